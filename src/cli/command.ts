@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  description: string;
+  default?: string | boolean;
+  short?: string;
+  /** may be given several times (collected into an array of strings) */
+  multiple?: boolean;
+}
+
+export interface Command {
+  /** e.g. "device" or "webhooks add" */
+  name: string;
+  summary: string;
+  /** what follows the options, e.g. "<text>" */
+  positionals?: string;
+  options: Record<string, OptionSpec>;
+  run(args: ParsedArgs): Promise<void>;
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+export class UsageError extends Error {}
+
+/** SMSGATE_DATA_DIR for --data-dir: every option can also come from the environment. */
+export const envNameFor = (option: string): string => 'SMSGATE_' + option.replace(/-/g, '_').toUpperCase();
+
+/** Parse argv for a command: flags win over SMSGATE_* environment variables, which win over defaults. */
+export function parseCommandArgs(command: Command, argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  const options = Object.fromEntries(
+    Object.entries(command.options).map(([name, spec]) => [name, { type: spec.type, short: spec.short, multiple: spec.multiple }]),
+  );
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const values: ParsedArgs['values'] = { ...parsed.values };
+  for (const [name, spec] of Object.entries(command.options)) {
+    if (values[name] !== undefined) continue;
+    const fromEnv = env[envNameFor(name)];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      values[name] = spec.type === 'boolean' ? !['0', 'false', 'no', 'off'].includes(fromEnv.toLowerCase()) : fromEnv;
+    } else if (spec.default !== undefined) {
+      values[name] = spec.default;
+    }
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+export function helpText(command: Command): string {
+  const lines = [`Usage: smsgate ${command.name} [options]${command.positionals ? ' ' + command.positionals : ''}`, '', command.summary, '', 'Options:'];
+  for (const [name, spec] of Object.entries(command.options)) {
+    const flag = `--${name}${spec.type === 'string' ? ' <value>' : ''}`;
+    const extra = spec.default !== undefined ? ` (default: ${spec.default})` : '';
+    lines.push(`  ${flag.padEnd(28)} ${spec.description}${extra}  [env ${envNameFor(name)}]`);
+  }
+  lines.push(`  ${'--help, -h'.padEnd(28)} show this help`);
+  return lines.join('\n');
+}
+
+export const stringOpt = (args: ParsedArgs, name: string): string | undefined => {
+  const value = args.values[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
+export function requireOpt(args: ParsedArgs, name: string): string {
+  const value = stringOpt(args, name);
+  if (value === undefined) throw new UsageError(`--${name} is required (or set ${envNameFor(name)})`);
+  return value;
+}
+
+export function intOpt(args: ParsedArgs, name: string): number | undefined {
+  const value = stringOpt(args, name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  return n;
+}
+
+/** Print the one line scripts wait for: `ready {...}`. */
+export function printReady(info: Record<string, unknown>): void {
+  process.stdout.write(`ready ${JSON.stringify(info)}\n`);
+}

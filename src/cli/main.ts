@@ -1,0 +1,70 @@
+import { helpText, parseCommandArgs, UsageError, type Command } from './command.ts';
+
+/** Every command, loaded only when used so `smsgate --help` stays fast. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
+  up: { summary: 'a server plus one linked virtual device, on embedded defaults', load: () => import('./up.ts') },
+  device: { summary: 'run a virtual device (Local API, webhook delivery)', load: () => import('./device.ts') },
+  server: { summary: 'run the Private/Cloud server (3rdparty and mobile APIs)', load: () => import('./server.ts') },
+  send: { summary: 'send an SMS through a device', load: () => import('./send.ts') },
+  'sim receive': { summary: 'make the virtual carrier deliver an incoming SMS to a device', load: () => import('./sim-receive.ts') },
+  'sim network': { summary: 'switch the virtual device online or offline', load: () => import('./sim-network.ts') },
+  'webhooks add': { summary: 'register a webhook on a device or server', load: () => import('./webhooks.ts').then((m) => ({ default: m.add })) },
+  'webhooks list': { summary: 'list webhooks of a device or server', load: () => import('./webhooks.ts').then((m) => ({ default: m.list })) },
+  'webhooks rm': { summary: 'remove a webhook from a device or server', load: () => import('./webhooks.ts').then((m) => ({ default: m.rm })) },
+  'users add': { summary: 'create a server user for the 3rdparty API', load: () => import('./users.ts').then((m) => ({ default: m.add })) },
+  'users list': { summary: 'list server users', load: () => import('./users.ts').then((m) => ({ default: m.list })) },
+  'users passwd': { summary: "change a server user's password", load: () => import('./users.ts').then((m) => ({ default: m.passwd })) },
+  listen: { summary: 'a local webhook endpoint that prints and verifies what arrives', load: () => import('./listen.ts') },
+  'ca init': { summary: 'create a private certificate authority in the data dir', load: () => import('./ca.ts').then((m) => ({ default: m.init })) },
+  'ca issue': { summary: 'issue a server certificate for IP addresses or host names', load: () => import('./ca.ts').then((m) => ({ default: m.issue })) },
+};
+
+function overview(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  return [
+    'Usage: smsgate <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    '',
+    'Run `smsgate <command> --help` for its options. Every option can also be set as SMSGATE_<OPTION>.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [first, second] = argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
+    console.log(overview());
+    return first ? 0 : 2;
+  }
+  const twoWord = second && COMMANDS[`${first} ${second}`] ? `${first} ${second}` : undefined;
+  const name = twoWord ?? first;
+  const entry = COMMANDS[name];
+  if (!entry) {
+    const group = Object.keys(COMMANDS).filter((n) => n.startsWith(first + ' '));
+    console.error(group.length ? `smsgate ${first}: choose one of: ${group.join(', ')}` : `smsgate: unknown command "${first}"\n\n${overview()}`);
+    return 2;
+  }
+  const command = (await entry.load()).default;
+  const rest = argv.slice(twoWord ? 2 : 1);
+  try {
+    const args = parseCommandArgs(command, rest);
+    if (args.values.help) {
+      console.log(helpText(command));
+      return 0;
+    }
+    await command.run(args);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`smsgate ${name}: ${error.message}\n\n${helpText(command)}`);
+      return 2;
+    }
+    console.error(`smsgate ${name}: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Long-running commands keep the event loop alive themselves; one-shot commands end here.
+if (code !== 0) process.exit(code);

@@ -1,0 +1,43 @@
+/** One SMS to one recipient, as handed to the transport. */
+export interface OutgoingSms {
+  messageId: string;
+  /** the recipient's index in the message, so reports can name it unambiguously */
+  position: number;
+  phoneNumber: string;
+  text: string;
+  simNumber: number | null;
+  withDeliveryReport: boolean;
+}
+
+export type SendOutcome = { sent: true } | { sent: false; reason: string };
+
+export interface DeliveryReport {
+  messageId: string;
+  position: number;
+  delivered: boolean;
+  reason?: string;
+}
+
+export interface IncomingSms {
+  from: string;
+  text: string;
+  simNumber: number | null;
+}
+
+/**
+ * The SMS transport: what the radio and SIM cards are on a phone. The virtual carrier
+ * implements it for development and tests; a modem driver can implement it for real SIMs.
+ */
+export interface SmsCarrier {
+  readonly simCount: number;
+  /** Resolves when the network accepted the SMS (sent) or refused it. */
+  send(sms: OutgoingSms): Promise<SendOutcome>;
+  onDeliveryReport(handler: (report: DeliveryReport) => void): void;
+  onIncoming(handler: (sms: IncomingSms) => void): void;
+  /**
+   * After a restart: SMS that were sent but whose delivery report had not arrived yet. A real
+   * network reports them anyway; the virtual carrier schedules their reports again.
+   */
+  awaitReports(pending: OutgoingSms[]): void;
+  close(): void;
+}

@@ -1,0 +1,147 @@
+import type { AttemptResult, ClaimedDelivery, Outbox } from '../store/outbox.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { retryDelayMs } from './retry-policy.ts';
+
+export interface DispatcherOptions {
+  outbox: Outbox;
+  clock: Clock;
+  send: (delivery: ClaimedDelivery, signingKey: string) => Promise<AttemptResult>;
+  signingKey: () => string;
+  retryCount: () => number;
+  /** false while deliveries must wait (no connectivity and internet required) */
+  mayDeliver: () => boolean;
+  timeScale: number;
+  /** attempts in flight at once */
+  concurrency?: number;
+  /** safety net: how often the queue is looked at even if nothing woke the dispatcher */
+  pollIntervalMs?: number;
+  onAttempt?: (result: AttemptResult) => void;
+}
+
+/**
+ * The delivery loop: claim due deliveries, sign and send them, record each attempt.
+ *
+ * It is woken directly when an event commits, so the first attempt does not wait for a poll.
+ * Retries are served by one timer armed for the earliest due delivery (never one timer per
+ * delivery). Finished attempts are recorded in batches, one transaction per batch.
+ */
+export class Dispatcher {
+  private readonly concurrency: number;
+  private readonly pollIntervalMs: number;
+  private inFlight = 0;
+  private readonly finished: AttemptResult[] = [];
+  private pumpQueued = false;
+  private flushQueued = false;
+  private dueTimer: unknown = null;
+  private dueTimerAt = Infinity;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.concurrency = options.concurrency ?? 32;
+    this.pollIntervalMs = options.pollIntervalMs ?? 5_000;
+  }
+
+  /** Start delivering. Deliveries a crash left in flight are queued again first. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.options.outbox.releaseInFlight(this.options.clock.now());
+    this.pollTimer = setInterval(() => this.wake(), this.pollIntervalMs);
+    this.pollTimer.unref();
+    this.wake();
+  }
+
+  /** Something may be due now: an event committed, a setting changed, the network came back. */
+  wake(): void {
+    if (this.pumpQueued || !this.running) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  private pump(): void {
+    if (!this.running || !this.options.mayDeliver()) return;
+    const { clock, outbox } = this.options;
+    const room = this.concurrency - this.inFlight;
+    if (room > 0) {
+      const claimed = outbox.claimDue(clock.now(), room);
+      if (claimed.length > 0) {
+        const key = this.options.signingKey();
+        for (const delivery of claimed) {
+          this.inFlight++;
+          void this.options.send(delivery, key).then((result) => this.finish(result));
+        }
+      }
+      if (claimed.length === room) return; // full: a finishing attempt pumps again
+    }
+    this.armDueTimer();
+  }
+
+  private armDueTimer(): void {
+    const { clock, outbox } = this.options;
+    const dueAt = outbox.nextDueAt();
+    if (dueAt === null || dueAt >= this.dueTimerAt) return;
+    if (this.dueTimer !== null) clock.clearTimeout(this.dueTimer);
+    this.dueTimerAt = dueAt;
+    this.dueTimer = clock.setTimeout(() => {
+      this.dueTimer = null;
+      this.dueTimerAt = Infinity;
+      this.pump();
+    }, Math.max(0, dueAt - clock.now()));
+  }
+
+  private finish(result: AttemptResult): void {
+    this.finished.push(result);
+    this.options.onAttempt?.(result);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.finished.length === 0) return;
+    const batch = this.finished.splice(0);
+    const { clock, outbox, timeScale } = this.options;
+    outbox.recordAttempts(
+      batch,
+      this.options.retryCount(),
+      (r) => r.startedAt + r.durationMs + retryDelayMs(r.delivery.retriesSoFar, timeScale),
+      clock.now(),
+    );
+    this.inFlight -= batch.length;
+    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    this.pump();
+  }
+
+  /**
+   * Stop claiming, let attempts in flight finish for up to `graceMs`, record them, and put any
+   * still unfinished back in the queue so a restart resumes them.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.dueTimer !== null) this.options.clock.clearTimeout(this.dueTimer);
+    this.dueTimer = null;
+    this.dueTimerAt = Infinity;
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.flush();
+    this.options.outbox.releaseInFlight(this.options.clock.now());
+  }
+}

@@ -1,0 +1,242 @@
+import type { Db } from './database.ts';
+import type { EventName, WebhookSource } from '../../protocol/index.ts';
+import { serializeEnvelope } from '../../protocol/index.ts';
+import { newId } from '../../shared/ids.ts';
+
+export type DeliveryState = 'pending' | 'sending' | 'succeeded' | 'failed';
+export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'sending', 'succeeded', 'failed'];
+
+/** A webhook an event goes to, with the deviceId its envelope carries. */
+export interface DeliveryTarget {
+  source: WebhookSource;
+  webhookId: string;
+  url: string;
+  envelopeDeviceId: string;
+}
+
+/** What the dispatcher needs to make one attempt. */
+export interface ClaimedDelivery {
+  seq: number;
+  id: string;
+  url: string;
+  body: string;
+  /** the number of this attempt, 1-based, counted over the delivery's whole life */
+  attempt: number;
+  /** failed attempts since the last redeliver, this one excluded: the exponent of the backoff */
+  retriesSoFar: number;
+}
+
+export interface AttemptResult {
+  delivery: ClaimedDelivery;
+  startedAt: number;
+  durationMs: number;
+  ok: boolean;
+  status: number | null;
+  error: string | null;
+  responsePreview: string | null;
+}
+
+export interface DeliveryRow {
+  seq: number;
+  id: string;
+  eventId: string;
+  event: EventName;
+  webhookSource: WebhookSource;
+  webhookId: string;
+  url: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+  updatedAt: number;
+  lastStatus: number | null;
+  lastError: string | null;
+}
+
+export interface AttemptRow {
+  number: number;
+  startedAt: number;
+  durationMs: number;
+  status: number | null;
+  error: string | null;
+  responsePreview: string | null;
+}
+
+const DELIVERY_COLUMNS = `
+  d.seq, d.id, e.id AS eventId, d.event, d.webhook_source AS webhookSource, d.webhook_id AS webhookId, d.url,
+  d.state, d.attempts, d.next_attempt_at AS nextAttemptAt, d.created_at AS createdAt, d.updated_at AS updatedAt,
+  d.last_status AS lastStatus, d.last_error AS lastError`;
+
+/**
+ * The delivery outbox. Every state change of a delivery is one statement here, and each guards
+ * itself in its WHERE clause, so no caller can move a delivery from a state it is not in.
+ *
+ *   pending ──claimDue──► sending ──recordAttempt(ok)──► succeeded
+ *      ▲                     │
+ *      └──recordAttempt(fail, retries left)──┘──(no retries left)──► failed
+ *   any but sending ──redeliver──► pending
+ */
+export class Outbox {
+  private readonly insertEvent;
+  private readonly insertDelivery;
+  private readonly claimStatement;
+  private readonly succeedStatement;
+  private readonly failStatement;
+  private readonly insertAttempt;
+  private readonly nextDueStatement;
+  private readonly releaseStatement;
+  private readonly redeliverStatement;
+
+  constructor(private readonly db: Db) {
+    this.insertEvent = db.prepare(
+      `INSERT INTO events (id, event, payload, created_at) VALUES (?, ?, ?, ?)`,
+    );
+    this.insertDelivery = db.prepare(
+      `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+    );
+    // Claim the oldest due deliveries. The inner state check and the outer one make a claim
+    // exclusive even if two dispatchers ever share the file.
+    this.claimStatement = db.prepare(
+      `UPDATE deliveries
+          SET state = 'sending', attempts = attempts + 1, updated_at = :now
+        WHERE seq IN (SELECT seq FROM deliveries
+                       WHERE state = 'pending' AND next_attempt_at <= :now
+                       ORDER BY next_attempt_at, seq LIMIT :limit)
+          AND state = 'pending'
+        RETURNING seq, id, url, body, attempts AS attempt, attempts - 1 - attempts_before_redeliver AS retriesSoFar`,
+    );
+    this.succeedStatement = db.prepare(
+      `UPDATE deliveries SET state = 'succeeded', updated_at = :now, last_status = :status, last_error = NULL
+        WHERE seq = :seq AND state = 'sending' AND attempts = :attempt`,
+    );
+    // Retries left while (attempts - attempts_before_redeliver) <= retryCount: 1 first try + retryCount retries.
+    this.failStatement = db.prepare(
+      `UPDATE deliveries
+          SET state = CASE WHEN attempts - attempts_before_redeliver > :retryCount THEN 'failed' ELSE 'pending' END,
+              next_attempt_at = :nextAttemptAt, updated_at = :now, last_status = :status, last_error = :error
+        WHERE seq = :seq AND state = 'sending' AND attempts = :attempt`,
+    );
+    this.insertAttempt = db.prepare(
+      `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.nextDueStatement = db.prepare(
+      `SELECT next_attempt_at AS at FROM deliveries WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT 1`,
+    );
+    // An attempt cut short by a crash or shutdown did not happen as far as the budget goes.
+    this.releaseStatement = db.prepare(
+      `UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = :now, updated_at = :now
+        WHERE state = 'sending'`,
+    );
+    this.redeliverStatement = db.prepare(
+      `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now
+        WHERE id = :id AND state <> 'sending'`,
+    );
+  }
+
+  /**
+   * Record an event and one delivery per target, in one transaction (nested in the caller's
+   * transaction when there is one). Nothing is sent before this commits.
+   */
+  enqueue(event: EventName, payload: unknown, targets: readonly DeliveryTarget[], now: number): { eventId: string; deliveryIds: string[] } {
+    const eventId = newId();
+    const payloadJson = JSON.stringify(payload);
+    const deliveryIds: string[] = [];
+    this.db.transaction(() => {
+      const eventSeq = this.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
+      for (const target of targets) {
+        const id = newId();
+        const body = serializeEnvelope({ deviceId: target.envelopeDeviceId, event, id, payloadJson, webhookId: target.webhookId });
+        this.insertDelivery.run(id, eventSeq, event, target.source, target.webhookId, target.url, body, now, now, now);
+        deliveryIds.push(id);
+      }
+    })();
+    return { eventId, deliveryIds };
+  }
+
+  claimDue(now: number, limit: number): ClaimedDelivery[] {
+    return this.claimStatement.all({ now, limit }) as ClaimedDelivery[];
+  }
+
+  /**
+   * Record finished attempts in one transaction. `nextAttemptAt` decides when a failed one is
+   * retried; the statement itself decides whether the budget is spent.
+   */
+  recordAttempts(results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number): void {
+    this.db.transaction(() => {
+      for (const r of results) {
+        const { seq, attempt } = r.delivery;
+        const changed = r.ok
+          ? this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes
+          : this.failStatement.run({ seq, attempt, now, status: r.status, error: r.error, retryCount, nextAttemptAt: nextAttemptAt(r) }).changes;
+        // A row that moved on meanwhile (released by shutdown) keeps no attempt of a lost claim.
+        if (changed === 1) {
+          this.insertAttempt.run(seq, attempt, r.startedAt, r.durationMs, r.status, r.error, r.responsePreview);
+        }
+      }
+    })();
+  }
+
+  nextDueAt(): number | null {
+    const row = this.nextDueStatement.get() as { at: number } | undefined;
+    return row ? row.at : null;
+  }
+
+  releaseInFlight(now: number): number {
+    return this.releaseStatement.run({ now }).changes;
+  }
+
+  /** Queue a delivery again now, with a fresh retry budget. False when unknown or being sent. */
+  redeliver(id: string, now: number): boolean {
+    return this.redeliverStatement.run({ id, now }).changes === 1;
+  }
+
+  getDelivery(id: string): (DeliveryRow & { body: string; attemptLog: AttemptRow[] }) | undefined {
+    const row = this.db
+      .prepare(`SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`)
+      .get(id) as (DeliveryRow & { body: string }) | undefined;
+    if (!row) return undefined;
+    const attemptLog = this.db
+      .prepare(
+        `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
+           FROM attempts WHERE delivery_seq = ? ORDER BY number`,
+      )
+      .all(row.seq) as AttemptRow[];
+    return { ...row, attemptLog };
+  }
+
+  /** Newest first, keyset-paginated on seq so deep pages stay cheap. */
+  listDeliveries(filter: { state?: DeliveryState; webhookId?: string; event?: string; before?: number; limit: number }): DeliveryRow[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit };
+    if (filter.state) (where.push('d.state = :state'), (params.state = filter.state));
+    if (filter.webhookId) (where.push('d.webhook_id = :webhookId'), (params.webhookId = filter.webhookId));
+    if (filter.event) (where.push('d.event = :event'), (params.event = filter.event));
+    if (filter.before !== undefined) (where.push('d.seq < :before'), (params.before = filter.before));
+    return this.db
+      .prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+          ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.seq DESC LIMIT :limit`,
+      )
+      .all(params) as DeliveryRow[];
+  }
+
+  countByState(): Record<DeliveryState, number> {
+    const counts: Record<DeliveryState, number> = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
+    const rows = this.db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`).all() as { state: DeliveryState; n: number }[];
+    for (const row of rows) counts[row.state] = row.n;
+    return counts;
+  }
+
+  /** The queue depth and the permanently failed count, cheap enough for every health check. */
+  queueCounts(): { queued: number; failed: number } {
+    const row = this.db
+      .prepare(
+        `SELECT (SELECT count(*) FROM deliveries WHERE state IN ('pending', 'sending')) AS queued,
+                (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed`,
+      )
+      .get() as { queued: number; failed: number };
+    return row;
+  }
+}

@@ -1,0 +1,56 @@
+import type { Db } from './database.ts';
+import type { EventName, Webhook, WebhookSource } from '../../protocol/index.ts';
+
+export interface StoredWebhook {
+  source: WebhookSource;
+  id: string;
+  url: string;
+  event: EventName;
+  deviceId: string | null;
+}
+
+const COLUMNS = `source, id, url, event, device_id AS deviceId`;
+
+/** Both webhook lists the device keeps: Local (its own API) and Cloud (synced from the server). */
+export class WebhookStore {
+  private readonly matchingStatement;
+
+  constructor(private readonly db: Db) {
+    this.matchingStatement = db.prepare(`SELECT ${COLUMNS} FROM webhooks WHERE event = ? ORDER BY created_at, id`);
+  }
+
+  list(source: WebhookSource): StoredWebhook[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM webhooks WHERE source = ? ORDER BY created_at, id`).all(source) as StoredWebhook[];
+  }
+
+  /** Every webhook, from either list, that wants this event. */
+  matching(event: EventName): StoredWebhook[] {
+    return this.matchingStatement.all(event) as StoredWebhook[];
+  }
+
+  /** Insert, or replace the webhook with the same id in the same list. */
+  upsert(hook: StoredWebhook, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO webhooks (source, id, url, event, device_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, event = excluded.event, device_id = excluded.device_id`,
+      )
+      .run(hook.source, hook.id, hook.url, hook.event, hook.deviceId, now);
+  }
+
+  remove(source: WebhookSource, id: string): void {
+    this.db.prepare(`DELETE FROM webhooks WHERE source = ? AND id = ?`).run(source, id);
+  }
+
+  /** The Cloud list is replaced whole, in one transaction, on every sync. */
+  replaceCloud(hooks: readonly Omit<StoredWebhook, 'source'>[], now: number): void {
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM webhooks WHERE source = 'Cloud'`).run();
+      for (const hook of hooks) this.upsert({ ...hook, source: 'Cloud' }, now);
+    })();
+  }
+}
+
+export function toWireWebhook(hook: StoredWebhook): Webhook {
+  return { id: hook.id, url: hook.url, event: hook.event, deviceId: hook.deviceId, source: hook.source };
+}

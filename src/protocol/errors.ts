@@ -1,0 +1,15 @@
+import { Type } from '@sinclair/typebox';
+
+/** Every error reply, on every API: `{"message": "..."}`. */
+export const ErrorBodySchema = Type.Object({ message: Type.String() });
+
+/** An error that carries the HTTP status and a message a user can act on. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}

@@ -1,0 +1,6 @@
+export * from './events.ts';
+export * from './webhooks.ts';
+export * from './messages.ts';
+export * from './settings.ts';
+export * from './errors.ts';
+export * from './signing.ts';

@@ -1,0 +1,78 @@
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { HttpError } from '../protocol/index.ts';
+
+/** Request bodies larger than this are refused with 413. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export type App = FastifyInstance;
+
+/**
+ * A Fastify instance with the conventions every smsgate API follows: JSON error bodies
+ * `{"message"}`, 4xx for every client mistake (never a 5xx), 404 JSON for unknown routes.
+ */
+export function createApp(options: FastifyServerOptions & { https?: { key: string | Buffer; cert: string | Buffer } | null } = {}): App {
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    ...options,
+  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; validationContext?: string; code?: string }, request, reply) => {
+    if (error instanceof HttpError) {
+      if (error.statusCode === 401) reply.header('www-authenticate', 'Basic realm="smsgate", charset="UTF-8"');
+      return reply.code(error.statusCode).send({ message: error.message });
+    }
+    if (error.validation) {
+      const where = error.validationContext ?? 'request';
+      return reply.code(400).send({ message: `invalid ${where}: ${error.message.replace(/^(body|querystring|params|headers)\/?/, '')}` });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send({ message: clientErrorMessage(error, status) });
+    }
+    request.log.error(error);
+    return reply.code(500).send({ message: 'internal error; the server log has the details' });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+  return app;
+}
+
+function clientErrorMessage(error: Error & { code?: string }, status: number): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is larger than ${BODY_LIMIT_BYTES} bytes`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported Content-Type; send application/json';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'the body is empty; send a JSON document';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    default:
+      if (error instanceof SyntaxError || /JSON/.test(error.message)) return `malformed JSON body: ${error.message}`;
+      return error.message || `request failed with status ${status}`;
+  }
+}
+
+/** Parse `Authorization: Basic ...`; undefined when absent or malformed. */
+export function parseBasicAuth(request: FastifyRequest): { username: string; password: string } | undefined {
+  const header = request.headers.authorization;
+  if (!header || !/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** Constant-time string equality (hashing first makes lengths equal). */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export const unauthorized = (): HttpError => new HttpError(401, 'missing or wrong credentials: use HTTP Basic auth');
