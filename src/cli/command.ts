@@ -32,7 +32,10 @@ export const envNameFor = (option: string): string => 'SMSGATE_' + option.replac
 /** Parse argv for a command: flags win over SMSGATE_* environment variables, which win over defaults. */
 export function parseCommandArgs(command: Command, argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
   const options = Object.fromEntries(
-    Object.entries(command.options).map(([name, spec]) => [name, { type: spec.type, short: spec.short, multiple: spec.multiple }]),
+    Object.entries(command.options).map(([name, spec]) => [
+      name,
+      { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) },
+    ]),
   );
   let parsed;
   try {

@@ -1,6 +1,6 @@
 import type { Db } from './store/database.ts';
 import type { MessageStore, StoredMessage } from './store/messages.ts';
-import type { DeviceEvents } from './events.ts';
+import type { DeviceEvents, EmittedEvent } from './events.ts';
 import type { DeviceSettings } from './settings.ts';
 import type { OutgoingSms, SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -104,9 +104,9 @@ export class MessageService {
   }
 
   /** An SMS arrived from the network. */
-  receive(from: string, text: string, simNumber: number | null): void {
+  receive(from: string, text: string, simNumber: number | null): EmittedEvent {
     const { events, clock, timeZone } = this.deps;
-    events.emit('sms:received', {
+    return events.emit('sms:received', {
       messageId: contentDigest(text),
       message: text,
       phoneNumber: from,
@@ -167,11 +167,11 @@ export class MessageService {
     const common = { messageId: id, phoneNumber: recipient.phoneNumber, simNumber: message.simNumber };
     try {
       db.transaction(() => {
-        const reason = outcome.state === 'Failed' ? outcome.reason : null;
+        const reason = 'reason' in outcome ? outcome.reason : null;
         if (!messages.advanceRecipient(id, position, outcome.state, reason, now)) return;
         if (outcome.state === 'Sent') events.record('sms:sent', { ...common, sentAt: at });
         else if (outcome.state === 'Delivered') events.record('sms:delivered', { ...common, deliveredAt: at });
-        else events.record('sms:failed', { ...common, failedAt: at, reason: outcome.reason });
+        else if ('reason' in outcome) events.record('sms:failed', { ...common, failedAt: at, reason: outcome.reason });
       })();
     } catch (error) {
       events.discardPending();

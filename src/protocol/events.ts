@@ -65,7 +65,7 @@ export type EventPayload<E extends EventName = EventName> = EventPayloads[E];
 /** The keys each payload must carry (extra keys are allowed on the wire). */
 export const REQUIRED_PAYLOAD_KEYS: { [E in EventName]: readonly string[] } = Object.fromEntries(
   EVENT_NAMES.map((name) => [name, Object.keys(PAYLOAD_SCHEMAS[name].properties)]),
-) as { [E in EventName]: readonly string[] };
+) as unknown as { [E in EventName]: readonly string[] };
 
 /** The JSON body of every webhook request, keys in the order they are serialised. */
 export interface Envelope<E extends EventName = EventName> {

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+// Route schemas carry OpenAPI fields (tags, summary); this brings their types.
+import type {} from '@fastify/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { HttpError } from '../protocol/index.ts';
 

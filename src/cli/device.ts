@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from './command.ts';
+import { intOpt, printReady, stringOpt, UsageError } from './command.ts';
+import { startDevice } from '../device/runtime.ts';
+import { timeScaleFromEnv } from '../shared/clock.ts';
+
+const command: Command = {
+  name: 'device',
+  summary: 'Run a virtual device: the Local API, the virtual carrier and webhook delivery.',
+  options: {
+    'data-dir': { type: 'string', description: 'where the device keeps its SQLite file', default: './data' },
+    port: { type: 'string', description: 'Local API port', default: '8080' },
+    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    username: { type: 'string', description: 'Local API user', default: 'sms' },
+    password: { type: 'string', description: 'Local API password (default: random, generated once and printed)' },
+    tz: { type: 'string', description: 'time zone of payload timestamps (IANA name; default: the system zone)' },
+    sims: { type: 'string', description: 'number of SIM cards of the virtual carrier', default: '1' },
+    'insecure-http': { type: 'boolean', description: 'accept http:// webhook URLs to any host (LAN testing)' },
+    ca: { type: 'string', description: 'PEM file of a CA to trust for webhook deliveries (e.g. from `smsgate ca init`)' },
+    'tls-cert': { type: 'string', description: 'serve the Local API over HTTPS with this certificate (PEM)' },
+    'tls-key': { type: 'string', description: 'the key of --tls-cert (PEM)' },
+    concurrency: { type: 'string', description: 'webhook attempts in flight at once', default: '32' },
+  },
+  async run(args) {
+    const port = intOpt(args, 'port')!;
+    const certFile = stringOpt(args, 'tls-cert');
+    const keyFile = stringOpt(args, 'tls-key');
+    if (Boolean(certFile) !== Boolean(keyFile)) throw new UsageError('--tls-cert and --tls-key go together');
+    const caFile = stringOpt(args, 'ca');
+    const device = await startDevice({
+      dataDir: resolve(stringOpt(args, 'data-dir')!),
+      port,
+      host: stringOpt(args, 'host'),
+      username: stringOpt(args, 'username'),
+      password: stringOpt(args, 'password'),
+      timeZone: stringOpt(args, 'tz'),
+      timeScale: timeScaleFromEnv(),
+      simCount: intOpt(args, 'sims'),
+      insecureHttp: args.values['insecure-http'] === true,
+      extraCa: caFile ? [readFileSync(caFile, 'utf8')] : undefined,
+      https: certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined,
+      concurrency: intOpt(args, 'concurrency'),
+    });
+    const lines = [`smsgate device ${device.deviceId} listening on ${device.url}`, `  Local API user: ${device.username}`];
+    lines.push(
+      device.password !== undefined
+        ? `  Local API password: ${device.password}`
+        : '  Local API password: as set at first start (pass --password to set a new one)',
+    );
+    console.log(lines.join('\n'));
+    printReady({ url: device.url, deviceId: device.deviceId, username: device.username, password: device.password });
+
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${signal}: finishing attempts in flight, then stopping`);
+      await device.stop();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+  },
+};
+export default command;

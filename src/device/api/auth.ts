@@ -1,0 +1,50 @@
+import type { FastifyRequest } from 'fastify';
+import type { MetaStore } from '../store/meta.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../shared/passwords.ts';
+import { parseBasicAuth, safeEqual, unauthorized } from '../../shared/http.ts';
+import { randomSecret } from '../../shared/ids.ts';
+
+/**
+ * The Local API's Basic auth: one user (default `sms`) whose password is random, generated at
+ * first start and stored only as a scrypt hash. `password` is known here only when it was
+ * generated or given in this run, so it can be printed once.
+ */
+export class LocalCredentials {
+  private readonly cache = new VerifiedCredentialsCache();
+
+  private constructor(
+    readonly username: string,
+    readonly password: string | undefined,
+    private readonly passwordHash: string,
+    private readonly clock: Clock,
+  ) {}
+
+  static async load(meta: MetaStore, clock: Clock, options: { username: string; password?: string }): Promise<LocalCredentials> {
+    let password = options.password;
+    let hash = meta.get('local_password_hash');
+    if (password !== undefined) {
+      if (!hash || !(await verifyPassword(password, hash))) {
+        hash = await hashPassword(password);
+        meta.set('local_password_hash', hash);
+      }
+    } else if (!hash) {
+      password = randomSecret(9);
+      hash = await hashPassword(password);
+      meta.set('local_password_hash', hash);
+    }
+    return new LocalCredentials(options.username, password, hash, clock);
+  }
+
+  /** A Fastify onRequest hook: 401 unless the request carries the right Basic credentials. */
+  async check(request: FastifyRequest): Promise<void> {
+    const given = parseBasicAuth(request);
+    if (!given) throw unauthorized();
+    const now = this.clock.now();
+    if (this.cache.get(given.username, given.password, now)) return;
+    const userOk = safeEqual(given.username, this.username);
+    const passwordOk = await verifyPassword(given.password, this.passwordHash);
+    if (!userOk || !passwordOk) throw unauthorized();
+    this.cache.set(given.username, given.password, this.username, now);
+  }
+}

@@ -1,0 +1,47 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import type { DeviceContext } from '../runtime.ts';
+import { ErrorBodySchema, HttpError, MessageStateSchema, messageText, SendMessageSchema, type SendMessage } from '../../protocol/index.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** Local-mode messages: `/message` (alias `/messages`). */
+export function messageRoutes(app: App, ctx: DeviceContext): void {
+  for (const base of ['/message', '/messages']) {
+    app.post(
+      base,
+      { schema: { tags: ['messages'], body: SendMessageSchema, response: { 202: MessageStateSchema, 400: ErrorBodySchema } } },
+      async (request, reply) => {
+        const body = request.body as SendMessage;
+        const text = messageText(body);
+        if ('error' in text) throw new HttpError(400, text.error);
+        if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
+          throw new HttpError(400, `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`);
+        }
+        let validUntil: number | null = null;
+        if (body.validUntil != null) {
+          validUntil = Date.parse(body.validUntil);
+          if (Number.isNaN(validUntil)) throw new HttpError(400, 'validUntil must be an ISO 8601 date-time');
+        }
+        const message = ctx.messages.enqueue({
+          id: body.id,
+          text: text.text,
+          phoneNumbers: body.phoneNumbers,
+          simNumber: body.simNumber,
+          withDeliveryReport: body.withDeliveryReport,
+          ttlSeconds: body.ttl,
+          validUntil,
+          source: 'Local',
+        });
+        return reply.code(202).header('location', `${base}/${encodeURIComponent(message.id)}`).send(ctx.messages.toWire(message));
+      },
+    );
+
+    app.get(`${base}/:id`, { schema: { tags: ['messages'], params: IdParams, response: { 200: MessageStateSchema, 404: ErrorBodySchema } } }, async (request) => {
+      const { id } = request.params as { id: string };
+      const message = ctx.messages.get(id);
+      if (!message) throw new HttpError(404, `no message with id "${id}" on this device`);
+      return ctx.messages.toWire(message);
+    });
+  }
+}

@@ -1,0 +1,29 @@
+import type { App } from '../../shared/http.ts';
+import type { DeviceContext } from '../runtime.ts';
+import { ErrorBodySchema, SettingsSchema, snakeCaseSettingsKeys, type Settings } from '../../protocol/index.ts';
+
+/**
+ * Device settings (snake_case; camelCase from the official clients is accepted). The Local API
+ * shows the signing key: it is the owner's own device, and receivers need the key.
+ */
+export function settingsRoutes(app: App, ctx: DeviceContext): void {
+  const acceptCamelCase = async (request: { body: unknown }) => {
+    request.body = snakeCaseSettingsKeys(request.body);
+  };
+  const show = () => {
+    ctx.settings.signingKey(); // make sure a key exists before anyone reads the settings
+    return ctx.settings.get();
+  };
+
+  app.get('/settings', { schema: { tags: ['settings'] } }, async () => show());
+
+  app.patch('/settings', { preValidation: acceptCamelCase, schema: { tags: ['settings'], body: SettingsSchema, response: { 400: ErrorBodySchema } } }, async (request) => {
+    ctx.settings.patch(request.body as Settings);
+    return show();
+  });
+
+  app.put('/settings', { preValidation: acceptCamelCase, schema: { tags: ['settings'], body: SettingsSchema, response: { 400: ErrorBodySchema } } }, async (request) => {
+    ctx.settings.replace(request.body as Settings);
+    return show();
+  });
+}

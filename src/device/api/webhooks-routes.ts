@@ -1,0 +1,38 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import type { DeviceContext } from '../runtime.ts';
+import { checkWebhookUrl, ErrorBodySchema, HttpError, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
+import { toWireWebhook } from '../store/webhooks.ts';
+import { newId } from '../../shared/ids.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** Local-mode webhooks: `/webhooks` (alias `/webhook`). Only the Local list is visible here. */
+export function webhookRoutes(app: App, ctx: DeviceContext): void {
+  for (const base of ['/webhooks', '/webhook']) {
+    app.get(base, { schema: { tags: ['webhooks'], response: { 200: Type.Array(WebhookSchema) } } }, async () =>
+      ctx.webhooks.list('Local').map(toWireWebhook),
+    );
+
+    app.post(
+      base,
+      { schema: { tags: ['webhooks'], body: RegisterWebhookSchema, response: { 201: WebhookSchema, 400: ErrorBodySchema } } },
+      async (request, reply) => {
+        const body = request.body as typeof RegisterWebhookSchema.static;
+        if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
+          throw new HttpError(400, `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`);
+        }
+        const urlProblem = checkWebhookUrl(body.url, { allowInsecureHttp: ctx.insecureHttp });
+        if (urlProblem) throw new HttpError(400, urlProblem);
+        const hook = { source: 'Local' as const, id: body.id ?? newId(), url: body.url, event: body.event, deviceId: body.deviceId ?? null };
+        ctx.webhooks.upsert(hook, ctx.clock.now());
+        return reply.code(201).send(toWireWebhook(hook));
+      },
+    );
+
+    app.delete(`${base}/:id`, { schema: { tags: ['webhooks'], params: IdParams } }, async (request, reply) => {
+      ctx.webhooks.remove('Local', (request.params as { id: string }).id);
+      return reply.code(204).send();
+    });
+  }
+}

@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import type { Health } from '../protocol/index.ts';
+import { openDatabase, type Db } from './store/database.ts';
+import { Outbox } from './store/outbox.ts';
+import { WebhookStore } from './store/webhooks.ts';
+import { MetaStore } from './store/meta.ts';
+import { MessageStore } from './store/messages.ts';
+import { DeviceSettings } from './settings.ts';
+import { DeviceEvents, type DeviceIdentity } from './events.ts';
+import { Dispatcher } from './dispatch/dispatcher.ts';
+import { HttpSender } from './dispatch/http-sender.ts';
+import { ATTEMPT_TIMEOUT_MS } from './dispatch/retry-policy.ts';
+import { VirtualCarrier } from './carrier/virtual-carrier.ts';
+import { MessageService } from './messages.ts';
+import { NetworkState } from './network.ts';
+import { deviceHealth } from './health.ts';
+import { PingScheduler } from './ping.ts';
+import { LocalCredentials } from './api/auth.ts';
+import { createLocalApi } from './api/local-api.ts';
+import { systemClock, type Clock } from '../shared/clock.ts';
+import { newId } from '../shared/ids.ts';
+import { assertTimeZone, systemTimeZone } from '../shared/time-format.ts';
+import { USER_AGENT } from '../shared/version.ts';
+import type { App } from '../shared/http.ts';
+
+export interface DeviceOptions {
+  /** where device.db lives */
+  dataDir: string;
+  host?: string;
+  /** 0 picks a free port */
+  port?: number;
+  username?: string;
+  /** fixed Local API password; otherwise one is generated at first start and kept (hashed) */
+  password?: string;
+  /** IANA zone for payload timestamps (default: the system's) */
+  timeZone?: string;
+  /** multiplies retry delays and the attempt timeout (SMSGATE_TIME_SCALE) */
+  timeScale?: number;
+  simCount?: number;
+  /** accept http:// webhook URLs to any host, not only loopback */
+  insecureHttp?: boolean;
+  /** PEM certificates trusted for deliveries on top of the bundled roots (a private CA) */
+  extraCa?: string[];
+  /** serve the Local API over HTTPS */
+  https?: { key: string; cert: string };
+  clock?: Clock;
+  /** attempts in flight at once */
+  concurrency?: number;
+  carrierDelays?: { sendDelayMs?: number; reportDelayMs?: number };
+}
+
+/** Everything the Local API and the link need, built once per device. */
+export interface DeviceContext {
+  db: Db;
+  meta: MetaStore;
+  outbox: Outbox;
+  webhooks: WebhookStore;
+  settings: DeviceSettings;
+  events: DeviceEvents;
+  dispatcher: Dispatcher;
+  messages: MessageService;
+  carrier: VirtualCarrier;
+  network: NetworkState;
+  identity: DeviceIdentity;
+  clock: Clock;
+  timeZone: string;
+  deviceId: string;
+  insecureHttp: boolean;
+  health(): Health;
+}
+
+export interface RunningDevice {
+  url: string;
+  deviceId: string;
+  username: string;
+  /** set only when generated or given in this run */
+  password: string | undefined;
+  context: DeviceContext;
+  app: App;
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** Assemble a device from its parts (composition root) and start serving and delivering. */
+export async function startDevice(options: DeviceOptions): Promise<RunningDevice> {
+  const clock = options.clock ?? systemClock;
+  const timeScale = options.timeScale ?? 1;
+  const timeZone = options.timeZone ?? systemTimeZone();
+  assertTimeZone(timeZone);
+
+  const db = openDatabase(join(options.dataDir, 'device.db'));
+  const meta = new MetaStore(db);
+  const outbox = new Outbox(db);
+  const webhooks = new WebhookStore(db);
+  const messageStore = new MessageStore(db);
+  const settings = new DeviceSettings(meta);
+  const network = new NetworkState();
+  const deviceId = meta.getOrCreate('device_id', newId);
+  const identity: DeviceIdentity = { localDeviceId: deviceId, cloudDeviceId: () => meta.get('cloud_device_id') ?? null };
+  const credentials = await LocalCredentials.load(meta, clock, { username: options.username ?? 'sms', password: options.password });
+
+  const sender = new HttpSender({ clock, userAgent: USER_AGENT, timeoutMs: () => ATTEMPT_TIMEOUT_MS * timeScale, extraCa: options.extraCa });
+  const dispatcher = new Dispatcher({
+    outbox,
+    clock,
+    timeScale,
+    concurrency: options.concurrency,
+    send: (delivery, key) => sender.send(delivery, key),
+    signingKey: () => settings.signingKey(),
+    retryCount: () => settings.get().webhooks.retry_count,
+    mayDeliver: () => network.isOnline() || !settings.get().webhooks.internet_required,
+  });
+  network.onChange(() => dispatcher.wake());
+  settings.onChange(() => dispatcher.wake());
+
+  const events = new DeviceEvents({ db, outbox, webhooks, identity, clock, wake: () => dispatcher.wake() });
+  const carrier = new VirtualCarrier({ clock, simCount: options.simCount, ...options.carrierDelays });
+  const messages = new MessageService({ db, messages: messageStore, events, carrier, settings, clock, timeZone, deviceId: () => deviceId });
+  const health = () => deviceHealth({ outbox, messages: messageStore, network, clock, batteryLevel: () => 100 });
+  const ping = new PingScheduler(settings, () => events.emit('system:ping', { health: health() }));
+
+  const context: DeviceContext = {
+    db, meta, outbox, webhooks, settings, events, dispatcher, messages, carrier, network, identity, clock, timeZone, deviceId,
+    insecureHttp: options.insecureHttp ?? false,
+    health,
+  };
+
+  const app = createLocalApi(context, credentials, options.https);
+  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host ?? '127.0.0.1';
+  const url = `${options.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  dispatcher.start();
+  messages.resume();
+  ping.start();
+
+  let stopped = false;
+  return {
+    url,
+    deviceId,
+    username: credentials.username,
+    password: credentials.password,
+    context,
+    app,
+    async stop({ graceMs = 10_000 } = {}) {
+      if (stopped) return;
+      stopped = true;
+      ping.stop();
+      carrier.close();
+      await app.close();
+      await dispatcher.stop(graceMs);
+      await sender.close();
+      db.close();
+    },
+  };
+}
