@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import type { Command } from './command.ts';
+import { intOpt, printReady, stringOpt, UsageError } from './command.ts';
+import { createServer } from '../server/server.ts';
+
+const command: Command = {
+  name: 'server',
+  summary: 'Run the Private/Cloud server: the 3rdparty API for integrators and the mobile API for devices.',
+  options: {
+    'data-dir': { type: 'string', description: 'where server.db lives (when --db is not given)', default: './data' },
+    port: { type: 'string', description: 'port to listen on', default: '3000' },
+    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    db: { type: 'string', description: 'database: sqlite:PATH (default <data-dir>/server.db) or postgres://…' },
+    'private-token': { type: 'string', description: 'token devices register with (default: generated once, kept in the database, printed)' },
+    public: { type: 'boolean', description: 'public (Cloud) mode: anyone may register a device; signing keys cannot be set' },
+    'insecure-http': { type: 'boolean', description: 'accept http:// webhook URLs to any host, not only loopback (LAN testing)' },
+  },
+  async run(args) {
+    const isPublic = args.values.public === true;
+    const privateToken = stringOpt(args, 'private-token');
+    if (isPublic && privateToken !== undefined) throw new UsageError('--public and --private-token exclude each other: a public server has no private token');
+    const port = intOpt(args, 'port')!;
+    if (port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got ${port}`);
+    const server = await createServer({
+      dataDir: resolve(stringOpt(args, 'data-dir')!),
+      db: stringOpt(args, 'db'),
+      host: stringOpt(args, 'host'),
+      port,
+      public: isPublic,
+      privateToken,
+      insecureHttp: args.values['insecure-http'] === true,
+    });
+    const { store } = server.context;
+    const lines = [
+      `smsgate server (${server.mode} mode) listening on ${server.url}`,
+      `  3rdparty API: ${server.thirdPartyUrl}   (Basic auth: a user's login and password)`,
+      `  mobile API:   ${server.mobileUrl}`,
+      `  storage:      ${store.kind} ${store.location}`,
+    ];
+    if (server.mode === 'private') {
+      lines.push(
+        server.privateTokenGenerated
+          ? `  private token (devices register with it): ${server.privateToken}`
+          : '  private token: as given with --private-token',
+      );
+    }
+    console.log(lines.join('\n'));
+    printReady({
+      url: server.url,
+      thirdPartyUrl: server.thirdPartyUrl,
+      mobileUrl: server.mobileUrl,
+      mode: server.mode,
+      ...(server.privateTokenGenerated ? { privateToken: server.privateToken } : {}),
+    });
+
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${signal}: closing connections, then stopping`);
+      await server.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+  },
+};
+export default command;

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import type { Command, ParsedArgs } from './command.ts';
+import { requireOpt, stringOpt } from './command.ts';
+import { openStore, parseStoreSpec, type ServerStore } from '../server/store/store.ts';
+import { UsersService } from '../server/users/service.ts';
+import { systemClock } from '../shared/clock.ts';
+import { HttpError } from '../protocol/index.ts';
+
+const storeOptions = {
+  'data-dir': { type: 'string', description: 'the server data dir (its server.db)', default: './data' },
+  db: { type: 'string', description: 'the server database instead: sqlite:PATH or postgres://…' },
+} as const;
+
+/** Open the server's store (safe while the server runs), run `fn`, close. HttpErrors become plain messages. */
+async function withUsers<T>(args: ParsedArgs, fn: (users: UsersService, store: ServerStore) => Promise<T>): Promise<T> {
+  const store = await openStore(parseStoreSpec(stringOpt(args, 'db'), stringOpt(args, 'data-dir')));
+  try {
+    return await fn(new UsersService(store.users, systemClock), store);
+  } catch (error) {
+    if (error instanceof HttpError) throw new Error(error.message);
+    throw error;
+  } finally {
+    await store.close();
+  }
+}
+
+export const add: Command = {
+  name: 'users add',
+  summary: 'Create a server user: the login and password for the 3rdparty API (Basic auth).',
+  options: {
+    ...storeOptions,
+    login: { type: 'string', description: 'the new login' },
+    password: { type: 'string', description: 'its password, at least 8 characters (default: generated and printed)' },
+  },
+  async run(args) {
+    const login = requireOpt(args, 'login');
+    const given = stringOpt(args, 'password');
+    const password = given ?? randomBytes(12).toString('base64url');
+    const user = await withUsers(args, (users) => users.create(login, password));
+    console.log(`created user ${user.login} (id ${user.id})${given === undefined ? `\npassword: ${password}` : ''}`);
+  },
+};
+
+export const list: Command = {
+  name: 'users list',
+  summary: 'List the server users and how many devices each has.',
+  options: { ...storeOptions },
+  async run(args) {
+    const all = await withUsers(args, (users) => users.list());
+    if (all.length === 0) {
+      console.log('no users yet; create one with `smsgate users add --login <login>`');
+      return;
+    }
+    for (const user of all) {
+      console.log(`${user.login}\t${user.id}\tdevices: ${user.deviceCount}\tcreated: ${new Date(user.createdAt).toISOString()}`);
+    }
+  },
+};
+
+export const passwd: Command = {
+  name: 'users passwd',
+  summary: "Change a server user's password (a running server accepts the new one at once, the old one for at most 30 s).",
+  options: {
+    ...storeOptions,
+    login: { type: 'string', description: 'whose password' },
+    password: { type: 'string', description: 'the new password, at least 8 characters (default: generated and printed)' },
+  },
+  async run(args) {
+    const login = requireOpt(args, 'login');
+    const given = stringOpt(args, 'password');
+    const password = given ?? randomBytes(12).toString('base64url');
+    await withUsers(args, (users) => users.changePassword(login, password));
+    console.log(`changed the password of ${login}${given === undefined ? `\npassword: ${password}` : ''}`);
+  },
+};

@@ -1,0 +1,43 @@
+import type { App } from '../../shared/http.ts';
+import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
+import type { ServerContext } from '../context.ts';
+import { requireUser } from './auth.ts';
+import { healthRoutes } from '../health/routes.ts';
+import { webhooks3rdPartyRoutes } from '../webhooks/3rdparty.ts';
+import { messages3rdPartyRoutes } from '../messages/3rdparty.ts';
+import { devices3rdPartyRoutes } from '../devices/3rdparty.ts';
+import { settings3rdPartyRoutes } from '../settings/3rdparty.ts';
+
+/** Where the 3rdparty API is served (the original serves both). */
+export const THIRD_PARTY_PREFIXES = ['/3rdparty/v1', '/api/3rdparty/v1'] as const;
+
+/** The integrators' API: HTTP Basic auth with a user's login and password, except health. */
+export function thirdPartyApi(app: App, ctx: ServerContext): void {
+  for (const prefix of THIRD_PARTY_PREFIXES) {
+    app.register(
+      async (scope) => {
+        healthRoutes(scope, ctx);
+        scope.register(async (authed) => {
+          authed.addHook('onRequest', requireUser(ctx));
+          webhooks3rdPartyRoutes(authed, ctx);
+          messages3rdPartyRoutes(authed, ctx);
+          devices3rdPartyRoutes(authed, ctx);
+          settings3rdPartyRoutes(authed, ctx);
+          notHereRoutes(authed);
+        });
+      },
+      { prefix },
+    );
+  }
+}
+
+/** Routes of the original that this server does not serve: a clear 501 instead of a bare 404. */
+function notHereRoutes(app: App): void {
+  const schema = { tags: ['not implemented'], response: { 501: ErrorBodySchema } };
+  app.get('/logs', { schema }, async () => {
+    throw new HttpError(501, 'logs are not collected by this server; each device keeps its own (see its Local API)');
+  });
+  app.post('/inbox/export', { schema }, async () => {
+    throw new HttpError(501, 'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks');
+  });
+}

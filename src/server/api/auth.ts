@@ -1,0 +1,64 @@
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from '../../protocol/index.ts';
+import { parseBasicAuth, unauthorized } from '../../shared/http.ts';
+import type { ServerContext } from '../context.ts';
+import type { AuthenticatedUser } from '../users/service.ts';
+import type { DeviceRecord } from '../devices/repository.ts';
+
+// Who made a request, kept beside it rather than on it, so no Fastify types are augmented.
+const users = new WeakMap<FastifyRequest, AuthenticatedUser>();
+const devices = new WeakMap<FastifyRequest, DeviceRecord>();
+
+/** The user a 3rdparty request was authenticated as (set by requireUser). */
+export function userOf(request: FastifyRequest): AuthenticatedUser {
+  const user = users.get(request);
+  if (!user) throw new Error('userOf() on a route without the requireUser hook');
+  return user;
+}
+
+/** The device a mobile request was authenticated as (set by requireDevice). */
+export function deviceOf(request: FastifyRequest): DeviceRecord {
+  const device = devices.get(request);
+  if (!device) throw new Error('deviceOf() on a route without the requireDevice hook');
+  return device;
+}
+
+/** `Authorization: Bearer <token>`, or undefined. */
+export function parseBearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = header && /^bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1] : undefined;
+}
+
+/** The user of `Authorization: Basic`, or undefined when the header is absent; 401 when it is wrong. */
+export async function optionalUser(ctx: ServerContext, request: FastifyRequest): Promise<AuthenticatedUser | undefined> {
+  const given = parseBasicAuth(request);
+  if (!given) {
+    if (/^basic\s/i.test(request.headers.authorization ?? '')) throw unauthorized();
+    return undefined;
+  }
+  const user = await ctx.users.authenticate(given.username, given.password);
+  if (!user) throw unauthorized();
+  return user;
+}
+
+/** onRequest hook of the 3rdparty API: Basic auth with a user's login and password. */
+export function requireUser(ctx: ServerContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const user = await optionalUser(ctx, request);
+    if (!user) throw unauthorized();
+    users.set(request, user);
+  };
+}
+
+/** onRequest hook of the mobile API: the device's bearer token. */
+export function requireDevice(ctx: ServerContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const token = parseBearer(request);
+    const device = token === undefined ? undefined : await ctx.devices.authenticate(token);
+    if (!device) {
+      throw new HttpError(401, 'missing or unknown device token: send Authorization: Bearer <token>, the token POST /mobile/v1/device returned');
+    }
+    devices.set(request, device);
+  };
+}

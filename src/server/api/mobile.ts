@@ -1,0 +1,33 @@
+import type { ServerResponse } from 'node:http';
+import type { App } from '../../shared/http.ts';
+import type { ServerContext } from '../context.ts';
+import { requireDevice } from './auth.ts';
+import { deviceRegistrationRoutes, devicesMobileRoutes } from '../devices/mobile.ts';
+import { messagesMobileRoutes } from '../messages/mobile.ts';
+import { webhooksMobileRoutes } from '../webhooks/mobile.ts';
+import { settingsMobileRoutes } from '../settings/mobile.ts';
+import { usersMobileRoutes } from '../users/mobile.ts';
+import { eventsMobileRoutes } from '../events/mobile.ts';
+
+export const MOBILE_PREFIXES = ['/mobile/v1', '/api/mobile/v1'] as const;
+
+/** The devices' API: registration, then everything with the device's bearer token. */
+export function mobileApi(app: App, ctx: ServerContext, streams: Set<ServerResponse>): void {
+  for (const prefix of MOBILE_PREFIXES) {
+    app.register(
+      async (scope) => {
+        deviceRegistrationRoutes(scope, ctx);
+        scope.register(async (authed) => {
+          authed.addHook('onRequest', requireDevice(ctx));
+          devicesMobileRoutes(authed, ctx);
+          messagesMobileRoutes(authed, ctx);
+          webhooksMobileRoutes(authed, ctx);
+          settingsMobileRoutes(authed, ctx);
+          usersMobileRoutes(authed, ctx);
+          eventsMobileRoutes(authed, ctx, streams);
+        });
+      },
+      { prefix },
+    );
+  }
+}

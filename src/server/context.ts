@@ -1,0 +1,28 @@
+import type { Clock } from '../shared/clock.ts';
+import type { ServerStore } from './store/store.ts';
+import type { EventHub } from './events/hub.ts';
+import type { UsersService } from './users/service.ts';
+import type { DevicesService } from './devices/service.ts';
+import type { MessagesService } from './messages/service.ts';
+import type { WebhooksService } from './webhooks/service.ts';
+import type { SettingsService } from './settings/service.ts';
+import type { HealthService } from './health/service.ts';
+
+/** Everything the routes need, built once per server by createServer. */
+export interface ServerContext {
+  store: ServerStore;
+  hub: EventHub;
+  clock: Clock;
+  /** public (Cloud) mode: device registration is open and signing keys cannot be set */
+  publicMode: boolean;
+  /** private mode: what `POST /mobile/v1/device` requires as Bearer (unless Basic auth of a user is given) */
+  privateToken: string | undefined;
+  /** how often an idle SSE stream gets a keep-alive comment */
+  keepAliveMs: number;
+  users: UsersService;
+  devices: DevicesService;
+  messages: MessagesService;
+  webhooks: WebhooksService;
+  settings: SettingsService;
+  health: HealthService;
+}

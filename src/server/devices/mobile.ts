@@ -1,0 +1,97 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
+import { safeEqual } from '../../shared/http.ts';
+import type { ServerContext } from '../context.ts';
+import { deviceOf, optionalUser, parseBearer } from '../api/auth.ts';
+import { DeviceSchema } from './3rdparty.ts';
+import { toDeviceView } from './service.ts';
+
+const RegisterBody = Type.Object(
+  {
+    name: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
+    pushToken: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  },
+  // the Android app also sends e.g. simCards; unknown keys are ignored
+  { additionalProperties: true },
+);
+const RegisterReply = Type.Object({
+  id: Type.String(),
+  token: Type.String(),
+  login: Type.String(),
+  password: Type.Optional(Type.String({ description: 'only for a newly created user' })),
+});
+const UpdateBody = Type.Object(
+  {
+    id: Type.Optional(Type.String({ maxLength: 64 })),
+    pushToken: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  },
+  { additionalProperties: true },
+);
+const tags = ['device'];
+
+/**
+ * Registration: with the private token (a new user), with the Basic auth of an existing user
+ * (one more device for that user), or open in public mode. No device token yet, so this
+ * route lives outside the device-auth scope.
+ */
+export function deviceRegistrationRoutes(app: App, ctx: ServerContext): void {
+  app.post(
+    '/device',
+    {
+      // a registration without any body is fine: every field is optional
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: { tags, summary: 'Register a device', body: RegisterBody, response: { 201: RegisterReply, 401: ErrorBodySchema } },
+    },
+    async (request, reply) => {
+      const body = request.body as typeof RegisterBody.static;
+      const existing = await optionalUser(ctx, request);
+      let userId: string;
+      let login: string;
+      let password: string | undefined;
+      if (existing) {
+        ({ id: userId, login } = existing);
+      } else {
+        if (!ctx.publicMode) checkPrivateToken(ctx, parseBearer(request));
+        const created = await ctx.users.createGenerated();
+        ({ id: userId, login } = created.user);
+        password = created.password;
+      }
+      const { device, token } = await ctx.devices.register(userId, body);
+      return reply.code(201).send({ id: device.id, token, login, ...(password !== undefined ? { password } : {}) });
+    },
+  );
+
+}
+
+/** The device's own record; the requireDevice hook runs first. */
+export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
+  app.get(
+    '/device',
+    { schema: { tags, summary: 'This device', response: { 200: Type.Object({ device: DeviceSchema, externalIp: Type.String() }) } } },
+    async (request) => ({ device: toDeviceView(deviceOf(request)), externalIp: request.ip }),
+  );
+
+  app.patch('/device', { schema: { tags, summary: "Update this device's push token", body: UpdateBody, response: { 204: Type.Null(), 403: ErrorBodySchema } } }, async (request, reply) => {
+    const device = deviceOf(request);
+    const body = request.body as typeof UpdateBody.static;
+    if (body.id !== undefined && body.id !== device.id) {
+      throw new HttpError(403, `id "${body.id}" is not the device this token belongs to (${device.id})`);
+    }
+    if (body.pushToken !== undefined) await ctx.devices.updatePushToken(device.id, body.pushToken);
+    return reply.code(204).send();
+  });
+
+  app.post('/device/ping', { schema: { tags, summary: 'Tell the server this device is alive (updates lastSeen)' } }, async (request, reply) => {
+    await ctx.devices.ping(deviceOf(request).id);
+    return reply.code(204).send();
+  });
+}
+
+function checkPrivateToken(ctx: ServerContext, given: string | undefined): void {
+  const hint = 'this server is private: send Authorization: Bearer <private token> (printed by `smsgate server`), or the Basic auth of an existing user to add a device to that user';
+  if (given === undefined) throw new HttpError(401, `missing credentials; ${hint}`);
+  if (ctx.privateToken === undefined || !safeEqual(given, ctx.privateToken)) throw new HttpError(401, `wrong private token; ${hint}`);
+}

@@ -1,0 +1,82 @@
+import type { SqliteDb } from '../store/sqlite.ts';
+import type { DeviceRecord, DevicesRepository } from './repository.ts';
+
+interface DeviceRow {
+  id: string;
+  user_id: string;
+  name: string;
+  push_token: string | null;
+  created_at: number;
+  updated_at: number;
+  last_seen: number;
+}
+
+const COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen';
+
+const toDevice = (row: DeviceRow): DeviceRecord => ({
+  id: row.id,
+  userId: row.user_id,
+  name: row.name,
+  pushToken: row.push_token,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  lastSeen: row.last_seen,
+});
+
+export class SqliteDevicesRepository implements DevicesRepository {
+  private readonly statements;
+
+  constructor(db: SqliteDb) {
+    this.statements = {
+      insertDevice: db.prepare<[string, string, string, string | null, string, number, number, number]>(
+        `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getDeviceByTokenHash: db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE token_hash = ?`),
+      getUserDevice: db.prepare<[string, string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE user_id = ? AND id = ?`),
+      listUserDevices: db.prepare<[string], DeviceRow>(
+        `SELECT ${COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id`,
+      ),
+      deleteUserDevice: db.prepare<[string, string]>(`DELETE FROM devices WHERE user_id = ? AND id = ?`),
+      touchDevice: db.prepare<{ id: string; now: number; minInterval: number }>(
+        `UPDATE devices SET last_seen = :now
+         WHERE id = :id AND last_seen < :now - :minInterval`,
+      ),
+      updatePushToken: db.prepare<[string | null, number, string]>(
+        `UPDATE devices SET push_token = ?, updated_at = ? WHERE id = ?`,
+      ),
+    };
+  }
+
+  async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
+    this.statements.insertDevice.run(
+      device.id, device.userId, device.name, device.pushToken, tokenHash, device.createdAt, device.updatedAt, device.lastSeen,
+    );
+  }
+
+  async getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
+    const row = this.statements.getDeviceByTokenHash.get(tokenHash);
+    return row && toDevice(row);
+  }
+
+  async getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
+    const row = this.statements.getUserDevice.get(userId, deviceId);
+    return row && toDevice(row);
+  }
+
+  async listUserDevices(userId: string): Promise<DeviceRecord[]> {
+    return this.statements.listUserDevices.all(userId).map(toDevice);
+  }
+
+  async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {
+    return this.statements.deleteUserDevice.run(userId, deviceId).changes === 1;
+  }
+
+  async touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void> {
+    this.statements.touchDevice.run({ id: deviceId, now, minInterval: Math.max(0, minIntervalMs) });
+  }
+
+  async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {
+    this.statements.updatePushToken.run(pushToken, now, deviceId);
+  }
+}

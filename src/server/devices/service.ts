@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { HttpError } from '../../protocol/index.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { newId, randomSecret } from '../../shared/ids.ts';
+import type { DeviceRecord, DevicesRepository } from './repository.ts';
+import type { WebhooksRepository } from '../webhooks/repository.ts';
+
+/** how often a device's lastSeen is written when it merely makes requests (pings always write) */
+const LAST_SEEN_RESOLUTION_MS = 10_000;
+
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+
+/** The wire shape of a device (3rdparty `GET /devices`, mobile `GET /device`). */
+export interface DeviceView {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  lastSeen: string;
+}
+
+export const toDeviceView = (d: DeviceRecord): DeviceView => ({
+  id: d.id,
+  name: d.name,
+  createdAt: new Date(d.createdAt).toISOString(),
+  updatedAt: new Date(d.updatedAt).toISOString(),
+  lastSeen: new Date(d.lastSeen).toISOString(),
+});
+
+export class DevicesService {
+  constructor(
+    private readonly repo: DevicesRepository,
+    private readonly webhooks: WebhooksRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A new device of `userId` and its bearer token (≥128 random bits; only its hash is stored). */
+  async register(userId: string, options: { name?: string | null; pushToken?: string | null }): Promise<{ device: DeviceRecord; token: string }> {
+    const now = this.clock.now();
+    const token = randomSecret(24);
+    const device: DeviceRecord = {
+      id: newId(),
+      userId,
+      name: options.name?.trim() || 'smsgate device',
+      pushToken: options.pushToken ?? null,
+      createdAt: now,
+      updatedAt: now,
+      lastSeen: now,
+    };
+    await this.repo.insertDevice(device, hashToken(token));
+    return { device, token };
+  }
+
+  /** The device a bearer token belongs to (and note that it was seen), or undefined. */
+  async authenticate(token: string): Promise<DeviceRecord | undefined> {
+    const device = await this.repo.getDeviceByTokenHash(hashToken(token));
+    if (device) await this.repo.touchDevice(device.id, this.clock.now(), LAST_SEEN_RESOLUTION_MS);
+    return device;
+  }
+
+  /** Note that the device is around (an open event stream), at most every LAST_SEEN_RESOLUTION_MS. */
+  async seen(deviceId: string): Promise<void> {
+    await this.repo.touchDevice(deviceId, this.clock.now(), LAST_SEEN_RESOLUTION_MS);
+  }
+
+  async ping(deviceId: string): Promise<void> {
+    await this.repo.touchDevice(deviceId, this.clock.now(), 0);
+  }
+
+  async updatePushToken(deviceId: string, pushToken: string | null): Promise<void> {
+    await this.repo.updatePushToken(deviceId, pushToken, this.clock.now());
+  }
+
+  list(userId: string): Promise<DeviceRecord[]> {
+    return this.repo.listUserDevices(userId);
+  }
+
+  /** The user's device, or a 404 that does not say whether it exists for someone else. */
+  async get(userId: string, deviceId: string): Promise<DeviceRecord> {
+    const device = await this.repo.getUserDevice(userId, deviceId);
+    if (!device) throw new HttpError(404, `you have no device with id "${deviceId}"; GET /devices lists yours`);
+    return device;
+  }
+
+  /** Remove a device: its token stops working and the webhooks bound to it go with it. */
+  async remove(userId: string, deviceId: string): Promise<void> {
+    if (!(await this.repo.deleteUserDevice(userId, deviceId))) {
+      throw new HttpError(404, `you have no device with id "${deviceId}"; GET /devices lists yours`);
+    }
+    await this.webhooks.deleteDeviceWebhooks(userId, deviceId);
+  }
+
+  /**
+   * The device a message goes to: the one asked for (it must be the user's), otherwise the
+   * user's most recently seen device.
+   */
+  async pickForMessage(userId: string, deviceId: string | null | undefined): Promise<DeviceRecord> {
+    if (deviceId != null) {
+      const device = await this.repo.getUserDevice(userId, deviceId);
+      if (!device) throw new HttpError(400, `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours`);
+      return device;
+    }
+    const [latest] = await this.repo.listUserDevices(userId);
+    if (!latest) {
+      throw new HttpError(
+        400,
+        'you have no device to send from yet; link one first (e.g. `smsgate device --server <url> --server-login <login> --server-password <password>`, or POST /mobile/v1/device)',
+      );
+    }
+    return latest;
+  }
+}

@@ -1,0 +1,77 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import { ErrorBodySchema, HttpError, MessageStateSchema, ProcessStateSchema, SendMessageSchema, type ProcessState, type SendMessage } from '../../protocol/index.ts';
+import type { ServerContext } from '../context.ts';
+import { userOf } from '../api/auth.ts';
+import { toMessageState } from './service.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const SendQuery = Type.Object({ skipPhoneValidation: Type.Optional(Type.Boolean()) });
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  state: Type.Optional(ProcessStateSchema),
+  deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  from: Type.Optional(Type.String({ description: 'ISO 8601; messages created at or after' })),
+  to: Type.Optional(Type.String({ description: 'ISO 8601; messages created before' })),
+});
+const tags = ['messages'];
+
+function parseTime(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new HttpError(400, `${name} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${value}"`);
+  return ms;
+}
+
+/** Send (`/messages`, alias `/message` as the official TS client calls it), read one, list. */
+export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
+  for (const base of ['/messages', '/message']) {
+    app.post(
+      base,
+      {
+        schema: {
+          tags,
+          summary: 'Send an SMS through one of your devices',
+          querystring: SendQuery,
+          body: SendMessageSchema,
+          response: { 202: MessageStateSchema, 400: ErrorBodySchema },
+        },
+      },
+      async (request, reply) => {
+        const query = request.query as typeof SendQuery.static;
+        const message = await ctx.messages.send(userOf(request).id, request.body as SendMessage, { skipPhoneValidation: query.skipPhoneValidation });
+        // The Location follows the path the client used, prefix included (/api/3rdparty/v1/… or /3rdparty/v1/…).
+        const location = `${request.url.split('?')[0].replace(/\/$/, '')}/${encodeURIComponent(message.id)}`;
+        return reply.code(202).header('location', location).send(toMessageState(message));
+      },
+    );
+
+    app.get(
+      `${base}/:id`,
+      { schema: { tags, summary: 'The state of one message', params: IdParams, response: { 200: MessageStateSchema, 404: ErrorBodySchema } } },
+      async (request) => toMessageState(await ctx.messages.get(userOf(request).id, (request.params as { id: string }).id)),
+    );
+
+    app.get(
+      base,
+      {
+        schema: {
+          tags,
+          summary: 'Your messages, newest first (X-Total-Count has the number of matches)',
+          querystring: ListQuery,
+          response: { 200: Type.Array(MessageStateSchema) },
+        },
+      },
+      async (request, reply) => {
+        const q = request.query as typeof ListQuery.static;
+        const { items, total } = await ctx.messages.list(
+          userOf(request).id,
+          { deviceId: q.deviceId, state: q.state as ProcessState | undefined, from: parseTime(q.from, 'from'), to: parseTime(q.to, 'to') },
+          { limit: q.limit ?? 50, offset: q.offset ?? 0 },
+        );
+        return reply.header('x-total-count', String(total)).send(items.map(toMessageState));
+      },
+    );
+  }
+}

@@ -1,0 +1,62 @@
+import type { ProcessState } from '../../protocol/index.ts';
+
+export interface RecipientRecord {
+  phoneNumber: string;
+  state: ProcessState;
+  error: string | null;
+}
+
+/** A message sent through the server, addressed to one device. */
+export interface MessageRecord {
+  userId: string;
+  id: string;
+  deviceId: string;
+  text: string;
+  simNumber: number | null;
+  withDeliveryReport: boolean;
+  isEncrypted: boolean;
+  priority: number;
+  /** Unix ms after which the device must not send it any more; null = no limit */
+  validUntil: number | null;
+  state: ProcessState;
+  createdAt: number;
+  updatedAt: number;
+  recipients: RecipientRecord[];
+  /** when each state was first reached (Unix ms) */
+  states: Partial<Record<ProcessState, number>>;
+}
+
+export interface MessageFilter {
+  deviceId?: string;
+  state?: ProcessState;
+  /** createdAt >= from (Unix ms) */
+  from?: number;
+  /** createdAt < to (Unix ms) */
+  to?: number;
+}
+
+/** A device's report about one message (PATCH /mobile/v1/message). */
+export interface StateReport {
+  id: string;
+  state: ProcessState;
+  recipients: { phoneNumber: string; state: ProcessState; error?: string | null }[];
+  /** state → when (Unix ms) */
+  states: Partial<Record<ProcessState, number>>;
+}
+
+export interface MessagesRepository {
+  /** Insert with its recipients and its Pending time; 'duplicate-id' when the user already has that id. */
+  insertMessage(message: MessageRecord): Promise<'inserted' | 'duplicate-id'>;
+  getUserMessage(userId: string, id: string): Promise<MessageRecord | undefined>;
+  /** newest first */
+  listUserMessages(userId: string, filter: MessageFilter, page: { limit: number; offset: number }): Promise<{ items: MessageRecord[]; total: number }>;
+  /** what the device still has to send: its Pending messages, oldest first */
+  listPendingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]>;
+  /**
+   * Apply a device's report to one of that device's messages. The message and each recipient
+   * move only forwards (STATE_RANK guard in the WHERE clause), so late or concurrent reports
+   * cannot undo a later state; the first time recorded for each state wins.
+   * Returns false when the device has no message with that id.
+   */
+  applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean>;
+}

@@ -1,0 +1,173 @@
+import {
+  HttpError,
+  messageText,
+  PROCESS_STATES,
+  type MessageState,
+  type ProcessState,
+  type SendMessage,
+} from '../../protocol/index.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { newId } from '../../shared/ids.ts';
+import type { DeviceRecord } from '../devices/repository.ts';
+import type { DevicesService } from '../devices/service.ts';
+import type { EventHub } from '../events/hub.ts';
+import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
+
+/** How many pending messages one `GET /mobile/v1/message` hands out; the device pulls again for more. */
+export const PULL_BATCH = 100;
+
+/** What `GET /mobile/v1/message` returns per message (the original's MobileMessage shape). */
+export interface MobileMessage {
+  id: string;
+  message: string;
+  textMessage: { text: string };
+  phoneNumbers: string[];
+  simNumber: number | null;
+  withDeliveryReport: boolean;
+  isEncrypted: boolean;
+  priority: number;
+  /** absolute (a `ttl` given at send time is turned into this); null = no limit */
+  validUntil: string | null;
+  state: ProcessState;
+  createdAt: string;
+}
+
+/** One item of `PATCH /mobile/v1/message`, as the device sends it. */
+export interface StateReportRequest {
+  id: string;
+  state: ProcessState;
+  recipients: { phoneNumber: string; state: ProcessState; error?: string | null }[];
+  states?: Record<string, string>;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toMessageState(m: MessageRecord): MessageState {
+  const states: Record<string, string> = {};
+  for (const state of PROCESS_STATES) if (m.states[state] !== undefined) states[state] = iso(m.states[state]!);
+  return {
+    id: m.id,
+    deviceId: m.deviceId,
+    state: m.state,
+    isHashed: false,
+    isEncrypted: m.isEncrypted,
+    recipients: m.recipients.map((r) => ({ phoneNumber: r.phoneNumber, state: r.state, ...(r.error ? { error: r.error } : {}) })),
+    states,
+  };
+}
+
+export function toMobileMessage(m: MessageRecord): MobileMessage {
+  return {
+    id: m.id,
+    message: m.text,
+    textMessage: { text: m.text },
+    phoneNumbers: m.recipients.map((r) => r.phoneNumber),
+    simNumber: m.simNumber,
+    withDeliveryReport: m.withDeliveryReport,
+    isEncrypted: m.isEncrypted,
+    priority: m.priority,
+    validUntil: m.validUntil === null ? null : iso(m.validUntil),
+    state: m.state,
+    createdAt: iso(m.createdAt),
+  };
+}
+
+/** Loose on purpose: digits with the usual separators and an optional leading +. */
+const PHONE_NUMBER = /^\+?[0-9]{3,20}$/;
+
+export class MessagesService {
+  constructor(
+    private readonly repo: MessagesRepository,
+    private readonly devices: DevicesService,
+    private readonly hub: EventHub,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Store a message for one of the user's devices and tell that device to pull. */
+  async send(userId: string, request: SendMessage, options: { skipPhoneValidation?: boolean } = {}): Promise<MessageRecord> {
+    const text = messageText(request);
+    if ('error' in text) throw new HttpError(400, text.error);
+    if (!options.skipPhoneValidation) {
+      request.phoneNumbers.forEach((number, i) => {
+        if (!PHONE_NUMBER.test(number.replace(/[\s().-]/g, ''))) {
+          throw new HttpError(400, `phoneNumbers[${i}] "${number}" is not a phone number (digits, optionally a leading +); pass ?skipPhoneValidation=true to send it as is`);
+        }
+      });
+    }
+    if (request.ttl != null && request.validUntil != null) throw new HttpError(400, 'give ttl or validUntil, not both');
+    const now = this.clock.now();
+    let validUntil: number | null = null;
+    if (request.validUntil != null) {
+      validUntil = Date.parse(request.validUntil);
+      if (Number.isNaN(validUntil)) throw new HttpError(400, `validUntil must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${request.validUntil}"`);
+    } else if (request.ttl != null) {
+      validUntil = now + request.ttl * 1000;
+    }
+    const device = await this.devices.pickForMessage(userId, request.deviceId);
+    const message: MessageRecord = {
+      userId,
+      id: request.id ?? newId(),
+      deviceId: device.id,
+      text: text.text,
+      simNumber: request.simNumber ?? null,
+      withDeliveryReport: request.withDeliveryReport ?? true,
+      isEncrypted: request.isEncrypted ?? false,
+      priority: request.priority ?? 0,
+      validUntil,
+      state: 'Pending',
+      createdAt: now,
+      updatedAt: now,
+      recipients: request.phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Pending', error: null })),
+      states: { Pending: now },
+    };
+    if ((await this.repo.insertMessage(message)) === 'duplicate-id') {
+      throw new HttpError(409, `you already have a message with id "${message.id}"; omit id to get a fresh one`);
+    }
+    await this.hub.publish([device.id], { type: 'MessageEnqueued', data: { id: message.id } });
+    return message;
+  }
+
+  async get(userId: string, id: string): Promise<MessageRecord> {
+    const message = await this.repo.getUserMessage(userId, id);
+    if (!message) throw new HttpError(404, `you have no message with id "${id}"`);
+    return message;
+  }
+
+  list(userId: string, filter: MessageFilter, page: { limit: number; offset: number }) {
+    return this.repo.listUserMessages(userId, filter, page);
+  }
+
+  pending(device: DeviceRecord): Promise<MessageRecord[]> {
+    return this.repo.listPendingForDevice(device.id, PULL_BATCH);
+  }
+
+  /**
+   * Apply a device's state reports. Reports about messages that are not this device's are
+   * ignored (as in the original): a device learns nothing about other messages.
+   */
+  async report(device: DeviceRecord, reports: StateReportRequest[]): Promise<{ applied: number }> {
+    const parsed: StateReport[] = reports.map((r, i) => ({
+      id: r.id,
+      state: r.state,
+      recipients: r.recipients,
+      states: parseStateTimes(r.states ?? {}, `[${i}].states`),
+    }));
+    let applied = 0;
+    const now = this.clock.now();
+    for (const report of parsed) if (await this.repo.applyStateReport(device.id, report, now)) applied++;
+    return { applied };
+  }
+}
+
+function parseStateTimes(states: Record<string, string>, where: string): StateReport['states'] {
+  const out: StateReport['states'] = {};
+  for (const [state, at] of Object.entries(states)) {
+    if (!(PROCESS_STATES as readonly string[]).includes(state)) {
+      throw new HttpError(400, `${where}: unknown state "${state}"; use one of ${PROCESS_STATES.join(', ')}`);
+    }
+    const ms = Date.parse(at);
+    if (Number.isNaN(ms)) throw new HttpError(400, `${where}.${state} must be an ISO 8601 date-time, got "${at}"`);
+    out[state as ProcessState] = ms;
+  }
+  return out;
+}

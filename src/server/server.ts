@@ -1,0 +1,135 @@
+import type { ServerResponse } from 'node:http';
+import { createApp, type App } from '../shared/http.ts';
+import { systemClock, type Clock } from '../shared/clock.ts';
+import { randomSecret } from '../shared/ids.ts';
+import { openStore, parseStoreSpec, type ServerStore } from './store/store.ts';
+import { InProcessEventHub, type EventHub } from './events/hub.ts';
+import type { ServerContext } from './context.ts';
+import { UsersService } from './users/service.ts';
+import { DevicesService } from './devices/service.ts';
+import { MessagesService } from './messages/service.ts';
+import { WebhooksService } from './webhooks/service.ts';
+import { SettingsService } from './settings/service.ts';
+import { HealthService } from './health/service.ts';
+import { healthRoutes } from './health/routes.ts';
+import { thirdPartyApi } from './api/3rdparty.ts';
+import { mobileApi } from './api/mobile.ts';
+
+export interface ServerOptions {
+  /** where server.db lives when neither `db` nor `store` is given (default ./data) */
+  dataDir?: string;
+  /** `sqlite:PATH`, `sqlite::memory:` or (later) `postgres://…` */
+  db?: string;
+  /** an already open store (it is closed with the server) */
+  store?: ServerStore;
+  /** how push events reach devices (default: in this process) */
+  hub?: EventHub;
+  host?: string;
+  /** 0 picks a free port (default 3000) */
+  port?: number;
+  /** open device registration (Cloud mode); signing keys cannot be set */
+  public?: boolean;
+  /** private mode: the token device registration requires; default: generated once and kept in the database */
+  privateToken?: string;
+  /** accept http:// webhook URLs to any host, not only loopback */
+  insecureHttp?: boolean;
+  clock?: Clock;
+  /** keep-alive comment interval of SSE streams (default 15000) */
+  keepAliveMs?: number;
+  /** how long a verified Basic-auth login is remembered (default 30000) */
+  authCacheMs?: number;
+}
+
+export interface RunningServer {
+  app: App;
+  /** e.g. http://127.0.0.1:3000 */
+  url: string;
+  /** `${url}/3rdparty/v1` */
+  thirdPartyUrl: string;
+  /** `${url}/mobile/v1` */
+  mobileUrl: string;
+  mode: 'private' | 'public';
+  /** private mode: the token devices register with */
+  privateToken: string | undefined;
+  /** whether privateToken came from the database (generated) rather than the options */
+  privateTokenGenerated: boolean;
+  context: ServerContext;
+  close(): Promise<void>;
+}
+
+const PRIVATE_TOKEN_KEY = 'private_token';
+
+/** Build and start the server (3rdparty + mobile APIs) on one port. */
+export async function createServer(options: ServerOptions = {}): Promise<RunningServer> {
+  if (options.public && options.privateToken !== undefined) {
+    throw new Error('a public server has no private token: drop --private-token or --public');
+  }
+  const clock = options.clock ?? systemClock;
+  const store = options.store ?? (await openStore(parseStoreSpec(options.db, options.dataDir)));
+  const hub = options.hub ?? new InProcessEventHub();
+  try {
+    const publicMode = options.public === true;
+    let privateToken = options.privateToken;
+    const privateTokenGenerated = !publicMode && privateToken === undefined;
+    if (privateTokenGenerated) {
+      // Generated once and kept, so devices registered earlier keep working and every node agrees.
+      privateToken = await store.meta.setMetaIfAbsent(PRIVATE_TOKEN_KEY, randomSecret(24));
+    }
+
+    const users = new UsersService(store.users, clock, options.authCacheMs);
+    const devices = new DevicesService(store.devices, store.webhooks, clock);
+    const context: ServerContext = {
+      store,
+      hub,
+      clock,
+      publicMode,
+      privateToken: publicMode ? undefined : privateToken,
+      keepAliveMs: options.keepAliveMs ?? 15_000,
+      users,
+      devices,
+      messages: new MessagesService(store.messages, devices, hub, clock),
+      webhooks: new WebhooksService(store.webhooks, store.devices, hub, clock, { insecureHttp: options.insecureHttp === true }),
+      settings: new SettingsService(store.settings, store.devices, hub, clock, { publicMode }),
+      health: new HealthService(store.health),
+    };
+
+    const app = createApp();
+    const streams = new Set<ServerResponse>();
+    healthRoutes(app, context);
+    thirdPartyApi(app, context);
+    mobileApi(app, context, streams);
+    // Open event streams would keep close() waiting forever; end them first.
+    app.addHook('preClose', async () => {
+      for (const res of streams) res.end();
+      streams.clear();
+    });
+
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 3000 });
+    const address = app.server.address();
+    if (!address || typeof address === 'string') throw new Error('the server did not bind a TCP port');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      url,
+      thirdPartyUrl: `${url}/3rdparty/v1`,
+      mobileUrl: `${url}/mobile/v1`,
+      mode: publicMode ? 'public' : 'private',
+      privateToken: context.privateToken,
+      privateTokenGenerated,
+      context,
+      close: () =>
+        (closing ??= (async () => {
+          await app.close();
+          await hub.close();
+          await store.close();
+        })()),
+    };
+  } catch (error) {
+    await hub.close();
+    await store.close();
+    throw error;
+  }
+}

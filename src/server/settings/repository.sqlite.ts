@@ -1,0 +1,40 @@
+import type { Settings } from '../../protocol/index.ts';
+import type { SqliteDb } from '../store/sqlite.ts';
+import { mergeSettingsDocument, replaceSettingsDocument, type SettingsRepository } from './repository.ts';
+
+export class SqliteSettingsRepository implements SettingsRepository {
+  private readonly statements;
+
+  constructor(private readonly db: SqliteDb) {
+    this.statements = {
+      getUserSettings: db.prepare<[string], { document: string }>(`SELECT document FROM user_settings WHERE user_id = ?`),
+      storeUserSettings: db.prepare<[string, string, number]>(
+        `INSERT INTO user_settings (user_id, document, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
+      ),
+    };
+  }
+
+  async getUserSettings(userId: string): Promise<Settings> {
+    const row = this.statements.getUserSettings.get(userId);
+    return row ? (JSON.parse(row.document) as Settings) : {};
+  }
+
+  /** read, change, write under the write lock (IMMEDIATE), so two writers cannot interleave */
+  private update(userId: string, now: number, change: (current: Settings) => Settings): Settings {
+    return this.db.transaction(() => {
+      const row = this.statements.getUserSettings.get(userId);
+      const next = change(row ? (JSON.parse(row.document) as Settings) : {});
+      this.statements.storeUserSettings.run(userId, JSON.stringify(next), now);
+      return next;
+    }).immediate();
+  }
+
+  async patchUserSettings(userId: string, patch: Settings, now: number): Promise<Settings> {
+    return this.update(userId, now, (current) => mergeSettingsDocument(current, patch));
+  }
+
+  async replaceUserSettings(userId: string, document: Settings, now: number): Promise<Settings> {
+    return this.update(userId, now, (current) => replaceSettingsDocument(current, document));
+  }
+}

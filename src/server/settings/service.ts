@@ -1,0 +1,68 @@
+import { DEFAULT_SETTINGS, HttpError, mergeSettings, type EffectiveSettings, type Settings } from '../../protocol/index.ts';
+import type { Clock } from '../../shared/clock.ts';
+import type { DevicesRepository } from '../devices/repository.ts';
+import type { EventHub } from '../events/hub.ts';
+import type { SettingsRepository } from './repository.ts';
+
+/** The 3rdparty view: every key, except the signing key, which the server never shows. */
+export type PublicSettings = Omit<EffectiveSettings, 'webhooks'> & { webhooks: Omit<EffectiveSettings['webhooks'], 'signing_key'> };
+
+/**
+ * Settings a user applies to all of their devices. On a private server the user may set the
+ * webhook signing key for the devices; on a public one each device keeps its own.
+ */
+export class SettingsService {
+  constructor(
+    private readonly repo: SettingsRepository,
+    private readonly devices: DevicesRepository,
+    private readonly hub: EventHub,
+    private readonly clock: Clock,
+    private readonly options: { publicMode: boolean },
+  ) {}
+
+  async get(userId: string): Promise<PublicSettings> {
+    return withoutSigningKey(mergeSettings(DEFAULT_SETTINGS, await this.repo.getUserSettings(userId)));
+  }
+
+  async patch(userId: string, patch: Settings): Promise<PublicSettings> {
+    this.refuseSigningKeyInPublicMode(patch);
+    const stored = await this.repo.patchUserSettings(userId, patch, this.clock.now());
+    await this.announce(userId);
+    return withoutSigningKey(mergeSettings(DEFAULT_SETTINGS, stored));
+  }
+
+  async replace(userId: string, document: Settings): Promise<PublicSettings> {
+    this.refuseSigningKeyInPublicMode(document);
+    const stored = await this.repo.replaceUserSettings(userId, document, this.clock.now());
+    await this.announce(userId);
+    return withoutSigningKey(mergeSettings(DEFAULT_SETTINGS, stored));
+  }
+
+  /**
+   * What a device applies: only the keys set through the server (explicit nulls included),
+   * so the device keeps its own values for the rest. The signing key is included: the device
+   * signs with it.
+   */
+  forDevice(userId: string): Promise<Settings> {
+    return this.repo.getUserSettings(userId);
+  }
+
+  private refuseSigningKeyInPublicMode(settings: Settings): void {
+    if (this.options.publicMode && settings.webhooks?.signing_key !== undefined) {
+      throw new HttpError(
+        400,
+        'webhooks.signing_key cannot be set on a public server: each device keeps its own key (set it in the device settings instead)',
+      );
+    }
+  }
+
+  private async announce(userId: string): Promise<void> {
+    const devices = await this.devices.listUserDevices(userId);
+    await this.hub.publish(devices.map((d) => d.id), { type: 'SettingsUpdated', data: {} });
+  }
+}
+
+function withoutSigningKey(settings: EffectiveSettings): PublicSettings {
+  const { signing_key: _hidden, ...webhooks } = settings.webhooks;
+  return { ...settings, webhooks };
+}

@@ -1,0 +1,36 @@
+import { openSqlite } from './sqlite.ts';
+import { SqliteMetaRepository } from './meta.ts';
+import type { ServerStore } from './store.ts';
+import { SqliteUsersRepository } from '../users/repository.sqlite.ts';
+import { SqliteDevicesRepository } from '../devices/repository.sqlite.ts';
+import { SqliteMessagesRepository } from '../messages/repository.sqlite.ts';
+import { SqliteWebhooksRepository } from '../webhooks/repository.sqlite.ts';
+import { SqliteSettingsRepository } from '../settings/repository.sqlite.ts';
+
+/** The embedded default: one SQLite file (or :memory:). */
+export function openSqliteStore(file: string): ServerStore {
+  const db = openSqlite(file);
+  const ping = db.prepare('SELECT 1');
+  let closed = false;
+  return {
+    kind: 'sqlite',
+    location: file,
+    users: new SqliteUsersRepository(db),
+    devices: new SqliteDevicesRepository(db),
+    messages: new SqliteMessagesRepository(db),
+    webhooks: new SqliteWebhooksRepository(db),
+    settings: new SqliteSettingsRepository(db),
+    meta: new SqliteMetaRepository(db),
+    health: {
+      async ping() {
+        if (closed) throw new Error('the database is closed');
+        ping.get();
+      },
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}

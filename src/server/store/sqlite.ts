@@ -1,0 +1,131 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type SqliteDb = Database.Database;
+
+/**
+ * Versioned migrations of the server database; index + 1 is the schema version
+ * (PRAGMA user_version). Append only: a released migration is never edited.
+ * Times are Unix milliseconds (INTEGER here, BIGINT in PostgreSQL).
+ */
+export const SQLITE_MIGRATIONS: string[] = [
+  `
+  CREATE TABLE server_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
+  CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    login         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+
+  CREATE TABLE devices (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    name       TEXT NOT NULL,
+    push_token TEXT,
+    -- SHA-256 of the bearer token: the token itself is never stored
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL
+  );
+  CREATE INDEX devices_by_user ON devices (user_id, last_seen DESC);
+
+  CREATE TABLE webhooks (
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    id         TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    device_id  TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, id)
+  );
+
+  CREATE TABLE messages (
+    user_id              TEXT NOT NULL REFERENCES users (id),
+    id                   TEXT NOT NULL,
+    device_id            TEXT NOT NULL,
+    text                 TEXT NOT NULL,
+    sim_number           INTEGER,
+    with_delivery_report INTEGER NOT NULL,
+    is_encrypted         INTEGER NOT NULL,
+    priority             INTEGER NOT NULL,
+    valid_until          INTEGER,
+    state                TEXT NOT NULL,
+    -- STATE_RANK of state: the guard that keeps reports from moving a message backwards
+    state_rank           INTEGER NOT NULL,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    PRIMARY KEY (user_id, id)
+  );
+  CREATE INDEX messages_pending ON messages (device_id, created_at) WHERE state = 'Pending';
+  CREATE INDEX messages_by_user ON messages (user_id, created_at);
+
+  CREATE TABLE message_recipients (
+    user_id      TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    phone_number TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    state_rank   INTEGER NOT NULL,
+    error        TEXT,
+    PRIMARY KEY (user_id, message_id, position),
+    FOREIGN KEY (user_id, message_id) REFERENCES messages (user_id, id) ON DELETE CASCADE
+  );
+
+  -- When each state was first reached; the first report of a state wins.
+  CREATE TABLE message_states (
+    user_id    TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (user_id, message_id, state),
+    FOREIGN KEY (user_id, message_id) REFERENCES messages (user_id, id) ON DELETE CASCADE
+  );
+
+  -- Only the keys a user set through the server (JSON, nulls kept); defaults fill the rest.
+  CREATE TABLE user_settings (
+    user_id    TEXT PRIMARY KEY REFERENCES users (id),
+    document   TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
+];
+
+/**
+ * Open (or create) the server's SQLite file and bring its schema up to date. WAL lets the
+ * `users` admin command write while a server runs on the same file.
+ */
+export function openSqlite(file: string): SqliteDb {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrateSqlite(db);
+  return db;
+}
+
+export function migrateSqlite(db: SqliteDb): void {
+  // IMMEDIATE takes the write lock first, so two processes opening a fresh file do not both migrate.
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SQLITE_MIGRATIONS.length) {
+      throw new Error(
+        `the server database is at schema version ${current}, newer than this smsgate understands (${SQLITE_MIGRATIONS.length}); upgrade smsgate`,
+      );
+    }
+    for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
+      db.exec(SQLITE_MIGRATIONS[version]);
+      db.pragma(`user_version = ${version + 1}`);
+    }
+  }).immediate();
+}

@@ -1,0 +1,23 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import { ErrorBodySchema } from '../../protocol/index.ts';
+import type { ServerContext } from '../context.ts';
+import { deviceOf } from '../api/auth.ts';
+
+const ChangePasswordBody = Type.Object(
+  { currentPassword: Type.String({ minLength: 1, maxLength: 256 }), newPassword: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
+
+/** As in the original: the device changes its user's password, proving the current one. */
+export function usersMobileRoutes(app: App, ctx: ServerContext): void {
+  app.patch(
+    '/user/password',
+    { schema: { tags: ['user'], summary: "Change the password of this device's user", body: ChangePasswordBody, response: { 204: Type.Null(), 400: ErrorBodySchema, 401: ErrorBodySchema } } },
+    async (request, reply) => {
+      const body = request.body as typeof ChangePasswordBody.static;
+      await ctx.users.changeOwnPassword(deviceOf(request).userId, body.currentPassword, body.newPassword);
+      return reply.code(204).send();
+    },
+  );
+}

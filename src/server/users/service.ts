@@ -1,0 +1,109 @@
+import { randomInt } from 'node:crypto';
+import { HttpError } from '../../protocol/index.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { newId } from '../../shared/ids.ts';
+import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../shared/passwords.ts';
+import type { UserRecord, UsersRepository } from './repository.ts';
+
+export const MIN_PASSWORD_LENGTH = 8;
+const LOGIN_PATTERN = /^[A-Za-z0-9._@+-]{1,64}$/;
+
+export interface AuthenticatedUser {
+  id: string;
+  login: string;
+}
+
+/** Users: creation (by an admin or at a device's first registration) and Basic-auth checks. */
+export class UsersService {
+  /** successful checks are remembered briefly so a busy client pays for scrypt once, not per request */
+  private readonly verified: VerifiedCredentialsCache;
+
+  constructor(
+    private readonly repo: UsersRepository,
+    private readonly clock: Clock,
+    authCacheMs = 30_000,
+  ) {
+    this.verified = new VerifiedCredentialsCache(authCacheMs);
+  }
+
+  /** The user these credentials belong to, or undefined. */
+  async authenticate(login: string, password: string): Promise<AuthenticatedUser | undefined> {
+    const now = this.clock.now();
+    const cachedId = this.verified.get(login, password, now);
+    if (cachedId !== undefined) return { id: cachedId, login };
+    const user = await this.repo.getUserByLogin(login);
+    // Unknown logins still pay for one scrypt, so timing does not tell which logins exist.
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    if (!user || !ok) return undefined;
+    this.verified.set(login, password, user.id, now);
+    return { id: user.id, login: user.login };
+  }
+
+  async create(login: string, password: string): Promise<UserRecord> {
+    if (!LOGIN_PATTERN.test(login)) {
+      throw new HttpError(400, 'login must be 1–64 characters of letters, digits and . _ @ + -');
+    }
+    if (password.length < MIN_PASSWORD_LENGTH) {
+      throw new HttpError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    const now = this.clock.now();
+    const user: UserRecord = { id: newId(), login, passwordHash: await hashPassword(password), createdAt: now, updatedAt: now };
+    if ((await this.repo.insertUser(user)) === 'login-taken') {
+      throw new HttpError(409, `the login "${login}" is taken; choose another one`);
+    }
+    return user;
+  }
+
+  /**
+   * A user with generated credentials, as the original creates at a device's first
+   * registration: a 6-character upper-case login and a 14-character lower-case password.
+   */
+  async createGenerated(): Promise<{ user: UserRecord; password: string }> {
+    const password = randomString('abcdefghijklmnopqrstuvwxyz0123456789', 14);
+    const passwordHash = await hashPassword(password);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const now = this.clock.now();
+      const user: UserRecord = {
+        id: newId(),
+        login: randomString('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 6),
+        passwordHash,
+        createdAt: now,
+        updatedAt: now,
+      };
+      // A taken login (or a racing registration) just means: draw another one.
+      if ((await this.repo.insertUser(user)) === 'inserted') return { user, password };
+    }
+    throw new Error('could not find a free login after 10 attempts');
+  }
+
+  async changePassword(login: string, password: string): Promise<void> {
+    if (password.length < MIN_PASSWORD_LENGTH) {
+      throw new HttpError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    const changed = await this.repo.updatePasswordHash(login, await hashPassword(password), this.clock.now());
+    if (!changed) throw new HttpError(404, `no user with login "${login}"`);
+    this.verified.clear();
+  }
+
+  /** Change a user's own password, proving the current one. */
+  async changeOwnPassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
+    const user = await this.repo.getUserById(userId);
+    if (!user || !(await verifyPassword(currentPassword, user.passwordHash))) {
+      throw new HttpError(401, 'the current password is wrong');
+    }
+    await this.changePassword(user.login, newPassword);
+  }
+
+  list() {
+    return this.repo.listUsers();
+  }
+}
+
+// A real scrypt hash of a random password nobody knows, for the constant-time path above.
+const DUMMY_HASH = await hashPassword(newId());
+
+function randomString(alphabet: string, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  return out;
+}

@@ -1,0 +1,37 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import { ErrorBodySchema, RegisterWebhookSchema, WebhookSchema, type RegisterWebhook } from '../../protocol/index.ts';
+import type { ServerContext } from '../context.ts';
+import { userOf } from '../api/auth.ts';
+import { toWebhookView } from './service.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const tags = ['webhooks'];
+
+/** Integrators manage their webhooks; every change is pushed to their devices. */
+export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
+  app.get('/webhooks', { schema: { tags, summary: 'List your webhooks', response: { 200: Type.Array(WebhookSchema) } } }, async (request) =>
+    (await ctx.webhooks.list(userOf(request).id)).map(toWebhookView),
+  );
+
+  app.post(
+    '/webhooks',
+    {
+      schema: {
+        tags,
+        summary: 'Register a webhook (a POST with an existing id replaces it)',
+        body: RegisterWebhookSchema,
+        response: { 201: WebhookSchema, 400: ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const stored = await ctx.webhooks.register(userOf(request).id, request.body as RegisterWebhook);
+      return reply.code(201).send(toWebhookView(stored));
+    },
+  );
+
+  app.delete('/webhooks/:id', { schema: { tags, summary: 'Delete a webhook (204 also when it does not exist)', params: IdParams } }, async (request, reply) => {
+    await ctx.webhooks.remove(userOf(request).id, (request.params as { id: string }).id);
+    return reply.code(204).send();
+  });
+}

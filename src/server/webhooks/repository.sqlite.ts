@@ -1,0 +1,72 @@
+import type { EventName } from '../../protocol/index.ts';
+import type { SqliteDb } from '../store/sqlite.ts';
+import type { WebhookRecord, WebhooksRepository } from './repository.ts';
+
+interface WebhookRow {
+  user_id: string;
+  id: string;
+  url: string;
+  event: string;
+  device_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const toWebhook = (row: WebhookRow): WebhookRecord => ({
+  userId: row.user_id,
+  id: row.id,
+  url: row.url,
+  event: row.event as EventName,
+  deviceId: row.device_id,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export class SqliteWebhooksRepository implements WebhooksRepository {
+  private readonly statements;
+
+  constructor(db: SqliteDb) {
+    this.statements = {
+      upsertWebhook: db.prepare<[string, string, string, string, string | null, number, number], WebhookRow>(
+        `INSERT INTO webhooks (user_id, id, url, event, device_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, id) DO UPDATE SET
+           url = excluded.url,
+           event = excluded.event,
+           device_id = excluded.device_id,
+           updated_at = excluded.updated_at
+         RETURNING *`,
+      ),
+      listUserWebhooks: db.prepare<[string], WebhookRow>(
+        `SELECT * FROM webhooks WHERE user_id = ? ORDER BY created_at, id`,
+      ),
+      listDeviceWebhooks: db.prepare<[string, string], WebhookRow>(
+        `SELECT * FROM webhooks
+         WHERE user_id = ? AND (device_id IS NULL OR device_id = ?)
+         ORDER BY created_at, id`,
+      ),
+      deleteUserWebhook: db.prepare<[string, string]>(`DELETE FROM webhooks WHERE user_id = ? AND id = ?`),
+      deleteDeviceWebhooks: db.prepare<[string, string]>(`DELETE FROM webhooks WHERE user_id = ? AND device_id = ?`),
+    };
+  }
+
+  async upsertWebhook(w: WebhookRecord): Promise<WebhookRecord> {
+    return toWebhook(this.statements.upsertWebhook.get(w.userId, w.id, w.url, w.event, w.deviceId, w.createdAt, w.updatedAt)!);
+  }
+
+  async listUserWebhooks(userId: string): Promise<WebhookRecord[]> {
+    return this.statements.listUserWebhooks.all(userId).map(toWebhook);
+  }
+
+  async listDeviceWebhooks(userId: string, deviceId: string): Promise<WebhookRecord[]> {
+    return this.statements.listDeviceWebhooks.all(userId, deviceId).map(toWebhook);
+  }
+
+  async deleteUserWebhook(userId: string, id: string): Promise<boolean> {
+    return this.statements.deleteUserWebhook.run(userId, id).changes === 1;
+  }
+
+  async deleteDeviceWebhooks(userId: string, deviceId: string): Promise<number> {
+    return this.statements.deleteDeviceWebhooks.run(userId, deviceId).changes;
+  }
+}
