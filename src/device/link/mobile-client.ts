@@ -1,0 +1,387 @@
+/**
+ * The device's client of the server's mobile API (`/mobile/v1`): registration, pulling messages,
+ * reporting their states, fetching webhooks and settings, and holding the Server-Sent Events
+ * stream. Self-contained on purpose: it depends on nothing else of the device, so the runtime
+ * can wire it however it likes.
+ *
+ * The push channel only says "something changed"; the device pulls the current state. Because
+ * `onOpen` runs after every (re)connect and the device pulls everything there, a push missed
+ * while disconnected never loses a message or a webhook change.
+ */
+
+export type ProcessState = 'Pending' | 'Processed' | 'Sent' | 'Delivered' | 'Failed';
+
+/** `POST /mobile/v1/device` → 201. `password` only when a new user was created. */
+export interface Registration {
+  id: string;
+  token: string;
+  login: string;
+  password?: string;
+}
+
+export interface RegisterOptions {
+  /** private server: the token `smsgate server` printed (creates a new user) */
+  privateToken?: string;
+  /** attach the device to this existing user instead */
+  basicAuth?: { login: string; password: string };
+  name?: string;
+  pushToken?: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+export interface MobileDevice {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  lastSeen: string;
+}
+
+/** One pending message of `GET /mobile/v1/message`. */
+export interface MobileMessage {
+  id: string;
+  /** the text (also in textMessage.text) */
+  message: string;
+  textMessage: { text: string };
+  phoneNumbers: string[];
+  simNumber: number | null;
+  withDeliveryReport: boolean;
+  isEncrypted: boolean;
+  priority: number;
+  /** absolute ISO time after which the message must not be sent; null = no limit */
+  validUntil: string | null;
+  state: ProcessState;
+  createdAt: string;
+}
+
+/** One item of `PATCH /mobile/v1/message`. The server never moves a state backwards. */
+export interface MessageReport {
+  id: string;
+  state: ProcessState;
+  recipients: { phoneNumber: string; state: ProcessState; error?: string | null }[];
+  /** state → ISO time it was reached */
+  states?: Partial<Record<ProcessState, string>>;
+}
+
+export interface MobileWebhook {
+  id: string;
+  url: string;
+  event: 'sms:received' | 'sms:sent' | 'sms:delivered' | 'sms:failed' | 'system:ping' | (string & {});
+  /** null = every device of the user */
+  deviceId: string | null;
+}
+
+/**
+ * The keys the user set through the server, snake_case, explicit nulls included (null =
+ * back to the default). Keys not present are the device's own business.
+ */
+export type MobileSettings = Partial<Record<'messages' | 'webhooks' | 'logs' | 'ping', Record<string, unknown>>>;
+
+export type MobileEventType = 'MessageEnqueued' | 'WebhooksUpdated' | 'SettingsUpdated';
+
+export interface MobileEvent {
+  /** MessageEnqueued, WebhooksUpdated, SettingsUpdated (others may come later: ignore them) */
+  type: MobileEventType | (string & {});
+  /** the parsed `data:` JSON (a raw string when it is not JSON) */
+  data: unknown;
+}
+
+export interface OpenEventsOptions {
+  /** after every successful (re)connect: pull everything here */
+  onOpen?: () => void | Promise<void>;
+  /** a connection failed or ended; the next attempt is in `retryInMs` */
+  onError?: (error: Error, info: { attempt: number; retryInMs: number }) => void;
+  /** first reconnect delay (default 500 ms); doubles per failed attempt */
+  minDelayMs?: number;
+  /** cap of the reconnect delay (default 30 s) */
+  maxDelayMs?: number;
+  /** reconnect when nothing (not even a keep-alive) arrives for this long (default 45 s; the server sends one every 15 s) */
+  idleTimeoutMs?: number;
+  /** 0 ≤ x < 1; for deterministic jitter in tests */
+  random?: () => number;
+}
+
+export interface EventStream {
+  /** stop for good (no more reconnects); resolves when the loop has ended */
+  close(): Promise<void>;
+  /** cut the current connection as a network failure would; the stream reconnects by itself */
+  dropConnection(): void;
+  /** whether a stream is open right now */
+  readonly connected: boolean;
+  /** how many times a connection was opened so far */
+  readonly opens: number;
+}
+
+export class MobileApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MobileApiError';
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** `http://host:3000` and `http://host:3000/mobile/v1/` both become `http://host:3000/mobile/v1`. */
+export function mobileBaseUrl(serverUrl: string): string {
+  const trimmed = serverUrl.replace(/\/+$/, '');
+  return /\/mobile\/v1$/.test(trimmed) ? trimmed : `${trimmed}/mobile/v1`;
+}
+
+/** Register a device: with the private token (new user), a user's Basic auth (that user), or neither (public server). */
+export async function register(serverUrl: string, options: RegisterOptions = {}): Promise<Registration> {
+  const headers: Record<string, string> = {};
+  if (options.basicAuth) {
+    headers.authorization = 'Basic ' + Buffer.from(`${options.basicAuth.login}:${options.basicAuth.password}`).toString('base64');
+  } else if (options.privateToken !== undefined) {
+    headers.authorization = `Bearer ${options.privateToken}`;
+  }
+  const body: Record<string, string> = {};
+  if (options.name !== undefined) body.name = options.name;
+  if (options.pushToken !== undefined) body.pushToken = options.pushToken;
+  return (await call(options.fetch ?? fetch, mobileBaseUrl(serverUrl), 'POST', '/device', headers, body, options.timeoutMs)) as Registration;
+}
+
+export class MobileClient {
+  readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(
+    serverUrl: string,
+    private readonly token: string,
+    options: { fetch?: typeof fetch; timeoutMs?: number } = {},
+  ) {
+    this.baseUrl = mobileBaseUrl(serverUrl);
+    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  private request(method: string, path: string, body?: unknown): Promise<unknown> {
+    return call(this.fetchImpl, this.baseUrl, method, path, { authorization: `Bearer ${this.token}` }, body, this.timeoutMs);
+  }
+
+  /** this device as the server knows it, and the address the server sees it from */
+  async getDevice(): Promise<{ device: MobileDevice; externalIp: string }> {
+    return (await this.request('GET', '/device')) as { device: MobileDevice; externalIp: string };
+  }
+
+  /** messages waiting for this device, oldest first (at most 100; pull again after reporting for more) */
+  async pullMessages(): Promise<MobileMessage[]> {
+    return (await this.request('GET', '/message')) as MobileMessage[];
+  }
+
+  async reportMessages(reports: MessageReport[]): Promise<void> {
+    if (reports.length === 0) return;
+    await this.request('PATCH', '/message', reports);
+  }
+
+  /** the whole Cloud list for this device (replace the local Cloud list with it) */
+  async getWebhooks(): Promise<MobileWebhook[]> {
+    return (await this.request('GET', '/webhooks')) as MobileWebhook[];
+  }
+
+  async getSettings(): Promise<MobileSettings> {
+    return (await this.request('GET', '/settings')) as MobileSettings;
+  }
+
+  /** tell the server the device is alive (its lastSeen) */
+  async ping(): Promise<void> {
+    await this.request('POST', '/device/ping');
+  }
+
+  async updatePushToken(pushToken: string | null): Promise<void> {
+    await this.request('PATCH', '/device', { pushToken });
+  }
+
+  /**
+   * Hold `GET /events` open: parse its frames into `onEvent`, reconnect with capped, jittered
+   * exponential backoff, and call `onOpen` after every successful (re)connect.
+   */
+  openEvents(onEvent: (event: MobileEvent) => void, options: OpenEventsOptions = {}): EventStream {
+    return new SseConnection(this.fetchImpl, `${this.baseUrl}/events`, this.token, onEvent, options);
+  }
+}
+
+async function call(
+  fetchImpl: typeof fetch,
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetchImpl(baseUrl + path, {
+      method,
+      headers: { accept: 'application/json', ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new Error(`${method} ${baseUrl}${path} failed: ${(error as Error).message}; is the server running and reachable?`, { cause: error });
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text.slice(0, 500);
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: keep the text
+    }
+    throw new MobileApiError(response.status, `${method} ${path}: ${response.status} ${message}`);
+  }
+  return text ? JSON.parse(text) : undefined;
+}
+
+class SseConnection implements EventStream {
+  connected = false;
+  opens = 0;
+  private closed = false;
+  private current: AbortController | undefined;
+  private wake: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly fetchImpl: typeof fetch,
+    private readonly url: string,
+    private readonly token: string,
+    private readonly onEvent: (event: MobileEvent) => void,
+    private readonly options: OpenEventsOptions,
+  ) {
+    this.loop = this.run();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.current?.abort(new Error('closed'));
+    this.wake?.();
+    await this.loop;
+  }
+
+  dropConnection(): void {
+    this.current?.abort(new Error('connection dropped on purpose'));
+  }
+
+  private retryDelay(attempt: number): number {
+    const min = this.options.minDelayMs ?? 500;
+    const max = this.options.maxDelayMs ?? 30_000;
+    const ceiling = Math.min(max, min * 2 ** Math.min(attempt, 30));
+    // "equal jitter": between half and all of the ceiling, so reconnecting devices spread out
+    return Math.round(ceiling / 2 + (this.options.random ?? Math.random)() * (ceiling / 2));
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.closed) {
+      const controller = new AbortController();
+      this.current = controller;
+      try {
+        const response = await this.fetchImpl(this.url, {
+          headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' },
+          signal: controller.signal,
+        });
+        if (!response.ok || !response.body) {
+          const text = await response.text().catch(() => '');
+          let message = text.slice(0, 300);
+          try {
+            message = (JSON.parse(text) as { message?: string }).message ?? message;
+          } catch {
+            // keep text
+          }
+          throw new MobileApiError(response.status, `GET /events: ${response.status} ${message}`);
+        }
+        attempt = 0;
+        this.connected = true;
+        this.opens++;
+        // Frames are read while onOpen pulls: an event during the pull must not be lost.
+        const reading = this.read(response.body, controller);
+        reading.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
+        try {
+          await this.options.onOpen?.();
+        } catch (error) {
+          this.options.onError?.(error as Error, { attempt: 0, retryInMs: 0 });
+        }
+        await reading;
+        if (!this.closed) throw new Error('the server ended the event stream');
+      } catch (error) {
+        this.connected = false;
+        if (this.closed) break;
+        const retryInMs = this.retryDelay(attempt++);
+        const reason = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : (error as Error);
+        this.options.onError?.(reason, { attempt, retryInMs });
+        await this.sleep(retryInMs);
+      }
+    }
+    this.connected = false;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** Parse the stream (WHATWG event-stream rules) until it ends or is aborted. */
+  private async read(body: ReadableStream<Uint8Array>, controller: AbortController): Promise<void> {
+    const idleMs = this.options.idleTimeoutMs ?? 45_000;
+    let idle = setTimeout(() => controller.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let eventType = '';
+    let data: string[] = [];
+    try {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        clearTimeout(idle);
+        idle = setTimeout(() => controller.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+        buffer += decoder.decode(chunk, { stream: true });
+        let newline: RegExpExecArray | null;
+        while ((newline = /\r\n|\r|\n/.exec(buffer))) {
+          // a lone \r at the end may be the first half of \r\n: wait for more
+          if (newline[0] === '\r' && newline.index === buffer.length - 1) break;
+          const line = buffer.slice(0, newline.index);
+          buffer = buffer.slice(newline.index + newline[0].length);
+          if (line === '') {
+            if (data.length > 0) this.dispatch(eventType || 'message', data.join('\n'));
+            eventType = '';
+            data = [];
+            continue;
+          }
+          if (line.startsWith(':')) continue; // comment (keep-alive)
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let value = colon < 0 ? '' : line.slice(colon + 1);
+          if (value.startsWith(' ')) value = value.slice(1);
+          if (field === 'event') eventType = value;
+          else if (field === 'data') data.push(value);
+        }
+      }
+    } finally {
+      clearTimeout(idle);
+    }
+  }
+
+  private dispatch(type: string, raw: string): void {
+    let data: unknown = raw;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      // not JSON: hand over the text
+    }
+    try {
+      this.onEvent({ type, data });
+    } catch (error) {
+      this.options.onError?.(error as Error, { attempt: 0, retryInMs: 0 });
+    }
+  }
+}
