@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 // Route schemas carry OpenAPI fields (tags, summary); this brings their types.
 import type {} from '@fastify/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { Ajv } from 'ajv';
 import { HttpError } from '../protocol/index.ts';
 
 /** Request bodies larger than this are refused with 413. */
@@ -18,9 +19,16 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     ...options,
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  // Bodies are JSON and must have the right types as sent ("5" is not 5); query strings and
+  // path parameters are text by nature, so those are coerced.
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  // Only JSON bodies are accepted; anything else is a 415 rather than a confusing type error.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; validationContext?: string; code?: string }, request, reply) => {
     if (error instanceof HttpError) {

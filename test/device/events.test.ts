@@ -1,0 +1,131 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { TestReceiver } from '../helpers/receiver.ts';
+import { startTestDevice, eventually } from '../helpers/device.ts';
+
+// The seed's verification algorithm, written here independently of src/: hex HMAC-SHA256 of body + timestamp.
+function seedSignature(key: string, rawBody: string, timestamp: string): string {
+  return createHmac('sha256', key).update(rawBody + timestamp).digest('hex');
+}
+
+// Exactly the keys the contract lists for each event.
+const EXPECTED_KEYS: Record<string, string[]> = {
+  'sms:received': ['messageId', 'message', 'phoneNumber', 'simNumber', 'receivedAt'],
+  'sms:sent': ['messageId', 'phoneNumber', 'simNumber', 'sentAt'],
+  'sms:delivered': ['messageId', 'phoneNumber', 'simNumber', 'deliveredAt'],
+  'sms:failed': ['messageId', 'phoneNumber', 'simNumber', 'failedAt', 'reason'],
+  'system:ping': ['health'],
+};
+const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+07:00$/; // the test device runs in Asia/Bangkok
+
+let receiver: TestReceiver;
+let device: Awaited<ReturnType<typeof startTestDevice>>;
+
+before(async () => {
+  receiver = await new TestReceiver().start();
+  device = await startTestDevice();
+  for (const event of Object.keys(EXPECTED_KEYS)) {
+    const reply = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/hook?event=${event}`, event });
+    assert.equal(reply.status, 201);
+  }
+});
+after(async () => {
+  await device.cleanup();
+  await receiver.stop();
+});
+
+test('all five events arrive with exactly the contract keys, the envelope and a valid signature', async () => {
+  const incoming = await device.api.call('POST', '/sim/v1/incoming', { from: '+66812345678', text: 'Android is always a sweet treat!', simNumber: 1 });
+  assert.equal(incoming.status, 202);
+  const sent = await device.api.call('POST', '/message', { message: 'hello', phoneNumbers: ['+15551230000', '+15550000001'] });
+  assert.equal(sent.status, 202);
+  await device.api.call('PATCH', '/settings', { ping: { interval_seconds: 1 } });
+
+  // received + sent + delivered (first recipient) + failed (magic second recipient) + ping
+  await receiver.waitFor(5, 5000);
+  await device.api.call('PATCH', '/settings', { ping: { interval_seconds: null } });
+
+  const key = (await device.api.call('GET', '/settings')).body.webhooks.signing_key as string;
+  assert.ok(key.length >= 16, 'a signing key was generated');
+
+  const seen = new Map<string, Record<string, unknown>>();
+  for (const request of receiver.requests) {
+    assert.equal(request.headers['content-type'], 'application/json');
+    assert.match(String(request.headers['user-agent']), /^smsgate\/\d+\.\d+\.\d+$/);
+    const timestamp = String(request.headers['x-timestamp']);
+    assert.match(timestamp, /^\d{10}$/);
+    assert.ok(Math.abs(Number(timestamp) - Date.now() / 1000) < 10, 'X-Timestamp is current Unix seconds');
+    assert.equal(request.headers['x-signature'], seedSignature(key, request.rawBody, timestamp));
+
+    const envelope = JSON.parse(request.rawBody);
+    assert.deepEqual(Object.keys(envelope), ['deviceId', 'event', 'id', 'payload', 'webhookId']);
+    assert.equal(envelope.deviceId, device.deviceId);
+    assert.match(envelope.id, /^[A-Za-z0-9_-]{21}$/);
+    assert.equal(request.path, `/hook?event=${envelope.event}`, 'each webhook got only its own event');
+    if (!seen.has(envelope.event)) seen.set(envelope.event, envelope.payload);
+  }
+  assert.deepEqual([...seen.keys()].sort(), Object.keys(EXPECTED_KEYS).sort());
+
+  for (const [event, keys] of Object.entries(EXPECTED_KEYS)) {
+    assert.deepEqual(Object.keys(seen.get(event)!).sort(), [...keys].sort(), `${event} payload keys`);
+  }
+  const received = seen.get('sms:received')!;
+  assert.equal(received.message, 'Android is always a sweet treat!');
+  assert.equal(received.phoneNumber, '+66812345678');
+  assert.equal(received.simNumber, 1);
+  assert.match(String(received.messageId), /^[0-9a-f]{16}$/);
+  assert.match(String(received.receivedAt), TIMESTAMP);
+
+  assert.equal(seen.get('sms:sent')!.messageId, sent.body.id);
+  assert.equal(seen.get('sms:sent')!.simNumber, null, 'default SIM is null');
+  assert.match(String(seen.get('sms:sent')!.sentAt), TIMESTAMP);
+  assert.equal(seen.get('sms:delivered')!.phoneNumber, '+15551230000');
+  assert.match(String(seen.get('sms:delivered')!.deliveredAt), TIMESTAMP);
+  assert.equal(seen.get('sms:failed')!.phoneNumber, '+15550000001');
+  assert.equal(seen.get('sms:failed')!.reason, 'RESULT_ERROR_GENERIC_FAILURE');
+  const health = seen.get('system:ping')!.health as { status: string; checks: Record<string, unknown> };
+  assert.ok(['pass', 'warn', 'fail'].includes(health.status));
+  for (const check of ['messages:failed', 'battery:level', 'connection:status', 'webhooks:queue', 'webhooks:failed']) {
+    assert.ok(check in health.checks, `health has ${check}`);
+  }
+});
+
+test('identical incoming texts share a messageId; different texts do not', async () => {
+  const before = receiver.requests.length;
+  await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: 'same words' });
+  await device.api.call('POST', '/sim/v1/incoming', { from: '+2', text: 'same words' });
+  await device.api.call('POST', '/sim/v1/incoming', { from: '+3', text: 'other words' });
+  await receiver.waitFor(before + 3);
+  const ids = receiver.envelopes().slice(before).filter((e) => e.event === 'sms:received').map((e) => e.payload.messageId);
+  assert.equal(ids.length, 3);
+  assert.equal(ids[0], ids[1]);
+  assert.notEqual(ids[0], ids[2]);
+});
+
+test('magic recipients fail with their documented reasons and message state follows', async () => {
+  const reasons: Record<string, string> = {
+    '+15550000001': 'RESULT_ERROR_GENERIC_FAILURE',
+    '+1 (555) 000-0002': 'RESULT_ERROR_NO_SERVICE',
+    '+15550000003': 'RESULT_ERROR_RADIO_OFF',
+  };
+  const sent = await device.api.call('POST', '/message', { message: 'x', phoneNumbers: [...Object.keys(reasons), '+15550000004'] });
+  const id = sent.body.id;
+  const state = await eventually(async () => {
+    const s = (await device.api.call('GET', `/message/${id}`)).body;
+    return s.recipients.every((r: { state: string }) => r.state !== 'Pending' && r.state !== 'Processed') ? s : null;
+  }, 'all recipients handled');
+  for (const r of state.recipients) {
+    if (r.phoneNumber === '+15550000004') assert.equal(r.state, 'Sent', 'no delivery report ever comes for ...0004');
+    else assert.deepEqual([r.state, r.error], ['Failed', reasons[r.phoneNumber]]);
+  }
+  const failedEvents = () => receiver.envelopes().filter((e) => e.event === 'sms:failed' && e.payload.messageId === id);
+  await eventually(() => failedEvents().length === 3, 'three sms:failed');
+  assert.deepEqual(failedEvents().map((e) => e.payload.reason).sort(), Object.values(reasons).sort());
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(
+    receiver.envelopes().filter((e) => e.event === 'sms:delivered' && e.payload.messageId === id).length,
+    0,
+    'no delivery report for any of these',
+  );
+});

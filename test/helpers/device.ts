@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
+
+export const TEST_PASSWORD = 'test-password';
+
+export function tempDir(prefix = 'smsgate-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A real device (real SQLite file, real HTTP) on a free loopback port, on a fast clock. */
+export async function startTestDevice(options: Partial<DeviceOptions> = {}): Promise<RunningDevice & { api: LocalApi; cleanup(): Promise<void> }> {
+  const dir = options.dataDir ? undefined : tempDir();
+  const device = await startDevice({
+    dataDir: options.dataDir ?? dir!.path,
+    port: 0,
+    password: TEST_PASSWORD,
+    timeScale: 0.01,
+    timeZone: 'Asia/Bangkok',
+    carrierDelays: { sendDelayMs: 5, reportDelayMs: 10 },
+    ...options,
+  });
+  return Object.assign(device, {
+    api: new LocalApi(device.url, device.username, TEST_PASSWORD),
+    async cleanup() {
+      await device.stop({ graceMs: 1000 });
+      dir?.remove();
+    },
+  });
+}
+
+/** A tiny client of the Local API for tests: returns status and parsed body. */
+export class LocalApi {
+  constructor(readonly url: string, readonly username: string, readonly password: string) {}
+
+  get authorization(): string {
+    return 'Basic ' + Buffer.from(`${this.username}:${this.password}`).toString('base64');
+  }
+
+  async call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
+    const response = await fetch(this.url + path, {
+      method,
+      headers: { authorization: this.authorization, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // leave as text
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  }
+}
+
+/** Poll until `check` returns a truthy value, or fail with `what`. */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
