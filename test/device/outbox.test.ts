@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/device/store/database.ts';
+import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
+import { tempDir } from '../helpers/device.ts';
+
+const target = (n: number) => ({ source: 'Local' as const, webhookId: `hook-${n}`, url: `https://example.com/${n}`, envelopeDeviceId: 'dev-1' });
+const result = (delivery: ClaimedDelivery, ok: boolean, at = 1000): AttemptResult => ({
+  delivery, startedAt: at, durationMs: 5, ok, status: ok ? 200 : 500, error: ok ? null : 'HTTP 500', responsePreview: '',
+});
+
+function fixture() {
+  const dir = tempDir();
+  const file = join(dir.path, 'device.db');
+  const db = openDatabase(file);
+  return { dir, file, db, outbox: new Outbox(db) };
+}
+
+test('an event and its deliveries are one transaction, bodies are the exact envelope', () => {
+  const { db, outbox, dir } = fixture();
+  try {
+    const { eventId, deliveryIds } = outbox.enqueue('sms:received', { messageId: 'm', message: 'hé "quoted"', phoneNumber: '+1', simNumber: null, receivedAt: 't' }, [target(1), target(2)], 1000);
+    assert.equal(deliveryIds.length, 2);
+    const body = JSON.parse(outbox.getDelivery(deliveryIds[0])!.body);
+    assert.deepEqual(body, { deviceId: 'dev-1', event: 'sms:received', id: deliveryIds[0], payload: { messageId: 'm', message: 'hé "quoted"', phoneNumber: '+1', simNumber: null, receivedAt: 't' }, webhookId: 'hook-1' });
+    assert.equal(outbox.getDelivery(deliveryIds[0])!.eventId, eventId);
+
+    // A failure inside the caller's transaction rolls back the event and all its deliveries.
+    assert.throws(() => db.transaction(() => {
+      outbox.enqueue('sms:sent', {}, [target(3)], 1000);
+      throw new Error('caller failed');
+    })());
+    assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n, 2);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('claims are exclusive, even between two connections to the same file', () => {
+  const { db, file, outbox, dir } = fixture();
+  const other = openDatabase(file);
+  try {
+    const targets = Array.from({ length: 50 }, (_, i) => target(i));
+    outbox.enqueue('sms:received', {}, targets, 1000);
+    const second = new Outbox(other);
+    const a = outbox.claimDue(1000, 30);
+    const b = second.claimDue(1000, 30);
+    assert.equal(a.length + b.length, 50);
+    const ids = new Set([...a, ...b].map((d) => d.id));
+    assert.equal(ids.size, 50, 'no delivery claimed twice');
+    assert.deepEqual(outbox.claimDue(1000, 10), [], 'nothing left to claim');
+  } finally {
+    other.close();
+    db.close();
+    dir.remove();
+  }
+});
+
+test('transitions are guarded: a stale result is ignored, the budget decides failed, redeliver restarts it', () => {
+  const { db, outbox, dir } = fixture();
+  try {
+    outbox.enqueue('sms:received', {}, [target(1)], 0);
+    const next = () => 0; // due again at once, to walk the budget quickly
+    let [d] = outbox.claimDue(0, 1);
+    assert.deepEqual([d.attempt, d.retriesSoFar], [1, 0]);
+    assert.deepEqual(outbox.claimDue(0, 1), [], 'a sending delivery is not claimed again');
+
+    outbox.recordAttempts([result(d, false)], 2, next, 0);
+    outbox.recordAttempts([result(d, true)], 2, next, 0); // the same attempt reported twice: ignored
+    assert.equal(outbox.getDelivery(d.id)!.state, 'pending');
+    assert.equal(outbox.getDelivery(d.id)!.attemptLog.length, 1);
+
+    [d] = outbox.claimDue(0, 1);
+    assert.deepEqual([d.attempt, d.retriesSoFar], [2, 1]);
+    outbox.recordAttempts([result(d, false)], 2, next, 0);
+    [d] = outbox.claimDue(0, 1);
+    outbox.recordAttempts([result(d, false)], 2, next, 0);
+    assert.equal(outbox.getDelivery(d.id)!.state, 'failed', 'retry_count=2: three attempts, then failed');
+    assert.deepEqual(outbox.claimDue(0, 1), []);
+
+    assert.equal(outbox.redeliver(d.id, 5), true);
+    [d] = outbox.claimDue(5, 1);
+    assert.deepEqual([d.attempt, d.retriesSoFar], [4, 0], 'numbering goes on, the backoff starts over');
+    assert.equal(outbox.redeliver(d.id, 5), false, 'not while it is being sent');
+    outbox.recordAttempts([result(d, true)], 2, next, 5);
+    assert.equal(outbox.getDelivery(d.id)!.state, 'succeeded');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('in-flight deliveries are released after a crash without spending their attempt', () => {
+  const { db, outbox, dir } = fixture();
+  try {
+    outbox.enqueue('sms:received', {}, [target(1), target(2)], 0);
+    const claimed = outbox.claimDue(0, 2);
+    assert.equal(claimed.length, 2);
+    assert.equal(outbox.releaseInFlight(100), 2);
+    const again = outbox.claimDue(100, 2);
+    assert.deepEqual(again.map((d) => d.attempt), [1, 1]);
+    outbox.recordAttempts(claimed.map((d) => result(d, true)), 14, () => 0, 100);
+    assert.equal(outbox.getDelivery(claimed[0].id)!.attemptLog.length, 1, 'the late result of the lost claim is still the first attempt');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('retries are ordered by due time; nextDueAt reports the earliest', () => {
+  const { db, outbox, dir } = fixture();
+  try {
+    outbox.enqueue('sms:received', {}, [target(1), target(2)], 0);
+    const [a, b] = outbox.claimDue(0, 2);
+    outbox.recordAttempts([result(a, false), result(b, false)], 14, (r) => (r.delivery.id === a.id ? 500 : 300), 0);
+    assert.equal(outbox.nextDueAt(), 300);
+    assert.deepEqual(outbox.claimDue(299, 5), []);
+    assert.deepEqual(outbox.claimDue(1000, 1).map((d) => d.id), [b.id], 'with room for one, the earliest due goes first');
+    assert.deepEqual(outbox.claimDue(1000, 1).map((d) => d.id), [a.id]);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
