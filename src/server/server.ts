@@ -14,6 +14,7 @@ import { HealthService } from './health/service.ts';
 import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
+import { formatValidationErrors } from './api/validation.ts';
 
 export interface ServerOptions {
   /** where server.db lives when neither `db` nor `store` is given (default ./data) */
@@ -94,6 +95,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     };
 
     const app = createApp();
+    app.setSchemaErrorFormatter(formatValidationErrors);
     const streams = new Set<ServerResponse>();
     healthRoutes(app, context);
     thirdPartyApi(app, context);
