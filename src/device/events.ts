@@ -17,6 +17,7 @@ export interface DeviceIdentity {
   localDeviceId: string;
   /** the id the server assigned, once linked: Cloud webhooks' envelopes carry it */
   cloudDeviceId(): string | null;
+  setCloudDeviceId(id: string): void;
 }
 
 /**

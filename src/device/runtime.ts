@@ -22,6 +22,7 @@ import { newId } from '../shared/ids.ts';
 import { assertTimeZone, systemTimeZone } from '../shared/time-format.ts';
 import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
+import { DeviceLink, type LinkOptions } from './link/link.ts';
 
 export interface DeviceOptions {
   /** where device.db lives */
@@ -47,6 +48,8 @@ export interface DeviceOptions {
   /** attempts in flight at once */
   concurrency?: number;
   carrierDelays?: { sendDelayMs?: number; reportDelayMs?: number };
+  /** link to a server (Private/Cloud mode) */
+  link?: LinkOptions;
 }
 
 /** Everything the Local API and the link need, built once per device. */
@@ -59,6 +62,7 @@ export interface DeviceContext {
   events: DeviceEvents;
   dispatcher: Dispatcher;
   messages: MessageService;
+  messageStore: MessageStore;
   carrier: VirtualCarrier;
   network: NetworkState;
   identity: DeviceIdentity;
@@ -77,6 +81,8 @@ export interface RunningDevice {
   password: string | undefined;
   context: DeviceContext;
   app: App;
+  /** present when linked to a server */
+  link: DeviceLink | undefined;
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
@@ -95,7 +101,16 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const settings = new DeviceSettings(meta);
   const network = new NetworkState();
   const deviceId = meta.getOrCreate('device_id', newId);
-  const identity: DeviceIdentity = { localDeviceId: deviceId, cloudDeviceId: () => meta.get('cloud_device_id') ?? null };
+  // Kept in memory: every event reads it.
+  let cloudDeviceId = meta.get('cloud_device_id') ?? null;
+  const identity: DeviceIdentity = {
+    localDeviceId: deviceId,
+    cloudDeviceId: () => cloudDeviceId,
+    setCloudDeviceId(id) {
+      meta.set('cloud_device_id', id);
+      cloudDeviceId = id;
+    },
+  };
   const credentials = await LocalCredentials.load(meta, clock, { username: options.username ?? 'sms', password: options.password });
 
   const sender = new HttpSender({ clock, userAgent: USER_AGENT, timeoutMs: () => ATTEMPT_TIMEOUT_MS * timeScale, extraCa: options.extraCa });
@@ -119,7 +134,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const ping = new PingScheduler(settings, () => events.emit('system:ping', { health: health() }));
 
   const context: DeviceContext = {
-    db, meta, outbox, webhooks, settings, events, dispatcher, messages, carrier, network, identity, clock, timeZone, deviceId,
+    db, meta, outbox, webhooks, settings, events, dispatcher, messages, messageStore, carrier, network, identity, clock, timeZone, deviceId,
     insecureHttp: options.insecureHttp ?? false,
     health,
   };
@@ -135,6 +150,18 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   messages.resume();
   ping.start();
 
+  let link: DeviceLink | undefined;
+  if (options.link) {
+    link = new DeviceLink(context, options.link);
+    try {
+      await link.start();
+    } catch (error) {
+      await Promise.allSettled([app.close(), dispatcher.stop(0)]);
+      db.close();
+      throw new Error(`cannot link to ${options.link.serverUrl}: ${(error as Error).message}`);
+    }
+  }
+
   let stopped = false;
   return {
     url,
@@ -143,10 +170,12 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     password: credentials.password,
     context,
     app,
+    link,
     async stop({ graceMs = 10_000 } = {}) {
       if (stopped) return;
       stopped = true;
       ping.stop();
+      await link?.stop();
       carrier.close();
       await app.close();
       await dispatcher.stop(graceMs);

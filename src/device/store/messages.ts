@@ -143,13 +143,11 @@ export class MessageStore {
     return (this.db.prepare(`SELECT count(*) AS n FROM messages WHERE state = 'Failed' AND updated_at >= ?`).get(since) as { n: number }).n;
   }
 
-  /** Cloud messages whose latest state the server has not acknowledged. */
-  unreportedCloudIds(limit: number): string[] {
-    return (
-      this.db
-        .prepare(`SELECT id FROM messages WHERE source = 'Cloud' AND reported_at IS NULL ORDER BY updated_at LIMIT ?`)
-        .all(limit) as { id: string }[]
-    ).map((r) => r.id);
+  /** Cloud messages whose latest state the server has not acknowledged, with the version read. */
+  unreportedCloud(limit: number): { id: string; updatedAt: number }[] {
+    return this.db
+      .prepare(`SELECT id, updated_at AS updatedAt FROM messages WHERE source = 'Cloud' AND reported_at IS NULL ORDER BY updated_at LIMIT ?`)
+      .all(limit) as { id: string; updatedAt: number }[];
   }
 
   /** Acknowledge a report only if the message has not changed since it was read. */

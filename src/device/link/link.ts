@@ -1,0 +1,203 @@
+import type { DeviceContext } from '../runtime.ts';
+import { DEFAULT_SETTINGS, isEventName, SettingsSchema, type Settings } from '../../protocol/index.ts';
+import { MobileClient, register, type MessageReport, type MobileEvent, type MobileSettings, type EventStream } from './mobile-client.ts';
+import { Value } from '@sinclair/typebox/value';
+
+export interface LinkOptions {
+  /** the server's base URL, e.g. http://127.0.0.1:3000 */
+  serverUrl: string;
+  /** the private token of a private server (registers a new user) */
+  privateToken?: string;
+  /** attach to an existing server user instead of creating one */
+  login?: string;
+  password?: string;
+  name?: string;
+  /** SSE reconnect backoff bounds, ms (tests shorten them) */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  log?: (line: string) => void;
+}
+
+interface StoredRegistration {
+  serverUrl: string;
+  id: string;
+  token: string;
+  login: string;
+}
+
+/**
+ * Private/Cloud mode on the device: registers with the server (once; the registration is kept),
+ * holds the push stream, and keeps the Cloud webhook list, settings and Cloud messages in sync.
+ *
+ * Pushes only say "something changed": the device then pulls. Every (re)connect pulls everything,
+ * so a push missed while disconnected is never a lost message or webhook.
+ */
+export class DeviceLink {
+  private client!: MobileClient;
+  private stream: EventStream | undefined;
+  private reporting: Promise<void> | undefined;
+  private reportAgain = false;
+  private stopped = false;
+  registration!: StoredRegistration;
+  /** the new user's password, when this start created one */
+  createdPassword: string | undefined;
+
+  constructor(private readonly ctx: DeviceContext, private readonly options: LinkOptions) {}
+
+  private log(line: string): void {
+    (this.options.log ?? ((l: string) => process.stderr.write(`link: ${l}\n`)))(line);
+  }
+
+  async start(): Promise<void> {
+    const { meta } = this.ctx;
+    const stored = meta.getJson<StoredRegistration>('link_registration');
+    if (stored && stored.serverUrl === this.options.serverUrl) {
+      this.registration = stored;
+    } else {
+      const created = await register(this.options.serverUrl, {
+        privateToken: this.options.privateToken,
+        basicAuth: this.options.login !== undefined && this.options.password !== undefined ? { login: this.options.login, password: this.options.password } : undefined,
+        name: this.options.name ?? `smsgate-${this.ctx.deviceId.slice(0, 6)}`,
+      });
+      this.registration = { serverUrl: this.options.serverUrl, id: created.id, token: created.token, login: created.login };
+      this.createdPassword = created.password;
+      meta.setJson('link_registration', this.registration);
+    }
+    this.ctx.identity.setCloudDeviceId(this.registration.id);
+    this.client = new MobileClient(this.options.serverUrl, this.registration.token);
+
+    this.ctx.messages.onStateChange(() => this.scheduleReport());
+    this.ctx.events.onEvent((event) => {
+      if (event.event === 'system:ping') this.client.ping().catch((error) => this.log(`ping failed: ${error.message}`));
+    });
+
+    await this.syncAll().catch((error) => this.log(`first sync failed (will retry on connect): ${error.message}`));
+    this.stream = this.client.openEvents((event) => this.onPush(event), {
+      onOpen: () => this.syncAll(),
+      onError: (error, info) => {
+        if (!this.stopped && info.retryInMs > 0) this.log(`event stream: ${error.message}; reconnecting in ${info.retryInMs} ms`);
+      },
+      ...this.options.reconnect,
+    });
+  }
+
+  /** Cut the push connection as a network failure would (tests). */
+  dropConnection(): void {
+    this.stream?.dropConnection();
+  }
+
+  get connected(): boolean {
+    return this.stream?.connected ?? false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.stream?.close();
+    await this.reporting;
+  }
+
+  private onPush(event: MobileEvent): void {
+    const job =
+      event.type === 'WebhooksUpdated' ? this.syncWebhooks()
+      : event.type === 'MessageEnqueued' ? this.pullMessages()
+      : event.type === 'SettingsUpdated' ? this.syncSettings()
+      : undefined;
+    job?.catch((error) => this.log(`${event.type}: ${error.message}`));
+  }
+
+  private async syncAll(): Promise<void> {
+    await Promise.all([this.syncWebhooks(), this.syncSettings()]);
+    await this.pullMessages();
+    this.scheduleReport();
+  }
+
+  /** Replace the whole Cloud list with the server's, in one transaction. */
+  async syncWebhooks(): Promise<void> {
+    const hooks = await this.client.getWebhooks();
+    const valid = hooks.filter((h) => isEventName(h.event));
+    this.ctx.webhooks.replaceCloud(
+      valid.map((h) => ({ id: h.id, url: h.url, event: h.event as never, deviceId: h.deviceId })),
+      this.ctx.clock.now(),
+    );
+  }
+
+  /** Apply what the user set on the server; null there means "back to the default". */
+  async syncSettings(): Promise<void> {
+    const remote = await this.client.getSettings();
+    const patch = settingsPatchFrom(remote);
+    if (!Value.Check(SettingsSchema, patch)) {
+      this.log('the server sent settings this device does not understand; ignored');
+      return;
+    }
+    if (Object.keys(patch).length > 0) this.ctx.settings.patch(patch);
+  }
+
+  /** Take the messages waiting on the server and hand them to the carrier. */
+  async pullMessages(): Promise<void> {
+    const pending = await this.client.pullMessages();
+    for (const message of pending) {
+      if (this.ctx.messages.get(message.id)) continue; // already taken, its state report is on its way
+      try {
+        this.ctx.messages.enqueue({
+          id: message.id,
+          text: message.message ?? message.textMessage?.text,
+          phoneNumbers: message.phoneNumbers,
+          simNumber: message.simNumber,
+          withDeliveryReport: message.withDeliveryReport,
+          validUntil: message.validUntil ? Date.parse(message.validUntil) : null,
+          source: 'Cloud',
+        });
+      } catch (error) {
+        this.log(`message ${message.id} refused: ${(error as Error).message}`);
+      }
+    }
+    this.scheduleReport();
+  }
+
+  /** Report Cloud messages whose state changed; one report run at a time, re-run if more changed meanwhile. */
+  private scheduleReport(): void {
+    if (this.stopped) return;
+    if (this.reporting) {
+      this.reportAgain = true;
+      return;
+    }
+    this.reporting = this.reportChanged()
+      .catch((error) => this.log(`state report failed (kept for the next one): ${error.message}`))
+      .finally(() => {
+        this.reporting = undefined;
+        if (this.reportAgain) {
+          this.reportAgain = false;
+          this.scheduleReport();
+        }
+      });
+  }
+
+  private async reportChanged(): Promise<void> {
+    const { messages, messageStore } = this.ctx;
+    for (;;) {
+      const unreported = messageStore.unreportedCloud(100);
+      if (unreported.length === 0) return;
+      const stamped = unreported.map(({ id, updatedAt }) => ({ id, updatedAt, wire: messages.toWire(messages.get(id)!) }));
+      const reports: MessageReport[] = stamped.map(({ wire }) => ({ id: wire.id, state: wire.state, recipients: wire.recipients, states: wire.states }));
+      await this.client.reportMessages(reports);
+      const now = this.ctx.clock.now();
+      for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
+    }
+  }
+}
+
+/** Turn the server's settings (nulls meaning "default") into a patch for the device. */
+export function settingsPatchFrom(remote: MobileSettings): Settings {
+  const patch: Record<string, Record<string, unknown>> = {};
+  const defaults = DEFAULT_SETTINGS as unknown as Record<string, Record<string, unknown>>;
+  for (const [group, values] of Object.entries(remote ?? {})) {
+    if (!values || typeof values !== 'object' || !(group in defaults)) continue;
+    for (const [key, value] of Object.entries(values)) {
+      if (!(key in defaults[group])) continue;
+      const resolved = value === null ? defaults[group][key] : value;
+      // A key whose default is "none" (null) is left out rather than sent as null where null is not allowed.
+      if (resolved === null && group === 'webhooks') continue;
+      (patch[group] ??= {})[key] = resolved;
+    }
+  }
+  return patch as Settings;
+}
