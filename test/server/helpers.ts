@@ -118,3 +118,55 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+export const SMSGATE_BIN = new URL('../../bin/smsgate.js', import.meta.url).pathname;
+
+export interface Spawned {
+  child: import('node:child_process').ChildProcess;
+  ready: Record<string, any>;
+  output: string[];
+  stop(): Promise<void>;
+}
+
+/** Start `smsgate <args>` as a real process and wait for its `ready {json}` line. */
+export async function spawnSmsgate(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Spawned> {
+  const { spawn } = await import('node:child_process');
+  const { createInterface } = await import('node:readline');
+  const child = spawn(process.execPath, [SMSGATE_BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+  const ready = await new Promise<Record<string, any>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within ${options.timeoutMs ?? 20_000} ms:\n${output.join('\n')}`)), options.timeoutMs ?? 20_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      if (line.startsWith('ready ')) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line.slice(6)));
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`smsgate ${args.join(' ')} exited before it was ready:\n${output.join('\n')}`));
+    });
+  });
+  return {
+    child,
+    ready,
+    output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Run a one-shot `smsgate <args>`; resolves with its exit code and output. */
+export async function runSmsgate(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [SMSGATE_BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}

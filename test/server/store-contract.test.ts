@@ -1,0 +1,214 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { tempDir } from './helpers.ts';
+import type { ServerStore } from '../../src/server/store/store.ts';
+import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
+import { SQLITE_MIGRATIONS } from '../../src/server/store/sqlite.ts';
+import type { MessageRecord } from '../../src/server/messages/repository.ts';
+
+/**
+ * The repository contract: every store implementation must give the same answers. A new
+ * implementation (PostgreSQL) joins by adding an entry here.
+ */
+const IMPLEMENTATIONS: { name: string; open(dir: string): Promise<ServerStore> }[] = [
+  { name: 'sqlite', open: async (dir) => openSqliteStore(join(dir, 'contract.db')) },
+];
+
+for (const impl of IMPLEMENTATIONS) {
+  describe(`store contract: ${impl.name}`, () => {
+    const dir = tempDir();
+    let store: ServerStore;
+    let n = 0;
+    const unique = (prefix: string) => `${prefix}-${++n}`;
+    const user = async () => {
+      const id = unique('user');
+      assert.equal(await store.users.insertUser({ id, login: id, passwordHash: 'scrypt$x$y', createdAt: 1, updatedAt: 1 }), 'inserted');
+      return id;
+    };
+    const device = async (userId: string, lastSeen = 1) => {
+      const id = unique('device');
+      await store.devices.insertDevice({ id, userId, name: id, pushToken: null, createdAt: 1, updatedAt: 1, lastSeen }, `hash-${id}`);
+      return id;
+    };
+    const message = (userId: string, deviceId: string, id = unique('msg')): MessageRecord => ({
+      userId, id, deviceId, text: 'hi', simNumber: null, withDeliveryReport: true, isEncrypted: false, priority: 0, validUntil: null,
+      state: 'Pending', createdAt: n, updatedAt: n,
+      recipients: [{ phoneNumber: '+1555000', state: 'Pending', error: null }, { phoneNumber: '+1555001', state: 'Pending', error: null }],
+      states: { Pending: 1000 },
+    });
+
+    before(async () => {
+      store = await impl.open(dir.path);
+    });
+    after(async () => {
+      await store.close();
+      dir.remove();
+    });
+
+    test('users: concurrent inserts of one login leave exactly one user', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.users.insertUser({ id: `race-${i}`, login: 'same-login', passwordHash: 'h', createdAt: i, updatedAt: i })),
+      );
+      assert.equal(results.filter((r) => r === 'inserted').length, 1);
+      assert.equal((await store.users.listUsers()).filter((u) => u.login === 'same-login').length, 1);
+      assert.equal(await store.users.updatePasswordHash('same-login', 'h2', 5), true);
+      assert.equal((await store.users.getUserByLogin('same-login'))!.passwordHash, 'h2');
+      assert.equal(await store.users.updatePasswordHash('nobody', 'h', 5), false);
+    });
+
+    test('webhooks: 20 concurrent upserts of one id leave one row; the key is (user, id)', async () => {
+      const [u1, u2] = [await user(), await user()];
+      const d1 = await device(u1);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.webhooks.upsertWebhook({ userId: u1, id: 'hook', url: `https://e.com/${i}`, event: 'sms:sent', deviceId: i % 2 ? d1 : null, createdAt: 100 + i, updatedAt: 100 + i }),
+        ),
+      );
+      const rows = await store.webhooks.listUserWebhooks(u1);
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].createdAt, 100, 'createdAt is the first insert’s');
+      await store.webhooks.upsertWebhook({ userId: u2, id: 'hook', url: 'https://other.com', event: 'sms:received', deviceId: null, createdAt: 1, updatedAt: 1 });
+      assert.equal((await store.webhooks.listUserWebhooks(u1))[0].url.startsWith('https://e.com/'), true);
+      assert.equal(await store.webhooks.deleteUserWebhook(u2, 'missing'), false);
+      assert.equal(await store.webhooks.deleteUserWebhook(u2, 'hook'), true);
+      assert.equal((await store.webhooks.listUserWebhooks(u1)).length, 1, 'deleting u2’s hook left u1’s');
+    });
+
+    test("webhooks: a device's list is its own plus the user's device-less ones", async () => {
+      const u = await user();
+      const [d1, d2] = [await device(u), await device(u)];
+      for (const [id, deviceId] of [['all', null], ['one', d1], ['two', d2]] as const) {
+        await store.webhooks.upsertWebhook({ userId: u, id, url: 'https://e.com', event: 'sms:sent', deviceId, createdAt: 1, updatedAt: 1 });
+      }
+      assert.deepEqual((await store.webhooks.listDeviceWebhooks(u, d1)).map((w) => w.id).sort(), ['all', 'one']);
+      assert.equal(await store.webhooks.deleteDeviceWebhooks(u, d1), 1);
+      assert.deepEqual((await store.webhooks.listUserWebhooks(u)).map((w) => w.id).sort(), ['all', 'two']);
+    });
+
+    test('devices: most recently seen first; lastSeen writes are throttled unless asked not to be', async () => {
+      const u = await user();
+      const older = await device(u, 1000);
+      const newer = await device(u, 2000);
+      assert.deepEqual((await store.devices.listUserDevices(u)).map((d) => d.id), [newer, older]);
+      await store.devices.touchDevice(older, 2500, 10_000);
+      assert.equal((await store.devices.getUserDevice(u, older))!.lastSeen, 1000, 'within the resolution: no write');
+      await store.devices.touchDevice(older, 2500, 0);
+      assert.equal((await store.devices.getUserDevice(u, older))!.lastSeen, 2500);
+      assert.deepEqual((await store.devices.listUserDevices(u)).map((d) => d.id), [older, newer]);
+      assert.equal((await store.devices.getDeviceByTokenHash(`hash-${older}`))!.id, older);
+      assert.equal(await store.devices.getUserDevice(await user(), older), undefined, "another user's device is not found");
+      assert.equal(await store.devices.deleteUserDevice(u, older), true);
+      assert.equal(await store.devices.getDeviceByTokenHash(`hash-${older}`), undefined);
+    });
+
+    test('messages: duplicate ids per user are refused; ids of different users do not collide', async () => {
+      const [u1, u2] = [await user(), await user()];
+      const [d1, d2] = [await device(u1), await device(u2)];
+      assert.equal(await store.messages.insertMessage(message(u1, d1, 'same')), 'inserted');
+      assert.equal(await store.messages.insertMessage(message(u1, d1, 'same')), 'duplicate-id');
+      assert.equal(await store.messages.insertMessage(message(u2, d2, 'same')), 'inserted');
+      const got = await store.messages.getUserMessage(u1, 'same');
+      assert.deepEqual(got!.recipients.map((r) => r.phoneNumber), ['+1555000', '+1555001']);
+      assert.deepEqual(got!.states, { Pending: 1000 });
+      assert.deepEqual((await store.messages.listPendingForDevice(d1, 10)).map((m) => m.id), ['same']);
+    });
+
+    test('messages: concurrent state reports never move a message or a recipient backwards; the first time of a state wins', async () => {
+      const u = await user();
+      const d = await device(u);
+      const m = message(u, d);
+      await store.messages.insertMessage(m);
+      const report = (state: 'Processed' | 'Sent' | 'Delivered' | 'Failed', at: number) => ({
+        id: m.id,
+        state,
+        recipients: [{ phoneNumber: '+1555000', state }, { phoneNumber: '+1555001', state: state === 'Delivered' ? ('Failed' as const) : state, error: state === 'Delivered' ? 'RESULT_ERROR_NO_SERVICE' : null }],
+        states: { [state]: at },
+      });
+      const reports = [report('Delivered', 3000), report('Sent', 2000), report('Processed', 1500), report('Sent', 2999), report('Processed', 1600), report('Delivered', 3999)];
+      const applied = await Promise.all(reports.map((r) => store.messages.applyStateReport(d, r, 5000)));
+      assert.ok(applied.every(Boolean));
+      const after = (await store.messages.getUserMessage(u, m.id))!;
+      assert.equal(after.state, 'Delivered');
+      assert.deepEqual(after.recipients.map((r) => [r.state, r.error]), [['Delivered', null], ['Failed', 'RESULT_ERROR_NO_SERVICE']]);
+      assert.deepEqual(after.states, { Pending: 1000, Delivered: 3000, Sent: 2000, Processed: 1500 });
+      // a final state is final: Failed (same rank as Delivered) does not replace it
+      await store.messages.applyStateReport(d, report('Failed', 6000), 6000);
+      assert.equal((await store.messages.getUserMessage(u, m.id))!.state, 'Delivered');
+      assert.deepEqual(await store.messages.listPendingForDevice(d, 10), []);
+      // another device cannot report on it
+      assert.equal(await store.messages.applyStateReport(await device(u), report('Failed', 1), 1), false);
+    });
+
+    test('messages: listing filters and pages, newest first', async () => {
+      const u = await user();
+      const [d1, d2] = [await device(u), await device(u)];
+      for (let i = 0; i < 6; i++) {
+        const m = message(u, i % 2 ? d2 : d1, `list-${i}`);
+        m.createdAt = 10_000 + i;
+        await store.messages.insertMessage(m);
+      }
+      const page = await store.messages.listUserMessages(u, {}, { limit: 2, offset: 1 });
+      assert.equal(page.total, 6);
+      assert.deepEqual(page.items.map((m) => m.id), ['list-4', 'list-3']);
+      const filtered = await store.messages.listUserMessages(u, { deviceId: d2, from: 10_002, to: 10_005 }, { limit: 10, offset: 0 });
+      assert.deepEqual(filtered.items.map((m) => m.id), ['list-3']);
+      assert.equal((await store.messages.listUserMessages(u, { state: 'Sent' }, { limit: 10, offset: 0 })).total, 0);
+    });
+
+    test('settings: PATCH merges per group and keeps nulls; PUT replaces but keeps the signing key', async () => {
+      const u = await user();
+      assert.deepEqual(await store.settings.getUserSettings(u), {});
+      await store.settings.patchUserSettings(u, { webhooks: { signing_key: 'k', retry_count: 3 } }, 1);
+      await store.settings.patchUserSettings(u, { webhooks: { internet_required: false }, ping: { interval_seconds: null } }, 2);
+      assert.deepEqual(await store.settings.getUserSettings(u), { webhooks: { signing_key: 'k', retry_count: 3, internet_required: false }, ping: { interval_seconds: null } });
+      assert.deepEqual(await store.settings.replaceUserSettings(u, { logs: { lifetime_days: 7 } }, 3), { logs: { lifetime_days: 7 }, webhooks: { signing_key: 'k' } });
+      assert.deepEqual(await store.settings.replaceUserSettings(u, { webhooks: { signing_key: 'k2' } }, 4), { webhooks: { signing_key: 'k2' } });
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.settings.patchUserSettings(u, { messages: { [`limit_value`]: i } }, 5 + i)));
+      assert.equal((await store.settings.getUserSettings(u)).webhooks?.signing_key, 'k2', 'concurrent patches of another group keep the key');
+    });
+
+    test('meta: the first value stored wins', async () => {
+      const results = await Promise.all(['a', 'b', 'c'].map((v) => store.meta.setMetaIfAbsent('k', v)));
+      assert.deepEqual(results, ['a', 'a', 'a']);
+      assert.equal(await store.meta.getMeta('k'), 'a');
+      assert.equal(await store.meta.getMeta('missing'), undefined);
+    });
+
+    test('health: ping answers while open', async () => {
+      await store.health.ping();
+    });
+  });
+}
+
+describe('sqlite migrations', () => {
+  test('reopening applies nothing twice and keeps the data; a newer schema is refused with advice', async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, 'm.db');
+      const first = openSqliteStore(file);
+      await first.meta.setMetaIfAbsent('kept', 'yes');
+      await first.close();
+      const second = openSqliteStore(file);
+      assert.equal(await second.meta.getMeta('kept'), 'yes');
+      await second.close();
+
+      const raw = new Database(file);
+      assert.equal(raw.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
+      raw.pragma(`user_version = ${SQLITE_MIGRATIONS.length + 1}`);
+      raw.close();
+      assert.throws(() => openSqliteStore(file), /newer than this smsgate.*upgrade smsgate/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test('a closed store fails its health ping', async () => {
+    const dir = tempDir();
+    const store = openSqliteStore(join(dir.path, 'h.db'));
+    await store.close();
+    await assert.rejects(store.health.ping(), /closed/);
+    dir.remove();
+  });
+});
