@@ -21,6 +21,11 @@ const command: Command = {
     'tls-cert': { type: 'string', description: 'serve the Local API over HTTPS with this certificate (PEM)' },
     'tls-key': { type: 'string', description: 'the key of --tls-cert (PEM)' },
     concurrency: { type: 'string', description: 'webhook attempts in flight at once', default: '32' },
+    server: { type: 'string', description: 'link to this server (Private/Cloud mode), e.g. http://127.0.0.1:3000' },
+    'server-token': { type: 'string', description: "the server's private token (registers a new server user)" },
+    'server-login': { type: 'string', description: 'attach to this existing server user instead' },
+    'server-password': { type: 'string', description: 'the password of --server-login' },
+    name: { type: 'string', description: 'device name shown by the server' },
   },
   async run(args) {
     const port = intOpt(args, 'port')!;
@@ -28,6 +33,10 @@ const command: Command = {
     const keyFile = stringOpt(args, 'tls-key');
     if (Boolean(certFile) !== Boolean(keyFile)) throw new UsageError('--tls-cert and --tls-key go together');
     const caFile = stringOpt(args, 'ca');
+    const server = stringOpt(args, 'server');
+    const serverLogin = stringOpt(args, 'server-login');
+    if (Boolean(serverLogin) !== Boolean(stringOpt(args, 'server-password'))) throw new UsageError('--server-login and --server-password go together');
+    if (!server && (serverLogin || stringOpt(args, 'server-token'))) throw new UsageError('--server-token and --server-login need --server URL');
     const device = await startDevice({
       dataDir: resolve(stringOpt(args, 'data-dir')!),
       port,
@@ -41,6 +50,15 @@ const command: Command = {
       extraCa: caFile ? [readFileSync(caFile, 'utf8')] : undefined,
       https: certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined,
       concurrency: intOpt(args, 'concurrency'),
+      link: server
+        ? {
+            serverUrl: server.replace(/\/+$/, ''),
+            privateToken: stringOpt(args, 'server-token'),
+            login: serverLogin,
+            password: stringOpt(args, 'server-password'),
+            name: stringOpt(args, 'name'),
+          }
+        : undefined,
     });
     const lines = [`smsgate device ${device.deviceId} listening on ${device.url}`, `  Local API user: ${device.username}`];
     lines.push(
@@ -48,8 +66,21 @@ const command: Command = {
         ? `  Local API password: ${device.password}`
         : '  Local API password: as set at first start (pass --password to set a new one)',
     );
+    const link = device.link;
+    if (link) {
+      lines.push(`  linked to ${link.registration.serverUrl} as device ${link.registration.id} of server user ${link.registration.login}`);
+      if (link.createdPassword) lines.push(`  server user password (3rdparty API): ${link.createdPassword}`);
+    }
     console.log(lines.join('\n'));
-    printReady({ url: device.url, deviceId: device.deviceId, username: device.username, password: device.password });
+    printReady({
+      url: device.url,
+      deviceId: device.deviceId,
+      username: device.username,
+      password: device.password,
+      ...(link
+        ? { server: { url: link.registration.serverUrl, deviceId: link.registration.id, login: link.registration.login, password: link.createdPassword } }
+        : {}),
+    });
 
     let stopping = false;
     const shutdown = async (signal: string) => {

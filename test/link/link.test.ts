@@ -1,0 +1,139 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { TestReceiver } from '../helpers/receiver.ts';
+import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
+import { createServer, type RunningServer } from '../../src/server/server.ts';
+import { officialClient } from '../server/helpers.ts';
+
+let server: RunningServer;
+let serverDir: ReturnType<typeof tempDir>;
+let device: Awaited<ReturnType<typeof startTestDevice>>;
+let receiver: TestReceiver;
+let login: string;
+let password: string;
+const thirdParty = (path: string, init: RequestInit = {}) =>
+  fetch(`${server.thirdPartyUrl}${path}`, {
+    ...init,
+    headers: { authorization: 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64'), 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
+
+before(async () => {
+  serverDir = tempDir();
+  server = await createServer({ dataDir: serverDir.path, port: 0, keepAliveMs: 500 });
+  receiver = await new TestReceiver().start();
+  device = await startTestDevice({
+    link: { serverUrl: server.url, privateToken: server.privateToken, name: 'linked test phone', reconnect: { minDelayMs: 300, maxDelayMs: 1000 }, log: () => {} },
+  });
+  login = device.link!.registration.login;
+  password = device.link!.createdPassword!;
+  assert.ok(password, 'the first registration created a server user');
+});
+let reusedDataDir: string | undefined;
+after(async () => {
+  await device.cleanup();
+  if (reusedDataDir) rmSync(reusedDataDir, { recursive: true, force: true });
+  await server.close();
+  await receiver.stop();
+  serverDir.remove();
+});
+
+test('a webhook registered on the server reaches the device in under 1 s and is delivered from there', async () => {
+  const client = officialClient(login, password, server.thirdPartyUrl);
+  const started = performance.now();
+  const hook = await client.registerWebhook({ url: `${receiver.url}/cloud`, event: 'sms:received' as never });
+  await eventually(() => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id), 'the Cloud list to have the webhook', 2000, 5);
+  const syncMs = performance.now() - started;
+  console.log(`# webhook sync, POST to Cloud list updated: ${syncMs.toFixed(1)} ms`);
+  assert.ok(syncMs < 1000, `synced in ${syncMs} ms`);
+
+  await device.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'via the cloud' });
+  await receiver.waitFor(1);
+  const envelope = receiver.envelopes()[0];
+  assert.equal(envelope.webhookId, hook.id);
+  assert.equal(envelope.deviceId, device.link!.registration.id, "a Cloud webhook's deliveries carry the server's device id");
+  assert.equal(envelope.payload.message, 'via the cloud');
+
+  // The two lists stay apart.
+  const local = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/local`, event: 'sms:received' });
+  assert.deepEqual((await device.api.call('GET', '/webhooks')).body.map((h: { id: string }) => h.id), [local.body.id], 'Local API shows only Local');
+  const serverList = (await client.getWebhooks()).map((h) => h.id);
+  assert.deepEqual(serverList, [hook.id], 'the server shows only its own');
+  await device.api.call('DELETE', `/webhooks/${local.body.id}`);
+  await client.deleteWebhook(hook.id!);
+  await eventually(() => device.context.webhooks.list('Cloud').length === 0, 'the Cloud list to be emptied', 2000);
+});
+
+test('a message sent through the server is sent by the device; events reach the receiver and the state matches', async () => {
+  const client = officialClient(login, password, server.thirdPartyUrl);
+  const hooks = [];
+  for (const event of ['sms:sent', 'sms:delivered', 'sms:failed']) {
+    hooks.push(await client.registerWebhook({ url: `${receiver.url}/${event}`, event: event as never }));
+  }
+  await eventually(() => device.context.webhooks.list('Cloud').length === 3, 'three Cloud webhooks');
+  const before = receiver.requests.length;
+
+  const ok = await client.send({ message: 'through the server', phoneNumbers: ['+15551239876'] });
+  const magic = await client.send({ message: 'doomed', phoneNumbers: ['+15550000002'] });
+  const okState = await eventually(async () => {
+    const s = await client.getState(ok.id);
+    return s.state === 'Delivered' ? s : null;
+  }, 'Delivered on the server', 5000);
+  assert.equal(okState.recipients[0].state, 'Delivered');
+  const magicState = await eventually(async () => {
+    const s = await client.getState(magic.id);
+    return s.state === 'Failed' ? s : null;
+  }, 'Failed on the server', 5000);
+  assert.equal(magicState.recipients[0].state, 'Failed');
+  assert.equal(magicState.recipients[0].error, 'RESULT_ERROR_NO_SERVICE');
+
+  await receiver.waitFor(before + 3);
+  const got = receiver.envelopes().slice(before).map((e) => `${e.event} ${e.payload.messageId}`).sort();
+  assert.deepEqual(got, [`sms:delivered ${ok.id}`, `sms:failed ${magic.id}`, `sms:sent ${ok.id}`].sort());
+  for (const hook of hooks) await client.deleteWebhook(hook.id!);
+});
+
+test('a dropped push connection: a webhook registered meanwhile is synced after the reconnect', async () => {
+  const client = officialClient(login, password, server.thirdPartyUrl);
+  const opensBefore = (device.link as unknown as { stream: { opens: number } }).stream.opens;
+  device.link!.dropConnection();
+  await eventually(() => !device.link!.connected, 'disconnected', 1000, 2);
+  const hook = await client.registerWebhook({ url: `${receiver.url}/missed`, event: 'sms:sent' as never });
+  await eventually(() => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id), 'the webhook after reconnect', 5000);
+  assert.ok((device.link as unknown as { stream: { opens: number } }).stream.opens > opensBefore, 'it reconnected');
+  await client.deleteWebhook(hook.id!);
+});
+
+test('settings changed on the server reach the device; the server never returns the signing key', async () => {
+  const reply = await thirdParty('/settings', { method: 'PATCH', body: JSON.stringify({ webhooks: { retry_count: 4, signing_key: 'set-on-the-server' } }) });
+  assert.equal(reply.status, 200);
+  const echoed = await reply.json();
+  assert.equal(echoed.webhooks?.signing_key, undefined, 'not echoed');
+  await eventually(() => device.context.settings.get().webhooks.retry_count === 4, 'retry_count on the device');
+  assert.equal(device.context.settings.get().webhooks.signing_key, 'set-on-the-server');
+  const read = await (await thirdParty('/settings')).json();
+  assert.equal(read.webhooks?.signing_key, undefined);
+});
+
+test('each ping updates lastSeen on the server', async () => {
+  const devicesBefore = await (await thirdParty('/devices')).json();
+  const lastSeenBefore = Date.parse(devicesBefore[0].lastSeen);
+  await new Promise((r) => setTimeout(r, 20));
+  device.context.events.emit('system:ping', { health: device.context.health() });
+  await eventually(async () => {
+    const devices = await (await thirdParty('/devices')).json();
+    return Date.parse(devices[0].lastSeen) > lastSeenBefore;
+  }, 'lastSeen to move');
+});
+
+test('a restarted device reuses its registration', async () => {
+  const id = device.link!.registration.id;
+  const dataDir = device.context.db.name.replace(/\/device\.db$/, '');
+  reusedDataDir = dataDir;
+  await device.stop();
+  device = await startTestDevice({ dataDir, link: { serverUrl: server.url, privateToken: server.privateToken, log: () => {} } });
+  assert.equal(device.link!.registration.id, id);
+  assert.equal(device.link!.createdPassword, undefined, 'no new user');
+  const devices = await (await thirdParty('/devices')).json();
+  assert.equal(devices.length, 1);
+});
