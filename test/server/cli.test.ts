@@ -58,15 +58,15 @@ test('`smsgate server --public`, `--private-token` and `--db sqlite:` do what th
       await fixed.stop();
     }
 
-    const both = await runSmsgate(['server', '--public', '--private-token', 'x', '--data-dir', dir.path]);
+    const [both, postgres, nonsense] = await Promise.all([
+      runSmsgate(['server', '--public', '--private-token', 'x', '--data-dir', dir.path]),
+      runSmsgate(['server', '--db', 'postgres://localhost/smsgate', '--port', '0']),
+      runSmsgate(['server', '--db', 'mysql://x', '--port', '0']),
+    ]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /exclude each other/);
-
-    const postgres = await runSmsgate(['server', '--db', 'postgres://localhost/smsgate', '--port', '0']);
     assert.equal(postgres.code, 1);
     assert.match(postgres.stderr, /sqlite:/);
-
-    const nonsense = await runSmsgate(['server', '--db', 'mysql://x', '--port', '0']);
     assert.equal(nonsense.code, 1);
     assert.match(nonsense.stderr, /--db must be sqlite:PATH or postgres/);
   } finally {
@@ -90,13 +90,15 @@ test('`smsgate users add|list|passwd` manage 3rdparty users, also while the serv
     assert.ok(bobPassword, generated.stdout);
     assert.equal((await call(devicesUrl, 'GET', { auth: basic('bob', bobPassword) })).status, 200);
 
-    const taken = await runSmsgate(['users', 'add', '--data-dir', dir.path, '--login', 'alice', '--password', 'another-password']);
+    const [taken, short, noLogin] = await Promise.all([
+      runSmsgate(['users', 'add', '--data-dir', dir.path, '--login', 'alice', '--password', 'another-password']),
+      runSmsgate(['users', 'add', '--data-dir', dir.path, '--login', 'carol', '--password', 'short']),
+      runSmsgate(['users', 'add', '--data-dir', dir.path]),
+    ]);
     assert.equal(taken.code, 1);
     assert.match(taken.stderr, /taken/);
-    const short = await runSmsgate(['users', 'add', '--data-dir', dir.path, '--login', 'carol', '--password', 'short']);
     assert.equal(short.code, 1);
     assert.match(short.stderr, /at least 8/);
-    const noLogin = await runSmsgate(['users', 'add', '--data-dir', dir.path]);
     assert.equal(noLogin.code, 2);
     assert.match(noLogin.stderr, /--login is required/);
 

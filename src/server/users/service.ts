@@ -33,7 +33,7 @@ export class UsersService {
     if (cachedId !== undefined) return { id: cachedId, login };
     const user = await this.repo.getUserByLogin(login);
     // Unknown logins still pay for one scrypt, so timing does not tell which logins exist.
-    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
     if (!user || !ok) return undefined;
     this.verified.set(login, password, user.id, now);
     return { id: user.id, login: user.login };
@@ -99,8 +99,10 @@ export class UsersService {
   }
 }
 
-// A real scrypt hash of a random password nobody knows, for the constant-time path above.
-const DUMMY_HASH = await hashPassword(newId());
+// A real scrypt hash of a random password nobody knows, for the constant-time path above;
+// made on first use so that commands which never authenticate do not pay for it.
+let dummy: Promise<string> | undefined;
+const dummyHash = (): Promise<string> => (dummy ??= hashPassword(newId()));
 
 function randomString(alphabet: string, length: number): string {
   let out = '';
