@@ -338,17 +338,21 @@ class SseConnection implements EventStream {
     let idle = setTimeout(() => controller.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
     const decoder = new TextDecoder();
     let buffer = '';
+    let afterCR = false;
     let eventType = '';
     let data: string[] = [];
     try {
       for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
         clearTimeout(idle);
         idle = setTimeout(() => controller.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
-        buffer += decoder.decode(chunk, { stream: true });
+        let text = decoder.decode(chunk, { stream: true });
+        // a \r that ended the previous chunk already ended its line; a \n right after it belongs to it
+        if (afterCR && text.startsWith('\n')) text = text.slice(1);
+        afterCR = false;
+        buffer += text;
         let newline: RegExpExecArray | null;
         while ((newline = /\r\n|\r|\n/.exec(buffer))) {
-          // a lone \r at the end may be the first half of \r\n: wait for more
-          if (newline[0] === '\r' && newline.index === buffer.length - 1) break;
+          if (newline[0] === '\r' && newline.index === buffer.length - 1) afterCR = true;
           const line = buffer.slice(0, newline.index);
           buffer = buffer.slice(newline.index + newline[0].length);
           if (line === '') {
