@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseWebhook, WEBHOOK_EVENTS, PAYLOAD_KEYS, WebhookParseError, type WebhookEvent } from '../../src/receiver/index.ts';
+import { EVENT_NAMES, REQUIRED_PAYLOAD_KEYS } from '../../src/protocol/events.ts';
+
+const health = { status: 'pass', version: '0.1.0', releaseId: 1, checks: { 'messages:failed': { description: 'failed messages', observedValue: 0, observedUnit: 'messages', status: 'pass' } } };
+const at = '2024-06-22T15:46:11.000+07:00';
+const SAMPLES = {
+  'sms:received': { messageId: 'abc123', message: 'Android is always a sweet treat!', phoneNumber: '6505551212', simNumber: 1, receivedAt: at },
+  'sms:sent': { messageId: 'm1', phoneNumber: '+15550100', simNumber: null, sentAt: at },
+  'sms:delivered': { messageId: 'm1', phoneNumber: '+15550100', simNumber: 2, deliveredAt: at },
+  'sms:failed': { messageId: 'm1', phoneNumber: '+15550100', simNumber: null, failedAt: at, reason: 'RESULT_ERROR_GENERIC_FAILURE' },
+  'system:ping': { health },
+} as const;
+const envelope = (event: string, payload: unknown) => ({ deviceId: 'ffffffffceb0b1db0000018e937c815b', event, id: 'Ey6ECgOkVVFjz3CL48B8C', payload, webhookId: 'w1' });
+
+function errorOf(body: Parameters<typeof parseWebhook>[0]): WebhookParseError {
+  const result = parseWebhook(body);
+  assert.equal(result.ok, false, 'expected a parse error');
+  return (result as { error: WebhookParseError }).error;
+}
+
+test("the receiver's event list and required keys equal the protocol's (one source of truth)", () => {
+  assert.deepEqual([...WEBHOOK_EVENTS], [...EVENT_NAMES]);
+  for (const name of EVENT_NAMES) {
+    assert.deepEqual(Object.keys(PAYLOAD_KEYS[name]).sort(), [...REQUIRED_PAYLOAD_KEYS[name]].sort(), name);
+  }
+  assert.deepEqual(Object.keys(PAYLOAD_KEYS).sort(), [...EVENT_NAMES].sort());
+});
+
+test('parses each of the five events from text, bytes and an object', () => {
+  for (const [event, payload] of Object.entries(SAMPLES)) {
+    const body = envelope(event, payload);
+    for (const form of [JSON.stringify(body), Buffer.from(JSON.stringify(body)), new TextEncoder().encode(JSON.stringify(body)), body]) {
+      const result = parseWebhook(form);
+      assert.ok(result.ok, `${event}: ${!result.ok && result.error.message}`);
+      assert.equal(result.event.event, event);
+      assert.deepEqual(result.event.payload, payload);
+      assert.equal(result.event.id, 'Ey6ECgOkVVFjz3CL48B8C');
+    }
+  }
+});
+
+test('the result narrows by event (compile-time types, checked at run time here)', () => {
+  const result = parseWebhook(JSON.stringify(envelope('sms:failed', SAMPLES['sms:failed'])));
+  assert.ok(result.ok);
+  const describe = (e: WebhookEvent): string => {
+    switch (e.event) {
+      case 'sms:received':
+        return `from ${e.payload.phoneNumber}: ${e.payload.message}`;
+      case 'sms:sent':
+        return `sent at ${e.payload.sentAt}`;
+      case 'sms:delivered':
+        return `delivered at ${e.payload.deliveredAt}`;
+      case 'sms:failed':
+        return `failed: ${e.payload.reason}`;
+      case 'system:ping':
+        return `health ${e.payload.health.status}`;
+    }
+  };
+  assert.equal(describe(result.event), 'failed: RESULT_ERROR_GENERIC_FAILURE');
+});
+
+test('extra keys are allowed, in the envelope and the payload', () => {
+  const result = parseWebhook(envelope('sms:sent', { ...SAMPLES['sms:sent'], recipient: '+15550100', extra: { a: 1 } }));
+  assert.ok(result.ok);
+  assert.equal((result.event.payload as unknown as Record<string, unknown>).recipient, '+15550100');
+});
+
+test('every missing payload key is an error that names it', () => {
+  for (const [event, payload] of Object.entries(SAMPLES)) {
+    for (const key of Object.keys(payload)) {
+      const partial: Record<string, unknown> = { ...payload };
+      delete partial[key];
+      const error = errorOf(envelope(event, partial));
+      assert.ok(error instanceof WebhookParseError);
+      assert.equal(error.code, 'missing-key');
+      assert.equal(error.key, `payload.${key}`);
+      assert.match(error.message, new RegExp(`"${key}"`));
+    }
+  }
+});
+
+test('missing envelope keys are errors that name them', () => {
+  for (const key of ['deviceId', 'event', 'id', 'payload', 'webhookId']) {
+    const body: Record<string, unknown> = envelope('sms:sent', SAMPLES['sms:sent']);
+    delete body[key];
+    const error = errorOf(body);
+    assert.equal(error.code, 'missing-key', key);
+    assert.equal(error.key, key);
+    assert.match(error.message, new RegExp(key));
+  }
+});
+
+test('wrong types are errors that name the key', () => {
+  const cases: [string, unknown, string][] = [
+    ['sms:received', { ...SAMPLES['sms:received'], simNumber: '1' }, 'payload.simNumber'],
+    ['sms:received', { ...SAMPLES['sms:received'], simNumber: 0 }, 'payload.simNumber'],
+    ['sms:received', { ...SAMPLES['sms:received'], simNumber: 1.5 }, 'payload.simNumber'],
+    ['sms:received', { ...SAMPLES['sms:received'], message: 42 }, 'payload.message'],
+    ['sms:failed', { ...SAMPLES['sms:failed'], reason: null }, 'payload.reason'],
+    ['system:ping', { health: 'ok' }, 'payload.health'],
+    ['system:ping', { health: { status: 'pass' } }, 'payload.health'],
+    ['sms:sent', [], 'payload'],
+    ['sms:sent', null, 'payload'],
+  ];
+  for (const [event, payload, key] of cases) {
+    const error = errorOf(envelope(event, payload));
+    assert.equal(error.code, 'wrong-type', `${key}: ${error.message}`);
+    assert.equal(error.key, key);
+    assert.ok(error.message.includes(key), error.message);
+  }
+  const error = errorOf({ ...envelope('sms:sent', SAMPLES['sms:sent']), id: 7 });
+  assert.deepEqual([error.code, error.key], ['wrong-type', 'id']);
+});
+
+test('an unknown event is a typed error listing the known ones', () => {
+  const error = errorOf(envelope('mms:received', {}));
+  assert.equal(error.code, 'unknown-event');
+  assert.equal(error.key, 'event');
+  assert.match(error.message, /"mms:received"/);
+  assert.match(error.message, /sms:received, sms:sent, sms:delivered, sms:failed, system:ping/);
+});
+
+test('bodies that are not JSON objects are typed errors, never throws', () => {
+  assert.equal(errorOf('{"event":').code, 'invalid-json');
+  assert.equal(errorOf('').code, 'invalid-json');
+  assert.equal(errorOf(Buffer.from([0xff, 0xfe])).code, 'invalid-json');
+  for (const body of ['[]', '"text"', '42', 'null']) assert.equal(errorOf(body).code, 'not-an-object', body);
+  // A key inherited from Object.prototype is not a key of the body.
+  assert.equal(errorOf(Object.create({ deviceId: 'd', event: 'sms:sent', id: 'i', webhookId: 'w', payload: SAMPLES['sms:sent'] })).code, 'missing-key');
+});
