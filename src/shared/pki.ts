@@ -32,7 +32,11 @@ export function parseSubjectNames(hosts: string[]): SubjectName[] {
     if (isIP(host)) return { type: 'ip', value: host };
     const name = host.toLowerCase().replace(/\.$/, '');
     const label = '(?!-)[a-z0-9-]{1,63}(?<!-)';
-    if (name.length <= 253 && new RegExp(`^(\\*\\.)?(${label}\\.)*${label}$`).test(name)) return { type: 'dns', value: name };
+    // An all-digit last label is no host name; it is an IP address with a typo, like 192.168.1.300.
+    const lastLabelNumeric = /(^|\.)[0-9]+$/.test(name);
+    if (name.length <= 253 && !lastLabelNumeric && new RegExp(`^(\\*\\.)?(${label}\\.)*${label}$`).test(name)) {
+      return { type: 'dns', value: name };
+    }
     throw new Error(`"${raw}" is neither an IP address nor a valid host name`);
   });
 }
