@@ -1,5 +1,5 @@
 // Types come from the protocol (erased at runtime); the runtime lists below are the receiver's
-// own so that it needs nothing beyond node. test/receiver/events.test.ts checks they match.
+// own so that it needs nothing beyond node. test/receiver/parse.test.ts checks they match.
 import type { Envelope, EventName, EventPayloads } from '../protocol/events.ts';
 
 export type { EventName, EventPayloads };

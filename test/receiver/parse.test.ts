@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseWebhook, WEBHOOK_EVENTS, PAYLOAD_KEYS, WebhookParseError, type WebhookEvent } from '../../src/receiver/index.ts';
 import { EVENT_NAMES, REQUIRED_PAYLOAD_KEYS } from '../../src/protocol/events.ts';
 
@@ -129,4 +130,17 @@ test('bodies that are not JSON objects are typed errors, never throws', () => {
   for (const body of ['[]', '"text"', '42', 'null']) assert.equal(errorOf(body).code, 'not-an-object', body);
   // A key inherited from Object.prototype is not a key of the body.
   assert.equal(errorOf(Object.create({ deviceId: 'd', event: 'sms:sent', id: 'i', webhookId: 'w', payload: SAMPLES['sms:sent'] })).code, 'missing-key');
+});
+
+test('the receiver SDK loads nothing but node builtins and its own files at run time', () => {
+  const dir = new URL('../../src/receiver/', import.meta.url);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const source = readFileSync(new URL(file, dir), 'utf8');
+    // Every `import … from '…'` and `export … from '…'` that is not type-only.
+    for (const match of source.matchAll(/^\s*(import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)) {
+      const target = match[2];
+      assert.ok(target.startsWith('node:') || target.startsWith('./'), `${file} imports ${target} at run time`);
+    }
+    assert.doesNotMatch(source, /^\s*import\s+'[^']+'/m, `${file} has a side-effect import`);
+  }
 });
