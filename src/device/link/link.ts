@@ -1,6 +1,6 @@
 import type { DeviceContext } from '../runtime.ts';
 import { DEFAULT_SETTINGS, isEventName, SettingsSchema, type Settings } from '../../protocol/index.ts';
-import { MobileClient, register, type MessageReport, type MobileEvent, type MobileSettings, type EventStream } from './mobile-client.ts';
+import { MobileApiError, MobileClient, register, type MessageReport, type MobileEvent, type MobileSettings, type EventStream } from './mobile-client.ts';
 import { Value } from '@sinclair/typebox/value';
 
 export interface LinkOptions {
@@ -50,8 +50,11 @@ export class DeviceLink {
   async start(): Promise<void> {
     const { meta } = this.ctx;
     const stored = meta.getJson<StoredRegistration>('link_registration');
-    if (stored && stored.serverUrl === this.options.serverUrl) {
-      this.registration = stored;
+    // A kept registration is reused while the server still accepts its token, even if the server's
+    // address changed; a server that no longer knows it (401) gets a fresh registration.
+    if (stored && (await this.stillRegistered(stored))) {
+      this.registration = { ...stored, serverUrl: this.options.serverUrl };
+      meta.setJson('link_registration', this.registration);
     } else {
       const created = await register(this.options.serverUrl, {
         privateToken: this.options.privateToken,
@@ -78,6 +81,16 @@ export class DeviceLink {
       },
       ...this.options.reconnect,
     });
+  }
+
+  private async stillRegistered(stored: StoredRegistration): Promise<boolean> {
+    try {
+      await new MobileClient(this.options.serverUrl, stored.token).getDevice();
+      return true;
+    } catch (error) {
+      if (error instanceof MobileApiError && (error.status === 401 || error.status === 403 || error.status === 404)) return false;
+      throw error;
+    }
   }
 
   /** Cut the push connection as a network failure would (tests). */
