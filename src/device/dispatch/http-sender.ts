@@ -30,16 +30,18 @@ const TLS_TRUST_CODES = new Set([
 /** Turn whatever undici or the socket threw into one line that says what went wrong. */
 export function describeSendError(error: unknown, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `timeout: no response within ${Math.round(timeoutMs)} ms`;
-  const err = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const err = error as { code?: string; name?: string; message?: string; cause?: { code?: string; name?: string; message?: string } };
   const code = err?.code ?? err?.cause?.code;
+  if (err?.name === 'HTTPParserError' || err?.cause?.name === 'HTTPParserError') {
+    return `invalid HTTP response: ${err.cause?.message ?? err.message}`;
+  }
   const message = err?.cause?.message ?? err?.message ?? String(error);
   if (code && TLS_TRUST_CODES.has(code)) return `TLS: certificate not trusted (${code}): ${message}`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: certificate does not match the host (${code}): ${message}`;
   if (code === 'CERT_HAS_EXPIRED') return `TLS: certificate expired (${code})`;
   if (code === 'ECONNREFUSED') return `connection refused: ${message}`;
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `connection reset: ${message}`;
-  if (code === 'HPE_INVALID_CONSTANT' || code?.startsWith('HPE_') || err?.message?.includes('HTTPParserError'))
-    return `invalid HTTP response: ${message}`;
+  if (code?.startsWith('HPE_')) return `invalid HTTP response: ${message}`;
   return code ? `${code}: ${message}` : message;
 }
 

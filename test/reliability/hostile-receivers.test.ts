@@ -1,0 +1,110 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { TestReceiver } from '../helpers/receiver.ts';
+import { startTestDevice, eventually } from '../helpers/device.ts';
+
+// Raw TCP peers that misbehave below HTTP, one per port.
+let raw: Server;
+let rawUrl: string;
+const sockets = new Set<Socket>();
+let device: Awaited<ReturnType<typeof startTestDevice>>;
+let good: TestReceiver;
+
+before(async () => {
+  device = await startTestDevice({ timeScale: 0.01 }); // attempt deadline 300 ms
+  good = await new TestReceiver().start();
+  raw = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.once('data', (data) => {
+      const path = data.toString('latin1').split(' ')[1];
+      if (path === '/reset') socket.resetAndDestroy();
+      else if (path === '/garbage') socket.end('THIS IS NOT HTTP\r\n\r\n');
+      else if (path === '/slowloris') {
+        // Headers one byte at a time, never finished.
+        const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Slow: ';
+        let i = 0;
+        const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(i < head.length ? head[i++] : 'a')), 20);
+      } else if (path === '/huge') {
+        // A 100 MB body announced and pushed as fast as the device takes it.
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n');
+        const chunk = Buffer.alloc(1024 * 1024, 'z');
+        let sent = 0;
+        const pump = () => {
+          while (sent < 100 && !socket.destroyed) {
+            sent++;
+            if (!socket.write(chunk)) return socket.once('drain', pump);
+          }
+        };
+        pump();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  rawUrl = `http://127.0.0.1:${(raw.address() as { port: number }).port}`;
+});
+after(async () => {
+  await device.cleanup();
+  await good.stop();
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => raw.close(resolve));
+});
+
+async function attemptTo(url: string) {
+  const hook = (await device.api.call('POST', '/webhooks', { url, event: 'sms:received' })).body;
+  try {
+    const { body } = await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: url });
+    return await eventually(async () => {
+      const d = (await device.api.call('GET', `/deliveries/${body.deliveryIds[0]}`)).body;
+      return d.attemptLog.length > 0 ? d.attemptLog[0] : null;
+    }, `an attempt to ${url}`, 5000);
+  } finally {
+    await device.api.call('DELETE', `/webhooks/${hook.id}`);
+  }
+}
+
+test('a reset connection is a recorded failed attempt', async () => {
+  const attempt = await attemptTo(`${rawUrl}/reset`);
+  assert.equal(attempt.status, null);
+  assert.match(attempt.error, /reset|socket|closed/i);
+});
+
+test('an invalid HTTP answer is a recorded failed attempt', async () => {
+  const attempt = await attemptTo(`${rawUrl}/garbage`);
+  assert.equal(attempt.status, null);
+  assert.match(attempt.error, /invalid HTTP|parse|HPE_/i);
+});
+
+test('a slow-loris receiver is cut at the attempt deadline', async () => {
+  const attempt = await attemptTo(`${rawUrl}/slowloris`);
+  assert.equal(attempt.status, null);
+  assert.match(attempt.error, /^timeout/);
+  assert.ok(attempt.durationMs < 2000);
+});
+
+test('a 100 MB body is not read: memory stays bounded', async () => {
+  const before = process.memoryUsage().rss;
+  const attempt = await attemptTo(`${rawUrl}/huge`);
+  assert.equal(attempt.status, 200);
+  assert.ok(attempt.responsePreview.length <= 1024);
+  assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024, 'RSS did not grow by the body');
+});
+
+test('while hostile receivers hang, deliveries to a good receiver keep flowing', async () => {
+  const hooks = [];
+  for (const path of ['/slowloris', '/slowloris', '/reset']) {
+    hooks.push((await device.api.call('POST', '/webhooks', { url: `${rawUrl}${path}`, event: 'sms:received' })).body.id);
+  }
+  hooks.push((await device.api.call('POST', '/webhooks', { url: `${good.url}/ok`, event: 'sms:received' })).body.id);
+  try {
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: `mixed ${i}` });
+    await good.waitFor(20, 5000);
+    assert.ok(Date.now() - started < 3000, `good deliveries took ${Date.now() - started} ms`);
+    assert.equal((await device.api.call('GET', '/health')).status, 200);
+  } finally {
+    for (const id of hooks) await device.api.call('DELETE', `/webhooks/${id}`);
+  }
+});
