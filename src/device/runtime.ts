@@ -23,6 +23,7 @@ import { assertTimeZone, systemTimeZone } from '../shared/time-format.ts';
 import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
 import { DeviceLink, type LinkOptions } from './link/link.ts';
+import type { LoginThrottleOptions } from '../shared/login-throttle.ts';
 
 export interface DeviceOptions {
   /** where device.db lives */
@@ -48,6 +49,8 @@ export interface DeviceOptions {
   /** attempts in flight at once */
   concurrency?: number;
   carrierDelays?: { sendDelayMs?: number; reportDelayMs?: number };
+  /** failed Local API logins allowed per address and window before 429 (default 20 per minute) */
+  loginThrottle?: LoginThrottleOptions;
   /** link to a server (Private/Cloud mode) */
   link?: LinkOptions;
 }
@@ -111,7 +114,11 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       cloudDeviceId = id;
     },
   };
-  const credentials = await LocalCredentials.load(meta, clock, { username: options.username ?? 'sms', password: options.password });
+  const credentials = await LocalCredentials.load(meta, clock, {
+    username: options.username ?? 'sms',
+    password: options.password,
+    throttle: options.loginThrottle,
+  });
 
   const sender = new HttpSender({ clock, userAgent: USER_AGENT, timeoutMs: () => ATTEMPT_TIMEOUT_MS * timeScale, extraCa: options.extraCa });
   const dispatcher = new Dispatcher({

@@ -33,6 +33,7 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; validationContext?: string; code?: string }, request, reply) => {
     if (error instanceof HttpError) {
       if (error.statusCode === 401) reply.header('www-authenticate', 'Basic realm="smsgate", charset="UTF-8"');
+      reply.headers(error.headers);
       return reply.code(error.statusCode).send({ message: error.message });
     }
     if (error.validation) {

@@ -4,7 +4,8 @@ import { startTestDevice } from '../helpers/device.ts';
 
 let device: Awaited<ReturnType<typeof startTestDevice>>;
 before(async () => {
-  device = await startTestDevice();
+  // Every route is probed with wrong credentials here, far past the default login throttle.
+  device = await startTestDevice({ loginThrottle: { maxFailures: 10_000 } });
 });
 after(() => device.cleanup());
 

@@ -4,6 +4,7 @@ import type { Clock } from '../../shared/clock.ts';
 import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../shared/passwords.ts';
 import { parseBasicAuth, safeEqual, unauthorized } from '../../shared/http.ts';
 import { randomSecret } from '../../shared/ids.ts';
+import { LoginThrottle, type LoginThrottleOptions } from '../../shared/login-throttle.ts';
 
 /**
  * The Local API's Basic auth: one user (default `sms`) whose password is random, generated at
@@ -12,15 +13,23 @@ import { randomSecret } from '../../shared/ids.ts';
  */
 export class LocalCredentials {
   private readonly cache = new VerifiedCredentialsCache();
+  private readonly throttle: LoginThrottle;
 
   private constructor(
     readonly username: string,
     readonly password: string | undefined,
     private readonly passwordHash: string,
     private readonly clock: Clock,
-  ) {}
+    throttle: LoginThrottleOptions | undefined,
+  ) {
+    this.throttle = new LoginThrottle(clock, throttle);
+  }
 
-  static async load(meta: MetaStore, clock: Clock, options: { username: string; password?: string }): Promise<LocalCredentials> {
+  static async load(
+    meta: MetaStore,
+    clock: Clock,
+    options: { username: string; password?: string; throttle?: LoginThrottleOptions },
+  ): Promise<LocalCredentials> {
     let password = options.password;
     let hash = meta.get('local_password_hash');
     if (password !== undefined) {
@@ -33,7 +42,7 @@ export class LocalCredentials {
       hash = await hashPassword(password);
       meta.set('local_password_hash', hash);
     }
-    return new LocalCredentials(options.username, password, hash, clock);
+    return new LocalCredentials(options.username, password, hash, clock, options.throttle);
   }
 
   /** A Fastify onRequest hook: 401 unless the request carries the right Basic credentials. */
@@ -42,9 +51,14 @@ export class LocalCredentials {
     if (!given) throw unauthorized();
     const now = this.clock.now();
     if (this.cache.get(given.username, given.password, now)) return;
+    this.throttle.check(request.ip);
     const userOk = safeEqual(given.username, this.username);
     const passwordOk = await verifyPassword(given.password, this.passwordHash);
-    if (!userOk || !passwordOk) throw unauthorized();
+    if (!userOk || !passwordOk) {
+      this.throttle.failed(request.ip);
+      throw unauthorized();
+    }
+    this.throttle.succeeded(request.ip);
     this.cache.set(given.username, given.password, this.username, now);
   }
 }
