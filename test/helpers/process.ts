@@ -22,7 +22,11 @@ export async function startSmsgate(args: string[], env: Record<string, string> =
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
   const ready = await new Promise<Record<string, any>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Do not leave it running: a leaked child keeps the test runner alive.
+      child.kill('SIGKILL');
+      reject(new Error(`no ready line within ${timeoutMs} ms:\n${output.join('\n')}`));
+    }, timeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(line);
       if (line.startsWith('ready ')) {
