@@ -17,7 +17,8 @@ export async function startTestDevice(options: Partial<DeviceOptions> = {}): Pro
     dataDir: options.dataDir ?? dir!.path,
     port: 0,
     password: TEST_PASSWORD,
-    timeScale: 0.01,
+    // 10 s → 0.5 s between first retries, a 1.5 s attempt deadline: fast, yet roomy on a loaded machine
+    timeScale: 0.05,
     timeZone: 'Asia/Bangkok',
     carrierDelays: { sendDelayMs: 5, reportDelayMs: 10 },
     ...options,
