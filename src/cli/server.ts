@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from './command.ts';
 import { intOpt, printReady, stringOpt, UsageError } from './command.ts';
 import { createServer } from '../server/server.ts';
+import { databaseUrlFromEnv } from '../server/store/store.ts';
 
 const command: Command = {
   name: 'server',
@@ -10,7 +11,7 @@ const command: Command = {
     'data-dir': { type: 'string', description: 'where server.db lives (when --db is not given)', default: './data' },
     port: { type: 'string', description: 'port to listen on', default: '3000' },
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
-    db: { type: 'string', description: 'database: sqlite:PATH (default <data-dir>/server.db) or postgres://…' },
+    db: { type: 'string', description: 'database: sqlite:PATH (default <data-dir>/server.db) or postgres://… (several nodes may share one; also read from DATABASE_URL)' },
     'private-token': { type: 'string', description: 'token devices register with (default: generated once, kept in the database, printed)' },
     public: { type: 'boolean', description: 'public (Cloud) mode: anyone may register a device; signing keys cannot be set' },
     'insecure-http': { type: 'boolean', description: 'accept http:// webhook URLs to any host, not only loopback (LAN testing)' },
@@ -23,7 +24,7 @@ const command: Command = {
     if (port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got ${port}`);
     const server = await createServer({
       dataDir: resolve(stringOpt(args, 'data-dir')!),
-      db: stringOpt(args, 'db'),
+      db: stringOpt(args, 'db') ?? databaseUrlFromEnv(),
       host: stringOpt(args, 'host'),
       port,
       public: isPublic,

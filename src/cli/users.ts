@@ -1,19 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Command, ParsedArgs } from './command.ts';
 import { requireOpt, stringOpt } from './command.ts';
-import { openStore, parseStoreSpec, type ServerStore } from '../server/store/store.ts';
+import { databaseUrlFromEnv, openStore, parseStoreSpec, type ServerStore } from '../server/store/store.ts';
 import { UsersService } from '../server/users/service.ts';
 import { systemClock } from '../shared/clock.ts';
 import { HttpError } from '../protocol/index.ts';
 
 const storeOptions = {
   'data-dir': { type: 'string', description: 'the server data dir (its server.db)', default: './data' },
-  db: { type: 'string', description: 'the server database instead: sqlite:PATH or postgres://…' },
+  db: { type: 'string', description: 'the server database instead: sqlite:PATH or postgres://… (also read from DATABASE_URL)' },
 } as const;
 
 /** Open the server's store (safe while the server runs), run `fn`, close. HttpErrors become plain messages. */
 async function withUsers<T>(args: ParsedArgs, fn: (users: UsersService, store: ServerStore) => Promise<T>): Promise<T> {
-  const store = await openStore(parseStoreSpec(stringOpt(args, 'db'), stringOpt(args, 'data-dir')));
+  const store = await openStore(parseStoreSpec(stringOpt(args, 'db') ?? databaseUrlFromEnv(), stringOpt(args, 'data-dir')));
   try {
     return await fn(new UsersService(store.users, systemClock), store);
   } catch (error) {

@@ -2,8 +2,9 @@ import type { ServerResponse } from 'node:http';
 import { createApp, type App } from '../shared/http.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
+import { LoginThrottle, type LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { openStore, parseStoreSpec, type ServerStore } from './store/store.ts';
-import { InProcessEventHub, type EventHub } from './events/hub.ts';
+import type { EventHub } from './events/hub.ts';
 import type { ServerContext } from './context.ts';
 import { UsersService } from './users/service.ts';
 import { DevicesService } from './devices/service.ts';
@@ -15,15 +16,17 @@ import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
 import { formatValidationErrors } from './api/validation.ts';
+import { installObservability, serverAppOptions } from './observability.ts';
+import type { Logger } from '../shared/logger.ts';
 
 export interface ServerOptions {
   /** where server.db lives when neither `db` nor `store` is given (default ./data) */
   dataDir?: string;
-  /** `sqlite:PATH`, `sqlite::memory:` or (later) `postgres://…` */
+  /** `sqlite:PATH`, `sqlite::memory:` or `postgres://…` */
   db?: string;
   /** an already open store (it is closed with the server) */
   store?: ServerStore;
-  /** how push events reach devices (default: in this process) */
+  /** how push events reach devices (default: the store's: in this process for SQLite, across nodes for PostgreSQL) */
   hub?: EventHub;
   host?: string;
   /** 0 picks a free port (default 3000) */
@@ -39,6 +42,10 @@ export interface ServerOptions {
   keepAliveMs?: number;
   /** how long a verified Basic-auth login is remembered (default 30000) */
   authCacheMs?: number;
+  /** failed logins allowed per client address before 429 + Retry-After (default 20 per 60 s) */
+  loginThrottle?: LoginThrottleOptions;
+  /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
+  logger?: Logger;
 }
 
 export interface RunningServer {
@@ -67,8 +74,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
   }
   const clock = options.clock ?? systemClock;
   const store = options.store ?? (await openStore(parseStoreSpec(options.db, options.dataDir)));
-  const hub = options.hub ?? new InProcessEventHub();
+  let opened: EventHub | undefined;
   try {
+    // The store's own hub reaches every node sharing it (LISTEN/NOTIFY on PostgreSQL).
+    const hub = (opened = options.hub ?? (await store.openEventHub()));
     const publicMode = options.public === true;
     let privateToken = options.privateToken;
     const privateTokenGenerated = !publicMode && privateToken === undefined;
@@ -86,18 +95,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       publicMode,
       privateToken: publicMode ? undefined : privateToken,
       keepAliveMs: options.keepAliveMs ?? 15_000,
+      loginThrottle: new LoginThrottle(clock, options.loginThrottle),
       users,
       devices,
       messages: new MessagesService(store.messages, devices, hub, clock),
       webhooks: new WebhooksService(store.webhooks, store.devices, hub, clock, { insecureHttp: options.insecureHttp === true }),
       settings: new SettingsService(store.settings, store.devices, hub, clock, { publicMode }),
-      health: new HealthService(store.health),
+      health: new HealthService(store.health, undefined, () => hub.health?.() ?? {}),
     };
 
-    const app = createApp();
+    const app = createApp(serverAppOptions(options.logger));
     app.setSchemaErrorFormatter(formatValidationErrors);
     const streams = new Set<ServerResponse>();
-    healthRoutes(app, context);
+    // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
+    installObservability(app, context, streams);
+    app.register(async (api) => healthRoutes(api, context));
     thirdPartyApi(app, context);
     mobileApi(app, context, streams);
     // Open event streams would keep close() waiting forever; end them first.
@@ -130,7 +142,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
         })()),
     };
   } catch (error) {
-    await hub.close();
+    await opened?.close();
     await store.close();
     throw error;
   }

@@ -1,3 +1,5 @@
+import type { HealthCheck } from '../../protocol/index.ts';
+
 /** What the server pushes to devices; the device then pulls what changed. */
 export const PUSH_EVENT_TYPES = ['MessageEnqueued', 'WebhooksUpdated', 'SettingsUpdated'] as const;
 export type PushEventType = (typeof PUSH_EVENT_TYPES)[number];
@@ -11,15 +13,21 @@ export interface PushEvent {
 export type PushListener = (event: PushEvent) => void;
 
 /**
- * Delivers push events to the devices connected to this process. A multi-node implementation
- * (PostgreSQL LISTEN/NOTIFY) can replace the in-process one behind this interface.
+ * Delivers push events to the devices connected to this process, and, for a multi-node hub
+ * (`PostgresEventHub`, on LISTEN/NOTIFY), to those connected to the other nodes.
  */
 export interface EventHub {
+  /** resolves once the event is on its way (it never fails because a device is away) */
   publish(deviceIds: readonly string[], event: PushEvent): Promise<void>;
-  /** listen for one device's events; returns the unsubscribe function */
+  /** listen for one device's events (on a stream open on this process); returns the unsubscribe function */
   subscribe(deviceId: string, listener: PushListener): () => void;
+  /** extra health checks (e.g. `events:listen`), merged into GET /health */
+  health?(): Record<string, HealthCheck>;
   close(): Promise<void>;
 }
+
+/** Every push type once: a device pulls everything on these (after a gap in the push channel). */
+export const RE_PULL_EVENTS: readonly PushEvent[] = PUSH_EVENT_TYPES.map((type) => ({ type, data: {} }));
 
 /** The single-process hub: a map from device id to the listeners of its open streams. */
 export class InProcessEventHub implements EventHub {
@@ -35,6 +43,11 @@ export class InProcessEventHub implements EventHub {
         }
       }
     }
+  }
+
+  /** Push to every stream open on this process. */
+  async broadcast(event: PushEvent): Promise<void> {
+    await this.publish([...this.listeners.keys()], event);
   }
 
   subscribe(deviceId: string, listener: PushListener): () => void {

@@ -9,6 +9,8 @@ export class HealthService {
   constructor(
     private readonly repo: HealthRepository,
     private readonly now: () => number = () => performance.now(),
+    /** more checks (e.g. the event hub's `events:listen`) */
+    private readonly extraChecks: () => Record<string, HealthCheck> = () => ({}),
   ) {}
 
   /** Liveness: the process answers; nothing else is checked. */
@@ -27,7 +29,7 @@ export class HealthService {
     } catch {
       dbPing = { description: 'database round trip (failed: the database does not answer)', observedValue: 0, observedUnit: 'ms', status: 'fail' };
     }
-    const checks = { 'db:ping': dbPing };
+    const checks = { 'db:ping': dbPing, ...this.extraChecks() };
     const statuses = Object.values(checks).map((c) => c.status);
     const status = statuses.includes('fail') ? 'fail' : statuses.includes('warn') ? 'warn' : 'pass';
     return { status, version: VERSION, releaseId: RELEASE_ID, checks };

@@ -33,9 +33,11 @@ export class SqliteMessagesRepository implements MessagesRepository {
         `INSERT INTO message_recipients (user_id, message_id, position, phone_number, state, state_rank, error)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
+      // The earliest time reported for a state is kept, so concurrent reports give the same
+      // result in any order (the PostgreSQL store does the same with LEAST).
       recordState: db.prepare<[string, string, string, number]>(
         `INSERT INTO message_states (user_id, message_id, state, at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (user_id, message_id, state) DO NOTHING`,
+         ON CONFLICT (user_id, message_id, state) DO UPDATE SET at = min(at, excluded.at)`,
       ),
       getUserMessage: db.prepare<[string, string], MessageRow>(`SELECT * FROM messages WHERE user_id = ? AND id = ?`),
       recipientsOf: db.prepare<[string, string], { phone_number: string; state: string; error: string | null }>(
@@ -43,7 +45,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
          WHERE user_id = ? AND message_id = ? ORDER BY position`,
       ),
       statesOf: db.prepare<[string, string], { state: string; at: number }>(
-        `SELECT state, at FROM message_states WHERE user_id = ? AND message_id = ?`,
+        `SELECT state, at FROM message_states WHERE user_id = ? AND message_id = ? ORDER BY at, state`,
       ),
       listPendingForDevice: db.prepare<[string, number], MessageRow>(
         `SELECT * FROM messages WHERE device_id = ? AND state = 'Pending'

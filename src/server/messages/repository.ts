@@ -55,7 +55,8 @@ export interface MessagesRepository {
   /**
    * Apply a device's report to one of that device's messages. The message and each recipient
    * move only forwards (STATE_RANK guard in the WHERE clause), so late or concurrent reports
-   * cannot undo a later state; the first time recorded for each state wins.
+   * cannot undo a later state; the earliest time reported for each state is kept, whatever
+   * order concurrent reports arrive in.
    * Returns false when the device has no message with that id.
    */
   applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean>;

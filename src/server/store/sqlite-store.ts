@@ -1,6 +1,7 @@
 import { openSqlite } from './sqlite.ts';
 import { SqliteMetaRepository } from './meta.ts';
 import type { ServerStore } from './store.ts';
+import { InProcessEventHub } from '../events/hub.ts';
 import { SqliteUsersRepository } from '../users/repository.sqlite.ts';
 import { SqliteDevicesRepository } from '../devices/repository.sqlite.ts';
 import { SqliteMessagesRepository } from '../messages/repository.sqlite.ts';
@@ -27,6 +28,8 @@ export function openSqliteStore(file: string): ServerStore {
         ping.get();
       },
     },
+    // One SQLite file serves one server process, so pushes stay within it.
+    openEventHub: async () => new InProcessEventHub(),
     async close() {
       if (closed) return;
       closed = true;

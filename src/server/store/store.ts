@@ -6,10 +6,11 @@ import type { WebhooksRepository } from '../webhooks/repository.ts';
 import type { SettingsRepository } from '../settings/repository.ts';
 import type { HealthRepository } from '../health/repository.ts';
 import type { MetaRepository } from './meta.ts';
+import type { EventHub } from '../events/hub.ts';
 
 /**
- * Everything the server keeps, behind async interfaces: SQLite implements them today, and a
- * PostgreSQL implementation can be added beside it without touching services or routes.
+ * Everything the server keeps, behind async interfaces, implemented for SQLite (one process,
+ * the embedded default) and PostgreSQL (many nodes): services and routes do not know which.
  */
 export interface ServerStore {
   readonly kind: 'sqlite' | 'postgres';
@@ -22,6 +23,11 @@ export interface ServerStore {
   settings: SettingsRepository;
   health: HealthRepository;
   meta: MetaRepository;
+  /**
+   * A push hub that reaches the devices of every server process sharing this store: within
+   * the process for SQLite, over LISTEN/NOTIFY for PostgreSQL. The caller closes it.
+   */
+  openEventHub(): Promise<EventHub>;
   close(): Promise<void>;
 }
 
@@ -42,9 +48,14 @@ export function parseStoreSpec(db: string | undefined, dataDir = './data'): Stor
   throw new Error(`--db must be sqlite:PATH or postgres://…, got "${db}"`);
 }
 
+/** `DATABASE_URL`, as hosting platforms set it: used when neither `--db` nor `SMSGATE_DB` is given. */
+export const databaseUrlFromEnv = (env: NodeJS.ProcessEnv = process.env): string | undefined => env.DATABASE_URL || undefined;
+
+/** Open (and migrate) the store a spec names. `pg` is only loaded for PostgreSQL. */
 export async function openStore(spec: StoreSpec): Promise<ServerStore> {
   if (spec.kind === 'postgres') {
-    throw new Error('this build stores data in SQLite only; use --db sqlite:./data/server.db (PostgreSQL support is planned)');
+    const { openPostgresStore } = await import('./postgres-store.ts');
+    return openPostgresStore(spec.url);
   }
   const { openSqliteStore } = await import('./sqlite-store.ts');
   return openSqliteStore(spec.file);

@@ -1,0 +1,71 @@
+import type { PgPool } from '../store/postgres.ts';
+import type { DeviceRecord, DevicesRepository } from './repository.ts';
+
+interface DeviceRow {
+  id: string;
+  user_id: string;
+  name: string;
+  push_token: string | null;
+  created_at: number;
+  updated_at: number;
+  last_seen: number;
+}
+
+const COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen';
+
+const toDevice = (row: DeviceRow): DeviceRecord => ({
+  id: row.id,
+  userId: row.user_id,
+  name: row.name,
+  pushToken: row.push_token,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  lastSeen: row.last_seen,
+});
+
+export class PostgresDevicesRepository implements DevicesRepository {
+  constructor(private readonly pool: PgPool) {}
+
+  async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [device.id, device.userId, device.name, device.pushToken, tokenHash, device.createdAt, device.updatedAt, device.lastSeen],
+    );
+  }
+
+  async getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
+    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE token_hash = $1`, [tokenHash]);
+    return rows[0] && toDevice(rows[0]);
+  }
+
+  async getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
+    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE user_id = $1 AND id = $2`, [userId, deviceId]);
+    return rows[0] && toDevice(rows[0]);
+  }
+
+  async listUserDevices(userId: string): Promise<DeviceRecord[]> {
+    const { rows } = await this.pool.query<DeviceRow>(
+      `SELECT ${COLUMNS} FROM devices WHERE user_id = $1 ORDER BY last_seen DESC, created_at DESC, id`,
+      [userId],
+    );
+    return rows.map(toDevice);
+  }
+
+  async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {
+    const result = await this.pool.query(`DELETE FROM devices WHERE user_id = $1 AND id = $2`, [userId, deviceId]);
+    return result.rowCount === 1;
+  }
+
+  async touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE devices SET last_seen = $2
+       WHERE id = $1 AND last_seen < $2::bigint - $3::bigint`,
+      [deviceId, now, Math.max(0, minIntervalMs)],
+    );
+  }
+
+  async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {
+    await this.pool.query(`UPDATE devices SET push_token = $1, updated_at = $2 WHERE id = $3`, [pushToken, now, deviceId]);
+  }
+}

@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { HealthCheck } from '../../protocol/index.ts';
+import type { PgPool } from '../store/postgres.ts';
+import { InProcessEventHub, PUSH_EVENT_TYPES, RE_PULL_EVENTS, type EventHub, type PushEvent, type PushListener } from './hub.ts';
+
+/** The NOTIFY channel every node listens on. */
+export const EVENTS_CHANNEL = 'smsgate_events';
+
+/** PostgreSQL refuses payloads of 8000 bytes or more; stay well below. */
+const MAX_PAYLOAD_BYTES = 7000;
+
+/** What travels in one notification. Short keys: the payload is small. */
+interface Notification {
+  /** the node that published it (it already delivered locally and skips its own) */
+  o: string;
+  /** device ids */
+  d: string[];
+  /** push type */
+  t: PushEvent['type'];
+  /** the event's data */
+  x: Record<string, unknown>;
+}
+
+export interface PostgresEventHubOptions {
+  /** the database URL (the LISTEN connection is its own, outside the pool) */
+  url: string;
+  /** where NOTIFY is sent from */
+  pool: PgPool;
+  /** retry bounds of a lost LISTEN connection (default 100 ms doubling to 5 s) */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  /** how often the LISTEN connection is checked with a round trip (default 10 s), to notice a silent loss */
+  heartbeatMs?: number;
+  log?: (line: string) => void;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+/**
+ * Cross-node push on PostgreSQL LISTEN/NOTIFY. `publish` delivers to the streams open on this
+ * node at once and sends one NOTIFY; every other node's LISTEN connection receives it and
+ * delivers to its own streams. Events are hints (the device pulls on each), so:
+ *
+ * - a lost LISTEN connection is reopened with backoff, and then every device connected to this
+ *   node is told to re-pull everything (all push types), since events may have been missed
+ *   during the gap;
+ * - a NOTIFY that cannot be sent (the database is unreachable) is retried briefly, then
+ *   logged: the other nodes lost their LISTEN connections too and re-pull when back.
+ */
+export class PostgresEventHub implements EventHub {
+  /** identifies this node's own notifications */
+  readonly nodeId = randomUUID();
+  private readonly local = new InProcessEventHub();
+  private readonly stopping = new AbortController();
+  private readonly log: (line: string) => void;
+  private listener: pg.Client | undefined;
+  private loop: Promise<void> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** how many times the LISTEN connection was reopened */
+  reconnects = 0;
+
+  private constructor(private readonly options: PostgresEventHubOptions) {
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  /** Open the LISTEN connection (fails when the database cannot be reached) and keep it open. */
+  static async start(options: PostgresEventHubOptions): Promise<PostgresEventHub> {
+    const hub = new PostgresEventHub(options);
+    const first = await hub.connect();
+    hub.loop = hub.keepListening(first);
+    return hub;
+  }
+
+  /** whether the LISTEN connection is up now */
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
+  async publish(deviceIds: readonly string[], event: PushEvent): Promise<void> {
+    await this.local.publish(deviceIds, event);
+    for (const payload of this.payloads([...new Set(deviceIds)], event)) await this.notify(payload);
+  }
+
+  subscribe(deviceId: string, listener: PushListener): () => void {
+    return this.local.subscribe(deviceId, listener);
+  }
+
+  /** open streams on this node (for tests) */
+  connections(deviceId?: string): number {
+    return this.local.connections(deviceId);
+  }
+
+  health(): Record<string, HealthCheck> {
+    return {
+      'events:listen': this.listening
+        ? { description: 'cross-node push (LISTEN connection up); reconnects so far', observedValue: this.reconnects, observedUnit: 'reconnects', status: 'pass' }
+        : { description: 'cross-node push (LISTEN connection lost, reconnecting); reconnects so far', observedValue: this.reconnects, observedUnit: 'reconnects', status: 'warn' },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.stopping.abort();
+    clearInterval(this.heartbeat);
+    const client = this.listener;
+    this.listener = undefined;
+    await client?.end().catch(() => {});
+    await this.loop;
+    await this.local.close();
+  }
+
+  /** Split into notifications under the payload limit (a user with very many devices). */
+  private *payloads(deviceIds: string[], event: PushEvent): Generator<string> {
+    let batch: string[] = [];
+    const encode = (d: string[]) => JSON.stringify({ o: this.nodeId, d, t: event.type, x: event.data } satisfies Notification);
+    for (const id of deviceIds) {
+      if (batch.length > 0 && Buffer.byteLength(encode([...batch, id])) > MAX_PAYLOAD_BYTES) {
+        yield encode(batch);
+        batch = [];
+      }
+      batch.push(id);
+    }
+    if (batch.length > 0) yield encode(batch);
+  }
+
+  private async notify(payload: string): Promise<void> {
+    const delays = [50, 250];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.options.pool.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload]);
+        return;
+      } catch (error) {
+        if (attempt >= delays.length || this.stopping.signal.aborted) {
+          this.log(`events: could not NOTIFY the other nodes (${(error as Error).message}); their devices re-pull when their LISTEN connections are back`);
+          return;
+        }
+        await sleep(delays[attempt], this.stopping.signal);
+      }
+    }
+  }
+
+  private onNotification(message: pg.Notification): void {
+    if (message.channel !== EVENTS_CHANNEL || !message.payload) return;
+    let n: Notification;
+    try {
+      n = JSON.parse(message.payload) as Notification;
+    } catch {
+      return;
+    }
+    if (n.o === this.nodeId || !Array.isArray(n.d) || !(PUSH_EVENT_TYPES as readonly string[]).includes(n.t)) return;
+    void this.local.publish(n.d, { type: n.t, data: n.x ?? {} });
+  }
+
+  /**
+   * A connected client listening on the channel, and a promise that resolves (with the reason)
+   * when that connection is lost.
+   */
+  private async connect(): Promise<{ client: pg.Client; lost: Promise<Error> }> {
+    const client = new pg.Client({ connectionString: this.options.url, application_name: 'smsgate-listen', keepAlive: true, connectionTimeoutMillis: 10_000 });
+    let markLost!: (reason: Error) => void;
+    const lost = new Promise<Error>((resolve) => (markLost = resolve));
+    client.on('error', (error) => markLost(error));
+    client.on('end', () => markLost(new Error('the connection was closed')));
+    client.on('notification', (message) => this.onNotification(message));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    this.listener = client;
+    // A connection can also die silently (a network partition): a round trip now and then notices.
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer to the heartbeat within 5 s')), 5000).unref());
+      Promise.race([client.query('SELECT 1'), timeout]).catch((error: Error) => markLost(error));
+    }, this.options.heartbeatMs ?? 10_000);
+    this.heartbeat.unref();
+    return { client, lost };
+  }
+
+  /** Wait for the connection to be lost, reopen it with backoff, then make local devices re-pull; repeat. */
+  private async keepListening(current: { client: pg.Client; lost: Promise<Error> }): Promise<void> {
+    const minDelay = this.options.reconnect?.minDelayMs ?? 100;
+    const maxDelay = this.options.reconnect?.maxDelayMs ?? 5000;
+    const stopped = new Promise<void>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve(), { once: true }));
+    for (;;) {
+      const reason = await Promise.race([current.lost, stopped]);
+      if (this.stopping.signal.aborted) return;
+      this.listener = undefined;
+      clearInterval(this.heartbeat);
+      current.client.end().catch(() => {});
+      this.log(`events: the LISTEN connection was lost (${(reason as Error).message}); reconnecting`);
+      let delay = minDelay;
+      for (;;) {
+        await sleep(delay, this.stopping.signal);
+        if (this.stopping.signal.aborted) return;
+        try {
+          current = await this.connect();
+          break;
+        } catch (error) {
+          delay = Math.min(delay * 2, maxDelay);
+          this.log(`events: reconnecting failed (${(error as Error).message}); next try in ${delay} ms`);
+        }
+      }
+      if (this.stopping.signal.aborted) {
+        await current.client.end().catch(() => {});
+        return;
+      }
+      this.reconnects++;
+      this.log(`events: LISTEN connection back; telling ${this.local.connections()} local stream(s) to re-pull`);
+      // Events published while the connection was down never reached this node: every device
+      // connected here pulls everything again.
+      for (const event of RE_PULL_EVENTS) await this.local.broadcast(event);
+    }
+  }
+}
