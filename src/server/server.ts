@@ -2,7 +2,6 @@ import type { ServerResponse } from 'node:http';
 import { createApp, type App } from '../shared/http.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
-import { LoginThrottle, type LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { openStore, parseStoreSpec, type ServerStore } from './store/store.ts';
 import type { EventHub } from './events/hub.ts';
 import type { ServerContext } from './context.ts';
@@ -16,8 +15,6 @@ import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
 import { formatValidationErrors } from './api/validation.ts';
-import { installObservability, serverAppOptions } from './observability.ts';
-import type { Logger } from '../shared/logger.ts';
 
 export interface ServerOptions {
   /** where server.db lives when neither `db` nor `store` is given (default ./data) */
@@ -42,10 +39,6 @@ export interface ServerOptions {
   keepAliveMs?: number;
   /** how long a verified Basic-auth login is remembered (default 30000) */
   authCacheMs?: number;
-  /** failed logins allowed per client address before 429 + Retry-After (default 20 per 60 s) */
-  loginThrottle?: LoginThrottleOptions;
-  /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
-  logger?: Logger;
 }
 
 export interface RunningServer {
@@ -95,7 +88,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       publicMode,
       privateToken: publicMode ? undefined : privateToken,
       keepAliveMs: options.keepAliveMs ?? 15_000,
-      loginThrottle: new LoginThrottle(clock, options.loginThrottle),
       users,
       devices,
       messages: new MessagesService(store.messages, devices, hub, clock),
@@ -104,12 +96,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       health: new HealthService(store.health, undefined, () => hub.health?.() ?? {}),
     };
 
-    const app = createApp(serverAppOptions(options.logger));
+    const app = createApp();
     app.setSchemaErrorFormatter(formatValidationErrors);
     const streams = new Set<ServerResponse>();
-    // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
-    installObservability(app, context, streams);
-    app.register(async (api) => healthRoutes(api, context));
+    healthRoutes(app, context);
     thirdPartyApi(app, context);
     mobileApi(app, context, streams);
     // Open event streams would keep close() waiting forever; end them first.
