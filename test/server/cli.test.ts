@@ -60,13 +60,14 @@ test('`smsgate server --public`, `--private-token` and `--db sqlite:` do what th
 
     const [both, postgres, nonsense] = await Promise.all([
       runSmsgate(['server', '--public', '--private-token', 'x', '--data-dir', dir.path]),
-      runSmsgate(['server', '--db', 'postgres://localhost/smsgate', '--port', '0']),
+      runSmsgate(['server', '--db', 'postgres://postgres:hunter2@127.0.0.1:1/smsgate', '--port', '0']),
       runSmsgate(['server', '--db', 'mysql://x', '--port', '0']),
     ]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /exclude each other/);
     assert.equal(postgres.code, 1);
-    assert.match(postgres.stderr, /sqlite:/);
+    assert.match(postgres.stderr, /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/smsgate \(ECONNREFUSED\); is it running/);
+    assert.doesNotMatch(postgres.stderr, /hunter2/, 'the password is not printed');
     assert.equal(nonsense.code, 1);
     assert.match(nonsense.stderr, /--db must be sqlite:PATH or postgres/);
   } finally {

@@ -6,20 +6,47 @@ import { tempDir } from './helpers.ts';
 import type { ServerStore } from '../../src/server/store/store.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
 import { SQLITE_MIGRATIONS } from '../../src/server/store/sqlite.ts';
+import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
+import { createTestDatabase } from '../postgres/helpers.ts';
 import type { MessageRecord } from '../../src/server/messages/repository.ts';
 
 /**
  * The repository contract: every store implementation must give the same answers. A new
- * implementation (PostgreSQL) joins by adding an entry here.
+ * implementation joins by adding an entry here. `open` may be called more than once: each call
+ * is another connection (another "node") to the same database.
  */
-const IMPLEMENTATIONS: { name: string; open(dir: string): Promise<ServerStore> }[] = [
-  { name: 'sqlite', open: async (dir) => openSqliteStore(join(dir, 'contract.db')) },
+interface Implementation {
+  name: string;
+  setup(): Promise<{ open(): Promise<ServerStore>; dispose(): Promise<void> }>;
+}
+
+const IMPLEMENTATIONS: Implementation[] = [
+  {
+    name: 'sqlite',
+    async setup() {
+      const dir = tempDir();
+      return { open: async () => openSqliteStore(join(dir.path, 'contract.db')), dispose: async () => dir.remove() };
+    },
+  },
+  {
+    name: 'postgres',
+    async setup() {
+      // Fails (never skips) when PostgreSQL is not there, saying how to start it.
+      const db = await createTestDatabase();
+      return { open: () => openPostgresStore(db.url, { log: () => {} }), dispose: () => db.drop() };
+    },
+  },
 ];
 
 for (const impl of IMPLEMENTATIONS) {
   describe(`store contract: ${impl.name}`, () => {
-    const dir = tempDir();
+    let setup: Awaited<ReturnType<Implementation['setup']>>;
+    /** the store under test */
     let store: ServerStore;
+    /** a second store on the same database, as a second server node would have */
+    let twin: ServerStore;
+    /** store for even i, twin for odd i: concurrent calls through two "nodes" */
+    const via = (i: number) => (i % 2 === 0 ? store : twin);
     let n = 0;
     const unique = (prefix: string) => `${prefix}-${++n}`;
     const user = async () => {
@@ -40,16 +67,19 @@ for (const impl of IMPLEMENTATIONS) {
     });
 
     before(async () => {
-      store = await impl.open(dir.path);
+      setup = await impl.setup();
+      store = await setup.open();
+      twin = await setup.open();
     });
     after(async () => {
-      await store.close();
-      dir.remove();
+      await store?.close();
+      await twin?.close();
+      await setup?.dispose();
     });
 
-    test('users: concurrent inserts of one login leave exactly one user', async () => {
+    test('users: concurrent inserts of one login (through two stores) leave exactly one user', async () => {
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => store.users.insertUser({ id: `race-${i}`, login: 'same-login', passwordHash: 'h', createdAt: i, updatedAt: i })),
+        Array.from({ length: 20 }, (_, i) => via(i).users.insertUser({ id: `race-${i}`, login: 'same-login', passwordHash: 'h', createdAt: i, updatedAt: i })),
       );
       assert.equal(results.filter((r) => r === 'inserted').length, 1);
       assert.equal((await store.users.listUsers()).filter((u) => u.login === 'same-login').length, 1);
@@ -58,17 +88,25 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal(await store.users.updatePasswordHash('nobody', 'h', 5), false);
     });
 
-    test('webhooks: 20 concurrent upserts of one id leave one row; the key is (user, id)', async () => {
+    test('webhooks: 20 concurrent upserts of one id (through two stores) leave one whole row; the key is (user, id)', async () => {
       const [u1, u2] = [await user(), await user()];
       const d1 = await device(u1);
-      await Promise.all(
+      const stored = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          store.webhooks.upsertWebhook({ userId: u1, id: 'hook', url: `https://e.com/${i}`, event: 'sms:sent', deviceId: i % 2 ? d1 : null, createdAt: 100 + i, updatedAt: 100 + i }),
+          via(i).webhooks.upsertWebhook({ userId: u1, id: 'hook', url: `https://e.com/${i}`, event: 'sms:sent', deviceId: i % 2 ? d1 : null, createdAt: 100 + i, updatedAt: 100 + i }),
         ),
       );
+      assert.deepEqual(stored.map((w) => w.url), Array.from({ length: 20 }, (_, i) => `https://e.com/${i}`), 'each upsert returns what it wrote');
       const rows = await store.webhooks.listUserWebhooks(u1);
       assert.equal(rows.length, 1);
-      assert.equal(rows[0].createdAt, 100, 'createdAt is the first insert’s');
+      const i = rows[0].updatedAt - 100;
+      assert.ok(i >= 0 && i < 20, `updatedAt ${rows[0].updatedAt} is one of the upserts'`);
+      assert.deepEqual([rows[0].url, rows[0].deviceId], [`https://e.com/${i}`, i % 2 ? d1 : null], 'the row is one upsert, not a mix of two');
+      assert.ok(rows[0].createdAt >= 100 && rows[0].createdAt < 120, 'createdAt is one upsert’s');
+      assert.deepEqual(await twin.webhooks.listUserWebhooks(u1), rows, 'both stores see the same row');
+      // a later upsert replaces the fields and keeps createdAt
+      const later = await twin.webhooks.upsertWebhook({ userId: u1, id: 'hook', url: 'https://e.com/later', event: 'sms:received', deviceId: null, createdAt: 999, updatedAt: 999 });
+      assert.deepEqual([later.url, later.event, later.deviceId, later.createdAt, later.updatedAt], ['https://e.com/later', 'sms:received', null, rows[0].createdAt, 999]);
       await store.webhooks.upsertWebhook({ userId: u2, id: 'hook', url: 'https://other.com', event: 'sms:received', deviceId: null, createdAt: 1, updatedAt: 1 });
       assert.equal((await store.webhooks.listUserWebhooks(u1))[0].url.startsWith('https://e.com/'), true);
       assert.equal(await store.webhooks.deleteUserWebhook(u2, 'missing'), false);
@@ -115,7 +153,7 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual((await store.messages.listPendingForDevice(d1, 10)).map((m) => m.id), ['same']);
     });
 
-    test('messages: concurrent state reports never move a message or a recipient backwards; the first time of a state wins', async () => {
+    test('messages: concurrent state reports never move a message or a recipient backwards; the earliest time of a state is kept', async () => {
       const u = await user();
       const d = await device(u);
       const m = message(u, d);
@@ -127,12 +165,19 @@ for (const impl of IMPLEMENTATIONS) {
         states: { [state]: at },
       });
       const reports = [report('Delivered', 3000), report('Sent', 2000), report('Processed', 1500), report('Sent', 2999), report('Processed', 1600), report('Delivered', 3999)];
-      const applied = await Promise.all(reports.map((r) => store.messages.applyStateReport(d, r, 5000)));
+      const applied = await Promise.all(reports.map((r, i) => via(i).messages.applyStateReport(d, r, 5000)));
       assert.ok(applied.every(Boolean));
       const after = (await store.messages.getUserMessage(u, m.id))!;
       assert.equal(after.state, 'Delivered');
       assert.deepEqual(after.recipients.map((r) => [r.state, r.error]), [['Delivered', null], ['Failed', 'RESULT_ERROR_NO_SERVICE']]);
-      assert.deepEqual(after.states, { Pending: 1000, Delivered: 3000, Sent: 2000, Processed: 1500 });
+      assert.deepEqual(after.states, { Pending: 1000, Delivered: 3000, Sent: 2000, Processed: 1500 }, 'the earliest time of each state, whatever the order');
+      assert.deepEqual(Object.keys(after.states), ['Pending', 'Processed', 'Sent', 'Delivered'], 'states in time order');
+      // one at a time, backwards: nothing moves, and an earlier time of a known state is kept
+      assert.equal(await twin.messages.applyStateReport(d, report('Sent', 1900), 5500), true);
+      const again = (await store.messages.getUserMessage(u, m.id))!;
+      assert.equal(again.state, 'Delivered');
+      assert.deepEqual(again.recipients.map((r) => r.state), ['Delivered', 'Failed']);
+      assert.equal(again.states.Sent, 1900);
       // a final state is final: Failed (same rank as Delivered) does not replace it
       await store.messages.applyStateReport(d, report('Failed', 6000), 6000);
       assert.equal((await store.messages.getUserMessage(u, m.id))!.state, 'Delivered');
@@ -165,14 +210,20 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual(await store.settings.getUserSettings(u), { webhooks: { signing_key: 'k', retry_count: 3, internet_required: false }, ping: { interval_seconds: null } });
       assert.deepEqual(await store.settings.replaceUserSettings(u, { logs: { lifetime_days: 7 } }, 3), { logs: { lifetime_days: 7 }, webhooks: { signing_key: 'k' } });
       assert.deepEqual(await store.settings.replaceUserSettings(u, { webhooks: { signing_key: 'k2' } }, 4), { webhooks: { signing_key: 'k2' } });
-      await Promise.all(Array.from({ length: 10 }, (_, i) => store.settings.patchUserSettings(u, { messages: { [`limit_value`]: i } }, 5 + i)));
+      await Promise.all(Array.from({ length: 10 }, (_, i) => via(i).settings.patchUserSettings(u, { messages: { [`limit_value`]: i } }, 5 + i)));
       assert.equal((await store.settings.getUserSettings(u)).webhooks?.signing_key, 'k2', 'concurrent patches of another group keep the key');
+      // concurrent patches of different keys through two stores: none is lost
+      const v = await user();
+      await Promise.all(Array.from({ length: 10 }, (_, i) => via(i).settings.patchUserSettings(v, { messages: { [`key_${i}`]: i } } as never, 20 + i)));
+      assert.deepEqual(Object.keys((await twin.settings.getUserSettings(v)).messages ?? {}).sort(), Array.from({ length: 10 }, (_, i) => `key_${i}`).sort());
     });
 
-    test('meta: the first value stored wins', async () => {
-      const results = await Promise.all(['a', 'b', 'c'].map((v) => store.meta.setMetaIfAbsent('k', v)));
-      assert.deepEqual(results, ['a', 'a', 'a']);
-      assert.equal(await store.meta.getMeta('k'), 'a');
+    test('meta: the first value stored wins, on every store', async () => {
+      const results = await Promise.all(['a', 'b', 'c', 'd'].map((v, i) => via(i).meta.setMetaIfAbsent('k', v)));
+      assert.ok(['a', 'b', 'c', 'd'].includes(results[0]));
+      assert.deepEqual(results, [results[0], results[0], results[0], results[0]], 'everyone reads back the winner');
+      assert.equal(await twin.meta.getMeta('k'), results[0]);
+      assert.equal(await store.meta.setMetaIfAbsent('k', 'late'), results[0]);
       assert.equal(await store.meta.getMeta('missing'), undefined);
     });
 

@@ -1,0 +1,99 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestDatabase, query, type TestDatabase } from './helpers.ts';
+import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
+import type { ServerStore } from '../../src/server/store/store.ts';
+import type { PostgresEventHub } from '../../src/server/events/hub.postgres.ts';
+import type { PushEvent } from '../../src/server/events/hub.ts';
+import { eventually } from '../server/helpers.ts';
+
+/** Two "nodes": two stores (two pools) on one database, each with its LISTEN/NOTIFY hub. */
+let db: TestDatabase;
+let stores: ServerStore[] = [];
+let a: PostgresEventHub;
+let b: PostgresEventHub;
+const logs: string[] = [];
+
+before(async () => {
+  db = await createTestDatabase();
+  stores = await Promise.all([0, 1].map(() => openPostgresStore(db.url, { log: (l) => logs.push(l), listenReconnect: { minDelayMs: 50, maxDelayMs: 200 } })));
+  [a, b] = (await Promise.all(stores.map((s) => s.openEventHub()))) as PostgresEventHub[];
+});
+after(async () => {
+  await a?.close();
+  await b?.close();
+  for (const s of stores) await s.close();
+  await db?.drop();
+});
+
+const collect = (hub: PostgresEventHub, deviceId: string) => {
+  const got: PushEvent[] = [];
+  const unsubscribe = hub.subscribe(deviceId, (e) => got.push(e));
+  return { got, unsubscribe };
+};
+
+test('an event published on one node reaches the device on the other, once; the publisher delivers its own at once', async () => {
+  const onB = collect(b, 'dev-1');
+  const onA = collect(a, 'dev-1');
+  const other = collect(b, 'dev-2');
+  await a.publish(['dev-1', 'dev-1'], { type: 'MessageEnqueued', data: { id: 'm-1' } });
+  assert.deepEqual(onA.got, [{ type: 'MessageEnqueued', data: { id: 'm-1' } }], 'local streams get it before publish resolves');
+  await eventually(() => onB.got.length === 1, 'the event on node B', 3000);
+  assert.deepEqual(onB.got[0], { type: 'MessageEnqueued', data: { id: 'm-1' } });
+  // Give a duplicate (its own NOTIFY coming back to A, or a second copy to B) time to show up.
+  await b.publish(['dev-3'], { type: 'SettingsUpdated', data: {} });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(onA.got.length, 1, 'A ignores its own notification');
+  assert.equal(onB.got.length, 1, 'one notification, one delivery (device ids are deduplicated)');
+  assert.equal(other.got.length, 0, 'another device gets nothing');
+  for (const c of [onA, onB, other]) c.unsubscribe();
+});
+
+test('an event for more devices than one NOTIFY payload holds reaches all of them', async () => {
+  const ids = Array.from({ length: 1500 }, (_, i) => `device-${String(i).padStart(15, '0')}`);
+  let received = 0;
+  const unsubscribes = ids.map((id) => b.subscribe(id, () => received++));
+  await a.publish(ids, { type: 'WebhooksUpdated', data: {} });
+  await eventually(() => received === ids.length, `all ${ids.length} devices (got ${received})`, 5000);
+  for (const u of unsubscribes) u();
+});
+
+test('a lost LISTEN connection comes back by itself, tells every local device to re-pull, and carries events again', async () => {
+  const d1 = collect(b, 'dev-r1');
+  const d2 = collect(b, 'dev-r2');
+  assert.equal(b.reconnects, 0);
+  assert.equal(b.health()['events:listen'].status, 'pass');
+  const pid = (b as unknown as { listener: { processID: number } }).listener.processID;
+  const [killed] = await query(db.url, 'SELECT pg_terminate_backend($1) AS ok', [pid]);
+  assert.equal(killed.ok, true, "B's LISTEN backend was terminated");
+
+  await eventually(() => b.reconnects === 1, 'B to reconnect', 5000);
+  const types = (got: PushEvent[]) => got.map((e) => e.type).sort();
+  await eventually(() => d1.got.length === 3 && d2.got.length === 3, 'the re-pull events', 2000);
+  assert.deepEqual(types(d1.got), ['MessageEnqueued', 'SettingsUpdated', 'WebhooksUpdated'], 'every push type, so the device pulls everything');
+  assert.deepEqual(types(d2.got), ['MessageEnqueued', 'SettingsUpdated', 'WebhooksUpdated']);
+  assert.equal(b.health()['events:listen'].status, 'pass');
+  assert.equal(b.health()['events:listen'].observedValue, 1);
+  assert.equal(a.reconnects, 0, "A's connection was not touched");
+  assert.ok(logs.some((l) => /LISTEN connection was lost/.test(l)), 'the loss is logged');
+
+  await a.publish(['dev-r1'], { type: 'WebhooksUpdated', data: {} });
+  await eventually(() => d1.got.length === 4, 'a new event after the reconnect', 3000);
+  assert.equal(d2.got.length, 3);
+  d1.unsubscribe();
+  d2.unsubscribe();
+});
+
+test('close ends the LISTEN connection; nothing reconnects after it', async () => {
+  const store = await openPostgresStore(db.url, { log: () => {} });
+  const hub = (await store.openEventHub()) as PostgresEventHub;
+  const listening = async () =>
+    (await query(db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'smsgate-listen' AND datname = $1`, [db.name]))[0].n;
+  assert.equal(await listening(), 3, 'A, B and this one');
+  await hub.close();
+  await store.close();
+  await eventually(async () => (await listening()) === 2, 'its LISTEN connection to be gone', 2000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await listening(), 2);
+  assert.equal(hub.reconnects, 0);
+});
