@@ -7,7 +7,7 @@ import { startTestDevice, eventually, tempDir, LocalApi } from '../helpers/devic
 import { startSmsgate } from '../helpers/process.ts';
 
 test('a receiver down across six retries gets every delivery when it comes back; none failed early', async () => {
-  const SCALE = 0.002; // retries at 20, 40, 80, 160, 320, 640 ms
+  const SCALE = 0.005; // retries at 50, 100, 200, 400, 800, 1600 ms; a 150 ms attempt deadline
   const device = await startTestDevice({ timeScale: SCALE });
   const receiver = await new TestReceiver().start();
   const port = Number(new URL(receiver.url).port);
@@ -21,13 +21,13 @@ test('a receiver down across six retries gets every delivery when it comes back;
     await eventually(async () => {
       const pending = (await device.api.call('GET', '/deliveries?state=pending&limit=100')).body.items;
       return pending.length === 50 && pending.every((d: { attempts: number }) => d.attempts >= 7);
-    }, 'six retries spent on every delivery', 20_000, 50);
+    }, 'six retries spent on every delivery', 30_000, 50);
     assert.equal((await device.api.call('GET', '/deliveries?state=failed')).body.items.length, 0, 'none given up before the budget');
 
     const back = await new TestReceiver().start(port);
     try {
-      await back.waitFor(50, 20_000);
-      await eventually(async () => (await device.api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length === 50, 'all succeeded');
+      await back.waitFor(50, 60_000);
+      await eventually(async () => (await device.api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length === 50, 'all succeeded', 30_000);
       assert.deepEqual(new Set(back.envelopes().map((e) => e.id)), new Set(ids));
     } finally {
       await back.stop();
