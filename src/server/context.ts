@@ -1,4 +1,5 @@
 import type { Clock } from '../shared/clock.ts';
+import type { LoginThrottle } from '../shared/login-throttle.ts';
 import type { ServerStore } from './store/store.ts';
 import type { EventHub } from './events/hub.ts';
 import type { UsersService } from './users/service.ts';
@@ -19,6 +20,8 @@ export interface ServerContext {
   privateToken: string | undefined;
   /** how often an idle SSE stream gets a keep-alive comment */
   keepAliveMs: number;
+  /** failed logins (Basic, device token, private token, current password) per client address */
+  loginThrottle: LoginThrottle;
   users: UsersService;
   devices: DevicesService;
   messages: MessagesService;

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { createApp, type App } from '../shared/http.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
+import { LoginThrottle, type LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { openStore, parseStoreSpec, type ServerStore } from './store/store.ts';
 import type { EventHub } from './events/hub.ts';
 import type { ServerContext } from './context.ts';
@@ -39,6 +40,8 @@ export interface ServerOptions {
   keepAliveMs?: number;
   /** how long a verified Basic-auth login is remembered (default 30000) */
   authCacheMs?: number;
+  /** failed logins allowed per client address before 429 + Retry-After (default 20 per 60 s) */
+  loginThrottle?: LoginThrottleOptions;
 }
 
 export interface RunningServer {
@@ -88,6 +91,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       publicMode,
       privateToken: publicMode ? undefined : privateToken,
       keepAliveMs: options.keepAliveMs ?? 15_000,
+      loginThrottle: new LoginThrottle(clock, options.loginThrottle),
       users,
       devices,
       messages: new MessagesService(store.messages, devices, hub, clock),

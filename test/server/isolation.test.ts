@@ -9,7 +9,9 @@ let authA: string;
 let authB: string;
 
 before(async () => {
-  server = await startTestServer();
+  // This file sends wrong credentials on purpose, many times from 127.0.0.1: a high login
+  // throttle keeps those answers 401 (the throttle itself is tested in test/reliability/server-auth.test.ts).
+  server = await startTestServer({ loginThrottle: { maxFailures: 10_000 } });
   a = await newDevice(server, 'A phone');
   b = await newDevice(server, 'B phone');
   authA = basic(a.login, a.password);

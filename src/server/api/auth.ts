@@ -30,15 +30,27 @@ export function parseBearer(request: FastifyRequest): string | undefined {
   return match ? match[1] : undefined;
 }
 
-/** The user of `Authorization: Basic`, or undefined when the header is absent; 401 when it is wrong. */
+/**
+ * The user of `Authorization: Basic`, or undefined when the header is absent; 401 when it is wrong.
+ *
+ * Failed logins are counted per client address; past the limit the address gets 429 with
+ * Retry-After, checked before anything else, the cache of recently verified logins included
+ * (otherwise that cache would answer unlimited guesses at an account in use). A success does
+ * not clear the address's failures: on a server with many users, one valid login must not buy
+ * more guesses at another user's password. Failures leave the window on their own.
+ */
 export async function optionalUser(ctx: ServerContext, request: FastifyRequest): Promise<AuthenticatedUser | undefined> {
   const given = parseBasicAuth(request);
   if (!given) {
     if (/^basic\s/i.test(request.headers.authorization ?? '')) throw unauthorized();
     return undefined;
   }
+  ctx.loginThrottle.check(request.ip);
   const user = await ctx.users.authenticate(given.username, given.password);
-  if (!user) throw unauthorized();
+  if (!user) {
+    ctx.loginThrottle.failed(request.ip);
+    throw unauthorized();
+  }
   return user;
 }
 
@@ -51,12 +63,14 @@ export function requireUser(ctx: ServerContext) {
   };
 }
 
-/** onRequest hook of the mobile API: the device's bearer token. */
+/** onRequest hook of the mobile API: the device's bearer token (a wrong one counts as a failed login). */
 export function requireDevice(ctx: ServerContext) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = parseBearer(request);
+    if (token !== undefined) ctx.loginThrottle.check(request.ip);
     const device = token === undefined ? undefined : await ctx.devices.authenticate(token);
     if (!device) {
+      if (token !== undefined) ctx.loginThrottle.failed(request.ip);
       throw new HttpError(401, 'missing or unknown device token: send Authorization: Bearer <token>, the token POST /mobile/v1/device returned');
     }
     devices.set(request, device);

@@ -54,7 +54,7 @@ export function deviceRegistrationRoutes(app: App, ctx: ServerContext): void {
       if (existing) {
         ({ id: userId, login } = existing);
       } else {
-        if (!ctx.publicMode) checkPrivateToken(ctx, parseBearer(request));
+        if (!ctx.publicMode) checkPrivateToken(ctx, parseBearer(request), request.ip);
         const created = await ctx.users.createGenerated();
         ({ id: userId, login } = created.user);
         password = created.password;
@@ -90,8 +90,13 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
   });
 }
 
-function checkPrivateToken(ctx: ServerContext, given: string | undefined): void {
+/** A wrong private token counts as a failed login of the client's address. */
+function checkPrivateToken(ctx: ServerContext, given: string | undefined, address: string): void {
   const hint = 'this server is private: send Authorization: Bearer <private token> (printed by `smsgate server`), or the Basic auth of an existing user to add a device to that user';
   if (given === undefined) throw new HttpError(401, `missing credentials; ${hint}`);
-  if (ctx.privateToken === undefined || !safeEqual(given, ctx.privateToken)) throw new HttpError(401, `wrong private token; ${hint}`);
+  ctx.loginThrottle.check(address);
+  if (ctx.privateToken === undefined || !safeEqual(given, ctx.privateToken)) {
+    ctx.loginThrottle.failed(address);
+    throw new HttpError(401, `wrong private token; ${hint}`);
+  }
 }

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
 
@@ -16,7 +16,14 @@ export function usersMobileRoutes(app: App, ctx: ServerContext): void {
     { schema: { tags: ['user'], summary: "Change the password of this device's user", body: ChangePasswordBody, response: { 204: Type.Null(), 400: ErrorBodySchema, 401: ErrorBodySchema } } },
     async (request, reply) => {
       const body = request.body as typeof ChangePasswordBody.static;
-      await ctx.users.changeOwnPassword(deviceOf(request).userId, body.currentPassword, body.newPassword);
+      // A wrong current password is a failed login: a device token must not allow unlimited guesses.
+      ctx.loginThrottle.check(request.ip);
+      try {
+        await ctx.users.changeOwnPassword(deviceOf(request).userId, body.currentPassword, body.newPassword);
+      } catch (error) {
+        if (error instanceof HttpError && error.statusCode === 401) ctx.loginThrottle.failed(request.ip);
+        throw error;
+      }
       return reply.code(204).send();
     },
   );
