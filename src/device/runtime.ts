@@ -24,6 +24,8 @@ import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
 import { DeviceLink, type LinkOptions } from './link/link.ts';
 import type { LoginThrottleOptions } from '../shared/login-throttle.ts';
+import { createLogger, type Logger } from '../shared/logger.ts';
+import { DeviceObservability } from './observability.ts';
 
 export interface DeviceOptions {
   /** where device.db lives */
@@ -53,6 +55,8 @@ export interface DeviceOptions {
   loginThrottle?: LoginThrottleOptions;
   /** link to a server (Private/Cloud mode) */
   link?: LinkOptions;
+  /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
+  logger?: Logger;
 }
 
 /** Everything the Local API and the link need, built once per device. */
@@ -73,6 +77,9 @@ export interface DeviceContext {
   timeZone: string;
   deviceId: string;
   insecureHttp: boolean;
+  logger: Logger;
+  /** metrics, attempt log lines and the live feed of attempts */
+  observability: DeviceObservability;
   health(): Health;
 }
 
@@ -130,11 +137,14 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     signingKey: () => settings.signingKey(),
     retryCount: () => settings.get().webhooks.retry_count,
     mayDeliver: () => network.isOnline() || !settings.get().webhooks.internet_required,
+    onAttempt: (result) => observability.recordAttempt(result),
   });
   network.onChange(() => dispatcher.wake());
   settings.onChange(() => dispatcher.wake());
 
   const events = new DeviceEvents({ db, outbox, webhooks, identity, clock, wake: () => dispatcher.wake() });
+  const logger = options.logger ?? createLogger({ name: 'device' });
+  const observability = new DeviceObservability({ outbox, events, retryCount: () => settings.get().webhooks.retry_count, logger });
   const carrier = new VirtualCarrier({ clock, simCount: options.simCount, ...options.carrierDelays });
   const messages = new MessageService({ db, messages: messageStore, events, carrier, settings, clock, timeZone, deviceId: () => deviceId });
   const health = () => deviceHealth({ outbox, messages: messageStore, network, clock, batteryLevel: () => 100 });
@@ -143,6 +153,8 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const context: DeviceContext = {
     db, meta, outbox, webhooks, settings, events, dispatcher, messages, messageStore, carrier, network, identity, clock, timeZone, deviceId,
     insecureHttp: options.insecureHttp ?? false,
+    logger,
+    observability,
     health,
   };
 

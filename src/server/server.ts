@@ -16,6 +16,8 @@ import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
 import { formatValidationErrors } from './api/validation.ts';
+import { installObservability, serverAppOptions } from './observability.ts';
+import type { Logger } from '../shared/logger.ts';
 
 export interface ServerOptions {
   /** where server.db lives when neither `db` nor `store` is given (default ./data) */
@@ -42,6 +44,8 @@ export interface ServerOptions {
   authCacheMs?: number;
   /** failed logins allowed per client address before 429 + Retry-After (default 20 per 60 s) */
   loginThrottle?: LoginThrottleOptions;
+  /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
+  logger?: Logger;
 }
 
 export interface RunningServer {
@@ -100,10 +104,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       health: new HealthService(store.health, undefined, () => hub.health?.() ?? {}),
     };
 
-    const app = createApp();
+    const app = createApp(serverAppOptions(options.logger));
     app.setSchemaErrorFormatter(formatValidationErrors);
     const streams = new Set<ServerResponse>();
-    healthRoutes(app, context);
+    // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
+    installObservability(app, context, streams);
+    app.register(async (api) => healthRoutes(api, context));
     thirdPartyApi(app, context);
     mobileApi(app, context, streams);
     // Open event streams would keep close() waiting forever; end them first.

@@ -8,18 +8,61 @@ import { messageRoutes } from './messages-routes.ts';
 import { settingsRoutes } from './settings-routes.ts';
 import { deliveryRoutes } from './deliveries-routes.ts';
 import { simRoutes } from './sim-routes.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
+import type { ServerResponse } from 'node:http';
+import { isDocsUrl, registerOpenApi } from '../../shared/openapi.ts';
+import { installHttpMetrics, metricsRoute } from '../../shared/metrics.ts';
+import { appLoggingOptions, installRequestLog } from '../../shared/logger.ts';
+import { webUiRoutes } from '../../shared/dashboard.ts';
 
-/** Routes anyone may call: load balancers and monitors need health without credentials. */
-const PUBLIC_ROUTES = new Set(['/health']);
+/**
+ * Routes anyone may call: load balancers and monitors need health without credentials, and the
+ * OpenAPI documents (`/docs`) describe routes, never data or secrets. `/metrics` checks for itself:
+ * loopback clients, or authenticated ones.
+ */
+const PUBLIC_ROUTES = new Set(['/health', '/metrics']);
 
 /** The device's Local-mode API (what the phone serves on port 8080 in the original). */
 export function createLocalApi(ctx: DeviceContext, credentials: LocalCredentials, https?: { key: string; cert: string }): App {
-  const app = createApp(https ? { https } : {});
+  const app = createApp({ ...(https ? { https } : {}), ...appLoggingOptions(ctx.logger) });
+  installRequestLog(app);
+  installHttpMetrics(app, ctx.observability.registry);
+  registerOpenApi(app, {
+    title: 'smsgate device: Local API',
+    description: "The virtual device's Local-mode API (what the phone serves on port 8080), its simulation API and the dashboard's endpoints.",
+    tags: [
+      { name: 'webhooks', description: 'the Local webhook list' },
+      { name: 'messages', description: 'send SMS and read their state' },
+      { name: 'deliveries', description: 'the delivery and attempt log, redelivery' },
+      { name: 'settings', description: 'device settings' },
+      { name: 'simulation', description: 'the virtual carrier: incoming SMS, connectivity' },
+      { name: 'device', description: 'this device' },
+      { name: 'health', description: 'without credentials' },
+      { name: 'metrics', description: 'Prometheus text; loopback clients, or with credentials' },
+      { name: 'dashboard', description: "what the web dashboard reads: overview and live events" },
+    ],
+    securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } },
+    securityOf: (url) => (url === '/health' || url === '/metrics' ? undefined : [{ basicAuth: [] }]),
+  });
 
   app.addHook('onRequest', async (request) => {
-    if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const url = request.routeOptions.url;
+    if (PUBLIC_ROUTES.has(url ?? '') || isDocsUrl(url)) return;
     await credentials.check(request);
   });
+  // Open live streams would keep close() waiting forever; end them first.
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+    streams.clear();
+  });
+
+  // Routes go in a plugin registered after the OpenAPI generator, so it sees every one of them.
+  app.register(async (api) => routes(api, ctx, credentials, streams));
+  return app;
+}
+
+function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, streams: Set<ServerResponse>): void {
 
   app.get('/health', { schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } } }, async (_request, reply) => {
     const health = ctx.health();
@@ -39,5 +82,11 @@ export function createLocalApi(ctx: DeviceContext, credentials: LocalCredentials
   settingsRoutes(app, ctx);
   deliveryRoutes(app, ctx);
   simRoutes(app, ctx);
-  return app;
+  dashboardRoutes(app, ctx, streams);
+  webUiRoutes(app, { mode: 'device' });
+  metricsRoute(app, ctx.observability.registry, async (request) => {
+    if (!request.headers.authorization) return false;
+    await credentials.check(request);
+    return true;
+  });
 }

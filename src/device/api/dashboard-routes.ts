@@ -1,0 +1,75 @@
+import type { ServerResponse } from 'node:http';
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import type { DeviceContext } from '../runtime.ts';
+import { HealthSchema, WebhookSchema } from '../../protocol/index.ts';
+import { toWireWebhook } from '../store/webhooks.ts';
+
+const OverviewSchema = Type.Object({
+  device: Type.Object({
+    id: Type.String(),
+    cloudId: Type.Union([Type.String(), Type.Null()], { description: 'the id the server gave this device; null when not linked' }),
+    online: Type.Boolean({ description: 'simulated connectivity' }),
+    timeZone: Type.String(),
+  }),
+  health: HealthSchema,
+  queue: Type.Object({ pending: Type.Integer(), sending: Type.Integer(), succeeded: Type.Integer(), failed: Type.Integer() }),
+  webhooks: Type.Object({ local: Type.Array(WebhookSchema), cloud: Type.Array(WebhookSchema) }),
+});
+
+/** How often a comment line keeps an idle live stream (and any proxy in between) open. */
+const KEEP_ALIVE_MS = 15_000;
+
+/**
+ * What the dashboard needs beyond the Local API: one overview call (the device, its health, the
+ * queue by state and both webhook lists) and the live stream of events and attempts.
+ */
+export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<ServerResponse>): void {
+  app.get(
+    '/dashboard/overview',
+    { schema: { tags: ['dashboard'], summary: 'The device, its health, deliveries by state and both webhook lists', response: { 200: OverviewSchema } } },
+    async () => ({
+      device: { id: ctx.deviceId, cloudId: ctx.identity.cloudDeviceId(), online: ctx.network.isOnline(), timeZone: ctx.timeZone },
+      health: ctx.health(),
+      queue: ctx.outbox.countByState(),
+      webhooks: { local: ctx.webhooks.list('Local').map(toWireWebhook), cloud: ctx.webhooks.list('Cloud').map(toWireWebhook) },
+    }),
+  );
+
+  app.get(
+    '/events/stream',
+    {
+      schema: {
+        tags: ['dashboard'],
+        summary: 'Server-Sent Events: `event` frames for every SMS/system event recorded, `attempt` frames for every delivery attempt',
+        produces: ['text/event-stream'],
+      },
+    },
+    (request, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': String(request.id),
+      });
+      res.write(': connected\n\n');
+      const send = (type: string, data: unknown) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+      const offEvent = ctx.events.onEvent((e) => send('event', { eventId: e.eventId, event: e.event, payload: e.payload, deliveryIds: e.deliveryIds, at: e.at }));
+      const offAttempt = ctx.observability.onAttempt((notice) => send('attempt', notice));
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+      keepAlive.unref();
+      streams.add(res);
+      ctx.observability.streamOpened();
+      res.on('close', () => {
+        clearInterval(keepAlive);
+        offEvent();
+        offAttempt();
+        streams.delete(res);
+        ctx.observability.streamClosed();
+      });
+    },
+  );
+}

@@ -1,0 +1,60 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { HttpError } from '../protocol/index.ts';
+import type { App } from './http.ts';
+
+export { Registry };
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 addresses. */
+export function isLoopback(ip: string | undefined): boolean {
+  if (!ip) return false;
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return v4.startsWith('127.') || ip === '::1';
+}
+
+/**
+ * The HTTP request metrics every smsgate API exports: a counter and a duration histogram by method,
+ * route pattern (never the raw URL, so ids do not explode the label set) and status code.
+ */
+export function installHttpMetrics(app: App, registry: Registry): void {
+  const labelNames = ['method', 'route', 'status_code'] as const;
+  const requests = new Counter({ name: 'smsgate_http_requests_total', help: 'HTTP requests answered', labelNames, registers: [registry] });
+  const duration = new Histogram({
+    name: 'smsgate_http_request_duration_seconds',
+    help: 'Time from the request arriving to the response being sent',
+    labelNames,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+}
+
+/**
+ * `GET /metrics` in Prometheus text format. A request from a loopback address is served; any other
+ * must be authenticated by `authenticate` (which throws 401 on wrong credentials and returns false
+ * when none were given), else it gets a 403.
+ */
+export function metricsRoute(app: App, registry: Registry, authenticate: (request: FastifyRequest) => Promise<boolean>): void {
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['metrics'],
+        summary: 'Prometheus metrics (loopback clients, or authenticated ones)',
+        produces: ['text/plain'],
+        response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
+      },
+    },
+    async (request, reply) => {
+      if (!isLoopback(request.ip) && !(await authenticate(request))) {
+        throw new HttpError(403, 'metrics are served to loopback clients only; from elsewhere send the API credentials');
+      }
+      return reply.type(registry.contentType).send(await registry.metrics());
+    },
+  );
+}

@@ -1,0 +1,105 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestDevice, eventually } from '../helpers/device.ts';
+import { TestReceiver } from '../helpers/receiver.ts';
+import { startTestServer, newDevice } from '../server/helpers.ts';
+
+/** The value of one sample of a Prometheus text exposition, or undefined. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(match[3]);
+  }
+  return undefined;
+}
+
+test('device /metrics: counters match a known run of deliveries', async () => {
+  const receiver = await new TestReceiver().start();
+  const device = await startTestDevice();
+  try {
+    assert.equal((await device.api.call('PATCH', '/settings', { webhooks: { retry_count: 1 } })).status, 200);
+    assert.equal((await device.api.call('POST', '/webhooks', { url: `${receiver.url}/hook`, event: 'sms:received' })).status, 201);
+    // 5 SMS answered 200, then one whose two attempts (first try + 1 retry) both get a 500.
+    receiver.responder = (_r, index) => (index < 5 ? 200 : 500);
+    for (let i = 0; i < 5; i++) assert.equal((await device.api.call('POST', '/sim/v1/incoming', { from: '+15551230000', text: `ok ${i}` })).status, 202);
+    await receiver.waitFor(5);
+    assert.equal((await device.api.call('POST', '/sim/v1/incoming', { from: '+15551230000', text: 'doomed' })).status, 202);
+    await receiver.waitFor(7);
+    const scrape = async () => (await fetch(`${device.url}/metrics`)).text();
+    const text = await eventually(async () => {
+      const t = await scrape();
+      return sample(t, 'smsgate_deliveries_total', { outcome: 'failed' }) === 1 && sample(t, 'smsgate_delivery_queue_depth', { state: 'failed' }) === 1 ? t : undefined;
+    }, 'the failed delivery to be counted');
+
+    assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'succeeded' }), 5);
+    assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'failed' }), 1);
+    assert.equal(sample(text, 'smsgate_delivery_retries_scheduled_total'), 1);
+    assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'succeeded' }), 5);
+    assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'retry' }), 1);
+    assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'failed' }), 1);
+    assert.equal(sample(text, 'smsgate_delivery_queue_depth', { state: 'pending' }), 0);
+    assert.equal(sample(text, 'smsgate_events_total', { event: 'sms:received' }), 6);
+    assert.equal(sample(text, 'smsgate_http_requests_total', { method: 'POST', route: '/sim/v1/incoming', status_code: '202' }), 6);
+    assert.equal(sample(text, 'smsgate_sse_streams'), 0);
+
+    // a live stream is counted while it is open
+    const controller = new AbortController();
+    const stream = await fetch(`${device.url}/events/stream`, { headers: { authorization: device.api.authorization }, signal: controller.signal });
+    assert.equal(stream.status, 200);
+    assert.equal(sample(await scrape(), 'smsgate_sse_streams'), 1);
+    controller.abort();
+    await eventually(async () => sample(await scrape(), 'smsgate_sse_streams') === 0, 'the stream to be released');
+  } finally {
+    await device.cleanup();
+    await receiver.stop();
+  }
+});
+
+test('device /metrics: loopback only, unless authenticated', async () => {
+  const device = await startTestDevice();
+  try {
+    const remote = await device.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.10' });
+    assert.equal(remote.statusCode, 403);
+    assert.match(JSON.parse(remote.body).message, /loopback/);
+    const wrong = await device.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.10', headers: { authorization: 'Basic ' + Buffer.from('sms:nope').toString('base64') } });
+    assert.equal(wrong.statusCode, 401);
+    const authed = await device.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.10', headers: { authorization: device.api.authorization } });
+    assert.equal(authed.statusCode, 200);
+    assert.match(authed.body, /smsgate_deliveries_total/);
+    const local = await device.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '::ffff:127.0.0.1' });
+    assert.equal(local.statusCode, 200);
+  } finally {
+    await device.cleanup();
+  }
+});
+
+test('server /metrics: SSE streams held and HTTP requests, loopback only unless authenticated', async () => {
+  const server = await startTestServer();
+  try {
+    const { registration, login, password } = await newDevice(server);
+    const controller = new AbortController();
+    const stream = await fetch(`${server.mobileUrl}/events`, { headers: { authorization: `Bearer ${registration.token}` }, signal: controller.signal });
+    assert.equal(stream.status, 200);
+    const scrape = async () => (await fetch(`${server.url}/metrics`)).text();
+    const text = await scrape();
+    assert.equal(sample(text, 'smsgate_sse_streams'), 1);
+    assert.equal(sample(text, 'smsgate_http_requests_total', { method: 'POST', route: '/mobile/v1/device', status_code: '201' }), 1);
+    controller.abort();
+    await eventually(async () => sample(await scrape(), 'smsgate_sse_streams') === 0, 'the stream to be released');
+
+    const remote = await server.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.10' });
+    assert.equal(remote.statusCode, 403);
+    const authed = await server.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      remoteAddress: '192.0.2.10',
+      headers: { authorization: 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64') },
+    });
+    assert.equal(authed.statusCode, 200);
+  } finally {
+    await server.cleanup();
+  }
+});
