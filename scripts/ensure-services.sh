@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the services the tests talk to are there: PostgreSQL on 127.0.0.1:5432 (trust auth).
+# Make sure the services the tests talk to are there: PostgreSQL on 127.0.0.1:5432 (trust auth), and
+# Debian's chromium for the dashboard's browser test.
 # Uses a running one; otherwise starts the installed cluster; otherwise installs it from Debian.
 # It creates no database: each PostgreSQL test file makes its own (smsgate_test_<random>) and
 # drops it afterwards.
@@ -35,3 +36,13 @@ if ! psql -h 127.0.0.1 -p 5432 -U postgres -w -d postgres -tAc 'SELECT 1' >/dev/
   exit 1
 fi
 echo "PostgreSQL is up on 127.0.0.1:5432"
+
+# The dashboard test (test/dashboard/) drives Debian's chromium with playwright-core; never a
+# downloaded browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "chromium is not installed: installing it from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+echo "chromium: $(command -v chromium)"

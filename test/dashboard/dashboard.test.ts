@@ -1,0 +1,164 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { TestReceiver } from '../helpers/receiver.ts';
+import { tempDir } from '../helpers/device.ts';
+import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
+
+/** Debian's chromium (scripts/ensure-services.sh installs it); never a downloaded browser. */
+const CHROMIUM = process.env.SMSGATE_CHROMIUM ?? '/usr/bin/chromium';
+const OUTPUT = fileURLToPath(new URL('../../test-output/dashboard/', import.meta.url));
+const TIMEOUT = 15_000;
+
+async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${OUTPUT}${name}.png`, fullPage: true });
+}
+
+/** Navigate with the app's own nav links, as a user would. */
+async function open(page: Page, title: string): Promise<void> {
+  await page.locator('nav a', { hasText: title }).click();
+  await page.locator('main h2', { hasText: title }).waitFor({ timeout: TIMEOUT });
+}
+
+test('dashboard against smsgate up: webhook, incoming SMS live and delivered, failing redelivery', { timeout: 120_000 }, async () => {
+  mkdirSync(OUTPUT, { recursive: true });
+  const dir = tempDir();
+  const receiver = await new TestReceiver().start();
+  let failing = false;
+  receiver.responder = () => (failing ? 500 : 200);
+  let up: Spawned | undefined;
+  let browser: Browser | undefined;
+  try {
+    up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], { timeoutMs: 30_000 });
+    const { thirdPartyUrl, login, password, deviceUrl, deviceUsername, devicePassword } = up.ready;
+    const serverUrl = new URL(thirdPartyUrl).origin;
+    browser = await launch();
+
+    // Without credentials the dashboard is refused, like the API.
+    assert.equal((await fetch(`${deviceUrl}/`)).status, 401);
+    assert.equal((await fetch(`${serverUrl}/`)).status, 401);
+
+    // ---- the device's dashboard, logged in with the Local API credentials
+    const context = await browser.newContext({ httpCredentials: { username: deviceUsername, password: devicePassword }, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const response = await page.goto(`${deviceUrl}/`);
+    assert.equal(response?.status(), 200);
+    await page.locator('[data-testid="device-row"]').waitFor({ timeout: TIMEOUT });
+    assert.match(await page.locator('[data-testid="device-row"]').innerText(), /linked to a server/);
+    await page.locator('.stream.on').waitFor({ timeout: TIMEOUT }); // the live stream is connected
+    assert.equal(await page.locator('.loading').count(), 0, 'the loading note is gone');
+    await shot(page, 'device-devices');
+
+    // register a webhook to the real receiver
+    await open(page, 'Webhooks');
+    const hookUrl = `${receiver.url}/hook`;
+    await page.fill('input[name="url"]', hookUrl);
+    await page.selectOption('select[name="event"]', 'sms:received');
+    await page.click('button[type="submit"]');
+    await page.locator('[data-testid="local-webhooks"] [data-testid="webhook-row"]', { hasText: hookUrl }).waitFor({ timeout: TIMEOUT });
+    await shot(page, 'device-webhooks');
+
+    // inject an incoming SMS
+    await open(page, 'Send test');
+    await page.fill('form[aria-label="inject an incoming SMS"] input[name="text"]', 'Hello from Playwright');
+    await page.click('form[aria-label="inject an incoming SMS"] button[type="submit"]');
+    await page.locator('[data-testid="send-log"]', { hasText: '1 delivery queued' }).waitFor({ timeout: TIMEOUT });
+    await receiver.waitFor(1, TIMEOUT);
+    assert.equal(JSON.parse(receiver.requests[0].rawBody).payload.message, 'Hello from Playwright');
+    // and send one through the virtual carrier, watching its state move
+    await page.click('form[aria-label="send an SMS"] button[type="submit"]');
+    await page.locator('[data-testid="send-log"]', { hasText: /: (Sent|Delivered)/ }).waitFor({ timeout: TIMEOUT });
+    await shot(page, 'device-send');
+
+    // it shows under Live events: the event and its 200 attempt, without a reload
+    await open(page, 'Live events');
+    await page.locator('[data-testid="live-event"]', { hasText: 'Hello from Playwright' }).waitFor({ timeout: TIMEOUT });
+    await page.locator('[data-testid="live-attempt"]', { hasText: '200' }).waitFor({ timeout: TIMEOUT });
+    await shot(page, 'device-live');
+
+    // and in Deliveries with a 200 attempt
+    await open(page, 'Deliveries');
+    const delivery = page.locator('[data-testid="delivery"]').first();
+    await delivery.locator('[data-testid="delivery-state"]', { hasText: 'succeeded' }).waitFor({ timeout: TIMEOUT });
+    await delivery.locator('button', { hasText: 'Show attempts' }).click();
+    await delivery.locator('[data-testid="attempt-row"]').first().waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(await delivery.locator('[data-testid="attempt-status"]').allInnerTexts(), ['200']);
+
+    // the receiver fails; Redeliver makes a new attempt that shows its 500
+    failing = true;
+    await delivery.locator('button', { hasText: 'Redeliver' }).click();
+    await delivery.locator('[data-testid="attempt-row"]').nth(1).waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(await delivery.locator('[data-testid="attempt-status"]').allInnerTexts(), ['200', '500']);
+    await delivery.locator('[data-testid="delivery-state"]', { hasText: 'pending' }).waitFor({ timeout: TIMEOUT }); // a retry is scheduled
+    assert.equal(receiver.requests.length, 2);
+    await shot(page, 'device-deliveries');
+
+    // filters go to the server: a state with no match empties the list
+    await page.selectOption('select[name="state"]', 'failed');
+    await page.locator('main', { hasText: 'No deliveries match.' }).waitFor({ timeout: TIMEOUT });
+
+    // a phone-sized screen: every page still renders, the nav stays reachable
+    await page.setViewportSize({ width: 375, height: 740 });
+    for (const [title, name] of [['Devices', 'devices'], ['Webhooks', 'webhooks'], ['Deliveries', 'deliveries'], ['Live events', 'live'], ['Send test', 'send']]) {
+      await open(page, title);
+      if (title === 'Deliveries') {
+        await page.selectOption('select[name="state"]', '');
+        await page.locator('[data-testid="delivery"] button', { hasText: 'Show attempts' }).first().click();
+        await page.locator('[data-testid="attempt-row"]').nth(1).waitFor({ timeout: TIMEOUT });
+      }
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${title} fits 375 px without sideways scrolling (overflow ${overflow} px)`);
+      await shot(page, `device-${name}-375`);
+    }
+    assert.equal(pageErrors.length, 0, `no script errors: ${pageErrors.join('; ')}`);
+    await context.close();
+
+    // ---- the server's dashboard, logged in with the server user
+    const serverContext = await browser.newContext({ httpCredentials: { username: login, password }, viewport: { width: 1280, height: 800 } });
+    const serverPage = await serverContext.newPage();
+    serverPage.on('pageerror', (error) => pageErrors.push(error.message));
+    assert.equal((await serverPage.goto(`${serverUrl}/`))?.status(), 200);
+    await serverPage.locator('[data-testid="device-row"]', { hasText: 'virtual device' }).waitFor({ timeout: TIMEOUT });
+    assert.match(await serverPage.locator('[data-testid="device-row"]').innerText(), /online/);
+    await shot(serverPage, 'server-devices');
+    await open(serverPage, 'Webhooks');
+    const cloudUrl = `${receiver.url}/cloud`;
+    await serverPage.fill('input[name="url"]', cloudUrl);
+    await serverPage.selectOption('select[name="event"]', 'sms:sent');
+    await serverPage.click('button[type="submit"]');
+    await serverPage.locator('[data-testid="cloud-webhooks"] [data-testid="webhook-row"]', { hasText: cloudUrl }).waitFor({ timeout: TIMEOUT });
+    await shot(serverPage, 'server-webhooks');
+    await open(serverPage, 'Send test');
+    await serverPage.click('form[aria-label="send an SMS"] button[type="submit"]');
+    // the server enqueues it, pushes it to the device, which sends it and reports back
+    await serverPage.locator('[data-testid="send-log"]', { hasText: /: (Sent|Delivered)/ }).waitFor({ timeout: TIMEOUT });
+    await shot(serverPage, 'server-send');
+    assert.equal(pageErrors.length, 0, `no script errors: ${pageErrors.join('; ')}`);
+    await serverContext.close();
+
+    // the Cloud webhook reached the device, which lists it under Cloud with its source
+    const deviceAgain = await browser.newContext({ httpCredentials: { username: deviceUsername, password: devicePassword } });
+    const devicePage = await deviceAgain.newPage();
+    await devicePage.goto(`${deviceUrl}/#/webhooks`);
+    await devicePage.locator('[data-testid="cloud-webhooks"] [data-testid="webhook-row"]', { hasText: cloudUrl }).waitFor({ timeout: TIMEOUT });
+    assert.match(await devicePage.locator('[data-testid="cloud-webhooks"]').innerText(), /source Cloud/);
+    await shot(devicePage, 'device-webhooks-both');
+    await deviceAgain.close();
+  } finally {
+    await browser?.close();
+    await up?.stop();
+    await receiver.stop();
+    dir.remove();
+  }
+});
