@@ -67,22 +67,33 @@ export class Dispatcher {
     return this.inFlight;
   }
 
-  private pump(): void {
-    if (!this.running || !this.options.mayDeliver()) return;
-    const { clock, outbox } = this.options;
-    const room = this.concurrency - this.inFlight;
-    if (room > 0) {
-      const claimed = outbox.claimDue(clock.now(), room);
-      if (claimed.length > 0) {
-        const key = this.options.signingKey();
-        for (const delivery of claimed) {
-          this.inFlight++;
-          void this.options.send(delivery, key).then((result) => this.finish(result));
-        }
+  /**
+   * Record `finished` attempts and claim as many due deliveries as there is room for, in one
+   * transaction, then start sending them.
+   */
+  private pump(finished: AttemptResult[] = []): void {
+    const { clock, outbox, timeScale } = this.options;
+    const delivering = this.running && this.options.mayDeliver();
+    const room = delivering ? this.concurrency - this.inFlight + finished.length : 0;
+    if (finished.length === 0 && room <= 0) return; // full, nothing to record: a finishing attempt pumps again
+    const claimed = outbox.recordAndClaim(
+      finished,
+      finished.length > 0 ? this.options.retryCount() : 0,
+      (r) => r.startedAt + r.durationMs + retryDelayMs(r.delivery.retriesSoFar, timeScale),
+      clock.now(),
+      room,
+    );
+    this.inFlight -= finished.length;
+    if (claimed.length > 0) {
+      const key = this.options.signingKey();
+      for (const delivery of claimed) {
+        this.inFlight++;
+        void this.options.send(delivery, key).then((result) => this.finish(result));
       }
-      if (claimed.length === room) return; // full: a finishing attempt pumps again
     }
-    this.armDueTimer();
+    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    // Not full: the queue has nothing more due now, so wait for the next due retry.
+    if (delivering && claimed.length < room) this.armDueTimer();
   }
 
   private armDueTimer(): void {
@@ -108,18 +119,7 @@ export class Dispatcher {
 
   private flush(): void {
     this.flushQueued = false;
-    if (this.finished.length === 0) return;
-    const batch = this.finished.splice(0);
-    const { clock, outbox, timeScale } = this.options;
-    outbox.recordAttempts(
-      batch,
-      this.options.retryCount(),
-      (r) => r.startedAt + r.durationMs + retryDelayMs(r.delivery.retriesSoFar, timeScale),
-      clock.now(),
-    );
-    this.inFlight -= batch.length;
-    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    this.pump();
+    if (this.finished.length > 0) this.pump(this.finished.splice(0));
   }
 
   /**

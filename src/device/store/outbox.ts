@@ -86,6 +86,9 @@ export class Outbox {
   private readonly nextDueStatement;
   private readonly releaseStatement;
   private readonly redeliverStatement;
+  private readonly enqueueTx;
+  private readonly recordTx;
+  private readonly recordAndClaimTx;
 
   constructor(private readonly db: Db) {
     this.insertEvent = db.prepare(
@@ -97,10 +100,13 @@ export class Outbox {
     );
     // Claim the oldest due deliveries. The inner state check and the outer one make a claim
     // exclusive even if two dispatchers ever share the file.
+    // INDEXED BY: without statistics the planner prefers deliveries_by_state and sorts every
+    // pending row on each claim, which grows with the backlog; the partial due index is already
+    // in claim order, so a claim costs the same at 1 M pending as at 10.
     this.claimStatement = db.prepare(
       `UPDATE deliveries
           SET state = 'sending', attempts = attempts + 1, updated_at = :now
-        WHERE seq IN (SELECT seq FROM deliveries
+        WHERE seq IN (SELECT seq FROM deliveries INDEXED BY deliveries_due
                        WHERE state = 'pending' AND next_attempt_at <= :now
                        ORDER BY next_attempt_at, seq LIMIT :limit)
           AND state = 'pending'
@@ -122,7 +128,7 @@ export class Outbox {
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     this.nextDueStatement = db.prepare(
-      `SELECT next_attempt_at AS at FROM deliveries WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT 1`,
+      `SELECT next_attempt_at AS at FROM deliveries INDEXED BY deliveries_due WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT 1`,
     );
     // An attempt cut short by a crash or shutdown did not happen as far as the budget goes.
     this.releaseStatement = db.prepare(
@@ -133,6 +139,25 @@ export class Outbox {
       `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now
         WHERE id = :id AND state <> 'sending'`,
     );
+    // Transaction wrappers are built once, not on every call.
+    this.enqueueTx = db.transaction((eventId: string, event: EventName, payloadJson: string, targets: readonly DeliveryTarget[], now: number) => {
+      const eventSeq = this.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
+      const deliveryIds: string[] = [];
+      for (const target of targets) {
+        const id = newId();
+        const body = serializeEnvelope({ deviceId: target.envelopeDeviceId, event, id, payloadJson, webhookId: target.webhookId });
+        this.insertDelivery.run(id, eventSeq, event, target.source, target.webhookId, target.url, body, now, now, now);
+        deliveryIds.push(id);
+      }
+      return deliveryIds;
+    });
+    this.recordTx = db.transaction(this.recordEach.bind(this));
+    this.recordAndClaimTx = db.transaction(
+      (results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number, limit: number) => {
+        this.recordEach(results, retryCount, nextAttemptAt, now);
+        return limit > 0 ? this.claimDue(now, limit) : [];
+      },
+    );
   }
 
   /**
@@ -141,17 +166,7 @@ export class Outbox {
    */
   enqueue(event: EventName, payload: unknown, targets: readonly DeliveryTarget[], now: number): { eventId: string; deliveryIds: string[] } {
     const eventId = newId();
-    const payloadJson = JSON.stringify(payload);
-    const deliveryIds: string[] = [];
-    this.db.transaction(() => {
-      const eventSeq = this.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
-      for (const target of targets) {
-        const id = newId();
-        const body = serializeEnvelope({ deviceId: target.envelopeDeviceId, event, id, payloadJson, webhookId: target.webhookId });
-        this.insertDelivery.run(id, eventSeq, event, target.source, target.webhookId, target.url, body, now, now, now);
-        deliveryIds.push(id);
-      }
-    })();
+    const deliveryIds = this.enqueueTx(eventId, event, JSON.stringify(payload), targets, now);
     return { eventId, deliveryIds };
   }
 
@@ -164,18 +179,34 @@ export class Outbox {
    * retried; the statement itself decides whether the budget is spent.
    */
   recordAttempts(results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number): void {
-    this.db.transaction(() => {
-      for (const r of results) {
-        const { seq, attempt } = r.delivery;
-        const changed = r.ok
-          ? this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes
-          : this.failStatement.run({ seq, attempt, now, status: r.status, error: r.error, retryCount, nextAttemptAt: nextAttemptAt(r) }).changes;
-        // A row that moved on meanwhile (released by shutdown) keeps no attempt of a lost claim.
-        if (changed === 1) {
-          this.insertAttempt.run(seq, attempt, r.startedAt, r.durationMs, r.status, r.error, r.responsePreview);
-        }
+    this.recordTx(results, retryCount, nextAttemptAt, now);
+  }
+
+  /**
+   * `recordAttempts` then `claimDue`, in one transaction: the dispatcher's steady state (a batch
+   * finishes, as many new ones start) costs one commit instead of two.
+   */
+  recordAndClaim(
+    results: readonly AttemptResult[],
+    retryCount: number,
+    nextAttemptAt: (r: AttemptResult) => number,
+    now: number,
+    claimLimit: number,
+  ): ClaimedDelivery[] {
+    return this.recordAndClaimTx(results, retryCount, nextAttemptAt, now, claimLimit);
+  }
+
+  private recordEach(results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number): void {
+    for (const r of results) {
+      const { seq, attempt } = r.delivery;
+      const changed = r.ok
+        ? this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes
+        : this.failStatement.run({ seq, attempt, now, status: r.status, error: r.error, retryCount, nextAttemptAt: nextAttemptAt(r) }).changes;
+      // A row that moved on meanwhile (released by shutdown) keeps no attempt of a lost claim.
+      if (changed === 1) {
+        this.insertAttempt.run(seq, attempt, r.startedAt, r.durationMs, r.status, r.error, r.responsePreview);
       }
-    })();
+    }
   }
 
   nextDueAt(): number | null {

@@ -1,0 +1,231 @@
+/** Shared pieces of the benchmarks: the receiver process, a device on a temp dir, the summary line. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
+
+export const PASSWORD = 'bench-password';
+
+/** Wall-clock ms with sub-ms resolution; the receiver process stamps arrivals the same way. */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface ReceiverProcess {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  count(): Promise<number>;
+  records(): Promise<{ ids: string[]; arrivals: number[] }>;
+  reset(): Promise<void>;
+  /** receiver clock minus ours, from the IPC round trip with the smallest delay */
+  clockOffset(samples?: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Fork bench/lib/receiver.ts as a separate process and wait until it listens. */
+export async function startReceiver(options: { port?: number; record?: boolean; failFirst?: number } = {}): Promise<ReceiverProcess> {
+  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      BENCH_RECEIVER_PORT: String(options.port ?? 0),
+      BENCH_RECEIVER_RECORD: options.record ? '1' : '0',
+      BENCH_RECEIVER_FAIL: String(options.failFirst ?? 0),
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextRid = 1;
+  const waiting = new Map<number, (body: any) => void>();
+  child.on('message', (message: { rid: number }) => {
+    waiting.get(message.rid)?.(message);
+    waiting.delete(message.rid);
+  });
+  const ask = <T>(type: string): Promise<T> =>
+    new Promise((resolve) => {
+      const rid = nextRid++;
+      waiting.set(rid, resolve);
+      child.send({ rid, type });
+    });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    waiting.set(0, (m) => resolve(m.port));
+    void exited.then(() => reject(new Error('receiver exited before it listened')));
+  });
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    child,
+    count: async () => (await ask<{ count: number }>('count')).count,
+    records: () => ask('records'),
+    reset: async () => void (await ask('reset')),
+    async clockOffset(samples = 30) {
+      let best = { rtt: Infinity, offset: 0 };
+      for (let i = 0; i < samples; i++) {
+        const sent = now();
+        const { now: theirs } = await ask<{ now: number }>('clock');
+        const back = now();
+        if (back - sent < best.rtt) best = { rtt: back - sent, offset: theirs - (sent + back) / 2 };
+      }
+      return best.offset;
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface DeviceHost {
+  child: ChildProcess;
+  /** send a command (see device-host.ts) and wait for its answer */
+  call<T = any>(command: { type: string; [key: string]: unknown }): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Fork bench/lib/device-host.ts: a device in a process of its own, driven over IPC. */
+export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Promise<DeviceHost> {
+  const child = fork(fileURLToPath(new URL('./device-host.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_DEVICE_OPTIONS: JSON.stringify(options) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextRid = 1;
+  const waiting = new Map<number, (body: any) => void>();
+  child.on('message', (message: { rid: number }) => {
+    waiting.get(message.rid)?.(message);
+    waiting.delete(message.rid);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    waiting.set(0, () => resolve());
+    void exited.then(() => reject(new Error('device host exited before it was ready')));
+  });
+  const call = <T>(command: { type: string }): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const rid = nextRid++;
+      waiting.set(rid, (body) => (body.error ? reject(new Error(body.error)) : resolve(body)));
+      child.send({ ...command, rid });
+    });
+  return {
+    child,
+    call,
+    async stop() {
+      if (child.exitCode === null) {
+        await call({ type: 'stop' });
+        child.disconnect();
+      }
+      await exited;
+    },
+  };
+}
+
+/** A loopback port nobody listens on right now (for a receiver that is "down" until later). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface BenchDevice extends RunningDevice {
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A real device (SQLite file in a temp dir, Local API on a free port) in this process. It logs at
+ * its default level (one line per attempt at info), like a service whose log goes to a file:
+ * the cost of logging is measured, and stderr stays readable.
+ */
+export async function startBenchDevice(options: Partial<DeviceOptions> = {}): Promise<BenchDevice> {
+  const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-'));
+  const logger = pino(
+    { level: process.env.SMSGATE_LOG_LEVEL ?? 'info', name: 'device', base: { name: 'device' } },
+    pino.destination({ dest: join(dir, 'device.log'), sync: false }),
+  );
+  const device = await startDevice({ dataDir: dir, port: 0, password: PASSWORD, timeZone: 'UTC', logger, ...options });
+  return Object.assign(device, {
+    dir,
+    async cleanup() {
+      await device.stop({ graceMs: 2000 });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** Register a Local webhook through the Local API, as a user would. */
+export async function registerWebhook(device: RunningDevice, url: string, event = 'sms:received'): Promise<string> {
+  const response = await fetch(`${device.url}/webhooks`, {
+    method: 'POST',
+    headers: { authorization: 'Basic ' + Buffer.from(`sms:${PASSWORD}`).toString('base64'), 'content-type': 'application/json' },
+    body: JSON.stringify({ url, event }),
+  });
+  if (response.status !== 201) throw new Error(`registering the webhook failed: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Fixed significant digits, without trailing noise. */
+export function fmt(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return String(value);
+  return Number(value.toPrecision(digits)).toString();
+}
+
+/** Detail lines go to stderr; stdout carries only the one summary line. */
+export function log(line: string): void {
+  process.stderr.write(`  ${line}\n`);
+}
+
+/** Print the one summary line and set the exit code from it. */
+export function summary(s: { name: string; figure: string; baseline: string; ratio: number; target: string; pass: boolean }): void {
+  console.log(`BENCH ${s.name}: ${s.figure} | baseline ${s.baseline} | ratio ${fmt(s.ratio)}x | target ${s.target} | ${s.pass ? 'PASS' : 'FAIL'}`);
+  process.exitCode = s.pass ? 0 : 1;
+}
+
+/** Sample this process's RSS every `everyMs` while work runs; returns the peak seen. */
+export function rssSampler(everyMs = 100): { peak(): number; stop(): number } {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), everyMs);
+  return {
+    peak: () => Math.max(peak, process.memoryUsage.rss()),
+    stop() {
+      clearInterval(timer);
+      return (peak = Math.max(peak, process.memoryUsage.rss()));
+    },
+  };
+}
+
+export const MB = 1024 * 1024;
+
+/**
+ * With BENCH_PROFILE=<dir>, record a CPU profile of one measured phase only (node --cpu-prof
+ * would also cover setup, ingest and the baseline). Open the file in Chrome DevTools.
+ */
+export async function profilePhase(label: string): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return async () => {};
+  const { Session } = await import('node:inspector/promises');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${label}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}

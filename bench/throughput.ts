@@ -1,0 +1,116 @@
+/**
+ * Benchmark 1, delivery throughput.
+ *
+ * Device: sms:received events enter through the carrier path (messages.receive) while the device
+ * is offline, each committed with its delivery (ingest, timed apart). Then it goes online and the
+ * dispatcher claims, signs, POSTs and records them durably; the figure is deliveries / (online →
+ * last delivery recorded as succeeded).
+ * Baseline: a bare undici client POSTs the very same bodies, with the same headers computed
+ * beforehand, to the same receiver process at the same concurrency.
+ * The machine is shared and noisy, so device and baseline alternate over ROUNDS rounds and the
+ * ratio is the median of the per-round ratios (each pair ran seconds apart, under the same noise).
+ */
+import { Agent, request } from 'undici';
+import { sign, unixSeconds } from '../src/protocol/index.ts';
+import { fmt, log, now, profilePhase, registerWebhook, sleep, startBenchDevice, startReceiver, summary } from './lib/harness.ts';
+
+const N = Number(process.env.BENCH_N ?? 60_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const TARGET = 0.5;
+const perRound = Math.ceil(N / ROUNDS);
+
+const receiver = await startReceiver();
+const url = `${receiver.url}/hook`;
+const device = await startBenchDevice({ concurrency: CONCURRENCY });
+await registerWebhook(device, url);
+const { db, messages, network, settings } = device.context;
+const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck();
+// Polled while the clock runs, so it must stay O(log n): counting 40k rows every 10 ms cost the device ~7%.
+const queued = db.prepare(`SELECT 1 FROM deliveries WHERE state IN ('pending', 'sending') LIMIT 1`).pluck();
+const lastBodies = db.prepare(`SELECT body FROM (SELECT seq, body FROM deliveries ORDER BY seq DESC LIMIT ?) ORDER BY seq`).pluck();
+const bareAgent = new Agent({ keepAliveTimeout: 10_000 });
+
+/** Commit `count` events offline, then go online and time the delivery of all of them. */
+async function deviceRun(count: number, profileLabel?: string): Promise<{ ingest: number; delivery: number; cpuUs: number }> {
+  const before = succeeded.get() as number;
+  network.set(false); // deliveries wait without spending attempts
+  const ingestStarted = now();
+  for (let i = 0; i < count; i++) messages.receive('+15550000000', `bench message ${i}`, 1);
+  const ingest = count / ((now() - ingestStarted) / 1000);
+  await sleep(50);
+  const stopProfile = profileLabel ? await profilePhase(profileLabel) : async () => {};
+  const started = now();
+  const cpu = process.cpuUsage();
+  network.set(true);
+  while (queued.get() !== undefined) await sleep(10);
+  const elapsed = now() - started;
+  const { user, system } = process.cpuUsage(cpu);
+  await stopProfile();
+  const done = (succeeded.get() as number) - before;
+  if (done !== count) throw new Error(`${done} of ${count} deliveries succeeded`);
+  return { ingest, delivery: count / (elapsed / 1000), cpuUs: (user + system) / count };
+}
+
+/** POST the given bodies with `concurrency` requests in flight, the way a bare client would. */
+async function bareRun(bodies: string[]): Promise<{ rate: number; cpuUs: number }> {
+  const key = settings.signingKey();
+  const timestamp = String(unixSeconds(Date.now()));
+  const requests = bodies.map((body) => ({
+    body,
+    headers: { 'content-type': 'application/json', 'user-agent': 'smsgate/bench', 'x-timestamp': timestamp, 'x-signature': sign(key, body, timestamp) },
+  }));
+  let next = 0;
+  const started = now();
+  const cpu = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < requests.length) {
+        const { body, headers } = requests[next++];
+        const response = await request(url, { dispatcher: bareAgent, method: 'POST', headers, body });
+        await response.body.dump();
+        if (response.statusCode !== 200) throw new Error(`receiver answered ${response.statusCode}`);
+      }
+    }),
+  );
+  const rate = requests.length / ((now() - started) / 1000);
+  const { user, system } = process.cpuUsage(cpu);
+  return { rate, cpuUs: (user + system) / requests.length };
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+try {
+  // Warm both paths up (JIT, sockets, SQLite pages) before anything is timed.
+  await deviceRun(2_000);
+  await bareRun(lastBodies.all(2_000) as string[]);
+
+  const rounds: { ingest: number; device: number; bare: number; deviceCpu: number; bareCpu: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const d = await deviceRun(perRound, round === 0 ? 'throughput-delivery' : undefined);
+    const b = await bareRun(lastBodies.all(perRound) as string[]);
+    rounds.push({ ingest: d.ingest, device: d.delivery, bare: b.rate, deviceCpu: d.cpuUs, bareCpu: b.cpuUs });
+    log(
+      `round ${round + 1}: ${perRound} deliveries, device ${fmt(d.delivery)}/s (${fmt(d.cpuUs)} µs CPU each), ` +
+        `bare undici ${fmt(b.rate)}/s (${fmt(b.cpuUs)} µs CPU each), ratio ${fmt(d.delivery / b.rate)} (ingest ${fmt(d.ingest)} events/s)`,
+    );
+  }
+  const deviceRate = median(rounds.map((r) => r.device));
+  const bareRate = median(rounds.map((r) => r.bare));
+  const ratio = median(rounds.map((r) => r.device / r.bare));
+  log(`carrier ingest, one transaction per event before any send: ${fmt(median(rounds.map((r) => r.ingest)))} events/s (median)`);
+  // CPU per delivery is much less sensitive to the neighbours than wall-clock rates are.
+  log(`CPU per delivery (median): device ${fmt(median(rounds.map((r) => r.deviceCpu)))} µs, bare client ${fmt(median(rounds.map((r) => r.bareCpu)))} µs per request`);
+  summary({
+    name: 'throughput',
+    figure: `${fmt(deviceRate)} deliveries/s`,
+    baseline: `${fmt(bareRate)} req/s (bare undici, same bodies, concurrency ${CONCURRENCY})`,
+    ratio,
+    target: `>= ${TARGET}x (median of ${ROUNDS} paired rounds)`,
+    pass: ratio >= TARGET,
+  });
+} finally {
+  await bareAgent.close();
+  await device.cleanup();
+  await receiver.stop();
+}
