@@ -1,0 +1,382 @@
+/**
+ * Benchmark 6, push fan-out.
+ *
+ * Two `smsgate server` nodes (child processes, the CLI) share a throwaway PostgreSQL database, so
+ * a push raised on one reaches the other through LISTEN/NOTIFY. DEVICES devices are registered
+ * to one user (Basic auth), half on each node, and each holds `GET /mobile/v1/events` open with
+ * the device's own client (MobileClient.openEvents from src/device/link/mobile-client.ts, on an
+ * undici Agent), in CLIENTS client child processes. Then, ROUNDS times, the user changes a
+ * setting (PATCH /3rdparty/v1/settings on node 1): every device must receive SettingsUpdated. A
+ * device's latency runs from just before the PATCH is sent to the moment its onEvent sees the
+ * frame (client clocks are aligned over IPC, as the receiver's are in harness.ts). Each device
+ * then pulls GET /mobile/v1/settings the way a real one does; that time is reported too.
+ * Memory per held stream: the RSS of both nodes once every stream is open, minus their RSS
+ * before any was opened (after registration), divided by the number of streams.
+ *
+ * Baseline, same run, same client processes and client code: two bare node:http processes hold
+ * the same number of streams (half each) and, on an IPC message sent at t0, write the same
+ * SettingsUpdated frame to every one of them. That is the floor for this machine: what getting
+ * the same bytes onto 2,000 loopback sockets and through the same SSE parser costs, without
+ * authentication, a database, a transaction or a cross-node hop. Ratio = p99 / baseline p99.
+ * Target: every device receives every change, p99 <= 1 s.
+ *
+ *   node --import tsx bench/fanout.ts
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { fmt, log, MB, now, percentile, sleep, summary } from './lib/harness.ts';
+import { basicAuth, createTempDatabase, rssOf, startServerProcess, stopChild, type ChildServer, type TempDatabase } from './server-api.ts';
+
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const TARGET_P99_MS = 1000;
+const ROLE = process.env.BENCH_FANOUT_ROLE;
+/** BENCH_PULL=0: devices do not pull GET /settings on the event (isolates the push path) */
+const PULL = process.env.BENCH_PULL !== '0';
+
+// ---------------------------------------------------------------------------------------------
+// IPC plumbing shared by the parent and its children
+
+type Message = { rid: number; type: string; [key: string]: unknown };
+
+interface Child {
+  child: ChildProcess;
+  ask<T = any>(type: string, body?: Record<string, unknown>): Promise<T>;
+  /** child clock minus ours, from the IPC round trip with the smallest delay */
+  clockOffset(samples?: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function forkRole(role: string, env: Record<string, string> = {}): Promise<Child> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_FANOUT_ROLE: role, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextRid = 1;
+  const waiting = new Map<number, (body: any) => void>();
+  child.on('message', (message: { rid: number }) => {
+    waiting.get(message.rid)?.(message);
+    waiting.delete(message.rid);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    waiting.set(0, () => resolve());
+    void exited.then(() => reject(new Error(`${role} child exited before it was ready`)));
+  });
+  const ask = <T>(type: string, body: Record<string, unknown> = {}): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const rid = nextRid++;
+      waiting.set(rid, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+      child.send({ ...body, rid, type });
+    });
+  return {
+    child,
+    ask,
+    async clockOffset(samples = 30) {
+      let best = { rtt: Infinity, offset: 0 };
+      for (let i = 0; i < samples; i++) {
+        const sent = now();
+        const { now: theirs } = await ask<{ now: number }>('clock');
+        const back = now();
+        if (back - sent < best.rtt) best = { rtt: back - sent, offset: theirs - (sent + back) / 2 };
+      }
+      return best.offset;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+function serve(handle: (message: Message) => Promise<object> | object): void {
+  process.on('message', (message: Message) => {
+    void (async () => handle(message))().then(
+      (body) => process.send!({ rid: message.rid, ...body }),
+      (error: Error) => process.send!({ rid: message.rid, error: error.stack ?? String(error) }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ rid: 0 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child: simulated devices (the device's own SSE client)
+
+async function clientsChild(): Promise<void> {
+  const { Agent, fetch: undiciFetch } = await import('undici');
+  const { MobileClient } = await import('../src/device/link/mobile-client.ts');
+  type EventStream = ReturnType<InstanceType<typeof MobileClient>['openEvents']>;
+  // One connection per held stream plus room for the pulls; the default has no per-origin cap.
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+  const fetchImpl = ((input: any, init: any) => undiciFetch(input, { ...init, dispatcher: agent })) as unknown as typeof fetch;
+  let streams: EventStream[] = [];
+  let opened = 0;
+  let errors = 0;
+  let round = -1;
+  let pull = false;
+  let received: number[] = [];
+  let pulled: number[] = [];
+  let pullErrors = 0;
+
+  serve(async (message) => {
+    switch (message.type) {
+      case 'open': {
+        const targets = message.targets as { url: string; token: string }[];
+        opened = 0;
+        errors = 0;
+        streams = targets.map(({ url, token }, i) => {
+          const client = new MobileClient(url, token, { fetch: fetchImpl });
+          const seen = new Set<number>();
+          return client.openEvents(
+            (event) => {
+              if (event.type !== 'SettingsUpdated' || round < 0 || seen.has(round)) return;
+              seen.add(round);
+              const at = now();
+              received.push(at);
+              if (pull) {
+                void client.getSettings().then(
+                  () => pulled.push(now() - at),
+                  () => pullErrors++,
+                );
+              }
+              void i;
+            },
+            { onOpen: () => void opened++, onError: () => void errors++ },
+          );
+        });
+        const deadline = now() + 120_000;
+        while (opened < targets.length && now() < deadline) await sleep(20);
+        return { opened, errors };
+      }
+      case 'arm':
+        round = message.round as number;
+        pull = message.pull === true;
+        received = [];
+        pulled = [];
+        pullErrors = 0;
+        return {};
+      case 'records':
+        return { received, pulled, pullErrors, errors, connected: streams.filter((s) => s.connected).length };
+      case 'clock':
+        return { now: now() };
+      case 'close':
+        await Promise.all(streams.map((s) => s.close()));
+        streams = [];
+        return {};
+      case 'rss':
+        return { rss: process.memoryUsage.rss() };
+      default:
+        throw new Error(`unknown command ${message.type}`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child: the bare broadcaster (baseline)
+
+async function bareChild(): Promise<void> {
+  const streams = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    streams.add(res);
+    res.on('close', () => streams.delete(res));
+  });
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const frame = 'event: SettingsUpdated\ndata: {}\n\n';
+  serve((message) => {
+    switch (message.type) {
+      case 'url':
+        return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+      case 'broadcast':
+        for (const res of streams) res.write(frame);
+        return { count: streams.size };
+      case 'count':
+        return { count: streams.size };
+      case 'rss':
+        return { rss: process.memoryUsage.rss() };
+      default:
+        throw new Error(`unknown command ${message.type}`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent
+
+interface Round {
+  latencies: number[];
+  pulls: number[];
+  missing: number;
+  pullErrors: number;
+}
+
+/** Arm the clients, trigger (t0 = just before), then collect until every device has it (or give up). */
+async function fanOut(clients: Child[], offsets: number[], trigger: () => Promise<void>, round: number, pull: boolean): Promise<Round> {
+  await Promise.all(clients.map((c) => c.ask('arm', { round, pull })));
+  const t0 = now();
+  await trigger();
+  const deadline = now() + 15_000;
+  let records: { received: number[]; pulled: number[]; pullErrors: number }[] = [];
+  for (;;) {
+    records = await Promise.all(clients.map((c) => c.ask('records')));
+    const got = records.reduce((n, r) => n + r.received.length, 0);
+    const pulledCount = records.reduce((n, r) => n + r.pulled.length + r.pullErrors, 0);
+    if ((got >= DEVICES && (!pull || pulledCount >= DEVICES)) || now() > deadline) break;
+    await sleep(50);
+  }
+  const latencies = records.flatMap((r, i) => r.received.map((at) => at - offsets[i] - t0)).sort((a, b) => a - b);
+  return {
+    latencies,
+    pulls: records.flatMap((r) => r.pulled).sort((a, b) => a - b),
+    missing: DEVICES - latencies.length,
+    pullErrors: records.reduce((n, r) => n + r.pullErrors, 0),
+  };
+}
+
+const describe = (sorted: number[]) =>
+  sorted.length === 0 ? 'none' : `p50 ${fmt(percentile(sorted, 50))} ms, p99 ${fmt(percentile(sorted, 99))} ms, max ${fmt(sorted[sorted.length - 1])} ms`;
+
+/** Open DEVICES streams, split evenly over the client processes, each to its own target. */
+async function openAll(clients: Child[], targets: { url: string; token: string }[]): Promise<void> {
+  const per = Math.ceil(targets.length / clients.length);
+  const results = await Promise.all(clients.map((c, i) => c.ask<{ opened: number; errors: number }>('open', { targets: targets.slice(i * per, (i + 1) * per) })));
+  const opened = results.reduce((n, r) => n + r.opened, 0);
+  if (opened < targets.length) throw new Error(`only ${opened} of ${targets.length} streams opened (${results.map((r) => r.errors).join('+')} connection errors)`);
+}
+
+async function settle(): Promise<void> {
+  await sleep(1_500);
+}
+
+async function main(): Promise<void> {
+  const soft = Number(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim());
+  const needed = DEVICES / CLIENTS + DEVICES / 2 + 200;
+  log(`open files limit ${soft} per process; the busiest process needs ~${Math.ceil(needed)} (a node: ${DEVICES / 2} streams + pool; a client: ${DEVICES / CLIENTS} + pulls)`);
+  if (soft < needed) throw new Error(`ulimit -n is ${soft}; raise it to at least ${Math.ceil(needed)} (ulimit -n ${Math.ceil(needed)}) and run again`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-fanout-'));
+  const privateToken = randomBytes(24).toString('base64url');
+  const nodes: ChildServer[] = [];
+  const children: Child[] = [];
+  let database: TempDatabase | undefined;
+  try {
+    database = await createTempDatabase();
+    // One after the other: the first migrates the fresh database.
+    nodes.push(await startServerProcess({ db: database.url, dir, privateToken, name: 'node1' }));
+    nodes.push(await startServerProcess({ db: database.url, dir, privateToken, name: 'node2' }));
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => forkRole('clients')));
+    children.push(...clients);
+    const offsets = await Promise.all(clients.map((c) => c.clockOffset()));
+
+    // ---- baseline: two bare broadcasters, the same clients
+    const bares = await Promise.all([forkRole('bare'), forkRole('bare')]);
+    children.push(...bares);
+    const bareUrls = await Promise.all(bares.map(async (b) => (await b.ask<{ url: string }>('url')).url));
+    const bareRssBefore = bares.map((b) => rssOf(b.child.pid!));
+    await openAll(clients, Array.from({ length: DEVICES }, (_, i) => ({ url: bareUrls[i % 2], token: 'bare' })));
+    await settle();
+    const bareRssAfter = bares.map((b) => rssOf(b.child.pid!));
+    const bareRounds: Round[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const r = await fanOut(clients, offsets, async () => void (await Promise.all(bares.map((b) => b.ask('broadcast')))), round, false);
+      bareRounds.push(r);
+      log(`bare broadcast round ${round + 1}: ${r.latencies.length}/${DEVICES} received, ${describe(r.latencies)}`);
+      await sleep(200);
+    }
+    await Promise.all(clients.map((c) => c.ask('close')));
+    for (const b of bares) await b.stop();
+
+    // ---- smsgate: one user, DEVICES devices, half on each node
+    const { register } = await import('../src/device/link/mobile-client.ts');
+    const owner = await register(nodes[0].url, { privateToken, name: 'owner' });
+    const credentials = { login: owner.login, password: owner.password! };
+    const authorization = basicAuth(owner.login, owner.password!);
+    const targets: { url: string; token: string }[] = [{ url: nodes[0].url, token: owner.token }];
+    const registerStarted = now();
+    let next = 1;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < DEVICES) {
+          const i = next++;
+          const url = nodes[i % 2].url;
+          const registration = await register(url, { basicAuth: credentials, name: `device-${i}` });
+          targets[i] = { url, token: registration.token };
+        }
+      }),
+    );
+    log(`registered ${DEVICES} devices to one user in ${fmt((now() - registerStarted) / 1000)} s`);
+    await settle();
+    const rssBefore = nodes.map((n) => n.rss());
+    const openStarted = now();
+    await openAll(clients, targets);
+    log(`${DEVICES} event streams open in ${fmt((now() - openStarted) / 1000)} s`);
+    await settle();
+    const rssAfter = nodes.map((n) => n.rss());
+
+    const rounds: Round[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const r = await fanOut(
+        clients,
+        offsets,
+        async () => {
+          const response = await fetch(`${nodes[0].url}/3rdparty/v1/settings`, {
+            method: 'PATCH',
+            headers: { authorization, 'content-type': 'application/json' },
+            body: JSON.stringify({ messages: { send_interval_min: round + 1 } }),
+          });
+          if (response.status !== 200) throw new Error(`PATCH /settings: ${response.status} ${await response.text()}`);
+        },
+        round,
+        PULL,
+      );
+      rounds.push(r);
+      log(`smsgate round ${round + 1}: ${r.latencies.length}/${DEVICES} received SettingsUpdated, ${describe(r.latencies)}; settings pulled ${describe(r.pulls)} after the event (${r.pullErrors} errors)`);
+      await sleep(500);
+    }
+    const records = await Promise.all(clients.map((c) => c.ask<{ errors: number; connected: number }>('records')));
+    log(`streams still connected at the end: ${records.reduce((n, r) => n + r.connected, 0)}, connection errors seen: ${records.reduce((n, r) => n + r.errors, 0)}`);
+
+    const perStream = (before: number[], after: number[]) => (after[0] + after[1] - before[0] - before[1]) / DEVICES;
+    const perStreamKb = perStream(rssBefore, rssAfter) / 1024;
+    const bareKb = perStream(bareRssBefore, bareRssAfter) / 1024;
+    log(`node RSS before streams ${rssBefore.map((r) => fmt(r / MB)).join(' + ')} MB, with ${DEVICES} streams ${rssAfter.map((r) => fmt(r / MB)).join(' + ')} MB: ${fmt(perStreamKb)} KiB per held stream (bare broadcaster: ${fmt(bareKb)} KiB)`);
+
+    const all = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const bareAll = bareRounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const missing = rounds.reduce((n, r) => n + r.missing, 0);
+    const p99 = percentile(all, 99);
+    const baseP99 = percentile(bareAll, 99);
+    summary({
+      name: 'fanout',
+      figure: `${DEVICES * ROUNDS - missing}/${DEVICES * ROUNDS} received over ${ROUNDS} changes, ${describe(all)}, ${fmt(perStreamKb)} KiB RSS per held stream (2 nodes, PostgreSQL)`,
+      baseline: `${describe(bareAll)} (bare broadcast of the same frame to ${DEVICES} raw HTTP streams, 2 processes)`,
+      ratio: p99 / baseP99,
+      target: `all received, p99 <= ${TARGET_P99_MS} ms (ratio = p99 / baseline p99)`,
+      pass: missing === 0 && p99 <= TARGET_P99_MS,
+    });
+  } finally {
+    for (const c of children) await c.stop();
+    for (const n of nodes) await n.stop();
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (ROLE === 'clients') await clientsChild();
+else if (ROLE === 'bare') await bareChild();
+else await main();

@@ -1,0 +1,292 @@
+/**
+ * Benchmark 5, server API.
+ *
+ * `smsgate server` runs as a child process (the CLI, as users run it), once on SQLite and once on a
+ * throwaway PostgreSQL database, so that the load tool (autocannon, in this process) never shares
+ * its event loop. One user (made by a device registration with the private token) owns 10
+ * webhooks. Measured, each for SECONDS after a short warm-up, CONNECTIONS connections, Basic auth:
+ *   - GET  /3rdparty/v1/webhooks: the user's 10 webhooks;
+ *   - POST /3rdparty/v1/webhooks: an upsert (201) rotating over the same 10 ids, so the table
+ *     stays the same size; every one also pushes WebhooksUpdated to the user's device (a NOTIFY
+ *     on PostgreSQL).
+ * Baseline: a bare Fastify app (child process, no logger, no hooks, no schema) with one route at
+ * the same path returning the same JSON (parsed from the real answer; the auth header is sent and
+ * ignored), driven the same way. It runs before, between and after the four server runs; each
+ * server run is divided by the mean of the two bare runs around it.
+ * Targets: GET >= 0.5x, POST >= 0.25x. The summary line carries the worst of the four ratios,
+ * relative to its own target.
+ *
+ *   node --import tsx bench/server-api.ts
+ *
+ * Also the helpers fanout.ts shares: a server child process and a throwaway PostgreSQL database.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { fmt, log, MB, summary } from './lib/harness.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers (also used by fanout.ts)
+
+export interface ChildServer {
+  url: string;
+  child: ChildProcess;
+  /** the child's resident set size now, from /proc */
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+/** Resident set size of a process, in bytes (Linux /proc). */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+/** Wait for a `ready {json}` line on a child's stdout (or its exit). */
+export function waitReady<T = Record<string, unknown>>(child: ChildProcess, what: string, timeoutMs = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not print ready within ${timeoutMs} ms`)), timeoutMs);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (!line.startsWith('ready ')) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line.slice(6)) as T);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}) before it was ready`));
+    });
+  });
+}
+
+/** Stop a child: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * `smsgate server` as a child process. Its log (pino, info: one line per request) goes to a file
+ * in `dir`, as a service's log would: the cost of logging is part of what is measured.
+ */
+export async function startServerProcess(options: { db: string; dir: string; privateToken: string; name?: string }): Promise<ChildServer> {
+  const logFd = openSync(join(options.dir, `${options.name ?? 'server'}.log`), 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      // BENCH_SERVER_CPU_PROF=<dir>: a CPU profile of each server process, written when it stops
+      ...(process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SERVER_CPU_PROF] : []),
+      join(ROOT, 'bin/smsgate.js'),
+      'server', '--db', options.db, '--port', '0', '--private-token', options.privateToken, '--data-dir', options.dir,
+    ],
+    { stdio: ['ignore', 'pipe', logFd], env: { ...process.env, SMSGATE_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info' } },
+  );
+  closeSync(logFd);
+  try {
+    const ready = await waitReady<{ url: string }>(child, `smsgate server (${options.name ?? options.db})`);
+    child.stdout!.resume();
+    return { url: ready.url, child, rss: () => rssOf(child.pid!), stop: () => stopChild(child) };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+export interface TempDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh `smsgate_bench_<random>` database on the local PostgreSQL; drop() removes it. */
+export async function createTempDatabase(): Promise<TempDatabase> {
+  const { default: pg } = await import('pg');
+  const name = `smsgate_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(`cannot reach PostgreSQL at ${PG_ADMIN_URL} (${(error as Error).message}); start it with: bash scripts/ensure-services.sh`);
+  }
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export const basicAuth = (login: string, password: string): string => 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+
+// ---------------------------------------------------------------------------------------------
+// The bare Fastify baseline, when this file runs as its child.
+
+async function bareChild(): Promise<void> {
+  const { default: Fastify } = await import('fastify');
+  const body = JSON.parse(process.env.BENCH_BARE_BODY ?? '[]') as unknown;
+  const app = Fastify({ logger: false });
+  app.get('/3rdparty/v1/webhooks', async () => body);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address() as { port: number };
+  console.log(`ready ${JSON.stringify({ url: `http://127.0.0.1:${address.port}` })}`);
+  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The benchmark
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const WEBHOOKS = 10;
+const TARGET_GET = 0.5;
+const TARGET_POST = 0.25;
+
+interface Load {
+  rps: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, authorization: string, method: 'GET' | 'POST', seconds: number): Promise<Load> {
+  const { default: autocannon } = await import('autocannon');
+  let n = 0;
+  const result = await autocannon({
+    url: `${url}/3rdparty/v1/webhooks`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { authorization, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+    requests: [
+      method === 'GET'
+        ? { method: 'GET' }
+        : {
+            method: 'POST',
+            // an upsert over the same WEBHOOKS ids: the table keeps its size
+            setupRequest: (request) => ({
+              ...request,
+              body: JSON.stringify({ id: `bench-${n++ % WEBHOOKS}`, url: `http://127.0.0.1:9/hook/${n}`, event: 'sms:received' }),
+            }),
+          },
+    ],
+  });
+  return { rps: result.requests.total / (result.duration || seconds), p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+}
+
+async function measure(label: string, url: string, authorization: string, method: 'GET' | 'POST'): Promise<Load> {
+  await load(url, authorization, method, WARMUP_SECONDS);
+  const result = await load(url, authorization, method, SECONDS);
+  log(`${label}: ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result;
+}
+
+/** Create the user (a device registration with the private token) and its WEBHOOKS webhooks. */
+async function seedUser(url: string, privateToken: string): Promise<string> {
+  const { register } = await import('../src/device/link/mobile-client.ts');
+  const registration = await register(url, { privateToken, name: 'bench' });
+  const authorization = basicAuth(registration.login, registration.password!);
+  for (let i = 0; i < WEBHOOKS; i++) {
+    const response = await fetch(`${url}/3rdparty/v1/webhooks`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: `bench-${i}`, url: `http://127.0.0.1:9/hook/${i}`, event: 'sms:received' }),
+    });
+    if (response.status !== 201) throw new Error(`seeding webhook ${i}: ${response.status} ${await response.text()}`);
+  }
+  return authorization;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-api-'));
+  const privateToken = randomBytes(24).toString('base64url');
+  const children: ChildServer[] = [];
+  let database: TempDatabase | undefined;
+  let bare: ChildProcess | undefined;
+  try {
+    database = await createTempDatabase();
+    const sqlite = await startServerProcess({ db: `sqlite:${join(dir, 'server.db')}`, dir, privateToken, name: 'sqlite' });
+    children.push(sqlite);
+    const postgres = await startServerProcess({ db: database.url, dir, privateToken, name: 'postgres' });
+    children.push(postgres);
+    const sqliteAuth = await seedUser(sqlite.url, privateToken);
+    const postgresAuth = await seedUser(postgres.url, privateToken);
+
+    // The bare route answers exactly what the real one does (ids and URLs are the same on both stores).
+    const listed = await fetch(`${sqlite.url}/3rdparty/v1/webhooks`, { headers: { authorization: sqliteAuth } });
+    const json = await listed.text();
+    if (JSON.parse(json).length !== WEBHOOKS) throw new Error(`expected ${WEBHOOKS} webhooks, got ${json}`);
+    bare = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, BENCH_SERVER_API_ROLE: 'bare', BENCH_BARE_BODY: json },
+    });
+    const bareUrl = (await waitReady<{ url: string }>(bare, 'bare Fastify')).url;
+    bare.stdout!.resume();
+    log(`GET body: ${Buffer.byteLength(json)} bytes (${WEBHOOKS} webhooks); ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up`);
+
+    const bareRuns: number[] = [];
+    const bareRun = async () => bareRuns.push((await measure(`bare Fastify GET #${bareRuns.length + 1}`, bareUrl, sqliteAuth, 'GET')).rps);
+    await bareRun();
+    const sqliteGet = await measure('SQLite GET', sqlite.url, sqliteAuth, 'GET');
+    const sqlitePost = await measure('SQLite POST', sqlite.url, sqliteAuth, 'POST');
+    await bareRun();
+    const pgGet = await measure('PostgreSQL GET', postgres.url, postgresAuth, 'GET');
+    const pgPost = await measure('PostgreSQL POST', postgres.url, postgresAuth, 'POST');
+    await bareRun();
+
+    // Each server run against the mean of the bare runs on either side of it.
+    const around = (i: number) => (bareRuns[i] + bareRuns[i + 1]) / 2;
+    const results = [
+      { name: 'SQLite GET', rps: sqliteGet.rps, base: around(0), target: TARGET_GET },
+      { name: 'SQLite POST', rps: sqlitePost.rps, base: around(0), target: TARGET_POST },
+      { name: 'PostgreSQL GET', rps: pgGet.rps, base: around(1), target: TARGET_GET },
+      { name: 'PostgreSQL POST', rps: pgPost.rps, base: around(1), target: TARGET_POST },
+    ].map((r) => ({ ...r, ratio: r.rps / r.base }));
+    for (const r of results) log(`${r.name}: ${fmt(r.rps)} req/s / bare ${fmt(r.base)} req/s = ${fmt(r.ratio)}x (target >= ${r.target}x)`);
+    log(`server RSS after the runs: SQLite ${fmt(sqlite.rss() / MB)} MB, PostgreSQL ${fmt(postgres.rss() / MB)} MB`);
+
+    // The worst ratio relative to its own target decides.
+    const worst = results.reduce((a, b) => (b.ratio / b.target < a.ratio / a.target ? b : a));
+    const figures = results.map((r) => `${r.name} ${fmt(r.rps)}/s (${fmt(r.ratio)}x)`).join(', ');
+    summary({
+      name: 'server-api',
+      figure: figures,
+      baseline: `${fmt((bareRuns[0] + bareRuns[1] + bareRuns[2]) / 3)} req/s (bare Fastify GET, same JSON, ${CONNECTIONS} connections)`,
+      ratio: worst.ratio,
+      target: `GET >= ${TARGET_GET}x, POST >= ${TARGET_POST}x (worst: ${worst.name})`,
+      pass: results.every((r) => r.ratio >= r.target),
+    });
+  } finally {
+    if (bare) await stopChild(bare);
+    for (const child of children) await child.stop();
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.env.BENCH_SERVER_API_ROLE === 'bare') await bareChild();
+else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
+

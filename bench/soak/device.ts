@@ -1,0 +1,83 @@
+/**
+ * The soak run's device: a real device (bench/lib/harness.ts startBenchDevice: SQLite file, Local
+ * API, pino log to a file) in a process of its own, with an open-loop carrier inside it, as in
+ * the latency benchmark: sms:received event i is due at t0 + i / rate and is emitted through
+ * messages.receive as soon as a 1 ms timer sees it due. Driven by soak.ts over IPC.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { now, registerWebhook, startBenchDevice } from '../lib/harness.ts';
+
+const device = await startBenchDevice(JSON.parse(process.env.SOAK_DEVICE_OPTIONS ?? '{}'));
+const { db, messages } = device.context;
+const ids: string[] = [];
+const due: number[] = [];
+const unfinished = db.prepare(`SELECT count(*) FROM deliveries WHERE state IN ('pending', 'sending')`).pluck();
+const byState = db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`);
+const attemptsCount = db.prepare(`SELECT count(*) FROM attempts`).pluck();
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+
+type Command = { rid: number; type: string; [key: string]: unknown };
+
+async function run(rate: number, seconds: number): Promise<object> {
+  const count = Math.round(rate * seconds);
+  const t0 = now() + 20;
+  let next = 0;
+  let worstLag = 0;
+  loopDelay.enable();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const t = now();
+      while (next < count && t0 + (next * 1000) / rate <= t) {
+        const dueAt = t0 + (next * 1000) / rate;
+        worstLag = Math.max(worstLag, t - dueAt);
+        const { deliveryIds } = messages.receive('+15550000000', `soak message ${next}`, 1);
+        for (const id of deliveryIds) {
+          ids.push(id);
+          due.push(dueAt);
+        }
+        next++;
+      }
+      if (next === count) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  loopDelay.disable();
+  return {
+    events: count,
+    worstLag,
+    loopDelay: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
+  };
+}
+
+async function handle(command: Command): Promise<object> {
+  switch (command.type) {
+    case 'register':
+      return { webhookId: await registerWebhook(device, command.url as string) };
+    case 'run':
+      return run(command.rate as number, command.seconds as number);
+    case 'unfinished':
+      return { count: unfinished.get() };
+    case 'states':
+      return { states: Object.fromEntries((byState.all() as { state: string; n: number }[]).map((r) => [r.state, r.n])), attempts: attemptsCount.get() };
+    case 'records':
+      return { ids, due };
+    case 'clock':
+      return { now: now() };
+    case 'stop':
+      await device.cleanup();
+      return {};
+    default:
+      throw new Error(`unknown command ${command.type}`);
+  }
+}
+
+process.on('message', (command: Command) => {
+  void handle(command).then(
+    (body) => process.send!({ rid: command.rid, ...body }),
+    (error: Error) => process.send!({ rid: command.rid, error: error.stack ?? String(error) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send!({ rid: 0, url: device.url });
