@@ -36,6 +36,8 @@ export class Dispatcher {
   private dueTimerAt = Infinity;
   private pollTimer: NodeJS.Timeout | null = null;
   private running = false;
+  /** set once stop() has released what was left: later results belong to released claims */
+  private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: DispatcherOptions) {
@@ -110,6 +112,9 @@ export class Dispatcher {
   }
 
   private finish(result: AttemptResult): void {
+    // An attempt that outlived stop()'s grace was released back to the queue (and the store may be
+    // closed by now); its result is dropped and the delivery is retried after a restart.
+    if (this.stopped) return;
     this.finished.push(result);
     this.options.onAttempt?.(result);
     if (this.flushQueued) return;
@@ -143,5 +148,6 @@ export class Dispatcher {
     }
     this.flush();
     this.options.outbox.releaseInFlight(this.options.clock.now());
+    this.stopped = true;
   }
 }
