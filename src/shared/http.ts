@@ -1,4 +1,6 @@
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 // Route schemas carry OpenAPI fields (tags, summary); this brings their types.
 import type {} from '@fastify/swagger';
@@ -19,6 +21,12 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
+    // Errors raised before routing (a bad %-escape, an over-long path segment) and by the HTTP
+    // parser answer like every other error; Fastify's defaults add error/code/statusCode keys.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      reply.code(error.statusCode ?? 400).send({ message: frameworkErrorMessage(error) });
+    },
+    clientErrorHandler: answerClientError,
     ...options,
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
@@ -67,6 +75,35 @@ function clientErrorMessage(error: Error & { code?: string }, status: number): s
       if (error instanceof SyntaxError || /JSON/.test(error.message)) return `malformed JSON body: ${error.message}`;
       return error.message || `request failed with status ${status}`;
   }
+}
+
+function frameworkErrorMessage(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return 'the URL is malformed: a %-escape does not decode (e.g. a lone % or invalid UTF-8)';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'a path parameter is too long (over 100 characters)';
+    default:
+      return error.message;
+  }
+}
+
+/** A request the HTTP parser refused (not HTTP, headers too large, too slow): `{"message"}`, then close. */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'the request took too long to arrive']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request headers are too large']
+        : [400, `malformed HTTP request (${error.code ?? 'parse error'})`];
+  const body = JSON.stringify({ message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** Parse `Authorization: Basic ...`; undefined when absent or malformed. */

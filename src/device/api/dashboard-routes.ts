@@ -46,6 +46,11 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
       },
     },
     (request, reply) => {
+      // HEAD gets the headers and an end: a stream's writes send nothing for HEAD, not even the headers.
+      if (request.method === 'HEAD') {
+        reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache').send();
+        return;
+      }
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

@@ -15,6 +15,8 @@ export const sseFrame = (event: PushEvent): string => `event: ${event.type}\ndat
 export function eventsMobileRoutes(app: App, ctx: ServerContext, streams: Set<ServerResponse>): void {
   app.get('/events', { schema: { tags: ['events'], summary: 'Server-Sent Events for this device' } }, async (request, reply) => {
     const device = deviceOf(request);
+    // HEAD gets the headers and an end: a stream's writes send nothing for HEAD, not even the headers.
+    if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {

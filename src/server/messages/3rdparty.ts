@@ -9,7 +9,8 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) 
 const SendQuery = Type.Object({ skipPhoneValidation: Type.Optional(Type.Boolean()) });
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  // bounded: a larger number is not an integer to the database (500 instead of an empty page)
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 })),
   state: Type.Optional(ProcessStateSchema),
   deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   from: Type.Optional(Type.String({ description: 'ISO 8601; messages created at or after' })),
