@@ -22,7 +22,7 @@ function startRecorder(file: string, delayMs: number) {
   return { child, ready };
 }
 
-test(`${KILLS} kill -9s at random points during ${EVENTS} events: every delivery id arrives, the file stays sound`, { timeout: 240_000 }, async () => {
+test(`${KILLS} kill -9s at random points during ${EVENTS} events: every delivery id arrives, the file stays sound`, { timeout: 600_000 }, async () => {
   const dir = tempDir();
   const idsFile = join(dir.path, 'received.txt');
   const recorder = startRecorder(idsFile, 1);
