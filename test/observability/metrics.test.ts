@@ -45,6 +45,12 @@ test('device /metrics: counters match a known run of deliveries', async () => {
     assert.equal(sample(text, 'smsgate_http_requests_total', { method: 'POST', route: '/sim/v1/incoming', status_code: '202' }), 6);
     assert.equal(sample(text, 'smsgate_sse_streams'), 0);
 
+    // HEAD of the live stream answers and ends (it is not a stream)
+    const head = await device.app.inject({ method: 'HEAD', url: '/events/stream', headers: { authorization: device.api.authorization } });
+    assert.equal(head.statusCode, 200);
+    assert.match(String(head.headers['content-type']), /text\/event-stream/);
+    assert.equal(sample(await scrape(), 'smsgate_sse_streams'), 0);
+
     // a live stream is counted while it is open
     const controller = new AbortController();
     const stream = await fetch(`${device.url}/events/stream`, { headers: { authorization: device.api.authorization }, signal: controller.signal });
