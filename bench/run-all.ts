@@ -31,7 +31,8 @@ for (const file of files) {
   let summary: string | undefined;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     console.log(line);
-    if (line.startsWith('BENCH ')) summary = line;
+    // `BENCH <name>: ... | PASS|FAIL`; a file that does not follow the format still counts by its PASS/FAIL ending.
+    if (line.startsWith('BENCH ') || (!summary?.startsWith('BENCH ') && /\b(PASS|FAIL)\s*$/.test(line))) summary = line;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), PER_FILE_TIMEOUT_MS);
   const code = await new Promise<number | string>((resolve) => child.on('exit', (c, signal) => resolve(c ?? signal ?? -1)));
@@ -42,11 +43,11 @@ for (const file of files) {
 console.log('\n# summary');
 let failed = 0;
 for (const r of results) {
-  const ok = r.code === 0 && r.summary !== undefined && r.summary.endsWith('| PASS');
+  const ok = r.code === 0 && r.summary !== undefined && /\bPASS\s*$/.test(r.summary);
   if (!ok) failed++;
   console.log(r.summary ?? `BENCH ${r.file.replace(/\.ts$/, '')}: no summary line (exit ${r.code}) | FAIL`);
-  if (r.code !== 0 && r.summary?.endsWith('| PASS')) console.log(`  (${r.file} exited ${r.code} after a PASS line)`);
+  if (r.code !== 0 && r.summary && /\bPASS\s*$/.test(r.summary)) console.log(`  (${r.file} exited ${r.code} after a PASS line)`);
 }
 const total = results.reduce((sum, r) => sum + r.seconds, 0);
-console.log(`# ${results.length} benchmarks, ${failed} failed, ${Math.round(total)} s`);
+console.log(`# ${results.length} benchmarks, ${failed} failed, ${Math.round(total)} s (${results.map((r) => `${r.file} ${Math.round(r.seconds)} s`).join(', ')})`);
 process.exitCode = failed > 0 ? 1 : 0;

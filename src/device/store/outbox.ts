@@ -140,17 +140,7 @@ export class Outbox {
         WHERE id = :id AND state <> 'sending'`,
     );
     // Transaction wrappers are built once, not on every call.
-    this.enqueueTx = db.transaction((eventId: string, event: EventName, payloadJson: string, targets: readonly DeliveryTarget[], now: number) => {
-      const eventSeq = this.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
-      const deliveryIds: string[] = [];
-      for (const target of targets) {
-        const id = newId();
-        const body = serializeEnvelope({ deviceId: target.envelopeDeviceId, event, id, payloadJson, webhookId: target.webhookId });
-        this.insertDelivery.run(id, eventSeq, event, target.source, target.webhookId, target.url, body, now, now, now);
-        deliveryIds.push(id);
-      }
-      return deliveryIds;
-    });
+    this.enqueueTx = db.transaction(this.insertEventAndDeliveries.bind(this));
     this.recordTx = db.transaction(this.recordEach.bind(this));
     this.recordAndClaimTx = db.transaction(
       (results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number, limit: number) => {
@@ -161,13 +151,30 @@ export class Outbox {
   }
 
   /**
-   * Record an event and one delivery per target, in one transaction (nested in the caller's
-   * transaction when there is one). Nothing is sent before this commits.
+   * Record an event and one delivery per target, in one transaction. Nothing is sent before this
+   * commits. Inside a caller's transaction the rows simply join it and commit or roll back with it;
+   * an error here must abort that transaction (do not catch it inside). No nested savepoint: one
+   * per event measured ~30 µs, more than the two inserts themselves.
    */
   enqueue(event: EventName, payload: unknown, targets: readonly DeliveryTarget[], now: number): { eventId: string; deliveryIds: string[] } {
     const eventId = newId();
-    const deliveryIds = this.enqueueTx(eventId, event, JSON.stringify(payload), targets, now);
+    const payloadJson = JSON.stringify(payload);
+    const deliveryIds = this.db.inTransaction
+      ? this.insertEventAndDeliveries(eventId, event, payloadJson, targets, now)
+      : this.enqueueTx(eventId, event, payloadJson, targets, now);
     return { eventId, deliveryIds };
+  }
+
+  private insertEventAndDeliveries(eventId: string, event: EventName, payloadJson: string, targets: readonly DeliveryTarget[], now: number): string[] {
+    const eventSeq = this.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
+    const deliveryIds: string[] = [];
+    for (const target of targets) {
+      const id = newId();
+      const body = serializeEnvelope({ deviceId: target.envelopeDeviceId, event, id, payloadJson, webhookId: target.webhookId });
+      this.insertDelivery.run(id, eventSeq, event, target.source, target.webhookId, target.url, body, now, now, now);
+      deliveryIds.push(id);
+    }
+    return deliveryIds;
   }
 
   claimDue(now: number, limit: number): ClaimedDelivery[] {
