@@ -43,14 +43,27 @@ function useLiveStream() {
     const source = new EventSource('/events/stream');
     source.onopen = () => setConnected(true);
     source.onerror = () => setConnected(false);
+    // Frames are batched and rendered at most four times a second, so a busy device (thousands of
+    // attempts a second) does not re-render the page on every frame.
+    let pending = [];
+    let sawAttempt = false;
+    let seq = 0;
+    const flush = setInterval(() => {
+      if (pending.length === 0) return;
+      const batch = pending.reverse();
+      pending = [];
+      setItems((list) => [...batch, ...list].slice(0, 200));
+      if (sawAttempt) setAttemptTick((n) => n + 1);
+      sawAttempt = false;
+    }, 250);
     const add = (kind) => (message) => {
-      const data = JSON.parse(message.data);
-      setItems((list) => [{ kind, data, key: `${kind}-${list.length}-${Date.now()}`, at: Date.now() }, ...list].slice(0, 200));
-      if (kind === 'attempt') setAttemptTick((n) => n + 1);
+      pending.push({ kind, data: JSON.parse(message.data), key: `${kind}-${seq++}`, at: Date.now() });
+      if (pending.length > 200) pending.splice(0, pending.length - 200);
+      if (kind === 'attempt') sawAttempt = true;
     };
     source.addEventListener('event', add('event'));
     source.addEventListener('attempt', add('attempt'));
-    return () => source.close();
+    return () => (source.close(), clearInterval(flush));
   }, []);
   return { items, connected, attemptTick };
 }
@@ -293,13 +306,16 @@ function DeliveriesPage({ attemptTick }) {
     api('GET', `/deliveries?${query}`).then((p) => (setPage(p), setError(undefined)), setError);
   }, [filter, cursor]);
   useEffect(() => load(), [load, tick]);
-  // New attempts (live stream) refresh the page, at most twice a second.
+  // New attempts (live stream) refresh the page, at most once a second however many arrive.
   const timer = useRef();
   useEffect(() => {
-    if (attemptTick === 0) return;
-    clearTimeout(timer.current);
-    timer.current = setTimeout(() => setTick((n) => n + 1), 300);
+    if (attemptTick === 0 || timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      setTick((n) => n + 1);
+    }, 1000);
   }, [attemptTick]);
+  useEffect(() => () => clearTimeout(timer.current), []);
   const setOne = (key) => (e) => {
     setFilter({ ...filter, [key]: e.target.value });
     setCursors([null]);
