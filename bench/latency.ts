@@ -80,6 +80,7 @@ try {
   // How long the device's event loop was blocked at a stretch: SQLite commits, checkpoints, GC, the neighbours.
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
+  const cpu = process.cpuUsage();
   const deviceLag = await openLoop(total, RATE, (i, dueAt) => {
     const t = now();
     const { deliveryIds } = device.context.messages.receive('+15550000000', `latency probe ${i}`, 1);
@@ -92,6 +93,8 @@ try {
   loopDelay.disable();
   const sinceEmit: number[] = [];
   const deviceLatencies = await collect(total, due, { from: emittedAt, into: sinceEmit });
+  const { user, system } = process.cpuUsage(cpu);
+  const cpuPerEvent = (user + system) / total; // µs, event and delivery together
 
   // Baseline: the same schedule, bare undici POSTs of the same kind of body.
   await receiver.reset();
@@ -112,6 +115,7 @@ try {
   const p99 = percentile(deviceLatencies, 99);
   const baseP99 = percentile(baseLatencies, 99);
   log(`device: ${deviceLatencies.length} events at ${RATE}/s over ${SECONDS} s: ${describe(deviceLatencies)} (worst emission lag ${fmt(deviceLag)} ms)`);
+  log(`device CPU per event (commit, claim, sign, POST, record): ${fmt(cpuPerEvent)} µs, i.e. ${fmt((cpuPerEvent * RATE) / 1e4)}% of one core at ${RATE}/s`);
   log(`device event loop delay while it ran: p50 ${fmt(loopDelay.percentile(50) / 1e6)} ms, p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms`);
   log(`device, measured from the receive() call instead of the due time: ${describe(sinceEmit)}`);
   log(`bare undici, same schedule for ${BASE_SECONDS} s: ${describe(baseLatencies)} (worst emission lag ${fmt(baseLag)} ms)`);
