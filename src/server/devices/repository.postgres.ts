@@ -1,27 +1,5 @@
 import type { PgPool } from '../store/postgres.ts';
-import type { DeviceRecord, DevicesRepository } from './repository.ts';
-
-interface DeviceRow {
-  id: string;
-  user_id: string;
-  name: string;
-  push_token: string | null;
-  created_at: number;
-  updated_at: number;
-  last_seen: number;
-}
-
-const COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen';
-
-const toDevice = (row: DeviceRow): DeviceRecord => ({
-  id: row.id,
-  userId: row.user_id,
-  name: row.name,
-  pushToken: row.push_token,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  lastSeen: row.last_seen,
-});
+import { type DeviceRecord, type DevicesRepository, type DeviceRow, toDevice, DEVICE_COLUMNS } from './repository.ts';
 
 export class PostgresDevicesRepository implements DevicesRepository {
   constructor(private readonly pool: PgPool) {}
@@ -35,18 +13,18 @@ export class PostgresDevicesRepository implements DevicesRepository {
   }
 
   async getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
-    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE token_hash = $1`, [tokenHash]);
+    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = $1`, [tokenHash]);
     return rows[0] && toDevice(rows[0]);
   }
 
   async getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE user_id = $1 AND id = $2`, [userId, deviceId]);
+    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND id = $2`, [userId, deviceId]);
     return rows[0] && toDevice(rows[0]);
   }
 
   async listUserDevices(userId: string): Promise<DeviceRecord[]> {
     const { rows } = await this.pool.query<DeviceRow>(
-      `SELECT ${COLUMNS} FROM devices WHERE user_id = $1 ORDER BY last_seen DESC, created_at DESC, id`,
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY last_seen DESC, created_at DESC, id`,
       [userId],
     );
     return rows.map(toDevice);

@@ -1,27 +1,5 @@
 import type { SqliteDb } from '../store/sqlite.ts';
-import type { DeviceRecord, DevicesRepository } from './repository.ts';
-
-interface DeviceRow {
-  id: string;
-  user_id: string;
-  name: string;
-  push_token: string | null;
-  created_at: number;
-  updated_at: number;
-  last_seen: number;
-}
-
-const COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen';
-
-const toDevice = (row: DeviceRow): DeviceRecord => ({
-  id: row.id,
-  userId: row.user_id,
-  name: row.name,
-  pushToken: row.push_token,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  lastSeen: row.last_seen,
-});
+import { type DeviceRecord, type DevicesRepository, type DeviceRow, toDevice, DEVICE_COLUMNS } from './repository.ts';
 
 export class SqliteDevicesRepository implements DevicesRepository {
   private readonly statements;
@@ -32,10 +10,10 @@ export class SqliteDevicesRepository implements DevicesRepository {
         `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      getDeviceByTokenHash: db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE token_hash = ?`),
-      getUserDevice: db.prepare<[string, string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE user_id = ? AND id = ?`),
+      getDeviceByTokenHash: db.prepare<[string], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = ?`),
+      getUserDevice: db.prepare<[string, string], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND id = ?`),
       listUserDevices: db.prepare<[string], DeviceRow>(
-        `SELECT ${COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id`,
+        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id`,
       ),
       deleteUserDevice: db.prepare<[string, string]>(`DELETE FROM devices WHERE user_id = ? AND id = ?`),
       touchDevice: db.prepare<{ id: string; now: number; minInterval: number }>(

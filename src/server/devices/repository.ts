@@ -26,3 +26,26 @@ export interface DevicesRepository {
   touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void>;
   updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void>;
 }
+
+/** A row of the table as both stores return it. */
+export interface DeviceRow {
+  id: string;
+  user_id: string;
+  name: string;
+  push_token: string | null;
+  created_at: number;
+  updated_at: number;
+  last_seen: number;
+}
+
+export const DEVICE_COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen';
+
+export const toDevice = (row: DeviceRow): DeviceRecord => ({
+  id: row.id,
+  userId: row.user_id,
+  name: row.name,
+  pushToken: row.push_token,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  lastSeen: row.last_seen,
+});

@@ -1,21 +1,5 @@
 import type { PgPool } from '../store/postgres.ts';
-import type { UserRecord, UsersRepository } from './repository.ts';
-
-interface UserRow {
-  id: string;
-  login: string;
-  password_hash: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const toUser = (row: UserRow): UserRecord => ({
-  id: row.id,
-  login: row.login,
-  passwordHash: row.password_hash,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
+import { type UserRecord, type UsersRepository, type UserRow, toUser } from './repository.ts';
 
 export class PostgresUsersRepository implements UsersRepository {
   constructor(private readonly pool: PgPool) {}

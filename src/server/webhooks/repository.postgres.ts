@@ -1,26 +1,5 @@
-import type { EventName } from '../../protocol/index.ts';
 import type { PgPool } from '../store/postgres.ts';
-import type { WebhookRecord, WebhooksRepository } from './repository.ts';
-
-interface WebhookRow {
-  user_id: string;
-  id: string;
-  url: string;
-  event: string;
-  device_id: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-const toWebhook = (row: WebhookRow): WebhookRecord => ({
-  userId: row.user_id,
-  id: row.id,
-  url: row.url,
-  event: row.event as EventName,
-  deviceId: row.device_id,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
+import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
 
 export class PostgresWebhooksRepository implements WebhooksRepository {
   constructor(private readonly pool: PgPool) {}
