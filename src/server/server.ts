@@ -15,7 +15,6 @@ import { HealthService } from './health/service.ts';
 import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
-import { formatValidationErrors } from './api/validation.ts';
 import { installObservability, serverAppOptions } from './observability.ts';
 import type { Logger } from '../shared/logger.ts';
 
@@ -105,7 +104,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     };
 
     const app = createApp(serverAppOptions(options.logger));
-    app.setSchemaErrorFormatter(formatValidationErrors);
     const streams = new Set<ServerResponse>();
     // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
     installObservability(app, context, streams);

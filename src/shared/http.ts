@@ -7,6 +7,7 @@ import type {} from '@fastify/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { HttpError } from '../protocol/index.ts';
+import { formatValidationErrors } from './validation-errors.ts';
 
 /** Request bodies larger than this are refused with 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -35,6 +36,8 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
   const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  // Validation errors name the field, the allowed values or the unknown key.
+  app.setSchemaErrorFormatter(formatValidationErrors);
   // Only JSON bodies are accepted; anything else is a 415 rather than a confusing type error.
   app.removeContentTypeParser('text/plain');
 
