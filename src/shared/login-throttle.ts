@@ -10,7 +10,7 @@ export interface LoginThrottleOptions {
 /**
  * Slows down password guessing: after `maxFailures` failed logins from one address within
  * `windowMs`, that address gets 429 with Retry-After until the oldest failure leaves the window.
- * A successful login clears the address's record.
+ * A successful login does not clear the record: one known password must not buy guesses at another.
  */
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
@@ -40,10 +40,6 @@ export class LoginThrottle {
     if (this.failures.size > 10_000) {
       for (const key of [...this.failures.keys()].slice(0, 5_000)) this.failures.delete(key);
     }
-  }
-
-  succeeded(address: string): void {
-    this.failures.delete(address);
   }
 
   private recent(address: string): number[] {

@@ -50,15 +50,18 @@ export class LocalCredentials {
     const given = parseBasicAuth(request);
     if (!given) throw unauthorized();
     const now = this.clock.now();
-    if (this.cache.get(given.username, given.password, now)) return;
+    // The throttle comes first: a throttled address may not keep guessing against the cache of
+    // recent logins either.
     this.throttle.check(request.ip);
+    if (this.cache.get(given.username, given.password, now)) return;
     const userOk = safeEqual(given.username, this.username);
     const passwordOk = await verifyPassword(given.password, this.passwordHash);
     if (!userOk || !passwordOk) {
       this.throttle.failed(request.ip);
       throw unauthorized();
     }
-    this.throttle.succeeded(request.ip);
+    // A success does not clear the address's failures: one known password must not buy
+    // unlimited guesses at another.
     this.cache.set(given.username, given.password, this.username, now);
   }
 }
