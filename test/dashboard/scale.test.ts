@@ -27,6 +27,8 @@ test(`the dashboard's calls stay fast with ${DELIVERIES.toLocaleString('en')} de
       return { body: reply.body, ms };
     };
     const timings: Record<string, number> = {};
+    // Log in once first: the password hash (scrypt) is paid once per client, not per page.
+    assert.equal((await device.api.call('GET', '/device')).status, 200);
     const first = await timed('/deliveries?limit=20');
     timings.first = first.ms;
     assert.equal(first.body.items.length, 20);
