@@ -4,3 +4,4 @@ export * from './messages.ts';
 export * from './settings.ts';
 export * from './errors.ts';
 export * from './signing.ts';
+export * from './mobile.ts';

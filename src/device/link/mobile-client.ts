@@ -9,7 +9,7 @@
  * while disconnected never loses a message or a webhook change.
  */
 
-export type ProcessState = 'Pending' | 'Processed' | 'Sent' | 'Delivered' | 'Failed';
+export type { ProcessState } from '../../protocol/messages.ts';
 
 /** `POST /mobile/v1/device` → 201. `password` only when a new user was created. */
 export interface Registration {
@@ -38,31 +38,10 @@ export interface MobileDevice {
   lastSeen: string;
 }
 
-/** One pending message of `GET /mobile/v1/message`. */
-export interface MobileMessage {
-  id: string;
-  /** the text (also in textMessage.text) */
-  message: string;
-  textMessage: { text: string };
-  phoneNumbers: string[];
-  simNumber: number | null;
-  withDeliveryReport: boolean;
-  isEncrypted: boolean;
-  priority: number;
-  /** absolute ISO time after which the message must not be sent; null = no limit */
-  validUntil: string | null;
-  state: ProcessState;
-  createdAt: string;
-}
 
-/** One item of `PATCH /mobile/v1/message`. The server never moves a state backwards. */
-export interface MessageReport {
-  id: string;
-  state: ProcessState;
-  recipients: { phoneNumber: string; state: ProcessState; error?: string | null }[];
-  /** state → ISO time it was reached */
-  states?: Partial<Record<ProcessState, string>>;
-}
+// The message exchange's wire shapes are defined once, in the protocol.
+import type { MessageReport, MobileMessage } from '../../protocol/mobile.ts';
+export type { MessageReport, MobileMessage };
 
 export interface MobileWebhook {
   id: string;

@@ -1,44 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, ProcessStateSchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, MobileMessageSchema, StateReportSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
 import { toMobileMessage, type StateReportRequest } from './service.ts';
 
-const MobileMessageSchema = Type.Object({
-  id: Type.String(),
-  message: Type.String(),
-  textMessage: Type.Object({ text: Type.String() }),
-  phoneNumbers: Type.Array(Type.String()),
-  simNumber: Type.Union([Type.Integer(), Type.Null()]),
-  withDeliveryReport: Type.Boolean(),
-  isEncrypted: Type.Boolean(),
-  priority: Type.Integer(),
-  validUntil: Type.Union([Type.String(), Type.Null()]),
-  state: ProcessStateSchema,
-  createdAt: Type.String(),
-});
-
-const StateReportSchema = Type.Array(
-  Type.Object(
-    {
-      id: Type.String({ minLength: 1, maxLength: 36 }),
-      state: ProcessStateSchema,
-      recipients: Type.Array(
-        Type.Object({
-          phoneNumber: Type.String({ minLength: 1, maxLength: 512 }),
-          state: ProcessStateSchema,
-          error: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
-        }),
-        { maxItems: 100 },
-      ),
-      states: Type.Optional(Type.Record(Type.String(), Type.String())),
-    },
-    // devices also send deviceId, isHashed, isEncrypted: accepted and ignored
-    { additionalProperties: true },
-  ),
-  { maxItems: 1000 },
-);
 const tags = ['messages'];
 
 /** The device pulls what it has to send, and reports how it went. */

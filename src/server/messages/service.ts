@@ -2,7 +2,9 @@ import {
   HttpError,
   messageText,
   PROCESS_STATES,
+  type MessageReport,
   type MessageState,
+  type MobileMessage,
   type ProcessState,
   type SendMessage,
 } from '../../protocol/index.ts';
@@ -16,29 +18,9 @@ import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } fr
 /** How many pending messages one `GET /mobile/v1/message` hands out; the device pulls again for more. */
 export const PULL_BATCH = 100;
 
-/** What `GET /mobile/v1/message` returns per message (the original's MobileMessage shape). */
-export interface MobileMessage {
-  id: string;
-  message: string;
-  textMessage: { text: string };
-  phoneNumbers: string[];
-  simNumber: number | null;
-  withDeliveryReport: boolean;
-  isEncrypted: boolean;
-  priority: number;
-  /** absolute (a `ttl` given at send time is turned into this); null = no limit */
-  validUntil: string | null;
-  state: ProcessState;
-  createdAt: string;
-}
 
 /** One item of `PATCH /mobile/v1/message`, as the device sends it. */
-export interface StateReportRequest {
-  id: string;
-  state: ProcessState;
-  recipients: { phoneNumber: string; state: ProcessState; error?: string | null }[];
-  states?: Record<string, string>;
-}
+export type StateReportRequest = MessageReport;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,0 +1,51 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ProcessStateSchema, type ProcessState } from './messages.ts';
+
+/**
+ * The mobile API's message exchange (server ↔ device), one definition for the server's route
+ * schemas and types and for the device's client.
+ */
+
+/** One message of `GET /mobile/v1/message` (the original's MobileMessage shape). */
+export const MobileMessageSchema = Type.Object({
+  id: Type.String(),
+  message: Type.String(),
+  textMessage: Type.Object({ text: Type.String() }),
+  phoneNumbers: Type.Array(Type.String()),
+  simNumber: Type.Union([Type.Integer(), Type.Null()]),
+  withDeliveryReport: Type.Boolean(),
+  isEncrypted: Type.Boolean(),
+  priority: Type.Integer(),
+  validUntil: Type.Union([Type.String(), Type.Null()]),
+  state: ProcessStateSchema,
+  createdAt: Type.String(),
+});
+
+/** The body of `PATCH /mobile/v1/message`: the device's state reports. */
+export const StateReportSchema = Type.Array(
+  Type.Object(
+    {
+      id: Type.String({ minLength: 1, maxLength: 36 }),
+      state: ProcessStateSchema,
+      recipients: Type.Array(
+        Type.Object({
+          phoneNumber: Type.String({ minLength: 1, maxLength: 512 }),
+          state: ProcessStateSchema,
+          error: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
+        }),
+        { maxItems: 100 },
+      ),
+      states: Type.Optional(Type.Record(Type.String(), Type.String())),
+    },
+    // devices also send deviceId, isHashed, isEncrypted: accepted and ignored
+    { additionalProperties: true },
+  ),
+  { maxItems: 1000 },
+);
+
+export type MobileMessage = Static<typeof MobileMessageSchema>;
+/**
+ * One item of `PATCH /mobile/v1/message`. The server never moves a state backwards. The schema
+ * accepts any key in `states`; devices send state names, which the type says.
+ */
+export type MessageReport = Omit<Static<typeof StateReportSchema>[number], 'states'> & { states?: Partial<Record<ProcessState, string>> };
