@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openMigratedSqlite } from '../../shared/sqlite.ts';
 
 export type Db = Database.Database;
 
@@ -98,32 +97,7 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
-/**
- * Open (or create) the device database. WAL with synchronous=NORMAL: a committed transaction
- * survives the process being killed at any moment; only an OS crash can lose the last commits.
- */
+/** Open (or create) the device database at the current schema. */
 export function openDatabase(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
-  return db;
-}
-
-function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(
-      `the device database is at schema version ${current}, newer than this smsgate (${MIGRATIONS.length}); upgrade smsgate`,
-    );
-  }
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+  return openMigratedSqlite(file, MIGRATIONS, 'device');
 }

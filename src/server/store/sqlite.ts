@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openMigratedSqlite } from '../../shared/sqlite.ts';
 
 export type SqliteDb = Database.Database;
 
@@ -100,32 +99,9 @@ export const SQLITE_MIGRATIONS: string[] = [
 ];
 
 /**
- * Open (or create) the server's SQLite file and bring its schema up to date. WAL lets the
- * `users` admin command write while a server runs on the same file.
+ * Open (or create) the server's SQLite file at the current schema. WAL lets the `users` admin
+ * command write while a server runs on the same file.
  */
 export function openSqlite(file: string): SqliteDb {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrateSqlite(db);
-  return db;
-}
-
-export function migrateSqlite(db: SqliteDb): void {
-  // IMMEDIATE takes the write lock first, so two processes opening a fresh file do not both migrate.
-  db.transaction(() => {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > SQLITE_MIGRATIONS.length) {
-      throw new Error(
-        `the server database is at schema version ${current}, newer than this smsgate understands (${SQLITE_MIGRATIONS.length}); upgrade smsgate`,
-      );
-    }
-    for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
-      db.exec(SQLITE_MIGRATIONS[version]);
-      db.pragma(`user_version = ${version + 1}`);
-    }
-  }).immediate();
+  return openMigratedSqlite(file, SQLITE_MIGRATIONS, 'server');
 }
