@@ -22,7 +22,7 @@
  *
  *   node --import tsx bench/fanout.ts
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,8 +30,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { fmt, log, MB, now, percentile, sleep, summary } from './lib/harness.ts';
-import { basicAuth, createTempDatabase, rssOf, startServerProcess, stopChild, type ChildServer, type TempDatabase } from './server-api.ts';
+import { fmt, forkIpc, log, MB, now, percentile, sleep, summary } from './lib/harness.ts';
+import { basicAuth, createTempDatabase, rssOf, startServerProcess, type ChildServer, type TempDatabase } from './server-api.ts';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
@@ -55,28 +55,7 @@ interface Child {
 }
 
 async function forkRole(role: string, env: Record<string, string> = {}): Promise<Child> {
-  const child = fork(fileURLToPath(import.meta.url), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, BENCH_FANOUT_ROLE: role, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let nextRid = 1;
-  const waiting = new Map<number, (body: any) => void>();
-  child.on('message', (message: { rid: number }) => {
-    waiting.get(message.rid)?.(message);
-    waiting.delete(message.rid);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    waiting.set(0, () => resolve());
-    void exited.then(() => reject(new Error(`${role} child exited before it was ready`)));
-  });
-  const ask = <T>(type: string, body: Record<string, unknown> = {}): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const rid = nextRid++;
-      waiting.set(rid, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
-      child.send({ ...body, rid, type });
-    });
+  const { child, ask, exited } = await forkIpc(fileURLToPath(import.meta.url), { BENCH_FANOUT_ROLE: role, ...env }, `${role} child`);
   return {
     child,
     ask,

@@ -88,11 +88,23 @@ export interface DeviceHost {
   stop(): Promise<void>;
 }
 
-/** Fork bench/lib/device-host.ts: a device in a process of its own, driven over IPC. */
-export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Promise<DeviceHost> {
-  const child = fork(fileURLToPath(new URL('./device-host.ts', import.meta.url)), [], {
+export interface IpcChild {
+  child: ChildProcess;
+  /** the child's first message (rid 0), which says it is ready */
+  ready: any;
+  /** send `{type, ...body}` and wait for the answer with the same rid; `{error}` rejects */
+  ask<T = any>(type: string, body?: Record<string, unknown>): Promise<T>;
+  exited: Promise<void>;
+}
+
+/**
+ * Fork a TypeScript file as a child driven over IPC: requests carry a `rid`, the child answers
+ * with the same `rid`, and its first message (`rid: 0`) says it is ready.
+ */
+export async function forkIpc(file: string, env: Record<string, string>, label: string): Promise<IpcChild> {
+  const child = fork(file, [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, BENCH_DEVICE_OPTIONS: JSON.stringify(options) },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextRid = 1;
@@ -102,16 +114,27 @@ export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Pro
     waiting.delete(message.rid);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    waiting.set(0, () => resolve());
-    void exited.then(() => reject(new Error('device host exited before it was ready')));
+  const ready = await new Promise<any>((resolve, reject) => {
+    waiting.set(0, resolve);
+    void exited.then(() => reject(new Error(`${label} exited before it was ready`)));
   });
-  const call = <T>(command: { type: string }): Promise<T> =>
+  const ask = <T>(type: string, body: Record<string, unknown> = {}): Promise<T> =>
     new Promise((resolve, reject) => {
       const rid = nextRid++;
-      waiting.set(rid, (body) => (body.error ? reject(new Error(body.error)) : resolve(body)));
-      child.send({ ...command, rid });
+      waiting.set(rid, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+      child.send({ ...body, rid, type });
     });
+  return { child, ready, ask, exited };
+}
+
+/** Fork bench/lib/device-host.ts: a device in a process of its own, driven over IPC. */
+export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Promise<DeviceHost> {
+  const { child, ask, exited } = await forkIpc(
+    fileURLToPath(new URL('./device-host.ts', import.meta.url)),
+    { BENCH_DEVICE_OPTIONS: JSON.stringify(options) },
+    'device host',
+  );
+  const call = <T>(command: { type: string }): Promise<T> => ask<T>(command.type, command);
   return {
     child,
     call,

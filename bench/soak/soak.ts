@@ -20,9 +20,9 @@
  *   npm run soak                    # 10 minutes
  *   SOAK_SECONDS=60 npm run soak    # a short one
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { fmt, log, MB, now, percentile, sleep, summary } from '../lib/harness.ts';
+import { fmt, forkIpc, log, MB, now, percentile, sleep, summary } from '../lib/harness.ts';
 import { rssOf } from '../server-api.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -43,28 +43,7 @@ interface Child {
 }
 
 async function start(file: string, env: Record<string, string>): Promise<Child> {
-  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let nextRid = 1;
-  const waiting = new Map<number, (body: any) => void>();
-  child.on('message', (message: { rid: number }) => {
-    waiting.get(message.rid)?.(message);
-    waiting.delete(message.rid);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<any>((resolve, reject) => {
-    waiting.set(0, resolve);
-    void exited.then(() => reject(new Error(`${file} exited before it was ready`)));
-  });
-  const ask = <T>(type: string, body: Record<string, unknown> = {}): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const rid = nextRid++;
-      waiting.set(rid, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
-      child.send({ ...body, rid, type });
-    });
+  const { child, ready, ask, exited } = await forkIpc(fileURLToPath(new URL(file, import.meta.url)), env, file);
   return {
     child,
     ready,
