@@ -124,19 +124,35 @@ function DevicesPage() {
   }
   return html`
     <h2>Devices</h2>
-    <div class="note small">The server knows when each device was last seen (an open event stream refreshes it every 15 s). Queue depth and delivery
-      health live on each device: open its own dashboard at its Local API address.</div>
+    <div class="note small">Each linked device reports its health every 30 s and whenever it reconnects; queue depth is its
+      webhook deliveries waiting or in flight. Open a device's own dashboard (its Local API address) for its deliveries.</div>
     ${data.length === 0 ? html`<p class="muted">No devices yet: start one with <span class="mono">smsgate device --server …</span></p>` : null}
     ${data.map((device) => {
       const online = device.lastSeen && Date.now() - new Date(device.lastSeen).getTime() < 60_000;
+      const checks = device.health?.checks ?? {};
+      const queue = checks['webhooks:queue'];
+      const failed = checks['webhooks:failed'];
       return html`
         <div class="card" data-testid="device-row">
           <div class="row">
             <strong class="grow">${device.name ?? '(unnamed)'} <span class="mono muted">${device.id}</span></strong>
             <span class="badge ${online ? 'online' : 'offline'}">${online ? 'online' : 'offline'}</span>
+            <${HealthBadge} health=${device.health} />
           </div>
-          <div class="row small muted"><span>last seen ${ago(device.lastSeen)} (${time(device.lastSeen)})</span><span>registered ${time(device.createdAt)}</span>
-            <span>queue depth: on the device</span></div>
+          <div class="row small muted"><span>last seen ${ago(device.lastSeen)} (${time(device.lastSeen)})</span><span>registered ${time(device.createdAt)}</span></div>
+          ${device.health
+            ? html`<div class="row" style="margin-top:.5rem">
+                <span>queue depth: <strong data-testid="queue-depth">${queue ? queue.observedValue : 'not reported'}</strong></span>
+                <span class="small muted">failed deliveries ${failed ? failed.observedValue : '?'} · health reported ${ago(device.health.reportedAt)} · version ${device.health.version}</span>
+              </div>
+              <details class="small"><summary>Health checks</summary>
+                <table><tbody>
+                  ${Object.entries(checks).map(
+                    ([name, check]) => html`<tr><td class="mono">${name}</td><td><span class="badge ${check.status}">${check.status}</span></td><td>${check.observedValue} ${check.observedUnit}</td><td class="muted">${check.description}</td></tr>`,
+                  )}
+                </tbody></table>
+              </details>`
+            : html`<div class="small muted" style="margin-top:.5rem">queue depth: not reported yet (the device sends its health when it connects)</div>`}
         </div>`;
     })}`;
 }

@@ -131,6 +131,10 @@ test('dashboard against smsgate up: webhook, incoming SMS live and delivered, fa
     assert.equal((await serverPage.goto(`${serverUrl}/`))?.status(), 200);
     await serverPage.locator('[data-testid="device-row"]', { hasText: 'virtual device' }).waitFor({ timeout: TIMEOUT });
     assert.match(await serverPage.locator('[data-testid="device-row"]').innerText(), /online/);
+    // the device reported its health when it connected: status and queue depth show on the server
+    await serverPage.locator('[data-testid="device-row"] [data-testid="queue-depth"]').waitFor({ timeout: TIMEOUT });
+    assert.match(await serverPage.locator('[data-testid="queue-depth"]').innerText(), /^\d+$/);
+    assert.match(await serverPage.locator('[data-testid="device-row"] .badge.pass, [data-testid="device-row"] .badge.warn').first().innerText(), /^(pass|warn)$/);
     await shot(serverPage, 'server-devices');
     await open(serverPage, 'Webhooks');
     const cloudUrl = `${receiver.url}/cloud`;

@@ -23,7 +23,7 @@ before(async () => {
   server = await createServer({ dataDir: serverDir.path, port: 0, keepAliveMs: 500 });
   receiver = await new TestReceiver().start();
   device = await startTestDevice({
-    link: { serverUrl: server.url, privateToken: server.privateToken, name: 'linked test phone', reconnect: { minDelayMs: 300, maxDelayMs: 1000 }, log: () => {} },
+    link: { serverUrl: server.url, privateToken: server.privateToken, name: 'linked test phone', reconnect: { minDelayMs: 300, maxDelayMs: 1000 }, healthIntervalMs: 300, log: () => {} },
   });
   login = device.link!.registration.login;
   password = device.link!.createdPassword!;
@@ -125,6 +125,29 @@ test('each ping updates lastSeen on the server', async () => {
     const devices = await (await thirdParty('/devices')).json();
     return Date.parse(devices[0].lastSeen) > lastSeenBefore;
   }, 'lastSeen to move');
+});
+
+test("the device reports its health to the server: the Devices list shows its queue depth as it changes", async () => {
+  const queueOnServer = async () => {
+    const [listed] = await (await thirdParty('/devices')).json();
+    return listed.health?.checks['webhooks:queue']?.observedValue as number | undefined;
+  };
+  await eventually(async () => (await queueOnServer()) === 0, 'the first report, with an empty queue');
+  const hook = await (await thirdParty('/webhooks', { method: 'POST', body: JSON.stringify({ url: receiver.url + '/health-queue', event: 'sms:received' }) })).json();
+  await eventually(() => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id), 'the webhook on the device');
+  device.context.network.set(false); // deliveries wait while offline
+  try {
+    for (let i = 0; i < 3; i++) device.context.messages.receive('+15550001234', `queued ${i}`, 1);
+    await eventually(async () => (await queueOnServer()) === 3, 'queue depth 3 on the server', 5000);
+    const [listed] = await (await thirdParty('/devices')).json();
+    assert.equal(listed.health.checks['connection:status'].observedValue, 0, 'it reported being offline');
+    assert.ok(Date.parse(listed.health.reportedAt) <= Date.now());
+  } finally {
+    device.context.network.set(true);
+  }
+  await eventually(async () => (await queueOnServer()) === 0, 'the queue drained, as reported', 5000);
+  assert.equal(receiver.requests.filter((r) => r.path === '/health-queue').length, 3);
+  await thirdParty(`/webhooks/${hook.id}`, { method: 'DELETE' });
 });
 
 test('a restarted device reuses its registration', async () => {

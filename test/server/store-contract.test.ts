@@ -56,7 +56,7 @@ for (const impl of IMPLEMENTATIONS) {
     };
     const device = async (userId: string, lastSeen = 1) => {
       const id = unique('device');
-      await store.devices.insertDevice({ id, userId, name: id, pushToken: null, createdAt: 1, updatedAt: 1, lastSeen }, `hash-${id}`);
+      await store.devices.insertDevice({ id, userId, name: id, pushToken: null, createdAt: 1, updatedAt: 1, lastSeen, health: null, healthReportedAt: null }, `hash-${id}`);
       return id;
     };
     const message = (userId: string, deviceId: string, id = unique('msg')): MessageRecord => ({
@@ -139,6 +139,26 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal(await store.devices.getUserDevice(await user(), older), undefined, "another user's device is not found");
       assert.equal(await store.devices.deleteUserDevice(u, older), true);
       assert.equal(await store.devices.getDeviceByTokenHash(`hash-${older}`), undefined);
+    });
+
+    test('devices: the latest health report is kept, an older one never replaces it, and a report counts as seen', async () => {
+      const u = await user();
+      const d = await device(u, 1000);
+      assert.equal((await store.devices.getUserDevice(u, d))!.health, null, 'no report yet');
+      const report = (queued: number) => ({
+        status: 'pass' as const, version: '1', releaseId: 1,
+        checks: { 'webhooks:queue': { description: 'q', observedValue: queued, observedUnit: 'deliveries', status: 'pass' as const } },
+      });
+      await store.devices.saveHealth(d, JSON.stringify(report(7)), 5000);
+      await twin.devices.saveHealth(d, JSON.stringify(report(3)), 4000); // overtaken by the newer one
+      const saved = (await twin.devices.getUserDevice(u, d))!;
+      assert.equal(saved.health!.checks['webhooks:queue'].observedValue, 7);
+      assert.deepEqual([saved.healthReportedAt, saved.lastSeen], [5000, 5000]);
+      await store.devices.saveHealth(d, JSON.stringify(report(0)), 6000);
+      assert.equal((await store.devices.listUserDevices(u))[0].health!.checks['webhooks:queue'].observedValue, 0);
+      await store.devices.touchDevice(d, 9000, 0);
+      await store.devices.saveHealth(d, JSON.stringify(report(1)), 8000);
+      assert.equal((await store.devices.getUserDevice(u, d))!.lastSeen, 9000, 'a report never moves lastSeen back');
     });
 
     test('messages: duplicate ids per user are refused; ids of different users do not collide', async () => {

@@ -12,6 +12,8 @@ export interface LinkOptions {
   login?: string;
   password?: string;
   name?: string;
+  /** how often the device's health (queue depth among it) is sent to the server, ms; default 30 s */
+  healthIntervalMs?: number;
   /** SSE reconnect backoff bounds, ms (tests shorten them) */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   log?: (line: string) => void;
@@ -37,6 +39,8 @@ export class DeviceLink {
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
   private stopped = false;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private healthInFlight = false;
   registration!: StoredRegistration;
   /** the new user's password, when this start created one */
   createdPassword: string | undefined;
@@ -72,6 +76,8 @@ export class DeviceLink {
     this.ctx.events.onEvent((event) => {
       if (event.event === 'system:ping') this.client.ping().catch((error) => this.log(`ping failed: ${error.message}`));
     });
+    this.healthTimer = setInterval(() => this.reportHealth(), this.options.healthIntervalMs ?? 30_000);
+    this.healthTimer.unref();
 
     await this.syncAll().catch((error) => this.log(`first sync failed (will retry on connect): ${error.message}`));
     this.stream = this.client.openEvents((event) => this.onPush(event), {
@@ -104,6 +110,7 @@ export class DeviceLink {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.healthTimer);
     await this.stream?.close();
     await this.reporting;
   }
@@ -121,6 +128,20 @@ export class DeviceLink {
     await Promise.all([this.syncWebhooks(), this.syncSettings()]);
     await this.pullMessages();
     this.scheduleReport();
+    this.reportHealth();
+  }
+
+  /**
+   * Send the health document (the one GET /health serves) so the server can show this device's
+   * state and queue depth. Best effort: a missed report is replaced by the next one.
+   */
+  private reportHealth(): void {
+    if (this.stopped || this.healthInFlight) return;
+    this.healthInFlight = true;
+    this.client
+      .reportHealth(this.ctx.health())
+      .catch((error) => this.log(`health report failed: ${error.message}`))
+      .finally(() => (this.healthInFlight = false));
   }
 
   /** Replace the whole Cloud list with the server's, in one transaction. */

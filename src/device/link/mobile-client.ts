@@ -41,6 +41,7 @@ export interface MobileDevice {
 
 // The message exchange's wire shapes are defined once, in the protocol.
 import type { MessageReport, MobileMessage } from '../../protocol/mobile.ts';
+import type { Health } from '../../protocol/index.ts';
 export type { MessageReport, MobileMessage };
 
 export interface MobileWebhook {
@@ -170,6 +171,11 @@ export class MobileClient {
   /** tell the server the device is alive (its lastSeen) */
   async ping(): Promise<void> {
     await this.request('POST', '/device/ping');
+  }
+
+  /** send this device's health document; the server shows it (queue depth included) with the device */
+  async reportHealth(health: Health): Promise<void> {
+    await this.request('PUT', '/device/health', health);
   }
 
   async updatePushToken(pushToken: string | null): Promise<void> {

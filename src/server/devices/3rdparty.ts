@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, HealthSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toDeviceView } from './service.ts';
@@ -11,6 +11,9 @@ export const DeviceSchema = Type.Object({
   createdAt: Type.String(),
   updatedAt: Type.String(),
   lastSeen: Type.String(),
+  health: Type.Union([Type.Intersect([HealthSchema, Type.Object({ reportedAt: Type.String() })]), Type.Null()], {
+    description: "the device's own health document as it last reported it (PUT /mobile/v1/device/health); the webhooks:queue check is its delivery queue depth",
+  }),
 });
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
+import { ErrorBodySchema, HealthSchema, HttpError } from '../../protocol/index.ts';
 import { safeEqual } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf, optionalUser, parseBearer } from '../api/auth.ts';
@@ -88,6 +88,22 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
     await ctx.devices.ping(deviceOf(request).id);
     return reply.code(204).send();
   });
+
+  app.put(
+    '/device/health',
+    {
+      schema: {
+        tags,
+        summary: "Report this device's health (the document its GET /health serves); the server keeps the latest and shows it with the device",
+        body: HealthSchema,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      await ctx.devices.reportHealth(deviceOf(request).id, request.body as typeof HealthSchema.static);
+      return reply.code(204).send();
+    },
+  );
 }
 
 /** A wrong private token counts as a failed login of the client's address. */

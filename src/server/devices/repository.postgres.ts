@@ -46,4 +46,12 @@ export class PostgresDevicesRepository implements DevicesRepository {
   async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {
     await this.pool.query(`UPDATE devices SET push_token = $1, updated_at = $2 WHERE id = $3`, [pushToken, now, deviceId]);
   }
+
+  async saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE devices SET health = $2, health_reported_at = $3, last_seen = GREATEST(last_seen, $3)
+        WHERE id = $1 AND (health_reported_at IS NULL OR health_reported_at <= $3)`,
+      [deviceId, healthJson, reportedAt],
+    );
+  }
 }

@@ -23,6 +23,10 @@ export class SqliteDevicesRepository implements DevicesRepository {
       updatePushToken: db.prepare<[string | null, number, string]>(
         `UPDATE devices SET push_token = ?, updated_at = ? WHERE id = ?`,
       ),
+      saveHealth: db.prepare<{ id: string; health: string; at: number }>(
+        `UPDATE devices SET health = :health, health_reported_at = :at, last_seen = max(last_seen, :at)
+          WHERE id = :id AND (health_reported_at IS NULL OR health_reported_at <= :at)`,
+      ),
     };
   }
 
@@ -56,5 +60,9 @@ export class SqliteDevicesRepository implements DevicesRepository {
 
   async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {
     this.statements.updatePushToken.run(pushToken, now, deviceId);
+  }
+
+  async saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void> {
+    this.statements.saveHealth.run({ id: deviceId, health: healthJson, at: reportedAt });
   }
 }

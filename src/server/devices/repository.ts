@@ -1,3 +1,5 @@
+import type { Health } from '../../protocol/index.ts';
+
 /** A device linked to a user: what the phone is in the original. */
 export interface DeviceRecord {
   id: string;
@@ -7,6 +9,9 @@ export interface DeviceRecord {
   createdAt: number;
   updatedAt: number;
   lastSeen: number;
+  /** the device's own health document as it last reported it (queue depth among its checks) */
+  health: Health | null;
+  healthReportedAt: number | null;
 }
 
 export interface DevicesRepository {
@@ -25,6 +30,11 @@ export interface DevicesRepository {
    */
   touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void>;
   updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void>;
+  /**
+   * Keep the device's latest health report (and count it as seen). A report older than the stored
+   * one is ignored, so reports that overtake each other cannot roll it back.
+   */
+  saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void>;
 }
 
 /** A row of the table as both stores return it. */
@@ -36,9 +46,11 @@ export interface DeviceRow {
   created_at: number;
   updated_at: number;
   last_seen: number;
+  health: string | null;
+  health_reported_at: number | null;
 }
 
-export const DEVICE_COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen';
+export const DEVICE_COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen, health, health_reported_at';
 
 export const toDevice = (row: DeviceRow): DeviceRecord => ({
   id: row.id,
@@ -48,4 +60,7 @@ export const toDevice = (row: DeviceRow): DeviceRecord => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   lastSeen: row.last_seen,
+  health: row.health === null ? null : (JSON.parse(row.health) as Health),
+  healthReportedAt: row.health_reported_at,
 });
+

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HttpError } from '../../protocol/index.ts';
+import { HttpError, type Health } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId, randomSecret } from '../../shared/ids.ts';
 import type { DeviceRecord, DevicesRepository } from './repository.ts';
@@ -17,6 +17,8 @@ export interface DeviceView {
   createdAt: string;
   updatedAt: string;
   lastSeen: string;
+  /** what the device last reported about itself; null until its first report */
+  health: (Health & { reportedAt: string }) | null;
 }
 
 export const toDeviceView = (d: DeviceRecord): DeviceView => ({
@@ -25,6 +27,7 @@ export const toDeviceView = (d: DeviceRecord): DeviceView => ({
   createdAt: new Date(d.createdAt).toISOString(),
   updatedAt: new Date(d.updatedAt).toISOString(),
   lastSeen: new Date(d.lastSeen).toISOString(),
+  health: d.health && d.healthReportedAt !== null ? { ...d.health, reportedAt: new Date(d.healthReportedAt).toISOString() } : null,
 });
 
 export class DevicesService {
@@ -46,6 +49,8 @@ export class DevicesService {
       createdAt: now,
       updatedAt: now,
       lastSeen: now,
+      health: null,
+      healthReportedAt: null,
     };
     await this.repo.insertDevice(device, hashToken(token));
     return { device, token };
@@ -65,6 +70,11 @@ export class DevicesService {
 
   async ping(deviceId: string): Promise<void> {
     await this.repo.touchDevice(deviceId, this.clock.now(), 0);
+  }
+
+  /** Keep the health document the device reported about itself (its queue depth is among the checks). */
+  async reportHealth(deviceId: string, health: Health): Promise<void> {
+    await this.repo.saveHealth(deviceId, JSON.stringify(health), this.clock.now());
   }
 
   async updatePushToken(deviceId: string, pushToken: string | null): Promise<void> {

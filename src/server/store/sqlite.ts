@@ -96,6 +96,11 @@ export const SQLITE_MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // 2: the health document each device reports (PUT /mobile/v1/device/health), shown with the device
+  `
+  ALTER TABLE devices ADD COLUMN health TEXT;
+  ALTER TABLE devices ADD COLUMN health_reported_at INTEGER;
+  `,
 ];
 
 /**
