@@ -27,7 +27,7 @@ await registerWebhook(device, url);
 const { db, messages, network, settings } = device.context;
 const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck();
 // Polled while the clock runs, so it must stay O(log n): counting 40k rows every 10 ms cost the device ~7%.
-const queued = db.prepare(`SELECT 1 FROM deliveries WHERE state IN ('pending', 'sending') LIMIT 1`).pluck();
+const queued = db.prepare(`SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1`).pluck(); // in flight = pending rows too
 const lastBodies = db.prepare(`SELECT body FROM (SELECT seq, body FROM deliveries ORDER BY seq DESC LIMIT ?) ORDER BY seq`).pluck();
 const bareAgent = new Agent({ keepAliveTimeout: 10_000 });
 

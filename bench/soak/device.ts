@@ -11,7 +11,7 @@ const device = await startBenchDevice(JSON.parse(process.env.SOAK_DEVICE_OPTIONS
 const { db, messages } = device.context;
 const ids: string[] = [];
 const due: number[] = [];
-const unfinished = db.prepare(`SELECT count(*) FROM deliveries WHERE state IN ('pending', 'sending')`).pluck();
+const unfinished = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'pending'`).pluck(); // in-flight deliveries are pending rows too
 const byState = db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`);
 const attemptsCount = db.prepare(`SELECT count(*) FROM attempts`).pluck();
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });

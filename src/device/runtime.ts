@@ -1,7 +1,9 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Health } from '../protocol/index.ts';
 import { openDatabase, type Db } from './store/database.ts';
 import { Outbox } from './store/outbox.ts';
+import { DataDirLock } from './store/data-dir-lock.ts';
 import { WebhookStore } from './store/webhooks.ts';
 import { MetaStore } from './store/meta.ts';
 import { MessageStore } from './store/messages.ts';
@@ -103,7 +105,15 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const timeZone = options.timeZone ?? systemTimeZone();
   assertTimeZone(timeZone);
 
-  const db = openDatabase(join(options.dataDir, 'device.db'));
+  mkdirSync(options.dataDir, { recursive: true });
+  const lock = DataDirLock.acquire(options.dataDir);
+  let db: ReturnType<typeof openDatabase>;
+  try {
+    db = openDatabase(join(options.dataDir, 'device.db'));
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const meta = new MetaStore(db);
   const outbox = new Outbox(db);
   const webhooks = new WebhookStore(db);
@@ -159,7 +169,13 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   };
 
   const app = createLocalApi(context, credentials, options.https);
-  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+  } catch (error) {
+    db.close();
+    lock.release();
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host ?? '127.0.0.1';
@@ -177,6 +193,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     } catch (error) {
       await Promise.allSettled([app.close(), dispatcher.stop(0)]);
       db.close();
+      lock.release();
       throw new Error(`cannot link to ${options.link.serverUrl}: ${(error as Error).message}`);
     }
   }
@@ -200,6 +217,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       await dispatcher.stop(graceMs);
       await sender.close();
       db.close();
+      lock.release();
     },
   };
 }

@@ -76,3 +76,13 @@ test('CLI errors are clear and non-zero; --help works everywhere', async () => {
   const { stdout } = await smsgate(['--help']);
   assert.match(stdout, /Commands:/);
 });
+
+test('a second device on the same data directory is refused with the reason; the first keeps running', async () => {
+  await assert.rejects(smsgate(['device', '--port', '0'], { SMSGATE_DATA_DIR: dir.path }), (error: { stderr: string; code: number }) => {
+    assert.notEqual(error.code, 0);
+    assert.match(error.stderr, new RegExp(`in use by another smsgate device \\(pid ${device.child.pid}\\)`));
+    return true;
+  });
+  const health = await fetch(`${device.ready.url}/health`);
+  assert.equal(health.status, 200);
+});

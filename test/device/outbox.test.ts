@@ -39,21 +39,25 @@ test('an event and its deliveries are one transaction, bodies are the exact enve
   }
 });
 
-test('claims are exclusive, even between two connections to the same file', () => {
-  const { db, file, outbox, dir } = fixture();
-  const other = openDatabase(file);
+test('a claim is exclusive and writes nothing: the row stays pending with the attempt uncounted until its result', () => {
+  const { db, outbox, dir } = fixture();
   try {
     const targets = Array.from({ length: 50 }, (_, i) => target(i));
     outbox.enqueue('sms:received', {}, targets, 1000);
-    const second = new Outbox(other);
     const a = outbox.claimDue(1000, 30);
-    const b = second.claimDue(1000, 30);
-    assert.equal(a.length + b.length, 50);
-    const ids = new Set([...a, ...b].map((d) => d.id));
-    assert.equal(ids.size, 50, 'no delivery claimed twice');
+    const b = outbox.claimDue(1000, 30);
+    assert.deepEqual([a.length, b.length], [30, 20]);
+    assert.equal(new Set([...a, ...b].map((d) => d.id)).size, 50, 'no delivery claimed twice');
     assert.deepEqual(outbox.claimDue(1000, 10), [], 'nothing left to claim');
+    const stored = db.prepare(`SELECT state, attempts, count(*) AS n FROM deliveries GROUP BY state, attempts`).all();
+    assert.deepEqual(stored, [{ state: 'pending', attempts: 0, n: 50 }], 'the file says pending, as a crash would leave it');
+    assert.deepEqual(outbox.countByState(), { pending: 0, sending: 50, succeeded: 0, failed: 0 });
+    assert.equal(outbox.getDelivery(a[0].id)!.state, 'sending');
+    assert.equal(outbox.listDeliveries({ state: 'sending', limit: 100 }).length, 50);
+    assert.equal(outbox.listDeliveries({ state: 'pending', limit: 100 }).length, 0);
+    outbox.recordAttempts(a.map((d) => result(d, true)), 14, () => 0, 1001);
+    assert.deepEqual(outbox.countByState(), { pending: 0, sending: 20, succeeded: 30, failed: 0 });
   } finally {
-    other.close();
     db.close();
     dir.remove();
   }

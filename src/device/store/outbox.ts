@@ -75,6 +75,12 @@ const DELIVERY_COLUMNS = `
  *      ▲                     │
  *      └──recordAttempt(fail, retries left)──┘──(no retries left)──► failed
  *   any but sending ──redeliver──► pending
+ *
+ * "sending" lives in memory only: a claim writes nothing. A crash or a stop mid-attempt leaves
+ * the row exactly as it was (pending, the attempt not counted), which is what a restart needs,
+ * and the hot path saves a row write and its index updates per delivery. The recorded result
+ * is guarded by the attempt count, so a stale result can never be recorded twice. One process
+ * owns a device database at a time (the runtime holds a lock on the data directory).
  */
 export class Outbox {
   private readonly insertEvent;
@@ -87,6 +93,9 @@ export class Outbox {
   private readonly releaseStatement;
   private readonly redeliverStatement;
   private readonly enqueueTx;
+  /** seq → id of the deliveries claimed and not yet recorded: the "sending" state */
+  private readonly claimed = new Map<number, string>();
+  private readonly claimedIds = new Set<string>();
   private readonly recordTx;
   private readonly recordAndClaimTx;
 
@@ -98,30 +107,29 @@ export class Outbox {
       `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
     );
-    // Claim the oldest due deliveries. The inner state check and the outer one make a claim
-    // exclusive even if two dispatchers ever share the file.
-    // INDEXED BY: without statistics the planner prefers deliveries_by_state and sorts every
-    // pending row on each claim, which grows with the backlog; the partial due index is already
-    // in claim order, so a claim costs the same at 1 M pending as at 10.
+    // The oldest due deliveries. A claim only reads: the in-memory claim set keeps them from being
+    // claimed twice, so a few more rows than wanted are read and those already claimed skipped.
+    // INDEXED BY: without statistics the planner may pick another index and sort every pending
+    // row on each claim, which grows with the backlog; the partial due index is already in claim
+    // order, so a claim costs the same at 1 M pending as at 10.
     this.claimStatement = db.prepare(
-      `UPDATE deliveries
-          SET state = 'sending', attempts = attempts + 1, updated_at = :now
-        WHERE seq IN (SELECT seq FROM deliveries INDEXED BY deliveries_due
-                       WHERE state = 'pending' AND next_attempt_at <= :now
-                       ORDER BY next_attempt_at, seq LIMIT :limit)
-          AND state = 'pending'
-        RETURNING seq, id, url, body, attempts AS attempt, attempts - 1 - attempts_before_redeliver AS retriesSoFar`,
+      `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
+         FROM deliveries INDEXED BY deliveries_due
+        WHERE state = 'pending' AND next_attempt_at <= :now
+        ORDER BY next_attempt_at, seq LIMIT :limit`,
     );
+    // Results are guarded by the attempt count: a result recorded once, or a claim from before a
+    // redeliver or a restart that was already recorded, changes nothing.
     this.succeedStatement = db.prepare(
-      `UPDATE deliveries SET state = 'succeeded', updated_at = :now, last_status = :status, last_error = NULL
-        WHERE seq = :seq AND state = 'sending' AND attempts = :attempt`,
+      `UPDATE deliveries SET state = 'succeeded', attempts = :attempt, updated_at = :now, last_status = :status, last_error = NULL
+        WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
     );
     // Retries left while (attempts - attempts_before_redeliver) <= retryCount: 1 first try + retryCount retries.
     this.failStatement = db.prepare(
       `UPDATE deliveries
-          SET state = CASE WHEN attempts - attempts_before_redeliver > :retryCount THEN 'failed' ELSE 'pending' END,
-              next_attempt_at = :nextAttemptAt, updated_at = :now, last_status = :status, last_error = :error
-        WHERE seq = :seq AND state = 'sending' AND attempts = :attempt`,
+          SET state = CASE WHEN :attempt - attempts_before_redeliver > :retryCount THEN 'failed' ELSE 'pending' END,
+              attempts = :attempt, next_attempt_at = :nextAttemptAt, updated_at = :now, last_status = :status, last_error = :error
+        WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
     );
     this.insertAttempt = db.prepare(
       `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
@@ -130,7 +138,8 @@ export class Outbox {
     this.nextDueStatement = db.prepare(
       `SELECT next_attempt_at AS at FROM deliveries INDEXED BY deliveries_due WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT 1`,
     );
-    // An attempt cut short by a crash or shutdown did not happen as far as the budget goes.
+    // Rows an earlier version left marked as in flight (it wrote claims): back to pending, the
+    // attempt cut short not counted.
     this.releaseStatement = db.prepare(
       `UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = :now, updated_at = :now
         WHERE state = 'sending'`,
@@ -177,8 +186,24 @@ export class Outbox {
     return deliveryIds;
   }
 
+  /** Up to `limit` due deliveries, oldest due first, none of them claimed already. */
   claimDue(now: number, limit: number): ClaimedDelivery[] {
-    return this.claimStatement.all({ now, limit }) as ClaimedDelivery[];
+    if (limit <= 0) return [];
+    const rows = this.claimStatement.all({ now, limit: limit + this.claimed.size }) as ClaimedDelivery[];
+    const claimed: ClaimedDelivery[] = [];
+    for (const row of rows) {
+      if (this.claimed.has(row.seq)) continue;
+      this.claimed.set(row.seq, row.id);
+      this.claimedIds.add(row.id);
+      claimed.push(row);
+      if (claimed.length === limit) break;
+    }
+    return claimed;
+  }
+
+  /** deliveries claimed and not yet recorded */
+  get inFlightCount(): number {
+    return this.claimed.size;
   }
 
   /**
@@ -205,11 +230,15 @@ export class Outbox {
 
   private recordEach(results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number): void {
     for (const r of results) {
-      const { seq, attempt } = r.delivery;
+      const { seq, attempt, id } = r.delivery;
+      if (this.claimed.get(seq) === id) {
+        this.claimed.delete(seq);
+        this.claimedIds.delete(id);
+      }
       const changed = r.ok
         ? this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes
         : this.failStatement.run({ seq, attempt, now, status: r.status, error: r.error, retryCount, nextAttemptAt: nextAttemptAt(r) }).changes;
-      // A row that moved on meanwhile (released by shutdown) keeps no attempt of a lost claim.
+      // A row that moved on meanwhile (the same attempt already recorded) keeps no second copy.
       if (changed === 1) {
         this.insertAttempt.run(seq, attempt, r.startedAt, r.durationMs, r.status, r.error, r.responsePreview);
       }
@@ -221,13 +250,26 @@ export class Outbox {
     return row ? row.at : null;
   }
 
+  /**
+   * Forget every claim (their results will be dropped, the rows are still pending with the attempt
+   * uncounted), and release rows an older version left in flight. Returns how many were released.
+   */
   releaseInFlight(now: number): number {
-    return this.releaseStatement.run({ now }).changes;
+    const forgotten = this.claimed.size;
+    this.claimed.clear();
+    this.claimedIds.clear();
+    return forgotten + this.releaseStatement.run({ now }).changes;
   }
 
   /** Queue a delivery again now, with a fresh retry budget. False when unknown or being sent. */
   redeliver(id: string, now: number): boolean {
+    if (this.claimedIds.has(id)) return false;
     return this.redeliverStatement.run({ id, now }).changes === 1;
+  }
+
+  /** A claimed row is shown as it is: being sent, its attempt counted. */
+  private withClaim<T extends DeliveryRow>(row: T): T {
+    return this.claimed.get(row.seq) === row.id && row.state === 'pending' ? { ...row, state: 'sending', attempts: row.attempts + 1 } : row;
   }
 
   getDelivery(id: string): (DeliveryRow & { body: string; attemptLog: AttemptRow[] }) | undefined {
@@ -241,14 +283,21 @@ export class Outbox {
            FROM attempts WHERE delivery_seq = ? ORDER BY number`,
       )
       .all(row.seq) as AttemptRow[];
-    return { ...row, attemptLog };
+    return { ...this.withClaim(row), attemptLog };
   }
 
   /** Newest first, keyset-paginated on seq so deep pages stay cheap. */
   listDeliveries(filter: { state?: DeliveryState; webhookId?: string; event?: string; before?: number; limit: number }): DeliveryRow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit };
-    if (filter.state) (where.push('d.state = :state'), (params.state = filter.state));
+    // "sending" is the claim set; the rows themselves still say pending
+    if (filter.state === 'sending') {
+      where.push(`d.state = 'pending' AND d.seq IN (SELECT value FROM json_each(:claimed))`);
+      params.claimed = JSON.stringify([...this.claimed.keys()]);
+    } else if (filter.state === 'pending') {
+      where.push(`d.state = 'pending' AND d.seq NOT IN (SELECT value FROM json_each(:claimed))`);
+      params.claimed = JSON.stringify([...this.claimed.keys()]);
+    } else if (filter.state) (where.push('d.state = :state'), (params.state = filter.state));
     if (filter.webhookId) (where.push('d.webhook_id = :webhookId'), (params.webhookId = filter.webhookId));
     if (filter.event) (where.push('d.event = :event'), (params.event = filter.event));
     if (filter.before !== undefined) (where.push('d.seq < :before'), (params.before = filter.before));
@@ -257,24 +306,33 @@ export class Outbox {
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
           ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.seq DESC LIMIT :limit`,
       )
-      .all(params) as DeliveryRow[];
+      .all(params)
+      .map((row) => this.withClaim(row as DeliveryRow));
   }
 
+  /**
+   * Deliveries by state: counts over the pending and failed partial indexes and the table, O(rows).
+   * No row says "sending" once the dispatcher has started (releaseInFlight), so none is counted.
+   */
   countByState(): Record<DeliveryState, number> {
-    const counts: Record<DeliveryState, number> = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
-    const rows = this.db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`).all() as { state: DeliveryState; n: number }[];
-    for (const row of rows) counts[row.state] = row.n;
-    return counts;
-  }
-
-  /** The queue depth and the permanently failed count, cheap enough for every health check. */
-  queueCounts(): { queued: number; failed: number } {
     const row = this.db
       .prepare(
-        `SELECT (SELECT count(*) FROM deliveries WHERE state IN ('pending', 'sending')) AS queued,
+        `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS pending,
+                (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed,
+                (SELECT count(*) FROM deliveries) AS total`,
+      )
+      .get() as { pending: number; failed: number; total: number };
+    const sending = Math.min(this.claimed.size, row.pending);
+    return { pending: row.pending - sending, sending, succeeded: row.total - row.pending - row.failed, failed: row.failed };
+  }
+
+  /** The queue depth (waiting or in flight: both are pending rows) and the permanently failed count. */
+  queueCounts(): { queued: number; failed: number } {
+    return this.db
+      .prepare(
+        `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS queued,
                 (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed`,
       )
       .get() as { queued: number; failed: number };
-    return row;
   }
 }
