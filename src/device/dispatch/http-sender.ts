@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { rootCertificates } from 'node:tls';
 import { sign, unixSeconds } from '../../protocol/index.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/outbox.ts';
@@ -45,91 +45,181 @@ export function describeSendError(error: unknown, timedOut: boolean, timeoutMs: 
   return code ? `${code}: ${message}` : message;
 }
 
+/** What one attempt ends with, before it becomes an AttemptResult. */
+interface Outcome {
+  status: number | null;
+  location: string | undefined;
+  preview: string | null;
+  error: unknown;
+}
+
+/**
+ * One attempt as an undici dispatch handler: no response stream, no AbortController, no timer of
+ * its own. It keeps at most RESPONSE_READ_LIMIT bytes of the answer and then cuts the connection,
+ * so the rest is never pulled off the socket.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  status: number | null = null;
+  private location: string | undefined;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  timedOut = false;
+
+  constructor(
+    readonly deadline: number,
+    private readonly settle: (outcome: Outcome) => void,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new Error('attempt already over'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx informational: the real answer follows
+    this.status = statusCode;
+    const location = headers.location;
+    this.location = Array.isArray(location) ? location[0] : location;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const room = RESPONSE_READ_LIMIT - this.size;
+    this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    this.size += Math.min(chunk.length, room);
+    if (this.size >= RESPONSE_READ_LIMIT) {
+      this.finish(null);
+      controller.abort(new Error('response read limit reached'));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.finish(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.finish(error);
+  }
+
+  /** The deadline passed: end the attempt now, and cut the connection if there is one yet. */
+  expire(): void {
+    this.timedOut = true;
+    this.finish(new Error('deadline'));
+    this.controller?.abort(new Error('attempt deadline'));
+  }
+
+  private finish(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    const preview = error === null && this.chunks.length > 0 ? Buffer.concat(this.chunks).toString('utf8').slice(0, RESPONSE_PREVIEW_CHARS) : error === null ? '' : null;
+    this.settle({ status: this.status, location: this.location, preview, error });
+  }
+}
+
 /**
  * Makes one signed POST for a claimed delivery and reports what happened. Never throws:
  * every outcome, including a crash of the peer, is an AttemptResult.
+ *
+ * Deadlines: attempts start in order and share one timeout, so they also expire in order. One
+ * timer, armed for the oldest attempt still running, serves them all.
  */
 export class HttpSender {
   private readonly agent: Agent;
+  /** attempts still running, oldest first */
+  private readonly running = new Set<Attempt>();
+  private deadlineTimer: unknown = null;
+  private readonly targets = new Map<string, { origin: string; path: string }>();
 
   constructor(private readonly options: HttpSenderOptions) {
     this.agent = new Agent({
       keepAliveTimeout: 10_000,
-      // our own deadline (an AbortSignal) governs; undici's per-phase timers stay out of the way
+      // our own deadline governs; undici's per-phase timers stay out of the way
       headersTimeout: 0,
       bodyTimeout: 0,
       connect: options.extraCa?.length ? { ca: [...rootCertificates, ...options.extraCa] } : undefined,
     });
   }
 
-  async send(delivery: ClaimedDelivery, signingKey: string): Promise<AttemptResult> {
+  send(delivery: ClaimedDelivery, signingKey: string): Promise<AttemptResult> {
     const { clock } = this.options;
     const startedAt = clock.now();
     const timeoutMs = this.options.timeoutMs();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = clock.setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
     const timestamp = String(unixSeconds(startedAt));
-    let status: number | null = null;
-    try {
-      const response = await request(delivery.url, {
-        dispatcher: this.agent,
-        method: 'POST',
-        signal: controller.signal,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': this.options.userAgent,
-          'x-timestamp': timestamp,
-          'x-signature': sign(signingKey, delivery.body, timestamp),
-        },
-        body: delivery.body,
+    return new Promise<AttemptResult>((resolve) => {
+      const attempt = new Attempt(startedAt + timeoutMs, (outcome) => {
+        this.running.delete(attempt);
+        resolve(this.toResult(delivery, startedAt, timeoutMs, attempt.timedOut, outcome));
       });
-      status = response.statusCode;
-      const preview = await readPreview(response.body);
-      const ok = status >= 200 && status < 300;
-      let error: string | null = null;
-      if (!ok) {
-        const location = response.headers.location;
-        error = status >= 300 && status < 400 ? `redirect ${status}${location ? ` to ${location}` : ''} not followed` : `HTTP ${status}`;
+      this.running.add(attempt);
+      if (this.deadlineTimer === null) this.armDeadline();
+      try {
+        const { origin, path } = this.target(delivery.url);
+        this.agent.dispatch(
+          {
+            origin,
+            path,
+            method: 'POST',
+            headers: [
+              'content-type', 'application/json',
+              'user-agent', this.options.userAgent,
+              'x-timestamp', timestamp,
+              'x-signature', sign(signingKey, delivery.body, timestamp),
+            ],
+            body: delivery.body,
+          },
+          attempt,
+        );
+      } catch (error) {
+        attempt.onResponseError(undefined as never, error as Error);
       }
-      return { delivery, startedAt, durationMs: clock.now() - startedAt, ok, status, error, responsePreview: preview };
-    } catch (error) {
-      // A 2xx that arrived in time counts even if its body then stalls or breaks.
-      const ok = status !== null && status >= 200 && status < 300;
-      return {
-        delivery,
-        startedAt,
-        durationMs: clock.now() - startedAt,
-        ok,
-        status,
-        error: ok ? null : describeSendError(error, timedOut, timeoutMs),
-        responsePreview: null,
-      };
-    } finally {
-      clock.clearTimeout(timer);
+    });
+  }
+
+  private toResult(delivery: ClaimedDelivery, startedAt: number, timeoutMs: number, timedOut: boolean, outcome: Outcome): AttemptResult {
+    const durationMs = this.options.clock.now() - startedAt;
+    const { status } = outcome;
+    // A 2xx that arrived in time counts even if its body then stalls or breaks.
+    const ok = status !== null && status >= 200 && status < 300;
+    if (outcome.error !== null) {
+      return { delivery, startedAt, durationMs, ok, status, error: ok ? null : describeSendError(outcome.error, timedOut, timeoutMs), responsePreview: null };
+    }
+    let error: string | null = null;
+    if (!ok) {
+      error = status !== null && status >= 300 && status < 400 ? `redirect ${status}${outcome.location ? ` to ${outcome.location}` : ''} not followed` : `HTTP ${status}`;
+    }
+    return { delivery, startedAt, durationMs, ok, status, error, responsePreview: outcome.preview };
+  }
+
+  /** Parsed once per webhook URL, not per attempt. */
+  private target(url: string): { origin: string; path: string } {
+    let target = this.targets.get(url);
+    if (!target) {
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
+      if (this.targets.size >= 1000) this.targets.clear();
+      this.targets.set(url, target);
+    }
+    return target;
+  }
+
+  /** Expire every attempt past its deadline, then wait for the oldest one left. */
+  private armDeadline(): void {
+    const { clock } = this.options;
+    this.deadlineTimer = null;
+    const now = clock.now();
+    for (const attempt of this.running) {
+      if (attempt.deadline > now) {
+        this.deadlineTimer = clock.setTimeout(() => this.armDeadline(), attempt.deadline - now);
+        return;
+      }
+      attempt.expire(); // removes itself from `running`
     }
   }
 
   async close(): Promise<void> {
+    if (this.deadlineTimer !== null) this.options.clock.clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
     await this.agent.destroy();
   }
-}
-
-async function readPreview(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const room = RESPONSE_READ_LIMIT - size;
-      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      size += Math.min(chunk.length, room);
-      if (size >= RESPONSE_READ_LIMIT) break;
-    }
-  } finally {
-    body.destroy();
-  }
-  return Buffer.concat(chunks).toString('utf8').slice(0, RESPONSE_PREVIEW_CHARS);
 }
