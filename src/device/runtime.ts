@@ -4,6 +4,7 @@ import type { Health } from '../protocol/index.ts';
 import { openDatabase, type Db } from './store/database.ts';
 import { Outbox } from './store/outbox.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
+import { startBackgroundCheckpoints } from '../shared/sqlite.ts';
 import { WebhookStore } from './store/webhooks.ts';
 import { MetaStore } from './store/meta.ts';
 import { MessageStore } from './store/messages.ts';
@@ -114,6 +115,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     lock.release();
     throw error;
   }
+  const checkpoints = startBackgroundCheckpoints(db);
   const meta = new MetaStore(db);
   const outbox = new Outbox(db);
   const webhooks = new WebhookStore(db);
@@ -172,6 +174,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
   } catch (error) {
+    await checkpoints.stop();
     db.close();
     lock.release();
     throw error;
@@ -191,7 +194,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     try {
       await link.start();
     } catch (error) {
-      await Promise.allSettled([app.close(), dispatcher.stop(0)]);
+      await Promise.allSettled([app.close(), dispatcher.stop(0), checkpoints.stop()]);
       db.close();
       lock.release();
       throw new Error(`cannot link to ${options.link.serverUrl}: ${(error as Error).message}`);
@@ -216,6 +219,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       await app.close();
       await dispatcher.stop(graceMs);
       await sender.close();
+      await checkpoints.stop();
       db.close();
       lock.release();
     },

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 /**
  * Open (or create) a SQLite file and bring its schema up to date. WAL with synchronous=NORMAL:
@@ -29,4 +30,42 @@ export function openMigratedSqlite(file: string, migrations: readonly string[], 
     }
   }).immediate();
   return db;
+}
+
+/**
+ * Checkpoints, the copy of committed pages from the WAL into the database file and its fsync,
+ * cost milliseconds at a time. Left to SQLite they run inside whichever commit crosses the WAL
+ * threshold, on the event loop, and every event in flight waits. This moves them to a worker
+ * thread with its own connection, which checkpoints every `intervalMs` without blocking writers.
+ *
+ * Under steady writes such a checkpoint never catches the very last frame, and only a checkpoint
+ * that does lets the WAL start over; so the writing connection keeps an automatic checkpoint at
+ * `walLimitPages` as a backstop. By then the worker has copied and synced nearly everything, so
+ * that one is short, and it bounds the WAL file.
+ */
+export function startBackgroundCheckpoints(
+  db: Database.Database,
+  options: { intervalMs?: number; walLimitPages?: number } = {},
+): { stop(): Promise<void> } {
+  db.pragma(`wal_autocheckpoint = ${options.walLimitPages ?? 8000}`);
+  const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), {
+    workerData: { file: db.name, intervalMs: options.intervalMs ?? 100 },
+  });
+  worker.unref();
+  // A worker that fails (it cannot open the file) only costs the optimisation: the backstop
+  // checkpoint still bounds the WAL.
+  worker.on('error', () => {});
+  let stopped: Promise<void> | undefined;
+  return {
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        const done = () => resolve();
+        worker.once('exit', done);
+        worker.once('message', () => void worker.terminate().then(done, done));
+        worker.postMessage('stop');
+        setTimeout(() => void worker.terminate().then(done, done), 2000).unref();
+      });
+      return stopped;
+    },
+  };
 }
