@@ -22,7 +22,7 @@ const perRound = Math.ceil(N / ROUNDS);
 
 const receiver = await startReceiver();
 const url = `${receiver.url}/hook`;
-const device = await startBenchDevice({ concurrency: CONCURRENCY });
+const device = await startBenchDevice({ concurrency: CONCURRENCY, perReceiverLimit: Number(process.env.BENCH_PER_RECEIVER ?? CONCURRENCY / 2) });
 await registerWebhook(device, url);
 const { db, messages, network, settings } = device.context;
 const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck();

@@ -21,6 +21,7 @@ const command: Command = {
     'tls-cert': { type: 'string', description: 'serve the Local API over HTTPS with this certificate (PEM)' },
     'tls-key': { type: 'string', description: 'the key of --tls-cert (PEM)' },
     concurrency: { type: 'string', description: 'webhook attempts in flight at once', default: '32' },
+    'per-receiver': { type: 'string', description: 'attempts in flight at once to one receiver (scheme://host:port); default half of --concurrency, so a hanging receiver leaves the rest to the others' },
     server: { type: 'string', description: 'link to this server (Private/Cloud mode), e.g. http://127.0.0.1:3000' },
     'server-token': { type: 'string', description: "the server's private token (registers a new server user)" },
     'server-login': { type: 'string', description: 'attach to this existing server user instead' },
@@ -50,6 +51,7 @@ const command: Command = {
       extraCa: caFile ? [readFileSync(caFile, 'utf8')] : undefined,
       https: certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined,
       concurrency: intOpt(args, 'concurrency'),
+      perReceiverLimit: intOpt(args, 'per-receiver'),
       link: server
         ? {
             serverUrl: server.replace(/\/+$/, ''),

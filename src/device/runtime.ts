@@ -53,6 +53,8 @@ export interface DeviceOptions {
   clock?: Clock;
   /** attempts in flight at once */
   concurrency?: number;
+  /** attempts in flight at once to one receiver origin; default half of `concurrency` */
+  perReceiverLimit?: number;
   carrierDelays?: { sendDelayMs?: number; reportDelayMs?: number };
   /** failed Local API logins allowed per address and window before 429 (default 20 per minute) */
   loginThrottle?: LoginThrottleOptions;
@@ -145,6 +147,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     clock,
     timeScale,
     concurrency: options.concurrency,
+    perReceiverLimit: options.perReceiverLimit,
     send: (delivery, key) => sender.send(delivery, key),
     signingKey: () => settings.signingKey(),
     retryCount: () => settings.get().webhooks.retry_count,

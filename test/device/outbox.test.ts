@@ -129,3 +129,24 @@ test('retries are ordered by due time; nextDueAt reports the earliest', () => {
     dir.remove();
   }
 });
+
+test('a claim with an admission check leaves refused deliveries pending and, with lookahead, finds admitted ones further down', () => {
+  const { db, outbox, dir } = fixture();
+  try {
+    const stuck = { source: 'Local' as const, webhookId: 'stuck', url: 'https://stuck.example/hook', envelopeDeviceId: 'dev-1' };
+    const fine = { source: 'Local' as const, webhookId: 'fine', url: 'https://fine.example/hook', envelopeDeviceId: 'dev-1' };
+    // 20 deliveries to the stuck receiver come first in due order, then 5 to the fine one
+    for (let i = 0; i < 20; i++) outbox.enqueue('sms:received', { i }, [stuck], 1000 + i);
+    for (let i = 0; i < 5; i++) outbox.enqueue('sms:received', { i }, [fine], 2000 + i);
+    const admitFine = (url: string) => url.startsWith('https://fine.');
+    assert.deepEqual(outbox.claimDue(5000, 4, admitFine, false), [], 'without lookahead only the first window is read: all refused');
+    const claimed = outbox.claimDue(5000, 4, admitFine, true);
+    assert.deepEqual(claimed.map((d) => d.url), Array(4).fill(fine.url), 'with lookahead: the fine receiver’s, oldest first');
+    assert.equal(typeof claimed[0].body, 'string');
+    assert.deepEqual(outbox.countByState(), { pending: 21, sending: 4, succeeded: 0, failed: 0 }, 'the refused ones are untouched');
+    assert.equal(outbox.claimDue(5000, 30).filter((d) => d.url === stuck.url).length, 20, 'and can be claimed when admitted');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});

@@ -111,3 +111,33 @@ test('while hostile receivers hang, deliveries to a good receiver keep flowing',
     for (const id of hooks) await device.api.call('DELETE', `/webhooks/${id}`);
   }
 });
+
+test('a receiver that hangs on many deliveries at once holds at most its share of the attempt slots; others are delivered meanwhile', async () => {
+  // concurrency 8 → at most 4 attempts to one receiver; deadline 15 s, far longer than the test waits
+  const busy = await startTestDevice({ timeScale: 0.5, concurrency: 8 });
+  const hanging = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hang`;
+  let hangingConnections = 0;
+  hanging.on('connection', () => hangingConnections++);
+  try {
+    await busy.api.call('POST', '/webhooks', { url: hangingUrl, event: 'sms:received' });
+    await busy.api.call('POST', '/webhooks', { url: `${good.url}/alongside`, event: 'sms:received' });
+    const before = good.requests.filter((r) => r.path === '/alongside').length;
+    // 30 events, each a delivery to both receivers, in due order hanging, good, hanging, good, …
+    for (let i = 0; i < 30; i++) busy.context.messages.receive('+15550009999', `busy ${i}`, 1);
+    await eventually(() => good.requests.filter((r) => r.path === '/alongside').length - before === 30, 'all 30 deliveries to the good receiver', 5000);
+    assert.equal(hangingConnections, 4, 'the hanging receiver got exactly its 4 slots');
+    const counts = busy.context.outbox.countByState();
+    assert.equal(counts.sending, 4, 'only its 4 attempts are in flight');
+    assert.equal(counts.pending, 26, 'its other deliveries wait, no attempt spent');
+  } finally {
+    await busy.cleanup();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => hanging.close(resolve));
+  }
+});

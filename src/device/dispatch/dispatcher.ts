@@ -2,6 +2,9 @@ import type { AttemptResult, ClaimedDelivery, Outbox } from '../store/outbox.ts'
 import type { Clock } from '../../shared/clock.ts';
 import { retryDelayMs } from './retry-policy.ts';
 
+/** While a busy receiver's deliveries wait, how often the queue is looked at again, ms. */
+const BUSY_RECEIVER_RECHECK_MS = 25;
+
 export interface DispatcherOptions {
   outbox: Outbox;
   clock: Clock;
@@ -13,6 +16,11 @@ export interface DispatcherOptions {
   timeScale: number;
   /** attempts in flight at once */
   concurrency?: number;
+  /**
+   * attempts in flight at once to one receiver (scheme, host and port); default half of
+   * `concurrency`, so a receiver that hangs leaves the other half to everyone else
+   */
+  perReceiverLimit?: number;
   /** safety net: how often the queue is looked at even if nothing woke the dispatcher */
   pollIntervalMs?: number;
   onAttempt?: (result: AttemptResult) => void;
@@ -27,8 +35,15 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   private readonly concurrency: number;
+  private readonly perReceiverLimit: number;
   private readonly pollIntervalMs: number;
   private inFlight = 0;
+  /** attempts in flight per receiver origin */
+  private readonly inFlightByOrigin = new Map<string, number>();
+  private readonly origins = new Map<string, string>();
+  /** whether the last claim left a due delivery waiting because its receiver was busy */
+  private refusedAny = false;
+  private nextLookaheadAt = 0;
   private readonly finished: AttemptResult[] = [];
   private pumpQueued = false;
   private flushQueued = false;
@@ -42,6 +57,7 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
+    this.perReceiverLimit = Math.max(1, Math.min(this.concurrency, options.perReceiverLimit ?? Math.ceil(this.concurrency / 2)));
     this.pollIntervalMs = options.pollIntervalMs ?? 5_000;
   }
 
@@ -78,13 +94,22 @@ export class Dispatcher {
     const delivering = this.running && this.options.mayDeliver();
     const room = delivering ? this.concurrency - this.inFlight + finished.length : 0;
     if (finished.length === 0 && room <= 0) return; // full, nothing to record: a finishing attempt pumps again
+    for (const r of finished) this.release(r.delivery.url);
+    this.refusedAny = false;
+    const now = clock.now();
+    // Looking further down the queue past a busy receiver's deliveries costs a read of many rows:
+    // at most once per recheck period, not on every finished attempt.
+    const lookahead = now >= this.nextLookaheadAt;
     const claimed = outbox.recordAndClaim(
       finished,
       finished.length > 0 ? this.options.retryCount() : 0,
       (r) => r.startedAt + r.durationMs + retryDelayMs(r.delivery.retriesSoFar, timeScale),
-      clock.now(),
+      now,
       room,
+      this.admit,
+      lookahead,
     );
+    if (this.refusedAny && lookahead) this.nextLookaheadAt = now + BUSY_RECEIVER_RECHECK_MS;
     this.inFlight -= finished.length;
     if (claimed.length > 0) {
       const key = this.options.signingKey();
@@ -94,14 +119,51 @@ export class Dispatcher {
       }
     }
     if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    // Not full: the queue has nothing more due now, so wait for the next due retry.
-    if (delivering && claimed.length < room) this.armDueTimer();
+    // Not full: nothing more can start now. Wait for the next due retry; but when deliveries were
+    // left waiting for a busy receiver, look again shortly (they are due already, so the timer
+    // would otherwise fire at once, again and again).
+    if (delivering && claimed.length < room) this.armDueTimer(this.refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
   }
 
-  private armDueTimer(): void {
+  /** Take a slot of the delivery's receiver, if it has one free (the claim's admission check). */
+  private readonly admit = (url: string): boolean => {
+    const origin = this.originOf(url);
+    const busy = this.inFlightByOrigin.get(origin) ?? 0;
+    if (busy >= this.perReceiverLimit) {
+      this.refusedAny = true;
+      return false;
+    }
+    this.inFlightByOrigin.set(origin, busy + 1);
+    return true;
+  };
+
+  private release(url: string): void {
+    const origin = this.originOf(url);
+    const busy = (this.inFlightByOrigin.get(origin) ?? 1) - 1;
+    if (busy > 0) this.inFlightByOrigin.set(origin, busy);
+    else this.inFlightByOrigin.delete(origin);
+  }
+
+  private originOf(url: string): string {
+    let origin = this.origins.get(url);
+    if (origin === undefined) {
+      try {
+        origin = new URL(url).origin;
+      } catch {
+        origin = url; // the sender reports the bad URL as the attempt's error
+      }
+      if (this.origins.size >= 1000) this.origins.clear();
+      this.origins.set(url, origin);
+    }
+    return origin;
+  }
+
+  private armDueTimer(notBefore: number): void {
     const { clock, outbox } = this.options;
-    const dueAt = outbox.nextDueAt();
-    if (dueAt === null || dueAt >= this.dueTimerAt) return;
+    const nextDue = outbox.nextDueAt();
+    if (nextDue === null) return;
+    const dueAt = Math.max(nextDue, notBefore);
+    if (dueAt >= this.dueTimerAt) return;
     if (this.dueTimer !== null) clock.clearTimeout(this.dueTimer);
     this.dueTimerAt = dueAt;
     this.dueTimer = clock.setTimeout(() => {
@@ -148,6 +210,7 @@ export class Dispatcher {
     }
     this.flush();
     this.options.outbox.releaseInFlight(this.options.clock.now());
+    this.inFlightByOrigin.clear();
     this.stopped = true;
   }
 }

@@ -4,6 +4,9 @@ import { serializeEnvelope } from '../../protocol/index.ts';
 import { newId } from '../../shared/ids.ts';
 
 export type DeliveryState = 'pending' | 'sending' | 'succeeded' | 'failed';
+
+/** How far past `limit` a claim looks for deliveries whose receiver may take another attempt. */
+export const CLAIM_LOOKAHEAD = 8;
 export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'sending', 'succeeded', 'failed'];
 
 /** A webhook an event goes to, with the deviceId its envelope carries. */
@@ -86,6 +89,8 @@ export class Outbox {
   private readonly insertEvent;
   private readonly insertDelivery;
   private readonly claimStatement;
+  private readonly candidatesStatement;
+  private readonly claimOneStatement;
   private readonly succeedStatement;
   private readonly failStatement;
   private readonly insertAttempt;
@@ -117,6 +122,15 @@ export class Outbox {
          FROM deliveries INDEXED BY deliveries_due
         WHERE state = 'pending' AND next_attempt_at <= :now
         ORDER BY next_attempt_at, seq LIMIT :limit`,
+    );
+    this.candidatesStatement = db.prepare(
+      `SELECT seq, url FROM deliveries INDEXED BY deliveries_due
+        WHERE state = 'pending' AND next_attempt_at <= :now
+        ORDER BY next_attempt_at, seq LIMIT :limit`,
+    );
+    this.claimOneStatement = db.prepare(
+      `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
+         FROM deliveries WHERE seq = :seq AND state = 'pending'`,
     );
     // Results are guarded by the attempt count: a result recorded once, or a claim from before a
     // redeliver or a restart that was already recorded, changes nothing.
@@ -152,9 +166,17 @@ export class Outbox {
     this.enqueueTx = db.transaction(this.insertEventAndDeliveries.bind(this));
     this.recordTx = db.transaction(this.recordEach.bind(this));
     this.recordAndClaimTx = db.transaction(
-      (results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number, limit: number) => {
+      (
+        results: readonly AttemptResult[],
+        retryCount: number,
+        nextAttemptAt: (r: AttemptResult) => number,
+        now: number,
+        limit: number,
+        admit?: (url: string) => boolean,
+        lookahead?: boolean,
+      ) => {
         this.recordEach(results, retryCount, nextAttemptAt, now);
-        return limit > 0 ? this.claimDue(now, limit) : [];
+        return limit > 0 ? this.claimDue(now, limit, admit, lookahead) : [];
       },
     );
   }
@@ -186,17 +208,49 @@ export class Outbox {
     return deliveryIds;
   }
 
-  /** Up to `limit` due deliveries, oldest due first, none of them claimed already. */
-  claimDue(now: number, limit: number): ClaimedDelivery[] {
+  /**
+   * Up to `limit` due deliveries, oldest due first, none of them claimed already.
+   *
+   * With `admit`, a delivery it refuses (its receiver already has all the attempts it may have) is
+   * left pending untouched. The due rows are then read light (seq and url) and only the admitted
+   * ones in full; with `lookahead`, when the first `limit` candidates were refused, the claim reads
+   * on up to CLAIM_LOOKAHEAD times further, so that one stuck receiver does not hold up the others.
+   */
+  claimDue(now: number, limit: number, admit?: (url: string) => boolean, lookahead = false): ClaimedDelivery[] {
     if (limit <= 0) return [];
-    const rows = this.claimStatement.all({ now, limit: limit + this.claimed.size }) as ClaimedDelivery[];
     const claimed: ClaimedDelivery[] = [];
-    for (const row of rows) {
-      if (this.claimed.has(row.seq)) continue;
+    const take = (row: ClaimedDelivery) => {
       this.claimed.set(row.seq, row.id);
       this.claimedIds.add(row.id);
       claimed.push(row);
-      if (claimed.length === limit) break;
+    };
+    if (!admit) {
+      for (const row of this.claimStatement.all({ now, limit: limit + this.claimed.size }) as ClaimedDelivery[]) {
+        if (this.claimed.has(row.seq)) continue;
+        take(row);
+        if (claimed.length === limit) break;
+      }
+      return claimed;
+    }
+    let refused = 0;
+    const scan = (window: number, skip: number) => {
+      const candidates = this.candidatesStatement.all({ now, limit: window }) as { seq: number; url: string }[];
+      for (let i = skip; i < candidates.length && claimed.length < limit; i++) {
+        const { seq, url } = candidates[i];
+        if (this.claimed.has(seq)) continue;
+        if (!admit(url)) {
+          refused++;
+          continue;
+        }
+        const row = this.claimOneStatement.get({ seq }) as ClaimedDelivery | undefined;
+        if (row) take(row);
+      }
+      return candidates.length;
+    };
+    const firstWindow = limit + this.claimed.size;
+    const read = scan(firstWindow, 0);
+    if (lookahead && refused > 0 && claimed.length < limit && read === firstWindow) {
+      scan(limit * CLAIM_LOOKAHEAD + this.claimed.size, firstWindow);
     }
     return claimed;
   }
@@ -224,8 +278,10 @@ export class Outbox {
     nextAttemptAt: (r: AttemptResult) => number,
     now: number,
     claimLimit: number,
+    admit?: (url: string) => boolean,
+    lookahead = false,
   ): ClaimedDelivery[] {
-    return this.recordAndClaimTx(results, retryCount, nextAttemptAt, now, claimLimit);
+    return this.recordAndClaimTx(results, retryCount, nextAttemptAt, now, claimLimit, admit, lookahead);
   }
 
   private recordEach(results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number): void {
