@@ -5,6 +5,7 @@ import { randomSecret } from '../shared/ids.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { openStore, parseStoreSpec, type ServerStore } from './store/store.ts';
 import type { EventHub } from './events/hub.ts';
+import { CachedWebhooksRepository } from './webhooks/cache.ts';
 import type { ServerContext } from './context.ts';
 import { UsersService } from './users/service.ts';
 import { DevicesService } from './devices/service.ts';
@@ -86,7 +87,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     }
 
     const users = new UsersService(store.users, clock, options.authCacheMs);
-    const devices = new DevicesService(store.devices, store.webhooks, clock);
+    // A SQLite server is the only process on its file, so it can keep webhook lists in memory.
+    const webhooksRepo = store.kind === 'sqlite' ? new CachedWebhooksRepository(store.webhooks) : store.webhooks;
+    const devices = new DevicesService(store.devices, webhooksRepo, clock);
     const context: ServerContext = {
       store,
       hub,
@@ -98,7 +101,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       users,
       devices,
       messages: new MessagesService(store.messages, devices, hub, clock),
-      webhooks: new WebhooksService(store.webhooks, store.devices, hub, clock, { insecureHttp: options.insecureHttp === true }),
+      webhooks: new WebhooksService(webhooksRepo, store.devices, hub, clock, { insecureHttp: options.insecureHttp === true }),
       settings: new SettingsService(store.settings, store.devices, hub, clock, { publicMode }),
       health: new HealthService(store.health, undefined, () => hub.health?.() ?? {}),
     };

@@ -28,7 +28,7 @@ export class VerifiedCredentialsCache {
   constructor(private readonly ttlMs = 60_000, private readonly maxEntries = 10_000) {}
 
   private key(username: string, password: string): string {
-    return createHash('sha256').update(username).update('\0').update(password).digest('base64');
+    return createHash('sha256').update(`${username}\0${password}`).digest('base64');
   }
 
   get(username: string, password: string, now: number): string | undefined {
