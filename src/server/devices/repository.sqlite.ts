@@ -15,6 +15,10 @@ export class SqliteDevicesRepository implements DevicesRepository {
       listUserDevices: db.prepare<[string], DeviceRow>(
         `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id`,
       ),
+      listUserDeviceIds: db.prepare<[string], string>(`SELECT id FROM devices WHERE user_id = ?`).pluck(),
+      getLatestUserDevice: db.prepare<[string], DeviceRow>(
+        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id LIMIT 1`,
+      ),
       deleteUserDevice: db.prepare<[string, string]>(`DELETE FROM devices WHERE user_id = ? AND id = ?`),
       touchDevice: db.prepare<{ id: string; now: number; minInterval: number }>(
         `UPDATE devices SET last_seen = :now
@@ -48,6 +52,15 @@ export class SqliteDevicesRepository implements DevicesRepository {
 
   async listUserDevices(userId: string): Promise<DeviceRecord[]> {
     return this.statements.listUserDevices.all(userId).map(toDevice);
+  }
+
+  async listUserDeviceIds(userId: string): Promise<string[]> {
+    return this.statements.listUserDeviceIds.all(userId);
+  }
+
+  async getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined> {
+    const row = this.statements.getLatestUserDevice.get(userId);
+    return row && toDevice(row);
   }
 
   async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {

@@ -110,7 +110,7 @@ export class DevicesService {
       if (!device) throw new HttpError(400, `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours`);
       return device;
     }
-    const [latest] = await this.repo.listUserDevices(userId);
+    const latest = await this.repo.getLatestUserDevice(userId);
     if (!latest) {
       throw new HttpError(
         400,

@@ -82,7 +82,7 @@ export class PostgresEventHub implements EventHub {
 
   async publish(deviceIds: readonly string[], event: PushEvent): Promise<void> {
     await this.local.publish(deviceIds, event);
-    for (const payload of this.payloads([...new Set(deviceIds)], event)) await this.notify(payload);
+    await Promise.all(Array.from(this.payloads([...new Set(deviceIds)], event), (payload) => this.notify(payload)));
   }
 
   subscribe(deviceId: string, listener: PushListener): () => void {
@@ -114,14 +114,19 @@ export class PostgresEventHub implements EventHub {
 
   /** Split into notifications under the payload limit (a user with very many devices). */
   private *payloads(deviceIds: string[], event: PushEvent): Generator<string> {
-    let batch: string[] = [];
     const encode = (d: string[]) => JSON.stringify({ o: this.nodeId, d, t: event.type, x: event.data } satisfies Notification);
+    const overhead = Buffer.byteLength(encode([]));
+    let batch: string[] = [];
+    let size = overhead;
     for (const id of deviceIds) {
-      if (batch.length > 0 && Buffer.byteLength(encode([...batch, id])) > MAX_PAYLOAD_BYTES) {
+      const added = Buffer.byteLength(JSON.stringify(id)) + 1; // the id and its comma
+      if (batch.length > 0 && size + added > MAX_PAYLOAD_BYTES) {
         yield encode(batch);
         batch = [];
+        size = overhead;
       }
       batch.push(id);
+      size += added;
     }
     if (batch.length > 0) yield encode(batch);
   }

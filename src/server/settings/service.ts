@@ -57,8 +57,7 @@ export class SettingsService {
   }
 
   private async announce(userId: string): Promise<void> {
-    const devices = await this.devices.listUserDevices(userId);
-    await this.hub.publish(devices.map((d) => d.id), { type: 'SettingsUpdated', data: {} });
+    await this.hub.publish(await this.devices.listUserDeviceIds(userId), { type: 'SettingsUpdated', data: {} });
   }
 }
 

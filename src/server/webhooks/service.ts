@@ -65,7 +65,6 @@ export class WebhooksService {
    * same list again. Telling all of them keeps a webhook that moved between devices right.
    */
   private async announce(userId: string): Promise<void> {
-    const devices = await this.devices.listUserDevices(userId);
-    await this.hub.publish(devices.map((d) => d.id), { type: 'WebhooksUpdated', data: {} });
+    await this.hub.publish(await this.devices.listUserDeviceIds(userId), { type: 'WebhooksUpdated', data: {} });
   }
 }
