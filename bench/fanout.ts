@@ -8,7 +8,8 @@
  * undici Agent), in CLIENTS client child processes. Then, ROUNDS times, the user changes a
  * setting (PATCH /3rdparty/v1/settings on node 1): every device must receive SettingsUpdated. A
  * device's latency runs from just before the PATCH is sent to the moment its onEvent sees the
- * frame (client clocks are aligned over IPC, as the receiver's are in harness.ts). Each device
+ * frame (client clocks are aligned over IPC, as the receiver's are in harness.ts); one warm-up
+ * change first, on both sides, is not counted (BENCH_WARMUP_ROUNDS). Each device
  * then pulls GET /mobile/v1/settings the way a real one does; that time is reported too.
  * Memory per held stream: the RSS of both nodes once every stream is open, minus their RSS
  * before any was opened (after registration), divided by the number of streams.
@@ -36,6 +37,8 @@ import { basicAuth, createTempDatabase, rssOf, startServerProcess, type ChildSer
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** rounds run first and not counted, on both sides: the first change after start pays for JIT and connection warm-up */
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 1);
 const TARGET_P99_MS = 1000;
 const ROLE = process.env.BENCH_FANOUT_ROLE;
 /** BENCH_PULL=0: devices do not pull GET /settings on the event (isolates the push path) */
@@ -271,10 +274,11 @@ async function main(): Promise<void> {
     await settle();
     const bareRssAfter = bares.map((b) => rssOf(b.child.pid!));
     const bareRounds: Round[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
       const r = await fanOut(clients, offsets, async () => void (await Promise.all(bares.map((b) => b.ask('broadcast')))), round, false);
-      bareRounds.push(r);
-      log(`bare broadcast round ${round + 1}: ${r.latencies.length}/${DEVICES} received, ${describe(r.latencies)}`);
+      const warmup = round < WARMUP_ROUNDS;
+      if (!warmup) bareRounds.push(r);
+      log(`bare broadcast ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received, ${describe(r.latencies)}`);
       await sleep(200);
     }
     await Promise.all(clients.map((c) => c.ask('close')));
@@ -308,7 +312,7 @@ async function main(): Promise<void> {
     const rssAfter = nodes.map((n) => n.rss());
 
     const rounds: Round[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
       const r = await fanOut(
         clients,
         offsets,
@@ -323,8 +327,9 @@ async function main(): Promise<void> {
         round,
         PULL,
       );
-      rounds.push(r);
-      log(`smsgate round ${round + 1}: ${r.latencies.length}/${DEVICES} received SettingsUpdated, ${describe(r.latencies)}; settings pulled ${describe(r.pulls)} after the event (${r.pullErrors} errors)`);
+      const warmup = round < WARMUP_ROUNDS;
+      if (!warmup) rounds.push(r);
+      log(`smsgate ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received SettingsUpdated, ${describe(r.latencies)}; settings pulled ${describe(r.pulls)} after the event (${r.pullErrors} errors)`);
       await sleep(500);
     }
     const records = await Promise.all(clients.map((c) => c.ask<{ errors: number; connected: number }>('records')));

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
-// Benchmarks 1-4 first, in the order; any other bench file (e.g. verify.ts) after them.
+// Benchmarks 1-4 first, in their numbered order; any other bench file (e.g. verify.ts) after them.
 const ORDER = ['throughput.ts', 'latency.ts', 'backlog.ts', 'retry.ts'];
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && f !== 'run-all.ts')

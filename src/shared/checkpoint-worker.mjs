@@ -6,6 +6,8 @@ import Database from 'better-sqlite3';
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
 db.pragma('wal_autocheckpoint = 0');
+// A checkpoint copies frames from the WAL to the file directly; this connection needs no page cache.
+db.pragma('cache_size = -512');
 
 function checkpoint(mode) {
   try {

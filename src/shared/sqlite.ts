@@ -50,6 +50,8 @@ export function startBackgroundCheckpoints(
   db.pragma(`wal_autocheckpoint = ${options.walLimitPages ?? 8000}`);
   const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), {
     workerData: { file: db.name, intervalMs: options.intervalMs ?? 100 },
+    // it only runs a pragma now and then: a small heap keeps the device's memory down
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
   });
   worker.unref();
   // A worker that fails (it cannot open the file) only costs the optimisation: the backstop

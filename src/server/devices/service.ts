@@ -59,7 +59,9 @@ export class DevicesService {
   /** The device a bearer token belongs to (and note that it was seen), or undefined. */
   async authenticate(token: string): Promise<DeviceRecord | undefined> {
     const device = await this.repo.getDeviceByTokenHash(hashToken(token));
-    if (device) await this.repo.touchDevice(device.id, this.clock.now(), LAST_SEEN_RESOLUTION_MS);
+    const now = this.clock.now();
+    // The row just read says whether the write would do anything: skip the round trip if not.
+    if (device && now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS) await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
     return device;
   }
 
