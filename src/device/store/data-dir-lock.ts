@@ -21,7 +21,13 @@ export class DataDirLock {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const owner = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+      let owner: number;
+      try {
+        owner = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile: try again
+        throw error;
+      }
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
         throw new Error(
           `the data directory ${dataDir} is in use by another smsgate device (pid ${owner}); stop it first, or give this one its own --data-dir`,
