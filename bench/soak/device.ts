@@ -70,6 +70,8 @@ async function handle(command: Command): Promise<object> {
       return { states: Object.fromEntries((byState.all() as { state: string; n: number }[]).map((r) => [r.state, r.n])), attempts: attemptsCount.get() };
     case 'records':
       return { ids, due };
+    case 'memory':
+      return process.memoryUsage();
     case 'clock':
       return { now: now() };
     case 'stop':

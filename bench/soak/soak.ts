@@ -107,7 +107,18 @@ try {
   sampler = setInterval(() => {
     sample();
     const last = samples[samples.length - 1];
-    if (samples.length % 12 === 0) log(`${fmt(last.x * 60)} s: device RSS ${fmt(last.y)} MB`);
+    if (samples.length % 12 === 0) {
+      // Where the memory is: the JS heap, buffers outside it, and the rest (native: SQLite's page
+      // cache, the checkpoint worker, code), to tell heap settling from a native rise.
+      void device.ask<NodeJS.MemoryUsage>('memory').then(
+        (m) =>
+          log(
+            `${fmt(last.x * 60)} s: device RSS ${fmt(last.y)} MB (JS heap ${fmt(m.heapUsed / MB)} used of ${fmt(m.heapTotal / MB)}, ` +
+              `external ${fmt(m.external / MB)}, the rest ${fmt((m.rss - m.heapTotal - m.external) / MB)} MB)`,
+          ),
+        () => log(`${fmt(last.x * 60)} s: device RSS ${fmt(last.y)} MB`),
+      );
+    }
   }, SAMPLE_MS);
 
   const run = await device.ask<{ events: number; worstLag: number; loopDelay: { p50: number; p99: number; max: number } }>('run', { rate: RATE, seconds: SECONDS });
