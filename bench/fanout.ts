@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { fmt, forkIpc, log, MB, now, percentile, sleep, summary } from './lib/harness.ts';
+import { fmt, forkIpc, log, MB, measureClockOffset, now, percentile, sleep, summary } from './lib/harness.ts';
 import { basicAuth, createTempDatabase, rssOf, startServerProcess, type ChildServer, type TempDatabase } from './server-api.ts';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
@@ -62,16 +62,7 @@ async function forkRole(role: string, env: Record<string, string> = {}): Promise
   return {
     child,
     ask,
-    async clockOffset(samples = 30) {
-      let best = { rtt: Infinity, offset: 0 };
-      for (let i = 0; i < samples; i++) {
-        const sent = now();
-        const { now: theirs } = await ask<{ now: number }>('clock');
-        const back = now();
-        if (back - sent < best.rtt) best = { rtt: back - sent, offset: theirs - (sent + back) / 2 };
-      }
-      return best.offset;
-    },
+    clockOffset: (samples) => measureClockOffset(ask, samples),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -12,7 +12,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { fmt, log, now, percentile, profilePhase, registerWebhook, sleep, startBenchDevice, startReceiver, summary } from './lib/harness.ts';
+import { fmt, log, now, openLoop, percentile, profilePhase, registerWebhook, sleep, startBenchDevice, startReceiver, summary } from './lib/harness.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
@@ -26,28 +26,6 @@ const receiver = await startReceiver({ record: true });
 const url = `${receiver.url}/hook`;
 const device = await startBenchDevice();
 await registerWebhook(device, url);
-
-/** Call `fire(i, dueAt)` for i = 0..count-1 on an open-loop schedule of `rate` per second. */
-async function openLoop(count: number, rate: number, fire: (i: number, dueAt: number) => void): Promise<number> {
-  const t0 = now() + 20;
-  let next = 0;
-  let worstLag = 0;
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const t = now();
-      while (next < count && t0 + (next * 1000) / rate <= t) {
-        const dueAt = t0 + (next * 1000) / rate;
-        worstLag = Math.max(worstLag, t - dueAt);
-        fire(next++, dueAt);
-      }
-      if (next === count) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 1);
-  });
-  return worstLag;
-}
 
 /** Wait until the receiver has `count` requests (or give up), then return latencies from `due` (and from `also`). */
 async function collect(count: number, due: Map<string, number>, also?: { from: Map<string, number>; into: number[] }): Promise<number[]> {

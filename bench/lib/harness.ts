@@ -30,33 +30,16 @@ export interface ReceiverProcess {
 
 /** Fork bench/lib/receiver.ts as a separate process and wait until it listens. */
 export async function startReceiver(options: { port?: number; record?: boolean; failFirst?: number } = {}): Promise<ReceiverProcess> {
-  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    env: {
-      ...process.env,
+  const { child, ready, ask, exited } = await forkIpc(
+    fileURLToPath(new URL('./receiver.ts', import.meta.url)),
+    {
       BENCH_RECEIVER_PORT: String(options.port ?? 0),
       BENCH_RECEIVER_RECORD: options.record ? '1' : '0',
       BENCH_RECEIVER_FAIL: String(options.failFirst ?? 0),
     },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let nextRid = 1;
-  const waiting = new Map<number, (body: any) => void>();
-  child.on('message', (message: { rid: number }) => {
-    waiting.get(message.rid)?.(message);
-    waiting.delete(message.rid);
-  });
-  const ask = <T>(type: string): Promise<T> =>
-    new Promise((resolve) => {
-      const rid = nextRid++;
-      waiting.set(rid, resolve);
-      child.send({ rid, type });
-    });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    waiting.set(0, (m) => resolve(m.port));
-    void exited.then(() => reject(new Error('receiver exited before it listened')));
-  });
+    'receiver',
+  );
+  const port = ready.port as number;
   return {
     port,
     url: `http://127.0.0.1:${port}`,
@@ -64,21 +47,53 @@ export async function startReceiver(options: { port?: number; record?: boolean; 
     count: async () => (await ask<{ count: number }>('count')).count,
     records: () => ask('records'),
     reset: async () => void (await ask('reset')),
-    async clockOffset(samples = 30) {
-      let best = { rtt: Infinity, offset: 0 };
-      for (let i = 0; i < samples; i++) {
-        const sent = now();
-        const { now: theirs } = await ask<{ now: number }>('clock');
-        const back = now();
-        if (back - sent < best.rtt) best = { rtt: back - sent, offset: theirs - (sent + back) / 2 };
-      }
-      return best.offset;
-    },
+    clockOffset: (samples) => measureClockOffset(ask, samples),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/**
+ * A child's clock minus ours, from the IPC round trip (`clock` → `{now}`) with the smallest delay:
+ * the midpoint of that round trip is when the child read its clock.
+ */
+export async function measureClockOffset(ask: <T>(type: string) => Promise<T>, samples = 30): Promise<number> {
+  let best = { rtt: Infinity, offset: 0 };
+  for (let i = 0; i < samples; i++) {
+    const sent = now();
+    const { now: theirs } = await ask<{ now: number }>('clock');
+    const back = now();
+    if (back - sent < best.rtt) best = { rtt: back - sent, offset: theirs - (sent + back) / 2 };
+  }
+  return best.offset;
+}
+
+/**
+ * Call `fire(i, dueAt)` for i = 0..count-1 on an open-loop schedule of `rate` per second (event i
+ * due at t0 + i / rate whatever the callee did), checked by a 1 ms timer. Returns the worst lag
+ * of an emission behind its due time, ms.
+ */
+export async function openLoop(count: number, rate: number, fire: (i: number, dueAt: number) => void): Promise<number> {
+  const t0 = now() + 20;
+  let next = 0;
+  let worstLag = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const t = now();
+      while (next < count && t0 + (next * 1000) / rate <= t) {
+        const dueAt = t0 + (next * 1000) / rate;
+        worstLag = Math.max(worstLag, t - dueAt);
+        fire(next++, dueAt);
+      }
+      if (next === count) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  return worstLag;
 }
 
 export interface DeviceHost {

@@ -5,7 +5,7 @@
  * messages.receive as soon as a 1 ms timer sees it due. Driven by soak.ts over IPC.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { now, registerWebhook, startBenchDevice } from '../lib/harness.ts';
+import { now, openLoop, registerWebhook, startBenchDevice } from '../lib/harness.ts';
 
 const device = await startBenchDevice(JSON.parse(process.env.SOAK_DEVICE_OPTIONS ?? '{}'));
 const { db, messages } = device.context;
@@ -20,28 +20,13 @@ type Command = { rid: number; type: string; [key: string]: unknown };
 
 async function run(rate: number, seconds: number): Promise<object> {
   const count = Math.round(rate * seconds);
-  const t0 = now() + 20;
-  let next = 0;
-  let worstLag = 0;
   loopDelay.enable();
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const t = now();
-      while (next < count && t0 + (next * 1000) / rate <= t) {
-        const dueAt = t0 + (next * 1000) / rate;
-        worstLag = Math.max(worstLag, t - dueAt);
-        const { deliveryIds } = messages.receive('+15550000000', `soak message ${next}`, 1);
-        for (const id of deliveryIds) {
-          ids.push(id);
-          due.push(dueAt);
-        }
-        next++;
-      }
-      if (next === count) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 1);
+  const worstLag = await openLoop(count, rate, (i, dueAt) => {
+    const { deliveryIds } = messages.receive('+15550000000', `soak message ${i}`, 1);
+    for (const id of deliveryIds) {
+      ids.push(id);
+      due.push(dueAt);
+    }
   });
   loopDelay.disable();
   return {

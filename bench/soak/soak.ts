@@ -24,7 +24,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { fmt, forkIpc, log, MB, now, percentile, sleep, summary } from '../lib/harness.ts';
+import { fmt, forkIpc, log, MB, measureClockOffset, now, percentile, sleep, summary } from '../lib/harness.ts';
 import { rssOf } from '../server-api.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -63,18 +63,6 @@ async function start(file: string, env: Record<string, string>): Promise<Child> 
       clearTimeout(timer);
     },
   };
-}
-
-/** `theirs - ours` from the IPC round trip with the smallest delay. */
-async function clockOffset(c: Child, samples = 30): Promise<number> {
-  let best = { rtt: Infinity, offset: 0 };
-  for (let i = 0; i < samples; i++) {
-    const sent = now();
-    const { now: theirs } = await c.ask<{ now: number }>('clock');
-    const back = now();
-    if (back - sent < best.rtt) best = { rtt: back - sent, offset: theirs - (sent + back) / 2 };
-  }
-  return best.offset;
 }
 
 /** Least-squares slope of y over x. */
@@ -139,7 +127,7 @@ try {
   log(`drain after the last event: ${fmt((drained - loadEnded) / 1000)} s, ${unfinished} deliveries still unfinished`);
 
   // Compare ids: every delivery the device created must have been answered 200 at least once.
-  const offset = await clockOffset(receiver);
+  const offset = await measureClockOffset(receiver.ask);
   const { ids, due } = await device.ask<{ ids: string[]; due: number[] }>('records');
   const { first, succeeded } = await receiver.ask<{ first: [string, number][]; succeeded: string[] }>('records');
   const stats = await receiver.ask<{ attempts: number; failures: number; duplicates: number }>('stats');

@@ -255,11 +255,6 @@ export class Outbox {
     return claimed;
   }
 
-  /** deliveries claimed and not yet recorded */
-  get inFlightCount(): number {
-    return this.claimed.size;
-  }
-
   /**
    * Record finished attempts in one transaction. `nextAttemptAt` decides when a failed one is
    * retried; the statement itself decides whether the budget is spent.
