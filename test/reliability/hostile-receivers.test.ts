@@ -131,6 +131,8 @@ test('a receiver that hangs on many deliveries at once holds at most its share o
     // 30 events, each a delivery to both receivers, in due order hanging, good, hanging, good, …
     for (let i = 0; i < 30; i++) busy.context.messages.receive('+15550009999', `busy ${i}`, 1);
     await eventually(() => good.requests.filter((r) => r.path === '/alongside').length - before === 30, 'all 30 deliveries to the good receiver', 5000);
+    // the receiver counts a request before the device has read the answer: wait until all 30 are recorded
+    await eventually(() => busy.context.outbox.countByState().succeeded === 30, 'the 30 good deliveries recorded', 5000);
     assert.equal(hangingConnections, 4, 'the hanging receiver got exactly its 4 slots');
     const counts = busy.context.outbox.countByState();
     assert.equal(counts.sending, 4, 'only its 4 attempts are in flight');
