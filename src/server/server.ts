@@ -87,8 +87,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     }
 
     const users = new UsersService(store.users, clock, options.authCacheMs);
-    // A SQLite server is the only process on its file, so it can keep webhook lists in memory.
-    const webhooksRepo = store.kind === 'sqlite' ? new CachedWebhooksRepository(store.webhooks) : store.webhooks;
+    // Webhook lists are kept in memory; on a store other nodes share, the hub tells this node of their writes.
+    const webhooksRepo = new CachedWebhooksRepository(store.webhooks, hub, clock, store.kind !== 'sqlite');
     const devices = new DevicesService(store.devices, webhooksRepo, clock);
     const context: ServerContext = {
       store,
@@ -102,7 +102,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       devices,
       messages: new MessagesService(store.messages, devices, hub, clock),
       webhooks: new WebhooksService(webhooksRepo, store.devices, hub, clock, { insecureHttp: options.insecureHttp === true }),
-      settings: new SettingsService(store.settings, store.devices, hub, clock, { publicMode }),
+      settings: new SettingsService(store.settings, hub, clock, { publicMode }),
       health: new HealthService(store.health, undefined, () => hub.health?.() ?? {}),
     };
 

@@ -19,7 +19,6 @@ export function isLoopback(ip: string | undefined): boolean {
  */
 export function installHttpMetrics(app: App, registry: Registry): void {
   const labelNames = ['method', 'route', 'status_code'] as const;
-  const requests = new Counter({ name: 'smsgate_http_requests_total', help: 'HTTP requests answered', labelNames, registers: [registry] });
   const duration = new Histogram({
     name: 'smsgate_http_request_duration_seconds',
     help: 'Time from the request arriving to the response being sent',
@@ -27,10 +26,24 @@ export function installHttpMetrics(app: App, registry: Registry): void {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) };
-    requests.inc(labels);
-    duration.observe(labels, reply.elapsedTime / 1000);
+  // The request counter is the histogram's count per label set, read when scraped: one metric
+  // update per request instead of two.
+  new Counter({
+    name: 'smsgate_http_requests_total',
+    help: 'HTTP requests answered',
+    labelNames,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const sample of (await duration.get()).values) {
+        if (sample.metricName !== 'smsgate_http_request_duration_seconds_count') continue;
+        this.inc(sample.labels as Record<(typeof labelNames)[number], string>, sample.value);
+      }
+    },
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    duration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }, reply.elapsedTime / 1000);
+    done();
   });
 }
 

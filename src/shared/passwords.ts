@@ -32,8 +32,13 @@ export class VerifiedCredentialsCache {
   }
 
   get(username: string, password: string, now: number): string | undefined {
+    return this.lookup(username, password, now)?.subject;
+  }
+
+  /** The subject and until when the verification counts. */
+  lookup(username: string, password: string, now: number): { subject: string; expiresAt: number } | undefined {
     const entry = this.entries.get(this.key(username, password));
-    return entry && entry.expiresAt > now ? entry.subject : undefined;
+    return entry && entry.expiresAt > now ? entry : undefined;
   }
 
   set(username: string, password: string, subject: string, now: number): void {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createTestDatabase, query, type TestDatabase } from './helpers.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import type { ServerStore } from '../../src/server/store/store.ts';
-import type { PostgresEventHub } from '../../src/server/events/hub.postgres.ts';
+import { userEventNotification, type PostgresEventHub } from '../../src/server/events/hub.postgres.ts';
 import type { PushEvent } from '../../src/server/events/hub.ts';
 import { eventually } from '../server/helpers.ts';
 
@@ -26,9 +26,9 @@ after(async () => {
   await db?.drop();
 });
 
-const collect = (hub: PostgresEventHub, deviceId: string) => {
+const collect = (hub: PostgresEventHub, deviceId: string, userId = 'user-x') => {
   const got: PushEvent[] = [];
-  const unsubscribe = hub.subscribe(deviceId, (e) => got.push(e));
+  const unsubscribe = hub.subscribe({ id: deviceId, userId }, (e) => got.push(e));
   return { got, unsubscribe };
 };
 
@@ -52,13 +52,39 @@ test('an event published on one node reaches the device on the other, once; the 
 test('an event for more devices than one NOTIFY payload holds reaches all of them', async () => {
   const ids = Array.from({ length: 1500 }, (_, i) => `device-${String(i).padStart(15, '0')}`);
   let received = 0;
-  const unsubscribes = ids.map((id) => b.subscribe(id, () => received++));
+  const unsubscribes = ids.map((id) => b.subscribe({ id, userId: 'user-many' }, () => received++));
   await a.publish(ids, { type: 'WebhooksUpdated', data: {} });
   await eventually(() => received === ids.length, `all ${ids.length} devices (got ${received})`, 5000);
   for (const u of unsubscribes) u();
 });
 
+test("an event for a user reaches that user's devices on every node, and every node's watchers, in one small notification", async () => {
+  const watched: string[] = [];
+  const stopWatching = b.watch({ userEvent: (userId, event) => watched.push(`${userId} ${event.type}`), gap: () => watched.push('gap') });
+  const onA = collect(a, 'dev-u1', 'user-1');
+  const onB = collect(b, 'dev-u2', 'user-1');
+  const otherUser = collect(b, 'dev-u3', 'user-2');
+  await a.publishToUser('user-1', { type: 'SettingsUpdated', data: {} });
+  assert.deepEqual(onA.got.map((e) => e.type), ['SettingsUpdated'], 'the publisher delivers its own at once');
+  await eventually(() => onB.got.length === 1, "the user's device on node B", 3000);
+  assert.deepEqual(watched, ['user-1 SettingsUpdated']);
+
+  // What a write statement sends (no origin node): every node delivers it, the one that ran it too.
+  const { channel, payload } = userEventNotification('user-1', 'WebhooksUpdated');
+  assert.ok(payload.length < 100, `a short payload whatever the number of devices (${payload})`);
+  await query(db.url, 'SELECT pg_notify($1, $2)', [channel, payload]);
+  await eventually(() => onA.got.length === 2 && onB.got.length === 2, 'both nodes', 3000);
+  assert.deepEqual(watched, ['user-1 SettingsUpdated', 'user-1 WebhooksUpdated']);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(otherUser.got.length, 0, "another user's device gets nothing");
+  assert.equal(onA.got.length, 2, 'once each');
+  for (const c of [onA, onB, otherUser]) c.unsubscribe();
+  stopWatching();
+});
+
 test('a lost LISTEN connection comes back by itself, tells every local device to re-pull, and carries events again', async () => {
+  const gaps: boolean[] = [];
+  const stopWatching = b.watch({ userEvent: () => {}, gap: () => gaps.push(b.complete) });
   const d1 = collect(b, 'dev-r1');
   const d2 = collect(b, 'dev-r2');
   assert.equal(b.reconnects, 0);
@@ -76,6 +102,8 @@ test('a lost LISTEN connection comes back by itself, tells every local device to
   assert.equal(b.health()['events:listen'].observedValue, 1);
   assert.equal(a.reconnects, 0, "A's connection was not touched");
   assert.ok(logs.some((l) => /LISTEN connection was lost/.test(l)), 'the loss is logged');
+  assert.deepEqual(gaps, [false, true], 'watchers hear of the gap when the loss is noticed (incomplete) and when the connection is back');
+  stopWatching();
 
   await a.publish(['dev-r1'], { type: 'WebhooksUpdated', data: {} });
   await eventually(() => d1.got.length === 4, 'a new event after the reconnect', 3000);

@@ -73,6 +73,32 @@ test('a webhook registered through node 2 reaches the device on node 1, which de
   await eventually(() => !cloudHooks().some((h) => h.id === created.body.id), 'the removal (through node 1) on the device', 3000);
 });
 
+test("a node that has the webhook list in memory sees the other node's writes within milliseconds", async () => {
+  const list = async (node: typeof node1) => {
+    const reply = await api(thirdParty(node, '/webhooks'), 'GET', auth);
+    assert.equal(reply.status, 200);
+    return (reply.body as { id: string; url: string }[]).map((h) => `${h.id} ${h.url}`);
+  };
+  const before = await list(node1);
+  assert.deepEqual(await list(node1), before, 'the second answer (from memory) is the first');
+
+  const waitFor = async (want: (hooks: string[]) => boolean, what: string) => {
+    const started = performance.now();
+    await eventually(async () => want(await list(node1)), what, 1000, 2);
+    return performance.now() - started;
+  };
+  const created = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/cached`, event: 'sms:sent' });
+  assert.equal(created.status, 201);
+  const seenIn = await waitFor((hooks) => hooks.includes(`${created.body.id} ${receiver.url}/cached`), 'the new webhook on node 1');
+  const changed = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { id: created.body.id, url: `${receiver.url}/changed`, event: 'sms:sent' });
+  assert.equal(changed.status, 201);
+  await waitFor((hooks) => hooks.includes(`${created.body.id} ${receiver.url}/changed`), 'the replaced webhook on node 1');
+  assert.equal((await api(thirdParty(node2, `/webhooks/${created.body.id}`), 'DELETE', auth)).status, 204);
+  await waitFor((hooks) => !hooks.some((h) => h.startsWith(`${created.body.id} `)), 'the removal on node 1');
+  assert.deepEqual(await list(node1), before);
+  console.log(`# write on node 2 -> GET on node 1: ${seenIn.toFixed(1)} ms`);
+});
+
 test('a message sent through node 2 is sent by the device; its state is readable through node 1', async () => {
   const sent = await api(thirdParty(node2, '/messages'), 'POST', auth, { message: 'sent via node 2', phoneNumbers: ['+15551230000'] });
   assert.equal(sent.status, 202);
@@ -98,8 +124,13 @@ test('20 concurrent upserts of one webhook id through both nodes leave exactly o
   assert.deepEqual(replies.map((r) => r.status), Array(20).fill(201));
   const rows = await query<{ url: string }>(db.url, `SELECT url FROM webhooks WHERE id = 'raced-hook'`);
   assert.equal(rows.length, 1, 'one row in the database');
-  const listed = (await api(thirdParty(node1, '/webhooks'), 'GET', auth)).body.filter((h: { id: string }) => h.id === 'raced-hook');
-  assert.deepEqual(listed.map((h: { url: string }) => h.url), [rows[0].url]);
+  // Either node may have cached the list: the last write's notification reaches both within milliseconds.
+  for (const node of [node1, node2]) {
+    await eventually(async () => {
+      const listed = (await api(thirdParty(node, '/webhooks'), 'GET', auth)).body.filter((h: { id: string }) => h.id === 'raced-hook');
+      return listed.length === 1 && listed[0].url === rows[0].url;
+    }, 'the stored version in GET /webhooks', 1000, 5);
+  }
   // The last write pushed last: the device converges on the stored URL.
   await eventually(() => {
     const hooks = cloudHooks().filter((h) => h.id === 'raced-hook');

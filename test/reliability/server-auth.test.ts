@@ -225,3 +225,37 @@ test('safeEqual (private token, Local API user name) compares any two strings, e
   assert.equal(safeEqual('', 'x'), false);
   assert.equal(safeEqual('ü', 'u'), false);
 });
+
+test('a keep-alive connection that proved a login: a password change, another header or another user on it is checked afresh', async () => {
+  const server = await startTestServer();
+  const { Client } = await import('undici');
+  const connection = new Client(server.url, { pipelining: 1, connections: 1 } as ConstructorParameters<typeof Client>[1]);
+  let sockets = 0;
+  connection.on('connect', () => sockets++);
+  const get = async (authorization: string) => {
+    const response = await connection.request({ method: 'GET', path: '/3rdparty/v1/webhooks', headers: { authorization } });
+    const body = (await response.body.json()) as { id: string }[] | { message: string };
+    return { status: response.statusCode, body };
+  };
+  try {
+    const alice = await newDevice(server, 'alice phone');
+    const bob = await newDevice(server, 'bob phone');
+    assert.equal((await call(`${server.thirdPartyUrl}/webhooks`, 'POST', { auth: basic(alice.login, alice.password), body: { id: 'alice-hook', url: 'https://alice.example/hook', event: 'sms:received' } })).status, 201);
+
+    const aliceAuth = basic(alice.login, alice.password);
+    assert.deepEqual((await get(aliceAuth)).body, [{ id: 'alice-hook', url: 'https://alice.example/hook', event: 'sms:received', deviceId: null }]);
+    assert.equal((await get(aliceAuth)).status, 200, 'again, as the connection remembers');
+    assert.deepEqual((await get(basic(bob.login, bob.password))).body, [], "bob on alice's connection sees his own list");
+    assert.equal((await get(basic(alice.login, 'not-her-password'))).status, 401, 'a wrong password on the same connection');
+    assert.equal((await get(aliceAuth)).status, 200);
+
+    const changed = await call(`${server.url}/mobile/v1/user/password`, 'PATCH', { auth: bearer(alice.registration.token), body: { currentPassword: alice.password, newPassword: 'alice-new-password' } });
+    assert.equal(changed.status, 204);
+    assert.equal((await get(aliceAuth)).status, 401, 'the old password stops working on the connection that proved it');
+    assert.equal((await get(basic(alice.login, 'alice-new-password'))).status, 200);
+    assert.equal(sockets, 1, 'all on one connection');
+  } finally {
+    await connection.close();
+    await server.cleanup();
+  }
+});

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../../protocol/index.ts';
 import { parseBasicAuth, unauthorized } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
@@ -54,12 +54,39 @@ export async function optionalUser(ctx: ServerContext, request: FastifyRequest):
   return user;
 }
 
-/** onRequest hook of the 3rdparty API: Basic auth with a user's login and password. */
+/**
+ * onRequest hook of the 3rdparty API: Basic auth with a user's login and password. Callback-style,
+ * so that a client whose login verified recently (most requests) costs no promise: only the
+ * first request of a login waits for the store and scrypt.
+ */
 export function requireUser(ctx: ServerContext) {
-  return async (request: FastifyRequest): Promise<void> => {
-    const user = await optionalUser(ctx, request);
-    if (!user) throw unauthorized();
-    users.set(request, user);
+  return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+    const authorization = request.headers.authorization;
+    if (authorization) {
+      try {
+        ctx.loginThrottle.check(request.ip);
+      } catch (error) {
+        return done(error as Error);
+      }
+      const connection = request.raw.socket;
+      let known = ctx.users.knownOnConnection(connection, authorization);
+      if (!known) {
+        const given = parseBasicAuth(request);
+        if (given) known = ctx.users.recentlyAuthenticatedOn(connection, authorization, given.username, given.password);
+      }
+      if (known) {
+        users.set(request, known);
+        return done();
+      }
+    }
+    optionalUser(ctx, request).then(
+      (user) => {
+        if (!user) return done(unauthorized());
+        users.set(request, user);
+        done();
+      },
+      (error: Error) => done(error),
+    );
   };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { HealthCheck } from '../../protocol/index.ts';
 import type { PgPool } from '../store/postgres.ts';
-import { InProcessEventHub, PUSH_EVENT_TYPES, RE_PULL_EVENTS, type EventHub, type PushEvent, type PushListener } from './hub.ts';
+import { InProcessEventHub, PUSH_EVENT_TYPES, RE_PULL_EVENTS, type EventHub, type HubWatcher, type PushEvent, type PushListener } from './hub.ts';
 
 /** The NOTIFY channel every node listens on. */
 export const EVENTS_CHANNEL = 'smsgate_events';
@@ -12,10 +12,12 @@ const MAX_PAYLOAD_BYTES = 7000;
 
 /** What travels in one notification. Short keys: the payload is small. */
 interface Notification {
-  /** the node that published it (it already delivered locally and skips its own) */
+  /** the node that published it (it already delivered locally and skips its own); '' when a statement sent it */
   o: string;
-  /** device ids */
-  d: string[];
+  /** device ids, or */
+  d?: string[];
+  /** the user, for all of the user's devices */
+  u?: string;
   /** push type */
   t: PushEvent['type'];
   /** the event's data */
@@ -32,6 +34,15 @@ export interface PostgresEventHubOptions {
   /** how often the LISTEN connection is checked with a round trip (default 10 s), to notice a silent loss */
   heartbeatMs?: number;
   log?: (line: string) => void;
+}
+
+/**
+ * The notification for an event to all of one user's devices, for a statement to send with
+ * `pg_notify(channel, payload)` in the transaction of the change it announces: it goes out only
+ * if the change commits, and every node (the writer's too) delivers it.
+ */
+export function userEventNotification(userId: string, type: PushEvent['type']): { channel: string; payload: string } {
+  return { channel: EVENTS_CHANNEL, payload: JSON.stringify({ o: '', u: userId, t: type, x: {} } satisfies Notification) };
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -80,13 +91,26 @@ export class PostgresEventHub implements EventHub {
     return this.listener !== undefined;
   }
 
+  get complete(): boolean {
+    return this.listening;
+  }
+
   async publish(deviceIds: readonly string[], event: PushEvent): Promise<void> {
     await this.local.publish(deviceIds, event);
     await Promise.all(Array.from(this.payloads([...new Set(deviceIds)], event), (payload) => this.notify(payload)));
   }
 
-  subscribe(deviceId: string, listener: PushListener): () => void {
-    return this.local.subscribe(deviceId, listener);
+  async publishToUser(userId: string, event: PushEvent): Promise<void> {
+    await this.local.publishToUser(userId, event);
+    await this.notify(JSON.stringify({ o: this.nodeId, u: userId, t: event.type, x: event.data } satisfies Notification));
+  }
+
+  subscribe(device: { id: string; userId: string }, listener: PushListener): () => void {
+    return this.local.subscribe(device, listener);
+  }
+
+  watch(watcher: HubWatcher): () => void {
+    return this.local.watch(watcher);
   }
 
   /** open streams on this node (for tests) */
@@ -155,8 +179,10 @@ export class PostgresEventHub implements EventHub {
     } catch {
       return;
     }
-    if (n.o === this.nodeId || !Array.isArray(n.d) || !(PUSH_EVENT_TYPES as readonly string[]).includes(n.t)) return;
-    void this.local.publish(n.d, { type: n.t, data: n.x ?? {} });
+    if (n.o === this.nodeId || !(PUSH_EVENT_TYPES as readonly string[]).includes(n.t)) return;
+    const event = { type: n.t, data: n.x ?? {} };
+    if (typeof n.u === 'string') void this.local.publishToUser(n.u, event);
+    else if (Array.isArray(n.d)) void this.local.publish(n.d, event);
   }
 
   /**
@@ -197,6 +223,7 @@ export class PostgresEventHub implements EventHub {
       const reason = await Promise.race([current.lost, stopped]);
       if (this.stopping.signal.aborted) return;
       this.listener = undefined;
+      this.local.gap();
       clearInterval(this.heartbeat);
       current.client.end().catch(() => {});
       this.log(`events: the LISTEN connection was lost (${(reason as Error).message}); reconnecting`);
@@ -217,6 +244,7 @@ export class PostgresEventHub implements EventHub {
         return;
       }
       this.reconnects++;
+      this.local.gap();
       this.log(`events: LISTEN connection back; telling ${this.local.connections()} local stream(s) to re-pull`);
       // Events published while the connection was down never reached this node: every device
       // connected here pulls everything again.

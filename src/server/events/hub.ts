@@ -12,6 +12,14 @@ export interface PushEvent {
 
 export type PushListener = (event: PushEvent) => void;
 
+/** What a cache on this node learns from the hub (see `EventHub.watch`). */
+export interface HubWatcher {
+  /** an event for all of one user's devices, whichever node or statement published it */
+  userEvent(userId: string, event: PushEvent): void;
+  /** events may have been missed (a cross-node connection was lost): drop whatever they would have refreshed */
+  gap(): void;
+}
+
 /**
  * Delivers push events to the devices connected to this process, and, for a multi-node hub
  * (`PostgresEventHub`, on LISTEN/NOTIFY), to those connected to the other nodes.
@@ -19,8 +27,14 @@ export type PushListener = (event: PushEvent) => void;
 export interface EventHub {
   /** resolves once the event is on its way (it never fails because a device is away) */
   publish(deviceIds: readonly string[], event: PushEvent): Promise<void>;
+  /** to every device of the user: each node delivers to the streams it holds for that user */
+  publishToUser(userId: string, event: PushEvent): Promise<void>;
   /** listen for one device's events (on a stream open on this process); returns the unsubscribe function */
-  subscribe(deviceId: string, listener: PushListener): () => void;
+  subscribe(device: { id: string; userId: string }, listener: PushListener): () => void;
+  /** see every user-scoped event and every gap (for caches); returns the function that stops it */
+  watch(watcher: HubWatcher): () => void;
+  /** false while events from other nodes may be missed (always true for a single process) */
+  readonly complete: boolean;
   /** extra health checks (e.g. `events:listen`), merged into GET /health */
   health?(): Record<string, HealthCheck>;
   close(): Promise<void>;
@@ -29,20 +43,23 @@ export interface EventHub {
 /** Every push type once: a device pulls everything on these (after a gap in the push channel). */
 export const RE_PULL_EVENTS: readonly PushEvent[] = PUSH_EVENT_TYPES.map((type) => ({ type, data: {} }));
 
-/** The single-process hub: a map from device id to the listeners of its open streams. */
+/** The single-process hub: maps from device id to the listeners of its open streams, and from user to those devices. */
 export class InProcessEventHub implements EventHub {
   private readonly listeners = new Map<string, Set<PushListener>>();
+  private readonly userDevices = new Map<string, Set<string>>();
+  private readonly watchers = new Set<HubWatcher>();
+
+  get complete(): boolean {
+    return true;
+  }
 
   async publish(deviceIds: readonly string[], event: PushEvent): Promise<void> {
-    for (const deviceId of new Set(deviceIds)) {
-      for (const listener of this.listeners.get(deviceId) ?? []) {
-        try {
-          listener(event);
-        } catch {
-          // one broken stream must not keep the event from the others
-        }
-      }
-    }
+    for (const deviceId of new Set(deviceIds)) this.deliver(deviceId, event);
+  }
+
+  async publishToUser(userId: string, event: PushEvent): Promise<void> {
+    for (const watcher of this.watchers) watcher.userEvent(userId, event);
+    for (const deviceId of this.userDevices.get(userId) ?? []) this.deliver(deviceId, event);
   }
 
   /** Push to every stream open on this process. */
@@ -50,14 +67,30 @@ export class InProcessEventHub implements EventHub {
     await this.publish([...this.listeners.keys()], event);
   }
 
-  subscribe(deviceId: string, listener: PushListener): () => void {
-    let set = this.listeners.get(deviceId);
-    if (!set) this.listeners.set(deviceId, (set = new Set()));
+  /** Tell the watchers that events may have been missed. */
+  gap(): void {
+    for (const watcher of this.watchers) watcher.gap();
+  }
+
+  subscribe(device: { id: string; userId: string }, listener: PushListener): () => void {
+    let set = this.listeners.get(device.id);
+    if (!set) this.listeners.set(device.id, (set = new Set()));
     set.add(listener);
+    let devices = this.userDevices.get(device.userId);
+    if (!devices) this.userDevices.set(device.userId, (devices = new Set()));
+    devices.add(device.id);
     return () => {
       set.delete(listener);
-      if (set.size === 0 && this.listeners.get(deviceId) === set) this.listeners.delete(deviceId);
+      if (set.size > 0 || this.listeners.get(device.id) !== set) return;
+      this.listeners.delete(device.id);
+      devices.delete(device.id);
+      if (devices.size === 0 && this.userDevices.get(device.userId) === devices) this.userDevices.delete(device.userId);
     };
+  }
+
+  watch(watcher: HubWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   /** open streams of one device (for tests and health) */
@@ -70,5 +103,17 @@ export class InProcessEventHub implements EventHub {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.userDevices.clear();
+    this.watchers.clear();
+  }
+
+  private deliver(deviceId: string, event: PushEvent): void {
+    for (const listener of this.listeners.get(deviceId) ?? []) {
+      try {
+        listener(event);
+      } catch {
+        // one broken stream must not keep the event from the others
+      }
+    }
   }
 }

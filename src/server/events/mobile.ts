@@ -30,7 +30,7 @@ export function eventsMobileRoutes(app: App, ctx: ServerContext, streams: Set<Se
     res.write(': connected\n\n');
     streams.add(res);
 
-    const unsubscribe = ctx.hub.subscribe(device.id, (event) => {
+    const unsubscribe = ctx.hub.subscribe(device, (event) => {
       res.write(sseFrame(event));
     });
     let timer: unknown;

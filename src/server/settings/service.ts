@@ -1,6 +1,5 @@
 import { DEFAULT_SETTINGS, HttpError, mergeSettings, type EffectiveSettings, type Settings } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
-import type { DevicesRepository } from '../devices/repository.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { SettingsRepository } from './repository.ts';
 
@@ -14,7 +13,6 @@ export type PublicSettings = Omit<EffectiveSettings, 'webhooks'> & { webhooks: O
 export class SettingsService {
   constructor(
     private readonly repo: SettingsRepository,
-    private readonly devices: DevicesRepository,
     private readonly hub: EventHub,
     private readonly clock: Clock,
     private readonly options: { publicMode: boolean },
@@ -57,7 +55,7 @@ export class SettingsService {
   }
 
   private async announce(userId: string): Promise<void> {
-    await this.hub.publish(await this.devices.listUserDeviceIds(userId), { type: 'SettingsUpdated', data: {} });
+    await this.hub.publishToUser(userId, { type: 'SettingsUpdated', data: {} });
   }
 }
 

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomInt, timingSafeEqual } from 'node:crypto';
 import { HttpError } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
@@ -24,6 +24,36 @@ export class UsersService {
     authCacheMs = 30_000,
   ) {
     this.verified = new VerifiedCredentialsCache(authCacheMs);
+  }
+
+  /** The Authorization header each keep-alive connection last proved, and as whom. */
+  private readonly provenOnConnection = new WeakMap<object, { authorization: Buffer; user: AuthenticatedUser; until: number; epoch: number }>();
+  /** bumped by every password change: what connections proved before no longer counts */
+  private epoch = 0;
+
+  /**
+   * The user this connection already proved with exactly this Authorization header, within the
+   * cache time and with no password change since: a client on a keep-alive connection sends the
+   * same header every time, and this skips decoding and hashing it. The comparison is timing-safe
+   * (a proxy may carry several clients' requests on one connection).
+   */
+  knownOnConnection(connection: object, authorization: string): AuthenticatedUser | undefined {
+    const proven = this.provenOnConnection.get(connection);
+    if (!proven || proven.epoch !== this.epoch || proven.until <= this.clock.now()) return undefined;
+    const given = Buffer.from(authorization, 'latin1');
+    return given.length === proven.authorization.length && timingSafeEqual(given, proven.authorization) ? proven.user : undefined;
+  }
+
+  /**
+   * The user if these credentials verified recently (no store, no scrypt), else undefined: then
+   * call authenticate. The connection remembers the header for as long as the verification counts.
+   */
+  recentlyAuthenticatedOn(connection: object, authorization: string, login: string, password: string): AuthenticatedUser | undefined {
+    const recent = this.verified.lookup(login, password, this.clock.now());
+    if (!recent) return undefined;
+    const user = { id: recent.subject, login };
+    this.provenOnConnection.set(connection, { authorization: Buffer.from(authorization, 'latin1'), user, until: recent.expiresAt, epoch: this.epoch });
+    return user;
   }
 
   /** The user these credentials belong to, or undefined. */
@@ -83,6 +113,7 @@ export class UsersService {
     const changed = await this.repo.updatePasswordHash(login, await hashPassword(password), this.clock.now());
     if (!changed) throw new HttpError(404, `no user with login "${login}"`);
     this.verified.clear();
+    this.epoch++;
   }
 
   /** Change a user's own password, proving the current one. */

@@ -2,6 +2,7 @@ import type { SqliteDb } from '../store/sqlite.ts';
 import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
 
 export class SqliteWebhooksRepository implements WebhooksRepository {
+  readonly announcesChanges = false;
   private readonly statements;
 
   constructor(db: SqliteDb) {

@@ -13,6 +13,12 @@ export interface WebhookRecord {
 
 export interface WebhooksRepository {
   /**
+   * true when every write also tells the user's devices (`WebhooksUpdated`) in its own transaction
+   * (PostgreSQL: the statement NOTIFYs, so the news commits with the change and reaches every node);
+   * false when the caller publishes it after the write (SQLite: one process, an in-process hub).
+   */
+  readonly announcesChanges: boolean;
+  /**
    * Insert, or replace the user's webhook with the same id (keeping its createdAt).
    * The (user, id) key decides in the database, so concurrent upserts leave one row.
    */

@@ -63,8 +63,9 @@ export class WebhooksService {
   /**
    * Every device of the user re-syncs; a device whose list did not change just fetches the
    * same list again. Telling all of them keeps a webhook that moved between devices right.
+   * A store that announces in the write's own transaction has done it already.
    */
   private async announce(userId: string): Promise<void> {
-    await this.hub.publish(await this.devices.listUserDeviceIds(userId), { type: 'WebhooksUpdated', data: {} });
+    if (!this.repo.announcesChanges) await this.hub.publishToUser(userId, { type: 'WebhooksUpdated', data: {} });
   }
 }
