@@ -114,6 +114,20 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal((await store.webhooks.listUserWebhooks(u1)).length, 1, 'deleting u2’s hook left u1’s');
     });
 
+    test('webhooks: concurrent upserts share a commit, yet one that the database refuses fails alone', async () => {
+      const u = await user();
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) =>
+          store.webhooks.upsertWebhook({ userId: i === 5 ? 'no-such-user' : u, id: `shared-${i % 4}`, url: `https://e.com/${i}`, event: 'sms:sent', deviceId: null, createdAt: 10 + i, updatedAt: 10 + i }),
+        ),
+      );
+      assert.deepEqual(results.map((r) => r.status), results.map((_, i) => (i === 5 ? 'rejected' : 'fulfilled')), 'only the write for a missing user fails');
+      for (const [i, r] of results.entries()) if (r.status === 'fulfilled') assert.equal(r.value.url, `https://e.com/${i}`, `upsert ${i} answers what it wrote`);
+      const rows = await twin.webhooks.listUserWebhooks(u);
+      assert.deepEqual(rows.map((w) => [w.id, w.url]), [['shared-0', 'https://e.com/8'], ['shared-1', 'https://e.com/9'], ['shared-2', 'https://e.com/10'], ['shared-3', 'https://e.com/11']], 'the last write of each id is stored, and committed (another connection sees it)');
+      assert.deepEqual(rows.map((w) => w.createdAt), [10, 11, 12, 13], 'each keeps the createdAt of its first write');
+    });
+
     test("webhooks: a device's list is its own plus the user's device-less ones", async () => {
       const u = await user();
       const [d1, d2] = [await device(u), await device(u)];

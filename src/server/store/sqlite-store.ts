@@ -1,4 +1,5 @@
 import { openSqlite } from './sqlite.ts';
+import { GroupCommit } from '../../shared/group-commit.ts';
 import { SqliteMetaRepository } from './meta.ts';
 import type { ServerStore } from './store.ts';
 import { InProcessEventHub } from '../events/hub.ts';
@@ -12,6 +13,7 @@ import { SqliteSettingsRepository } from '../settings/repository.sqlite.ts';
 export function openSqliteStore(file: string): ServerStore {
   const db = openSqlite(file);
   const ping = db.prepare('SELECT 1');
+  const writes = new GroupCommit(db);
   let closed = false;
   return {
     kind: 'sqlite',
@@ -19,7 +21,7 @@ export function openSqliteStore(file: string): ServerStore {
     users: new SqliteUsersRepository(db),
     devices: new SqliteDevicesRepository(db),
     messages: new SqliteMessagesRepository(db),
-    webhooks: new SqliteWebhooksRepository(db),
+    webhooks: new SqliteWebhooksRepository(db, writes),
     settings: new SqliteSettingsRepository(db),
     meta: new SqliteMetaRepository(db),
     health: {

@@ -1,4 +1,5 @@
-import { userEventNotification } from '../events/hub.postgres.ts';
+import { EVENTS_CHANNEL, userEventNotification } from '../events/hub.postgres.ts';
+import { SameTickBatcher } from '../../shared/same-tick-batcher.ts';
 import type { PgPool } from '../store/postgres.ts';
 import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
 
@@ -12,26 +13,54 @@ export class PostgresWebhooksRepository implements WebhooksRepository {
 
   constructor(private readonly pool: PgPool) {}
 
-  async upsertWebhook(w: WebhookRecord): Promise<WebhookRecord> {
-    const { channel, payload } = userEventNotification(w.userId, 'WebhooksUpdated');
-    // One statement: of racing upserts of one (user, id), the later ones wait and update the row the first inserted.
-    const { rows } = await this.pool.query<WebhookRow>({
-      name: 'webhooks-upsert',
+  upsertWebhook(w: WebhookRecord): Promise<WebhookRecord> {
+    return this.upserts.submit(w);
+  }
+
+  /**
+   * Concurrent registrations in one statement: one round trip, one commit, one NOTIFY per user.
+   * Of several writes to one (user, id) in a batch the last is stored (the database would refuse
+   * to update a row twice in one statement); each earlier one is answered as if it had been
+   * stored and then replaced, which is what running them in turn would have left.
+   */
+  private readonly upserts = new SameTickBatcher<WebhookRecord, WebhookRecord>(async (batch) => {
+    const last = new Map<string, WebhookRecord>();
+    for (const w of batch) last.set(`${w.userId}\0${w.id}`, w);
+    const rows = [...last.values()];
+    const notifications = [...new Set(rows.map((w) => w.userId))].map((userId) => userEventNotification(userId, 'WebhooksUpdated').payload);
+    const { rows: stored } = await this.pool.query<WebhookRow>({
+      name: 'webhooks-upsert-batch',
       text: `WITH stored AS (
                INSERT INTO webhooks (user_id, id, url, event, device_id, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
                ON CONFLICT (user_id, id) DO UPDATE SET
                  url = excluded.url,
                  event = excluded.event,
                  device_id = excluded.device_id,
                  updated_at = excluded.updated_at
                RETURNING *
-             )
-             SELECT stored.*, pg_notify($8, $9) IS NULL AS announced FROM stored`,
-      values: [w.userId, w.id, w.url, w.event, w.deviceId, w.createdAt, w.updatedAt, channel, payload],
+             ),
+             announced AS (SELECT pg_notify($8, payload) FROM unnest($9::text[]) AS payload)
+             SELECT stored.*, (SELECT count(*) FROM announced) AS announced FROM stored`,
+      values: [
+        rows.map((w) => w.userId),
+        rows.map((w) => w.id),
+        rows.map((w) => w.url),
+        rows.map((w) => w.event),
+        rows.map((w) => w.deviceId),
+        rows.map((w) => w.createdAt),
+        rows.map((w) => w.updatedAt),
+        EVENTS_CHANNEL,
+        notifications,
+      ],
     });
-    return toWebhook(rows[0]);
-  }
+    const byKey = new Map(stored.map((row) => [`${row.user_id}\0${row.id}`, toWebhook(row)]));
+    return batch.map((w) => {
+      const key = `${w.userId}\0${w.id}`;
+      const final = byKey.get(key)!;
+      return last.get(key) === w ? final : { ...w, createdAt: final.createdAt };
+    });
+  });
 
   async listUserWebhooks(userId: string): Promise<WebhookRecord[]> {
     const { rows } = await this.pool.query<WebhookRow>({

@@ -1,11 +1,13 @@
 import type { SqliteDb } from '../store/sqlite.ts';
+import type { GroupCommit } from '../../shared/group-commit.ts';
 import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
 
 export class SqliteWebhooksRepository implements WebhooksRepository {
   readonly announcesChanges = false;
   private readonly statements;
 
-  constructor(db: SqliteDb) {
+  /** `writes`: concurrent registrations share a commit */
+  constructor(db: SqliteDb, private readonly writes: GroupCommit) {
     this.statements = {
       upsertWebhook: db.prepare<[string, string, string, string, string | null, number, number], WebhookRow>(
         `INSERT INTO webhooks (user_id, id, url, event, device_id, created_at, updated_at)
@@ -31,7 +33,8 @@ export class SqliteWebhooksRepository implements WebhooksRepository {
   }
 
   async upsertWebhook(w: WebhookRecord): Promise<WebhookRecord> {
-    return toWebhook(this.statements.upsertWebhook.get(w.userId, w.id, w.url, w.event, w.deviceId, w.createdAt, w.updatedAt)!);
+    const row = await this.writes.run(() => this.statements.upsertWebhook.get(w.userId, w.id, w.url, w.event, w.deviceId, w.createdAt, w.updatedAt)!);
+    return toWebhook(row);
   }
 
   async listUserWebhooks(userId: string): Promise<WebhookRecord[]> {
@@ -43,10 +46,10 @@ export class SqliteWebhooksRepository implements WebhooksRepository {
   }
 
   async deleteUserWebhook(userId: string, id: string): Promise<boolean> {
-    return this.statements.deleteUserWebhook.run(userId, id).changes === 1;
+    return (await this.writes.run(() => this.statements.deleteUserWebhook.run(userId, id).changes)) === 1;
   }
 
   async deleteDeviceWebhooks(userId: string, deviceId: string): Promise<number> {
-    return this.statements.deleteDeviceWebhooks.run(userId, deviceId).changes;
+    return this.writes.run(() => this.statements.deleteDeviceWebhooks.run(userId, deviceId).changes);
   }
 }
