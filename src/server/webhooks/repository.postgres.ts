@@ -26,7 +26,8 @@ export class PostgresWebhooksRepository implements WebhooksRepository {
   private readonly upserts = new SameTickBatcher<WebhookRecord, WebhookRecord>(async (batch) => {
     const last = new Map<string, WebhookRecord>();
     for (const w of batch) last.set(`${w.userId}\0${w.id}`, w);
-    const rows = [...last.values()];
+    // in key order, so that batches on other nodes lock shared rows in the same order (no deadlock)
+    const rows = [...last.values()].sort((a, b) => (a.userId === b.userId ? (a.id < b.id ? -1 : 1) : a.userId < b.userId ? -1 : 1));
     const notifications = [...new Set(rows.map((w) => w.userId))].map((userId) => userEventNotification(userId, 'WebhooksUpdated').payload);
     const { rows: stored } = await this.pool.query<WebhookRow>({
       name: 'webhooks-upsert-batch',
