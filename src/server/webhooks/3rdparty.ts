@@ -4,15 +4,21 @@ import { ErrorBodySchema, RegisterWebhookSchema, WebhookSchema, type RegisterWeb
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toWebhookView } from './service.ts';
+import type { WebhookRecord } from './repository.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const tags = ['webhooks'];
 
 /** Integrators manage their webhooks; every change is pushed to their devices. */
 export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
-  app.get('/webhooks', { schema: { tags, summary: 'List your webhooks', response: { 200: Type.Array(WebhookSchema) } } }, async (request) =>
-    (await ctx.webhooks.list(userOf(request).id)).map(toWebhookView),
-  );
+  // The answer for each list, serialised once: the cache hands out the same array until the list changes.
+  const answers = new WeakMap<readonly WebhookRecord[], string>();
+  app.get('/webhooks', { schema: { tags, summary: 'List your webhooks', response: { 200: Type.Array(WebhookSchema) } } }, async (request, reply) => {
+    const list = await ctx.webhooks.list(userOf(request).id);
+    let json = answers.get(list);
+    if (json === undefined) answers.set(list, (json = JSON.stringify(list.map(toWebhookView))));
+    return reply.type('application/json; charset=utf-8').send(json);
+  });
 
   app.post(
     '/webhooks',
