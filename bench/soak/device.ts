@@ -4,7 +4,8 @@
  * the latency benchmark: sms:received event i is due at t0 + i / rate and is emitted through
  * messages.receive as soon as a 1 ms timer sees it due. Driven by soak.ts over IPC.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { now, openLoop, registerWebhook, startBenchDevice } from '../lib/harness.ts';
 
 const device = await startBenchDevice(JSON.parse(process.env.SOAK_DEVICE_OPTIONS ?? '{}'));
@@ -15,6 +16,15 @@ const unfinished = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'pe
 const byState = db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`);
 const attemptsCount = db.prepare(`SELECT count(*) FROM attempts`).pluck();
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+
+// The JS heap in use just after the last full collection: what is alive, without the garbage and
+// the room V8 keeps (heapTotal grows and shrinks by tens of MB on its own schedule).
+let liveHeap = NaN;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries() as (PerformanceEntry & { detail?: { kind?: number } })[]) {
+    if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) liveHeap = getHeapStatistics().used_heap_size;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 type Command = { rid: number; type: string; [key: string]: unknown };
 
@@ -56,7 +66,7 @@ async function handle(command: Command): Promise<object> {
     case 'records':
       return { ids, due };
     case 'memory':
-      return process.memoryUsage();
+      return { ...process.memoryUsage(), liveHeap };
     case 'clock':
       return { now: now() };
     case 'stop':

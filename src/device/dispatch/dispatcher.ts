@@ -1,6 +1,7 @@
 import type { AttemptResult, ClaimedDelivery, Outbox } from '../store/outbox.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { retryDelayMs } from './retry-policy.ts';
+import { webhookTarget } from './webhook-target.ts';
 
 /** While a busy receiver's deliveries wait, how often the queue is looked at again, ms. */
 const BUSY_RECEIVER_RECHECK_MS = 25;
@@ -40,7 +41,6 @@ export class Dispatcher {
   private inFlight = 0;
   /** attempts in flight per receiver origin */
   private readonly inFlightByOrigin = new Map<string, number>();
-  private readonly origins = new Map<string, string>();
   /** whether the last claim left a due delivery waiting because its receiver was busy */
   private refusedAny = false;
   private nextLookaheadAt = 0;
@@ -145,17 +145,8 @@ export class Dispatcher {
   }
 
   private originOf(url: string): string {
-    let origin = this.origins.get(url);
-    if (origin === undefined) {
-      try {
-        origin = new URL(url).origin;
-      } catch {
-        origin = url; // the sender reports the bad URL as the attempt's error
-      }
-      if (this.origins.size >= 1000) this.origins.clear();
-      this.origins.set(url, origin);
-    }
-    return origin;
+    // a URL that does not parse is its own group; the sender reports it as the attempt's error
+    return webhookTarget(url)?.origin ?? url;
   }
 
   private armDueTimer(notBefore: number): void {

@@ -3,6 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { sign, unixSeconds } from '../../protocol/index.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/outbox.ts';
 import type { Clock } from '../../shared/clock.ts';
+import { webhookTarget } from './webhook-target.ts';
 
 /** How much of a response body is read at most; the rest is never pulled off the socket. */
 export const RESPONSE_READ_LIMIT = 64 * 1024;
@@ -130,7 +131,6 @@ export class HttpSender {
   /** attempts still running, oldest first */
   private readonly running = new Set<Attempt>();
   private deadlineTimer: unknown = null;
-  private readonly targets = new Map<string, { origin: string; path: string }>();
 
   constructor(private readonly options: HttpSenderOptions) {
     this.agent = new Agent({
@@ -155,7 +155,9 @@ export class HttpSender {
       this.running.add(attempt);
       if (this.deadlineTimer === null) this.armDeadline();
       try {
-        const { origin, path } = this.target(delivery.url);
+        const target = webhookTarget(delivery.url);
+        if (!target) throw new TypeError(`Invalid URL: ${delivery.url}`);
+        const { origin, path } = target;
         this.agent.dispatch(
           {
             origin,
@@ -190,18 +192,6 @@ export class HttpSender {
       error = status !== null && status >= 300 && status < 400 ? `redirect ${status}${outcome.location ? ` to ${outcome.location}` : ''} not followed` : `HTTP ${status}`;
     }
     return { delivery, startedAt, durationMs, ok, status, error, responsePreview: outcome.preview };
-  }
-
-  /** Parsed once per webhook URL, not per attempt. */
-  private target(url: string): { origin: string; path: string } {
-    let target = this.targets.get(url);
-    if (!target) {
-      const parsed = new URL(url);
-      target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
-      if (this.targets.size >= 1000) this.targets.clear();
-      this.targets.set(url, target);
-    }
-    return target;
   }
 
   /** Expire every attempt past its deadline, then wait for the oldest one left. */
