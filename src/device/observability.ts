@@ -22,9 +22,7 @@ export interface AttemptNotice {
  */
 export class DeviceObservability {
   readonly registry = new Registry();
-  private readonly deliveries: Counter<'outcome'>;
   private readonly attemptDuration: Histogram<'outcome'>;
-  private readonly retries: Counter;
   private readonly events: Counter<'event'>;
   private readonly streams: Gauge;
   private readonly attemptListeners = new Set<(notice: AttemptNotice) => void>();
@@ -33,21 +31,43 @@ export class DeviceObservability {
     private readonly deps: { outbox: Outbox; events: DeviceEvents; retryCount: () => number; logger: Logger },
   ) {
     const registers = [this.registry];
-    this.deliveries = new Counter({
-      name: 'smsgate_deliveries_total',
-      help: 'Deliveries that reached a final outcome: succeeded, or failed with the retry budget spent',
-      labelNames: ['outcome'],
-      registers,
-    });
-    for (const outcome of ['succeeded', 'failed']) this.deliveries.inc({ outcome }, 0);
-    this.attemptDuration = new Histogram({
+    const attemptDuration = (this.attemptDuration = new Histogram({
       name: 'smsgate_delivery_attempt_duration_seconds',
       help: 'Duration of webhook delivery attempts by outcome (succeeded, retry, failed); _count is the number of attempts',
       labelNames: ['outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
+    }));
+    // Outcomes and scheduled retries are the histogram's counts, read when scraped: one metric
+    // update per attempt instead of two.
+    const attemptsBy = async (): Promise<Record<AttemptOutcome, number>> => {
+      const counts = { succeeded: 0, retry: 0, failed: 0 };
+      for (const sample of (await attemptDuration.get()).values) {
+        if (sample.metricName === 'smsgate_delivery_attempt_duration_seconds_count') counts[sample.labels.outcome as AttemptOutcome] += sample.value;
+      }
+      return counts;
+    };
+    new Counter({
+      name: 'smsgate_deliveries_total',
+      help: 'Deliveries that reached a final outcome: succeeded, or failed with the retry budget spent',
+      labelNames: ['outcome'],
+      registers,
+      async collect() {
+        const counts = await attemptsBy();
+        this.reset();
+        for (const outcome of ['succeeded', 'failed'] as const) this.inc({ outcome }, counts[outcome]);
+      },
     });
-    this.retries = new Counter({ name: 'smsgate_delivery_retries_scheduled_total', help: 'Failed attempts that scheduled another try', registers });
+    new Counter({
+      name: 'smsgate_delivery_retries_scheduled_total',
+      help: 'Failed attempts that scheduled another try',
+      registers,
+      async collect() {
+        const counts = await attemptsBy();
+        this.reset();
+        this.inc(counts.retry);
+      },
+    });
     this.events = new Counter({ name: 'smsgate_events_total', help: 'Events recorded in the outbox, by event name', labelNames: ['event'], registers });
     const outbox = deps.outbox;
     new Gauge({
@@ -67,9 +87,7 @@ export class DeviceObservability {
   /** The dispatcher's onAttempt: count, time and log the attempt, then tell the live streams. */
   recordAttempt(result: AttemptResult): void {
     const outcome: AttemptOutcome = result.ok ? 'succeeded' : result.delivery.retriesSoFar + 1 > this.deps.retryCount() ? 'failed' : 'retry';
-    if (outcome !== 'retry') this.deliveries.inc({ outcome });
     this.attemptDuration.observe({ outcome }, result.durationMs / 1000);
-    if (outcome === 'retry') this.retries.inc();
     const notice: AttemptNotice = {
       deliveryId: result.delivery.id,
       attempt: result.delivery.attempt,
