@@ -196,10 +196,19 @@ async function load(url: string, authorization: string, method: 'GET' | 'POST', 
   return { rps: result.requests.total / (result.duration || seconds), p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
 }
 
-async function measure(label: string, url: string, authorization: string, method: 'GET' | 'POST'): Promise<Load> {
+/** CPU time (user + system) a process has used so far, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Load one server and print its rate and the CPU it spent per request (`pid`: the server process). */
+async function measure(label: string, url: string, authorization: string, method: 'GET' | 'POST', pid: number): Promise<Load> {
   await load(url, authorization, method, WARMUP_SECONDS);
+  const cpuBefore = cpuMsOf(pid);
   const result = await load(url, authorization, method, SECONDS);
-  log(`${label}: ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${result.non2xx} non-2xx, ${result.errors} errors`);
+  const cpuPerRequest = ((cpuMsOf(pid) - cpuBefore) * 1000) / (result.rps * SECONDS);
+  log(`${label}: ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${result.non2xx} non-2xx, ${result.errors} errors; server CPU ${fmt(cpuPerRequest)} µs per request`);
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
   return result;
 }
@@ -248,13 +257,13 @@ async function main(): Promise<void> {
     log(`GET body: ${Buffer.byteLength(json)} bytes (${WEBHOOKS} webhooks); ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up`);
 
     const bareRuns: number[] = [];
-    const bareRun = async () => bareRuns.push((await measure(`bare Fastify GET #${bareRuns.length + 1}`, bareUrl, sqliteAuth, 'GET')).rps);
+    const bareRun = async () => bareRuns.push((await measure(`bare Fastify GET #${bareRuns.length + 1}`, bareUrl, sqliteAuth, 'GET', bare!.pid!)).rps);
     await bareRun();
-    const sqliteGet = await measure('SQLite GET', sqlite.url, sqliteAuth, 'GET');
-    const sqlitePost = await measure('SQLite POST', sqlite.url, sqliteAuth, 'POST');
+    const sqliteGet = await measure('SQLite GET', sqlite.url, sqliteAuth, 'GET', sqlite.child.pid!);
+    const sqlitePost = await measure('SQLite POST', sqlite.url, sqliteAuth, 'POST', sqlite.child.pid!);
     await bareRun();
-    const pgGet = await measure('PostgreSQL GET', postgres.url, postgresAuth, 'GET');
-    const pgPost = await measure('PostgreSQL POST', postgres.url, postgresAuth, 'POST');
+    const pgGet = await measure('PostgreSQL GET', postgres.url, postgresAuth, 'GET', postgres.child.pid!);
+    const pgPost = await measure('PostgreSQL POST', postgres.url, postgresAuth, 'POST', postgres.child.pid!);
     await bareRun();
 
     // Each server run against the mean of the bare runs on either side of it.

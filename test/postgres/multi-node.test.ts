@@ -84,7 +84,7 @@ test("a node that has the webhook list in memory sees the other node's writes wi
 
   const waitFor = async (want: (hooks: string[]) => boolean, what: string) => {
     const started = performance.now();
-    await eventually(async () => want(await list(node1)), what, 1000, 2);
+    await eventually(async () => want(await list(node1)), what, 3000, 2);
     return performance.now() - started;
   };
   const created = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/cached`, event: 'sms:sent' });
@@ -129,7 +129,7 @@ test('20 concurrent upserts of one webhook id through both nodes leave exactly o
     await eventually(async () => {
       const listed = (await api(thirdParty(node, '/webhooks'), 'GET', auth)).body.filter((h: { id: string }) => h.id === 'raced-hook');
       return listed.length === 1 && listed[0].url === rows[0].url;
-    }, 'the stored version in GET /webhooks', 1000, 5);
+    }, 'the stored version in GET /webhooks', 3000, 5);
   }
   // The last write pushed last: the device converges on the stored URL.
   await eventually(() => {
