@@ -1,13 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { SMSGATE_BIN, type RunningProcess } from '../helpers/process.ts';
+import { startSmsgate, type RunningProcess } from '../helpers/process.ts';
+import { TestReceiver } from '../helpers/receiver.ts';
+import { startTestDevice } from '../helpers/device.ts';
 
 const run = promisify(execFile);
 
@@ -159,33 +160,8 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
  * TypeScript for two nodes at once can take a while); a node that does not get ready is killed,
  * so no child outlives the test.
  */
-export async function startNode(dbUrl: string, privateToken: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunningProcess> {
-  const args = ['server', '--db', dbUrl, '--port', '0', '--private-token', privateToken];
-  const child = spawn(process.execPath, [SMSGATE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
-  try {
-    const ready = await new Promise<Record<string, any>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`smsgate server: no ready line within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        output.push(line);
-        if (line.startsWith('ready ')) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line.slice(6)));
-        }
-      });
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`smsgate server exited (${code}) before it was ready:\n${output.join('\n')}`));
-      });
-    });
-    return { child, ready, output, exited };
-  } catch (error) {
-    child.kill('SIGKILL');
-    await exited;
-    throw error;
-  }
+export function startNode(dbUrl: string, privateToken: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunningProcess> {
+  return startSmsgate(['server', '--db', dbUrl, '--port', '0', '--private-token', privateToken], env, timeoutMs);
 }
 
 /** Start several nodes at once; if one fails, the others are stopped before the error is thrown. */
@@ -229,4 +205,34 @@ export async function api(url: string, method: string, auth: string, body?: unkn
     // keep the text
   }
   return { status: response.status, body: parsed };
+}
+
+/**
+ * Two nodes on one database (what runs behind a load balancer), a real device linked to node 1
+ * with a short reconnect backoff, a real receiver, and the device user's Basic auth.
+ */
+export async function startTwoNodesWithDevice(dbUrl: string, privateToken: string) {
+  const receiver = await new TestReceiver().start();
+  // Both at once: on a fresh database one migrates, the other waits for the advisory lock.
+  const [node1, node2] = await startNodes(2, dbUrl, privateToken);
+  const url = (node: RunningProcess) => node.ready.url as string;
+  const device = await startTestDevice({
+    link: { serverUrl: url(node1), privateToken, name: 'phone on node 1', reconnect: { minDelayMs: 200, maxDelayMs: 1000 }, log: () => {} },
+  });
+  return {
+    node1,
+    node2,
+    device,
+    receiver,
+    auth: basicAuth(device.link!.registration.login, device.link!.createdPassword!),
+    url,
+    thirdParty: (node: RunningProcess, path: string) => `${url(node)}/3rdparty/v1${path}`,
+    /** the device's Cloud webhooks (what it synced from the server) */
+    cloudHooks: () => device.context.webhooks.list('Cloud'),
+    async stop() {
+      await device.cleanup();
+      await Promise.all([stopProcess(node1), stopProcess(node2)]);
+      await receiver.stop();
+    },
+  };
 }

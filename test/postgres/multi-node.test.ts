@@ -1,11 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestReceiver } from '../helpers/receiver.ts';
-import { startTestDevice, eventually } from '../helpers/device.ts';
+import { eventually } from '../helpers/device.ts';
 import type { RunningProcess } from '../helpers/process.ts';
 import { runSmsgate } from '../server/helpers.ts';
 import { register } from '../../src/device/link/mobile-client.ts';
-import { api, basicAuth, createTestDatabase, query, startNodes, stopProcess, type TestDatabase } from './helpers.ts';
+import { api, basicAuth, createTestDatabase, query, startTwoNodesWithDevice, type TestDatabase } from './helpers.ts';
 
 /**
  * Two `smsgate server` processes on one PostgreSQL database (what runs behind a load balancer),
@@ -13,30 +12,24 @@ import { api, basicAuth, createTestDatabase, query, startNodes, stopProcess, typ
  */
 const TOKEN = 'multi-node-private-token';
 let db: TestDatabase;
-let node1: RunningProcess | undefined;
-let node2: RunningProcess | undefined;
-let device: Awaited<ReturnType<typeof startTestDevice>> | undefined;
-let receiver: TestReceiver;
+let setup: Awaited<ReturnType<typeof startTwoNodesWithDevice>>;
+let node1: RunningProcess;
+let node2: RunningProcess;
+let device: typeof setup.device;
+let receiver: typeof setup.receiver;
 let auth: string;
-const url = (node: RunningProcess | undefined) => node!.ready.url as string;
-const thirdParty = (node: RunningProcess | undefined, path: string) => `${url(node)}/3rdparty/v1${path}`;
-const cloudHooks = () => device!.context.webhooks.list('Cloud');
+const url = (node: RunningProcess) => setup.url(node);
+const thirdParty = (node: RunningProcess, path: string) => setup.thirdParty(node, path);
+const cloudHooks = () => setup.cloudHooks();
 
 before(async () => {
   db = await createTestDatabase();
-  receiver = await new TestReceiver().start();
-  // Both at once on the fresh database: one migrates, the other waits for the advisory lock.
-  [node1, node2] = await startNodes(2, db.url, TOKEN);
-  device = await startTestDevice({
-    link: { serverUrl: url(node1), privateToken: TOKEN, name: 'phone on node 1', reconnect: { minDelayMs: 200, maxDelayMs: 1000 }, log: () => {} },
-  });
-  auth = basicAuth(device.link!.registration.login, device.link!.createdPassword!);
+  setup = await startTwoNodesWithDevice(db.url, TOKEN);
+  ({ node1, node2, device, receiver, auth } = setup);
 });
 
 after(async () => {
-  await device?.cleanup();
-  await Promise.all([stopProcess(node1), stopProcess(node2)]);
-  await receiver?.stop();
+  await setup?.stop();
   await db?.drop();
 });
 
@@ -46,7 +39,7 @@ test('both nodes report PostgreSQL and a working LISTEN connection in /health', 
     assert.equal(health.status, 200);
     assert.equal(health.body.checks['db:ping'].status, 'pass');
     assert.equal(health.body.checks['events:listen'].status, 'pass');
-    assert.ok(node!.output.some((line) => line.includes(`storage:      postgres ${db.url}`)), 'the storage line names the database');
+    assert.ok(node.output.some((line) => line.includes(`storage:      postgres ${db.url}`)), 'the storage line names the database');
   }
 });
 
@@ -61,7 +54,7 @@ test('a webhook registered through node 2 reaches the device on node 1, which de
   console.log(`# webhook via node 2 -> device on node 1: ${(performance.now() - started).toFixed(1)} ms`);
 
   const before = receiver.requests.length;
-  assert.equal((await device!.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'hello across nodes' })).status, 202);
+  assert.equal((await device.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'hello across nodes' })).status, 202);
   await receiver.waitFor(before + 1);
   const envelope = receiver.envelopes()[before];
   assert.equal(envelope.webhookId, created.body.id);
@@ -107,10 +100,10 @@ test('a message sent through node 2 is sent by the device; its state is readable
     const got = await api(thirdParty(node1, `/messages/${sent.body.id}`), 'GET', auth);
     return got.status === 200 && got.body.state === 'Delivered' ? got.body : null;
   }, 'Delivered, read through node 1', 5000);
-  assert.equal(state.deviceId, device!.link!.registration.id);
+  assert.equal(state.deviceId, device.link!.registration.id);
   assert.deepEqual(state.recipients, [{ phoneNumber: '+15551230000', state: 'Delivered' }]);
   assert.deepEqual(Object.keys(state.states), ['Pending', 'Processed', 'Sent', 'Delivered']);
-  assert.equal(device!.context.messages.get(sent.body.id)?.text, 'sent via node 2', 'the device has the message');
+  assert.equal(device.context.messages.get(sent.body.id)?.text, 'sent via node 2', 'the device has the message');
   const viaNode2 = await api(thirdParty(node2, `/messages/${sent.body.id}`), 'GET', auth);
   assert.deepEqual(viaNode2.body, state, 'both nodes answer the same');
 });
@@ -143,9 +136,9 @@ test('state reports through both nodes never move a message backwards', async ()
   // A second phone of its own user, driven by hand through the mobile API, so reports can be raced.
   const phone = await register(url(node2), { privateToken: TOKEN, name: 'raced phone' });
   const owner = basicAuth(phone.login, phone.password!);
-  const mobile = (node: RunningProcess | undefined) => `${url(node)}/mobile/v1/message`;
+  const mobile = (node: RunningProcess) => `${url(node)}/mobile/v1/message`;
   const report = (id: string, state: string, at: string) => [{ id, state, recipients: [{ phoneNumber: '+15559870000', state }], states: { [state]: at } }];
-  const patch = (node: RunningProcess | undefined, body: unknown) => api(mobile(node), 'PATCH', `Bearer ${phone.token}`, body);
+  const patch = (node: RunningProcess, body: unknown) => api(mobile(node), 'PATCH', `Bearer ${phone.token}`, body);
   const send = async () => {
     const sent = await api(thirdParty(node1, '/messages'), 'POST', owner, { message: 'race me', phoneNumbers: ['+15559870000'] });
     assert.equal(sent.status, 202);

@@ -1,9 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestReceiver } from '../helpers/receiver.ts';
-import { startTestDevice, eventually } from '../helpers/device.ts';
+import { eventually } from '../helpers/device.ts';
 import type { RunningProcess } from '../helpers/process.ts';
-import { api, basicAuth, createTestDatabase, startNodes, startPrivateCluster, stopProcess, type PrivateCluster } from './helpers.ts';
+import { api, createTestDatabase, startPrivateCluster, startTwoNodesWithDevice, type PrivateCluster } from './helpers.ts';
 
 /**
  * PostgreSQL goes away and comes back while two nodes run. This stops and starts a private,
@@ -11,15 +10,15 @@ import { api, basicAuth, createTestDatabase, startNodes, startPrivateCluster, st
  */
 const TOKEN = 'restart-private-token';
 let cluster: PrivateCluster | undefined;
-let node1: RunningProcess | undefined;
-let node2: RunningProcess | undefined;
-let device: Awaited<ReturnType<typeof startTestDevice>> | undefined;
-let receiver: TestReceiver | undefined;
+let setup: Awaited<ReturnType<typeof startTwoNodesWithDevice>> | undefined;
+let node1: RunningProcess;
+let node2: RunningProcess;
+let receiver: NonNullable<typeof setup>['receiver'];
 let auth: string;
-const url = (node: RunningProcess | undefined) => node!.ready.url as string;
-const thirdParty = (node: RunningProcess | undefined, path: string) => `${url(node)}/3rdparty/v1${path}`;
-const cloudHooks = () => device!.context.webhooks.list('Cloud');
-const health = async (node: RunningProcess | undefined) => {
+const url = (node: RunningProcess) => node.ready.url as string;
+const thirdParty = (node: RunningProcess, path: string) => `${url(node)}/3rdparty/v1${path}`;
+const cloudHooks = () => setup!.cloudHooks();
+const health = async (node: RunningProcess) => {
   const reply = await fetch(`${url(node)}/health`);
   return { status: reply.status, body: await reply.json() };
 };
@@ -27,24 +26,18 @@ const health = async (node: RunningProcess | undefined) => {
 before(async () => {
   cluster = await startPrivateCluster();
   const db = await createTestDatabase(cluster.adminUrl);
-  receiver = await new TestReceiver().start();
-  [node1, node2] = await startNodes(2, db.url, TOKEN);
-  device = await startTestDevice({
-    link: { serverUrl: url(node1), privateToken: TOKEN, name: 'phone on node 1', reconnect: { minDelayMs: 200, maxDelayMs: 1000 }, log: () => {} },
-  });
-  auth = basicAuth(device.link!.registration.login, device.link!.createdPassword!);
+  setup = await startTwoNodesWithDevice(db.url, TOKEN);
+  ({ node1, node2, receiver, auth } = setup);
 });
 
 after(async () => {
-  await device?.cleanup();
-  await Promise.all([stopProcess(node1), stopProcess(node2)]);
-  await receiver?.stop();
+  await setup?.stop();
   await cluster?.destroy();
 });
 
 test('after PostgreSQL restarts, both nodes recover on their own and a webhook registered through node 2 still reaches the device on node 1', async () => {
-  const pids = [node1!.child.pid, node2!.child.pid];
-  const before = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver!.url}/before`, event: 'sms:received' });
+  const pids = [node1.child.pid, node2.child.pid];
+  const before = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/before`, event: 'sms:received' });
   assert.equal(before.status, 201);
   await eventually(() => cloudHooks().some((h) => h.id === before.body.id), 'the first webhook on the device', 3000);
 
@@ -54,7 +47,7 @@ test('after PostgreSQL restarts, both nodes recover on their own and a webhook r
     const down = await health(node);
     assert.equal(down.body.checks['db:ping'].status, 'fail');
   }
-  const meanwhile = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver!.url}/meanwhile`, event: 'sms:received' });
+  const meanwhile = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/meanwhile`, event: 'sms:received' });
   assert.ok(meanwhile.status >= 500, `a write while the database is down fails (${meanwhile.status})`);
   assert.equal(typeof meanwhile.body.message, 'string', 'with a JSON error body');
 
@@ -66,20 +59,20 @@ test('after PostgreSQL restarts, both nodes recover on their own and a webhook r
     }, 'the node to be healthy again with its LISTEN connection back', 20_000, 100);
     assert.ok(back.checks['events:listen'].observedValue >= 1, 'it reconnected LISTEN');
   }
-  assert.deepEqual([node1!.child.exitCode, node2!.child.exitCode], [null, null], 'neither node exited');
-  assert.deepEqual([node1!.child.pid, node2!.child.pid], pids, 'the same processes');
+  assert.deepEqual([node1.child.exitCode, node2.child.exitCode], [null, null], 'neither node exited');
+  assert.deepEqual([node1.child.pid, node2.child.pid], pids, 'the same processes');
 
   // Registered after both nodes are back (their re-pull already happened): only the push can bring it.
   const started = performance.now();
-  const after = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver!.url}/after`, event: 'sms:received' });
+  const after = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/after`, event: 'sms:received' });
   assert.equal(after.status, 201, JSON.stringify(after.body));
   await eventually(() => cloudHooks().some((h) => h.id === after.body.id), 'the webhook registered after the restart on the device', 3000, 5);
   console.log(`# webhook via node 2 -> device on node 1 after the restart: ${(performance.now() - started).toFixed(1)} ms`);
 
-  const count = receiver!.requests.length;
-  assert.equal((await device!.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'after the restart' })).status, 202);
-  await receiver!.waitFor(count + 2);
-  const paths = receiver!.requests.slice(count).map((r) => r.path).sort();
+  const count = receiver.requests.length;
+  assert.equal((await setup!.device.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'after the restart' })).status, 202);
+  await receiver.waitFor(count + 2);
+  const paths = receiver.requests.slice(count).map((r) => r.path).sort();
   assert.deepEqual(paths, ['/after', '/before'], 'both webhooks delivered, by the device');
 
   // Messages cross the nodes again too.
