@@ -1,14 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
+import { tempDir, eventually } from './common.ts';
+
+export { tempDir, eventually };
 
 export const TEST_PASSWORD = 'test-password';
-
-export function tempDir(prefix = 'smsgate-test-'): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
 
 /** A real device (real SQLite file, real HTTP) on a free loopback port, on a fast clock. */
 export async function startTestDevice(options: Partial<DeviceOptions> = {}): Promise<RunningDevice & { api: LocalApi; cleanup(): Promise<void> }> {
@@ -57,13 +52,3 @@ export class LocalApi {
   }
 }
 
-/** Poll until `check` returns a truthy value, or fail with `what`. */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

@@ -13,8 +13,9 @@ export interface RunningProcess {
 }
 
 /** Start `smsgate <args>` as a real child process and wait for its `ready {json}` line. */
-export async function startSmsgate(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<RunningProcess> {
+export async function startSmsgate(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000, cwd?: string): Promise<RunningProcess> {
   const child = spawn(process.execPath, [SMSGATE_BIN, ...args], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,15 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sdk from 'android-sms-gateway';
 import type { HttpClient } from 'android-sms-gateway';
 import { createServer, type RunningServer, type ServerOptions } from '../../src/server/server.ts';
+import { SMSGATE_BIN, startSmsgate, type RunningProcess } from '../helpers/process.ts';
 import { MobileClient, register, type Registration } from '../../src/device/link/mobile-client.ts';
 
-export function tempDir(prefix = 'smsgate-server-test-'): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
+import { tempDir, eventually } from '../helpers/common.ts';
+
+export { tempDir, eventually };
 
 export type TestServer = RunningServer & { dataDir: string; cleanup(): Promise<void> };
 
@@ -103,60 +101,19 @@ export async function newDevice(server: RunningServer, name = 'test phone', as?:
   };
 }
 
-/** Poll until `check` returns a truthy value, or fail naming `what`. */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000, everyMs = 10): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-export const SMSGATE_BIN = new URL('../../bin/smsgate.js', import.meta.url).pathname;
-
-export interface Spawned {
-  child: import('node:child_process').ChildProcess;
-  ready: Record<string, any>;
-  output: string[];
+export interface Spawned extends RunningProcess {
   stop(): Promise<void>;
 }
 
-/** Start `smsgate <args>` as a real process and wait for its `ready {json}` line. */
+/** Start `smsgate <args>` as a real process and wait for its `ready {json}` line; stop() sends SIGTERM and waits. */
 export async function spawnSmsgate(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Spawned> {
-  const { spawn } = await import('node:child_process');
-  const { createInterface } = await import('node:readline');
-  const child = spawn(process.execPath, [SMSGATE_BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
-  const ready = await new Promise<Record<string, any>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${options.timeoutMs ?? 20_000} ms:\n${output.join('\n')}`)), options.timeoutMs ?? 20_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      output.push(line);
-      if (line.startsWith('ready ')) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line.slice(6)));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`smsgate ${args.join(' ')} exited before it was ready:\n${output.join('\n')}`));
-    });
-  });
+  const running = await startSmsgate(args, options.env, options.timeoutMs, options.cwd);
+  const { child } = running;
   return {
-    child,
-    ready,
-    output,
+    ...running,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
+      await running.exited;
     },
   };
 }
