@@ -10,8 +10,10 @@ import { now, openLoop, registerWebhook, startBenchDevice } from '../lib/harness
 
 const device = await startBenchDevice(JSON.parse(process.env.SOAK_DEVICE_OPTIONS ?? '{}'));
 const { db, messages } = device.context;
-const ids: string[] = [];
-const due: number[] = [];
+// Delivery ids and due times since the parent last took them: the parent keeps the run's records,
+// so that they do not grow this process's memory, which the soak measures.
+let ids: string[] = [];
+let due: number[] = [];
 const unfinished = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'pending'`).pluck(); // in-flight deliveries are pending rows too
 const byState = db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`);
 const attemptsCount = db.prepare(`SELECT count(*) FROM attempts`).pluck();
@@ -63,8 +65,12 @@ async function handle(command: Command): Promise<object> {
       };
     case 'states':
       return { states: Object.fromEntries((byState.all() as { state: string; n: number }[]).map((r) => [r.state, r.n])), attempts: attemptsCount.get() };
-    case 'records':
-      return { ids, due };
+    case 'records': {
+      const taken = { ids, due };
+      ids = [];
+      due = [];
+      return taken;
+    }
     case 'memory':
       return { ...process.memoryUsage(), liveHeap };
     case 'clock':

@@ -93,9 +93,20 @@ try {
   const started = now();
   const samples: { x: number; y: number }[] = [];
   const liveSamples: { x: number; y: number }[] = [];
+  // The device's delivery ids and due times, taken from it as the run goes (it keeps none).
+  const ids: string[] = [];
+  const due: number[] = [];
+  const takeRecords = async () => {
+    const taken = await device.ask<{ ids: string[]; due: number[] }>('records');
+    for (let i = 0; i < taken.ids.length; i++) {
+      ids.push(taken.ids[i]);
+      due.push(taken.due[i]);
+    }
+  };
   const sample = async () => {
     const x = (now() - started) / 60_000;
     samples.push({ x, y: rssOf(device.child.pid!) / MB });
+    await takeRecords();
     const m = await device.ask<NodeJS.MemoryUsage & { liveHeap: number }>('memory').catch(() => undefined);
     if (!m) return;
     if (Number.isFinite(m.liveHeap)) liveSamples.push({ x, y: (m.liveHeap + m.rss - m.heapTotal) / MB });
@@ -130,7 +141,7 @@ try {
 
   // Compare ids: every delivery the device created must have been answered 200 at least once.
   const offset = await measureClockOffset(receiver.ask);
-  const { ids, due } = await device.ask<{ ids: string[]; due: number[] }>('records');
+  await takeRecords();
   const { first, succeeded } = await receiver.ask<{ first: [string, number][]; succeeded: string[] }>('records');
   const stats = await receiver.ask<{ attempts: number; failures: number; duplicates: number }>('stats');
   const { states, attempts } = await device.ask<{ states: Record<string, number>; attempts: number }>('states');
