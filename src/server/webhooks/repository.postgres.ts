@@ -1,5 +1,5 @@
 import { EVENTS_CHANNEL, userEventNotification } from '../events/hub.postgres.ts';
-import { SameTickBatcher } from '../../shared/same-tick-batcher.ts';
+import { WriteBatcher } from '../../shared/write-batcher.ts';
 import type { PgPool } from '../store/postgres.ts';
 import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
 
@@ -23,7 +23,7 @@ export class PostgresWebhooksRepository implements WebhooksRepository {
    * to update a row twice in one statement); each earlier one is answered as if it had been
    * stored and then replaced, which is what running them in turn would have left.
    */
-  private readonly upserts = new SameTickBatcher<WebhookRecord, WebhookRecord>(async (batch) => {
+  private readonly upserts = new WriteBatcher<WebhookRecord, WebhookRecord>(async (batch) => {
     const last = new Map<string, WebhookRecord>();
     for (const w of batch) last.set(`${w.userId}\0${w.id}`, w);
     // in key order, so that batches on other nodes lock shared rows in the same order (no deadlock)

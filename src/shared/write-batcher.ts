@@ -14,7 +14,7 @@ interface Pending<I, O> {
  * If a batch fails, each of its calls is retried alone, in order, so one bad input fails only its
  * own caller.
  */
-export class SameTickBatcher<I, O> {
+export class WriteBatcher<I, O> {
   private queue: Pending<I, O>[] = [];
   private scheduled = false;
   private inFlight = 0;
