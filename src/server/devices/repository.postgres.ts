@@ -30,11 +30,6 @@ export class PostgresDevicesRepository implements DevicesRepository {
     return rows.map(toDevice);
   }
 
-  async listUserDeviceIds(userId: string): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>(`SELECT id FROM devices WHERE user_id = $1`, [userId]);
-    return rows.map((row) => row.id);
-  }
-
   async getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined> {
     const { rows } = await this.pool.query<DeviceRow>(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY last_seen DESC, created_at DESC, id LIMIT 1`,

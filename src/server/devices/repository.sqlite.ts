@@ -15,7 +15,6 @@ export class SqliteDevicesRepository implements DevicesRepository {
       listUserDevices: db.prepare<[string], DeviceRow>(
         `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id`,
       ),
-      listUserDeviceIds: db.prepare<[string], string>(`SELECT id FROM devices WHERE user_id = ?`).pluck(),
       getLatestUserDevice: db.prepare<[string], DeviceRow>(
         `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id LIMIT 1`,
       ),
@@ -52,10 +51,6 @@ export class SqliteDevicesRepository implements DevicesRepository {
 
   async listUserDevices(userId: string): Promise<DeviceRecord[]> {
     return this.statements.listUserDevices.all(userId).map(toDevice);
-  }
-
-  async listUserDeviceIds(userId: string): Promise<string[]> {
-    return this.statements.listUserDeviceIds.all(userId);
   }
 
   async getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined> {

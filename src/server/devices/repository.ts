@@ -22,8 +22,6 @@ export interface DevicesRepository {
   getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined>;
   /** most recently seen first */
   listUserDevices(userId: string): Promise<DeviceRecord[]>;
-  /** just the ids, for pushes to all of a user's devices (a user may have thousands) */
-  listUserDeviceIds(userId: string): Promise<string[]>;
   /** the user's most recently seen device */
   getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined>;
   /** false when the device does not exist or belongs to someone else */
