@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AttemptResult, Outbox } from './store/outbox.ts';
 import type { DeviceEvents } from './events.ts';
 import type { Logger } from '../shared/logger.ts';
+import { histogramCounts } from '../shared/metrics.ts';
 
 /** What became of one attempt: done, another try scheduled, or the retry budget spent. */
 export type AttemptOutcome = 'succeeded' | 'retry' | 'failed';
@@ -42,9 +43,7 @@ export class DeviceObservability {
     // update per attempt instead of two.
     const attemptsBy = async (): Promise<Record<AttemptOutcome, number>> => {
       const counts = { succeeded: 0, retry: 0, failed: 0 };
-      for (const sample of (await attemptDuration.get()).values) {
-        if (sample.metricName === 'smsgate_delivery_attempt_duration_seconds_count') counts[sample.labels.outcome as AttemptOutcome] += sample.value;
-      }
+      for (const { labels, value } of await histogramCounts(attemptDuration)) counts[labels.outcome as AttemptOutcome] += value;
       return counts;
     };
     new Counter({

@@ -14,6 +14,17 @@ export function isLoopback(ip: string | undefined): boolean {
 }
 
 /**
+ * A histogram's observation count per label set, as its `_count` series says. A counter that would
+ * count the same events reads this when scraped, so a hot path updates one metric, not two.
+ */
+export async function histogramCounts<T extends string>(histogram: Histogram<T>): Promise<{ labels: Record<T, string>; value: number }[]> {
+  const { name, values } = await histogram.get();
+  return values
+    .filter((sample) => sample.metricName === `${name}_count`)
+    .map((sample) => ({ labels: sample.labels as Record<T, string>, value: sample.value }));
+}
+
+/**
  * The HTTP request metrics every smsgate API exports: a counter and a duration histogram by method,
  * route pattern (never the raw URL, so ids do not explode the label set) and status code.
  */
@@ -26,19 +37,15 @@ export function installHttpMetrics(app: App, registry: Registry): void {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  // The request counter is the histogram's count per label set, read when scraped: one metric
-  // update per request instead of two.
   new Counter({
     name: 'smsgate_http_requests_total',
     help: 'HTTP requests answered',
     labelNames,
     registers: [registry],
     async collect() {
+      const counts = await histogramCounts(duration);
       this.reset();
-      for (const sample of (await duration.get()).values) {
-        if (sample.metricName !== 'smsgate_http_request_duration_seconds_count') continue;
-        this.inc(sample.labels as Record<(typeof labelNames)[number], string>, sample.value);
-      }
+      for (const { labels, value } of counts) this.inc(labels, value);
     },
   });
   app.addHook('onResponse', (request, reply, done) => {
