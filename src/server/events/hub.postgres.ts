@@ -42,8 +42,11 @@ export interface PostgresEventHubOptions {
  * if the change commits, and every node (the writer's too) delivers it.
  */
 export function userEventNotification(userId: string, type: PushEvent['type']): { channel: string; payload: string } {
-  return { channel: EVENTS_CHANNEL, payload: JSON.stringify({ o: '', u: userId, t: type, x: {} } satisfies Notification) };
+  return { channel: EVENTS_CHANNEL, payload: encodeUserEvent('', userId, { type, data: {} }) };
 }
+
+const encodeUserEvent = (origin: string, userId: string, event: PushEvent) =>
+  JSON.stringify({ o: origin, u: userId, t: event.type, x: event.data } satisfies Notification);
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -102,7 +105,7 @@ export class PostgresEventHub implements EventHub {
 
   async publishToUser(userId: string, event: PushEvent): Promise<void> {
     await this.local.publishToUser(userId, event);
-    await this.notify(JSON.stringify({ o: this.nodeId, u: userId, t: event.type, x: event.data } satisfies Notification));
+    await this.notify(encodeUserEvent(this.nodeId, userId, event));
   }
 
   subscribe(device: { id: string; userId: string }, listener: PushListener): () => void {
