@@ -3,7 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { sign, unixSeconds } from '../../protocol/index.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/outbox.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { webhookTarget } from './webhook-target.ts';
+import { requireWebhookTarget } from './webhook-target.ts';
 
 /** How much of a response body is read at most; the rest is never pulled off the socket. */
 export const RESPONSE_READ_LIMIT = 64 * 1024;
@@ -155,9 +155,7 @@ export class HttpSender {
       this.running.add(attempt);
       if (this.deadlineTimer === null) this.armDeadline();
       try {
-        const target = webhookTarget(delivery.url);
-        if (!target) throw new TypeError(`Invalid URL: ${delivery.url}`);
-        const { origin, path } = target;
+        const { origin, path } = requireWebhookTarget(delivery.url);
         this.agent.dispatch(
           {
             origin,

@@ -26,3 +26,11 @@ export function webhookTarget(url: string): WebhookTarget | null {
   }
   return target;
 }
+
+/** The same, for a sender: a URL that does not parse throws the URL parser's own error (ERR_INVALID_URL). */
+export function requireWebhookTarget(url: string): WebhookTarget {
+  const target = webhookTarget(url);
+  if (target) return target;
+  new URL(url); // throws
+  throw new TypeError(`Invalid URL: ${url}`);
+}
