@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
+import { batchedDestination } from '../../src/shared/logger.ts';
 
 export const PASSWORD = 'bench-password';
 
@@ -186,7 +187,8 @@ export async function startBenchDevice(options: Partial<DeviceOptions> = {}): Pr
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-'));
   const logger = pino(
     { level: process.env.SMSGATE_LOG_LEVEL ?? 'info', name: 'device', base: { name: 'device' } },
-    pino.destination({ dest: join(dir, 'device.log'), sync: false }),
+    // the product's batched writing (see createLogger), to a file instead of stderr
+    batchedDestination(join(dir, 'device.log')),
   );
   const device = await startDevice({ dataDir: dir, port: 0, password: PASSWORD, timeZone: 'UTC', logger, ...options });
   return Object.assign(device, {

@@ -19,20 +19,20 @@ export function createLogger(options: { name: string; level?: string } = { name:
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     return pino({ level, name: options.name, base: { name: options.name } }, pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
-  return pino({ level, name: options.name, base: { name: options.name } }, batchedStderr());
+  return pino({ level, name: options.name, base: { name: options.name } }, batchedDestination(2));
 }
 
 /** How long a log line may wait in memory for others to share its write. */
 const LOG_FLUSH_MS = 200;
 
 /**
- * stderr written in batches: a line per request or attempt is thousands of lines a second under
- * load, and one write(2) each cost more than the line itself. Lines are written once 8 KiB are
- * waiting or every LOG_FLUSH_MS, and on exit (pino flushes its destination then); a `kill -9`
- * loses at most the last LOG_FLUSH_MS of log, never data.
+ * A log destination (stderr: 2, or a file path) written in batches: a line per request or attempt
+ * is thousands of lines a second under load, and one write(2) each cost more than the line itself.
+ * Lines are written once 8 KiB are waiting or every LOG_FLUSH_MS, and on exit (pino flushes its
+ * destination then); a `kill -9` loses at most the last LOG_FLUSH_MS of log, never data.
  */
-function batchedStderr(): ReturnType<typeof pino.destination> {
-  const stream = pino.destination({ dest: 2, sync: false, minLength: 8192 });
+export function batchedDestination(dest: number | string): ReturnType<typeof pino.destination> {
+  const stream = pino.destination({ dest, sync: false, minLength: 8192 });
   setInterval(() => {
     // `_len`: what is waiting (sonic-boom keeps no public count); flush() of nothing would write 0 bytes
     if ((stream as unknown as { _len?: number })._len !== 0) stream.flush();

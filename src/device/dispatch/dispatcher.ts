@@ -151,6 +151,8 @@ export class Dispatcher {
 
   private armDueTimer(notBefore: number): void {
     const { clock, outbox } = this.options;
+    // Armed no later than it could be moved to: the earliest due row cannot make it sooner.
+    if (this.dueTimerAt <= notBefore) return;
     const nextDue = outbox.nextDueAt();
     if (nextDue === null) return;
     const dueAt = Math.max(nextDue, notBefore);
