@@ -1,0 +1,22 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startServerProcess, createTempDatabase, basicAuth } from './bench/server-api.ts';
+const method = (process.env.M ?? 'GET') as 'GET' | 'POST';
+const dir = mkdtempSync(join(tmpdir(), 'prof-'));
+const privateToken = randomBytes(24).toString('base64url');
+const db = process.env.DB === 'sqlite' ? `sqlite:${join(dir, 's.db')}` : (await createTempDatabase()).url;
+const server = await startServerProcess({ db, dir, privateToken });
+const { register } = await import('./src/device/link/mobile-client.ts');
+const r = await register(server.url, { privateToken, name: 'bench' });
+const authorization = basicAuth(r.login, r.password!);
+for (let i = 0; i < 10; i++) await fetch(`${server.url}/3rdparty/v1/webhooks`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ id: `bench-${i}`, url: `http://127.0.0.1:9/hook/${i}`, event: 'sms:received' }) });
+const { default: autocannon } = await import('autocannon');
+let n = 0;
+const run = (d: number) => autocannon({ url: `${server.url}/3rdparty/v1/webhooks`, connections: 16, duration: d, headers: { authorization, 'content-type': 'application/json' },
+  requests: [method === 'GET' ? { method: 'GET' } : { method: 'POST', setupRequest: (q: any) => ({ ...q, body: JSON.stringify({ id: `bench-${n++ % 10}`, url: `http://127.0.0.1:9/hook/${n}`, event: 'sms:received' }) }) }] });
+await run(2);
+const res = await run(6);
+console.log(method, process.env.DB ?? 'pg', Math.round(res.requests.average), 'req/s');
+await server.stop();
