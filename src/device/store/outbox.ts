@@ -97,6 +97,8 @@ export class Outbox {
   private readonly nextDueStatement;
   private readonly releaseStatement;
   private readonly redeliverStatement;
+  private readonly deliveryByIdStatement;
+  private readonly attemptLogStatement;
   private readonly enqueueTx;
   /** seq → id of the deliveries claimed and not yet recorded: the "sending" state */
   private readonly claimed = new Map<number, string>();
@@ -161,6 +163,12 @@ export class Outbox {
     this.redeliverStatement = db.prepare(
       `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now
         WHERE id = :id AND state <> 'sending'`,
+    );
+    // Read for every delivery a linked device reports to its server: prepared once.
+    this.deliveryByIdStatement = db.prepare(`SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`);
+    this.attemptLogStatement = db.prepare(
+      `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
+         FROM attempts WHERE delivery_seq = ? ORDER BY number`,
     );
     // Transaction wrappers are built once, not on every call.
     this.enqueueTx = db.transaction(this.insertEventAndDeliveries.bind(this));
@@ -324,16 +332,9 @@ export class Outbox {
   }
 
   getDelivery(id: string): (DeliveryRow & { body: string; attemptLog: AttemptRow[] }) | undefined {
-    const row = this.db
-      .prepare(`SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`)
-      .get(id) as (DeliveryRow & { body: string }) | undefined;
+    const row = this.deliveryByIdStatement.get(id) as (DeliveryRow & { body: string }) | undefined;
     if (!row) return undefined;
-    const attemptLog = this.db
-      .prepare(
-        `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
-           FROM attempts WHERE delivery_seq = ? ORDER BY number`,
-      )
-      .all(row.seq) as AttemptRow[];
+    const attemptLog = this.attemptLogStatement.all(row.seq) as AttemptRow[];
     return { ...this.withClaim(row), attemptLog };
   }
 
