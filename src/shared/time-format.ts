@@ -33,17 +33,29 @@ export function systemTimeZone(): string {
 
 const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
 
+/** The last second formatted per time zone: events come many to a second, and formatToParts is slow. */
+const lastSecond = new Map<string, { second: number; wall: string; offset: string }>();
+
 /** `2024-06-22T15:46:11.000+07:00`: the wall time in `timeZone`, with milliseconds and offset. */
 export function formatInZone(ms: number, timeZone: string): string {
-  const parts: Record<string, number> = {};
-  for (const part of formatterFor(timeZone).formatToParts(new Date(ms))) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  const millis = ((ms % 1000) + 1000) % 1000;
+  const second = ms - millis;
+  let cached = lastSecond.get(timeZone);
+  if (cached?.second !== second) {
+    // the offset cannot change within a second: zone transitions fall on whole minutes
+    const parts: Record<string, number> = {};
+    for (const part of formatterFor(timeZone).formatToParts(new Date(second))) {
+      if (part.type !== 'literal') parts[part.type] = Number(part.value);
+    }
+    const wallAsUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+    const offsetMinutes = Math.round((wallAsUtc - second) / 60_000);
+    const sign = offsetMinutes < 0 ? '-' : '+';
+    cached = {
+      second,
+      wall: `${parts.year}-${pad(parts.month)}-${pad(parts.day)}T${pad(parts.hour)}:${pad(parts.minute)}:${pad(parts.second)}`,
+      offset: `${sign}${pad(Math.trunc(offsetMinutes / 60))}:${pad(offsetMinutes % 60)}`,
+    };
+    lastSecond.set(timeZone, cached);
   }
-  const wallAsUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
-  const offsetMinutes = Math.round((wallAsUtc - (ms - (((ms % 1000) + 1000) % 1000))) / 60_000);
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  return (
-    `${parts.year}-${pad(parts.month)}-${pad(parts.day)}T${pad(parts.hour)}:${pad(parts.minute)}:${pad(parts.second)}` +
-    `.${pad(((ms % 1000) + 1000) % 1000, 3)}${sign}${pad(Math.trunc(offsetMinutes / 60))}:${pad(offsetMinutes % 60)}`
-  );
+  return `${cached.wall}.${pad(millis, 3)}${cached.offset}`;
 }
