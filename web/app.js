@@ -79,6 +79,23 @@ function HealthBadge({ health }) {
   return html`<span class="badge ${health.status}">${health.status}</span>`;
 }
 
+/** One row per check; on a narrow screen each row stacks (name and status, then value, then description). */
+function HealthChecks({ checks }) {
+  return html`
+    <table class="checks">
+      <tbody>
+        ${Object.entries(checks).map(
+          ([name, check]) => html`<tr>
+            <td class="mono">${name}</td>
+            <td><span class="badge ${check.status}">${check.status}</span></td>
+            <td>${check.observedValue} ${check.observedUnit}</td>
+            <td class="muted wide">${check.description}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
+}
+
 function DevicesPage() {
   const [data, setData] = useState();
   const [error, setError] = useState();
@@ -113,13 +130,7 @@ function DevicesPage() {
           <span class="small muted">pending ${queue.pending} · sending ${queue.sending} · succeeded ${queue.succeeded} · failed ${queue.failed}</span>
         </div>
         <h3>Health checks</h3>
-        <table>
-          <tbody>
-            ${Object.entries(health.checks).map(
-              ([name, check]) => html`<tr><td class="mono">${name}</td><td><span class="badge ${check.status}">${check.status}</span></td><td>${check.observedValue} ${check.observedUnit}</td><td class="muted">${check.description}</td></tr>`,
-            )}
-          </tbody>
-        </table>
+        <${HealthChecks} checks=${health.checks} />
       </div>`;
   }
   return html`
@@ -145,13 +156,7 @@ function DevicesPage() {
                 <span>queue depth: <strong data-testid="queue-depth">${queue ? queue.observedValue : 'not reported'}</strong></span>
                 <span class="small muted">failed deliveries ${failed ? failed.observedValue : '?'} · health reported ${ago(device.health.reportedAt)} · version ${device.health.version}</span>
               </div>
-              <details class="small"><summary>Health checks</summary>
-                <table><tbody>
-                  ${Object.entries(checks).map(
-                    ([name, check]) => html`<tr><td class="mono">${name}</td><td><span class="badge ${check.status}">${check.status}</span></td><td>${check.observedValue} ${check.observedUnit}</td><td class="muted">${check.description}</td></tr>`,
-                  )}
-                </tbody></table>
-              </details>`
+              <details class="small"><summary>Health checks</summary><${HealthChecks} checks=${checks} /></details>`
             : html`<div class="small muted" style="margin-top:.5rem">queue depth: not reported yet (the device sends its health when it connects)</div>`}
         </div>`;
     })}`;

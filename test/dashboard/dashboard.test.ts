@@ -23,6 +23,19 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${OUTPUT}${name}.png`, fullPage: true });
 }
 
+/** Health-check names (e.g. messages:failed) that the layout wrapped onto more than one line. */
+async function brokenCheckNames(page: Page): Promise<string[]> {
+  await page.locator('table.checks td.mono').first().waitFor({ timeout: TIMEOUT });
+  return page.evaluate(() =>
+    [...document.querySelectorAll('table.checks td.mono')].flatMap((cell) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      return lines.size > 1 ? [cell.textContent ?? ''] : [];
+    }),
+  );
+}
+
 /** Navigate with the app's own nav links, as a user would. */
 async function open(page: Page, title: string): Promise<void> {
   await page.locator('nav a', { hasText: title }).click();
@@ -119,6 +132,7 @@ test('dashboard against smsgate up: webhook, incoming SMS live and delivered, fa
       }
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow <= 0, `${title} fits 375 px without sideways scrolling (overflow ${overflow} px)`);
+      if (title === 'Devices') assert.deepEqual(await brokenCheckNames(page), [], 'health-check names stay whole at 375 px');
       await shot(page, `device-${name}-375`);
     }
     assert.equal(pageErrors.length, 0, `no script errors: ${pageErrors.join('; ')}`);
