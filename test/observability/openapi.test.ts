@@ -34,6 +34,10 @@ async function checkDocument(app: App, baseUrl: string, expectTitle: RegExp) {
   const ui = await fetch(`${baseUrl}/docs`);
   assert.equal(ui.status, 200);
   assert.match(await ui.text(), /swagger/i, 'Swagger UI at /docs');
+  // The page loads /docs/openapi.json; the plugin's own /docs/json serves the very same document.
+  const initializer = await (await fetch(`${baseUrl}/docs/static/swagger-initializer.js`)).text();
+  assert.match(initializer, /"urls":\[\{"url":"\/docs\/openapi\.json"/, 'Swagger UI is pointed at /docs/openapi.json');
+  assert.deepEqual(await (await fetch(`${baseUrl}/docs/json`)).json(), doc);
   return doc;
 }
 
