@@ -27,10 +27,10 @@ async function shot(page: Page, name: string): Promise<void> {
 async function brokenCheckNames(page: Page): Promise<string[]> {
   await page.locator('table.checks td.mono').first().waitFor({ timeout: TIMEOUT });
   return page.evaluate(() =>
-    [...document.querySelectorAll('table.checks td.mono')].flatMap((cell) => {
+    Array.from(document.querySelectorAll('table.checks td.mono')).flatMap((cell) => {
       const range = document.createRange();
       range.selectNodeContents(cell);
-      const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
       return lines.size > 1 ? [cell.textContent ?? ''] : [];
     }),
   );
