@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
-import { tempDir } from '../helpers/device.ts';
+import { eventually, tempDir } from '../helpers/device.ts';
 import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
 
 /** Debian's chromium (scripts/ensure-services.sh installs it); never a downloaded browser. */
@@ -173,6 +173,22 @@ test('dashboard against smsgate up: webhook, incoming SMS live and delivered, fa
     assert.match(await devicePage.locator('[data-testid="cloud-webhooks"]').innerText(), /source Cloud/);
     await shot(devicePage, 'device-webhooks-both');
     await deviceAgain.close();
+
+    // Delete on the server's dashboard removes the Cloud webhook there, and the device's copy goes with it
+    const serverAgain = await browser.newContext({ httpCredentials: { username: login, password } });
+    const deletePage = await serverAgain.newPage();
+    await deletePage.goto(`${serverUrl}/#/webhooks`);
+    const cloudRow = deletePage.locator('[data-testid="cloud-webhooks"] [data-testid="webhook-row"]', { hasText: cloudUrl });
+    await cloudRow.locator('button', { hasText: 'Delete' }).click();
+    await cloudRow.waitFor({ state: 'detached', timeout: TIMEOUT });
+    const serverAuth = 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+    assert.deepEqual(await (await fetch(`${thirdPartyUrl}/webhooks`, { headers: { authorization: serverAuth } })).json(), []);
+    const deviceAuth = 'Basic ' + Buffer.from(`${deviceUsername}:${devicePassword}`).toString('base64');
+    await eventually(async () => {
+      const overview = await (await fetch(`${deviceUrl}/dashboard/overview`, { headers: { authorization: deviceAuth } })).json();
+      return overview.webhooks.cloud.length === 0;
+    }, 'the device to drop the deleted Cloud webhook', TIMEOUT);
+    await serverAgain.close();
   } finally {
     await browser?.close();
     await up?.stop();
