@@ -5,6 +5,7 @@ import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { basic, bearer, call, newDevice } from '../server/helpers.ts';
 import { systemClock, type Clock } from '../../src/shared/clock.ts';
+import { openStream } from '../helpers/sse.ts';
 
 /**
  * A server and a device linked to it: what the device's webhooks do reaches the server's copy
@@ -51,31 +52,6 @@ async function onServer(id: string, check: (d: any) => boolean, what: string, ti
     const reply = await thirdParty('GET', `/deliveries/${id}`);
     return reply.status === 200 && check(reply.body) ? reply.body : undefined;
   }, what, timeoutMs);
-}
-
-/** An SSE stream read into frames `{type, data}`. */
-async function openStream(url: string, authorization: string) {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers: { authorization }, signal: controller.signal });
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
-  const frames: { type: string; data: any }[] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const type = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (type && data) frames.push({ type, data: JSON.parse(data) });
-      }
-    }
-  })().catch(() => {});
-  return { frames, close: () => controller.abort() };
 }
 
 test('deliveries and every attempt reach the server: a failing receiver, then success; Local and Cloud alike', async () => {
