@@ -128,7 +128,9 @@ export class PostgresEventHub implements EventHub {
   async publishActivity(userId: string, notices: readonly ActivityNotice[]): Promise<void> {
     if (notices.length === 0) return;
     await this.local.publishActivity(userId, notices);
-    await Promise.all(Array.from(this.activityPayloads(userId, notices), (payload) => this.notify(payload)));
+    // One after the other: notifications sent at once on several pooled connections may arrive in
+    // any order, and a dashboard shows attempts in the order they were reported.
+    for (const payload of this.activityPayloads(userId, notices)) await this.notify(payload);
   }
 
   subscribeActivity(userId: string, listener: ActivityListener): () => void {
