@@ -9,7 +9,8 @@ const html = htm.bind(h);
 const MODE = document.querySelector('meta[name="smsgate-mode"]').content; // 'device' | 'server'
 const API = MODE === 'server' ? '/3rdparty/v1' : '';
 const EVENTS = ['sms:received', 'sms:sent', 'sms:delivered', 'sms:failed', 'system:ping'];
-const STATES = ['pending', 'sending', 'succeeded', 'failed'];
+// The server's copy has no "sending": devices report an attempt once it has finished.
+const STATES = MODE === 'server' ? ['pending', 'succeeded', 'failed'] : ['pending', 'sending', 'succeeded', 'failed'];
 const PAGE_SIZE = 20;
 
 async function api(method, path, body) {
@@ -32,40 +33,69 @@ const ago = (value) => {
 };
 const statusClass = (status) => (status == null ? 'error' : `s${String(status)[0]}xx`);
 
-// ---- live stream (device): one EventSource for the whole page, so nothing is missed between pages
+// ---- live stream: one EventSource for the whole page, so nothing is missed between pages. The
+// device streams what it does; the server streams what its devices report (within about a second).
 
 function useLiveStream() {
   const [items, setItems] = useState([]);
   const [connected, setConnected] = useState(false);
   const [attemptTick, setAttemptTick] = useState(0);
   useEffect(() => {
-    if (MODE !== 'device') return undefined;
-    const source = new EventSource('/events/stream');
+    const source = new EventSource(`${API}/events/stream`);
     source.onopen = () => setConnected(true);
     source.onerror = () => setConnected(false);
     // Frames are batched and rendered at most four times a second, so a busy device (thousands of
     // attempts a second) does not re-render the page on every frame.
     let pending = [];
-    let sawAttempt = false;
+    let deliveriesChanged = false;
     let seq = 0;
+    // A report sent again after its answer was lost repeats its events: show each once.
+    const seen = new Set();
     const flush = setInterval(() => {
-      if (pending.length === 0) return;
-      const batch = pending.reverse();
-      pending = [];
-      setItems((list) => [...batch, ...list].slice(0, 200));
-      if (sawAttempt) setAttemptTick((n) => n + 1);
-      sawAttempt = false;
+      if (pending.length > 0) {
+        const batch = pending.reverse();
+        pending = [];
+        setItems((list) => [...batch, ...list].slice(0, 200));
+      }
+      if (deliveriesChanged) setAttemptTick((n) => n + 1);
+      deliveriesChanged = false;
     }, 250);
     const add = (kind) => (message) => {
-      pending.push({ kind, data: JSON.parse(message.data), key: `${kind}-${seq++}`, at: Date.now() });
+      const data = JSON.parse(message.data);
+      // an attempt, or (server) a delivery that changed: the Deliveries page reloads
+      if (kind !== 'event') deliveriesChanged = true;
+      if (kind === 'delivery') return;
+      const id = kind === 'event' ? data.eventId : `${data.deliveryId}/${data.attempt}`;
+      if (seen.has(id)) return;
+      seen.add(id);
+      if (seen.size > 2000) seen.delete(seen.values().next().value);
+      pending.push({ kind, data, key: `${kind}-${seq++}`, at: Date.now() });
       if (pending.length > 200) pending.splice(0, pending.length - 200);
-      if (kind === 'attempt') sawAttempt = true;
     };
     source.addEventListener('event', add('event'));
     source.addEventListener('attempt', add('attempt'));
+    source.addEventListener('delivery', add('delivery'));
     return () => (source.close(), clearInterval(flush));
   }, []);
   return { items, connected, attemptTick };
+}
+
+/** Server mode: the user's devices (id → name), for labels and filters. */
+function useDevices() {
+  const [devices, setDevices] = useState([]);
+  useEffect(() => {
+    if (MODE === 'server') api('GET', '/devices').then(setDevices, () => {});
+  }, []);
+  return devices;
+}
+const deviceName = (devices, id) => devices.find((d) => d.id === id)?.name ?? id;
+
+/**
+ * Server mode: every device's Local webhook list, as each last reported it. They are managed on
+ * the devices; the server shows them.
+ */
+async function loadLocalLists(devices) {
+  return Promise.all(devices.map(async (device) => ({ device, ...(await api('GET', `/devices/${encodeURIComponent(device.id)}/webhooks`)) })));
 }
 
 // ---- pages
@@ -77,6 +107,23 @@ function ErrorBox({ error }) {
 function HealthBadge({ health }) {
   if (!health) return html`<span class="badge">unknown</span>`;
   return html`<span class="badge ${health.status}">${health.status}</span>`;
+}
+
+/** One row per check; on a narrow screen each row stacks (name and status, then value, then description). */
+function HealthChecks({ checks }) {
+  return html`
+    <table class="checks">
+      <tbody>
+        ${Object.entries(checks).map(
+          ([name, check]) => html`<tr>
+            <td class="mono">${name}</td>
+            <td><span class="badge ${check.status}">${check.status}</span></td>
+            <td>${check.observedValue} ${check.observedUnit}</td>
+            <td class="muted wide">${check.description}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
 }
 
 function DevicesPage() {
@@ -113,19 +160,13 @@ function DevicesPage() {
           <span class="small muted">pending ${queue.pending} · sending ${queue.sending} · succeeded ${queue.succeeded} · failed ${queue.failed}</span>
         </div>
         <h3>Health checks</h3>
-        <table>
-          <tbody>
-            ${Object.entries(health.checks).map(
-              ([name, check]) => html`<tr><td class="mono">${name}</td><td><span class="badge ${check.status}">${check.status}</span></td><td>${check.observedValue} ${check.observedUnit}</td><td class="muted">${check.description}</td></tr>`,
-            )}
-          </tbody>
-        </table>
+        <${HealthChecks} checks=${health.checks} />
       </div>`;
   }
   return html`
     <h2>Devices</h2>
     <div class="note small">Each linked device reports its health every 30 s and whenever it reconnects; queue depth is its
-      webhook deliveries waiting or in flight. Open a device's own dashboard (its Local API address) for its deliveries.</div>
+      webhook deliveries waiting or in flight. The devices deliver the webhooks and report what they did: see Deliveries and Live events.</div>
     ${data.length === 0 ? html`<p class="muted">No devices yet: start one with <span class="mono">smsgate device --server …</span></p>` : null}
     ${data.map((device) => {
       const online = device.lastSeen && Date.now() - new Date(device.lastSeen).getTime() < 60_000;
@@ -145,29 +186,24 @@ function DevicesPage() {
                 <span>queue depth: <strong data-testid="queue-depth">${queue ? queue.observedValue : 'not reported'}</strong></span>
                 <span class="small muted">failed deliveries ${failed ? failed.observedValue : '?'} · health reported ${ago(device.health.reportedAt)} · version ${device.health.version}</span>
               </div>
-              <details class="small"><summary>Health checks</summary>
-                <table><tbody>
-                  ${Object.entries(checks).map(
-                    ([name, check]) => html`<tr><td class="mono">${name}</td><td><span class="badge ${check.status}">${check.status}</span></td><td>${check.observedValue} ${check.observedUnit}</td><td class="muted">${check.description}</td></tr>`,
-                  )}
-                </tbody></table>
-              </details>`
+              <details class="small"><summary>Health checks</summary><${HealthChecks} checks=${checks} /></details>`
             : html`<div class="small muted" style="margin-top:.5rem">queue depth: not reported yet (the device sends its health when it connects)</div>`}
         </div>`;
     })}`;
 }
 
-function WebhookList({ title, hooks, onDelete, testid }) {
+function WebhookList({ title, note, hooks, onDelete, testid, deviceLabel }) {
   return html`
     <div class="card" data-testid=${testid}>
       <h3 style="margin-top:0">${title} <span class="muted small">(${hooks.length})</span></h3>
+      ${note ? html`<p class="small muted" style="margin:-.3rem 0 .4rem">${note}</p>` : null}
       ${hooks.length === 0 ? html`<p class="muted small">none</p>` : null}
       ${hooks.map(
         (hook) => html`
           <div class="row" style="border-top:1px solid var(--line);padding:.4rem 0" data-testid="webhook-row">
             <div class="grow">
               <div><span class="badge">${hook.event}</span> <span class="mono">${hook.url}</span></div>
-              <div class="small muted">id <span class="mono">${hook.id}</span> · source ${hook.source ?? 'Cloud'} · device ${hook.deviceId ?? 'all devices'}</div>
+              <div class="small muted">id <span class="mono">${hook.id}</span> · source ${hook.source ?? 'Cloud'} · device ${deviceLabel ?? hook.deviceId ?? 'all devices'}</div>
             </div>
             ${onDelete ? html`<button class="danger" onClick=${() => onDelete(hook)}>Delete</button>` : null}
           </div>`,
@@ -187,7 +223,7 @@ function WebhooksPage() {
         setLists(overview.webhooks);
       } else {
         const [cloud, devs] = await Promise.all([api('GET', '/webhooks'), api('GET', '/devices')]);
-        setLists({ cloud });
+        setLists({ cloud, local: await loadLocalLists(devs) });
         setDevices(devs);
       }
       setError(undefined);
@@ -237,8 +273,22 @@ function WebhooksPage() {
             <${WebhookList} title="Local (this device's API)" hooks=${lists.local} onDelete=${remove} testid="local-webhooks" />
             <${WebhookList} title="Cloud (synced from the server; edit them there)" hooks=${lists.cloud} testid="cloud-webhooks" />
           </div>`
-        : html`<div class="note small">Local webhooks are kept by each device; this server holds the Cloud list.</div>
-            <${WebhookList} title="Cloud" hooks=${lists.cloud} onDelete=${remove} testid="cloud-webhooks" />`}`;
+        : html`<div class="note small">This server holds the Cloud list: every device of yours delivers it (or the one it is bound to).
+              Local webhooks are managed on each device (its Local API or its own dashboard); they are shown here as the device last
+              reported them, read-only.</div>
+            <div class="grid2">
+              <${WebhookList} title="Cloud (this server)" hooks=${lists.cloud} onDelete=${remove} testid="cloud-webhooks" />
+              ${lists.local.map(
+                ({ device, webhooks, reportedAt }) => html`<${WebhookList}
+                  key=${device.id}
+                  title=${`Local on ${device.name ?? device.id}`}
+                  note=${`managed on the device; ${reportedAt ? `reported ${ago(reportedAt)}` : 'not reported yet'}`}
+                  hooks=${webhooks}
+                  deviceLabel=${device.name ?? device.id}
+                  testid="local-webhooks"
+                />`,
+              )}
+            </div>`}`;
 }
 
 function AttemptTable({ attempts }) {
@@ -261,18 +311,21 @@ function AttemptTable({ attempts }) {
     </table>`;
 }
 
-function DeliveryCard({ delivery, onChanged, refreshTick }) {
+function DeliveryCard({ delivery, onChanged, refreshTick, devices }) {
   const [open, setOpen] = useState(false);
   const [detail, setDetail] = useState();
   const [error, setError] = useState();
+  const [asked, setAsked] = useState();
   const loadDetail = useCallback(() => api('GET', `/deliveries/${delivery.id}`).then(setDetail, setError), [delivery.id]);
   useEffect(() => {
     if (open) loadDetail();
   }, [open, loadDetail, refreshTick, delivery.attempts, delivery.state]);
   const redeliver = async () => {
     try {
-      await api('POST', `/deliveries/${delivery.id}/redeliver`);
+      const answer = await api('POST', `/deliveries/${delivery.id}/redeliver`);
       setError(undefined);
+      // the server asks the device, which sends it and reports the new attempt
+      if (MODE === 'server') setAsked(`Asked ${deviceName(devices, answer.deviceId)} to send it again; the new attempt shows here once the device reports it.`);
       setOpen(true);
       onChanged();
     } catch (e) {
@@ -288,6 +341,7 @@ function DeliveryCard({ delivery, onChanged, refreshTick }) {
       </div>
       <div class="row small muted">
         <span>id <span class="mono">${delivery.id}</span></span>
+        ${MODE === 'server' ? html`<span data-testid="delivery-device">device ${deviceName(devices, delivery.deviceId)}</span>` : null}
         <span>webhook <span class="mono">${delivery.webhookId}</span> (${delivery.source})</span>
         <span>${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}</span>
         ${delivery.lastStatus != null ? html`<span>last status ${delivery.lastStatus}</span>` : null}
@@ -300,12 +354,14 @@ function DeliveryCard({ delivery, onChanged, refreshTick }) {
         <button onClick=${redeliver} disabled=${delivery.state === 'sending'}>Redeliver</button>
       </div>
       <${ErrorBox} error=${error} />
+      ${asked ? html`<div class="note small" data-testid="redeliver-note">${asked}</div>` : null}
       ${open ? (detail ? html`<div style="margin-top:.5rem"><${AttemptTable} attempts=${detail.attemptLog} /></div>` : html`<p class="muted small">Loading…</p>`) : null}
     </div>`;
 }
 
 function DeliveriesPage({ attemptTick }) {
-  const [filter, setFilter] = useState({ state: '', event: '', webhookId: '' });
+  const [filter, setFilter] = useState({ state: '', event: '', webhookId: '', ...(MODE === 'server' ? { deviceId: '' } : {}) });
+  const devices = useDevices();
   const [cursors, setCursors] = useState([null]); // cursor of each page seen: back = pop
   const [page, setPage] = useState();
   const [hooks, setHooks] = useState([]);
@@ -313,8 +369,15 @@ function DeliveriesPage({ attemptTick }) {
   const [tick, setTick] = useState(0);
   const cursor = cursors[cursors.length - 1];
   useEffect(() => {
-    api('GET', '/dashboard/overview').then((o) => setHooks([...o.webhooks.local, ...o.webhooks.cloud]), setError);
-  }, []);
+    if (MODE === 'device') {
+      api('GET', '/dashboard/overview').then((o) => setHooks([...o.webhooks.local, ...o.webhooks.cloud]), setError);
+    } else if (devices.length > 0) {
+      Promise.all([api('GET', '/webhooks'), loadLocalLists(devices)]).then(
+        ([cloud, local]) => setHooks([...cloud.map((w) => ({ ...w, source: 'Cloud' })), ...local.flatMap((l) => l.webhooks)]),
+        setError,
+      );
+    }
+  }, [devices]);
   const load = useCallback(() => {
     const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
     for (const [key, value] of Object.entries(filter)) if (value) query.set(key, value);
@@ -348,6 +411,11 @@ function DeliveriesPage({ attemptTick }) {
       <select aria-label="webhook" name="webhookId" value=${filter.webhookId} onChange=${setOne('webhookId')}>
         <option value="">every webhook</option>${hooks.map((w) => html`<option value=${w.id}>${w.id} (${w.source}, ${w.event})</option>`)}
       </select>
+      ${MODE === 'server'
+        ? html`<select aria-label="device" name="deviceId" value=${filter.deviceId} onChange=${setOne('deviceId')}>
+            <option value="">every device</option>${devices.map((d) => html`<option value=${d.id}>${d.name ?? d.id}</option>`)}
+          </select>`
+        : null}
       <button class="secondary" onClick=${() => setTick((n) => n + 1)}>Refresh</button>
     </div>
     <${ErrorBox} error=${error} />
@@ -355,7 +423,7 @@ function DeliveriesPage({ attemptTick }) {
       ? html`<p class="muted">Loading…</p>`
       : html`
           ${page.items.length === 0 ? html`<p class="muted">No deliveries match.</p>` : null}
-          ${page.items.map((d) => html`<${DeliveryCard} key=${d.id} delivery=${d} refreshTick=${tick} onChanged=${() => setTick((n) => n + 1)} />`)}
+          ${page.items.map((d) => html`<${DeliveryCard} key=${d.id} delivery=${d} devices=${devices} refreshTick=${tick} onChanged=${() => setTick((n) => n + 1)} />`)}
           <div class="pager">
             <span class="small muted">page ${cursors.length}</span>
             <button class="secondary" disabled=${cursors.length === 1} onClick=${() => setCursors(cursors.slice(0, -1))}>Newer</button>
@@ -364,11 +432,20 @@ function DeliveriesPage({ attemptTick }) {
 }
 
 function LivePage({ live }) {
+  const devices = useDevices();
+  // server frames name the device, and carry counts and ids where the device's carry lists and URLs
+  const from = (data) => (MODE === 'server' ? html`<span class="small muted"> on ${deviceName(devices, data.deviceId)}</span>` : null);
+  const queued = (data) => data.deliveryIds?.length ?? data.deliveries;
   return html`
     <h2>Live events</h2>
-    <p class="small muted">SMS events and delivery attempts as they happen (newest first), over Server-Sent Events. ${live.connected ? 'Stream connected.' : 'Connecting…'}</p>
+    <p class="small muted">
+      SMS events and delivery attempts, newest first, ${MODE === 'server' ? 'as your devices report them (within about a second)' : 'as they happen'}, over
+      Server-Sent Events. ${live.connected ? 'Stream connected.' : 'Connecting…'}
+    </p>
     <div class="card feed" data-testid="live-feed">
-      ${live.items.length === 0 ? html`<p class="muted small">Nothing yet: inject an SMS on the Send test page.</p>` : null}
+      ${live.items.length === 0
+        ? html`<p class="muted small">Nothing yet: ${MODE === 'server' ? 'send an SMS on the Send test page, or make one arrive on a device.' : 'inject an SMS on the Send test page.'}</p>`
+        : null}
       ${live.items.map((item) =>
         item.kind === 'event'
           ? html`<div class="item" data-testid="live-event">
@@ -376,13 +453,17 @@ function LivePage({ live }) {
               <div><span class="badge">${item.data.event}</span>
                 ${item.data.payload?.phoneNumber ? html` <span class="mono">${item.data.payload.phoneNumber}</span>` : null}
                 ${item.data.payload?.message ? html` “${item.data.payload.message}”` : null}
-                <div class="small muted">${item.data.deliveryIds.length} deliver${item.data.deliveryIds.length === 1 ? 'y' : 'ies'} queued</div></div>
+                ${from(item.data)}
+                <div class="small muted">${queued(item.data)} deliver${queued(item.data) === 1 ? 'y' : 'ies'} queued</div></div>
             </div>`
           : html`<div class="item" data-testid="live-attempt">
               <span class="small muted">${new Date(item.at).toLocaleTimeString()}</span>
               <div><span class="badge ${item.data.outcome}">attempt ${item.data.attempt}: ${item.data.outcome}</span>
                 <span class="badge ${statusClass(item.data.status)}">${item.data.status ?? item.data.error}</span>
-                <span class="small muted"> ${item.data.durationMs} ms → <span class="mono">${item.data.url}</span></span></div>
+                <span class="small muted"> ${item.data.durationMs} ms → ${item.data.url
+                  ? html`<span class="mono">${item.data.url}</span>`
+                  : html`webhook <span class="mono">${item.data.webhookId}</span>`}</span>
+                ${from(item.data)}</div>
             </div>`,
       )}
     </div>`;
@@ -456,10 +537,10 @@ function SendPage() {
 const PAGES = [
   { id: 'devices', title: 'Devices', component: DevicesPage },
   { id: 'webhooks', title: 'Webhooks', component: WebhooksPage },
-  { id: 'deliveries', title: 'Deliveries', component: DeliveriesPage, device: true },
-  { id: 'live', title: 'Live events', component: LivePage, device: true },
+  { id: 'deliveries', title: 'Deliveries', component: DeliveriesPage },
+  { id: 'live', title: 'Live events', component: LivePage },
   { id: 'send', title: 'Send test', component: SendPage },
-].filter((page) => MODE === 'device' || !page.device);
+];
 
 function currentPage() {
   const id = location.hash.replace(/^#\/?/, '');
@@ -480,7 +561,7 @@ function App() {
       <h1>smsgate</h1>
       <span class="mode">${MODE === 'server' ? 'server' : 'device'}</span>
       <nav>${PAGES.map((p) => html`<a href="#/${p.id}" class=${p === page ? 'active' : ''} aria-current=${p === page ? 'page' : undefined}>${p.title}</a>`)}</nav>
-      ${MODE === 'device' ? html`<span class="stream ${live.connected ? 'on' : 'off'}">${live.connected ? 'live' : 'offline'}</span>` : null}
+      <span class="stream ${live.connected ? 'on' : 'off'}">${live.connected ? 'live' : 'offline'}</span>
       <a href="/docs" style="color:#c9d2e3;font-size:.8rem">API docs</a>
     </header>
     <main><${Page} live=${live} attemptTick=${live.attemptTick} /></main>`;

@@ -5,3 +5,4 @@ export * from './settings.ts';
 export * from './errors.ts';
 export * from './signing.ts';
 export * from './mobile.ts';
+export * from './deliveries.ts';

@@ -1,5 +1,7 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
+const LIMIT_PERIODS = ['Disabled', 'PerMinute', 'PerHour', 'PerDay'] as const;
+const SIM_SELECTION_MODES = ['OSDefault', 'RoundRobin', 'Random'] as const;
 const Nullable = <T extends ReturnType<typeof Type.Integer>>(schema: T) => Type.Union([schema, Type.Null()]);
 
 /** The settings document, snake_case as on the wire. Every group and key is optional in a request. */
@@ -10,13 +12,9 @@ export const SettingsSchema = Type.Object(
         {
           send_interval_min: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 3600 }))),
           send_interval_max: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 3600 }))),
-          limit_period: Type.Optional(
-            Type.Union(['Disabled', 'PerMinute', 'PerHour', 'PerDay'].map((v) => Type.Literal(v))),
-          ),
+          limit_period: Type.Optional(Type.Union(LIMIT_PERIODS.map((v) => Type.Literal(v)))),
           limit_value: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
-          sim_selection_mode: Type.Optional(
-            Type.Union(['OSDefault', 'RoundRobin', 'Random'].map((v) => Type.Literal(v))),
-          ),
+          sim_selection_mode: Type.Optional(Type.Union(SIM_SELECTION_MODES.map((v) => Type.Literal(v)))),
           log_lifetime_days: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 3650 }))),
         },
         { additionalProperties: false },
@@ -49,20 +47,36 @@ export const SettingsSchema = Type.Object(
 );
 export type Settings = Static<typeof SettingsSchema>;
 
-/** A complete settings document: every key present. */
-export interface EffectiveSettings {
-  messages: {
-    send_interval_min: number | null;
-    send_interval_max: number | null;
-    limit_period: 'Disabled' | 'PerMinute' | 'PerHour' | 'PerDay';
-    limit_value: number | null;
-    sim_selection_mode: 'OSDefault' | 'RoundRobin' | 'Random';
-    log_lifetime_days: number | null;
-  };
-  webhooks: { internet_required: boolean; retry_count: number; signing_key: string | null };
-  logs: { lifetime_days: number };
-  ping: { interval_seconds: number | null };
-}
+const NullableInteger = () => Type.Union([Type.Integer(), Type.Null()]);
+const EffectiveWebhookSettings = {
+  internet_required: Type.Boolean(),
+  retry_count: Type.Integer(),
+};
+const effectiveSettingsWith = <W extends Record<string, TSchema>>(webhooks: W) =>
+  Type.Object({
+    messages: Type.Object({
+      send_interval_min: NullableInteger(),
+      send_interval_max: NullableInteger(),
+      limit_period: Type.Union(LIMIT_PERIODS.map((v) => Type.Literal(v))),
+      limit_value: NullableInteger(),
+      sim_selection_mode: Type.Union(SIM_SELECTION_MODES.map((v) => Type.Literal(v))),
+      log_lifetime_days: NullableInteger(),
+    }),
+    webhooks: Type.Object(webhooks),
+    logs: Type.Object({ lifetime_days: Type.Integer() }),
+    ping: Type.Object({ interval_seconds: NullableInteger() }),
+  });
+
+/** A complete settings document: every key present (what GET, PATCH and PUT /settings answer on a device). */
+export const EffectiveSettingsSchema = effectiveSettingsWith({
+  ...EffectiveWebhookSettings,
+  signing_key: Type.Union([Type.String(), Type.Null()], { description: 'the key webhooks are signed with' }),
+});
+export type EffectiveSettings = Static<typeof EffectiveSettingsSchema>;
+
+/** The server's settings answer: every key but the signing key, which the server never shows. */
+export const PublicSettingsSchema = effectiveSettingsWith(EffectiveWebhookSettings);
+export type PublicSettings = Static<typeof PublicSettingsSchema>;
 
 export const DEFAULT_SETTINGS: EffectiveSettings = {
   messages: {

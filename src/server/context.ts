@@ -8,6 +8,8 @@ import type { MessagesService } from './messages/service.ts';
 import type { WebhooksService } from './webhooks/service.ts';
 import type { SettingsService } from './settings/service.ts';
 import type { HealthService } from './health/service.ts';
+import type { DeliveriesService } from './deliveries/service.ts';
+import type { ServerObservability } from './observability.ts';
 
 /** Everything the routes need, built once per server by createServer. */
 export interface ServerContext {
@@ -28,4 +30,8 @@ export interface ServerContext {
   webhooks: WebhooksService;
   settings: SettingsService;
   health: HealthService;
+  /** the deliveries devices report, and the live stream of their activity */
+  deliveries: DeliveriesService;
+  /** metrics, and the streams held open */
+  observability: ServerObservability;
 }

@@ -4,7 +4,8 @@ import type { FastifyServerOptions } from 'fastify';
 import type { App } from '../shared/http.ts';
 import type { ServerContext } from './context.ts';
 import { registerOpenApi } from '../shared/openapi.ts';
-import { installHttpMetrics, metricsRoute } from '../shared/metrics.ts';
+import { deliveryAttemptMetrics, installHttpMetrics, metricsRoute } from '../shared/metrics.ts';
+import type { AttemptOutcome } from '../protocol/index.ts';
 import { appLoggingOptions, createLogger, installRequestLog, type Logger } from '../shared/logger.ts';
 import { webUiRoutes } from '../shared/dashboard.ts';
 import { optionalUser, requireUser } from './api/auth.ts';
@@ -20,23 +21,74 @@ const audienceOf = (url: string): '3rdparty' | 'mobile' | undefined =>
   THIRD_PARTY_PREFIXES.some((p) => url.startsWith(`${p}/`)) ? '3rdparty' : MOBILE_PREFIXES.some((p) => url.startsWith(`${p}/`)) ? 'mobile' : undefined;
 
 /**
+ * The server's metrics (one prom-client registry per server) and the streams it holds open. Beside
+ * its own (streams, HTTP requests), the delivery metrics come from what the devices report: each
+ * attempt is counted once, when the server first stores it, and queue depth is each device's latest
+ * health report. On several nodes each counts the reports it received (sum them); queue depth is
+ * read from the database, so every node shows every device.
+ */
+export class ServerObservability {
+  readonly registry = new Registry();
+  /** devices' push streams (GET /mobile/v1/events) */
+  readonly deviceStreams = new Set<ServerResponse>();
+  /** dashboards' activity streams (GET /3rdparty/v1/events/stream) */
+  readonly liveStreams = new Set<ServerResponse>();
+  private readonly attempts: ReturnType<typeof deliveryAttemptMetrics>;
+
+  constructor(queueDepths: () => Promise<{ deviceId: string; queued: number }[]>) {
+    const registers = [this.registry];
+    const { deviceStreams, liveStreams } = this;
+    new Gauge({
+      name: 'smsgate_sse_streams',
+      help: 'Device event streams (GET /mobile/v1/events) held open',
+      registers,
+      collect() {
+        this.set(deviceStreams.size);
+      },
+    });
+    new Gauge({
+      name: 'smsgate_live_streams',
+      help: "Dashboards' live activity streams (GET /3rdparty/v1/events/stream) held open",
+      registers,
+      collect() {
+        this.set(liveStreams.size);
+      },
+    });
+    this.attempts = deliveryAttemptMetrics(this.registry, ', as the devices report them');
+    new Gauge({
+      name: 'smsgate_delivery_queue_depth',
+      help: "Webhook deliveries waiting or in flight on each device, as its latest health report says",
+      labelNames: ['device_id'],
+      registers,
+      async collect() {
+        let depths: { deviceId: string; queued: number }[];
+        try {
+          depths = await queueDepths();
+        } catch {
+          return; // the database is away: keep the last values rather than fail the scrape
+        }
+        this.reset();
+        for (const { deviceId, queued } of depths) this.set({ device_id: deviceId }, queued);
+      },
+    });
+  }
+
+  /** Attempts the server stored for the first time (a re-reported attempt never comes here twice). */
+  recordReportedAttempts(attempts: readonly { outcome: AttemptOutcome; durationMs: number }[]): void {
+    for (const attempt of attempts) this.attempts.observe(attempt.outcome, attempt.durationMs);
+  }
+}
+
+/**
  * What the server serves beside its APIs, registered before them: one OpenAPI document for both
  * audiences (every route tagged `3rdparty` or `mobile`) at `/docs/openapi.json` with Swagger UI at
  * `/docs` (public), `/metrics` (loopback, or a user's Basic auth), a log line per request, and the
  * web dashboard at `/` (a user's Basic auth, like the 3rdparty API it calls).
  */
-export function installObservability(app: App, ctx: ServerContext, streams: Set<ServerResponse>): Registry {
-  const registry = new Registry();
+export function installObservability(app: App, ctx: ServerContext): void {
+  const registry = ctx.observability.registry;
   installRequestLog(app);
   installHttpMetrics(app, registry);
-  new Gauge({
-    name: 'smsgate_sse_streams',
-    help: 'Device event streams (GET /mobile/v1/events) held open',
-    registers: [registry],
-    collect() {
-      this.set(streams.size);
-    },
-  });
   registerOpenApi(app, {
     title: 'smsgate server: 3rdparty and mobile APIs',
     description:
@@ -69,5 +121,4 @@ export function installObservability(app: App, ctx: ServerContext, streams: Set<
       webUiRoutes(authed, { mode: 'server' });
     });
   });
-  return registry;
 }

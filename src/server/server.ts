@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { createApp, type App } from '../shared/http.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
@@ -16,7 +15,8 @@ import { HealthService } from './health/service.ts';
 import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
-import { installObservability, serverAppOptions } from './observability.ts';
+import { installObservability, serverAppOptions, ServerObservability } from './observability.ts';
+import { DeliveriesService } from './deliveries/service.ts';
 import type { Logger } from '../shared/logger.ts';
 
 export interface ServerOptions {
@@ -90,6 +90,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     // Webhook lists are kept in memory; on a store other nodes share, the hub tells this node of their writes.
     const webhooksRepo = new CachedWebhooksRepository(store.webhooks, hub, clock, store.kind !== 'sqlite');
     const devices = new DevicesService(store.devices, webhooksRepo, clock);
+    const observability = new ServerObservability(() => store.devices.listQueueDepths());
     const context: ServerContext = {
       store,
       hub,
@@ -104,19 +105,28 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       webhooks: new WebhooksService(webhooksRepo, store.devices, hub, clock, { insecureHttp: options.insecureHttp === true }),
       settings: new SettingsService(store.settings, hub, clock, { publicMode }),
       health: new HealthService(store.health, undefined, () => hub.health?.() ?? {}),
+      deliveries: new DeliveriesService({
+        repo: store.deliveries,
+        devices: store.devices,
+        hub,
+        clock,
+        onNewAttempts: (attempts) => observability.recordReportedAttempts(attempts),
+      }),
+      observability,
     };
 
     const app = createApp(serverAppOptions(options.logger));
-    const streams = new Set<ServerResponse>();
     // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
-    installObservability(app, context, streams);
+    installObservability(app, context);
     app.register(async (api) => healthRoutes(api, context));
-    thirdPartyApi(app, context);
-    mobileApi(app, context, streams);
+    thirdPartyApi(app, context, observability.liveStreams);
+    mobileApi(app, context, observability.deviceStreams);
     // Open event streams would keep close() waiting forever; end them first.
     app.addHook('preClose', async () => {
-      for (const res of streams) res.end();
-      streams.clear();
+      for (const streams of [observability.deviceStreams, observability.liveStreams]) {
+        for (const res of streams) res.end();
+        streams.clear();
+      }
     });
 
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 3000 });

@@ -1,7 +1,7 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { HttpError } from '../protocol/index.ts';
+import { HttpError, type AttemptOutcome } from '../protocol/index.ts';
 import type { App } from './http.ts';
 
 export { Registry };
@@ -22,6 +22,50 @@ export async function histogramCounts<T extends string>(histogram: Histogram<T>)
   return values
     .filter((sample) => sample.metricName === `${name}_count`)
     .map((sample) => ({ labels: sample.labels as Record<T, string>, value: sample.value }));
+}
+
+/**
+ * The delivery metrics: the duration histogram of attempts by outcome, and the counters read from
+ * its counts when scraped (one metric update per attempt instead of three). The device feeds it
+ * from its own attempts, the server from the attempts its devices report; `whose` says which in
+ * the help texts.
+ */
+export function deliveryAttemptMetrics(registry: Registry, whose: string): { observe(outcome: AttemptOutcome, durationMs: number): void } {
+  const registers = [registry];
+  const attemptDuration = new Histogram<'outcome'>({
+    name: 'smsgate_delivery_attempt_duration_seconds',
+    help: `Duration of webhook delivery attempts by outcome (succeeded, retry, failed)${whose}; _count is the number of attempts`,
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const attemptsBy = async (): Promise<Record<AttemptOutcome, number>> => {
+    const counts = { succeeded: 0, retry: 0, failed: 0 };
+    for (const { labels, value } of await histogramCounts(attemptDuration)) counts[labels.outcome as AttemptOutcome] += value;
+    return counts;
+  };
+  new Counter({
+    name: 'smsgate_deliveries_total',
+    help: `Deliveries that reached a final outcome: succeeded, or failed with the retry budget spent${whose}`,
+    labelNames: ['outcome'],
+    registers,
+    async collect() {
+      const counts = await attemptsBy();
+      this.reset();
+      for (const outcome of ['succeeded', 'failed'] as const) this.inc({ outcome }, counts[outcome]);
+    },
+  });
+  new Counter({
+    name: 'smsgate_delivery_retries_scheduled_total',
+    help: `Failed attempts that scheduled another try${whose}`,
+    registers,
+    async collect() {
+      const counts = await attemptsBy();
+      this.reset();
+      this.inc(counts.retry);
+    },
+  });
+  return { observe: (outcome, durationMs) => attemptDuration.observe({ outcome }, durationMs / 1000) };
 }
 
 /**

@@ -47,7 +47,12 @@ export function registerOpenApi(app: App, options: OpenApiOptions): void {
       return { schema: { ...given, ...(tags.length ? { tags: [...new Set(tags)] } : {}), ...(security ? { security } : {}) } as never, url };
     },
   });
-  app.register(swaggerUi, { routePrefix: DOCS_PREFIX, uiConfig: { url: `${DOCS_PREFIX}/openapi.json` } as never });
+  // Swagger UI always sets `url` to its own `./json` (the same document, app.swagger()); a `urls`
+  // list is what it reads instead, so the page loads the address this project documents.
+  app.register(swaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    uiConfig: { urls: [{ url: `${DOCS_PREFIX}/openapi.json`, name: options.title }], 'urls.primaryName': options.title } as never,
+  });
   app.register(async (scope) => {
     scope.get(`${DOCS_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   });

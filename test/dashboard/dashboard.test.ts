@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
-import { tempDir } from '../helpers/device.ts';
+import { eventually, tempDir } from '../helpers/device.ts';
 import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
 
 /** Debian's chromium (scripts/ensure-services.sh installs it); never a downloaded browser. */
@@ -23,13 +23,26 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${OUTPUT}${name}.png`, fullPage: true });
 }
 
+/** Health-check names (e.g. messages:failed) that the layout wrapped onto more than one line. */
+async function brokenCheckNames(page: Page): Promise<string[]> {
+  await page.locator('table.checks td.mono').first().waitFor({ timeout: TIMEOUT });
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('table.checks td.mono')).flatMap((cell) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
+      return lines.size > 1 ? [cell.textContent ?? ''] : [];
+    }),
+  );
+}
+
 /** Navigate with the app's own nav links, as a user would. */
 async function open(page: Page, title: string): Promise<void> {
   await page.locator('nav a', { hasText: title }).click();
   await page.locator('main h2', { hasText: title }).waitFor({ timeout: TIMEOUT });
 }
 
-test('dashboard against smsgate up: webhook, incoming SMS live and delivered, failing redelivery', { timeout: 120_000 }, async () => {
+test('dashboard against smsgate up: webhook, incoming SMS live and delivered, failing redelivery; the server shows what the device reports', { timeout: 150_000 }, async () => {
   mkdirSync(OUTPUT, { recursive: true });
   const dir = tempDir();
   const receiver = await new TestReceiver().start();
@@ -119,6 +132,7 @@ test('dashboard against smsgate up: webhook, incoming SMS live and delivered, fa
       }
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow <= 0, `${title} fits 375 px without sideways scrolling (overflow ${overflow} px)`);
+      if (title === 'Devices') assert.deepEqual(await brokenCheckNames(page), [], 'health-check names stay whole at 375 px');
       await shot(page, `device-${name}-375`);
     }
     assert.equal(pageErrors.length, 0, `no script errors: ${pageErrors.join('; ')}`);
@@ -142,12 +156,71 @@ test('dashboard against smsgate up: webhook, incoming SMS live and delivered, fa
     await serverPage.selectOption('select[name="event"]', 'sms:sent');
     await serverPage.click('button[type="submit"]');
     await serverPage.locator('[data-testid="cloud-webhooks"] [data-testid="webhook-row"]', { hasText: cloudUrl }).waitFor({ timeout: TIMEOUT });
+    // the device's Local list, as it reported it: shown with its source and device, managed on the device (no Delete here)
+    const localOnServer = serverPage.locator('[data-testid="local-webhooks"]', { hasText: 'virtual device' });
+    const localRow = localOnServer.locator('[data-testid="webhook-row"]', { hasText: hookUrl });
+    await localRow.waitFor({ timeout: TIMEOUT });
+    assert.match(await localRow.innerText(), /source Local · device virtual device/);
+    assert.match(await localOnServer.innerText(), /managed on the device/);
+    assert.equal(await localRow.locator('button', { hasText: 'Delete' }).count(), 0);
     await shot(serverPage, 'server-webhooks');
     await open(serverPage, 'Send test');
     await serverPage.click('form[aria-label="send an SMS"] button[type="submit"]');
     // the server enqueues it, pushes it to the device, which sends it and reports back
     await serverPage.locator('[data-testid="send-log"]', { hasText: /: (Sent|Delivered)/ }).waitFor({ timeout: TIMEOUT });
     await shot(serverPage, 'server-send');
+
+    // Deliveries: the device reported the incoming SMS's delivery, with its 200 attempt and the failed redelivery
+    await open(serverPage, 'Deliveries');
+    const reported = serverPage.locator('[data-testid="delivery"]', { hasText: hookUrl }).first();
+    await reported.waitFor({ timeout: TIMEOUT });
+    assert.match(await reported.locator('[data-testid="delivery-device"]').innerText(), /virtual device/);
+    await reported.locator('button', { hasText: 'Show attempts' }).click();
+    await reported.locator('[data-testid="attempt-row"]').nth(1).waitFor({ timeout: TIMEOUT });
+    const reportedStatuses = await reported.locator('[data-testid="attempt-status"]').allInnerTexts();
+    assert.deepEqual(reportedStatuses.slice(0, 2), ['200', '500'], 'the first attempt answered 200, the redelivery 500');
+    await shot(serverPage, 'server-deliveries');
+
+    // Redeliver from the server: the device sends again, now to a receiver that answers, and the attempt comes back
+    failing = false;
+    const receivedBefore = receiver.requests.filter((r) => r.path === '/hook').length;
+    await reported.locator('button', { hasText: 'Redeliver' }).click();
+    await reported.locator('[data-testid="redeliver-note"]', { hasText: 'Asked virtual device' }).waitFor({ timeout: TIMEOUT });
+    await reported.locator('[data-testid="delivery-state"]', { hasText: 'succeeded' }).waitFor({ timeout: TIMEOUT });
+    await eventually(async () => (await reported.locator('[data-testid="attempt-status"]').allInnerTexts()).at(-1) === '200', 'the new 200 attempt on the server page', TIMEOUT);
+    assert.ok(receiver.requests.filter((r) => r.path === '/hook').length > receivedBefore, 'the device sent it again');
+
+    // Live events: an SMS arriving on the device shows on the server's page as it is reported, without a reload
+    await open(serverPage, 'Live events');
+    await serverPage.locator('.stream.on').waitFor({ timeout: TIMEOUT });
+    const deviceAuthHeader = 'Basic ' + Buffer.from(`${deviceUsername}:${devicePassword}`).toString('base64');
+    const arrived = await fetch(`${deviceUrl}/sim/v1/incoming`, {
+      method: 'POST',
+      headers: { authorization: deviceAuthHeader, 'content-type': 'application/json' },
+      body: JSON.stringify({ from: '+15557770000', text: 'Seen on the server' }),
+    });
+    assert.equal(arrived.status, 202);
+    await serverPage.locator('[data-testid="live-event"]', { hasText: 'Seen on the server' }).waitFor({ timeout: TIMEOUT });
+    assert.match(await serverPage.locator('[data-testid="live-event"]', { hasText: 'Seen on the server' }).innerText(), /sms:received[\s\S]*on virtual device/);
+    await serverPage.locator('[data-testid="live-attempt"]', { hasText: '200' }).first().waitFor({ timeout: TIMEOUT });
+    await shot(serverPage, 'server-live');
+
+    // a phone-sized screen: every server page renders without sideways scrolling
+    await serverPage.setViewportSize({ width: 375, height: 740 });
+    for (const [title, name] of [['Devices', 'devices'], ['Webhooks', 'webhooks'], ['Deliveries', 'deliveries'], ['Live events', 'live'], ['Send test', 'send']]) {
+      await open(serverPage, title);
+      if (title === 'Deliveries') {
+        await serverPage.locator('[data-testid="delivery"] button', { hasText: 'Show attempts' }).first().click();
+        await serverPage.locator('[data-testid="attempt-row"]').first().waitFor({ timeout: TIMEOUT });
+      }
+      if (title === 'Devices') {
+        await serverPage.locator('[data-testid="device-row"] details summary').first().click();
+        assert.deepEqual(await brokenCheckNames(serverPage), [], 'health-check names stay whole at 375 px');
+      }
+      const overflow = await serverPage.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `server ${title} fits 375 px without sideways scrolling (overflow ${overflow} px)`);
+      await shot(serverPage, `server-${name}-375`);
+    }
     assert.equal(pageErrors.length, 0, `no script errors: ${pageErrors.join('; ')}`);
     await serverContext.close();
 
@@ -159,6 +232,21 @@ test('dashboard against smsgate up: webhook, incoming SMS live and delivered, fa
     assert.match(await devicePage.locator('[data-testid="cloud-webhooks"]').innerText(), /source Cloud/);
     await shot(devicePage, 'device-webhooks-both');
     await deviceAgain.close();
+
+    // Delete on the server's dashboard removes the Cloud webhook there, and the device's copy goes with it
+    const serverAgain = await browser.newContext({ httpCredentials: { username: login, password } });
+    const deletePage = await serverAgain.newPage();
+    await deletePage.goto(`${serverUrl}/#/webhooks`);
+    const cloudRow = deletePage.locator('[data-testid="cloud-webhooks"] [data-testid="webhook-row"]', { hasText: cloudUrl });
+    await cloudRow.locator('button', { hasText: 'Delete' }).click();
+    await cloudRow.waitFor({ state: 'detached', timeout: TIMEOUT });
+    const serverAuth = 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+    assert.deepEqual(await (await fetch(`${thirdPartyUrl}/webhooks`, { headers: { authorization: serverAuth } })).json(), []);
+    await eventually(async () => {
+      const overview = await (await fetch(`${deviceUrl}/dashboard/overview`, { headers: { authorization: deviceAuthHeader } })).json();
+      return overview.webhooks.cloud.length === 0;
+    }, 'the device to drop the deleted Cloud webhook', TIMEOUT);
+    await serverAgain.close();
   } finally {
     await browser?.close();
     await up?.stop();

@@ -54,6 +54,25 @@ test('npm start (smsgate up): a server and a linked device; the printed curl reg
     const { stdout } = await exec('bash', ['-c', printed + ' -s -w "\\n%{http_code}"']);
     assert.equal(stdout.trim().split('\n').pop(), '201', stdout);
 
+    // Where the dashboards, the API docs and the metrics are: printed, and answering there.
+    const serverUrl = new URL(ready.thirdPartyUrl).origin;
+    const printedUrls = (label: string) => {
+      const line = up!.lines.find((l) => l.startsWith(`${label}:`));
+      assert.ok(line, `a "${label}:" line is printed`);
+      return [...line.matchAll(/http:\/\/\S+/g)].map((m) => m[0]);
+    };
+    assert.deepEqual(printedUrls('Dashboard'), [`${serverUrl}/`, `${ready.deviceUrl}/`]);
+    assert.deepEqual(printedUrls('API docs'), [`${serverUrl}/docs`, `${ready.deviceUrl}/docs`]);
+    assert.deepEqual(printedUrls('Metrics'), [`${serverUrl}/metrics`, `${ready.deviceUrl}/metrics`]);
+    const serverAuth = { authorization: 'Basic ' + Buffer.from(`${ready.login}:${ready.password}`).toString('base64') };
+    const deviceAuth = { authorization: 'Basic ' + Buffer.from(`${ready.deviceUsername}:${ready.devicePassword}`).toString('base64') };
+    for (const [url, headers] of [[`${serverUrl}/`, serverAuth], [`${ready.deviceUrl}/`, deviceAuth]] as const) {
+      const page = await fetch(url, { headers });
+      assert.equal(page.status, 200, url);
+      assert.match(await page.text(), /smsgate dashboard/);
+    }
+    for (const url of [...printedUrls('API docs'), ...printedUrls('Metrics')]) assert.equal((await fetch(url)).status, 200, url);
+
     const device = new LocalApi(ready.deviceUrl, ready.deviceUsername, ready.devicePassword);
     // The Cloud list reaches the device by push; give it a moment, then make an SMS arrive.
     for (let i = 0; i < 100 && receiver.requests.length === 0; i++) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { TestReceiver } from '../helpers/receiver.ts';
-import { startTestServer, newDevice } from '../server/helpers.ts';
+import { startTestServer, newDevice, basic } from '../server/helpers.ts';
 
 /** The value of one sample of a Prometheus text exposition, or undefined. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -107,5 +107,78 @@ test('server /metrics: SSE streams held and HTTP requests, loopback only unless 
     assert.equal(authed.statusCode, 200);
   } finally {
     await server.cleanup();
+  }
+});
+
+test('server /metrics: the deliveries a linked device reports are counted, each attempt once; queue depth per device', async () => {
+  const receiver = await new TestReceiver().start();
+  const server = await startTestServer({ keepAliveMs: 300 });
+  const device = await startTestDevice({
+    link: { serverUrl: server.url, privateToken: server.privateToken, healthIntervalMs: 200, reconnect: { minDelayMs: 100, maxDelayMs: 500 }, log: () => {} },
+  });
+  try {
+    const deviceId = device.link!.registration.id;
+    const scrape = async () => (await fetch(`${server.url}/metrics`)).text();
+    assert.equal(sample(await scrape(), 'smsgate_deliveries_total', { outcome: 'succeeded' }), 0, 'nothing reported yet');
+    assert.equal((await device.api.call('PATCH', '/settings', { webhooks: { retry_count: 1 } })).status, 200);
+    assert.equal((await device.api.call('POST', '/webhooks', { url: `${receiver.url}/hook`, event: 'sms:received' })).status, 201);
+    // as on the device above: 5 answered 200, then one whose two attempts both get a 500
+    receiver.responder = (_r, index) => (index < 5 ? 200 : 500);
+    for (let i = 0; i < 5; i++) await device.api.call('POST', '/sim/v1/incoming', { from: '+15551230000', text: `ok ${i}` });
+    await receiver.waitFor(5);
+    await device.api.call('POST', '/sim/v1/incoming', { from: '+15551230000', text: 'doomed' });
+    await receiver.waitFor(7);
+
+    const reported = await eventually(async () => {
+      const t = await scrape();
+      return sample(t, 'smsgate_deliveries_total', { outcome: 'failed' }) === 1 && sample(t, 'smsgate_deliveries_total', { outcome: 'succeeded' }) === 5 ? t : undefined;
+    }, 'the reported outcomes on the server');
+    const expectCounts = (text: string) => {
+      assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'succeeded' }), 5);
+      assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'failed' }), 1);
+      assert.equal(sample(text, 'smsgate_delivery_retries_scheduled_total'), 1);
+      assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'succeeded' }), 5);
+      assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'retry' }), 1);
+      assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'failed' }), 1);
+    };
+    expectCounts(reported);
+    // the same numbers as the device's own
+    const onDevice = await (await fetch(`${device.url}/metrics`)).text();
+    for (const outcome of ['succeeded', 'failed']) assert.equal(sample(onDevice, 'smsgate_deliveries_total', { outcome }), sample(reported, 'smsgate_deliveries_total', { outcome }));
+
+    // every delivery reported again (as after a reconnect): nothing is counted twice
+    const activityReports = (text: string) => sample(text, 'smsgate_http_requests_total', { method: 'POST', route: '/mobile/v1/device/activity', status_code: '204' }) ?? 0;
+    const reportsBefore = activityReports(reported);
+    (device.link as unknown as { reporter: { resync(): void } }).reporter.resync();
+    const again = await eventually(async () => {
+      const t = await scrape();
+      return activityReports(t) > reportsBefore ? t : undefined;
+    }, 'the deliveries reported again');
+    expectCounts(again);
+
+    // queue depth, per device, from its health reports
+    assert.equal(sample(again, 'smsgate_delivery_queue_depth', { device_id: deviceId }), 0);
+    device.context.network.set(false);
+    try {
+      for (let i = 0; i < 2; i++) await device.api.call('POST', '/sim/v1/incoming', { from: '+15551230000', text: `queued ${i}` });
+      await eventually(async () => sample(await scrape(), 'smsgate_delivery_queue_depth', { device_id: deviceId }) === 2, 'queue depth 2 on the server');
+    } finally {
+      device.context.network.set(true);
+    }
+
+    // a dashboard's live stream is counted while it is open
+    const controller = new AbortController();
+    const live = await fetch(`${server.thirdPartyUrl}/events/stream`, {
+      headers: { authorization: basic(device.link!.registration.login, device.link!.createdPassword!) },
+      signal: controller.signal,
+    });
+    assert.equal(live.status, 200);
+    assert.equal(sample(await scrape(), 'smsgate_live_streams'), 1);
+    controller.abort();
+    await eventually(async () => sample(await scrape(), 'smsgate_live_streams') === 0, 'the live stream to be released');
+  } finally {
+    await device.cleanup();
+    await server.cleanup();
+    await receiver.stop();
   }
 });

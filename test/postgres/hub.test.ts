@@ -4,7 +4,7 @@ import { createTestDatabase, query, type TestDatabase } from './helpers.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import type { ServerStore } from '../../src/server/store/store.ts';
 import { userEventNotification, type PostgresEventHub } from '../../src/server/events/hub.postgres.ts';
-import type { PushEvent } from '../../src/server/events/hub.ts';
+import type { ActivityNotice, PushEvent } from '../../src/server/events/hub.ts';
 import { eventually } from '../server/helpers.ts';
 
 /** Two "nodes": two stores (two pools) on one database, each with its LISTEN/NOTIFY hub. */
@@ -80,6 +80,24 @@ test("an event for a user reaches that user's devices on every node, and every n
   assert.equal(onA.got.length, 2, 'once each');
   for (const c of [onA, onB, otherUser]) c.unsubscribe();
   stopWatching();
+});
+
+test("activity notices reach the user's dashboards on every node, once, split to fit; never a device's push stream", async () => {
+  const onA: ActivityNotice[] = [];
+  const onB: ActivityNotice[] = [];
+  const otherUser: ActivityNotice[] = [];
+  const stops = [a.subscribeActivity('user-act', (n) => onA.push(n)), b.subscribeActivity('user-act', (n) => onB.push(n)), b.subscribeActivity('user-other', (n) => otherUser.push(n))];
+  const device = collect(b, 'dev-act', 'user-act');
+  // about 300 bytes each: more than one notification's worth
+  const notices: ActivityNotice[] = Array.from({ length: 60 }, (_, i) => ({ type: 'attempt', data: { deliveryId: `delivery-${i}`, attempt: 1, error: 'x'.repeat(250) } }));
+  await a.publishActivity('user-act', notices);
+  assert.equal(onA.length, 60, 'the publisher delivers its own at once');
+  await eventually(() => onB.length === 60, `all notices on node B (got ${onB.length})`, 3000);
+  assert.deepEqual(onB.map((n) => n.data.deliveryId), notices.map((n) => n.data.deliveryId), 'in order');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual([onA.length, onB.length, otherUser.length, device.got.length], [60, 60, 0, 0], "once each; nothing for another user or for the user's device");
+  for (const stop of stops) stop();
+  device.unsubscribe();
 });
 
 test('a lost LISTEN connection comes back by itself, tells every local device to re-pull, and carries events again', async () => {

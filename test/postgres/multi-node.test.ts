@@ -5,6 +5,7 @@ import type { RunningProcess } from '../helpers/process.ts';
 import { runSmsgate } from '../server/helpers.ts';
 import { register } from '../../src/device/link/mobile-client.ts';
 import { api, basicAuth, createTestDatabase, query, startTwoNodesWithDevice, type TestDatabase } from './helpers.ts';
+import { openStream } from '../helpers/sse.ts';
 
 /**
  * Two `smsgate server` processes on one PostgreSQL database (what runs behind a load balancer),
@@ -106,6 +107,34 @@ test('a message sent through node 2 is sent by the device; its state is readable
   assert.equal(device.context.messages.get(sent.body.id)?.text, 'sent via node 2', 'the device has the message');
   const viaNode2 = await api(thirdParty(node2, `/messages/${sent.body.id}`), 'GET', auth);
   assert.deepEqual(viaNode2.body, state, 'both nodes answer the same');
+});
+
+test("a dashboard's live stream on node 2 shows what the device reports to node 1; Redeliver through node 2 reaches the device", async () => {
+  const live = await openStream(thirdParty(node2, '/events/stream'), auth);
+  try {
+    const hook = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/live-across`, event: 'sms:received' });
+    assert.equal(hook.status, 201);
+    const injected = await device.api.call('POST', '/sim/v1/incoming', { from: '+15550199', text: 'seen on node 2' });
+    const [id] = injected.body.deliveryIds;
+    // The device reports to node 1 only; node 1's NOTIFY brings it to the stream held by node 2.
+    await eventually(() => live.frames.some((f) => f.type === 'attempt' && f.data.deliveryId === id && f.data.status === 200), 'the attempt on node 2', 5000);
+    const event = live.frames.find((f) => f.type === 'event' && f.data.eventId === injected.body.eventId);
+    assert.ok(event, 'the event on node 2');
+    assert.deepEqual([event.data.event, event.data.payload.message, event.data.deviceId], ['sms:received', 'seen on node 2', device.link!.registration.id]);
+    const copy = await api(thirdParty(node2, `/deliveries/${id}`), 'GET', auth);
+    assert.equal(copy.status, 200);
+    assert.deepEqual(copy.body.attemptLog.map((a: { status: number }) => a.status), [200]);
+
+    // node 2 pushes the request to the device, whose stream is on node 1; the new attempt comes back the same way
+    const asked = await api(thirdParty(node2, `/deliveries/${id}/redeliver`), 'POST', auth);
+    assert.equal(asked.status, 202);
+    await eventually(() => live.frames.some((f) => f.type === 'attempt' && f.data.deliveryId === id && f.data.attempt === 2), 'the redelivered attempt on node 2', 5000);
+    assert.equal((await device.api.call('GET', `/deliveries/${id}`)).body.attempts, 2, 'the device made it');
+    assert.equal(live.frames.filter((f) => f.type === 'event' && f.data.eventId === injected.body.eventId).length, 1, 'each event once');
+    await device.api.call('DELETE', `/webhooks/${hook.body.id}`);
+  } finally {
+    live.close();
+  }
 });
 
 test('20 concurrent upserts of one webhook id through both nodes leave exactly one row, and the device ends with it', async () => {

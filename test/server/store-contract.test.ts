@@ -9,6 +9,7 @@ import { SQLITE_MIGRATIONS } from '../../src/server/store/sqlite.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import { createTestDatabase } from '../postgres/helpers.ts';
 import type { MessageRecord } from '../../src/server/messages/repository.ts';
+import type { ReportedDelivery } from '../../src/protocol/index.ts';
 
 /**
  * The repository contract: every store implementation must give the same answers. A new
@@ -252,6 +253,101 @@ for (const impl of IMPLEMENTATIONS) {
       const v = await user();
       await Promise.all(Array.from({ length: 10 }, (_, i) => via(i).settings.patchUserSettings(v, { messages: { [`key_${i}`]: i } } as never, 20 + i)));
       assert.deepEqual(Object.keys((await twin.settings.getUserSettings(v)).messages ?? {}).sort(), Array.from({ length: 10 }, (_, i) => `key_${i}`).sort());
+    });
+
+    /** A delivery as a device reports it, version (attempts, updatedAt), with attempts 1..attempts. */
+    const reported = (id: string, attempts: number, updatedAt: number, extra: Partial<ReportedDelivery> = {}): ReportedDelivery => ({
+      id, eventId: `event-of-${id}`, event: 'sms:received', webhookId: 'hook-1', source: 'Local', url: 'https://e.com/hook',
+      state: attempts === 0 ? 'pending' : 'succeeded', attempts, nextAttemptAt: attempts === 0 ? updatedAt : null,
+      lastStatus: attempts === 0 ? null : 200, lastError: null, createdAt: 1000, updatedAt,
+      attemptLog: Array.from({ length: attempts }, (_, i) => ({
+        number: i + 1, startedAt: 1000 + i, durationMs: 10 + i, status: i + 1 === attempts ? 200 : 500, error: i + 1 === attempts ? null : 'HTTP 500',
+        responsePreview: 'ok', outcome: i + 1 === attempts ? ('succeeded' as const) : ('retry' as const),
+      })),
+      ...extra,
+    });
+
+    test('deliveries: an older report never replaces a newer version, through either store; each attempt is stored once', async () => {
+      const u = await user();
+      const d = await device(u);
+      const first = await store.deliveries.saveReport(d, u, [reported('del-1', 0, 2000)], 5000, 100);
+      assert.deepEqual(first.changed, [{ id: 'del-1', state: 'pending', attempts: 0 }]);
+      assert.deepEqual(first.newAttempts, []);
+      const second = await twin.deliveries.saveReport(d, u, [reported('del-1', 2, 3000)], 5001, 100);
+      assert.deepEqual(second.changed, [{ id: 'del-1', state: 'succeeded', attempts: 2 }]);
+      assert.deepEqual(second.newAttempts.map((a) => [a.deliveryId, a.number, a.outcome, a.durationMs]), [['del-1', 1, 'retry', 10], ['del-1', 2, 'succeeded', 11]]);
+      // late and repeated reports, racing through both stores: nothing moves back, no attempt twice
+      const late = await Promise.all([
+        store.deliveries.saveReport(d, u, [reported('del-1', 1, 2500, { state: 'pending', lastStatus: 500 })], 5002, 100),
+        twin.deliveries.saveReport(d, u, [reported('del-1', 2, 3000)], 5003, 100),
+        store.deliveries.saveReport(d, u, [reported('del-1', 2, 2999, { state: 'pending' })], 5004, 100),
+      ]);
+      assert.deepEqual(late.map((r) => [r.changed.length, r.newAttempts.length]), [[0, 0], [0, 0], [0, 0]]);
+      const stored = (await twin.deliveries.getUserDelivery(u, 'del-1'))!;
+      assert.deepEqual([stored.state, stored.attempts, stored.updatedAt, stored.lastStatus, stored.reportedAt], ['succeeded', 2, 3000, 200, 5001]);
+      assert.deepEqual(stored.attemptLog.map((a) => [a.number, a.status, a.outcome, a.startedAt]), [[1, 500, 'retry', 1000], [2, 200, 'succeeded', 1001]]);
+      // same attempts, later change on the device (a redelivery): newer, so it replaces
+      const redelivered = await store.deliveries.saveReport(d, u, [reported('del-1', 2, 4000, { state: 'pending', nextAttemptAt: 4000 })], 5005, 100);
+      assert.deepEqual(redelivered.changed, [{ id: 'del-1', state: 'pending', attempts: 2 }]);
+      assert.equal((await store.deliveries.getUserDelivery(u, 'del-1'))!.nextAttemptAt, 4000);
+    });
+
+    test("deliveries: a user sees only their own; filters and keyset pages, newest first", async () => {
+      const [u1, u2] = [await user(), await user()];
+      const [d1, d2, other] = [await device(u1), await device(u1), await device(u2)];
+      await store.deliveries.saveReport(d1, u1, [reported('a', 1, 10), reported('b', 0, 11, { event: 'sms:sent' })], 1, 100);
+      await twin.deliveries.saveReport(d2, u1, [reported('c', 1, 12, { webhookId: 'hook-2', source: 'Cloud' })], 2, 100);
+      await store.deliveries.saveReport(other, u2, [reported('d', 1, 13), reported('shared-id', 1, 14)], 3, 100);
+      const ids = async (userId: string, filter: Partial<Parameters<ServerStore['deliveries']['listUserDeliveries']>[1]> = {}) =>
+        (await twin.deliveries.listUserDeliveries(userId, { limit: 10, ...filter })).map((d) => d.id);
+      assert.deepEqual(await ids(u1), ['c', 'b', 'a'], 'newest first, only u1’s');
+      assert.deepEqual(await ids(u2), ['shared-id', 'd']);
+      assert.deepEqual(await ids(u1, { state: 'pending' }), ['b']);
+      assert.deepEqual(await ids(u1, { event: 'sms:sent' }), ['b']);
+      assert.deepEqual(await ids(u1, { webhookId: 'hook-2' }), ['c']);
+      assert.deepEqual(await ids(u1, { deviceId: d1 }), ['b', 'a']);
+      assert.deepEqual(await ids(u1, { deviceId: other }), [], "another user's device filters to nothing");
+      const firstPage = await store.deliveries.listUserDeliveries(u1, { limit: 2 });
+      assert.deepEqual(firstPage.map((d) => d.id), ['c', 'b']);
+      assert.deepEqual(await ids(u1, { limit: 2, before: firstPage[1].seq }), ['a']);
+      assert.equal(await store.deliveries.getUserDelivery(u1, 'd'), undefined, "another user's delivery is not found");
+      assert.equal((await store.deliveries.getUserDelivery(u2, 'd'))!.deviceId, other);
+      assert.equal(await store.deliveries.getUserDelivery(u1, 'missing'), undefined);
+    });
+
+    test('deliveries: each device keeps its newest N; a removed device takes its deliveries and attempts along', async () => {
+      const u = await user();
+      const [d, kept] = [await device(u), await device(u)];
+      await store.deliveries.saveReport(kept, u, [reported('kept-1', 1, 1)], 1, 3);
+      for (let i = 0; i < 5; i++) await via(i).deliveries.saveReport(d, u, [reported(`bound-${i}`, 1, 10 + i)], 10 + i, 3);
+      assert.deepEqual((await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: d })).map((x) => x.id), ['bound-4', 'bound-3', 'bound-2']);
+      assert.equal(await store.deliveries.getUserDelivery(u, 'bound-0'), undefined, 'the oldest went');
+      assert.deepEqual((await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: kept })).map((x) => x.id), ['kept-1'], "another device's are not counted");
+      // a pruned delivery reported again comes back, as new
+      const back = await store.deliveries.saveReport(d, u, [reported('bound-0', 2, 99)], 20, 3);
+      assert.deepEqual(back.newAttempts.map((a) => a.number), [1, 2]);
+      assert.equal(await store.devices.deleteUserDevice(u, d), true);
+      assert.deepEqual(await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: d }), []);
+      assert.deepEqual((await store.deliveries.listUserDeliveries(u, { limit: 10 })).map((x) => x.id), ['kept-1']);
+    });
+
+    test("devices: the Local webhook list a device reports is kept (never an older one), for its user only; queue depths come from health reports", async () => {
+      const [u, v] = [await user(), await user()];
+      const d = await device(u);
+      assert.deepEqual(await store.devices.getLocalWebhooks(u, d), { webhooks: null, reportedAt: null }, 'nothing reported yet');
+      const hooks = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `local-${i}`, url: `https://e.com/${i}`, event: 'sms:received' as const, deviceId: null }));
+      await store.devices.saveLocalWebhooks(d, JSON.stringify(hooks(2)), 2000);
+      await twin.devices.saveLocalWebhooks(d, JSON.stringify(hooks(5)), 1000); // overtaken
+      assert.deepEqual(await twin.devices.getLocalWebhooks(u, d), { webhooks: hooks(2), reportedAt: 2000 });
+      await store.devices.saveLocalWebhooks(d, '[]', 3000);
+      assert.deepEqual(await store.devices.getLocalWebhooks(u, d), { webhooks: [], reportedAt: 3000 });
+      assert.equal(await store.devices.getLocalWebhooks(v, d), undefined, "another user's device is not found");
+
+      const health = (queued: number) => JSON.stringify({ status: 'pass', version: '1', releaseId: 1, checks: { 'webhooks:queue': { description: 'q', observedValue: queued, observedUnit: 'deliveries', status: 'pass' } } });
+      await store.devices.saveHealth(d, health(42), 4000);
+      const depths = await twin.devices.listQueueDepths();
+      assert.deepEqual(depths.find((x) => x.deviceId === d), { deviceId: d, queued: 42 });
+      assert.ok(depths.every((x) => typeof x.queued === 'number'));
     });
 
     test('meta: the first value stored wins, on every store', async () => {

@@ -4,6 +4,7 @@ import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
 import { HealthSchema, WebhookSchema } from '../../protocol/index.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
+import { EventStreamResponse } from '../../shared/sse.ts';
 
 const OverviewSchema = Type.Object({
   device: Type.Object({
@@ -43,6 +44,7 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
         tags: ['dashboard'],
         summary: 'Server-Sent Events: `event` frames for every SMS/system event recorded, `attempt` frames for every delivery attempt',
         produces: ['text/event-stream'],
+        response: { 200: EventStreamResponse },
       },
     },
     (request, reply) => {

@@ -1,9 +1,23 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
-import { EventNameSchema, HttpError } from '../../protocol/index.ts';
-import { DELIVERY_STATES, type DeliveryRow, type AttemptRow } from '../store/outbox.ts';
+import {
+  AttemptSchema,
+  DELIVERY_STATES,
+  DeliverySchema,
+  deliveryPageSchema,
+  ErrorBodySchema,
+  EventNameSchema,
+  HttpError,
+  type DeliveryState,
+} from '../../protocol/index.ts';
+import type { DeliveryRow, AttemptRow, DeliveryState as OutboxDeliveryState } from '../store/outbox.ts';
 import { formatInZone } from '../../shared/time-format.ts';
+
+// The outbox names its states itself; this fails to compile if they ever differ from the protocol's.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const statesAgree: Same<DeliveryState, OutboxDeliveryState> = true;
+void statesAgree;
 
 const ListQuery = Type.Object(
   {
@@ -17,6 +31,11 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const DeliveryDetailSchema = Type.Composite([
+  DeliverySchema,
+  Type.Object({ body: Type.String({ description: 'the exact JSON body signed and sent on every attempt' }), attemptLog: Type.Array(AttemptSchema) }),
+]);
+const tags = ['deliveries'];
 
 /** The delivery and attempt log, and redelivery. */
 export function deliveryRoutes(app: App, ctx: DeviceContext): void {
@@ -38,30 +57,49 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
   });
   const wireAttempt = (a: AttemptRow) => ({ ...a, startedAt: time(a.startedAt) });
 
-  app.get('/deliveries', { schema: { tags: ['deliveries'], querystring: ListQuery } }, async (request) => {
-    const query = request.query as typeof ListQuery.static;
-    const limit = query.limit ?? 50;
-    const rows = ctx.outbox.listDeliveries({ ...query, limit });
-    return {
-      items: rows.map(wireDelivery),
-      nextCursor: rows.length === limit ? rows[rows.length - 1].seq : null,
-    };
-  });
+  app.get(
+    '/deliveries',
+    { schema: { tags, summary: 'Deliveries, newest first, filtered and paginated', querystring: ListQuery, response: { 200: deliveryPageSchema(DeliverySchema) } } },
+    async (request) => {
+      const query = request.query as typeof ListQuery.static;
+      const limit = query.limit ?? 50;
+      const rows = ctx.outbox.listDeliveries({ ...query, limit });
+      return {
+        items: rows.map(wireDelivery),
+        nextCursor: rows.length === limit ? rows[rows.length - 1].seq : null,
+      };
+    },
+  );
 
-  app.get('/deliveries/:id', { schema: { tags: ['deliveries'], params: IdParams } }, async (request) => {
-    const { id } = request.params as { id: string };
-    const row = ctx.outbox.getDelivery(id);
-    if (!row) throw new HttpError(404, `no delivery with id "${id}"`);
-    return { ...wireDelivery(row), body: row.body, attemptLog: row.attemptLog.map(wireAttempt) };
-  });
+  app.get(
+    '/deliveries/:id',
+    { schema: { tags, summary: 'One delivery with its body and every attempt', params: IdParams, response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const row = ctx.outbox.getDelivery(id);
+      if (!row) throw new HttpError(404, `no delivery with id "${id}"`);
+      return { ...wireDelivery(row), body: row.body, attemptLog: row.attemptLog.map(wireAttempt) };
+    },
+  );
 
-  app.post('/deliveries/:id/redeliver', { schema: { tags: ['deliveries'], params: IdParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
-    if (!ctx.outbox.redeliver(id, ctx.clock.now())) {
-      if (!ctx.outbox.getDelivery(id)) throw new HttpError(404, `no delivery with id "${id}"`);
-      throw new HttpError(409, `delivery "${id}" is being sent right now; try again when the attempt has finished`);
-    }
-    ctx.dispatcher.wake();
-    return reply.code(202).send(wireDelivery(ctx.outbox.getDelivery(id)!));
-  });
+  app.post(
+    '/deliveries/:id/redeliver',
+    {
+      schema: {
+        tags,
+        summary: 'Send again now, with a fresh retry budget',
+        params: IdParams,
+        response: { 202: DeliverySchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      if (!ctx.outbox.redeliver(id, ctx.clock.now())) {
+        if (!ctx.outbox.getDelivery(id)) throw new HttpError(404, `no delivery with id "${id}"`);
+        throw new HttpError(409, `delivery "${id}" is being sent right now; try again when the attempt has finished`);
+      }
+      ctx.dispatcher.wake();
+      return reply.code(202).send(wireDelivery(ctx.outbox.getDelivery(id)!));
+    },
+  );
 }

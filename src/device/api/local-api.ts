@@ -2,6 +2,7 @@ import type { App } from '../../shared/http.ts';
 import { createApp } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
 import type { LocalCredentials } from './auth.ts';
+import { Type } from '@sinclair/typebox';
 import { HealthSchema } from '../../protocol/index.ts';
 import { webhookRoutes } from './webhooks-routes.ts';
 import { messageRoutes } from './messages-routes.ts';
@@ -69,7 +70,14 @@ function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, str
     return reply.code(health.status === 'fail' ? 503 : 200).send(health);
   });
 
-  app.get('/device', { schema: { tags: ['device'] } }, async () => ({
+  const DeviceInfo = Type.Object({
+    id: Type.String(),
+    cloudId: Type.Union([Type.String(), Type.Null()], { description: 'the id the server gave this device; null when not linked' }),
+    simCount: Type.Integer(),
+    timeZone: Type.String(),
+    online: Type.Boolean({ description: 'simulated connectivity' }),
+  });
+  app.get('/device', { schema: { tags: ['device'], summary: 'This device', response: { 200: DeviceInfo } } }, async () => ({
     id: ctx.deviceId,
     cloudId: ctx.identity.cloudDeviceId(),
     simCount: ctx.carrier.simCount,

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
-import { HttpError } from '../../protocol/index.ts';
+import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
 
 const IncomingBody = Type.Object(
   {
@@ -12,13 +12,18 @@ const IncomingBody = Type.Object(
   { additionalProperties: false },
 );
 const NetworkBody = Type.Object({ online: Type.Boolean() }, { additionalProperties: false });
+const IncomingReply = Type.Object({
+  eventId: Type.String({ description: 'the sms:received event recorded' }),
+  deliveryIds: Type.Array(Type.String(), { description: 'one delivery per webhook that wants it' }),
+});
+const NetworkState = Type.Object({ online: Type.Boolean() });
 
 /**
  * The simulation API of the virtual carrier, kept apart from the original API under /sim/v1:
  * it stands in for the radio network (incoming SMS, connectivity).
  */
 export function simRoutes(app: App, ctx: DeviceContext): void {
-  app.post('/sim/v1/incoming', { schema: { tags: ['simulation'], body: IncomingBody } }, async (request, reply) => {
+  app.post('/sim/v1/incoming', { schema: { tags: ['simulation'], summary: 'An SMS arrives', body: IncomingBody, response: { 202: IncomingReply, 400: ErrorBodySchema } } }, async (request, reply) => {
     const body = request.body as typeof IncomingBody.static;
     const simNumber = body.simNumber ?? 1;
     if (simNumber > ctx.carrier.simCount) {
@@ -28,9 +33,9 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
     return reply.code(202).send({ eventId: emitted.eventId, deliveryIds: emitted.deliveryIds });
   });
 
-  app.get('/sim/v1/network', { schema: { tags: ['simulation'] } }, async () => ({ online: ctx.network.isOnline() }));
+  app.get('/sim/v1/network', { schema: { tags: ['simulation'], summary: 'Simulated connectivity', response: { 200: NetworkState } } }, async () => ({ online: ctx.network.isOnline() }));
 
-  app.post('/sim/v1/network', { schema: { tags: ['simulation'], body: NetworkBody } }, async (request) => {
+  app.post('/sim/v1/network', { schema: { tags: ['simulation'], summary: 'Switch simulated connectivity', body: NetworkBody, response: { 200: NetworkState } } }, async (request) => {
     ctx.network.set((request.body as typeof NetworkBody.static).online);
     return { online: ctx.network.isOnline() };
   });

@@ -30,7 +30,7 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
       },
     );
 
-    app.delete(`${base}/:id`, { schema: { tags: ['webhooks'], params: IdParams } }, async (request, reply) => {
+    app.delete(`${base}/:id`, { schema: { tags: ['webhooks'], params: IdParams, response: { 204: Type.Null({ description: 'also when there is no such webhook' }) } } }, async (request, reply) => {
       ctx.webhooks.remove('Local', (request.params as { id: string }).id);
       return reply.code(204).send();
     });

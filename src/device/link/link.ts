@@ -2,6 +2,7 @@ import type { DeviceContext } from '../runtime.ts';
 import { DEFAULT_SETTINGS, isEventName, SettingsSchema, type Settings } from '../../protocol/index.ts';
 import { MobileApiError, MobileClient, register, type MessageReport, type MobileEvent, type MobileSettings, type EventStream } from './mobile-client.ts';
 import { Value } from '@sinclair/typebox/value';
+import { ActivityReporter } from './activity-reporter.ts';
 
 export interface LinkOptions {
   /** the server's base URL, e.g. http://127.0.0.1:3000 */
@@ -14,6 +15,8 @@ export interface LinkOptions {
   name?: string;
   /** how often the device's health (queue depth among it) is sent to the server, ms; default 30 s */
   healthIntervalMs?: number;
+  /** at most one webhook activity report per this long, ms; default 500 */
+  activityIntervalMs?: number;
   /** SSE reconnect backoff bounds, ms (tests shorten them) */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   log?: (line: string) => void;
@@ -41,6 +44,8 @@ export class DeviceLink {
   private stopped = false;
   private healthTimer: NodeJS.Timeout | undefined;
   private healthInFlight = false;
+  private reporter: ActivityReporter | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
   registration!: StoredRegistration;
   /** the new user's password, when this start created one */
   createdPassword: string | undefined;
@@ -78,6 +83,20 @@ export class DeviceLink {
     });
     this.healthTimer = setInterval(() => this.reportHealth(), this.options.healthIntervalMs ?? 30_000);
     this.healthTimer.unref();
+    const reporter = (this.reporter = new ActivityReporter({
+      outbox: this.ctx.outbox,
+      webhooks: this.ctx.webhooks,
+      clock: this.ctx.clock,
+      send: (report) => this.client.reportActivity(report),
+      log: (line) => this.log(line),
+      intervalMs: this.options.activityIntervalMs,
+    }));
+    this.unsubscribe.push(
+      this.ctx.events.onEvent((event) => reporter.noteEvent(event)),
+      this.ctx.observability.onAttempt((notice) => reporter.noteAttempt(notice)),
+      this.ctx.webhooks.onChange((source) => source === 'Local' && reporter.noteLocalWebhooksChanged()),
+    );
+    reporter.start();
 
     await this.syncAll().catch((error) => this.log(`first sync failed (will retry on connect): ${error.message}`));
     this.stream = this.client.openEvents((event) => this.onPush(event), {
@@ -111,8 +130,9 @@ export class DeviceLink {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.healthTimer);
+    for (const off of this.unsubscribe.splice(0)) off();
     await this.stream?.close();
-    await this.reporting;
+    await Promise.all([this.reporting, this.reporter?.stop()]);
   }
 
   private onPush(event: MobileEvent): void {
@@ -120,6 +140,7 @@ export class DeviceLink {
       event.type === 'WebhooksUpdated' ? this.syncWebhooks()
       : event.type === 'MessageEnqueued' ? this.pullMessages()
       : event.type === 'SettingsUpdated' ? this.syncSettings()
+      : event.type === 'DeliveryRedeliverRequested' ? this.redeliver(event.data)
       : undefined;
     job?.catch((error) => this.log(`${event.type}: ${error.message}`));
   }
@@ -129,6 +150,23 @@ export class DeviceLink {
     await this.pullMessages();
     this.scheduleReport();
     this.reportHealth();
+    this.reporter?.resync();
+  }
+
+  /**
+   * The server's dashboard asked to send a delivery again: queue it as the Local API's redeliver
+   * does. The new attempt reaches the server with the next activity report.
+   */
+  private async redeliver(data: unknown): Promise<void> {
+    const id = (data as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') return;
+    const { outbox, dispatcher, clock } = this.ctx;
+    if (outbox.redeliver(id, clock.now())) {
+      dispatcher.wake();
+      this.reporter?.noteDelivery(id);
+      return;
+    }
+    this.log(`redelivery of ${id} asked by the server: ${outbox.getDelivery(id) ? 'it is being sent right now; ask again when the attempt has finished' : 'no such delivery on this device'}`);
   }
 
   /**

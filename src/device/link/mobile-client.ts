@@ -41,7 +41,7 @@ export interface MobileDevice {
 
 // The message exchange's wire shapes are defined once, in the protocol.
 import type { MessageReport, MobileMessage } from '../../protocol/mobile.ts';
-import type { Health } from '../../protocol/index.ts';
+import type { ActivityReport, Health } from '../../protocol/index.ts';
 export type { MessageReport, MobileMessage };
 
 export interface MobileWebhook {
@@ -58,10 +58,10 @@ export interface MobileWebhook {
  */
 export type MobileSettings = Partial<Record<'messages' | 'webhooks' | 'logs' | 'ping', Record<string, unknown>>>;
 
-export type MobileEventType = 'MessageEnqueued' | 'WebhooksUpdated' | 'SettingsUpdated';
+export type MobileEventType = 'MessageEnqueued' | 'WebhooksUpdated' | 'SettingsUpdated' | 'DeliveryRedeliverRequested';
 
 export interface MobileEvent {
-  /** MessageEnqueued, WebhooksUpdated, SettingsUpdated (others may come later: ignore them) */
+  /** MessageEnqueued, WebhooksUpdated, SettingsUpdated, DeliveryRedeliverRequested (others may come later: ignore them) */
   type: MobileEventType | (string & {});
   /** the parsed `data:` JSON (a raw string when it is not JSON) */
   data: unknown;
@@ -176,6 +176,11 @@ export class MobileClient {
   /** send this device's health document; the server shows it (queue depth included) with the device */
   async reportHealth(health: Health): Promise<void> {
     await this.request('PUT', '/device/health', health);
+  }
+
+  /** report webhook activity (events, changed deliveries with their latest attempts, the Local webhook list) */
+  async reportActivity(report: ActivityReport): Promise<void> {
+    await this.request('POST', '/device/activity', report);
   }
 
   async updatePushToken(pushToken: string | null): Promise<void> {

@@ -14,6 +14,7 @@ const COLUMNS = `source, id, url, event, device_id AS deviceId`;
 /** Both webhook lists the device keeps: Local (its own API) and Cloud (synced from the server). */
 export class WebhookStore {
   private readonly matchingStatement;
+  private readonly listeners = new Set<(source: WebhookSource) => void>();
 
   constructor(private readonly db: Db) {
     this.matchingStatement = db.prepare(`SELECT ${COLUMNS} FROM webhooks WHERE event = ? ORDER BY created_at, id`);
@@ -30,6 +31,11 @@ export class WebhookStore {
 
   /** Insert, or replace the webhook with the same id in the same list. */
   upsert(hook: StoredWebhook, now: number): void {
+    this.write(hook, now);
+    this.changed(hook.source);
+  }
+
+  private write(hook: StoredWebhook, now: number): void {
     this.db
       .prepare(
         `INSERT INTO webhooks (source, id, url, event, device_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -39,15 +45,26 @@ export class WebhookStore {
   }
 
   remove(source: WebhookSource, id: string): void {
-    this.db.prepare(`DELETE FROM webhooks WHERE source = ? AND id = ?`).run(source, id);
+    if (this.db.prepare(`DELETE FROM webhooks WHERE source = ? AND id = ?`).run(source, id).changes > 0) this.changed(source);
   }
 
   /** The Cloud list is replaced whole, in one transaction, on every sync. */
   replaceCloud(hooks: readonly Omit<StoredWebhook, 'source'>[], now: number): void {
     this.db.transaction(() => {
       this.db.prepare(`DELETE FROM webhooks WHERE source = 'Cloud'`).run();
-      for (const hook of hooks) this.upsert({ ...hook, source: 'Cloud' }, now);
+      for (const hook of hooks) this.write({ ...hook, source: 'Cloud' }, now);
     })();
+    this.changed('Cloud');
+  }
+
+  /** Called after a list changed (and committed); returns the function that stops it. */
+  onChange(listener: (source: WebhookSource) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(source: WebhookSource): void {
+    for (const listener of this.listeners) listener(source);
   }
 }
 

@@ -7,12 +7,17 @@ import { webhooks3rdPartyRoutes } from '../webhooks/3rdparty.ts';
 import { messages3rdPartyRoutes } from '../messages/3rdparty.ts';
 import { devices3rdPartyRoutes } from '../devices/3rdparty.ts';
 import { settings3rdPartyRoutes } from '../settings/3rdparty.ts';
+import { deliveries3rdPartyRoutes } from '../deliveries/3rdparty.ts';
+import type { ServerResponse } from 'node:http';
 
 /** Where the 3rdparty API is served (the original serves both). */
 export const THIRD_PARTY_PREFIXES = ['/3rdparty/v1', '/api/3rdparty/v1'] as const;
 
-/** The integrators' API: HTTP Basic auth with a user's login and password, except health. */
-export function thirdPartyApi(app: App, ctx: ServerContext): void {
+/**
+ * The integrators' API: HTTP Basic auth with a user's login and password, except health.
+ * `liveStreams` holds the dashboards' activity streams (closed with the server, counted in the metrics).
+ */
+export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<ServerResponse>): void {
   for (const prefix of THIRD_PARTY_PREFIXES) {
     app.register(
       async (scope) => {
@@ -23,6 +28,7 @@ export function thirdPartyApi(app: App, ctx: ServerContext): void {
           messages3rdPartyRoutes(authed, ctx);
           devices3rdPartyRoutes(authed, ctx);
           settings3rdPartyRoutes(authed, ctx);
+          deliveries3rdPartyRoutes(authed, ctx, liveStreams);
           notHereRoutes(authed);
         });
       },

@@ -8,6 +8,7 @@ import { webhooksMobileRoutes } from '../webhooks/mobile.ts';
 import { settingsMobileRoutes } from '../settings/mobile.ts';
 import { usersMobileRoutes } from '../users/mobile.ts';
 import { eventsMobileRoutes } from '../events/mobile.ts';
+import { deliveriesMobileRoutes } from '../deliveries/mobile.ts';
 
 export const MOBILE_PREFIXES = ['/mobile/v1', '/api/mobile/v1'] as const;
 
@@ -20,6 +21,7 @@ export function mobileApi(app: App, ctx: ServerContext, streams: Set<ServerRespo
         scope.register(async (authed) => {
           authed.addHook('onRequest', requireDevice(ctx));
           devicesMobileRoutes(authed, ctx);
+          deliveriesMobileRoutes(authed, ctx);
           messagesMobileRoutes(authed, ctx);
           webhooksMobileRoutes(authed, ctx);
           settingsMobileRoutes(authed, ctx);

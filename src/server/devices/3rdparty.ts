@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HealthSchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, HealthSchema, ReportedWebhookSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toDeviceView } from './service.ts';
@@ -17,11 +17,29 @@ export const DeviceSchema = Type.Object({
 });
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const LocalWebhooksSchema = Type.Object({
+  deviceId: Type.String(),
+  reportedAt: Type.Union([Type.String(), Type.Null()], { description: 'when the device last reported its list; null: not yet' }),
+  webhooks: Type.Array(Type.Composite([ReportedWebhookSchema, Type.Object({ source: Type.Literal('Local') })])),
+});
 const tags = ['devices'];
 
 export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get('/devices', { schema: { tags, summary: 'Your devices, most recently seen first', response: { 200: Type.Array(DeviceSchema) } } }, async (request) =>
     (await ctx.devices.list(userOf(request).id)).map(toDeviceView),
+  );
+
+  app.get(
+    '/devices/:id/webhooks',
+    {
+      schema: {
+        tags,
+        summary: "The device's Local webhook list, as it last reported it (managed on the device through its Local API; read-only here)",
+        params: IdParams,
+        response: { 200: LocalWebhooksSchema, 404: ErrorBodySchema },
+      },
+    },
+    async (request) => ctx.deliveries.localWebhooks(userOf(request).id, (request.params as { id: string }).id),
   );
 
   app.delete(

@@ -84,7 +84,7 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
     return reply.code(204).send();
   });
 
-  app.post('/device/ping', { schema: { tags, summary: 'Tell the server this device is alive (updates lastSeen)' } }, async (request, reply) => {
+  app.post('/device/ping', { schema: { tags, summary: 'Tell the server this device is alive (updates lastSeen)', response: { 204: Type.Null() } } }, async (request, reply) => {
     await ctx.devices.ping(deviceOf(request).id);
     return reply.code(204).send();
   });

@@ -1,5 +1,5 @@
 import type { PgPool } from '../store/postgres.ts';
-import { type DeviceRecord, type DevicesRepository, type DeviceRow, toDevice, DEVICE_COLUMNS } from './repository.ts';
+import { type DeviceRecord, type DevicesRepository, type DeviceRow, type LocalWebhooks, toDevice, toLocalWebhooks, DEVICE_COLUMNS } from './repository.ts';
 
 export class PostgresDevicesRepository implements DevicesRepository {
   constructor(private readonly pool: PgPool) {}
@@ -61,5 +61,30 @@ export class PostgresDevicesRepository implements DevicesRepository {
         WHERE id = $1 AND (health_reported_at IS NULL OR health_reported_at <= $3)`,
       [deviceId, healthJson, reportedAt],
     );
+  }
+
+  async saveLocalWebhooks(deviceId: string, webhooksJson: string, reportedAt: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE devices SET local_webhooks = $2, local_webhooks_reported_at = $3
+        WHERE id = $1 AND (local_webhooks_reported_at IS NULL OR local_webhooks_reported_at <= $3)`,
+      [deviceId, webhooksJson, reportedAt],
+    );
+  }
+
+  async getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined> {
+    const { rows } = await this.pool.query<{ local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
+      `SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 AND id = $2`,
+      [userId, deviceId],
+    );
+    return rows[0] && toLocalWebhooks(rows[0]);
+  }
+
+  async listQueueDepths(): Promise<{ deviceId: string; queued: number }[]> {
+    const { rows } = await this.pool.query<{ deviceId: string; queued: number }>(
+      `SELECT id AS "deviceId", queued FROM (
+         SELECT id, (health::jsonb -> 'checks' -> 'webhooks:queue' ->> 'observedValue')::float8 AS queued FROM devices WHERE health IS NOT NULL
+       ) AS reported WHERE queued IS NOT NULL ORDER BY id`,
+    );
+    return rows;
   }
 }

@@ -1,5 +1,5 @@
 import type { SqliteDb } from '../store/sqlite.ts';
-import { type DeviceRecord, type DevicesRepository, type DeviceRow, toDevice, DEVICE_COLUMNS } from './repository.ts';
+import { type DeviceRecord, type DevicesRepository, type DeviceRow, type LocalWebhooks, toDevice, toLocalWebhooks, DEVICE_COLUMNS } from './repository.ts';
 
 export class SqliteDevicesRepository implements DevicesRepository {
   private readonly statements;
@@ -29,6 +29,18 @@ export class SqliteDevicesRepository implements DevicesRepository {
       saveHealth: db.prepare<{ id: string; health: string; at: number }>(
         `UPDATE devices SET health = :health, health_reported_at = :at, last_seen = max(last_seen, :at)
           WHERE id = :id AND (health_reported_at IS NULL OR health_reported_at <= :at)`,
+      ),
+      saveLocalWebhooks: db.prepare<{ id: string; webhooks: string; at: number }>(
+        `UPDATE devices SET local_webhooks = :webhooks, local_webhooks_reported_at = :at
+          WHERE id = :id AND (local_webhooks_reported_at IS NULL OR local_webhooks_reported_at <= :at)`,
+      ),
+      getLocalWebhooks: db.prepare<[string, string], { local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
+        `SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? AND id = ?`,
+      ),
+      listQueueDepths: db.prepare<[], { deviceId: string; queued: number }>(
+        `SELECT id AS deviceId, queued FROM (
+           SELECT id, json_extract(health, '$.checks."webhooks:queue".observedValue') AS queued FROM devices WHERE health IS NOT NULL
+         ) WHERE queued IS NOT NULL ORDER BY id`,
       ),
     };
   }
@@ -72,5 +84,18 @@ export class SqliteDevicesRepository implements DevicesRepository {
 
   async saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void> {
     this.statements.saveHealth.run({ id: deviceId, health: healthJson, at: reportedAt });
+  }
+
+  async saveLocalWebhooks(deviceId: string, webhooksJson: string, reportedAt: number): Promise<void> {
+    this.statements.saveLocalWebhooks.run({ id: deviceId, webhooks: webhooksJson, at: reportedAt });
+  }
+
+  async getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined> {
+    const row = this.statements.getLocalWebhooks.get(userId, deviceId);
+    return row && toLocalWebhooks(row);
+  }
+
+  async listQueueDepths(): Promise<{ deviceId: string; queued: number }[]> {
+    return this.statements.listQueueDepths.all();
   }
 }

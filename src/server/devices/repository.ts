@@ -1,4 +1,4 @@
-import type { Health } from '../../protocol/index.ts';
+import type { Health, ReportedWebhook } from '../../protocol/index.ts';
 
 /** A device linked to a user: what the phone is in the original. */
 export interface DeviceRecord {
@@ -37,7 +37,23 @@ export interface DevicesRepository {
    * one is ignored, so reports that overtake each other cannot roll it back.
    */
   saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void>;
+  /** Keep the device's Local webhook list (JSON) as it last reported it; an older report never replaces a newer one. */
+  saveLocalWebhooks(deviceId: string, webhooksJson: string, reportedAt: number): Promise<void>;
+  /** undefined when the user has no such device; `webhooks` is null until the device first reports its list */
+  getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined>;
+  /** every device's delivery queue depth, as its latest health report says (devices that never reported are left out) */
+  listQueueDepths(): Promise<{ deviceId: string; queued: number }[]>;
 }
+
+export interface LocalWebhooks {
+  webhooks: ReportedWebhook[] | null;
+  reportedAt: number | null;
+}
+
+export const toLocalWebhooks = (row: { local_webhooks: string | null; local_webhooks_reported_at: number | null }): LocalWebhooks => ({
+  webhooks: row.local_webhooks === null ? null : (JSON.parse(row.local_webhooks) as ReportedWebhook[]),
+  reportedAt: row.local_webhooks_reported_at,
+});
 
 /** A row of the table as both stores return it. */
 export interface DeviceRow {

@@ -8,6 +8,12 @@ import type { WebhooksRepository } from '../webhooks/repository.ts';
 /** how often a device's lastSeen is written when it merely makes requests (pings always write) */
 const LAST_SEEN_RESOLUTION_MS = 10_000;
 
+/**
+ * A device seen within this long counts as online (the dashboard says so too): a connected device's
+ * event stream refreshes lastSeen at every keep-alive, 15 s apart.
+ */
+export const DEVICE_ONLINE_WITHIN_MS = 60_000;
+
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** The wire shape of a device (3rdparty `GET /devices`, mobile `GET /device`). */

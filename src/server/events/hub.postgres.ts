@@ -2,7 +2,18 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { HealthCheck } from '../../protocol/index.ts';
 import type { PgPool } from '../store/postgres.ts';
-import { InProcessEventHub, PUSH_EVENT_TYPES, RE_PULL_EVENTS, type EventHub, type HubWatcher, type PushEvent, type PushListener } from './hub.ts';
+import {
+  ACTIVITY_NOTICE_TYPES,
+  InProcessEventHub,
+  PUSH_EVENT_TYPES,
+  RE_PULL_EVENTS,
+  type ActivityListener,
+  type ActivityNotice,
+  type EventHub,
+  type HubWatcher,
+  type PushEvent,
+  type PushListener,
+} from './hub.ts';
 
 /** The NOTIFY channel every node listens on. */
 export const EVENTS_CHANNEL = 'smsgate_events';
@@ -16,12 +27,14 @@ interface Notification {
   o: string;
   /** device ids, or */
   d?: string[];
-  /** the user, for all of the user's devices */
+  /** the user, for all of the user's devices (or, with `a`, the user's dashboards) */
   u?: string;
   /** push type */
-  t: PushEvent['type'];
+  t?: PushEvent['type'];
   /** the event's data */
-  x: Record<string, unknown>;
+  x?: Record<string, unknown>;
+  /** activity notices for the user's dashboards (instead of t and x) */
+  a?: readonly ActivityNotice[];
 }
 
 export interface PostgresEventHubOptions {
@@ -112,6 +125,18 @@ export class PostgresEventHub implements EventHub {
     return this.local.subscribe(device, listener);
   }
 
+  async publishActivity(userId: string, notices: readonly ActivityNotice[]): Promise<void> {
+    if (notices.length === 0) return;
+    await this.local.publishActivity(userId, notices);
+    // One after the other: notifications sent at once on several pooled connections may arrive in
+    // any order, and a dashboard shows attempts in the order they were reported.
+    for (const payload of this.activityPayloads(userId, notices)) await this.notify(payload);
+  }
+
+  subscribeActivity(userId: string, listener: ActivityListener): () => void {
+    return this.local.subscribeActivity(userId, listener);
+  }
+
   watch(watcher: HubWatcher): () => void {
     return this.local.watch(watcher);
   }
@@ -137,6 +162,29 @@ export class PostgresEventHub implements EventHub {
     await client?.end().catch(() => {});
     await this.loop;
     await this.local.close();
+  }
+
+  /** Activity notices, as many to a notification as fit under the payload limit. */
+  private *activityPayloads(userId: string, notices: readonly ActivityNotice[]): Generator<string> {
+    const encode = (a: readonly ActivityNotice[]) => JSON.stringify({ o: this.nodeId, u: userId, a } satisfies Notification);
+    const overhead = Buffer.byteLength(encode([]));
+    let batch: ActivityNotice[] = [];
+    let size = overhead;
+    for (const notice of notices) {
+      const added = Buffer.byteLength(JSON.stringify(notice)) + 1;
+      if (overhead + added > MAX_PAYLOAD_BYTES) {
+        this.log(`events: an activity notice of ${added} bytes is too large to pass to the other nodes; only this node's dashboards got it`);
+        continue;
+      }
+      if (batch.length > 0 && size + added > MAX_PAYLOAD_BYTES) {
+        yield encode(batch);
+        batch = [];
+        size = overhead;
+      }
+      batch.push(notice);
+      size += added;
+    }
+    if (batch.length > 0) yield encode(batch);
   }
 
   /** Split into notifications under the payload limit (a user with very many devices). */
@@ -182,7 +230,13 @@ export class PostgresEventHub implements EventHub {
     } catch {
       return;
     }
-    if (n.o === this.nodeId || !(PUSH_EVENT_TYPES as readonly string[]).includes(n.t)) return;
+    if (n.o === this.nodeId) return;
+    if (Array.isArray(n.a)) {
+      const notices = n.a.filter((a) => (ACTIVITY_NOTICE_TYPES as readonly string[]).includes(a?.type));
+      if (typeof n.u === 'string' && notices.length > 0) void this.local.publishActivity(n.u, notices);
+      return;
+    }
+    if (!n.t || !(PUSH_EVENT_TYPES as readonly string[]).includes(n.t)) return;
     const event = { type: n.t, data: n.x ?? {} };
     if (typeof n.u === 'string') void this.local.publishToUser(n.u, event);
     else if (Array.isArray(n.d)) void this.local.publish(n.d, event);

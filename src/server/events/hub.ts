@@ -1,8 +1,14 @@
 import type { HealthCheck } from '../../protocol/index.ts';
 
-/** What the server pushes to devices; the device then pulls what changed. */
-export const PUSH_EVENT_TYPES = ['MessageEnqueued', 'WebhooksUpdated', 'SettingsUpdated'] as const;
+/**
+ * What the server pushes to devices. The first three say something changed, and the device pulls
+ * it; `DeliveryRedeliverRequested` (data `{id}`) asks the device to send one of its deliveries again.
+ */
+export const PUSH_EVENT_TYPES = ['MessageEnqueued', 'WebhooksUpdated', 'SettingsUpdated', 'DeliveryRedeliverRequested'] as const;
 export type PushEventType = (typeof PUSH_EVENT_TYPES)[number];
+
+/** The push types that mean "pull this again": what a device is sent after a gap in the push channel. */
+const RE_PULL_TYPES = ['MessageEnqueued', 'WebhooksUpdated', 'SettingsUpdated'] as const satisfies readonly PushEventType[];
 
 export interface PushEvent {
   type: PushEventType;
@@ -11,6 +17,18 @@ export interface PushEvent {
 }
 
 export type PushListener = (event: PushEvent) => void;
+
+/**
+ * What the user's dashboards are told about their devices' webhook activity (never the devices):
+ * an event a device recorded, a new attempt, a delivery that changed. Small: ids, states and a
+ * short summary; the page fetches the details.
+ */
+export const ACTIVITY_NOTICE_TYPES = ['event', 'attempt', 'delivery'] as const;
+export interface ActivityNotice {
+  type: (typeof ACTIVITY_NOTICE_TYPES)[number];
+  data: Record<string, unknown>;
+}
+export type ActivityListener = (notice: ActivityNotice) => void;
 
 /** What a cache on this node learns from the hub (see `EventHub.watch`). */
 export interface HubWatcher {
@@ -33,6 +51,10 @@ export interface EventHub {
   subscribe(device: { id: string; userId: string }, listener: PushListener): () => void;
   /** see every user-scoped event and every gap (for caches); returns the function that stops it */
   watch(watcher: HubWatcher): () => void;
+  /** to the user's activity listeners (dashboards), on every node; devices' push streams never get these */
+  publishActivity(userId: string, notices: readonly ActivityNotice[]): Promise<void>;
+  /** listen for one user's activity notices on this process; returns the unsubscribe function */
+  subscribeActivity(userId: string, listener: ActivityListener): () => void;
   /** false while events from other nodes may be missed (always true for a single process) */
   readonly complete: boolean;
   /** extra health checks (e.g. `events:listen`), merged into GET /health */
@@ -41,13 +63,14 @@ export interface EventHub {
 }
 
 /** Every push type once: a device pulls everything on these (after a gap in the push channel). */
-export const RE_PULL_EVENTS: readonly PushEvent[] = PUSH_EVENT_TYPES.map((type) => ({ type, data: {} }));
+export const RE_PULL_EVENTS: readonly PushEvent[] = RE_PULL_TYPES.map((type) => ({ type, data: {} }));
 
 /** The single-process hub: maps from device id to the listeners of its open streams, and from user to those devices. */
 export class InProcessEventHub implements EventHub {
   private readonly listeners = new Map<string, Set<PushListener>>();
   private readonly userDevices = new Map<string, Set<string>>();
   private readonly watchers = new Set<HubWatcher>();
+  private readonly activity = new Map<string, Set<ActivityListener>>();
 
   get complete(): boolean {
     return true;
@@ -93,6 +116,35 @@ export class InProcessEventHub implements EventHub {
     return () => this.watchers.delete(watcher);
   }
 
+  async publishActivity(userId: string, notices: readonly ActivityNotice[]): Promise<void> {
+    for (const listener of this.activity.get(userId) ?? []) {
+      for (const notice of notices) {
+        try {
+          listener(notice);
+        } catch {
+          // one broken stream must not keep the notice from the others
+        }
+      }
+    }
+  }
+
+  subscribeActivity(userId: string, listener: ActivityListener): () => void {
+    let set = this.activity.get(userId);
+    if (!set) this.activity.set(userId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.activity.get(userId) === set) this.activity.delete(userId);
+    };
+  }
+
+  /** dashboards' activity listeners on this process (for tests) */
+  activityListeners(): number {
+    let n = 0;
+    for (const set of this.activity.values()) n += set.size;
+    return n;
+  }
+
   /** open streams of one device (for tests and health) */
   connections(deviceId?: string): number {
     if (deviceId !== undefined) return this.listeners.get(deviceId)?.size ?? 0;
@@ -105,6 +157,7 @@ export class InProcessEventHub implements EventHub {
     this.listeners.clear();
     this.userDevices.clear();
     this.watchers.clear();
+    this.activity.clear();
   }
 
   private deliver(deviceId: string, event: PushEvent): void {

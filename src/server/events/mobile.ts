@@ -3,6 +3,7 @@ import type { App } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
 import type { PushEvent } from './hub.ts';
+import { EventStreamResponse } from '../../shared/sse.ts';
 
 /** The frame of one push event: `event: <Type>\ndata: <json>\n\n`. */
 export const sseFrame = (event: PushEvent): string => `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
@@ -13,7 +14,7 @@ export const sseFrame = (event: PushEvent): string => `event: ${event.type}\ndat
  * missed while disconnected loses nothing.
  */
 export function eventsMobileRoutes(app: App, ctx: ServerContext, streams: Set<ServerResponse>): void {
-  app.get('/events', { schema: { tags: ['events'], summary: 'Server-Sent Events for this device' } }, async (request, reply) => {
+  app.get('/events', { schema: { tags: ['events'], summary: 'Server-Sent Events for this device', produces: ['text/event-stream'], response: { 200: EventStreamResponse } } }, async (request, reply) => {
     const device = deviceOf(request);
     // HEAD gets the headers and an end: a stream's writes send nothing for HEAD, not even the headers.
     if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();

@@ -1,10 +1,7 @@
-import { DEFAULT_SETTINGS, HttpError, mergeSettings, type EffectiveSettings, type Settings } from '../../protocol/index.ts';
+import { DEFAULT_SETTINGS, HttpError, mergeSettings, type EffectiveSettings, type PublicSettings, type Settings } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { SettingsRepository } from './repository.ts';
-
-/** The 3rdparty view: every key, except the signing key, which the server never shows. */
-export type PublicSettings = Omit<EffectiveSettings, 'webhooks'> & { webhooks: Omit<EffectiveSettings['webhooks'], 'signing_key'> };
 
 /**
  * Settings a user applies to all of their devices. On a private server the user may set the

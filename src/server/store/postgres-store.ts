@@ -6,6 +6,7 @@ import { PostgresDevicesRepository } from '../devices/repository.postgres.ts';
 import { PostgresMessagesRepository } from '../messages/repository.postgres.ts';
 import { PostgresWebhooksRepository } from '../webhooks/repository.postgres.ts';
 import { PostgresSettingsRepository } from '../settings/repository.postgres.ts';
+import { PostgresDeliveriesRepository } from '../deliveries/repository.postgres.ts';
 import { PostgresEventHub } from '../events/hub.postgres.ts';
 
 export interface PostgresStoreOptions extends PostgresPoolOptions {
@@ -36,6 +37,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     messages: new PostgresMessagesRepository(pool),
     webhooks: new PostgresWebhooksRepository(pool),
     settings: new PostgresSettingsRepository(pool),
+    deliveries: new PostgresDeliveriesRepository(pool),
     meta: new PostgresMetaRepository(pool),
     health: {
       async ping() {

@@ -8,6 +8,7 @@ import { SqliteDevicesRepository } from '../devices/repository.sqlite.ts';
 import { SqliteMessagesRepository } from '../messages/repository.sqlite.ts';
 import { SqliteWebhooksRepository } from '../webhooks/repository.sqlite.ts';
 import { SqliteSettingsRepository } from '../settings/repository.sqlite.ts';
+import { SqliteDeliveriesRepository } from '../deliveries/repository.sqlite.ts';
 
 /** The embedded default: one SQLite file (or :memory:). */
 export function openSqliteStore(file: string): ServerStore {
@@ -23,6 +24,7 @@ export function openSqliteStore(file: string): ServerStore {
     messages: new SqliteMessagesRepository(db),
     webhooks: new SqliteWebhooksRepository(db, writes),
     settings: new SqliteSettingsRepository(db),
+    deliveries: new SqliteDeliveriesRepository(db),
     meta: new SqliteMetaRepository(db),
     health: {
       async ping() {

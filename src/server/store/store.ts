@@ -5,6 +5,7 @@ import type { MessagesRepository } from '../messages/repository.ts';
 import type { WebhooksRepository } from '../webhooks/repository.ts';
 import type { SettingsRepository } from '../settings/repository.ts';
 import type { HealthRepository } from '../health/repository.ts';
+import type { DeliveriesRepository } from '../deliveries/repository.ts';
 import type { MetaRepository } from './meta.ts';
 import type { EventHub } from '../events/hub.ts';
 
@@ -21,6 +22,8 @@ export interface ServerStore {
   messages: MessagesRepository;
   webhooks: WebhooksRepository;
   settings: SettingsRepository;
+  /** the copy of the deliveries and attempts devices report */
+  deliveries: DeliveriesRepository;
   health: HealthRepository;
   meta: MetaRepository;
   /**

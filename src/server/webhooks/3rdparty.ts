@@ -36,7 +36,7 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
     },
   );
 
-  app.delete('/webhooks/:id', { schema: { tags, summary: 'Delete a webhook (204 also when it does not exist)', params: IdParams } }, async (request, reply) => {
+  app.delete('/webhooks/:id', { schema: { tags, summary: 'Delete a webhook (204 also when it does not exist)', params: IdParams, response: { 204: Type.Null() } } }, async (request, reply) => {
     await ctx.webhooks.remove(userOf(request).id, (request.params as { id: string }).id);
     return reply.code(204).send();
   });

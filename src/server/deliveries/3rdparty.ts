@@ -1,0 +1,136 @@
+import type { ServerResponse } from 'node:http';
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../shared/http.ts';
+import {
+  AttemptSchema,
+  ATTEMPT_OUTCOMES,
+  DeliverySchema,
+  deliveryPageSchema,
+  ErrorBodySchema,
+  EventNameSchema,
+  REPORTED_DELIVERY_STATES,
+} from '../../protocol/index.ts';
+import { EventStreamResponse } from '../../shared/sse.ts';
+import type { ServerContext } from '../context.ts';
+import { userOf } from '../api/auth.ts';
+
+/** A delivery in the server's copy: the Local API's shape, plus the device and when it reported this version. */
+export const ServerDeliverySchema = Type.Composite([
+  DeliverySchema,
+  Type.Object({
+    deviceId: Type.String({ description: 'the device that makes this delivery' }),
+    reportedAt: Type.String({ description: 'when the device reported this version (ISO 8601)' }),
+  }),
+]);
+const ServerAttemptSchema = Type.Composite([
+  AttemptSchema,
+  Type.Object({ outcome: Type.Union(ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)), { description: 'succeeded, retry (another try scheduled) or failed (the retry budget spent)' }) }),
+]);
+const DeliveryDetailSchema = Type.Composite([ServerDeliverySchema, Type.Object({ attemptLog: Type.Array(ServerAttemptSchema) })]);
+
+const ListQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Union(REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)), { description: 'an attempt in flight shows as pending' })),
+    event: Type.Optional(EventNameSchema),
+    webhookId: Type.Optional(Type.String({ maxLength: 64 })),
+    deviceId: Type.Optional(Type.String({ maxLength: 64 })),
+    /** cursor: the `nextCursor` of the previous page */
+    before: Type.Optional(Type.Integer({ minimum: 1 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const RedeliverReply = Type.Object({ id: Type.String(), deviceId: Type.String(), message: Type.String() });
+const tags = ['deliveries'];
+
+/**
+ * Your devices' webhook deliveries, as they report them (the devices deliver; this is their copy),
+ * redelivery through the device, and the live stream of their activity.
+ */
+export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStreams: Set<ServerResponse>): void {
+  app.get(
+    '/deliveries',
+    {
+      schema: {
+        tags,
+        summary: "Your devices' webhook deliveries, newest first (by when the server heard of them), filtered and paginated",
+        querystring: ListQuery,
+        response: { 200: deliveryPageSchema(ServerDeliverySchema) },
+      },
+    },
+    async (request) => {
+      const query = request.query as typeof ListQuery.static;
+      return ctx.deliveries.list(userOf(request).id, { ...query, limit: query.limit ?? 50 });
+    },
+  );
+
+  app.get(
+    '/deliveries/:id',
+    { schema: { tags, summary: 'One delivery with the attempts its device reported', params: IdParams, response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema } } },
+    async (request) => ctx.deliveries.get(userOf(request).id, (request.params as { id: string }).id),
+  );
+
+  app.post(
+    '/deliveries/:id/redeliver',
+    {
+      schema: {
+        tags,
+        summary: 'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
+        params: IdParams,
+        response: { 202: RedeliverReply, 404: ErrorBodySchema, 409: ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const asked = await ctx.deliveries.redeliver(userOf(request).id, (request.params as { id: string }).id);
+      return reply.code(202).send({ ...asked, message: `asked device ${asked.deviceId} to redeliver ${asked.id}; its next attempt shows up in GET /deliveries/${asked.id}` });
+    },
+  );
+
+  app.get(
+    '/events/stream',
+    {
+      schema: {
+        tags: ['events'],
+        summary:
+          "Server-Sent Events of your devices' webhook activity as they report it: `event` (an SMS/system event recorded), `attempt` (a new delivery attempt) and `delivery` (a delivery changed: id, state, attempts)",
+        produces: ['text/event-stream'],
+        response: { 200: EventStreamResponse },
+      },
+    },
+    async (request, reply) => {
+      const user = userOf(request);
+      // HEAD gets the headers and an end: a stream's writes send nothing for HEAD, not even the headers.
+      if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': String(request.id),
+      });
+      res.write(': connected\n\n');
+      liveStreams.add(res);
+      const unsubscribe = ctx.hub.subscribeActivity(user.id, (notice) => res.write(`event: ${notice.type}\ndata: ${JSON.stringify(notice.data)}\n\n`));
+      let timer: unknown;
+      const keepAlive = () => {
+        res.write(': keep-alive\n\n');
+        timer = ctx.clock.setTimeout(keepAlive, ctx.keepAliveMs);
+      };
+      timer = ctx.clock.setTimeout(keepAlive, ctx.keepAliveMs);
+      let closed = false;
+      const cleanup = () => {
+        if (closed) return;
+        closed = true;
+        ctx.clock.clearTimeout(timer);
+        unsubscribe();
+        liveStreams.delete(res);
+      };
+      res.on('close', cleanup);
+      res.on('error', cleanup);
+      return reply;
+    },
+  );
+}

@@ -1,0 +1,152 @@
+import { HttpError, type ActivityReport, type DeliveryView, type ReportedDelivery, type ReportedWebhook } from '../../protocol/index.ts';
+import type { Clock } from '../../shared/clock.ts';
+import type { ActivityNotice, EventHub } from '../events/hub.ts';
+import type { DeviceRecord, DevicesRepository } from '../devices/repository.ts';
+import { DEVICE_ONLINE_WITHIN_MS } from '../devices/service.ts';
+import type { DeliveriesRepository, DeliveryListFilter, DeviceAttemptRecord, DeviceDeliveryRecord, SavedReport } from './repository.ts';
+
+/**
+ * How many deliveries the server keeps per device (with their attempts): the newest, by when the
+ * server first heard of them. Older ones are dropped as new ones arrive; the device keeps its own log.
+ */
+export const DELIVERIES_KEPT_PER_DEVICE = 10_000;
+
+/** A delivery as the 3rdparty API shows it: the device's Local API shape, plus whose it is and how fresh. */
+export type ServerDeliveryView = DeliveryView & { deviceId: string; reportedAt: string };
+export type ServerAttemptView = Omit<DeviceAttemptRecord, 'startedAt'> & { startedAt: string };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export const toDeliveryView = (d: DeviceDeliveryRecord): ServerDeliveryView => ({
+  id: d.id,
+  eventId: d.eventId,
+  event: d.event,
+  webhookId: d.webhookId,
+  source: d.webhookSource,
+  url: d.url,
+  state: d.state,
+  attempts: d.attempts,
+  nextAttemptAt: d.nextAttemptAt === null ? null : iso(d.nextAttemptAt),
+  lastStatus: d.lastStatus,
+  lastError: d.lastError,
+  createdAt: iso(d.createdAt),
+  updatedAt: iso(d.updatedAt),
+  deviceId: d.deviceId,
+  reportedAt: iso(d.reportedAt),
+});
+
+const toAttemptView = (a: DeviceAttemptRecord): ServerAttemptView => ({ ...a, startedAt: iso(a.startedAt) });
+
+/**
+ * The deliveries devices report (`POST /mobile/v1/device/activity`): stored as a copy, passed on
+ * to the user's live dashboards, counted in the server's metrics, and redelivered on request by
+ * asking the device, which alone delivers.
+ */
+export class DeliveriesService {
+  constructor(
+    private readonly deps: {
+      repo: DeliveriesRepository;
+      devices: DevicesRepository;
+      hub: EventHub;
+      clock: Clock;
+      /** attempts stored for the first time (each counted once, however often it is reported) */
+      onNewAttempts?: (attempts: SavedReport['newAttempts']) => void;
+    },
+  ) {}
+
+  /** Store what the device reported, then tell the user's dashboards what is new. */
+  async report(device: DeviceRecord, report: ActivityReport): Promise<void> {
+    const { repo, devices, hub, clock } = this.deps;
+    const now = clock.now();
+    if (report.webhooks) await devices.saveLocalWebhooks(device.id, JSON.stringify(report.webhooks), now);
+    const deliveries = newestOfEach(report.deliveries ?? []);
+    const saved: SavedReport =
+      deliveries.length > 0 ? await repo.saveReport(device.id, device.userId, deliveries, now, DELIVERIES_KEPT_PER_DEVICE) : { changed: [], newAttempts: [] };
+    this.deps.onNewAttempts?.(saved.newAttempts);
+
+    const deviceId = device.id;
+    const webhookOf = new Map(deliveries.map((d) => [d.id, d.webhookId]));
+    const notices: ActivityNotice[] = [
+      ...(report.events ?? []).map((e): ActivityNotice => ({
+        type: 'event',
+        data: { deviceId, eventId: e.id, event: e.event, at: iso(e.createdAt), deliveries: e.deliveries, payload: e.summary },
+      })),
+      ...[...saved.newAttempts]
+        .sort((a, b) => a.startedAt - b.startedAt)
+        .map((a): ActivityNotice => ({
+          type: 'attempt',
+          data: {
+            deviceId,
+            deliveryId: a.deliveryId,
+            webhookId: webhookOf.get(a.deliveryId),
+            attempt: a.number,
+            outcome: a.outcome,
+            status: a.status,
+            error: a.error,
+            durationMs: a.durationMs,
+          },
+        })),
+      ...saved.changed.map((c): ActivityNotice => ({ type: 'delivery', data: { deviceId, id: c.id, state: c.state, attempts: c.attempts } })),
+    ];
+    if (notices.length > 0) await hub.publishActivity(device.userId, notices);
+  }
+
+  /** One page, newest first; `nextCursor` (null on the last page) goes back as `before`. */
+  async list(userId: string, filter: DeliveryListFilter): Promise<{ items: ServerDeliveryView[]; nextCursor: number | null }> {
+    const rows = await this.deps.repo.listUserDeliveries(userId, filter);
+    return { items: rows.map(toDeliveryView), nextCursor: rows.length === filter.limit ? rows[rows.length - 1].seq : null };
+  }
+
+  async get(userId: string, id: string): Promise<ServerDeliveryView & { attemptLog: ServerAttemptView[] }> {
+    const found = await this.deps.repo.getUserDelivery(userId, id);
+    if (!found) throw notFound(id);
+    return { ...toDeliveryView(found), attemptLog: found.attemptLog.map(toAttemptView) };
+  }
+
+  /**
+   * Ask the device to send the delivery again (a push: the device redelivers, and the new attempt
+   * comes back with its next report). Only a device that is connected gets pushes, so one not seen
+   * lately is refused rather than asked in vain.
+   */
+  async redeliver(userId: string, id: string): Promise<{ id: string; deviceId: string }> {
+    const found = await this.deps.repo.getUserDelivery(userId, id);
+    if (!found) throw notFound(id);
+    const device = await this.deps.devices.getUserDevice(userId, found.deviceId);
+    if (!device) throw notFound(id);
+    const silentFor = this.deps.clock.now() - device.lastSeen;
+    if (silentFor > DEVICE_ONLINE_WITHIN_MS) {
+      throw new HttpError(
+        409,
+        `device "${device.name}" (${device.id}) was last seen ${Math.round(silentFor / 1000)} s ago: it gets redelivery requests only while connected; try again when it is online, or use Redeliver on its own dashboard`,
+      );
+    }
+    await this.deps.hub.publish([device.id], { type: 'DeliveryRedeliverRequested', data: { id } });
+    return { id, deviceId: device.id };
+  }
+
+  /** The device's Local webhook list as it last reported it (managed on the device, shown here). */
+  async localWebhooks(userId: string, deviceId: string): Promise<{ deviceId: string; reportedAt: string | null; webhooks: (ReportedWebhook & { source: 'Local' })[] }> {
+    const found = await this.deps.devices.getLocalWebhooks(userId, deviceId);
+    if (!found) throw new HttpError(404, `you have no device with id "${deviceId}"; GET /devices lists yours`);
+    return {
+      deviceId,
+      reportedAt: found.reportedAt === null ? null : iso(found.reportedAt),
+      webhooks: (found.webhooks ?? []).map((hook) => ({ ...hook, source: 'Local' as const })),
+    };
+  }
+}
+
+const notFound = (id: string) => new HttpError(404, `you have no delivery with id "${id}"; GET /deliveries lists yours`);
+
+/**
+ * One version per delivery (the newest, should a report name one twice) and one copy per attempt
+ * number: the store updates each row once per report.
+ */
+function newestOfEach(deliveries: readonly ReportedDelivery[]): ReportedDelivery[] {
+  const byId = new Map<string, ReportedDelivery>();
+  for (const d of deliveries) {
+    const seen = byId.get(d.id);
+    if (!seen || d.attempts > seen.attempts || (d.attempts === seen.attempts && d.updatedAt > seen.updatedAt)) byId.set(d.id, d);
+  }
+  return [...byId.values()].map((d) => ({ ...d, attemptLog: [...new Map(d.attemptLog.map((a) => [a.number, a])).values()] }));
+}
