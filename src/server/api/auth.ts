@@ -46,6 +46,11 @@ export async function optionalUser(ctx: ServerContext, request: FastifyRequest):
     return undefined;
   }
   ctx.loginThrottle.check(request.ip);
+  return verifyLogin(ctx, request, given);
+}
+
+/** Check a login and password against the store (scrypt); a wrong one counts against the address. */
+async function verifyLogin(ctx: ServerContext, request: FastifyRequest, given: { username: string; password: string }): Promise<AuthenticatedUser> {
   const user = await ctx.users.authenticate(given.username, given.password);
   if (!user) {
     ctx.loginThrottle.failed(request.ip);
@@ -62,31 +67,31 @@ export async function optionalUser(ctx: ServerContext, request: FastifyRequest):
 export function requireUser(ctx: ServerContext) {
   return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     const authorization = request.headers.authorization;
-    if (authorization) {
-      try {
-        ctx.loginThrottle.check(request.ip);
-      } catch (error) {
-        return done(error as Error);
-      }
-      const connection = request.raw.socket;
-      let known = ctx.users.knownOnConnection(connection, authorization);
+    if (!authorization) return done(unauthorized());
+    try {
+      ctx.loginThrottle.check(request.ip);
+    } catch (error) {
+      return done(error as Error);
+    }
+    const connection = request.raw.socket;
+    let known = ctx.users.knownOnConnection(connection, authorization);
+    if (!known) {
+      const given = parseBasicAuth(request);
+      if (!given) return done(unauthorized());
+      known = ctx.users.recentlyAuthenticatedOn(connection, authorization, given.username, given.password);
       if (!known) {
-        const given = parseBasicAuth(request);
-        if (given) known = ctx.users.recentlyAuthenticatedOn(connection, authorization, given.username, given.password);
-      }
-      if (known) {
-        users.set(request, known);
-        return done();
+        verifyLogin(ctx, request, given).then(
+          (user) => {
+            users.set(request, user);
+            done();
+          },
+          (error: Error) => done(error),
+        );
+        return;
       }
     }
-    optionalUser(ctx, request).then(
-      (user) => {
-        if (!user) return done(unauthorized());
-        users.set(request, user);
-        done();
-      },
-      (error: Error) => done(error),
-    );
+    users.set(request, known);
+    done();
   };
 }
 
