@@ -74,8 +74,13 @@ export const ACTIVITY_LIMITS = {
   messageChars: 160,
 } as const;
 
-const Ms = (description: string) => Type.Integer({ minimum: 0, description: `${description} (Unix ms)` });
-const Id = () => Type.String({ minLength: 1, maxLength: 64 });
+/** The latest instant a JavaScript Date can hold. */
+const MAX_MS = 8.64e15;
+/** What a PostgreSQL `integer` column holds. */
+const MAX_INT = 2_147_483_647;
+const Ms = (description: string) => Type.Integer({ minimum: 0, maximum: MAX_MS, description: `${description} (Unix ms)` });
+const Count = (description?: string) => Type.Integer({ minimum: 0, maximum: MAX_INT, ...(description ? { description } : {}) });
+const Id = () => Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000]+$' });
 const Bounded = (maxLength: number) => Type.Union([Type.String({ maxLength }), Type.Null()]);
 const HttpStatus = () => Type.Union([Type.Integer({ minimum: 100, maximum: 999 }), Type.Null()]);
 
@@ -84,7 +89,7 @@ export const ReportedEventSchema = Type.Object(
     id: Id(),
     event: EventNameSchema,
     createdAt: Ms('when the device recorded it'),
-    deliveries: Type.Integer({ minimum: 0, description: 'how many deliveries it made (one per webhook that wants it)' }),
+    deliveries: Count('how many deliveries it made (one per webhook that wants it)'),
     summary: Type.Object(
       {
         messageId: Type.Optional(Type.String({ maxLength: 64 })),
@@ -99,9 +104,9 @@ export const ReportedEventSchema = Type.Object(
 
 export const ReportedAttemptSchema = Type.Object(
   {
-    number: Type.Integer({ minimum: 1 }),
+    number: Type.Integer({ minimum: 1, maximum: MAX_INT }),
     startedAt: Ms('when the request started'),
-    durationMs: Type.Integer({ minimum: 0 }),
+    durationMs: Count(),
     status: HttpStatus(),
     error: Bounded(ACTIVITY_LIMITS.errorChars),
     responsePreview: Bounded(ACTIVITY_LIMITS.responsePreviewChars),
@@ -123,7 +128,7 @@ export const ReportedDeliverySchema = Type.Object(
     state: Type.Union(REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)), {
       description: 'as stored on the device: an attempt in flight is reported once it has finished',
     }),
-    attempts: Type.Integer({ minimum: 0 }),
+    attempts: Count(),
     nextAttemptAt: Type.Union([Ms('when the next attempt is due, while pending'), Type.Null()]),
     lastStatus: HttpStatus(),
     lastError: Bounded(ACTIVITY_LIMITS.errorChars),

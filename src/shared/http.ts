@@ -51,6 +51,12 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
       const where = error.validationContext ?? 'request';
       return reply.code(400).send({ message: `invalid ${where}: ${error.message.replace(/^(body|querystring|params|headers)\/?/, '')}` });
     }
+    if (isDataException(error)) {
+      // PostgreSQL refused a value the request carried (a NUL byte in a text, a number out of a
+      // column's range): the request is at fault, and the schemas should have caught it first.
+      request.log.warn({ err: error }, 'a request value was refused by the database');
+      return reply.code(400).send({ message: `a value in this request cannot be stored: ${error.message}` });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return reply.code(status).send({ message: clientErrorMessage(error, status) });
@@ -63,6 +69,11 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
     reply.code(404).send({ message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
   return app;
+}
+
+/** A PostgreSQL error of SQLSTATE class 22, "data exception" (pg's errors carry `code` and `severity`). */
+function isDataException(error: Error & { code?: string }): boolean {
+  return typeof error.code === 'string' && /^22[0-9A-Z]{3}$/.test(error.code) && 'severity' in error;
 }
 
 function clientErrorMessage(error: Error & { code?: string }, status: number): string {
