@@ -129,3 +129,28 @@ test('while reports cannot get through, the remembered deliveries are bounded: t
     await t.stop();
   }
 });
+
+test('a backlog goes out back to back: a full report is followed at once by the next, then the usual pause', async () => {
+  const t = await setup();
+  try {
+    t.reporter.start();
+    await eventually(() => t.sent.length === 1, 'the first report');
+    await t.device.api.call('POST', '/webhooks', { url: `${t.receiver.url}/hook`, event: 'sms:received' });
+    // 450 events while the reporter waits out its pause: 100 events a report at most, so five full ones
+    for (let i = 0; i < 450; i++) t.device.context.messages.receive('+15550002', `backlog ${i}`, 1);
+    await t.receiver.waitFor(450);
+    await eventually(() => t.sent.flatMap((s) => s.report.events ?? []).length === 450, 'every event reported', 15_000);
+    const withEvents = t.sent.filter((s) => s.report.events?.length);
+    assert.deepEqual(withEvents.slice(0, 4).map((s) => s.report.events!.length), [100, 100, 100, 100], 'full reports first');
+    // without the backlog rule, 450 events would take five reports 500 ms apart (>= 2 s)
+    const span = withEvents[4].at - withEvents[0].at;
+    assert.ok(span < 1500, `the backlog went out back to back (${span.toFixed(0)} ms for five reports)`);
+    assert.deepEqual(
+      withEvents.flatMap((s) => s.report.events!).map((e) => e.summary.message),
+      Array.from({ length: 450 }, (_, i) => `backlog ${i}`),
+      'every event once, in order',
+    );
+  } finally {
+    await t.stop();
+  }
+});

@@ -52,7 +52,8 @@ export interface ActivityReporterOptions {
  * On the dispatcher's path (`noteAttempt`) it only remembers the delivery's id, O(1); the row and
  * its attempt log are read from the outbox when the report is built, so a late report always
  * carries the latest state. Reports go out at most every 500 ms while there is something to say,
- * one at a time, waiting longer after failures.
+ * one at a time, except that a full report is followed at once by the next (a backlog drains at
+ * the server's pace); after failures the wait grows.
  */
 export class ActivityReporter {
   /** delivery id → its latest attempt noticed (its outcome is exact), or null */
@@ -65,6 +66,9 @@ export class ActivityReporter {
   private failures = 0;
   private notBefore = 0;
   private forgetting = false;
+  private droppingEvents = false;
+  /** deliveries whose latest attempt was not in the log yet when a report was built: waited for once */
+  private readonly waitedFor = new Set<string>();
   private readonly intervalMs: number;
 
   constructor(private readonly options: ActivityReporterOptions) {
@@ -108,7 +112,13 @@ export class ActivityReporter {
 
   /** An event was recorded: report it, and its new deliveries. */
   noteEvent(emitted: EmittedEvent): void {
-    if (this.events.length >= MAX_WAITING_EVENTS) this.events.shift();
+    if (this.events.length >= MAX_WAITING_EVENTS) {
+      this.events.shift();
+      if (!this.droppingEvents) {
+        this.droppingEvents = true;
+        this.options.log(`more than ${MAX_WAITING_EVENTS} events wait to be reported; the oldest are not reported`);
+      }
+    }
     this.events.push(summarize(emitted));
     for (const id of emitted.deliveryIds) this.rememberDelivery(id);
     this.schedule();
@@ -132,7 +142,9 @@ export class ActivityReporter {
 
   private remember(id: string, notice: AttemptNotice | null): void {
     if (!this.changed.has(id) && this.changed.size >= MAX_CHANGED_DELIVERIES) {
-      this.changed.delete(this.changed.keys().next().value!);
+      const oldest = this.changed.keys().next().value!;
+      this.changed.delete(oldest);
+      this.waitedFor.delete(oldest);
       if (!this.forgetting) {
         this.forgetting = true;
         this.options.log(`more than ${MAX_CHANGED_DELIVERIES} deliveries changed since the last report that got through; the oldest changes are not reported`);
@@ -170,7 +182,10 @@ export class ActivityReporter {
         () => {
           this.failures = 0;
           this.forgetting = false;
-          this.notBefore = clock.now() + this.intervalMs;
+          this.droppingEvents = false;
+          // A report that was full leaves a backlog: the next goes as soon as this one is through
+          // (one at a time, so the server sets the pace), not after the usual pause.
+          this.notBefore = batch.full ? clock.now() : clock.now() + this.intervalMs;
         },
         (error: Error) => {
           if (error instanceof MobileApiError && (error.status === 400 || error.status === 413)) {
@@ -192,7 +207,7 @@ export class ActivityReporter {
   }
 
   /** Take what the next report says; undefined when there is nothing to send yet. */
-  private take(): { report: ActivityReport; deliveries: [string, AttemptNotice | null][]; events: ReportedEvent[]; webhooks: boolean } | undefined {
+  private take(): { report: ActivityReport; deliveries: [string, AttemptNotice | null][]; events: ReportedEvent[]; webhooks: boolean; full: boolean } | undefined {
     const report: ActivityReport = {};
     const events = this.events.splice(0, ACTIVITY_LIMITS.events);
     if (events.length > 0) report.events = events;
@@ -205,30 +220,38 @@ export class ActivityReporter {
         .map((hook) => ({ id: hook.id, url: hook.url, event: hook.event, deviceId: hook.deviceId }));
     }
     const taken: [string, AttemptNotice | null][] = [];
-    const waiting: string[] = [];
+    const waiting: [string, AttemptNotice][] = [];
+    let full = events.length === ACTIVITY_LIMITS.events;
     const deliveries: ReportedDelivery[] = [];
     let bytes = 0;
     for (const [id, notice] of this.changed) {
-      if (deliveries.length >= ACTIVITY_LIMITS.deliveries || bytes >= REPORT_BUDGET_BYTES) break;
+      if (deliveries.length >= ACTIVITY_LIMITS.deliveries || bytes >= REPORT_BUDGET_BYTES) {
+        full = true;
+        break;
+      }
       this.changed.delete(id);
       const row = this.options.outbox.getDelivery(id);
       if (!row) continue;
       const lastLogged = row.attemptLog.length > 0 ? row.attemptLog[row.attemptLog.length - 1].number : 0;
-      if (notice && notice.attempt > lastLogged) {
+      if (notice && notice.attempt > lastLogged && !this.waitedFor.has(id)) {
         // The dispatcher records finished attempts right after telling us: this one is not in the
-        // log yet. Wait for it once rather than report the older state.
-        waiting.push(id);
+        // log yet. Wait for it once (keeping the exact outcome) rather than report the older state.
+        waiting.push([id, notice]);
         continue;
       }
+      this.waitedFor.delete(id);
       const reported = toReportedDelivery(row, notice);
       bytes += JSON.stringify(reported).length;
       deliveries.push(reported);
       taken.push([id, notice]);
     }
-    for (const id of waiting) this.rememberDelivery(id);
+    for (const [id, notice] of waiting) {
+      this.waitedFor.add(id);
+      if (!this.changed.has(id)) this.remember(id, notice);
+    }
     if (deliveries.length > 0) report.deliveries = deliveries;
     if (!report.events && !report.webhooks && !report.deliveries) return undefined;
-    return { report, deliveries: taken, events, webhooks };
+    return { report, deliveries: taken, events, webhooks, full };
   }
 
   /** A report that did not get through: what it said is said again in the next one. */
