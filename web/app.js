@@ -316,13 +316,13 @@ function DeliveryCard({ delivery, onChanged, refreshTick, devices }) {
   const [detail, setDetail] = useState();
   const [error, setError] = useState();
   const [asked, setAsked] = useState();
-  const loadDetail = useCallback(() => api('GET', `/deliveries/${delivery.id}`).then(setDetail, setError), [delivery.id]);
+  const loadDetail = useCallback(() => api('GET', `/deliveries/${encodeURIComponent(delivery.id)}`).then(setDetail, setError), [delivery.id]);
   useEffect(() => {
     if (open) loadDetail();
   }, [open, loadDetail, refreshTick, delivery.attempts, delivery.state]);
   const redeliver = async () => {
     try {
-      const answer = await api('POST', `/deliveries/${delivery.id}/redeliver`);
+      const answer = await api('POST', `/deliveries/${encodeURIComponent(delivery.id)}/redeliver`);
       setError(undefined);
       // the server asks the device, which sends it and reports the new attempt
       if (MODE === 'server') setAsked(`Asked ${deviceName(devices, answer.deviceId)} to send it again; the new attempt shows here once the device reports it.`);
