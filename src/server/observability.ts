@@ -55,10 +55,12 @@ export class ServerObservability {
       },
     });
     this.attempts = deliveryAttemptMetrics(this.registry, ', as the devices report them');
+    // Totals, not one series per device: any user's credentials may read /metrics, and device ids
+    // belong to their users (the dashboard shows each user their own devices' depths).
     new Gauge({
       name: 'smsgate_delivery_queue_depth',
-      help: "Webhook deliveries waiting or in flight on each device, as its latest health report says",
-      labelNames: ['device_id'],
+      help: "Webhook deliveries waiting or in flight on all devices together, as their latest health reports say; stat: sum, or max (the deepest device's)",
+      labelNames: ['stat'],
       registers,
       async collect() {
         let depths: { deviceId: string; queued: number }[];
@@ -67,8 +69,8 @@ export class ServerObservability {
         } catch {
           return; // the database is away: keep the last values rather than fail the scrape
         }
-        this.reset();
-        for (const { deviceId, queued } of depths) this.set({ device_id: deviceId }, queued);
+        this.set({ stat: 'sum' }, depths.reduce((sum, d) => sum + d.queued, 0));
+        this.set({ stat: 'max' }, depths.reduce((max, d) => Math.max(max, d.queued), 0));
       },
     });
   }
