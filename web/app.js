@@ -42,7 +42,13 @@ function useLiveStream() {
   const [attemptTick, setAttemptTick] = useState(0);
   useEffect(() => {
     const source = new EventSource(`${API}/events/stream`);
-    source.onopen = () => setConnected(true);
+    let wasOpen = false;
+    source.onopen = () => {
+      setConnected(true);
+      // back after a break: what happened meanwhile was not streamed, so the lists reload
+      if (wasOpen) setAttemptTick((n) => n + 1);
+      wasOpen = true;
+    };
     source.onerror = () => setConnected(false);
     // Frames are batched and rendered at most four times a second, so a busy device (thousands of
     // attempts a second) does not re-render the page on every frame.

@@ -48,6 +48,10 @@ const tags = ['deliveries'];
  * Your devices' webhook deliveries, as they report them (the devices deliver; this is their copy),
  * redelivery through the device, and the live stream of their activity.
  */
+
+/** Bytes a live stream may have waiting to be sent before its dashboard is considered gone. */
+const LIVE_STREAM_BUFFER_LIMIT = 1024 * 1024;
+
 export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStreams: Set<ServerResponse>): void {
   app.get(
     '/deliveries',
@@ -113,7 +117,17 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
       });
       res.write(': connected\n\n');
       liveStreams.add(res);
-      const unsubscribe = ctx.hub.subscribeActivity(user.id, (notice) => res.write(`event: ${notice.type}\ndata: ${JSON.stringify(notice.data)}\n\n`));
+      const unsubscribe = ctx.hub.subscribeActivity(user.id, (notice) => {
+        // A dashboard that stopped reading is let go rather than buffered without end; its
+        // EventSource reconnects when it reads again.
+        if (res.writableEnded) return;
+        if (res.writableLength > LIVE_STREAM_BUFFER_LIMIT) return res.end();
+        res.write(`event: ${notice.type}\ndata: ${JSON.stringify(notice.data)}\n\n`);
+      });
+      // Notices from other nodes may have been missed (LISTEN was down): end the stream, so the
+      // dashboard shows it is offline, reconnects and reloads its lists, rather than silently
+      // missing events.
+      const stopWatching = ctx.hub.watch({ userEvent() {}, gap: () => res.end() });
       let timer: unknown;
       const keepAlive = () => {
         res.write(': keep-alive\n\n');
@@ -126,6 +140,7 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
         closed = true;
         ctx.clock.clearTimeout(timer);
         unsubscribe();
+        stopWatching();
         liveStreams.delete(res);
       };
       res.on('close', cleanup);
