@@ -326,6 +326,20 @@ for (const impl of IMPLEMENTATIONS) {
       // a pruned delivery reported again comes back, as new
       const back = await store.deliveries.saveReport(d, u, [reported('bound-0', 2, 99)], 20, 3);
       assert.deepEqual(back.newAttempts.map((a) => a.number), [1, 2]);
+
+      // one still pending (being retried) outlives the bound: its attempts must not come back as new
+      const retried = await device(u);
+      await store.deliveries.saveReport(retried, u, [reported('retrying', 1, 1, { state: 'pending', nextAttemptAt: 5, lastStatus: 500, attemptLog: [] })], 1, 3);
+      for (let i = 0; i < 6; i++) await via(i).deliveries.saveReport(retried, u, [reported(`done-${i}`, 1, 10 + i)], 10 + i, 3);
+      const left = (await store.deliveries.listUserDeliveries(u, { limit: 20, deviceId: retried })).map((x) => x.id);
+      assert.deepEqual(left, ['done-5', 'done-4', 'done-3', 'retrying'], 'finished ones past the bound went, the pending one stayed');
+      // ... up to ten times the bound: then the oldest go, pending or not
+      for (let i = 0; i < 30; i++) await store.deliveries.saveReport(retried, u, [reported(`queued-${i}`, 0, 100 + i)], 100 + i, 3);
+      const capped = (await store.deliveries.listUserDeliveries(u, { limit: 100, deviceId: retried })).map((x) => x.id);
+      assert.equal(capped.length, 30, `at most 10 × 3 kept: ${capped.length}`);
+      assert.ok(!capped.includes('retrying') && capped.includes('queued-29'), 'the oldest went first');
+      assert.equal(await store.devices.deleteUserDevice(u, retried), true);
+
       assert.equal(await store.devices.deleteUserDevice(u, d), true);
       assert.deepEqual(await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: d }), []);
       assert.deepEqual((await store.deliveries.listUserDeliveries(u, { limit: 10 })).map((x) => x.id), ['kept-1']);

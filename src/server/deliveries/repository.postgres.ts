@@ -6,6 +6,7 @@ import {
   deliveryListWhere,
   toDeviceAttempt,
   toDeviceDelivery,
+  PENDING_KEPT_FACTOR,
   type DeliveriesRepository,
   type DeliveryListFilter,
   type DeviceAttemptRecord,
@@ -92,14 +93,26 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
           attempts.map((a) => a.outcome),
         ],
       });
-      // Everything older than the device's newest `keep` deliveries (their attempts go with them).
-      await client.query({
-        name: 'device-deliveries-prune',
+      // Finished deliveries older than the device's newest `keep` (their attempts go with them). One
+      // still pending stays: it may be retried, and if it were gone its next report would bring its
+      // attempts back as new (counted twice).
+      const finished = await client.query({
+        name: 'device-deliveries-prune-finished',
         text: `DELETE FROM device_deliveries
-                WHERE device_id = $1
+                WHERE device_id = $1 AND state <> 'pending'
                   AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`,
         values: [deviceId, keepPerDevice],
       });
+      // The hard bound, pending or not (a device with a huge backlog): checked when nothing finished went.
+      if (finished.rowCount === 0) {
+        await client.query({
+          name: 'device-deliveries-prune-any',
+          text: `DELETE FROM device_deliveries
+                  WHERE device_id = $1
+                    AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`,
+          values: [deviceId, keepPerDevice * PENDING_KEPT_FACTOR],
+        });
+      }
       return { changed, newAttempts: inserted.map((row) => ({ deliveryId: row.delivery_id, ...toDeviceAttempt(row) })) };
     });
   }

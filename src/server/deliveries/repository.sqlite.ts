@@ -6,6 +6,7 @@ import {
   deliveryListWhere,
   toDeviceAttempt,
   toDeviceDelivery,
+  PENDING_KEPT_FACTOR,
   type DeliveriesRepository,
   type DeliveryListFilter,
   type DeviceAttemptRecord,
@@ -42,11 +43,19 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
          ON CONFLICT DO NOTHING
          RETURNING number`,
       ),
-      // Everything older than the device's newest `keep` deliveries (their attempts go with them).
-      prune: db.prepare<{ deviceId: string; keep: number }>(
+      // Finished deliveries older than the device's newest `keep` (their attempts go with them). One
+      // still pending stays: it may be retried, and if it were gone its next report would bring its
+      // attempts back as new (counted twice).
+      pruneFinished: db.prepare<{ deviceId: string; keep: number }>(
+        `DELETE FROM device_deliveries
+          WHERE device_id = :deviceId AND state <> 'pending'
+            AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
+      ),
+      // The hard bound, pending or not (a device with a huge backlog): checked when nothing finished went.
+      pruneAny: db.prepare<{ deviceId: string; limit: number }>(
         `DELETE FROM device_deliveries
           WHERE device_id = :deviceId
-            AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
+            AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :limit)`,
       ),
       getUserDelivery: db.prepare<[string, string], DeviceDeliveryRow>(
         `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE user_id = ? AND id = ? ORDER BY seq DESC LIMIT 1`,
@@ -72,7 +81,9 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
           if (this.statements.insertAttempt.get({ deviceId, deliveryId: d.id, ...attempt })) saved.newAttempts.push({ deliveryId: d.id, ...attempt });
         }
       }
-      this.statements.prune.run({ deviceId, keep });
+      if (this.statements.pruneFinished.run({ deviceId, keep }).changes === 0) {
+        this.statements.pruneAny.run({ deviceId, limit: keep * PENDING_KEPT_FACTOR });
+      }
       return saved;
     });
   }

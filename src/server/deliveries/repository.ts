@@ -36,6 +36,12 @@ export interface DeviceAttemptRecord {
   outcome: AttemptOutcome;
 }
 
+/**
+ * A device keeps up to this many times its bound of deliveries while they are still pending: a
+ * pending one may be retried, and one dropped would have its attempts counted again when reported.
+ */
+export const PENDING_KEPT_FACTOR = 10;
+
 /** What a report changed. */
 export interface SavedReport {
   /** deliveries stored for the first time or replaced by a newer version */
@@ -59,8 +65,9 @@ export interface DeliveriesRepository {
    * Store one device's report in one transaction: each delivery inserted, or replaced only by a
    * newer version (more attempts, or as many and a later updatedAt: the guard is in the SQL, so
    * reports arriving late or twice, through any node, never move a delivery back), each attempt
-   * inserted once (attempts never change). Then the device's oldest deliveries past
-   * `keepPerDevice` are dropped with their attempts. Deliveries must have distinct ids.
+   * inserted once (attempts never change). Then the device's finished deliveries older than its
+   * newest `keepPerDevice` are dropped with their attempts; pending ones only past
+   * `keepPerDevice × PENDING_KEPT_FACTOR`. Deliveries must have distinct ids.
    */
   saveReport(deviceId: string, userId: string, deliveries: readonly ReportedDelivery[], now: number, keepPerDevice: number): Promise<SavedReport>;
   /** the user's deliveries, newest first (by seq), filtered */
