@@ -101,7 +101,8 @@ const deviceName = (devices, id) => devices.find((d) => d.id === id)?.name ?? id
  * the devices; the server shows them.
  */
 async function loadLocalLists(devices) {
-  return Promise.all(devices.map(async (device) => ({ device, ...(await api('GET', `/devices/${encodeURIComponent(device.id)}/webhooks`)) })));
+  const byDevice = new Map((await api('GET', '/devices/webhooks')).map((list) => [list.deviceId, list]));
+  return devices.map((device) => ({ device, ...(byDevice.get(device.id) ?? { deviceId: device.id, reportedAt: null, webhooks: [] }) }));
 }
 
 // ---- pages

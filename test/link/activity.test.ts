@@ -148,6 +148,8 @@ test("the device's Local webhook list reaches the server and follows its changes
   }, 'the new Local webhook on the server');
   assert.deepEqual(listed.webhooks.find((h: any) => h.id === added.body.id), { id: added.body.id, url: `${receiver.url}/listed`, event: 'sms:sent', deviceId: null, source: 'Local' });
   assert.ok(Date.parse(listed.reportedAt) > 0);
+  const all = (await thirdParty('GET', '/devices/webhooks')).body;
+  assert.deepEqual(all.find((list: any) => list.deviceId === deviceId), listed, "the same list among all the user's devices' lists");
   assert.deepEqual((await thirdParty('GET', '/webhooks')).body, [], 'GET /webhooks stays the Cloud list, unchanged');
   await device.api.call('DELETE', `/webhooks/${added.body.id}`);
   await eventually(async () => !(await localList()).webhooks.some((h: any) => h.id === added.body.id), 'the removal on the server');
@@ -177,6 +179,7 @@ test("another user sees none of it: not the deliveries, not the Local list, not 
       assert.match(reply.body.message, /you have no (delivery|device)/);
     }
     assert.deepEqual((await asStranger('GET', `/deliveries?deviceId=${device.link!.registration.id}`)).body.items, []);
+    assert.deepEqual((await asStranger('GET', '/devices/webhooks')).body.map((list: any) => list.deviceId), [stranger.registration.id], 'only their own device');
     assert.deepEqual(strangerLive.frames, [], "the stranger's stream stayed silent");
     assert.ok(!pushed.frames.some((f) => ['event', 'attempt', 'delivery'].includes(f.type)), "a device's push stream gets no activity");
   } finally {

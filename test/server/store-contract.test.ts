@@ -356,6 +356,13 @@ for (const impl of IMPLEMENTATIONS) {
       await store.devices.saveLocalWebhooks(d, '[]', 3000);
       assert.deepEqual(await store.devices.getLocalWebhooks(u, d), { webhooks: [], reportedAt: 3000 });
       assert.equal(await store.devices.getLocalWebhooks(v, d), undefined, "another user's device is not found");
+      const d2 = await device(u);
+      assert.deepEqual(
+        (await twin.devices.listLocalWebhooks(u)).sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)),
+        [{ deviceId: d, webhooks: [], reportedAt: 3000 }, { deviceId: d2, webhooks: null, reportedAt: null }].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)),
+        "all of the user's devices in one read",
+      );
+      assert.deepEqual(await store.devices.listLocalWebhooks(v), [], "none of another user's");
 
       const health = (queued: number) => JSON.stringify({ status: 'pass', version: '1', releaseId: 1, checks: { 'webhooks:queue': { description: 'q', observedValue: queued, observedUnit: 'deliveries', status: 'pass' } } });
       await store.devices.saveHealth(d, health(42), 4000);

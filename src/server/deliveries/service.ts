@@ -125,16 +125,25 @@ export class DeliveriesService {
   }
 
   /** The device's Local webhook list as it last reported it (managed on the device, shown here). */
-  async localWebhooks(userId: string, deviceId: string): Promise<{ deviceId: string; reportedAt: string | null; webhooks: (ReportedWebhook & { source: 'Local' })[] }> {
+  async localWebhooks(userId: string, deviceId: string): Promise<LocalWebhooksView> {
     const found = await this.deps.devices.getLocalWebhooks(userId, deviceId);
     if (!found) throw new HttpError(404, `you have no device with id "${deviceId}"; GET /devices lists yours`);
-    return {
-      deviceId,
-      reportedAt: found.reportedAt === null ? null : iso(found.reportedAt),
-      webhooks: (found.webhooks ?? []).map((hook) => ({ ...hook, source: 'Local' as const })),
-    };
+    return toLocalWebhooksView({ deviceId, ...found });
+  }
+
+  /** Every device's Local webhook list, in one read (a dashboard of many devices asks once). */
+  async allLocalWebhooks(userId: string): Promise<LocalWebhooksView[]> {
+    return (await this.deps.devices.listLocalWebhooks(userId)).map(toLocalWebhooksView);
   }
 }
+
+type LocalWebhooksView = { deviceId: string; reportedAt: string | null; webhooks: (ReportedWebhook & { source: 'Local' })[] };
+
+const toLocalWebhooksView = (found: { deviceId: string; webhooks: ReportedWebhook[] | null; reportedAt: number | null }): LocalWebhooksView => ({
+  deviceId: found.deviceId,
+  reportedAt: found.reportedAt === null ? null : iso(found.reportedAt),
+  webhooks: (found.webhooks ?? []).map((hook) => ({ ...hook, source: 'Local' as const })),
+});
 
 const notFound = (id: string) => new HttpError(404, `you have no delivery with id "${id}"; GET /deliveries lists yours`);
 

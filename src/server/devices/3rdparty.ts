@@ -30,6 +30,18 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   );
 
   app.get(
+    '/devices/webhooks',
+    {
+      schema: {
+        tags,
+        summary: "Every device's Local webhook list, as each last reported it (one read for a dashboard of many devices)",
+        response: { 200: Type.Array(LocalWebhooksSchema) },
+      },
+    },
+    async (request) => ctx.deliveries.allLocalWebhooks(userOf(request).id),
+  );
+
+  app.get(
     '/devices/:id/webhooks',
     {
       schema: {

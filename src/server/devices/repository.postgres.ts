@@ -79,6 +79,14 @@ export class PostgresDevicesRepository implements DevicesRepository {
     return rows[0] && toLocalWebhooks(rows[0]);
   }
 
+  async listLocalWebhooks(userId: string): Promise<({ deviceId: string } & LocalWebhooks)[]> {
+    const { rows } = await this.pool.query<{ id: string; local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
+      `SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 ORDER BY id`,
+      [userId],
+    );
+    return rows.map((row) => ({ deviceId: row.id, ...toLocalWebhooks(row) }));
+  }
+
   async listQueueDepths(): Promise<{ deviceId: string; queued: number }[]> {
     const { rows } = await this.pool.query<{ deviceId: string; queued: number }>(
       `SELECT id AS "deviceId", queued FROM (

@@ -37,6 +37,9 @@ export class SqliteDevicesRepository implements DevicesRepository {
       getLocalWebhooks: db.prepare<[string, string], { local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
         `SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? AND id = ?`,
       ),
+      listLocalWebhooks: db.prepare<[string], { id: string; local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
+        `SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? ORDER BY id`,
+      ),
       listQueueDepths: db.prepare<[], { deviceId: string; queued: number }>(
         `SELECT id AS deviceId, queued FROM (
            SELECT id, json_extract(health, '$.checks."webhooks:queue".observedValue') AS queued FROM devices WHERE health IS NOT NULL
@@ -93,6 +96,10 @@ export class SqliteDevicesRepository implements DevicesRepository {
   async getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined> {
     const row = this.statements.getLocalWebhooks.get(userId, deviceId);
     return row && toLocalWebhooks(row);
+  }
+
+  async listLocalWebhooks(userId: string): Promise<({ deviceId: string } & LocalWebhooks)[]> {
+    return this.statements.listLocalWebhooks.all(userId).map((row) => ({ deviceId: row.id, ...toLocalWebhooks(row) }));
   }
 
   async listQueueDepths(): Promise<{ deviceId: string; queued: number }[]> {

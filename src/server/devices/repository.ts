@@ -41,6 +41,8 @@ export interface DevicesRepository {
   saveLocalWebhooks(deviceId: string, webhooksJson: string, reportedAt: number): Promise<void>;
   /** undefined when the user has no such device; `webhooks` is null until the device first reports its list */
   getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined>;
+  /** the Local webhook lists of all the user's devices, by device id */
+  listLocalWebhooks(userId: string): Promise<({ deviceId: string } & LocalWebhooks)[]>;
   /** every device's delivery queue depth, as its latest health report says (devices that never reported are left out) */
   listQueueDepths(): Promise<{ deviceId: string; queued: number }[]>;
 }
