@@ -4,7 +4,8 @@ import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
 import { HealthSchema, WebhookSchema } from '../../protocol/index.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
-import { EventStreamResponse } from '../../shared/sse.ts';
+import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
+import { systemClock } from '../../shared/clock.ts';
 
 const OverviewSchema = Type.Object({
   device: Type.Object({
@@ -48,35 +49,23 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
       },
     },
     (request, reply) => {
-      // HEAD gets the headers and an end: a stream's writes send nothing for HEAD, not even the headers.
-      if (request.method === 'HEAD') {
-        reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache').send();
-        return;
-      }
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': String(request.id),
+      let offEvent = () => {};
+      let offAttempt = () => {};
+      const stream = openEventStream(request, reply, {
+        clock: systemClock,
+        keepAliveMs: KEEP_ALIVE_MS,
+        onClose: () => {
+          offEvent();
+          offAttempt();
+          streams.delete(reply.raw);
+          ctx.observability.streamClosed();
+        },
       });
-      res.write(': connected\n\n');
-      const send = (type: string, data: unknown) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-      const offEvent = ctx.events.onEvent((e) => send('event', { eventId: e.eventId, event: e.event, payload: e.payload, deliveryIds: e.deliveryIds, at: e.at }));
-      const offAttempt = ctx.observability.onAttempt((notice) => send('attempt', notice));
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-      keepAlive.unref();
-      streams.add(res);
+      if (!stream) return;
+      streams.add(reply.raw);
       ctx.observability.streamOpened();
-      res.on('close', () => {
-        clearInterval(keepAlive);
-        offEvent();
-        offAttempt();
-        streams.delete(res);
-        ctx.observability.streamClosed();
-      });
+      offEvent = ctx.events.onEvent((e) => stream.send('event', { eventId: e.eventId, event: e.event, payload: e.payload, deliveryIds: e.deliveryIds, at: e.at }));
+      offAttempt = ctx.observability.onAttempt((notice) => stream.send('attempt', notice));
     },
   );
 }

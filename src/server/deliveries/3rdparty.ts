@@ -10,7 +10,7 @@ import {
   EventNameSchema,
   REPORTED_DELIVERY_STATES,
 } from '../../protocol/index.ts';
-import { EventStreamResponse } from '../../shared/sse.ts';
+import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 
@@ -48,10 +48,6 @@ const tags = ['deliveries'];
  * Your devices' webhook deliveries, as they report them (the devices deliver; this is their copy),
  * redelivery through the device, and the live stream of their activity.
  */
-
-/** Bytes a live stream may have waiting to be sent before its dashboard is considered gone. */
-const LIVE_STREAM_BUFFER_LIMIT = 1024 * 1024;
-
 export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStreams: Set<ServerResponse>): void {
   app.get(
     '/deliveries',
@@ -104,47 +100,26 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
     },
     async (request, reply) => {
       const user = userOf(request);
-      // HEAD gets the headers and an end: a stream's writes send nothing for HEAD, not even the headers.
-      if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': String(request.id),
+      let stopListening = () => {};
+      const stream = openEventStream(request, reply, {
+        clock: ctx.clock,
+        keepAliveMs: ctx.keepAliveMs,
+        onClose: () => {
+          stopListening();
+          liveStreams.delete(reply.raw);
+        },
       });
-      res.write(': connected\n\n');
-      liveStreams.add(res);
-      const unsubscribe = ctx.hub.subscribeActivity(user.id, (notice) => {
-        // A dashboard that stopped reading is let go rather than buffered without end; its
-        // EventSource reconnects when it reads again.
-        if (res.writableEnded) return;
-        if (res.writableLength > LIVE_STREAM_BUFFER_LIMIT) return res.end();
-        res.write(`event: ${notice.type}\ndata: ${JSON.stringify(notice.data)}\n\n`);
-      });
+      if (!stream) return reply;
+      liveStreams.add(reply.raw);
+      const unsubscribe = ctx.hub.subscribeActivity(user.id, (notice) => stream.send(notice.type, notice.data));
       // Notices from other nodes may have been missed (LISTEN was down): end the stream, so the
       // dashboard shows it is offline, reconnects and reloads its lists, rather than silently
       // missing events.
-      const stopWatching = ctx.hub.watch({ userEvent() {}, gap: () => res.end() });
-      let timer: unknown;
-      const keepAlive = () => {
-        res.write(': keep-alive\n\n');
-        timer = ctx.clock.setTimeout(keepAlive, ctx.keepAliveMs);
-      };
-      timer = ctx.clock.setTimeout(keepAlive, ctx.keepAliveMs);
-      let closed = false;
-      const cleanup = () => {
-        if (closed) return;
-        closed = true;
-        ctx.clock.clearTimeout(timer);
+      const stopWatching = ctx.hub.watch({ userEvent() {}, gap: () => stream.end() });
+      stopListening = () => {
         unsubscribe();
         stopWatching();
-        liveStreams.delete(res);
       };
-      res.on('close', cleanup);
-      res.on('error', cleanup);
       return reply;
     },
   );
