@@ -1,12 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
-import { basic, bearer, call, newDevice, tempDir } from '../server/helpers.ts';
-import { createTestDatabase, type TestDatabase } from './helpers.ts';
+import { basic, bearer, call, eventually, newDevice, tempDir } from '../server/helpers.ts';
+import { createTestDatabase, query, type TestDatabase } from './helpers.ts';
 
 /**
- * Values PostgreSQL refuses that a schema lets through (a NUL byte in a text) get a 400 that says
- * so, never a 500: on the older routes and on the activity report alike.
+ * One server on PostgreSQL, in process: what only PostgreSQL does to a request (refuse a NUL byte
+ * in a text) and to the dashboards' live streams (a lost LISTEN connection).
  */
 let database: TestDatabase;
 let server: RunningServer;
@@ -24,6 +24,7 @@ after(async () => {
   dir.remove();
 });
 
+// Values PostgreSQL refuses that a schema lets through get a 400 that says so, never a 500.
 test('PostgreSQL: a NUL byte anywhere in a request gets a 400 with a message', async () => {
   const phone = await newDevice(server, 'nul phone');
   const auth = basic(phone.login, phone.password);
@@ -44,4 +45,27 @@ test('PostgreSQL: a NUL byte anywhere in a request gets a 400 with a message', a
   const stored = await call(`${server.mobileUrl}/device/activity`, 'POST', { auth: device, body: { deliveries: [{ ...delivery, url: 'https://e.com/h' }] } });
   assert.equal(stored.status, 204);
   assert.equal((await call(`${server.thirdPartyUrl}/deliveries/d1`, 'GET', { auth })).body.url, 'https://e.com/h');
+});
+
+test("PostgreSQL: when the node's LISTEN connection is lost, its dashboards' live streams end (so they reconnect and reload) instead of silently missing notices", async () => {
+  const phone = await newDevice(server, 'streamed phone');
+  const controller = new AbortController();
+  const response = await fetch(`${server.thirdPartyUrl}/events/stream`, { headers: { authorization: basic(phone.login, phone.password) }, signal: controller.signal });
+  assert.equal(response.status, 200);
+  let ended = false;
+  const reading = (async () => {
+    for await (const _chunk of response.body as unknown as AsyncIterable<Uint8Array>);
+    ended = true;
+  })().catch(() => {});
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(ended, false, 'the stream stays open while nothing is wrong');
+    const pid = (server.context.hub as unknown as { listener: { processID: number } }).listener.processID;
+    const [killed] = await query(database.url, 'SELECT pg_terminate_backend($1) AS ok', [pid]);
+    assert.equal(killed.ok, true);
+    await eventually(() => ended, 'the live stream to end after the gap', 5000);
+  } finally {
+    controller.abort();
+    await reading;
+  }
 });
