@@ -94,11 +94,9 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      if (!ctx.outbox.redeliver(id, ctx.clock.now())) {
-        if (!ctx.outbox.getDelivery(id)) throw new HttpError(404, `no delivery with id "${id}"`);
-        throw new HttpError(409, `delivery "${id}" is being sent right now; try again when the attempt has finished`);
-      }
-      ctx.dispatcher.wake();
+      const outcome = ctx.dispatcher.redeliver(id);
+      if (outcome === 'unknown') throw new HttpError(404, `no delivery with id "${id}"`);
+      if (outcome === 'sending') throw new HttpError(409, `delivery "${id}" is being sent right now; try again when the attempt has finished`);
       return reply.code(202).send(wireDelivery(ctx.outbox.getDelivery(id)!));
     },
   );

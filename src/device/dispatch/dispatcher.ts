@@ -81,6 +81,19 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * Queue a delivery again now, with a fresh retry budget, and send it at once. `sending`: its
+   * attempt is in flight (ask again when it has finished); `unknown`: no such delivery.
+   */
+  redeliver(id: string): 'queued' | 'sending' | 'unknown' {
+    const { outbox, clock } = this.options;
+    if (outbox.redeliver(id, clock.now())) {
+      this.wake();
+      return 'queued';
+    }
+    return outbox.getDelivery(id) ? 'sending' : 'unknown';
+  }
+
   get inFlightCount(): number {
     return this.inFlight;
   }

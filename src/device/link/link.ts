@@ -160,13 +160,12 @@ export class DeviceLink {
   private async redeliver(data: unknown): Promise<void> {
     const id = (data as { id?: unknown } | null)?.id;
     if (typeof id !== 'string') return;
-    const { outbox, dispatcher, clock } = this.ctx;
-    if (outbox.redeliver(id, clock.now())) {
-      dispatcher.wake();
+    const outcome = this.ctx.dispatcher.redeliver(id);
+    if (outcome === 'queued') {
       this.reporter?.noteDelivery(id);
       return;
     }
-    this.log(`redelivery of ${id} asked by the server: ${outbox.getDelivery(id) ? 'it is being sent right now; ask again when the attempt has finished' : 'no such delivery on this device'}`);
+    this.log(`redelivery of ${id} asked by the server: ${outcome === 'sending' ? 'it is being sent right now; ask again when the attempt has finished' : 'no such delivery on this device'}`);
   }
 
   /**
