@@ -16,6 +16,16 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return undefined;
 }
 
+/** Open a stream: the gauge `metric` reads 1 while it is open and 0 once it is closed. */
+async function expectCountedWhileOpen(url: string, authorization: string, scrape: () => Promise<string>, metric: string): Promise<void> {
+  const controller = new AbortController();
+  const stream = await fetch(url, { headers: { authorization }, signal: controller.signal });
+  assert.equal(stream.status, 200);
+  assert.equal(sample(await scrape(), metric), 1);
+  controller.abort();
+  await eventually(async () => sample(await scrape(), metric) === 0, `${metric} back to 0 once the stream is closed`);
+}
+
 test('device /metrics: counters match a known run of deliveries', async () => {
   const receiver = await new TestReceiver().start();
   const device = await startTestDevice();
@@ -52,12 +62,7 @@ test('device /metrics: counters match a known run of deliveries', async () => {
     assert.equal(sample(await scrape(), 'smsgate_sse_streams'), 0);
 
     // a live stream is counted while it is open
-    const controller = new AbortController();
-    const stream = await fetch(`${device.url}/events/stream`, { headers: { authorization: device.api.authorization }, signal: controller.signal });
-    assert.equal(stream.status, 200);
-    assert.equal(sample(await scrape(), 'smsgate_sse_streams'), 1);
-    controller.abort();
-    await eventually(async () => sample(await scrape(), 'smsgate_sse_streams') === 0, 'the stream to be released');
+    await expectCountedWhileOpen(`${device.url}/events/stream`, device.api.authorization, scrape, 'smsgate_sse_streams');
   } finally {
     await device.cleanup();
     await receiver.stop();
@@ -172,15 +177,7 @@ test('server /metrics: the deliveries a linked device reports are counted, each 
     }
 
     // a dashboard's live stream is counted while it is open
-    const controller = new AbortController();
-    const live = await fetch(`${server.thirdPartyUrl}/events/stream`, {
-      headers: { authorization: basic(device.link!.registration.login, device.link!.createdPassword!) },
-      signal: controller.signal,
-    });
-    assert.equal(live.status, 200);
-    assert.equal(sample(await scrape(), 'smsgate_live_streams'), 1);
-    controller.abort();
-    await eventually(async () => sample(await scrape(), 'smsgate_live_streams') === 0, 'the live stream to be released');
+    await expectCountedWhileOpen(`${server.thirdPartyUrl}/events/stream`, basic(device.link!.registration.login, device.link!.createdPassword!), scrape, 'smsgate_live_streams');
   } finally {
     await device.cleanup();
     await server.cleanup();
