@@ -35,7 +35,7 @@ export class ServerObservability {
   readonly liveStreams = new Set<ServerResponse>();
   private readonly attempts: ReturnType<typeof deliveryAttemptMetrics>;
 
-  constructor(queueDepths: () => Promise<{ deviceId: string; queued: number }[]>) {
+  constructor(queueDepthTotals: () => Promise<{ sum: number; max: number }>) {
     const registers = [this.registry];
     const { deviceStreams, liveStreams } = this;
     new Gauge({
@@ -63,14 +63,14 @@ export class ServerObservability {
       labelNames: ['stat'],
       registers,
       async collect() {
-        let depths: { deviceId: string; queued: number }[];
+        let totals: { sum: number; max: number };
         try {
-          depths = await queueDepths();
+          totals = await queueDepthTotals();
         } catch {
           return; // the database is away: keep the last values rather than fail the scrape
         }
-        this.set({ stat: 'sum' }, depths.reduce((sum, d) => sum + d.queued, 0));
-        this.set({ stat: 'max' }, depths.reduce((max, d) => Math.max(max, d.queued), 0));
+        this.set({ stat: 'sum' }, totals.sum);
+        this.set({ stat: 'max' }, totals.max);
       },
     });
   }

@@ -90,7 +90,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     // Webhook lists are kept in memory; on a store other nodes share, the hub tells this node of their writes.
     const webhooksRepo = new CachedWebhooksRepository(store.webhooks, hub, clock, store.kind !== 'sqlite');
     const devices = new DevicesService(store.devices, webhooksRepo, clock);
-    const observability = new ServerObservability(() => store.devices.listQueueDepths());
+    const observability = new ServerObservability(() => store.devices.queueDepthTotals());
     const context: ServerContext = {
       store,
       hub,

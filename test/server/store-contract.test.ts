@@ -365,10 +365,13 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual(await store.devices.listLocalWebhooks(v), [], "none of another user's");
 
       const health = (queued: number) => JSON.stringify({ status: 'pass', version: '1', releaseId: 1, checks: { 'webhooks:queue': { description: 'q', observedValue: queued, observedUnit: 'deliveries', status: 'pass' } } });
+      const before = await twin.devices.queueDepthTotals();
       await store.devices.saveHealth(d, health(42), 4000);
-      const depths = await twin.devices.listQueueDepths();
-      assert.deepEqual(depths.find((x) => x.deviceId === d), { deviceId: d, queued: 42 });
-      assert.ok(depths.every((x) => typeof x.queued === 'number'));
+      const after = await twin.devices.queueDepthTotals();
+      assert.equal(after.sum, before.sum + 42, 'the reported depth is added to the sum');
+      assert.equal(after.max, Math.max(before.max, 42));
+      await store.devices.saveHealth(d2, health(7), 4000);
+      assert.deepEqual(await store.devices.queueDepthTotals(), { sum: before.sum + 49, max: Math.max(before.max, 42) });
     });
 
     test('meta: the first value stored wins, on every store', async () => {

@@ -87,12 +87,12 @@ export class PostgresDevicesRepository implements DevicesRepository {
     return rows.map((row) => ({ deviceId: row.id, ...toLocalWebhooks(row) }));
   }
 
-  async listQueueDepths(): Promise<{ deviceId: string; queued: number }[]> {
-    const { rows } = await this.pool.query<{ deviceId: string; queued: number }>(
-      `SELECT id AS "deviceId", queued FROM (
-         SELECT id, (health::jsonb -> 'checks' -> 'webhooks:queue' ->> 'observedValue')::float8 AS queued FROM devices WHERE health IS NOT NULL
-       ) AS reported WHERE queued IS NOT NULL ORDER BY id`,
+  async queueDepthTotals(): Promise<{ sum: number; max: number }> {
+    const { rows } = await this.pool.query<{ sum: number; max: number }>(
+      `SELECT coalesce(sum(queued), 0)::float8 AS sum, coalesce(max(queued), 0)::float8 AS max FROM (
+         SELECT (health::jsonb -> 'checks' -> 'webhooks:queue' ->> 'observedValue')::float8 AS queued FROM devices WHERE health IS NOT NULL
+       ) AS reported`,
     );
-    return rows;
+    return rows[0];
   }
 }

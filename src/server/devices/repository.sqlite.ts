@@ -40,10 +40,10 @@ export class SqliteDevicesRepository implements DevicesRepository {
       listLocalWebhooks: db.prepare<[string], { id: string; local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
         `SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? ORDER BY id`,
       ),
-      listQueueDepths: db.prepare<[], { deviceId: string; queued: number }>(
-        `SELECT id AS deviceId, queued FROM (
-           SELECT id, json_extract(health, '$.checks."webhooks:queue".observedValue') AS queued FROM devices WHERE health IS NOT NULL
-         ) WHERE queued IS NOT NULL ORDER BY id`,
+      queueDepthTotals: db.prepare<[], { sum: number; max: number }>(
+        `SELECT coalesce(sum(queued), 0) AS sum, coalesce(max(queued), 0) AS max FROM (
+           SELECT json_extract(health, '$.checks."webhooks:queue".observedValue') AS queued FROM devices WHERE health IS NOT NULL
+         )`,
       ),
     };
   }
@@ -102,7 +102,7 @@ export class SqliteDevicesRepository implements DevicesRepository {
     return this.statements.listLocalWebhooks.all(userId).map((row) => ({ deviceId: row.id, ...toLocalWebhooks(row) }));
   }
 
-  async listQueueDepths(): Promise<{ deviceId: string; queued: number }[]> {
-    return this.statements.listQueueDepths.all();
+  async queueDepthTotals(): Promise<{ sum: number; max: number }> {
+    return this.statements.queueDepthTotals.get()!;
   }
 }

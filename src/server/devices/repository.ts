@@ -43,8 +43,8 @@ export interface DevicesRepository {
   getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined>;
   /** the Local webhook lists of all the user's devices, by device id */
   listLocalWebhooks(userId: string): Promise<({ deviceId: string } & LocalWebhooks)[]>;
-  /** every device's delivery queue depth, as its latest health report says (devices that never reported are left out) */
-  listQueueDepths(): Promise<{ deviceId: string; queued: number }[]>;
+  /** the devices' delivery queue depths as their latest health reports say, summed and the deepest (0 when none reported) */
+  queueDepthTotals(): Promise<{ sum: number; max: number }>;
 }
 
 export interface LocalWebhooks {
