@@ -16,7 +16,8 @@ test('device log (stderr not a terminal): one JSON line per API request with its
   receiver.responder = (_request, index) => (index === 0 ? 503 : 200);
   const device = await startSmsgate(['device', '--port', '0', '--password', 'log-test-password'], {
     SMSGATE_DATA_DIR: dir.path,
-    SMSGATE_TIME_SCALE: '0.001',
+    // 0.02: the first retry after 200 ms, and a 600 ms deadline (at 0.001 it was 30 ms, which a loaded machine missed)
+    SMSGATE_TIME_SCALE: '0.02',
     SMSGATE_LOG_LEVEL: 'info',
   });
   try {
