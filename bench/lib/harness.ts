@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
-import { batchedDestination } from '../../src/shared/logger.ts';
+import { createLogger } from '../../src/shared/logger.ts';
 
 export const PASSWORD = 'bench-password';
 
@@ -185,11 +184,8 @@ export interface BenchDevice extends RunningDevice {
  */
 export async function startBenchDevice(options: Partial<DeviceOptions> = {}): Promise<BenchDevice> {
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-'));
-  const logger = pino(
-    { level: process.env.SMSGATE_LOG_LEVEL ?? 'info', name: 'device', base: { name: 'device' } },
-    // the product's batched writing (see createLogger), to a file instead of stderr
-    batchedDestination(join(dir, 'device.log')),
-  );
+  // the product's logger, writing to a file instead of stderr
+  const logger = createLogger({ name: 'device', level: process.env.SMSGATE_LOG_LEVEL ?? 'info', file: join(dir, 'device.log') });
   const device = await startDevice({ dataDir: dir, port: 0, password: PASSWORD, timeZone: 'UTC', logger, ...options });
   return Object.assign(device, {
     dir,

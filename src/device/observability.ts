@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { AttemptResult, Outbox } from './store/outbox.ts';
 import type { DeviceEvents } from './events.ts';
-import type { Logger } from '../shared/logger.ts';
+import { hotLogLine, type Logger } from '../shared/logger.ts';
 import { deliveryAttemptMetrics } from '../shared/metrics.ts';
 import type { AttemptOutcome } from '../protocol/index.ts';
 
@@ -27,11 +27,13 @@ export class DeviceObservability {
   private readonly events: Counter<'event'>;
   private readonly streams: Gauge;
   private readonly attemptListeners = new Set<(notice: AttemptNotice) => void>();
+  private readonly logLine: ReturnType<typeof hotLogLine>;
 
   constructor(
     private readonly deps: { outbox: Outbox; events: DeviceEvents; retryCount: () => number; logger: Logger },
   ) {
     const registers = [this.registry];
+    this.logLine = hotLogLine(deps.logger);
     this.attempts = deliveryAttemptMetrics(this.registry, '');
     this.events = new Counter({ name: 'smsgate_events_total', help: 'Events recorded in the outbox, by event name', labelNames: ['event'], registers });
     const outbox = deps.outbox;
@@ -62,7 +64,7 @@ export class DeviceObservability {
       durationMs: result.durationMs,
       url: result.delivery.url,
     };
-    this.deps.logger[outcome === 'succeeded' ? 'info' : 'warn'](notice, 'attempt');
+    this.logLine(this.deps.logger, outcome === 'succeeded' ? 'info' : 'warn', notice as unknown as Record<string, unknown>, 'attempt');
     for (const listener of this.attemptListeners) listener(notice);
   }
 

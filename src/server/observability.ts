@@ -4,9 +4,10 @@ import type { FastifyServerOptions } from 'fastify';
 import type { App } from '../shared/http.ts';
 import type { ServerContext } from './context.ts';
 import { registerOpenApi } from '../shared/openapi.ts';
-import { deliveryAttemptMetrics, installHttpMetrics, metricsRoute } from '../shared/metrics.ts';
+import { deliveryAttemptMetrics, metricsRoute } from '../shared/metrics.ts';
+import { installRequestTelemetry } from '../shared/request-telemetry.ts';
 import type { AttemptOutcome } from '../protocol/index.ts';
-import { appLoggingOptions, createLogger, installRequestLog, type Logger } from '../shared/logger.ts';
+import { appLoggingOptions, createLogger, type Logger } from '../shared/logger.ts';
 import { webUiRoutes } from '../shared/dashboard.ts';
 import { optionalUser, requireUser } from './api/auth.ts';
 import { THIRD_PARTY_PREFIXES } from './api/3rdparty.ts';
@@ -89,8 +90,7 @@ export class ServerObservability {
  */
 export function installObservability(app: App, ctx: ServerContext): void {
   const registry = ctx.observability.registry;
-  installRequestLog(app);
-  installHttpMetrics(app, registry);
+  installRequestTelemetry(app, registry);
   registerOpenApi(app, {
     title: 'smsgate server: 3rdparty and mobile APIs',
     description:

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Registry, type Metric } from 'prom-client';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { HttpError, type AttemptOutcome } from '../protocol/index.ts';
@@ -13,15 +13,93 @@ export function isLoopback(ip: string | undefined): boolean {
   return v4.startsWith('127.') || ip === '::1';
 }
 
+interface Series {
+  labels: Record<string, string>;
+  /** observations per bucket (not cumulative); the last slot is above every bound */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** One label set's series of a SeriesHistogram, looked up once and kept by whoever observes it. */
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
 /**
- * A histogram's observation count per label set, as its `_count` series says. A counter that would
- * count the same events reads this when scraped, so a hot path updates one metric, not two.
+ * A Prometheus histogram for hot paths (every API request, every delivery attempt). Its caller
+ * looks a label set's series up once and observes into it: a bucket search and three additions,
+ * where prom-client's Histogram validates and hashes the labels on every observation (measurable
+ * at thousands of requests a second). It registers and exports like any prom-client metric.
  */
-export async function histogramCounts<T extends string>(histogram: Histogram<T>): Promise<{ labels: Record<T, string>; value: number }[]> {
-  const { name, values } = await histogram.get();
-  return values
-    .filter((sample) => sample.metricName === `${name}_count`)
-    .map((sample) => ({ labels: sample.labels as Record<T, string>, value: sample.value }));
+export class SeriesHistogram<L extends string> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, Series>();
+  private readonly handles = new Map<string, HistogramSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly L[],
+    private readonly buckets: readonly number[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The series of these label values (in `labelNames` order), created on first use. */
+  seriesOf(...values: string[]): HistogramSeries {
+    const key = values.join('\0');
+    let handle = this.handles.get(key);
+    if (handle === undefined) {
+      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]]));
+      const series: Series = { labels, counts: new Array(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
+      this.series.set(key, series);
+      const buckets = this.buckets;
+      handle = {
+        observe(value: number) {
+          let i = 0;
+          while (i < buckets.length && value > buckets[i]) i++;
+          series.counts[i]++;
+          series.sum += value;
+          series.count++;
+        },
+      };
+      this.handles.set(key, handle);
+    }
+    return handle;
+  }
+
+  /** Each series' observation count (what its `_count` sample says). */
+  counts(): { labels: Record<L, string>; value: number }[] {
+    return [...this.series.values()].map((series) => ({ labels: series.labels as Record<L, string>, value: series.count }));
+  }
+
+  /** What a Registry exports: cumulative `_bucket`s with `le`, then `_sum` and `_count`, per series. */
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { metricName: string; labels: Record<string, string | number>; value: number }[] }> {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    for (const series of this.series.values()) {
+      let cumulative = 0;
+      this.buckets.forEach((bound, i) => {
+        cumulative += series.counts[i];
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: bound, ...series.labels }, value: cumulative });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...series.labels }, value: series.count });
+      values.push({ metricName: `${this.name}_sum`, labels: series.labels, value: series.sum });
+      values.push({ metricName: `${this.name}_count`, labels: series.labels, value: series.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  /** Registry.resetMetrics(): every series back to zero (the handles stay valid). */
+  reset(): void {
+    for (const series of this.series.values()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
+  }
 }
 
 /**
@@ -32,16 +110,21 @@ export async function histogramCounts<T extends string>(histogram: Histogram<T>)
  */
 export function deliveryAttemptMetrics(registry: Registry, whose: string): { observe(outcome: AttemptOutcome, durationMs: number): void } {
   const registers = [registry];
-  const attemptDuration = new Histogram<'outcome'>({
-    name: 'smsgate_delivery_attempt_duration_seconds',
-    help: `Duration of webhook delivery attempts by outcome (succeeded, retry, failed)${whose}; _count is the number of attempts`,
-    labelNames: ['outcome'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers,
-  });
-  const attemptsBy = async (): Promise<Record<AttemptOutcome, number>> => {
+  const attemptDuration = new SeriesHistogram(
+    'smsgate_delivery_attempt_duration_seconds',
+    `Duration of webhook delivery attempts by outcome (succeeded, retry, failed)${whose}; _count is the number of attempts`,
+    ['outcome'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registry,
+  );
+  const byOutcome: Record<AttemptOutcome, HistogramSeries> = {
+    succeeded: attemptDuration.seriesOf('succeeded'),
+    retry: attemptDuration.seriesOf('retry'),
+    failed: attemptDuration.seriesOf('failed'),
+  };
+  const attemptsBy = (): Record<AttemptOutcome, number> => {
     const counts = { succeeded: 0, retry: 0, failed: 0 };
-    for (const { labels, value } of await histogramCounts(attemptDuration)) counts[labels.outcome as AttemptOutcome] += value;
+    for (const { labels, value } of attemptDuration.counts()) counts[labels.outcome as AttemptOutcome] += value;
     return counts;
   };
   new Counter({
@@ -49,8 +132,8 @@ export function deliveryAttemptMetrics(registry: Registry, whose: string): { obs
     help: `Deliveries that reached a final outcome: succeeded, or failed with the retry budget spent${whose}`,
     labelNames: ['outcome'],
     registers,
-    async collect() {
-      const counts = await attemptsBy();
+    collect() {
+      const counts = attemptsBy();
       this.reset();
       for (const outcome of ['succeeded', 'failed'] as const) this.inc({ outcome }, counts[outcome]);
     },
@@ -59,43 +142,40 @@ export function deliveryAttemptMetrics(registry: Registry, whose: string): { obs
     name: 'smsgate_delivery_retries_scheduled_total',
     help: `Failed attempts that scheduled another try${whose}`,
     registers,
-    async collect() {
-      const counts = await attemptsBy();
+    collect() {
+      const counts = attemptsBy();
       this.reset();
       this.inc(counts.retry);
     },
   });
-  return { observe: (outcome, durationMs) => attemptDuration.observe({ outcome }, durationMs / 1000) };
+  return { observe: (outcome, durationMs) => byOutcome[outcome].observe(durationMs / 1000) };
 }
 
 /**
- * The HTTP request metrics every smsgate API exports: a counter and a duration histogram by method,
- * route pattern (never the raw URL, so ids do not explode the label set) and status code.
+ * The HTTP request metrics every smsgate API exports: a duration histogram by method, route pattern
+ * (never the raw URL, so ids do not explode the label set) and status code, and the request counter
+ * read from its counts when scraped. Returns what records one answered request.
  */
-export function installHttpMetrics(app: App, registry: Registry): void {
+export function httpRequestMetrics(registry: Registry): (method: string, route: string, status: number, seconds: number) => void {
   const labelNames = ['method', 'route', 'status_code'] as const;
-  const duration = new Histogram({
-    name: 'smsgate_http_request_duration_seconds',
-    help: 'Time from the request arriving to the response being sent',
+  const duration = new SeriesHistogram(
+    'smsgate_http_request_duration_seconds',
+    'Time from the request arriving to the response being sent',
     labelNames,
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registry,
+  );
   new Counter({
     name: 'smsgate_http_requests_total',
     help: 'HTTP requests answered',
     labelNames,
     registers: [registry],
-    async collect() {
-      const counts = await histogramCounts(duration);
+    collect() {
       this.reset();
-      for (const { labels, value } of counts) this.inc(labels, value);
+      for (const { labels, value } of duration.counts()) this.inc(labels, value);
     },
   });
-  app.addHook('onResponse', (request, reply, done) => {
-    duration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }, reply.elapsedTime / 1000);
-    done();
-  });
+  return (method, route, status, seconds) => duration.seriesOf(method, route, String(status)).observe(seconds);
 }
 
 /**

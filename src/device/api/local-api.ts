@@ -12,8 +12,9 @@ import { simRoutes } from './sim-routes.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import type { ServerResponse } from 'node:http';
 import { isDocsUrl, registerOpenApi } from '../../shared/openapi.ts';
-import { installHttpMetrics, metricsRoute } from '../../shared/metrics.ts';
-import { appLoggingOptions, installRequestLog } from '../../shared/logger.ts';
+import { metricsRoute } from '../../shared/metrics.ts';
+import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
+import { appLoggingOptions } from '../../shared/logger.ts';
 import { webUiRoutes } from '../../shared/dashboard.ts';
 
 /**
@@ -26,8 +27,7 @@ const PUBLIC_ROUTES = new Set(['/health', '/metrics']);
 /** The device's Local-mode API (what the phone serves on port 8080 in the original). */
 export function createLocalApi(ctx: DeviceContext, credentials: LocalCredentials, https?: { key: string; cert: string }): App {
   const app = createApp({ ...(https ? { https } : {}), ...appLoggingOptions(ctx.logger) });
-  installRequestLog(app);
-  installHttpMetrics(app, ctx.observability.registry);
+  installRequestTelemetry(app, ctx.observability.registry);
   registerOpenApi(app, {
     title: 'smsgate device: Local API',
     description: "The virtual device's Local-mode API (what the phone serves on port 8080), its simulation API and the dashboard's endpoints.",

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Histogram, Registry } from 'prom-client';
+import { hotLogLine, plainFormat } from '../../src/shared/logger.ts';
+import { SeriesHistogram } from '../../src/shared/metrics.ts';
+
+const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
+
+/** A pino logger writing into an array of lines. */
+function capturingLogger(options: pino.LoggerOptions = {}): { logger: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'info', name: 'unit', base: { name: 'unit' }, ...options }, destination), lines };
+}
+
+const awkwardFields = {
+  method: 'GET',
+  url: '/3rdparty/v1/messages/"quoted"\\back\nslash?x=ü&y=\u2028',
+  route: undefined,
+  status: 404,
+  ms: 0.1,
+  error: null,
+};
+
+test('hotLogLine writes the same line pino would, bindings of a child included', async () => {
+  const { logger, lines } = capturingLogger();
+  plainFormat(logger);
+  const child = logger.child({ reqId: 'req-"1"' });
+  const write = hotLogLine(logger);
+  child.info(awkwardFields, 'request');
+  write(child, 'info', awkwardFields, 'request');
+  child.warn({ attempt: 2 }, 'attempt');
+  write(child, 'warn', { attempt: 2 }, 'attempt');
+  write(child, 'info', {}, 'no fields');
+  // a child with serializers (as Fastify makes its app logger): a field they handle goes through pino
+  const serializing = logger.child({}, { serializers: { req: () => 'serialized' } });
+  const writeSerializing = hotLogLine(serializing);
+  writeSerializing(serializing, 'info', { req: { raw: true }, n: 1 }, 'with req');
+  writeSerializing(serializing, 'info', { n: 2 }, 'without req');
+  serializing.info({ n: 2 }, 'without req');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(lines.length, 8);
+  assert.equal(JSON.parse(lines[5]).req, 'serialized');
+  assert.equal(withoutTime(lines[6]), withoutTime(lines[7]));
+  // the same text apart from the time
+  assert.equal(withoutTime(lines[1]), withoutTime(lines[0]));
+  assert.equal(withoutTime(lines[3]), withoutTime(lines[2]));
+  assert.deepEqual({ ...JSON.parse(lines[4]), time: 0 }, { level: 30, time: 0, name: 'unit', reqId: 'req-"1"', msg: 'no fields' });
+  assert.ok(Math.abs(JSON.parse(lines[1]).time - Date.now()) < 5_000);
+});
+
+test('hotLogLine respects the level, and leaves loggers it does not know to pino', async () => {
+  const quiet = capturingLogger({ level: 'warn' });
+  plainFormat(quiet.logger);
+  hotLogLine(quiet.logger)(quiet.logger, 'info', { a: 1 }, 'dropped');
+  hotLogLine(quiet.logger)(quiet.logger, 'warn', { a: 2 }, 'kept');
+  // a logger with a formatter is not marked plain: its own formatting applies
+  const custom = capturingLogger({ formatters: { level: (label) => ({ severity: label.toUpperCase() }) } });
+  hotLogLine(custom.logger)(custom.logger, 'info', { a: 3 }, 'formatted');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(quiet.lines.map((line) => JSON.parse(line).msg), ['kept']);
+  assert.equal(JSON.parse(custom.lines[0]).severity, 'INFO');
+});
+
+test('SeriesHistogram exports exactly what prom-client\'s Histogram does for the same observations', async () => {
+  const reference = new Registry();
+  const ours = new Registry();
+  const buckets = [0.001, 0.005, 0.01];
+  const histogram = new Histogram({ name: 'x_seconds', help: 'help', labelNames: ['method', 'route', 'status_code'], buckets, registers: [reference] });
+  const series = new SeriesHistogram('x_seconds', 'help', ['method', 'route', 'status_code'], buckets, ours);
+  const observations = [
+    ['GET', '/a', '200', 0.0005],
+    ['GET', '/a', '200', 0.001], // on a bound: counted in that bucket
+    ['GET', '/a', '200', 0.02], // above every bound: +Inf only
+    ['POST', '/b"x\\', '500', 0.003],
+  ] as const;
+  for (const [method, route, status, seconds] of observations) {
+    histogram.observe({ method, route, status_code: status }, seconds);
+    series.seriesOf(method, route, status).observe(seconds);
+  }
+  assert.equal(await ours.metrics(), await reference.metrics());
+  assert.deepEqual(series.counts(), [
+    { labels: { method: 'GET', route: '/a', status_code: '200' }, value: 3 },
+    { labels: { method: 'POST', route: '/b"x\\', status_code: '500' }, value: 1 },
+  ]);
+  // resetMetrics() zeroes, and the series the caller holds keeps counting
+  ours.resetMetrics();
+  reference.resetMetrics();
+  const kept = series.seriesOf('GET', '/a', '200');
+  kept.observe(0.002);
+  histogram.observe({ method: 'GET', route: '/a', status_code: '200' }, 0.002);
+  assert.match(await ours.metrics(), /x_seconds_count\{method="GET",route="\/a",status_code="200"\} 1\n/);
+  assert.match(await ours.metrics(), /x_seconds_bucket\{le="0.005",method="GET",route="\/a",status_code="200"\} 1\n/);
+});
