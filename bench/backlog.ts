@@ -66,9 +66,10 @@ try {
   log(`1,000 backlog:  ${pairs.map((p) => fmt(p.small)).join(', ')} deliveries/s`);
   log(`${BIG / 1e6} M backlog: ${pairs.map((p) => fmt(p.big)).join(', ')} deliveries/s (${SMALL} per window, ${WINDOWS * SMALL} drained in all)`);
   const { count: pending } = await big.call<{ count: number }>({ type: 'count', state: 'pending' });
-  const { peak } = await big.call<{ peak: number }>({ type: 'rss' });
+  const { peak, atPeak } = await big.call<{ peak: number; atPeak: NodeJS.MemoryUsage }>({ type: 'rss' });
   const peakMb = peak / MB;
   log(`${pending} deliveries still pending on the big device; its peak RSS ${fmt(peakMb)} MB (limit ${RSS_LIMIT_MB} MB)`);
+  log(`  at the peak: V8 heap ${fmt(atPeak.heapUsed / MB)} MB used of ${fmt(atPeak.heapTotal / MB)} MB, external ${fmt(atPeak.external / MB)} MB (array buffers ${fmt(atPeak.arrayBuffers / MB)} MB); the rest is native (SQLite's page cache, code, stacks)`);
   const ratio = median(pairs.map((p) => p.big / p.small));
   summary({
     name: 'backlog',

@@ -52,7 +52,7 @@ async function handle(command: Command): Promise<object> {
       while (dispatcher.inFlightCount > 0) await sleep(2);
       return {};
     case 'rss':
-      return { peak: rss.peak(), now: process.memoryUsage.rss() };
+      return { peak: rss.peak(), now: process.memoryUsage.rss(), atPeak: rss.atPeak() };
     case 'count':
       return { count: db.prepare(`SELECT count(*) FROM deliveries WHERE state = ?`).pluck().get(command.state) };
     case 'stop':

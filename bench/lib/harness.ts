@@ -231,14 +231,21 @@ export function summary(s: { name: string; figure: string; baseline: string; rat
 }
 
 /** Sample this process's RSS every `everyMs` while work runs; returns the peak seen. */
-export function rssSampler(everyMs = 100): { peak(): number; stop(): number } {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), everyMs);
+export function rssSampler(everyMs = 100): { peak(): number; atPeak(): NodeJS.MemoryUsage; stop(): number } {
+  // the whole breakdown at the highest RSS seen, to tell the V8 heap from SQLite's and other native memory
+  let atPeak = process.memoryUsage();
+  const sample = () => {
+    const rss = process.memoryUsage.rss();
+    if (rss > atPeak.rss) atPeak = process.memoryUsage();
+    return atPeak.rss;
+  };
+  const timer = setInterval(sample, everyMs);
   return {
-    peak: () => Math.max(peak, process.memoryUsage.rss()),
+    peak: sample,
+    atPeak: () => (sample(), atPeak),
     stop() {
       clearInterval(timer);
-      return (peak = Math.max(peak, process.memoryUsage.rss()));
+      return sample();
     },
   };
 }
