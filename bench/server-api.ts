@@ -13,7 +13,7 @@
  * the same path returning the same JSON (parsed from the real answer; the auth header is sent and
  * ignored), driven the same way. It runs before, between and after the four server runs; each
  * server run is divided by the mean of the two bare runs around it. That is one round; there are
- * ROUNDS (3) of them, and each figure is the median of its per-round ratios, since the load tool,
+ * ROUNDS (5) of them, and each figure is the median of its per-round ratios, since the load tool,
  * the server and PostgreSQL share two cores with whatever else the machine is doing.
  * Targets: GET >= 0.5x, POST >= 0.25x. The summary line carries the worst of the four median
  * ratios, relative to its own target.
@@ -163,7 +163,7 @@ async function bareChild(): Promise<void> {
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WEBHOOKS = 10;
 const TARGET_GET = 0.5;
 const TARGET_POST = 0.25;
