@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { createRequire } from 'node:module';
+import { openSync, write, writeSync } from 'node:fs';
 import { LogController, type FastifyServerOptions } from 'fastify';
 import { newId } from './ids.ts';
 import type { App } from './http.ts';
@@ -19,7 +20,7 @@ export function createLogger(options: { name: string; level?: string; file?: str
     // loaded only for a terminal: most runs (services, tests) never need it
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     logger = pino({ level, name: options.name, base: { name: options.name } }, pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
-  } else logger = pino({ level, name: options.name, base: { name: options.name } }, batchedDestination(options.file ?? 2));
+  } else logger = pino({ level, name: options.name, base: { name: options.name } }, new BatchedLogDestination(options.file ?? 2));
   return plainFormat(logger);
 }
 
@@ -71,20 +72,95 @@ export function hotLogLine(root: LineLogger): (logger: LineLogger, level: keyof 
 
 /** How long a log line may wait in memory for others to share its write. */
 const LOG_FLUSH_MS = 200;
+/** Lines waiting past this are dropped (a log reader that stopped must not exhaust memory). */
+const MAX_WAITING_BYTES = 16 * 1024 * 1024;
+
+/** Every open destination, written out synchronously when the process exits. */
+const openDestinations = new Set<BatchedLogDestination>();
+let exitHookInstalled = false;
 
 /**
  * A log destination (stderr: 2, or a file path) written in batches: a line per request or attempt
  * is thousands of lines a second under load, and one write(2) each cost more than the line itself.
- * Lines are written once 8 KiB are waiting or every LOG_FLUSH_MS, and on exit (pino flushes its
- * destination then); a `kill -9` loses at most the last LOG_FLUSH_MS of log, never data.
+ * Lines wait in an array (no per-line byte counting or string growing, which made pino's own
+ * asynchronous destination cost ~2.5 µs per line against ~0.5 here) and go out in one asynchronous
+ * write once 8 KiB are waiting or every LOG_FLUSH_MS, one write at a time, in order; what is still
+ * waiting when the process exits is written synchronously. A `kill -9` loses at most the last
+ * LOG_FLUSH_MS of log, never data. A failing write drops its lines rather than the process.
  */
-export function batchedDestination(dest: number | string): ReturnType<typeof pino.destination> {
-  const stream = pino.destination({ dest, sync: false, minLength: 8192 });
-  setInterval(() => {
-    // `_len`: what is waiting (sonic-boom keeps no public count); flush() of nothing would write 0 bytes
-    if ((stream as unknown as { _len?: number })._len !== 0) stream.flush();
-  }, LOG_FLUSH_MS).unref();
-  return stream;
+export class BatchedLogDestination {
+  private waiting: string[] = [];
+  private waitingLength = 0;
+  private writing = false;
+  private dropped = 0;
+  private readonly fd: number;
+
+  constructor(dest: number | string, private readonly minLength = 8192) {
+    this.fd = typeof dest === 'number' ? dest : openSync(dest, 'a');
+    setInterval(() => this.flush(), LOG_FLUSH_MS).unref();
+    openDestinations.add(this);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', () => {
+        for (const destination of openDestinations) destination.flushSync();
+      });
+    }
+  }
+
+  /** pino's only call: one line, newline included. */
+  write(line: string): boolean {
+    if (this.waitingLength > MAX_WAITING_BYTES) {
+      this.dropped++;
+      return true;
+    }
+    this.waiting.push(line);
+    this.waitingLength += line.length;
+    if (this.waitingLength >= this.minLength) this.flush();
+    return true;
+  }
+
+  /** Start writing what waits, unless a write is in flight (its end starts the next). */
+  flush(): void {
+    if (this.writing || this.waiting.length === 0) return;
+    this.writing = true;
+    this.writeOut(Buffer.from(this.take()), 0);
+  }
+
+  /** On exit: what waits, synchronously (a write already in flight is the thread pool's to finish). */
+  flushSync(): void {
+    if (this.waiting.length === 0) return;
+    const chunk = Buffer.from(this.take());
+    for (let offset = 0; offset < chunk.length; ) {
+      try {
+        offset += writeSync(this.fd, chunk, offset);
+      } catch {
+        return; // nowhere left to write to: the process is ending anyway
+      }
+    }
+  }
+
+  private take(): string {
+    if (this.dropped > 0) {
+      this.waiting.push(`{"level":40,"time":${Date.now()},"msg":"log lines dropped: the log destination did not keep up","dropped":${this.dropped}}\n`);
+      this.dropped = 0;
+    }
+    const text = this.waiting.join('');
+    this.waiting = [];
+    this.waitingLength = 0;
+    return text;
+  }
+
+  private writeOut(chunk: Buffer, offset: number): void {
+    write(this.fd, chunk, offset, chunk.length - offset, null, (error, written) => {
+      if (error && (error as NodeJS.ErrnoException).code === 'EAGAIN') {
+        setTimeout(() => this.writeOut(chunk, offset), 10).unref();
+        return;
+      }
+      if (!error && offset + written < chunk.length) return this.writeOut(chunk, offset + written);
+      this.writing = false;
+      if (this.waitingLength >= this.minLength) this.flush();
+    });
+  }
 }
 
 /**

@@ -99,3 +99,43 @@ test('SeriesHistogram exports exactly what prom-client\'s Histogram does for the
   assert.match(await ours.metrics(), /x_seconds_count\{method="GET",route="\/a",status_code="200"\} 1\n/);
   assert.match(await ours.metrics(), /x_seconds_bucket\{le="0.005",method="GET",route="\/a",status_code="200"\} 1\n/);
 });
+
+test('BatchedLogDestination: every line, in order, by batch, by timer and on exit', async () => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawnSync } = await import('node:child_process');
+  const { BatchedLogDestination } = await import('../../src/shared/logger.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'smsgate-log-'));
+  try {
+    // in this process: 20,000 lines cross the 8 KiB threshold many times; the last few wait for the timer
+    const file = join(dir, 'a.log');
+    const destination = new BatchedLogDestination(file);
+    for (let i = 0; i < 20_000; i++) destination.write(`{"n":${i},"text":"line ü ${i}"}\n`);
+    destination.write('{"n":"last"}\n');
+    const deadline = Date.now() + 5_000;
+    let lines: string[] = [];
+    while (Date.now() < deadline) {
+      lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      if (lines.length === 20_001) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(lines.length, 20_001);
+    assert.deepEqual(lines.slice(0, 20_000).map((line) => JSON.parse(line).n), Array.from({ length: 20_000 }, (_, i) => i));
+    assert.equal(JSON.parse(lines[1234]).text, 'line ü 1234');
+
+    // a process that exits at once (process.exit) still leaves the lines that were waiting (under 8 KiB:
+    // none in flight, whose end would be the thread pool's)
+    const child = join(dir, 'b.log');
+    const script = `const { BatchedLogDestination } = await import(${JSON.stringify(new URL('../../src/shared/logger.ts', import.meta.url).href)});
+      const d = new BatchedLogDestination(${JSON.stringify(child)});
+      for (let i = 0; i < 500; i++) d.write('{"n":' + i + '}\\n');
+      process.exit(0);`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const written = readFileSync(child, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line).n);
+    assert.deepEqual(written, Array.from({ length: 500 }, (_, i) => i));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
