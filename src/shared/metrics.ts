@@ -13,17 +13,31 @@ export function isLoopback(ip: string | undefined): boolean {
   return v4.startsWith('127.') || ip === '::1';
 }
 
-interface Series {
-  labels: Record<string, string>;
-  /** observations per bucket (not cumulative); the last slot is above every bound */
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
 /** One label set's series of a SeriesHistogram, looked up once and kept by whoever observes it. */
 export interface HistogramSeries {
   observe(value: number): void;
+}
+
+class Series implements HistogramSeries {
+  /** observations per bucket (not cumulative); the last slot is above every bound */
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = new Array(buckets.length + 1).fill(0);
+  }
+
+  observe(value: number): void {
+    let i = 0;
+    while (i < this.buckets.length && value > this.buckets[i]) i++;
+    this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
 }
 
 /**
@@ -36,7 +50,6 @@ export class SeriesHistogram<L extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private readonly series = new Map<string, Series>();
-  private readonly handles = new Map<string, HistogramSeries>();
 
   constructor(
     readonly name: string,
@@ -51,24 +64,12 @@ export class SeriesHistogram<L extends string> {
   /** The series of these label values (in `labelNames` order), created on first use. */
   seriesOf(...values: string[]): HistogramSeries {
     const key = values.join('\0');
-    let handle = this.handles.get(key);
-    if (handle === undefined) {
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]]));
-      const series: Series = { labels, counts: new Array(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = new Series(Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]])), this.buckets);
       this.series.set(key, series);
-      const buckets = this.buckets;
-      handle = {
-        observe(value: number) {
-          let i = 0;
-          while (i < buckets.length && value > buckets[i]) i++;
-          series.counts[i]++;
-          series.sum += value;
-          series.count++;
-        },
-      };
-      this.handles.set(key, handle);
     }
-    return handle;
+    return series;
   }
 
   /** Each series' observation count (what its `_count` sample says). */
