@@ -83,17 +83,26 @@ export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<v
  * `smsgate server` as a child process. Its log (pino, info: one line per request) goes to a file
  * in `dir`, as a service's log would: the cost of logging is part of what is measured.
  */
-export async function startServerProcess(options: { db: string; dir: string; privateToken: string; name?: string }): Promise<ChildServer> {
+export async function startServerProcess(options: {
+  db: string;
+  dir: string;
+  privateToken: string;
+  name?: string;
+  /** the smsgate.js to run (default this checkout's) */
+  bin?: string;
+  /** extra environment */
+  env?: Record<string, string>;
+}): Promise<ChildServer> {
   const logFd = openSync(join(options.dir, `${options.name ?? 'server'}.log`), 'a');
   const child = spawn(
     process.execPath,
     [
       // BENCH_SERVER_CPU_PROF=<dir>: a CPU profile of each server process, written when it stops
       ...(process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SERVER_CPU_PROF] : []),
-      join(ROOT, 'bin/smsgate.js'),
+      options.bin ?? join(ROOT, 'bin/smsgate.js'),
       'server', '--db', options.db, '--port', '0', '--private-token', options.privateToken, '--data-dir', options.dir,
     ],
-    { stdio: ['ignore', 'pipe', logFd], env: { ...process.env, SMSGATE_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info' } },
+    { stdio: ['ignore', 'pipe', logFd], env: { ...process.env, SMSGATE_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info', ...options.env } },
   );
   closeSync(logFd);
   try {
@@ -168,14 +177,15 @@ const WEBHOOKS = 10;
 const TARGET_GET = 0.5;
 const TARGET_POST = 0.25;
 
-interface Load {
+export interface Load {
   rps: number;
   p99: number;
   errors: number;
   non2xx: number;
 }
 
-async function load(url: string, authorization: string, method: 'GET' | 'POST', seconds: number): Promise<Load> {
+/** One autocannon run (CONNECTIONS connections) against a server's /3rdparty/v1/webhooks (also used by bench/tools/ab-server.ts). */
+export async function load(url: string, authorization: string, method: 'GET' | 'POST', seconds: number): Promise<Load> {
   const { default: autocannon } = await import('autocannon');
   let n = 0;
   const result = await autocannon({
@@ -200,7 +210,7 @@ async function load(url: string, authorization: string, method: 'GET' | 'POST', 
 }
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc (clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
@@ -217,7 +227,7 @@ async function measure(label: string, url: string, authorization: string, method
 }
 
 /** Create the user (a device registration with the private token) and its WEBHOOKS webhooks. */
-async function seedUser(url: string, privateToken: string): Promise<string> {
+export async function seedUser(url: string, privateToken: string): Promise<string> {
   const { register } = await import('../src/device/link/mobile-client.ts');
   const registration = await register(url, { privateToken, name: 'bench' });
   const authorization = basicAuth(registration.login, registration.password!);

@@ -4,7 +4,7 @@
  * not run it): a tool for deciding whether a change to the request path is worth keeping.
  *
  * Both servers run at once, each a CLI child process with its own database and the same user and
- * 10 webhooks as bench/server-api.ts. autocannon (16 connections) loads them in turn, PAIRS times,
+ * 10 webhooks as bench/server-api.ts, and its load (autocannon, BENCH_CONNECTIONS) in turn, PAIRS times,
  * SECONDS each, in the order A B, B A, A B, …; each pair gives B/A of the rate and of the server's
  * CPU per request (from /proc), and the medians of those are printed. Run it twice with the sides
  * swapped: a side can be favoured by where the scheduler happens to put it.
@@ -17,14 +17,10 @@
  *   git worktree add --detach ../smsgate-base HEAD~1 && ln -s "$PWD/node_modules" ../smsgate-base/
  *   node --import tsx bench/tools/ab-server.ts '{"bin":"../smsgate-base/bin/smsgate.js"}' '{}' GET
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import { register } from '../../src/device/link/mobile-client.ts';
-import { basicAuth, createTempDatabase, stopChild, waitReady, type TempDatabase } from '../server-api.ts';
+import { cpuMsOf, createTempDatabase, load, seedUser, startServerProcess, type ChildServer, type TempDatabase } from '../server-api.ts';
 
 interface Side {
   bin?: string;
@@ -35,21 +31,12 @@ const [sideA = '{}', sideB = '{}', method = 'GET', store = 'sqlite'] = process.a
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const PRIVATE_TOKEN = 'ab-server-private-token';
-const DEFAULT_BIN = fileURLToPath(new URL('../../bin/smsgate.js', import.meta.url));
 
 if (method !== 'GET' && method !== 'POST') throw new Error(`method must be GET or POST, not ${method}`);
 if (store !== 'sqlite' && store !== 'postgres') throw new Error(`store must be sqlite or postgres, not ${store}`);
 
-/** CPU time (user + system) of a process so far, in ms (clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-interface Running {
-  url: string;
+interface Running extends ChildServer {
   authorization: string;
-  child: ChildProcess;
   dir: string;
   database?: TempDatabase;
 }
@@ -57,48 +44,23 @@ interface Running {
 async function start(name: string, side: Side): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), `smsgate-ab-${name}-`));
   const database = store === 'postgres' ? await createTempDatabase() : undefined;
-  const logFd = openSync(join(dir, 'server.log'), 'a');
-  const child = spawn(
-    process.execPath,
-    [resolve(side.bin ?? DEFAULT_BIN), 'server', '--db', database?.url ?? `sqlite:${join(dir, 'server.db')}`, '--port', '0', '--private-token', PRIVATE_TOKEN, '--data-dir', dir],
-    { stdio: ['ignore', 'pipe', logFd], env: { ...process.env, SMSGATE_LOG_LEVEL: 'info', ...side.env } },
-  );
-  closeSync(logFd);
-  const { url } = await waitReady<{ url: string }>(child, `server ${name}`);
-  child.stdout!.resume();
-  const registration = await register(url, { privateToken: PRIVATE_TOKEN, name: 'ab' });
-  const authorization = basicAuth(registration.login, registration.password!);
-  for (let i = 0; i < 10; i++) {
-    const response = await fetch(`${url}/3rdparty/v1/webhooks`, {
-      method: 'POST',
-      headers: { authorization, 'content-type': 'application/json' },
-      body: JSON.stringify({ id: `bench-${i}`, url: `http://127.0.0.1:9/hook/${i}`, event: 'sms:received' }),
-    });
-    if (response.status !== 201) throw new Error(`server ${name}: seeding answered ${response.status}`);
-  }
-  return { url, authorization, child, dir, database };
+  const server = await startServerProcess({
+    db: database?.url ?? `sqlite:${join(dir, 'server.db')}`,
+    dir,
+    privateToken: PRIVATE_TOKEN,
+    name,
+    bin: side.bin === undefined ? undefined : resolve(side.bin),
+    env: side.env,
+  });
+  return { ...server, authorization: await seedUser(server.url, PRIVATE_TOKEN), dir, database };
 }
 
-let sequence = 0;
 /** One burst against a server: its rate and its CPU per request. */
 async function burst(server: Running, seconds: number): Promise<{ rate: number; cpuUs: number }> {
   const cpuBefore = cpuMsOf(server.child.pid!);
-  const result = await autocannon({
-    url: `${server.url}/3rdparty/v1/webhooks`,
-    connections: 16,
-    duration: seconds,
-    headers: { authorization: server.authorization, 'content-type': 'application/json' },
-    requests: [
-      method === 'GET'
-        ? { method: 'GET' }
-        : {
-            method: 'POST',
-            setupRequest: (request) => ({ ...request, body: JSON.stringify({ id: `bench-${sequence % 10}`, url: `http://127.0.0.1:9/hook/${sequence++}`, event: 'sms:received' }) }),
-          },
-    ],
-  });
-  if (result.errors + result.timeouts + result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers, ${result.errors + result.timeouts} errors`);
-  return { rate: result.requests.total / seconds, cpuUs: ((cpuMsOf(server.child.pid!) - cpuBefore) * 1000) / result.requests.total };
+  const result = await load(server.url, server.authorization, method as 'GET' | 'POST', seconds);
+  if (result.errors + result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return { rate: result.rps, cpuUs: ((cpuMsOf(server.child.pid!) - cpuBefore) * 1000) / (result.rps * seconds) };
 }
 
 const median = (values: number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
@@ -128,7 +90,7 @@ try {
   console.log(`  server CPU per request B/A: median ${median(cpuRatios).toFixed(3)} [${list(cpuRatios)}]`);
 } finally {
   for (const server of servers) {
-    await stopChild(server.child);
+    await server.stop();
     await server.database?.drop();
     rmSync(server.dir, { recursive: true, force: true });
   }
