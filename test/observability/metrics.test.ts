@@ -16,6 +16,19 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return undefined;
 }
 
+/**
+ * The delivery metrics after the known run both tests make: 5 deliveries answered 200, and one whose
+ * two attempts (first try + 1 retry) both got a 500.
+ */
+function expectKnownRunCounts(text: string): void {
+  assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'succeeded' }), 5);
+  assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'failed' }), 1);
+  assert.equal(sample(text, 'smsgate_delivery_retries_scheduled_total'), 1);
+  assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'succeeded' }), 5);
+  assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'retry' }), 1);
+  assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'failed' }), 1);
+}
+
 /** Open a stream: the gauge `metric` reads 1 while it is open and 0 once it is closed. */
 async function expectCountedWhileOpen(url: string, authorization: string, scrape: () => Promise<string>, metric: string): Promise<void> {
   const controller = new AbortController();
@@ -44,12 +57,7 @@ test('device /metrics: counters match a known run of deliveries', async () => {
       return sample(t, 'smsgate_deliveries_total', { outcome: 'failed' }) === 1 && sample(t, 'smsgate_delivery_queue_depth', { state: 'failed' }) === 1 ? t : undefined;
     }, 'the failed delivery to be counted');
 
-    assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'succeeded' }), 5);
-    assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'failed' }), 1);
-    assert.equal(sample(text, 'smsgate_delivery_retries_scheduled_total'), 1);
-    assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'succeeded' }), 5);
-    assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'retry' }), 1);
-    assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'failed' }), 1);
+    expectKnownRunCounts(text);
     assert.equal(sample(text, 'smsgate_delivery_queue_depth', { state: 'pending' }), 0);
     assert.equal(sample(text, 'smsgate_events_total', { event: 'sms:received' }), 6);
     assert.equal(sample(text, 'smsgate_http_requests_total', { method: 'POST', route: '/sim/v1/incoming', status_code: '202' }), 6);
@@ -138,15 +146,7 @@ test('server /metrics: the deliveries a linked device reports are counted, each 
       const t = await scrape();
       return sample(t, 'smsgate_deliveries_total', { outcome: 'failed' }) === 1 && sample(t, 'smsgate_deliveries_total', { outcome: 'succeeded' }) === 5 ? t : undefined;
     }, 'the reported outcomes on the server');
-    const expectCounts = (text: string) => {
-      assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'succeeded' }), 5);
-      assert.equal(sample(text, 'smsgate_deliveries_total', { outcome: 'failed' }), 1);
-      assert.equal(sample(text, 'smsgate_delivery_retries_scheduled_total'), 1);
-      assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'succeeded' }), 5);
-      assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'retry' }), 1);
-      assert.equal(sample(text, 'smsgate_delivery_attempt_duration_seconds_count', { outcome: 'failed' }), 1);
-    };
-    expectCounts(reported);
+    expectKnownRunCounts(reported);
     // the same numbers as the device's own
     const onDevice = await (await fetch(`${device.url}/metrics`)).text();
     for (const outcome of ['succeeded', 'failed']) assert.equal(sample(onDevice, 'smsgate_deliveries_total', { outcome }), sample(reported, 'smsgate_deliveries_total', { outcome }));
@@ -159,7 +159,7 @@ test('server /metrics: the deliveries a linked device reports are counted, each 
       const t = await scrape();
       return activityReports(t) > reportsBefore ? t : undefined;
     }, 'the deliveries reported again');
-    expectCounts(again);
+    expectKnownRunCounts(again);
 
     // queue depth from the devices' health reports: totals only (device ids belong to their users)
     assert.equal(sample(again, 'smsgate_delivery_queue_depth', { stat: 'sum' }), 0);
