@@ -31,8 +31,7 @@ for (const file of files) {
   let summary: string | undefined;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     console.log(line);
-    // `BENCH <name>: ... | PASS|FAIL`; a file that does not follow the format still counts by its PASS/FAIL ending.
-    if (line.startsWith('BENCH ') || (!summary?.startsWith('BENCH ') && /\b(PASS|FAIL)\s*$/.test(line))) summary = line;
+    if (line.startsWith('BENCH ')) summary = line;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), PER_FILE_TIMEOUT_MS);
   const code = await new Promise<number | string>((resolve) => child.on('exit', (c, signal) => resolve(c ?? signal ?? -1)));
