@@ -4,10 +4,11 @@
  * not run it): a tool for deciding whether a change to the request path is worth keeping.
  *
  * Both servers run at once, each a CLI child process with its own database and the same user and
- * 10 webhooks as bench/server-api.ts, and its load (autocannon, BENCH_CONNECTIONS) in turn, PAIRS times,
- * SECONDS each, in the order A B, B A, A B, …; each pair gives B/A of the rate and of the server's
- * CPU per request (from /proc), and the medians of those are printed. Run it twice with the sides
- * swapped: a side can be favoured by where the scheduler happens to put it.
+ * 10 webhooks as bench/server-api.ts, and its load (autocannon, the first of BENCH_CONNECTIONS: 16)
+ * in turn, PAIRS times, SECONDS each, in the order A B, B A, A B, …; each pair gives B/A of the rate
+ * and of the server's CPU per request (from /proc), and the medians of those are printed. Run it
+ * twice with the sides swapped, and believe only a difference that shows in both orders: a side can
+ * be favoured by where the scheduler happens to put it (two identical sides have read 1.2x apart).
  *
  *   node --import tsx bench/tools/ab-server.ts '<A json>' '<B json>' [GET|POST] [sqlite|postgres]
  *
