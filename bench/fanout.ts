@@ -11,8 +11,11 @@
  * frame (client clocks are aligned over IPC, as the receiver's are in harness.ts); one warm-up
  * change first, on both sides, is not counted (BENCH_WARMUP_ROUNDS). Each device
  * then pulls GET /mobile/v1/settings the way a real one does; that time is reported too.
- * Memory per held stream: the RSS of both nodes once every stream is open, minus their RSS
- * before any was opened (after registration), divided by the number of streams.
+ * Memory per held stream: what is alive in both nodes (JS heap used + external, right after full
+ * garbage collections: bench/lib/memory-probe.mjs) once every stream is open, minus the same before
+ * any was opened (after registration), divided by the number of streams; the bare broadcasters are
+ * weighed the same way. RSS is printed beside it, but garbage and pages not yet returned to the
+ * system swing it by more than 2,000 streams add (it once read -3 KiB per stream).
  *
  * Baseline, same run, same client processes and client code: two bare node:http processes hold
  * the same number of streams (half each) and, on an IPC message sent at t0, write the same
@@ -31,8 +34,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { fmt, forkIpc, log, MB, measureClockOffset, now, percentile, sleep, summary } from './lib/harness.ts';
-import { basicAuth, createTempDatabase, rssOf, startServerProcess, type ChildServer, type TempDatabase } from './server-api.ts';
+import { fmt, forkIpc, log, MB, measureClockOffset, memoryProbeOptions, now, percentile, probeLiveMemory, sleep, summary } from './lib/harness.ts';
+import { basicAuth, createTempDatabase, startServerProcess, type ChildServer, type TempDatabase } from './server-api.ts';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
@@ -57,8 +60,8 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function forkRole(role: string, env: Record<string, string> = {}): Promise<Child> {
-  const { child, ask, exited } = await forkIpc(fileURLToPath(import.meta.url), { BENCH_FANOUT_ROLE: role, ...env }, `${role} child`);
+async function forkRole(role: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<Child> {
+  const { child, ask, exited } = await forkIpc(fileURLToPath(import.meta.url), { BENCH_FANOUT_ROLE: role, ...env }, `${role} child`, execArgv);
   return {
     child,
     ask,
@@ -149,8 +152,6 @@ async function clientsChild(): Promise<void> {
         await Promise.all(streams.map((s) => s.close()));
         streams = [];
         return {};
-      case 'rss':
-        return { rss: process.memoryUsage.rss() };
       default:
         throw new Error(`unknown command ${message.type}`);
     }
@@ -180,8 +181,6 @@ async function bareChild(): Promise<void> {
         return { count: streams.size };
       case 'count':
         return { count: streams.size };
-      case 'rss':
-        return { rss: process.memoryUsage.rss() };
       default:
         throw new Error(`unknown command ${message.type}`);
     }
@@ -250,20 +249,22 @@ async function main(): Promise<void> {
   try {
     database = await createTempDatabase();
     // One after the other: the first migrates the fresh database.
-    nodes.push(await startServerProcess({ db: database.url, dir, privateToken, name: 'node1' }));
-    nodes.push(await startServerProcess({ db: database.url, dir, privateToken, name: 'node2' }));
+    nodes.push(await startServerProcess({ db: database.url, dir, privateToken, name: 'node1', memoryProbe: true }));
+    nodes.push(await startServerProcess({ db: database.url, dir, privateToken, name: 'node2', memoryProbe: true }));
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => forkRole('clients')));
     children.push(...clients);
     const offsets = await Promise.all(clients.map((c) => c.clockOffset()));
 
     // ---- baseline: two bare broadcasters, the same clients
-    const bares = await Promise.all([forkRole('bare'), forkRole('bare')]);
+    const bareProbes = [1, 2].map((i) => memoryProbeOptions(join(dir, `bare${i}.memory.json`)));
+    const bares = await Promise.all(bareProbes.map((probe) => forkRole('bare', probe.env, probe.execArgv)));
     children.push(...bares);
     const bareUrls = await Promise.all(bares.map(async (b) => (await b.ask<{ url: string }>('url')).url));
-    const bareRssBefore = bares.map((b) => rssOf(b.child.pid!));
+    const bareMemory = () => Promise.all(bares.map((b, i) => probeLiveMemory(b.child.pid!, bareProbes[i].env.BENCH_MEMORY_PROBE_FILE)));
+    const bareBefore = await bareMemory();
     await openAll(clients, Array.from({ length: DEVICES }, (_, i) => ({ url: bareUrls[i % 2], token: 'bare' })));
     await settle();
-    const bareRssAfter = bares.map((b) => rssOf(b.child.pid!));
+    const bareAfter = await bareMemory();
     const bareRounds: Round[] = [];
     for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
       const r = await fanOut(clients, offsets, async () => void (await Promise.all(bares.map((b) => b.ask('broadcast')))), round, false);
@@ -295,12 +296,13 @@ async function main(): Promise<void> {
     );
     log(`registered ${DEVICES} devices to one user in ${fmt((now() - registerStarted) / 1000)} s`);
     await settle();
-    const rssBefore = nodes.map((n) => n.rss());
+    const nodeMemory = () => Promise.all(nodes.map((n) => n.liveMemory!()));
+    const before = await nodeMemory();
     const openStarted = now();
     await openAll(clients, targets);
     log(`${DEVICES} event streams open in ${fmt((now() - openStarted) / 1000)} s`);
     await settle();
-    const rssAfter = nodes.map((n) => n.rss());
+    const after = await nodeMemory();
 
     const rounds: Round[] = [];
     for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
@@ -326,10 +328,16 @@ async function main(): Promise<void> {
     const records = await Promise.all(clients.map((c) => c.ask<{ errors: number; connected: number }>('records')));
     log(`streams still connected at the end: ${records.reduce((n, r) => n + r.connected, 0)}, connection errors seen: ${records.reduce((n, r) => n + r.errors, 0)}`);
 
-    const perStream = (before: number[], after: number[]) => (after[0] + after[1] - before[0] - before[1]) / DEVICES;
-    const perStreamKb = perStream(rssBefore, rssAfter) / 1024;
-    const bareKb = perStream(bareRssBefore, bareRssAfter) / 1024;
-    log(`node RSS before streams ${rssBefore.map((r) => fmt(r / MB)).join(' + ')} MB, with ${DEVICES} streams ${rssAfter.map((r) => fmt(r / MB)).join(' + ')} MB: ${fmt(perStreamKb)} KiB per held stream (bare broadcaster: ${fmt(bareKb)} KiB)`);
+    // What is alive (JS heap + memory outside it that V8 tracks, such as buffers) after full
+    // garbage collections, before and after the streams opened, over both processes.
+    const live = (m: NodeJS.MemoryUsage) => m.heapUsed + m.external;
+    const perStreamKb = (was: NodeJS.MemoryUsage[], is: NodeJS.MemoryUsage[], of: (m: NodeJS.MemoryUsage) => number) =>
+      is.reduce((sum, m, i) => sum + of(m) - of(was[i]), 0) / DEVICES / 1024;
+    const liveKb = perStreamKb(before, after, live);
+    const rssKb = perStreamKb(before, after, (m) => m.rss);
+    const bareLiveKb = perStreamKb(bareBefore, bareAfter, live);
+    const mb = (ms: NodeJS.MemoryUsage[], of: (m: NodeJS.MemoryUsage) => number) => ms.map((m) => fmt(of(m) / MB)).join(' + ');
+    log(`nodes' live memory (heap used + external, after a full GC) ${mb(before, live)} MB before the streams, ${mb(after, live)} MB with ${DEVICES}: ${fmt(liveKb)} KiB per held stream (bare broadcaster: ${fmt(bareLiveKb)} KiB); RSS ${mb(before, (m) => m.rss)} -> ${mb(after, (m) => m.rss)} MB (${fmt(rssKb)} KiB per stream)`);
 
     const all = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
     const bareAll = bareRounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
@@ -338,7 +346,7 @@ async function main(): Promise<void> {
     const baseP99 = percentile(bareAll, 99);
     summary({
       name: 'fanout',
-      figure: `${DEVICES * ROUNDS - missing}/${DEVICES * ROUNDS} received over ${ROUNDS} changes, ${describe(all)}, ${fmt(perStreamKb)} KiB RSS per held stream (2 nodes, PostgreSQL)`,
+      figure: `${DEVICES * ROUNDS - missing}/${DEVICES * ROUNDS} received over ${ROUNDS} changes, ${describe(all)}, ${fmt(liveKb)} KiB live memory per held stream (2 nodes, PostgreSQL)`,
       baseline: `${describe(bareAll)} (bare broadcast of the same frame to ${DEVICES} raw HTTP streams, 2 processes)`,
       ratio: p99 / baseP99,
       target: `all received, p99 <= ${TARGET_P99_MS} ms (ratio = p99 / baseline p99)`,

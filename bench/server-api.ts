@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import { fmt, log, MB, summary } from './lib/harness.ts';
+import { fmt, log, MB, memoryProbeOptions, probeLiveMemory, summary } from './lib/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -46,6 +46,8 @@ export interface ChildServer {
   child: ChildProcess;
   /** the child's resident set size now, from /proc */
   rss(): number;
+  /** what is alive in it after full garbage collections (started with `memoryProbe` only) */
+  liveMemory?: () => Promise<NodeJS.MemoryUsage>;
   stop(): Promise<void>;
 }
 
@@ -96,23 +98,35 @@ export async function startServerProcess(options: {
   bin?: string;
   /** extra environment */
   env?: Record<string, string>;
+  /** load bench/lib/memory-probe.mjs, for liveMemory() */
+  memoryProbe?: boolean;
 }): Promise<ChildServer> {
-  const logFd = openSync(join(options.dir, `${options.name ?? 'server'}.log`), 'a');
+  const name = options.name ?? 'server';
+  const logFd = openSync(join(options.dir, `${name}.log`), 'a');
+  const probeFile = join(options.dir, `${name}.memory.json`);
+  const probe = options.memoryProbe ? memoryProbeOptions(probeFile) : { execArgv: [], env: {} };
   const child = spawn(
     process.execPath,
     [
       // BENCH_SERVER_CPU_PROF=<dir>: a CPU profile of each server process, written when it stops
       ...(process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SERVER_CPU_PROF] : []),
+      ...probe.execArgv,
       options.bin ?? join(ROOT, 'bin/smsgate.js'),
       'server', '--db', options.db, '--port', '0', '--private-token', options.privateToken, '--data-dir', options.dir,
     ],
-    { stdio: ['ignore', 'pipe', logFd], env: { ...process.env, SMSGATE_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info', ...options.env } },
+    { stdio: ['ignore', 'pipe', logFd], env: { ...process.env, SMSGATE_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info', ...probe.env, ...options.env } },
   );
   closeSync(logFd);
   try {
     const ready = await waitReady<{ url: string }>(child, `smsgate server (${options.name ?? options.db})`);
     child.stdout!.resume();
-    return { url: ready.url, child, rss: () => rssOf(child.pid!), stop: () => stopChild(child) };
+    return {
+      url: ready.url,
+      child,
+      rss: () => rssOf(child.pid!),
+      liveMemory: options.memoryProbe ? () => probeLiveMemory(child.pid!, probeFile) : undefined,
+      stop: () => stopChild(child),
+    };
   } catch (error) {
     child.kill('SIGKILL');
     throw error;

@@ -1,6 +1,6 @@
 /** Shared pieces of the benchmarks: the receiver process, a device on a temp dir, the summary line. */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,9 +116,9 @@ export interface IpcChild {
  * Fork a TypeScript file as a child driven over IPC: requests carry a `rid`, the child answers
  * with the same `rid`, and its first message (`rid: 0`) says it is ready.
  */
-export async function forkIpc(file: string, env: Record<string, string>, label: string): Promise<IpcChild> {
+export async function forkIpc(file: string, env: Record<string, string>, label: string, execArgv: string[] = []): Promise<IpcChild> {
   const child = fork(file, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...execArgv, '--import', 'tsx'],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -228,6 +228,28 @@ export function log(line: string): void {
 export function summary(s: { name: string; figure: string; baseline: string; ratio: number; target: string; pass: boolean }): void {
   console.log(`BENCH ${s.name}: ${s.figure} | baseline ${s.baseline} | ratio ${fmt(s.ratio)}x | target ${s.target} | ${s.pass ? 'PASS' : 'FAIL'}`);
   process.exitCode = s.pass ? 0 : 1;
+}
+
+/** Node options that load bench/lib/memory-probe.mjs, and the environment that says where it writes. */
+export function memoryProbeOptions(file: string): { execArgv: string[]; env: Record<string, string> } {
+  return { execArgv: ['--import', fileURLToPath(new URL('./memory-probe.mjs', import.meta.url))], env: { BENCH_MEMORY_PROBE_FILE: file } };
+}
+
+/**
+ * What is alive in a child started with memoryProbeOptions(file): its process.memoryUsage() right
+ * after full garbage collections.
+ */
+export async function probeLiveMemory(pid: number, file: string): Promise<NodeJS.MemoryUsage> {
+  rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as NodeJS.MemoryUsage;
+    } catch {
+      // not written yet, or not all of it
+    }
+  }
+  throw new Error(`process ${pid} did not answer the memory probe within 10 s`);
 }
 
 /** Sample this process's RSS every `everyMs` while work runs; returns the peak seen. */
