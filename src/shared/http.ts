@@ -57,6 +57,11 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
       request.log.warn({ err: error }, 'a request value was refused by the database');
       return reply.code(400).send({ message: `a value in this request cannot be stored: ${error.message}` });
     }
+    if (isDatabaseUnavailable(error)) {
+      // Not this request's fault and not a bug: the client (or its load balancer) may retry.
+      request.log.warn(`the database is unreachable: ${error.message}`);
+      return reply.code(503).header('retry-after', '5').send({ message: 'the database is unreachable right now; try again shortly' });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return reply.code(status).send({ message: clientErrorMessage(error, status) });
@@ -74,6 +79,22 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
 /** A PostgreSQL error of SQLSTATE class 22, "data exception" (pg's errors carry `code` and `severity`). */
 function isDataException(error: Error & { code?: string }): boolean {
   return typeof error.code === 'string' && /^22[0-9A-Z]{3}$/.test(error.code) && 'severity' in error;
+}
+
+/** Network errors on the way to the database, as Node reports them. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+/**
+ * PostgreSQL is down, restarting or out of reach: a connection refused or cut, SQLSTATE class 08
+ * (connection exception), 57P01–57P03 (the server shutting down or starting up), or pg's own
+ * messages for a connection that broke or could not be had in time.
+ */
+function isDatabaseUnavailable(error: Error & { code?: string }): boolean {
+  if (typeof error.code === 'string') {
+    if ('severity' in error && /^(08[0-9A-Z]{3}|57P0[1-3])$/.test(error.code)) return true;
+    if (UNREACHABLE_CODES.has(error.code)) return true;
+  }
+  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(error.message);
 }
 
 function clientErrorMessage(error: Error & { code?: string }, status: number): string {

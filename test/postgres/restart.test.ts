@@ -48,8 +48,11 @@ test('after PostgreSQL restarts, both nodes recover on their own and a webhook r
     assert.equal(down.body.checks['db:ping'].status, 'fail');
   }
   const meanwhile = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/meanwhile`, event: 'sms:received' });
-  assert.ok(meanwhile.status >= 500, `a write while the database is down fails (${meanwhile.status})`);
-  assert.equal(typeof meanwhile.body.message, 'string', 'with a JSON error body');
+  assert.equal(meanwhile.status, 503, `a write while the database is down is refused as unavailable, to be retried (${JSON.stringify(meanwhile.body)})`);
+  assert.match(meanwhile.body.message, /database is unreachable/);
+  const listed = await fetch(thirdParty(node1, '/messages'), { headers: { authorization: auth } });
+  assert.equal(listed.status, 503, `a read that needs the database too (${await listed.clone().text()})`);
+  assert.equal(listed.headers.get('retry-after'), '5');
 
   await cluster!.start();
   for (const node of [node1, node2]) {
