@@ -14,7 +14,7 @@
  * the same path returning the same JSON (parsed from the real answer; the auth header is sent and
  * ignored), driven the same way. At each connection count it runs before, between and after the
  * four server runs; each server run is set against the mean of the two bare runs around it.
- * A round covers both connection counts; its figure for each server is that server's best rate
+ * Every round starts its own three processes (the databases stay). A round covers both connection counts; its figure for each server is that server's best rate
  * over them against the bare route's best (what each can do, not what 16 connections let a
  * commit-bound write do). There are ROUNDS (5) rounds, and each figure is the median of its
  * per-round ratios, since the load tool, the server and PostgreSQL share two cores with whatever
@@ -269,45 +269,63 @@ export async function seedUser(url: string, privateToken: string): Promise<strin
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-api-'));
   const privateToken = randomBytes(24).toString('base64url');
-  const children: ChildServer[] = [];
   let database: TempDatabase | undefined;
-  let bare: ChildProcess | undefined;
+  /** this round's processes, stopped at its end (or on a failure) */
+  const roundChildren: { stop(): Promise<void> }[] = [];
+  const stopRound = async () => {
+    for (const child of roundChildren.splice(0)) await child.stop();
+  };
+  let seeded: { sqliteAuth: string; postgresAuth: string; json: string } | undefined;
   try {
     database = await createTempDatabase();
-    const sqlite = await startServerProcess({ db: `sqlite:${join(dir, 'server.db')}`, dir, privateToken, name: 'sqlite' });
-    children.push(sqlite);
-    const postgres = await startServerProcess({ db: database.url, dir, privateToken, name: 'postgres' });
-    children.push(postgres);
-    const sqliteAuth = await seedUser(sqlite.url, privateToken);
-    const postgresAuth = await seedUser(postgres.url, privateToken);
-
-    // The bare route answers exactly what the real one does (ids and URLs are the same on both stores).
-    const listed = await fetch(`${sqlite.url}/3rdparty/v1/webhooks`, { headers: { authorization: sqliteAuth } });
-    const json = await listed.text();
-    if (JSON.parse(json).length !== WEBHOOKS) throw new Error(`expected ${WEBHOOKS} webhooks, got ${json}`);
-    bare = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, BENCH_SERVER_API_ROLE: 'bare', BENCH_BARE_BODY: json },
-    });
-    const bareUrl = (await waitReady<{ url: string }>(bare, 'bare Fastify')).url;
-    bare.stdout!.resume();
+    const db = database;
+    /**
+     * Fresh processes for every round (on the same databases): on this VM one process can run the
+     * same code 20-30% faster than another for its whole life, depending on nothing in the code
+     * (see BENCHMARKS.md), so one process per side for the whole run would carry its luck into
+     * every round; a median over rounds of fresh processes does not.
+     */
+    const startRound = async (round: number) => {
+      const sqlite = await startServerProcess({ db: `sqlite:${join(dir, 'server.db')}`, dir, privateToken, name: `sqlite-${round}` });
+      roundChildren.push(sqlite);
+      const postgres = await startServerProcess({ db: db.url, dir, privateToken, name: `postgres-${round}` });
+      roundChildren.push(postgres);
+      if (!seeded) {
+        const sqliteAuth = await seedUser(sqlite.url, privateToken);
+        const postgresAuth = await seedUser(postgres.url, privateToken);
+        // The bare route answers exactly what the real one does (ids and URLs are the same on both stores).
+        const listed = await fetch(`${sqlite.url}/3rdparty/v1/webhooks`, { headers: { authorization: sqliteAuth } });
+        const json = await listed.text();
+        if (JSON.parse(json).length !== WEBHOOKS) throw new Error(`expected ${WEBHOOKS} webhooks, got ${json}`);
+        seeded = { sqliteAuth, postgresAuth, json };
+        log(`GET body: ${Buffer.byteLength(json)} bytes (${WEBHOOKS} webhooks); ${CONNECTION_LEVELS.join(' and ')} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up`);
+      }
+      const bare = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, BENCH_SERVER_API_ROLE: 'bare', BENCH_BARE_BODY: seeded.json },
+      });
+      roundChildren.push({ stop: () => stopChild(bare) });
+      const bareUrl = (await waitReady<{ url: string }>(bare, 'bare Fastify')).url;
+      bare.stdout!.resume();
+      return { sqlite, postgres, bare, bareUrl, ...seeded };
+    };
     const bareBestPerRound: number[] = [];
-    log(`GET body: ${Buffer.byteLength(json)} bytes (${WEBHOOKS} webhooks); ${CONNECTION_LEVELS.join(' and ')} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up`);
 
-    // The machine is shared and noisy: ROUNDS rounds, each with its own bare runs, and the median of
-    // the per-round ratios (as in throughput.ts).
+    // The machine is shared and noisy: ROUNDS rounds, each with its own bare runs and its own
+    // processes, and the median of the per-round ratios (as in throughput.ts).
     const names = ['SQLite GET', 'SQLite POST', 'PostgreSQL GET', 'PostgreSQL POST'];
     const targets = [TARGET_GET, TARGET_POST, TARGET_GET, TARGET_POST];
     const perRound: { rps: number; ratio: number }[][] = [];
     /** per connection count, per target: the per-round ratios against the bare route at that count */
     const atLevel = CONNECTION_LEVELS.map(() => names.map((): number[] => []));
     for (let round = 1; round <= ROUNDS; round++) {
+      const { sqlite, postgres, bare, bareUrl, sqliteAuth, postgresAuth } = await startRound(round);
       const best = names.map(() => 0);
       let bareBest = 0;
       for (const [level, connections] of CONNECTION_LEVELS.entries()) {
         const at = `round ${round}, ${connections} connections`;
         const bareRuns: number[] = [];
-        const bareRun = async () => bareRuns.push((await measure(`${at}: bare Fastify GET #${bareRuns.length + 1}`, bareUrl, sqliteAuth, 'GET', bare!.pid!, connections)).rps);
+        const bareRun = async () => bareRuns.push((await measure(`${at}: bare Fastify GET #${bareRuns.length + 1}`, bareUrl, sqliteAuth, 'GET', bare.pid!, connections)).rps);
         await bareRun();
         const sqliteGet = await measure(`${at}: SQLite GET`, sqlite.url, sqliteAuth, 'GET', sqlite.child.pid!, connections);
         const sqlitePost = await measure(`${at}: SQLite POST`, sqlite.url, sqliteAuth, 'POST', sqlite.child.pid!, connections);
@@ -334,6 +352,8 @@ async function main(): Promise<void> {
       perRound.push(best.map((rps) => ({ rps, ratio: rps / bareBest })));
       bareBestPerRound.push(bareBest);
       log(`round ${round}: ${best.map((rps, i) => `${names[i]} ${fmt(rps)} req/s = ${fmt(rps / bareBest)}x`).join(', ')} (bare ${fmt(bareBest)} req/s; best of each over ${CONNECTION_LEVELS.join(' and ')} connections)`);
+      if (round === ROUNDS) log(`server RSS after the runs: SQLite ${fmt(sqlite.rss() / MB)} MB, PostgreSQL ${fmt(postgres.rss() / MB)} MB`);
+      await stopRound();
     }
     const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     for (const [level, connections] of CONNECTION_LEVELS.entries()) {
@@ -345,7 +365,6 @@ async function main(): Promise<void> {
       rps: median(perRound.map((round) => round[i].rps)),
       ratio: median(perRound.map((round) => round[i].ratio)),
     }));
-    log(`server RSS after the runs: SQLite ${fmt(sqlite.rss() / MB)} MB, PostgreSQL ${fmt(postgres.rss() / MB)} MB`);
 
     // The worst ratio relative to its own target decides.
     const worst = results.reduce((a, b) => (b.ratio / b.target < a.ratio / a.target ? b : a));
@@ -359,8 +378,7 @@ async function main(): Promise<void> {
       pass: results.every((r) => r.ratio >= r.target),
     });
   } finally {
-    if (bare) await stopChild(bare);
-    for (const child of children) await child.stop();
+    await stopRound();
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
