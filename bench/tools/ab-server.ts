@@ -8,7 +8,8 @@
  * in turn, PAIRS times, SECONDS each, in the order A B, B A, A B, …; each pair gives B/A of the rate
  * and of the server's CPU per request (from /proc), and the medians of those are printed. Run it
  * twice with the sides swapped, and believe only a difference that shows in both orders: a side can
- * be favoured by where the scheduler happens to put it (two identical sides have read 1.2x apart).
+ * be favoured for reasons outside the code: two identical sides read B/A 1.08-1.34, and with the
+ * start order swapped the later-started server was again the faster (see BENCHMARKS.md, changes 6).
  *
  *   node --import tsx bench/tools/ab-server.ts '<A json>' '<B json>' [GET|POST] [sqlite|postgres]
  *
