@@ -25,14 +25,15 @@ export async function verifyPassword(password: string, stored: string): Promise<
  */
 export class VerifiedCredentialsCache {
   private readonly entries = new Map<string, { expiresAt: number; subject: string }>();
+  /** checks running now, by key: callers with the same credentials wait for the same one */
+  private readonly running = new Map<string, Promise<string | undefined>>();
+  /** bumped by clear(): a check that started before it must not fill the cache after it */
+  private generation = 0;
+
   constructor(private readonly ttlMs = 60_000, private readonly maxEntries = 10_000) {}
 
   private key(username: string, password: string): string {
     return createHash('sha256').update(`${username}\0${password}`).digest('base64');
-  }
-
-  get(username: string, password: string, now: number): string | undefined {
-    return this.lookup(username, password, now)?.subject;
   }
 
   /** The subject and until when the verification counts. */
@@ -41,13 +42,41 @@ export class VerifiedCredentialsCache {
     return entry && entry.expiresAt > now ? entry : undefined;
   }
 
-  set(username: string, password: string, subject: string, now: number): void {
-    if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(this.key(username, password), { expiresAt: now + this.ttlMs, subject });
+  /**
+   * The subject these credentials verified as: remembered, or found by `verify` (the slow check;
+   * undefined = wrong), which runs once for every caller that asks with the same credentials
+   * while it runs. A client that opens many connections at once when its entry has expired
+   * pays for one scrypt, not one per connection (64 at once took ~3 s of CPU).
+   */
+  verifyOnce(username: string, password: string, now: number, verify: () => Promise<string | undefined>): Promise<string | undefined> {
+    const key = this.key(username, password);
+    const entry = this.entries.get(key);
+    if (entry && entry.expiresAt > now) return Promise.resolve(entry.subject);
+    let check = this.running.get(key);
+    if (!check) {
+      const generation = this.generation;
+      check = verify()
+        .then((subject) => {
+          if (subject !== undefined && generation === this.generation) this.remember(key, subject, now);
+          return subject;
+        })
+        .finally(() => {
+          if (this.running.get(key) === check) this.running.delete(key);
+        });
+      this.running.set(key, check);
+    }
+    return check;
   }
 
-  /** Forget everything, e.g. after a password change. */
+  private remember(key: string, subject: string, now: number): void {
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(key, { expiresAt: now + this.ttlMs, subject });
+  }
+
+  /** Forget everything, e.g. after a password change; checks running now are not remembered. */
   clear(): void {
     this.entries.clear();
+    this.running.clear();
+    this.generation++;
   }
 }

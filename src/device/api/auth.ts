@@ -53,15 +53,16 @@ export class LocalCredentials {
     // The throttle comes first: a throttled address may not keep guessing against the cache of
     // recent logins either.
     this.throttle.check(request.ip);
-    if (this.cache.get(given.username, given.password, now)) return;
-    const userOk = safeEqual(given.username, this.username);
-    const passwordOk = await verifyPassword(given.password, this.passwordHash);
-    if (!userOk || !passwordOk) {
+    const subject = await this.cache.verifyOnce(given.username, given.password, now, async () => {
+      const userOk = safeEqual(given.username, this.username);
+      const passwordOk = await verifyPassword(given.password, this.passwordHash);
+      return userOk && passwordOk ? this.username : undefined;
+    });
+    // A success does not clear the address's failures: one known password must not buy
+    // unlimited guesses at another.
+    if (subject === undefined) {
       this.throttle.failed(request.ip);
       throw unauthorized();
     }
-    // A success does not clear the address's failures: one known password must not buy
-    // unlimited guesses at another.
-    this.cache.set(given.username, given.password, this.username, now);
   }
 }

@@ -58,15 +58,19 @@ export class UsersService {
 
   /** The user these credentials belong to, or undefined. */
   async authenticate(login: string, password: string): Promise<AuthenticatedUser | undefined> {
-    const now = this.clock.now();
-    const cachedId = this.verified.get(login, password, now);
-    if (cachedId !== undefined) return { id: cachedId, login };
-    const user = await this.repo.getUserByLogin(login);
-    // Unknown logins still pay for one scrypt, so timing does not tell which logins exist.
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
-    if (!user || !ok) return undefined;
-    this.verified.set(login, password, user.id, now);
-    return { id: user.id, login: user.login };
+    const id = await this.verified.verifyOnce(login, password, this.clock.now(), async () => {
+      const user = await this.repo.getUserByLogin(login);
+      // Unknown logins still pay for one scrypt, so timing does not tell which logins exist.
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
+      return user && ok ? user.id : undefined;
+    });
+    return id === undefined ? undefined : { id, login };
+  }
+
+  /** Every login is checked against the store again on its next request (as after a password change). */
+  forgetVerifiedLogins(): void {
+    this.verified.clear();
+    this.epoch++;
   }
 
   async create(login: string, password: string): Promise<UserRecord> {
@@ -112,8 +116,7 @@ export class UsersService {
     }
     const changed = await this.repo.updatePasswordHash(login, await hashPassword(password), this.clock.now());
     if (!changed) throw new HttpError(404, `no user with login "${login}"`);
-    this.verified.clear();
-    this.epoch++;
+    this.forgetVerifiedLogins();
   }
 
   /** Change a user's own password, proving the current one. */
