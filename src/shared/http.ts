@@ -81,7 +81,10 @@ function isDataException(error: Error & { code?: string }): boolean {
   return typeof error.code === 'string' && /^22[0-9A-Z]{3}$/.test(error.code) && 'severity' in error;
 }
 
-/** Network errors on the way to the database, as Node reports them. */
+/**
+ * Network errors on the way to the database, as Node reports them. No route handler makes other
+ * outbound connections, so one of these reaching the error handler is the database's.
+ */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /**
