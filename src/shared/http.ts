@@ -57,7 +57,9 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
       request.log.warn({ err: error }, 'a request value was refused by the database');
       return reply.code(400).send({ message: `a value in this request cannot be stored: ${error.message}` });
     }
-    if (isDatabaseUnavailable(error)) {
+    // Only an error that carries no status of its own: Fastify gives a request body cut off by
+    // its client (ECONNRESET, "aborted") a 400, and that is the client's doing, not the database's.
+    if (error.statusCode === undefined && isDatabaseUnavailable(error)) {
       // Not this request's fault and not a bug: the client (or its load balancer) may retry.
       request.log.warn(`the database is unreachable: ${error.message}`);
       return reply.code(503).header('retry-after', '5').send({ message: 'the database is unreachable right now; try again shortly' });
@@ -83,7 +85,7 @@ function isDataException(error: Error & { code?: string }): boolean {
 
 /**
  * Network errors on the way to the database, as Node reports them. No route handler makes other
- * outbound connections, so one of these reaching the error handler is the database's.
+ * outbound connections, so one of these reaching the error handler without a status is the database's.
  */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
