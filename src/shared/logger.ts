@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { openSync, write, writeSync } from 'node:fs';
 import { LogController, type FastifyServerOptions } from 'fastify';
 import { newId } from './ids.ts';
-import type { App } from './http.ts';
 
 export type { Logger };
 
