@@ -11,6 +11,9 @@ interface Pending<I, O> {
  * `maxInFlight` batches are running, for one of them to finish: the calls that arrived meanwhile
  * then go together. Under light load a batch is one call, sent at once.
  *
+ * Reads use it too (a herd of devices pulling after a push): a batch is sent only after each of its
+ * calls was made, so every caller sees the store as of its own call or later, never older.
+ *
  * If a batch fails, each of its calls is retried alone, in order, so one bad input fails only its
  * own caller.
  */

@@ -158,6 +158,42 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal(await store.devices.getDeviceByTokenHash(`hash-${older}`), undefined);
     });
 
+    test('devices: lookups by token asked at once each get their own device (or none); concurrent seen notes keep the latest time', async () => {
+      const u = await user();
+      const ids = await Promise.all(Array.from({ length: 6 }, () => device(u, 1000)));
+      const hashes = [...ids.map((id) => `hash-${id}`), 'hash-of-nobody', `hash-${ids[0]}`];
+      const found = await Promise.all(hashes.map((hash, i) => via(i).devices.getDeviceByTokenHash(hash)));
+      assert.deepEqual(found.map((d) => d?.id), [...ids, undefined, ids[0]]);
+      assert.equal(found[0]!.userId, u);
+      // at once: a throttled note and a ping for one device, notes within and past the interval for others
+      await Promise.all([
+        store.devices.touchDevice(ids[0], 5000, 10_000), // within the interval alone: no write…
+        store.devices.touchDevice(ids[0], 4000, 0), // …but a ping of the same device writes (either time will do)
+        store.devices.touchDevice(ids[1], 5000, 10_000), // within the interval: no write
+        store.devices.touchDevice(ids[2], 20_000, 10_000), // past it: written
+        twin.devices.touchDevice(ids[3], 7000, 0),
+      ]);
+      const seen = await Promise.all(ids.slice(0, 4).map((id) => store.devices.getUserDevice(u, id)));
+      assert.ok([4000, 5000].includes(seen[0]!.lastSeen), `the ping was written (lastSeen ${seen[0]!.lastSeen})`);
+      assert.deepEqual(seen.slice(1).map((d) => d!.lastSeen), [1000, 20_000, 7000]);
+    });
+
+    test('settings: reads asked at once each get their own user\'s document, and a read asked after a change sees it', async () => {
+      const [a, b, none] = [await user(), await user(), await user()];
+      await store.settings.patchUserSettings(a, { ping: { interval_seconds: 60 } }, 1);
+      await store.settings.patchUserSettings(b, { logs: { lifetime_days: 3 } }, 1);
+      const read = await Promise.all([a, b, none, a].map((userId, i) => via(i).settings.getUserSettings(userId)));
+      assert.deepEqual(read, [{ ping: { interval_seconds: 60 } }, { logs: { lifetime_days: 3 } }, {}, { ping: { interval_seconds: 60 } }]);
+      read[0].ping!.interval_seconds = 1;
+      assert.equal(read[3].ping!.interval_seconds, 60, 'each caller has a document of its own');
+      // reads in flight while the change commits; one asked after it resolves must see it
+      const during = Array.from({ length: 20 }, () => store.settings.getUserSettings(a));
+      await twin.settings.patchUserSettings(a, { ping: { interval_seconds: 90 } }, 2);
+      const after = await store.settings.getUserSettings(a);
+      await Promise.all(during);
+      assert.equal(after.ping?.interval_seconds, 90);
+    });
+
     test('devices: the latest health report is kept, an older one never replaces it, and a report counts as seen', async () => {
       const u = await user();
       const d = await device(u, 1000);

@@ -1,8 +1,68 @@
 import type { PgPool } from '../store/postgres.ts';
+import { WriteBatcher } from '../../shared/write-batcher.ts';
 import { type DeviceRecord, type DevicesRepository, type DeviceRow, type LocalWebhooks, toDevice, toLocalWebhooks, DEVICE_COLUMNS } from './repository.ts';
+
+/** How many batches of token lookups may be running at once (the pool has more connections than this). */
+const LOOKUPS_IN_FLIGHT = 4;
+
+interface Touch {
+  deviceId: string;
+  now: number;
+  minIntervalMs: number;
+}
 
 export class PostgresDevicesRepository implements DevicesRepository {
   constructor(private readonly pool: PgPool) {}
+
+  /**
+   * Every mobile request starts with its token's device. When a push reaches thousands of
+   * devices they all come back at once to pull; one statement per batch of them, instead of a
+   * round trip each, keeps that herd from queueing on the pool. A batch is sent only after each of
+   * its lookups was asked for, so none is answered from before its own request.
+   */
+  private readonly lookups = new WriteBatcher<string, DeviceRecord | undefined>(
+    async (tokenHashes) => {
+      const { rows } = await this.pool.query<DeviceRow & { token_hash: string }>({
+        name: 'devices-by-token-hashes',
+        text: `SELECT ${DEVICE_COLUMNS}, token_hash FROM devices WHERE token_hash = ANY($1::text[])`,
+        values: [[...new Set(tokenHashes)]],
+      });
+      const byHash = new Map(rows.map((row) => [row.token_hash, row]));
+      return tokenHashes.map((hash) => {
+        const row = byHash.get(hash);
+        return row && toDevice(row);
+      });
+    },
+    { maxInFlight: LOOKUPS_IN_FLIGHT },
+  );
+
+  /**
+   * "Seen" notes that arrive together (the same herd, or streams' keep-alives that fell due
+   * together) share one statement and one commit. Two notes for one device in a batch become
+   * one: the later time, with the shorter interval, so a ping (interval 0) still writes.
+   */
+  private readonly touches = new WriteBatcher<Touch, void>(async (batch) => {
+    const merged = new Map<string, Touch>();
+    for (const touch of batch) {
+      const earlier = merged.get(touch.deviceId);
+      merged.set(
+        touch.deviceId,
+        earlier
+          ? { deviceId: touch.deviceId, now: Math.max(earlier.now, touch.now), minIntervalMs: Math.min(earlier.minIntervalMs, touch.minIntervalMs) }
+          : touch,
+      );
+    }
+    // in id order, so that batches on other nodes lock shared rows in the same order (no deadlock)
+    const rows = [...merged.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    await this.pool.query({
+      name: 'devices-touch-batch',
+      text: `UPDATE devices SET last_seen = seen.at
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS seen (id, at, min_interval)
+             WHERE devices.id = seen.id AND devices.last_seen < seen.at - seen.min_interval`,
+      values: [rows.map((t) => t.deviceId), rows.map((t) => t.now), rows.map((t) => Math.max(0, t.minIntervalMs))],
+    });
+    return batch.map(() => undefined);
+  });
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
     await this.pool.query(
@@ -12,9 +72,8 @@ export class PostgresDevicesRepository implements DevicesRepository {
     );
   }
 
-  async getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
-    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = $1`, [tokenHash]);
-    return rows[0] && toDevice(rows[0]);
+  getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
+    return this.lookups.submit(tokenHash);
   }
 
   async getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
@@ -43,12 +102,8 @@ export class PostgresDevicesRepository implements DevicesRepository {
     return result.rowCount === 1;
   }
 
-  async touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void> {
-    await this.pool.query(
-      `UPDATE devices SET last_seen = $2
-       WHERE id = $1 AND last_seen < $2::bigint - $3::bigint`,
-      [deviceId, now, Math.max(0, minIntervalMs)],
-    );
+  touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void> {
+    return this.touches.submit({ deviceId, now, minIntervalMs });
   }
 
   async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {

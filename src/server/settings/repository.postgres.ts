@@ -1,13 +1,35 @@
 import type { Settings } from '../../protocol/index.ts';
 import { inTransaction, type PgPool } from '../store/postgres.ts';
+import { WriteBatcher } from '../../shared/write-batcher.ts';
 import { mergeSettingsDocument, replaceSettingsDocument, type SettingsRepository } from './repository.ts';
 
 export class PostgresSettingsRepository implements SettingsRepository {
   constructor(private readonly pool: PgPool) {}
 
-  async getUserSettings(userId: string): Promise<Settings> {
-    const { rows } = await this.pool.query<{ document: string }>(`SELECT document FROM user_settings WHERE user_id = $1`, [userId]);
-    return rows[0] ? (JSON.parse(rows[0].document) as Settings) : {};
+  /**
+   * A settings change sends every device of the user to pull at once: their reads that arrive
+   * together go in one statement. A batch is sent only after each of its reads was asked for, so
+   * none is answered from before its own request (a device that pulls after the push sees the change).
+   */
+  private readonly reads = new WriteBatcher<string, Settings>(
+    async (userIds) => {
+      const { rows } = await this.pool.query<{ user_id: string; document: string }>({
+        name: 'user-settings-by-users',
+        text: `SELECT user_id, document FROM user_settings WHERE user_id = ANY($1::text[])`,
+        values: [[...new Set(userIds)]],
+      });
+      const documents = new Map(rows.map((row) => [row.user_id, row.document]));
+      // parsed per caller: each gets a document of its own to change
+      return userIds.map((userId) => {
+        const document = documents.get(userId);
+        return document === undefined ? {} : (JSON.parse(document) as Settings);
+      });
+    },
+    { maxInFlight: 4 },
+  );
+
+  getUserSettings(userId: string): Promise<Settings> {
+    return this.reads.submit(userId);
   }
 
   /**
