@@ -94,6 +94,31 @@ test('a message sent through the server is sent by the device; events reach the 
   for (const hook of hooks) await client.deleteWebhook(hook.id!);
 });
 
+test('a message the device cannot send comes back Failed with the reason, and a pull full of them holds back no other', async () => {
+  const client = officialClient(login, password, server.thirdPartyUrl);
+  // More refused messages than one pull hands out (100): left Pending they would fill every pull.
+  const refused = [];
+  for (let i = 0; i < 101; i++) refused.push(await client.send({ message: `no such SIM ${i}`, phoneNumbers: ['+15551230000'], simNumber: 2 } as never));
+  await device.api.call('POST', '/message', { id: 'used-by-local-api', message: 'sent locally', phoneNumbers: ['+15551230001'] });
+  const clash = await client.send({ id: 'used-by-local-api', message: 'same id through the server', phoneNumbers: ['+15551230002'] });
+  const ordinary = await client.send({ message: 'after them', phoneNumbers: ['+15551230003'] });
+
+  const final = async (id: string) => eventually(async () => {
+    const s = await client.getState(id);
+    return s.state === 'Delivered' || s.state === 'Failed' ? s : null;
+  }, `message ${id} to be Delivered or Failed`, 8000);
+  assert.equal((await final(ordinary.id)).state, 'Delivered', 'the message behind the refused ones was sent');
+  const noSim = await final(refused[100].id);
+  assert.equal(noSim.state, 'Failed');
+  assert.match(noSim.recipients[0].error ?? '', /simNumber 2/);
+  const clashed = await final(clash.id);
+  assert.equal(clashed.state, 'Failed');
+  assert.match(clashed.recipients[0].error ?? '', /already has a message with id "used-by-local-api"/);
+  assert.equal(device.context.messages.get('used-by-local-api')!.source, 'Local', "the Local API's message is untouched");
+  const states = await Promise.all(refused.slice(0, 100).map((m) => client.getState(m.id)));
+  assert.deepEqual([...new Set(states.map((s) => s.state))], ['Failed'], 'every refused message is Failed');
+});
+
 test('a dropped push connection: a webhook registered meanwhile is synced after the reconnect', async () => {
   const client = officialClient(login, password, server.thirdPartyUrl);
   const opensBefore = (device.link as unknown as { stream: { opens: number } }).stream.opens;

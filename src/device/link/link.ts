@@ -3,6 +3,7 @@ import { DEFAULT_SETTINGS, isEventName, SettingsSchema, type Settings } from '..
 import { MobileApiError, MobileClient, register, type MessageReport, type MobileEvent, type MobileSettings, type EventStream } from './mobile-client.ts';
 import { Value } from '@sinclair/typebox/value';
 import { ActivityReporter } from './activity-reporter.ts';
+import { formatInZone } from '../../shared/time-format.ts';
 
 export interface LinkOptions {
   /** the server's base URL, e.g. http://127.0.0.1:3000 */
@@ -202,11 +203,26 @@ export class DeviceLink {
     if (Object.keys(patch).length > 0) this.ctx.settings.patch(patch);
   }
 
-  /** Take the messages waiting on the server and hand them to the carrier. */
+  /**
+   * Take the messages waiting on the server and hand them to the carrier. One this device cannot
+   * send (a SIM it does not have, an id its Local API already used) is reported Failed with the
+   * reason at once: left Pending, it would be handed out again forever, and enough of them would
+   * fill every pull and hold back the messages behind them.
+   */
   async pullMessages(): Promise<void> {
     const pending = await this.client.pullMessages();
+    const refused: MessageReport[] = [];
     for (const message of pending) {
-      if (this.ctx.messages.get(message.id)) continue; // already taken, its state report is on its way
+      const taken = this.ctx.messages.get(message.id);
+      if (taken?.source === 'Cloud') continue; // already taken, its state report is on its way
+      const refuse = (reason: string) => {
+        this.log(`message ${message.id} refused: ${reason}`);
+        refused.push(failedReport(message.id, message.phoneNumbers, reason, formatInZone(this.ctx.clock.now(), this.ctx.timeZone)));
+      };
+      if (taken) {
+        refuse(`this device already has a message with id "${message.id}" (sent through its Local API); send it again with another id`);
+        continue;
+      }
       try {
         this.ctx.messages.enqueue({
           id: message.id,
@@ -218,10 +234,13 @@ export class DeviceLink {
           source: 'Cloud',
         });
       } catch (error) {
-        this.log(`message ${message.id} refused: ${(error as Error).message}`);
+        refuse((error as Error).message);
       }
     }
     this.scheduleReport();
+    // If this report is lost, the messages are still Pending on the server: the next pull hands
+    // them out again and they are refused and reported again.
+    if (refused.length > 0) await this.client.reportMessages(refused);
   }
 
   /** Report Cloud messages whose state changed; one report run at a time, re-run if more changed meanwhile. */
@@ -254,6 +273,11 @@ export class DeviceLink {
       for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
     }
   }
+}
+
+/** The report of a message this device will not send: Failed, for every recipient, with the reason. */
+function failedReport(id: string, phoneNumbers: readonly string[], reason: string, at: string): MessageReport {
+  return { id, state: 'Failed', recipients: phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Failed', error: reason })), states: { Failed: at } };
 }
 
 /** Turn the server's settings (nulls meaning "default") into a patch for the device. */
