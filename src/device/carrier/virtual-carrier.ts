@@ -55,7 +55,10 @@ export class VirtualCarrier implements SmsCarrier {
     }
   }
 
-  /** An SMS arrives from the network (the simulation API and the CLI call this). */
+  /**
+   * An SMS arrives from the network, for a transport that pushes them. The simulation API calls
+   * `MessageService.receive` directly instead, since it answers with the event's id.
+   */
   receive(sms: IncomingSms): void {
     for (const handler of this.incomingHandlers) handler(sms);
   }
