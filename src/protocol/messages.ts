@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { HttpError } from './errors.ts';
 
 export const PROCESS_STATES = ['Pending', 'Processed', 'Sent', 'Delivered', 'Failed'] as const;
 export type ProcessState = (typeof PROCESS_STATES)[number];
@@ -10,6 +11,33 @@ export const ProcessStateSchema = Type.Union(PROCESS_STATES.map((s) => Type.Lite
 
 const PhoneNumber = Type.String({ minLength: 1, maxLength: 32 });
 
+/** The longest `ttl` accepted: ten years is past any SMS worth sending, and far inside what a date can hold. */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
+// ISO 8601 / RFC 3339 date-time: a date, a time, optional seconds and fraction, optional offset.
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?$/i;
+
+/**
+ * An ISO 8601 date-time (e.g. 2030-01-01T00:00:00Z) as Unix milliseconds, or undefined. Stricter
+ * than Date.parse, which reads "March 7" or "1" as dates and rolls 30 February over to March.
+ */
+export function parseIsoDateTime(value: string): number | undefined {
+  const parts = ISO_DATE_TIME.exec(value);
+  if (!parts) return undefined;
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map((part) => Number(part ?? 0));
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The same, or a 400 naming the field and the format. */
+export function requireIsoDateTime(value: string, field: string): number {
+  const ms = parseIsoDateTime(value);
+  if (ms === undefined) throw new HttpError(400, `${field} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${value}"`);
+  return ms;
+}
+
 export const SendMessageSchema = Type.Object(
   {
     id: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 36 }), Type.Null()])),
@@ -18,7 +46,7 @@ export const SendMessageSchema = Type.Object(
     phoneNumbers: Type.Array(PhoneNumber, { minItems: 1, maxItems: 100 }),
     simNumber: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 255 }), Type.Null()])),
     withDeliveryReport: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-    ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: MAX_TTL_SECONDS, description: 'seconds the message may wait to be sent (at most ten years)' }), Type.Null()])),
     validUntil: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     priority: Type.Optional(Type.Union([Type.Integer({ minimum: -128, maximum: 127 }), Type.Null()])),
     isEncrypted: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),

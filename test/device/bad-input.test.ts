@@ -84,6 +84,8 @@ test('messages, settings, deliveries and simulation routes reject bad input with
     ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], simNumber: 'one' }, 400, /simNumber/],
     ['POST', '/message', { message: 'x', phoneNumbers: [5] }, 400],
     ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], validUntil: 'tomorrow' }, 400, /validUntil/],
+    ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], validUntil: '12/31/2030' }, 400, /validUntil must be an ISO 8601/],
+    ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], ttl: 10_000_000_000_000 }, 400, /ttl/],
     ['PATCH', '/settings', { webhooks: { retry_count: 0 } }, 400, /retry_count/],
     ['PATCH', '/settings', { webhooks: { retry_count: 'many' } }, 400],
     ['PATCH', '/settings', { webhooks: { unknown_key: 1 } }, 400],

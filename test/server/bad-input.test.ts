@@ -84,6 +84,12 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
       { method: 'POST', path: base, body: { ...msg, ttl: -1 }, status: 400, mentions: /ttl/ },
       { method: 'POST', path: base, body: { ...msg, ttl: 60, validUntil: '2030-01-01T00:00:00Z' }, status: 400, mentions: /not both/ },
       { method: 'POST', path: base, body: { ...msg, validUntil: 'tomorrow' }, status: 400, mentions: /validUntil/ },
+      // Date.parse would read these as dates (2001, or 2 March)
+      { method: 'POST', path: base, body: { ...msg, validUntil: 'March 7' }, status: 400, mentions: /validUntil must be an ISO 8601/ },
+      { method: 'POST', path: base, body: { ...msg, validUntil: '2030-02-30T00:00:00Z' }, status: 400, mentions: /validUntil/ },
+      // beyond any date: it once made every pull of the device fail
+      { method: 'POST', path: base, body: { ...msg, ttl: 10_000_000_000_000 }, status: 400, mentions: /ttl/ },
+      { method: 'POST', path: base, body: { ...msg, ttl: 1e20 }, status: 400, mentions: /ttl/ },
       { method: 'POST', path: base, body: { ...msg, withDeliveryReport: 'yes' }, status: 400, mentions: /withDeliveryReport/ },
       { method: 'POST', path: base, body: { ...msg, id: 'x'.repeat(37) }, status: 400, mentions: /id/ },
       { method: 'POST', path: base, body: { ...msg, id: 'taken' }, status: 409, mentions: /already/ },
@@ -96,6 +102,7 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
       { method: 'GET', path: `${base}?offset=-1`, status: 400, mentions: /offset/ },
       { method: 'GET', path: `${base}?state=Lost`, status: 400, mentions: /state/ },
       { method: 'GET', path: `${base}?from=yesterday`, status: 400, mentions: /from/ },
+      { method: 'GET', path: `${base}?from=1`, status: 400, mentions: /from/ },
       { method: 'GET', path: `${base}?to=later`, status: 400, mentions: /to/ },
     ]);
   }

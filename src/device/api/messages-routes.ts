@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
-import { ErrorBodySchema, HttpError, MessageStateSchema, messageText, SendMessageSchema, type SendMessage } from '../../protocol/index.ts';
+import { ErrorBodySchema, HttpError, MessageStateSchema, messageText, requireIsoDateTime, SendMessageSchema, type SendMessage } from '../../protocol/index.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -18,11 +18,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
         if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
           throw new HttpError(400, `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`);
         }
-        let validUntil: number | null = null;
-        if (body.validUntil != null) {
-          validUntil = Date.parse(body.validUntil);
-          if (Number.isNaN(validUntil)) throw new HttpError(400, 'validUntil must be an ISO 8601 date-time');
-        }
+        const validUntil = body.validUntil != null ? requireIsoDateTime(body.validUntil, 'validUntil') : null;
         const message = ctx.messages.enqueue({
           id: body.id,
           text: text.text,

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HttpError, MessageStateSchema, ProcessStateSchema, SendMessageSchema, type ProcessState, type SendMessage } from '../../protocol/index.ts';
+import { ErrorBodySchema, HttpError, MessageStateSchema, ProcessStateSchema, requireIsoDateTime, SendMessageSchema, type ProcessState, type SendMessage } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toMessageState } from './service.ts';
@@ -20,9 +20,7 @@ const tags = ['messages'];
 
 function parseTime(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new HttpError(400, `${name} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${value}"`);
-  return ms;
+  return requireIsoDateTime(value, name);
 }
 
 /** Send (`/messages`, alias `/message` as the official TS client calls it), read one, list. */

@@ -2,6 +2,7 @@ import {
   HttpError,
   messageText,
   PROCESS_STATES,
+  requireIsoDateTime,
   type MessageReport,
   type MessageState,
   type MobileMessage,
@@ -23,6 +24,13 @@ export const PULL_BATCH = 100;
 export type StateReportRequest = MessageReport;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * A limit too far out for a date (stored before ttl had a maximum) is no limit: one such message
+ * must not make every pull of its device fail.
+ */
+const validUntilOf = (m: MessageRecord): string | null =>
+  m.validUntil === null || !Number.isFinite(new Date(m.validUntil).getTime()) ? null : iso(m.validUntil);
 
 export function toMessageState(m: MessageRecord): MessageState {
   const states: Record<string, string> = {};
@@ -48,7 +56,7 @@ export function toMobileMessage(m: MessageRecord): MobileMessage {
     withDeliveryReport: m.withDeliveryReport,
     isEncrypted: m.isEncrypted,
     priority: m.priority,
-    validUntil: m.validUntil === null ? null : iso(m.validUntil),
+    validUntil: validUntilOf(m),
     state: m.state,
     createdAt: iso(m.createdAt),
   };
@@ -80,8 +88,7 @@ export class MessagesService {
     const now = this.clock.now();
     let validUntil: number | null = null;
     if (request.validUntil != null) {
-      validUntil = Date.parse(request.validUntil);
-      if (Number.isNaN(validUntil)) throw new HttpError(400, `validUntil must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${request.validUntil}"`);
+      validUntil = requireIsoDateTime(request.validUntil, 'validUntil');
     } else if (request.ttl != null) {
       validUntil = now + request.ttl * 1000;
     }
@@ -147,9 +154,7 @@ function parseStateTimes(states: Record<string, string>, where: string): StateRe
     if (!(PROCESS_STATES as readonly string[]).includes(state)) {
       throw new HttpError(400, `${where}: unknown state "${state}"; use one of ${PROCESS_STATES.join(', ')}`);
     }
-    const ms = Date.parse(at);
-    if (Number.isNaN(ms)) throw new HttpError(400, `${where}.${state} must be an ISO 8601 date-time, got "${at}"`);
-    out[state as ProcessState] = ms;
+    out[state as ProcessState] = requireIsoDateTime(at, `${where}.${state}`);
   }
   return out;
 }
