@@ -55,8 +55,11 @@ export class DeliveriesService {
   ) {}
 
   /** Store what the device reported, then tell the user's dashboards what is new. */
-  async report(device: DeviceRecord, report: ActivityReport): Promise<void> {
+  async report(device: DeviceRecord, received: ActivityReport): Promise<void> {
     const { repo, devices, hub, clock } = this.deps;
+    // A receiver's answer may hold NUL characters, which PostgreSQL cannot store in text: the
+    // report of one hostile receiver must not cost the whole batch of other deliveries.
+    const report = withoutNulCharacters(received);
     const now = clock.now();
     if (report.webhooks) await devices.saveLocalWebhooks(device.id, JSON.stringify(report.webhooks), now);
     const deliveries = newestOfEach(report.deliveries ?? []);
@@ -158,4 +161,14 @@ function newestOfEach(deliveries: readonly ReportedDelivery[]): ReportedDelivery
     if (!seen || d.attempts > seen.attempts || (d.attempts === seen.attempts && d.updatedAt > seen.updatedAt)) byId.set(d.id, d);
   }
   return [...byId.values()].map((d) => ({ ...d, attemptLog: [...new Map(d.attemptLog.map((a) => [a.number, a])).values()] }));
+}
+
+/** A copy with every NUL character in its strings replaced by U+FFFD (the replacement character). */
+export function withoutNulCharacters<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T;
+  if (Array.isArray(value)) return value.map(withoutNulCharacters) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [withoutNulCharacters(key), withoutNulCharacters(item)])) as T;
+  }
+  return value;
 }
