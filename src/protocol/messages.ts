@@ -14,8 +14,9 @@ const PhoneNumber = Type.String({ minLength: 1, maxLength: 32 });
 /** The longest `ttl` accepted: ten years is past any SMS worth sending, and far inside what a date can hold. */
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
-// ISO 8601 / RFC 3339 date-time: a date, a time, optional seconds and fraction, optional offset.
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?$/i;
+// ISO 8601 / RFC 3339: a date, then optionally a time (after T or a space) with optional seconds,
+// fraction and offset. A date alone is its midnight UTC.
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
 
 /**
  * An ISO 8601 date-time (e.g. 2030-01-01T00:00:00Z) as Unix milliseconds, or undefined. Stricter

@@ -15,7 +15,9 @@ interface Pending<I, O> {
  * calls was made, so every caller sees the store as of its own call or later, never older.
  *
  * If a batch fails, each of its calls is retried alone, in order, so one bad input fails only its
- * own caller.
+ * own caller; with `failTogether` (calls whose inputs cannot be bad, such as lookups by a key the
+ * server made) they all get the batch's error at once, so an unreachable database answers a herd of
+ * a thousand callers once rather than one after the other.
  */
 export class WriteBatcher<I, O> {
   private queue: Pending<I, O>[] = [];
@@ -25,7 +27,7 @@ export class WriteBatcher<I, O> {
   constructor(
     /** returns one output per input, in order */
     private readonly runBatch: (inputs: I[]) => Promise<O[]>,
-    private readonly options: { maxBatch?: number; maxInFlight?: number } = {},
+    private readonly options: { maxBatch?: number; maxInFlight?: number; failTogether?: boolean } = {},
   ) {}
 
   submit(input: I): Promise<O> {
@@ -58,7 +60,7 @@ export class WriteBatcher<I, O> {
       const outputs = await this.runBatch(batch.map((item) => item.input));
       batch.forEach((item, i) => item.resolve(outputs[i]));
     } catch (error) {
-      if (batch.length === 1) return batch[0].reject(error);
+      if (batch.length === 1 || this.options.failTogether) return batch.forEach((item) => item.reject(error));
       // one at a time, in the order they came: the last write of a key is still the one that stays
       for (const item of batch) {
         await this.runBatch([item.input]).then(([output]) => item.resolve(output), item.reject);

@@ -61,3 +61,21 @@ test('PostgreSQL: a herd of devices looking up tokens, noting they were seen and
   assert.ok(pulled.every((s) => s.ping?.interval_seconds === 30), 'every pull has the settings');
   assert.ok(statements <= 2, `${HERD} settings pulls took ${statements} statements`);
 });
+
+test('PostgreSQL: when the database cannot answer, a herd of lookups gets the error at once, not one caller after another', async () => {
+  const closed = createPool(database.url, { log: () => {} });
+  let sent = 0;
+  const query = closed.query.bind(closed) as (...args: unknown[]) => unknown;
+  (closed as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    sent++;
+    return query(...args);
+  };
+  await closed.end(); // every statement now fails at once
+  const devices = new PostgresDevicesRepository(closed);
+  const settings = new PostgresSettingsRepository(closed);
+  const lookups = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => devices.getDeviceByTokenHash(`hash-${i}`)));
+  const reads = await Promise.allSettled(Array.from({ length: 50 }, () => settings.getUserSettings('herd-user')));
+  const touches = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => devices.touchDevice(`herd-device-${i}`, 60_000, 0)));
+  for (const results of [lookups, reads, touches]) assert.ok(results.every((r) => r.status === 'rejected'), 'every caller hears of the failure');
+  assert.ok(sent <= 3, `150 calls sent ${sent} statements`);
+});

@@ -109,6 +109,10 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
       { method: 'GET', path: `${base}?to=later`, status: 400, mentions: /to/ },
     ]);
   }
+  // ISO 8601 as people write it: a date alone, or a space for the T
+  for (const from of ['2020-01-01', '2020-01-01 10:00:00', '2020-01-01T10:00:00.5+07:00']) {
+    assert.equal((await call(`${server.thirdPartyUrl}/messages?from=${encodeURIComponent(from)}`, 'GET', { auth })).status, 200, from);
+  }
   const odd = await call(server.thirdPartyUrl + '/messages?skipPhoneValidation=true', 'POST', { auth, body: { ...msg, phoneNumbers: ['call me'] } });
   assert.equal(odd.status, 202, 'skipPhoneValidation lets an unusual number through');
 });

@@ -33,7 +33,7 @@ export class PostgresDevicesRepository implements DevicesRepository {
         return row && toDevice(row);
       });
     },
-    { maxInFlight: LOOKUPS_IN_FLIGHT },
+    { maxInFlight: LOOKUPS_IN_FLIGHT, failTogether: true },
   );
 
   /**
@@ -62,7 +62,7 @@ export class PostgresDevicesRepository implements DevicesRepository {
       values: [rows.map((t) => t.deviceId), rows.map((t) => t.now), rows.map((t) => Math.max(0, t.minIntervalMs))],
     });
     return batch.map(() => undefined);
-  });
+  }, { failTogether: true });
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
     await this.pool.query(

@@ -25,7 +25,7 @@ export class PostgresSettingsRepository implements SettingsRepository {
         return document === undefined ? {} : (JSON.parse(document) as Settings);
       });
     },
-    { maxInFlight: 4 },
+    { maxInFlight: 4, failTogether: true },
   );
 
   getUserSettings(userId: string): Promise<Settings> {
