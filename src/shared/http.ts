@@ -1,5 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 // Route schemas carry OpenAPI fields (tags, summary); this brings their types.
@@ -29,7 +29,8 @@ export type App = FastifyInstance;
  */
 export function createApp(options: FastifyServerOptions & { https?: { key: string | Buffer; cert: string | Buffer } | null } = {}): App {
   const requestTimeout = options.requestTimeout ?? REQUEST_TIMEOUT_MS;
-  const timing = { connectionsCheckingInterval: REQUEST_CHECK_INTERVAL_MS, requestTimeout };
+  // requireHostHeader off: node:http would answer a missing Host with a bare 400; the hook below says why
+  const timing = { connectionsCheckingInterval: REQUEST_CHECK_INTERVAL_MS, requestTimeout, requireHostHeader: false };
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
@@ -45,6 +46,18 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
     http: { ...timing, ...(options as { http?: object }).http, requestTimeout },
     ...(options.https ? { https: { ...timing, ...options.https } } : {}),
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.httpVersion === '1.1' && !request.headers.host) {
+      return void reply.code(400).send({ message: 'an HTTP/1.1 request needs a Host header' });
+    }
+    done();
+  });
+  // node:http answers an Expect it does not know with a bare 417; this one says what to do.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify({ message: `Expect: ${String(request.headers.expect).slice(0, 100)} is not supported; send the request without it (Expect: 100-continue is fine)` });
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  });
 
   // Bodies are JSON and must have the right types as sent ("5" is not 5); query strings and
   // path parameters are text by nature, so those are coerced.
