@@ -19,6 +19,9 @@ interface Pending<I, O> {
  * server made) they all get the batch's error at once, so an unreachable database answers a herd of
  * a thousand callers once rather than one after the other.
  */
+/** How many batches of reads may run at once on one node (a pool has 10 connections by default). */
+export const READ_BATCHES_IN_FLIGHT = 4;
+
 export class WriteBatcher<I, O> {
   private queue: Pending<I, O>[] = [];
   private scheduled = false;

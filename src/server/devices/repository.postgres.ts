@@ -1,9 +1,6 @@
 import type { PgPool } from '../store/postgres.ts';
-import { WriteBatcher } from '../../shared/write-batcher.ts';
+import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../../shared/write-batcher.ts';
 import { type DeviceRecord, type DevicesRepository, type DeviceRow, type LocalWebhooks, toDevice, toLocalWebhooks, DEVICE_COLUMNS } from './repository.ts';
-
-/** How many batches of token lookups may be running at once (the pool has more connections than this). */
-const LOOKUPS_IN_FLIGHT = 4;
 
 interface Touch {
   deviceId: string;
@@ -33,7 +30,7 @@ export class PostgresDevicesRepository implements DevicesRepository {
         return row && toDevice(row);
       });
     },
-    { maxInFlight: LOOKUPS_IN_FLIGHT, failTogether: true },
+    { maxInFlight: READ_BATCHES_IN_FLIGHT, failTogether: true },
   );
 
   /**

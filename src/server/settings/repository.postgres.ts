@@ -1,6 +1,6 @@
 import type { Settings } from '../../protocol/index.ts';
 import { inTransaction, type PgPool } from '../store/postgres.ts';
-import { WriteBatcher } from '../../shared/write-batcher.ts';
+import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../../shared/write-batcher.ts';
 import { mergeSettingsDocument, replaceSettingsDocument, type SettingsRepository } from './repository.ts';
 
 export class PostgresSettingsRepository implements SettingsRepository {
@@ -25,7 +25,7 @@ export class PostgresSettingsRepository implements SettingsRepository {
         return document === undefined ? {} : (JSON.parse(document) as Settings);
       });
     },
-    { maxInFlight: 4, failTogether: true },
+    { maxInFlight: READ_BATCHES_IN_FLIGHT, failTogether: true },
   );
 
   getUserSettings(userId: string): Promise<Settings> {
