@@ -16,7 +16,19 @@
  * A drain is timed from going online until the receiver process has counted that many requests.
  * The big device's process samples its own RSS every 100 ms and after every batch, throughout.
  */
-import { fmt, freePort, log, MB, now, sleep, startDeviceHost, startReceiver, summary, type DeviceHost, type ReceiverProcess } from './lib/harness.ts';
+import {
+  fmt,
+  freePort,
+  log,
+  MB,
+  now,
+  sleep,
+  startDeviceHost,
+  startReceiver,
+  summary,
+  type DeviceHost,
+  type ReceiverProcess,
+} from './lib/harness.ts';
 
 const BIG = Number(process.env.BENCH_BACKLOG ?? 1_000_000);
 const SMALL = 1_000;
@@ -49,7 +61,9 @@ try {
   }
   const { rate: enqueueRate } = await big.call<{ rate: number }>({ type: 'build', count: BIG, batch: BATCH });
   const afterBuild = await big.call<{ now: number }>({ type: 'rss' });
-  log(`enqueued ${BIG} deliveries with the receiver down at ${fmt(enqueueRate)} events/s (${BATCH} per transaction); device RSS ${fmt(afterBuild.now / MB)} MB`);
+  log(
+    `enqueued ${BIG} deliveries with the receiver down at ${fmt(enqueueRate)} events/s (${BATCH} per transaction); device RSS ${fmt(afterBuild.now / MB)} MB`,
+  );
   receiver = await startReceiver({ port });
 
   await small.call({ type: 'build', count: SMALL, batch: BATCH }); // warm-up: JIT and sockets
@@ -64,12 +78,18 @@ try {
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   log(`1,000 backlog:  ${pairs.map((p) => fmt(p.small)).join(', ')} deliveries/s`);
-  log(`${BIG / 1e6} M backlog: ${pairs.map((p) => fmt(p.big)).join(', ')} deliveries/s (${SMALL} per window, ${WINDOWS * SMALL} drained in all)`);
+  log(
+    `${BIG / 1e6} M backlog: ${pairs.map((p) => fmt(p.big)).join(', ')} deliveries/s (${SMALL} per window, ${WINDOWS * SMALL} drained in all)`,
+  );
   const { count: pending } = await big.call<{ count: number }>({ type: 'count', state: 'pending' });
   const { peak, atPeak } = await big.call<{ peak: number; atPeak: NodeJS.MemoryUsage }>({ type: 'rss' });
   const peakMb = peak / MB;
-  log(`${pending} deliveries still pending on the big device; its peak RSS ${fmt(peakMb)} MB (limit ${RSS_LIMIT_MB} MB)`);
-  log(`  at the peak: V8 heap ${fmt(atPeak.heapUsed / MB)} MB used of ${fmt(atPeak.heapTotal / MB)} MB, external ${fmt(atPeak.external / MB)} MB (array buffers ${fmt(atPeak.arrayBuffers / MB)} MB); the rest is native (SQLite's page cache, code, stacks)`);
+  log(
+    `${pending} deliveries still pending on the big device; its peak RSS ${fmt(peakMb)} MB (limit ${RSS_LIMIT_MB} MB)`,
+  );
+  log(
+    `  at the peak: V8 heap ${fmt(atPeak.heapUsed / MB)} MB used of ${fmt(atPeak.heapTotal / MB)} MB, external ${fmt(atPeak.external / MB)} MB (array buffers ${fmt(atPeak.arrayBuffers / MB)} MB); the rest is native (SQLite's page cache, code, stacks)`,
+  );
   const ratio = median(pairs.map((p) => p.big / p.small));
   summary({
     name: 'backlog',

@@ -34,8 +34,26 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { fmt, forkIpc, log, MB, measureClockOffset, memoryProbeOptions, now, percentile, probeLiveMemory, sleep, summary } from './lib/harness.ts';
-import { basicAuth, createTempDatabase, startServerProcess, type ChildServer, type TempDatabase } from './server-api.ts';
+import {
+  fmt,
+  forkIpc,
+  log,
+  MB,
+  measureClockOffset,
+  memoryProbeOptions,
+  now,
+  percentile,
+  probeLiveMemory,
+  sleep,
+  summary,
+} from './lib/harness.ts';
+import {
+  basicAuth,
+  createTempDatabase,
+  startServerProcess,
+  type ChildServer,
+  type TempDatabase,
+} from './server-api.ts';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
@@ -61,7 +79,12 @@ interface Child {
 }
 
 async function forkRole(role: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<Child> {
-  const { child, ask, exited } = await forkIpc(fileURLToPath(import.meta.url), { BENCH_FANOUT_ROLE: role, ...env }, `${role} child`, execArgv);
+  const { child, ask, exited } = await forkIpc(
+    fileURLToPath(import.meta.url),
+    { BENCH_FANOUT_ROLE: role, ...env },
+    `${role} child`,
+    execArgv,
+  );
   return {
     child,
     ask,
@@ -97,7 +120,8 @@ async function clientsChild(): Promise<void> {
   type EventStream = ReturnType<InstanceType<typeof MobileClient>['openEvents']>;
   // One connection per held stream plus room for the pulls; the default has no per-origin cap.
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
-  const fetchImpl = ((input: any, init: any) => undiciFetch(input, { ...init, dispatcher: agent })) as unknown as typeof fetch;
+  const fetchImpl = ((input: any, init: any) =>
+    undiciFetch(input, { ...init, dispatcher: agent })) as unknown as typeof fetch;
   let streams: EventStream[] = [];
   let opened = 0;
   let errors = 0;
@@ -164,7 +188,11 @@ async function clientsChild(): Promise<void> {
 async function bareChild(): Promise<void> {
   const streams = new Set<ServerResponse>();
   const server = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+    });
     res.write(': connected\n\n');
     streams.add(res);
     res.on('close', () => streams.delete(res));
@@ -198,7 +226,13 @@ interface Round {
 }
 
 /** Arm the clients, trigger (t0 = just before), then collect until every device has it (or give up). */
-async function fanOut(clients: Child[], offsets: number[], trigger: () => Promise<void>, round: number, pull: boolean): Promise<Round> {
+async function fanOut(
+  clients: Child[],
+  offsets: number[],
+  trigger: () => Promise<void>,
+  round: number,
+  pull: boolean,
+): Promise<Round> {
   await Promise.all(clients.map((c) => c.ask('arm', { round, pull })));
   const t0 = now();
   await trigger();
@@ -221,14 +255,23 @@ async function fanOut(clients: Child[], offsets: number[], trigger: () => Promis
 }
 
 const describe = (sorted: number[]) =>
-  sorted.length === 0 ? 'none' : `p50 ${fmt(percentile(sorted, 50))} ms, p99 ${fmt(percentile(sorted, 99))} ms, max ${fmt(sorted[sorted.length - 1])} ms`;
+  sorted.length === 0
+    ? 'none'
+    : `p50 ${fmt(percentile(sorted, 50))} ms, p99 ${fmt(percentile(sorted, 99))} ms, max ${fmt(sorted[sorted.length - 1])} ms`;
 
 /** Open DEVICES streams, split evenly over the client processes, each to its own target. */
 async function openAll(clients: Child[], targets: { url: string; token: string }[]): Promise<void> {
   const per = Math.ceil(targets.length / clients.length);
-  const results = await Promise.all(clients.map((c, i) => c.ask<{ opened: number; errors: number }>('open', { targets: targets.slice(i * per, (i + 1) * per) })));
+  const results = await Promise.all(
+    clients.map((c, i) =>
+      c.ask<{ opened: number; errors: number }>('open', { targets: targets.slice(i * per, (i + 1) * per) }),
+    ),
+  );
   const opened = results.reduce((n, r) => n + r.opened, 0);
-  if (opened < targets.length) throw new Error(`only ${opened} of ${targets.length} streams opened (${results.map((r) => r.errors).join('+')} connection errors)`);
+  if (opened < targets.length)
+    throw new Error(
+      `only ${opened} of ${targets.length} streams opened (${results.map((r) => r.errors).join('+')} connection errors)`,
+    );
 }
 
 async function settle(): Promise<void> {
@@ -238,8 +281,13 @@ async function settle(): Promise<void> {
 async function main(): Promise<void> {
   const soft = Number(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim());
   const needed = DEVICES / CLIENTS + DEVICES / 2 + 200;
-  log(`open files limit ${soft} per process; the busiest process needs ~${Math.ceil(needed)} (a node: ${DEVICES / 2} streams + pool; a client: ${DEVICES / CLIENTS} + pulls)`);
-  if (soft < needed) throw new Error(`ulimit -n is ${soft}; raise it to at least ${Math.ceil(needed)} (ulimit -n ${Math.ceil(needed)}) and run again`);
+  log(
+    `open files limit ${soft} per process; the busiest process needs ~${Math.ceil(needed)} (a node: ${DEVICES / 2} streams + pool; a client: ${DEVICES / CLIENTS} + pulls)`,
+  );
+  if (soft < needed)
+    throw new Error(
+      `ulimit -n is ${soft}; raise it to at least ${Math.ceil(needed)} (ulimit -n ${Math.ceil(needed)}) and run again`,
+    );
 
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-fanout-'));
   const privateToken = randomBytes(24).toString('base64url');
@@ -260,17 +308,29 @@ async function main(): Promise<void> {
     const bares = await Promise.all(bareProbes.map((probe) => forkRole('bare', probe.env, probe.execArgv)));
     children.push(...bares);
     const bareUrls = await Promise.all(bares.map(async (b) => (await b.ask<{ url: string }>('url')).url));
-    const bareMemory = () => Promise.all(bares.map((b, i) => probeLiveMemory(b.child.pid!, bareProbes[i].env.BENCH_MEMORY_PROBE_FILE)));
+    const bareMemory = () =>
+      Promise.all(bares.map((b, i) => probeLiveMemory(b.child.pid!, bareProbes[i].env.BENCH_MEMORY_PROBE_FILE)));
     const bareBefore = await bareMemory();
-    await openAll(clients, Array.from({ length: DEVICES }, (_, i) => ({ url: bareUrls[i % 2], token: 'bare' })));
+    await openAll(
+      clients,
+      Array.from({ length: DEVICES }, (_, i) => ({ url: bareUrls[i % 2], token: 'bare' })),
+    );
     await settle();
     const bareAfter = await bareMemory();
     const bareRounds: Round[] = [];
     for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
-      const r = await fanOut(clients, offsets, async () => void (await Promise.all(bares.map((b) => b.ask('broadcast')))), round, false);
+      const r = await fanOut(
+        clients,
+        offsets,
+        async () => void (await Promise.all(bares.map((b) => b.ask('broadcast')))),
+        round,
+        false,
+      );
       const warmup = round < WARMUP_ROUNDS;
       if (!warmup) bareRounds.push(r);
-      log(`bare broadcast ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received, ${describe(r.latencies)}`);
+      log(
+        `bare broadcast ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received, ${describe(r.latencies)}`,
+      );
       await sleep(200);
     }
     await Promise.all(clients.map((c) => c.ask('close')));
@@ -322,11 +382,15 @@ async function main(): Promise<void> {
       );
       const warmup = round < WARMUP_ROUNDS;
       if (!warmup) rounds.push(r);
-      log(`smsgate ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received SettingsUpdated, ${describe(r.latencies)}; settings pulled ${describe(r.pulls)} after the event (${r.pullErrors} errors)`);
+      log(
+        `smsgate ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received SettingsUpdated, ${describe(r.latencies)}; settings pulled ${describe(r.pulls)} after the event (${r.pullErrors} errors)`,
+      );
       await sleep(500);
     }
     const records = await Promise.all(clients.map((c) => c.ask<{ errors: number; connected: number }>('records')));
-    log(`streams still connected at the end: ${records.reduce((n, r) => n + r.connected, 0)}, connection errors seen: ${records.reduce((n, r) => n + r.errors, 0)}`);
+    log(
+      `streams still connected at the end: ${records.reduce((n, r) => n + r.connected, 0)}, connection errors seen: ${records.reduce((n, r) => n + r.errors, 0)}`,
+    );
 
     // What is alive (JS heap + memory outside it that V8 tracks, such as buffers) after full
     // garbage collections, before and after the streams opened, over both processes.
@@ -336,8 +400,11 @@ async function main(): Promise<void> {
     const liveKb = perStreamKb(before, after, live);
     const rssKb = perStreamKb(before, after, (m) => m.rss);
     const bareLiveKb = perStreamKb(bareBefore, bareAfter, live);
-    const mb = (ms: NodeJS.MemoryUsage[], of: (m: NodeJS.MemoryUsage) => number) => ms.map((m) => fmt(of(m) / MB)).join(' + ');
-    log(`nodes' live memory (heap used + external, after a full GC) ${mb(before, live)} MB before the streams, ${mb(after, live)} MB with ${DEVICES}: ${fmt(liveKb)} KiB per held stream (bare broadcaster: ${fmt(bareLiveKb)} KiB); RSS ${mb(before, (m) => m.rss)} -> ${mb(after, (m) => m.rss)} MB (${fmt(rssKb)} KiB per stream)`);
+    const mb = (ms: NodeJS.MemoryUsage[], of: (m: NodeJS.MemoryUsage) => number) =>
+      ms.map((m) => fmt(of(m) / MB)).join(' + ');
+    log(
+      `nodes' live memory (heap used + external, after a full GC) ${mb(before, live)} MB before the streams, ${mb(after, live)} MB with ${DEVICES}: ${fmt(liveKb)} KiB per held stream (bare broadcaster: ${fmt(bareLiveKb)} KiB); RSS ${mb(before, (m) => m.rss)} -> ${mb(after, (m) => m.rss)} MB (${fmt(rssKb)} KiB per stream)`,
+    );
 
     const all = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
     const bareAll = bareRounds.flatMap((r) => r.latencies).sort((a, b) => a - b);

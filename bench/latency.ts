@@ -12,7 +12,19 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { fmt, log, now, openLoop, percentile, profilePhase, registerWebhook, sleep, startBenchDevice, startReceiver, summary } from './lib/harness.ts';
+import {
+  fmt,
+  log,
+  now,
+  openLoop,
+  percentile,
+  profilePhase,
+  registerWebhook,
+  sleep,
+  startBenchDevice,
+  startReceiver,
+  summary,
+} from './lib/harness.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
@@ -28,7 +40,11 @@ const device = await startBenchDevice();
 await registerWebhook(device, url);
 
 /** Wait until the receiver has `count` requests (or give up), then return latencies from `due` (and from `also`). */
-async function collect(count: number, due: Map<string, number>, also?: { from: Map<string, number>; into: number[] }): Promise<number[]> {
+async function collect(
+  count: number,
+  due: Map<string, number>,
+  also?: { from: Map<string, number>; into: number[] },
+): Promise<number[]> {
   const deadline = now() + 30_000;
   while ((await receiver.count()) < count && now() < deadline) await sleep(50);
   const offset = await receiver.clockOffset();
@@ -41,7 +57,8 @@ async function collect(count: number, due: Map<string, number>, also?: { from: M
     if (from !== undefined) also!.into.push(arrivals[i] - offset - from);
   }
   also?.into.sort((a, b) => a - b);
-  if (latencies.length < due.size) throw new Error(`only ${latencies.length} of ${due.size} measured deliveries arrived`);
+  if (latencies.length < due.size)
+    throw new Error(`only ${latencies.length} of ${due.size} measured deliveries arrived`);
   return latencies.sort((a, b) => a - b);
 }
 
@@ -76,7 +93,9 @@ try {
 
   // Baseline: the same schedule, bare undici POSTs of the same kind of body.
   await receiver.reset();
-  const body = (device.context.db.prepare(`SELECT body FROM deliveries ORDER BY seq DESC LIMIT 1`).pluck().get() as string).replace(/"id":"[^"]+"/, '"id":"ID"');
+  const body = (
+    device.context.db.prepare(`SELECT body FROM deliveries ORDER BY seq DESC LIMIT 1`).pluck().get() as string
+  ).replace(/"id":"[^"]+"/, '"id":"ID"');
   const agent = new Agent({ keepAliveTimeout: 10_000 });
   const baseWarm = WARMUP_SECONDS * RATE;
   const baseTotal = baseWarm + BASE_SECONDS * RATE;
@@ -84,7 +103,12 @@ try {
   const baseLag = await openLoop(baseTotal, RATE, (i, dueAt) => {
     const id = `bare-${i}`;
     if (i >= baseWarm) baseDue.set(id, dueAt);
-    void request(url, { dispatcher: agent, method: 'POST', headers: { 'content-type': 'application/json' }, body: body.replace('"ID"', JSON.stringify(id)) }).then((r) => r.body.dump());
+    void request(url, {
+      dispatcher: agent,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body.replace('"ID"', JSON.stringify(id)),
+    }).then((r) => r.body.dump());
   });
   const baseLatencies = await collect(baseTotal, baseDue);
   await agent.close();
@@ -92,16 +116,26 @@ try {
   const p50 = percentile(deviceLatencies, 50);
   const p99 = percentile(deviceLatencies, 99);
   const baseP99 = percentile(baseLatencies, 99);
-  log(`device: ${deviceLatencies.length} events at ${RATE}/s over ${SECONDS} s: ${describe(deviceLatencies)} (worst emission lag ${fmt(deviceLag)} ms)`);
-  log(`device CPU per event (commit, claim, sign, POST, record): ${fmt(cpuPerEvent)} µs, i.e. ${fmt((cpuPerEvent * RATE) / 1e4)}% of one core at ${RATE}/s`);
-  log(`device event loop delay while it ran: p50 ${fmt(loopDelay.percentile(50) / 1e6)} ms, p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms`);
+  log(
+    `device: ${deviceLatencies.length} events at ${RATE}/s over ${SECONDS} s: ${describe(deviceLatencies)} (worst emission lag ${fmt(deviceLag)} ms)`,
+  );
+  log(
+    `device CPU per event (commit, claim, sign, POST, record): ${fmt(cpuPerEvent)} µs, i.e. ${fmt((cpuPerEvent * RATE) / 1e4)}% of one core at ${RATE}/s`,
+  );
+  log(
+    `device event loop delay while it ran: p50 ${fmt(loopDelay.percentile(50) / 1e6)} ms, p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms`,
+  );
   log(`device, measured from the receive() call instead of the due time: ${describe(sinceEmit)}`);
-  log(`bare undici, same schedule for ${BASE_SECONDS} s: ${describe(baseLatencies)} (worst emission lag ${fmt(baseLag)} ms)`);
+  log(
+    `bare undici, same schedule for ${BASE_SECONDS} s: ${describe(baseLatencies)} (worst emission lag ${fmt(baseLag)} ms)`,
+  );
   // A dispatcher that polls every 5 s (the original app's queue) makes each event wait a uniform
   // share of the period before its first attempt: on top of the same delivery time, p50 ≈ 2.5 s.
   const poll50 = POLL_PERIOD_MS * 0.5 + p50;
   const poll99 = POLL_PERIOD_MS * 0.99 + p50;
-  log(`a ${POLL_PERIOD_MS / 1000} s polling dispatcher (wait uniform over the period, analytically): p50 ≈ ${fmt(poll50)} ms, p99 ≈ ${fmt(poll99)} ms, max ≈ ${fmt(POLL_PERIOD_MS + p99)} ms: ${fmt(poll50 / p50)}x the p50 measured here`);
+  log(
+    `a ${POLL_PERIOD_MS / 1000} s polling dispatcher (wait uniform over the period, analytically): p50 ≈ ${fmt(poll50)} ms, p99 ≈ ${fmt(poll99)} ms, max ≈ ${fmt(POLL_PERIOD_MS + p99)} ms: ${fmt(poll50 / p50)}x the p50 measured here`,
+  );
   summary({
     name: 'latency',
     figure: describe(deviceLatencies),

@@ -14,7 +14,18 @@
  * first failure) in this process, after the device has finished; its lateness is the floor any
  * timer-driven scheduler on this machine starts from.
  */
-import { fmt, log, now, percentile, profilePhase, registerWebhook, sleep, startBenchDevice, startReceiver, summary } from './lib/harness.ts';
+import {
+  fmt,
+  log,
+  now,
+  percentile,
+  profilePhase,
+  registerWebhook,
+  sleep,
+  startBenchDevice,
+  startReceiver,
+  summary,
+} from './lib/harness.ts';
 import { retryDelayMs } from '../src/device/dispatch/retry-policy.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
@@ -41,7 +52,7 @@ const allowance = (delay: number) => Math.max(TOLERANCE_SHARE * delay, TOLERANCE
 try {
   const stopProfile = await profilePhase('retry');
   const t0 = now();
-  for (let i = 0; i < EVENTS; ) {
+  for (let i = 0; i < EVENTS;) {
     while (i < EVENTS && t0 + (i * 1000) / RATE <= now()) messages.receive('+15550000000', `retry probe ${i++}`, 1);
     await sleep(1);
   }
@@ -59,7 +70,9 @@ try {
     .all() as { id: string; number: number; startedAt: number; durationMs: number; status: number | null }[];
   const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck().get() as number;
   if (rows.length !== expected || succeeded !== EVENTS) {
-    throw new Error(`expected ${expected} attempts and ${EVENTS} successes, got ${rows.length} attempts and ${succeeded} successes`);
+    throw new Error(
+      `expected ${expected} attempts and ${EVENTS} successes, got ${rows.length} attempts and ${succeeded} successes`,
+    );
   }
   const retries: Retry[] = [];
   for (let i = 0; i < rows.length; i++) {
@@ -83,21 +96,27 @@ try {
     retries.map(
       (r) =>
         new Promise<void>((resolve) => {
-          setTimeout(() => {
-            const armed = now();
-            setTimeout(() => {
-              bare.push(now() - (armed + r.delay));
-              resolve();
-            }, r.delay);
-          }, Math.max(0, r.armedAt - first - (now() - origin)));
+          setTimeout(
+            () => {
+              const armed = now();
+              setTimeout(() => {
+                bare.push(now() - (armed + r.delay));
+                resolve();
+              }, r.delay);
+            },
+            Math.max(0, r.armedAt - first - (now() - origin)),
+          );
         }),
     ),
   );
   bare.sort((a, b) => a - b);
 
-  const describe = (s: number[]) => `p50 ${fmt(percentile(s, 50))} ms, p99 ${fmt(percentile(s, 99))} ms, max ${fmt(s[s.length - 1])} ms late`;
+  const describe = (s: number[]) =>
+    `p50 ${fmt(percentile(s, 50))} ms, p99 ${fmt(percentile(s, 99))} ms, max ${fmt(s[s.length - 1])} ms late`;
   const delays = [...new Set(retries.map((r) => r.delay))].join(' and ');
-  log(`${retries.length} retries of ${EVENTS} deliveries arriving at ${RATE}/s (delays ${delays} ms at time scale ${SCALE}): ${describe(sorted)}; ${early} early, ${outside} outside max(5%, 50 ms); earliest ${fmt(sorted[0])} ms`);
+  log(
+    `${retries.length} retries of ${EVENTS} deliveries arriving at ${RATE}/s (delays ${delays} ms at time scale ${SCALE}): ${describe(sorted)}; ${early} early, ${outside} outside max(5%, 50 ms); earliest ${fmt(sorted[0])} ms`,
+  );
   log(`bare setTimeout, same delays and arming pattern: ${describe(bare)}`);
   summary({
     name: 'retry',

@@ -25,7 +25,11 @@ console.log(`# ${new Date().toString()} | ${availableParallelism()} x ${cpu} | n
 const results: { file: string; summary: string | undefined; code: number | string; seconds: number }[] = [];
 for (const file of files) {
   // The load average says how much the neighbours were taking when this benchmark started.
-  console.log(`# ${file} (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(
+    `# ${file} (load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
   const started = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', `${dir}${file}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   let summary: string | undefined;
@@ -34,7 +38,9 @@ for (const file of files) {
     if (line.startsWith('BENCH ')) summary = line;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), PER_FILE_TIMEOUT_MS);
-  const code = await new Promise<number | string>((resolve) => child.on('exit', (c, signal) => resolve(c ?? signal ?? -1)));
+  const code = await new Promise<number | string>((resolve) =>
+    child.on('exit', (c, signal) => resolve(c ?? signal ?? -1)),
+  );
   clearTimeout(timer);
   results.push({ file, summary, code, seconds: (Date.now() - started) / 1000 });
 }
@@ -45,8 +51,11 @@ for (const r of results) {
   const ok = r.code === 0 && r.summary !== undefined && /\bPASS\s*$/.test(r.summary);
   if (!ok) failed++;
   console.log(r.summary ?? `BENCH ${r.file.replace(/\.ts$/, '')}: no summary line (exit ${r.code}) | FAIL`);
-  if (r.code !== 0 && r.summary && /\bPASS\s*$/.test(r.summary)) console.log(`  (${r.file} exited ${r.code} after a PASS line)`);
+  if (r.code !== 0 && r.summary && /\bPASS\s*$/.test(r.summary))
+    console.log(`  (${r.file} exited ${r.code} after a PASS line)`);
 }
 const total = results.reduce((sum, r) => sum + r.seconds, 0);
-console.log(`# ${results.length} benchmarks, ${failed} failed, ${Math.round(total)} s (${results.map((r) => `${r.file} ${Math.round(r.seconds)} s`).join(', ')})`);
+console.log(
+  `# ${results.length} benchmarks, ${failed} failed, ${Math.round(total)} s (${results.map((r) => `${r.file} ${Math.round(r.seconds)} s`).join(', ')})`,
+);
 process.exitCode = failed > 0 ? 1 : 0;

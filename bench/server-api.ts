@@ -59,7 +59,11 @@ export function rssOf(pid: number): number {
 }
 
 /** Wait for a `ready {json}` line on a child's stdout (or its exit). */
-export function waitReady<T = Record<string, unknown>>(child: ChildProcess, what: string, timeoutMs = 30_000): Promise<T> {
+export function waitReady<T = Record<string, unknown>>(
+  child: ChildProcess,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not print ready within ${timeoutMs} ms`)), timeoutMs);
     const lines = createInterface({ input: child.stdout! });
@@ -112,9 +116,25 @@ export async function startServerProcess(options: {
       ...(process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SERVER_CPU_PROF] : []),
       ...probe.execArgv,
       options.bin ?? join(ROOT, 'bin/smsgate.js'),
-      'server', '--db', options.db, '--port', '0', '--private-token', options.privateToken, '--data-dir', options.dir,
+      'server',
+      '--db',
+      options.db,
+      '--port',
+      '0',
+      '--private-token',
+      options.privateToken,
+      '--data-dir',
+      options.dir,
     ],
-    { stdio: ['ignore', 'pipe', logFd], env: { ...process.env, SMSGATE_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info', ...probe.env, ...options.env } },
+    {
+      stdio: ['ignore', 'pipe', logFd],
+      env: {
+        ...process.env,
+        SMSGATE_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info',
+        ...probe.env,
+        ...options.env,
+      },
+    },
   );
   closeSync(logFd);
   try {
@@ -147,7 +167,9 @@ export async function createTempDatabase(): Promise<TempDatabase> {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`cannot reach PostgreSQL at ${PG_ADMIN_URL} (${(error as Error).message}); start it with: bash scripts/ensure-services.sh`);
+    throw new Error(
+      `cannot reach PostgreSQL at ${PG_ADMIN_URL} (${(error as Error).message}); start it with: bash scripts/ensure-services.sh`,
+    );
   }
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
@@ -168,7 +190,8 @@ export async function createTempDatabase(): Promise<TempDatabase> {
   };
 }
 
-export const basicAuth = (login: string, password: string): string => 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+export const basicAuth = (login: string, password: string): string =>
+  'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
 
 // ---------------------------------------------------------------------------------------------
 // The bare Fastify baseline, when this file runs as its child.
@@ -209,7 +232,13 @@ export interface Load {
 }
 
 /** One autocannon run against a server's /3rdparty/v1/webhooks (also used by bench/tools/ab-server.ts, with the first of BENCH_CONNECTIONS). */
-export async function load(url: string, authorization: string, method: 'GET' | 'POST', seconds: number, connections = CONNECTION_LEVELS[0]): Promise<Load> {
+export async function load(
+  url: string,
+  authorization: string,
+  method: 'GET' | 'POST',
+  seconds: number,
+  connections = CONNECTION_LEVELS[0],
+): Promise<Load> {
   const { default: autocannon } = await import('autocannon');
   let n = 0;
   const result = await autocannon({
@@ -225,12 +254,21 @@ export async function load(url: string, authorization: string, method: 'GET' | '
             // an upsert over the same WEBHOOKS ids: the table keeps its size
             setupRequest: (request) => ({
               ...request,
-              body: JSON.stringify({ id: `bench-${n++ % WEBHOOKS}`, url: `http://127.0.0.1:9/hook/${n}`, event: 'sms:received' }),
+              body: JSON.stringify({
+                id: `bench-${n++ % WEBHOOKS}`,
+                url: `http://127.0.0.1:9/hook/${n}`,
+                event: 'sms:received',
+              }),
             }),
           },
     ],
   });
-  return { rps: result.requests.total / (result.duration || seconds), p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+  return {
+    rps: result.requests.total / (result.duration || seconds),
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
 }
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc (clock ticks of 10 ms). */
@@ -240,13 +278,23 @@ export function cpuMsOf(pid: number): number {
 }
 
 /** Load one server and print its rate and the CPU it spent per request (`pid`: the server process). */
-async function measure(label: string, url: string, authorization: string, method: 'GET' | 'POST', pid: number, connections: number): Promise<Load> {
+async function measure(
+  label: string,
+  url: string,
+  authorization: string,
+  method: 'GET' | 'POST',
+  pid: number,
+  connections: number,
+): Promise<Load> {
   await load(url, authorization, method, WARMUP_SECONDS, connections);
   const cpuBefore = cpuMsOf(pid);
   const result = await load(url, authorization, method, SECONDS, connections);
   const cpuPerRequest = ((cpuMsOf(pid) - cpuBefore) * 1000) / (result.rps * SECONDS);
-  log(`${label}: ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${result.non2xx} non-2xx, ${result.errors} errors; server CPU ${fmt(cpuPerRequest)} µs per request`);
-  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  log(
+    `${label}: ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${result.non2xx} non-2xx, ${result.errors} errors; server CPU ${fmt(cpuPerRequest)} µs per request`,
+  );
+  if (result.errors > 0 || result.non2xx > 0)
+    throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
   return result;
 }
 
@@ -286,7 +334,12 @@ async function main(): Promise<void> {
      * every round; a median over rounds of fresh processes does not.
      */
     const startRound = async (round: number) => {
-      const sqlite = await startServerProcess({ db: `sqlite:${join(dir, 'server.db')}`, dir, privateToken, name: `sqlite-${round}` });
+      const sqlite = await startServerProcess({
+        db: `sqlite:${join(dir, 'server.db')}`,
+        dir,
+        privateToken,
+        name: `sqlite-${round}`,
+      });
       roundChildren.push(sqlite);
       const postgres = await startServerProcess({ db: db.url, dir, privateToken, name: `postgres-${round}` });
       roundChildren.push(postgres);
@@ -298,7 +351,9 @@ async function main(): Promise<void> {
         const json = await listed.text();
         if (JSON.parse(json).length !== WEBHOOKS) throw new Error(`expected ${WEBHOOKS} webhooks, got ${json}`);
         seeded = { sqliteAuth, postgresAuth, json };
-        log(`GET body: ${Buffer.byteLength(json)} bytes (${WEBHOOKS} webhooks); ${CONNECTION_LEVELS.join(' and ')} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up`);
+        log(
+          `GET body: ${Buffer.byteLength(json)} bytes (${WEBHOOKS} webhooks); ${CONNECTION_LEVELS.join(' and ')} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up`,
+        );
       }
       const bare = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -325,13 +380,53 @@ async function main(): Promise<void> {
       for (const [level, connections] of CONNECTION_LEVELS.entries()) {
         const at = `round ${round}, ${connections} connections`;
         const bareRuns: number[] = [];
-        const bareRun = async () => bareRuns.push((await measure(`${at}: bare Fastify GET #${bareRuns.length + 1}`, bareUrl, sqliteAuth, 'GET', bare.pid!, connections)).rps);
+        const bareRun = async () =>
+          bareRuns.push(
+            (
+              await measure(
+                `${at}: bare Fastify GET #${bareRuns.length + 1}`,
+                bareUrl,
+                sqliteAuth,
+                'GET',
+                bare.pid!,
+                connections,
+              )
+            ).rps,
+          );
         await bareRun();
-        const sqliteGet = await measure(`${at}: SQLite GET`, sqlite.url, sqliteAuth, 'GET', sqlite.child.pid!, connections);
-        const sqlitePost = await measure(`${at}: SQLite POST`, sqlite.url, sqliteAuth, 'POST', sqlite.child.pid!, connections);
+        const sqliteGet = await measure(
+          `${at}: SQLite GET`,
+          sqlite.url,
+          sqliteAuth,
+          'GET',
+          sqlite.child.pid!,
+          connections,
+        );
+        const sqlitePost = await measure(
+          `${at}: SQLite POST`,
+          sqlite.url,
+          sqliteAuth,
+          'POST',
+          sqlite.child.pid!,
+          connections,
+        );
         await bareRun();
-        const pgGet = await measure(`${at}: PostgreSQL GET`, postgres.url, postgresAuth, 'GET', postgres.child.pid!, connections);
-        const pgPost = await measure(`${at}: PostgreSQL POST`, postgres.url, postgresAuth, 'POST', postgres.child.pid!, connections);
+        const pgGet = await measure(
+          `${at}: PostgreSQL GET`,
+          postgres.url,
+          postgresAuth,
+          'GET',
+          postgres.child.pid!,
+          connections,
+        );
+        const pgPost = await measure(
+          `${at}: PostgreSQL POST`,
+          postgres.url,
+          postgresAuth,
+          'POST',
+          postgres.child.pid!,
+          connections,
+        );
         await bareRun();
         // Each server run against the mean of the bare runs on either side of it.
         const around = (i: number) => (bareRuns[i] + bareRuns[i + 1]) / 2;
@@ -346,18 +441,27 @@ async function main(): Promise<void> {
           best[i] = Math.max(best[i], r.rps);
         });
         bareBest = Math.max(bareBest, around(0), around(1));
-        log(`${at}: ${runs.map((r, i) => `${names[i]} ${fmt(r.rps / r.base)}x`).join(', ')} (bare ${fmt(around(0))} / ${fmt(around(1))} req/s)`);
+        log(
+          `${at}: ${runs.map((r, i) => `${names[i]} ${fmt(r.rps / r.base)}x`).join(', ')} (bare ${fmt(around(0))} / ${fmt(around(1))} req/s)`,
+        );
       }
       // Each one's best rate over the connection counts, against the bare route's best.
       perRound.push(best.map((rps) => ({ rps, ratio: rps / bareBest })));
       bareBestPerRound.push(bareBest);
-      log(`round ${round}: ${best.map((rps, i) => `${names[i]} ${fmt(rps)} req/s = ${fmt(rps / bareBest)}x`).join(', ')} (bare ${fmt(bareBest)} req/s; best of each over ${CONNECTION_LEVELS.join(' and ')} connections)`);
-      if (round === ROUNDS) log(`server RSS after the runs: SQLite ${fmt(sqlite.rss() / MB)} MB, PostgreSQL ${fmt(postgres.rss() / MB)} MB`);
+      log(
+        `round ${round}: ${best.map((rps, i) => `${names[i]} ${fmt(rps)} req/s = ${fmt(rps / bareBest)}x`).join(', ')} (bare ${fmt(bareBest)} req/s; best of each over ${CONNECTION_LEVELS.join(' and ')} connections)`,
+      );
+      if (round === ROUNDS)
+        log(
+          `server RSS after the runs: SQLite ${fmt(sqlite.rss() / MB)} MB, PostgreSQL ${fmt(postgres.rss() / MB)} MB`,
+        );
       await stopRound();
     }
     const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     for (const [level, connections] of CONNECTION_LEVELS.entries()) {
-      log(`at ${connections} connections alone (medians): ${names.map((name, i) => `${name} ${fmt(median(atLevel[level][i]))}x`).join(', ')}`);
+      log(
+        `at ${connections} connections alone (medians): ${names.map((name, i) => `${name} ${fmt(median(atLevel[level][i]))}x`).join(', ')}`,
+      );
     }
     const results = names.map((name, i) => ({
       name,
@@ -389,4 +493,3 @@ async function main(): Promise<void> {
 
 if (process.env.BENCH_SERVER_API_ROLE === 'bare') await bareChild();
 else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
-

@@ -12,7 +12,17 @@
  */
 import { Agent, request } from 'undici';
 import { sign, unixSeconds } from '../src/protocol/index.ts';
-import { fmt, log, now, profilePhase, registerWebhook, sleep, startBenchDevice, startReceiver, summary } from './lib/harness.ts';
+import {
+  fmt,
+  log,
+  now,
+  profilePhase,
+  registerWebhook,
+  sleep,
+  startBenchDevice,
+  startReceiver,
+  summary,
+} from './lib/harness.ts';
 
 const N = Number(process.env.BENCH_N ?? 60_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -22,17 +32,25 @@ const perRound = Math.ceil(N / ROUNDS);
 
 const receiver = await startReceiver();
 const url = `${receiver.url}/hook`;
-const device = await startBenchDevice({ concurrency: CONCURRENCY, perReceiverLimit: Number(process.env.BENCH_PER_RECEIVER ?? CONCURRENCY / 2) });
+const device = await startBenchDevice({
+  concurrency: CONCURRENCY,
+  perReceiverLimit: Number(process.env.BENCH_PER_RECEIVER ?? CONCURRENCY / 2),
+});
 await registerWebhook(device, url);
 const { db, messages, network, settings } = device.context;
 const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck();
 // Polled while the clock runs, so it must stay O(log n): counting 40k rows every 10 ms cost the device ~7%.
 const queued = db.prepare(`SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1`).pluck(); // in flight = pending rows too
-const lastBodies = db.prepare(`SELECT body FROM (SELECT seq, body FROM deliveries ORDER BY seq DESC LIMIT ?) ORDER BY seq`).pluck();
+const lastBodies = db
+  .prepare(`SELECT body FROM (SELECT seq, body FROM deliveries ORDER BY seq DESC LIMIT ?) ORDER BY seq`)
+  .pluck();
 const bareAgent = new Agent({ keepAliveTimeout: 10_000 });
 
 /** Commit `count` events offline, then go online and time the delivery of all of them. */
-async function deviceRun(count: number, profileLabel?: string): Promise<{ ingest: number; delivery: number; cpuUs: number }> {
+async function deviceRun(
+  count: number,
+  profileLabel?: string,
+): Promise<{ ingest: number; delivery: number; cpuUs: number }> {
   const before = succeeded.get() as number;
   network.set(false); // deliveries wait without spending attempts
   const ingestStarted = now();
@@ -58,7 +76,12 @@ async function bareRun(bodies: string[]): Promise<{ rate: number; cpuUs: number 
   const timestamp = String(unixSeconds(Date.now()));
   const requests = bodies.map((body) => ({
     body,
-    headers: { 'content-type': 'application/json', 'user-agent': 'smsgate/bench', 'x-timestamp': timestamp, 'x-signature': sign(key, body, timestamp) },
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'smsgate/bench',
+      'x-timestamp': timestamp,
+      'x-signature': sign(key, body, timestamp),
+    },
   }));
   let next = 0;
   const started = now();
@@ -98,9 +121,13 @@ try {
   const deviceRate = median(rounds.map((r) => r.device));
   const bareRate = median(rounds.map((r) => r.bare));
   const ratio = median(rounds.map((r) => r.device / r.bare));
-  log(`carrier ingest, one transaction per event before any send: ${fmt(median(rounds.map((r) => r.ingest)))} events/s (median)`);
+  log(
+    `carrier ingest, one transaction per event before any send: ${fmt(median(rounds.map((r) => r.ingest)))} events/s (median)`,
+  );
   // CPU per delivery is much less sensitive to the neighbours than wall-clock rates are.
-  log(`CPU per delivery (median): device ${fmt(median(rounds.map((r) => r.deviceCpu)))} µs, bare client ${fmt(median(rounds.map((r) => r.bareCpu)))} µs per request`);
+  log(
+    `CPU per delivery (median): device ${fmt(median(rounds.map((r) => r.deviceCpu)))} µs, bare client ${fmt(median(rounds.map((r) => r.bareCpu)))} µs per request`,
+  );
   summary({
     name: 'throughput',
     figure: `${fmt(deviceRate)} deliveries/s`,

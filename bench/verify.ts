@@ -25,8 +25,10 @@ export function benchVerify(options: { rounds?: number; roundMs?: number } = {})
   const roundMs = options.roundMs ?? 100;
   const key = 'bench-signing-key-0123456789';
   // A realistic envelope padded to exactly 1 KiB, as raw bytes the way a server receives them.
-  const head = '{"deviceId":"ffffffffceb0b1db0000018e937c815b","event":"sms:received","id":"Ey6ECgOkVVFjz3CL48B8C","payload":{"messageId":"abc123","message":"';
-  const tail = '","phoneNumber":"6505551212","simNumber":1,"receivedAt":"2024-06-22T15:46:11.000+07:00"},"webhookId":"LreFUt-Z3sSq0JufY9uWB"}';
+  const head =
+    '{"deviceId":"ffffffffceb0b1db0000018e937c815b","event":"sms:received","id":"Ey6ECgOkVVFjz3CL48B8C","payload":{"messageId":"abc123","message":"';
+  const tail =
+    '","phoneNumber":"6505551212","simNumber":1,"receivedAt":"2024-06-22T15:46:11.000+07:00"},"webhookId":"LreFUt-Z3sSq0JufY9uWB"}';
   const body = Buffer.from(head + 'x'.repeat(1024 - head.length - tail.length) + tail);
   if (body.length !== 1024) throw new Error(`bench body is ${body.length} bytes, expected 1024`);
   const timestamp = String(Math.floor(Date.now() / 1000));
@@ -77,7 +79,8 @@ export function benchVerify(options: { rounds?: number; roundMs?: number } = {})
     pairs.push({ base, sdk: mine, ratio: mine / base });
   }
   // A verifier that fails fast would look quick; every call must have verified.
-  if (sdkVerified !== sdkCalls || sink === 0) throw new Error(`only ${sdkVerified} of ${sdkCalls} verified: the benchmark is broken`);
+  if (sdkVerified !== sdkCalls || sink === 0)
+    throw new Error(`only ${sdkVerified} of ${sdkCalls} verified: the benchmark is broken`);
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const opsPerSec = median(pairs.map((p) => p.sdk));

@@ -75,7 +75,8 @@ async function deviceApi<T>(method: string, path: string, body?: unknown): Promi
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${config.device}${path} answered ${response.status}: ${text.slice(0, 200)}`);
+  if (!response.ok)
+    throw new Error(`${method} ${config.device}${path} answered ${response.status}: ${text.slice(0, 200)}`);
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
@@ -94,16 +95,24 @@ function handle(event: WebhookEvent): void {
   const at = `${event.event.padEnd(13)} ${event.id}`;
   switch (event.event) {
     case 'sms:received':
-      console.log(`handled ${at} from ${event.payload.phoneNumber} (SIM ${event.payload.simNumber ?? '?'}): ${JSON.stringify(event.payload.message)}`);
+      console.log(
+        `handled ${at} from ${event.payload.phoneNumber} (SIM ${event.payload.simNumber ?? '?'}): ${JSON.stringify(event.payload.message)}`,
+      );
       break;
     case 'sms:sent':
-      console.log(`handled ${at} message ${event.payload.messageId} sent to ${event.payload.phoneNumber} at ${event.payload.sentAt}`);
+      console.log(
+        `handled ${at} message ${event.payload.messageId} sent to ${event.payload.phoneNumber} at ${event.payload.sentAt}`,
+      );
       break;
     case 'sms:delivered':
-      console.log(`handled ${at} message ${event.payload.messageId} delivered to ${event.payload.phoneNumber} at ${event.payload.deliveredAt}`);
+      console.log(
+        `handled ${at} message ${event.payload.messageId} delivered to ${event.payload.phoneNumber} at ${event.payload.deliveredAt}`,
+      );
       break;
     case 'sms:failed':
-      console.log(`handled ${at} message ${event.payload.messageId} to ${event.payload.phoneNumber} failed: ${event.payload.reason}`);
+      console.log(
+        `handled ${at} message ${event.payload.messageId} to ${event.payload.phoneNumber} failed: ${event.payload.reason}`,
+      );
       break;
     case 'system:ping':
       console.log(`handled ${at} device health ${event.payload.health.status}`);
@@ -128,8 +137,10 @@ let lastKeyRefresh = Date.now();
 const dedupe = createDeduper(); // remembers ids for 48 h: longer than the device keeps retrying
 
 async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const answer = (status: number, message: string): void => void res.writeHead(status, { 'content-type': 'text/plain' }).end(message);
-  if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/webhook') return answer(404, 'not found');
+  const answer = (status: number, message: string): void =>
+    void res.writeHead(status, { 'content-type': 'text/plain' }).end(message);
+  if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/webhook')
+    return answer(404, 'not found');
 
   let raw: Buffer;
   try {
@@ -178,16 +189,23 @@ const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (!res.headersSent) res.writeHead(500).end();
   });
 };
-const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+const tls =
+  config.tlsCert && config.tlsKey
+    ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+    : undefined;
 const server = tls ? createHttpsServer(tls, listener) : createServer(listener);
 await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
 const { port } = server.address() as AddressInfo;
-const callbackUrl = config.publicUrl ?? `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/webhook`;
+const callbackUrl =
+  config.publicUrl ??
+  `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/webhook`;
 
 const registered: string[] = [];
 async function deregister(): Promise<void> {
   for (const id of registered.splice(0)) {
-    await deviceApi('DELETE', `/webhooks/${id}`).catch((error) => console.error(`could not remove webhook ${id}: ${(error as Error).message}`));
+    await deviceApi('DELETE', `/webhooks/${id}`).catch((error) =>
+      console.error(`could not remove webhook ${id}: ${(error as Error).message}`),
+    );
   }
 }
 

@@ -29,7 +29,11 @@ const time = (value) => (value ? new Date(value).toLocaleString() : '—');
 const ago = (value) => {
   if (!value) return 'never';
   const s = Math.round((Date.now() - new Date(value).getTime()) / 1000);
-  return s < 60 ? `${Math.max(s, 0)} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+  return s < 60
+    ? `${Math.max(s, 0)} s ago`
+    : s < 3600
+      ? `${Math.round(s / 60)} min ago`
+      : `${Math.round(s / 3600)} h ago`;
 };
 const statusClass = (status) => (status == null ? 'error' : `s${String(status)[0]}xx`);
 
@@ -102,7 +106,10 @@ const deviceName = (devices, id) => devices.find((d) => d.id === id)?.name ?? id
  */
 async function loadLocalLists(devices) {
   const byDevice = new Map((await api('GET', '/devices/webhooks')).map((list) => [list.deviceId, list]));
-  return devices.map((device) => ({ device, ...(byDevice.get(device.id) ?? { deviceId: device.id, reportedAt: null, webhooks: [] }) }));
+  return devices.map((device) => ({
+    device,
+    ...(byDevice.get(device.id) ?? { deviceId: device.id, reportedAt: null, webhooks: [] }),
+  }));
 }
 
 // ---- pages
@@ -188,13 +195,15 @@ function DevicesPage() {
             <${HealthBadge} health=${device.health} />
           </div>
           <div class="row small muted"><span>last seen ${ago(device.lastSeen)} (${time(device.lastSeen)})</span><span>registered ${time(device.createdAt)}</span></div>
-          ${device.health
-            ? html`<div class="row" style="margin-top:.5rem">
+          ${
+            device.health
+              ? html`<div class="row" style="margin-top:.5rem">
                 <span>queue depth: <strong data-testid="queue-depth">${queue ? queue.observedValue : 'not reported'}</strong></span>
                 <span class="small muted">failed deliveries ${failed ? failed.observedValue : '?'} · health reported ${ago(device.health.reportedAt)} · version ${device.health.version}</span>
               </div>
               <details class="small"><summary>Health checks</summary><${HealthChecks} checks=${checks} /></details>`
-            : html`<div class="small muted" style="margin-top:.5rem">queue depth: not reported yet (the device sends its health when it connects)</div>`}
+              : html`<div class="small muted" style="margin-top:.5rem">queue depth: not reported yet (the device sends its health when it connects)</div>`
+          }
         </div>`;
     })}`;
 }
@@ -242,7 +251,11 @@ function WebhooksPage() {
   const add = async (event) => {
     event.preventDefault();
     try {
-      await api('POST', '/webhooks', { url: form.url, event: form.event, ...(form.deviceId ? { deviceId: form.deviceId } : {}) });
+      await api('POST', '/webhooks', {
+        url: form.url,
+        event: form.event,
+        ...(form.deviceId ? { deviceId: form.deviceId } : {}),
+      });
       setForm({ ...form, url: '' });
       await load();
     } catch (e) {
@@ -265,22 +278,25 @@ function WebhooksPage() {
       <label>Event<select name="event" value=${form.event} onChange=${(e) => setForm({ ...form, event: e.target.value })}>
         ${EVENTS.map((name) => html`<option value=${name}>${name}</option>`)}
       </select></label>
-      ${MODE === 'server'
-        ? html`<label>Device<select name="deviceId" value=${form.deviceId} onChange=${(e) => setForm({ ...form, deviceId: e.target.value })}>
+      ${
+        MODE === 'server'
+          ? html`<label>Device<select name="deviceId" value=${form.deviceId} onChange=${(e) => setForm({ ...form, deviceId: e.target.value })}>
             <option value="">all devices</option>
             ${devices.map((d) => html`<option value=${d.id}>${d.name ?? d.id}</option>`)}
           </select></label>`
-        : null}
+          : null
+      }
       <button type="submit">Add ${MODE === 'server' ? 'Cloud' : 'Local'} webhook</button>
     </form>
-    ${!lists
-      ? html`<p class="muted">Loading…</p>`
-      : MODE === 'device'
-        ? html`<div class="grid2">
+    ${
+      !lists
+        ? html`<p class="muted">Loading…</p>`
+        : MODE === 'device'
+          ? html`<div class="grid2">
             <${WebhookList} title="Local (this device's API)" hooks=${lists.local} onDelete=${remove} testid="local-webhooks" />
             <${WebhookList} title="Cloud (synced from the server; edit them there)" hooks=${lists.cloud} testid="cloud-webhooks" />
           </div>`
-        : html`<div class="note small">This server holds the Cloud list: every device of yours delivers it (or the one it is bound to).
+          : html`<div class="note small">This server holds the Cloud list: every device of yours delivers it (or the one it is bound to).
               Local webhooks are managed on each device (its Local API or its own dashboard); they are shown here as the device last
               reported them, read-only.</div>
             <div class="grid2">
@@ -295,7 +311,8 @@ function WebhooksPage() {
                   testid="local-webhooks"
                 />`,
               )}
-            </div>`}`;
+            </div>`
+    }`;
 }
 
 function AttemptTable({ attempts }) {
@@ -323,7 +340,10 @@ function DeliveryCard({ delivery, onChanged, refreshTick, devices }) {
   const [detail, setDetail] = useState();
   const [error, setError] = useState();
   const [asked, setAsked] = useState();
-  const loadDetail = useCallback(() => api('GET', `/deliveries/${encodeURIComponent(delivery.id)}`).then(setDetail, setError), [delivery.id]);
+  const loadDetail = useCallback(
+    () => api('GET', `/deliveries/${encodeURIComponent(delivery.id)}`).then(setDetail, setError),
+    [delivery.id],
+  );
   useEffect(() => {
     if (open) loadDetail();
   }, [open, loadDetail, refreshTick, delivery.attempts, delivery.state]);
@@ -332,7 +352,10 @@ function DeliveryCard({ delivery, onChanged, refreshTick, devices }) {
       const answer = await api('POST', `/deliveries/${encodeURIComponent(delivery.id)}/redeliver`);
       setError(undefined);
       // the server asks the device, which sends it and reports the new attempt
-      if (MODE === 'server') setAsked(`Asked ${deviceName(devices, answer.deviceId)} to send it again; the new attempt shows here once the device reports it.`);
+      if (MODE === 'server')
+        setAsked(
+          `Asked ${deviceName(devices, answer.deviceId)} to send it again; the new attempt shows here once the device reports it.`,
+        );
       setOpen(true);
       onChanged();
     } catch (e) {
@@ -367,7 +390,12 @@ function DeliveryCard({ delivery, onChanged, refreshTick, devices }) {
 }
 
 function DeliveriesPage({ attemptTick }) {
-  const [filter, setFilter] = useState({ state: '', event: '', webhookId: '', ...(MODE === 'server' ? { deviceId: '' } : {}) });
+  const [filter, setFilter] = useState({
+    state: '',
+    event: '',
+    webhookId: '',
+    ...(MODE === 'server' ? { deviceId: '' } : {}),
+  });
   const devices = useDevices();
   const [cursors, setCursors] = useState([null]); // cursor of each page seen: back = pop
   const [page, setPage] = useState();
@@ -380,7 +408,8 @@ function DeliveriesPage({ attemptTick }) {
       api('GET', '/dashboard/overview').then((o) => setHooks([...o.webhooks.local, ...o.webhooks.cloud]), setError);
     } else if (devices.length > 0) {
       Promise.all([api('GET', '/webhooks'), loadLocalLists(devices)]).then(
-        ([cloud, local]) => setHooks([...cloud.map((w) => ({ ...w, source: 'Cloud' })), ...local.flatMap((l) => l.webhooks)]),
+        ([cloud, local]) =>
+          setHooks([...cloud.map((w) => ({ ...w, source: 'Cloud' })), ...local.flatMap((l) => l.webhooks)]),
         setError,
       );
     }
@@ -418,30 +447,35 @@ function DeliveriesPage({ attemptTick }) {
       <select aria-label="webhook" name="webhookId" value=${filter.webhookId} onChange=${setOne('webhookId')}>
         <option value="">every webhook</option>${hooks.map((w) => html`<option value=${w.id}>${w.id} (${w.source}, ${w.event})</option>`)}
       </select>
-      ${MODE === 'server'
-        ? html`<select aria-label="device" name="deviceId" value=${filter.deviceId} onChange=${setOne('deviceId')}>
+      ${
+        MODE === 'server'
+          ? html`<select aria-label="device" name="deviceId" value=${filter.deviceId} onChange=${setOne('deviceId')}>
             <option value="">every device</option>${devices.map((d) => html`<option value=${d.id}>${d.name ?? d.id}</option>`)}
           </select>`
-        : null}
+          : null
+      }
       <button class="secondary" onClick=${() => setTick((n) => n + 1)}>Refresh</button>
     </div>
     <${ErrorBox} error=${error} />
-    ${!page
-      ? html`<p class="muted">Loading…</p>`
-      : html`
+    ${
+      !page
+        ? html`<p class="muted">Loading…</p>`
+        : html`
           ${page.items.length === 0 ? html`<p class="muted">No deliveries match.</p>` : null}
           ${page.items.map((d) => html`<${DeliveryCard} key=${d.id} delivery=${d} devices=${devices} refreshTick=${tick} onChanged=${() => setTick((n) => n + 1)} />`)}
           <div class="pager">
             <span class="small muted">page ${cursors.length}</span>
             <button class="secondary" disabled=${cursors.length === 1} onClick=${() => setCursors(cursors.slice(0, -1))}>Newer</button>
             <button class="secondary" disabled=${!page.nextCursor} onClick=${() => setCursors([...cursors, page.nextCursor])}>Older</button>
-          </div>`}`;
+          </div>`
+    }`;
 }
 
 function LivePage({ live }) {
   const devices = useDevices();
   // server frames name the device, and carry counts and ids where the device's carry lists and URLs
-  const from = (data) => (MODE === 'server' ? html`<span class="small muted"> on ${deviceName(devices, data.deviceId)}</span>` : null);
+  const from = (data) =>
+    MODE === 'server' ? html`<span class="small muted"> on ${deviceName(devices, data.deviceId)}</span>` : null;
   const queued = (data) => data.deliveryIds?.length ?? data.deliveries;
   return html`
     <h2>Live events</h2>
@@ -450,9 +484,11 @@ function LivePage({ live }) {
       Server-Sent Events. ${live.connected ? 'Stream connected.' : 'Connecting…'}
     </p>
     <div class="card feed" data-testid="live-feed">
-      ${live.items.length === 0
-        ? html`<p class="muted small">Nothing yet: ${MODE === 'server' ? 'send an SMS on the Send test page, or make one arrive on a device.' : 'inject an SMS on the Send test page.'}</p>`
-        : null}
+      ${
+        live.items.length === 0
+          ? html`<p class="muted small">Nothing yet: ${MODE === 'server' ? 'send an SMS on the Send test page, or make one arrive on a device.' : 'inject an SMS on the Send test page.'}</p>`
+          : null
+      }
       ${live.items.map((item) =>
         item.kind === 'event'
           ? html`<div class="item" data-testid="live-event">
@@ -467,9 +503,11 @@ function LivePage({ live }) {
               <span class="small muted">${new Date(item.at).toLocaleTimeString()}</span>
               <div><span class="badge ${item.data.outcome}">attempt ${item.data.attempt}: ${item.data.outcome}</span>
                 <span class="badge ${statusClass(item.data.status)}">${item.data.status ?? item.data.error}</span>
-                <span class="small muted"> ${item.data.durationMs} ms → ${item.data.url
-                  ? html`<span class="mono">${item.data.url}</span>`
-                  : html`webhook <span class="mono">${item.data.webhookId}</span>`}</span>
+                <span class="small muted"> ${item.data.durationMs} ms → ${
+                  item.data.url
+                    ? html`<span class="mono">${item.data.url}</span>`
+                    : html`webhook <span class="mono">${item.data.webhookId}</span>`
+                }</span>
                 ${from(item.data)}</div>
             </div>`,
       )}
@@ -485,7 +523,10 @@ function SendPage() {
   const doSend = async (event) => {
     event.preventDefault();
     try {
-      const state = await api('POST', MODE === 'server' ? '/messages' : '/message', { textMessage: { text: send.text }, phoneNumbers: [send.to] });
+      const state = await api('POST', MODE === 'server' ? '/messages' : '/message', {
+        textMessage: { text: send.text },
+        phoneNumbers: [send.to],
+      });
       setError(undefined);
       note(`message ${state.id}: ${state.state}`);
       // watch it move through the carrier
@@ -507,7 +548,9 @@ function SendPage() {
     try {
       const result = await api('POST', '/sim/v1/incoming', { from: incoming.from, text: incoming.text });
       setError(undefined);
-      note(`incoming SMS recorded as event ${result.eventId}: ${result.deliveryIds.length} deliver${result.deliveryIds.length === 1 ? 'y' : 'ies'} queued`);
+      note(
+        `incoming SMS recorded as event ${result.eventId}: ${result.deliveryIds.length} deliver${result.deliveryIds.length === 1 ? 'y' : 'ies'} queued`,
+      );
     } catch (e) {
       setError(e);
     }
@@ -523,14 +566,16 @@ function SendPage() {
         <button type="submit">Send</button>
         <p class="small muted" style="flex-basis:100%;margin:0">+15550000001…3 fail, +15550000004 is sent but never delivered.</p>
       </form>
-      ${MODE === 'device'
-        ? html`<form class="card inline" onSubmit=${doInject} aria-label="inject an incoming SMS">
+      ${
+        MODE === 'device'
+          ? html`<form class="card inline" onSubmit=${doInject} aria-label="inject an incoming SMS">
             <h3 style="flex-basis:100%;margin:0">Inject an incoming SMS</h3>
             <label>From<input name="from" value=${incoming.from} onInput=${(e) => setIncoming({ ...incoming, from: e.target.value })} /></label>
             <label style="flex-basis:100%">Text<input name="text" value=${incoming.text} onInput=${(e) => setIncoming({ ...incoming, text: e.target.value })} /></label>
             <button type="submit">Inject</button>
           </form>`
-        : html`<div class="card small muted">Incoming SMS are simulated on the device: use its dashboard's Send test page.</div>`}
+          : html`<div class="card small muted">Incoming SMS are simulated on the device: use its dashboard's Send test page.</div>`
+      }
     </div>
     <div class="card" data-testid="send-log">
       <h3 style="margin-top:0">What happened</h3>

@@ -30,12 +30,18 @@ async function handle(command: Command): Promise<object> {
     case 'build': {
       // Straight into the outbox, `batch` events (one delivery each) per transaction.
       const started = now();
-      for (let done = 0; done < command.count; ) {
+      for (let done = 0; done < command.count;) {
         const size = Math.min(command.batch, command.count - done);
         db.transaction(() => {
           for (let i = done; i < done + size; i++) {
             const at = clock.now();
-            const payload = { messageId: `m${i}`, message: `backlog message ${i}`, phoneNumber: '+15550000000', simNumber: 1, receivedAt: new Date(at).toISOString() };
+            const payload = {
+              messageId: `m${i}`,
+              message: `backlog message ${i}`,
+              phoneNumber: '+15550000000',
+              simNumber: 1,
+              receivedAt: new Date(at).toISOString(),
+            };
             outbox.enqueue('sms:received', payload, targets, at);
           }
         })();

@@ -29,7 +29,9 @@ export interface ReceiverProcess {
 }
 
 /** Fork bench/lib/receiver.ts as a separate process and wait until it listens. */
-export async function startReceiver(options: { port?: number; record?: boolean; failFirst?: number } = {}): Promise<ReceiverProcess> {
+export async function startReceiver(
+  options: { port?: number; record?: boolean; failFirst?: number } = {},
+): Promise<ReceiverProcess> {
   const { child, ready, ask, exited } = await forkIpc(
     fileURLToPath(new URL('./receiver.ts', import.meta.url)),
     {
@@ -116,7 +118,12 @@ export interface IpcChild {
  * Fork a TypeScript file as a child driven over IPC: requests carry a `rid`, the child answers
  * with the same `rid`, and its first message (`rid: 0`) says it is ready.
  */
-export async function forkIpc(file: string, env: Record<string, string>, label: string, execArgv: string[] = []): Promise<IpcChild> {
+export async function forkIpc(
+  file: string,
+  env: Record<string, string>,
+  label: string,
+  execArgv: string[] = [],
+): Promise<IpcChild> {
   const child = fork(file, [], {
     execArgv: [...execArgv, '--import', 'tsx'],
     env: { ...process.env, ...env },
@@ -185,7 +192,11 @@ export interface BenchDevice extends RunningDevice {
 export async function startBenchDevice(options: Partial<DeviceOptions> = {}): Promise<BenchDevice> {
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-'));
   // the product's logger, writing to a file instead of stderr
-  const logger = createLogger({ name: 'device', level: process.env.SMSGATE_LOG_LEVEL ?? 'info', file: join(dir, 'device.log') });
+  const logger = createLogger({
+    name: 'device',
+    level: process.env.SMSGATE_LOG_LEVEL ?? 'info',
+    file: join(dir, 'device.log'),
+  });
   const device = await startDevice({ dataDir: dir, port: 0, password: PASSWORD, timeZone: 'UTC', logger, ...options });
   return Object.assign(device, {
     dir,
@@ -200,10 +211,14 @@ export async function startBenchDevice(options: Partial<DeviceOptions> = {}): Pr
 export async function registerWebhook(device: RunningDevice, url: string, event = 'sms:received'): Promise<string> {
   const response = await fetch(`${device.url}/webhooks`, {
     method: 'POST',
-    headers: { authorization: 'Basic ' + Buffer.from(`sms:${PASSWORD}`).toString('base64'), 'content-type': 'application/json' },
+    headers: {
+      authorization: 'Basic ' + Buffer.from(`sms:${PASSWORD}`).toString('base64'),
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ url, event }),
   });
-  if (response.status !== 201) throw new Error(`registering the webhook failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 201)
+    throw new Error(`registering the webhook failed: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { id: string }).id;
 }
 
@@ -225,14 +240,26 @@ export function log(line: string): void {
 }
 
 /** Print the one summary line and set the exit code from it. */
-export function summary(s: { name: string; figure: string; baseline: string; ratio: number; target: string; pass: boolean }): void {
-  console.log(`BENCH ${s.name}: ${s.figure} | baseline ${s.baseline} | ratio ${fmt(s.ratio)}x | target ${s.target} | ${s.pass ? 'PASS' : 'FAIL'}`);
+export function summary(s: {
+  name: string;
+  figure: string;
+  baseline: string;
+  ratio: number;
+  target: string;
+  pass: boolean;
+}): void {
+  console.log(
+    `BENCH ${s.name}: ${s.figure} | baseline ${s.baseline} | ratio ${fmt(s.ratio)}x | target ${s.target} | ${s.pass ? 'PASS' : 'FAIL'}`,
+  );
   process.exitCode = s.pass ? 0 : 1;
 }
 
 /** Node options that load bench/lib/memory-probe.mjs, and the environment that says where it writes. */
 export function memoryProbeOptions(file: string): { execArgv: string[]; env: Record<string, string> } {
-  return { execArgv: ['--import', fileURLToPath(new URL('./memory-probe.mjs', import.meta.url))], env: { BENCH_MEMORY_PROBE_FILE: file } };
+  return {
+    execArgv: ['--import', fileURLToPath(new URL('./memory-probe.mjs', import.meta.url))],
+    env: { BENCH_MEMORY_PROBE_FILE: file },
+  };
 }
 
 /**

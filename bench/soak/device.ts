@@ -60,11 +60,16 @@ async function handle(command: Command): Promise<object> {
       // Deliveries still queued after the drain: how many attempts each has had and when the next is due.
       return {
         rows: db
-          .prepare(`SELECT id, attempts, next_attempt_at - ? AS dueInMs, last_error AS lastError FROM deliveries WHERE state = 'pending' LIMIT 20`)
+          .prepare(
+            `SELECT id, attempts, next_attempt_at - ? AS dueInMs, last_error AS lastError FROM deliveries WHERE state = 'pending' LIMIT 20`,
+          )
           .all(Date.now()),
       };
     case 'states':
-      return { states: Object.fromEntries((byState.all() as { state: string; n: number }[]).map((r) => [r.state, r.n])), attempts: attemptsCount.get() };
+      return {
+        states: Object.fromEntries((byState.all() as { state: string; n: number }[]).map((r) => [r.state, r.n])),
+        attempts: attemptsCount.get(),
+      };
     case 'records': {
       const taken = { ids, due };
       ids = [];

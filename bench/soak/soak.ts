@@ -87,7 +87,9 @@ try {
   children.push(device);
   const url = `http://127.0.0.1:${receiver.ready.port}/hook`;
   await device.ask('register', { url });
-  log(`${SECONDS} s at ${RATE} events/s, receiver failing ${FAIL_RATE * 100}% of attempts at random, time scale ${TIME_SCALE} (first retry after ${10_000 * TIME_SCALE} ms), drain bounded at ${DRAIN_SECONDS} s`);
+  log(
+    `${SECONDS} s at ${RATE} events/s, receiver failing ${FAIL_RATE * 100}% of attempts at random, time scale ${TIME_SCALE} (first retry after ${10_000 * TIME_SCALE} ms), drain bounded at ${DRAIN_SECONDS} s`,
+  );
 
   // RSS of the device process every SAMPLE_MS, from the start of the load to the end of the drain.
   const started = now();
@@ -122,9 +124,15 @@ try {
   await sample();
   sampler = setInterval(() => void sample(), SAMPLE_MS);
 
-  const run = await device.ask<{ events: number; worstLag: number; loopDelay: { p50: number; p99: number; max: number } }>('run', { rate: RATE, seconds: SECONDS });
+  const run = await device.ask<{
+    events: number;
+    worstLag: number;
+    loopDelay: { p50: number; p99: number; max: number };
+  }>('run', { rate: RATE, seconds: SECONDS });
   const loadEnded = now();
-  log(`emitted ${run.events} events in ${fmt((loadEnded - started) / 1000)} s (worst emission lag ${fmt(run.worstLag)} ms); device event-loop delay p50 ${fmt(run.loopDelay.p50)} ms, p99 ${fmt(run.loopDelay.p99)} ms, max ${fmt(run.loopDelay.max)} ms`);
+  log(
+    `emitted ${run.events} events in ${fmt((loadEnded - started) / 1000)} s (worst emission lag ${fmt(run.worstLag)} ms); device event-loop delay p50 ${fmt(run.loopDelay.p50)} ms, p99 ${fmt(run.loopDelay.p99)} ms, max ${fmt(run.loopDelay.max)} ms`,
+  );
 
   // Drain: bounded wait until no delivery is pending or sending.
   const drainDeadline = now() + DRAIN_SECONDS * 1000;
@@ -151,9 +159,14 @@ try {
   // that failed many times in a row at random and waits out its backoff (at a 30% failure rate
   // and 240,000 deliveries, ~1.4 are expected to fail 10 times in a row; the 11th try then comes
   // ~100 s later on this clock and the 12th ~200 s after that).
-  const { rows: stragglers } = await device.ask<{ rows: { id: string; attempts: number; dueInMs: number; lastError: string | null }[] }>('stragglers');
+  const { rows: stragglers } = await device.ask<{
+    rows: { id: string; attempts: number; dueInMs: number; lastError: string | null }[];
+  }>('stragglers');
   const stillRetrying = new Set(stragglers.filter((r) => r.attempts <= 14).map((r) => r.id));
-  for (const r of stragglers) log(`still queued: ${r.id} after ${r.attempts} failed attempts in a row (last: ${r.lastError}), next attempt in ${fmt(r.dueInMs / 1000)} s`);
+  for (const r of stragglers)
+    log(
+      `still queued: ${r.id} after ${r.attempts} failed attempts in a row (last: ${r.lastError}), next attempt in ${fmt(r.dueInMs / 1000)} s`,
+    );
   const lost = ids.filter((id) => !ok.has(id) && !stillRetrying.has(id));
   const latencies: number[] = [];
   for (let i = 0; i < ids.length; i++) {
@@ -162,11 +175,17 @@ try {
   }
   latencies.sort((a, b) => a - b);
   log(`device deliveries by state: ${JSON.stringify(states)}, ${attempts} attempts recorded`);
-  log(`receiver: ${stats.attempts} attempts, ${stats.failures} answered 500 (${fmt((stats.failures / stats.attempts) * 100)}%), ${ok.size} ids answered 200, ${stats.duplicates} repeat deliveries of an id already answered 200`);
-  log(`lost (created by the device, never answered 200): ${lost.length}${lost.length ? ` e.g. ${lost.slice(0, 5).join(', ')}` : ''}`);
+  log(
+    `receiver: ${stats.attempts} attempts, ${stats.failures} answered 500 (${fmt((stats.failures / stats.attempts) * 100)}%), ${ok.size} ids answered 200, ${stats.duplicates} repeat deliveries of an id already answered 200`,
+  );
+  log(
+    `lost (created by the device, never answered 200): ${lost.length}${lost.length ? ` e.g. ${lost.slice(0, 5).join(', ')}` : ''}`,
+  );
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
-  log(`first-attempt latency over ${latencies.length} deliveries: p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms, p99.9 ${fmt(percentile(latencies, 99.9))} ms, max ${fmt(latencies[latencies.length - 1])} ms`);
+  log(
+    `first-attempt latency over ${latencies.length} deliveries: p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms, p99.9 ${fmt(percentile(latencies, 99.9))} ms, max ${fmt(latencies[latencies.length - 1])} ms`,
+  );
 
   const underLoad = (s: { x: number }) => s.x >= WARMUP_SECONDS / 60 && s.x <= (loadEnded - started) / 60_000;
   const warm = samples.filter(underLoad);
@@ -181,13 +200,24 @@ try {
   const baseRss = warm[0]?.y ?? samples[0].y;
   const endRss = samples[samples.length - 1].y;
   const peakRss = Math.max(...samples.map((s) => s.y));
-  log(`device RSS: start ${fmt(samples[0].y)} MB, after ${WARMUP_SECONDS} s ${fmt(baseRss)} MB, peak ${fmt(peakRss)} MB, end ${fmt(endRss)} MB; slope ${fmt(warmSlope)} MB/min after warm-up under load (${warm.length} samples), ${fmt(wholeSlope)} MB/min over the whole run`);
-  log(`RSS slope over the second half of the load (steady state, ${steady.length} samples): ${fmt(steadySlope)} MB/min`);
-  log(`live memory (JS heap after the last full collection + RSS outside the JS heap): ${fmt(liveWarm[0]?.y ?? NaN)} MB after ${WARMUP_SECONDS} s, ${fmt(liveWarm[liveWarm.length - 1]?.y ?? NaN)} MB at the end of the load; slope over the second half ${fmt(liveSlope)} MB/min (${liveSteady.length} samples)`);
+  log(
+    `device RSS: start ${fmt(samples[0].y)} MB, after ${WARMUP_SECONDS} s ${fmt(baseRss)} MB, peak ${fmt(peakRss)} MB, end ${fmt(endRss)} MB; slope ${fmt(warmSlope)} MB/min after warm-up under load (${warm.length} samples), ${fmt(wholeSlope)} MB/min over the whole run`,
+  );
+  log(
+    `RSS slope over the second half of the load (steady state, ${steady.length} samples): ${fmt(steadySlope)} MB/min`,
+  );
+  log(
+    `live memory (JS heap after the last full collection + RSS outside the JS heap): ${fmt(liveWarm[0]?.y ?? NaN)} MB after ${WARMUP_SECONDS} s, ${fmt(liveWarm[liveWarm.length - 1]?.y ?? NaN)} MB at the end of the load; slope over the second half ${fmt(liveSlope)} MB/min (${liveSteady.length} samples)`,
+  );
   log(`RSS samples (MB): ${samples.map((s) => fmt(s.y, 4)).join(' ')}`);
   log(`live memory samples (MB): ${liveSamples.map((s) => fmt(s.y, 4)).join(' ')}`);
 
-  const pass = lost.length === 0 && unfinished === stillRetrying.size && latencies.length === ids.length && p99 <= TARGET_P99_MS && liveSlope <= TARGET_SLOPE_MB_PER_MIN;
+  const pass =
+    lost.length === 0 &&
+    unfinished === stillRetrying.size &&
+    latencies.length === ids.length &&
+    p99 <= TARGET_P99_MS &&
+    liveSlope <= TARGET_SLOPE_MB_PER_MIN;
   summary({
     name: 'soak',
     figure: `${ok.size}/${ids.length} delivered, ${stillRetrying.size} still retrying, ${lost.length} lost over ${SECONDS} s at ${RATE}/s with ${FAIL_RATE * 100}% failing, first-attempt p50 ${fmt(p50)} ms p99 ${fmt(p99)} ms, live memory slope ${fmt(liveSlope)} MB/min in the second half; RSS slope ${fmt(steadySlope)} MB/min there (${fmt(warmSlope)} after ${WARMUP_SECONDS} s; peak ${fmt(peakRss)} MB)`,

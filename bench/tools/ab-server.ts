@@ -26,7 +26,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cpuMsOf, createTempDatabase, load, seedUser, startServerProcess, type ChildServer, type TempDatabase } from '../server-api.ts';
+import {
+  cpuMsOf,
+  createTempDatabase,
+  load,
+  seedUser,
+  startServerProcess,
+  type ChildServer,
+  type TempDatabase,
+} from '../server-api.ts';
 
 interface Side {
   bin?: string;
@@ -112,7 +120,9 @@ try {
     rates[1].push(ofB.rate);
   }
   const list = (values: number[]) => values.map((v) => v.toFixed(2)).join(' ');
-  console.log(`${method} on ${store}, ${PAIRS} pairs of ${SECONDS} s, fresh processes every ${RESTART_EVERY || PAIRS} pair(s): A ${Math.round(median(rates[0]))}/s, B ${Math.round(median(rates[1]))}/s`);
+  console.log(
+    `${method} on ${store}, ${PAIRS} pairs of ${SECONDS} s, fresh processes every ${RESTART_EVERY || PAIRS} pair(s): A ${Math.round(median(rates[0]))}/s, B ${Math.round(median(rates[1]))}/s`,
+  );
   console.log(`  rate B/A: median ${median(rateRatios).toFixed(3)} [${list(rateRatios)}]`);
   console.log(`  server CPU per request B/A: median ${median(cpuRatios).toFixed(3)} [${list(cpuRatios)}]`);
 } finally {

@@ -36,11 +36,16 @@ export async function callApi<T>(target: ApiTarget, method: string, path: string
   try {
     response = await fetch(target.baseUrl + path, {
       method,
-      headers: { authorization: target.authorization, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: target.authorization,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
   } catch (error) {
-    throw new Error(`cannot reach ${target.baseUrl}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`);
+    throw new Error(
+      `cannot reach ${target.baseUrl}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`,
+    );
   }
   const text = await response.text();
   if (!response.ok) {

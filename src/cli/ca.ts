@@ -19,7 +19,8 @@ function writeKey(path: string, pem: string): void {
 
 export const init: Command = {
   name: 'ca init',
-  summary: 'Create a private certificate authority (DATA_DIR/ca/ca.key.pem and ca.crt.pem) to issue certificates for IP addresses.',
+  summary:
+    'Create a private certificate authority (DATA_DIR/ca/ca.key.pem and ca.crt.pem) to issue certificates for IP addresses.',
   options: {
     'data-dir': { type: 'string', description: 'where the CA is kept (in its ca/ folder)', default: './data' },
     name: { type: 'string', description: 'common name of the CA certificate' },
@@ -28,7 +29,9 @@ export const init: Command = {
   async run(args) {
     const paths = caPaths(dataDirOf(args));
     if (!args.values.force && (existsSync(paths.key) || existsSync(paths.cert))) {
-      throw new Error(`a CA already exists in ${paths.dir}; pass --force to replace it (certificates it issued will stop being trusted)`);
+      throw new Error(
+        `a CA already exists in ${paths.dir}; pass --force to replace it (certificates it issued will stop being trusted)`,
+      );
     }
     const ca = await createCa({ commonName: stringOpt(args, 'name') });
     mkdirSync(paths.dir, { recursive: true });
@@ -47,7 +50,8 @@ export const init: Command = {
 
 export const issue: Command = {
   name: 'ca issue',
-  summary: 'Issue a server key and certificate (one year, serverAuth) for IP addresses and/or host names, signed by the private CA.',
+  summary:
+    'Issue a server key and certificate (one year, serverAuth) for IP addresses and/or host names, signed by the private CA.',
   positionals: '<ip|host>...',
   options: {
     'data-dir': { type: 'string', description: 'where the CA is kept (from `smsgate ca init`)', default: './data' },
@@ -55,7 +59,8 @@ export const issue: Command = {
     force: { type: 'boolean', description: 'replace existing files of the same name' },
   },
   async run(args) {
-    if (args.positionals.length === 0) throw new UsageError('give at least one IP address or host name, e.g. `smsgate ca issue 127.0.0.1`');
+    if (args.positionals.length === 0)
+      throw new UsageError('give at least one IP address or host name, e.g. `smsgate ca issue 127.0.0.1`');
     let names;
     try {
       names = parseSubjectNames(args.positionals);
@@ -75,7 +80,10 @@ export const issue: Command = {
     if (!args.values.force && (existsSync(keyFile) || existsSync(certFile))) {
       throw new Error(`${certFile} or its key already exists; pass --force to replace them`);
     }
-    const issued = await issueServerCert({ keyPem: readFileSync(paths.key, 'utf8'), certPem: readFileSync(paths.cert, 'utf8') }, args.positionals);
+    const issued = await issueServerCert(
+      { keyPem: readFileSync(paths.key, 'utf8'), certPem: readFileSync(paths.cert, 'utf8') },
+      args.positionals,
+    );
     mkdirSync(outDir, { recursive: true });
     writeKey(keyFile, issued.keyPem);
     writeFileSync(certFile, issued.certPem);

@@ -39,7 +39,12 @@ export function parseCommandArgs(command: Command, argv: string[], env: NodeJS.P
   );
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -57,7 +62,13 @@ export function parseCommandArgs(command: Command, argv: string[], env: NodeJS.P
 }
 
 export function helpText(command: Command): string {
-  const lines = [`Usage: smsgate ${command.name} [options]${command.positionals ? ' ' + command.positionals : ''}`, '', command.summary, '', 'Options:'];
+  const lines = [
+    `Usage: smsgate ${command.name} [options]${command.positionals ? ' ' + command.positionals : ''}`,
+    '',
+    command.summary,
+    '',
+    'Options:',
+  ];
   for (const [name, spec] of Object.entries(command.options)) {
     const flag = `--${name}${spec.type === 'string' ? ' <value>' : ''}`;
     const extra = spec.default !== undefined ? ` (default: ${spec.default})` : '';

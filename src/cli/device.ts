@@ -17,11 +17,18 @@ const command: Command = {
     tz: { type: 'string', description: 'time zone of payload timestamps (IANA name; default: the system zone)' },
     sims: { type: 'string', description: 'number of SIM cards of the virtual carrier', default: '1' },
     'insecure-http': { type: 'boolean', description: 'accept http:// webhook URLs to any host (LAN testing)' },
-    ca: { type: 'string', description: 'PEM file of a CA to trust for webhook deliveries (e.g. from `smsgate ca init`)' },
+    ca: {
+      type: 'string',
+      description: 'PEM file of a CA to trust for webhook deliveries (e.g. from `smsgate ca init`)',
+    },
     'tls-cert': { type: 'string', description: 'serve the Local API over HTTPS with this certificate (PEM)' },
     'tls-key': { type: 'string', description: 'the key of --tls-cert (PEM)' },
     concurrency: { type: 'string', description: 'webhook attempts in flight at once', default: '32' },
-    'per-receiver': { type: 'string', description: 'attempts in flight at once to one receiver (scheme://host:port); default half of --concurrency, so a hanging receiver leaves the rest to the others' },
+    'per-receiver': {
+      type: 'string',
+      description:
+        'attempts in flight at once to one receiver (scheme://host:port); default half of --concurrency, so a hanging receiver leaves the rest to the others',
+    },
     server: { type: 'string', description: 'link to this server (Private/Cloud mode), e.g. http://127.0.0.1:3000' },
     'server-token': { type: 'string', description: "the server's private token (registers a new server user)" },
     'server-login': { type: 'string', description: 'attach to this existing server user instead' },
@@ -36,8 +43,10 @@ const command: Command = {
     const caFile = stringOpt(args, 'ca');
     const server = stringOpt(args, 'server');
     const serverLogin = stringOpt(args, 'server-login');
-    if (Boolean(serverLogin) !== Boolean(stringOpt(args, 'server-password'))) throw new UsageError('--server-login and --server-password go together');
-    if (!server && (serverLogin || stringOpt(args, 'server-token'))) throw new UsageError('--server-token and --server-login need --server URL');
+    if (Boolean(serverLogin) !== Boolean(stringOpt(args, 'server-password')))
+      throw new UsageError('--server-login and --server-password go together');
+    if (!server && (serverLogin || stringOpt(args, 'server-token')))
+      throw new UsageError('--server-token and --server-login need --server URL');
     const device = await startDevice({
       dataDir: resolve(stringOpt(args, 'data-dir')!),
       port,
@@ -49,7 +58,8 @@ const command: Command = {
       simCount: intOpt(args, 'sims'),
       insecureHttp: args.values['insecure-http'] === true,
       extraCa: caFile ? [readFileSync(caFile, 'utf8')] : undefined,
-      https: certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined,
+      https:
+        certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined,
       concurrency: intOpt(args, 'concurrency'),
       perReceiverLimit: intOpt(args, 'per-receiver'),
       link: server
@@ -62,7 +72,10 @@ const command: Command = {
           }
         : undefined,
     });
-    const lines = [`smsgate device ${device.deviceId} listening on ${device.url}`, `  Local API user: ${device.username}`];
+    const lines = [
+      `smsgate device ${device.deviceId} listening on ${device.url}`,
+      `  Local API user: ${device.username}`,
+    ];
     lines.push(
       device.password !== undefined
         ? `  Local API password: ${device.password}`
@@ -70,7 +83,9 @@ const command: Command = {
     );
     const link = device.link;
     if (link) {
-      lines.push(`  linked to ${link.registration.serverUrl} as device ${link.registration.id} of server user ${link.registration.login}`);
+      lines.push(
+        `  linked to ${link.registration.serverUrl} as device ${link.registration.id} of server user ${link.registration.login}`,
+      );
       if (link.createdPassword) lines.push(`  server user password (3rdparty API): ${link.createdPassword}`);
     }
     console.log(lines.join('\n'));
@@ -80,7 +95,14 @@ const command: Command = {
       username: device.username,
       password: device.password,
       ...(link
-        ? { server: { url: link.registration.serverUrl, deviceId: link.registration.id, login: link.registration.login, password: link.createdPassword } }
+        ? {
+            server: {
+              url: link.registration.serverUrl,
+              deviceId: link.registration.id,
+              login: link.registration.login,
+              password: link.createdPassword,
+            },
+          }
         : {}),
     });
 

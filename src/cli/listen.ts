@@ -12,7 +12,10 @@ const command: Command = {
     port: { type: 'string', description: 'port to listen on (0 picks a free one)', default: '9000' },
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     secret: { type: 'string', description: 'the signing key to verify with (device setting webhooks.signing_key)' },
-    device: { type: 'string', description: "instead of --secret: read the key from this device's GET /settings, e.g. http://127.0.0.1:8080" },
+    device: {
+      type: 'string',
+      description: "instead of --secret: read the key from this device's GET /settings, e.g. http://127.0.0.1:8080",
+    },
     username: { type: 'string', description: 'Local API user of --device', default: 'sms' },
     password: { type: 'string', description: 'Local API password of --device' },
     status: { type: 'string', description: 'status to answer with', default: '200' },
@@ -36,13 +39,15 @@ const command: Command = {
 
     const secretOpt = stringOpt(args, 'secret');
     const device = stringOpt(args, 'device');
-    if (secretOpt !== undefined && device !== undefined) throw new UsageError('give either --secret or --device, not both');
+    if (secretOpt !== undefined && device !== undefined)
+      throw new UsageError('give either --secret or --device, not both');
     let secret = secretOpt;
     let refreshSecret: (() => Promise<string | undefined>) | undefined;
     let keySource = secret ? '--secret' : 'nothing: requests are shown but not verified (give --secret or --device)';
     if (device !== undefined) {
       const password = stringOpt(args, 'password');
-      if (password === undefined) throw new UsageError('--device needs --password (the Local API password) to read the signing key');
+      if (password === undefined)
+        throw new UsageError('--device needs --password (the Local API password) to read the signing key');
       const username = stringOpt(args, 'username') ?? 'sms';
       refreshSecret = () => fetchSigningKey(device, username, password);
       secret = await refreshSecret();
@@ -78,17 +83,22 @@ export default command;
 
 function readTls(enabled: boolean, certFile: string | undefined, keyFile: string | undefined) {
   if (!enabled) {
-    if (certFile || keyFile) throw new UsageError('--cert and --key are used only with --tls; add --tls to serve HTTPS');
+    if (certFile || keyFile)
+      throw new UsageError('--cert and --key are used only with --tls; add --tls to serve HTTPS');
     return undefined;
   }
   if (!certFile || !keyFile) {
-    throw new UsageError('--tls needs --cert FILE and --key FILE; make them with `smsgate ca init` then `smsgate ca issue 127.0.0.1`');
+    throw new UsageError(
+      '--tls needs --cert FILE and --key FILE; make them with `smsgate ca init` then `smsgate ca issue 127.0.0.1`',
+    );
   }
   const read = (file: string, what: string) => {
     try {
       return readFileSync(file, 'utf8');
     } catch (error) {
-      throw new UsageError(`cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new UsageError(
+        `cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
     }
   };
   return { cert: read(certFile, 'certificate'), key: read(keyFile, 'key') };
@@ -99,19 +109,24 @@ export async function fetchSigningKey(deviceUrl: string, username: string, passw
   const url = deviceUrl.replace(/\/+$/, '') + '/settings';
   let response: Response;
   try {
-    response = await fetch(url, { headers: { authorization: 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64') } });
+    response = await fetch(url, {
+      headers: { authorization: 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64') },
+    });
   } catch (error) {
     const cause = (error as Error & { cause?: Error & { code?: string } }).cause;
-    const hint = cause?.code?.startsWith('UNABLE_TO_VERIFY') || cause?.code === 'SELF_SIGNED_CERT_IN_CHAIN'
-      ? ' (for a device with a private CA, set NODE_EXTRA_CA_CERTS=data/ca/ca.crt.pem)'
-      : '';
+    const hint =
+      cause?.code?.startsWith('UNABLE_TO_VERIFY') || cause?.code === 'SELF_SIGNED_CERT_IN_CHAIN'
+        ? ' (for a device with a private CA, set NODE_EXTRA_CA_CERTS=data/ca/ca.crt.pem)'
+        : '';
     throw new Error(`cannot reach the device at ${url}: ${cause?.message ?? (error as Error).message}${hint}`);
   }
-  if (response.status === 401) throw new Error(`the device at ${deviceUrl} refused the credentials (401): check --username and --password`);
+  if (response.status === 401)
+    throw new Error(`the device at ${deviceUrl} refused the credentials (401): check --username and --password`);
   if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
   const settings = (await response.json()) as { webhooks?: { signing_key?: unknown } };
   const key = settings.webhooks?.signing_key;
-  if (typeof key !== 'string' || key === '') throw new Error(`the settings of ${deviceUrl} have no webhooks.signing_key; pass --secret instead`);
+  if (typeof key !== 'string' || key === '')
+    throw new Error(`the settings of ${deviceUrl} have no webhooks.signing_key; pass --secret instead`);
   return key;
 }
 
@@ -119,10 +134,14 @@ export async function fetchSigningKey(deviceUrl: string, username: string, passw
 export function formatRecord(record: ListenRecord): string {
   const lines = [`── ${record.method} ${record.path}  ${record.receivedAt}`];
   lines.push(`  event:     ${record.event ?? '(none)'}`);
-  lines.push(`  id:        ${record.id ?? '(none)'}   webhookId: ${record.webhookId ?? '(none)'}   deviceId: ${record.deviceId ?? '(none)'}`);
+  lines.push(
+    `  id:        ${record.id ?? '(none)'}   webhookId: ${record.webhookId ?? '(none)'}   deviceId: ${record.deviceId ?? '(none)'}`,
+  );
   lines.push(`  verified:  ${record.verified ? 'yes' : `no (${record.reason})`}`);
   if (record.detail) lines.push(`             ${record.detail}`);
-  lines.push(`  latency:   ${record.latencyMs === null ? 'unknown (no usable X-Timestamp)' : `${record.latencyMs} ms since X-Timestamp`}`);
+  lines.push(
+    `  latency:   ${record.latencyMs === null ? 'unknown (no usable X-Timestamp)' : `${record.latencyMs} ms since X-Timestamp`}`,
+  );
   lines.push(`  answered:  ${record.status}`);
   if (record.parseError) lines.push(`  problem:   ${record.parseError}`);
   const payload = typeof record.payload === 'string' ? record.payload : JSON.stringify(record.payload, null, 2);

@@ -6,17 +6,44 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   device: { summary: 'run a virtual device (Local API, webhook delivery)', load: () => import('./device.ts') },
   server: { summary: 'run the Private/Cloud server (3rdparty and mobile APIs)', load: () => import('./server.ts') },
   send: { summary: 'send an SMS through a device', load: () => import('./send.ts') },
-  'sim receive': { summary: 'make the virtual carrier deliver an incoming SMS to a device', load: () => import('./sim-receive.ts') },
+  'sim receive': {
+    summary: 'make the virtual carrier deliver an incoming SMS to a device',
+    load: () => import('./sim-receive.ts'),
+  },
   'sim network': { summary: 'switch the virtual device online or offline', load: () => import('./sim-network.ts') },
-  'webhooks add': { summary: 'register a webhook on a device or server', load: () => import('./webhooks.ts').then((m) => ({ default: m.add })) },
-  'webhooks list': { summary: 'list webhooks of a device or server', load: () => import('./webhooks.ts').then((m) => ({ default: m.list })) },
-  'webhooks rm': { summary: 'remove a webhook from a device or server', load: () => import('./webhooks.ts').then((m) => ({ default: m.rm })) },
-  'users add': { summary: 'create a server user for the 3rdparty API', load: () => import('./users.ts').then((m) => ({ default: m.add })) },
+  'webhooks add': {
+    summary: 'register a webhook on a device or server',
+    load: () => import('./webhooks.ts').then((m) => ({ default: m.add })),
+  },
+  'webhooks list': {
+    summary: 'list webhooks of a device or server',
+    load: () => import('./webhooks.ts').then((m) => ({ default: m.list })),
+  },
+  'webhooks rm': {
+    summary: 'remove a webhook from a device or server',
+    load: () => import('./webhooks.ts').then((m) => ({ default: m.rm })),
+  },
+  'users add': {
+    summary: 'create a server user for the 3rdparty API',
+    load: () => import('./users.ts').then((m) => ({ default: m.add })),
+  },
   'users list': { summary: 'list server users', load: () => import('./users.ts').then((m) => ({ default: m.list })) },
-  'users passwd': { summary: "change a server user's password", load: () => import('./users.ts').then((m) => ({ default: m.passwd })) },
-  listen: { summary: 'a local webhook endpoint that prints and verifies what arrives', load: () => import('./listen.ts') },
-  'ca init': { summary: 'create a private certificate authority in the data dir', load: () => import('./ca.ts').then((m) => ({ default: m.init })) },
-  'ca issue': { summary: 'issue a server certificate for IP addresses or host names', load: () => import('./ca.ts').then((m) => ({ default: m.issue })) },
+  'users passwd': {
+    summary: "change a server user's password",
+    load: () => import('./users.ts').then((m) => ({ default: m.passwd })),
+  },
+  listen: {
+    summary: 'a local webhook endpoint that prints and verifies what arrives',
+    load: () => import('./listen.ts'),
+  },
+  'ca init': {
+    summary: 'create a private certificate authority in the data dir',
+    load: () => import('./ca.ts').then((m) => ({ default: m.init })),
+  },
+  'ca issue': {
+    summary: 'issue a server certificate for IP addresses or host names',
+    load: () => import('./ca.ts').then((m) => ({ default: m.issue })),
+  },
 };
 
 function overview(): string {
@@ -42,7 +69,11 @@ async function main(argv: string[]): Promise<number> {
   const entry = COMMANDS[name];
   if (!entry) {
     const group = Object.keys(COMMANDS).filter((n) => n.startsWith(first + ' '));
-    console.error(group.length ? `smsgate ${first}: choose one of: ${group.join(', ')}` : `smsgate: unknown command "${first}"\n\n${overview()}`);
+    console.error(
+      group.length
+        ? `smsgate ${first}: choose one of: ${group.join(', ')}`
+        : `smsgate: unknown command "${first}"\n\n${overview()}`,
+    );
     return 2;
   }
   const command = (await entry.load()).default;

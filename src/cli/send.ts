@@ -5,7 +5,8 @@ import type { MessageState } from '../protocol/index.ts';
 
 const command: Command = {
   name: 'send',
-  summary: 'Send an SMS through a device (or a server). Magic numbers +15550000001..4 make the virtual carrier fail on purpose.',
+  summary:
+    'Send an SMS through a device (or a server). Magic numbers +15550000001..4 make the virtual carrier fail on purpose.',
   positionals: '<text>',
   options: {
     ...TARGET_OPTIONS,

@@ -11,15 +11,29 @@ const command: Command = {
     'data-dir': { type: 'string', description: 'where server.db lives (when --db is not given)', default: './data' },
     port: { type: 'string', description: 'port to listen on', default: '3000' },
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
-    db: { type: 'string', description: 'database: sqlite:PATH (default <data-dir>/server.db) or postgres://… (several nodes may share one; also read from DATABASE_URL)' },
-    'private-token': { type: 'string', description: 'token devices register with (default: generated once, kept in the database, printed)' },
-    public: { type: 'boolean', description: 'public (Cloud) mode: anyone may register a device; signing keys cannot be set' },
-    'insecure-http': { type: 'boolean', description: 'accept http:// webhook URLs to any host, not only loopback (LAN testing)' },
+    db: {
+      type: 'string',
+      description:
+        'database: sqlite:PATH (default <data-dir>/server.db) or postgres://… (several nodes may share one; also read from DATABASE_URL)',
+    },
+    'private-token': {
+      type: 'string',
+      description: 'token devices register with (default: generated once, kept in the database, printed)',
+    },
+    public: {
+      type: 'boolean',
+      description: 'public (Cloud) mode: anyone may register a device; signing keys cannot be set',
+    },
+    'insecure-http': {
+      type: 'boolean',
+      description: 'accept http:// webhook URLs to any host, not only loopback (LAN testing)',
+    },
   },
   async run(args) {
     const isPublic = args.values.public === true;
     const privateToken = stringOpt(args, 'private-token');
-    if (isPublic && privateToken !== undefined) throw new UsageError('--public and --private-token exclude each other: a public server has no private token');
+    if (isPublic && privateToken !== undefined)
+      throw new UsageError('--public and --private-token exclude each other: a public server has no private token');
     const port = intOpt(args, 'port')!;
     if (port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got ${port}`);
     const server = await createServer({

@@ -12,7 +12,11 @@ const command: Command = {
   async run(args) {
     const wanted = args.positionals[0];
     if (wanted !== 'online' && wanted !== 'offline') throw new UsageError('say online or offline');
-    console.log(JSON.stringify(await callApi(targetFrom(args, false), 'POST', '/sim/v1/network', { online: wanted === 'online' })));
+    console.log(
+      JSON.stringify(
+        await callApi(targetFrom(args, false), 'POST', '/sim/v1/network', { online: wanted === 'online' }),
+      ),
+    );
   },
 };
 export default command;

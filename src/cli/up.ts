@@ -48,7 +48,8 @@ const command: Command = {
       throw error;
     });
     const registration = device.link!.registration;
-    if (device.link!.createdPassword) credentials.server = { login: registration.login, password: device.link!.createdPassword };
+    if (device.link!.createdPassword)
+      credentials.server = { login: registration.login, password: device.link!.createdPassword };
     writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
     chmodSync(credentialsFile, 0o600);
 

@@ -8,12 +8,17 @@ import { HttpError } from '../protocol/index.ts';
 
 const storeOptions = {
   'data-dir': { type: 'string', description: 'the server data dir (its server.db)', default: './data' },
-  db: { type: 'string', description: 'the server database instead: sqlite:PATH or postgres://… (also read from DATABASE_URL)' },
+  db: {
+    type: 'string',
+    description: 'the server database instead: sqlite:PATH or postgres://… (also read from DATABASE_URL)',
+  },
 } as const;
 
 /** Open the server's store (safe while the server runs), run `fn`, close. HttpErrors become plain messages. */
 async function withUsers<T>(args: ParsedArgs, fn: (users: UsersService, store: ServerStore) => Promise<T>): Promise<T> {
-  const store = await openStore(parseStoreSpec(stringOpt(args, 'db') ?? databaseUrlFromEnv(), stringOpt(args, 'data-dir')));
+  const store = await openStore(
+    parseStoreSpec(stringOpt(args, 'db') ?? databaseUrlFromEnv(), stringOpt(args, 'data-dir')),
+  );
   try {
     return await fn(new UsersService(store.users, systemClock), store);
   } catch (error) {
@@ -52,18 +57,24 @@ export const list: Command = {
       return;
     }
     for (const user of all) {
-      console.log(`${user.login}\t${user.id}\tdevices: ${user.deviceCount}\tcreated: ${new Date(user.createdAt).toISOString()}`);
+      console.log(
+        `${user.login}\t${user.id}\tdevices: ${user.deviceCount}\tcreated: ${new Date(user.createdAt).toISOString()}`,
+      );
     }
   },
 };
 
 export const passwd: Command = {
   name: 'users passwd',
-  summary: "Change a server user's password (a running server accepts the new one at once, the old one for at most 30 s).",
+  summary:
+    "Change a server user's password (a running server accepts the new one at once, the old one for at most 30 s).",
   options: {
     ...storeOptions,
     login: { type: 'string', description: 'whose password' },
-    password: { type: 'string', description: 'the new password, at least 8 characters (default: generated and printed)' },
+    password: {
+      type: 'string',
+      description: 'the new password, at least 8 characters (default: generated and printed)',
+    },
   },
   async run(args) {
     const login = requireOpt(args, 'login');

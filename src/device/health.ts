@@ -8,7 +8,13 @@ import { VERSION, RELEASE_ID } from '../shared/version.ts';
 const rank = { pass: 0, warn: 1, fail: 2 } as const;
 
 /** The device's health document, also the payload of system:ping. */
-export function deviceHealth(deps: { outbox: Outbox; messages: MessageStore; network: NetworkState; clock: Clock; batteryLevel: () => number }): Health {
+export function deviceHealth(deps: {
+  outbox: Outbox;
+  messages: MessageStore;
+  network: NetworkState;
+  clock: Clock;
+  batteryLevel: () => number;
+}): Health {
   const hourAgo = deps.clock.now() - 3_600_000;
   const failedMessages = deps.messages.countFailedSince(hourAgo);
   const battery = deps.batteryLevel();
@@ -46,6 +52,9 @@ export function deviceHealth(deps: { outbox: Outbox; messages: MessageStore; net
       status: failed > 0 ? 'warn' : 'pass',
     },
   };
-  const worst = Object.values(checks).reduce<Health['status']>((acc, c) => (rank[c.status] > rank[acc] ? c.status : acc), 'pass');
+  const worst = Object.values(checks).reduce<Health['status']>(
+    (acc, c) => (rank[c.status] > rank[acc] ? c.status : acc),
+    'pass',
+  );
   return { status: worst, version: VERSION, releaseId: RELEASE_ID, checks };
 }

@@ -41,7 +41,9 @@ export class MessageService {
     },
   ) {
     deps.carrier.onDeliveryReport((report) => {
-      const outcome = report.delivered ? ({ state: 'Delivered' } as const) : ({ state: 'Failed', reason: report.reason ?? 'DELIVERY_FAILED' } as const);
+      const outcome = report.delivered
+        ? ({ state: 'Delivered' } as const)
+        : ({ state: 'Failed', reason: report.reason ?? 'DELIVERY_FAILED' } as const);
       this.advance(report.messageId, report.position, outcome);
     });
     deps.carrier.onIncoming((sms) => this.receive(sms.from, sms.text, sms.simNumber));
@@ -51,7 +53,10 @@ export class MessageService {
   enqueue(request: NewMessage): StoredMessage {
     const { clock, carrier, messages } = this.deps;
     if (request.simNumber != null && request.simNumber > carrier.simCount) {
-      throw new HttpError(400, `simNumber ${request.simNumber} does not exist: this device has ${carrier.simCount} SIM(s)`);
+      throw new HttpError(
+        400,
+        `simNumber ${request.simNumber} does not exist: this device has ${carrier.simCount} SIM(s)`,
+      );
     }
     const now = clock.now();
     const id = request.id ?? newId();
@@ -75,9 +80,13 @@ export class MessageService {
   resume(): void {
     for (const id of this.deps.messages.unfinishedIds()) void this.process(id);
     const awaiting: OutgoingSms[] = [];
-    for (const id of this.deps.db.prepare(`SELECT id FROM messages WHERE state = 'Sent' AND with_delivery_report = 1`).pluck().all() as string[]) {
+    for (const id of this.deps.db
+      .prepare(`SELECT id FROM messages WHERE state = 'Sent' AND with_delivery_report = 1`)
+      .pluck()
+      .all() as string[]) {
       const message = this.deps.messages.get(id)!;
-      for (const r of message.recipients) if (r.state === 'Sent') awaiting.push(this.toSms(message, r.position, r.phoneNumber));
+      for (const r of message.recipients)
+        if (r.state === 'Sent') awaiting.push(this.toSms(message, r.position, r.phoneNumber));
     }
     this.deps.carrier.awaitReports(awaiting);
   }
@@ -94,8 +103,14 @@ export class MessageService {
       state: message.state,
       isHashed: false,
       isEncrypted: false,
-      recipients: message.recipients.map((r) => ({ phoneNumber: r.phoneNumber, state: r.state, ...(r.error ? { error: r.error } : {}) })),
-      states: Object.fromEntries(Object.entries(message.states).map(([state, at]) => [state, formatInZone(at!, timeZone)])),
+      recipients: message.recipients.map((r) => ({
+        phoneNumber: r.phoneNumber,
+        state: r.state,
+        ...(r.error ? { error: r.error } : {}),
+      })),
+      states: Object.fromEntries(
+        Object.entries(message.states).map(([state, at]) => [state, formatInZone(at!, timeZone)]),
+      ),
     };
   }
 
@@ -130,7 +145,11 @@ export class MessageService {
           continue;
         }
         const outcome = await carrier.send(this.toSms(message, recipient.position, recipient.phoneNumber));
-        this.advance(id, recipient.position, outcome.sent ? { state: 'Sent' } : { state: 'Failed', reason: outcome.reason });
+        this.advance(
+          id,
+          recipient.position,
+          outcome.sent ? { state: 'Sent' } : { state: 'Failed', reason: outcome.reason },
+        );
         await this.pauseBetweenSends(settings.get().messages);
       }
     } finally {
@@ -138,11 +157,15 @@ export class MessageService {
     }
   }
 
-  private async pauseBetweenSends(config: { send_interval_min: number | null; send_interval_max: number | null }): Promise<void> {
+  private async pauseBetweenSends(config: {
+    send_interval_min: number | null;
+    send_interval_max: number | null;
+  }): Promise<void> {
     const min = config.send_interval_min ?? 0;
     const max = Math.max(min, config.send_interval_max ?? min);
     const seconds = min + Math.random() * (max - min);
-    if (seconds > 0) await new Promise((resolve) => this.deps.clock.setTimeout(() => resolve(undefined), seconds * 1000));
+    if (seconds > 0)
+      await new Promise((resolve) => this.deps.clock.setTimeout(() => resolve(undefined), seconds * 1000));
   }
 
   private toSms(message: StoredMessage, position: number, phoneNumber: string): OutgoingSms {
@@ -157,7 +180,11 @@ export class MessageService {
   }
 
   /** Move a recipient forward and record the matching event, in one transaction. */
-  private advance(id: string, position: number, outcome: { state: Extract<ProcessState, 'Sent' | 'Delivered'> } | { state: 'Failed'; reason: string }): void {
+  private advance(
+    id: string,
+    position: number,
+    outcome: { state: Extract<ProcessState, 'Sent' | 'Delivered'> } | { state: 'Failed'; reason: string },
+  ): void {
     const { db, messages, events, clock, timeZone } = this.deps;
     const message = messages.get(id);
     const recipient = message?.recipients.find((r) => r.position === position);

@@ -35,7 +35,12 @@ export class DeviceObservability {
     const registers = [this.registry];
     this.logLine = hotLogLine(deps.logger);
     this.attempts = deliveryAttemptMetrics(this.registry, '');
-    this.events = new Counter({ name: 'smsgate_events_total', help: 'Events recorded in the outbox, by event name', labelNames: ['event'], registers });
+    this.events = new Counter({
+      name: 'smsgate_events_total',
+      help: 'Events recorded in the outbox, by event name',
+      labelNames: ['event'],
+      registers,
+    });
     const outbox = deps.outbox;
     new Gauge({
       name: 'smsgate_delivery_queue_depth',
@@ -47,13 +52,21 @@ export class DeviceObservability {
         for (const state of ['pending', 'sending', 'failed'] as const) this.set({ state }, counts[state]);
       },
     });
-    this.streams = new Gauge({ name: 'smsgate_sse_streams', help: 'Live event streams (GET /events/stream) held open', registers });
+    this.streams = new Gauge({
+      name: 'smsgate_sse_streams',
+      help: 'Live event streams (GET /events/stream) held open',
+      registers,
+    });
     deps.events.onEvent((emitted) => this.events.inc({ event: emitted.event }));
   }
 
   /** The dispatcher's onAttempt: count, time and log the attempt, then tell the live streams. */
   recordAttempt(result: AttemptResult): void {
-    const outcome: AttemptOutcome = result.ok ? 'succeeded' : result.delivery.retriesSoFar + 1 > this.deps.retryCount() ? 'failed' : 'retry';
+    const outcome: AttemptOutcome = result.ok
+      ? 'succeeded'
+      : result.delivery.retriesSoFar + 1 > this.deps.retryCount()
+        ? 'failed'
+        : 'retry';
     this.attempts.observe(outcome, result.durationMs);
     const notice: AttemptNotice = {
       deliveryId: result.delivery.id,
@@ -64,7 +77,12 @@ export class DeviceObservability {
       durationMs: result.durationMs,
       url: result.delivery.url,
     };
-    this.logLine(this.deps.logger, outcome === 'succeeded' ? 'info' : 'warn', notice as unknown as Record<string, unknown>, 'attempt');
+    this.logLine(
+      this.deps.logger,
+      outcome === 'succeeded' ? 'info' : 'warn',
+      notice as unknown as Record<string, unknown>,
+      'attempt',
+    );
     for (const listener of this.attemptListeners) listener(notice);
   }
 

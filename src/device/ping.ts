@@ -8,7 +8,10 @@ export class PingScheduler {
   private timer: NodeJS.Timeout | null = null;
   private intervalSeconds: number | null = null;
 
-  constructor(private readonly settings: DeviceSettings, private readonly ping: () => void) {}
+  constructor(
+    private readonly settings: DeviceSettings,
+    private readonly ping: () => void,
+  ) {}
 
   start(): void {
     this.apply(this.settings.get().ping.interval_seconds);

@@ -141,7 +141,12 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     throttle: options.loginThrottle,
   });
 
-  const sender = new HttpSender({ clock, userAgent: USER_AGENT, timeoutMs: () => ATTEMPT_TIMEOUT_MS * timeScale, extraCa: options.extraCa });
+  const sender = new HttpSender({
+    clock,
+    userAgent: USER_AGENT,
+    timeoutMs: () => ATTEMPT_TIMEOUT_MS * timeScale,
+    extraCa: options.extraCa,
+  });
   const dispatcher = new Dispatcher({
     outbox,
     clock,
@@ -159,14 +164,42 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
 
   const events = new DeviceEvents({ db, outbox, webhooks, identity, clock, wake: () => dispatcher.wake() });
   const logger = options.logger ?? createLogger({ name: 'device' });
-  const observability = new DeviceObservability({ outbox, events, retryCount: () => settings.get().webhooks.retry_count, logger });
+  const observability = new DeviceObservability({
+    outbox,
+    events,
+    retryCount: () => settings.get().webhooks.retry_count,
+    logger,
+  });
   const carrier = new VirtualCarrier({ clock, simCount: options.simCount, ...options.carrierDelays });
-  const messages = new MessageService({ db, messages: messageStore, events, carrier, settings, clock, timeZone, deviceId: () => deviceId });
+  const messages = new MessageService({
+    db,
+    messages: messageStore,
+    events,
+    carrier,
+    settings,
+    clock,
+    timeZone,
+    deviceId: () => deviceId,
+  });
   const health = () => deviceHealth({ outbox, messages: messageStore, network, clock, batteryLevel: () => 100 });
   const ping = new PingScheduler(settings, () => events.emit('system:ping', { health: health() }));
 
   const context: DeviceContext = {
-    db, meta, outbox, webhooks, settings, events, dispatcher, messages, messageStore, carrier, network, identity, clock, timeZone, deviceId,
+    db,
+    meta,
+    outbox,
+    webhooks,
+    settings,
+    events,
+    dispatcher,
+    messages,
+    messageStore,
+    carrier,
+    network,
+    identity,
+    clock,
+    timeZone,
+    deviceId,
     insecureHttp: options.insecureHttp ?? false,
     logger,
     observability,

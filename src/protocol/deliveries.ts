@@ -22,7 +22,10 @@ export const DeliverySchema = Type.Object({
   eventId: Type.String(),
   event: EventNameSchema,
   webhookId: Type.String(),
-  source: Type.Union(WEBHOOK_SOURCES.map((s) => Type.Literal(s)), { description: 'which list the webhook is in' }),
+  source: Type.Union(
+    WEBHOOK_SOURCES.map((s) => Type.Literal(s)),
+    { description: 'which list the webhook is in' },
+  ),
   url: Type.String(),
   state: Type.Union(DELIVERY_STATES.map((s) => Type.Literal(s))),
   attempts: Type.Integer({ description: 'attempts made, over the delivery’s whole life' }),
@@ -78,8 +81,10 @@ export const ACTIVITY_LIMITS = {
 const MAX_MS = 8.64e15;
 /** What a PostgreSQL `integer` column holds. */
 const MAX_INT = 2_147_483_647;
-const Ms = (description: string) => Type.Integer({ minimum: 0, maximum: MAX_MS, description: `${description} (Unix ms)` });
-const Count = (description?: string) => Type.Integer({ minimum: 0, maximum: MAX_INT, ...(description ? { description } : {}) });
+const Ms = (description: string) =>
+  Type.Integer({ minimum: 0, maximum: MAX_MS, description: `${description} (Unix ms)` });
+const Count = (description?: string) =>
+  Type.Integer({ minimum: 0, maximum: MAX_INT, ...(description ? { description } : {}) });
 const Id = () => Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000]+$' });
 const Bounded = (maxLength: number) => Type.Union([Type.String({ maxLength }), Type.Null()]);
 const HttpStatus = () => Type.Union([Type.Integer({ minimum: 100, maximum: 999 }), Type.Null()]);
@@ -94,7 +99,9 @@ export const ReportedEventSchema = Type.Object(
       {
         messageId: Type.Optional(Type.String({ maxLength: 64 })),
         phoneNumber: Type.Optional(Type.String({ maxLength: 64 })),
-        message: Type.Optional(Type.String({ maxLength: ACTIVITY_LIMITS.messageChars, description: 'the start of the SMS text' })),
+        message: Type.Optional(
+          Type.String({ maxLength: ACTIVITY_LIMITS.messageChars, description: 'the start of the SMS text' }),
+        ),
       },
       { additionalProperties: false, description: 'a few fields of the payload, for the live view' },
     ),
@@ -110,7 +117,10 @@ export const ReportedAttemptSchema = Type.Object(
     status: HttpStatus(),
     error: Bounded(ACTIVITY_LIMITS.errorChars),
     responsePreview: Bounded(ACTIVITY_LIMITS.responsePreviewChars),
-    outcome: Type.Union(ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)), { description: 'succeeded, retry (another try scheduled) or failed (the retry budget spent)' }),
+    outcome: Type.Union(
+      ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)),
+      { description: 'succeeded, retry (another try scheduled) or failed (the retry budget spent)' },
+    ),
   },
   { additionalProperties: false },
 );
@@ -125,16 +135,24 @@ export const ReportedDeliverySchema = Type.Object(
     webhookId: Id(),
     source: Type.Union(WEBHOOK_SOURCES.map((s) => Type.Literal(s))),
     url: Type.String({ minLength: 1, maxLength: 2048 }),
-    state: Type.Union(REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)), {
-      description: 'as stored on the device: an attempt in flight is reported once it has finished',
-    }),
+    state: Type.Union(
+      REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)),
+      {
+        description: 'as stored on the device: an attempt in flight is reported once it has finished',
+      },
+    ),
     attempts: Count(),
     nextAttemptAt: Type.Union([Ms('when the next attempt is due, while pending'), Type.Null()]),
     lastStatus: HttpStatus(),
     lastError: Bounded(ACTIVITY_LIMITS.errorChars),
     createdAt: Ms('when the event was recorded'),
-    updatedAt: Ms('last change on the device; with attempts, the version of the delivery: an older one never replaces a newer'),
-    attemptLog: Type.Array(ReportedAttemptSchema, { maxItems: ACTIVITY_LIMITS.attemptsPerDelivery, description: 'its latest attempts' }),
+    updatedAt: Ms(
+      'last change on the device; with attempts, the version of the delivery: an older one never replaces a newer',
+    ),
+    attemptLog: Type.Array(ReportedAttemptSchema, {
+      maxItems: ACTIVITY_LIMITS.attemptsPerDelivery,
+      description: 'its latest attempts',
+    }),
   },
   { additionalProperties: false },
 );
@@ -151,14 +169,23 @@ export const ReportedWebhookSchema = Type.Object(
 
 export const ActivityReportSchema = Type.Object(
   {
-    events: Type.Optional(Type.Array(ReportedEventSchema, { maxItems: ACTIVITY_LIMITS.events, description: 'events recorded since the last report' })),
+    events: Type.Optional(
+      Type.Array(ReportedEventSchema, {
+        maxItems: ACTIVITY_LIMITS.events,
+        description: 'events recorded since the last report',
+      }),
+    ),
     deliveries: Type.Optional(
-      Type.Array(ReportedDeliverySchema, { maxItems: ACTIVITY_LIMITS.deliveries, description: 'deliveries that changed since the last report, as they are now' }),
+      Type.Array(ReportedDeliverySchema, {
+        maxItems: ACTIVITY_LIMITS.deliveries,
+        description: 'deliveries that changed since the last report, as they are now',
+      }),
     ),
     webhooks: Type.Optional(
       Type.Array(ReportedWebhookSchema, {
         maxItems: ACTIVITY_LIMITS.webhooks,
-        description: "the device's whole Local webhook list (sent when linking and whenever it changes); absent = unchanged",
+        description:
+          "the device's whole Local webhook list (sent when linking and whenever it changes); absent = unchanged",
       }),
     ),
   },

@@ -16,7 +16,8 @@ export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 // ISO 8601 / RFC 3339: a date, then optionally a time (after T or a space) with optional seconds,
 // fraction and offset. A date alone is its midnight UTC.
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
 
 /**
  * An ISO 8601 date-time (e.g. 2030-01-01T00:00:00Z) as Unix milliseconds, or undefined. Stricter
@@ -27,7 +28,8 @@ export function parseIsoDateTime(value: string): number | undefined {
   if (!parts) return undefined;
   const [year, month, day, hour, minute, second] = parts.slice(1, 7).map((part) => Number(part ?? 0));
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59)
+    return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -35,7 +37,8 @@ export function parseIsoDateTime(value: string): number | undefined {
 /** The same, or a 400 naming the field and the format. */
 export function requireIsoDateTime(value: string, field: string): number {
   const ms = parseIsoDateTime(value);
-  if (ms === undefined) throw new HttpError(400, `${field} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${value}"`);
+  if (ms === undefined)
+    throw new HttpError(400, `${field} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${value}"`);
   return ms;
 }
 
@@ -47,7 +50,16 @@ export const SendMessageSchema = Type.Object(
     phoneNumbers: Type.Array(PhoneNumber, { minItems: 1, maxItems: 100 }),
     simNumber: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 255 }), Type.Null()])),
     withDeliveryReport: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-    ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: MAX_TTL_SECONDS, description: 'seconds the message may wait to be sent (at most ten years)' }), Type.Null()])),
+    ttl: Type.Optional(
+      Type.Union([
+        Type.Integer({
+          minimum: 0,
+          maximum: MAX_TTL_SECONDS,
+          description: 'seconds the message may wait to be sent (at most ten years)',
+        }),
+        Type.Null(),
+      ]),
+    ),
     validUntil: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     priority: Type.Optional(Type.Union([Type.Integer({ minimum: -128, maximum: 127 }), Type.Null()])),
     isEncrypted: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),

@@ -48,4 +48,6 @@ export type MobileMessage = Static<typeof MobileMessageSchema>;
  * One item of `PATCH /mobile/v1/message`. The server never moves a state backwards. The schema
  * accepts any key in `states`; devices send state names, which the type says.
  */
-export type MessageReport = Omit<Static<typeof StateReportSchema>[number], 'states'> & { states?: Partial<Record<ProcessState, string>> };
+export type MessageReport = Omit<Static<typeof StateReportSchema>[number], 'states'> & {
+  states?: Partial<Record<ProcessState, string>>;
+};

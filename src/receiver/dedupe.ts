@@ -33,7 +33,8 @@ export function createDeduper(options: DeduperOptions = {}): Deduper {
   const maxEntries = options.maxEntries ?? DEFAULT_DEDUPE_MAX_ENTRIES;
   const now = options.now ?? Date.now;
   if (!(ttlMs > 0)) throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a whole number ≥ 1, got ${maxEntries}`);
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new RangeError(`maxEntries must be a whole number ≥ 1, got ${maxEntries}`);
 
   // id → expiry time. A Map iterates in insertion order, and every id is inserted with the same
   // TTL, so the oldest entries are always at the front: expiry and eviction only look there.

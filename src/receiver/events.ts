@@ -5,13 +5,25 @@ import type { Envelope, EventName, EventPayloads } from '../protocol/events.ts';
 export type { EventName, EventPayloads };
 
 /** The five events a device sends, in the order the docs list them. */
-export const WEBHOOK_EVENTS = ['sms:received', 'sms:sent', 'sms:delivered', 'sms:failed', 'system:ping'] as const satisfies readonly EventName[];
+export const WEBHOOK_EVENTS = [
+  'sms:received',
+  'sms:sent',
+  'sms:delivered',
+  'sms:failed',
+  'system:ping',
+] as const satisfies readonly EventName[];
 
 type KeyKind = 'string' | 'sim' | 'health';
 
 /** The keys each payload must carry and what each must hold. Extra keys are allowed. */
 export const PAYLOAD_KEYS: { [E in EventName]: Readonly<Record<keyof EventPayloads[E], KeyKind>> } = {
-  'sms:received': { messageId: 'string', message: 'string', phoneNumber: 'string', simNumber: 'sim', receivedAt: 'string' },
+  'sms:received': {
+    messageId: 'string',
+    message: 'string',
+    phoneNumber: 'string',
+    simNumber: 'sim',
+    receivedAt: 'string',
+  },
   'sms:sent': { messageId: 'string', phoneNumber: 'string', simNumber: 'sim', sentAt: 'string' },
   'sms:delivered': { messageId: 'string', phoneNumber: 'string', simNumber: 'sim', deliveredAt: 'string' },
   'sms:failed': { messageId: 'string', phoneNumber: 'string', simNumber: 'sim', failedAt: 'string', reason: 'string' },
@@ -53,7 +65,8 @@ const ENVELOPE_STRING_KEYS = ['event', 'deviceId', 'id', 'webhookId'] as const;
 export function parseWebhook(body: string | Buffer | Uint8Array | object): ParseResult {
   let value: unknown = body;
   if (typeof body === 'string' || body instanceof Uint8Array) {
-    const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    const text =
+      typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
     try {
       value = JSON.parse(text);
     } catch (error) {
@@ -64,15 +77,21 @@ export function parseWebhook(body: string | Buffer | Uint8Array | object): Parse
 
   for (const key of ENVELOPE_STRING_KEYS) {
     if (!Object.hasOwn(value, key)) return failure('missing-key', `the envelope has no "${key}"`, key);
-    if (typeof value[key] !== 'string') return failure('wrong-type', `"${key}" must be a string, got ${kindOf(value[key])}`, key);
+    if (typeof value[key] !== 'string')
+      return failure('wrong-type', `"${key}" must be a string, got ${kindOf(value[key])}`, key);
     if (key === 'event' && !isWebhookEventName(value.event)) {
-      return failure('unknown-event', `unknown event ${JSON.stringify(value.event)}; expected one of ${WEBHOOK_EVENTS.join(', ')}`, 'event');
+      return failure(
+        'unknown-event',
+        `unknown event ${JSON.stringify(value.event)}; expected one of ${WEBHOOK_EVENTS.join(', ')}`,
+        'event',
+      );
     }
   }
   const event = value.event as EventName;
   if (!Object.hasOwn(value, 'payload')) return failure('missing-key', `the envelope has no "payload"`, 'payload');
   const payload = value.payload;
-  if (!isPlainObject(payload)) return failure('wrong-type', `"payload" must be an object, got ${kindOf(payload)}`, 'payload');
+  if (!isPlainObject(payload))
+    return failure('wrong-type', `"payload" must be an object, got ${kindOf(payload)}`, 'payload');
 
   for (const [key, kind] of Object.entries(PAYLOAD_KEYS[event]) as [string, KeyKind][]) {
     const path = `payload.${key}`;
@@ -89,7 +108,9 @@ function checkKind(value: unknown, kind: KeyKind): string | undefined {
       return typeof value === 'string' ? undefined : 'must be a string';
     case 'sim':
       // The key is always there; null means the platform did not say which SIM.
-      return value === null || (Number.isInteger(value) && (value as number) >= 1) ? undefined : 'must be a SIM number (1, 2, …) or null';
+      return value === null || (Number.isInteger(value) && (value as number) >= 1)
+        ? undefined
+        : 'must be a SIM number (1, 2, …) or null';
     case 'health':
       return isPlainObject(value) && typeof value.status === 'string' && isPlainObject(value.checks)
         ? undefined
@@ -108,7 +129,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 30 ? value.slice(0, 30) + '…' : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 30 ? value.slice(0, 30) + '…' : value)}`;
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
   return typeof value === 'object' ? 'an object' : typeof value;
 }

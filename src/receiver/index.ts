@@ -30,5 +30,17 @@ export {
   type EventName,
   type EventPayloads,
 } from './events.ts';
-export { readRawBody, RawBodyError, DEFAULT_BODY_LIMIT, type ReadRawBodyOptions, type RawBodyErrorCode } from './raw-body.ts';
-export { createDeduper, DEFAULT_DEDUPE_TTL_MS, DEFAULT_DEDUPE_MAX_ENTRIES, type Deduper, type DeduperOptions } from './dedupe.ts';
+export {
+  readRawBody,
+  RawBodyError,
+  DEFAULT_BODY_LIMIT,
+  type ReadRawBodyOptions,
+  type RawBodyErrorCode,
+} from './raw-body.ts';
+export {
+  createDeduper,
+  DEFAULT_DEDUPE_TTL_MS,
+  DEFAULT_DEDUPE_MAX_ENTRIES,
+  type Deduper,
+  type DeduperOptions,
+} from './dedupe.ts';

@@ -62,8 +62,10 @@ const REFRESH_INTERVAL_MS = 2000;
 export async function startListener(options: ListenerOptions = {}): Promise<Listener> {
   const status = options.status ?? 200;
   const failFirst = options.failFirst ?? 0;
-  if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`status must be 200–599, got ${status}`);
-  if (!Number.isInteger(failFirst) || failFirst < 0) throw new RangeError(`failFirst must be a whole number ≥ 0, got ${failFirst}`);
+  if (!Number.isInteger(status) || status < 200 || status > 599)
+    throw new RangeError(`status must be 200–599, got ${status}`);
+  if (!Number.isInteger(failFirst) || failFirst < 0)
+    throw new RangeError(`failFirst must be a whole number ≥ 0, got ${failFirst}`);
 
   let secret = options.secret;
   let lastRefresh = 0;
@@ -72,7 +74,9 @@ export async function startListener(options: ListenerOptions = {}): Promise<List
 
   const verify = async (raw: Buffer, timestamp: string | undefined, signature: string | undefined, arrival: number) => {
     const attempt = () =>
-      secret ? verifySignature(secret, raw, timestamp, signature, { now: arrival, toleranceSec: options.toleranceSec }) : undefined;
+      secret
+        ? verifySignature(secret, raw, timestamp, signature, { now: arrival, toleranceSec: options.toleranceSec })
+        : undefined;
     let result = attempt();
     const worthRefreshing = !result || (result.ok === false && result.reason === 'mismatch');
     if (worthRefreshing && options.refreshSecret && Date.now() - lastRefresh >= REFRESH_INTERVAL_MS) {
@@ -97,7 +101,9 @@ export async function startListener(options: ListenerOptions = {}): Promise<List
       raw = await readRawBody(req);
     } catch (error) {
       const statusCode = error instanceof RawBodyError ? error.statusCode : 400;
-      res.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify({ message: (error as Error).message }));
+      res
+        .writeHead(statusCode, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ message: (error as Error).message }));
       return;
     }
     // Counted once the body is in, so a request cut short does not use up a --fail-first slot.
@@ -133,7 +139,12 @@ export async function startListener(options: ListenerOptions = {}): Promise<List
       deviceId: field('deviceId'),
       verified: result?.ok === true,
       reason: result === undefined ? 'no-secret' : result.ok ? null : result.reason,
-      detail: result === undefined ? 'the listener has no signing key: start it with --secret or --device' : result.ok ? null : result.message,
+      detail:
+        result === undefined
+          ? 'the listener has no signing key: start it with --secret or --device'
+          : result.ok
+            ? null
+            : result.message,
       latencyMs: timestamp && /^[0-9]{1,15}$/.test(timestamp) ? arrival - Number(timestamp) * 1000 : null,
       status: answer,
       payload: loose ? (loose.payload ?? loose) : text,
@@ -154,7 +165,9 @@ export async function startListener(options: ListenerOptions = {}): Promise<List
       res.end(JSON.stringify({ message: `listener error: ${(error as Error).message}` }));
     });
   };
-  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createHttpServer(onRequest);
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createHttpServer(onRequest);
 
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -33,7 +33,12 @@ export function readRawBody(req: IncomingMessage, options: ReadRawBodyOptions = 
   const limit = options.limit ?? DEFAULT_BODY_LIMIT;
   return new Promise((resolve, reject) => {
     if (req.readableEnded) {
-      reject(new RawBodyError('already-read', 'the request body was already read, probably by a body parser; read the raw body first'));
+      reject(
+        new RawBodyError(
+          'already-read',
+          'the request body was already read, probably by a body parser; read the raw body first',
+        ),
+      );
       return;
     }
     const declared = Number(req.headers['content-length']);
@@ -64,12 +69,15 @@ export function readRawBody(req: IncomingMessage, options: ReadRawBodyOptions = 
     const onData = (chunk: Buffer | string) => {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       received += bytes.length;
-      if (received > limit) return finish(new RawBodyError('too-large', `request body is more than the ${limit} bytes allowed`));
+      if (received > limit)
+        return finish(new RawBodyError('too-large', `request body is more than the ${limit} bytes allowed`));
       chunks.push(bytes);
     };
     const onEnd = () => finish();
-    const onError = (error: Error) => finish(new RawBodyError('aborted', `the request body could not be read: ${error.message}`));
-    const onAborted = () => finish(new RawBodyError('aborted', 'the client closed the connection before the body was complete'));
+    const onError = (error: Error) =>
+      finish(new RawBodyError('aborted', `the request body could not be read: ${error.message}`));
+    const onAborted = () =>
+      finish(new RawBodyError('aborted', 'the client closed the connection before the body was complete'));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

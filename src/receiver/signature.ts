@@ -64,7 +64,10 @@ export function verifySignature(
   const toleranceSec = options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
   const now = options.now ?? Date.now();
   if (typeof secret !== 'string' || secret.length === 0) {
-    return fail('empty-secret', 'the signing key is empty: pass the key from the device settings (webhooks.signing_key)');
+    return fail(
+      'empty-secret',
+      'the signing key is empty: pass the key from the device settings (webhooks.signing_key)',
+    );
   }
   if (signature === undefined || signature === null || signature === '') {
     return fail('missing-signature', 'no X-Signature header: the request was not signed by a device');
@@ -78,17 +81,29 @@ export function verifySignature(
     return fail('malformed-signature', `X-Signature must be 64 lowercase hex characters, got ${describe(signature)}`);
   }
   if (!TIMESTAMP_FORMAT.test(timestamp)) {
-    return fail('bad-timestamp', `X-Timestamp must be Unix time in whole seconds (digits only), got ${describe(timestamp)}`);
+    return fail(
+      'bad-timestamp',
+      `X-Timestamp must be Unix time in whole seconds (digits only), got ${describe(timestamp)}`,
+    );
   }
 
   const nowSec = Math.floor(now / 1000);
   const age = nowSec - Number(timestamp);
   if (age > toleranceSec) {
-    return fail('stale-timestamp', `X-Timestamp is ${age} s old, more than the ${toleranceSec} s allowed (a replay, or a clock that is behind)`);
+    return fail(
+      'stale-timestamp',
+      `X-Timestamp is ${age} s old, more than the ${toleranceSec} s allowed (a replay, or a clock that is behind)`,
+    );
   }
   if (-age > toleranceSec) {
-    const hint = timestamp.length >= 13 ? ' (it looks like milliseconds; it must be seconds)' : ' (check the clocks of device and receiver)';
-    return fail('future-timestamp', `X-Timestamp is ${-age} s in the future, more than the ${toleranceSec} s allowed${hint}`);
+    const hint =
+      timestamp.length >= 13
+        ? ' (it looks like milliseconds; it must be seconds)'
+        : ' (check the clocks of device and receiver)';
+    return fail(
+      'future-timestamp',
+      `X-Timestamp is ${-age} s in the future, more than the ${toleranceSec} s allowed${hint}`,
+    );
   }
 
   // Hex digest decoded into a scratch buffer: in node 20 `digest()` allocating a Buffer costs more
@@ -103,13 +118,15 @@ export function verifySignature(
   if (/[A-F]/.test(signature)) {
     return fail('malformed-signature', 'X-Signature must be lowercase hex; this one has uppercase letters');
   }
-  return fail('mismatch', 'X-Signature does not match: wrong signing key, or the body was changed (verify the raw body before JSON parsing)');
+  return fail(
+    'mismatch',
+    'X-Signature does not match: wrong signing key, or the body was changed (verify the raw body before JSON parsing)',
+  );
 }
 
 /** Headers as node:http gives them, as a Fetch `Headers`, or a plain record with any letter case. */
 export type HeaderSource =
-  | { get(name: string): string | null }
-  | Record<string, string | string[] | number | undefined | null>;
+  { get(name: string): string | null } | Record<string, string | string[] | number | undefined | null>;
 
 /** Read one header by name, ignoring letter case; repeated values are joined like node:http does. */
 export function getHeader(headers: HeaderSource, name: string): string | undefined {
@@ -128,8 +145,19 @@ export function getHeader(headers: HeaderSource, name: string): string | undefin
 }
 
 /** verifySignature with X-Signature and X-Timestamp taken from the request headers. */
-export function verifyWebhook(secret: string, rawBody: RawBody, headers: HeaderSource, options: VerifyOptions = {}): VerifyResult {
-  return verifySignature(secret, rawBody, getHeader(headers, 'x-timestamp'), getHeader(headers, 'x-signature'), options);
+export function verifyWebhook(
+  secret: string,
+  rawBody: RawBody,
+  headers: HeaderSource,
+  options: VerifyOptions = {},
+): VerifyResult {
+  return verifySignature(
+    secret,
+    rawBody,
+    getHeader(headers, 'x-timestamp'),
+    getHeader(headers, 'x-signature'),
+    options,
+  );
 }
 
 /** Quote a bad header value for an error message without echoing a whole payload into logs. */

@@ -19,7 +19,11 @@ export function serverAppOptions(logger?: Logger): FastifyServerOptions {
 }
 
 const audienceOf = (url: string): '3rdparty' | 'mobile' | undefined =>
-  THIRD_PARTY_PREFIXES.some((p) => url.startsWith(`${p}/`)) ? '3rdparty' : MOBILE_PREFIXES.some((p) => url.startsWith(`${p}/`)) ? 'mobile' : undefined;
+  THIRD_PARTY_PREFIXES.some((p) => url.startsWith(`${p}/`))
+    ? '3rdparty'
+    : MOBILE_PREFIXES.some((p) => url.startsWith(`${p}/`))
+      ? 'mobile'
+      : undefined;
 
 /**
  * The server's metrics (one prom-client registry per server) and the streams it holds open. Beside
@@ -102,7 +106,11 @@ export function installObservability(app: App, ctx: ServerContext): void {
     ],
     securitySchemes: {
       basicAuth: { type: 'http', scheme: 'basic', description: "a user's login and password" },
-      bearerAuth: { type: 'http', scheme: 'bearer', description: "the device's token (registration: the private token, or a user's Basic auth)" },
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        description: "the device's token (registration: the private token, or a user's Basic auth)",
+      },
     },
     extraTagsOf: (url) => {
       const audience = audienceOf(url);
@@ -112,7 +120,8 @@ export function installObservability(app: App, ctx: ServerContext): void {
       if (/\/health(\/|$)/.test(url)) return undefined;
       const audience = audienceOf(url);
       if (audience === '3rdparty') return [{ basicAuth: [] }];
-      if (audience === 'mobile') return /\/device$/.test(url) ? [{ bearerAuth: [] }, { basicAuth: [] }] : [{ bearerAuth: [] }];
+      if (audience === 'mobile')
+        return /\/device$/.test(url) ? [{ bearerAuth: [] }, { basicAuth: [] }] : [{ bearerAuth: [] }];
       return undefined;
     },
   });

@@ -102,7 +102,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       users,
       devices,
       messages: new MessagesService(store.messages, devices, hub, clock),
-      webhooks: new WebhooksService(webhooksRepo, store.devices, hub, clock, { insecureHttp: options.insecureHttp === true }),
+      webhooks: new WebhooksService(webhooksRepo, store.devices, hub, clock, {
+        insecureHttp: options.insecureHttp === true,
+      }),
       settings: new SettingsService(store.settings, hub, clock, { publicMode }),
       health: new HealthService(store.health, undefined, () => hub.health?.() ?? {}),
       deliveries: new DeliveriesService({

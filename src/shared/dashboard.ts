@@ -49,11 +49,16 @@ export function webUiRoutes(app: App, options: DashboardOptions): void {
   const assets = cached;
   const index = indexTemplate.replace('__MODE__', options.mode);
   app.get('/', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('x-frame-options', 'DENY').send(index),
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-frame-options', 'DENY')
+      .send(index),
   );
   app.get('/ui/:file', { schema: { hide: true } }, async (request, reply) => {
     const asset = assets.get((request.params as { file: string }).file);
-    if (!asset) return reply.code(404).send({ message: `no dashboard file ${(request.params as { file: string }).file}` });
+    if (!asset)
+      return reply.code(404).send({ message: `no dashboard file ${(request.params as { file: string }).file}` });
     return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
   });
 }

@@ -1,4 +1,10 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -27,7 +33,9 @@ export type App = FastifyInstance;
  * A Fastify instance with the conventions every smsgate API follows: JSON error bodies
  * `{"message"}`, 4xx for every client mistake (never a 5xx), 404 JSON for unknown routes.
  */
-export function createApp(options: FastifyServerOptions & { https?: { key: string | Buffer; cert: string | Buffer } | null } = {}): App {
+export function createApp(
+  options: FastifyServerOptions & { https?: { key: string | Buffer; cert: string | Buffer } | null } = {},
+): App {
   const requestTimeout = options.requestTimeout ?? REQUEST_TIMEOUT_MS;
   // requireHostHeader off: node:http would answer a missing Host with a bare 400; the hook below says why
   const timing = { connectionsCheckingInterval: REQUEST_CHECK_INTERVAL_MS, requestTimeout, requireHostHeader: false };
@@ -55,50 +63,81 @@ export function createApp(options: FastifyServerOptions & { https?: { key: strin
   });
   // node:http answers an Expect it does not know with a bare 417; this one says what to do.
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const body = JSON.stringify({ message: `Expect: ${String(request.headers.expect).slice(0, 100)} is not supported; send the request without it (Expect: 100-continue is fine)` });
-    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+    const body = JSON.stringify({
+      message: `Expect: ${String(request.headers.expect).slice(0, 100)} is not supported; send the request without it (Expect: 100-continue is fine)`,
+    });
+    response
+      .writeHead(417, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      })
+      .end(body);
   });
 
   // Bodies are JSON and must have the right types as sent ("5" is not 5); query strings and
   // path parameters are text by nature, so those are coerced.
-  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
-  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  const strict = new Ajv({
+    coerceTypes: false,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  const coercing = new Ajv({
+    coerceTypes: 'array',
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Validation errors name the field, the allowed values or the unknown key.
   app.setSchemaErrorFormatter(formatValidationErrors);
   // Only JSON bodies are accepted; anything else is a 415 rather than a confusing type error.
   app.removeContentTypeParser('text/plain');
 
-  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; validationContext?: string; code?: string }, request, reply) => {
-    if (error instanceof HttpError) {
-      if (error.statusCode === 401) reply.header('www-authenticate', 'Basic realm="smsgate", charset="UTF-8"');
-      reply.headers(error.headers);
-      return reply.code(error.statusCode).send({ message: error.message });
-    }
-    if (error.validation) {
-      const where = error.validationContext ?? 'request';
-      return reply.code(400).send({ message: `invalid ${where}: ${error.message.replace(/^(body|querystring|params|headers)\/?/, '')}` });
-    }
-    if (isDataException(error)) {
-      // PostgreSQL refused a value the request carried (a NUL byte in a text, a number out of a
-      // column's range): the request is at fault, and the schemas should have caught it first.
-      request.log.warn({ err: error }, 'a request value was refused by the database');
-      return reply.code(400).send({ message: `a value in this request cannot be stored: ${error.message}` });
-    }
-    // Only an error that carries no status of its own: Fastify gives a request body cut off by
-    // its client (ECONNRESET, "aborted") a 400, and that is the client's doing, not the database's.
-    if (error.statusCode === undefined && isDatabaseUnavailable(error)) {
-      // Not this request's fault and not a bug: the client (or its load balancer) may retry.
-      request.log.warn(`the database is unreachable: ${error.message}`);
-      return reply.code(503).header('retry-after', '5').send({ message: 'the database is unreachable right now; try again shortly' });
-    }
-    const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      return reply.code(status).send({ message: clientErrorMessage(error, status) });
-    }
-    request.log.error(error);
-    return reply.code(500).send({ message: 'internal error; the server log has the details' });
-  });
+  app.setErrorHandler(
+    (
+      error: Error & { statusCode?: number; validation?: unknown; validationContext?: string; code?: string },
+      request,
+      reply,
+    ) => {
+      if (error instanceof HttpError) {
+        if (error.statusCode === 401) reply.header('www-authenticate', 'Basic realm="smsgate", charset="UTF-8"');
+        reply.headers(error.headers);
+        return reply.code(error.statusCode).send({ message: error.message });
+      }
+      if (error.validation) {
+        const where = error.validationContext ?? 'request';
+        return reply
+          .code(400)
+          .send({ message: `invalid ${where}: ${error.message.replace(/^(body|querystring|params|headers)\/?/, '')}` });
+      }
+      if (isDataException(error)) {
+        // PostgreSQL refused a value the request carried (a NUL byte in a text, a number out of a
+        // column's range): the request is at fault, and the schemas should have caught it first.
+        request.log.warn({ err: error }, 'a request value was refused by the database');
+        return reply.code(400).send({ message: `a value in this request cannot be stored: ${error.message}` });
+      }
+      // Only an error that carries no status of its own: Fastify gives a request body cut off by
+      // its client (ECONNRESET, "aborted") a 400, and that is the client's doing, not the database's.
+      if (error.statusCode === undefined && isDatabaseUnavailable(error)) {
+        // Not this request's fault and not a bug: the client (or its load balancer) may retry.
+        request.log.warn(`the database is unreachable: ${error.message}`);
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ message: 'the database is unreachable right now; try again shortly' });
+      }
+      const status = error.statusCode ?? 500;
+      if (status >= 400 && status < 500) {
+        return reply.code(status).send({ message: clientErrorMessage(error, status) });
+      }
+      request.log.error(error);
+      return reply.code(500).send({ message: 'internal error; the server log has the details' });
+    },
+  );
 
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ message: `no route ${request.method} ${request.url.split('?')[0]}` });
@@ -115,7 +154,16 @@ function isDataException(error: Error & { code?: string }): boolean {
  * Network errors on the way to the database, as Node reports them. No route handler makes other
  * outbound connections, so one of these reaching the error handler without a status is the database's.
  */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 
 /**
  * PostgreSQL is down, restarting or out of reach: a connection refused or cut, SQLSTATE class 08
@@ -127,7 +175,9 @@ function isDatabaseUnavailable(error: Error & { code?: string }): boolean {
     if ('severity' in error && /^(08[0-9A-Z]{3}|57P0[1-3])$/.test(error.code)) return true;
     if (UNREACHABLE_CODES.has(error.code)) return true;
   }
-  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(error.message);
+  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+    error.message,
+  );
 }
 
 function clientErrorMessage(error: Error & { code?: string }, status: number): string {

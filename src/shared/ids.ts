@@ -16,4 +16,5 @@ export function randomSecret(bytes = 24): string {
 }
 
 /** Short hex digest of an incoming text: identical texts share it, so it is not unique. */
-export const contentDigest = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
+export const contentDigest = (text: string): string =>
+  createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);

@@ -18,8 +18,15 @@ export function createLogger(options: { name: string; level?: string; file?: str
   else if (options.file === undefined && process.stderr.isTTY) {
     // loaded only for a terminal: most runs (services, tests) never need it
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
-    logger = pino({ level, name: options.name, base: { name: options.name } }, pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
-  } else logger = pino({ level, name: options.name, base: { name: options.name } }, new BatchedLogDestination(options.file ?? 2));
+    logger = pino(
+      { level, name: options.name, base: { name: options.name } },
+      pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+    );
+  } else
+    logger = pino(
+      { level, name: options.name, base: { name: options.name } },
+      new BatchedLogDestination(options.file ?? 2),
+    );
   return plainFormat(logger);
 }
 
@@ -54,8 +61,15 @@ function isPlainFormat(logger: object): boolean {
  * CPU. A field that one of the logger's serializers handles (Fastify's serialize req, res and err),
  * and any logger not marked, go through pino as usual.
  */
-export function hotLogLine(root: LineLogger): (logger: LineLogger, level: keyof typeof LEVEL_NUMBERS, fields: Record<string, unknown>, msg: string) => void {
-  const throughPino = (logger: LineLogger, level: keyof typeof LEVEL_NUMBERS, fields: Record<string, unknown>, msg: string) => logger[level](fields, msg);
+export function hotLogLine(
+  root: LineLogger,
+): (logger: LineLogger, level: keyof typeof LEVEL_NUMBERS, fields: Record<string, unknown>, msg: string) => void {
+  const throughPino = (
+    logger: LineLogger,
+    level: keyof typeof LEVEL_NUMBERS,
+    fields: Record<string, unknown>,
+    msg: string,
+  ) => logger[level](fields, msg);
   if (!isPlainFormat(root)) return throughPino;
   const internals = root as unknown as Record<symbol, unknown>;
   const destination = internals[streamSym] as { write(line: string): void };
@@ -65,7 +79,9 @@ export function hotLogLine(root: LineLogger): (logger: LineLogger, level: keyof 
     for (const key of serialized) if (key in fields) return throughPino(logger, level, fields, msg);
     const json = JSON.stringify(fields);
     const bindings = (logger as unknown as Record<symbol, string>)[chindingsSym];
-    destination.write(`{"level":${LEVEL_NUMBERS[level]},"time":${Date.now()}${bindings}${json.length > 2 ? `,${json.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`);
+    destination.write(
+      `{"level":${LEVEL_NUMBERS[level]},"time":${Date.now()}${bindings}${json.length > 2 ? `,${json.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`,
+    );
   };
 }
 
@@ -94,7 +110,10 @@ export class BatchedLogDestination {
   private dropped = 0;
   private readonly fd: number;
 
-  constructor(dest: number | string, private readonly minLength = 8192) {
+  constructor(
+    dest: number | string,
+    private readonly minLength = 8192,
+  ) {
     this.fd = typeof dest === 'number' ? dest : openSync(dest, 'a');
     setInterval(() => this.flush(), LOG_FLUSH_MS).unref();
     openDestinations.add(this);
@@ -129,7 +148,7 @@ export class BatchedLogDestination {
   flushSync(): void {
     if (this.waiting.length === 0) return;
     const chunk = Buffer.from(this.take());
-    for (let offset = 0; offset < chunk.length; ) {
+    for (let offset = 0; offset < chunk.length;) {
       try {
         offset += writeSync(this.fd, chunk, offset);
       } catch {
@@ -140,7 +159,9 @@ export class BatchedLogDestination {
 
   private take(): string {
     if (this.dropped > 0) {
-      this.waiting.push(`{"level":40,"time":${Date.now()},"msg":"log lines dropped: the log destination did not keep up","dropped":${this.dropped}}\n`);
+      this.waiting.push(
+        `{"level":40,"time":${Date.now()},"msg":"log lines dropped: the log destination did not keep up","dropped":${this.dropped}}\n`,
+      );
       this.dropped = 0;
     }
     const text = this.waiting.join('');

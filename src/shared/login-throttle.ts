@@ -17,7 +17,10 @@ export class LoginThrottle {
   private readonly maxFailures: number;
   private readonly windowMs: number;
 
-  constructor(private readonly clock: Clock, options: LoginThrottleOptions = {}) {
+  constructor(
+    private readonly clock: Clock,
+    options: LoginThrottleOptions = {},
+  ) {
     this.maxFailures = options.maxFailures ?? 20;
     this.windowMs = options.windowMs ?? 60_000;
   }

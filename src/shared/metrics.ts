@@ -74,11 +74,20 @@ export class SeriesHistogram<L extends string> {
 
   /** Each series' observation count (what its `_count` sample says). */
   counts(): { labels: Record<L, string>; value: number }[] {
-    return [...this.series.values()].map((series) => ({ labels: series.labels as Record<L, string>, value: series.count }));
+    return [...this.series.values()].map((series) => ({
+      labels: series.labels as Record<L, string>,
+      value: series.count,
+    }));
   }
 
   /** What a Registry exports: cumulative `_bucket`s with `le`, then `_sum` and `_count`, per series. */
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { metricName: string; labels: Record<string, string | number>; value: number }[] }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: { metricName: string; labels: Record<string, string | number>; value: number }[];
+  }> {
     const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
     for (const series of this.series.values()) {
       let cumulative = 0;
@@ -109,7 +118,10 @@ export class SeriesHistogram<L extends string> {
  * from its own attempts, the server from the attempts its devices report; `whose` says which in
  * the help texts.
  */
-export function deliveryAttemptMetrics(registry: Registry, whose: string): { observe(outcome: AttemptOutcome, durationMs: number): void } {
+export function deliveryAttemptMetrics(
+  registry: Registry,
+  whose: string,
+): { observe(outcome: AttemptOutcome, durationMs: number): void } {
   const registers = [registry];
   const attemptDuration = new SeriesHistogram(
     'smsgate_delivery_attempt_duration_seconds',
@@ -157,7 +169,9 @@ export function deliveryAttemptMetrics(registry: Registry, whose: string): { obs
  * (never the raw URL, so ids do not explode the label set) and status code, and the request counter
  * read from its counts when scraped. Returns what records one answered request.
  */
-export function httpRequestMetrics(registry: Registry): (method: string, route: string, status: number, seconds: number) => void {
+export function httpRequestMetrics(
+  registry: Registry,
+): (method: string, route: string, status: number, seconds: number) => void {
   const labelNames = ['method', 'route', 'status_code'] as const;
   const duration = new SeriesHistogram(
     'smsgate_http_request_duration_seconds',
@@ -184,7 +198,11 @@ export function httpRequestMetrics(registry: Registry): (method: string, route: 
  * must be authenticated by `authenticate` (which throws 401 on wrong credentials and returns false
  * when none were given), else it gets a 403.
  */
-export function metricsRoute(app: App, registry: Registry, authenticate: (request: FastifyRequest) => Promise<boolean>): void {
+export function metricsRoute(
+  app: App,
+  registry: Registry,
+  authenticate: (request: FastifyRequest) => Promise<boolean>,
+): void {
   app.get(
     '/metrics',
     {
@@ -197,7 +215,10 @@ export function metricsRoute(app: App, registry: Registry, authenticate: (reques
     },
     async (request, reply) => {
       if (!isLoopback(request.ip) && !(await authenticate(request))) {
-        throw new HttpError(403, 'metrics are served to loopback clients only; from elsewhere send the API credentials');
+        throw new HttpError(
+          403,
+          'metrics are served to loopback clients only; from elsewhere send the API credentials',
+        );
       }
       return reply.type(registry.contentType).send(await registry.metrics());
     },

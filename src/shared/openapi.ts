@@ -44,14 +44,24 @@ export function registerOpenApi(app: App, options: OpenApiOptions): void {
       const given = (schema ?? {}) as Record<string, unknown>;
       const tags = [...((given.tags as string[] | undefined) ?? []), ...(options.extraTagsOf?.(url) ?? [])];
       const security = options.securityOf(url);
-      return { schema: { ...given, ...(tags.length ? { tags: [...new Set(tags)] } : {}), ...(security ? { security } : {}) } as never, url };
+      return {
+        schema: {
+          ...given,
+          ...(tags.length ? { tags: [...new Set(tags)] } : {}),
+          ...(security ? { security } : {}),
+        } as never,
+        url,
+      };
     },
   });
   // Swagger UI always sets `url` to its own `./json` (the same document, app.swagger()); a `urls`
   // list is what it reads instead, so the page loads the address this project documents.
   app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
-    uiConfig: { urls: [{ url: `${DOCS_PREFIX}/openapi.json`, name: options.title }], 'urls.primaryName': options.title } as never,
+    uiConfig: {
+      urls: [{ url: `${DOCS_PREFIX}/openapi.json`, name: options.title }],
+      'urls.primaryName': options.title,
+    } as never,
   });
   app.register(async (scope) => {
     scope.get(`${DOCS_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());

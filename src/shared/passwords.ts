@@ -1,7 +1,12 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 
-const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+const scrypt = promisify(scryptCallback) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: object,
+) => Promise<Buffer>;
 const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
 /** `scrypt$<salt b64>$<hash b64>`: a slow hash, never the password itself. */
@@ -30,7 +35,10 @@ export class VerifiedCredentialsCache {
   /** bumped by clear(): a check that started before it must not fill the cache after it */
   private generation = 0;
 
-  constructor(private readonly ttlMs = 60_000, private readonly maxEntries = 10_000) {}
+  constructor(
+    private readonly ttlMs = 60_000,
+    private readonly maxEntries = 10_000,
+  ) {}
 
   private key(username: string, password: string): string {
     return createHash('sha256').update(`${username}\0${password}`).digest('base64');
@@ -48,7 +56,12 @@ export class VerifiedCredentialsCache {
    * while it runs. A client that opens many connections at once when its entry has expired
    * pays for one scrypt, not one per connection (64 at once took ~3 s of CPU).
    */
-  verifyOnce(username: string, password: string, now: number, verify: () => Promise<string | undefined>): Promise<string | undefined> {
+  verifyOnce(
+    username: string,
+    password: string,
+    now: number,
+    verify: () => Promise<string | undefined>,
+  ): Promise<string | undefined> {
     const key = this.key(username, password);
     const entry = this.entries.get(key);
     if (entry && entry.expiresAt > now) return Promise.resolve(entry.subject);

@@ -63,7 +63,11 @@ export async function createCa(options: { commonName?: string; now?: Date } = {}
 }
 
 /** A server certificate for the given IPs/host names, signed by the CA, valid for one year. */
-export async function issueServerCert(ca: PemPair, hosts: string[], options: { now?: Date } = {}): Promise<PemPair & { names: SubjectName[]; notAfter: Date }> {
+export async function issueServerCert(
+  ca: PemPair,
+  hosts: string[],
+  options: { now?: Date } = {},
+): Promise<PemPair & { names: SubjectName[]; notAfter: Date }> {
   const names = parseSubjectNames(hosts);
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importPrivateKey(ca.keyPem);
@@ -111,7 +115,9 @@ async function importPrivateKey(pem: string): Promise<CryptoKey> {
   try {
     return (await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign'])) as CryptoKey;
   } catch (error) {
-    throw new Error(`the CA key is not an ECDSA P-256 PKCS#8 key as \`smsgate ca init\` writes: ${(error as Error).message}`);
+    throw new Error(
+      `the CA key is not an ECDSA P-256 PKCS#8 key as \`smsgate ca init\` writes: ${(error as Error).message}`,
+    );
   }
 }
 

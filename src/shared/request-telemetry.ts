@@ -20,7 +20,19 @@ export function installRequestTelemetry(app: App, registry: Registry): void {
     const route = request.routeOptions.url;
     const ms = reply.elapsedTime;
     observe(request.method, route ?? 'unmatched', reply.statusCode, ms / 1000);
-    logLine(request.log, 'info', { method: request.method, url: request.url, route, status: reply.statusCode, ms: Math.round(ms * 10) / 10, ip: request.ip }, 'request');
+    logLine(
+      request.log,
+      'info',
+      {
+        method: request.method,
+        url: request.url,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(ms * 10) / 10,
+        ip: request.ip,
+      },
+      'request',
+    );
     done();
   });
 }

@@ -7,7 +7,8 @@ import type { Clock } from './clock.ts';
  * routes write the frames themselves (the reply is hijacked), so this only describes them.
  */
 export const EventStreamResponse = {
-  description: 'a text/event-stream that stays open: `event: <type>` and `data: <json>` frames, and `: keep-alive` comments',
+  description:
+    'a text/event-stream that stays open: `event: <type>` and `data: <json>` frames, and `: keep-alive` comments',
   content: { 'text/event-stream': { schema: Type.String() } },
 };
 
@@ -37,7 +38,11 @@ export interface EventStreamOptions {
  * since a stream's writes send nothing for HEAD, not even the headers: then it returns undefined,
  * and nothing is held open.
  */
-export function openEventStream(request: FastifyRequest, reply: FastifyReply, options: EventStreamOptions): EventStream | undefined {
+export function openEventStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: EventStreamOptions,
+): EventStream | undefined {
   if (request.method === 'HEAD') {
     void reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
     return undefined;

@@ -18,7 +18,10 @@ export function formatValidationErrors(errors: FastifySchemaValidationError[], _
         .filter((e) => e.instancePath === first.instancePath && e.keyword === 'const')
         .map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
       if (allowed.length > 0) return new Error(`${subject} must be one of ${allowed.join(', ')}`);
-      if (first.keyword === 'enum') return new Error(`${subject} must be one of ${((params.allowedValues as unknown[]) ?? []).map((v) => JSON.stringify(v)).join(', ')}`);
+      if (first.keyword === 'enum')
+        return new Error(
+          `${subject} must be one of ${((params.allowedValues as unknown[]) ?? []).map((v) => JSON.stringify(v)).join(', ')}`,
+        );
       // a union of shapes (e.g. string or null): the first branch's complaint is the useful one
       const inner = errors.find((e) => e.instancePath === first.instancePath && e.keyword !== 'anyOf');
       return new Error(`${subject} ${inner?.message ?? first.message ?? 'is not valid'}`);
@@ -28,7 +31,9 @@ export function formatValidationErrors(errors: FastifySchemaValidationError[], _
     case 'required':
       return new Error(`${path ? `${path}.` : ''}${String(params.missingProperty)} is required`);
     case 'type':
-      return new Error(`${subject} must be ${params.type === 'object' && !path ? 'a JSON object' : `of type ${String(params.type)}`}`);
+      return new Error(
+        `${subject} must be ${params.type === 'object' && !path ? 'a JSON object' : `of type ${String(params.type)}`}`,
+      );
     default:
       return new Error(`${subject} ${first.message ?? 'is not valid'}`);
   }

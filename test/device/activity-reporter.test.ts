@@ -61,10 +61,25 @@ test('idle: one report on start (the Local list), then nothing until something h
     const hook = await t.device.api.call('POST', '/webhooks', { url: `${t.receiver.url}/hook`, event: 'sms:received' });
     for (let i = 0; i < 20; i++) t.device.context.messages.receive('+15550001', `burst ${i}`, 1);
     await t.receiver.waitFor(20);
-    const ids = new Set((await t.device.api.call('GET', '/deliveries?limit=50')).body.items.map((d: { id: string }) => d.id));
-    await eventually(() => t.delivered().filter((d) => d.state === 'succeeded').length >= 20 && new Set(t.delivered().filter((d) => d.state === 'succeeded').map((d) => d.id)).size === 20, 'every delivery reported succeeded');
+    const ids = new Set(
+      (await t.device.api.call('GET', '/deliveries?limit=50')).body.items.map((d: { id: string }) => d.id),
+    );
+    await eventually(
+      () =>
+        t.delivered().filter((d) => d.state === 'succeeded').length >= 20 &&
+        new Set(
+          t
+            .delivered()
+            .filter((d) => d.state === 'succeeded')
+            .map((d) => d.id),
+        ).size === 20,
+      'every delivery reported succeeded',
+    );
     const gaps = t.sent.slice(1).map((s, i) => s.at - t.sent[i].at);
-    assert.ok(gaps.every((gap) => gap >= 450), `reports at least ~500 ms apart: ${gaps.map((g) => g.toFixed(0)).join(', ')}`);
+    assert.ok(
+      gaps.every((gap) => gap >= 450),
+      `reports at least ~500 ms apart: ${gaps.map((g) => g.toFixed(0)).join(', ')}`,
+    );
     assert.ok(t.sent.length <= 8, `a burst of 20 deliveries took few reports (${t.sent.length})`);
     for (const d of t.delivered()) assert.ok(ids.has(d.id));
     assert.deepEqual(
@@ -73,7 +88,11 @@ test('idle: one report on start (the Local list), then nothing until something h
       'every event once, in order',
     );
     const local = t.sent.find((s) => s.report.webhooks?.length);
-    assert.deepEqual(local?.report.webhooks, [{ id: hook.body.id, url: `${t.receiver.url}/hook`, event: 'sms:received', deviceId: null }], 'the Local list after it changed');
+    assert.deepEqual(
+      local?.report.webhooks,
+      [{ id: hook.body.id, url: `${t.receiver.url}/hook`, event: 'sms:received', deviceId: null }],
+      'the Local list after it changed',
+    );
     const settled = t.sent.length;
     await sleep(1200);
     assert.equal(t.sent.length, settled, 'idle again');
@@ -97,8 +116,15 @@ test('a report that fails is sent again after a growing wait; one the server ref
     await eventually(() => t.sent.length >= 3 && t.logs.length >= 2, 'two failures and a success');
     await sleep(100);
     const [first, second, third] = t.sent;
-    assert.ok(second.at - first.at >= 450 && third.at - second.at >= 950, `waits grow: ${(second.at - first.at).toFixed(0)} ms, then ${(third.at - second.at).toFixed(0)} ms`);
-    assert.deepEqual(third.report.events?.map((e) => e.summary.message), ['kept until it gets through'], 'the event was kept for the report that got through');
+    assert.ok(
+      second.at - first.at >= 450 && third.at - second.at >= 950,
+      `waits grow: ${(second.at - first.at).toFixed(0)} ms, then ${(third.at - second.at).toFixed(0)} ms`,
+    );
+    assert.deepEqual(
+      third.report.events?.map((e) => e.summary.message),
+      ['kept until it gets through'],
+      'the event was kept for the report that got through',
+    );
     assert.ok(third.report.webhooks, 'and the Local list');
     assert.match(t.logs[0], /activity report failed \(connect ECONNREFUSED\); next try in 500 ms/);
 
@@ -119,7 +145,14 @@ test('while reports cannot get through, the remembered deliveries are bounded: t
   });
   try {
     t.reporter.start();
-    const notice = { attempt: 1, outcome: 'succeeded' as const, status: 200, error: null, durationMs: 1, url: 'https://e.com' };
+    const notice = {
+      attempt: 1,
+      outcome: 'succeeded' as const,
+      status: 200,
+      error: null,
+      durationMs: 1,
+      url: 'https://e.com',
+    };
     for (let i = 0; i < 10_050; i++) t.reporter.noteAttempt({ ...notice, deliveryId: `d-${i}` });
     const changed = (t.reporter as unknown as { changed: Map<string, unknown> }).changed;
     assert.ok(changed.size <= 10_000, `at most 10,000 remembered (${changed.size})`);
@@ -141,7 +174,11 @@ test('a backlog goes out back to back: a full report is followed at once by the 
     await t.receiver.waitFor(450);
     await eventually(() => t.sent.flatMap((s) => s.report.events ?? []).length === 450, 'every event reported', 15_000);
     const withEvents = t.sent.filter((s) => s.report.events?.length);
-    assert.deepEqual(withEvents.slice(0, 4).map((s) => s.report.events!.length), [100, 100, 100, 100], 'full reports first');
+    assert.deepEqual(
+      withEvents.slice(0, 4).map((s) => s.report.events!.length),
+      [100, 100, 100, 100],
+      'full reports first',
+    );
     // without the backlog rule, 450 events would take five reports 500 ms apart (>= 2 s)
     const span = withEvents[4].at - withEvents[0].at;
     assert.ok(span < 1500, `the backlog went out back to back (${span.toFixed(0)} ms for five reports)`);

@@ -10,11 +10,26 @@ before(async () => {
 after(() => device.cleanup());
 
 const PROTECTED: [string, string][] = [
-  ['GET', '/webhooks'], ['POST', '/webhooks'], ['GET', '/webhook'], ['POST', '/webhook'], ['DELETE', '/webhooks/x'], ['DELETE', '/webhook/x'],
-  ['POST', '/message'], ['POST', '/messages'], ['GET', '/message/x'], ['GET', '/messages/x'],
-  ['GET', '/settings'], ['PUT', '/settings'], ['PATCH', '/settings'],
-  ['GET', '/deliveries'], ['GET', '/deliveries/x'], ['POST', '/deliveries/x/redeliver'],
-  ['POST', '/sim/v1/incoming'], ['GET', '/sim/v1/network'], ['POST', '/sim/v1/network'], ['GET', '/device'],
+  ['GET', '/webhooks'],
+  ['POST', '/webhooks'],
+  ['GET', '/webhook'],
+  ['POST', '/webhook'],
+  ['DELETE', '/webhooks/x'],
+  ['DELETE', '/webhook/x'],
+  ['POST', '/message'],
+  ['POST', '/messages'],
+  ['GET', '/message/x'],
+  ['GET', '/messages/x'],
+  ['GET', '/settings'],
+  ['PUT', '/settings'],
+  ['PATCH', '/settings'],
+  ['GET', '/deliveries'],
+  ['GET', '/deliveries/x'],
+  ['POST', '/deliveries/x/redeliver'],
+  ['POST', '/sim/v1/incoming'],
+  ['GET', '/sim/v1/network'],
+  ['POST', '/sim/v1/network'],
+  ['GET', '/device'],
 ];
 
 async function raw(method: string, path: string, init: { auth?: string | null; body?: string; type?: string } = {}) {
@@ -23,7 +38,17 @@ async function raw(method: string, path: string, init: { auth?: string | null; b
   if (init.body !== undefined) headers['content-type'] = init.type ?? 'application/json';
   const response = await fetch(device.url + path, { method, headers, body: init.body });
   const text = await response.text();
-  return { status: response.status, text, json: (() => { try { return JSON.parse(text); } catch { return undefined; } })() };
+  return {
+    status: response.status,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return undefined;
+      }
+    })(),
+  };
 }
 
 function assertClientError(reply: { status: number; text: string; json: any }, status: number, pattern?: RegExp) {
@@ -67,9 +92,16 @@ test('webhook registration rejects what the contract rejects, naming the field',
   assertClientError(await raw('POST', '/webhooks', { body: '{"url": "https://x", ' }), 400, /JSON/);
   assertClientError(await raw('POST', '/webhooks', { body: '' }), 400);
   assertClientError(await raw('POST', '/webhooks', { body: 'url=x', type: 'text/plain' }), 415);
-  assertClientError(await raw('POST', '/webhooks', { body: JSON.stringify({ url: 'https://e.com/' + 'a'.repeat(1_100_000), event: 'sms:received' }) }), 413);
+  assertClientError(
+    await raw('POST', '/webhooks', {
+      body: JSON.stringify({ url: 'https://e.com/' + 'a'.repeat(1_100_000), event: 'sms:received' }),
+    }),
+    413,
+  );
   // http:// to loopback is fine, ids up to 36 characters are kept
-  const ok = await raw('POST', '/webhooks', { body: JSON.stringify({ id: 'x'.repeat(36), url: 'http://localhost:9/h', event: 'sms:sent' }) });
+  const ok = await raw('POST', '/webhooks', {
+    body: JSON.stringify({ id: 'x'.repeat(36), url: 'http://localhost:9/h', event: 'sms:sent' }),
+  });
   assert.equal(ok.status, 201);
   assert.equal(ok.json.id, 'x'.repeat(36));
   await raw('DELETE', `/webhooks/${'x'.repeat(36)}`);
@@ -86,7 +118,13 @@ test('messages, settings, deliveries and simulation routes reject bad input with
     ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], simNumber: 'one' }, 400, /simNumber/],
     ['POST', '/message', { message: 'x', phoneNumbers: [5] }, 400],
     ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], validUntil: 'tomorrow' }, 400, /validUntil/],
-    ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], validUntil: '12/31/2030' }, 400, /validUntil must be an ISO 8601/],
+    [
+      'POST',
+      '/message',
+      { message: 'x', phoneNumbers: ['+1'], validUntil: '12/31/2030' },
+      400,
+      /validUntil must be an ISO 8601/,
+    ],
     ['POST', '/message', { message: 'x', phoneNumbers: ['+1'], ttl: 10_000_000_000_000 }, 400, /ttl/],
     ['PATCH', '/settings', { webhooks: { retry_count: 0 } }, 400, /retry_count/],
     ['PATCH', '/settings', { webhooks: { retry_count: 'many' } }, 400],
@@ -107,7 +145,11 @@ test('messages, settings, deliveries and simulation routes reject bad input with
     ['GET', '/webhooks/../../etc/passwd', undefined, 404],
   ];
   for (const [method, path, body, status, pattern] of cases) {
-    const reply = await raw(method, path, body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const reply = await raw(
+      method,
+      path,
+      body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) },
+    );
     assertClientError(reply, status, pattern);
   }
   const duplicate = { id: 'dup-id', message: 'x', phoneNumbers: ['+15551110000'] };
@@ -115,8 +157,10 @@ test('messages, settings, deliveries and simulation routes reject bad input with
   assertClientError(await raw('POST', '/message', { body: JSON.stringify(duplicate) }), 409, /already exists/);
 });
 
-test('settings accept the official clients\' camelCase and answer snake_case', async () => {
-  const reply = await raw('PATCH', '/settings', { body: JSON.stringify({ webhooks: { retryCount: 5, internetRequired: false } }) });
+test("settings accept the official clients' camelCase and answer snake_case", async () => {
+  const reply = await raw('PATCH', '/settings', {
+    body: JSON.stringify({ webhooks: { retryCount: 5, internetRequired: false } }),
+  });
   assert.equal(reply.status, 200);
   assert.equal(reply.json.webhooks.retry_count, 5);
   assert.equal(reply.json.webhooks.internet_required, false);

@@ -40,7 +40,10 @@ test('webhooks add|list|rm, send and sim receive drive the device from the comma
   const added = await smsgate(['webhooks', 'add', '--event', 'sms:received', '--url', `${receiver.url}/in`], env);
   const hook = JSON.parse(added.stdout);
   await smsgate(['webhooks', 'add', '--event', 'sms:sent', '--url', `${receiver.url}/out`, '--id', 'sent-hook'], env);
-  const listed = (await smsgate(['webhooks', 'list'], env)).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const listed = (await smsgate(['webhooks', 'list'], env)).stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.deepEqual(listed.map((h) => h.id).sort(), [hook.id, 'sent-hook'].sort());
 
   await smsgate(['sim', 'receive', '--from', '+15557654321', 'hello', 'there'], env);
@@ -57,18 +60,31 @@ test('webhooks add|list|rm, send and sim receive drive the device from the comma
 });
 
 test('CLI errors are clear and non-zero; --help works everywhere', async () => {
-  await assert.rejects(smsgate(['webhooks', 'list', '--device', device.ready.url, '--password', 'wrong']), (error: { stderr: string; code: number }) => {
-    assert.equal(error.code, 1);
-    assert.match(error.stderr, /401: missing or wrong credentials/);
-    return true;
-  });
-  await assert.rejects(smsgate(['send', '--device', device.ready.url, '--password', 'x']), (error: { stderr: string; code: number }) => {
-    assert.equal(error.code, 2);
-    assert.match(error.stderr, /--to/);
-    return true;
-  });
+  await assert.rejects(
+    smsgate(['webhooks', 'list', '--device', device.ready.url, '--password', 'wrong']),
+    (error: { stderr: string; code: number }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr, /401: missing or wrong credentials/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    smsgate(['send', '--device', device.ready.url, '--password', 'x']),
+    (error: { stderr: string; code: number }) => {
+      assert.equal(error.code, 2);
+      assert.match(error.stderr, /--to/);
+      return true;
+    },
+  );
   await assert.rejects(smsgate(['frobnicate']), /unknown command/);
-  for (const command of [['device'], ['send'], ['sim', 'receive'], ['webhooks', 'add'], ['webhooks', 'list'], ['webhooks', 'rm']]) {
+  for (const command of [
+    ['device'],
+    ['send'],
+    ['sim', 'receive'],
+    ['webhooks', 'add'],
+    ['webhooks', 'list'],
+    ['webhooks', 'rm'],
+  ]) {
     const { stdout } = await smsgate([...command, '--help']);
     assert.match(stdout, new RegExp(`Usage: smsgate ${command.join(' ')}`));
     assert.match(stdout, /SMSGATE_/);
@@ -78,11 +94,14 @@ test('CLI errors are clear and non-zero; --help works everywhere', async () => {
 });
 
 test('a second device on the same data directory is refused with the reason; the first keeps running', async () => {
-  await assert.rejects(smsgate(['device', '--port', '0'], { SMSGATE_DATA_DIR: dir.path }), (error: { stderr: string; code: number }) => {
-    assert.notEqual(error.code, 0);
-    assert.match(error.stderr, new RegExp(`in use by another smsgate device \\(pid ${device.child.pid}\\)`));
-    return true;
-  });
+  await assert.rejects(
+    smsgate(['device', '--port', '0'], { SMSGATE_DATA_DIR: dir.path }),
+    (error: { stderr: string; code: number }) => {
+      assert.notEqual(error.code, 0);
+      assert.match(error.stderr, new RegExp(`in use by another smsgate device \\(pid ${device.child.pid}\\)`));
+      return true;
+    },
+  );
   const health = await fetch(`${device.ready.url}/health`);
   assert.equal(health.status, 200);
 });

@@ -10,7 +10,9 @@ const EVENTS = 2000;
 const PASSWORD = 'crash-test';
 
 async function startDeviceProcess(dataDir: string) {
-  const proc = await startSmsgate(['device', '--data-dir', dataDir, '--port', '0', '--password', PASSWORD], { SMSGATE_TIME_SCALE: '0.01' });
+  const proc = await startSmsgate(['device', '--data-dir', dataDir, '--port', '0', '--password', PASSWORD], {
+    SMSGATE_TIME_SCALE: '0.01',
+  });
   return { proc, api: new LocalApi(proc.ready.url, 'sms', PASSWORD) };
 }
 
@@ -21,7 +23,10 @@ test('kill -9 during a burst of 2,000 events loses no delivery', { timeout: 120_
   receiver.responder = () => new Promise((resolve) => setTimeout(() => resolve(200), 2));
   try {
     let { proc, api } = await startDeviceProcess(dir.path);
-    assert.equal((await api.call('POST', '/webhooks', { url: `${receiver.url}/hook`, event: 'sms:received' })).status, 201);
+    assert.equal(
+      (await api.call('POST', '/webhooks', { url: `${receiver.url}/hook`, event: 'sms:received' })).status,
+      201,
+    );
 
     const acknowledged = new Set<string>(); // delivery ids of events whose 202 we saw: committed
     let sent = 0;
@@ -61,13 +66,20 @@ test('kill -9 during a burst of 2,000 events loses no delivery', { timeout: 120_
     );
     assert.ok(acknowledged.size >= EVENTS, `${acknowledged.size} events acknowledged`);
 
-    await eventually(() => {
-      const got = new Set(receiver.envelopes().map((e) => e.id));
-      return [...acknowledged].every((id) => got.has(id));
-    }, 'every acknowledged delivery id at the receiver', 60_000, 100);
+    await eventually(
+      () => {
+        const got = new Set(receiver.envelopes().map((e) => e.id));
+        return [...acknowledged].every((id) => got.has(id));
+      },
+      'every acknowledged delivery id at the receiver',
+      60_000,
+      100,
+    );
     const ids = receiver.envelopes().map((e) => e.id);
     const duplicates = ids.length - new Set(ids).size;
-    console.log(`# crash test: ${acknowledged.size} acknowledged, ${ids.length} received, ${duplicates} duplicates, 0 missing`);
+    console.log(
+      `# crash test: ${acknowledged.size} acknowledged, ${ids.length} received, ${duplicates} duplicates, 0 missing`,
+    );
 
     proc.child.kill('SIGTERM');
     assert.equal(await proc.exited, 0, 'SIGTERM exits cleanly');

@@ -6,7 +6,9 @@ import { startTestDevice, eventually } from '../helpers/device.ts';
 
 // The seed's verification algorithm, written here independently of src/: hex HMAC-SHA256 of body + timestamp.
 function seedSignature(key: string, rawBody: string, timestamp: string): string {
-  return createHmac('sha256', key).update(rawBody + timestamp).digest('hex');
+  return createHmac('sha256', key)
+    .update(rawBody + timestamp)
+    .digest('hex');
 }
 
 // Exactly the keys the contract lists for each event.
@@ -36,9 +38,16 @@ after(async () => {
 });
 
 test('all five events arrive with exactly the contract keys, the envelope and a valid signature', async () => {
-  const incoming = await device.api.call('POST', '/sim/v1/incoming', { from: '+66812345678', text: 'Android is always a sweet treat!', simNumber: 1 });
+  const incoming = await device.api.call('POST', '/sim/v1/incoming', {
+    from: '+66812345678',
+    text: 'Android is always a sweet treat!',
+    simNumber: 1,
+  });
   assert.equal(incoming.status, 202);
-  const sent = await device.api.call('POST', '/message', { message: 'hello', phoneNumbers: ['+15551230000', '+15550000001'] });
+  const sent = await device.api.call('POST', '/message', {
+    message: 'hello',
+    phoneNumbers: ['+15551230000', '+15550000001'],
+  });
   assert.equal(sent.status, 202);
   await device.api.call('PATCH', '/settings', { ping: { interval_seconds: 1 } });
 
@@ -97,7 +106,11 @@ test('identical incoming texts share a messageId; different texts do not', async
   await device.api.call('POST', '/sim/v1/incoming', { from: '+2', text: 'same words' });
   await device.api.call('POST', '/sim/v1/incoming', { from: '+3', text: 'other words' });
   await receiver.waitFor(before + 3);
-  const ids = receiver.envelopes().slice(before).filter((e) => e.event === 'sms:received').map((e) => e.payload.messageId);
+  const ids = receiver
+    .envelopes()
+    .slice(before)
+    .filter((e) => e.event === 'sms:received')
+    .map((e) => e.payload.messageId);
   assert.equal(ids.length, 3);
   assert.equal(ids[0], ids[1]);
   assert.notEqual(ids[0], ids[2]);
@@ -109,7 +122,10 @@ test('magic recipients fail with their documented reasons and message state foll
     '+1 (555) 000-0002': 'RESULT_ERROR_NO_SERVICE',
     '+15550000003': 'RESULT_ERROR_RADIO_OFF',
   };
-  const sent = await device.api.call('POST', '/message', { message: 'x', phoneNumbers: [...Object.keys(reasons), '+15550000004'] });
+  const sent = await device.api.call('POST', '/message', {
+    message: 'x',
+    phoneNumbers: [...Object.keys(reasons), '+15550000004'],
+  });
   const id = sent.body.id;
   const state = await eventually(async () => {
     const s = (await device.api.call('GET', `/message/${id}`)).body;
@@ -121,7 +137,12 @@ test('magic recipients fail with their documented reasons and message state foll
   }
   const failedEvents = () => receiver.envelopes().filter((e) => e.event === 'sms:failed' && e.payload.messageId === id);
   await eventually(() => failedEvents().length === 3, 'three sms:failed');
-  assert.deepEqual(failedEvents().map((e) => e.payload.reason).sort(), Object.values(reasons).sort());
+  assert.deepEqual(
+    failedEvents()
+      .map((e) => e.payload.reason)
+      .sort(),
+    Object.values(reasons).sort(),
+  );
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(
     receiver.envelopes().filter((e) => e.event === 'sms:delivered' && e.payload.messageId === id).length,

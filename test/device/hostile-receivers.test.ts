@@ -51,10 +51,14 @@ async function firstAttempt(path: string, url = `${receiver.url}${path}`) {
   const hook = (await device.api.call('POST', '/webhooks', { url, event: 'sms:received' })).body;
   try {
     const { body } = await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: `to ${path}` });
-    return await eventually(async () => {
-      const d = (await device.api.call('GET', `/deliveries/${body.deliveryIds[0]}`)).body;
-      return d.attemptLog.length > 0 ? d : null;
-    }, `an attempt to ${path}`, 5000);
+    return await eventually(
+      async () => {
+        const d = (await device.api.call('GET', `/deliveries/${body.deliveryIds[0]}`)).body;
+        return d.attemptLog.length > 0 ? d : null;
+      },
+      `an attempt to ${path}`,
+      5000,
+    );
   } finally {
     await device.api.call('DELETE', `/webhooks/${hook.id}`);
   }
@@ -75,7 +79,10 @@ test('no answer within the (scaled) 30 s is a timeout', async () => {
   const d = await firstAttempt('/hang');
   assert.equal(d.attemptLog[0].status, null);
   assert.match(d.attemptLog[0].error, /^timeout: no response within 1500 ms/);
-  assert.ok(d.attemptLog[0].durationMs >= 1495 && d.attemptLog[0].durationMs < 4000, `took ${d.attemptLog[0].durationMs} ms`);
+  assert.ok(
+    d.attemptLog[0].durationMs >= 1495 && d.attemptLog[0].durationMs < 4000,
+    `took ${d.attemptLog[0].durationMs} ms`,
+  );
   assert.ok(Date.now() - started < 5000);
 });
 

@@ -30,9 +30,18 @@ test('the official android-sms-gateway client manages webhooks, sends, reads sta
     assert.match(String(hook.id), /^[A-Za-z0-9_-]{21}$/);
     hooks.push(hook);
   }
-  const explicit = await client.registerWebhook({ id: 'my-hook', url: `${receiver.url}/x`, event: WebHookEventType.SmsFailed, deviceId: device.deviceId });
+  const explicit = await client.registerWebhook({
+    id: 'my-hook',
+    url: `${receiver.url}/x`,
+    event: WebHookEventType.SmsFailed,
+    deviceId: device.deviceId,
+  });
   assert.equal(explicit.id, 'my-hook');
-  const replaced = await client.registerWebhook({ id: 'my-hook', url: `${receiver.url}/failed`, event: WebHookEventType.SmsFailed });
+  const replaced = await client.registerWebhook({
+    id: 'my-hook',
+    url: `${receiver.url}/failed`,
+    event: WebHookEventType.SmsFailed,
+  });
   assert.equal(replaced.url, `${receiver.url}/failed`);
 
   const listed = await client.getWebhooks();
@@ -49,7 +58,10 @@ test('the official android-sms-gateway client manages webhooks, sends, reads sta
   assert.equal(final.recipients[0].state, ProcessState.Delivered);
 
   await receiver.waitFor(2);
-  const events = receiver.envelopes().map((e) => e.event).sort();
+  const events = receiver
+    .envelopes()
+    .map((e) => e.event)
+    .sort();
   assert.deepEqual(events, ['sms:delivered', 'sms:sent']);
   assert.ok(receiver.envelopes().every((e) => e.payload.messageId === state.id));
 
@@ -62,11 +74,18 @@ test('the official android-sms-gateway client manages webhooks, sends, reads sta
 test("the seed's curl commands work against the device as written (host and port aside)", async () => {
   const auth = `sms:${TEST_PASSWORD}`;
   const registered = await run('curl', [
-    '-sS', '-X', 'POST', '-u', auth,
-    '-H', 'Content-Type: application/json',
-    '-d', `{ "url": "${receiver.url}/webhook", "event": "sms:received" }`,
+    '-sS',
+    '-X',
+    'POST',
+    '-u',
+    auth,
+    '-H',
+    'Content-Type: application/json',
+    '-d',
+    `{ "url": "${receiver.url}/webhook", "event": "sms:received" }`,
     `${device.url}/webhooks`,
-    '-w', '\n%{http_code}',
+    '-w',
+    '\n%{http_code}',
   ]);
   const [body, code] = registered.stdout.trim().split('\n');
   assert.equal(code, '201');
@@ -74,13 +93,25 @@ test("the seed's curl commands work against the device as written (host and port
   assert.equal(hook.event, 'sms:received');
 
   const listed = await run('curl', ['-sS', '-X', 'GET', '-u', auth, `${device.url}/webhooks`]);
-  assert.deepEqual(JSON.parse(listed.stdout).map((h: { id: string }) => h.id), [hook.id]);
+  assert.deepEqual(
+    JSON.parse(listed.stdout).map((h: { id: string }) => h.id),
+    [hook.id],
+  );
 
   const before = receiver.requests.length;
   await device.api.call('POST', '/sim/v1/incoming', { from: '6505551212', text: 'Android is always a sweet treat!' });
   await receiver.waitFor(before + 1);
 
-  const removed = await run('curl', ['-sS', '-X', 'DELETE', '-u', auth, `${device.url}/webhooks/${encodeURIComponent(hook.id)}`, '-w', '%{http_code}']);
+  const removed = await run('curl', [
+    '-sS',
+    '-X',
+    'DELETE',
+    '-u',
+    auth,
+    `${device.url}/webhooks/${encodeURIComponent(hook.id)}`,
+    '-w',
+    '%{http_code}',
+  ]);
   assert.equal(removed.stdout, '204');
   const empty = await run('curl', ['-sS', '-u', auth, `${device.url}/webhook`]);
   assert.deepEqual(JSON.parse(empty.stdout), []);

@@ -5,9 +5,20 @@ import { openDatabase } from '../../src/device/store/database.ts';
 import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
 import { tempDir } from '../helpers/device.ts';
 
-const target = (n: number) => ({ source: 'Local' as const, webhookId: `hook-${n}`, url: `https://example.com/${n}`, envelopeDeviceId: 'dev-1' });
+const target = (n: number) => ({
+  source: 'Local' as const,
+  webhookId: `hook-${n}`,
+  url: `https://example.com/${n}`,
+  envelopeDeviceId: 'dev-1',
+});
 const result = (delivery: ClaimedDelivery, ok: boolean, at = 1000): AttemptResult => ({
-  delivery, startedAt: at, durationMs: 5, ok, status: ok ? 200 : 500, error: ok ? null : 'HTTP 500', responsePreview: '',
+  delivery,
+  startedAt: at,
+  durationMs: 5,
+  ok,
+  status: ok ? 200 : 500,
+  error: ok ? null : 'HTTP 500',
+  responsePreview: '',
 });
 
 function fixture() {
@@ -20,17 +31,30 @@ function fixture() {
 test('an event and its deliveries are one transaction, bodies are the exact envelope', () => {
   const { db, outbox, dir } = fixture();
   try {
-    const { eventId, deliveryIds } = outbox.enqueue('sms:received', { messageId: 'm', message: 'hé "quoted"', phoneNumber: '+1', simNumber: null, receivedAt: 't' }, [target(1), target(2)], 1000);
+    const { eventId, deliveryIds } = outbox.enqueue(
+      'sms:received',
+      { messageId: 'm', message: 'hé "quoted"', phoneNumber: '+1', simNumber: null, receivedAt: 't' },
+      [target(1), target(2)],
+      1000,
+    );
     assert.equal(deliveryIds.length, 2);
     const body = JSON.parse(outbox.getDelivery(deliveryIds[0])!.body);
-    assert.deepEqual(body, { deviceId: 'dev-1', event: 'sms:received', id: deliveryIds[0], payload: { messageId: 'm', message: 'hé "quoted"', phoneNumber: '+1', simNumber: null, receivedAt: 't' }, webhookId: 'hook-1' });
+    assert.deepEqual(body, {
+      deviceId: 'dev-1',
+      event: 'sms:received',
+      id: deliveryIds[0],
+      payload: { messageId: 'm', message: 'hé "quoted"', phoneNumber: '+1', simNumber: null, receivedAt: 't' },
+      webhookId: 'hook-1',
+    });
     assert.equal(outbox.getDelivery(deliveryIds[0])!.eventId, eventId);
 
     // A failure inside the caller's transaction rolls back the event and all its deliveries.
-    assert.throws(() => db.transaction(() => {
-      outbox.enqueue('sms:sent', {}, [target(3)], 1000);
-      throw new Error('caller failed');
-    })());
+    assert.throws(() =>
+      db.transaction(() => {
+        outbox.enqueue('sms:sent', {}, [target(3)], 1000);
+        throw new Error('caller failed');
+      })(),
+    );
     assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1);
     assert.equal((db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n, 2);
   } finally {
@@ -50,12 +74,21 @@ test('a claim is exclusive and writes nothing: the row stays pending with the at
     assert.equal(new Set([...a, ...b].map((d) => d.id)).size, 50, 'no delivery claimed twice');
     assert.deepEqual(outbox.claimDue(1000, 10), [], 'nothing left to claim');
     const stored = db.prepare(`SELECT state, attempts, count(*) AS n FROM deliveries GROUP BY state, attempts`).all();
-    assert.deepEqual(stored, [{ state: 'pending', attempts: 0, n: 50 }], 'the file says pending, as a crash would leave it');
+    assert.deepEqual(
+      stored,
+      [{ state: 'pending', attempts: 0, n: 50 }],
+      'the file says pending, as a crash would leave it',
+    );
     assert.deepEqual(outbox.countByState(), { pending: 0, sending: 50, succeeded: 0, failed: 0 });
     assert.equal(outbox.getDelivery(a[0].id)!.state, 'sending');
     assert.equal(outbox.listDeliveries({ state: 'sending', limit: 100 }).length, 50);
     assert.equal(outbox.listDeliveries({ state: 'pending', limit: 100 }).length, 0);
-    outbox.recordAttempts(a.map((d) => result(d, true)), 14, () => 0, 1001);
+    outbox.recordAttempts(
+      a.map((d) => result(d, true)),
+      14,
+      () => 0,
+      1001,
+    );
     assert.deepEqual(outbox.countByState(), { pending: 0, sending: 20, succeeded: 30, failed: 0 });
   } finally {
     db.close();
@@ -105,9 +138,21 @@ test('in-flight deliveries are released after a crash without spending their att
     assert.equal(claimed.length, 2);
     assert.equal(outbox.releaseInFlight(100), 2);
     const again = outbox.claimDue(100, 2);
-    assert.deepEqual(again.map((d) => d.attempt), [1, 1]);
-    outbox.recordAttempts(claimed.map((d) => result(d, true)), 14, () => 0, 100);
-    assert.equal(outbox.getDelivery(claimed[0].id)!.attemptLog.length, 1, 'the late result of the lost claim is still the first attempt');
+    assert.deepEqual(
+      again.map((d) => d.attempt),
+      [1, 1],
+    );
+    outbox.recordAttempts(
+      claimed.map((d) => result(d, true)),
+      14,
+      () => 0,
+      100,
+    );
+    assert.equal(
+      outbox.getDelivery(claimed[0].id)!.attemptLog.length,
+      1,
+      'the late result of the lost claim is still the first attempt',
+    );
   } finally {
     db.close();
     dir.remove();
@@ -122,8 +167,15 @@ test('retries are ordered by due time; nextDueAt reports the earliest', () => {
     outbox.recordAttempts([result(a, false), result(b, false)], 14, (r) => (r.delivery.id === a.id ? 500 : 300), 0);
     assert.equal(outbox.nextDueAt(), 300);
     assert.deepEqual(outbox.claimDue(299, 5), []);
-    assert.deepEqual(outbox.claimDue(1000, 1).map((d) => d.id), [b.id], 'with room for one, the earliest due goes first');
-    assert.deepEqual(outbox.claimDue(1000, 1).map((d) => d.id), [a.id]);
+    assert.deepEqual(
+      outbox.claimDue(1000, 1).map((d) => d.id),
+      [b.id],
+      'with room for one, the earliest due goes first',
+    );
+    assert.deepEqual(
+      outbox.claimDue(1000, 1).map((d) => d.id),
+      [a.id],
+    );
   } finally {
     db.close();
     dir.remove();
@@ -133,18 +185,44 @@ test('retries are ordered by due time; nextDueAt reports the earliest', () => {
 test('a claim with an admission check leaves refused deliveries pending and, with lookahead, finds admitted ones further down', () => {
   const { db, outbox, dir } = fixture();
   try {
-    const stuck = { source: 'Local' as const, webhookId: 'stuck', url: 'https://stuck.example/hook', envelopeDeviceId: 'dev-1' };
-    const fine = { source: 'Local' as const, webhookId: 'fine', url: 'https://fine.example/hook', envelopeDeviceId: 'dev-1' };
+    const stuck = {
+      source: 'Local' as const,
+      webhookId: 'stuck',
+      url: 'https://stuck.example/hook',
+      envelopeDeviceId: 'dev-1',
+    };
+    const fine = {
+      source: 'Local' as const,
+      webhookId: 'fine',
+      url: 'https://fine.example/hook',
+      envelopeDeviceId: 'dev-1',
+    };
     // 20 deliveries to the stuck receiver come first in due order, then 5 to the fine one
     for (let i = 0; i < 20; i++) outbox.enqueue('sms:received', { i }, [stuck], 1000 + i);
     for (let i = 0; i < 5; i++) outbox.enqueue('sms:received', { i }, [fine], 2000 + i);
     const admitFine = (url: string) => url.startsWith('https://fine.');
-    assert.deepEqual(outbox.claimDue(5000, 4, admitFine, false), [], 'without lookahead only the first window is read: all refused');
+    assert.deepEqual(
+      outbox.claimDue(5000, 4, admitFine, false),
+      [],
+      'without lookahead only the first window is read: all refused',
+    );
     const claimed = outbox.claimDue(5000, 4, admitFine, true);
-    assert.deepEqual(claimed.map((d) => d.url), Array(4).fill(fine.url), 'with lookahead: the fine receiver’s, oldest first');
+    assert.deepEqual(
+      claimed.map((d) => d.url),
+      Array(4).fill(fine.url),
+      'with lookahead: the fine receiver’s, oldest first',
+    );
     assert.equal(typeof claimed[0].body, 'string');
-    assert.deepEqual(outbox.countByState(), { pending: 21, sending: 4, succeeded: 0, failed: 0 }, 'the refused ones are untouched');
-    assert.equal(outbox.claimDue(5000, 30).filter((d) => d.url === stuck.url).length, 20, 'and can be claimed when admitted');
+    assert.deepEqual(
+      outbox.countByState(),
+      { pending: 21, sending: 4, succeeded: 0, failed: 0 },
+      'the refused ones are untouched',
+    );
+    assert.equal(
+      outbox.claimDue(5000, 30).filter((d) => d.url === stuck.url).length,
+      20,
+      'and can be claimed when admitted',
+    );
   } finally {
     db.close();
     dir.remove();

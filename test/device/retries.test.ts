@@ -29,27 +29,44 @@ test('500 four times then 200: five attempts, same id, at 10/20/40/80 s on the s
     const { body } = await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: 'retry me' });
     const [deliveryId] = body.deliveryIds;
     await receiver.waitFor(5, 15_000);
-    await eventually(async () => (await device.api.call('GET', `/deliveries/${deliveryId}`)).body.state === 'succeeded', 'succeeded');
+    await eventually(
+      async () => (await device.api.call('GET', `/deliveries/${deliveryId}`)).body.state === 'succeeded',
+      'succeeded',
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(receiver.requests.length, 5, 'exactly five attempts');
 
     const ids = receiver.envelopes().map((e) => e.id);
     assert.deepEqual(new Set(ids), new Set([deliveryId]), 'the same delivery id on every attempt');
     const log = (await device.api.call('GET', `/deliveries/${deliveryId}`)).body;
-    assert.deepEqual(log.attemptLog.map((a: { status: number }) => a.status), [500, 500, 500, 500, 200]);
-    assert.deepEqual(log.attemptLog.map((a: { number: number }) => a.number), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      log.attemptLog.map((a: { status: number }) => a.status),
+      [500, 500, 500, 500, 200],
+    );
+    assert.deepEqual(
+      log.attemptLog.map((a: { number: number }) => a.number),
+      [1, 2, 3, 4, 5],
+    );
 
     // The schedule, as the device kept it: each retry starts 10/20/40/80 s (scaled) after the
     // previous attempt failed, within 10%, never earlier.
     const expected = [10_000, 20_000, 40_000, 80_000].map((ms) => ms * TIMING_SCALE);
-    const attempts = log.attemptLog.map((a: { startedAt: string; durationMs: number }) => ({ start: Date.parse(a.startedAt), duration: a.durationMs }));
+    const attempts = log.attemptLog.map((a: { startedAt: string; durationMs: number }) => ({
+      start: Date.parse(a.startedAt),
+      duration: a.durationMs,
+    }));
     attempts.slice(1).forEach((attempt: { start: number }, i: number) => {
       const gap = attempt.start - (attempts[i].start + attempts[i].duration);
-      assert.ok(gap >= expected[i] && gap <= expected[i] * 1.1, `retry ${i + 1} ${gap} ms after the failure, expected ${expected[i]} ms (+10%)`);
+      assert.ok(
+        gap >= expected[i] && gap <= expected[i] * 1.1,
+        `retry ${i + 1} ${gap} ms after the failure, expected ${expected[i]} ms (+10%)`,
+      );
     });
     // And the receiver saw them arrive no faster than that.
     const arrivals = receiver.requests.map((r) => r.receivedAt);
-    arrivals.slice(1).forEach((at, i) => assert.ok(at - arrivals[i] >= expected[i] * 0.9, `arrival ${i + 2} came early`));
+    arrivals
+      .slice(1)
+      .forEach((at, i) => assert.ok(at - arrivals[i] >= expected[i] * 0.9, `arrival ${i + 2} came early`));
     for (const attempt of log.attemptLog) {
       assert.equal(typeof attempt.durationMs, 'number');
       assert.match(attempt.startedAt, /^\d{4}-/);
@@ -69,10 +86,14 @@ test('retry_count=3: exactly four attempts, then the delivery is failed for good
   try {
     const { body } = await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: 'give up' });
     const [deliveryId] = body.deliveryIds;
-    const final = await eventually(async () => {
-      const d = (await device.api.call('GET', `/deliveries/${deliveryId}`)).body;
-      return d.state === 'failed' ? d : null;
-    }, 'failed for good', 5000);
+    const final = await eventually(
+      async () => {
+        const d = (await device.api.call('GET', `/deliveries/${deliveryId}`)).body;
+        return d.state === 'failed' ? d : null;
+      },
+      'failed for good',
+      5000,
+    );
     await new Promise((r) => setTimeout(r, 1000)); // longer than the next retry would have been
     assert.equal(receiver.requests.length, 4);
     assert.equal(final.attemptLog.length, 4);
@@ -88,7 +109,10 @@ test('retry_count=3: exactly four attempts, then the delivery is failed for good
     const redeliver = await device.api.call('POST', `/deliveries/${deliveryId}/redeliver`);
     assert.equal(redeliver.status, 202);
     await receiver.waitFor(5);
-    await eventually(async () => (await device.api.call('GET', `/deliveries/${deliveryId}`)).body.state === 'succeeded', 'redelivered');
+    await eventually(
+      async () => (await device.api.call('GET', `/deliveries/${deliveryId}`)).body.state === 'succeeded',
+      'redelivered',
+    );
     assert.equal(receiver.envelopes()[4].id, deliveryId);
   } finally {
     await device.api.call('PATCH', '/settings', { webhooks: { retry_count: 14 } });

@@ -6,7 +6,9 @@ export { tempDir, eventually };
 export const TEST_PASSWORD = 'test-password';
 
 /** A real device (real SQLite file, real HTTP) on a free loopback port, on a fast clock. */
-export async function startTestDevice(options: Partial<DeviceOptions> = {}): Promise<RunningDevice & { api: LocalApi; cleanup(): Promise<void> }> {
+export async function startTestDevice(
+  options: Partial<DeviceOptions> = {},
+): Promise<RunningDevice & { api: LocalApi; cleanup(): Promise<void> }> {
   const dir = options.dataDir ? undefined : tempDir();
   const device = await startDevice({
     dataDir: options.dataDir ?? dir!.path,
@@ -29,16 +31,29 @@ export async function startTestDevice(options: Partial<DeviceOptions> = {}): Pro
 
 /** A tiny client of the Local API for tests: returns status and parsed body. */
 export class LocalApi {
-  constructor(readonly url: string, readonly username: string, readonly password: string) {}
+  constructor(
+    readonly url: string,
+    readonly username: string,
+    readonly password: string,
+  ) {}
 
   get authorization(): string {
     return 'Basic ' + Buffer.from(`${this.username}:${this.password}`).toString('base64');
   }
 
-  async call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  async call<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: T; headers: Headers }> {
     const response = await fetch(this.url + path, {
       method,
-      headers: { authorization: this.authorization, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        authorization: this.authorization,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
@@ -51,4 +66,3 @@ export class LocalApi {
     return { status: response.status, body: parsed as T, headers: response.headers };
   }
 }
-

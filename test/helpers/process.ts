@@ -13,14 +13,21 @@ export interface RunningProcess {
 }
 
 /** Start `smsgate <args>` as a real child process and wait for its `ready {json}` line. */
-export async function startSmsgate(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000, cwd?: string): Promise<RunningProcess> {
+export async function startSmsgate(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+  cwd?: string,
+): Promise<RunningProcess> {
   const child = spawn(process.execPath, [SMSGATE_BIN, ...args], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
   const ready = await new Promise<Record<string, any>>((resolve, reject) => {
     const timer = setTimeout(() => {

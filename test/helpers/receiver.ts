@@ -10,7 +10,11 @@ export interface ReceivedRequest {
 }
 
 /** Decide how to answer; default 200. Return 'hang' to never answer, or take over `res` yourself. */
-export type Responder = (request: ReceivedRequest, index: number, res: ServerResponse) => number | 'hang' | 'handled' | Promise<number | 'hang' | 'handled'>;
+export type Responder = (
+  request: ReceivedRequest,
+  index: number,
+  res: ServerResponse,
+) => number | 'hang' | 'handled' | Promise<number | 'hang' | 'handled'>;
 
 /** A real HTTP receiver on 127.0.0.1 that records every request exactly as received. */
 export class TestReceiver {
@@ -53,7 +57,8 @@ export class TestReceiver {
     if (this.requests.length >= count) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`receiver got ${this.requests.length} requests, expected ${count} within ${timeoutMs} ms`)),
+        () =>
+          reject(new Error(`receiver got ${this.requests.length} requests, expected ${count} within ${timeoutMs} ms`)),
         timeoutMs,
       );
       this.waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) });

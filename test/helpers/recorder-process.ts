@@ -21,5 +21,7 @@ createServer((req, res) => {
     else answer();
   });
 }).listen(0, '127.0.0.1', function (this: import('node:net').Server) {
-  process.stdout.write(`ready ${JSON.stringify({ url: `http://127.0.0.1:${(this.address() as { port: number }).port}` })}\n`);
+  process.stdout.write(
+    `ready ${JSON.stringify({ url: `http://127.0.0.1:${(this.address() as { port: number }).port}` })}\n`,
+  );
 });

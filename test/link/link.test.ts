@@ -15,7 +15,11 @@ let password: string;
 const thirdParty = (path: string, init: RequestInit = {}) =>
   fetch(`${server.thirdPartyUrl}${path}`, {
     ...init,
-    headers: { authorization: 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64'), 'content-type': 'application/json', ...(init.headers ?? {}) },
+    headers: {
+      authorization: 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64'),
+      'content-type': 'application/json',
+      ...(init.headers ?? {}),
+    },
   });
 
 before(async () => {
@@ -23,7 +27,14 @@ before(async () => {
   server = await createServer({ dataDir: serverDir.path, port: 0, keepAliveMs: 500 });
   receiver = await new TestReceiver().start();
   device = await startTestDevice({
-    link: { serverUrl: server.url, privateToken: server.privateToken, name: 'linked test phone', reconnect: { minDelayMs: 300, maxDelayMs: 1000 }, healthIntervalMs: 300, log: () => {} },
+    link: {
+      serverUrl: server.url,
+      privateToken: server.privateToken,
+      name: 'linked test phone',
+      reconnect: { minDelayMs: 300, maxDelayMs: 1000 },
+      healthIntervalMs: 300,
+      log: () => {},
+    },
   });
   login = device.link!.registration.login;
   password = device.link!.createdPassword!;
@@ -43,7 +54,12 @@ test('a webhook registered on the server reaches the device in under 1 s and is 
   await client.getWebhooks(); // log in first: the measure is the sync, not the password hash
   const started = performance.now();
   const hook = await client.registerWebhook({ url: `${receiver.url}/cloud`, event: 'sms:received' as never });
-  await eventually(() => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id), 'the Cloud list to have the webhook', 2000, 5);
+  await eventually(
+    () => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id),
+    'the Cloud list to have the webhook',
+    2000,
+    5,
+  );
   const syncMs = performance.now() - started;
   console.log(`# webhook sync, POST to Cloud list updated: ${syncMs.toFixed(1)} ms`);
   assert.ok(syncMs < 1000, `synced in ${syncMs} ms`);
@@ -52,12 +68,20 @@ test('a webhook registered on the server reaches the device in under 1 s and is 
   await receiver.waitFor(1);
   const envelope = receiver.envelopes()[0];
   assert.equal(envelope.webhookId, hook.id);
-  assert.equal(envelope.deviceId, device.link!.registration.id, "a Cloud webhook's deliveries carry the server's device id");
+  assert.equal(
+    envelope.deviceId,
+    device.link!.registration.id,
+    "a Cloud webhook's deliveries carry the server's device id",
+  );
   assert.equal(envelope.payload.message, 'via the cloud');
 
   // The two lists stay apart.
   const local = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/local`, event: 'sms:received' });
-  assert.deepEqual((await device.api.call('GET', '/webhooks')).body.map((h: { id: string }) => h.id), [local.body.id], 'Local API shows only Local');
+  assert.deepEqual(
+    (await device.api.call('GET', '/webhooks')).body.map((h: { id: string }) => h.id),
+    [local.body.id],
+    'Local API shows only Local',
+  );
   const serverList = (await client.getWebhooks()).map((h) => h.id);
   assert.deepEqual(serverList, [hook.id], 'the server shows only its own');
   await device.api.call('DELETE', `/webhooks/${local.body.id}`);
@@ -76,20 +100,32 @@ test('a message sent through the server is sent by the device; events reach the 
 
   const ok = await client.send({ message: 'through the server', phoneNumbers: ['+15551239876'] });
   const magic = await client.send({ message: 'doomed', phoneNumbers: ['+15550000002'] });
-  const okState = await eventually(async () => {
-    const s = await client.getState(ok.id);
-    return s.state === 'Delivered' ? s : null;
-  }, 'Delivered on the server', 5000);
+  const okState = await eventually(
+    async () => {
+      const s = await client.getState(ok.id);
+      return s.state === 'Delivered' ? s : null;
+    },
+    'Delivered on the server',
+    5000,
+  );
   assert.equal(okState.recipients[0].state, 'Delivered');
-  const magicState = await eventually(async () => {
-    const s = await client.getState(magic.id);
-    return s.state === 'Failed' ? s : null;
-  }, 'Failed on the server', 5000);
+  const magicState = await eventually(
+    async () => {
+      const s = await client.getState(magic.id);
+      return s.state === 'Failed' ? s : null;
+    },
+    'Failed on the server',
+    5000,
+  );
   assert.equal(magicState.recipients[0].state, 'Failed');
   assert.equal(magicState.recipients[0].error, 'RESULT_ERROR_NO_SERVICE');
 
   await receiver.waitFor(before + 3);
-  const got = receiver.envelopes().slice(before).map((e) => `${e.event} ${e.payload.messageId}`).sort();
+  const got = receiver
+    .envelopes()
+    .slice(before)
+    .map((e) => `${e.event} ${e.payload.messageId}`)
+    .sort();
   assert.deepEqual(got, [`sms:delivered ${ok.id}`, `sms:failed ${magic.id}`, `sms:sent ${ok.id}`].sort());
   for (const hook of hooks) await client.deleteWebhook(hook.id!);
 });
@@ -98,15 +134,31 @@ test('a message the device cannot send comes back Failed with the reason, and a 
   const client = officialClient(login, password, server.thirdPartyUrl);
   // More refused messages than one pull hands out (100): left Pending they would fill every pull.
   const refused = [];
-  for (let i = 0; i < 101; i++) refused.push(await client.send({ message: `no such SIM ${i}`, phoneNumbers: ['+15551230000'], simNumber: 2 } as never));
-  await device.api.call('POST', '/message', { id: 'used-by-local-api', message: 'sent locally', phoneNumbers: ['+15551230001'] });
-  const clash = await client.send({ id: 'used-by-local-api', message: 'same id through the server', phoneNumbers: ['+15551230002'] });
+  for (let i = 0; i < 101; i++)
+    refused.push(
+      await client.send({ message: `no such SIM ${i}`, phoneNumbers: ['+15551230000'], simNumber: 2 } as never),
+    );
+  await device.api.call('POST', '/message', {
+    id: 'used-by-local-api',
+    message: 'sent locally',
+    phoneNumbers: ['+15551230001'],
+  });
+  const clash = await client.send({
+    id: 'used-by-local-api',
+    message: 'same id through the server',
+    phoneNumbers: ['+15551230002'],
+  });
   const ordinary = await client.send({ message: 'after them', phoneNumbers: ['+15551230003'] });
 
-  const final = async (id: string) => eventually(async () => {
-    const s = await client.getState(id);
-    return s.state === 'Delivered' || s.state === 'Failed' ? s : null;
-  }, `message ${id} to be Delivered or Failed`, 8000);
+  const final = async (id: string) =>
+    eventually(
+      async () => {
+        const s = await client.getState(id);
+        return s.state === 'Delivered' || s.state === 'Failed' ? s : null;
+      },
+      `message ${id} to be Delivered or Failed`,
+      8000,
+    );
   assert.equal((await final(ordinary.id)).state, 'Delivered', 'the message behind the refused ones was sent');
   const noSim = await final(refused[100].id);
   assert.equal(noSim.state, 'Failed');
@@ -114,7 +166,11 @@ test('a message the device cannot send comes back Failed with the reason, and a 
   const clashed = await final(clash.id);
   assert.equal(clashed.state, 'Failed');
   assert.match(clashed.recipients[0].error ?? '', /already has a message with id "used-by-local-api"/);
-  assert.equal(device.context.messages.get('used-by-local-api')!.source, 'Local', "the Local API's message is untouched");
+  assert.equal(
+    device.context.messages.get('used-by-local-api')!.source,
+    'Local',
+    "the Local API's message is untouched",
+  );
   const states = await Promise.all(refused.slice(0, 100).map((m) => client.getState(m.id)));
   assert.deepEqual([...new Set(states.map((s) => s.state))], ['Failed'], 'every refused message is Failed');
 });
@@ -125,13 +181,20 @@ test('a dropped push connection: a webhook registered meanwhile is synced after 
   device.link!.dropConnection();
   await eventually(() => !device.link!.connected, 'disconnected', 1000, 2);
   const hook = await client.registerWebhook({ url: `${receiver.url}/missed`, event: 'sms:sent' as never });
-  await eventually(() => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id), 'the webhook after reconnect', 5000);
+  await eventually(
+    () => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id),
+    'the webhook after reconnect',
+    5000,
+  );
   assert.ok((device.link as unknown as { stream: { opens: number } }).stream.opens > opensBefore, 'it reconnected');
   await client.deleteWebhook(hook.id!);
 });
 
 test('settings changed on the server reach the device; the server never returns the signing key', async () => {
-  const reply = await thirdParty('/settings', { method: 'PATCH', body: JSON.stringify({ webhooks: { retry_count: 4, signing_key: 'set-on-the-server' } }) });
+  const reply = await thirdParty('/settings', {
+    method: 'PATCH',
+    body: JSON.stringify({ webhooks: { retry_count: 4, signing_key: 'set-on-the-server' } }),
+  });
   assert.equal(reply.status, 200);
   const echoed = await reply.json();
   assert.equal(echoed.webhooks?.signing_key, undefined, 'not echoed');
@@ -152,14 +215,22 @@ test('each ping updates lastSeen on the server', async () => {
   }, 'lastSeen to move');
 });
 
-test("the device reports its health to the server: the Devices list shows its queue depth as it changes", async () => {
+test('the device reports its health to the server: the Devices list shows its queue depth as it changes', async () => {
   const queueOnServer = async () => {
     const [listed] = await (await thirdParty('/devices')).json();
     return listed.health?.checks['webhooks:queue']?.observedValue as number | undefined;
   };
   await eventually(async () => (await queueOnServer()) === 0, 'the first report, with an empty queue');
-  const hook = await (await thirdParty('/webhooks', { method: 'POST', body: JSON.stringify({ url: receiver.url + '/health-queue', event: 'sms:received' }) })).json();
-  await eventually(() => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id), 'the webhook on the device');
+  const hook = await (
+    await thirdParty('/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({ url: receiver.url + '/health-queue', event: 'sms:received' }),
+    })
+  ).json();
+  await eventually(
+    () => device.context.webhooks.list('Cloud').some((h) => h.id === hook.id),
+    'the webhook on the device',
+  );
   device.context.network.set(false); // deliveries wait while offline
   try {
     for (let i = 0; i < 3; i++) device.context.messages.receive('+15550001234', `queued ${i}`, 1);
@@ -180,7 +251,10 @@ test('a restarted device reuses its registration', async () => {
   const dataDir = device.context.db.name.replace(/\/device\.db$/, '');
   reusedDataDir = dataDir;
   await device.stop();
-  device = await startTestDevice({ dataDir, link: { serverUrl: server.url, privateToken: server.privateToken, log: () => {} } });
+  device = await startTestDevice({
+    dataDir,
+    link: { serverUrl: server.url, privateToken: server.privateToken, log: () => {} },
+  });
   assert.equal(device.link!.registration.id, id);
   assert.equal(device.link!.createdPassword, undefined, 'no new user');
   const devices = await (await thirdParty('/devices')).json();

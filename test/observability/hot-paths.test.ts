@@ -52,7 +52,10 @@ test('hotLogLine writes the same line pino would, bindings of a child included',
   // the same text apart from the time
   assert.equal(withoutTime(lines[1]), withoutTime(lines[0]));
   assert.equal(withoutTime(lines[3]), withoutTime(lines[2]));
-  assert.deepEqual({ ...JSON.parse(lines[4]), time: 0 }, { level: 30, time: 0, name: 'unit', reqId: 'req-"1"', msg: 'no fields' });
+  assert.deepEqual(
+    { ...JSON.parse(lines[4]), time: 0 },
+    { level: 30, time: 0, name: 'unit', reqId: 'req-"1"', msg: 'no fields' },
+  );
   assert.ok(Math.abs(JSON.parse(lines[1]).time - Date.now()) < 5_000);
 });
 
@@ -65,15 +68,24 @@ test('hotLogLine respects the level, and leaves loggers it does not know to pino
   const custom = capturingLogger({ formatters: { level: (label) => ({ severity: label.toUpperCase() }) } });
   hotLogLine(custom.logger)(custom.logger, 'info', { a: 3 }, 'formatted');
   await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(quiet.lines.map((line) => JSON.parse(line).msg), ['kept']);
+  assert.deepEqual(
+    quiet.lines.map((line) => JSON.parse(line).msg),
+    ['kept'],
+  );
   assert.equal(JSON.parse(custom.lines[0]).severity, 'INFO');
 });
 
-test('SeriesHistogram exports exactly what prom-client\'s Histogram does for the same observations', async () => {
+test("SeriesHistogram exports exactly what prom-client's Histogram does for the same observations", async () => {
   const reference = new Registry();
   const ours = new Registry();
   const buckets = [0.001, 0.005, 0.01];
-  const histogram = new Histogram({ name: 'x_seconds', help: 'help', labelNames: ['method', 'route', 'status_code'], buckets, registers: [reference] });
+  const histogram = new Histogram({
+    name: 'x_seconds',
+    help: 'help',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets,
+    registers: [reference],
+  });
   const series = new SeriesHistogram('x_seconds', 'help', ['method', 'route', 'status_code'], buckets, ours);
   const observations = [
     ['GET', '/a', '200', 0.0005],
@@ -121,7 +133,10 @@ test('BatchedLogDestination: every line, in order, by batch, by timer and on exi
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(lines.length, 20_001);
-    assert.deepEqual(lines.slice(0, 20_000).map((line) => JSON.parse(line).n), Array.from({ length: 20_000 }, (_, i) => i));
+    assert.deepEqual(
+      lines.slice(0, 20_000).map((line) => JSON.parse(line).n),
+      Array.from({ length: 20_000 }, (_, i) => i),
+    );
     assert.equal(JSON.parse(lines[1234]).text, 'line ü 1234');
 
     // a process that exits at once (process.exit) still leaves the lines that were waiting (under 8 KiB:
@@ -131,10 +146,18 @@ test('BatchedLogDestination: every line, in order, by batch, by timer and on exi
       const d = new BatchedLogDestination(${JSON.stringify(child)});
       for (let i = 0; i < 500; i++) d.write('{"n":' + i + '}\\n');
       process.exit(0);`;
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
     assert.equal(run.status, 0, run.stderr);
-    const written = readFileSync(child, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line).n);
-    assert.deepEqual(written, Array.from({ length: 500 }, (_, i) => i));
+    const written = readFileSync(child, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line).n);
+    assert.deepEqual(
+      written,
+      Array.from({ length: 500 }, (_, i) => i),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

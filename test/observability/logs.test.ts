@@ -25,17 +25,29 @@ test('device log (stderr not a terminal): one JSON line per API request with its
     const call = (method: string, path: string, body: unknown, requestId?: string) =>
       fetch(`${device.ready.url}${path}`, {
         method,
-        headers: { authorization, 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) },
+        headers: {
+          authorization,
+          'content-type': 'application/json',
+          ...(requestId ? { 'x-request-id': requestId } : {}),
+        },
         body: JSON.stringify(body),
       });
-    const registered = await call('POST', '/webhooks', { url: `${receiver.url}/hook`, event: 'sms:received' }, 'caller-chosen-id-1');
+    const registered = await call(
+      'POST',
+      '/webhooks',
+      { url: `${receiver.url}/hook`, event: 'sms:received' },
+      'caller-chosen-id-1',
+    );
     assert.equal(registered.status, 201);
     assert.equal(registered.headers.get('x-request-id'), 'caller-chosen-id-1');
     const generated = await call('POST', '/sim/v1/incoming', { from: '+15550001111', text: 'first' });
     assert.equal(generated.status, 202);
     const generatedId = generated.headers.get('x-request-id');
     assert.ok(generatedId, 'a request without X-Request-Id gets one');
-    assert.equal((await call('POST', '/sim/v1/incoming', { from: '+15550001111', text: 'second' }, 'caller-chosen-id-2')).status, 202);
+    assert.equal(
+      (await call('POST', '/sim/v1/incoming', { from: '+15550001111', text: 'second' }, 'caller-chosen-id-2')).status,
+      202,
+    );
     await receiver.waitFor(3);
   } finally {
     // SIGTERM: the device stops and pino flushes its batched destination on the way out
@@ -50,13 +62,19 @@ test('device log (stderr not a terminal): one JSON line per API request with its
   const byId = (id: string | null) => requests.filter((line) => line.reqId === id);
   assert.equal(byId('caller-chosen-id-1').length, 1);
   assert.deepEqual(
-    { method: byId('caller-chosen-id-1')[0].method, route: byId('caller-chosen-id-1')[0].route, status: byId('caller-chosen-id-1')[0].status },
+    {
+      method: byId('caller-chosen-id-1')[0].method,
+      route: byId('caller-chosen-id-1')[0].route,
+      status: byId('caller-chosen-id-1')[0].status,
+    },
     { method: 'POST', route: '/webhooks', status: 201 },
   );
   assert.equal(byId('caller-chosen-id-2').length, 1);
   assert.equal(byId('caller-chosen-id-2')[0].route, '/sim/v1/incoming');
   assert.equal(requests.filter((line) => line.route === '/sim/v1/incoming').length, 2);
-  assert.ok(requests.every((line) => typeof line.reqId === 'string' && line.reqId.length > 0 && typeof line.ms === 'number'));
+  assert.ok(
+    requests.every((line) => typeof line.reqId === 'string' && line.reqId.length > 0 && typeof line.ms === 'number'),
+  );
 
   // three attempts: a 503 then a 200 for one delivery, a 200 for the other
   const attempts = lines.filter((line) => line.msg === 'attempt');
@@ -73,22 +91,31 @@ test('device log (stderr not a terminal): one JSON line per API request with its
   }
 });
 
-test('server log: one JSON line per API request, with the caller\'s X-Request-Id or a generated one', async () => {
+test("server log: one JSON line per API request, with the caller's X-Request-Id or a generated one", async () => {
   const dir = tempDir();
-  const server = await startSmsgate(['server', '--db', `sqlite:${dir.path}/server.db`, '--port', '0', '--private-token', 'log-test-token'], {
-    SMSGATE_DATA_DIR: dir.path,
-    SMSGATE_LOG_LEVEL: 'info',
-  });
+  const server = await startSmsgate(
+    ['server', '--db', `sqlite:${dir.path}/server.db`, '--port', '0', '--private-token', 'log-test-token'],
+    {
+      SMSGATE_DATA_DIR: dir.path,
+      SMSGATE_LOG_LEVEL: 'info',
+    },
+  );
   let generatedId: string | null = null;
   try {
     const registered = await fetch(`${server.ready.url}/mobile/v1/device`, {
       method: 'POST',
-      headers: { authorization: 'Bearer log-test-token', 'content-type': 'application/json', 'x-request-id': 'register-1' },
+      headers: {
+        authorization: 'Bearer log-test-token',
+        'content-type': 'application/json',
+        'x-request-id': 'register-1',
+      },
       body: JSON.stringify({ name: 'phone' }),
     });
     assert.equal(registered.status, 201);
     assert.equal(registered.headers.get('x-request-id'), 'register-1');
-    const refused = await fetch(`${server.ready.url}/3rdparty/v1/webhooks`, { headers: { authorization: 'Basic ' + Buffer.from('nobody:wrong').toString('base64') } });
+    const refused = await fetch(`${server.ready.url}/3rdparty/v1/webhooks`, {
+      headers: { authorization: 'Basic ' + Buffer.from('nobody:wrong').toString('base64') },
+    });
     assert.equal(refused.status, 401);
     generatedId = refused.headers.get('x-request-id');
     assert.ok(generatedId);
@@ -99,7 +126,13 @@ test('server log: one JSON line per API request, with the caller\'s X-Request-Id
   }
   const requests = jsonLines(server.output).filter((line) => line.msg === 'request');
   const register = requests.filter((line) => line.reqId === 'register-1');
-  assert.deepEqual(register.map((line) => [line.method, line.route, line.status]), [['POST', '/mobile/v1/device', 201]]);
+  assert.deepEqual(
+    register.map((line) => [line.method, line.route, line.status]),
+    [['POST', '/mobile/v1/device', 201]],
+  );
   const denied = requests.filter((line) => line.reqId === generatedId);
-  assert.deepEqual(denied.map((line) => [line.method, line.route, line.status]), [['GET', '/3rdparty/v1/webhooks', 401]]);
+  assert.deepEqual(
+    denied.map((line) => [line.method, line.route, line.status]),
+    [['GET', '/3rdparty/v1/webhooks', 401]],
+  );
 });

@@ -68,7 +68,11 @@ export async function createTestDatabase(adminUrl = PG_ADMIN_URL): Promise<TestD
 }
 
 /** One query on its own connection (for looking into the database from a test). */
-export async function query<T extends pg.QueryResultRow = any>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function query<T extends pg.QueryResultRow = any>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
@@ -92,7 +96,8 @@ function pgBinDir(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl'))) : [];
   versions.sort((a, b) => Number(b) - Number(a));
-  if (versions.length === 0) throw new Error(`no PostgreSQL server binaries (initdb, pg_ctl) under ${root}; set PG_BIN. ${HOW_TO_START}`);
+  if (versions.length === 0)
+    throw new Error(`no PostgreSQL server binaries (initdb, pg_ctl) under ${root}; set PG_BIN. ${HOW_TO_START}`);
   return join(root, versions[0], 'bin');
 }
 
@@ -160,7 +165,12 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
  * TypeScript for two nodes at once can take a while); a node that does not get ready is killed,
  * so no child outlives the test.
  */
-export function startNode(dbUrl: string, privateToken: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunningProcess> {
+export function startNode(
+  dbUrl: string,
+  privateToken: string,
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<RunningProcess> {
   return startSmsgate(['server', '--db', dbUrl, '--port', '0', '--private-token', privateToken], env, timeoutMs);
 }
 
@@ -188,10 +198,16 @@ export async function stopProcess(node: RunningProcess | undefined): Promise<voi
   }
 }
 
-export const basicAuth = (login: string, password: string) => 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+export const basicAuth = (login: string, password: string) =>
+  'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
 
 /** A JSON call: status and parsed body. */
-export async function api(url: string, method: string, auth: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function api(
+  url: string,
+  method: string,
+  auth: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(url, {
     method,
     headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -217,7 +233,13 @@ export async function startTwoNodesWithDevice(dbUrl: string, privateToken: strin
   const [node1, node2] = await startNodes(2, dbUrl, privateToken);
   const url = (node: RunningProcess) => node.ready.url as string;
   const device = await startTestDevice({
-    link: { serverUrl: url(node1), privateToken, name: 'phone on node 1', reconnect: { minDelayMs: 200, maxDelayMs: 1000 }, log: () => {} },
+    link: {
+      serverUrl: url(node1),
+      privateToken,
+      name: 'phone on node 1',
+      reconnect: { minDelayMs: 200, maxDelayMs: 1000 },
+      log: () => {},
+    },
   });
   return {
     node1,

@@ -41,13 +41,30 @@ test('PostgreSQL: a herd of devices looking up tokens, noting they were seen and
   await users.insertUser({ id: 'herd-user', login: 'herd', passwordHash: 'scrypt$x$y', createdAt: 1, updatedAt: 1 });
   const ids = Array.from({ length: HERD }, (_, i) => `herd-device-${i}`);
   for (const id of ids) {
-    await devices.insertDevice({ id, userId: 'herd-user', name: id, pushToken: null, createdAt: 1, updatedAt: 1, lastSeen: 1, health: null, healthReportedAt: null }, `hash-${id}`);
+    await devices.insertDevice(
+      {
+        id,
+        userId: 'herd-user',
+        name: id,
+        pushToken: null,
+        createdAt: 1,
+        updatedAt: 1,
+        lastSeen: 1,
+        health: null,
+        healthReportedAt: null,
+      },
+      `hash-${id}`,
+    );
   }
   await settings.patchUserSettings('herd-user', { ping: { interval_seconds: 30 } }, 1);
 
   statements = 0;
   const found = await Promise.all(ids.map((id) => devices.getDeviceByTokenHash(`hash-${id}`)));
-  assert.deepEqual(found.map((d) => d?.id), ids, 'each lookup finds its own device');
+  assert.deepEqual(
+    found.map((d) => d?.id),
+    ids,
+    'each lookup finds its own device',
+  );
   assert.ok(statements <= 2, `${HERD} lookups took ${statements} statements`);
 
   statements = 0;
@@ -58,7 +75,10 @@ test('PostgreSQL: a herd of devices looking up tokens, noting they were seen and
 
   statements = 0;
   const pulled = await Promise.all(ids.map(() => settings.getUserSettings('herd-user')));
-  assert.ok(pulled.every((s) => s.ping?.interval_seconds === 30), 'every pull has the settings');
+  assert.ok(
+    pulled.every((s) => s.ping?.interval_seconds === 30),
+    'every pull has the settings',
+  );
   assert.ok(statements <= 2, `${HERD} settings pulls took ${statements} statements`);
 });
 
@@ -73,9 +93,17 @@ test('PostgreSQL: when the database cannot answer, a herd of lookups gets the er
   await closed.end(); // every statement now fails at once
   const devices = new PostgresDevicesRepository(closed);
   const settings = new PostgresSettingsRepository(closed);
-  const lookups = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => devices.getDeviceByTokenHash(`hash-${i}`)));
+  const lookups = await Promise.allSettled(
+    Array.from({ length: 50 }, (_, i) => devices.getDeviceByTokenHash(`hash-${i}`)),
+  );
   const reads = await Promise.allSettled(Array.from({ length: 50 }, () => settings.getUserSettings('herd-user')));
-  const touches = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => devices.touchDevice(`herd-device-${i}`, 60_000, 0)));
-  for (const results of [lookups, reads, touches]) assert.ok(results.every((r) => r.status === 'rejected'), 'every caller hears of the failure');
+  const touches = await Promise.allSettled(
+    Array.from({ length: 50 }, (_, i) => devices.touchDevice(`herd-device-${i}`, 60_000, 0)),
+  );
+  for (const results of [lookups, reads, touches])
+    assert.ok(
+      results.every((r) => r.status === 'rejected'),
+      'every caller hears of the failure',
+    );
   assert.ok(sent <= 3, `150 calls sent ${sent} statements`);
 });

@@ -16,7 +16,11 @@ const logs: string[] = [];
 
 before(async () => {
   db = await createTestDatabase();
-  stores = await Promise.all([0, 1].map(() => openPostgresStore(db.url, { log: (l) => logs.push(l), listenReconnect: { minDelayMs: 50, maxDelayMs: 200 } })));
+  stores = await Promise.all(
+    [0, 1].map(() =>
+      openPostgresStore(db.url, { log: (l) => logs.push(l), listenReconnect: { minDelayMs: 50, maxDelayMs: 200 } }),
+    ),
+  );
   [a, b] = (await Promise.all(stores.map((s) => s.openEventHub()))) as PostgresEventHub[];
 });
 after(async () => {
@@ -37,7 +41,11 @@ test('an event published on one node reaches the device on the other, once; the 
   const onA = collect(a, 'dev-1');
   const other = collect(b, 'dev-2');
   await a.publish(['dev-1', 'dev-1'], { type: 'MessageEnqueued', data: { id: 'm-1' } });
-  assert.deepEqual(onA.got, [{ type: 'MessageEnqueued', data: { id: 'm-1' } }], 'local streams get it before publish resolves');
+  assert.deepEqual(
+    onA.got,
+    [{ type: 'MessageEnqueued', data: { id: 'm-1' } }],
+    'local streams get it before publish resolves',
+  );
   await eventually(() => onB.got.length === 1, 'the event on node B', 3000);
   assert.deepEqual(onB.got[0], { type: 'MessageEnqueued', data: { id: 'm-1' } });
   // Give a duplicate (its own NOTIFY coming back to A, or a second copy to B) time to show up.
@@ -60,12 +68,19 @@ test('an event for more devices than one NOTIFY payload holds reaches all of the
 
 test("an event for a user reaches that user's devices on every node, and every node's watchers, in one small notification", async () => {
   const watched: string[] = [];
-  const stopWatching = b.watch({ userEvent: (userId, event) => watched.push(`${userId} ${event.type}`), gap: () => watched.push('gap') });
+  const stopWatching = b.watch({
+    userEvent: (userId, event) => watched.push(`${userId} ${event.type}`),
+    gap: () => watched.push('gap'),
+  });
   const onA = collect(a, 'dev-u1', 'user-1');
   const onB = collect(b, 'dev-u2', 'user-1');
   const otherUser = collect(b, 'dev-u3', 'user-2');
   await a.publishToUser('user-1', { type: 'SettingsUpdated', data: {} });
-  assert.deepEqual(onA.got.map((e) => e.type), ['SettingsUpdated'], 'the publisher delivers its own at once');
+  assert.deepEqual(
+    onA.got.map((e) => e.type),
+    ['SettingsUpdated'],
+    'the publisher delivers its own at once',
+  );
   await eventually(() => onB.got.length === 1, "the user's device on node B", 3000);
   assert.deepEqual(watched, ['user-1 SettingsUpdated']);
 
@@ -86,16 +101,31 @@ test("activity notices reach the user's dashboards on every node, once, split to
   const onA: ActivityNotice[] = [];
   const onB: ActivityNotice[] = [];
   const otherUser: ActivityNotice[] = [];
-  const stops = [a.subscribeActivity('user-act', (n) => onA.push(n)), b.subscribeActivity('user-act', (n) => onB.push(n)), b.subscribeActivity('user-other', (n) => otherUser.push(n))];
+  const stops = [
+    a.subscribeActivity('user-act', (n) => onA.push(n)),
+    b.subscribeActivity('user-act', (n) => onB.push(n)),
+    b.subscribeActivity('user-other', (n) => otherUser.push(n)),
+  ];
   const device = collect(b, 'dev-act', 'user-act');
   // about 300 bytes each: more than one notification's worth
-  const notices: ActivityNotice[] = Array.from({ length: 60 }, (_, i) => ({ type: 'attempt', data: { deliveryId: `delivery-${i}`, attempt: 1, error: 'x'.repeat(250) } }));
+  const notices: ActivityNotice[] = Array.from({ length: 60 }, (_, i) => ({
+    type: 'attempt',
+    data: { deliveryId: `delivery-${i}`, attempt: 1, error: 'x'.repeat(250) },
+  }));
   await a.publishActivity('user-act', notices);
   assert.equal(onA.length, 60, 'the publisher delivers its own at once');
   await eventually(() => onB.length === 60, `all notices on node B (got ${onB.length})`, 3000);
-  assert.deepEqual(onB.map((n) => n.data.deliveryId), notices.map((n) => n.data.deliveryId), 'in order');
+  assert.deepEqual(
+    onB.map((n) => n.data.deliveryId),
+    notices.map((n) => n.data.deliveryId),
+    'in order',
+  );
   await new Promise((r) => setTimeout(r, 200));
-  assert.deepEqual([onA.length, onB.length, otherUser.length, device.got.length], [60, 60, 0, 0], "once each; nothing for another user or for the user's device");
+  assert.deepEqual(
+    [onA.length, onB.length, otherUser.length, device.got.length],
+    [60, 60, 0, 0],
+    "once each; nothing for another user or for the user's device",
+  );
   for (const stop of stops) stop();
   device.unsubscribe();
 });
@@ -114,13 +144,24 @@ test('a lost LISTEN connection comes back by itself, tells every local device to
   await eventually(() => b.reconnects === 1, 'B to reconnect', 5000);
   const types = (got: PushEvent[]) => got.map((e) => e.type).sort();
   await eventually(() => d1.got.length === 3 && d2.got.length === 3, 'the re-pull events', 2000);
-  assert.deepEqual(types(d1.got), ['MessageEnqueued', 'SettingsUpdated', 'WebhooksUpdated'], 'every push type, so the device pulls everything');
+  assert.deepEqual(
+    types(d1.got),
+    ['MessageEnqueued', 'SettingsUpdated', 'WebhooksUpdated'],
+    'every push type, so the device pulls everything',
+  );
   assert.deepEqual(types(d2.got), ['MessageEnqueued', 'SettingsUpdated', 'WebhooksUpdated']);
   assert.equal(b.health()['events:listen'].status, 'pass');
   assert.equal(b.health()['events:listen'].observedValue, 1);
   assert.equal(a.reconnects, 0, "A's connection was not touched");
-  assert.ok(logs.some((l) => /LISTEN connection was lost/.test(l)), 'the loss is logged');
-  assert.deepEqual(gaps, [false, true], 'watchers hear of the gap when the loss is noticed (incomplete) and when the connection is back');
+  assert.ok(
+    logs.some((l) => /LISTEN connection was lost/.test(l)),
+    'the loss is logged',
+  );
+  assert.deepEqual(
+    gaps,
+    [false, true],
+    'watchers hear of the gap when the loss is noticed (incomplete) and when the connection is back',
+  );
   stopWatching();
 
   await a.publish(['dev-r1'], { type: 'WebhooksUpdated', data: {} });
@@ -134,7 +175,13 @@ test('close ends the LISTEN connection; nothing reconnects after it', async () =
   const store = await openPostgresStore(db.url, { log: () => {} });
   const hub = (await store.openEventHub()) as PostgresEventHub;
   const listening = async () =>
-    (await query(db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'smsgate-listen' AND datname = $1`, [db.name]))[0].n;
+    (
+      await query(
+        db.url,
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'smsgate-listen' AND datname = $1`,
+        [db.name],
+      )
+    )[0].n;
   assert.equal(await listening(), 3, 'A, B and this one');
   await hub.close();
   await store.close();

@@ -9,11 +9,24 @@ test('nodes starting at once on a fresh database migrate it once (advisory lock)
   const db = await createTestDatabase();
   const stores = [];
   try {
-    const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openPostgresStore(db.url, { log: () => {} })));
+    const opened = await Promise.allSettled(
+      Array.from({ length: 4 }, () => openPostgresStore(db.url, { log: () => {} })),
+    );
     for (const o of opened) if (o.status === 'fulfilled') stores.push(o.value);
-    assert.deepEqual(opened.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'], String(opened.find((o) => o.status === 'rejected') && (opened.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason));
+    assert.deepEqual(
+      opened.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+      String(
+        opened.find((o) => o.status === 'rejected') &&
+          (opened.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason,
+      ),
+    );
     const versions = await query<{ version: number }>(db.url, 'SELECT version FROM smsgate_schema ORDER BY version');
-    assert.deepEqual(versions.map((v) => v.version), POSTGRES_MIGRATIONS.map((_, i) => i + 1), 'each version applied exactly once');
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      POSTGRES_MIGRATIONS.map((_, i) => i + 1),
+      'each version applied exactly once',
+    );
     // the stores work and share the data
     await stores[0].meta.setMetaIfAbsent('shared', 'yes');
     assert.equal(await stores[3].meta.getMeta('shared'), 'yes');
@@ -33,9 +46,14 @@ test('reopening applies nothing twice and keeps the data; a newer schema is refu
     const second = await openPostgresStore(db.url, { log: () => {} });
     assert.equal(await second.meta.getMeta('kept'), 'yes');
     await second.close();
-    assert.equal((await query(db.url, 'SELECT count(*)::int AS n FROM smsgate_schema'))[0].n, POSTGRES_MIGRATIONS.length);
+    assert.equal(
+      (await query(db.url, 'SELECT count(*)::int AS n FROM smsgate_schema'))[0].n,
+      POSTGRES_MIGRATIONS.length,
+    );
 
-    await query(db.url, 'INSERT INTO smsgate_schema (version, applied_at) VALUES ($1, 0)', [POSTGRES_MIGRATIONS.length + 1]);
+    await query(db.url, 'INSERT INTO smsgate_schema (version, applied_at) VALUES ($1, 0)', [
+      POSTGRES_MIGRATIONS.length + 1,
+    ]);
     await assert.rejects(openPostgresStore(db.url, { log: () => {} }), /newer than this smsgate.*upgrade smsgate/);
   } finally {
     await db.drop();
@@ -58,7 +76,10 @@ test('the location never shows the password; a missing database or server is exp
   }
   const missing = new URL(db.url);
   missing.pathname = '/smsgate_test_does_not_exist';
-  await assert.rejects(openPostgresStore(missing.toString(), { log: () => {} }), /database "smsgate_test_does_not_exist" does not exist; create it first/);
+  await assert.rejects(
+    openPostgresStore(missing.toString(), { log: () => {} }),
+    /database "smsgate_test_does_not_exist" does not exist; create it first/,
+  );
   await assert.rejects(openPostgresStore('postgres://postgres:pw@127.0.0.1:1/x', { log: () => {} }), (error: Error) => {
     assert.match(error.message, /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/x \(ECONNREFUSED\)/);
     assert.doesNotMatch(error.message, /pw@/);

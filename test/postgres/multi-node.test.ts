@@ -40,7 +40,10 @@ test('both nodes report PostgreSQL and a working LISTEN connection in /health', 
     assert.equal(health.status, 200);
     assert.equal(health.body.checks['db:ping'].status, 'pass');
     assert.equal(health.body.checks['events:listen'].status, 'pass');
-    assert.ok(node.output.some((line) => line.includes(`storage:      postgres ${db.url}`)), 'the storage line names the database');
+    assert.ok(
+      node.output.some((line) => line.includes(`storage:      postgres ${db.url}`)),
+      'the storage line names the database',
+    );
   }
 });
 
@@ -48,14 +51,20 @@ test('a webhook registered through node 2 reaches the device on node 1, which de
   // Log in on node 2 first (scrypt once; later requests hit the auth cache), so the timing below is the push.
   assert.equal((await api(thirdParty(node2, '/webhooks'), 'GET', auth)).status, 200);
   const started = performance.now();
-  const created = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/cross-node`, event: 'sms:received' });
+  const created = await api(thirdParty(node2, '/webhooks'), 'POST', auth, {
+    url: `${receiver.url}/cross-node`,
+    event: 'sms:received',
+  });
   assert.equal(created.status, 201);
   // The device does not poll: only the push (node 2 -> NOTIFY -> node 1 -> its stream) brings it.
   await eventually(() => cloudHooks().some((h) => h.id === created.body.id), 'the webhook on the device', 3000, 5);
   console.log(`# webhook via node 2 -> device on node 1: ${(performance.now() - started).toFixed(1)} ms`);
 
   const before = receiver.requests.length;
-  assert.equal((await device.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'hello across nodes' })).status, 202);
+  assert.equal(
+    (await device.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'hello across nodes' })).status,
+    202,
+  );
   await receiver.waitFor(before + 1);
   const envelope = receiver.envelopes()[before];
   assert.equal(envelope.webhookId, created.body.id);
@@ -64,7 +73,11 @@ test('a webhook registered through node 2 reaches the device on node 1, which de
   assert.equal(receiver.requests[before].path, '/cross-node');
 
   assert.equal((await api(thirdParty(node1, `/webhooks/${created.body.id}`), 'DELETE', auth)).status, 204);
-  await eventually(() => !cloudHooks().some((h) => h.id === created.body.id), 'the removal (through node 1) on the device', 3000);
+  await eventually(
+    () => !cloudHooks().some((h) => h.id === created.body.id),
+    'the removal (through node 1) on the device',
+    3000,
+  );
 });
 
 test("a node that has the webhook list in memory sees the other node's writes within milliseconds", async () => {
@@ -81,12 +94,25 @@ test("a node that has the webhook list in memory sees the other node's writes wi
     await eventually(async () => want(await list(node1)), what, 3000, 2);
     return performance.now() - started;
   };
-  const created = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { url: `${receiver.url}/cached`, event: 'sms:sent' });
+  const created = await api(thirdParty(node2, '/webhooks'), 'POST', auth, {
+    url: `${receiver.url}/cached`,
+    event: 'sms:sent',
+  });
   assert.equal(created.status, 201);
-  const seenIn = await waitFor((hooks) => hooks.includes(`${created.body.id} ${receiver.url}/cached`), 'the new webhook on node 1');
-  const changed = await api(thirdParty(node2, '/webhooks'), 'POST', auth, { id: created.body.id, url: `${receiver.url}/changed`, event: 'sms:sent' });
+  const seenIn = await waitFor(
+    (hooks) => hooks.includes(`${created.body.id} ${receiver.url}/cached`),
+    'the new webhook on node 1',
+  );
+  const changed = await api(thirdParty(node2, '/webhooks'), 'POST', auth, {
+    id: created.body.id,
+    url: `${receiver.url}/changed`,
+    event: 'sms:sent',
+  });
   assert.equal(changed.status, 201);
-  await waitFor((hooks) => hooks.includes(`${created.body.id} ${receiver.url}/changed`), 'the replaced webhook on node 1');
+  await waitFor(
+    (hooks) => hooks.includes(`${created.body.id} ${receiver.url}/changed`),
+    'the replaced webhook on node 1',
+  );
   assert.equal((await api(thirdParty(node2, `/webhooks/${created.body.id}`), 'DELETE', auth)).status, 204);
   await waitFor((hooks) => !hooks.some((h) => h.startsWith(`${created.body.id} `)), 'the removal on node 1');
   assert.deepEqual(await list(node1), before);
@@ -94,13 +120,20 @@ test("a node that has the webhook list in memory sees the other node's writes wi
 });
 
 test('a message sent through node 2 is sent by the device; its state is readable through node 1', async () => {
-  const sent = await api(thirdParty(node2, '/messages'), 'POST', auth, { message: 'sent via node 2', phoneNumbers: ['+15551230000'] });
+  const sent = await api(thirdParty(node2, '/messages'), 'POST', auth, {
+    message: 'sent via node 2',
+    phoneNumbers: ['+15551230000'],
+  });
   assert.equal(sent.status, 202);
   assert.equal(sent.body.state, 'Pending');
-  const state = await eventually(async () => {
-    const got = await api(thirdParty(node1, `/messages/${sent.body.id}`), 'GET', auth);
-    return got.status === 200 && got.body.state === 'Delivered' ? got.body : null;
-  }, 'Delivered, read through node 1', 5000);
+  const state = await eventually(
+    async () => {
+      const got = await api(thirdParty(node1, `/messages/${sent.body.id}`), 'GET', auth);
+      return got.status === 200 && got.body.state === 'Delivered' ? got.body : null;
+    },
+    'Delivered, read through node 1',
+    5000,
+  );
   assert.equal(state.deviceId, device.link!.registration.id);
   assert.deepEqual(state.recipients, [{ phoneNumber: '+15551230000', state: 'Delivered' }]);
   assert.deepEqual(Object.keys(state.states), ['Pending', 'Processed', 'Sent', 'Delivered']);
@@ -112,25 +145,46 @@ test('a message sent through node 2 is sent by the device; its state is readable
 test("a dashboard's live stream on node 2 shows what the device reports to node 1; Redeliver through node 2 reaches the device", async () => {
   const live = await openStream(thirdParty(node2, '/events/stream'), auth);
   try {
-    const hook = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/live-across`, event: 'sms:received' });
+    const hook = await device.api.call('POST', '/webhooks', {
+      url: `${receiver.url}/live-across`,
+      event: 'sms:received',
+    });
     assert.equal(hook.status, 201);
     const injected = await device.api.call('POST', '/sim/v1/incoming', { from: '+15550199', text: 'seen on node 2' });
     const [id] = injected.body.deliveryIds;
     // The device reports to node 1 only; node 1's NOTIFY brings it to the stream held by node 2.
-    await eventually(() => live.frames.some((f) => f.type === 'attempt' && f.data.deliveryId === id && f.data.status === 200), 'the attempt on node 2', 5000);
+    await eventually(
+      () => live.frames.some((f) => f.type === 'attempt' && f.data.deliveryId === id && f.data.status === 200),
+      'the attempt on node 2',
+      5000,
+    );
     const event = live.frames.find((f) => f.type === 'event' && f.data.eventId === injected.body.eventId);
     assert.ok(event, 'the event on node 2');
-    assert.deepEqual([event.data.event, event.data.payload.message, event.data.deviceId], ['sms:received', 'seen on node 2', device.link!.registration.id]);
+    assert.deepEqual(
+      [event.data.event, event.data.payload.message, event.data.deviceId],
+      ['sms:received', 'seen on node 2', device.link!.registration.id],
+    );
     const copy = await api(thirdParty(node2, `/deliveries/${id}`), 'GET', auth);
     assert.equal(copy.status, 200);
-    assert.deepEqual(copy.body.attemptLog.map((a: { status: number }) => a.status), [200]);
+    assert.deepEqual(
+      copy.body.attemptLog.map((a: { status: number }) => a.status),
+      [200],
+    );
 
     // node 2 pushes the request to the device, whose stream is on node 1; the new attempt comes back the same way
     const asked = await api(thirdParty(node2, `/deliveries/${id}/redeliver`), 'POST', auth);
     assert.equal(asked.status, 202);
-    await eventually(() => live.frames.some((f) => f.type === 'attempt' && f.data.deliveryId === id && f.data.attempt === 2), 'the redelivered attempt on node 2', 5000);
+    await eventually(
+      () => live.frames.some((f) => f.type === 'attempt' && f.data.deliveryId === id && f.data.attempt === 2),
+      'the redelivered attempt on node 2',
+      5000,
+    );
     assert.equal((await device.api.call('GET', `/deliveries/${id}`)).body.attempts, 2, 'the device made it');
-    assert.equal(live.frames.filter((f) => f.type === 'event' && f.data.eventId === injected.body.eventId).length, 1, 'each event once');
+    assert.equal(
+      live.frames.filter((f) => f.type === 'event' && f.data.eventId === injected.body.eventId).length,
+      1,
+      'each event once',
+    );
     await device.api.call('DELETE', `/webhooks/${hook.body.id}`);
   } finally {
     live.close();
@@ -140,24 +194,42 @@ test("a dashboard's live stream on node 2 shows what the device reports to node 
 test('20 concurrent upserts of one webhook id through both nodes leave exactly one row, and the device ends with it', async () => {
   const replies = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      api(thirdParty(i % 2 ? node2 : node1, '/webhooks'), 'POST', auth, { id: 'raced-hook', url: `${receiver.url}/race/${i}`, event: 'sms:sent' }),
+      api(thirdParty(i % 2 ? node2 : node1, '/webhooks'), 'POST', auth, {
+        id: 'raced-hook',
+        url: `${receiver.url}/race/${i}`,
+        event: 'sms:sent',
+      }),
     ),
   );
-  assert.deepEqual(replies.map((r) => r.status), Array(20).fill(201));
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    Array(20).fill(201),
+  );
   const rows = await query<{ url: string }>(db.url, `SELECT url FROM webhooks WHERE id = 'raced-hook'`);
   assert.equal(rows.length, 1, 'one row in the database');
   // Either node may have cached the list: the last write's notification reaches both within milliseconds.
   for (const node of [node1, node2]) {
-    await eventually(async () => {
-      const listed = (await api(thirdParty(node, '/webhooks'), 'GET', auth)).body.filter((h: { id: string }) => h.id === 'raced-hook');
-      return listed.length === 1 && listed[0].url === rows[0].url;
-    }, 'the stored version in GET /webhooks', 3000, 5);
+    await eventually(
+      async () => {
+        const listed = (await api(thirdParty(node, '/webhooks'), 'GET', auth)).body.filter(
+          (h: { id: string }) => h.id === 'raced-hook',
+        );
+        return listed.length === 1 && listed[0].url === rows[0].url;
+      },
+      'the stored version in GET /webhooks',
+      3000,
+      5,
+    );
   }
   // The last write pushed last: the device converges on the stored URL.
-  await eventually(() => {
-    const hooks = cloudHooks().filter((h) => h.id === 'raced-hook');
-    return hooks.length === 1 && hooks[0].url === rows[0].url;
-  }, 'the device to hold the stored version of the raced webhook', 3000);
+  await eventually(
+    () => {
+      const hooks = cloudHooks().filter((h) => h.id === 'raced-hook');
+      return hooks.length === 1 && hooks[0].url === rows[0].url;
+    },
+    'the device to hold the stored version of the raced webhook',
+    3000,
+  );
   assert.equal((await api(thirdParty(node2, '/webhooks/raced-hook'), 'DELETE', auth)).status, 204);
 });
 
@@ -166,10 +238,15 @@ test('state reports through both nodes never move a message backwards', async ()
   const phone = await register(url(node2), { privateToken: TOKEN, name: 'raced phone' });
   const owner = basicAuth(phone.login, phone.password!);
   const mobile = (node: RunningProcess) => `${url(node)}/mobile/v1/message`;
-  const report = (id: string, state: string, at: string) => [{ id, state, recipients: [{ phoneNumber: '+15559870000', state }], states: { [state]: at } }];
+  const report = (id: string, state: string, at: string) => [
+    { id, state, recipients: [{ phoneNumber: '+15559870000', state }], states: { [state]: at } },
+  ];
   const patch = (node: RunningProcess, body: unknown) => api(mobile(node), 'PATCH', `Bearer ${phone.token}`, body);
   const send = async () => {
-    const sent = await api(thirdParty(node1, '/messages'), 'POST', owner, { message: 'race me', phoneNumbers: ['+15559870000'] });
+    const sent = await api(thirdParty(node1, '/messages'), 'POST', owner, {
+      message: 'race me',
+      phoneNumbers: ['+15559870000'],
+    });
     assert.equal(sent.status, 202);
     return sent.body.id as string;
   };
@@ -186,8 +263,19 @@ test('state reports through both nodes never move a message backwards', async ()
   // At once: Delivered goes first, 19 earlier states race behind it through both nodes.
   const second = await send();
   const states = ['Delivered', ...Array.from({ length: 19 }, (_, i) => ['Processed', 'Sent'][i % 2])];
-  const replies = await Promise.all(states.map((state, i) => patch(i % 2 ? node2 : node1, report(second, state, `2030-01-01T00:00:0${1 + (state === 'Sent' ? 1 : state === 'Delivered' ? 2 : 0)}Z`))));
-  assert.deepEqual(replies.map((r) => r.status), Array(20).fill(204), 'no report failed (no deadlock, no error)');
+  const replies = await Promise.all(
+    states.map((state, i) =>
+      patch(
+        i % 2 ? node2 : node1,
+        report(second, state, `2030-01-01T00:00:0${1 + (state === 'Sent' ? 1 : state === 'Delivered' ? 2 : 0)}Z`),
+      ),
+    ),
+  );
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    Array(20).fill(204),
+    'no report failed (no deadlock, no error)',
+  );
   const raced = await stateOf(second);
   assert.equal(raced.state, 'Delivered');
   assert.equal(raced.recipients[0].state, 'Delivered');
@@ -200,7 +288,16 @@ test('state reports through both nodes never move a message backwards', async ()
 });
 
 test('`smsgate users add --db postgres://…` makes a user both nodes accept', async () => {
-  const added = await runSmsgate(['users', 'add', '--db', db.url, '--login', 'admin-made', '--password', 'long-enough-pw']);
+  const added = await runSmsgate([
+    'users',
+    'add',
+    '--db',
+    db.url,
+    '--login',
+    'admin-made',
+    '--password',
+    'long-enough-pw',
+  ]);
   assert.equal(added.code, 0, added.stderr);
   for (const node of [node1, node2]) {
     const reply = await api(thirdParty(node, '/webhooks'), 'GET', basicAuth('admin-made', 'long-enough-pw'));

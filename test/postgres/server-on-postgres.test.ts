@@ -29,7 +29,12 @@ test('PostgreSQL: a NUL byte in a request gets a 400 with a message, except in w
   const phone = await newDevice(server, 'nul phone');
   const auth = basic(phone.login, phone.password);
   const device = bearer(phone.registration.token);
-  for (const path of ['/messages/a%00b', '/deliveries/a%00b', '/deliveries?deviceId=a%00b', '/devices/a%00b/webhooks']) {
+  for (const path of [
+    '/messages/a%00b',
+    '/deliveries/a%00b',
+    '/deliveries?deviceId=a%00b',
+    '/devices/a%00b/webhooks',
+  ]) {
     const reply = await call(`${server.thirdPartyUrl}${path}`, 'GET', { auth });
     assert.equal(reply.status, 400, path);
     assert.match(reply.body.message, /cannot be stored|invalid/, path);
@@ -37,22 +42,60 @@ test('PostgreSQL: a NUL byte in a request gets a 400 with a message, except in w
   // What a device reports relays what receivers answered: a NUL there is replaced, never the reason
   // to refuse a batch that holds other deliveries too.
   const delivery = {
-    id: 'd1', eventId: 'e1', event: 'sms:received', webhookId: 'w', source: 'Local', url: 'https://e.com/h', state: 'failed',
-    attempts: 1, nextAttemptAt: null, lastStatus: 500, lastError: 'HTTP 500', createdAt: 1, updatedAt: 2,
-    attemptLog: [{ number: 1, startedAt: 1, durationMs: 3, status: 500, error: 'HTTP 500', responsePreview: 'bad\u0000answer', outcome: 'failed' }],
+    id: 'd1',
+    eventId: 'e1',
+    event: 'sms:received',
+    webhookId: 'w',
+    source: 'Local',
+    url: 'https://e.com/h',
+    state: 'failed',
+    attempts: 1,
+    nextAttemptAt: null,
+    lastStatus: 500,
+    lastError: 'HTTP 500',
+    createdAt: 1,
+    updatedAt: 2,
+    attemptLog: [
+      {
+        number: 1,
+        startedAt: 1,
+        durationMs: 3,
+        status: 500,
+        error: 'HTTP 500',
+        responsePreview: 'bad\u0000answer',
+        outcome: 'failed',
+      },
+    ],
   };
-  const clean = { ...delivery, id: 'd2', state: 'succeeded', lastStatus: 200, lastError: null, attemptLog: [{ ...delivery.attemptLog[0], status: 200, error: null, responsePreview: 'ok', outcome: 'succeeded' }] };
-  const stored = await call(`${server.mobileUrl}/device/activity`, 'POST', { auth: device, body: { deliveries: [delivery, clean] } });
+  const clean = {
+    ...delivery,
+    id: 'd2',
+    state: 'succeeded',
+    lastStatus: 200,
+    lastError: null,
+    attemptLog: [{ ...delivery.attemptLog[0], status: 200, error: null, responsePreview: 'ok', outcome: 'succeeded' }],
+  };
+  const stored = await call(`${server.mobileUrl}/device/activity`, 'POST', {
+    auth: device,
+    body: { deliveries: [delivery, clean] },
+  });
   assert.equal(stored.status, 204, JSON.stringify(stored.body));
   const kept = (await call(`${server.thirdPartyUrl}/deliveries/d1`, 'GET', { auth })).body;
   assert.equal(kept.attemptLog[0].responsePreview, 'bad\uFFFDanswer');
-  assert.equal((await call(`${server.thirdPartyUrl}/deliveries/d2`, 'GET', { auth })).body.state, 'succeeded', 'the clean delivery of the same report is stored');
+  assert.equal(
+    (await call(`${server.thirdPartyUrl}/deliveries/d2`, 'GET', { auth })).body.state,
+    'succeeded',
+    'the clean delivery of the same report is stored',
+  );
 });
 
 test("PostgreSQL: when the node's LISTEN connection is lost, its dashboards' live streams end (so they reconnect and reload) instead of silently missing notices", async () => {
   const phone = await newDevice(server, 'streamed phone');
   const controller = new AbortController();
-  const response = await fetch(`${server.thirdPartyUrl}/events/stream`, { headers: { authorization: basic(phone.login, phone.password) }, signal: controller.signal });
+  const response = await fetch(`${server.thirdPartyUrl}/events/stream`, {
+    headers: { authorization: basic(phone.login, phone.password) },
+    signal: controller.signal,
+  });
   assert.equal(response.status, 200);
   let ended = false;
   const reading = (async () => {

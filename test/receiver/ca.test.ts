@@ -29,12 +29,18 @@ async function httpsServer(pair: { keyPem: string; certPem: string }): Promise<{
 }
 
 /** Connect with TLS, trusting only `ca` (or nothing extra); resolve with the outcome, never throw. */
-function tryConnect(port: number, options: { ca?: string; servername?: string; host?: string }): Promise<{ authorized: boolean; code?: string }> {
+function tryConnect(
+  port: number,
+  options: { ca?: string; servername?: string; host?: string },
+): Promise<{ authorized: boolean; code?: string }> {
   return new Promise((resolve) => {
-    const socket = connect({ port, host: options.host ?? '127.0.0.1', ca: options.ca, servername: options.servername }, () => {
-      resolve({ authorized: socket.authorized });
-      socket.end();
-    });
+    const socket = connect(
+      { port, host: options.host ?? '127.0.0.1', ca: options.ca, servername: options.servername },
+      () => {
+        resolve({ authorized: socket.authorized });
+        socket.end();
+      },
+    );
     socket.on('error', (error: NodeJS.ErrnoException) => resolve({ authorized: false, code: error.code }));
   });
 }
@@ -77,7 +83,10 @@ test('TLS to a server with an issued certificate: trusted with the CA, refused w
     const otherCa = await createCa();
     assert.equal((await tryConnect(port, { ca: otherCa.certPem })).code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     // The certificate is for 127.0.0.1 only: another name does not match its SANs.
-    assert.equal((await tryConnect(port, { ca: ca.certPem, servername: 'example.lan' })).code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    assert.equal(
+      (await tryConnect(port, { ca: ca.certPem, servername: 'example.lan' })).code,
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    );
     // And a plain https request with the CA gets through.
     const body = await fetchWithCa(`https://127.0.0.1:${port}/`, ca.certPem);
     assert.equal(body, 'hello over tls');
@@ -103,8 +112,21 @@ test('host parsing: IPs, names, brackets, wildcards; bad names are named', () =>
     { type: 'dns', value: 'my-server.lan' },
     { type: 'dns', value: '*.example.com' },
   ]);
-  for (const bad of ['bad host', '-leading.dash', 'a..b', 'x'.repeat(64), 'foo_bar.lan', '300.1.1.1.', '192.168.1.300', '12345']) {
-    assert.throws(() => parseSubjectNames([bad]), (error: Error) => error.message.includes(`"${bad}"`), bad);
+  for (const bad of [
+    'bad host',
+    '-leading.dash',
+    'a..b',
+    'x'.repeat(64),
+    'foo_bar.lan',
+    '300.1.1.1.',
+    '192.168.1.300',
+    '12345',
+  ]) {
+    assert.throws(
+      () => parseSubjectNames([bad]),
+      (error: Error) => error.message.includes(`"${bad}"`),
+      bad,
+    );
   }
   assert.throws(() => parseSubjectNames([]), /at least one/);
 });

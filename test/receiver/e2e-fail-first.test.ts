@@ -20,11 +20,18 @@ test('--fail-first 2: the device retries twice and the third attempt of the same
     assert.equal((await device.api.call('PATCH', '/settings', { webhooks: { signing_key: KEY } })).status, 200);
     listen = await startSmsgate(['listen', '--port', '0', '--fail-first', '2', '--secret', KEY, '--json']);
     const running = listen;
-    const lines = () => running.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as ListenRecord);
+    const lines = () =>
+      running.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as ListenRecord);
 
-    const hook = await device.api.call('POST', '/webhooks', { url: `${listen.ready.url}webhook`, event: 'sms:received' });
+    const hook = await device.api.call('POST', '/webhooks', {
+      url: `${listen.ready.url}webhook`,
+      event: 'sms:received',
+    });
     assert.equal(hook.status, 201);
-    assert.equal((await device.api.call('POST', '/sim/v1/incoming', { from: '+15551234567', text: 'retry me' })).status, 202);
+    assert.equal(
+      (await device.api.call('POST', '/sim/v1/incoming', { from: '+15551234567', text: 'retry me' })).status,
+      202,
+    );
 
     await eventually(() => lines().length >= 3, 'three requests at the listener', 15_000);
     const records = lines();
@@ -48,7 +55,11 @@ test('--fail-first 2: the device retries twice and the third attempt of the same
     assert.equal(delivery.attempts, 3);
     assert.deepEqual(
       delivery.attemptLog.map((a: { status: number | null; error: string | null }) => [a.status, a.error]),
-      [[500, 'HTTP 500'], [500, 'HTTP 500'], [200, null]],
+      [
+        [500, 'HTTP 500'],
+        [500, 'HTTP 500'],
+        [200, null],
+      ],
     );
     await sleep(1500); // longer than the next retry interval would be at this time scale
     assert.equal(lines().length, 3, 'no fourth request after the success');

@@ -66,7 +66,10 @@ async function stop(listen: RunningProcess | undefined): Promise<void> {
 
 /** A self-signed server certificate for 127.0.0.1: right name, but no CA vouches for it. */
 async function selfSigned(): Promise<{ keyPem: string; certPem: string }> {
-  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=127.0.0.1',
@@ -99,7 +102,19 @@ test('a device trusting the private CA delivers all five events to `smsgate list
     const key = (await api.call('GET', '/settings')).body.webhooks.signing_key as string;
     assert.ok(key, 'the device has a signing key');
 
-    listen = await startSmsgate(['listen', '--port', '0', '--tls', '--cert', certFile, '--key', keyFile, '--secret', key, '--json']);
+    listen = await startSmsgate([
+      'listen',
+      '--port',
+      '0',
+      '--tls',
+      '--cert',
+      certFile,
+      '--key',
+      keyFile,
+      '--secret',
+      key,
+      '--json',
+    ]);
     assert.match(listen.ready.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
     for (const event of EVENTS) {
       const reply = await api.call('POST', '/webhooks', { url: `${listen.ready.url}hook`, event });
@@ -108,18 +123,32 @@ test('a device trusting the private CA delivers all five events to `smsgate list
 
     assert.equal((await api.call('POST', '/sim/v1/incoming', { from: '+66812345678', text: 'over TLS' })).status, 202);
     // +15550000001 is the carrier's magic number for sms:failed; the other recipient is sent and delivered.
-    assert.equal((await api.call('POST', '/message', { message: 'hi', phoneNumbers: ['+15551230000', '+15550000001'] })).status, 202);
+    assert.equal(
+      (await api.call('POST', '/message', { message: 'hi', phoneNumbers: ['+15551230000', '+15550000001'] })).status,
+      202,
+    );
     assert.equal((await api.call('PATCH', '/settings', { ping: { interval_seconds: 1 } })).status, 200);
 
     const running = listen;
-    await eventually(() => EVENTS.every((e) => jsonLines(running).some((r) => r.event === e)), 'all five events at the listener', 15_000);
+    await eventually(
+      () => EVENTS.every((e) => jsonLines(running).some((r) => r.event === e)),
+      'all five events at the listener',
+      15_000,
+    );
     await api.call('PATCH', '/settings', { ping: { interval_seconds: null } });
 
     const records = jsonLines(listen);
     assert.ok(records.length >= 5);
     for (const record of records) {
       assert.deepEqual(
-        { verified: record.verified, reason: record.reason, status: record.status, deviceId: record.deviceId, path: record.path, parseError: record.parseError },
+        {
+          verified: record.verified,
+          reason: record.reason,
+          status: record.status,
+          deviceId: record.deviceId,
+          path: record.path,
+          parseError: record.parseError,
+        },
         { verified: true, reason: null, status: 200, deviceId: device.deviceId, path: '/hook', parseError: null },
         `${record.event} ${record.id}`,
       );
@@ -167,11 +196,24 @@ test('a certificate the device does not trust makes a failed attempt whose log s
       writeFileSync(join(dir.path, `${slug}.crt.pem`), pair.certPem);
       writeFileSync(join(dir.path, `${slug}.key.pem`), pair.keyPem, { mode: 0o600 });
       const listen = await startSmsgate([
-        'listen', '--port', '0', '--secret', key, '--json',
-        '--tls', '--cert', join(dir.path, `${slug}.crt.pem`), '--key', join(dir.path, `${slug}.key.pem`),
+        'listen',
+        '--port',
+        '0',
+        '--secret',
+        key,
+        '--json',
+        '--tls',
+        '--cert',
+        join(dir.path, `${slug}.crt.pem`),
+        '--key',
+        join(dir.path, `${slug}.key.pem`),
       ]);
       running.push(listen);
-      const reply = await device.api.call('POST', '/webhooks', { url: `${listen.ready.url}hook`, event: 'sms:received', id: `untrusted-${slug}` });
+      const reply = await device.api.call('POST', '/webhooks', {
+        url: `${listen.ready.url}hook`,
+        event: 'sms:received',
+        id: `untrusted-${slug}`,
+      });
       assert.equal(reply.status, 201);
       hooks.push({ kind, webhookId: reply.body.id, listen });
     }
@@ -180,7 +222,8 @@ test('a certificate the device does not trust makes a failed attempt whose log s
 
     const expected: Record<string, RegExp> = {
       'self-signed': /^TLS: certificate not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): self-signed certificate$/,
-      'issued by another CA': /^TLS: certificate not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): unable to verify the first certificate$/,
+      'issued by another CA':
+        /^TLS: certificate not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): unable to verify the first certificate$/,
     };
     for (const hook of hooks) {
       const delivery = await eventually(async () => {

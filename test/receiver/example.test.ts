@@ -30,7 +30,9 @@ async function startExample(env: Record<string, string>): Promise<Example> {
   });
   const lines: string[] = [];
   // 'close', not 'exit': by then everything it printed has been read.
-  const exited = new Promise<number | string>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   createInterface({ input: child.stderr! }).on('line', (line) => lines.push(`stderr: ${line}`));
   try {
     const ready = await new Promise<Example['ready']>((resolve, reject) => {
@@ -73,11 +75,18 @@ test('the example receiver registers itself, handles all five events, drops a du
     await device.api.call('POST', '/message', { message: 'hi', phoneNumbers: ['+15551230000', '+15550000001'] });
     await device.api.call('PATCH', '/settings', { ping: { interval_seconds: 1 } });
 
-    const handled = () => lines.filter((l) => l.startsWith('handled ')).map((l) => {
-      const [, event, id] = l.split(/\s+/);
-      return { event, id, line: l };
-    });
-    await eventually(() => EVENTS.every((e) => handled().some((h) => h.event === e)), 'a handled line for every event', 15_000);
+    const handled = () =>
+      lines
+        .filter((l) => l.startsWith('handled '))
+        .map((l) => {
+          const [, event, id] = l.split(/\s+/);
+          return { event, id, line: l };
+        });
+    await eventually(
+      () => EVENTS.every((e) => handled().some((h) => h.event === e)),
+      'a handled line for every event',
+      15_000,
+    );
     await device.api.call('PATCH', '/settings', { ping: { interval_seconds: null } });
 
     const byEvent = (event: string) => handled().find((h) => h.event === event)!;
@@ -105,16 +114,37 @@ test('the example receiver registers itself, handles all five events, drops a du
       const d = (await device.api.call('GET', `/deliveries/${received.id}`)).body;
       return d.state === 'succeeded' && d.attemptLog.length > attemptsBefore ? d : null;
     }, 'the redelivery answered');
-    assert.deepEqual([redelivered.attemptLog.at(-1).status, redelivered.attemptLog.at(-1).responsePreview], [200, 'duplicate']);
+    assert.deepEqual(
+      [redelivered.attemptLog.at(-1).status, redelivered.attemptLog.at(-1).responsePreview],
+      [200, 'duplicate'],
+    );
     assert.equal(handled().filter((h) => h.id === received.id).length, 1, 'handled once, not twice');
 
     // A request signed with some other key is refused, and not handled.
-    const body = JSON.stringify({ deviceId: device.deviceId, event: 'sms:received', id: 'forged-id-000000000000', webhookId: 'x', payload: { messageId: 'm', message: 'forged', phoneNumber: '+1', simNumber: null, receivedAt: '2024-01-01T00:00:00.000+00:00' } });
+    const body = JSON.stringify({
+      deviceId: device.deviceId,
+      event: 'sms:received',
+      id: 'forged-id-000000000000',
+      webhookId: 'x',
+      payload: {
+        messageId: 'm',
+        message: 'forged',
+        phoneNumber: '+1',
+        simNumber: null,
+        receivedAt: '2024-01-01T00:00:00.000+00:00',
+      },
+    });
     const timestamp = String(Math.floor(Date.now() / 1000));
     const forged = await fetch(ready.url, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json', 'x-timestamp': timestamp, 'x-signature': createHmac('sha256', 'not-the-key').update(body + timestamp).digest('hex') },
+      headers: {
+        'content-type': 'application/json',
+        'x-timestamp': timestamp,
+        'x-signature': createHmac('sha256', 'not-the-key')
+          .update(body + timestamp)
+          .digest('hex'),
+      },
     });
     assert.equal(forged.status, 401);
     await eventually(() => lines.some((l) => l.startsWith('rejected mismatch')), 'the rejected line');
@@ -123,7 +153,10 @@ test('the example receiver registers itself, handles all five events, drops a du
     // SIGTERM: it removes its webhooks and exits cleanly.
     example.child.kill('SIGTERM');
     assert.equal(await example.exited, 0, lines.join('\n'));
-    assert.ok(lines.some((l) => /SIGTERM: deregistered 5 webhooks/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /SIGTERM: deregistered 5 webhooks/.test(l)),
+      lines.join('\n'),
+    );
     assert.deepEqual((await device.api.call('GET', '/webhooks')).body, []);
   } finally {
     if (example && example.child.exitCode === null && example.child.signalCode === null) {
@@ -153,7 +186,11 @@ test('the example receiver serves HTTPS with a certificate from the private CA (
     assert.match(example.ready.url, /^https:\/\/127\.0\.0\.1:\d+\/webhook$/);
     await device.api.call('POST', '/sim/v1/incoming', { from: '+15551234567', text: 'over https' });
     const running = example;
-    await eventually(() => running.lines.some((l) => /^handled sms:received .* "over https"$/.test(l)), 'the SMS handled over HTTPS', 15_000);
+    await eventually(
+      () => running.lines.some((l) => /^handled sms:received .* "over https"$/.test(l)),
+      'the SMS handled over HTTPS',
+      15_000,
+    );
     example.child.kill('SIGTERM');
     assert.equal(await example.exited, 0, example.lines.join('\n'));
   } finally {

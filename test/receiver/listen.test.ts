@@ -19,30 +19,61 @@ const BODY = JSON.stringify({
   deviceId: 'dev-1',
   event: 'sms:received',
   id: 'Ey6ECgOkVVFjz3CL48B8C',
-  payload: { messageId: 'abc123', message: 'Привет 👋', phoneNumber: '6505551212', simNumber: 1, receivedAt: '2024-06-22T15:46:11.000+07:00' },
+  payload: {
+    messageId: 'abc123',
+    message: 'Привет 👋',
+    phoneNumber: '6505551212',
+    simNumber: 1,
+    receivedAt: '2024-06-22T15:46:11.000+07:00',
+  },
   webhookId: 'wh-1',
 });
 
 function signedHeaders(key: string, body: string, ageSec = 0): Record<string, string> {
   const ts = String(Math.floor(Date.now() / 1000) - ageSec);
-  return { 'content-type': 'application/json', 'x-timestamp': ts, 'x-signature': createHmac('sha256', key).update(body).update(ts).digest('hex') };
+  return {
+    'content-type': 'application/json',
+    'x-timestamp': ts,
+    'x-signature': createHmac('sha256', key).update(body).update(ts).digest('hex'),
+  };
 }
 
-async function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; json: any }> {
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; json: any }> {
   const response = await fetch(url, { method: 'POST', body, headers });
   return { status: response.status, json: await response.json() };
 }
 
 test('answers 500 to the first N requests, then the chosen status; every request is recorded and verified', async () => {
   const seen: ListenRecord[] = [];
-  const listener = await startListener({ port: 0, secret: KEY, failFirst: 2, status: 202, onRequest: (r) => seen.push(r) });
+  const listener = await startListener({
+    port: 0,
+    secret: KEY,
+    failFirst: 2,
+    status: 202,
+    onRequest: (r) => seen.push(r),
+  });
   try {
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await post(listener.url + 'hook?x=1', BODY, signedHeaders(KEY, BODY))).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await post(listener.url + 'hook?x=1', BODY, signedHeaders(KEY, BODY))).status);
     assert.deepEqual(statuses, [500, 500, 202]);
     assert.equal(seen.length, 3);
-    assert.deepEqual(seen.map((r) => r.id), ['Ey6ECgOkVVFjz3CL48B8C', 'Ey6ECgOkVVFjz3CL48B8C', 'Ey6ECgOkVVFjz3CL48B8C']);
-    assert.deepEqual(seen.map((r) => [r.verified, r.reason, r.status]), [[true, null, 500], [true, null, 500], [true, null, 202]]);
+    assert.deepEqual(
+      seen.map((r) => r.id),
+      ['Ey6ECgOkVVFjz3CL48B8C', 'Ey6ECgOkVVFjz3CL48B8C', 'Ey6ECgOkVVFjz3CL48B8C'],
+    );
+    assert.deepEqual(
+      seen.map((r) => [r.verified, r.reason, r.status]),
+      [
+        [true, null, 500],
+        [true, null, 500],
+        [true, null, 202],
+      ],
+    );
     const last = seen[2];
     assert.equal(last.method, 'POST');
     assert.equal(last.path, '/hook?x=1');
@@ -122,13 +153,21 @@ test('serves HTTPS with a certificate from the private CA', async () => {
     assert.match(listener.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
     const answer = await httpsPost(listener.url, BODY, signedHeaders(KEY, BODY), ca.certPem);
     assert.deepEqual(answer, { status: 200, body: { received: true, verified: true } });
-    await assert.rejects(httpsPost(listener.url, BODY, signedHeaders(KEY, BODY)), (error: NodeJS.ErrnoException) => error.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    await assert.rejects(
+      httpsPost(listener.url, BODY, signedHeaders(KEY, BODY)),
+      (error: NodeJS.ErrnoException) => error.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    );
   } finally {
     await listener.close();
   }
 });
 
-function httpsPost(url: string, body: string, headers: Record<string, string>, ca?: string): Promise<{ status: number; body: unknown }> {
+function httpsPost(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  ca?: string,
+): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, { method: 'POST', headers, ca }, (res) => {
       let text = '';
@@ -174,7 +213,17 @@ async function startListen(args: string[]): Promise<Running> {
         reject(new Error(`timed out; output so far:\n${lines.join('\n')}\nstderr:\n${stderr.join('\n')}`));
       }, timeoutMs);
       waiters.add(check);
-      void exited.then(() => setTimeout(() => (waiters.has(check) ? (waiters.delete(check), clearTimeout(timer), reject(new Error(`listen exited:\n${[...lines, ...stderr].join('\n')}`))) : undefined), 50));
+      void exited.then(() =>
+        setTimeout(
+          () =>
+            waiters.has(check)
+              ? (waiters.delete(check),
+                clearTimeout(timer),
+                reject(new Error(`listen exited:\n${[...lines, ...stderr].join('\n')}`)))
+              : undefined,
+          50,
+        ),
+      );
       check();
     });
   try {
@@ -198,7 +247,9 @@ async function startListen(args: string[]): Promise<Running> {
 
 function runListen(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'listen', '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'listen', '--port', '0', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (c) => (stderr += c));
     child.on('exit', (code) => resolve({ code, stderr }));
@@ -214,15 +265,35 @@ test('child process: --json prints one JSON line per request, --fail-first then 
     assert.deepEqual([first.status, second.status], [500, 204]);
     await listen.waitForLines((l) => l.filter((x) => x.startsWith('{')).length >= 2);
     const records = listen.lines.filter((x) => x.startsWith('{')).map((x) => JSON.parse(x));
-    for (const key of ['receivedAt', 'method', 'path', 'event', 'id', 'webhookId', 'deviceId', 'verified', 'reason', 'latencyMs', 'status', 'payload']) {
+    for (const key of [
+      'receivedAt',
+      'method',
+      'path',
+      'event',
+      'id',
+      'webhookId',
+      'deviceId',
+      'verified',
+      'reason',
+      'latencyMs',
+      'status',
+      'payload',
+    ]) {
       assert.ok(key in records[0], `JSON line has "${key}"`);
     }
-    assert.deepEqual(records.map((r) => [r.id, r.verified, r.reason, r.status]), [
-      ['Ey6ECgOkVVFjz3CL48B8C', true, null, 500],
-      ['Ey6ECgOkVVFjz3CL48B8C', false, 'mismatch', 204],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r.id, r.verified, r.reason, r.status]),
+      [
+        ['Ey6ECgOkVVFjz3CL48B8C', true, null, 500],
+        ['Ey6ECgOkVVFjz3CL48B8C', false, 'mismatch', 204],
+      ],
+    );
     assert.equal(records[0].payload.message, 'Привет 👋');
-    assert.equal(listen.lines.filter((l) => !l.startsWith('{') && !l.startsWith('ready ')).length, 0, 'only JSON lines besides ready');
+    assert.equal(
+      listen.lines.filter((l) => !l.startsWith('{') && !l.startsWith('ready ')).length,
+      0,
+      'only JSON lines besides ready',
+    );
   } finally {
     await listen.stop();
   }
@@ -232,7 +303,11 @@ test('child process: readable output shows event, ids, verified yes/no (reason),
   const listen = await startListen(['--secret', KEY]);
   try {
     await fetch(listen.url + 'webhook', { method: 'POST', body: BODY, headers: signedHeaders(KEY, BODY) });
-    await fetch(listen.url + 'webhook', { method: 'POST', body: BODY, headers: signedHeaders(KEY, BODY.replace('abc123', 'abc124')) });
+    await fetch(listen.url + 'webhook', {
+      method: 'POST',
+      body: BODY,
+      headers: signedHeaders(KEY, BODY.replace('abc123', 'abc124')),
+    });
     await listen.waitForLines((l) => l.filter((x) => x.includes('verified:')).length >= 2);
     const text = listen.lines.join('\n');
     assert.match(text, /POST \/webhook/);
@@ -254,7 +329,16 @@ test('child process: --tls serves HTTPS with an issued certificate', async () =>
   const issued = await issueServerCert(ca, ['127.0.0.1']);
   writeFileSync(join(dir, 'cert.pem'), issued.certPem);
   writeFileSync(join(dir, 'key.pem'), issued.keyPem);
-  const listen = await startListen(['--secret', KEY, '--json', '--tls', '--cert', join(dir, 'cert.pem'), '--key', join(dir, 'key.pem')]);
+  const listen = await startListen([
+    '--secret',
+    KEY,
+    '--json',
+    '--tls',
+    '--cert',
+    join(dir, 'cert.pem'),
+    '--key',
+    join(dir, 'key.pem'),
+  ]);
   try {
     assert.match(listen.url, /^https:/);
     const answer = await httpsPost(listen.url, BODY, signedHeaders(KEY, BODY), ca.certPem);
@@ -270,8 +354,11 @@ test("child process: --device reads the signing key from the device's settings",
   // A stand-in for a device's Local API: only GET /settings, behind Basic auth.
   const auth = 'Basic ' + Buffer.from('sms:pw').toString('base64');
   const device = createServer((req, res) => {
-    if (req.headers.authorization !== auth) return res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"unauthorized"}');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ webhooks: { internet_required: true, retry_count: 14, signing_key: 'from-device' } }));
+    if (req.headers.authorization !== auth)
+      return res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"unauthorized"}');
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ webhooks: { internet_required: true, retry_count: 14, signing_key: 'from-device' } }));
   });
   await new Promise<void>((resolve) => device.listen(0, '127.0.0.1', resolve));
   const deviceUrl = `http://127.0.0.1:${(device.address() as AddressInfo).port}`;

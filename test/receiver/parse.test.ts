@@ -1,19 +1,50 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseWebhook, WEBHOOK_EVENTS, PAYLOAD_KEYS, WebhookParseError, type WebhookEvent } from '../../src/receiver/index.ts';
+import {
+  parseWebhook,
+  WEBHOOK_EVENTS,
+  PAYLOAD_KEYS,
+  WebhookParseError,
+  type WebhookEvent,
+} from '../../src/receiver/index.ts';
 import { EVENT_NAMES, REQUIRED_PAYLOAD_KEYS } from '../../src/protocol/events.ts';
 
-const health = { status: 'pass', version: '0.1.0', releaseId: 1, checks: { 'messages:failed': { description: 'failed messages', observedValue: 0, observedUnit: 'messages', status: 'pass' } } };
+const health = {
+  status: 'pass',
+  version: '0.1.0',
+  releaseId: 1,
+  checks: {
+    'messages:failed': { description: 'failed messages', observedValue: 0, observedUnit: 'messages', status: 'pass' },
+  },
+};
 const at = '2024-06-22T15:46:11.000+07:00';
 const SAMPLES = {
-  'sms:received': { messageId: 'abc123', message: 'Android is always a sweet treat!', phoneNumber: '6505551212', simNumber: 1, receivedAt: at },
+  'sms:received': {
+    messageId: 'abc123',
+    message: 'Android is always a sweet treat!',
+    phoneNumber: '6505551212',
+    simNumber: 1,
+    receivedAt: at,
+  },
   'sms:sent': { messageId: 'm1', phoneNumber: '+15550100', simNumber: null, sentAt: at },
   'sms:delivered': { messageId: 'm1', phoneNumber: '+15550100', simNumber: 2, deliveredAt: at },
-  'sms:failed': { messageId: 'm1', phoneNumber: '+15550100', simNumber: null, failedAt: at, reason: 'RESULT_ERROR_GENERIC_FAILURE' },
+  'sms:failed': {
+    messageId: 'm1',
+    phoneNumber: '+15550100',
+    simNumber: null,
+    failedAt: at,
+    reason: 'RESULT_ERROR_GENERIC_FAILURE',
+  },
   'system:ping': { health },
 } as const;
-const envelope = (event: string, payload: unknown) => ({ deviceId: 'ffffffffceb0b1db0000018e937c815b', event, id: 'Ey6ECgOkVVFjz3CL48B8C', payload, webhookId: 'w1' });
+const envelope = (event: string, payload: unknown) => ({
+  deviceId: 'ffffffffceb0b1db0000018e937c815b',
+  event,
+  id: 'Ey6ECgOkVVFjz3CL48B8C',
+  payload,
+  webhookId: 'w1',
+});
 
 function errorOf(body: Parameters<typeof parseWebhook>[0]): WebhookParseError {
   const result = parseWebhook(body);
@@ -32,7 +63,12 @@ test("the receiver's event list and required keys equal the protocol's (one sour
 test('parses each of the five events from text, bytes and an object', () => {
   for (const [event, payload] of Object.entries(SAMPLES)) {
     const body = envelope(event, payload);
-    for (const form of [JSON.stringify(body), Buffer.from(JSON.stringify(body)), new TextEncoder().encode(JSON.stringify(body)), body]) {
+    for (const form of [
+      JSON.stringify(body),
+      Buffer.from(JSON.stringify(body)),
+      new TextEncoder().encode(JSON.stringify(body)),
+      body,
+    ]) {
       const result = parseWebhook(form);
       assert.ok(result.ok, `${event}: ${!result.ok && result.error.message}`);
       assert.equal(result.event.event, event);
@@ -63,7 +99,9 @@ test('the result narrows by event (compile-time types, checked at run time here)
 });
 
 test('extra keys are allowed, in the envelope and the payload', () => {
-  const result = parseWebhook(envelope('sms:sent', { ...SAMPLES['sms:sent'], recipient: '+15550100', extra: { a: 1 } }));
+  const result = parseWebhook(
+    envelope('sms:sent', { ...SAMPLES['sms:sent'], recipient: '+15550100', extra: { a: 1 } }),
+  );
   assert.ok(result.ok);
   assert.equal((result.event.payload as unknown as Record<string, unknown>).recipient, '+15550100');
 });
@@ -129,7 +167,11 @@ test('bodies that are not JSON objects are typed errors, never throws', () => {
   assert.equal(errorOf(Buffer.from([0xff, 0xfe])).code, 'invalid-json');
   for (const body of ['[]', '"text"', '42', 'null']) assert.equal(errorOf(body).code, 'not-an-object', body);
   // A key inherited from Object.prototype is not a key of the body.
-  assert.equal(errorOf(Object.create({ deviceId: 'd', event: 'sms:sent', id: 'i', webhookId: 'w', payload: SAMPLES['sms:sent'] })).code, 'missing-key');
+  assert.equal(
+    errorOf(Object.create({ deviceId: 'd', event: 'sms:sent', id: 'i', webhookId: 'w', payload: SAMPLES['sms:sent'] }))
+      .code,
+    'missing-key',
+  );
 });
 
 test('the receiver SDK loads nothing but node builtins and its own files at run time', () => {

@@ -10,14 +10,23 @@ import { readRawBody, RawBodyError, verifyWebhook, parseWebhook } from '../../sr
 const SECRET = 'raw-body-secret';
 const signed = (body: string | Buffer) => {
   const ts = String(Math.floor(Date.now() / 1000));
-  return { 'content-type': 'application/json', 'x-timestamp': ts, 'x-signature': createHmac('sha256', SECRET).update(body).update(ts).digest('hex') };
+  return {
+    'content-type': 'application/json',
+    'x-timestamp': ts,
+    'x-signature': createHmac('sha256', SECRET).update(body).update(ts).digest('hex'),
+  };
 };
 
-async function serve(handler: (req: IncomingMessage) => Promise<{ status: number; body: string }>): Promise<{ server: Server; url: string }> {
+async function serve(
+  handler: (req: IncomingMessage) => Promise<{ status: number; body: string }>,
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     handler(req).then(
       ({ status, body }) => res.writeHead(status).end(body),
-      (error: Error) => res.writeHead(error instanceof RawBodyError ? error.statusCode : 500).end(`${(error as RawBodyError).code}: ${error.message}`),
+      (error: Error) =>
+        res
+          .writeHead(error instanceof RawBodyError ? error.statusCode : 500)
+          .end(`${(error as RawBodyError).code}: ${error.message}`),
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -25,7 +34,11 @@ async function serve(handler: (req: IncomingMessage) => Promise<{ status: number
 }
 
 /** POST `chunks` one write at a time, so multi-byte characters can be split across chunks. */
-function post(url: string, chunks: Buffer[], headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function post(
+  url: string,
+  chunks: Buffer[],
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: 'POST', headers }, (res) => {
       const parts: Buffer[] = [];
@@ -39,7 +52,9 @@ function post(url: string, chunks: Buffer[], headers: Record<string, string>): P
 }
 
 test('node:http: readRawBody returns the exact bytes, which then verify', async () => {
-  const body = Buffer.from('{"deviceId":"d","event":"sms:received","id":"i","payload":{"messageId":"m","message":"Привет 👋 世界","phoneNumber":"+1","simNumber":null,"receivedAt":"2024-06-22T15:46:11.000+07:00"},"webhookId":"w"}');
+  const body = Buffer.from(
+    '{"deviceId":"d","event":"sms:received","id":"i","payload":{"messageId":"m","message":"Привет 👋 世界","phoneNumber":"+1","simNumber":null,"receivedAt":"2024-06-22T15:46:11.000+07:00"},"webhookId":"w"}',
+  );
   const { server, url } = await serve(async (req) => {
     const raw = await readRawBody(req);
     const check = verifyWebhook(SECRET, raw, req.headers);
@@ -60,14 +75,22 @@ test('node:http: readRawBody returns the exact bytes, which then verify', async 
 });
 
 test('readRawBody enforces its limit, by Content-Length and while streaming', async () => {
-  const { server, url } = await serve(async (req) => ({ status: 200, body: String((await readRawBody(req, { limit: 100 })).length) }));
+  const { server, url } = await serve(async (req) => ({
+    status: 200,
+    body: String((await readRawBody(req, { limit: 100 })).length),
+  }));
   try {
-    assert.deepEqual(await post(url, [Buffer.alloc(100, 'a')], { 'content-length': '100' }), { status: 200, body: '100' });
+    assert.deepEqual(await post(url, [Buffer.alloc(100, 'a')], { 'content-length': '100' }), {
+      status: 200,
+      body: '100',
+    });
     const declared = await post(url, [Buffer.alloc(101, 'a')], { 'content-length': '101' });
     assert.equal(declared.status, 413);
     assert.match(declared.body, /^too-large: request body is 101 bytes, more than the 100 allowed/);
     // Chunked (no Content-Length): caught while reading.
-    const streamed = await post(url, [Buffer.alloc(60, 'a'), Buffer.alloc(60, 'b')], { 'transfer-encoding': 'chunked' });
+    const streamed = await post(url, [Buffer.alloc(60, 'a'), Buffer.alloc(60, 'b')], {
+      'transfer-encoding': 'chunked',
+    });
     assert.equal(streamed.status, 413);
     assert.match(streamed.body, /more than the 100 bytes allowed/);
   } finally {
@@ -78,7 +101,10 @@ test('readRawBody enforces its limit, by Content-Length and while streaming', as
 test('readRawBody rejects when the client goes away mid-body, and when the body was already read', async () => {
   let outcome!: Promise<unknown>;
   const abortServer = createServer((req) => {
-    outcome = readRawBody(req).then(() => 'resolved', (error: unknown) => error);
+    outcome = readRawBody(req).then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
   });
   await new Promise<void>((resolve) => abortServer.listen(0, '127.0.0.1', resolve));
   const arrived = new Promise<void>((resolve) => abortServer.once('request', () => resolve()));
@@ -122,17 +148,35 @@ test('the Fastify recipe from docs/receiver.md keeps the raw buffer and verifies
     });
   });
   // --- end of recipe ---
-  app.post('/other', async (request) => ({ parsedAsJson: typeof request.body === 'object' && !Buffer.isBuffer(request.body) }));
+  app.post('/other', async (request) => ({
+    parsedAsJson: typeof request.body === 'object' && !Buffer.isBuffer(request.body),
+  }));
   try {
-    const body = JSON.stringify({ deviceId: 'd', event: 'sms:sent', id: 'i', payload: { messageId: 'm', phoneNumber: '+1', simNumber: 1, sentAt: 'x' }, webhookId: 'w' });
+    const body = JSON.stringify({
+      deviceId: 'd',
+      event: 'sms:sent',
+      id: 'i',
+      payload: { messageId: 'm', phoneNumber: '+1', simNumber: 1, sentAt: 'x' },
+      webhookId: 'w',
+    });
     const ok = await app.inject({ method: 'POST', url: '/webhook', payload: body, headers: signed(body) });
     assert.equal(ok.statusCode, 200, ok.body);
     assert.deepEqual(ok.json(), { handled: 'sms:sent' });
-    const bad = await app.inject({ method: 'POST', url: '/webhook', payload: body, headers: { ...signed(body), 'x-signature': 'f'.repeat(64) } });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/webhook',
+      payload: body,
+      headers: { ...signed(body), 'x-signature': 'f'.repeat(64) },
+    });
     assert.equal(bad.statusCode, 401);
     assert.match(bad.json().message, /does not match/);
     // The raw parser stays inside the plugin: other routes still get parsed JSON.
-    const other = await app.inject({ method: 'POST', url: '/other', payload: '{"a":1}', headers: { 'content-type': 'application/json' } });
+    const other = await app.inject({
+      method: 'POST',
+      url: '/other',
+      payload: '{"a":1}',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.deepEqual(other.json(), { parsedAsJson: true });
   } finally {
     await app.close();

@@ -19,18 +19,19 @@ function verifySignature(secretKey, payload, timestamp, signature) {
     return expectedSignature === signature;
 }
 `;
-const verifySignatureSeed = new Function('require', `${SEED_SNIPPET}\nreturn verifySignature;`)(createRequire(import.meta.url)) as (
-  secretKey: string,
-  payload: string,
-  timestamp: string,
-  signature: string,
-) => boolean;
+const verifySignatureSeed = new Function('require', `${SEED_SNIPPET}\nreturn verifySignature;`)(
+  createRequire(import.meta.url),
+) as (secretKey: string, payload: string, timestamp: string, signature: string) => boolean;
 
 const KEY = 'device-signing-key';
-const BODY = '{"deviceId":"d1","event":"sms:sent","id":"Ey6ECgOkVVFjz3CL48B8C","payload":{"messageId":"m1","phoneNumber":"+15550100","simNumber":1,"sentAt":"2024-06-22T15:46:11.000+07:00"},"webhookId":"w1"}';
+const BODY =
+  '{"deviceId":"d1","event":"sms:sent","id":"Ey6ECgOkVVFjz3CL48B8C","payload":{"messageId":"m1","phoneNumber":"+15550100","simNumber":1,"sentAt":"2024-06-22T15:46:11.000+07:00"},"webhookId":"w1"}';
 const NOW = 1_719_046_000_000;
 const TS = String(NOW / 1000);
-const sig = (key: string, body: string, ts: string) => createHmac('sha256', key).update(body + ts).digest('hex');
+const sig = (key: string, body: string, ts: string) =>
+  createHmac('sha256', key)
+    .update(body + ts)
+    .digest('hex');
 const GOOD = sig(KEY, BODY, TS);
 
 function reasonOf(result: VerifyResult): string | undefined {
@@ -45,7 +46,10 @@ test('rejects a tampered body', () => {
   const tampered = BODY.replace('+15550100', '+15550199');
   assert.equal(reasonOf(verifySignature(KEY, tampered, TS, GOOD, { now: NOW })), 'mismatch');
   // Re-serialised JSON is a different byte string too: verify the raw body, not JSON.stringify(JSON.parse(raw)).
-  assert.equal(reasonOf(verifySignature(KEY, JSON.stringify(JSON.parse(BODY), null, 1), TS, GOOD, { now: NOW })), 'mismatch');
+  assert.equal(
+    reasonOf(verifySignature(KEY, JSON.stringify(JSON.parse(BODY), null, 1), TS, GOOD, { now: NOW })),
+    'mismatch',
+  );
 });
 
 test('rejects a tampered timestamp', () => {
@@ -77,12 +81,17 @@ test('a timestamp too far in the future is rejected, with a hint for millisecond
   const result = verifySignature(KEY, BODY, millis, sig(KEY, BODY, millis), { now: NOW });
   assert.equal(reasonOf(result), 'future-timestamp');
   assert.match(!result.ok ? result.message : '', /milliseconds/);
-  assert.deepEqual(verifySignature(KEY, BODY, ahead, sig(KEY, BODY, ahead), { now: NOW, toleranceSec: 301 }), { ok: true });
+  assert.deepEqual(verifySignature(KEY, BODY, ahead, sig(KEY, BODY, ahead), { now: NOW, toleranceSec: 301 }), {
+    ok: true,
+  });
 });
 
 test('toleranceSec is configurable', () => {
   const ts = String(NOW / 1000 - 20);
-  assert.equal(reasonOf(verifySignature(KEY, BODY, ts, sig(KEY, BODY, ts), { now: NOW, toleranceSec: 10 })), 'stale-timestamp');
+  assert.equal(
+    reasonOf(verifySignature(KEY, BODY, ts, sig(KEY, BODY, ts), { now: NOW, toleranceSec: 10 })),
+    'stale-timestamp',
+  );
   assert.deepEqual(verifySignature(KEY, BODY, ts, sig(KEY, BODY, ts), { now: NOW, toleranceSec: 30 }), { ok: true });
 });
 
@@ -95,7 +104,14 @@ test('rejects an uppercase-hex signature, as the seed snippet does', () => {
 });
 
 test('rejects malformed signatures: wrong length, non-hex, whitespace', () => {
-  for (const bad of [GOOD.slice(0, 63), GOOD + '0', GOOD.slice(0, 62) + 'zz', ` ${GOOD}`, `sha256=${GOOD}`, GOOD.slice(0, 32)]) {
+  for (const bad of [
+    GOOD.slice(0, 63),
+    GOOD + '0',
+    GOOD.slice(0, 62) + 'zz',
+    ` ${GOOD}`,
+    `sha256=${GOOD}`,
+    GOOD.slice(0, 32),
+  ]) {
     assert.equal(reasonOf(verifySignature(KEY, BODY, TS, bad, { now: NOW })), 'malformed-signature', bad);
   }
 });
@@ -121,9 +137,15 @@ test('verifyWebhook reads the headers in any letter case, from node, Fetch or a 
     assert.deepEqual(verifyWebhook(KEY, BODY, headers, { now: NOW }), { ok: true });
   }
   assert.equal(reasonOf(verifyWebhook(KEY, BODY, { 'X-Timestamp': TS }, { now: NOW })), 'missing-signature');
-  assert.equal(reasonOf(verifyWebhook(KEY, BODY, new Headers({ 'x-signature': GOOD }), { now: NOW })), 'missing-timestamp');
+  assert.equal(
+    reasonOf(verifyWebhook(KEY, BODY, new Headers({ 'x-signature': GOOD }), { now: NOW })),
+    'missing-timestamp',
+  );
   // A repeated header is joined like node:http joins it, which is never a valid signature.
-  assert.equal(reasonOf(verifyWebhook(KEY, BODY, { 'x-signature': [GOOD, GOOD], 'x-timestamp': TS }, { now: NOW })), 'malformed-signature');
+  assert.equal(
+    reasonOf(verifyWebhook(KEY, BODY, { 'x-signature': [GOOD, GOOD], 'x-timestamp': TS }, { now: NOW })),
+    'malformed-signature',
+  );
 });
 
 test('uses the real clock when `now` is not given', () => {
@@ -133,14 +155,34 @@ test('uses the real clock when `now` is not given', () => {
 });
 
 test('property: the SDK and the seed snippet agree on 1,000 random cases', () => {
-  const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 100 }), fc.json());
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 300 }),
+    fc.string({ unit: 'grapheme', maxLength: 100 }),
+    fc.json(),
+  );
   const key = fc.string({ unit: 'binary', minLength: 1, maxLength: 80 });
   const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
   // How the candidate signature is made: the right one, a wrong one, or a near miss.
-  const variant = fc.constantFrom('correct', 'random-hex', 'other-key', 'other-body', 'uppercase', 'flipped', 'garbage');
+  const variant = fc.constantFrom(
+    'correct',
+    'random-hex',
+    'other-key',
+    'other-body',
+    'uppercase',
+    'flipped',
+    'garbage',
+  );
   let agreedOk = 0;
   fc.assert(
-    fc.property(key, fc.string({ unit: 'binary', minLength: 1, maxLength: 80 }), anyText, anyText, fc.integer({ min: -300, max: 300 }), variant, hex64, fc.string(),
+    fc.property(
+      key,
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 80 }),
+      anyText,
+      anyText,
+      fc.integer({ min: -300, max: 300 }),
+      variant,
+      hex64,
+      fc.string(),
       (secret, otherKey, body, otherBody, skew, how, randomHex, garbage) => {
         const now = Date.now();
         const timestamp = String(Math.floor(now / 1000) + skew); // fresh, so tolerance never decides
@@ -158,7 +200,8 @@ test('property: the SDK and the seed snippet agree on 1,000 random cases', () =>
         const sdk = verifySignature(secret, body, timestamp, candidate, { now });
         assert.equal(sdk.ok, seed, `${how}: seed says ${seed}, SDK says ${JSON.stringify(sdk)}`);
         if (sdk.ok) agreedOk++;
-      }),
+      },
+    ),
     { numRuns: 1000 },
   );
   // Both outcomes must actually have been exercised.

@@ -30,9 +30,17 @@ test('a throttled address cannot keep guessing, not even against recent logins; 
     const wrong = { authorization: 'Basic ' + Buffer.from('sms:guess').toString('base64') };
     for (let i = 0; i < 2; i++) assert.equal((await fetch(`${device.url}/webhooks`, { headers: wrong })).status, 401);
     assert.equal((await device.api.call('GET', '/webhooks')).status, 200);
-    assert.equal((await fetch(`${device.url}/webhooks`, { headers: wrong })).status, 401, 'the success in between did not reset the count');
+    assert.equal(
+      (await fetch(`${device.url}/webhooks`, { headers: wrong })).status,
+      401,
+      'the success in between did not reset the count',
+    );
     assert.equal((await fetch(`${device.url}/webhooks`, { headers: wrong })).status, 429);
-    assert.equal((await device.api.call('GET', '/webhooks')).status, 429, 'the cached password is not an open door while throttled');
+    assert.equal(
+      (await device.api.call('GET', '/webhooks')).status,
+      429,
+      'the cached password is not an open door while throttled',
+    );
   } finally {
     await device.cleanup();
   }
@@ -45,7 +53,11 @@ test('the Local API password is kept only as a scrypt hash', async () => {
     assert.match(stored, /^scrypt\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
     device.context.db.pragma('wal_checkpoint(TRUNCATE)');
     const file = readFileSync(join(device.context.db.name));
-    assert.equal(file.includes(Buffer.from(TEST_PASSWORD)), false, 'the password itself is nowhere in the database file');
+    assert.equal(
+      file.includes(Buffer.from(TEST_PASSWORD)),
+      false,
+      'the password itself is nowhere in the database file',
+    );
   } finally {
     await device.cleanup();
   }

@@ -26,7 +26,10 @@ before(async () => {
         // Headers one byte at a time, never finished.
         const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Slow: ';
         let i = 0;
-        const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(i < head.length ? head[i++] : 'a')), 20);
+        const timer = setInterval(
+          () => (socket.destroyed ? clearInterval(timer) : socket.write(i < head.length ? head[i++] : 'a')),
+          20,
+        );
       } else if (path === '/huge') {
         // A 100 MB body announced and pushed as fast as the device takes it.
         socket.write('HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n');
@@ -56,10 +59,14 @@ async function attemptTo(url: string) {
   const hook = (await device.api.call('POST', '/webhooks', { url, event: 'sms:received' })).body;
   try {
     const { body } = await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: url });
-    return await eventually(async () => {
-      const d = (await device.api.call('GET', `/deliveries/${body.deliveryIds[0]}`)).body;
-      return d.attemptLog.length > 0 ? d.attemptLog[0] : null;
-    }, `an attempt to ${url}`, 5000);
+    return await eventually(
+      async () => {
+        const d = (await device.api.call('GET', `/deliveries/${body.deliveryIds[0]}`)).body;
+        return d.attemptLog.length > 0 ? d.attemptLog[0] : null;
+      },
+      `an attempt to ${url}`,
+      5000,
+    );
   } finally {
     await device.api.call('DELETE', `/webhooks/${hook.id}`);
   }
@@ -98,14 +105,19 @@ test('a 100 MB body is not read: memory stays bounded', async () => {
 test('while hostile receivers hang, deliveries to a good receiver keep flowing', async () => {
   const hooks = [];
   for (const path of ['/slowloris', '/reset']) {
-    hooks.push((await device.api.call('POST', '/webhooks', { url: `${rawUrl}${path}`, event: 'sms:received' })).body.id);
+    hooks.push(
+      (await device.api.call('POST', '/webhooks', { url: `${rawUrl}${path}`, event: 'sms:received' })).body.id,
+    );
   }
   hooks.push((await device.api.call('POST', '/webhooks', { url: `${good.url}/ok`, event: 'sms:received' })).body.id);
   try {
     const started = Date.now();
     for (let i = 0; i < 20; i++) await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: `mixed ${i}` });
     await good.waitFor(20, 5000);
-    assert.ok(Date.now() - started < 1500, `good deliveries took ${Date.now() - started} ms, more than one attempt deadline`);
+    assert.ok(
+      Date.now() - started < 1500,
+      `good deliveries took ${Date.now() - started} ms, more than one attempt deadline`,
+    );
     assert.equal((await device.api.call('GET', '/health')).status, 200);
   } finally {
     for (const id of hooks) await device.api.call('DELETE', `/webhooks/${id}`);
@@ -130,9 +142,17 @@ test('a receiver that hangs on many deliveries at once holds at most its share o
     const before = good.requests.filter((r) => r.path === '/alongside').length;
     // 30 events, each a delivery to both receivers, in due order hanging, good, hanging, good, …
     for (let i = 0; i < 30; i++) busy.context.messages.receive('+15550009999', `busy ${i}`, 1);
-    await eventually(() => good.requests.filter((r) => r.path === '/alongside').length - before === 30, 'all 30 deliveries to the good receiver', 5000);
+    await eventually(
+      () => good.requests.filter((r) => r.path === '/alongside').length - before === 30,
+      'all 30 deliveries to the good receiver',
+      5000,
+    );
     // the receiver counts a request before the device has read the answer: wait until all 30 are recorded
-    await eventually(() => busy.context.outbox.countByState().succeeded === 30, 'the 30 good deliveries recorded', 5000);
+    await eventually(
+      () => busy.context.outbox.countByState().succeeded === 30,
+      'the 30 good deliveries recorded',
+      5000,
+    );
     assert.equal(hangingConnections, 4, 'the hanging receiver got exactly its 4 slots');
     const counts = busy.context.outbox.countByState();
     assert.equal(counts.sending, 4, 'only its 4 attempts are in flight');

@@ -15,19 +15,35 @@ test('a receiver down across six retries gets every delivery when it comes back;
   try {
     await device.api.call('POST', '/webhooks', { url: `${receiver.url}/hook`, event: 'sms:received' });
     const ids: string[] = [];
-    for (let i = 0; i < 50; i++) ids.push(...(await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: `outage ${i}` })).body.deliveryIds);
+    for (let i = 0; i < 50; i++)
+      ids.push(
+        ...(await device.api.call('POST', '/sim/v1/incoming', { from: '+1', text: `outage ${i}` })).body.deliveryIds,
+      );
 
     // Wait until every delivery has failed at least six times.
-    await eventually(async () => {
-      const pending = (await device.api.call('GET', '/deliveries?state=pending&limit=100')).body.items;
-      return pending.length === 50 && pending.every((d: { attempts: number }) => d.attempts >= 7);
-    }, 'six retries spent on every delivery', 30_000, 50);
-    assert.equal((await device.api.call('GET', '/deliveries?state=failed')).body.items.length, 0, 'none given up before the budget');
+    await eventually(
+      async () => {
+        const pending = (await device.api.call('GET', '/deliveries?state=pending&limit=100')).body.items;
+        return pending.length === 50 && pending.every((d: { attempts: number }) => d.attempts >= 7);
+      },
+      'six retries spent on every delivery',
+      30_000,
+      50,
+    );
+    assert.equal(
+      (await device.api.call('GET', '/deliveries?state=failed')).body.items.length,
+      0,
+      'none given up before the budget',
+    );
 
     const back = await new TestReceiver().start(port);
     try {
       await back.waitFor(50, 60_000);
-      await eventually(async () => (await device.api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length === 50, 'all succeeded', 30_000);
+      await eventually(
+        async () => (await device.api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length === 50,
+        'all succeeded',
+        30_000,
+      );
       assert.deepEqual(new Set(back.envelopes().map((e) => e.id)), new Set(ids));
     } finally {
       await back.stop();
@@ -53,7 +69,10 @@ test('deliveries that spent their budget are listed as failed and can be redeliv
 
     receiver.responder = () => 200;
     for (const d of failed) assert.equal((await device.api.call('POST', `/deliveries/${d.id}/redeliver`)).status, 202);
-    await eventually(async () => (await device.api.call('GET', '/deliveries?state=succeeded')).body.items.length === 5, 'all redelivered');
+    await eventually(
+      async () => (await device.api.call('GET', '/deliveries?state=succeeded')).body.items.length === 5,
+      'all redelivered',
+    );
     assert.equal((await device.api.call('GET', '/deliveries?state=failed')).body.items.length, 0);
   } finally {
     await device.cleanup();
@@ -61,41 +80,55 @@ test('deliveries that spent their budget are listed as failed and can be redeliv
   }
 });
 
-test('SIGTERM lets attempts in flight finish, records them and exits 0; a restart resumes the rest', { timeout: 60_000 }, async () => {
-  const dir = tempDir();
-  const receiver = await new TestReceiver().start();
-  // Slow answers keep two attempts in flight when SIGTERM arrives.
-  receiver.responder = () => new Promise((resolve) => setTimeout(() => resolve(200), 400));
-  const args = ['device', '--data-dir', dir.path, '--port', '0', '--password', 'pw', '--concurrency', '2'];
-  let proc = await startSmsgate(args);
-  try {
-    let api = new LocalApi(proc.ready.url, 'sms', 'pw');
-    await api.call('POST', '/webhooks', { url: `${receiver.url}/slow`, event: 'sms:received' });
-    for (let i = 0; i < 10; i++) await api.call('POST', '/sim/v1/incoming', { from: '+1', text: `graceful ${i}` });
-    await receiver.waitFor(2);
-    const stoppedAt = Date.now();
-    proc.child.kill('SIGTERM');
-    assert.equal(await proc.exited, 0, 'clean exit');
-    assert.ok(Date.now() - stoppedAt < 5000);
+test(
+  'SIGTERM lets attempts in flight finish, records them and exits 0; a restart resumes the rest',
+  { timeout: 60_000 },
+  async () => {
+    const dir = tempDir();
+    const receiver = await new TestReceiver().start();
+    // Slow answers keep two attempts in flight when SIGTERM arrives.
+    receiver.responder = () => new Promise((resolve) => setTimeout(() => resolve(200), 400));
+    const args = ['device', '--data-dir', dir.path, '--port', '0', '--password', 'pw', '--concurrency', '2'];
+    let proc = await startSmsgate(args);
+    try {
+      let api = new LocalApi(proc.ready.url, 'sms', 'pw');
+      await api.call('POST', '/webhooks', { url: `${receiver.url}/slow`, event: 'sms:received' });
+      for (let i = 0; i < 10; i++) await api.call('POST', '/sim/v1/incoming', { from: '+1', text: `graceful ${i}` });
+      await receiver.waitFor(2);
+      const stoppedAt = Date.now();
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, 'clean exit');
+      assert.ok(Date.now() - stoppedAt < 5000);
 
-    const db = new Database(join(dir.path, 'device.db'), { readonly: true });
-    const states = Object.fromEntries((db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`).all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
-    const attempts = (db.prepare(`SELECT count(*) AS n FROM attempts`).get() as { n: number }).n;
-    db.close();
-    assert.equal(states.sending, undefined, 'nothing left marked in flight');
-    assert.ok(states.succeeded >= 2, `the in-flight attempts finished and were recorded: ${JSON.stringify(states)}`);
-    assert.equal(attempts, states.succeeded, 'one recorded attempt per finished delivery');
-    assert.equal(states.succeeded + (states.pending ?? 0), 10);
+      const db = new Database(join(dir.path, 'device.db'), { readonly: true });
+      const states = Object.fromEntries(
+        (
+          db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`).all() as {
+            state: string;
+            n: number;
+          }[]
+        ).map((r) => [r.state, r.n]),
+      );
+      const attempts = (db.prepare(`SELECT count(*) AS n FROM attempts`).get() as { n: number }).n;
+      db.close();
+      assert.equal(states.sending, undefined, 'nothing left marked in flight');
+      assert.ok(states.succeeded >= 2, `the in-flight attempts finished and were recorded: ${JSON.stringify(states)}`);
+      assert.equal(attempts, states.succeeded, 'one recorded attempt per finished delivery');
+      assert.equal(states.succeeded + (states.pending ?? 0), 10);
 
-    receiver.responder = () => 200;
-    proc = await startSmsgate(args);
-    api = new LocalApi(proc.ready.url, 'sms', 'pw');
-    await eventually(async () => (await api.call('GET', '/deliveries?state=succeeded')).body.items.length === 10, 'the rest delivered after restart');
-    assert.equal(new Set(receiver.envelopes().map((e) => e.id)).size, 10);
-  } finally {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-    await receiver.stop();
-    dir.remove();
-  }
-});
+      receiver.responder = () => 200;
+      proc = await startSmsgate(args);
+      api = new LocalApi(proc.ready.url, 'sms', 'pw');
+      await eventually(
+        async () => (await api.call('GET', '/deliveries?state=succeeded')).body.items.length === 10,
+        'the rest delivered after restart',
+      );
+      assert.equal(new Set(receiver.envelopes().map((e) => e.id)).size, 10);
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      await receiver.stop();
+      dir.remove();
+    }
+  },
+);

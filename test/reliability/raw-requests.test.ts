@@ -28,7 +28,10 @@ test('a request without Host, or with an Expect the server does not know, gets a
     const noHost = await exchange(port, 'GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n');
     assert.match(noHost, /^HTTP\/1\.1 400 /);
     assert.match(bodyOf(noHost).message, /Host header/);
-    const oddExpect = await exchange(port, 'GET /hello HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\nConnection: close\r\n\r\n');
+    const oddExpect = await exchange(
+      port,
+      'GET /hello HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\nConnection: close\r\n\r\n',
+    );
     assert.match(oddExpect, /^HTTP\/1\.1 417 /);
     assert.match(bodyOf(oddExpect).message, /Expect: bogus is not supported/);
     const fine = await exchange(port, 'GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
@@ -52,7 +55,10 @@ test('a request whose body stops arriving gets a 408 with a message, and its con
   try {
     const { port } = app.server.address() as { port: number };
     const started = performance.now();
-    const answer = await exchange(port, 'POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"half":');
+    const answer = await exchange(
+      port,
+      'POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"half":',
+    );
     const elapsed = performance.now() - started;
     assert.match(answer, /^HTTP\/1\.1 408 /);
     assert.deepEqual(bodyOf(answer), { message: 'the request took too long to arrive' });

@@ -17,7 +17,11 @@ function shiftableClock(): Clock & { advance(ms: number): void } {
 
 /** Every byte the server keeps on disk: the database file with its WAL and shared memory. */
 function databaseBytes(dataDir: string): Buffer {
-  return Buffer.concat(readdirSync(dataDir).filter((f) => f.startsWith('server.db')).map((f) => readFileSync(join(dataDir, f))));
+  return Buffer.concat(
+    readdirSync(dataDir)
+      .filter((f) => f.startsWith('server.db'))
+      .map((f) => readFileSync(join(dataDir, f))),
+  );
 }
 
 test('server passwords are stored as salted scrypt hashes, never in plain text', async () => {
@@ -52,7 +56,11 @@ test('server passwords are stored as salted scrypt hashes, never in plain text',
     const bytes = databaseBytes(server.dataDir);
     assert.ok(bytes.includes(Buffer.from('alice')), 'the search does see stored text');
     assert.equal(bytes.includes(Buffer.from(chosen)), false, 'a chosen password is in the database files');
-    assert.equal(bytes.includes(Buffer.from(generated.password)), false, 'a generated password is in the database files');
+    assert.equal(
+      bytes.includes(Buffer.from(generated.password)),
+      false,
+      'a generated password is in the database files',
+    );
   } finally {
     await server.cleanup();
   }
@@ -99,7 +107,8 @@ test('device tokens are 192 random bits, distinct, and stored only as their SHA-
     }
     const bytes = databaseBytes(server.dataDir);
     assert.ok(bytes.includes(Buffer.from(stored[0].token_hash)), 'the search does see stored text');
-    for (const token of tokens) assert.equal(bytes.includes(Buffer.from(token)), false, 'a device token is in the database files');
+    for (const token of tokens)
+      assert.equal(bytes.includes(Buffer.from(token)), false, 'a device token is in the database files');
 
     // The private token (kept so that a restart prints the same one) is as strong.
     assert.ok(Buffer.from(server.privateToken!, 'base64url').length * 8 >= 128);
@@ -122,13 +131,21 @@ test('repeated failed Basic logins from one address: 429 with Retry-After, even 
     const right = basic(user.login, user.password);
     const wrong = basic(user.login, 'not-the-password');
     const webhooks = `${server.thirdPartyUrl}/webhooks`;
-    assert.equal((await call(webhooks, 'GET', { auth: right })).status, 200, 'the right password works (and is now remembered)');
+    assert.equal(
+      (await call(webhooks, 'GET', { auth: right })).status,
+      200,
+      'the right password works (and is now remembered)',
+    );
 
-    for (let i = 0; i < 5; i++) assert.equal((await call(webhooks, 'GET', { auth: wrong })).status, 401, `failure ${i + 1}`);
+    for (let i = 0; i < 5; i++)
+      assert.equal((await call(webhooks, 'GET', { auth: wrong })).status, 401, `failure ${i + 1}`);
     const throttled = await call(webhooks, 'GET', { auth: wrong });
     assert.equal(throttled.status, 429);
     const retryAfter = Number(throttled.headers.get('retry-after'));
-    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After: ${throttled.headers.get('retry-after')}`);
+    assert.ok(
+      Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60,
+      `Retry-After: ${throttled.headers.get('retry-after')}`,
+    );
     assert.deepEqual(Object.keys(throttled.body), ['message']);
     assert.match(throttled.body.message, /too many failed logins/);
 
@@ -136,12 +153,21 @@ test('repeated failed Basic logins from one address: 429 with Retry-After, even 
     // that happened to be right would otherwise be told apart from a wrong one.
     assert.equal((await call(webhooks, 'GET', { auth: right })).status, 429);
     // Other addresses are not affected; health needs no login.
-    const elsewhere = await server.app.inject({ method: 'GET', url: '/3rdparty/v1/webhooks', headers: { authorization: right }, remoteAddress: '192.0.2.7' });
+    const elsewhere = await server.app.inject({
+      method: 'GET',
+      url: '/3rdparty/v1/webhooks',
+      headers: { authorization: right },
+      remoteAddress: '192.0.2.7',
+    });
     assert.equal(elsewhere.statusCode, 200);
     assert.equal((await call(`${server.url}/health`, 'GET')).status, 200);
 
     clock.advance(60_001);
-    assert.equal((await call(webhooks, 'GET', { auth: right })).status, 200, 'after the window the address may log in again');
+    assert.equal(
+      (await call(webhooks, 'GET', { auth: right })).status,
+      200,
+      'after the window the address may log in again',
+    );
   } finally {
     await server.cleanup();
   }
@@ -154,7 +180,8 @@ test('a successful login does not reset the failures of its address; missing cre
     const right = basic(user.login, user.password);
     const wrong = basic(user.login, 'not-the-password');
     const webhooks = `${server.thirdPartyUrl}/webhooks`;
-    for (let i = 0; i < 10; i++) assert.equal((await call(webhooks, 'GET')).status, 401, 'no credentials: 401, not counted');
+    for (let i = 0; i < 10; i++)
+      assert.equal((await call(webhooks, 'GET')).status, 401, 'no credentials: 401, not counted');
     assert.equal((await call(webhooks, 'GET', { auth: 'Basic !!!' })).status, 401, 'malformed: 401, not counted');
     assert.equal((await call(webhooks, 'GET', { auth: wrong })).status, 401);
     assert.equal((await call(webhooks, 'GET', { auth: wrong })).status, 401);
@@ -173,19 +200,43 @@ test('wrong device tokens, private tokens and current passwords count as failed 
     const device = await newDevice(server);
     const mobile = server.mobileUrl;
     // A device token is checked like a password: 20 wrong ones, then 429 for everything that logs in.
-    for (let i = 0; i < 18; i++) assert.equal((await call(`${mobile}/device`, 'GET', { auth: bearer(`guess-${i}`) })).status, 401, `token guess ${i + 1}`);
+    for (let i = 0; i < 18; i++)
+      assert.equal(
+        (await call(`${mobile}/device`, 'GET', { auth: bearer(`guess-${i}`) })).status,
+        401,
+        `token guess ${i + 1}`,
+      );
     // the private token of registration ...
-    assert.equal((await call(`${mobile}/device`, 'POST', { auth: bearer('not-the-private-token'), body: {} })).status, 401);
+    assert.equal(
+      (await call(`${mobile}/device`, 'POST', { auth: bearer('not-the-private-token'), body: {} })).status,
+      401,
+    );
     // ... and the current password of PATCH /user/password (with a valid device token) are guesses as well
     const change = { currentPassword: 'not-the-password', newPassword: 'a-new-password' };
-    assert.equal((await call(`${mobile}/user/password`, 'PATCH', { auth: bearer(device.registration.token), body: change })).status, 401);
+    assert.equal(
+      (await call(`${mobile}/user/password`, 'PATCH', { auth: bearer(device.registration.token), body: change }))
+        .status,
+      401,
+    );
 
     const tokenGuess = await call(`${mobile}/device`, 'GET', { auth: bearer('guess-again') });
     assert.equal(tokenGuess.status, 429, 'the 21st failure');
     assert.ok(Number(tokenGuess.headers.get('retry-after')) >= 1);
-    assert.equal((await call(`${mobile}/device`, 'POST', { auth: bearer(server.privateToken!), body: {} })).status, 429, 'registration is throttled');
-    assert.equal((await call(`${mobile}/device`, 'GET', { auth: bearer(device.registration.token) })).status, 429, 'so is a valid token');
-    assert.equal((await call(`${server.thirdPartyUrl}/devices`, 'GET', { auth: basic(device.login, device.password) })).status, 429, 'and Basic auth');
+    assert.equal(
+      (await call(`${mobile}/device`, 'POST', { auth: bearer(server.privateToken!), body: {} })).status,
+      429,
+      'registration is throttled',
+    );
+    assert.equal(
+      (await call(`${mobile}/device`, 'GET', { auth: bearer(device.registration.token) })).status,
+      429,
+      'so is a valid token',
+    );
+    assert.equal(
+      (await call(`${server.thirdPartyUrl}/devices`, 'GET', { auth: basic(device.login, device.password) })).status,
+      429,
+      'and Basic auth',
+    );
     // The password was not changed by the refused attempts.
     assert.ok(await server.context.users.authenticate(device.login, device.password));
   } finally {
@@ -212,7 +263,10 @@ test('an unknown login costs as much time as a wrong password (no user enumerati
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
     const ratio = median(unknown) / median(known);
     // Without the dummy scrypt an unknown login is answered hundreds of times faster.
-    assert.ok(ratio > 0.33 && ratio < 3, `unknown ${median(unknown).toFixed(1)} ms vs known ${median(known).toFixed(1)} ms`);
+    assert.ok(
+      ratio > 0.33 && ratio < 3,
+      `unknown ${median(unknown).toFixed(1)} ms vs known ${median(known).toFixed(1)} ms`,
+    );
   } finally {
     await server.cleanup();
   }
@@ -229,27 +283,54 @@ test('safeEqual (private token, Local API user name) compares any two strings, e
 test('a keep-alive connection that proved a login: a password change, another header or another user on it is checked afresh', async () => {
   const server = await startTestServer();
   const { Client } = await import('undici');
-  const connection = new Client(server.url, { pipelining: 1, connections: 1 } as ConstructorParameters<typeof Client>[1]);
+  const connection = new Client(server.url, { pipelining: 1, connections: 1 } as ConstructorParameters<
+    typeof Client
+  >[1]);
   let sockets = 0;
   connection.on('connect', () => sockets++);
   const get = async (authorization: string) => {
-    const response = await connection.request({ method: 'GET', path: '/3rdparty/v1/webhooks', headers: { authorization } });
+    const response = await connection.request({
+      method: 'GET',
+      path: '/3rdparty/v1/webhooks',
+      headers: { authorization },
+    });
     const body = (await response.body.json()) as { id: string }[] | { message: string };
     return { status: response.statusCode, body };
   };
   try {
     const alice = await newDevice(server, 'alice phone');
     const bob = await newDevice(server, 'bob phone');
-    assert.equal((await call(`${server.thirdPartyUrl}/webhooks`, 'POST', { auth: basic(alice.login, alice.password), body: { id: 'alice-hook', url: 'https://alice.example/hook', event: 'sms:received' } })).status, 201);
+    assert.equal(
+      (
+        await call(`${server.thirdPartyUrl}/webhooks`, 'POST', {
+          auth: basic(alice.login, alice.password),
+          body: { id: 'alice-hook', url: 'https://alice.example/hook', event: 'sms:received' },
+        })
+      ).status,
+      201,
+    );
 
     const aliceAuth = basic(alice.login, alice.password);
-    assert.deepEqual((await get(aliceAuth)).body, [{ id: 'alice-hook', url: 'https://alice.example/hook', event: 'sms:received', deviceId: null }]);
+    assert.deepEqual((await get(aliceAuth)).body, [
+      { id: 'alice-hook', url: 'https://alice.example/hook', event: 'sms:received', deviceId: null },
+    ]);
     assert.equal((await get(aliceAuth)).status, 200, 'again, as the connection remembers');
-    assert.deepEqual((await get(basic(bob.login, bob.password))).body, [], "bob on alice's connection sees his own list");
-    assert.equal((await get(basic(alice.login, 'not-her-password'))).status, 401, 'a wrong password on the same connection');
+    assert.deepEqual(
+      (await get(basic(bob.login, bob.password))).body,
+      [],
+      "bob on alice's connection sees his own list",
+    );
+    assert.equal(
+      (await get(basic(alice.login, 'not-her-password'))).status,
+      401,
+      'a wrong password on the same connection',
+    );
     assert.equal((await get(aliceAuth)).status, 200);
 
-    const changed = await call(`${server.url}/mobile/v1/user/password`, 'PATCH', { auth: bearer(alice.registration.token), body: { currentPassword: alice.password, newPassword: 'alice-new-password' } });
+    const changed = await call(`${server.url}/mobile/v1/user/password`, 'PATCH', {
+      auth: bearer(alice.registration.token),
+      body: { currentPassword: alice.password, newPassword: 'alice-new-password' },
+    });
     assert.equal(changed.status, 204);
     assert.equal((await get(aliceAuth)).status, 401, 'the old password stops working on the connection that proved it');
     assert.equal((await get(basic(alice.login, 'alice-new-password'))).status, 200);
@@ -323,7 +404,11 @@ test('many connections opened at once with one login cost one password check, no
     clients.push(...Array.from({ length: 32 }, () => new Client(server.url)));
     const statuses = await Promise.all(
       clients.map(async (client) => {
-        const response = await client.request({ method: 'GET', path: '/3rdparty/v1/webhooks', headers: { authorization: basic(phone.login, phone.password) } });
+        const response = await client.request({
+          method: 'GET',
+          path: '/3rdparty/v1/webhooks',
+          headers: { authorization: basic(phone.login, phone.password) },
+        });
         await response.body.dump();
         return response.statusCode;
       }),
@@ -332,7 +417,10 @@ test('many connections opened at once with one login cost one password check, no
     assert.deepEqual(statuses, Array(32).fill(200));
     // Separate checks cost ~15 times one here (1.1 s; later requests find the first result
     // remembered); shared, about one (~70 ms with the requests themselves).
-    assert.ok(spent.user + spent.system < 5 * checkUs, `32 first requests took ${Math.round((spent.user + spent.system) / 1000)} ms of CPU; one password check takes ${Math.round(checkUs / 1000)} ms`);
+    assert.ok(
+      spent.user + spent.system < 5 * checkUs,
+      `32 first requests took ${Math.round((spent.user + spent.system) / 1000)} ms of CPU; one password check takes ${Math.round(checkUs / 1000)} ms`,
+    );
   } finally {
     await Promise.all(clients.map((client) => client.close()));
     await server.cleanup();

@@ -33,7 +33,12 @@ interface Case {
 
 async function expectAll(base: string, authorization: string, cases: Case[]): Promise<void> {
   for (const c of cases) {
-    const reply = await call(base + c.path, c.method, { auth: authorization, body: c.body, rawBody: c.rawBody, headers: c.headers });
+    const reply = await call(base + c.path, c.method, {
+      auth: authorization,
+      body: c.body,
+      rawBody: c.rawBody,
+      headers: c.headers,
+    });
     const label = `${c.method} ${c.path} ${c.rawBody ?? JSON.stringify(c.body)} → ${reply.status} ${reply.text}`;
     assert.equal(reply.status, c.status, label);
     assert.equal(typeof reply.body?.message, 'string', label);
@@ -47,25 +52,81 @@ const longId = 'x'.repeat(65);
 test('3rdparty webhooks: every bad input is a 4xx with a message naming the problem', async () => {
   const hook = { url: 'https://example.com/h', event: 'sms:received' };
   await expectAll(server.thirdPartyUrl, auth, [
-    { method: 'POST', path: '/webhooks', rawBody: '{"url": ', headers: { 'content-type': 'application/json' }, status: 400, mentions: /JSON/ },
-    { method: 'POST', path: '/webhooks', rawBody: 'url=x', headers: { 'content-type': 'text/plain' }, status: 415, mentions: /application\/json/ },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      rawBody: '{"url": ',
+      headers: { 'content-type': 'application/json' },
+      status: 400,
+      mentions: /JSON/,
+    },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      rawBody: 'url=x',
+      headers: { 'content-type': 'text/plain' },
+      status: 415,
+      mentions: /application\/json/,
+    },
     { method: 'POST', path: '/webhooks', rawBody: '', headers: { 'content-type': 'application/json' }, status: 400 },
     { method: 'POST', path: '/webhooks', body: [], status: 400 },
     { method: 'POST', path: '/webhooks', body: { event: 'sms:received' }, status: 400, mentions: /url/ },
     { method: 'POST', path: '/webhooks', body: { url: 'https://example.com' }, status: 400, mentions: /event/ },
     { method: 'POST', path: '/webhooks', body: { ...hook, event: 'sms:nope' }, status: 400, mentions: /event/ },
     { method: 'POST', path: '/webhooks', body: { ...hook, url: 'not a url' }, status: 400, mentions: /absolute URL/ },
-    { method: 'POST', path: '/webhooks', body: { ...hook, url: 'http://example.com/h' }, status: 400, mentions: /https/ },
-    { method: 'POST', path: '/webhooks', body: { ...hook, url: 'ftp://example.com/h' }, status: 400, mentions: /https/ },
-    { method: 'POST', path: '/webhooks', body: { ...hook, url: ' https://example.com/h ' }, status: 400, mentions: /spaces/ },
-    { method: 'POST', path: '/webhooks', body: { ...hook, url: 'https://example.com/a\u0000b' }, status: 400, mentions: /control characters/ },
-    { method: 'POST', path: '/webhooks', body: { ...hook, url: 'https://example.com:0/h' }, status: 400, mentions: /port 0/ },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...hook, url: 'http://example.com/h' },
+      status: 400,
+      mentions: /https/,
+    },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...hook, url: 'ftp://example.com/h' },
+      status: 400,
+      mentions: /https/,
+    },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...hook, url: ' https://example.com/h ' },
+      status: 400,
+      mentions: /spaces/,
+    },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...hook, url: 'https://example.com/a\u0000b' },
+      status: 400,
+      mentions: /control characters/,
+    },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...hook, url: 'https://example.com:0/h' },
+      status: 400,
+      mentions: /port 0/,
+    },
     { method: 'POST', path: '/webhooks', body: { ...hook, id: 'x'.repeat(37) }, status: 400, mentions: /id/ },
     { method: 'POST', path: '/webhooks', body: { ...hook, id: '' }, status: 400, mentions: /id/ },
-    { method: 'POST', path: '/webhooks', body: { ...hook, deviceId: 'not-my-device' }, status: 400, mentions: /deviceId/ },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...hook, deviceId: 'not-my-device' },
+      status: 400,
+      mentions: /deviceId/,
+    },
     { method: 'POST', path: '/webhooks', body: { ...hook, deviceId: 5 }, status: 400, mentions: /deviceId/ },
     { method: 'POST', path: '/webhooks', body: { ...hook, extra: 1 }, status: 400, mentions: /unknown key/ },
-    { method: 'POST', path: '/webhooks', rawBody: JSON.stringify({ ...hook, url: 'https://e.com/' + 'a'.repeat(1024 * 1024) }), headers: { 'content-type': 'application/json' }, status: 413 },
+    {
+      method: 'POST',
+      path: '/webhooks',
+      rawBody: JSON.stringify({ ...hook, url: 'https://e.com/' + 'a'.repeat(1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+      status: 413,
+    },
     { method: 'DELETE', path: `/webhooks/${longId}`, status: 400 },
   ]);
   assert.deepEqual((await call(server.thirdPartyUrl + '/webhooks', 'GET', { auth })).body, [], 'nothing was stored');
@@ -78,26 +139,74 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
     await expectAll(server.thirdPartyUrl, auth, [
       { method: 'POST', path: base, body: { message: 'hi' }, status: 400, mentions: /phoneNumbers/ },
       { method: 'POST', path: base, body: { ...msg, phoneNumbers: [] }, status: 400, mentions: /phoneNumbers/ },
-      { method: 'POST', path: base, body: { ...msg, phoneNumbers: Array(101).fill('+15551234567') }, status: 400, mentions: /phoneNumbers/ },
-      { method: 'POST', path: base, body: { ...msg, phoneNumbers: ['call me'] }, status: 400, mentions: /phone number/ },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, phoneNumbers: Array(101).fill('+15551234567') },
+        status: 400,
+        mentions: /phoneNumbers/,
+      },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, phoneNumbers: ['call me'] },
+        status: 400,
+        mentions: /phone number/,
+      },
       { method: 'POST', path: base, body: { phoneNumbers: ['+15551234567'] }, status: 400, mentions: /message/ },
-      { method: 'POST', path: base, body: { ...msg, textMessage: { text: 'also' } }, status: 400, mentions: /not both/ },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, textMessage: { text: 'also' } },
+        status: 400,
+        mentions: /not both/,
+      },
       { method: 'POST', path: base, body: { ...msg, message: '' }, status: 400, mentions: /message/ },
       { method: 'POST', path: base, body: { ...msg, simNumber: 0 }, status: 400, mentions: /simNumber/ },
       { method: 'POST', path: base, body: { ...msg, ttl: -1 }, status: 400, mentions: /ttl/ },
-      { method: 'POST', path: base, body: { ...msg, ttl: 60, validUntil: '2030-01-01T00:00:00Z' }, status: 400, mentions: /not both/ },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, ttl: 60, validUntil: '2030-01-01T00:00:00Z' },
+        status: 400,
+        mentions: /not both/,
+      },
       { method: 'POST', path: base, body: { ...msg, validUntil: 'tomorrow' }, status: 400, mentions: /validUntil/ },
       // Date.parse would read these as dates (2001, or 2 March)
-      { method: 'POST', path: base, body: { ...msg, validUntil: 'March 7' }, status: 400, mentions: /validUntil must be an ISO 8601/ },
-      { method: 'POST', path: base, body: { ...msg, validUntil: '2030-02-30T00:00:00Z' }, status: 400, mentions: /validUntil/ },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, validUntil: 'March 7' },
+        status: 400,
+        mentions: /validUntil must be an ISO 8601/,
+      },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, validUntil: '2030-02-30T00:00:00Z' },
+        status: 400,
+        mentions: /validUntil/,
+      },
       // beyond any date: it once made every pull of the device fail
       { method: 'POST', path: base, body: { ...msg, ttl: 10_000_000_000_000 }, status: 400, mentions: /ttl/ },
       { method: 'POST', path: base, body: { ...msg, ttl: 1e20 }, status: 400, mentions: /ttl/ },
-      { method: 'POST', path: base, body: { ...msg, withDeliveryReport: 'yes' }, status: 400, mentions: /withDeliveryReport/ },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, withDeliveryReport: 'yes' },
+        status: 400,
+        mentions: /withDeliveryReport/,
+      },
       { method: 'POST', path: base, body: { ...msg, id: 'x'.repeat(37) }, status: 400, mentions: /id/ },
       { method: 'POST', path: base, body: { ...msg, id: 'taken' }, status: 409, mentions: /already/ },
       { method: 'POST', path: base, body: { ...msg, deviceId: 'not-mine' }, status: 400, mentions: /deviceId/ },
-      { method: 'POST', path: `${base}?skipPhoneValidation=maybe`, body: msg, status: 400, mentions: /skipPhoneValidation/ },
+      {
+        method: 'POST',
+        path: `${base}?skipPhoneValidation=maybe`,
+        body: msg,
+        status: 400,
+        mentions: /skipPhoneValidation/,
+      },
       { method: 'GET', path: `${base}/${longId}`, status: 400 },
       { method: 'GET', path: `${base}/missing`, status: 404, mentions: /no message/ },
       { method: 'GET', path: `${base}?limit=0`, status: 400, mentions: /limit/ },
@@ -111,9 +220,16 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
   }
   // ISO 8601 as people write it: a date alone, or a space for the T
   for (const from of ['2020-01-01', '2020-01-01 10:00:00', '2020-01-01T10:00:00.5+07:00']) {
-    assert.equal((await call(`${server.thirdPartyUrl}/messages?from=${encodeURIComponent(from)}`, 'GET', { auth })).status, 200, from);
+    assert.equal(
+      (await call(`${server.thirdPartyUrl}/messages?from=${encodeURIComponent(from)}`, 'GET', { auth })).status,
+      200,
+      from,
+    );
   }
-  const odd = await call(server.thirdPartyUrl + '/messages?skipPhoneValidation=true', 'POST', { auth, body: { ...msg, phoneNumbers: ['call me'] } });
+  const odd = await call(server.thirdPartyUrl + '/messages?skipPhoneValidation=true', 'POST', {
+    auth,
+    body: { ...msg, phoneNumbers: ['call me'] },
+  });
   assert.equal(odd.status, 202, 'skipPhoneValidation lets an unusual number through');
 });
 
@@ -123,12 +239,42 @@ test('3rdparty devices, settings, logs and unknown routes: 4xx with a message', 
     { method: 'DELETE', path: `/devices/${longId}`, status: 400 },
     { method: 'PATCH', path: '/settings', body: { sms: {} }, status: 400, mentions: /unknown key/ },
     { method: 'PATCH', path: '/settings', body: { webhooks: { retries: 3 } }, status: 400, mentions: /unknown key/ },
-    { method: 'PATCH', path: '/settings', body: { webhooks: { retry_count: 0 } }, status: 400, mentions: /retry_count/ },
-    { method: 'PATCH', path: '/settings', body: { webhooks: { retryCount: 'many' } }, status: 400, mentions: /retry_count/ },
-    { method: 'PATCH', path: '/settings', body: { webhooks: { signing_key: '' } }, status: 400, mentions: /signing_key/ },
-    { method: 'PATCH', path: '/settings', body: { messages: { limit_period: 'Weekly' } }, status: 400, mentions: /limit_period/ },
+    {
+      method: 'PATCH',
+      path: '/settings',
+      body: { webhooks: { retry_count: 0 } },
+      status: 400,
+      mentions: /retry_count/,
+    },
+    {
+      method: 'PATCH',
+      path: '/settings',
+      body: { webhooks: { retryCount: 'many' } },
+      status: 400,
+      mentions: /retry_count/,
+    },
+    {
+      method: 'PATCH',
+      path: '/settings',
+      body: { webhooks: { signing_key: '' } },
+      status: 400,
+      mentions: /signing_key/,
+    },
+    {
+      method: 'PATCH',
+      path: '/settings',
+      body: { messages: { limit_period: 'Weekly' } },
+      status: 400,
+      mentions: /limit_period/,
+    },
     { method: 'PATCH', path: '/settings', body: [1], status: 400 },
-    { method: 'PUT', path: '/settings', body: { ping: { interval_seconds: 0 } }, status: 400, mentions: /interval_seconds/ },
+    {
+      method: 'PUT',
+      path: '/settings',
+      body: { ping: { interval_seconds: 0 } },
+      status: 400,
+      mentions: /interval_seconds/,
+    },
     { method: 'PUT', path: '/settings', body: 'x', status: 400 },
     { method: 'GET', path: '/logs', status: 501, mentions: /device/ },
     { method: 'POST', path: '/inbox/export', body: {}, status: 501 },
@@ -143,7 +289,14 @@ test('mobile API: every bad input is a 4xx with a message', async () => {
     { method: 'POST', path: '/device', body: { name: 5 }, status: 400, mentions: /name/ },
     { method: 'POST', path: '/device', body: { name: 'n'.repeat(129) }, status: 400, mentions: /name/ },
     { method: 'POST', path: '/device', body: [], status: 400 },
-    { method: 'POST', path: '/device', rawBody: '{', headers: { 'content-type': 'application/json' }, status: 400, mentions: /JSON/ },
+    {
+      method: 'POST',
+      path: '/device',
+      rawBody: '{',
+      headers: { 'content-type': 'application/json' },
+      status: 400,
+      mentions: /JSON/,
+    },
   ]);
   const report = { id: 'm', state: 'Sent', recipients: [{ phoneNumber: '+1555', state: 'Sent' }] };
   await expectAll(server.mobileUrl, token, [
@@ -151,11 +304,41 @@ test('mobile API: every bad input is a 4xx with a message', async () => {
     { method: 'PATCH', path: '/message', body: report, status: 400, mentions: /array/ },
     { method: 'PATCH', path: '/message', body: [{ ...report, id: undefined }], status: 400, mentions: /id/ },
     { method: 'PATCH', path: '/message', body: [{ ...report, state: 'Teleported' }], status: 400, mentions: /state/ },
-    { method: 'PATCH', path: '/message', body: [{ ...report, recipients: 'all' }], status: 400, mentions: /recipients/ },
-    { method: 'PATCH', path: '/message', body: [{ ...report, recipients: [{ phoneNumber: '+1555', state: 'Nope' }] }], status: 400, mentions: /state/ },
-    { method: 'PATCH', path: '/message', body: [{ ...report, states: { Teleported: new Date().toISOString() } }], status: 400, mentions: /Teleported/ },
-    { method: 'PATCH', path: '/message', body: [{ ...report, states: { Sent: 'soon' } }], status: 400, mentions: /Sent/ },
-    { method: 'PATCH', path: '/user/password', body: { newPassword: 'long-enough-1' }, status: 400, mentions: /currentPassword/ },
+    {
+      method: 'PATCH',
+      path: '/message',
+      body: [{ ...report, recipients: 'all' }],
+      status: 400,
+      mentions: /recipients/,
+    },
+    {
+      method: 'PATCH',
+      path: '/message',
+      body: [{ ...report, recipients: [{ phoneNumber: '+1555', state: 'Nope' }] }],
+      status: 400,
+      mentions: /state/,
+    },
+    {
+      method: 'PATCH',
+      path: '/message',
+      body: [{ ...report, states: { Teleported: new Date().toISOString() } }],
+      status: 400,
+      mentions: /Teleported/,
+    },
+    {
+      method: 'PATCH',
+      path: '/message',
+      body: [{ ...report, states: { Sent: 'soon' } }],
+      status: 400,
+      mentions: /Sent/,
+    },
+    {
+      method: 'PATCH',
+      path: '/user/password',
+      body: { newPassword: 'long-enough-1' },
+      status: 400,
+      mentions: /currentPassword/,
+    },
     { method: 'GET', path: '/nothing-here', status: 404 },
   ]);
 });
@@ -168,10 +351,16 @@ test('public mode: registration is open, and a signing key cannot be set', async
     const registration = await register(open.url, { name: 'anyone' });
     assert.ok(registration.password);
     const userAuth = basic(registration.login, registration.password!);
-    const refused = await call(open.thirdPartyUrl + '/settings', 'PATCH', { auth: userAuth, body: { webhooks: { signingKey: 'k' } } });
+    const refused = await call(open.thirdPartyUrl + '/settings', 'PATCH', {
+      auth: userAuth,
+      body: { webhooks: { signingKey: 'k' } },
+    });
     assert.equal(refused.status, 400);
     assert.match(refused.body.message, /signing_key cannot be set on a public server/);
-    const refusedPut = await call(open.thirdPartyUrl + '/settings', 'PUT', { auth: userAuth, body: { webhooks: { signing_key: 'k' } } });
+    const refusedPut = await call(open.thirdPartyUrl + '/settings', 'PUT', {
+      auth: userAuth,
+      body: { webhooks: { signing_key: 'k' } },
+    });
     assert.equal(refusedPut.status, 400);
     assert.deepEqual(await new MobileClient(open.url, registration.token).getSettings(), {});
   } finally {
@@ -182,12 +371,25 @@ test('public mode: registration is open, and a signing key cannot be set', async
 test('private mode: the signing key is kept for the devices through PUT, and never shown to integrators', async () => {
   const { mobile, login, password } = await newDevice(server);
   const userAuth = basic(login, password);
-  await call(server.thirdPartyUrl + '/settings', 'PATCH', { auth: userAuth, body: { webhooks: { signing_key: 'device-key' } } });
-  const put = await call(server.thirdPartyUrl + '/settings', 'PUT', { auth: userAuth, body: { webhooks: { retry_count: 2 } } });
+  await call(server.thirdPartyUrl + '/settings', 'PATCH', {
+    auth: userAuth,
+    body: { webhooks: { signing_key: 'device-key' } },
+  });
+  const put = await call(server.thirdPartyUrl + '/settings', 'PUT', {
+    auth: userAuth,
+    body: { webhooks: { retry_count: 2 } },
+  });
   assert.equal(put.status, 200);
   assert.ok(!put.text.includes('device-key'));
   assert.deepEqual(await mobile.getSettings(), { webhooks: { retry_count: 2, signing_key: 'device-key' } });
   await call(server.thirdPartyUrl + '/settings', 'PATCH', { auth: userAuth, body: { ping: { interval_seconds: 10 } } });
-  await call(server.thirdPartyUrl + '/settings', 'PATCH', { auth: userAuth, body: { ping: { interval_seconds: null } } });
-  assert.deepEqual((await mobile.getSettings()).ping, { interval_seconds: null }, 'a reset to the default reaches the device as null');
+  await call(server.thirdPartyUrl + '/settings', 'PATCH', {
+    auth: userAuth,
+    body: { ping: { interval_seconds: null } },
+  });
+  assert.deepEqual(
+    (await mobile.getSettings()).ping,
+    { interval_seconds: null },
+    'a reset to the default reaches the device as null',
+  );
 });

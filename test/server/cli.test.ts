@@ -40,7 +40,14 @@ test('`smsgate server` prints its URLs and a generated private token, which surv
 test('`smsgate server --public`, `--private-token` and `--db sqlite:` do what they say; bad combinations fail clearly', async () => {
   const dir = tempDir();
   try {
-    const open = await spawnSmsgate(['server', '--public', '--port', '0', '--db', `sqlite:${join(dir.path, 'elsewhere.db')}`]);
+    const open = await spawnSmsgate([
+      'server',
+      '--public',
+      '--port',
+      '0',
+      '--db',
+      `sqlite:${join(dir.path, 'elsewhere.db')}`,
+    ]);
     try {
       assert.equal(open.ready.mode, 'public');
       assert.equal(open.ready.privateToken, undefined);
@@ -50,7 +57,15 @@ test('`smsgate server --public`, `--private-token` and `--db sqlite:` do what th
       await open.stop();
     }
 
-    const fixed = await spawnSmsgate(['server', '--data-dir', dir.path, '--port', '0', '--private-token', 'my-own-token']);
+    const fixed = await spawnSmsgate([
+      'server',
+      '--data-dir',
+      dir.path,
+      '--port',
+      '0',
+      '--private-token',
+      'my-own-token',
+    ]);
     try {
       assert.equal(fixed.ready.privateToken, undefined, 'a token the user gave is not printed');
       assert.ok((await register(fixed.ready.url, { privateToken: 'my-own-token' })).token);
@@ -66,7 +81,10 @@ test('`smsgate server --public`, `--private-token` and `--db sqlite:` do what th
     assert.equal(both.code, 2);
     assert.match(both.stderr, /exclude each other/);
     assert.equal(postgres.code, 1);
-    assert.match(postgres.stderr, /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/smsgate \(ECONNREFUSED\); is it running/);
+    assert.match(
+      postgres.stderr,
+      /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/smsgate \(ECONNREFUSED\); is it running/,
+    );
     assert.doesNotMatch(postgres.stderr, /hunter2/, 'the password is not printed');
     assert.equal(nonsense.code, 1);
     assert.match(nonsense.stderr, /--db must be sqlite:PATH or postgres/);
@@ -80,7 +98,16 @@ test('`smsgate users add|list|passwd` manage 3rdparty users, also while the serv
   const server = await spawnSmsgate(['server', '--data-dir', dir.path, '--port', '0']);
   try {
     const devicesUrl = `${server.ready.thirdPartyUrl}/devices`;
-    const added = await runSmsgate(['users', 'add', '--data-dir', dir.path, '--login', 'alice', '--password', 'alice-password']);
+    const added = await runSmsgate([
+      'users',
+      'add',
+      '--data-dir',
+      dir.path,
+      '--login',
+      'alice',
+      '--password',
+      'alice-password',
+    ]);
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /created user alice/);
     assert.equal((await call(devicesUrl, 'GET', { auth: basic('alice', 'alice-password') })).status, 200);
@@ -104,7 +131,10 @@ test('`smsgate users add|list|passwd` manage 3rdparty users, also while the serv
     assert.match(noLogin.stderr, /--login is required/);
 
     // a user made by the admin can link devices with its Basic auth
-    const linked = await register(server.ready.url, { basicAuth: { login: 'alice', password: 'alice-password' }, name: 'alice phone' });
+    const linked = await register(server.ready.url, {
+      basicAuth: { login: 'alice', password: 'alice-password' },
+      name: 'alice phone',
+    });
     assert.equal(linked.login, 'alice');
 
     const listed = await runSmsgate(['users', 'list', '--db', `sqlite:${join(dir.path, 'server.db')}`]);
@@ -112,10 +142,28 @@ test('`smsgate users add|list|passwd` manage 3rdparty users, also while the serv
     assert.match(listed.stdout, /^alice\t\S+\tdevices: 1\t/m);
     assert.match(listed.stdout, /^bob\t\S+\tdevices: 0\t/m);
 
-    const changed = await runSmsgate(['users', 'passwd', '--data-dir', dir.path, '--login', 'alice', '--password', 'new-alice-password']);
+    const changed = await runSmsgate([
+      'users',
+      'passwd',
+      '--data-dir',
+      dir.path,
+      '--login',
+      'alice',
+      '--password',
+      'new-alice-password',
+    ]);
     assert.equal(changed.code, 0, changed.stderr);
     assert.equal((await call(devicesUrl, 'GET', { auth: basic('alice', 'new-alice-password') })).status, 200);
-    const unknown = await runSmsgate(['users', 'passwd', '--data-dir', dir.path, '--login', 'nobody', '--password', 'whatever-password']);
+    const unknown = await runSmsgate([
+      'users',
+      'passwd',
+      '--data-dir',
+      dir.path,
+      '--login',
+      'nobody',
+      '--password',
+      'whatever-password',
+    ]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no user with login "nobody"/);
   } finally {
@@ -124,7 +172,10 @@ test('`smsgate users add|list|passwd` manage 3rdparty users, also while the serv
   // a fresh server (no remembered logins) refuses the old password
   const again = await spawnSmsgate(['server', '--data-dir', dir.path, '--port', '0']);
   try {
-    assert.equal((await call(`${again.ready.thirdPartyUrl}/devices`, 'GET', { auth: basic('alice', 'alice-password') })).status, 401);
+    assert.equal(
+      (await call(`${again.ready.thirdPartyUrl}/devices`, 'GET', { auth: basic('alice', 'alice-password') })).status,
+      401,
+    );
   } finally {
     await again.stop();
     dir.remove();

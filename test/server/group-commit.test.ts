@@ -10,7 +10,7 @@ test('group commit: writes of one turn share a commit, each resolves once commit
   const file = join(dir.path, 'group.db');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL CHECK (label <> \'\'))');
+  db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL CHECK (label <> ''))");
   // data_version, read on another connection, changes once per commit made by others
   const reader = new Database(file, { readonly: true });
   const commits = () => reader.pragma('data_version', { simple: true }) as number;
@@ -22,13 +22,22 @@ test('group commit: writes of one turn share a commit, each resolves once commit
     const seenAtResolve: number[] = [];
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) =>
-        writes.run(() => (insert.get(i === 3 ? '' : `item ${i}`) as { id: number }).id).then((id) => (seenAtResolve.push(count()), id)),
+        writes
+          .run(() => (insert.get(i === 3 ? '' : `item ${i}`) as { id: number }).id)
+          .then((id) => (seenAtResolve.push(count()), id)),
       ),
     );
-    assert.deepEqual(results.map((r) => r.status), results.map((_, i) => (i === 3 ? 'rejected' : 'fulfilled')));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      results.map((_, i) => (i === 3 ? 'rejected' : 'fulfilled')),
+    );
     assert.match(String((results[3] as PromiseRejectedResult).reason), /CHECK constraint failed/);
     assert.equal(commits() - before, 1, 'one commit for the ten');
-    assert.deepEqual(seenAtResolve, Array(9).fill(9), 'every caller resolved after the commit: another connection already saw all nine rows');
+    assert.deepEqual(
+      seenAtResolve,
+      Array(9).fill(9),
+      'every caller resolved after the commit: another connection already saw all nine rows',
+    );
     assert.equal(db.inTransaction, false);
 
     // A later turn is a commit of its own.

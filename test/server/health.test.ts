@@ -5,13 +5,23 @@ import { startTestServer, call } from './helpers.ts';
 test('health answers without credentials on every path, and 503 when the database is gone', async () => {
   const server = await startTestServer();
   try {
-    for (const path of ['/health', '/health/ready', '/3rdparty/v1/health', '/api/3rdparty/v1/health', '/api/3rdparty/v1/health/ready']) {
+    for (const path of [
+      '/health',
+      '/health/ready',
+      '/3rdparty/v1/health',
+      '/api/3rdparty/v1/health',
+      '/api/3rdparty/v1/health/ready',
+    ]) {
       const reply = await call(server.url + path, 'GET');
       assert.equal(reply.status, 200, path);
       assert.equal(reply.body.status, 'pass', path);
       assert.deepEqual(Object.keys(reply.body).sort(), ['checks', 'releaseId', 'status', 'version'], path);
       assert.deepEqual(Object.keys(reply.body.checks), ['db:ping'], path);
-      assert.deepEqual(Object.keys(reply.body.checks['db:ping']).sort(), ['description', 'observedUnit', 'observedValue', 'status'], path);
+      assert.deepEqual(
+        Object.keys(reply.body.checks['db:ping']).sort(),
+        ['description', 'observedUnit', 'observedValue', 'status'],
+        path,
+      );
     }
     const live = await call(server.url + '/health/live', 'GET');
     assert.deepEqual([live.status, live.body.status, live.body.checks], [200, 'pass', {}]);

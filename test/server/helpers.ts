@@ -24,7 +24,8 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
   });
 }
 
-export const basic = (login: string, password: string) => 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+export const basic = (login: string, password: string) =>
+  'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
 export const bearer = (token: string) => `Bearer ${token}`;
 
 export interface Reply<T = any> {
@@ -40,7 +41,10 @@ export async function call<T = any>(
   method: string,
   options: { auth?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...(options.auth ? { authorization: options.auth } : {}), ...options.headers };
+  const headers: Record<string, string> = {
+    ...(options.auth ? { authorization: options.auth } : {}),
+    ...options.headers,
+  };
   let body: string | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) {
@@ -59,7 +63,10 @@ export async function call<T = any>(
 }
 
 export class HttpStatusError extends Error {
-  constructor(readonly status: number, readonly body: string) {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
     super(`${status}: ${body}`);
   }
 }
@@ -73,7 +80,12 @@ export const fetchHttpClient: HttpClient = {
   delete: (url, headers) => clientCall('DELETE', url, undefined, headers),
 };
 
-async function clientCall<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+async function clientCall<T>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<T> {
   const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
   if (!response.ok) throw new HttpStatusError(response.status, text);
@@ -91,8 +103,15 @@ export function officialClient(login: string, password: string, baseUrl: string)
 }
 
 /** Register a device with the server's private token: a new user, its credentials and a client for the device. */
-export async function newDevice(server: RunningServer, name = 'test phone', as?: { login: string; password: string }): Promise<{ registration: Registration; mobile: MobileClient; login: string; password: string }> {
-  const registration = await register(server.url, as ? { basicAuth: as, name } : { privateToken: server.privateToken, name });
+export async function newDevice(
+  server: RunningServer,
+  name = 'test phone',
+  as?: { login: string; password: string },
+): Promise<{ registration: Registration; mobile: MobileClient; login: string; password: string }> {
+  const registration = await register(
+    server.url,
+    as ? { basicAuth: as, name } : { privateToken: server.privateToken, name },
+  );
   return {
     registration,
     mobile: new MobileClient(server.url, registration.token),
@@ -106,7 +125,10 @@ export interface Spawned extends RunningProcess {
 }
 
 /** Start `smsgate <args>` as a real process and wait for its `ready {json}` line; stop() sends SIGTERM and waits. */
-export async function spawnSmsgate(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Spawned> {
+export async function spawnSmsgate(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Spawned> {
   const running = await startSmsgate(args, options.env, options.timeoutMs, options.cwd);
   const { child } = running;
   return {
@@ -119,11 +141,19 @@ export async function spawnSmsgate(args: string[], options: { cwd?: string; env?
 }
 
 /** Run a one-shot `smsgate <args>`; resolves with its exit code and output. */
-export async function runSmsgate(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runSmsgate(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
-    execFile(process.execPath, [SMSGATE_BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [SMSGATE_BIN, ...args],
+      { cwd: options.cwd, env: { ...process.env, ...options.env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

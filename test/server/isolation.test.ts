@@ -28,31 +28,48 @@ const assertNoLeak = (reply: { text: string }, ...secrets: string[]) => {
 };
 
 test("user A cannot list, replace or delete B's webhooks", async () => {
-  const hookB = await call(api('/webhooks'), 'POST', { auth: authB, body: { id: 'shared-id', url: 'https://b.example.com/secret', event: 'sms:received' } });
+  const hookB = await call(api('/webhooks'), 'POST', {
+    auth: authB,
+    body: { id: 'shared-id', url: 'https://b.example.com/secret', event: 'sms:received' },
+  });
   assert.equal(hookB.status, 201);
 
   const listA = await call(api('/webhooks'), 'GET', { auth: authA });
   assert.deepEqual(listA.body, []);
 
   // the same id from A is A's own webhook; B's stays as it was
-  const hookA = await call(api('/webhooks'), 'POST', { auth: authA, body: { id: 'shared-id', url: 'https://a.example.com/', event: 'sms:sent' } });
+  const hookA = await call(api('/webhooks'), 'POST', {
+    auth: authA,
+    body: { id: 'shared-id', url: 'https://a.example.com/', event: 'sms:sent' },
+  });
   assert.equal(hookA.status, 201);
   assertNoLeak(hookA, 'b.example.com');
   assert.equal((await call(api('/webhooks/shared-id'), 'DELETE', { auth: authA })).status, 204);
 
   const listB = await call(api('/webhooks'), 'GET', { auth: authB });
-  assert.deepEqual(listB.body, [{ id: 'shared-id', url: 'https://b.example.com/secret', event: 'sms:received', deviceId: null }]);
+  assert.deepEqual(listB.body, [
+    { id: 'shared-id', url: 'https://b.example.com/secret', event: 'sms:received', deviceId: null },
+  ]);
 });
 
 test("user A cannot register a webhook on B's device", async () => {
-  const reply = await call(api('/webhooks'), 'POST', { auth: authA, body: { url: 'https://a.example.com/', event: 'sms:sent', deviceId: b.registration.id } });
+  const reply = await call(api('/webhooks'), 'POST', {
+    auth: authA,
+    body: { url: 'https://a.example.com/', event: 'sms:sent', deviceId: b.registration.id },
+  });
   assert.equal(reply.status, 400);
   assert.match(reply.body.message, /not one of your devices/);
-  assert.deepEqual((await call(api('/webhooks'), 'GET', { auth: authA })).body.filter((h: { deviceId: string }) => h.deviceId), []);
+  assert.deepEqual(
+    (await call(api('/webhooks'), 'GET', { auth: authA })).body.filter((h: { deviceId: string }) => h.deviceId),
+    [],
+  );
 });
 
 test("user A cannot read B's messages or devices, send through B's device, or delete it", async () => {
-  const sent = await call(api('/messages'), 'POST', { auth: authB, body: { id: 'b-private', message: 'B secret text', phoneNumbers: ['+15559990000'] } });
+  const sent = await call(api('/messages'), 'POST', {
+    auth: authB,
+    body: { id: 'b-private', message: 'B secret text', phoneNumbers: ['+15559990000'] },
+  });
   assert.equal(sent.status, 202);
 
   const read = await call(api('/messages/b-private'), 'GET', { auth: authA });
@@ -66,9 +83,15 @@ test("user A cannot read B's messages or devices, send through B's device, or de
   assert.deepEqual(listByDevice.body, []);
 
   const devices = await call(api('/devices'), 'GET', { auth: authA });
-  assert.deepEqual(devices.body.map((d: { id: string }) => d.id), [a.registration.id]);
+  assert.deepEqual(
+    devices.body.map((d: { id: string }) => d.id),
+    [a.registration.id],
+  );
 
-  const via = await call(api('/messages'), 'POST', { auth: authA, body: { message: 'x', phoneNumbers: ['+15551112222'], deviceId: b.registration.id } });
+  const via = await call(api('/messages'), 'POST', {
+    auth: authA,
+    body: { message: 'x', phoneNumbers: ['+15551112222'], deviceId: b.registration.id },
+  });
   assert.equal(via.status, 400);
   assert.equal((await b.mobile.pullMessages()).length, 1, "nothing was queued on B's device");
 
@@ -77,13 +100,22 @@ test("user A cannot read B's messages or devices, send through B's device, or de
   assert.equal((await b.mobile.getDevice()).device.id, b.registration.id, "B's device still works");
 
   // the same message id is A's own, separate message
-  const mine = await call(api('/messages'), 'POST', { auth: authA, body: { id: 'b-private', message: 'A text', phoneNumbers: ['+15551112222'] } });
+  const mine = await call(api('/messages'), 'POST', {
+    auth: authA,
+    body: { id: 'b-private', message: 'A text', phoneNumbers: ['+15551112222'] },
+  });
   assert.equal(mine.status, 202);
-  assert.equal((await call(api('/messages/b-private'), 'GET', { auth: authB })).body.recipients[0].phoneNumber, '+15559990000');
+  assert.equal(
+    (await call(api('/messages/b-private'), 'GET', { auth: authB })).body.recipients[0].phoneNumber,
+    '+15559990000',
+  );
 });
 
 test("user A's settings are A's: B's signing key and values stay apart", async () => {
-  await call(api('/settings'), 'PATCH', { auth: authB, body: { webhooks: { signing_key: 'b-signing-key', retry_count: 3 } } });
+  await call(api('/settings'), 'PATCH', {
+    auth: authB,
+    body: { webhooks: { signing_key: 'b-signing-key', retry_count: 3 } },
+  });
   const settingsA = await call(api('/settings'), 'GET', { auth: authA });
   assert.equal(settingsA.body.webhooks.retry_count, 14);
   assertNoLeak(settingsA, 'b-signing-key');
@@ -94,21 +126,41 @@ test("user A's settings are A's: B's signing key and values stay apart", async (
 test('a device token sees only its own messages and webhooks, and cannot report on other messages', async () => {
   // a second device of A: messages and webhooks bound to it are not the first device's business
   const a2 = await newDevice(server, 'A second phone', { login: a.login, password: a.password });
-  await call(api('/webhooks'), 'POST', { auth: authA, body: { id: 'for-a2', url: 'https://a.example.com/2', event: 'sms:sent', deviceId: a2.registration.id } });
-  await call(api('/webhooks'), 'POST', { auth: authA, body: { id: 'for-a1', url: 'https://a.example.com/1', event: 'sms:sent', deviceId: a.registration.id } });
-  await call(api('/webhooks'), 'POST', { auth: authA, body: { id: 'for-all', url: 'https://a.example.com/all', event: 'sms:received' } });
-  await call(api('/messages'), 'POST', { auth: authA, body: { id: 'to-a2', message: 'x', phoneNumbers: ['+15551113333'], deviceId: a2.registration.id } });
+  await call(api('/webhooks'), 'POST', {
+    auth: authA,
+    body: { id: 'for-a2', url: 'https://a.example.com/2', event: 'sms:sent', deviceId: a2.registration.id },
+  });
+  await call(api('/webhooks'), 'POST', {
+    auth: authA,
+    body: { id: 'for-a1', url: 'https://a.example.com/1', event: 'sms:sent', deviceId: a.registration.id },
+  });
+  await call(api('/webhooks'), 'POST', {
+    auth: authA,
+    body: { id: 'for-all', url: 'https://a.example.com/all', event: 'sms:received' },
+  });
+  await call(api('/messages'), 'POST', {
+    auth: authA,
+    body: { id: 'to-a2', message: 'x', phoneNumbers: ['+15551113333'], deviceId: a2.registration.id },
+  });
 
   assert.deepEqual((await a.mobile.getWebhooks()).map((h) => h.id).sort(), ['for-a1', 'for-all']);
   assert.deepEqual((await a2.mobile.getWebhooks()).map((h) => h.id).sort(), ['for-a2', 'for-all']);
-  assert.deepEqual((await b.mobile.getWebhooks()).map((h) => h.id), ['shared-id']);
+  assert.deepEqual(
+    (await b.mobile.getWebhooks()).map((h) => h.id),
+    ['shared-id'],
+  );
 
   assert.ok(!(await a.mobile.pullMessages()).some((m) => m.id === 'to-a2'));
-  assert.deepEqual((await a2.mobile.pullMessages()).map((m) => m.id), ['to-a2']);
+  assert.deepEqual(
+    (await a2.mobile.pullMessages()).map((m) => m.id),
+    ['to-a2'],
+  );
 
   // A's first device and B's device report on a message that is not theirs: ignored
   for (const intruder of [a.mobile, b.mobile]) {
-    await intruder.reportMessages([{ id: 'to-a2', state: 'Failed', recipients: [{ phoneNumber: '+15551113333', state: 'Failed', error: 'x' }] }]);
+    await intruder.reportMessages([
+      { id: 'to-a2', state: 'Failed', recipients: [{ phoneNumber: '+15551113333', state: 'Failed', error: 'x' }] },
+    ]);
   }
   const state = await call(api('/messages/to-a2'), 'GET', { auth: authA });
   assert.equal(state.body.state, 'Pending');
@@ -132,22 +184,49 @@ test('a device token sees only its own messages and webhooks, and cannot report 
 
 test('wrong or missing credentials are 401 everywhere, with a JSON message', async () => {
   const routes: [string, string][] = [
-    ['GET', '/webhooks'], ['POST', '/webhooks'], ['DELETE', '/webhooks/x'],
-    ['GET', '/messages'], ['POST', '/messages'], ['POST', '/message'], ['GET', '/messages/x'], ['GET', '/message/x'],
-    ['GET', '/devices'], ['DELETE', '/devices/x'], ['GET', '/settings'], ['PATCH', '/settings'], ['PUT', '/settings'], ['GET', '/logs'],
+    ['GET', '/webhooks'],
+    ['POST', '/webhooks'],
+    ['DELETE', '/webhooks/x'],
+    ['GET', '/messages'],
+    ['POST', '/messages'],
+    ['POST', '/message'],
+    ['GET', '/messages/x'],
+    ['GET', '/message/x'],
+    ['GET', '/devices'],
+    ['DELETE', '/devices/x'],
+    ['GET', '/settings'],
+    ['PATCH', '/settings'],
+    ['PUT', '/settings'],
+    ['GET', '/logs'],
   ];
-  for (const auth of [undefined, basic(a.login, 'wrong-password'), basic('nobody', 'whatever'), 'Basic !!!', bearer(a.registration.token)]) {
+  for (const auth of [
+    undefined,
+    basic(a.login, 'wrong-password'),
+    basic('nobody', 'whatever'),
+    'Basic !!!',
+    bearer(a.registration.token),
+  ]) {
     for (const [method, path] of routes) {
       for (const base of [server.thirdPartyUrl, `${server.url}/api/3rdparty/v1`]) {
-        const reply = await call(base + path, method, { auth, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
+        const reply = await call(base + path, method, {
+          auth,
+          body: method === 'GET' || method === 'DELETE' ? undefined : {},
+        });
         assert.equal(reply.status, 401, `${method} ${base}${path} with ${auth}`);
         assert.equal(typeof reply.body.message, 'string');
       }
     }
   }
   const mobileRoutes: [string, string][] = [
-    ['GET', '/device'], ['PATCH', '/device'], ['POST', '/device/ping'], ['GET', '/message'], ['PATCH', '/message'],
-    ['GET', '/webhooks'], ['GET', '/settings'], ['GET', '/events'], ['PATCH', '/user/password'],
+    ['GET', '/device'],
+    ['PATCH', '/device'],
+    ['POST', '/device/ping'],
+    ['GET', '/message'],
+    ['PATCH', '/message'],
+    ['GET', '/webhooks'],
+    ['GET', '/settings'],
+    ['GET', '/events'],
+    ['PATCH', '/user/password'],
   ];
   for (const auth of [undefined, bearer('wrong'), basic(a.login, a.password), `Bearer ${server.privateToken}`]) {
     for (const [method, path] of mobileRoutes) {

@@ -41,7 +41,10 @@ test('the SSE parser handles CRLF, split chunks, multi-line data, comments and n
     const chunks = [
       ': hello\r\n\r\n',
       'event: WebhooksUpdated\r\ndata: {}\r\n\r\n',
-      'event: MessageEnq', 'ueued\ndata:{"id":', '"m1"}\n', '\n',
+      'event: MessageEnq',
+      'ueued\ndata:{"id":',
+      '"m1"}\n',
+      '\n',
       'event: Custom\ndata: line one\ndata: line two\n\n',
       'data: {"no":"type"}\n\n',
       'event: Empty\n\n', // no data: not dispatched
@@ -91,11 +94,16 @@ test('reconnects back off exponentially with jitter, up to the cap, and reset af
     maxDelayMs: 60,
     random: () => 0.999,
     onOpen: () => void opens++,
-    onError: (e, info) => failures.push({ message: e.message, retryInMs: info.retryInMs, status: (e as MobileApiError).status }),
+    onError: (e, info) =>
+      failures.push({ message: e.message, retryInMs: info.retryInMs, status: (e as MobileApiError).status }),
   });
   try {
     await eventually(() => opens === 2, 'two opens');
-    assert.deepEqual(failures.slice(0, 4).map((f) => f.retryInMs), [20, 40, 60, 60], 'doubling, capped at maxDelayMs');
+    assert.deepEqual(
+      failures.slice(0, 4).map((f) => f.retryInMs),
+      [20, 40, 60, 60],
+      'doubling, capped at maxDelayMs',
+    );
     assert.ok(failures.slice(0, 4).every((f) => f.status === 503 && /starting up/.test(f.message)));
     assert.match(failures[4].message, /ended the event stream/);
     assert.equal(failures[4].retryInMs, 20, 'the backoff starts over after a successful connection');
@@ -109,7 +117,11 @@ test('reconnects back off exponentially with jitter, up to the cap, and reset af
     res.end();
   });
   const delays: number[] = [];
-  const s2 = new MobileClient(quiet.url, 'tok').openEvents(() => {}, { minDelayMs: 40, random: () => 0, onError: (_e, i) => delays.push(i.retryInMs) });
+  const s2 = new MobileClient(quiet.url, 'tok').openEvents(() => {}, {
+    minDelayMs: 40,
+    random: () => 0,
+    onError: (_e, i) => delays.push(i.retryInMs),
+  });
   await eventually(() => delays.length >= 2, 'two failures');
   await s2.close();
   await quiet.close();
@@ -131,7 +143,10 @@ test('a stream that stays silent past idleTimeoutMs is dropped and reopened', as
   });
   try {
     await eventually(() => opens >= 2, 'a reconnect after silence', 3000);
-    assert.ok(errors.some((m) => /no data for 100 ms/.test(m)), errors.join('; '));
+    assert.ok(
+      errors.some((m) => /no data for 100 ms/.test(m)),
+      errors.join('; '),
+    );
   } finally {
     await stream.close();
     await server.close();
@@ -144,7 +159,10 @@ test('API errors carry the status and the server message; an unreachable server 
     res.end('{"message":"missing or unknown device token"}');
   });
   try {
-    await assert.rejects(new MobileClient(server.url, 'tok').pullMessages(), (e: MobileApiError) => e.status === 401 && /GET \/message: 401 missing or unknown device token/.test(e.message));
+    await assert.rejects(
+      new MobileClient(server.url, 'tok').pullMessages(),
+      (e: MobileApiError) => e.status === 401 && /GET \/message: 401 missing or unknown device token/.test(e.message),
+    );
   } finally {
     await server.close();
   }

@@ -24,42 +24,68 @@ test('a device registers with the private token, and only with it', async () => 
   assert.equal(device.name, 'Phone A');
   assert.equal(externalIp, '127.0.0.1');
 
-  await assert.rejects(register(server.url, { name: 'no token' }), (e: MobileApiError) => e.status === 401 && /private token/.test(e.message));
+  await assert.rejects(
+    register(server.url, { name: 'no token' }),
+    (e: MobileApiError) => e.status === 401 && /private token/.test(e.message),
+  );
   await assert.rejects(register(server.url, { privateToken: 'wrong' }), (e: MobileApiError) => e.status === 401);
-  await assert.rejects(new MobileClient(server.url, 'not-a-token').getDevice(), (e: MobileApiError) => e.status === 401);
+  await assert.rejects(
+    new MobileClient(server.url, 'not-a-token').getDevice(),
+    (e: MobileApiError) => e.status === 401,
+  );
 });
 
 test("a second device attaches to an existing user with that user's Basic auth", async () => {
   const first = await newDevice(server, 'first');
-  const second = await register(server.url, { basicAuth: { login: first.login, password: first.password }, name: 'second' });
+  const second = await register(server.url, {
+    basicAuth: { login: first.login, password: first.password },
+    name: 'second',
+  });
   assert.equal(second.login, first.login);
   assert.equal(second.password, undefined, 'an existing user keeps its password');
   const devices = await call(server.thirdPartyUrl + '/devices', 'GET', { auth: basic(first.login, first.password) });
   assert.deepEqual(devices.body.map((d: { name: string }) => d.name).sort(), ['first', 'second']);
 
-  await assert.rejects(register(server.url, { basicAuth: { login: first.login, password: 'wrong-password' } }), (e: MobileApiError) => e.status === 401);
+  await assert.rejects(
+    register(server.url, { basicAuth: { login: first.login, password: 'wrong-password' } }),
+    (e: MobileApiError) => e.status === 401,
+  );
 });
 
 test('SSE: WebhooksUpdated arrives within 1 s of a 3rdparty POST, then MessageEnqueued and SettingsUpdated', async () => {
   const { registration, mobile, login, password } = await newDevice(server);
   const events: { event: MobileEvent; at: number }[] = [];
   let opened = 0;
-  const stream = mobile.openEvents((event) => events.push({ event, at: performance.now() }), { onOpen: () => void opened++ });
+  const stream = mobile.openEvents((event) => events.push({ event, at: performance.now() }), {
+    onOpen: () => void opened++,
+  });
   try {
     await eventually(() => stream.connected && opened === 1, 'the stream to open');
     const auth = basic(login, password);
 
     const posted = performance.now();
-    const hook = await call(server.thirdPartyUrl + '/webhooks', 'POST', { auth, body: { url: 'https://example.com/h', event: 'sms:received' } });
+    const hook = await call(server.thirdPartyUrl + '/webhooks', 'POST', {
+      auth,
+      body: { url: 'https://example.com/h', event: 'sms:received' },
+    });
     assert.equal(hook.status, 201);
     const got = await eventually(() => events.find((e) => e.event.type === 'WebhooksUpdated'), 'WebhooksUpdated', 1000);
     assert.ok(got.at - posted < 1000, `WebhooksUpdated after ${got.at - posted} ms`);
-    assert.deepEqual(await mobile.getWebhooks(), [{ id: hook.body.id, url: 'https://example.com/h', event: 'sms:received', deviceId: null }]);
+    assert.deepEqual(await mobile.getWebhooks(), [
+      { id: hook.body.id, url: 'https://example.com/h', event: 'sms:received', deviceId: null },
+    ]);
 
-    const sent = await call(server.thirdPartyUrl + '/messages', 'POST', { auth, body: { textMessage: { text: 'hi' }, phoneNumbers: ['+15551230000'] } });
+    const sent = await call(server.thirdPartyUrl + '/messages', 'POST', {
+      auth,
+      body: { textMessage: { text: 'hi' }, phoneNumbers: ['+15551230000'] },
+    });
     assert.equal(sent.status, 202);
     assert.equal(sent.headers.get('location'), `/3rdparty/v1/messages/${sent.body.id}`);
-    const enqueued = await eventually(() => events.find((e) => e.event.type === 'MessageEnqueued'), 'MessageEnqueued', 1000);
+    const enqueued = await eventually(
+      () => events.find((e) => e.event.type === 'MessageEnqueued'),
+      'MessageEnqueued',
+      1000,
+    );
     assert.deepEqual(enqueued.event.data, { id: sent.body.id });
     assert.equal(sent.body.deviceId, registration.id);
 
@@ -77,7 +103,14 @@ test('the device pulls, reports states, and the 3rdparty state follows; states n
   const auth = basic(login, password);
   const sent = await call(server.thirdPartyUrl + '/message', 'POST', {
     auth,
-    body: { id: 'msg-1', message: 'Hello', phoneNumbers: ['+15551230001', '+15551230002'], simNumber: 2, withDeliveryReport: false, ttl: 3600 },
+    body: {
+      id: 'msg-1',
+      message: 'Hello',
+      phoneNumbers: ['+15551230001', '+15551230002'],
+      simNumber: 2,
+      withDeliveryReport: false,
+      ttl: 3600,
+    },
   });
   assert.equal(sent.status, 202);
 
@@ -91,12 +124,28 @@ test('the device pulls, reports states, and the 3rdparty state follows; states n
   const validFor = Date.parse(pending.validUntil!) - Date.parse(pending.createdAt);
   assert.equal(validFor, 3600_000, 'ttl becomes an absolute validUntil');
 
-  const recipients = (state: 'Sent' | 'Delivered' | 'Processed') => pending.phoneNumbers.map((phoneNumber) => ({ phoneNumber, state }));
+  const recipients = (state: 'Sent' | 'Delivered' | 'Processed') =>
+    pending.phoneNumbers.map((phoneNumber) => ({ phoneNumber, state }));
   const now = Date.now();
   const reports = [
-    { id: 'msg-1', state: 'Processed' as const, recipients: recipients('Processed'), states: { Processed: new Date(now).toISOString() } },
-    { id: 'msg-1', state: 'Sent' as const, recipients: recipients('Sent'), states: { Sent: new Date(now + 1).toISOString() } },
-    { id: 'msg-1', state: 'Delivered' as const, recipients: recipients('Delivered'), states: { Delivered: new Date(now + 2).toISOString() } },
+    {
+      id: 'msg-1',
+      state: 'Processed' as const,
+      recipients: recipients('Processed'),
+      states: { Processed: new Date(now).toISOString() },
+    },
+    {
+      id: 'msg-1',
+      state: 'Sent' as const,
+      recipients: recipients('Sent'),
+      states: { Sent: new Date(now + 1).toISOString() },
+    },
+    {
+      id: 'msg-1',
+      state: 'Delivered' as const,
+      recipients: recipients('Delivered'),
+      states: { Delivered: new Date(now + 2).toISOString() },
+    },
   ];
   // The final report first, then every earlier one many times at once: nothing may undo Delivered.
   await mobile.reportMessages([reports[2]]);
@@ -106,7 +155,10 @@ test('the device pulls, reports states, and the 3rdparty state follows; states n
   assert.equal(state.status, 200);
   assert.equal(state.body.state, 'Delivered');
   assert.equal(state.body.deviceId, registration.id);
-  assert.deepEqual(state.body.recipients.map((r: { state: string }) => r.state), ['Delivered', 'Delivered']);
+  assert.deepEqual(
+    state.body.recipients.map((r: { state: string }) => r.state),
+    ['Delivered', 'Delivered'],
+  );
   assert.deepEqual(Object.keys(state.body.states), ['Pending', 'Processed', 'Sent', 'Delivered']);
   assert.equal(state.body.states.Delivered, new Date(now + 2).toISOString());
 
@@ -114,10 +166,18 @@ test('the device pulls, reports states, and the 3rdparty state follows; states n
 
   // concurrent reports in random order over real HTTP, many messages: each ends at its highest state
   const ids = Array.from({ length: 10 }, (_, i) => `race-${i}`);
-  for (const id of ids) await call(server.thirdPartyUrl + '/messages', 'POST', { auth, body: { id, message: 'x', phoneNumbers: ['+15551230003'] } });
+  for (const id of ids)
+    await call(server.thirdPartyUrl + '/messages', 'POST', {
+      auth,
+      body: { id, message: 'x', phoneNumbers: ['+15551230003'] },
+    });
   const order = ['Processed', 'Sent', 'Delivered', 'Sent', 'Processed'] as const;
   await Promise.all(
-    ids.flatMap((id) => order.map((s) => mobile.reportMessages([{ id, state: s, recipients: [{ phoneNumber: '+15551230003', state: s }] }]))),
+    ids.flatMap((id) =>
+      order.map((s) =>
+        mobile.reportMessages([{ id, state: s, recipients: [{ phoneNumber: '+15551230003', state: s }] }]),
+      ),
+    ),
   );
   for (const id of ids) {
     const s = await call(server.thirdPartyUrl + `/messages/${id}`, 'GET', { auth });
@@ -129,10 +189,17 @@ test('the device pulls, reports states, and the 3rdparty state follows; states n
 test('the list of messages pages, newest first, with X-Total-Count', async () => {
   const { login, password } = await newDevice(server);
   const auth = basic(login, password);
-  for (let i = 0; i < 5; i++) await call(server.thirdPartyUrl + '/messages', 'POST', { auth, body: { id: `page-${i}`, message: 'x', phoneNumbers: ['+15551230004'] } });
+  for (let i = 0; i < 5; i++)
+    await call(server.thirdPartyUrl + '/messages', 'POST', {
+      auth,
+      body: { id: `page-${i}`, message: 'x', phoneNumbers: ['+15551230004'] },
+    });
   const first = await call(server.thirdPartyUrl + '/messages?limit=2', 'GET', { auth });
   assert.equal(first.headers.get('x-total-count'), '5');
-  assert.deepEqual(first.body.map((m: { id: string }) => m.id), ['page-4', 'page-3']);
+  assert.deepEqual(
+    first.body.map((m: { id: string }) => m.id),
+    ['page-4', 'page-3'],
+  );
   const all = await call(server.thirdPartyUrl + '/messages?limit=2&offset=4', 'GET', { auth });
   assert.equal(all.body.length, 1);
   const byState = await call(server.thirdPartyUrl + '/messages?state=Delivered', 'GET', { auth });
@@ -143,17 +210,31 @@ test('SSE reconnects after a dropped connection and calls onOpen again; a push m
   const { mobile, login, password } = await newDevice(server);
   let opens = 0;
   const errors: Error[] = [];
-  const stream = mobile.openEvents(() => {}, { onOpen: () => void opens++, onError: (e) => errors.push(e), minDelayMs: 20, maxDelayMs: 100 });
+  const stream = mobile.openEvents(() => {}, {
+    onOpen: () => void opens++,
+    onError: (e) => errors.push(e),
+    minDelayMs: 20,
+    maxDelayMs: 100,
+  });
   try {
     await eventually(() => opens === 1, 'the first open');
     stream.dropConnection();
     await eventually(() => !stream.connected || opens === 2, 'the drop to be noticed');
     // registered while (possibly) disconnected: the next onOpen's pull must see it
-    await call(server.thirdPartyUrl + '/webhooks', 'POST', { auth: basic(login, password), body: { id: 'while-away', url: 'https://example.com/x', event: 'sms:sent' } });
+    await call(server.thirdPartyUrl + '/webhooks', 'POST', {
+      auth: basic(login, password),
+      body: { id: 'while-away', url: 'https://example.com/x', event: 'sms:sent' },
+    });
     await eventually(() => opens === 2 && stream.connected, 'the reconnect');
     assert.equal(stream.opens, 2);
-    assert.ok(errors.some((e) => /dropped/.test(e.message)), errors.map((e) => e.message).join('; '));
-    assert.deepEqual((await mobile.getWebhooks()).map((h) => h.id), ['while-away']);
+    assert.ok(
+      errors.some((e) => /dropped/.test(e.message)),
+      errors.map((e) => e.message).join('; '),
+    );
+    assert.deepEqual(
+      (await mobile.getWebhooks()).map((h) => h.id),
+      ['while-away'],
+    );
   } finally {
     await stream.close();
   }
@@ -162,7 +243,10 @@ test('SSE reconnects after a dropped connection and calls onOpen again; a push m
 test('SSE keep-alive comments arrive at the configured interval', async () => {
   const { registration } = await newDevice(server);
   const controller = new AbortController();
-  const response = await fetch(server.mobileUrl + '/events', { headers: { authorization: bearer(registration.token) }, signal: controller.signal });
+  const response = await fetch(server.mobileUrl + '/events', {
+    headers: { authorization: bearer(registration.token) },
+    signal: controller.signal,
+  });
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
   const started = performance.now();
@@ -179,7 +263,10 @@ test('SSE keep-alive comments arrive at the configured interval', async () => {
   }
   // keepAliveMs is 200: three comments take about 600 ms, and none comes much later than 200 ms after the previous
   const gaps = stamps.map((t, i) => t - (i === 0 ? 0 : stamps[i - 1]));
-  assert.ok(gaps.every((g) => g > 100 && g < 600), `gaps ${gaps.map(Math.round).join(', ')} ms`);
+  assert.ok(
+    gaps.every((g) => g > 100 && g < 600),
+    `gaps ${gaps.map(Math.round).join(', ')} ms`,
+  );
 });
 
 test('lastSeen moves with a ping; PATCH /device updates the push token and refuses another id', async () => {
@@ -193,7 +280,10 @@ test('lastSeen moves with a ping; PATCH /device updates the push token and refus
   assert.equal(listed.body[0].lastSeen, after);
 
   await mobile.updatePushToken('push-123');
-  const wrong = await call(server.mobileUrl + '/device', 'PATCH', { auth: bearer(registration.token), body: { id: 'someone-else', pushToken: 'x' } });
+  const wrong = await call(server.mobileUrl + '/device', 'PATCH', {
+    auth: bearer(registration.token),
+    body: { id: 'someone-else', pushToken: 'x' },
+  });
   assert.equal(wrong.status, 403);
   assert.match(wrong.body.message, /not the device/);
 });
@@ -201,23 +291,35 @@ test('lastSeen moves with a ping; PATCH /device updates the push token and refus
 test('the device changes its user password; the old one stops working', async () => {
   const { registration, login, password } = await newDevice(server);
   const change = (currentPassword: string, newPassword: string) =>
-    call(server.mobileUrl + '/user/password', 'PATCH', { auth: bearer(registration.token), body: { currentPassword, newPassword } });
+    call(server.mobileUrl + '/user/password', 'PATCH', {
+      auth: bearer(registration.token),
+      body: { currentPassword, newPassword },
+    });
   assert.equal((await change('wrong-current', 'new-password-123')).status, 401);
   assert.equal((await change(password, 'short')).status, 400);
   assert.equal((await change(password, 'new-password-123')).status, 204);
   assert.equal((await call(server.thirdPartyUrl + '/devices', 'GET', { auth: basic(login, password) })).status, 401);
-  assert.equal((await call(server.thirdPartyUrl + '/devices', 'GET', { auth: basic(login, 'new-password-123') })).status, 200);
+  assert.equal(
+    (await call(server.thirdPartyUrl + '/devices', 'GET', { auth: basic(login, 'new-password-123') })).status,
+    200,
+  );
 });
 
 test('a deleted device loses its token and its webhooks', async () => {
   const { registration, mobile, login, password } = await newDevice(server);
   const auth = basic(login, password);
-  await call(server.thirdPartyUrl + '/webhooks', 'POST', { auth, body: { id: 'bound', url: 'https://example.com/b', event: 'sms:sent', deviceId: registration.id } });
+  await call(server.thirdPartyUrl + '/webhooks', 'POST', {
+    auth,
+    body: { id: 'bound', url: 'https://example.com/b', event: 'sms:sent', deviceId: registration.id },
+  });
   assert.equal((await call(server.thirdPartyUrl + `/devices/${registration.id}`, 'DELETE', { auth })).status, 204);
   await assert.rejects(mobile.getDevice(), (e: MobileApiError) => e.status === 401);
   assert.deepEqual((await call(server.thirdPartyUrl + '/webhooks', 'GET', { auth })).body, []);
   assert.equal((await call(server.thirdPartyUrl + `/devices/${registration.id}`, 'DELETE', { auth })).status, 404);
-  const noDevice = await call(server.thirdPartyUrl + '/messages', 'POST', { auth, body: { message: 'x', phoneNumbers: ['+15551230005'] } });
+  const noDevice = await call(server.thirdPartyUrl + '/messages', 'POST', {
+    auth,
+    body: { message: 'x', phoneNumbers: ['+15551230005'] },
+  });
   assert.equal(noDevice.status, 400);
   assert.match(noDevice.body.message, /no device/);
 });

@@ -18,33 +18,59 @@ test('the official android-sms-gateway client manages webhooks on the server', a
   const { registration, login, password } = await newDevice(server);
   const client = officialClient(login, password, server.thirdPartyUrl);
 
-  const all = await client.registerWebhook({ url: 'https://example.com/received', event: WebHookEventType.SmsReceived });
+  const all = await client.registerWebhook({
+    url: 'https://example.com/received',
+    event: WebHookEventType.SmsReceived,
+  });
   assert.match(all.id ?? '', NANOID);
   assert.deepEqual(all, { id: all.id, url: 'https://example.com/received', event: 'sms:received', deviceId: null });
 
-  const bound = await client.registerWebhook({ id: 'sent-hook', url: 'http://127.0.0.1:9/sent', event: WebHookEventType.SmsSent, deviceId: registration.id });
-  assert.deepEqual(bound, { id: 'sent-hook', url: 'http://127.0.0.1:9/sent', event: 'sms:sent', deviceId: registration.id });
+  const bound = await client.registerWebhook({
+    id: 'sent-hook',
+    url: 'http://127.0.0.1:9/sent',
+    event: WebHookEventType.SmsSent,
+    deviceId: registration.id,
+  });
+  assert.deepEqual(bound, {
+    id: 'sent-hook',
+    url: 'http://127.0.0.1:9/sent',
+    event: 'sms:sent',
+    deviceId: registration.id,
+  });
 
   // a POST with an existing id replaces it
-  const replaced = await client.registerWebhook({ id: 'sent-hook', url: 'https://example.com/sent', event: WebHookEventType.SmsSent });
+  const replaced = await client.registerWebhook({
+    id: 'sent-hook',
+    url: 'https://example.com/sent',
+    event: WebHookEventType.SmsSent,
+  });
   assert.equal(replaced.deviceId, null);
 
   const listed = await client.getWebhooks();
   assert.deepEqual(
     listed.map((h) => [h.id, h.url, h.deviceId]).sort(),
-    [[all.id, 'https://example.com/received', null], ['sent-hook', 'https://example.com/sent', null]].sort(),
+    [
+      [all.id, 'https://example.com/received', null],
+      ['sent-hook', 'https://example.com/sent', null],
+    ].sort(),
   );
 
   assert.equal(await client.deleteWebhook('sent-hook'), undefined);
   await client.deleteWebhook('never-existed'); // 204 as well
-  assert.deepEqual((await client.getWebhooks()).map((h) => h.id), [all.id]);
+  assert.deepEqual(
+    (await client.getWebhooks()).map((h) => h.id),
+    [all.id],
+  );
 });
 
 test('the official client sends, reads the state as the device reports it, lists devices', async () => {
   const { registration, mobile, login, password } = await newDevice(server, 'Pixel');
   const client = officialClient(login, password, server.thirdPartyUrl);
 
-  const state = await client.send({ message: 'Hello from the official client', phoneNumbers: ['+15551234567', '+15550000001'] });
+  const state = await client.send({
+    message: 'Hello from the official client',
+    phoneNumbers: ['+15551234567', '+15550000001'],
+  });
   assert.match(state.id, NANOID);
   assert.equal(state.state, ProcessState.Pending);
   assert.deepEqual(state.recipients, [
@@ -68,7 +94,8 @@ test('the official client sends, reads the state as the device reports it, lists
   assert.equal(devices.length, 1);
   assert.equal(devices[0].id, registration.id);
   assert.equal(devices[0].name, 'Pixel');
-  for (const key of ['createdAt', 'updatedAt', 'lastSeen'] as const) assert.ok(!Number.isNaN(Date.parse(devices[0][key])), key);
+  for (const key of ['createdAt', 'updatedAt', 'lastSeen'] as const)
+    assert.ok(!Number.isNaN(Date.parse(devices[0][key])), key);
 
   await assert.rejects(client.getState('no-such-message'), (e: HttpStatusError) => e.status === 404);
 });
@@ -106,7 +133,14 @@ async function actLikeTheDevice(mobile: MobileClient, id: string): Promise<void>
   const message = pending.find((m) => m.id === id);
   assert.ok(message, 'the device pulls the message');
   const at = (s: number) => new Date(Date.now() + s).toISOString();
-  await mobile.reportMessages([{ id, state: 'Processed', recipients: message.phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Pending' })), states: { Processed: at(1) } }]);
+  await mobile.reportMessages([
+    {
+      id,
+      state: 'Processed',
+      recipients: message.phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Pending' })),
+      states: { Processed: at(1) },
+    },
+  ]);
   await mobile.reportMessages([
     {
       id,

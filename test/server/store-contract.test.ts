@@ -52,18 +52,47 @@ for (const impl of IMPLEMENTATIONS) {
     const unique = (prefix: string) => `${prefix}-${++n}`;
     const user = async () => {
       const id = unique('user');
-      assert.equal(await store.users.insertUser({ id, login: id, passwordHash: 'scrypt$x$y', createdAt: 1, updatedAt: 1 }), 'inserted');
+      assert.equal(
+        await store.users.insertUser({ id, login: id, passwordHash: 'scrypt$x$y', createdAt: 1, updatedAt: 1 }),
+        'inserted',
+      );
       return id;
     };
     const device = async (userId: string, lastSeen = 1) => {
       const id = unique('device');
-      await store.devices.insertDevice({ id, userId, name: id, pushToken: null, createdAt: 1, updatedAt: 1, lastSeen, health: null, healthReportedAt: null }, `hash-${id}`);
+      await store.devices.insertDevice(
+        {
+          id,
+          userId,
+          name: id,
+          pushToken: null,
+          createdAt: 1,
+          updatedAt: 1,
+          lastSeen,
+          health: null,
+          healthReportedAt: null,
+        },
+        `hash-${id}`,
+      );
       return id;
     };
     const message = (userId: string, deviceId: string, id = unique('msg')): MessageRecord => ({
-      userId, id, deviceId, text: 'hi', simNumber: null, withDeliveryReport: true, isEncrypted: false, priority: 0, validUntil: null,
-      state: 'Pending', createdAt: n, updatedAt: n,
-      recipients: [{ phoneNumber: '+1555000', state: 'Pending', error: null }, { phoneNumber: '+1555001', state: 'Pending', error: null }],
+      userId,
+      id,
+      deviceId,
+      text: 'hi',
+      simNumber: null,
+      withDeliveryReport: true,
+      isEncrypted: false,
+      priority: 0,
+      validUntil: null,
+      state: 'Pending',
+      createdAt: n,
+      updatedAt: n,
+      recipients: [
+        { phoneNumber: '+1555000', state: 'Pending', error: null },
+        { phoneNumber: '+1555001', state: 'Pending', error: null },
+      ],
       states: { Pending: 1000 },
     });
 
@@ -80,7 +109,15 @@ for (const impl of IMPLEMENTATIONS) {
 
     test('users: concurrent inserts of one login (through two stores) leave exactly one user', async () => {
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => via(i).users.insertUser({ id: `race-${i}`, login: 'same-login', passwordHash: 'h', createdAt: i, updatedAt: i })),
+        Array.from({ length: 20 }, (_, i) =>
+          via(i).users.insertUser({
+            id: `race-${i}`,
+            login: 'same-login',
+            passwordHash: 'h',
+            createdAt: i,
+            updatedAt: i,
+          }),
+        ),
       );
       assert.equal(results.filter((r) => r === 'inserted').length, 1);
       assert.equal((await store.users.listUsers()).filter((u) => u.login === 'same-login').length, 1);
@@ -94,21 +131,56 @@ for (const impl of IMPLEMENTATIONS) {
       const d1 = await device(u1);
       const stored = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          via(i).webhooks.upsertWebhook({ userId: u1, id: 'hook', url: `https://e.com/${i}`, event: 'sms:sent', deviceId: i % 2 ? d1 : null, createdAt: 100 + i, updatedAt: 100 + i }),
+          via(i).webhooks.upsertWebhook({
+            userId: u1,
+            id: 'hook',
+            url: `https://e.com/${i}`,
+            event: 'sms:sent',
+            deviceId: i % 2 ? d1 : null,
+            createdAt: 100 + i,
+            updatedAt: 100 + i,
+          }),
         ),
       );
-      assert.deepEqual(stored.map((w) => w.url), Array.from({ length: 20 }, (_, i) => `https://e.com/${i}`), 'each upsert returns what it wrote');
+      assert.deepEqual(
+        stored.map((w) => w.url),
+        Array.from({ length: 20 }, (_, i) => `https://e.com/${i}`),
+        'each upsert returns what it wrote',
+      );
       const rows = await store.webhooks.listUserWebhooks(u1);
       assert.equal(rows.length, 1);
       const i = rows[0].updatedAt - 100;
       assert.ok(i >= 0 && i < 20, `updatedAt ${rows[0].updatedAt} is one of the upserts'`);
-      assert.deepEqual([rows[0].url, rows[0].deviceId], [`https://e.com/${i}`, i % 2 ? d1 : null], 'the row is one upsert, not a mix of two');
+      assert.deepEqual(
+        [rows[0].url, rows[0].deviceId],
+        [`https://e.com/${i}`, i % 2 ? d1 : null],
+        'the row is one upsert, not a mix of two',
+      );
       assert.ok(rows[0].createdAt >= 100 && rows[0].createdAt < 120, 'createdAt is one upsert’s');
       assert.deepEqual(await twin.webhooks.listUserWebhooks(u1), rows, 'both stores see the same row');
       // a later upsert replaces the fields and keeps createdAt
-      const later = await twin.webhooks.upsertWebhook({ userId: u1, id: 'hook', url: 'https://e.com/later', event: 'sms:received', deviceId: null, createdAt: 999, updatedAt: 999 });
-      assert.deepEqual([later.url, later.event, later.deviceId, later.createdAt, later.updatedAt], ['https://e.com/later', 'sms:received', null, rows[0].createdAt, 999]);
-      await store.webhooks.upsertWebhook({ userId: u2, id: 'hook', url: 'https://other.com', event: 'sms:received', deviceId: null, createdAt: 1, updatedAt: 1 });
+      const later = await twin.webhooks.upsertWebhook({
+        userId: u1,
+        id: 'hook',
+        url: 'https://e.com/later',
+        event: 'sms:received',
+        deviceId: null,
+        createdAt: 999,
+        updatedAt: 999,
+      });
+      assert.deepEqual(
+        [later.url, later.event, later.deviceId, later.createdAt, later.updatedAt],
+        ['https://e.com/later', 'sms:received', null, rows[0].createdAt, 999],
+      );
+      await store.webhooks.upsertWebhook({
+        userId: u2,
+        id: 'hook',
+        url: 'https://other.com',
+        event: 'sms:received',
+        deviceId: null,
+        createdAt: 1,
+        updatedAt: 1,
+      });
       assert.equal((await store.webhooks.listUserWebhooks(u1))[0].url.startsWith('https://e.com/'), true);
       assert.equal(await store.webhooks.deleteUserWebhook(u2, 'missing'), false);
       assert.equal(await store.webhooks.deleteUserWebhook(u2, 'hook'), true);
@@ -119,21 +191,60 @@ for (const impl of IMPLEMENTATIONS) {
       const u = await user();
       const results = await Promise.allSettled(
         Array.from({ length: 12 }, (_, i) =>
-          store.webhooks.upsertWebhook({ userId: i === 5 ? 'no-such-user' : u, id: `shared-${i % 4}`, url: `https://e.com/${i}`, event: 'sms:sent', deviceId: null, createdAt: 10 + i, updatedAt: 10 + i }),
+          store.webhooks.upsertWebhook({
+            userId: i === 5 ? 'no-such-user' : u,
+            id: `shared-${i % 4}`,
+            url: `https://e.com/${i}`,
+            event: 'sms:sent',
+            deviceId: null,
+            createdAt: 10 + i,
+            updatedAt: 10 + i,
+          }),
         ),
       );
-      assert.deepEqual(results.map((r) => r.status), results.map((_, i) => (i === 5 ? 'rejected' : 'fulfilled')), 'only the write for a missing user fails');
-      for (const [i, r] of results.entries()) if (r.status === 'fulfilled') assert.equal(r.value.url, `https://e.com/${i}`, `upsert ${i} answers what it wrote`);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        results.map((_, i) => (i === 5 ? 'rejected' : 'fulfilled')),
+        'only the write for a missing user fails',
+      );
+      for (const [i, r] of results.entries())
+        if (r.status === 'fulfilled')
+          assert.equal(r.value.url, `https://e.com/${i}`, `upsert ${i} answers what it wrote`);
       const rows = await twin.webhooks.listUserWebhooks(u);
-      assert.deepEqual(rows.map((w) => [w.id, w.url]), [['shared-0', 'https://e.com/8'], ['shared-1', 'https://e.com/9'], ['shared-2', 'https://e.com/10'], ['shared-3', 'https://e.com/11']], 'the last write of each id is stored, and committed (another connection sees it)');
-      assert.deepEqual(rows.map((w) => w.createdAt), [10, 11, 12, 13], 'each keeps the createdAt of its first write');
+      assert.deepEqual(
+        rows.map((w) => [w.id, w.url]),
+        [
+          ['shared-0', 'https://e.com/8'],
+          ['shared-1', 'https://e.com/9'],
+          ['shared-2', 'https://e.com/10'],
+          ['shared-3', 'https://e.com/11'],
+        ],
+        'the last write of each id is stored, and committed (another connection sees it)',
+      );
+      assert.deepEqual(
+        rows.map((w) => w.createdAt),
+        [10, 11, 12, 13],
+        'each keeps the createdAt of its first write',
+      );
     });
 
     test("webhooks: a device's list is its own plus the user's device-less ones", async () => {
       const u = await user();
       const [d1, d2] = [await device(u), await device(u)];
-      for (const [id, deviceId] of [['all', null], ['one', d1], ['two', d2]] as const) {
-        await store.webhooks.upsertWebhook({ userId: u, id, url: 'https://e.com', event: 'sms:sent', deviceId, createdAt: 1, updatedAt: 1 });
+      for (const [id, deviceId] of [
+        ['all', null],
+        ['one', d1],
+        ['two', d2],
+      ] as const) {
+        await store.webhooks.upsertWebhook({
+          userId: u,
+          id,
+          url: 'https://e.com',
+          event: 'sms:sent',
+          deviceId,
+          createdAt: 1,
+          updatedAt: 1,
+        });
       }
       assert.deepEqual((await store.webhooks.listDeviceWebhooks(u, d1)).map((w) => w.id).sort(), ['all', 'one']);
       assert.equal(await store.webhooks.deleteDeviceWebhooks(u, d1), 1);
@@ -144,16 +255,26 @@ for (const impl of IMPLEMENTATIONS) {
       const u = await user();
       const older = await device(u, 1000);
       const newer = await device(u, 2000);
-      assert.deepEqual((await store.devices.listUserDevices(u)).map((d) => d.id), [newer, older]);
+      assert.deepEqual(
+        (await store.devices.listUserDevices(u)).map((d) => d.id),
+        [newer, older],
+      );
       await store.devices.touchDevice(older, 2500, 10_000);
       assert.equal((await store.devices.getUserDevice(u, older))!.lastSeen, 1000, 'within the resolution: no write');
       await store.devices.touchDevice(older, 2500, 0);
       assert.equal((await store.devices.getUserDevice(u, older))!.lastSeen, 2500);
-      assert.deepEqual((await store.devices.listUserDevices(u)).map((d) => d.id), [older, newer]);
+      assert.deepEqual(
+        (await store.devices.listUserDevices(u)).map((d) => d.id),
+        [older, newer],
+      );
       assert.equal((await store.devices.getLatestUserDevice(u))!.id, older, 'the most recently seen');
       assert.equal(await store.devices.getLatestUserDevice(await user()), undefined, 'a user without devices has none');
       assert.equal((await store.devices.getDeviceByTokenHash(`hash-${older}`))!.id, older);
-      assert.equal(await store.devices.getUserDevice(await user(), older), undefined, "another user's device is not found");
+      assert.equal(
+        await store.devices.getUserDevice(await user(), older),
+        undefined,
+        "another user's device is not found",
+      );
       assert.equal(await store.devices.deleteUserDevice(u, older), true);
       assert.equal(await store.devices.getDeviceByTokenHash(`hash-${older}`), undefined);
     });
@@ -163,7 +284,10 @@ for (const impl of IMPLEMENTATIONS) {
       const ids = await Promise.all(Array.from({ length: 6 }, () => device(u, 1000)));
       const hashes = [...ids.map((id) => `hash-${id}`), 'hash-of-nobody', `hash-${ids[0]}`];
       const found = await Promise.all(hashes.map((hash, i) => via(i).devices.getDeviceByTokenHash(hash)));
-      assert.deepEqual(found.map((d) => d?.id), [...ids, undefined, ids[0]]);
+      assert.deepEqual(
+        found.map((d) => d?.id),
+        [...ids, undefined, ids[0]],
+      );
       assert.equal(found[0]!.userId, u);
       // at once: a throttled note and a ping for one device, notes within and past the interval for others
       await Promise.all([
@@ -175,15 +299,23 @@ for (const impl of IMPLEMENTATIONS) {
       ]);
       const seen = await Promise.all(ids.slice(0, 4).map((id) => store.devices.getUserDevice(u, id)));
       assert.ok([4000, 5000].includes(seen[0]!.lastSeen), `the ping was written (lastSeen ${seen[0]!.lastSeen})`);
-      assert.deepEqual(seen.slice(1).map((d) => d!.lastSeen), [1000, 20_000, 7000]);
+      assert.deepEqual(
+        seen.slice(1).map((d) => d!.lastSeen),
+        [1000, 20_000, 7000],
+      );
     });
 
-    test('settings: reads asked at once each get their own user\'s document, and a read asked after a change sees it', async () => {
+    test("settings: reads asked at once each get their own user's document, and a read asked after a change sees it", async () => {
       const [a, b, none] = [await user(), await user(), await user()];
       await store.settings.patchUserSettings(a, { ping: { interval_seconds: 60 } }, 1);
       await store.settings.patchUserSettings(b, { logs: { lifetime_days: 3 } }, 1);
       const read = await Promise.all([a, b, none, a].map((userId, i) => via(i).settings.getUserSettings(userId)));
-      assert.deepEqual(read, [{ ping: { interval_seconds: 60 } }, { logs: { lifetime_days: 3 } }, {}, { ping: { interval_seconds: 60 } }]);
+      assert.deepEqual(read, [
+        { ping: { interval_seconds: 60 } },
+        { logs: { lifetime_days: 3 } },
+        {},
+        { ping: { interval_seconds: 60 } },
+      ]);
       read[0].ping!.interval_seconds = 1;
       assert.equal(read[3].ping!.interval_seconds, 60, 'each caller has a document of its own');
       // reads in flight while the change commits; one asked after it resolves must see it
@@ -199,8 +331,17 @@ for (const impl of IMPLEMENTATIONS) {
       const d = await device(u, 1000);
       assert.equal((await store.devices.getUserDevice(u, d))!.health, null, 'no report yet');
       const report = (queued: number) => ({
-        status: 'pass' as const, version: '1', releaseId: 1,
-        checks: { 'webhooks:queue': { description: 'q', observedValue: queued, observedUnit: 'deliveries', status: 'pass' as const } },
+        status: 'pass' as const,
+        version: '1',
+        releaseId: 1,
+        checks: {
+          'webhooks:queue': {
+            description: 'q',
+            observedValue: queued,
+            observedUnit: 'deliveries',
+            status: 'pass' as const,
+          },
+        },
       });
       await store.devices.saveHealth(d, JSON.stringify(report(7)), 5000);
       await twin.devices.saveHealth(d, JSON.stringify(report(3)), 4000); // overtaken by the newer one
@@ -221,9 +362,15 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal(await store.messages.insertMessage(message(u1, d1, 'same')), 'duplicate-id');
       assert.equal(await store.messages.insertMessage(message(u2, d2, 'same')), 'inserted');
       const got = await store.messages.getUserMessage(u1, 'same');
-      assert.deepEqual(got!.recipients.map((r) => r.phoneNumber), ['+1555000', '+1555001']);
+      assert.deepEqual(
+        got!.recipients.map((r) => r.phoneNumber),
+        ['+1555000', '+1555001'],
+      );
       assert.deepEqual(got!.states, { Pending: 1000 });
-      assert.deepEqual((await store.messages.listPendingForDevice(d1, 10)).map((m) => m.id), ['same']);
+      assert.deepEqual(
+        (await store.messages.listPendingForDevice(d1, 10)).map((m) => m.id),
+        ['same'],
+      );
     });
 
     test('messages: concurrent state reports never move a message or a recipient backwards; the earliest time of a state is kept', async () => {
@@ -234,22 +381,53 @@ for (const impl of IMPLEMENTATIONS) {
       const report = (state: 'Processed' | 'Sent' | 'Delivered' | 'Failed', at: number) => ({
         id: m.id,
         state,
-        recipients: [{ phoneNumber: '+1555000', state }, { phoneNumber: '+1555001', state: state === 'Delivered' ? ('Failed' as const) : state, error: state === 'Delivered' ? 'RESULT_ERROR_NO_SERVICE' : null }],
+        recipients: [
+          { phoneNumber: '+1555000', state },
+          {
+            phoneNumber: '+1555001',
+            state: state === 'Delivered' ? ('Failed' as const) : state,
+            error: state === 'Delivered' ? 'RESULT_ERROR_NO_SERVICE' : null,
+          },
+        ],
         states: { [state]: at },
       });
-      const reports = [report('Delivered', 3000), report('Sent', 2000), report('Processed', 1500), report('Sent', 2999), report('Processed', 1600), report('Delivered', 3999)];
+      const reports = [
+        report('Delivered', 3000),
+        report('Sent', 2000),
+        report('Processed', 1500),
+        report('Sent', 2999),
+        report('Processed', 1600),
+        report('Delivered', 3999),
+      ];
       const applied = await Promise.all(reports.map((r, i) => via(i).messages.applyStateReport(d, r, 5000)));
       assert.ok(applied.every(Boolean));
       const after = (await store.messages.getUserMessage(u, m.id))!;
       assert.equal(after.state, 'Delivered');
-      assert.deepEqual(after.recipients.map((r) => [r.state, r.error]), [['Delivered', null], ['Failed', 'RESULT_ERROR_NO_SERVICE']]);
-      assert.deepEqual(after.states, { Pending: 1000, Delivered: 3000, Sent: 2000, Processed: 1500 }, 'the earliest time of each state, whatever the order');
-      assert.deepEqual(Object.keys(after.states), ['Pending', 'Processed', 'Sent', 'Delivered'], 'states in time order');
+      assert.deepEqual(
+        after.recipients.map((r) => [r.state, r.error]),
+        [
+          ['Delivered', null],
+          ['Failed', 'RESULT_ERROR_NO_SERVICE'],
+        ],
+      );
+      assert.deepEqual(
+        after.states,
+        { Pending: 1000, Delivered: 3000, Sent: 2000, Processed: 1500 },
+        'the earliest time of each state, whatever the order',
+      );
+      assert.deepEqual(
+        Object.keys(after.states),
+        ['Pending', 'Processed', 'Sent', 'Delivered'],
+        'states in time order',
+      );
       // one at a time, backwards: nothing moves, and an earlier time of a known state is kept
       assert.equal(await twin.messages.applyStateReport(d, report('Sent', 1900), 5500), true);
       const again = (await store.messages.getUserMessage(u, m.id))!;
       assert.equal(again.state, 'Delivered');
-      assert.deepEqual(again.recipients.map((r) => r.state), ['Delivered', 'Failed']);
+      assert.deepEqual(
+        again.recipients.map((r) => r.state),
+        ['Delivered', 'Failed'],
+      );
       assert.equal(again.states.Sent, 1900);
       // a final state is final: Failed (same rank as Delivered) does not replace it
       await store.messages.applyStateReport(d, report('Failed', 6000), 6000);
@@ -269,9 +447,19 @@ for (const impl of IMPLEMENTATIONS) {
       }
       const page = await store.messages.listUserMessages(u, {}, { limit: 2, offset: 1 });
       assert.equal(page.total, 6);
-      assert.deepEqual(page.items.map((m) => m.id), ['list-4', 'list-3']);
-      const filtered = await store.messages.listUserMessages(u, { deviceId: d2, from: 10_002, to: 10_005 }, { limit: 10, offset: 0 });
-      assert.deepEqual(filtered.items.map((m) => m.id), ['list-3']);
+      assert.deepEqual(
+        page.items.map((m) => m.id),
+        ['list-4', 'list-3'],
+      );
+      const filtered = await store.messages.listUserMessages(
+        u,
+        { deviceId: d2, from: 10_002, to: 10_005 },
+        { limit: 10, offset: 0 },
+      );
+      assert.deepEqual(
+        filtered.items.map((m) => m.id),
+        ['list-3'],
+      );
       assert.equal((await store.messages.listUserMessages(u, { state: 'Sent' }, { limit: 10, offset: 0 })).total, 0);
     });
 
@@ -279,26 +467,73 @@ for (const impl of IMPLEMENTATIONS) {
       const u = await user();
       assert.deepEqual(await store.settings.getUserSettings(u), {});
       await store.settings.patchUserSettings(u, { webhooks: { signing_key: 'k', retry_count: 3 } }, 1);
-      await store.settings.patchUserSettings(u, { webhooks: { internet_required: false }, ping: { interval_seconds: null } }, 2);
-      assert.deepEqual(await store.settings.getUserSettings(u), { webhooks: { signing_key: 'k', retry_count: 3, internet_required: false }, ping: { interval_seconds: null } });
-      assert.deepEqual(await store.settings.replaceUserSettings(u, { logs: { lifetime_days: 7 } }, 3), { logs: { lifetime_days: 7 }, webhooks: { signing_key: 'k' } });
-      assert.deepEqual(await store.settings.replaceUserSettings(u, { webhooks: { signing_key: 'k2' } }, 4), { webhooks: { signing_key: 'k2' } });
-      await Promise.all(Array.from({ length: 10 }, (_, i) => via(i).settings.patchUserSettings(u, { messages: { [`limit_value`]: i } }, 5 + i)));
-      assert.equal((await store.settings.getUserSettings(u)).webhooks?.signing_key, 'k2', 'concurrent patches of another group keep the key');
+      await store.settings.patchUserSettings(
+        u,
+        { webhooks: { internet_required: false }, ping: { interval_seconds: null } },
+        2,
+      );
+      assert.deepEqual(await store.settings.getUserSettings(u), {
+        webhooks: { signing_key: 'k', retry_count: 3, internet_required: false },
+        ping: { interval_seconds: null },
+      });
+      assert.deepEqual(await store.settings.replaceUserSettings(u, { logs: { lifetime_days: 7 } }, 3), {
+        logs: { lifetime_days: 7 },
+        webhooks: { signing_key: 'k' },
+      });
+      assert.deepEqual(await store.settings.replaceUserSettings(u, { webhooks: { signing_key: 'k2' } }, 4), {
+        webhooks: { signing_key: 'k2' },
+      });
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          via(i).settings.patchUserSettings(u, { messages: { [`limit_value`]: i } }, 5 + i),
+        ),
+      );
+      assert.equal(
+        (await store.settings.getUserSettings(u)).webhooks?.signing_key,
+        'k2',
+        'concurrent patches of another group keep the key',
+      );
       // concurrent patches of different keys through two stores: none is lost
       const v = await user();
-      await Promise.all(Array.from({ length: 10 }, (_, i) => via(i).settings.patchUserSettings(v, { messages: { [`key_${i}`]: i } } as never, 20 + i)));
-      assert.deepEqual(Object.keys((await twin.settings.getUserSettings(v)).messages ?? {}).sort(), Array.from({ length: 10 }, (_, i) => `key_${i}`).sort());
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          via(i).settings.patchUserSettings(v, { messages: { [`key_${i}`]: i } } as never, 20 + i),
+        ),
+      );
+      assert.deepEqual(
+        Object.keys((await twin.settings.getUserSettings(v)).messages ?? {}).sort(),
+        Array.from({ length: 10 }, (_, i) => `key_${i}`).sort(),
+      );
     });
 
     /** A delivery as a device reports it, version (attempts, updatedAt), with attempts 1..attempts. */
-    const reported = (id: string, attempts: number, updatedAt: number, extra: Partial<ReportedDelivery> = {}): ReportedDelivery => ({
-      id, eventId: `event-of-${id}`, event: 'sms:received', webhookId: 'hook-1', source: 'Local', url: 'https://e.com/hook',
-      state: attempts === 0 ? 'pending' : 'succeeded', attempts, nextAttemptAt: attempts === 0 ? updatedAt : null,
-      lastStatus: attempts === 0 ? null : 200, lastError: null, createdAt: 1000, updatedAt,
+    const reported = (
+      id: string,
+      attempts: number,
+      updatedAt: number,
+      extra: Partial<ReportedDelivery> = {},
+    ): ReportedDelivery => ({
+      id,
+      eventId: `event-of-${id}`,
+      event: 'sms:received',
+      webhookId: 'hook-1',
+      source: 'Local',
+      url: 'https://e.com/hook',
+      state: attempts === 0 ? 'pending' : 'succeeded',
+      attempts,
+      nextAttemptAt: attempts === 0 ? updatedAt : null,
+      lastStatus: attempts === 0 ? null : 200,
+      lastError: null,
+      createdAt: 1000,
+      updatedAt,
       attemptLog: Array.from({ length: attempts }, (_, i) => ({
-        number: i + 1, startedAt: 1000 + i, durationMs: 10 + i, status: i + 1 === attempts ? 200 : 500, error: i + 1 === attempts ? null : 'HTTP 500',
-        responsePreview: 'ok', outcome: i + 1 === attempts ? ('succeeded' as const) : ('retry' as const),
+        number: i + 1,
+        startedAt: 1000 + i,
+        durationMs: 10 + i,
+        status: i + 1 === attempts ? 200 : 500,
+        error: i + 1 === attempts ? null : 'HTTP 500',
+        responsePreview: 'ok',
+        outcome: i + 1 === attempts ? ('succeeded' as const) : ('retry' as const),
       })),
       ...extra,
     });
@@ -311,31 +546,79 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual(first.newAttempts, []);
       const second = await twin.deliveries.saveReport(d, u, [reported('del-1', 2, 3000)], 5001, 100);
       assert.deepEqual(second.changed, [{ id: 'del-1', state: 'succeeded', attempts: 2 }]);
-      assert.deepEqual(second.newAttempts.map((a) => [a.deliveryId, a.number, a.outcome, a.durationMs]), [['del-1', 1, 'retry', 10], ['del-1', 2, 'succeeded', 11]]);
+      assert.deepEqual(
+        second.newAttempts.map((a) => [a.deliveryId, a.number, a.outcome, a.durationMs]),
+        [
+          ['del-1', 1, 'retry', 10],
+          ['del-1', 2, 'succeeded', 11],
+        ],
+      );
       // late and repeated reports, racing through both stores: nothing moves back, no attempt twice
       const late = await Promise.all([
-        store.deliveries.saveReport(d, u, [reported('del-1', 1, 2500, { state: 'pending', lastStatus: 500 })], 5002, 100),
+        store.deliveries.saveReport(
+          d,
+          u,
+          [reported('del-1', 1, 2500, { state: 'pending', lastStatus: 500 })],
+          5002,
+          100,
+        ),
         twin.deliveries.saveReport(d, u, [reported('del-1', 2, 3000)], 5003, 100),
         store.deliveries.saveReport(d, u, [reported('del-1', 2, 2999, { state: 'pending' })], 5004, 100),
       ]);
-      assert.deepEqual(late.map((r) => [r.changed.length, r.newAttempts.length]), [[0, 0], [0, 0], [0, 0]]);
+      assert.deepEqual(
+        late.map((r) => [r.changed.length, r.newAttempts.length]),
+        [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ],
+      );
       const stored = (await twin.deliveries.getUserDelivery(u, 'del-1'))!;
-      assert.deepEqual([stored.state, stored.attempts, stored.updatedAt, stored.lastStatus, stored.reportedAt], ['succeeded', 2, 3000, 200, 5001]);
-      assert.deepEqual(stored.attemptLog.map((a) => [a.number, a.status, a.outcome, a.startedAt]), [[1, 500, 'retry', 1000], [2, 200, 'succeeded', 1001]]);
+      assert.deepEqual(
+        [stored.state, stored.attempts, stored.updatedAt, stored.lastStatus, stored.reportedAt],
+        ['succeeded', 2, 3000, 200, 5001],
+      );
+      assert.deepEqual(
+        stored.attemptLog.map((a) => [a.number, a.status, a.outcome, a.startedAt]),
+        [
+          [1, 500, 'retry', 1000],
+          [2, 200, 'succeeded', 1001],
+        ],
+      );
       // same attempts, later change on the device (a redelivery): newer, so it replaces
-      const redelivered = await store.deliveries.saveReport(d, u, [reported('del-1', 2, 4000, { state: 'pending', nextAttemptAt: 4000 })], 5005, 100);
+      const redelivered = await store.deliveries.saveReport(
+        d,
+        u,
+        [reported('del-1', 2, 4000, { state: 'pending', nextAttemptAt: 4000 })],
+        5005,
+        100,
+      );
       assert.deepEqual(redelivered.changed, [{ id: 'del-1', state: 'pending', attempts: 2 }]);
       assert.equal((await store.deliveries.getUserDelivery(u, 'del-1'))!.nextAttemptAt, 4000);
     });
 
-    test("deliveries: a user sees only their own; filters and keyset pages, newest first", async () => {
+    test('deliveries: a user sees only their own; filters and keyset pages, newest first', async () => {
       const [u1, u2] = [await user(), await user()];
       const [d1, d2, other] = [await device(u1), await device(u1), await device(u2)];
-      await store.deliveries.saveReport(d1, u1, [reported('a', 1, 10), reported('b', 0, 11, { event: 'sms:sent' })], 1, 100);
-      await twin.deliveries.saveReport(d2, u1, [reported('c', 1, 12, { webhookId: 'hook-2', source: 'Cloud' })], 2, 100);
+      await store.deliveries.saveReport(
+        d1,
+        u1,
+        [reported('a', 1, 10), reported('b', 0, 11, { event: 'sms:sent' })],
+        1,
+        100,
+      );
+      await twin.deliveries.saveReport(
+        d2,
+        u1,
+        [reported('c', 1, 12, { webhookId: 'hook-2', source: 'Cloud' })],
+        2,
+        100,
+      );
       await store.deliveries.saveReport(other, u2, [reported('d', 1, 13), reported('shared-id', 1, 14)], 3, 100);
-      const ids = async (userId: string, filter: Partial<Parameters<ServerStore['deliveries']['listUserDeliveries']>[1]> = {}) =>
-        (await twin.deliveries.listUserDeliveries(userId, { limit: 10, ...filter })).map((d) => d.id);
+      const ids = async (
+        userId: string,
+        filter: Partial<Parameters<ServerStore['deliveries']['listUserDeliveries']>[1]> = {},
+      ) => (await twin.deliveries.listUserDeliveries(userId, { limit: 10, ...filter })).map((d) => d.id);
       assert.deepEqual(await ids(u1), ['c', 'b', 'a'], 'newest first, only u1’s');
       assert.deepEqual(await ids(u2), ['shared-id', 'd']);
       assert.deepEqual(await ids(u1, { state: 'pending' }), ['b']);
@@ -344,7 +627,10 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual(await ids(u1, { deviceId: d1 }), ['b', 'a']);
       assert.deepEqual(await ids(u1, { deviceId: other }), [], "another user's device filters to nothing");
       const firstPage = await store.deliveries.listUserDeliveries(u1, { limit: 2 });
-      assert.deepEqual(firstPage.map((d) => d.id), ['c', 'b']);
+      assert.deepEqual(
+        firstPage.map((d) => d.id),
+        ['c', 'b'],
+      );
       assert.deepEqual(await ids(u1, { limit: 2, before: firstPage[1].seq }), ['a']);
       assert.equal(await store.deliveries.getUserDelivery(u1, 'd'), undefined, "another user's delivery is not found");
       assert.equal((await store.deliveries.getUserDelivery(u2, 'd'))!.deviceId, other);
@@ -355,22 +641,45 @@ for (const impl of IMPLEMENTATIONS) {
       const u = await user();
       const [d, kept] = [await device(u), await device(u)];
       await store.deliveries.saveReport(kept, u, [reported('kept-1', 1, 1)], 1, 3);
-      for (let i = 0; i < 5; i++) await via(i).deliveries.saveReport(d, u, [reported(`bound-${i}`, 1, 10 + i)], 10 + i, 3);
-      assert.deepEqual((await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: d })).map((x) => x.id), ['bound-4', 'bound-3', 'bound-2']);
+      for (let i = 0; i < 5; i++)
+        await via(i).deliveries.saveReport(d, u, [reported(`bound-${i}`, 1, 10 + i)], 10 + i, 3);
+      assert.deepEqual(
+        (await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: d })).map((x) => x.id),
+        ['bound-4', 'bound-3', 'bound-2'],
+      );
       assert.equal(await store.deliveries.getUserDelivery(u, 'bound-0'), undefined, 'the oldest went');
-      assert.deepEqual((await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: kept })).map((x) => x.id), ['kept-1'], "another device's are not counted");
+      assert.deepEqual(
+        (await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: kept })).map((x) => x.id),
+        ['kept-1'],
+        "another device's are not counted",
+      );
       // a pruned delivery reported again comes back, as new
       const back = await store.deliveries.saveReport(d, u, [reported('bound-0', 2, 99)], 20, 3);
-      assert.deepEqual(back.newAttempts.map((a) => a.number), [1, 2]);
+      assert.deepEqual(
+        back.newAttempts.map((a) => a.number),
+        [1, 2],
+      );
 
       // one still pending (being retried) outlives the bound: its attempts must not come back as new
       const retried = await device(u);
-      await store.deliveries.saveReport(retried, u, [reported('retrying', 1, 1, { state: 'pending', nextAttemptAt: 5, lastStatus: 500, attemptLog: [] })], 1, 3);
-      for (let i = 0; i < 6; i++) await via(i).deliveries.saveReport(retried, u, [reported(`done-${i}`, 1, 10 + i)], 10 + i, 3);
+      await store.deliveries.saveReport(
+        retried,
+        u,
+        [reported('retrying', 1, 1, { state: 'pending', nextAttemptAt: 5, lastStatus: 500, attemptLog: [] })],
+        1,
+        3,
+      );
+      for (let i = 0; i < 6; i++)
+        await via(i).deliveries.saveReport(retried, u, [reported(`done-${i}`, 1, 10 + i)], 10 + i, 3);
       const left = (await store.deliveries.listUserDeliveries(u, { limit: 20, deviceId: retried })).map((x) => x.id);
-      assert.deepEqual(left, ['done-5', 'done-4', 'done-3', 'retrying'], 'finished ones past the bound went, the pending one stayed');
+      assert.deepEqual(
+        left,
+        ['done-5', 'done-4', 'done-3', 'retrying'],
+        'finished ones past the bound went, the pending one stayed',
+      );
       // ... up to ten times the bound: then the oldest go, pending or not
-      for (let i = 0; i < 30; i++) await store.deliveries.saveReport(retried, u, [reported(`queued-${i}`, 0, 100 + i)], 100 + i, 3);
+      for (let i = 0; i < 30; i++)
+        await store.deliveries.saveReport(retried, u, [reported(`queued-${i}`, 0, 100 + i)], 100 + i, 3);
       const capped = (await store.deliveries.listUserDeliveries(u, { limit: 100, deviceId: retried })).map((x) => x.id);
       assert.equal(capped.length, 30, `at most 10 × 3 kept: ${capped.length}`);
       assert.ok(!capped.includes('retrying') && capped.includes('queued-29'), 'the oldest went first');
@@ -378,14 +687,27 @@ for (const impl of IMPLEMENTATIONS) {
 
       assert.equal(await store.devices.deleteUserDevice(u, d), true);
       assert.deepEqual(await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: d }), []);
-      assert.deepEqual((await store.deliveries.listUserDeliveries(u, { limit: 10 })).map((x) => x.id), ['kept-1']);
+      assert.deepEqual(
+        (await store.deliveries.listUserDeliveries(u, { limit: 10 })).map((x) => x.id),
+        ['kept-1'],
+      );
     });
 
-    test("devices: the Local webhook list a device reports is kept (never an older one), for its user only; queue depths come from health reports", async () => {
+    test('devices: the Local webhook list a device reports is kept (never an older one), for its user only; queue depths come from health reports', async () => {
       const [u, v] = [await user(), await user()];
       const d = await device(u);
-      assert.deepEqual(await store.devices.getLocalWebhooks(u, d), { webhooks: null, reportedAt: null }, 'nothing reported yet');
-      const hooks = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `local-${i}`, url: `https://e.com/${i}`, event: 'sms:received' as const, deviceId: null }));
+      assert.deepEqual(
+        await store.devices.getLocalWebhooks(u, d),
+        { webhooks: null, reportedAt: null },
+        'nothing reported yet',
+      );
+      const hooks = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({
+          id: `local-${i}`,
+          url: `https://e.com/${i}`,
+          event: 'sms:received' as const,
+          deviceId: null,
+        }));
       await store.devices.saveLocalWebhooks(d, JSON.stringify(hooks(2)), 2000);
       await twin.devices.saveLocalWebhooks(d, JSON.stringify(hooks(5)), 1000); // overtaken
       assert.deepEqual(await twin.devices.getLocalWebhooks(u, d), { webhooks: hooks(2), reportedAt: 2000 });
@@ -395,12 +717,23 @@ for (const impl of IMPLEMENTATIONS) {
       const d2 = await device(u);
       assert.deepEqual(
         (await twin.devices.listLocalWebhooks(u)).sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)),
-        [{ deviceId: d, webhooks: [], reportedAt: 3000 }, { deviceId: d2, webhooks: null, reportedAt: null }].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)),
+        [
+          { deviceId: d, webhooks: [], reportedAt: 3000 },
+          { deviceId: d2, webhooks: null, reportedAt: null },
+        ].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)),
         "all of the user's devices in one read",
       );
       assert.deepEqual(await store.devices.listLocalWebhooks(v), [], "none of another user's");
 
-      const health = (queued: number) => JSON.stringify({ status: 'pass', version: '1', releaseId: 1, checks: { 'webhooks:queue': { description: 'q', observedValue: queued, observedUnit: 'deliveries', status: 'pass' } } });
+      const health = (queued: number) =>
+        JSON.stringify({
+          status: 'pass',
+          version: '1',
+          releaseId: 1,
+          checks: {
+            'webhooks:queue': { description: 'q', observedValue: queued, observedUnit: 'deliveries', status: 'pass' },
+          },
+        });
       const before = await twin.devices.queueDepthTotals();
       await store.devices.saveHealth(d, health(42), 4000);
       const after = await twin.devices.queueDepthTotals();

@@ -9,33 +9,59 @@ import { systemClock } from '../../src/shared/clock.ts';
 import type { WebhookRecord, WebhooksRepository } from '../../src/server/webhooks/repository.ts';
 
 const hook = (userId: string, id: string, url: string, deviceId: string | null = null): WebhookRecord => ({
-  userId, id, url, event: 'sms:received', deviceId, createdAt: Number(id.replace(/\D/g, '')) || 1, updatedAt: 1,
+  userId,
+  id,
+  url,
+  event: 'sms:received',
+  deviceId,
+  createdAt: Number(id.replace(/\D/g, '')) || 1,
+  updatedAt: 1,
 });
 
 test('the webhook cache answers from memory, and every write through it is seen by the next read', async () => {
   const dir = tempDir();
   const store = await openSqliteStore(join(dir.path, 'server.db'));
   try {
-    for (const id of ['u1', 'u2', 'u3']) await store.users.insertUser({ id, login: id, passwordHash: 'h', createdAt: 1, updatedAt: 1 });
+    for (const id of ['u1', 'u2', 'u3'])
+      await store.users.insertUser({ id, login: id, passwordHash: 'h', createdAt: 1, updatedAt: 1 });
     let reads = 0;
     const counting: WebhooksRepository = Object.assign(Object.create(store.webhooks), {
       listUserWebhooks: (userId: string) => (reads++, store.webhooks.listUserWebhooks(userId)),
     });
     const cache = new CachedWebhooksRepository(counting, new InProcessEventHub(), systemClock, false);
     await cache.upsertWebhook(hook('u1', 'w1', 'https://a.example/1'));
-    assert.deepEqual((await cache.listUserWebhooks('u1')).map((w) => w.url), ['https://a.example/1']);
-    assert.deepEqual((await cache.listUserWebhooks('u1')).map((w) => w.url), ['https://a.example/1']);
+    assert.deepEqual(
+      (await cache.listUserWebhooks('u1')).map((w) => w.url),
+      ['https://a.example/1'],
+    );
+    assert.deepEqual(
+      (await cache.listUserWebhooks('u1')).map((w) => w.url),
+      ['https://a.example/1'],
+    );
     assert.equal(reads, 1, 'the second read came from memory');
 
     await cache.upsertWebhook(hook('u1', 'w1', 'https://a.example/changed'));
     await cache.upsertWebhook(hook('u1', 'w2', 'https://a.example/2', 'dev-1'));
-    assert.deepEqual((await cache.listUserWebhooks('u1')).map((w) => w.url), ['https://a.example/changed', 'https://a.example/2']);
-    assert.deepEqual((await cache.listDeviceWebhooks('u1', 'dev-2')).map((w) => w.id), ['w1'], "another device's webhook is not this one's");
-    assert.deepEqual((await cache.listDeviceWebhooks('u1', 'dev-1')).map((w) => w.id), ['w1', 'w2']);
+    assert.deepEqual(
+      (await cache.listUserWebhooks('u1')).map((w) => w.url),
+      ['https://a.example/changed', 'https://a.example/2'],
+    );
+    assert.deepEqual(
+      (await cache.listDeviceWebhooks('u1', 'dev-2')).map((w) => w.id),
+      ['w1'],
+      "another device's webhook is not this one's",
+    );
+    assert.deepEqual(
+      (await cache.listDeviceWebhooks('u1', 'dev-1')).map((w) => w.id),
+      ['w1', 'w2'],
+    );
     assert.deepEqual(await cache.listUserWebhooks('u2'), [], 'users do not share lists');
 
     assert.equal(await cache.deleteDeviceWebhooks('u1', 'dev-1'), 1);
-    assert.deepEqual((await cache.listUserWebhooks('u1')).map((w) => w.id), ['w1']);
+    assert.deepEqual(
+      (await cache.listUserWebhooks('u1')).map((w) => w.id),
+      ['w1'],
+    );
     assert.equal(await cache.deleteUserWebhook('u1', 'w1'), true);
     assert.deepEqual(await cache.listUserWebhooks('u1'), []);
 
@@ -44,7 +70,11 @@ test('the webhook cache answers from memory, and every write through it is seen 
     const racing = cache.listUserWebhooks('u3');
     await cache.upsertWebhook(hook('u3', 'w9', 'https://b.example/9'));
     assert.deepEqual(await racing, []);
-    assert.deepEqual((await cache.listUserWebhooks('u3')).map((w) => w.id), ['w9'], 'the list after the write, not the raced read');
+    assert.deepEqual(
+      (await cache.listUserWebhooks('u3')).map((w) => w.id),
+      ['w9'],
+      'the list after the write, not the raced read',
+    );
     assert.equal(reads - readsBefore, 2, 'the raced read did not stay cached');
   } finally {
     await store.close();
@@ -60,7 +90,7 @@ class CuttableHub extends InProcessEventHub {
   }
 }
 
-test('on a shared store, the cache follows the hub: other nodes\' writes, gaps, a lost feed and the age bound', async () => {
+test("on a shared store, the cache follows the hub: other nodes' writes, gaps, a lost feed and the age bound", async () => {
   const dir = tempDir();
   const store = await openSqliteStore(join(dir.path, 'server.db'));
   try {
@@ -69,7 +99,10 @@ test('on a shared store, the cache follows the hub: other nodes\' writes, gaps, 
     let deviceReads = 0;
     const counting: WebhooksRepository = Object.assign(Object.create(store.webhooks), {
       listUserWebhooks: (userId: string) => (reads++, store.webhooks.listUserWebhooks(userId)),
-      listDeviceWebhooks: (userId: string, deviceId: string) => (deviceReads++, store.webhooks.listDeviceWebhooks(userId, deviceId)),
+      listDeviceWebhooks: (userId: string, deviceId: string) => (
+        deviceReads++,
+        store.webhooks.listDeviceWebhooks(userId, deviceId)
+      ),
     });
     let now = 1_000_000;
     const clock = { ...systemClock, now: () => now };

@@ -10,12 +10,19 @@ import { systemClock } from '../../shared/clock.ts';
 const OverviewSchema = Type.Object({
   device: Type.Object({
     id: Type.String(),
-    cloudId: Type.Union([Type.String(), Type.Null()], { description: 'the id the server gave this device; null when not linked' }),
+    cloudId: Type.Union([Type.String(), Type.Null()], {
+      description: 'the id the server gave this device; null when not linked',
+    }),
     online: Type.Boolean({ description: 'simulated connectivity' }),
     timeZone: Type.String(),
   }),
   health: HealthSchema,
-  queue: Type.Object({ pending: Type.Integer(), sending: Type.Integer(), succeeded: Type.Integer(), failed: Type.Integer() }),
+  queue: Type.Object({
+    pending: Type.Integer(),
+    sending: Type.Integer(),
+    succeeded: Type.Integer(),
+    failed: Type.Integer(),
+  }),
   webhooks: Type.Object({ local: Type.Array(WebhookSchema), cloud: Type.Array(WebhookSchema) }),
 });
 
@@ -29,12 +36,26 @@ const KEEP_ALIVE_MS = 15_000;
 export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<ServerResponse>): void {
   app.get(
     '/dashboard/overview',
-    { schema: { tags: ['dashboard'], summary: 'The device, its health, deliveries by state and both webhook lists', response: { 200: OverviewSchema } } },
+    {
+      schema: {
+        tags: ['dashboard'],
+        summary: 'The device, its health, deliveries by state and both webhook lists',
+        response: { 200: OverviewSchema },
+      },
+    },
     async () => ({
-      device: { id: ctx.deviceId, cloudId: ctx.identity.cloudDeviceId(), online: ctx.network.isOnline(), timeZone: ctx.timeZone },
+      device: {
+        id: ctx.deviceId,
+        cloudId: ctx.identity.cloudDeviceId(),
+        online: ctx.network.isOnline(),
+        timeZone: ctx.timeZone,
+      },
       health: ctx.health(),
       queue: ctx.outbox.countByState(),
-      webhooks: { local: ctx.webhooks.list('Local').map(toWireWebhook), cloud: ctx.webhooks.list('Cloud').map(toWireWebhook) },
+      webhooks: {
+        local: ctx.webhooks.list('Local').map(toWireWebhook),
+        cloud: ctx.webhooks.list('Cloud').map(toWireWebhook),
+      },
     }),
   );
 
@@ -43,7 +64,8 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
     {
       schema: {
         tags: ['dashboard'],
-        summary: 'Server-Sent Events: `event` frames for every SMS/system event recorded, `attempt` frames for every delivery attempt',
+        summary:
+          'Server-Sent Events: `event` frames for every SMS/system event recorded, `attempt` frames for every delivery attempt',
         produces: ['text/event-stream'],
         response: { 200: EventStreamResponse },
       },
@@ -64,7 +86,15 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
       if (!stream) return;
       streams.add(reply.raw);
       ctx.observability.streamOpened();
-      offEvent = ctx.events.onEvent((e) => stream.send('event', { eventId: e.eventId, event: e.event, payload: e.payload, deliveryIds: e.deliveryIds, at: e.at }));
+      offEvent = ctx.events.onEvent((e) =>
+        stream.send('event', {
+          eventId: e.eventId,
+          event: e.event,
+          payload: e.payload,
+          deliveryIds: e.deliveryIds,
+          at: e.at,
+        }),
+      );
       offAttempt = ctx.observability.onAttempt((notice) => stream.send('attempt', notice));
     },
   );

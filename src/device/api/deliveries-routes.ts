@@ -33,7 +33,10 @@ const ListQuery = Type.Object(
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const DeliveryDetailSchema = Type.Composite([
   DeliverySchema,
-  Type.Object({ body: Type.String({ description: 'the exact JSON body signed and sent on every attempt' }), attemptLog: Type.Array(AttemptSchema) }),
+  Type.Object({
+    body: Type.String({ description: 'the exact JSON body signed and sent on every attempt' }),
+    attemptLog: Type.Array(AttemptSchema),
+  }),
 ]);
 const tags = ['deliveries'];
 
@@ -59,7 +62,14 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
 
   app.get(
     '/deliveries',
-    { schema: { tags, summary: 'Deliveries, newest first, filtered and paginated', querystring: ListQuery, response: { 200: deliveryPageSchema(DeliverySchema) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Deliveries, newest first, filtered and paginated',
+        querystring: ListQuery,
+        response: { 200: deliveryPageSchema(DeliverySchema) },
+      },
+    },
     async (request) => {
       const query = request.query as typeof ListQuery.static;
       const limit = query.limit ?? 50;
@@ -73,7 +83,14 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
 
   app.get(
     '/deliveries/:id',
-    { schema: { tags, summary: 'One delivery with its body and every attempt', params: IdParams, response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema } } },
+    {
+      schema: {
+        tags,
+        summary: 'One delivery with its body and every attempt',
+        params: IdParams,
+        response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema },
+      },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const row = ctx.outbox.getDelivery(id);
@@ -96,7 +113,8 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
       const { id } = request.params as { id: string };
       const outcome = ctx.dispatcher.redeliver(id);
       if (outcome === 'unknown') throw new HttpError(404, `no delivery with id "${id}"`);
-      if (outcome === 'sending') throw new HttpError(409, `delivery "${id}" is being sent right now; try again when the attempt has finished`);
+      if (outcome === 'sending')
+        throw new HttpError(409, `delivery "${id}" is being sent right now; try again when the attempt has finished`);
       return reply.code(202).send(wireDelivery(ctx.outbox.getDelivery(id)!));
     },
   );

@@ -25,12 +25,17 @@ import { webUiRoutes } from '../../shared/dashboard.ts';
 const PUBLIC_ROUTES = new Set(['/health', '/metrics']);
 
 /** The device's Local-mode API (what the phone serves on port 8080 in the original). */
-export function createLocalApi(ctx: DeviceContext, credentials: LocalCredentials, https?: { key: string; cert: string }): App {
+export function createLocalApi(
+  ctx: DeviceContext,
+  credentials: LocalCredentials,
+  https?: { key: string; cert: string },
+): App {
   const app = createApp({ ...(https ? { https } : {}), ...appLoggingOptions(ctx.logger) });
   installRequestTelemetry(app, ctx.observability.registry);
   registerOpenApi(app, {
     title: 'smsgate device: Local API',
-    description: "The virtual device's Local-mode API (what the phone serves on port 8080), its simulation API and the dashboard's endpoints.",
+    description:
+      "The virtual device's Local-mode API (what the phone serves on port 8080), its simulation API and the dashboard's endpoints.",
     tags: [
       { name: 'webhooks', description: 'the Local webhook list' },
       { name: 'messages', description: 'send SMS and read their state' },
@@ -40,7 +45,7 @@ export function createLocalApi(ctx: DeviceContext, credentials: LocalCredentials
       { name: 'device', description: 'this device' },
       { name: 'health', description: 'without credentials' },
       { name: 'metrics', description: 'Prometheus text; loopback clients, or with credentials' },
-      { name: 'dashboard', description: "what the web dashboard reads: overview and live events" },
+      { name: 'dashboard', description: 'what the web dashboard reads: overview and live events' },
     ],
     securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } },
     securityOf: (url) => (url === '/health' || url === '/metrics' ? undefined : [{ basicAuth: [] }]),
@@ -64,26 +69,35 @@ export function createLocalApi(ctx: DeviceContext, credentials: LocalCredentials
 }
 
 function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, streams: Set<ServerResponse>): void {
-
-  app.get('/health', { schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } } }, async (_request, reply) => {
-    const health = ctx.health();
-    return reply.code(health.status === 'fail' ? 503 : 200).send(health);
-  });
+  app.get(
+    '/health',
+    { schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } } },
+    async (_request, reply) => {
+      const health = ctx.health();
+      return reply.code(health.status === 'fail' ? 503 : 200).send(health);
+    },
+  );
 
   const DeviceInfo = Type.Object({
     id: Type.String(),
-    cloudId: Type.Union([Type.String(), Type.Null()], { description: 'the id the server gave this device; null when not linked' }),
+    cloudId: Type.Union([Type.String(), Type.Null()], {
+      description: 'the id the server gave this device; null when not linked',
+    }),
     simCount: Type.Integer(),
     timeZone: Type.String(),
     online: Type.Boolean({ description: 'simulated connectivity' }),
   });
-  app.get('/device', { schema: { tags: ['device'], summary: 'This device', response: { 200: DeviceInfo } } }, async () => ({
-    id: ctx.deviceId,
-    cloudId: ctx.identity.cloudDeviceId(),
-    simCount: ctx.carrier.simCount,
-    timeZone: ctx.timeZone,
-    online: ctx.network.isOnline(),
-  }));
+  app.get(
+    '/device',
+    { schema: { tags: ['device'], summary: 'This device', response: { 200: DeviceInfo } } },
+    async () => ({
+      id: ctx.deviceId,
+      cloudId: ctx.identity.cloudDeviceId(),
+      simCount: ctx.carrier.simCount,
+      timeZone: ctx.timeZone,
+      online: ctx.network.isOnline(),
+    }),
+  );
 
   webhookRoutes(app, ctx);
   messageRoutes(app, ctx);

@@ -1,7 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
-import { ErrorBodySchema, HttpError, MessageStateSchema, messageText, requireIsoDateTime, SendMessageSchema, type SendMessage } from '../../protocol/index.ts';
+import {
+  ErrorBodySchema,
+  HttpError,
+  MessageStateSchema,
+  messageText,
+  requireIsoDateTime,
+  SendMessageSchema,
+  type SendMessage,
+} from '../../protocol/index.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -10,7 +18,13 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
   for (const base of ['/message', '/messages']) {
     app.post(
       base,
-      { schema: { tags: ['messages'], body: SendMessageSchema, response: { 202: MessageStateSchema, 400: ErrorBodySchema } } },
+      {
+        schema: {
+          tags: ['messages'],
+          body: SendMessageSchema,
+          response: { 202: MessageStateSchema, 400: ErrorBodySchema },
+        },
+      },
       async (request, reply) => {
         const body = request.body as SendMessage;
         const text = messageText(body);
@@ -29,15 +43,22 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
           validUntil,
           source: 'Local',
         });
-        return reply.code(202).header('location', `${base}/${encodeURIComponent(message.id)}`).send(ctx.messages.toWire(message));
+        return reply
+          .code(202)
+          .header('location', `${base}/${encodeURIComponent(message.id)}`)
+          .send(ctx.messages.toWire(message));
       },
     );
 
-    app.get(`${base}/:id`, { schema: { tags: ['messages'], params: IdParams, response: { 200: MessageStateSchema, 404: ErrorBodySchema } } }, async (request) => {
-      const { id } = request.params as { id: string };
-      const message = ctx.messages.get(id);
-      if (!message) throw new HttpError(404, `no message with id "${id}" on this device`);
-      return ctx.messages.toWire(message);
-    });
+    app.get(
+      `${base}/:id`,
+      { schema: { tags: ['messages'], params: IdParams, response: { 200: MessageStateSchema, 404: ErrorBodySchema } } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        const message = ctx.messages.get(id);
+        if (!message) throw new HttpError(404, `no message with id "${id}" on this device`);
+        return ctx.messages.toWire(message);
+      },
+    );
   }
 }

@@ -1,6 +1,12 @@
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
-import { EffectiveSettingsSchema, ErrorBodySchema, SettingsSchema, snakeCaseSettingsKeys, type Settings } from '../../protocol/index.ts';
+import {
+  EffectiveSettingsSchema,
+  ErrorBodySchema,
+  SettingsSchema,
+  snakeCaseSettingsKeys,
+  type Settings,
+} from '../../protocol/index.ts';
 
 /**
  * Device settings (snake_case; camelCase from the official clients is accepted). The Local API
@@ -15,15 +21,39 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
     return ctx.settings.get();
   };
 
-  app.get('/settings', { schema: { tags: ['settings'], response: { 200: EffectiveSettingsSchema } } }, async () => show());
+  app.get('/settings', { schema: { tags: ['settings'], response: { 200: EffectiveSettingsSchema } } }, async () =>
+    show(),
+  );
 
-  app.patch('/settings', { preValidation: acceptCamelCase, schema: { tags: ['settings'], body: SettingsSchema, response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema } } }, async (request) => {
-    ctx.settings.patch(request.body as Settings);
-    return show();
-  });
+  app.patch(
+    '/settings',
+    {
+      preValidation: acceptCamelCase,
+      schema: {
+        tags: ['settings'],
+        body: SettingsSchema,
+        response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema },
+      },
+    },
+    async (request) => {
+      ctx.settings.patch(request.body as Settings);
+      return show();
+    },
+  );
 
-  app.put('/settings', { preValidation: acceptCamelCase, schema: { tags: ['settings'], body: SettingsSchema, response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema } } }, async (request) => {
-    ctx.settings.replace(request.body as Settings);
-    return show();
-  });
+  app.put(
+    '/settings',
+    {
+      preValidation: acceptCamelCase,
+      schema: {
+        tags: ['settings'],
+        body: SettingsSchema,
+        response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema },
+      },
+    },
+    async (request) => {
+      ctx.settings.replace(request.body as Settings);
+      return show();
+    },
+  );
 }

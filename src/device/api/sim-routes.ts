@@ -23,20 +23,49 @@ const NetworkState = Type.Object({ online: Type.Boolean() });
  * it stands in for the radio network (incoming SMS, connectivity).
  */
 export function simRoutes(app: App, ctx: DeviceContext): void {
-  app.post('/sim/v1/incoming', { schema: { tags: ['simulation'], summary: 'An SMS arrives', body: IncomingBody, response: { 202: IncomingReply, 400: ErrorBodySchema } } }, async (request, reply) => {
-    const body = request.body as typeof IncomingBody.static;
-    const simNumber = body.simNumber ?? 1;
-    if (simNumber > ctx.carrier.simCount) {
-      throw new HttpError(400, `simNumber ${simNumber} does not exist: this device has ${ctx.carrier.simCount} SIM(s)`);
-    }
-    const emitted = ctx.messages.receive(body.from, body.text, simNumber);
-    return reply.code(202).send({ eventId: emitted.eventId, deliveryIds: emitted.deliveryIds });
-  });
+  app.post(
+    '/sim/v1/incoming',
+    {
+      schema: {
+        tags: ['simulation'],
+        summary: 'An SMS arrives',
+        body: IncomingBody,
+        response: { 202: IncomingReply, 400: ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as typeof IncomingBody.static;
+      const simNumber = body.simNumber ?? 1;
+      if (simNumber > ctx.carrier.simCount) {
+        throw new HttpError(
+          400,
+          `simNumber ${simNumber} does not exist: this device has ${ctx.carrier.simCount} SIM(s)`,
+        );
+      }
+      const emitted = ctx.messages.receive(body.from, body.text, simNumber);
+      return reply.code(202).send({ eventId: emitted.eventId, deliveryIds: emitted.deliveryIds });
+    },
+  );
 
-  app.get('/sim/v1/network', { schema: { tags: ['simulation'], summary: 'Simulated connectivity', response: { 200: NetworkState } } }, async () => ({ online: ctx.network.isOnline() }));
+  app.get(
+    '/sim/v1/network',
+    { schema: { tags: ['simulation'], summary: 'Simulated connectivity', response: { 200: NetworkState } } },
+    async () => ({ online: ctx.network.isOnline() }),
+  );
 
-  app.post('/sim/v1/network', { schema: { tags: ['simulation'], summary: 'Switch simulated connectivity', body: NetworkBody, response: { 200: NetworkState } } }, async (request) => {
-    ctx.network.set((request.body as typeof NetworkBody.static).online);
-    return { online: ctx.network.isOnline() };
-  });
+  app.post(
+    '/sim/v1/network',
+    {
+      schema: {
+        tags: ['simulation'],
+        summary: 'Switch simulated connectivity',
+        body: NetworkBody,
+        response: { 200: NetworkState },
+      },
+    },
+    async (request) => {
+      ctx.network.set((request.body as typeof NetworkBody.static).online);
+      return { online: ctx.network.isOnline() };
+    },
+  );
 }

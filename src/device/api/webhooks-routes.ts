@@ -1,7 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
-import { checkWebhookUrl, ErrorBodySchema, HttpError, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
+import {
+  checkWebhookUrl,
+  ErrorBodySchema,
+  HttpError,
+  RegisterWebhookSchema,
+  WebhookSchema,
+} from '../../protocol/index.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
 import { newId } from '../../shared/ids.ts';
 
@@ -16,7 +22,13 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
 
     app.post(
       base,
-      { schema: { tags: ['webhooks'], body: RegisterWebhookSchema, response: { 201: WebhookSchema, 400: ErrorBodySchema } } },
+      {
+        schema: {
+          tags: ['webhooks'],
+          body: RegisterWebhookSchema,
+          response: { 201: WebhookSchema, 400: ErrorBodySchema },
+        },
+      },
       async (request, reply) => {
         const body = request.body as typeof RegisterWebhookSchema.static;
         if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
@@ -24,15 +36,31 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
         }
         const urlProblem = checkWebhookUrl(body.url, { allowInsecureHttp: ctx.insecureHttp });
         if (urlProblem) throw new HttpError(400, urlProblem);
-        const hook = { source: 'Local' as const, id: body.id ?? newId(), url: body.url, event: body.event, deviceId: body.deviceId ?? null };
+        const hook = {
+          source: 'Local' as const,
+          id: body.id ?? newId(),
+          url: body.url,
+          event: body.event,
+          deviceId: body.deviceId ?? null,
+        };
         ctx.webhooks.upsert(hook, ctx.clock.now());
         return reply.code(201).send(toWireWebhook(hook));
       },
     );
 
-    app.delete(`${base}/:id`, { schema: { tags: ['webhooks'], params: IdParams, response: { 204: Type.Null({ description: 'also when there is no such webhook' }) } } }, async (request, reply) => {
-      ctx.webhooks.remove('Local', (request.params as { id: string }).id);
-      return reply.code(204).send();
-    });
+    app.delete(
+      `${base}/:id`,
+      {
+        schema: {
+          tags: ['webhooks'],
+          params: IdParams,
+          response: { 204: Type.Null({ description: 'also when there is no such webhook' }) },
+        },
+      },
+      async (request, reply) => {
+        ctx.webhooks.remove('Local', (request.params as { id: string }).id);
+        return reply.code(204).send();
+      },
+    );
   }
 }

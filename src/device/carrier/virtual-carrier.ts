@@ -50,7 +50,8 @@ export class VirtualCarrier implements SmsCarrier {
       const magic = MAGIC_RECIPIENTS[digitsOnly(sms.phoneNumber)];
       if (!sms.withDeliveryReport || magic?.outcome === 'no-report') continue;
       this.after(this.options.reportDelayMs ?? 50, () => {
-        for (const handler of this.reportHandlers) handler({ messageId: sms.messageId, position: sms.position, delivered: true });
+        for (const handler of this.reportHandlers)
+          handler({ messageId: sms.messageId, position: sms.position, delivered: true });
       });
     }
   }

@@ -57,7 +57,10 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
-    this.perReceiverLimit = Math.max(1, Math.min(this.concurrency, options.perReceiverLimit ?? Math.ceil(this.concurrency / 2)));
+    this.perReceiverLimit = Math.max(
+      1,
+      Math.min(this.concurrency, options.perReceiverLimit ?? Math.ceil(this.concurrency / 2)),
+    );
     this.pollIntervalMs = options.pollIntervalMs ?? 5_000;
   }
 
@@ -135,7 +138,8 @@ export class Dispatcher {
     // Not full: nothing more can start now. Wait for the next due retry; but when deliveries were
     // left waiting for a busy receiver, look again shortly (they are due already, so the timer
     // would otherwise fire at once, again and again).
-    if (delivering && claimed.length < room) this.armDueTimer(this.refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
+    if (delivering && claimed.length < room)
+      this.armDueTimer(this.refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
   }
 
   /** Take a slot of the delivery's receiver, if it has one free (the claim's admission check). */
@@ -172,11 +176,14 @@ export class Dispatcher {
     if (dueAt >= this.dueTimerAt) return;
     if (this.dueTimer !== null) clock.clearTimeout(this.dueTimer);
     this.dueTimerAt = dueAt;
-    this.dueTimer = clock.setTimeout(() => {
-      this.dueTimer = null;
-      this.dueTimerAt = Infinity;
-      this.pump();
-    }, Math.max(0, dueAt - clock.now()));
+    this.dueTimer = clock.setTimeout(
+      () => {
+        this.dueTimer = null;
+        this.dueTimerAt = Infinity;
+        this.pump();
+      },
+      Math.max(0, dueAt - clock.now()),
+    );
   }
 
   private finish(result: AttemptResult): void {

@@ -31,7 +31,12 @@ const TLS_TRUST_CODES = new Set([
 /** Turn whatever undici or the socket threw into one line that says what went wrong. */
 export function describeSendError(error: unknown, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `timeout: no response within ${Math.round(timeoutMs)} ms`;
-  const err = error as { code?: string; name?: string; message?: string; cause?: { code?: string; name?: string; message?: string } };
+  const err = error as {
+    code?: string;
+    name?: string;
+    message?: string;
+    cause?: { code?: string; name?: string; message?: string };
+  };
   const code = err?.code ?? err?.cause?.code;
   if (err?.name === 'HTTPParserError' || err?.cause?.name === 'HTTPParserError') {
     return `invalid HTTP response: ${err.cause?.message ?? err.message}`;
@@ -78,7 +83,11 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.settled) controller.abort(new Error('attempt already over'));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     if (statusCode < 200) return; // 1xx informational: the real answer follows
     this.status = statusCode;
     const location = headers.location;
@@ -114,7 +123,12 @@ class Attempt implements Dispatcher.DispatchHandler {
   private finish(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    const preview = error === null && this.chunks.length > 0 ? Buffer.concat(this.chunks).toString('utf8').slice(0, RESPONSE_PREVIEW_CHARS) : error === null ? '' : null;
+    const preview =
+      error === null && this.chunks.length > 0
+        ? Buffer.concat(this.chunks).toString('utf8').slice(0, RESPONSE_PREVIEW_CHARS)
+        : error === null
+          ? ''
+          : null;
     this.settle({ status: this.status, location: this.location, preview, error });
   }
 }
@@ -162,10 +176,14 @@ export class HttpSender {
             path,
             method: 'POST',
             headers: [
-              'content-type', 'application/json',
-              'user-agent', this.options.userAgent,
-              'x-timestamp', timestamp,
-              'x-signature', sign(signingKey, delivery.body, timestamp),
+              'content-type',
+              'application/json',
+              'user-agent',
+              this.options.userAgent,
+              'x-timestamp',
+              timestamp,
+              'x-signature',
+              sign(signingKey, delivery.body, timestamp),
             ],
             body: delivery.body,
           },
@@ -177,17 +195,34 @@ export class HttpSender {
     });
   }
 
-  private toResult(delivery: ClaimedDelivery, startedAt: number, timeoutMs: number, timedOut: boolean, outcome: Outcome): AttemptResult {
+  private toResult(
+    delivery: ClaimedDelivery,
+    startedAt: number,
+    timeoutMs: number,
+    timedOut: boolean,
+    outcome: Outcome,
+  ): AttemptResult {
     const durationMs = this.options.clock.now() - startedAt;
     const { status } = outcome;
     // A 2xx that arrived in time counts even if its body then stalls or breaks.
     const ok = status !== null && status >= 200 && status < 300;
     if (outcome.error !== null) {
-      return { delivery, startedAt, durationMs, ok, status, error: ok ? null : describeSendError(outcome.error, timedOut, timeoutMs), responsePreview: null };
+      return {
+        delivery,
+        startedAt,
+        durationMs,
+        ok,
+        status,
+        error: ok ? null : describeSendError(outcome.error, timedOut, timeoutMs),
+        responsePreview: null,
+      };
     }
     let error: string | null = null;
     if (!ok) {
-      error = status !== null && status >= 300 && status < 400 ? `redirect ${status}${outcome.location ? ` to ${outcome.location}` : ''} not followed` : `HTTP ${status}`;
+      error =
+        status !== null && status >= 300 && status < 400
+          ? `redirect ${status}${outcome.location ? ` to ${outcome.location}` : ''} not followed`
+          : `HTTP ${status}`;
     }
     return { delivery, startedAt, durationMs, ok, status, error, responsePreview: outcome.preview };
   }

@@ -147,7 +147,9 @@ export class ActivityReporter {
       this.waitedFor.delete(oldest);
       if (!this.forgetting) {
         this.forgetting = true;
-        this.options.log(`more than ${MAX_CHANGED_DELIVERIES} deliveries changed since the last report that got through; the oldest changes are not reported`);
+        this.options.log(
+          `more than ${MAX_CHANGED_DELIVERIES} deliveries changed since the last report that got through; the oldest changes are not reported`,
+        );
       }
     }
     this.changed.set(id, notice);
@@ -160,10 +162,13 @@ export class ActivityReporter {
   private schedule(): void {
     if (!this.running || this.timer !== undefined || this.sending || !this.hasWork) return;
     const { clock } = this.options;
-    this.timer = clock.setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, Math.max(0, this.notBefore - clock.now()));
+    this.timer = clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.flush();
+      },
+      Math.max(0, this.notBefore - clock.now()),
+    );
   }
 
   private flush(): void {
@@ -207,7 +212,15 @@ export class ActivityReporter {
   }
 
   /** Take what the next report says; undefined when there is nothing to send yet. */
-  private take(): { report: ActivityReport; deliveries: [string, AttemptNotice | null][]; events: ReportedEvent[]; webhooks: boolean; full: boolean } | undefined {
+  private take():
+    | {
+        report: ActivityReport;
+        deliveries: [string, AttemptNotice | null][];
+        events: ReportedEvent[];
+        webhooks: boolean;
+        full: boolean;
+      }
+    | undefined {
     const report: ActivityReport = {};
     const events = this.events.splice(0, ACTIVITY_LIMITS.events);
     if (events.length > 0) report.events = events;
@@ -262,7 +275,8 @@ export class ActivityReporter {
   }
 }
 
-const clip = (text: string | null, max: number): string | null => (text === null || text.length <= max ? text : text.slice(0, max));
+const clip = (text: string | null, max: number): string | null =>
+  text === null || text.length <= max ? text : text.slice(0, max);
 
 /** The fields of an event's payload the live view shows, bounded. */
 function summarize(emitted: EmittedEvent): ReportedEvent {
@@ -271,7 +285,13 @@ function summarize(emitted: EmittedEvent): ReportedEvent {
   if (typeof payload.messageId === 'string') summary.messageId = payload.messageId.slice(0, 64);
   if (typeof payload.phoneNumber === 'string') summary.phoneNumber = payload.phoneNumber.slice(0, 64);
   if (typeof payload.message === 'string') summary.message = payload.message.slice(0, ACTIVITY_LIMITS.messageChars);
-  return { id: emitted.eventId, event: emitted.event, createdAt: emitted.at, deliveries: emitted.deliveryIds.length, summary };
+  return {
+    id: emitted.eventId,
+    event: emitted.event,
+    createdAt: emitted.at,
+    deliveries: emitted.deliveryIds.length,
+    summary,
+  };
 }
 
 /**
@@ -279,7 +299,10 @@ function summarize(emitted: EmittedEvent): ReportedEvent {
  * already counted) is left out: it is reported once it has finished, so the copy never keeps a
  * "sending" that a stop or crash would leave behind.
  */
-function toReportedDelivery(row: DeliveryRow & { attemptLog: AttemptRow[] }, notice: AttemptNotice | null): ReportedDelivery {
+function toReportedDelivery(
+  row: DeliveryRow & { attemptLog: AttemptRow[] },
+  notice: AttemptNotice | null,
+): ReportedDelivery {
   const inFlight = row.state === 'sending';
   const state = inFlight ? 'pending' : row.state;
   const attempts = inFlight ? row.attempts - 1 : row.attempts;
@@ -303,16 +326,14 @@ function toReportedDelivery(row: DeliveryRow & { attemptLog: AttemptRow[] }, not
     lastError: clip(row.lastError, ACTIVITY_LIMITS.errorChars),
     createdAt: Math.round(row.createdAt),
     updatedAt: Math.round(row.updatedAt),
-    attemptLog: row.attemptLog.slice(-ACTIVITY_LIMITS.attemptsPerDelivery).map(
-      (attempt): ReportedAttempt => ({
-        number: attempt.number,
-        startedAt: Math.round(attempt.startedAt),
-        durationMs: Math.round(attempt.durationMs),
-        status: attempt.status,
-        error: clip(attempt.error, ACTIVITY_LIMITS.errorChars),
-        responsePreview: clip(attempt.responsePreview, ACTIVITY_LIMITS.responsePreviewChars),
-        outcome: outcomeOf(attempt),
-      }),
-    ),
+    attemptLog: row.attemptLog.slice(-ACTIVITY_LIMITS.attemptsPerDelivery).map((attempt): ReportedAttempt => ({
+      number: attempt.number,
+      startedAt: Math.round(attempt.startedAt),
+      durationMs: Math.round(attempt.durationMs),
+      status: attempt.status,
+      error: clip(attempt.error, ACTIVITY_LIMITS.errorChars),
+      responsePreview: clip(attempt.responsePreview, ACTIVITY_LIMITS.responsePreviewChars),
+      outcome: outcomeOf(attempt),
+    })),
   };
 }

@@ -1,6 +1,14 @@
 import type { DeviceContext } from '../runtime.ts';
 import { DEFAULT_SETTINGS, isEventName, SettingsSchema, type Settings } from '../../protocol/index.ts';
-import { MobileApiError, MobileClient, register, type MessageReport, type MobileEvent, type MobileSettings, type EventStream } from './mobile-client.ts';
+import {
+  MobileApiError,
+  MobileClient,
+  register,
+  type MessageReport,
+  type MobileEvent,
+  type MobileSettings,
+  type EventStream,
+} from './mobile-client.ts';
 import { Value } from '@sinclair/typebox/value';
 import { ActivityReporter } from './activity-reporter.ts';
 import { formatInZone } from '../../shared/time-format.ts';
@@ -51,7 +59,10 @@ export class DeviceLink {
   /** the new user's password, when this start created one */
   createdPassword: string | undefined;
 
-  constructor(private readonly ctx: DeviceContext, private readonly options: LinkOptions) {}
+  constructor(
+    private readonly ctx: DeviceContext,
+    private readonly options: LinkOptions,
+  ) {}
 
   private log(line: string): void {
     (this.options.log ?? ((l: string) => process.stderr.write(`link: ${l}\n`)))(line);
@@ -68,10 +79,18 @@ export class DeviceLink {
     } else {
       const created = await register(this.options.serverUrl, {
         privateToken: this.options.privateToken,
-        basicAuth: this.options.login !== undefined && this.options.password !== undefined ? { login: this.options.login, password: this.options.password } : undefined,
+        basicAuth:
+          this.options.login !== undefined && this.options.password !== undefined
+            ? { login: this.options.login, password: this.options.password }
+            : undefined,
         name: this.options.name ?? `smsgate-${this.ctx.deviceId.slice(0, 6)}`,
       });
-      this.registration = { serverUrl: this.options.serverUrl, id: created.id, token: created.token, login: created.login };
+      this.registration = {
+        serverUrl: this.options.serverUrl,
+        id: created.id,
+        token: created.token,
+        login: created.login,
+      };
       this.createdPassword = created.password;
       meta.setJson('link_registration', this.registration);
     }
@@ -103,7 +122,8 @@ export class DeviceLink {
     this.stream = this.client.openEvents((event) => this.onPush(event), {
       onOpen: () => this.syncAll(),
       onError: (error, info) => {
-        if (!this.stopped && info.retryInMs > 0) this.log(`event stream: ${error.message}; reconnecting in ${info.retryInMs} ms`);
+        if (!this.stopped && info.retryInMs > 0)
+          this.log(`event stream: ${error.message}; reconnecting in ${info.retryInMs} ms`);
       },
       ...this.options.reconnect,
     });
@@ -114,7 +134,8 @@ export class DeviceLink {
       await new MobileClient(this.options.serverUrl, stored.token).getDevice();
       return true;
     } catch (error) {
-      if (error instanceof MobileApiError && (error.status === 401 || error.status === 403 || error.status === 404)) return false;
+      if (error instanceof MobileApiError && (error.status === 401 || error.status === 403 || error.status === 404))
+        return false;
       throw error;
     }
   }
@@ -138,11 +159,15 @@ export class DeviceLink {
 
   private onPush(event: MobileEvent): void {
     const job =
-      event.type === 'WebhooksUpdated' ? this.syncWebhooks()
-      : event.type === 'MessageEnqueued' ? this.pullMessages()
-      : event.type === 'SettingsUpdated' ? this.syncSettings()
-      : event.type === 'DeliveryRedeliverRequested' ? this.redeliver(event.data)
-      : undefined;
+      event.type === 'WebhooksUpdated'
+        ? this.syncWebhooks()
+        : event.type === 'MessageEnqueued'
+          ? this.pullMessages()
+          : event.type === 'SettingsUpdated'
+            ? this.syncSettings()
+            : event.type === 'DeliveryRedeliverRequested'
+              ? this.redeliver(event.data)
+              : undefined;
     job?.catch((error) => this.log(`${event.type}: ${error.message}`));
   }
 
@@ -166,7 +191,9 @@ export class DeviceLink {
       this.reporter?.noteDelivery(id);
       return;
     }
-    this.log(`redelivery of ${id} asked by the server: ${outcome === 'sending' ? 'it is being sent right now; ask again when the attempt has finished' : 'no such delivery on this device'}`);
+    this.log(
+      `redelivery of ${id} asked by the server: ${outcome === 'sending' ? 'it is being sent right now; ask again when the attempt has finished' : 'no such delivery on this device'}`,
+    );
   }
 
   /**
@@ -217,10 +244,14 @@ export class DeviceLink {
       if (taken?.source === 'Cloud') continue; // already taken, its state report is on its way
       const refuse = (reason: string) => {
         this.log(`message ${message.id} refused: ${reason}`);
-        refused.push(failedReport(message.id, message.phoneNumbers, reason, formatInZone(this.ctx.clock.now(), this.ctx.timeZone)));
+        refused.push(
+          failedReport(message.id, message.phoneNumbers, reason, formatInZone(this.ctx.clock.now(), this.ctx.timeZone)),
+        );
       };
       if (taken) {
-        refuse(`this device already has a message with id "${message.id}" (sent through its Local API); send it again with another id`);
+        refuse(
+          `this device already has a message with id "${message.id}" (sent through its Local API); send it again with another id`,
+        );
         continue;
       }
       try {
@@ -266,8 +297,17 @@ export class DeviceLink {
     for (;;) {
       const unreported = messageStore.unreportedCloud(100);
       if (unreported.length === 0) return;
-      const stamped = unreported.map(({ id, updatedAt }) => ({ id, updatedAt, wire: messages.toWire(messages.get(id)!) }));
-      const reports: MessageReport[] = stamped.map(({ wire }) => ({ id: wire.id, state: wire.state, recipients: wire.recipients, states: wire.states }));
+      const stamped = unreported.map(({ id, updatedAt }) => ({
+        id,
+        updatedAt,
+        wire: messages.toWire(messages.get(id)!),
+      }));
+      const reports: MessageReport[] = stamped.map(({ wire }) => ({
+        id: wire.id,
+        state: wire.state,
+        recipients: wire.recipients,
+        states: wire.states,
+      }));
       await this.client.reportMessages(reports);
       const now = this.ctx.clock.now();
       for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
@@ -277,7 +317,12 @@ export class DeviceLink {
 
 /** The report of a message this device will not send: Failed, for every recipient, with the reason. */
 function failedReport(id: string, phoneNumbers: readonly string[], reason: string, at: string): MessageReport {
-  return { id, state: 'Failed', recipients: phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Failed', error: reason })), states: { Failed: at } };
+  return {
+    id,
+    state: 'Failed',
+    recipients: phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Failed', error: reason })),
+    states: { Failed: at },
+  };
 }
 
 /** Turn the server's settings (nulls meaning "default") into a patch for the device. */

@@ -38,7 +38,6 @@ export interface MobileDevice {
   lastSeen: string;
 }
 
-
 // The message exchange's wire shapes are defined once, in the protocol.
 import type { MessageReport, MobileMessage } from '../../protocol/mobile.ts';
 import type { ActivityReport, Health } from '../../protocol/index.ts';
@@ -115,14 +114,23 @@ export function mobileBaseUrl(serverUrl: string): string {
 export async function register(serverUrl: string, options: RegisterOptions = {}): Promise<Registration> {
   const headers: Record<string, string> = {};
   if (options.basicAuth) {
-    headers.authorization = 'Basic ' + Buffer.from(`${options.basicAuth.login}:${options.basicAuth.password}`).toString('base64');
+    headers.authorization =
+      'Basic ' + Buffer.from(`${options.basicAuth.login}:${options.basicAuth.password}`).toString('base64');
   } else if (options.privateToken !== undefined) {
     headers.authorization = `Bearer ${options.privateToken}`;
   }
   const body: Record<string, string> = {};
   if (options.name !== undefined) body.name = options.name;
   if (options.pushToken !== undefined) body.pushToken = options.pushToken;
-  return (await call(options.fetch ?? fetch, mobileBaseUrl(serverUrl), 'POST', '/device', headers, body, options.timeoutMs)) as Registration;
+  return (await call(
+    options.fetch ?? fetch,
+    mobileBaseUrl(serverUrl),
+    'POST',
+    '/device',
+    headers,
+    body,
+    options.timeoutMs,
+  )) as Registration;
 }
 
 export class MobileClient {
@@ -141,7 +149,15 @@ export class MobileClient {
   }
 
   private request(method: string, path: string, body?: unknown): Promise<unknown> {
-    return call(this.fetchImpl, this.baseUrl, method, path, { authorization: `Bearer ${this.token}` }, body, this.timeoutMs);
+    return call(
+      this.fetchImpl,
+      this.baseUrl,
+      method,
+      path,
+      { authorization: `Bearer ${this.token}` },
+      body,
+      this.timeoutMs,
+    );
   }
 
   /** this device as the server knows it, and the address the server sees it from */
@@ -209,12 +225,19 @@ async function call(
   try {
     response = await fetchImpl(baseUrl + path, {
       method,
-      headers: { accept: 'application/json', ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        accept: 'application/json',
+        ...headers,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new Error(`${method} ${baseUrl}${path} failed: ${(error as Error).message}; is the server running and reachable?`, { cause: error });
+    throw new Error(
+      `${method} ${baseUrl}${path} failed: ${(error as Error).message}; is the server running and reachable?`,
+      { cause: error },
+    );
   }
   const text = await response.text();
   if (!response.ok) {
@@ -303,7 +326,10 @@ class SseConnection implements EventStream {
         this.connected = false;
         if (this.closed) break;
         const retryInMs = this.retryDelay(attempt++);
-        const reason = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : (error as Error);
+        const reason =
+          controller.signal.aborted && controller.signal.reason instanceof Error
+            ? controller.signal.reason
+            : (error as Error);
         this.options.onError?.(reason, { attempt, retryInMs });
         await this.sleep(retryInMs);
       }

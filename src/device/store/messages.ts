@@ -97,9 +97,11 @@ export class MessageStore {
 
   /** Messages the carrier has not finished handing over: resumed after a restart. */
   unfinishedIds(): string[] {
-    return (this.db.prepare(`SELECT id FROM messages WHERE state IN ('Pending', 'Processed') ORDER BY created_at`).all() as { id: string }[]).map(
-      (r) => r.id,
-    );
+    return (
+      this.db.prepare(`SELECT id FROM messages WHERE state IN ('Pending', 'Processed') ORDER BY created_at`).all() as {
+        id: string;
+      }[]
+    ).map((r) => r.id);
   }
 
   /**
@@ -140,13 +142,19 @@ export class MessageStore {
   }
 
   countFailedSince(since: number): number {
-    return (this.db.prepare(`SELECT count(*) AS n FROM messages WHERE state = 'Failed' AND updated_at >= ?`).get(since) as { n: number }).n;
+    return (
+      this.db.prepare(`SELECT count(*) AS n FROM messages WHERE state = 'Failed' AND updated_at >= ?`).get(since) as {
+        n: number;
+      }
+    ).n;
   }
 
   /** Cloud messages whose latest state the server has not acknowledged, with the version read. */
   unreportedCloud(limit: number): { id: string; updatedAt: number }[] {
     return this.db
-      .prepare(`SELECT id, updated_at AS updatedAt FROM messages WHERE source = 'Cloud' AND reported_at IS NULL ORDER BY updated_at LIMIT ?`)
+      .prepare(
+        `SELECT id, updated_at AS updatedAt FROM messages WHERE source = 'Cloud' AND reported_at IS NULL ORDER BY updated_at LIMIT ?`,
+      )
       .all(limit) as { id: string; updatedAt: number }[];
   }
 

@@ -107,9 +107,7 @@ export class Outbox {
   private readonly recordAndClaimTx;
 
   constructor(private readonly db: Db) {
-    this.insertEvent = db.prepare(
-      `INSERT INTO events (id, event, payload, created_at) VALUES (?, ?, ?, ?)`,
-    );
+    this.insertEvent = db.prepare(`INSERT INTO events (id, event, payload, created_at) VALUES (?, ?, ?, ?)`);
     this.insertDelivery = db.prepare(
       `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
@@ -165,7 +163,9 @@ export class Outbox {
         WHERE id = :id AND state <> 'sending'`,
     );
     // Read for every delivery a linked device reports to its server: prepared once.
-    this.deliveryByIdStatement = db.prepare(`SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`);
+    this.deliveryByIdStatement = db.prepare(
+      `SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`,
+    );
     this.attemptLogStatement = db.prepare(
       `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
          FROM attempts WHERE delivery_seq = ? ORDER BY number`,
@@ -195,7 +195,12 @@ export class Outbox {
    * an error here must abort that transaction (do not catch it inside). No nested savepoint: one
    * per event measured ~30 µs, more than the two inserts themselves.
    */
-  enqueue(event: EventName, payload: unknown, targets: readonly DeliveryTarget[], now: number): { eventId: string; deliveryIds: string[] } {
+  enqueue(
+    event: EventName,
+    payload: unknown,
+    targets: readonly DeliveryTarget[],
+    now: number,
+  ): { eventId: string; deliveryIds: string[] } {
     const eventId = newId();
     const payloadJson = JSON.stringify(payload);
     const deliveryIds = this.db.inTransaction
@@ -204,12 +209,24 @@ export class Outbox {
     return { eventId, deliveryIds };
   }
 
-  private insertEventAndDeliveries(eventId: string, event: EventName, payloadJson: string, targets: readonly DeliveryTarget[], now: number): string[] {
+  private insertEventAndDeliveries(
+    eventId: string,
+    event: EventName,
+    payloadJson: string,
+    targets: readonly DeliveryTarget[],
+    now: number,
+  ): string[] {
     const eventSeq = this.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
     const deliveryIds: string[] = [];
     for (const target of targets) {
       const id = newId();
-      const body = serializeEnvelope({ deviceId: target.envelopeDeviceId, event, id, payloadJson, webhookId: target.webhookId });
+      const body = serializeEnvelope({
+        deviceId: target.envelopeDeviceId,
+        event,
+        id,
+        payloadJson,
+        webhookId: target.webhookId,
+      });
       this.insertDelivery.run(id, eventSeq, event, target.source, target.webhookId, target.url, body, now, now, now);
       deliveryIds.push(id);
     }
@@ -267,7 +284,12 @@ export class Outbox {
    * Record finished attempts in one transaction. `nextAttemptAt` decides when a failed one is
    * retried; the statement itself decides whether the budget is spent.
    */
-  recordAttempts(results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number): void {
+  recordAttempts(
+    results: readonly AttemptResult[],
+    retryCount: number,
+    nextAttemptAt: (r: AttemptResult) => number,
+    now: number,
+  ): void {
     this.recordTx(results, retryCount, nextAttemptAt, now);
   }
 
@@ -287,7 +309,12 @@ export class Outbox {
     return this.recordAndClaimTx(results, retryCount, nextAttemptAt, now, claimLimit, admit, lookahead);
   }
 
-  private recordEach(results: readonly AttemptResult[], retryCount: number, nextAttemptAt: (r: AttemptResult) => number, now: number): void {
+  private recordEach(
+    results: readonly AttemptResult[],
+    retryCount: number,
+    nextAttemptAt: (r: AttemptResult) => number,
+    now: number,
+  ): void {
     for (const r of results) {
       const { seq, attempt, id } = r.delivery;
       if (this.claimed.get(seq) === id) {
@@ -296,7 +323,15 @@ export class Outbox {
       }
       const changed = r.ok
         ? this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes
-        : this.failStatement.run({ seq, attempt, now, status: r.status, error: r.error, retryCount, nextAttemptAt: nextAttemptAt(r) }).changes;
+        : this.failStatement.run({
+            seq,
+            attempt,
+            now,
+            status: r.status,
+            error: r.error,
+            retryCount,
+            nextAttemptAt: nextAttemptAt(r),
+          }).changes;
       // A row that moved on meanwhile (the same attempt already recorded) keeps no second copy.
       if (changed === 1) {
         this.insertAttempt.run(seq, attempt, r.startedAt, r.durationMs, r.status, r.error, r.responsePreview);
@@ -328,7 +363,9 @@ export class Outbox {
 
   /** A claimed row is shown as it is: being sent, its attempt counted. */
   private withClaim<T extends DeliveryRow>(row: T): T {
-    return this.claimed.get(row.seq) === row.id && row.state === 'pending' ? { ...row, state: 'sending', attempts: row.attempts + 1 } : row;
+    return this.claimed.get(row.seq) === row.id && row.state === 'pending'
+      ? { ...row, state: 'sending', attempts: row.attempts + 1 }
+      : row;
   }
 
   getDelivery(id: string): (DeliveryRow & { body: string; attemptLog: AttemptRow[] }) | undefined {
@@ -339,7 +376,13 @@ export class Outbox {
   }
 
   /** Newest first, keyset-paginated on seq so deep pages stay cheap. */
-  listDeliveries(filter: { state?: DeliveryState; webhookId?: string; event?: string; before?: number; limit: number }): DeliveryRow[] {
+  listDeliveries(filter: {
+    state?: DeliveryState;
+    webhookId?: string;
+    event?: string;
+    before?: number;
+    limit: number;
+  }): DeliveryRow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit };
     // "sending" is the claim set; the rows themselves still say pending
@@ -375,7 +418,12 @@ export class Outbox {
       )
       .get() as { pending: number; failed: number; total: number };
     const sending = Math.min(this.claimed.size, row.pending);
-    return { pending: row.pending - sending, sending, succeeded: row.total - row.pending - row.failed, failed: row.failed };
+    return {
+      pending: row.pending - sending,
+      sending,
+      succeeded: row.total - row.pending - row.failed,
+      failed: row.failed,
+    };
   }
 
   /** The queue depth (waiting or in flight: both are pending rows) and the permanently failed count. */

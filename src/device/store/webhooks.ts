@@ -21,7 +21,9 @@ export class WebhookStore {
   }
 
   list(source: WebhookSource): StoredWebhook[] {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM webhooks WHERE source = ? ORDER BY created_at, id`).all(source) as StoredWebhook[];
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM webhooks WHERE source = ? ORDER BY created_at, id`)
+      .all(source) as StoredWebhook[];
   }
 
   /** Every webhook, from either list, that wants this event. */
@@ -45,7 +47,8 @@ export class WebhookStore {
   }
 
   remove(source: WebhookSource, id: string): void {
-    if (this.db.prepare(`DELETE FROM webhooks WHERE source = ? AND id = ?`).run(source, id).changes > 0) this.changed(source);
+    if (this.db.prepare(`DELETE FROM webhooks WHERE source = ? AND id = ?`).run(source, id).changes > 0)
+      this.changed(source);
   }
 
   /** The Cloud list is replaced whole, in one transaction, on every sync. */

@@ -41,9 +41,15 @@ export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<Ser
 function notHereRoutes(app: App): void {
   const schema = { tags: ['not implemented'], response: { 501: ErrorBodySchema } };
   app.get('/logs', { schema }, async () => {
-    throw new HttpError(501, "logs are not collected by this server; each device writes its own to its process log (stderr), and its deliveries and attempts are under GET /3rdparty/v1/deliveries");
+    throw new HttpError(
+      501,
+      'logs are not collected by this server; each device writes its own to its process log (stderr), and its deliveries and attempts are under GET /3rdparty/v1/deliveries',
+    );
   });
   app.post('/inbox/export', { schema }, async () => {
-    throw new HttpError(501, 'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks');
+    throw new HttpError(
+      501,
+      'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks',
+    );
   });
 }

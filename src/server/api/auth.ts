@@ -39,7 +39,10 @@ export function parseBearer(request: FastifyRequest): string | undefined {
  * not clear the address's failures: on a server with many users, one valid login must not buy
  * more guesses at another user's password. Failures leave the window on their own.
  */
-export async function optionalUser(ctx: ServerContext, request: FastifyRequest): Promise<AuthenticatedUser | undefined> {
+export async function optionalUser(
+  ctx: ServerContext,
+  request: FastifyRequest,
+): Promise<AuthenticatedUser | undefined> {
   const given = parseBasicAuth(request);
   if (!given) {
     if (/^basic\s/i.test(request.headers.authorization ?? '')) throw unauthorized();
@@ -50,7 +53,11 @@ export async function optionalUser(ctx: ServerContext, request: FastifyRequest):
 }
 
 /** Check a login and password against the store (scrypt); a wrong one counts against the address. */
-async function verifyLogin(ctx: ServerContext, request: FastifyRequest, given: { username: string; password: string }): Promise<AuthenticatedUser> {
+async function verifyLogin(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  given: { username: string; password: string },
+): Promise<AuthenticatedUser> {
   const user = await ctx.users.authenticate(given.username, given.password);
   if (!user) {
     ctx.loginThrottle.failed(request.ip);
@@ -103,7 +110,10 @@ export function requireDevice(ctx: ServerContext) {
     const device = token === undefined ? undefined : await ctx.devices.authenticate(token);
     if (!device) {
       if (token !== undefined) ctx.loginThrottle.failed(request.ip);
-      throw new HttpError(401, 'missing or unknown device token: send Authorization: Bearer <token>, the token POST /mobile/v1/device returned');
+      throw new HttpError(
+        401,
+        'missing or unknown device token: send Authorization: Bearer <token>, the token POST /mobile/v1/device returned',
+      );
     }
     devices.set(request, device);
   };

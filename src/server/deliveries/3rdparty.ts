@@ -24,13 +24,26 @@ export const ServerDeliverySchema = Type.Composite([
 ]);
 const ServerAttemptSchema = Type.Composite([
   AttemptSchema,
-  Type.Object({ outcome: Type.Union(ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)), { description: 'succeeded, retry (another try scheduled) or failed (the retry budget spent)' }) }),
+  Type.Object({
+    outcome: Type.Union(
+      ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)),
+      { description: 'succeeded, retry (another try scheduled) or failed (the retry budget spent)' },
+    ),
+  }),
 ]);
-const DeliveryDetailSchema = Type.Composite([ServerDeliverySchema, Type.Object({ attemptLog: Type.Array(ServerAttemptSchema) })]);
+const DeliveryDetailSchema = Type.Composite([
+  ServerDeliverySchema,
+  Type.Object({ attemptLog: Type.Array(ServerAttemptSchema) }),
+]);
 
 const ListQuery = Type.Object(
   {
-    state: Type.Optional(Type.Union(REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)), { description: 'an attempt in flight shows as pending' })),
+    state: Type.Optional(
+      Type.Union(
+        REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)),
+        { description: 'an attempt in flight shows as pending' },
+      ),
+    ),
     event: Type.Optional(EventNameSchema),
     webhookId: Type.Optional(Type.String({ maxLength: 64 })),
     deviceId: Type.Optional(Type.String({ maxLength: 64 })),
@@ -54,7 +67,8 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
     {
       schema: {
         tags,
-        summary: "Your devices' webhook deliveries, newest first (by when the server heard of them), filtered and paginated",
+        summary:
+          "Your devices' webhook deliveries, newest first (by when the server heard of them), filtered and paginated",
         querystring: ListQuery,
         response: { 200: deliveryPageSchema(ServerDeliverySchema) },
       },
@@ -67,7 +81,14 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
 
   app.get(
     '/deliveries/:id',
-    { schema: { tags, summary: 'One delivery with the attempts its device reported', params: IdParams, response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema } } },
+    {
+      schema: {
+        tags,
+        summary: 'One delivery with the attempts its device reported',
+        params: IdParams,
+        response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema },
+      },
+    },
     async (request) => ctx.deliveries.get(userOf(request).id, (request.params as { id: string }).id),
   );
 
@@ -76,14 +97,18 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
     {
       schema: {
         tags,
-        summary: 'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
+        summary:
+          'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
         params: IdParams,
         response: { 202: RedeliverReply, 404: ErrorBodySchema, 409: ErrorBodySchema },
       },
     },
     async (request, reply) => {
       const asked = await ctx.deliveries.redeliver(userOf(request).id, (request.params as { id: string }).id);
-      return reply.code(202).send({ ...asked, message: `asked device ${asked.deviceId} to redeliver ${asked.id}; its next attempt shows up in GET /deliveries/${asked.id}` });
+      return reply.code(202).send({
+        ...asked,
+        message: `asked device ${asked.deviceId} to redeliver ${asked.id}; its next attempt shows up in GET /deliveries/${asked.id}`,
+      });
     },
   );
 

@@ -34,7 +34,13 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
    * attempts, the pruning. Rows go in id order, so two reports of one device racing through two
    * nodes lock them in the same order.
    */
-  saveReport(deviceId: string, userId: string, deliveries: readonly ReportedDelivery[], now: number, keepPerDevice: number): Promise<SavedReport> {
+  saveReport(
+    deviceId: string,
+    userId: string,
+    deliveries: readonly ReportedDelivery[],
+    now: number,
+    keepPerDevice: number,
+  ): Promise<SavedReport> {
     const ds = [...deliveries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const attempts = ds.flatMap((d) => d.attemptLog.map((a) => ({ deliveryId: d.id, ...a })));
     return inTransaction(this.pool, async (client) => {
@@ -113,23 +119,34 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
           values: [deviceId, keepPerDevice * PENDING_KEPT_FACTOR],
         });
       }
-      return { changed, newAttempts: inserted.map((row) => ({ deliveryId: row.delivery_id, ...toDeviceAttempt(row) })) };
+      return {
+        changed,
+        newAttempts: inserted.map((row) => ({ deliveryId: row.delivery_id, ...toDeviceAttempt(row) })),
+      };
     });
   }
 
   async listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]> {
     const { where, params } = deliveryListWhere(userId, filter);
     const { rows } = await this.pool.query<DeviceDeliveryRow>(
-      positional(`SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT :limit`, params),
+      positional(
+        `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT :limit`,
+        params,
+      ),
     );
     return rows.map(toDeviceDelivery);
   }
 
   /** The delivery and its attempts in one statement (one snapshot). */
-  async getUserDelivery(userId: string, id: string): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
+  async getUserDelivery(
+    userId: string,
+    id: string,
+  ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
     const { rows } = await this.pool.query<DeviceDeliveryRow & { attempt_log: DeviceAttemptRow[] }>({
       name: 'device-deliveries-get',
-      text: `SELECT ${DEVICE_DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')},
+      text: `SELECT ${DEVICE_DELIVERY_COLUMNS.split(', ')
+        .map((c) => `d.${c}`)
+        .join(', ')},
                     COALESCE((SELECT json_agg(json_build_object('number', a.number, 'started_at', a.started_at, 'duration_ms', a.duration_ms,
                                                                 'status', a.status, 'error', a.error, 'response_preview', a.response_preview,
                                                                 'outcome', a.outcome) ORDER BY a.number)

@@ -64,31 +64,64 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
         `SELECT ${DEVICE_ATTEMPT_COLUMNS} FROM device_attempts WHERE device_id = ? AND delivery_id = ? ORDER BY number`,
       ),
     };
-    this.saveTx = db.transaction((deviceId: string, userId: string, deliveries: readonly ReportedDelivery[], now: number, keep: number): SavedReport => {
-      const saved: SavedReport = { changed: [], newAttempts: [] };
-      for (const d of deliveries) {
-        const changed = this.statements.upsertDelivery.get({
-          deviceId, userId, now,
-          id: d.id, eventId: d.eventId, event: d.event, source: d.source, webhookId: d.webhookId, url: d.url, state: d.state,
-          attempts: d.attempts, nextAttemptAt: d.nextAttemptAt, lastStatus: d.lastStatus, lastError: d.lastError,
-          createdAt: d.createdAt, updatedAt: d.updatedAt,
-        });
-        if (changed) saved.changed.push(changed);
-        for (const a of d.attemptLog) {
-          const attempt: DeviceAttemptRecord = {
-            number: a.number, startedAt: a.startedAt, durationMs: a.durationMs, status: a.status, error: a.error, responsePreview: a.responsePreview, outcome: a.outcome,
-          };
-          if (this.statements.insertAttempt.get({ deviceId, deliveryId: d.id, ...attempt })) saved.newAttempts.push({ deliveryId: d.id, ...attempt });
+    this.saveTx = db.transaction(
+      (
+        deviceId: string,
+        userId: string,
+        deliveries: readonly ReportedDelivery[],
+        now: number,
+        keep: number,
+      ): SavedReport => {
+        const saved: SavedReport = { changed: [], newAttempts: [] };
+        for (const d of deliveries) {
+          const changed = this.statements.upsertDelivery.get({
+            deviceId,
+            userId,
+            now,
+            id: d.id,
+            eventId: d.eventId,
+            event: d.event,
+            source: d.source,
+            webhookId: d.webhookId,
+            url: d.url,
+            state: d.state,
+            attempts: d.attempts,
+            nextAttemptAt: d.nextAttemptAt,
+            lastStatus: d.lastStatus,
+            lastError: d.lastError,
+            createdAt: d.createdAt,
+            updatedAt: d.updatedAt,
+          });
+          if (changed) saved.changed.push(changed);
+          for (const a of d.attemptLog) {
+            const attempt: DeviceAttemptRecord = {
+              number: a.number,
+              startedAt: a.startedAt,
+              durationMs: a.durationMs,
+              status: a.status,
+              error: a.error,
+              responsePreview: a.responsePreview,
+              outcome: a.outcome,
+            };
+            if (this.statements.insertAttempt.get({ deviceId, deliveryId: d.id, ...attempt }))
+              saved.newAttempts.push({ deliveryId: d.id, ...attempt });
+          }
         }
-      }
-      if (this.statements.pruneFinished.run({ deviceId, keep }).changes === 0) {
-        this.statements.pruneAny.run({ deviceId, limit: keep * PENDING_KEPT_FACTOR });
-      }
-      return saved;
-    });
+        if (this.statements.pruneFinished.run({ deviceId, keep }).changes === 0) {
+          this.statements.pruneAny.run({ deviceId, limit: keep * PENDING_KEPT_FACTOR });
+        }
+        return saved;
+      },
+    );
   }
 
-  async saveReport(deviceId: string, userId: string, deliveries: readonly ReportedDelivery[], now: number, keepPerDevice: number): Promise<SavedReport> {
+  async saveReport(
+    deviceId: string,
+    userId: string,
+    deliveries: readonly ReportedDelivery[],
+    now: number,
+    keepPerDevice: number,
+  ): Promise<SavedReport> {
     return this.saveTx(deviceId, userId, deliveries, now, keepPerDevice);
   }
 
@@ -102,9 +135,15 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
       .map(toDeviceDelivery);
   }
 
-  async getUserDelivery(userId: string, id: string): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
+  async getUserDelivery(
+    userId: string,
+    id: string,
+  ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
     const row = this.statements.getUserDelivery.get(userId, id);
     if (!row) return undefined;
-    return { ...toDeviceDelivery(row), attemptLog: this.statements.attemptsOf.all(row.device_id, row.id).map(toDeviceAttempt) };
+    return {
+      ...toDeviceDelivery(row),
+      attemptLog: this.statements.attemptsOf.all(row.device_id, row.id).map(toDeviceAttempt),
+    };
   }
 }

@@ -69,11 +69,20 @@ export interface DeliveriesRepository {
    * newest `keepPerDevice` are dropped with their attempts; pending ones only past
    * `keepPerDevice × PENDING_KEPT_FACTOR`. Deliveries must have distinct ids.
    */
-  saveReport(deviceId: string, userId: string, deliveries: readonly ReportedDelivery[], now: number, keepPerDevice: number): Promise<SavedReport>;
+  saveReport(
+    deviceId: string,
+    userId: string,
+    deliveries: readonly ReportedDelivery[],
+    now: number,
+    keepPerDevice: number,
+  ): Promise<SavedReport>;
   /** the user's deliveries, newest first (by seq), filtered */
   listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]>;
   /** undefined when the user has no such delivery (another user's is not found either) */
-  getUserDelivery(userId: string, id: string): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined>;
+  getUserDelivery(
+    userId: string,
+    id: string,
+  ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined>;
 }
 
 /** A row as both stores return it. */
@@ -142,7 +151,10 @@ export const toDeviceAttempt = (row: DeviceAttemptRow): DeviceAttemptRecord => (
 });
 
 /** The filter as a WHERE clause over named parameters (`:name` for SQLite; PostgreSQL renumbers them). */
-export function deliveryListWhere(userId: string, filter: DeliveryListFilter): { where: string[]; params: Record<string, unknown> } {
+export function deliveryListWhere(
+  userId: string,
+  filter: DeliveryListFilter,
+): { where: string[]; params: Record<string, unknown> } {
   const where = ['user_id = :userId'];
   const params: Record<string, unknown> = { userId, limit: filter.limit };
   if (filter.state) (where.push('state = :state'), (params.state = filter.state));

@@ -1,9 +1,21 @@
-import { HttpError, type ActivityReport, type DeliveryView, type ReportedDelivery, type ReportedWebhook } from '../../protocol/index.ts';
+import {
+  HttpError,
+  type ActivityReport,
+  type DeliveryView,
+  type ReportedDelivery,
+  type ReportedWebhook,
+} from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { ActivityNotice, EventHub } from '../events/hub.ts';
 import type { DeviceRecord, DevicesRepository } from '../devices/repository.ts';
 import { DEVICE_ONLINE_WITHIN_MS } from '../devices/service.ts';
-import type { DeliveriesRepository, DeliveryListFilter, DeviceAttemptRecord, DeviceDeliveryRecord, SavedReport } from './repository.ts';
+import type {
+  DeliveriesRepository,
+  DeliveryListFilter,
+  DeviceAttemptRecord,
+  DeviceDeliveryRecord,
+  SavedReport,
+} from './repository.ts';
 
 /**
  * How many deliveries the server keeps per device (with their attempts): the newest, by when the
@@ -64,7 +76,9 @@ export class DeliveriesService {
     if (report.webhooks) await devices.saveLocalWebhooks(device.id, JSON.stringify(report.webhooks), now);
     const deliveries = newestOfEach(report.deliveries ?? []);
     const saved: SavedReport =
-      deliveries.length > 0 ? await repo.saveReport(device.id, device.userId, deliveries, now, DELIVERIES_KEPT_PER_DEVICE) : { changed: [], newAttempts: [] };
+      deliveries.length > 0
+        ? await repo.saveReport(device.id, device.userId, deliveries, now, DELIVERIES_KEPT_PER_DEVICE)
+        : { changed: [], newAttempts: [] };
     this.deps.onNewAttempts?.(saved.newAttempts);
 
     const deviceId = device.id;
@@ -72,7 +86,14 @@ export class DeliveriesService {
     const notices: ActivityNotice[] = [
       ...(report.events ?? []).map((e): ActivityNotice => ({
         type: 'event',
-        data: { deviceId, eventId: e.id, event: e.event, at: iso(e.createdAt), deliveries: e.deliveries, payload: e.summary },
+        data: {
+          deviceId,
+          eventId: e.id,
+          event: e.event,
+          at: iso(e.createdAt),
+          deliveries: e.deliveries,
+          payload: e.summary,
+        },
       })),
       ...[...saved.newAttempts]
         .sort((a, b) => a.startedAt - b.startedAt)
@@ -89,15 +110,24 @@ export class DeliveriesService {
             durationMs: a.durationMs,
           },
         })),
-      ...saved.changed.map((c): ActivityNotice => ({ type: 'delivery', data: { deviceId, id: c.id, state: c.state, attempts: c.attempts } })),
+      ...saved.changed.map((c): ActivityNotice => ({
+        type: 'delivery',
+        data: { deviceId, id: c.id, state: c.state, attempts: c.attempts },
+      })),
     ];
     if (notices.length > 0) await hub.publishActivity(device.userId, notices);
   }
 
   /** One page, newest first; `nextCursor` (null on the last page) goes back as `before`. */
-  async list(userId: string, filter: DeliveryListFilter): Promise<{ items: ServerDeliveryView[]; nextCursor: number | null }> {
+  async list(
+    userId: string,
+    filter: DeliveryListFilter,
+  ): Promise<{ items: ServerDeliveryView[]; nextCursor: number | null }> {
     const rows = await this.deps.repo.listUserDeliveries(userId, filter);
-    return { items: rows.map(toDeliveryView), nextCursor: rows.length === filter.limit ? rows[rows.length - 1].seq : null };
+    return {
+      items: rows.map(toDeliveryView),
+      nextCursor: rows.length === filter.limit ? rows[rows.length - 1].seq : null,
+    };
   }
 
   async get(userId: string, id: string): Promise<ServerDeliveryView & { attemptLog: ServerAttemptView[] }> {
@@ -140,15 +170,24 @@ export class DeliveriesService {
   }
 }
 
-type LocalWebhooksView = { deviceId: string; reportedAt: string | null; webhooks: (ReportedWebhook & { source: 'Local' })[] };
+type LocalWebhooksView = {
+  deviceId: string;
+  reportedAt: string | null;
+  webhooks: (ReportedWebhook & { source: 'Local' })[];
+};
 
-const toLocalWebhooksView = (found: { deviceId: string; webhooks: ReportedWebhook[] | null; reportedAt: number | null }): LocalWebhooksView => ({
+const toLocalWebhooksView = (found: {
+  deviceId: string;
+  webhooks: ReportedWebhook[] | null;
+  reportedAt: number | null;
+}): LocalWebhooksView => ({
   deviceId: found.deviceId,
   reportedAt: found.reportedAt === null ? null : iso(found.reportedAt),
   webhooks: (found.webhooks ?? []).map((hook) => ({ ...hook, source: 'Local' as const })),
 });
 
-const notFound = (id: string) => new HttpError(404, `you have no delivery with id "${id}"; GET /deliveries lists yours`);
+const notFound = (id: string) =>
+  new HttpError(404, `you have no delivery with id "${id}"; GET /deliveries lists yours`);
 
 /**
  * One version per delivery (the newest, should a report name one twice) and one copy per attempt
@@ -158,9 +197,13 @@ function newestOfEach(deliveries: readonly ReportedDelivery[]): ReportedDelivery
   const byId = new Map<string, ReportedDelivery>();
   for (const d of deliveries) {
     const seen = byId.get(d.id);
-    if (!seen || d.attempts > seen.attempts || (d.attempts === seen.attempts && d.updatedAt > seen.updatedAt)) byId.set(d.id, d);
+    if (!seen || d.attempts > seen.attempts || (d.attempts === seen.attempts && d.updatedAt > seen.updatedAt))
+      byId.set(d.id, d);
   }
-  return [...byId.values()].map((d) => ({ ...d, attemptLog: [...new Map(d.attemptLog.map((a) => [a.number, a])).values()] }));
+  return [...byId.values()].map((d) => ({
+    ...d,
+    attemptLog: [...new Map(d.attemptLog.map((a) => [a.number, a])).values()],
+  }));
 }
 
 /** A copy with every NUL character in its strings replaced by U+FFFD (the replacement character). */
@@ -168,7 +211,9 @@ export function withoutNulCharacters<T>(value: T): T {
   if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T;
   if (Array.isArray(value)) return value.map(withoutNulCharacters) as T;
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [withoutNulCharacters(key), withoutNulCharacters(item)])) as T;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [withoutNulCharacters(key), withoutNulCharacters(item)]),
+    ) as T;
   }
   return value;
 }

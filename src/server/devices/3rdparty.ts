@@ -12,21 +12,28 @@ export const DeviceSchema = Type.Object({
   updatedAt: Type.String(),
   lastSeen: Type.String(),
   health: Type.Union([Type.Intersect([HealthSchema, Type.Object({ reportedAt: Type.String() })]), Type.Null()], {
-    description: "the device's own health document as it last reported it (PUT /mobile/v1/device/health); the webhooks:queue check is its delivery queue depth",
+    description:
+      "the device's own health document as it last reported it (PUT /mobile/v1/device/health); the webhooks:queue check is its delivery queue depth",
   }),
 });
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const LocalWebhooksSchema = Type.Object({
   deviceId: Type.String(),
-  reportedAt: Type.Union([Type.String(), Type.Null()], { description: 'when the device last reported its list; null: not yet' }),
+  reportedAt: Type.Union([Type.String(), Type.Null()], {
+    description: 'when the device last reported its list; null: not yet',
+  }),
   webhooks: Type.Array(Type.Composite([ReportedWebhookSchema, Type.Object({ source: Type.Literal('Local') })])),
 });
 const tags = ['devices'];
 
 export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
-  app.get('/devices', { schema: { tags, summary: 'Your devices, most recently seen first', response: { 200: Type.Array(DeviceSchema) } } }, async (request) =>
-    (await ctx.devices.list(userOf(request).id)).map(toDeviceView),
+  app.get(
+    '/devices',
+    {
+      schema: { tags, summary: 'Your devices, most recently seen first', response: { 200: Type.Array(DeviceSchema) } },
+    },
+    async (request) => (await ctx.devices.list(userOf(request).id)).map(toDeviceView),
   );
 
   app.get(
@@ -34,7 +41,8 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: "Every device's Local webhook list, as each last reported it (one read for a dashboard of many devices)",
+        summary:
+          "Every device's Local webhook list, as each last reported it (one read for a dashboard of many devices)",
         response: { 200: Type.Array(LocalWebhooksSchema) },
       },
     },
@@ -46,7 +54,8 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: "The device's Local webhook list, as it last reported it (managed on the device through its Local API; read-only here)",
+        summary:
+          "The device's Local webhook list, as it last reported it (managed on the device through its Local API; read-only here)",
         params: IdParams,
         response: { 200: LocalWebhooksSchema, 404: ErrorBodySchema },
       },
@@ -56,7 +65,14 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
 
   app.delete(
     '/devices/:id',
-    { schema: { tags, summary: 'Remove a device (its token stops working)', params: IdParams, response: { 204: Type.Null(), 404: ErrorBodySchema } } },
+    {
+      schema: {
+        tags,
+        summary: 'Remove a device (its token stops working)',
+        params: IdParams,
+        response: { 204: Type.Null(), 404: ErrorBodySchema },
+      },
+    },
     async (request, reply) => {
       await ctx.devices.remove(userOf(request).id, (request.params as { id: string }).id);
       return reply.code(204).send();

@@ -43,7 +43,12 @@ export function deviceRegistrationRoutes(app: App, ctx: ServerContext): void {
       preValidation: async (request) => {
         request.body ??= {};
       },
-      schema: { tags, summary: 'Register a device', body: RegisterBody, response: { 201: RegisterReply, 401: ErrorBodySchema } },
+      schema: {
+        tags,
+        summary: 'Register a device',
+        body: RegisterBody,
+        response: { 201: RegisterReply, 401: ErrorBodySchema },
+      },
     },
     async (request, reply) => {
       const body = request.body as typeof RegisterBody.static;
@@ -63,38 +68,65 @@ export function deviceRegistrationRoutes(app: App, ctx: ServerContext): void {
       return reply.code(201).send({ id: device.id, token, login, ...(password !== undefined ? { password } : {}) });
     },
   );
-
 }
 
 /** The device's own record; the requireDevice hook runs first. */
 export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/device',
-    { schema: { tags, summary: 'This device', response: { 200: Type.Object({ device: DeviceSchema, externalIp: Type.String() }) } } },
+    {
+      schema: {
+        tags,
+        summary: 'This device',
+        response: { 200: Type.Object({ device: DeviceSchema, externalIp: Type.String() }) },
+      },
+    },
     async (request) => ({ device: toDeviceView(deviceOf(request)), externalIp: request.ip }),
   );
 
-  app.patch('/device', { schema: { tags, summary: "Update this device's push token", body: UpdateBody, response: { 204: Type.Null(), 403: ErrorBodySchema } } }, async (request, reply) => {
-    const device = deviceOf(request);
-    const body = request.body as typeof UpdateBody.static;
-    if (body.id !== undefined && body.id !== device.id) {
-      throw new HttpError(403, `id "${body.id}" is not the device this token belongs to (${device.id})`);
-    }
-    if (body.pushToken !== undefined) await ctx.devices.updatePushToken(device.id, body.pushToken);
-    return reply.code(204).send();
-  });
+  app.patch(
+    '/device',
+    {
+      schema: {
+        tags,
+        summary: "Update this device's push token",
+        body: UpdateBody,
+        response: { 204: Type.Null(), 403: ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const device = deviceOf(request);
+      const body = request.body as typeof UpdateBody.static;
+      if (body.id !== undefined && body.id !== device.id) {
+        throw new HttpError(403, `id "${body.id}" is not the device this token belongs to (${device.id})`);
+      }
+      if (body.pushToken !== undefined) await ctx.devices.updatePushToken(device.id, body.pushToken);
+      return reply.code(204).send();
+    },
+  );
 
-  app.post('/device/ping', { schema: { tags, summary: 'Tell the server this device is alive (updates lastSeen)', response: { 204: Type.Null() } } }, async (request, reply) => {
-    await ctx.devices.ping(deviceOf(request).id);
-    return reply.code(204).send();
-  });
+  app.post(
+    '/device/ping',
+    {
+      schema: {
+        tags,
+        summary: 'Tell the server this device is alive (updates lastSeen)',
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      await ctx.devices.ping(deviceOf(request).id);
+      return reply.code(204).send();
+    },
+  );
 
   app.put(
     '/device/health',
     {
       schema: {
         tags,
-        summary: "Report this device's health (the document its GET /health serves); the server keeps the latest and shows it with the device",
+        summary:
+          "Report this device's health (the document its GET /health serves); the server keeps the latest and shows it with the device",
         body: HealthSchema,
         response: { 204: Type.Null() },
       },
@@ -108,7 +140,8 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
 
 /** A wrong private token counts as a failed login of the client's address. */
 function checkPrivateToken(ctx: ServerContext, given: string | undefined, address: string): void {
-  const hint = 'this server is private: send Authorization: Bearer <private token> (printed by `smsgate server`), or the Basic auth of an existing user to add a device to that user';
+  const hint =
+    'this server is private: send Authorization: Bearer <private token> (printed by `smsgate server`), or the Basic auth of an existing user to add a device to that user';
   if (given === undefined) throw new HttpError(401, `missing credentials; ${hint}`);
   ctx.loginThrottle.check(address);
   if (ctx.privateToken === undefined || !safeEqual(given, ctx.privateToken)) {

@@ -1,6 +1,14 @@
 import type { PgPool } from '../store/postgres.ts';
 import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../../shared/write-batcher.ts';
-import { type DeviceRecord, type DevicesRepository, type DeviceRow, type LocalWebhooks, toDevice, toLocalWebhooks, DEVICE_COLUMNS } from './repository.ts';
+import {
+  type DeviceRecord,
+  type DevicesRepository,
+  type DeviceRow,
+  type LocalWebhooks,
+  toDevice,
+  toLocalWebhooks,
+  DEVICE_COLUMNS,
+} from './repository.ts';
 
 interface Touch {
   deviceId: string;
@@ -38,34 +46,52 @@ export class PostgresDevicesRepository implements DevicesRepository {
    * together) share one statement and one commit. Two notes for one device in a batch become
    * one: the later time, with the shorter interval, so a ping (interval 0) still writes.
    */
-  private readonly touches = new WriteBatcher<Touch, void>(async (batch) => {
-    const merged = new Map<string, Touch>();
-    for (const touch of batch) {
-      const earlier = merged.get(touch.deviceId);
-      merged.set(
-        touch.deviceId,
-        earlier
-          ? { deviceId: touch.deviceId, now: Math.max(earlier.now, touch.now), minIntervalMs: Math.min(earlier.minIntervalMs, touch.minIntervalMs) }
-          : touch,
+  private readonly touches = new WriteBatcher<Touch, void>(
+    async (batch) => {
+      const merged = new Map<string, Touch>();
+      for (const touch of batch) {
+        const earlier = merged.get(touch.deviceId);
+        merged.set(
+          touch.deviceId,
+          earlier
+            ? {
+                deviceId: touch.deviceId,
+                now: Math.max(earlier.now, touch.now),
+                minIntervalMs: Math.min(earlier.minIntervalMs, touch.minIntervalMs),
+              }
+            : touch,
+        );
+      }
+      // in id order, so that batches on other nodes lock shared rows in the same order (no deadlock)
+      const rows = [...merged.values()].sort((a, b) =>
+        a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0,
       );
-    }
-    // in id order, so that batches on other nodes lock shared rows in the same order (no deadlock)
-    const rows = [...merged.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
-    await this.pool.query({
-      name: 'devices-touch-batch',
-      text: `UPDATE devices SET last_seen = seen.at
+      await this.pool.query({
+        name: 'devices-touch-batch',
+        text: `UPDATE devices SET last_seen = seen.at
              FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS seen (id, at, min_interval)
              WHERE devices.id = seen.id AND devices.last_seen < seen.at - seen.min_interval`,
-      values: [rows.map((t) => t.deviceId), rows.map((t) => t.now), rows.map((t) => Math.max(0, t.minIntervalMs))],
-    });
-    return batch.map(() => undefined);
-  }, { failTogether: true });
+        values: [rows.map((t) => t.deviceId), rows.map((t) => t.now), rows.map((t) => Math.max(0, t.minIntervalMs))],
+      });
+      return batch.map(() => undefined);
+    },
+    { failTogether: true },
+  );
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
     await this.pool.query(
       `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [device.id, device.userId, device.name, device.pushToken, tokenHash, device.createdAt, device.updatedAt, device.lastSeen],
+      [
+        device.id,
+        device.userId,
+        device.name,
+        device.pushToken,
+        tokenHash,
+        device.createdAt,
+        device.updatedAt,
+        device.lastSeen,
+      ],
     );
   }
 
@@ -74,7 +100,10 @@ export class PostgresDevicesRepository implements DevicesRepository {
   }
 
   async getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    const { rows } = await this.pool.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND id = $2`, [userId, deviceId]);
+    const { rows } = await this.pool.query<DeviceRow>(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND id = $2`,
+      [userId, deviceId],
+    );
     return rows[0] && toDevice(rows[0]);
   }
 
@@ -104,7 +133,11 @@ export class PostgresDevicesRepository implements DevicesRepository {
   }
 
   async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {
-    await this.pool.query(`UPDATE devices SET push_token = $1, updated_at = $2 WHERE id = $3`, [pushToken, now, deviceId]);
+    await this.pool.query(`UPDATE devices SET push_token = $1, updated_at = $2 WHERE id = $3`, [
+      pushToken,
+      now,
+      deviceId,
+    ]);
   }
 
   async saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void> {
@@ -124,18 +157,22 @@ export class PostgresDevicesRepository implements DevicesRepository {
   }
 
   async getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined> {
-    const { rows } = await this.pool.query<{ local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
-      `SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 AND id = $2`,
-      [userId, deviceId],
-    );
+    const { rows } = await this.pool.query<{
+      local_webhooks: string | null;
+      local_webhooks_reported_at: number | null;
+    }>(`SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 AND id = $2`, [
+      userId,
+      deviceId,
+    ]);
     return rows[0] && toLocalWebhooks(rows[0]);
   }
 
   async listLocalWebhooks(userId: string): Promise<({ deviceId: string } & LocalWebhooks)[]> {
-    const { rows } = await this.pool.query<{ id: string; local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
-      `SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 ORDER BY id`,
-      [userId],
-    );
+    const { rows } = await this.pool.query<{
+      id: string;
+      local_webhooks: string | null;
+      local_webhooks_reported_at: number | null;
+    }>(`SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 ORDER BY id`, [userId]);
     return rows.map((row) => ({ deviceId: row.id, ...toLocalWebhooks(row) }));
   }
 

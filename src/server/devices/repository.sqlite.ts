@@ -1,5 +1,13 @@
 import type { SqliteDb } from '../store/sqlite.ts';
-import { type DeviceRecord, type DevicesRepository, type DeviceRow, type LocalWebhooks, toDevice, toLocalWebhooks, DEVICE_COLUMNS } from './repository.ts';
+import {
+  type DeviceRecord,
+  type DevicesRepository,
+  type DeviceRow,
+  type LocalWebhooks,
+  toDevice,
+  toLocalWebhooks,
+  DEVICE_COLUMNS,
+} from './repository.ts';
 
 export class SqliteDevicesRepository implements DevicesRepository {
   private readonly statements;
@@ -10,8 +18,12 @@ export class SqliteDevicesRepository implements DevicesRepository {
         `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      getDeviceByTokenHash: db.prepare<[string], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = ?`),
-      getUserDevice: db.prepare<[string, string], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND id = ?`),
+      getDeviceByTokenHash: db.prepare<[string], DeviceRow>(
+        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = ?`,
+      ),
+      getUserDevice: db.prepare<[string, string], DeviceRow>(
+        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND id = ?`,
+      ),
       listUserDevices: db.prepare<[string], DeviceRow>(
         `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? ORDER BY last_seen DESC, created_at DESC, id`,
       ),
@@ -34,12 +46,14 @@ export class SqliteDevicesRepository implements DevicesRepository {
         `UPDATE devices SET local_webhooks = :webhooks, local_webhooks_reported_at = :at
           WHERE id = :id AND (local_webhooks_reported_at IS NULL OR local_webhooks_reported_at <= :at)`,
       ),
-      getLocalWebhooks: db.prepare<[string, string], { local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
-        `SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? AND id = ?`,
-      ),
-      listLocalWebhooks: db.prepare<[string], { id: string; local_webhooks: string | null; local_webhooks_reported_at: number | null }>(
-        `SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? ORDER BY id`,
-      ),
+      getLocalWebhooks: db.prepare<
+        [string, string],
+        { local_webhooks: string | null; local_webhooks_reported_at: number | null }
+      >(`SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? AND id = ?`),
+      listLocalWebhooks: db.prepare<
+        [string],
+        { id: string; local_webhooks: string | null; local_webhooks_reported_at: number | null }
+      >(`SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = ? ORDER BY id`),
       queueDepthTotals: db.prepare<[], { sum: number; max: number }>(
         `SELECT coalesce(sum(queued), 0) AS sum, coalesce(max(queued), 0) AS max FROM (
            SELECT json_extract(health, '$.checks."webhooks:queue".observedValue') AS queued FROM devices WHERE health IS NOT NULL
@@ -50,7 +64,14 @@ export class SqliteDevicesRepository implements DevicesRepository {
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
     this.statements.insertDevice.run(
-      device.id, device.userId, device.name, device.pushToken, tokenHash, device.createdAt, device.updatedAt, device.lastSeen,
+      device.id,
+      device.userId,
+      device.name,
+      device.pushToken,
+      tokenHash,
+      device.createdAt,
+      device.updatedAt,
+      device.lastSeen,
     );
   }
 

@@ -52,7 +52,10 @@ export interface LocalWebhooks {
   reportedAt: number | null;
 }
 
-export const toLocalWebhooks = (row: { local_webhooks: string | null; local_webhooks_reported_at: number | null }): LocalWebhooks => ({
+export const toLocalWebhooks = (row: {
+  local_webhooks: string | null;
+  local_webhooks_reported_at: number | null;
+}): LocalWebhooks => ({
   webhooks: row.local_webhooks === null ? null : (JSON.parse(row.local_webhooks) as ReportedWebhook[]),
   reportedAt: row.local_webhooks_reported_at,
 });
@@ -70,7 +73,8 @@ export interface DeviceRow {
   health_reported_at: number | null;
 }
 
-export const DEVICE_COLUMNS = 'id, user_id, name, push_token, created_at, updated_at, last_seen, health, health_reported_at';
+export const DEVICE_COLUMNS =
+  'id, user_id, name, push_token, created_at, updated_at, last_seen, health, health_reported_at';
 
 export const toDevice = (row: DeviceRow): DeviceRecord => ({
   id: row.id,
@@ -83,4 +87,3 @@ export const toDevice = (row: DeviceRow): DeviceRecord => ({
   health: row.health === null ? null : (JSON.parse(row.health) as Health),
   healthReportedAt: row.health_reported_at,
 });
-

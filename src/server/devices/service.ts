@@ -33,7 +33,10 @@ export const toDeviceView = (d: DeviceRecord): DeviceView => ({
   createdAt: new Date(d.createdAt).toISOString(),
   updatedAt: new Date(d.updatedAt).toISOString(),
   lastSeen: new Date(d.lastSeen).toISOString(),
-  health: d.health && d.healthReportedAt !== null ? { ...d.health, reportedAt: new Date(d.healthReportedAt).toISOString() } : null,
+  health:
+    d.health && d.healthReportedAt !== null
+      ? { ...d.health, reportedAt: new Date(d.healthReportedAt).toISOString() }
+      : null,
 });
 
 export class DevicesService {
@@ -44,7 +47,10 @@ export class DevicesService {
   ) {}
 
   /** A new device of `userId` and its bearer token (≥128 random bits; only its hash is stored). */
-  async register(userId: string, options: { name?: string | null; pushToken?: string | null }): Promise<{ device: DeviceRecord; token: string }> {
+  async register(
+    userId: string,
+    options: { name?: string | null; pushToken?: string | null },
+  ): Promise<{ device: DeviceRecord; token: string }> {
     const now = this.clock.now();
     const token = randomSecret(24);
     const device: DeviceRecord = {
@@ -67,7 +73,8 @@ export class DevicesService {
     const device = await this.repo.getDeviceByTokenHash(hashToken(token));
     const now = this.clock.now();
     // The row just read says whether the write would do anything: skip the round trip if not.
-    if (device && now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS) await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
+    if (device && now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS)
+      await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
     return device;
   }
 
@@ -115,7 +122,8 @@ export class DevicesService {
   async pickForMessage(userId: string, deviceId: string | null | undefined): Promise<DeviceRecord> {
     if (deviceId != null) {
       const device = await this.repo.getUserDevice(userId, deviceId);
-      if (!device) throw new HttpError(400, `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours`);
+      if (!device)
+        throw new HttpError(400, `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours`);
       return device;
     }
     const latest = await this.repo.getLatestUserDevice(userId);

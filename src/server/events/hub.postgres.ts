@@ -149,8 +149,18 @@ export class PostgresEventHub implements EventHub {
   health(): Record<string, HealthCheck> {
     return {
       'events:listen': this.listening
-        ? { description: 'cross-node push (LISTEN connection up); reconnects so far', observedValue: this.reconnects, observedUnit: 'reconnects', status: 'pass' }
-        : { description: 'cross-node push (LISTEN connection lost, reconnecting); reconnects so far', observedValue: this.reconnects, observedUnit: 'reconnects', status: 'warn' },
+        ? {
+            description: 'cross-node push (LISTEN connection up); reconnects so far',
+            observedValue: this.reconnects,
+            observedUnit: 'reconnects',
+            status: 'pass',
+          }
+        : {
+            description: 'cross-node push (LISTEN connection lost, reconnecting); reconnects so far',
+            observedValue: this.reconnects,
+            observedUnit: 'reconnects',
+            status: 'warn',
+          },
     };
   }
 
@@ -166,14 +176,17 @@ export class PostgresEventHub implements EventHub {
 
   /** Activity notices, as many to a notification as fit under the payload limit. */
   private *activityPayloads(userId: string, notices: readonly ActivityNotice[]): Generator<string> {
-    const encode = (a: readonly ActivityNotice[]) => JSON.stringify({ o: this.nodeId, u: userId, a } satisfies Notification);
+    const encode = (a: readonly ActivityNotice[]) =>
+      JSON.stringify({ o: this.nodeId, u: userId, a } satisfies Notification);
     const overhead = Buffer.byteLength(encode([]));
     let batch: ActivityNotice[] = [];
     let size = overhead;
     for (const notice of notices) {
       const added = Buffer.byteLength(JSON.stringify(notice)) + 1;
       if (overhead + added > MAX_PAYLOAD_BYTES) {
-        this.log(`events: an activity notice of ${added} bytes is too large to pass to the other nodes; only this node's dashboards got it`);
+        this.log(
+          `events: an activity notice of ${added} bytes is too large to pass to the other nodes; only this node's dashboards got it`,
+        );
         continue;
       }
       if (batch.length > 0 && size + added > MAX_PAYLOAD_BYTES) {
@@ -189,7 +202,8 @@ export class PostgresEventHub implements EventHub {
 
   /** Split into notifications under the payload limit (a user with very many devices). */
   private *payloads(deviceIds: string[], event: PushEvent): Generator<string> {
-    const encode = (d: string[]) => JSON.stringify({ o: this.nodeId, d, t: event.type, x: event.data } satisfies Notification);
+    const encode = (d: string[]) =>
+      JSON.stringify({ o: this.nodeId, d, t: event.type, x: event.data } satisfies Notification);
     const overhead = Buffer.byteLength(encode([]));
     let batch: string[] = [];
     let size = overhead;
@@ -214,7 +228,9 @@ export class PostgresEventHub implements EventHub {
         return;
       } catch (error) {
         if (attempt >= delays.length || this.stopping.signal.aborted) {
-          this.log(`events: could not NOTIFY the other nodes (${(error as Error).message}); their devices re-pull when their LISTEN connections are back`);
+          this.log(
+            `events: could not NOTIFY the other nodes (${(error as Error).message}); their devices re-pull when their LISTEN connections are back`,
+          );
           return;
         }
         await sleep(delays[attempt], this.stopping.signal);
@@ -247,7 +263,12 @@ export class PostgresEventHub implements EventHub {
    * when that connection is lost.
    */
   private async connect(): Promise<{ client: pg.Client; lost: Promise<Error> }> {
-    const client = new pg.Client({ connectionString: this.options.url, application_name: 'smsgate-listen', keepAlive: true, connectionTimeoutMillis: 10_000 });
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      application_name: 'smsgate-listen',
+      keepAlive: true,
+      connectionTimeoutMillis: 10_000,
+    });
     let markLost!: (reason: Error) => void;
     const lost = new Promise<Error>((resolve) => (markLost = resolve));
     client.on('error', (error) => markLost(error));
@@ -264,7 +285,9 @@ export class PostgresEventHub implements EventHub {
     // A connection can also die silently (a network partition): a round trip now and then notices.
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => {
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer to the heartbeat within 5 s')), 5000).unref());
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no answer to the heartbeat within 5 s')), 5000).unref(),
+      );
       Promise.race([client.query('SELECT 1'), timeout]).catch((error: Error) => markLost(error));
     }, this.options.heartbeatMs ?? 10_000);
     this.heartbeat.unref();
@@ -275,7 +298,9 @@ export class PostgresEventHub implements EventHub {
   private async keepListening(current: { client: pg.Client; lost: Promise<Error> }): Promise<void> {
     const minDelay = this.options.reconnect?.minDelayMs ?? 100;
     const maxDelay = this.options.reconnect?.maxDelayMs ?? 5000;
-    const stopped = new Promise<void>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const stopped = new Promise<void>((resolve) =>
+      this.stopping.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     for (;;) {
       const reason = await Promise.race([current.lost, stopped]);
       if (this.stopping.signal.aborted) return;

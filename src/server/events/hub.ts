@@ -4,11 +4,20 @@ import type { HealthCheck } from '../../protocol/index.ts';
  * What the server pushes to devices. The first three say something changed, and the device pulls
  * it; `DeliveryRedeliverRequested` (data `{id}`) asks the device to send one of its deliveries again.
  */
-export const PUSH_EVENT_TYPES = ['MessageEnqueued', 'WebhooksUpdated', 'SettingsUpdated', 'DeliveryRedeliverRequested'] as const;
+export const PUSH_EVENT_TYPES = [
+  'MessageEnqueued',
+  'WebhooksUpdated',
+  'SettingsUpdated',
+  'DeliveryRedeliverRequested',
+] as const;
 export type PushEventType = (typeof PUSH_EVENT_TYPES)[number];
 
 /** The push types that mean "pull this again": what a device is sent after a gap in the push channel. */
-const RE_PULL_TYPES = ['MessageEnqueued', 'WebhooksUpdated', 'SettingsUpdated'] as const satisfies readonly PushEventType[];
+const RE_PULL_TYPES = [
+  'MessageEnqueued',
+  'WebhooksUpdated',
+  'SettingsUpdated',
+] as const satisfies readonly PushEventType[];
 
 export interface PushEvent {
   type: PushEventType;

@@ -10,22 +10,33 @@ import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
  * missed while disconnected loses nothing.
  */
 export function eventsMobileRoutes(app: App, ctx: ServerContext, streams: Set<ServerResponse>): void {
-  app.get('/events', { schema: { tags: ['events'], summary: 'Server-Sent Events for this device', produces: ['text/event-stream'], response: { 200: EventStreamResponse } } }, async (request, reply) => {
-    const device = deviceOf(request);
-    let unsubscribe = () => {};
-    const stream = openEventStream(request, reply, {
-      clock: ctx.clock,
-      keepAliveMs: ctx.keepAliveMs,
-      // an open stream means the device is there
-      onKeepAlive: () => void ctx.devices.seen(device.id).catch(() => {}),
-      onClose: () => {
-        unsubscribe();
-        streams.delete(reply.raw);
+  app.get(
+    '/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Server-Sent Events for this device',
+        produces: ['text/event-stream'],
+        response: { 200: EventStreamResponse },
       },
-    });
-    if (!stream) return reply;
-    streams.add(reply.raw);
-    unsubscribe = ctx.hub.subscribe(device, (event) => stream.send(event.type, event.data));
-    return reply;
-  });
+    },
+    async (request, reply) => {
+      const device = deviceOf(request);
+      let unsubscribe = () => {};
+      const stream = openEventStream(request, reply, {
+        clock: ctx.clock,
+        keepAliveMs: ctx.keepAliveMs,
+        // an open stream means the device is there
+        onKeepAlive: () => void ctx.devices.seen(device.id).catch(() => {}),
+        onClose: () => {
+          unsubscribe();
+          streams.delete(reply.raw);
+        },
+      });
+      if (!stream) return reply;
+      streams.add(reply.raw);
+      unsubscribe = ctx.hub.subscribe(device, (event) => stream.send(event.type, event.data));
+      return reply;
+    },
+  );
 }

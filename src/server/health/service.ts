@@ -25,9 +25,19 @@ export class HealthService {
     try {
       await this.repo.ping();
       const ms = Math.round((this.now() - started) * 100) / 100;
-      dbPing = { description: 'database round trip', observedValue: ms, observedUnit: 'ms', status: ms > SLOW_PING_MS ? 'warn' : 'pass' };
+      dbPing = {
+        description: 'database round trip',
+        observedValue: ms,
+        observedUnit: 'ms',
+        status: ms > SLOW_PING_MS ? 'warn' : 'pass',
+      };
     } catch {
-      dbPing = { description: 'database round trip (failed: the database does not answer)', observedValue: 0, observedUnit: 'ms', status: 'fail' };
+      dbPing = {
+        description: 'database round trip (failed: the database does not answer)',
+        observedValue: 0,
+        observedUnit: 'ms',
+        status: 'fail',
+      };
     }
     const checks = { 'db:ping': dbPing, ...this.extraChecks() };
     const statuses = Object.values(checks).map((c) => c.status);

@@ -1,6 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HttpError, MessageStateSchema, ProcessStateSchema, requireIsoDateTime, SendMessageSchema, type ProcessState, type SendMessage } from '../../protocol/index.ts';
+import {
+  ErrorBodySchema,
+  HttpError,
+  MessageStateSchema,
+  ProcessStateSchema,
+  requireIsoDateTime,
+  SendMessageSchema,
+  type ProcessState,
+  type SendMessage,
+} from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toMessageState } from './service.ts';
@@ -39,7 +48,9 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
       },
       async (request, reply) => {
         const query = request.query as typeof SendQuery.static;
-        const message = await ctx.messages.send(userOf(request).id, request.body as SendMessage, { skipPhoneValidation: query.skipPhoneValidation });
+        const message = await ctx.messages.send(userOf(request).id, request.body as SendMessage, {
+          skipPhoneValidation: query.skipPhoneValidation,
+        });
         // The Location follows the path the client used, prefix included (/api/3rdparty/v1/… or /3rdparty/v1/…).
         const location = `${request.url.split('?')[0].replace(/\/$/, '')}/${encodeURIComponent(message.id)}`;
         return reply.code(202).header('location', location).send(toMessageState(message));
@@ -48,8 +59,16 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
 
     app.get(
       `${base}/:id`,
-      { schema: { tags, summary: 'The state of one message', params: IdParams, response: { 200: MessageStateSchema, 404: ErrorBodySchema } } },
-      async (request) => toMessageState(await ctx.messages.get(userOf(request).id, (request.params as { id: string }).id)),
+      {
+        schema: {
+          tags,
+          summary: 'The state of one message',
+          params: IdParams,
+          response: { 200: MessageStateSchema, 404: ErrorBodySchema },
+        },
+      },
+      async (request) =>
+        toMessageState(await ctx.messages.get(userOf(request).id, (request.params as { id: string }).id)),
     );
 
     app.get(
@@ -66,7 +85,12 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
         const q = request.query as typeof ListQuery.static;
         const { items, total } = await ctx.messages.list(
           userOf(request).id,
-          { deviceId: q.deviceId, state: q.state as ProcessState | undefined, from: parseTime(q.from, 'from'), to: parseTime(q.to, 'to') },
+          {
+            deviceId: q.deviceId,
+            state: q.state as ProcessState | undefined,
+            from: parseTime(q.from, 'from'),
+            to: parseTime(q.to, 'to'),
+          },
           { limit: q.limit ?? 50, offset: q.offset ?? 0 },
         );
         return reply.header('x-total-count', String(total)).send(items.map(toMessageState));

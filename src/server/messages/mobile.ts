@@ -9,13 +9,28 @@ const tags = ['messages'];
 
 /** The device pulls what it has to send, and reports how it went. */
 export function messagesMobileRoutes(app: App, ctx: ServerContext): void {
-  app.get('/message', { schema: { tags, summary: 'Pending messages for this device, oldest first', response: { 200: Type.Array(MobileMessageSchema) } } }, async (request) =>
-    (await ctx.messages.pending(deviceOf(request))).map(toMobileMessage),
+  app.get(
+    '/message',
+    {
+      schema: {
+        tags,
+        summary: 'Pending messages for this device, oldest first',
+        response: { 200: Type.Array(MobileMessageSchema) },
+      },
+    },
+    async (request) => (await ctx.messages.pending(deviceOf(request))).map(toMobileMessage),
   );
 
   app.patch(
     '/message',
-    { schema: { tags, summary: 'Report message states (never moves a state backwards)', body: StateReportSchema, response: { 204: Type.Null(), 400: ErrorBodySchema } } },
+    {
+      schema: {
+        tags,
+        summary: 'Report message states (never moves a state backwards)',
+        body: StateReportSchema,
+        response: { 204: Type.Null(), 400: ErrorBodySchema },
+      },
+    },
     async (request, reply) => {
       await ctx.messages.report(deviceOf(request), request.body as StateReportRequest[]);
       return reply.code(204).send();

@@ -64,15 +64,35 @@ export class PostgresMessagesRepository implements MessagesRepository {
                                priority, valid_until, state, state_rank, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (user_id, id) DO NOTHING`,
-        [m.userId, m.id, m.deviceId, m.text, m.simNumber, m.withDeliveryReport, m.isEncrypted,
-         m.priority, m.validUntil, m.state, STATE_RANK[m.state], m.createdAt, m.updatedAt],
+        [
+          m.userId,
+          m.id,
+          m.deviceId,
+          m.text,
+          m.simNumber,
+          m.withDeliveryReport,
+          m.isEncrypted,
+          m.priority,
+          m.validUntil,
+          m.state,
+          STATE_RANK[m.state],
+          m.createdAt,
+          m.updatedAt,
+        ],
       );
       if (inserted.rowCount === 0) return 'duplicate-id';
       await client.query(
         `INSERT INTO message_recipients (user_id, message_id, position, phone_number, state, state_rank, error)
          SELECT $1, $2, r.n - 1, r.phone_number, r.state, r.state_rank, r.error
          FROM unnest($3::text[], $4::text[], $5::smallint[], $6::text[]) WITH ORDINALITY AS r(phone_number, state, state_rank, error, n)`,
-        [m.userId, m.id, m.recipients.map((r) => r.phoneNumber), m.recipients.map((r) => r.state), m.recipients.map((r) => STATE_RANK[r.state]), m.recipients.map((r) => r.error)],
+        [
+          m.userId,
+          m.id,
+          m.recipients.map((r) => r.phoneNumber),
+          m.recipients.map((r) => r.state),
+          m.recipients.map((r) => STATE_RANK[r.state]),
+          m.recipients.map((r) => r.error),
+        ],
       );
       const [states, times] = stateArrays(m.states);
       await client.query(
@@ -85,11 +105,18 @@ export class PostgresMessagesRepository implements MessagesRepository {
   }
 
   async getUserMessage(userId: string, id: string): Promise<MessageRecord | undefined> {
-    const { rows } = await this.pool.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.user_id = $1 AND m.id = $2`, [userId, id]);
+    const { rows } = await this.pool.query<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.user_id = $1 AND m.id = $2`,
+      [userId, id],
+    );
     return rows[0] && toMessage(rows[0]);
   }
 
-  async listUserMessages(userId: string, filter: MessageFilter, page: { limit: number; offset: number }): Promise<{ items: MessageRecord[]; total: number }> {
+  async listUserMessages(
+    userId: string,
+    filter: MessageFilter,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: MessageRecord[]; total: number }> {
     // The filter is a fixed set of optional conditions; each is a bound parameter, never spliced text.
     const params: unknown[] = [userId];
     const where = ['m.user_id = $1'];
@@ -111,7 +138,10 @@ export class PostgresMessagesRepository implements MessagesRepository {
            ORDER BY m.created_at DESC, m.id DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
           [...params, page.limit, page.offset],
         );
-        const counted = await client.query<{ total: number }>(`SELECT count(*) AS total FROM messages m WHERE ${whereSql}`, params);
+        const counted = await client.query<{ total: number }>(
+          `SELECT count(*) AS total FROM messages m WHERE ${whereSql}`,
+          params,
+        );
         return { items: rows.map(toMessage), total: counted.rows[0].total };
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',

@@ -109,7 +109,15 @@ export class SqliteMessagesRepository implements MessagesRepository {
       });
       if (inserted.changes === 0) return 'duplicate-id';
       m.recipients.forEach((r, position) =>
-        this.statements.insertRecipient.run(m.userId, m.id, position, r.phoneNumber, r.state, STATE_RANK[r.state], r.error),
+        this.statements.insertRecipient.run(
+          m.userId,
+          m.id,
+          position,
+          r.phoneNumber,
+          r.state,
+          STATE_RANK[r.state],
+          r.error,
+        ),
       );
       for (const [state, at] of Object.entries(m.states)) this.statements.recordState.run(m.userId, m.id, state, at!);
       return 'inserted';
@@ -121,7 +129,11 @@ export class SqliteMessagesRepository implements MessagesRepository {
     return row && this.hydrate(row);
   }
 
-  async listUserMessages(userId: string, filter: MessageFilter, page: { limit: number; offset: number }): Promise<{ items: MessageRecord[]; total: number }> {
+  async listUserMessages(
+    userId: string,
+    filter: MessageFilter,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: MessageRecord[]; total: number }> {
     // The filter is a fixed set of optional conditions; each is a bound parameter, never spliced text.
     const where = [
       'user_id = :userId',
@@ -129,13 +141,19 @@ export class SqliteMessagesRepository implements MessagesRepository {
       filter.state !== undefined ? 'state = :state' : '',
       filter.from !== undefined ? 'created_at >= :from' : '',
       filter.to !== undefined ? 'created_at < :to' : '',
-    ].filter(Boolean).join(' AND ');
+    ]
+      .filter(Boolean)
+      .join(' AND ');
     const params: Record<string, string | number> = { userId, limit: page.limit, offset: page.offset };
     for (const [key, value] of Object.entries(filter)) if (value !== undefined) params[key] = value;
     const rows = this.db
-      .prepare<typeof params, MessageRow>(`SELECT * FROM messages WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset`)
+      .prepare<typeof params, MessageRow>(
+        `SELECT * FROM messages WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset`,
+      )
       .all(params);
-    const { total } = this.db.prepare<typeof params, { total: number }>(`SELECT count(*) AS total FROM messages WHERE ${where}`).get(params)!;
+    const { total } = this.db
+      .prepare<typeof params, { total: number }>(`SELECT count(*) AS total FROM messages WHERE ${where}`)
+      .get(params)!;
     return { items: rows.map((row) => this.hydrate(row)), total };
   }
 
@@ -158,7 +176,8 @@ export class SqliteMessagesRepository implements MessagesRepository {
           error: r.error ?? null,
         });
       }
-      for (const [state, at] of Object.entries(report.states)) this.statements.recordState.run(owner.user_id, report.id, state, at!);
+      for (const [state, at] of Object.entries(report.states))
+        this.statements.recordState.run(owner.user_id, report.id, state, at!);
       return true;
     })();
   }

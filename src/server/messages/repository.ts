@@ -49,7 +49,11 @@ export interface MessagesRepository {
   insertMessage(message: MessageRecord): Promise<'inserted' | 'duplicate-id'>;
   getUserMessage(userId: string, id: string): Promise<MessageRecord | undefined>;
   /** newest first */
-  listUserMessages(userId: string, filter: MessageFilter, page: { limit: number; offset: number }): Promise<{ items: MessageRecord[]; total: number }>;
+  listUserMessages(
+    userId: string,
+    filter: MessageFilter,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: MessageRecord[]; total: number }>;
   /** what the device still has to send: its Pending messages, oldest first */
   listPendingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]>;
   /**

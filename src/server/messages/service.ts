@@ -19,7 +19,6 @@ import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } fr
 /** How many pending messages one `GET /mobile/v1/message` hands out; the device pulls again for more. */
 export const PULL_BATCH = 100;
 
-
 /** One item of `PATCH /mobile/v1/message`, as the device sends it. */
 export type StateReportRequest = MessageReport;
 
@@ -41,7 +40,11 @@ export function toMessageState(m: MessageRecord): MessageState {
     state: m.state,
     isHashed: false,
     isEncrypted: m.isEncrypted,
-    recipients: m.recipients.map((r) => ({ phoneNumber: r.phoneNumber, state: r.state, ...(r.error ? { error: r.error } : {}) })),
+    recipients: m.recipients.map((r) => ({
+      phoneNumber: r.phoneNumber,
+      state: r.state,
+      ...(r.error ? { error: r.error } : {}),
+    })),
     states,
   };
 }
@@ -74,13 +77,20 @@ export class MessagesService {
   ) {}
 
   /** Store a message for one of the user's devices and tell that device to pull. */
-  async send(userId: string, request: SendMessage, options: { skipPhoneValidation?: boolean } = {}): Promise<MessageRecord> {
+  async send(
+    userId: string,
+    request: SendMessage,
+    options: { skipPhoneValidation?: boolean } = {},
+  ): Promise<MessageRecord> {
     const text = messageText(request);
     if ('error' in text) throw new HttpError(400, text.error);
     if (!options.skipPhoneValidation) {
       request.phoneNumbers.forEach((number, i) => {
         if (!PHONE_NUMBER.test(number.replace(/[\s().-]/g, ''))) {
-          throw new HttpError(400, `phoneNumbers[${i}] "${number}" is not a phone number (digits, optionally a leading +); pass ?skipPhoneValidation=true to send it as is`);
+          throw new HttpError(
+            400,
+            `phoneNumbers[${i}] "${number}" is not a phone number (digits, optionally a leading +); pass ?skipPhoneValidation=true to send it as is`,
+          );
         }
       });
     }

@@ -1,5 +1,11 @@
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, PublicSettingsSchema, SettingsSchema, snakeCaseSettingsKeys, type Settings } from '../../protocol/index.ts';
+import {
+  ErrorBodySchema,
+  PublicSettingsSchema,
+  SettingsSchema,
+  snakeCaseSettingsKeys,
+  type Settings,
+} from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 
@@ -11,11 +17,29 @@ const acceptCamelCase = async (request: { body: unknown }) => {
 
 /** Settings for all of the user's devices; every change is pushed as SettingsUpdated. */
 export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
-  app.get('/settings', { schema: { tags, summary: 'Your settings (the signing key is never shown)', response: { 200: PublicSettingsSchema } } }, async (request) => ctx.settings.get(userOf(request).id));
+  app.get(
+    '/settings',
+    {
+      schema: {
+        tags,
+        summary: 'Your settings (the signing key is never shown)',
+        response: { 200: PublicSettingsSchema },
+      },
+    },
+    async (request) => ctx.settings.get(userOf(request).id),
+  );
 
   app.patch(
     '/settings',
-    { preValidation: acceptCamelCase, schema: { tags, summary: 'Change some settings', body: SettingsSchema, response: { 200: PublicSettingsSchema, 400: ErrorBodySchema } } },
+    {
+      preValidation: acceptCamelCase,
+      schema: {
+        tags,
+        summary: 'Change some settings',
+        body: SettingsSchema,
+        response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
+      },
+    },
     async (request) => ctx.settings.patch(userOf(request).id, request.body as Settings),
   );
 
@@ -23,7 +47,12 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
     '/settings',
     {
       preValidation: acceptCamelCase,
-      schema: { tags, summary: 'Replace all settings (a signing key set earlier is kept unless given)', body: SettingsSchema, response: { 200: PublicSettingsSchema, 400: ErrorBodySchema } },
+      schema: {
+        tags,
+        summary: 'Replace all settings (a signing key set earlier is kept unless given)',
+        body: SettingsSchema,
+        response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
+      },
     },
     async (request) => ctx.settings.replace(userOf(request).id, request.body as Settings),
   );

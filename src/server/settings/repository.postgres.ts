@@ -43,9 +43,16 @@ export class PostgresSettingsRepository implements SettingsRepository {
          ON CONFLICT (user_id) DO NOTHING`,
         [userId, now],
       );
-      const { rows } = await client.query<{ document: string }>(`SELECT document FROM user_settings WHERE user_id = $1 FOR UPDATE`, [userId]);
+      const { rows } = await client.query<{ document: string }>(
+        `SELECT document FROM user_settings WHERE user_id = $1 FOR UPDATE`,
+        [userId],
+      );
       const next = change(JSON.parse(rows[0].document) as Settings);
-      await client.query(`UPDATE user_settings SET document = $2, updated_at = $3 WHERE user_id = $1`, [userId, JSON.stringify(next), now]);
+      await client.query(`UPDATE user_settings SET document = $2, updated_at = $3 WHERE user_id = $1`, [
+        userId,
+        JSON.stringify(next),
+        now,
+      ]);
       return next;
     });
   }

@@ -7,7 +7,9 @@ export class SqliteSettingsRepository implements SettingsRepository {
 
   constructor(private readonly db: SqliteDb) {
     this.statements = {
-      getUserSettings: db.prepare<[string], { document: string }>(`SELECT document FROM user_settings WHERE user_id = ?`),
+      getUserSettings: db.prepare<[string], { document: string }>(
+        `SELECT document FROM user_settings WHERE user_id = ?`,
+      ),
       storeUserSettings: db.prepare<[string, string, number]>(
         `INSERT INTO user_settings (user_id, document, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (user_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
@@ -22,12 +24,14 @@ export class SqliteSettingsRepository implements SettingsRepository {
 
   /** read, change, write under the write lock (IMMEDIATE), so two writers cannot interleave */
   private update(userId: string, now: number, change: (current: Settings) => Settings): Settings {
-    return this.db.transaction(() => {
-      const row = this.statements.getUserSettings.get(userId);
-      const next = change(row ? (JSON.parse(row.document) as Settings) : {});
-      this.statements.storeUserSettings.run(userId, JSON.stringify(next), now);
-      return next;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const row = this.statements.getUserSettings.get(userId);
+        const next = change(row ? (JSON.parse(row.document) as Settings) : {});
+        this.statements.storeUserSettings.run(userId, JSON.stringify(next), now);
+        return next;
+      })
+      .immediate();
   }
 
   async patchUserSettings(userId: string, patch: Settings, now: number): Promise<Settings> {

@@ -18,7 +18,10 @@ export interface SettingsRepository {
 
 /** PATCH semantics shared by the implementations: groups merge key by key, nulls are kept. */
 export function mergeSettingsDocument(base: Settings, patch: Settings): Settings {
-  const merged: Record<string, Record<string, unknown>> = structuredClone(base) as Record<string, Record<string, unknown>>;
+  const merged: Record<string, Record<string, unknown>> = structuredClone(base) as Record<
+    string,
+    Record<string, unknown>
+  >;
   for (const [group, values] of Object.entries(patch)) {
     if (values && typeof values === 'object') merged[group] = { ...(merged[group] ?? {}), ...values };
   }

@@ -1,4 +1,11 @@
-import { DEFAULT_SETTINGS, HttpError, mergeSettings, type EffectiveSettings, type PublicSettings, type Settings } from '../../protocol/index.ts';
+import {
+  DEFAULT_SETTINGS,
+  HttpError,
+  mergeSettings,
+  type EffectiveSettings,
+  type PublicSettings,
+  type Settings,
+} from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { SettingsRepository } from './repository.ts';

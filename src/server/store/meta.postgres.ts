@@ -12,7 +12,10 @@ export class PostgresMetaRepository implements MetaRepository {
   async setMetaIfAbsent(key: string, value: string): Promise<string> {
     // Two statements on purpose: the read runs after the insert (or the racing insert it waited
     // for) has committed, so every node reads back the first writer's value.
-    await this.pool.query(`INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [key, value]);
+    await this.pool.query(`INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [
+      key,
+      value,
+    ]);
     return (await this.getMeta(key))!;
   }
 }

@@ -173,7 +173,9 @@ export interface PostgresPoolOptions {
  */
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+    oid === pg.types.builtins.INT8
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** The URL without its password, for logs and the ready line. */
@@ -193,10 +195,20 @@ export function explainConnectError(url: string, error: unknown): Error {
   const where = redactUrl(url);
   if (e.code === '3D000') {
     const name = decodeURIComponent(new URL(url).pathname.slice(1));
-    return new Error(`PostgreSQL at ${where}: ${e.message}; create it first, e.g. \`createdb -h <host> -U <user> ${name}\``);
+    return new Error(
+      `PostgreSQL at ${where}: ${e.message}; create it first, e.g. \`createdb -h <host> -U <user> ${name}\``,
+    );
   }
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || e.code === 'EHOSTUNREACH' || /timeout/i.test(e.message ?? '')) {
-    return new Error(`cannot reach PostgreSQL at ${where} (${e.code ?? e.message}); is it running and listening there?`);
+  if (
+    e.code === 'ECONNREFUSED' ||
+    e.code === 'ENOTFOUND' ||
+    e.code === 'ETIMEDOUT' ||
+    e.code === 'EHOSTUNREACH' ||
+    /timeout/i.test(e.message ?? '')
+  ) {
+    return new Error(
+      `cannot reach PostgreSQL at ${where} (${e.code ?? e.message}); is it running and listening there?`,
+    );
   }
   return new Error(`PostgreSQL at ${where}: ${e.message ?? String(error)}`);
 }
@@ -214,7 +226,9 @@ export function createPool(url: string, options: PostgresPoolOptions = {}): PgPo
     types,
   });
   // Without a listener an idle connection's error (the server restarting) would crash the process.
-  pool.on('error', (error) => log(`postgres: an idle connection failed (${error.message}); the pool opens a new one when needed`));
+  pool.on('error', (error) =>
+    log(`postgres: an idle connection failed (${error.message}); the pool opens a new one when needed`),
+  );
   return pool;
 }
 
@@ -222,7 +236,11 @@ export function createPool(url: string, options: PostgresPoolOptions = {}): PgPo
  * Run `fn` in one transaction on one pooled connection: COMMIT when it resolves, ROLLBACK when
  * it throws. A connection whose ROLLBACK fails is broken and is not returned to the pool.
  */
-export async function inTransaction<T>(pool: PgPool, fn: (client: PgClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+export async function inTransaction<T>(
+  pool: PgPool,
+  fn: (client: PgClient) => Promise<T>,
+  begin = 'BEGIN',
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
@@ -252,7 +270,9 @@ export async function migratePostgres(pool: PgPool): Promise<{ from: number; to:
          applied_at BIGINT NOT NULL
        )`,
     );
-    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM smsgate_schema');
+    const { rows } = await client.query<{ version: number | null }>(
+      'SELECT max(version) AS version FROM smsgate_schema',
+    );
     const current = rows[0].version ?? 0;
     if (current > POSTGRES_MIGRATIONS.length) {
       throw new Error(

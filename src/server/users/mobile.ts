@@ -5,7 +5,10 @@ import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
 
 const ChangePasswordBody = Type.Object(
-  { currentPassword: Type.String({ minLength: 1, maxLength: 256 }), newPassword: Type.String({ minLength: 1, maxLength: 256 }) },
+  {
+    currentPassword: Type.String({ minLength: 1, maxLength: 256 }),
+    newPassword: Type.String({ minLength: 1, maxLength: 256 }),
+  },
   { additionalProperties: false },
 );
 
@@ -13,7 +16,14 @@ const ChangePasswordBody = Type.Object(
 export function usersMobileRoutes(app: App, ctx: ServerContext): void {
   app.patch(
     '/user/password',
-    { schema: { tags: ['user'], summary: "Change the password of this device's user", body: ChangePasswordBody, response: { 204: Type.Null(), 400: ErrorBodySchema, 401: ErrorBodySchema } } },
+    {
+      schema: {
+        tags: ['user'],
+        summary: "Change the password of this device's user",
+        body: ChangePasswordBody,
+        response: { 204: Type.Null(), 400: ErrorBodySchema, 401: ErrorBodySchema },
+      },
+    },
     async (request, reply) => {
       const body = request.body as typeof ChangePasswordBody.static;
       // A wrong current password is a failed login: a device token must not allow unlimited guesses.

@@ -34,7 +34,11 @@ export class PostgresUsersRepository implements UsersRepository {
   }
 
   async updatePasswordHash(login: string, passwordHash: string, now: number): Promise<boolean> {
-    const result = await this.pool.query(`UPDATE users SET password_hash = $1, updated_at = $2 WHERE login = $3`, [passwordHash, now, login]);
+    const result = await this.pool.query(`UPDATE users SET password_hash = $1, updated_at = $2 WHERE login = $3`, [
+      passwordHash,
+      now,
+      login,
+    ]);
     return result.rowCount === 1;
   }
 }

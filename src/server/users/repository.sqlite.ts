@@ -24,7 +24,13 @@ export class SqliteUsersRepository implements UsersRepository {
   }
 
   async insertUser(user: UserRecord): Promise<'inserted' | 'login-taken'> {
-    const result = this.statements.insertUser.run(user.id, user.login, user.passwordHash, user.createdAt, user.updatedAt);
+    const result = this.statements.insertUser.run(
+      user.id,
+      user.login,
+      user.passwordHash,
+      user.createdAt,
+      user.updatedAt,
+    );
     return result.changes === 1 ? 'inserted' : 'login-taken';
   }
 

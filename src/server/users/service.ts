@@ -27,7 +27,10 @@ export class UsersService {
   }
 
   /** The Authorization header each keep-alive connection last proved, and as whom. */
-  private readonly provenOnConnection = new WeakMap<object, { authorization: Buffer; user: AuthenticatedUser; until: number; epoch: number }>();
+  private readonly provenOnConnection = new WeakMap<
+    object,
+    { authorization: Buffer; user: AuthenticatedUser; until: number; epoch: number }
+  >();
   /** bumped by every password change: what connections proved before no longer counts */
   private epoch = 0;
 
@@ -41,18 +44,30 @@ export class UsersService {
     const proven = this.provenOnConnection.get(connection);
     if (!proven || proven.epoch !== this.epoch || proven.until <= this.clock.now()) return undefined;
     const given = Buffer.from(authorization, 'latin1');
-    return given.length === proven.authorization.length && timingSafeEqual(given, proven.authorization) ? proven.user : undefined;
+    return given.length === proven.authorization.length && timingSafeEqual(given, proven.authorization)
+      ? proven.user
+      : undefined;
   }
 
   /**
    * The user if these credentials verified recently (no store, no scrypt), else undefined: then
    * call authenticate. The connection remembers the header for as long as the verification counts.
    */
-  recentlyAuthenticatedOn(connection: object, authorization: string, login: string, password: string): AuthenticatedUser | undefined {
+  recentlyAuthenticatedOn(
+    connection: object,
+    authorization: string,
+    login: string,
+    password: string,
+  ): AuthenticatedUser | undefined {
     const recent = this.verified.lookup(login, password, this.clock.now());
     if (!recent) return undefined;
     const user = { id: recent.subject, login };
-    this.provenOnConnection.set(connection, { authorization: Buffer.from(authorization, 'latin1'), user, until: recent.expiresAt, epoch: this.epoch });
+    this.provenOnConnection.set(connection, {
+      authorization: Buffer.from(authorization, 'latin1'),
+      user,
+      until: recent.expiresAt,
+      epoch: this.epoch,
+    });
     return user;
   }
 
@@ -81,7 +96,13 @@ export class UsersService {
       throw new HttpError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
     }
     const now = this.clock.now();
-    const user: UserRecord = { id: newId(), login, passwordHash: await hashPassword(password), createdAt: now, updatedAt: now };
+    const user: UserRecord = {
+      id: newId(),
+      login,
+      passwordHash: await hashPassword(password),
+      createdAt: now,
+      updatedAt: now,
+    };
     if ((await this.repo.insertUser(user)) === 'login-taken') {
       throw new HttpError(409, `the login "${login}" is taken; choose another one`);
     }

@@ -13,12 +13,16 @@ const tags = ['webhooks'];
 export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
   // The answer for each list, serialised once: the cache hands out the same array until the list changes.
   const answers = new WeakMap<readonly WebhookRecord[], string>();
-  app.get('/webhooks', { schema: { tags, summary: 'List your webhooks', response: { 200: Type.Array(WebhookSchema) } } }, async (request, reply) => {
-    const list = await ctx.webhooks.list(userOf(request).id);
-    let json = answers.get(list);
-    if (json === undefined) answers.set(list, (json = JSON.stringify(list.map(toWebhookView))));
-    return reply.type('application/json; charset=utf-8').send(json);
-  });
+  app.get(
+    '/webhooks',
+    { schema: { tags, summary: 'List your webhooks', response: { 200: Type.Array(WebhookSchema) } } },
+    async (request, reply) => {
+      const list = await ctx.webhooks.list(userOf(request).id);
+      let json = answers.get(list);
+      if (json === undefined) answers.set(list, (json = JSON.stringify(list.map(toWebhookView))));
+      return reply.type('application/json; charset=utf-8').send(json);
+    },
+  );
 
   app.post(
     '/webhooks',
@@ -36,8 +40,19 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
     },
   );
 
-  app.delete('/webhooks/:id', { schema: { tags, summary: 'Delete a webhook (204 also when it does not exist)', params: IdParams, response: { 204: Type.Null() } } }, async (request, reply) => {
-    await ctx.webhooks.remove(userOf(request).id, (request.params as { id: string }).id);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/webhooks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a webhook (204 also when it does not exist)',
+        params: IdParams,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      await ctx.webhooks.remove(userOf(request).id, (request.params as { id: string }).id);
+      return reply.code(204).send();
+    },
+  );
 }

@@ -7,8 +7,18 @@ import { toWebhookView } from './service.ts';
 
 /** The device's Cloud webhook list: its own plus the user's device-less ones (it replaces its whole list). */
 export function webhooksMobileRoutes(app: App, ctx: ServerContext): void {
-  app.get('/webhooks', { schema: { tags: ['webhooks'], summary: "This device's Cloud webhooks", response: { 200: Type.Array(WebhookSchema) } } }, async (request) => {
-    const device = deviceOf(request);
-    return (await ctx.webhooks.forDevice(device.userId, device.id)).map(toWebhookView);
-  });
+  app.get(
+    '/webhooks',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: "This device's Cloud webhooks",
+        response: { 200: Type.Array(WebhookSchema) },
+      },
+    },
+    async (request) => {
+      const device = deviceOf(request);
+      return (await ctx.webhooks.forDevice(device.userId, device.id)).map(toWebhookView);
+    },
+  );
 }

@@ -27,8 +27,12 @@ export class PostgresWebhooksRepository implements WebhooksRepository {
     const last = new Map<string, WebhookRecord>();
     for (const w of batch) last.set(`${w.userId}\0${w.id}`, w);
     // in key order, so that batches on other nodes lock shared rows in the same order (no deadlock)
-    const rows = [...last.values()].sort((a, b) => (a.userId === b.userId ? (a.id < b.id ? -1 : 1) : a.userId < b.userId ? -1 : 1));
-    const notifications = [...new Set(rows.map((w) => w.userId))].map((userId) => userEventNotification(userId, 'WebhooksUpdated').payload);
+    const rows = [...last.values()].sort((a, b) =>
+      a.userId === b.userId ? (a.id < b.id ? -1 : 1) : a.userId < b.userId ? -1 : 1,
+    );
+    const notifications = [...new Set(rows.map((w) => w.userId))].map(
+      (userId) => userEventNotification(userId, 'WebhooksUpdated').payload,
+    );
     // Only what the database decides comes back (created_at: kept from an existing row); the rest of
     // each stored row is what was sent, and parsing whole rows was a measurable part of a batch.
     const { rows: stored } = await this.pool.query<Pick<WebhookRow, 'user_id' | 'id' | 'created_at'>>({

@@ -7,7 +7,10 @@ export class SqliteWebhooksRepository implements WebhooksRepository {
   private readonly statements;
 
   /** `writes`: concurrent registrations share a commit */
-  constructor(db: SqliteDb, private readonly writes: GroupCommit) {
+  constructor(
+    db: SqliteDb,
+    private readonly writes: GroupCommit,
+  ) {
     this.statements = {
       upsertWebhook: db.prepare<[string, string, string, string, string | null, number, number], WebhookRow>(
         `INSERT INTO webhooks (user_id, id, url, event, device_id, created_at, updated_at)
@@ -33,7 +36,9 @@ export class SqliteWebhooksRepository implements WebhooksRepository {
   }
 
   async upsertWebhook(w: WebhookRecord): Promise<WebhookRecord> {
-    const row = await this.writes.run(() => this.statements.upsertWebhook.get(w.userId, w.id, w.url, w.event, w.deviceId, w.createdAt, w.updatedAt)!);
+    const row = await this.writes.run(() =>
+      this.statements.upsertWebhook.get(w.userId, w.id, w.url, w.event, w.deviceId, w.createdAt, w.updatedAt)!,
+    );
     return toWebhook(row);
   }
 

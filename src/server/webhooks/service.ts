@@ -13,7 +13,12 @@ export interface WebhookView {
   deviceId: string | null;
 }
 
-export const toWebhookView = (w: WebhookRecord): WebhookView => ({ id: w.id, url: w.url, event: w.event, deviceId: w.deviceId });
+export const toWebhookView = (w: WebhookRecord): WebhookView => ({
+  id: w.id,
+  url: w.url,
+  event: w.event,
+  deviceId: w.deviceId,
+});
 
 export class WebhooksService {
   constructor(
@@ -34,7 +39,10 @@ export class WebhooksService {
     if (urlProblem) throw new HttpError(400, urlProblem);
     const deviceId = request.deviceId ?? null;
     if (deviceId !== null && !(await this.devices.getUserDevice(userId, deviceId))) {
-      throw new HttpError(400, `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours, or omit deviceId for all of them`);
+      throw new HttpError(
+        400,
+        `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours, or omit deviceId for all of them`,
+      );
     }
     const now = this.clock.now();
     const stored = await this.repo.upsertWebhook({
