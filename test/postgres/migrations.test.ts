@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createTestDatabase, query } from './helpers.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import { openStore, parseStoreSpec } from '../../src/server/store/store.ts';
-import { POSTGRES_MIGRATIONS } from '../../src/server/store/postgres.ts';
+import { serverMigrations } from '../../src/server/store/migrations.ts';
 
 test('nodes starting at once on a fresh database migrate it once (advisory lock) and all come up', async () => {
   const db = await createTestDatabase();
@@ -24,7 +24,7 @@ test('nodes starting at once on a fresh database migrate it once (advisory lock)
     const versions = await query<{ version: number }>(db.url, 'SELECT version FROM smsgate_schema ORDER BY version');
     assert.deepEqual(
       versions.map((v) => v.version),
-      POSTGRES_MIGRATIONS.map((_, i) => i + 1),
+      serverMigrations('postgres').map((m) => m.version),
       'each version applied exactly once',
     );
     // the stores work and share the data
@@ -48,11 +48,11 @@ test('reopening applies nothing twice and keeps the data; a newer schema is refu
     await second.close();
     assert.equal(
       (await query(db.url, 'SELECT count(*)::int AS n FROM smsgate_schema'))[0].n,
-      POSTGRES_MIGRATIONS.length,
+      serverMigrations('postgres').length,
     );
 
     await query(db.url, 'INSERT INTO smsgate_schema (version, applied_at) VALUES ($1, 0)', [
-      POSTGRES_MIGRATIONS.length + 1,
+      serverMigrations('postgres').length + 1,
     ]);
     await assert.rejects(openPostgresStore(db.url, { log: () => {} }), /newer than this smsgate.*upgrade smsgate/);
   } finally {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { tempDir } from './helpers.ts';
 import type { ServerStore } from '../../src/server/store/store.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
-import { SQLITE_MIGRATIONS } from '../../src/server/store/sqlite.ts';
+import { serverMigrations } from '../../src/server/store/migrations.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import { createTestDatabase } from '../postgres/helpers.ts';
 import type { MessageRecord } from '../../src/server/messages/repository.ts';
@@ -771,8 +771,8 @@ describe('sqlite migrations', () => {
       await second.close();
 
       const raw = new Database(file);
-      assert.equal(raw.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
-      raw.pragma(`user_version = ${SQLITE_MIGRATIONS.length + 1}`);
+      assert.equal(raw.pragma('user_version', { simple: true }), serverMigrations('sqlite').length);
+      raw.pragma(`user_version = ${serverMigrations('sqlite').length + 1}`);
       raw.close();
       assert.throws(() => openSqliteStore(file), /newer than this smsgate.*upgrade smsgate/);
     } finally {

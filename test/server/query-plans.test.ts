@@ -1,0 +1,100 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { tempDir } from '../helpers/common.ts';
+import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
+
+/**
+ * Every statement the SQLite server store prepares, with its plan: a statement that reads a whole
+ * table grows with the table, so each one that does must be on this list, on purpose.
+ */
+const WHOLE_TABLE_READS: Record<string, RegExp> = {
+  // the admin command's list of every user
+  users: /FROM users ORDER BY created_at, login/,
+  // the queue-depth metric sums over every device's health report
+  devices: /json_extract\(health/,
+};
+
+/** Bind parameters for EXPLAIN: NULL for each `?` and each `:name` (EXPLAIN does not read them). */
+function nullParameters(sql: string): unknown[] {
+  const named = Object.fromEntries([...sql.matchAll(/(?<![:\w]):([A-Za-z_]\w*)/g)].map(([, name]) => [name, null]));
+  const positional = [...sql.matchAll(/\?/g)].map(() => null);
+  return Object.keys(named).length > 0 ? [named] : positional;
+}
+
+function planOf(db: Database.Database, sql: string): string[] {
+  return db
+    .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+    .all(...nullParameters(sql))
+    .map((row) => row.detail);
+}
+
+/** Every statement the store prepares: at open, and those of list filters once used. */
+async function preparedStatements(file: string): Promise<string[]> {
+  const sources = new Set<string>();
+  const prepare = Database.prototype.prepare;
+  Database.prototype.prepare = function (this: Database.Database, source: string) {
+    sources.add(source);
+    return prepare.call(this, source);
+  } as typeof prepare;
+  try {
+    const store = openSqliteStore(file);
+    try {
+      await store.messages.listUserMessages('u', {}, { limit: 1, offset: 0 });
+      await store.messages.listUserMessages(
+        'u',
+        { deviceId: 'd', state: 'Pending', from: 0, to: 1 },
+        { limit: 1, offset: 0 },
+      );
+      await store.deliveries.listUserDeliveries('u', { limit: 1 });
+      await store.deliveries.listUserDeliveries('u', {
+        state: 'failed',
+        event: 'sms:received',
+        webhookId: 'w',
+        deviceId: 'd',
+        before: 1,
+        limit: 1,
+      });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    Database.prototype.prepare = prepare;
+  }
+  return [...sources].filter((sql) => /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql));
+}
+
+describe('query plans of the SQLite server store', () => {
+  const dir = tempDir();
+  let db: Database.Database;
+  let statements: string[];
+  before(async () => {
+    const file = join(dir.path, 'plans.db');
+    statements = await preparedStatements(file);
+    db = new Database(file, { readonly: true });
+  });
+  after(() => {
+    db?.close();
+    dir.remove();
+  });
+
+  test('no statement reads a whole table, except those listed on purpose', () => {
+    assert.ok(statements.length > 40, `the store's statements were seen (${statements.length})`);
+    const wholeTableReads: string[] = [];
+    for (const sql of statements) {
+      for (const step of planOf(db, sql)) {
+        const scanned = /^SCAN (\w+)$/.exec(step)?.[1];
+        if (scanned && !WHOLE_TABLE_READS[scanned]?.test(sql)) wholeTableReads.push(`${step} in: ${sql.trim()}`);
+      }
+    }
+    assert.deepEqual(wholeTableReads, []);
+  });
+
+  test("a device's state report finds its message through messages_by_device, not by reading every message", () => {
+    // the lookup applyStateReport starts with (src/server/messages/repository.sqlite.ts)
+    const lookup = statements.filter((sql) => /FROM messages\s+WHERE device_id = \S+ AND id = /.test(sql));
+    assert.equal(lookup.length, 1, 'the statement is there');
+    assert.deepEqual(planOf(db, lookup[0]), ['SEARCH messages USING INDEX messages_by_device (device_id=? AND id=?)']);
+  });
+});
