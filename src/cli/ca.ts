@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command, ParsedArgs } from './command.ts';
 import { stringOpt, UsageError } from './command.ts';
-import { createCa, issueServerCert, parseSubjectNames } from '../shared/pki.ts';
+import { createCa, issueServerCert, parseSubjectNames } from './pki.ts';
 
 const caPaths = (dataDir: string) => ({
   dir: join(dataDir, 'ca'),

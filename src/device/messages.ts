@@ -6,7 +6,7 @@ import type { OutgoingSms, SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
 import { HttpError, type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
 import { contentDigest, newId } from '../shared/ids.ts';
-import { formatInZone } from '../shared/time-format.ts';
+import { formatInZone } from './time-format.ts';
 
 export interface NewMessage {
   id?: string | null;

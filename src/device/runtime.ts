@@ -22,7 +22,7 @@ import { LocalCredentials } from './api/auth.ts';
 import { createLocalApi } from './api/local-api.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
-import { assertTimeZone, systemTimeZone } from '../shared/time-format.ts';
+import { assertTimeZone, systemTimeZone } from './time-format.ts';
 import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
 import { DeviceLink, type LinkOptions } from './link/link.ts';

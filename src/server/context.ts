@@ -1,7 +1,7 @@
 import type { Clock } from '../shared/clock.ts';
 import type { LoginThrottle } from '../shared/login-throttle.ts';
 import type { ServerStore } from './store/store.ts';
-import type { EventHub } from './events/hub.ts';
+import type { PushHub } from './push/hub.ts';
 import type { UsersService } from './users/service.ts';
 import type { DevicesService } from './devices/service.ts';
 import type { MessagesService } from './messages/service.ts';
@@ -14,7 +14,7 @@ import type { ServerObservability } from './observability.ts';
 /** Everything the routes need, built once per server by createServer. */
 export interface ServerContext {
   store: ServerStore;
-  hub: EventHub;
+  hub: PushHub;
   clock: Clock;
   /** public (Cloud) mode: device registration is open and signing keys cannot be set */
   publicMode: boolean;

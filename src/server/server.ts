@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { openStore, parseStoreSpec, type ServerStore } from './store/store.ts';
-import type { EventHub } from './events/hub.ts';
+import type { PushHub } from './push/hub.ts';
 import { CachedWebhooksRepository } from './webhooks/cache.ts';
 import type { ServerContext } from './context.ts';
 import { UsersService } from './users/service.ts';
@@ -27,7 +27,7 @@ export interface ServerOptions {
   /** an already open store (it is closed with the server) */
   store?: ServerStore;
   /** how push events reach devices (default: the store's: in this process for SQLite, across nodes for PostgreSQL) */
-  hub?: EventHub;
+  hub?: PushHub;
   host?: string;
   /** 0 picks a free port (default 3000) */
   port?: number;
@@ -74,10 +74,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
   }
   const clock = options.clock ?? systemClock;
   const store = options.store ?? (await openStore(parseStoreSpec(options.db, options.dataDir)));
-  let opened: EventHub | undefined;
+  let opened: PushHub | undefined;
   try {
     // The store's own hub reaches every node sharing it (LISTEN/NOTIFY on PostgreSQL).
-    const hub = (opened = options.hub ?? (await store.openEventHub()));
+    const hub = (opened = options.hub ?? (await store.openPushHub()));
     const publicMode = options.public === true;
     let privateToken = options.privateToken;
     const privateTokenGenerated = !publicMode && privateToken === undefined;

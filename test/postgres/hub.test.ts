@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { createTestDatabase, query, type TestDatabase } from './helpers.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import type { ServerStore } from '../../src/server/store/store.ts';
-import { userEventNotification, type PostgresEventHub } from '../../src/server/events/hub.postgres.ts';
-import type { ActivityNotice, PushEvent } from '../../src/server/events/hub.ts';
+import { userEventNotification, type PostgresPushHub } from '../../src/server/push/hub.postgres.ts';
+import type { ActivityNotice, PushEvent } from '../../src/server/push/hub.ts';
 import { eventually } from '../server/helpers.ts';
 
 /** Two "nodes": two stores (two pools) on one database, each with its LISTEN/NOTIFY hub. */
 let db: TestDatabase;
 let stores: ServerStore[] = [];
-let a: PostgresEventHub;
-let b: PostgresEventHub;
+let a: PostgresPushHub;
+let b: PostgresPushHub;
 const logs: string[] = [];
 
 before(async () => {
@@ -21,7 +21,7 @@ before(async () => {
       openPostgresStore(db.url, { log: (l) => logs.push(l), listenReconnect: { minDelayMs: 50, maxDelayMs: 200 } }),
     ),
   );
-  [a, b] = (await Promise.all(stores.map((s) => s.openEventHub()))) as PostgresEventHub[];
+  [a, b] = (await Promise.all(stores.map((s) => s.openPushHub()))) as PostgresPushHub[];
 });
 after(async () => {
   await a?.close();
@@ -30,7 +30,7 @@ after(async () => {
   await db?.drop();
 });
 
-const collect = (hub: PostgresEventHub, deviceId: string, userId = 'user-x') => {
+const collect = (hub: PostgresPushHub, deviceId: string, userId = 'user-x') => {
   const got: PushEvent[] = [];
   const unsubscribe = hub.subscribe({ id: deviceId, userId }, (e) => got.push(e));
   return { got, unsubscribe };
@@ -173,7 +173,7 @@ test('a lost LISTEN connection comes back by itself, tells every local device to
 
 test('close ends the LISTEN connection; nothing reconnects after it', async () => {
   const store = await openPostgresStore(db.url, { log: () => {} });
-  const hub = (await store.openEventHub()) as PostgresEventHub;
+  const hub = (await store.openPushHub()) as PostgresPushHub;
   const listening = async () =>
     (
       await query(

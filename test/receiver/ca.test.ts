@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { createCa, issueServerCert, parseSubjectNames } from '../../src/shared/pki.ts';
+import { createCa, issueServerCert, parseSubjectNames } from '../../src/cli/pki.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsgate.js', import.meta.url));
 const DAY = 24 * 3600 * 1000;

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs it before it loads
 import * as x509 from '@peculiar/x509';
-import { createCa, issueServerCert } from '../../src/shared/pki.ts'; // also sets up @peculiar/x509's crypto provider
+import { createCa, issueServerCert } from '../../src/cli/pki.ts'; // also sets up @peculiar/x509's crypto provider
 import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { startSmsgate, SMSGATE_BIN, type RunningProcess } from '../helpers/process.ts';
 import type { ListenRecord } from '../../src/receiver/listener.ts';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestDevice, eventually, tempDir, TEST_PASSWORD } from '../helpers/device.ts';
-import { createCa, issueServerCert } from '../../src/shared/pki.ts';
+import { createCa, issueServerCert } from '../../src/cli/pki.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = ['sms:received', 'sms:sent', 'sms:delivered', 'sms:failed', 'system:ping'];

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { startListener, type ListenRecord } from '../../src/receiver/listener.ts';
-import { createCa, issueServerCert } from '../../src/shared/pki.ts';
+import { createCa, issueServerCert } from '../../src/cli/pki.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsgate.js', import.meta.url));
 const KEY = 'listen-test-key';

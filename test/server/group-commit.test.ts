@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from './helpers.ts';
-import { GroupCommit } from '../../src/shared/group-commit.ts';
+import { GroupCommit } from '../../src/server/store/group-commit.ts';
 
 test('group commit: writes of one turn share a commit, each resolves once committed, and a failing one is rolled back alone', async () => {
   const dir = tempDir();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tempDir } from './helpers.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
 import { CachedWebhooksRepository } from '../../src/server/webhooks/cache.ts';
-import { InProcessEventHub } from '../../src/server/events/hub.ts';
+import { InProcessPushHub } from '../../src/server/push/hub.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import type { WebhookRecord, WebhooksRepository } from '../../src/server/webhooks/repository.ts';
 
@@ -28,7 +28,7 @@ test('the webhook cache answers from memory, and every write through it is seen 
     const counting: WebhooksRepository = Object.assign(Object.create(store.webhooks), {
       listUserWebhooks: (userId: string) => (reads++, store.webhooks.listUserWebhooks(userId)),
     });
-    const cache = new CachedWebhooksRepository(counting, new InProcessEventHub(), systemClock, false);
+    const cache = new CachedWebhooksRepository(counting, new InProcessPushHub(), systemClock, false);
     await cache.upsertWebhook(hook('u1', 'w1', 'https://a.example/1'));
     assert.deepEqual(
       (await cache.listUserWebhooks('u1')).map((w) => w.url),
@@ -83,7 +83,7 @@ test('the webhook cache answers from memory, and every write through it is seen 
 });
 
 /** A hub whose cross-node feed can be cut, as the PostgreSQL hub's is when its LISTEN connection drops. */
-class CuttableHub extends InProcessEventHub {
+class CuttableHub extends InProcessPushHub {
   connected = true;
   override get complete(): boolean {
     return this.connected;

@@ -12,7 +12,7 @@ import {
   type DeliveryState,
 } from '../../protocol/index.ts';
 import type { DeliveryRow, AttemptRow, DeliveryState as OutboxDeliveryState } from '../store/outbox.ts';
-import { formatInZone } from '../../shared/time-format.ts';
+import { formatInZone } from '../time-format.ts';
 
 // The outbox names its states itself; this fails to compile if they ever differ from the protocol's.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -11,7 +11,7 @@ import {
 } from './mobile-client.ts';
 import { Value } from '@sinclair/typebox/value';
 import { ActivityReporter } from './activity-reporter.ts';
-import { formatInZone } from '../../shared/time-format.ts';
+import { formatInZone } from '../time-format.ts';
 
 export interface LinkOptions {
   /** the server's base URL, e.g. http://127.0.0.1:3000 */

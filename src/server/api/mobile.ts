@@ -7,7 +7,7 @@ import { messagesMobileRoutes } from '../messages/mobile.ts';
 import { webhooksMobileRoutes } from '../webhooks/mobile.ts';
 import { settingsMobileRoutes } from '../settings/mobile.ts';
 import { usersMobileRoutes } from '../users/mobile.ts';
-import { eventsMobileRoutes } from '../events/mobile.ts';
+import { pushStreamRoutes } from '../push/mobile.ts';
 import { deliveriesMobileRoutes } from '../deliveries/mobile.ts';
 
 export const MOBILE_PREFIXES = ['/mobile/v1', '/api/mobile/v1'] as const;
@@ -26,7 +26,7 @@ export function mobileApi(app: App, ctx: ServerContext, streams: Set<ServerRespo
           webhooksMobileRoutes(authed, ctx);
           settingsMobileRoutes(authed, ctx);
           usersMobileRoutes(authed, ctx);
-          eventsMobileRoutes(authed, ctx, streams);
+          pushStreamRoutes(authed, ctx, streams);
         });
       },
       { prefix },

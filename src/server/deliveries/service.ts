@@ -6,7 +6,7 @@ import {
   type ReportedWebhook,
 } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
-import type { ActivityNotice, EventHub } from '../events/hub.ts';
+import type { ActivityNotice, PushHub } from '../push/hub.ts';
 import type { DeviceRecord, DevicesRepository } from '../devices/repository.ts';
 import { DEVICE_ONLINE_WITHIN_MS } from '../devices/service.ts';
 import type {
@@ -59,7 +59,7 @@ export class DeliveriesService {
     private readonly deps: {
       repo: DeliveriesRepository;
       devices: DevicesRepository;
-      hub: EventHub;
+      hub: PushHub;
       clock: Clock;
       /** attempts stored for the first time (each counted once, however often it is reported) */
       onNewAttempts?: (attempts: SavedReport['newAttempts']) => void;

@@ -1,5 +1,5 @@
 import type { PgPool } from '../store/postgres.ts';
-import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../../shared/write-batcher.ts';
+import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
 import {
   type DeviceRecord,
   type DevicesRepository,

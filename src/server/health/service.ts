@@ -9,7 +9,7 @@ export class HealthService {
   constructor(
     private readonly repo: HealthRepository,
     private readonly now: () => number = () => performance.now(),
-    /** more checks (e.g. the event hub's `events:listen`) */
+    /** more checks (e.g. the push hub's `events:listen`) */
     private readonly extraChecks: () => Record<string, HealthCheck> = () => ({}),
   ) {}
 

@@ -13,7 +13,7 @@ import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
 import type { DeviceRecord } from '../devices/repository.ts';
 import type { DevicesService } from '../devices/service.ts';
-import type { EventHub } from '../events/hub.ts';
+import type { PushHub } from '../push/hub.ts';
 import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
 
 /** How many pending messages one `GET /mobile/v1/message` hands out; the device pulls again for more. */
@@ -72,7 +72,7 @@ export class MessagesService {
   constructor(
     private readonly repo: MessagesRepository,
     private readonly devices: DevicesService,
-    private readonly hub: EventHub,
+    private readonly hub: PushHub,
     private readonly clock: Clock,
   ) {}
 

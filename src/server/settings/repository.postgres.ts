@@ -1,6 +1,6 @@
 import type { Settings } from '../../protocol/index.ts';
 import { inTransaction, type PgPool } from '../store/postgres.ts';
-import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../../shared/write-batcher.ts';
+import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
 import { mergeSettingsDocument, replaceSettingsDocument, type SettingsRepository } from './repository.ts';
 
 export class PostgresSettingsRepository implements SettingsRepository {

@@ -7,7 +7,7 @@ import {
   type Settings,
 } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
-import type { EventHub } from '../events/hub.ts';
+import type { PushHub } from '../push/hub.ts';
 import type { SettingsRepository } from './repository.ts';
 
 /**
@@ -17,7 +17,7 @@ import type { SettingsRepository } from './repository.ts';
 export class SettingsService {
   constructor(
     private readonly repo: SettingsRepository,
-    private readonly hub: EventHub,
+    private readonly hub: PushHub,
     private readonly clock: Clock,
     private readonly options: { publicMode: boolean },
   ) {}

@@ -7,16 +7,16 @@ import { PostgresMessagesRepository } from '../messages/repository.postgres.ts';
 import { PostgresWebhooksRepository } from '../webhooks/repository.postgres.ts';
 import { PostgresSettingsRepository } from '../settings/repository.postgres.ts';
 import { PostgresDeliveriesRepository } from '../deliveries/repository.postgres.ts';
-import { PostgresEventHub } from '../events/hub.postgres.ts';
+import { PostgresPushHub } from '../push/hub.postgres.ts';
 
 export interface PostgresStoreOptions extends PostgresPoolOptions {
-  /** passed to the event hub: how fast a lost LISTEN connection is retried */
+  /** passed to the push hub: how fast a lost LISTEN connection is retried */
   listenReconnect?: { minDelayMs?: number; maxDelayMs?: number };
 }
 
 /**
  * Many nodes on one PostgreSQL database: a pool per process, the schema migrated at open
- * (under an advisory lock), and an event hub on LISTEN/NOTIFY so pushes cross nodes.
+ * (under an advisory lock), and a push hub on LISTEN/NOTIFY so pushes cross nodes.
  */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<ServerStore> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -45,7 +45,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
         await pool.query('SELECT 1');
       },
     },
-    openEventHub: () => PostgresEventHub.start({ url, pool, log, reconnect: options.listenReconnect }),
+    openPushHub: () => PostgresPushHub.start({ url, pool, log, reconnect: options.listenReconnect }),
     async close() {
       if (closed) return;
       closed = true;

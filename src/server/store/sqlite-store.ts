@@ -1,8 +1,8 @@
 import { openSqlite } from './sqlite.ts';
-import { GroupCommit } from '../../shared/group-commit.ts';
+import { GroupCommit } from './group-commit.ts';
 import { SqliteMetaRepository } from './meta.ts';
 import type { ServerStore } from './store.ts';
-import { InProcessEventHub } from '../events/hub.ts';
+import { InProcessPushHub } from '../push/hub.ts';
 import { SqliteUsersRepository } from '../users/repository.sqlite.ts';
 import { SqliteDevicesRepository } from '../devices/repository.sqlite.ts';
 import { SqliteMessagesRepository } from '../messages/repository.sqlite.ts';
@@ -33,7 +33,7 @@ export function openSqliteStore(file: string): ServerStore {
       },
     },
     // One SQLite file serves one server process, so pushes stay within it.
-    openEventHub: async () => new InProcessEventHub(),
+    openPushHub: async () => new InProcessPushHub(),
     async close() {
       if (closed) return;
       closed = true;

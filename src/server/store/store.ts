@@ -7,7 +7,7 @@ import type { SettingsRepository } from '../settings/repository.ts';
 import type { HealthRepository } from '../health/repository.ts';
 import type { DeliveriesRepository } from '../deliveries/repository.ts';
 import type { MetaRepository } from './meta.ts';
-import type { EventHub } from '../events/hub.ts';
+import type { PushHub } from '../push/hub.ts';
 
 /**
  * Everything the server keeps, behind async interfaces, implemented for SQLite (one process,
@@ -30,7 +30,7 @@ export interface ServerStore {
    * A push hub that reaches the devices of every server process sharing this store: within
    * the process for SQLite, over LISTEN/NOTIFY for PostgreSQL. The caller closes it.
    */
-  openEventHub(): Promise<EventHub>;
+  openPushHub(): Promise<PushHub>;
   close(): Promise<void>;
 }
 

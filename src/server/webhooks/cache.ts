@@ -1,5 +1,5 @@
 import type { Clock } from '../../shared/clock.ts';
-import type { EventHub } from '../events/hub.ts';
+import type { PushHub } from '../push/hub.ts';
 import type { WebhookRecord, WebhooksRepository } from './repository.ts';
 
 const MAX_CACHED_USERS = 10_000;
@@ -39,7 +39,7 @@ export class CachedWebhooksRepository implements WebhooksRepository {
 
   constructor(
     private readonly repo: WebhooksRepository,
-    private readonly hub: EventHub,
+    private readonly hub: PushHub,
     private readonly clock: Clock,
     /** true when other nodes write to the same store (PostgreSQL) */
     private readonly shared: boolean,

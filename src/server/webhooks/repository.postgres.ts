@@ -1,5 +1,5 @@
-import { EVENTS_CHANNEL, userEventNotification } from '../events/hub.postgres.ts';
-import { WriteBatcher } from '../../shared/write-batcher.ts';
+import { EVENTS_CHANNEL, userEventNotification } from '../push/hub.postgres.ts';
+import { WriteBatcher } from '../store/write-batcher.ts';
 import type { PgPool } from '../store/postgres.ts';
 import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
 

@@ -1,5 +1,5 @@
 import type { SqliteDb } from '../store/sqlite.ts';
-import type { GroupCommit } from '../../shared/group-commit.ts';
+import type { GroupCommit } from '../store/group-commit.ts';
 import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
 
 export class SqliteWebhooksRepository implements WebhooksRepository {

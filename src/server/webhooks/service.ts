@@ -2,7 +2,7 @@ import { checkWebhookUrl, HttpError, type RegisterWebhook } from '../../protocol
 import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
 import type { DevicesRepository } from '../devices/repository.ts';
-import type { EventHub } from '../events/hub.ts';
+import type { PushHub } from '../push/hub.ts';
 import type { WebhookRecord, WebhooksRepository } from './repository.ts';
 
 /** The wire shape (3rdparty and mobile): deviceId is always present, null = all devices. */
@@ -24,7 +24,7 @@ export class WebhooksService {
   constructor(
     private readonly repo: WebhooksRepository,
     private readonly devices: DevicesRepository,
-    private readonly hub: EventHub,
+    private readonly hub: PushHub,
     private readonly clock: Clock,
     private readonly options: { insecureHttp: boolean },
   ) {}

@@ -9,7 +9,7 @@ import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
  * changed"; the device then pulls, and it pulls after every (re)connect too, so an event
  * missed while disconnected loses nothing.
  */
-export function eventsMobileRoutes(app: App, ctx: ServerContext, streams: Set<ServerResponse>): void {
+export function pushStreamRoutes(app: App, ctx: ServerContext, streams: Set<ServerResponse>): void {
   app.get(
     '/events',
     {

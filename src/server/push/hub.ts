@@ -39,7 +39,7 @@ export interface ActivityNotice {
 }
 export type ActivityListener = (notice: ActivityNotice) => void;
 
-/** What a cache on this node learns from the hub (see `EventHub.watch`). */
+/** What a cache on this node learns from the hub (see `PushHub.watch`). */
 export interface HubWatcher {
   /** an event for all of one user's devices, whichever node or statement published it */
   userEvent(userId: string, event: PushEvent): void;
@@ -49,9 +49,9 @@ export interface HubWatcher {
 
 /**
  * Delivers push events to the devices connected to this process, and, for a multi-node hub
- * (`PostgresEventHub`, on LISTEN/NOTIFY), to those connected to the other nodes.
+ * (`PostgresPushHub`, on LISTEN/NOTIFY), to those connected to the other nodes.
  */
-export interface EventHub {
+export interface PushHub {
   /** resolves once the event is on its way (it never fails because a device is away) */
   publish(deviceIds: readonly string[], event: PushEvent): Promise<void>;
   /** to every device of the user: each node delivers to the streams it holds for that user */
@@ -75,7 +75,7 @@ export interface EventHub {
 export const RE_PULL_EVENTS: readonly PushEvent[] = RE_PULL_TYPES.map((type) => ({ type, data: {} }));
 
 /** The single-process hub: maps from device id to the listeners of its open streams, and from user to those devices. */
-export class InProcessEventHub implements EventHub {
+export class InProcessPushHub implements PushHub {
   private readonly listeners = new Map<string, Set<PushListener>>();
   private readonly userDevices = new Map<string, Set<string>>();
   private readonly watchers = new Set<HubWatcher>();

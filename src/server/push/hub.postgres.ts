@@ -4,12 +4,12 @@ import type { HealthCheck } from '../../protocol/index.ts';
 import type { PgPool } from '../store/postgres.ts';
 import {
   ACTIVITY_NOTICE_TYPES,
-  InProcessEventHub,
+  InProcessPushHub,
   PUSH_EVENT_TYPES,
   RE_PULL_EVENTS,
   type ActivityListener,
   type ActivityNotice,
-  type EventHub,
+  type PushHub,
   type HubWatcher,
   type PushEvent,
   type PushListener,
@@ -37,7 +37,7 @@ interface Notification {
   a?: readonly ActivityNotice[];
 }
 
-export interface PostgresEventHubOptions {
+export interface PostgresPushHubOptions {
   /** the database URL (the LISTEN connection is its own, outside the pool) */
   url: string;
   /** where NOTIFY is sent from */
@@ -78,10 +78,10 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * - a NOTIFY that cannot be sent (the database is unreachable) is retried briefly, then
  *   logged: the other nodes lost their LISTEN connections too and re-pull when back.
  */
-export class PostgresEventHub implements EventHub {
+export class PostgresPushHub implements PushHub {
   /** identifies this node's own notifications */
   readonly nodeId = randomUUID();
-  private readonly local = new InProcessEventHub();
+  private readonly local = new InProcessPushHub();
   private readonly stopping = new AbortController();
   private readonly log: (line: string) => void;
   private listener: pg.Client | undefined;
@@ -90,13 +90,13 @@ export class PostgresEventHub implements EventHub {
   /** how many times the LISTEN connection was reopened */
   reconnects = 0;
 
-  private constructor(private readonly options: PostgresEventHubOptions) {
+  private constructor(private readonly options: PostgresPushHubOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
   /** Open the LISTEN connection (fails when the database cannot be reached) and keep it open. */
-  static async start(options: PostgresEventHubOptions): Promise<PostgresEventHub> {
-    const hub = new PostgresEventHub(options);
+  static async start(options: PostgresPushHubOptions): Promise<PostgresPushHub> {
+    const hub = new PostgresPushHub(options);
     const first = await hub.connect();
     hub.loop = hub.keepListening(first);
     return hub;
