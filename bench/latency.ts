@@ -78,7 +78,11 @@ try {
   const cpu = process.cpuUsage();
   const deviceLag = await openLoop(total, RATE, (i, dueAt) => {
     const t = now();
-    const { deliveryIds } = device.context.messages.receive('+15550000000', `latency probe ${i}`, 1);
+    const { deliveryIds } = device.context.carrier.receive({
+      from: '+15550000000',
+      text: `latency probe ${i}`,
+      simNumber: 1,
+    });
     if (i >= warm) {
       due.set(deliveryIds[0], dueAt);
       emittedAt.set(deliveryIds[0], t);

@@ -38,7 +38,7 @@ const TOLERANCE_FLOOR_MS = 50;
 const receiver = await startReceiver({ failFirst: FAILURES });
 const device = await startBenchDevice({ timeScale: SCALE });
 await registerWebhook(device, `${receiver.url}/hook`);
-const { db, messages } = device.context;
+const { db, carrier } = device.context;
 
 interface Retry {
   /** when the previous attempt ended: the retry was scheduled from here */
@@ -53,7 +53,8 @@ try {
   const stopProfile = await profilePhase('retry');
   const t0 = now();
   for (let i = 0; i < EVENTS;) {
-    while (i < EVENTS && t0 + (i * 1000) / RATE <= now()) messages.receive('+15550000000', `retry probe ${i++}`, 1);
+    while (i < EVENTS && t0 + (i * 1000) / RATE <= now())
+      carrier.receive({ from: '+15550000000', text: `retry probe ${i++}`, simNumber: 1 });
     await sleep(1);
   }
   const expected = EVENTS * (FAILURES + 1);

@@ -1,7 +1,7 @@
 /**
  * Benchmark 1, delivery throughput.
  *
- * Device: sms:received events enter through the carrier path (messages.receive) while the device
+ * Device: sms:received events enter through the carrier (carrier.receive) while the device
  * is offline, each committed with its delivery (ingest, timed apart). Then it goes online and the
  * dispatcher claims, signs, POSTs and records them durably; the figure is deliveries / (online →
  * last delivery recorded as succeeded).
@@ -37,7 +37,7 @@ const device = await startBenchDevice({
   perReceiverLimit: Number(process.env.BENCH_PER_RECEIVER ?? CONCURRENCY / 2),
 });
 await registerWebhook(device, url);
-const { db, messages, network, settings } = device.context;
+const { db, carrier, network, settings } = device.context;
 const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck();
 // Polled while the clock runs, so it must stay O(log n): counting 40k rows every 10 ms cost the device ~7%.
 const queued = db.prepare(`SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1`).pluck(); // in flight = pending rows too
@@ -54,7 +54,7 @@ async function deviceRun(
   const before = succeeded.get() as number;
   network.set(false); // deliveries wait without spending attempts
   const ingestStarted = now();
-  for (let i = 0; i < count; i++) messages.receive('+15550000000', `bench message ${i}`, 1);
+  for (let i = 0; i < count; i++) carrier.receive({ from: '+15550000000', text: `bench message ${i}`, simNumber: 1 });
   const ingest = count / ((now() - ingestStarted) / 1000);
   await sleep(50);
   const stopProfile = profileLabel ? await profilePhase(profileLabel) : async () => {};

@@ -2,14 +2,14 @@
  * The soak run's device: a real device (bench/lib/harness.ts startBenchDevice: SQLite file, Local
  * API, pino log to a file) in a process of its own, with an open-loop carrier inside it, as in
  * the latency benchmark: sms:received event i is due at t0 + i / rate and is emitted through
- * messages.receive as soon as a 1 ms timer sees it due. Driven by soak.ts over IPC.
+ * carrier.receive as soon as a 1 ms timer sees it due. Driven by soak.ts over IPC.
  */
 import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { now, openLoop, registerWebhook, startBenchDevice } from '../lib/harness.ts';
 
 const device = await startBenchDevice(JSON.parse(process.env.SOAK_DEVICE_OPTIONS ?? '{}'));
-const { db, messages } = device.context;
+const { db, carrier } = device.context;
 // Delivery ids and due times since the parent last took them: the parent keeps the run's records,
 // so that they do not grow this process's memory, which the soak measures.
 let ids: string[] = [];
@@ -34,7 +34,7 @@ async function run(rate: number, seconds: number): Promise<object> {
   const count = Math.round(rate * seconds);
   loopDelay.enable();
   const worstLag = await openLoop(count, rate, (i, dueAt) => {
-    const { deliveryIds } = messages.receive('+15550000000', `soak message ${i}`, 1);
+    const { deliveryIds } = carrier.receive({ from: '+15550000000', text: `soak message ${i}`, simNumber: 1 });
     for (const id of deliveryIds) {
       ids.push(id);
       due.push(dueAt);

@@ -14,7 +14,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { HttpSender } from './dispatch/http-sender.ts';
 import { ATTEMPT_TIMEOUT_MS } from './dispatch/retry-policy.ts';
 import { VirtualCarrier } from './carrier/virtual-carrier.ts';
-import { MessageService } from './messages.ts';
+import { SmsService } from './sms-service.ts';
 import { NetworkState } from './network.ts';
 import { deviceHealth } from './health.ts';
 import { PingScheduler } from './ping.ts';
@@ -73,7 +73,8 @@ export interface DeviceContext {
   settings: DeviceSettings;
   events: DeviceEvents;
   dispatcher: Dispatcher;
-  messages: MessageService;
+  /** outgoing SMS and their states; incoming SMS arrive through `carrier.receive` */
+  sms: SmsService;
   messageStore: MessageStore;
   carrier: VirtualCarrier;
   network: NetworkState;
@@ -171,7 +172,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     logger,
   });
   const carrier = new VirtualCarrier({ clock, simCount: options.simCount, ...options.carrierDelays });
-  const messages = new MessageService({
+  const sms = new SmsService({
     db,
     messages: messageStore,
     events,
@@ -192,7 +193,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     settings,
     events,
     dispatcher,
-    messages,
+    sms,
     messageStore,
     carrier,
     network,
@@ -221,7 +222,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const url = `${options.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   dispatcher.start();
-  messages.resume();
+  sms.resume();
   ping.start();
 
   let link: DeviceLink | undefined;

@@ -166,11 +166,7 @@ test('a message the device cannot send comes back Failed with the reason, and a 
   const clashed = await final(clash.id);
   assert.equal(clashed.state, 'Failed');
   assert.match(clashed.recipients[0].error ?? '', /already has a message with id "used-by-local-api"/);
-  assert.equal(
-    device.context.messages.get('used-by-local-api')!.source,
-    'Local',
-    "the Local API's message is untouched",
-  );
+  assert.equal(device.context.sms.get('used-by-local-api')!.source, 'Local', "the Local API's message is untouched");
   const states = await Promise.all(refused.slice(0, 100).map((m) => client.getState(m.id)));
   assert.deepEqual([...new Set(states.map((s) => s.state))], ['Failed'], 'every refused message is Failed');
 });
@@ -233,7 +229,8 @@ test('the device reports its health to the server: the Devices list shows its qu
   );
   device.context.network.set(false); // deliveries wait while offline
   try {
-    for (let i = 0; i < 3; i++) device.context.messages.receive('+15550001234', `queued ${i}`, 1);
+    for (let i = 0; i < 3; i++)
+      device.context.carrier.receive({ from: '+15550001234', text: `queued ${i}`, simNumber: 1 });
     await eventually(async () => (await queueOnServer()) === 3, 'queue depth 3 on the server', 5000);
     const [listed] = await (await thirdParty('/devices')).json();
     assert.equal(listed.health.checks['connection:status'].observedValue, 0, 'it reported being offline');

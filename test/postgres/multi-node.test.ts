@@ -137,7 +137,7 @@ test('a message sent through node 2 is sent by the device; its state is readable
   assert.equal(state.deviceId, device.link!.registration.id);
   assert.deepEqual(state.recipients, [{ phoneNumber: '+15551230000', state: 'Delivered' }]);
   assert.deepEqual(Object.keys(state.states), ['Pending', 'Processed', 'Sent', 'Delivered']);
-  assert.equal(device.context.messages.get(sent.body.id)?.text, 'sent via node 2', 'the device has the message');
+  assert.equal(device.context.sms.get(sent.body.id)?.text, 'sent via node 2', 'the device has the message');
   const viaNode2 = await api(thirdParty(node2, `/messages/${sent.body.id}`), 'GET', auth);
   assert.deepEqual(viaNode2.body, state, 'both nodes answer the same');
 });

@@ -141,7 +141,8 @@ test('a receiver that hangs on many deliveries at once holds at most its share o
     await busy.api.call('POST', '/webhooks', { url: `${good.url}/alongside`, event: 'sms:received' });
     const before = good.requests.filter((r) => r.path === '/alongside').length;
     // 30 events, each a delivery to both receivers, in due order hanging, good, hanging, good, …
-    for (let i = 0; i < 30; i++) busy.context.messages.receive('+15550009999', `busy ${i}`, 1);
+    for (let i = 0; i < 30; i++)
+      busy.context.carrier.receive({ from: '+15550009999', text: `busy ${i}`, simNumber: 1 });
     await eventually(
       () => good.requests.filter((r) => r.path === '/alongside').length - before === 30,
       'all 30 deliveries to the good receiver',

@@ -33,7 +33,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
           throw new HttpError(400, `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`);
         }
         const validUntil = body.validUntil != null ? requireIsoDateTime(body.validUntil, 'validUntil') : null;
-        const message = ctx.messages.enqueue({
+        const message = ctx.sms.enqueue({
           id: body.id,
           text: text.text,
           phoneNumbers: body.phoneNumbers,
@@ -46,7 +46,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
         return reply
           .code(202)
           .header('location', `${base}/${encodeURIComponent(message.id)}`)
-          .send(ctx.messages.toWire(message));
+          .send(ctx.sms.toWire(message));
       },
     );
 
@@ -55,9 +55,9 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
       { schema: { tags: ['messages'], params: IdParams, response: { 200: MessageStateSchema, 404: ErrorBodySchema } } },
       async (request) => {
         const { id } = request.params as { id: string };
-        const message = ctx.messages.get(id);
+        const message = ctx.sms.get(id);
         if (!message) throw new HttpError(404, `no message with id "${id}" on this device`);
-        return ctx.messages.toWire(message);
+        return ctx.sms.toWire(message);
       },
     );
   }

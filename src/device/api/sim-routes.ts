@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../runtime.ts';
-import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
+import { ErrorBodySchema } from '../../protocol/index.ts';
 
 const IncomingBody = Type.Object(
   {
@@ -35,15 +35,8 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
     },
     async (request, reply) => {
       const body = request.body as typeof IncomingBody.static;
-      const simNumber = body.simNumber ?? 1;
-      if (simNumber > ctx.carrier.simCount) {
-        throw new HttpError(
-          400,
-          `simNumber ${simNumber} does not exist: this device has ${ctx.carrier.simCount} SIM(s)`,
-        );
-      }
-      const emitted = ctx.messages.receive(body.from, body.text, simNumber);
-      return reply.code(202).send({ eventId: emitted.eventId, deliveryIds: emitted.deliveryIds });
+      const received = ctx.carrier.receive({ from: body.from, text: body.text, simNumber: body.simNumber ?? 1 });
+      return reply.code(202).send({ eventId: received.eventId, deliveryIds: received.deliveryIds });
     },
   );
 

@@ -1,3 +1,5 @@
+import { HttpError } from '../../protocol/index.ts';
+
 /** One SMS to one recipient, as handed to the transport. */
 export interface OutgoingSms {
   messageId: string;
@@ -24,6 +26,12 @@ export interface IncomingSms {
   simNumber: number | null;
 }
 
+/** What the phone made of an incoming SMS: the event it recorded, and one delivery per webhook that wants it. */
+export interface ReceivedSms {
+  eventId: string;
+  deliveryIds: string[];
+}
+
 /**
  * The SMS transport: what the radio and SIM cards are on a phone. The virtual carrier
  * implements it for development and tests; a modem driver can implement it for real SIMs.
@@ -33,11 +41,19 @@ export interface SmsCarrier {
   /** Resolves when the network accepted the SMS (sent) or refused it. */
   send(sms: OutgoingSms): Promise<SendOutcome>;
   onDeliveryReport(handler: (report: DeliveryReport) => void): void;
-  onIncoming(handler: (sms: IncomingSms) => void): void;
+  /** The phone's one handler of incoming SMS (a second call replaces the first). */
+  onIncoming(handler: (sms: IncomingSms) => ReceivedSms): void;
   /**
    * After a restart: SMS that were sent but whose delivery report had not arrived yet. A real
    * network reports them anyway; the virtual carrier schedules their reports again.
    */
   awaitReports(pending: OutgoingSms[]): void;
   close(): void;
+}
+
+/** A SIM slot the carrier does not have is the caller's mistake, whichever way the SMS goes. */
+export function requireSim(carrier: Pick<SmsCarrier, 'simCount'>, simNumber: number | null | undefined): void {
+  if (simNumber != null && simNumber > carrier.simCount) {
+    throw new HttpError(400, `simNumber ${simNumber} does not exist: this device has ${carrier.simCount} SIM(s)`);
+  }
 }

@@ -1,5 +1,13 @@
 import type { Clock } from '../../shared/clock.ts';
-import type { DeliveryReport, IncomingSms, OutgoingSms, SendOutcome, SmsCarrier } from './carrier.ts';
+import {
+  requireSim,
+  type DeliveryReport,
+  type IncomingSms,
+  type OutgoingSms,
+  type ReceivedSms,
+  type SendOutcome,
+  type SmsCarrier,
+} from './carrier.ts';
 
 /**
  * Recipients that make the virtual carrier misbehave on purpose, so every event can be
@@ -27,7 +35,7 @@ export interface VirtualCarrierOptions {
 export class VirtualCarrier implements SmsCarrier {
   readonly simCount: number;
   private readonly reportHandlers: ((report: DeliveryReport) => void)[] = [];
-  private readonly incomingHandlers: ((sms: IncomingSms) => void)[] = [];
+  private incomingHandler: ((sms: IncomingSms) => ReceivedSms) | undefined;
   private readonly timers = new Set<unknown>();
 
   constructor(private readonly options: VirtualCarrierOptions) {
@@ -57,19 +65,21 @@ export class VirtualCarrier implements SmsCarrier {
   }
 
   /**
-   * An SMS arrives from the network, for a transport that pushes them. The simulation API calls
-   * `MessageService.receive` directly instead, since it answers with the event's id.
+   * An SMS arrives from the network: the one way in for incoming SMS (the simulation API, tests
+   * and benchmarks all come through here). Answers with what the phone recorded.
    */
-  receive(sms: IncomingSms): void {
-    for (const handler of this.incomingHandlers) handler(sms);
+  receive(sms: IncomingSms): ReceivedSms {
+    requireSim(this, sms.simNumber);
+    if (!this.incomingHandler) throw new Error('no phone is attached to this carrier to receive the SMS');
+    return this.incomingHandler(sms);
   }
 
   onDeliveryReport(handler: (report: DeliveryReport) => void): void {
     this.reportHandlers.push(handler);
   }
 
-  onIncoming(handler: (sms: IncomingSms) => void): void {
-    this.incomingHandlers.push(handler);
+  onIncoming(handler: (sms: IncomingSms) => ReceivedSms): void {
+    this.incomingHandler = handler;
   }
 
   close(): void {

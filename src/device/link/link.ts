@@ -97,7 +97,7 @@ export class DeviceLink {
     this.ctx.identity.setCloudDeviceId(this.registration.id);
     this.client = new MobileClient(this.options.serverUrl, this.registration.token);
 
-    this.ctx.messages.onStateChange(() => this.scheduleReport());
+    this.ctx.sms.onStateChange(() => this.scheduleReport());
     this.ctx.events.onEvent((event) => {
       if (event.event === 'system:ping') this.client.ping().catch((error) => this.log(`ping failed: ${error.message}`));
     });
@@ -240,7 +240,7 @@ export class DeviceLink {
     const pending = await this.client.pullMessages();
     const refused: MessageReport[] = [];
     for (const message of pending) {
-      const taken = this.ctx.messages.get(message.id);
+      const taken = this.ctx.sms.get(message.id);
       if (taken?.source === 'Cloud') continue; // already taken, its state report is on its way
       const refuse = (reason: string) => {
         this.log(`message ${message.id} refused: ${reason}`);
@@ -255,7 +255,7 @@ export class DeviceLink {
         continue;
       }
       try {
-        this.ctx.messages.enqueue({
+        this.ctx.sms.enqueue({
           id: message.id,
           text: message.message ?? message.textMessage?.text,
           phoneNumbers: message.phoneNumbers,
@@ -293,14 +293,14 @@ export class DeviceLink {
   }
 
   private async reportChanged(): Promise<void> {
-    const { messages, messageStore } = this.ctx;
+    const { sms, messageStore } = this.ctx;
     for (;;) {
       const unreported = messageStore.unreportedCloud(100);
       if (unreported.length === 0) return;
       const stamped = unreported.map(({ id, updatedAt }) => ({
         id,
         updatedAt,
-        wire: messages.toWire(messages.get(id)!),
+        wire: sms.toWire(sms.get(id)!),
       }));
       const reports: MessageReport[] = stamped.map(({ wire }) => ({
         id: wire.id,

@@ -2,7 +2,7 @@ import type { Db } from './store/database.ts';
 import type { MessageStore, StoredMessage } from './store/messages.ts';
 import type { DeviceEvents, EmittedEvent } from './events.ts';
 import type { DeviceSettings } from './settings.ts';
-import type { OutgoingSms, SmsCarrier } from './carrier/carrier.ts';
+import { requireSim, type IncomingSms, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
 import { HttpError, type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
 import { contentDigest, newId } from '../shared/ids.ts';
@@ -20,11 +20,13 @@ export interface NewMessage {
 }
 
 /**
- * Outgoing and incoming SMS on the device. Each recipient's state change and the event it
- * causes commit in one transaction, so an event is never recorded without its state or lost
- * after it.
+ * The phone's SMS side: it hands outgoing messages to the carrier and follows their recipients'
+ * states, and turns what the carrier receives into `sms:received`. Each recipient's state change
+ * and the event it causes commit in one transaction, so an event is never recorded without its
+ * state or lost after it. (The server's `MessagesService` is another thing: the 3rdparty
+ * messages resource, which hands messages to devices.)
  */
-export class MessageService {
+export class SmsService {
   private readonly inProgress = new Set<string>();
   private readonly stateListeners: ((id: string) => void)[] = [];
 
@@ -46,18 +48,13 @@ export class MessageService {
         : ({ state: 'Failed', reason: report.reason ?? 'DELIVERY_FAILED' } as const);
       this.advance(report.messageId, report.position, outcome);
     });
-    deps.carrier.onIncoming((sms) => this.receive(sms.from, sms.text, sms.simNumber));
+    deps.carrier.onIncoming((sms) => this.receive(sms));
   }
 
   /** Store a message and hand it to the carrier in the background. */
   enqueue(request: NewMessage): StoredMessage {
     const { clock, carrier, messages } = this.deps;
-    if (request.simNumber != null && request.simNumber > carrier.simCount) {
-      throw new HttpError(
-        400,
-        `simNumber ${request.simNumber} does not exist: this device has ${carrier.simCount} SIM(s)`,
-      );
-    }
+    requireSim(carrier, request.simNumber);
     const now = clock.now();
     const id = request.id ?? newId();
     const validUntil = request.validUntil ?? (request.ttlSeconds != null ? now + request.ttlSeconds * 1000 : null);
@@ -118,14 +115,14 @@ export class MessageService {
     this.stateListeners.push(listener);
   }
 
-  /** An SMS arrived from the network. */
-  receive(from: string, text: string, simNumber: number | null): EmittedEvent {
+  /** An SMS arrived: the carrier calls this (see `VirtualCarrier.receive`). */
+  private receive(sms: IncomingSms): EmittedEvent {
     const { events, clock, timeZone } = this.deps;
     return events.emit('sms:received', {
-      messageId: contentDigest(text),
-      message: text,
-      phoneNumber: from,
-      simNumber,
+      messageId: contentDigest(sms.text),
+      message: sms.text,
+      phoneNumber: sms.from,
+      simNumber: sms.simNumber,
       receivedAt: formatInZone(clock.now(), timeZone),
     });
   }
