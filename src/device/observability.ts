@@ -29,9 +29,7 @@ export class DeviceObservability {
   private readonly attemptListeners = new Set<(notice: AttemptNotice) => void>();
   private readonly logLine: ReturnType<typeof hotLogLine>;
 
-  constructor(
-    private readonly deps: { outbox: Outbox; events: DeviceEvents; retryCount: () => number; logger: Logger },
-  ) {
+  constructor(private readonly deps: { outbox: Outbox; events: DeviceEvents; logger: Logger }) {
     const registers = [this.registry];
     this.logLine = hotLogLine(deps.logger);
     this.attempts = deliveryAttemptMetrics(this.registry, '');
@@ -61,12 +59,7 @@ export class DeviceObservability {
   }
 
   /** The dispatcher's onAttempt: count, time and log the attempt, then tell the live streams. */
-  recordAttempt(result: AttemptResult): void {
-    const outcome: AttemptOutcome = result.ok
-      ? 'succeeded'
-      : result.delivery.retriesSoFar + 1 > this.deps.retryCount()
-        ? 'failed'
-        : 'retry';
+  recordAttempt(result: AttemptResult, outcome: AttemptOutcome): void {
     this.attempts.observe(outcome, result.durationMs);
     const notice: AttemptNotice = {
       deliveryId: result.delivery.id,

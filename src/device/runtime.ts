@@ -12,7 +12,7 @@ import { DeviceSettings } from './settings.ts';
 import { DeviceEvents, type DeviceIdentity } from './events.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { HttpSender } from './dispatch/http-sender.ts';
-import { ATTEMPT_TIMEOUT_MS } from './dispatch/retry-policy.ts';
+import { ATTEMPT_TIMEOUT_MS, RetryPolicy } from './dispatch/retry-policy.ts';
 import { VirtualCarrier } from './carrier/virtual-carrier.ts';
 import { SmsService } from './sms-service.ts';
 import { NetworkState } from './network.ts';
@@ -151,26 +151,20 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const dispatcher = new Dispatcher({
     outbox,
     clock,
-    timeScale,
     concurrency: options.concurrency,
     perReceiverLimit: options.perReceiverLimit,
     send: (delivery, key) => sender.send(delivery, key),
     signingKey: () => settings.signingKey(),
-    retryCount: () => settings.get().webhooks.retry_count,
+    retries: new RetryPolicy({ retryCount: () => settings.get().webhooks.retry_count, timeScale }),
     mayDeliver: () => network.isOnline() || !settings.get().webhooks.internet_required,
-    onAttempt: (result) => observability.recordAttempt(result),
+    onAttempt: (result, outcome) => observability.recordAttempt(result, outcome),
   });
   network.onChange(() => dispatcher.wake());
   settings.onChange(() => dispatcher.wake());
 
   const events = new DeviceEvents({ db, outbox, webhooks, identity, clock, wake: () => dispatcher.wake() });
   const logger = options.logger ?? createLogger({ name: 'device' });
-  const observability = new DeviceObservability({
-    outbox,
-    events,
-    retryCount: () => settings.get().webhooks.retry_count,
-    logger,
-  });
+  const observability = new DeviceObservability({ outbox, events, logger });
   const carrier = new VirtualCarrier({ clock, simCount: options.simCount, ...options.carrierDelays });
   const sms = new SmsService({
     db,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
+import { RetryPolicy } from '../../src/device/dispatch/retry-policy.ts';
 import { tempDir } from '../helpers/device.ts';
 
 const target = (n: number) => ({
@@ -11,6 +12,10 @@ const target = (n: number) => ({
   url: `https://example.com/${n}`,
   envelopeDeviceId: 'dev-1',
 });
+/** Retries due at once (time scale 0) within a budget of `retryCount`: the device's own rule. */
+const retries = (retryCount: number) => new RetryPolicy({ retryCount: () => retryCount, timeScale: 0 });
+/** A schedule that never gives up, with retries due when `at` says. */
+const retryAt = (at: (r: AttemptResult) => number) => ({ retryAt: at });
 const result = (delivery: ClaimedDelivery, ok: boolean, at = 1000): AttemptResult => ({
   delivery,
   startedAt: at,
@@ -85,8 +90,7 @@ test('a claim is exclusive and writes nothing: the row stays pending with the at
     assert.equal(outbox.listDeliveries({ state: 'pending', limit: 100 }).length, 0);
     outbox.recordAttempts(
       a.map((d) => result(d, true)),
-      14,
-      () => 0,
+      retries(14),
       1001,
     );
     assert.deepEqual(outbox.countByState(), { pending: 0, sending: 20, succeeded: 30, failed: 0 });
@@ -100,29 +104,30 @@ test('transitions are guarded: a stale result is ignored, the budget decides fai
   const { db, outbox, dir } = fixture();
   try {
     outbox.enqueue('sms:received', {}, [target(1)], 0);
-    const next = () => 0; // due again at once, to walk the budget quickly
+    const rule = retries(2); // due again as soon as an attempt ends, to walk the budget quickly
+    const later = 2000; // after every attempt below has ended
     let [d] = outbox.claimDue(0, 1);
     assert.deepEqual([d.attempt, d.retriesSoFar], [1, 0]);
     assert.deepEqual(outbox.claimDue(0, 1), [], 'a sending delivery is not claimed again');
 
-    outbox.recordAttempts([result(d, false)], 2, next, 0);
-    outbox.recordAttempts([result(d, true)], 2, next, 0); // the same attempt reported twice: ignored
+    outbox.recordAttempts([result(d, false)], rule, 0);
+    outbox.recordAttempts([result(d, true)], rule, 0); // the same attempt reported twice: ignored
     assert.equal(outbox.getDelivery(d.id)!.state, 'pending');
     assert.equal(outbox.getDelivery(d.id)!.attemptLog.length, 1);
 
-    [d] = outbox.claimDue(0, 1);
+    [d] = outbox.claimDue(later, 1);
     assert.deepEqual([d.attempt, d.retriesSoFar], [2, 1]);
-    outbox.recordAttempts([result(d, false)], 2, next, 0);
-    [d] = outbox.claimDue(0, 1);
-    outbox.recordAttempts([result(d, false)], 2, next, 0);
+    outbox.recordAttempts([result(d, false)], rule, 0);
+    [d] = outbox.claimDue(later, 1);
+    outbox.recordAttempts([result(d, false)], rule, 0);
     assert.equal(outbox.getDelivery(d.id)!.state, 'failed', 'retry_count=2: three attempts, then failed');
-    assert.deepEqual(outbox.claimDue(0, 1), []);
+    assert.deepEqual(outbox.claimDue(later, 1), []);
 
     assert.equal(outbox.redeliver(d.id, 5), true);
     [d] = outbox.claimDue(5, 1);
     assert.deepEqual([d.attempt, d.retriesSoFar], [4, 0], 'numbering goes on, the backoff starts over');
     assert.equal(outbox.redeliver(d.id, 5), false, 'not while it is being sent');
-    outbox.recordAttempts([result(d, true)], 2, next, 5);
+    outbox.recordAttempts([result(d, true)], rule, 5);
     assert.equal(outbox.getDelivery(d.id)!.state, 'succeeded');
   } finally {
     db.close();
@@ -144,8 +149,7 @@ test('in-flight deliveries are released after a crash without spending their att
     );
     outbox.recordAttempts(
       claimed.map((d) => result(d, true)),
-      14,
-      () => 0,
+      retries(14),
       100,
     );
     assert.equal(
@@ -164,7 +168,11 @@ test('retries are ordered by due time; nextDueAt reports the earliest', () => {
   try {
     outbox.enqueue('sms:received', {}, [target(1), target(2)], 0);
     const [a, b] = outbox.claimDue(0, 2);
-    outbox.recordAttempts([result(a, false), result(b, false)], 14, (r) => (r.delivery.id === a.id ? 500 : 300), 0);
+    outbox.recordAttempts(
+      [result(a, false), result(b, false)],
+      retryAt((r) => (r.delivery.id === a.id ? 500 : 300)),
+      0,
+    );
     assert.equal(outbox.nextDueAt(), 300);
     assert.deepEqual(outbox.claimDue(299, 5), []);
     assert.deepEqual(

@@ -1,7 +1,8 @@
 import type { AttemptResult, ClaimedDelivery, Outbox } from '../store/outbox.ts';
+import type { AttemptOutcome } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { retryDelayMs } from './retry-policy.ts';
-import { webhookTarget } from './webhook-target.ts';
+import type { RetryPolicy } from './retry-policy.ts';
+import { ReceiverSlots } from './receiver-slots.ts';
 
 /** While a busy receiver's deliveries wait, how often the queue is looked at again, ms. */
 const BUSY_RECEIVER_RECHECK_MS = 25;
@@ -11,10 +12,10 @@ export interface DispatcherOptions {
   clock: Clock;
   send: (delivery: ClaimedDelivery, signingKey: string) => Promise<AttemptResult>;
   signingKey: () => string;
-  retryCount: () => number;
+  /** when a failed attempt is tried again, and when it was the last */
+  retries: RetryPolicy;
   /** false while deliveries must wait (no connectivity and internet required) */
   mayDeliver: () => boolean;
-  timeScale: number;
   /** attempts in flight at once */
   concurrency?: number;
   /**
@@ -24,7 +25,8 @@ export interface DispatcherOptions {
   perReceiverLimit?: number;
   /** safety net: how often the queue is looked at even if nothing woke the dispatcher */
   pollIntervalMs?: number;
-  onAttempt?: (result: AttemptResult) => void;
+  /** every finished attempt, as soon as it has finished, with what becomes of it */
+  onAttempt?: (result: AttemptResult, outcome: AttemptOutcome) => void;
 }
 
 /**
@@ -36,13 +38,10 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   private readonly concurrency: number;
-  private readonly perReceiverLimit: number;
   private readonly pollIntervalMs: number;
   private inFlight = 0;
-  /** attempts in flight per receiver origin */
-  private readonly inFlightByOrigin = new Map<string, number>();
-  /** whether the last claim left a due delivery waiting because its receiver was busy */
-  private refusedAny = false;
+  /** attempts in flight per receiver */
+  private readonly slots: ReceiverSlots;
   private nextLookaheadAt = 0;
   private readonly finished: AttemptResult[] = [];
   private pumpQueued = false;
@@ -57,9 +56,8 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
-    this.perReceiverLimit = Math.max(
-      1,
-      Math.min(this.concurrency, options.perReceiverLimit ?? Math.ceil(this.concurrency / 2)),
+    this.slots = new ReceiverSlots(
+      Math.max(1, Math.min(this.concurrency, options.perReceiverLimit ?? Math.ceil(this.concurrency / 2))),
     );
     this.pollIntervalMs = options.pollIntervalMs ?? 5_000;
   }
@@ -106,26 +104,19 @@ export class Dispatcher {
    * transaction, then start sending them.
    */
   private pump(finished: AttemptResult[] = []): void {
-    const { clock, outbox, timeScale } = this.options;
+    const { clock, outbox, retries } = this.options;
     const delivering = this.running && this.options.mayDeliver();
     const room = delivering ? this.concurrency - this.inFlight + finished.length : 0;
     if (finished.length === 0 && room <= 0) return; // full, nothing to record: a finishing attempt pumps again
-    for (const r of finished) this.release(r.delivery.url);
-    this.refusedAny = false;
+    for (const r of finished) this.slots.release(r.delivery.url);
     const now = clock.now();
     // Looking further down the queue past a busy receiver's deliveries costs a read of many rows:
     // at most once per recheck period, not on every finished attempt.
     const lookahead = now >= this.nextLookaheadAt;
-    const claimed = outbox.recordAndClaim(
-      finished,
-      finished.length > 0 ? this.options.retryCount() : 0,
-      (r) => r.startedAt + r.durationMs + retryDelayMs(r.delivery.retriesSoFar, timeScale),
-      now,
-      room,
-      this.admit,
-      lookahead,
-    );
-    if (this.refusedAny && lookahead) this.nextLookaheadAt = now + BUSY_RECEIVER_RECHECK_MS;
+    const claimed = outbox.recordAndClaim(finished, retries, now, room, this.slots.admit, lookahead);
+    // whether a due delivery was left waiting because its receiver was busy
+    const refusedAny = this.slots.takeRefused();
+    if (refusedAny && lookahead) this.nextLookaheadAt = now + BUSY_RECEIVER_RECHECK_MS;
     this.inFlight -= finished.length;
     if (claimed.length > 0) {
       const key = this.options.signingKey();
@@ -138,32 +129,7 @@ export class Dispatcher {
     // Not full: nothing more can start now. Wait for the next due retry; but when deliveries were
     // left waiting for a busy receiver, look again shortly (they are due already, so the timer
     // would otherwise fire at once, again and again).
-    if (delivering && claimed.length < room)
-      this.armDueTimer(this.refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
-  }
-
-  /** Take a slot of the delivery's receiver, if it has one free (the claim's admission check). */
-  private readonly admit = (url: string): boolean => {
-    const origin = this.originOf(url);
-    const busy = this.inFlightByOrigin.get(origin) ?? 0;
-    if (busy >= this.perReceiverLimit) {
-      this.refusedAny = true;
-      return false;
-    }
-    this.inFlightByOrigin.set(origin, busy + 1);
-    return true;
-  };
-
-  private release(url: string): void {
-    const origin = this.originOf(url);
-    const busy = (this.inFlightByOrigin.get(origin) ?? 1) - 1;
-    if (busy > 0) this.inFlightByOrigin.set(origin, busy);
-    else this.inFlightByOrigin.delete(origin);
-  }
-
-  private originOf(url: string): string {
-    // a URL that does not parse is its own group; the sender reports it as the attempt's error
-    return webhookTarget(url)?.origin ?? url;
+    if (delivering && claimed.length < room) this.armDueTimer(refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
   }
 
   private armDueTimer(notBefore: number): void {
@@ -191,7 +157,7 @@ export class Dispatcher {
     // closed by now); its result is dropped and the delivery is retried after a restart.
     if (this.stopped) return;
     this.finished.push(result);
-    this.options.onAttempt?.(result);
+    this.options.onAttempt?.(result, this.options.retries.outcome(result));
     if (this.flushQueued) return;
     this.flushQueued = true;
     setImmediate(() => this.flush());
@@ -223,7 +189,7 @@ export class Dispatcher {
     }
     this.flush();
     this.options.outbox.releaseInFlight(this.options.clock.now());
-    this.inFlightByOrigin.clear();
+    this.slots.clear();
     this.stopped = true;
   }
 }

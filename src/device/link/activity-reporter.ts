@@ -12,6 +12,7 @@ import {
   type ReportedEvent,
 } from '../../protocol/index.ts';
 import { MobileApiError } from './mobile-client.ts';
+import { storedAttemptOutcome } from '../dispatch/retry-policy.ts';
 
 /** At most one report per this long, and only when something changed. */
 const REPORT_INTERVAL_MS = 500;
@@ -306,12 +307,9 @@ function toReportedDelivery(
   const inFlight = row.state === 'sending';
   const state = inFlight ? 'pending' : row.state;
   const attempts = inFlight ? row.attempts - 1 : row.attempts;
-  const outcomeOf = (attempt: AttemptRow): AttemptOutcome => {
-    if (notice?.attempt === attempt.number) return notice.outcome;
-    if (attempt.status !== null && attempt.status >= 200 && attempt.status < 300) return 'succeeded';
-    // Without the notice (an attempt from before a restart): the last one of a failed delivery spent the budget.
-    return attempt.number === attempts && state === 'failed' ? 'failed' : 'retry';
-  };
+  // The notice says what became of the attempt it is about; older ones are read back from the row.
+  const outcomeOf = (attempt: AttemptRow): AttemptOutcome =>
+    notice?.attempt === attempt.number ? notice.outcome : storedAttemptOutcome(attempt, { state, attempts });
   return {
     id: row.id,
     eventId: row.eventId,

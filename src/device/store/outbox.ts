@@ -29,6 +29,12 @@ export interface ClaimedDelivery {
   retriesSoFar: number;
 }
 
+/** The retry rule as the outbox needs it (`RetryPolicy` in the dispatcher is the rule). */
+export interface RetrySchedule {
+  /** when a failed attempt is tried again; null when it was the delivery's last */
+  retryAt(result: AttemptResult): number | null;
+}
+
 export interface AttemptResult {
   delivery: ClaimedDelivery;
   startedAt: number;
@@ -74,9 +80,9 @@ const DELIVERY_COLUMNS = `
  * The delivery outbox. Every state change of a delivery is one statement here, and each guards
  * itself in its WHERE clause, so no caller can move a delivery from a state it is not in.
  *
- *   pending ──claimDue──► sending ──recordAttempt(ok)──► succeeded
+ *   pending ──claimDue──► sending ──recordAttempts(ok)──► succeeded
  *      ▲                     │
- *      └──recordAttempt(fail, retries left)──┘──(no retries left)──► failed
+ *      └──recordAttempts(fail, retried)──┘──(the last attempt)──► failed
  *   any but sending ──redeliver──► pending
  *
  * "sending" lives in memory only: a claim writes nothing. A crash or a stop mid-attempt leaves
@@ -138,11 +144,11 @@ export class Outbox {
       `UPDATE deliveries SET state = 'succeeded', attempts = :attempt, updated_at = :now, last_status = :status, last_error = NULL
         WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
     );
-    // Retries left while (attempts - attempts_before_redeliver) <= retryCount: 1 first try + retryCount retries.
+    // :state is 'pending' (retried at :nextAttemptAt) or 'failed' (no retry left): the retry rule decides.
     this.failStatement = db.prepare(
       `UPDATE deliveries
-          SET state = CASE WHEN :attempt - attempts_before_redeliver > :retryCount THEN 'failed' ELSE 'pending' END,
-              attempts = :attempt, next_attempt_at = :nextAttemptAt, updated_at = :now, last_status = :status, last_error = :error
+          SET state = :state, attempts = :attempt, next_attempt_at = :nextAttemptAt, updated_at = :now,
+              last_status = :status, last_error = :error
         WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
     );
     this.insertAttempt = db.prepare(
@@ -176,14 +182,13 @@ export class Outbox {
     this.recordAndClaimTx = db.transaction(
       (
         results: readonly AttemptResult[],
-        retryCount: number,
-        nextAttemptAt: (r: AttemptResult) => number,
+        retries: RetrySchedule,
         now: number,
         limit: number,
         admit?: (url: string) => boolean,
         lookahead?: boolean,
       ) => {
-        this.recordEach(results, retryCount, nextAttemptAt, now);
+        this.recordEach(results, retries, now);
         return limit > 0 ? this.claimDue(now, limit, admit, lookahead) : [];
       },
     );
@@ -281,16 +286,11 @@ export class Outbox {
   }
 
   /**
-   * Record finished attempts in one transaction. `nextAttemptAt` decides when a failed one is
-   * retried; the statement itself decides whether the budget is spent.
+   * Record finished attempts in one transaction. `retries` says when a failed one is tried again,
+   * or that it was the last (the delivery fails).
    */
-  recordAttempts(
-    results: readonly AttemptResult[],
-    retryCount: number,
-    nextAttemptAt: (r: AttemptResult) => number,
-    now: number,
-  ): void {
-    this.recordTx(results, retryCount, nextAttemptAt, now);
+  recordAttempts(results: readonly AttemptResult[], retries: RetrySchedule, now: number): void {
+    this.recordTx(results, retries, now);
   }
 
   /**
@@ -299,39 +299,36 @@ export class Outbox {
    */
   recordAndClaim(
     results: readonly AttemptResult[],
-    retryCount: number,
-    nextAttemptAt: (r: AttemptResult) => number,
+    retries: RetrySchedule,
     now: number,
     claimLimit: number,
     admit?: (url: string) => boolean,
     lookahead = false,
   ): ClaimedDelivery[] {
-    return this.recordAndClaimTx(results, retryCount, nextAttemptAt, now, claimLimit, admit, lookahead);
+    return this.recordAndClaimTx(results, retries, now, claimLimit, admit, lookahead);
   }
 
-  private recordEach(
-    results: readonly AttemptResult[],
-    retryCount: number,
-    nextAttemptAt: (r: AttemptResult) => number,
-    now: number,
-  ): void {
+  private recordEach(results: readonly AttemptResult[], retries: RetrySchedule, now: number): void {
     for (const r of results) {
       const { seq, attempt, id } = r.delivery;
       if (this.claimed.get(seq) === id) {
         this.claimed.delete(seq);
         this.claimedIds.delete(id);
       }
-      const changed = r.ok
-        ? this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes
-        : this.failStatement.run({
-            seq,
-            attempt,
-            now,
-            status: r.status,
-            error: r.error,
-            retryCount,
-            nextAttemptAt: nextAttemptAt(r),
-          }).changes;
+      let changed: number;
+      if (r.ok) changed = this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes;
+      else {
+        const retryAt = retries.retryAt(r);
+        changed = this.failStatement.run({
+          seq,
+          attempt,
+          now,
+          status: r.status,
+          error: r.error,
+          state: retryAt === null ? 'failed' : 'pending',
+          nextAttemptAt: retryAt ?? now,
+        }).changes;
+      }
       // A row that moved on meanwhile (the same attempt already recorded) keeps no second copy.
       if (changed === 1) {
         this.insertAttempt.run(seq, attempt, r.startedAt, r.durationMs, r.status, r.error, r.responsePreview);
