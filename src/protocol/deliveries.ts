@@ -7,8 +7,15 @@ import { EventNameSchema, WEBHOOK_SOURCES } from './webhooks.ts';
  * so the dashboard reads either.
  */
 
+/** pending → succeeded | failed; `sending` while an attempt is in flight (the device's API shows it). */
 export const DELIVERY_STATES = ['pending', 'sending', 'succeeded', 'failed'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
+/**
+ * The states a delivery is stored and reported in: `sending` lives in the device's memory only (a
+ * claim writes nothing), so a stored row and the server's copy say `pending` meanwhile.
+ */
+export type StoredDeliveryState = Exclude<DeliveryState, 'sending'>;
+export const STORED_DELIVERY_STATES = DELIVERY_STATES.filter((s): s is StoredDeliveryState => s !== 'sending');
 
 /** What became of one attempt: done, another try scheduled, or the retry budget spent. */
 export const ATTEMPT_OUTCOMES = ['succeeded', 'retry', 'failed'] as const;
@@ -125,8 +132,6 @@ export const ReportedAttemptSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const REPORTED_DELIVERY_STATES = ['pending', 'succeeded', 'failed'] as const;
-
 export const ReportedDeliverySchema = Type.Object(
   {
     id: Id(),
@@ -136,7 +141,7 @@ export const ReportedDeliverySchema = Type.Object(
     source: Type.Union(WEBHOOK_SOURCES.map((s) => Type.Literal(s))),
     url: Type.String({ minLength: 1, maxLength: 2048 }),
     state: Type.Union(
-      REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)),
+      STORED_DELIVERY_STATES.map((s) => Type.Literal(s)),
       {
         description: 'as stored on the device: an attempt in flight is reported once it has finished',
       },

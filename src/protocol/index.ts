@@ -6,3 +6,4 @@ export * from './errors.ts';
 export * from './signing.ts';
 export * from './mobile.ts';
 export * from './deliveries.ts';
+export * from './push.ts';

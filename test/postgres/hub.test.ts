@@ -4,7 +4,8 @@ import { createTestDatabase, query, type TestDatabase } from './helpers.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import type { ServerStore } from '../../src/server/store/store.ts';
 import { userEventNotification, type PostgresPushHub } from '../../src/server/push/hub.postgres.ts';
-import type { ActivityNotice, PushEvent } from '../../src/server/push/hub.ts';
+import type { ActivityNotice } from '../../src/server/push/hub.ts';
+import type { PushEvent } from '../../src/protocol/index.ts';
 import { eventually } from '../server/helpers.ts';
 
 /** Two "nodes": two stores (two pools) on one database, each with its LISTEN/NOTIFY hub. */

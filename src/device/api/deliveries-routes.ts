@@ -9,15 +9,9 @@ import {
   ErrorBodySchema,
   EventNameSchema,
   HttpError,
-  type DeliveryState,
 } from '../../protocol/index.ts';
-import type { DeliveryRow, AttemptRow, DeliveryState as OutboxDeliveryState } from '../store/outbox.ts';
+import type { DeliveryRow, AttemptRow } from '../store/outbox.ts';
 import { formatInZone } from '../time-format.ts';
-
-// The outbox names its states itself; this fails to compile if they ever differ from the protocol's.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const statesAgree: Same<DeliveryState, OutboxDeliveryState> = true;
-void statesAgree;
 
 const ListQuery = Type.Object(
   {

@@ -40,13 +40,14 @@ export interface MobileDevice {
 
 // The message exchange's wire shapes are defined once, in the protocol.
 import type { MessageReport, MobileMessage } from '../../protocol/mobile.ts';
-import type { ActivityReport, Health } from '../../protocol/index.ts';
+import type { ActivityReport, EventName, Health } from '../../protocol/index.ts';
 export type { MessageReport, MobileMessage };
 
 export interface MobileWebhook {
   id: string;
   url: string;
-  event: 'sms:received' | 'sms:sent' | 'sms:delivered' | 'sms:failed' | 'system:ping' | (string & {});
+  /** a name this device may not know yet (a newer server): such webhooks are skipped */
+  event: EventName | (string & {});
   /** null = every device of the user */
   deviceId: string | null;
 }
@@ -57,11 +58,10 @@ export interface MobileWebhook {
  */
 export type MobileSettings = Partial<Record<'messages' | 'webhooks' | 'logs' | 'ping', Record<string, unknown>>>;
 
-export type MobileEventType = 'MessageEnqueued' | 'WebhooksUpdated' | 'SettingsUpdated' | 'DeliveryRedeliverRequested';
-
+/** A frame of the push stream as it arrived; `parsePushEvent` (protocol) turns it into a push this device knows. */
 export interface MobileEvent {
-  /** MessageEnqueued, WebhooksUpdated, SettingsUpdated, DeliveryRedeliverRequested (others may come later: ignore them) */
-  type: MobileEventType | (string & {});
+  /** the SSE event type: a `PushEventType`, or one a newer server added (ignore it) */
+  type: string;
   /** the parsed `data:` JSON (a raw string when it is not JSON) */
   data: unknown;
 }

@@ -1,13 +1,10 @@
 import type { Db } from './database.ts';
-import type { EventName, WebhookSource } from '../../protocol/index.ts';
+import type { DeliveryState, EventName, WebhookSource } from '../../protocol/index.ts';
 import { serializeEnvelope } from '../../protocol/index.ts';
 import { newId } from '../../shared/ids.ts';
 
-export type DeliveryState = 'pending' | 'sending' | 'succeeded' | 'failed';
-
 /** How far past `limit` a claim looks for deliveries whose receiver may take another attempt. */
 export const CLAIM_LOOKAHEAD = 8;
-export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'sending', 'succeeded', 'failed'];
 
 /** A webhook an event goes to, with the deviceId its envelope carries. */
 export interface DeliveryTarget {

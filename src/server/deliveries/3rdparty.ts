@@ -8,7 +8,7 @@ import {
   deliveryPageSchema,
   ErrorBodySchema,
   EventNameSchema,
-  REPORTED_DELIVERY_STATES,
+  STORED_DELIVERY_STATES,
 } from '../../protocol/index.ts';
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import type { ServerContext } from '../context.ts';
@@ -40,7 +40,7 @@ const ListQuery = Type.Object(
   {
     state: Type.Optional(
       Type.Union(
-        REPORTED_DELIVERY_STATES.map((s) => Type.Literal(s)),
+        STORED_DELIVERY_STATES.map((s) => Type.Literal(s)),
         { description: 'an attempt in flight shows as pending' },
       ),
     ),

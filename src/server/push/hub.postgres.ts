@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { HealthCheck } from '../../protocol/index.ts';
+import { parsePushEvent, type HealthCheck, type PullHintType, type PushEvent } from '../../protocol/index.ts';
 import type { PgPool } from '../store/postgres.ts';
 import {
   ACTIVITY_NOTICE_TYPES,
   InProcessPushHub,
-  PUSH_EVENT_TYPES,
   RE_PULL_EVENTS,
   type ActivityListener,
   type ActivityNotice,
   type PushHub,
   type HubWatcher,
-  type PushEvent,
   type PushListener,
 } from './hub.ts';
 
@@ -54,7 +52,7 @@ export interface PostgresPushHubOptions {
  * `pg_notify(channel, payload)` in the transaction of the change it announces: it goes out only
  * if the change commits, and every node (the writer's too) delivers it.
  */
-export function userEventNotification(userId: string, type: PushEvent['type']): { channel: string; payload: string } {
+export function userEventNotification(userId: string, type: PullHintType): { channel: string; payload: string } {
   return { channel: EVENTS_CHANNEL, payload: encodeUserEvent('', userId, { type, data: {} }) };
 }
 
@@ -252,8 +250,8 @@ export class PostgresPushHub implements PushHub {
       if (typeof n.u === 'string' && notices.length > 0) void this.local.publishActivity(n.u, notices);
       return;
     }
-    if (!n.t || !(PUSH_EVENT_TYPES as readonly string[]).includes(n.t)) return;
-    const event = { type: n.t, data: n.x ?? {} };
+    const event = typeof n.t === 'string' ? parsePushEvent(n.t, n.x ?? {}) : undefined;
+    if (!event) return;
     if (typeof n.u === 'string') void this.local.publishToUser(n.u, event);
     else if (Array.isArray(n.d)) void this.local.publish(n.d, event);
   }

@@ -1,29 +1,4 @@
-import type { HealthCheck } from '../../protocol/index.ts';
-
-/**
- * What the server pushes to devices. The first three say something changed, and the device pulls
- * it; `DeliveryRedeliverRequested` (data `{id}`) asks the device to send one of its deliveries again.
- */
-export const PUSH_EVENT_TYPES = [
-  'MessageEnqueued',
-  'WebhooksUpdated',
-  'SettingsUpdated',
-  'DeliveryRedeliverRequested',
-] as const;
-export type PushEventType = (typeof PUSH_EVENT_TYPES)[number];
-
-/** The push types that mean "pull this again": what a device is sent after a gap in the push channel. */
-const RE_PULL_TYPES = [
-  'MessageEnqueued',
-  'WebhooksUpdated',
-  'SettingsUpdated',
-] as const satisfies readonly PushEventType[];
-
-export interface PushEvent {
-  type: PushEventType;
-  /** small hints (e.g. the message id); devices must not rely on them, they re-pull */
-  data: Record<string, unknown>;
-}
+import { PULL_HINT_TYPES, type HealthCheck, type PushEvent } from '../../protocol/index.ts';
 
 export type PushListener = (event: PushEvent) => void;
 
@@ -71,8 +46,8 @@ export interface PushHub {
   close(): Promise<void>;
 }
 
-/** Every push type once: a device pulls everything on these (after a gap in the push channel). */
-export const RE_PULL_EVENTS: readonly PushEvent[] = RE_PULL_TYPES.map((type) => ({ type, data: {} }));
+/** Every pull hint once: a device pulls everything on these (after a gap in the push channel). */
+export const RE_PULL_EVENTS: readonly PushEvent[] = PULL_HINT_TYPES.map((type) => ({ type, data: {} }));
 
 /** The single-process hub: maps from device id to the listeners of its open streams, and from user to those devices. */
 export class InProcessPushHub implements PushHub {

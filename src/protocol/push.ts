@@ -1,0 +1,45 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/**
+ * What the server pushes to a linked device on `GET /mobile/v1/events` (Server-Sent Events: the
+ * type is the `event:` field, the data the JSON of `data:`). Most say only that something changed,
+ * and the device pulls it; since a device also pulls everything after every (re)connect, a push it
+ * missed is never lost. Data schemas allow more keys: a newer server may say more.
+ */
+export const PUSH_EVENT_SCHEMAS = {
+  /** a message waits for the device: it pulls `GET /mobile/v1/message` (`id` is a hint) */
+  MessageEnqueued: Type.Object({ id: Type.Optional(Type.String()) }),
+  /** the device's Cloud webhook list changed: it pulls `GET /mobile/v1/webhooks` */
+  WebhooksUpdated: Type.Object({}),
+  /** the user's settings changed: it pulls `GET /mobile/v1/settings` */
+  SettingsUpdated: Type.Object({}),
+  /** the server's dashboard asks the device to send its delivery `id` again */
+  DeliveryRedeliverRequested: Type.Object({ id: Type.String() }),
+};
+
+export type PushEventType = keyof typeof PUSH_EVENT_SCHEMAS;
+export const PUSH_EVENT_TYPES = Object.keys(PUSH_EVENT_SCHEMAS) as readonly PushEventType[];
+export type PushEventData<T extends PushEventType> = Static<(typeof PUSH_EVENT_SCHEMAS)[T]>;
+/** One push, its data typed by its type. */
+export type PushEvent<T extends PushEventType = PushEventType> = {
+  [K in T]: { type: K; data: PushEventData<K> };
+}[T];
+
+/** The pushes that only mean "pull this again": what a device needs after a gap in the push channel. */
+export const PULL_HINT_TYPES = [
+  'MessageEnqueued',
+  'WebhooksUpdated',
+  'SettingsUpdated',
+] as const satisfies readonly PushEventType[];
+export type PullHintType = (typeof PULL_HINT_TYPES)[number];
+
+export function isPushEventType(value: unknown): value is PushEventType {
+  return typeof value === 'string' && Object.hasOwn(PUSH_EVENT_SCHEMAS, value);
+}
+
+/** A push as it arrived (type and parsed data), if it is one this side knows and its data fits; else undefined. */
+export function parsePushEvent(type: string, data: unknown): PushEvent | undefined {
+  if (!isPushEventType(type) || !Value.Check(PUSH_EVENT_SCHEMAS[type], data)) return undefined;
+  return { type, data } as PushEvent;
+}
