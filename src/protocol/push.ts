@@ -38,8 +38,13 @@ export function isPushEventType(value: unknown): value is PushEventType {
   return typeof value === 'string' && Object.hasOwn(PUSH_EVENT_SCHEMAS, value);
 }
 
-/** A push as it arrived (type and parsed data), if it is one this side knows and its data fits; else undefined. */
+/**
+ * A push as it arrived (type and parsed data), if it is one this side knows: undefined for an
+ * unknown type, or a request whose data does not fit. A pull hint needs no data to be acted on, so
+ * one with data that does not fit is kept, with none.
+ */
 export function parsePushEvent(type: string, data: unknown): PushEvent | undefined {
-  if (!isPushEventType(type) || !Value.Check(PUSH_EVENT_SCHEMAS[type], data)) return undefined;
-  return { type, data } as PushEvent;
+  if (!isPushEventType(type)) return undefined;
+  if (Value.Check(PUSH_EVENT_SCHEMAS[type], data)) return { type, data } as PushEvent;
+  return (PULL_HINT_TYPES as readonly string[]).includes(type) ? ({ type, data: {} } as PushEvent) : undefined;
 }

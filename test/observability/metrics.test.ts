@@ -226,7 +226,7 @@ test('server /metrics: the deliveries a linked device reports are counted, each 
         status_code: '204',
       }) ?? 0;
     const reportsBefore = activityReports(reported);
-    (device.link as unknown as { reporter: { resync(): void } }).reporter.resync();
+    (device.link as unknown as { activity: { resync(): void } }).activity.resync();
     const again = await eventually(async () => {
       const t = await scrape();
       return activityReports(t) > reportsBefore ? t : undefined;

@@ -34,8 +34,8 @@ const REPORT_BUDGET_BYTES = 512 * 1024;
 const RESYNC_DELIVERIES = 100;
 
 export interface ActivityReporterOptions {
-  outbox: Outbox;
-  webhooks: WebhookStore;
+  outbox: Pick<Outbox, 'listDeliveries' | 'getDelivery'>;
+  webhooks: Pick<WebhookStore, 'list'>;
   clock: Clock;
   /** POST /mobile/v1/device/activity */
   send(report: ActivityReport): Promise<void>;

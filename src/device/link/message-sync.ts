@@ -1,0 +1,125 @@
+import type { Clock } from '../../shared/clock.ts';
+import type { SmsService } from '../sms-service.ts';
+import type { MessageStore } from '../store/messages.ts';
+import { formatInZone } from '../time-format.ts';
+import type { MessageReport, MobileClient } from './mobile-client.ts';
+
+/**
+ * The Cloud messages: pulled from the server (`MessageEnqueued`, and on every (re)connect) and
+ * handed to the SMS service; their state changes reported back with `PATCH /mobile/v1/message`.
+ */
+export class MessageSync {
+  private reporting: Promise<void> | undefined;
+  private reportAgain = false;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      client: Pick<MobileClient, 'pullMessages' | 'reportMessages'>;
+      sms: Pick<SmsService, 'get' | 'enqueue' | 'toWire' | 'onStateChange'>;
+      messageStore: Pick<MessageStore, 'unreportedCloud' | 'markReported'>;
+      clock: Clock;
+      timeZone: string;
+      log: (line: string) => void;
+    },
+  ) {}
+
+  start(): void {
+    this.deps.sms.onStateChange(() => this.scheduleReport());
+  }
+
+  /** Stop reporting; resolves when the report on its way has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.reporting;
+  }
+
+  /**
+   * Take the messages waiting on the server and hand them to the SMS service. One this device
+   * cannot send (a SIM it does not have, an id its Local API already used) is reported Failed with
+   * the reason at once: left Pending, it would be handed out again forever, and enough of them would
+   * fill every pull and hold back the messages behind them.
+   */
+  async pull(): Promise<void> {
+    const { client, sms, clock, timeZone, log } = this.deps;
+    const pending = await client.pullMessages();
+    const refused: MessageReport[] = [];
+    for (const message of pending) {
+      const taken = sms.get(message.id);
+      if (taken?.source === 'Cloud') continue; // already taken, its state report is on its way
+      const refuse = (reason: string) => {
+        log(`message ${message.id} refused: ${reason}`);
+        refused.push(failedReport(message.id, message.phoneNumbers, reason, formatInZone(clock.now(), timeZone)));
+      };
+      if (taken) {
+        refuse(
+          `this device already has a message with id "${message.id}" (sent through its Local API); send it again with another id`,
+        );
+        continue;
+      }
+      try {
+        sms.enqueue({
+          id: message.id,
+          text: message.message ?? message.textMessage?.text,
+          phoneNumbers: message.phoneNumbers,
+          simNumber: message.simNumber,
+          withDeliveryReport: message.withDeliveryReport,
+          validUntil: message.validUntil ? Date.parse(message.validUntil) : null,
+          source: 'Cloud',
+        });
+      } catch (error) {
+        refuse((error as Error).message);
+      }
+    }
+    this.scheduleReport();
+    // If this report is lost, the messages are still Pending on the server: the next pull hands
+    // them out again and they are refused and reported again.
+    if (refused.length > 0) await client.reportMessages(refused);
+  }
+
+  /** Report Cloud messages whose state changed; one report run at a time, re-run if more changed meanwhile. */
+  scheduleReport(): void {
+    if (this.stopped) return;
+    if (this.reporting) {
+      this.reportAgain = true;
+      return;
+    }
+    this.reporting = this.reportChanged()
+      .catch((error) => this.deps.log(`state report failed (kept for the next one): ${error.message}`))
+      .finally(() => {
+        this.reporting = undefined;
+        if (this.reportAgain) {
+          this.reportAgain = false;
+          this.scheduleReport();
+        }
+      });
+  }
+
+  private async reportChanged(): Promise<void> {
+    const { client, sms, messageStore, clock } = this.deps;
+    for (;;) {
+      const unreported = messageStore.unreportedCloud(100);
+      if (unreported.length === 0) return;
+      const stamped = unreported.map(({ id, updatedAt }) => ({ id, updatedAt, wire: sms.toWire(sms.get(id)!) }));
+      const reports: MessageReport[] = stamped.map(({ wire }) => ({
+        id: wire.id,
+        state: wire.state,
+        recipients: wire.recipients,
+        states: wire.states,
+      }));
+      await client.reportMessages(reports);
+      const now = clock.now();
+      for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
+    }
+  }
+}
+
+/** The report of a message this device will not send: Failed, for every recipient, with the reason. */
+function failedReport(id: string, phoneNumbers: readonly string[], reason: string, at: string): MessageReport {
+  return {
+    id,
+    state: 'Failed',
+    recipients: phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Failed', error: reason })),
+    states: { Failed: at },
+  };
+}

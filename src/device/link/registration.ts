@@ -1,0 +1,61 @@
+import type { MetaStore } from '../store/meta.ts';
+import { MobileApiError, MobileClient, register } from './mobile-client.ts';
+
+/** What the device keeps of its registration with a server (meta key `link_registration`). */
+export interface StoredRegistration {
+  serverUrl: string;
+  id: string;
+  token: string;
+  login: string;
+}
+
+export interface RegistrationRequest {
+  serverUrl: string;
+  /** the private token of a private server (registers a new user) */
+  privateToken?: string;
+  /** attach to an existing server user instead of creating one */
+  login?: string;
+  password?: string;
+  /** the device's name on the server */
+  name: string;
+}
+
+/**
+ * The device's registration with the server: the kept one while the server still accepts its
+ * token, even if the server's address changed; a fresh one (kept from then on) when there is none
+ * or the server no longer knows it (401, 403, 404). `createdPassword` is the new server user's
+ * password, when this registration created one.
+ */
+export async function ensureRegistration(
+  meta: MetaStore,
+  request: RegistrationRequest,
+): Promise<{ registration: StoredRegistration; createdPassword: string | undefined }> {
+  const stored = meta.getJson<StoredRegistration>('link_registration');
+  if (stored && (await stillRegistered(request.serverUrl, stored.token))) {
+    const registration = { ...stored, serverUrl: request.serverUrl };
+    meta.setJson('link_registration', registration);
+    return { registration, createdPassword: undefined };
+  }
+  const created = await register(request.serverUrl, {
+    privateToken: request.privateToken,
+    basicAuth:
+      request.login !== undefined && request.password !== undefined
+        ? { login: request.login, password: request.password }
+        : undefined,
+    name: request.name,
+  });
+  const registration = { serverUrl: request.serverUrl, id: created.id, token: created.token, login: created.login };
+  meta.setJson('link_registration', registration);
+  return { registration, createdPassword: created.password };
+}
+
+async function stillRegistered(serverUrl: string, token: string): Promise<boolean> {
+  try {
+    await new MobileClient(serverUrl, token).getDevice();
+    return true;
+  } catch (error) {
+    if (error instanceof MobileApiError && (error.status === 401 || error.status === 403 || error.status === 404))
+      return false;
+    throw error;
+  }
+}
