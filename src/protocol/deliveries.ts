@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { EventNameSchema, WEBHOOK_SOURCES } from './webhooks.ts';
+import type { EventName } from './events.ts';
+import { EventNameSchema, WEBHOOK_SOURCES, type WebhookSource } from './webhooks.ts';
 
 /**
  * Webhook deliveries and their attempts as the APIs show them: the device's Local API
@@ -43,6 +44,46 @@ export const DeliverySchema = Type.Object({
   updatedAt: Time('last change'),
 });
 export type DeliveryView = Static<typeof DeliverySchema>;
+
+/** A delivery as the device's outbox keeps it, and the server its copy: times in Unix ms. */
+export interface DeliveryRecord {
+  id: string;
+  eventId: string;
+  event: EventName;
+  webhookSource: WebhookSource;
+  webhookId: string;
+  url: string;
+  state: DeliveryState;
+  attempts: number;
+  /** when the next attempt is due; only meaningful while pending */
+  nextAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * A delivery in the shape the APIs show it, its instants written by `time`: ISO 8601 for the
+ * Local and 3rdparty APIs (`DeliverySchema`), Unix ms for the activity report.
+ */
+export function deliveryView<T>(d: DeliveryRecord, time: (ms: number) => T) {
+  return {
+    id: d.id,
+    eventId: d.eventId,
+    event: d.event,
+    webhookId: d.webhookId,
+    source: d.webhookSource,
+    url: d.url,
+    state: d.state,
+    attempts: d.attempts,
+    nextAttemptAt: d.state === 'pending' && d.nextAttemptAt !== null ? time(d.nextAttemptAt) : null,
+    lastStatus: d.lastStatus,
+    lastError: d.lastError,
+    createdAt: time(d.createdAt),
+    updatedAt: time(d.updatedAt),
+  };
+}
 
 export const AttemptSchema = Type.Object({
   number: Type.Integer({ description: '1-based, over the delivery’s whole life' }),
@@ -200,4 +241,6 @@ export type ActivityReport = Static<typeof ActivityReportSchema>;
 export type ReportedEvent = Static<typeof ReportedEventSchema>;
 export type ReportedDelivery = Static<typeof ReportedDeliverySchema>;
 export type ReportedAttempt = Static<typeof ReportedAttemptSchema>;
+/** An attempt as the device stores it: what a report carries, but for the outcome (worked out when reported). */
+export type AttemptRecord = Omit<ReportedAttempt, 'outcome'>;
 export type ReportedWebhook = Static<typeof ReportedWebhookSchema>;

@@ -6,6 +6,7 @@ import {
   DELIVERY_STATES,
   DeliverySchema,
   deliveryPageSchema,
+  deliveryView,
   ErrorBodySchema,
   EventNameSchema,
   HttpError,
@@ -37,21 +38,7 @@ const tags = ['deliveries'];
 /** The delivery and attempt log, and redelivery. */
 export function deliveryRoutes(app: App, ctx: DeviceContext): void {
   const time = (ms: number) => formatInZone(ms, ctx.timeZone);
-  const wireDelivery = (row: DeliveryRow) => ({
-    id: row.id,
-    eventId: row.eventId,
-    event: row.event,
-    webhookId: row.webhookId,
-    source: row.webhookSource,
-    url: row.url,
-    state: row.state,
-    attempts: row.attempts,
-    nextAttemptAt: row.state === 'pending' ? time(row.nextAttemptAt) : null,
-    lastStatus: row.lastStatus,
-    lastError: row.lastError,
-    createdAt: time(row.createdAt),
-    updatedAt: time(row.updatedAt),
-  });
+  const wireDelivery = (row: DeliveryRow) => deliveryView(row, time);
   const wireAttempt = (a: AttemptRow) => ({ ...a, startedAt: time(a.startedAt) });
 
   app.get(

@@ -5,6 +5,7 @@ import type { AttemptNotice } from '../observability.ts';
 import type { Clock } from '../../shared/clock.ts';
 import {
   ACTIVITY_LIMITS,
+  deliveryView,
   type ActivityReport,
   type AttemptOutcome,
   type ReportedAttempt,
@@ -304,26 +305,15 @@ function toReportedDelivery(
   row: DeliveryRow & { attemptLog: AttemptRow[] },
   notice: AttemptNotice | null,
 ): ReportedDelivery {
-  const inFlight = row.state === 'sending';
-  const state = inFlight ? 'pending' : row.state;
-  const attempts = inFlight ? row.attempts - 1 : row.attempts;
+  const stored = row.state === 'sending' ? { ...row, state: 'pending' as const, attempts: row.attempts - 1 } : row;
   // The notice says what became of the attempt it is about; older ones are read back from the row.
   const outcomeOf = (attempt: AttemptRow): AttemptOutcome =>
-    notice?.attempt === attempt.number ? notice.outcome : storedAttemptOutcome(attempt, { state, attempts });
+    notice?.attempt === attempt.number ? notice.outcome : storedAttemptOutcome(attempt, stored);
+  const view = deliveryView(stored, Math.round);
   return {
-    id: row.id,
-    eventId: row.eventId,
-    event: row.event,
-    webhookId: row.webhookId,
-    source: row.webhookSource,
-    url: row.url,
-    state: state as ReportedDelivery['state'],
-    attempts,
-    nextAttemptAt: state === 'pending' ? Math.round(row.nextAttemptAt) : null,
-    lastStatus: row.lastStatus,
+    ...view,
+    state: view.state as ReportedDelivery['state'],
     lastError: clip(row.lastError, ACTIVITY_LIMITS.errorChars),
-    createdAt: Math.round(row.createdAt),
-    updatedAt: Math.round(row.updatedAt),
     attemptLog: row.attemptLog.slice(-ACTIVITY_LIMITS.attemptsPerDelivery).map((attempt): ReportedAttempt => ({
       number: attempt.number,
       startedAt: Math.round(attempt.startedAt),

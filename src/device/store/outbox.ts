@@ -1,5 +1,5 @@
 import type { Db } from './database.ts';
-import type { DeliveryState, EventName, WebhookSource } from '../../protocol/index.ts';
+import type { AttemptRecord, DeliveryRecord, DeliveryState, EventName, WebhookSource } from '../../protocol/index.ts';
 import { serializeEnvelope } from '../../protocol/index.ts';
 import { newId } from '../../shared/ids.ts';
 
@@ -42,31 +42,12 @@ export interface AttemptResult {
   responsePreview: string | null;
 }
 
-export interface DeliveryRow {
+export interface DeliveryRow extends DeliveryRecord {
   seq: number;
-  id: string;
-  eventId: string;
-  event: EventName;
-  webhookSource: WebhookSource;
-  webhookId: string;
-  url: string;
-  state: DeliveryState;
-  attempts: number;
   nextAttemptAt: number;
-  createdAt: number;
-  updatedAt: number;
-  lastStatus: number | null;
-  lastError: string | null;
 }
 
-export interface AttemptRow {
-  number: number;
-  startedAt: number;
-  durationMs: number;
-  status: number | null;
-  error: string | null;
-  responsePreview: string | null;
-}
+export type AttemptRow = AttemptRecord;
 
 const DELIVERY_COLUMNS = `
   d.seq, d.id, e.id AS eventId, d.event, d.webhook_source AS webhookSource, d.webhook_id AS webhookId, d.url,

@@ -1,40 +1,29 @@
-import type { AttemptOutcome, EventName, ReportedDelivery, WebhookSource } from '../../protocol/index.ts';
+import type {
+  AttemptOutcome,
+  DeliveryRecord,
+  EventName,
+  ReportedAttempt,
+  ReportedDelivery,
+  StoredDeliveryState,
+  WebhookSource,
+} from '../../protocol/index.ts';
 
 /**
  * A device's webhook delivery as the device last reported it. The device delivers and keeps the
  * truth; this is the copy the server's dashboard, 3rdparty API and metrics read.
  */
-export interface DeviceDeliveryRecord {
+export interface DeviceDeliveryRecord extends DeliveryRecord {
   /** the order the server first heard of it: the list's cursor */
   seq: number;
   deviceId: string;
   userId: string;
-  id: string;
-  eventId: string;
-  event: EventName;
-  webhookSource: WebhookSource;
-  webhookId: string;
-  url: string;
-  state: ReportedDelivery['state'];
-  attempts: number;
-  nextAttemptAt: number | null;
-  lastStatus: number | null;
-  lastError: string | null;
-  createdAt: number;
-  updatedAt: number;
+  state: StoredDeliveryState;
   /** when the server stored this version */
   reportedAt: number;
 }
 
-export interface DeviceAttemptRecord {
-  number: number;
-  startedAt: number;
-  durationMs: number;
-  status: number | null;
-  error: string | null;
-  responsePreview: string | null;
-  outcome: AttemptOutcome;
-}
+/** An attempt as the device reported it, outcome included. */
+export type DeviceAttemptRecord = ReportedAttempt;
 
 /**
  * A device keeps up to this many times its bound of deliveries while they are still pending: a

@@ -1,4 +1,5 @@
 import {
+  deliveryView,
   HttpError,
   type ActivityReport,
   type DeliveryView,
@@ -30,19 +31,7 @@ export type ServerAttemptView = Omit<DeviceAttemptRecord, 'startedAt'> & { start
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export const toDeliveryView = (d: DeviceDeliveryRecord): ServerDeliveryView => ({
-  id: d.id,
-  eventId: d.eventId,
-  event: d.event,
-  webhookId: d.webhookId,
-  source: d.webhookSource,
-  url: d.url,
-  state: d.state,
-  attempts: d.attempts,
-  nextAttemptAt: d.nextAttemptAt === null ? null : iso(d.nextAttemptAt),
-  lastStatus: d.lastStatus,
-  lastError: d.lastError,
-  createdAt: iso(d.createdAt),
-  updatedAt: iso(d.updatedAt),
+  ...deliveryView(d, iso),
   deviceId: d.deviceId,
   reportedAt: iso(d.reportedAt),
 });
