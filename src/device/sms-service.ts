@@ -77,10 +77,7 @@ export class SmsService {
   resume(): void {
     for (const id of this.deps.messages.unfinishedIds()) void this.process(id);
     const awaiting: OutgoingSms[] = [];
-    for (const id of this.deps.db
-      .prepare(`SELECT id FROM messages WHERE state = 'Sent' AND with_delivery_report = 1`)
-      .pluck()
-      .all() as string[]) {
+    for (const id of this.deps.messages.awaitingDeliveryReportIds()) {
       const message = this.deps.messages.get(id)!;
       for (const r of message.recipients)
         if (r.state === 'Sent') awaiting.push(this.toSms(message, r.position, r.phoneNumber));

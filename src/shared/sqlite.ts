@@ -71,3 +71,20 @@ export function startBackgroundCheckpoints(
     },
   };
 }
+
+/**
+ * Statements whose text depends on a filter (a list with optional conditions): each shape is
+ * prepared the first time it is needed and then kept, like the fixed statements a store prepares
+ * when it is built. There are only as many shapes as the filter has combinations.
+ */
+export class StatementCache {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  get<P extends object, R>(text: string): Database.Statement<[P], R> {
+    let statement = this.statements.get(text);
+    if (!statement) this.statements.set(text, (statement = this.db.prepare(text)));
+    return statement as Database.Statement<[P], R>;
+  }
+}

@@ -36,72 +36,102 @@ interface MessageRow {
 
 /** Outgoing messages and their per-recipient states. States only ever move forward. */
 export class MessageStore {
-  private readonly recipientStatement;
-  private readonly forwardRecipientStatement;
+  private readonly statements;
 
   constructor(private readonly db: Db) {
-    this.recipientStatement = db.prepare(
-      `SELECT position, phone_number AS phoneNumber, state, error FROM message_recipients WHERE message_id = ? ORDER BY position`,
-    );
-    // The rank guard keeps a late or duplicate report from moving a recipient backwards.
-    this.forwardRecipientStatement = db.prepare(
-      `UPDATE message_recipients SET state = :state, error = :error
-        WHERE message_id = :id AND position = :position
-          AND (CASE state WHEN 'Pending' THEN 0 WHEN 'Processed' THEN 1 WHEN 'Sent' THEN 2 ELSE 3 END) < :rank`,
-    );
+    this.statements = {
+      insert: db.prepare<[string, WebhookSource, string, number | null, number, number | null, string, number, number]>(
+        `INSERT INTO messages (id, source, text, sim_number, with_delivery_report, valid_until, state, states, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'Pending', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      ),
+      insertRecipient: db.prepare<[string, number, string]>(
+        `INSERT INTO message_recipients (message_id, position, phone_number, state) VALUES (?, ?, ?, 'Pending')`,
+      ),
+      get: db.prepare<[string], MessageRow>(
+        `SELECT id, source, text, sim_number AS simNumber, with_delivery_report AS withDeliveryReport, valid_until AS validUntil,
+                state, states, created_at AS createdAt FROM messages WHERE id = ?`,
+      ),
+      recipients: db.prepare<[string], StoredRecipient>(
+        `SELECT position, phone_number AS phoneNumber, state, error FROM message_recipients WHERE message_id = ? ORDER BY position`,
+      ),
+      unfinishedIds: db.prepare<[], { id: string }>(
+        `SELECT id FROM messages WHERE state IN ('Pending', 'Processed') ORDER BY created_at`,
+      ),
+      awaitingDeliveryReports: db.prepare<[], { id: string }>(
+        `SELECT id FROM messages WHERE state = 'Sent' AND with_delivery_report = 1`,
+      ),
+      // The rank guard keeps a late or duplicate report from moving a recipient backwards.
+      advanceRecipient: db.prepare<{
+        id: string;
+        position: number;
+        state: ProcessState;
+        error: string | null;
+        rank: number;
+      }>(
+        `UPDATE message_recipients SET state = :state, error = :error
+          WHERE message_id = :id AND position = :position
+            AND (CASE state WHEN 'Pending' THEN 0 WHEN 'Processed' THEN 1 WHEN 'Sent' THEN 2 ELSE 3 END) < :rank`,
+      ),
+      markRecipientsProcessed: db.prepare<[string]>(
+        `UPDATE message_recipients SET state = 'Processed' WHERE message_id = ? AND state = 'Pending'`,
+      ),
+      updateState: db.prepare<[ProcessState, string, number, string]>(
+        `UPDATE messages SET state = ?, states = ?, updated_at = ?, reported_at = NULL WHERE id = ?`,
+      ),
+      countFailedSince: db.prepare<[number], { n: number }>(
+        `SELECT count(*) AS n FROM messages WHERE state = 'Failed' AND updated_at >= ?`,
+      ),
+      unreportedCloud: db.prepare<[number], { id: string; updatedAt: number }>(
+        `SELECT id, updated_at AS updatedAt FROM messages WHERE source = 'Cloud' AND reported_at IS NULL ORDER BY updated_at LIMIT ?`,
+      ),
+      // only if the message has not changed since it was read
+      markReported: db.prepare<[number, string, number]>(
+        `UPDATE messages SET reported_at = ? WHERE id = ? AND updated_at <= ?`,
+      ),
+    };
   }
 
   /** False when a message with this id already exists. */
   insert(message: Omit<StoredMessage, 'state' | 'states' | 'recipients'> & { phoneNumbers: string[] }): boolean {
     return this.db.transaction(() => {
-      const inserted = this.db
-        .prepare(
-          `INSERT INTO messages (id, source, text, sim_number, with_delivery_report, valid_until, state, states, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'Pending', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        )
-        .run(
-          message.id,
-          message.source,
-          message.text,
-          message.simNumber,
-          message.withDeliveryReport ? 1 : 0,
-          message.validUntil,
-          JSON.stringify({ Pending: message.createdAt }),
-          message.createdAt,
-          message.createdAt,
-        ).changes;
+      const inserted = this.statements.insert.run(
+        message.id,
+        message.source,
+        message.text,
+        message.simNumber,
+        message.withDeliveryReport ? 1 : 0,
+        message.validUntil,
+        JSON.stringify({ Pending: message.createdAt }),
+        message.createdAt,
+        message.createdAt,
+      ).changes;
       if (inserted === 0) return false;
-      const insertRecipient = this.db.prepare(
-        `INSERT INTO message_recipients (message_id, position, phone_number, state) VALUES (?, ?, ?, 'Pending')`,
+      message.phoneNumbers.forEach((phone, position) =>
+        this.statements.insertRecipient.run(message.id, position, phone),
       );
-      message.phoneNumbers.forEach((phone, position) => insertRecipient.run(message.id, position, phone));
       return true;
     })();
   }
 
   get(id: string): StoredMessage | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT id, source, text, sim_number AS simNumber, with_delivery_report AS withDeliveryReport, valid_until AS validUntil,
-                state, states, created_at AS createdAt FROM messages WHERE id = ?`,
-      )
-      .get(id) as MessageRow | undefined;
+    const row = this.statements.get.get(id);
     if (!row) return undefined;
     return {
       ...row,
       withDeliveryReport: row.withDeliveryReport === 1,
       states: JSON.parse(row.states),
-      recipients: this.recipientStatement.all(id) as StoredRecipient[],
+      recipients: this.statements.recipients.all(id),
     };
   }
 
   /** Messages the carrier has not finished handing over: resumed after a restart. */
   unfinishedIds(): string[] {
-    return (
-      this.db.prepare(`SELECT id FROM messages WHERE state IN ('Pending', 'Processed') ORDER BY created_at`).all() as {
-        id: string;
-      }[]
-    ).map((r) => r.id);
+    return this.statements.unfinishedIds.all().map((r) => r.id);
+  }
+
+  /** Sent messages that asked for a delivery report: after a restart, their reports are still awaited. */
+  awaitingDeliveryReportIds(): string[] {
+    return this.statements.awaitingDeliveryReports.all().map((r) => r.id);
   }
 
   /**
@@ -110,7 +140,13 @@ export class MessageStore {
    * records the matching event.
    */
   advanceRecipient(id: string, position: number, state: ProcessState, error: string | null, now: number): boolean {
-    const changed = this.forwardRecipientStatement.run({ id, position, state, error, rank: STATE_RANK[state] }).changes;
+    const changed = this.statements.advanceRecipient.run({
+      id,
+      position,
+      state,
+      error,
+      rank: STATE_RANK[state],
+    }).changes;
     if (changed === 0) return false;
     this.recompute(id, now);
     return true;
@@ -118,9 +154,7 @@ export class MessageStore {
 
   markProcessed(id: string, now: number): void {
     this.db.transaction(() => {
-      this.db
-        .prepare(`UPDATE message_recipients SET state = 'Processed' WHERE message_id = ? AND state = 'Pending'`)
-        .run(id);
+      this.statements.markRecipientsProcessed.run(id);
       this.recompute(id, now);
     })();
   }
@@ -136,30 +170,20 @@ export class MessageStore {
       if (STATE_RANK[state] >= STATE_RANK[step] && states[step] === undefined) states[step] = now;
     }
     if (states[state] === undefined) states[state] = now;
-    this.db
-      .prepare(`UPDATE messages SET state = ?, states = ?, updated_at = ?, reported_at = NULL WHERE id = ?`)
-      .run(state, JSON.stringify(states), now, id);
+    this.statements.updateState.run(state, JSON.stringify(states), now, id);
   }
 
   countFailedSince(since: number): number {
-    return (
-      this.db.prepare(`SELECT count(*) AS n FROM messages WHERE state = 'Failed' AND updated_at >= ?`).get(since) as {
-        n: number;
-      }
-    ).n;
+    return this.statements.countFailedSince.get(since)!.n;
   }
 
   /** Cloud messages whose latest state the server has not acknowledged, with the version read. */
   unreportedCloud(limit: number): { id: string; updatedAt: number }[] {
-    return this.db
-      .prepare(
-        `SELECT id, updated_at AS updatedAt FROM messages WHERE source = 'Cloud' AND reported_at IS NULL ORDER BY updated_at LIMIT ?`,
-      )
-      .all(limit) as { id: string; updatedAt: number }[];
+    return this.statements.unreportedCloud.all(limit);
   }
 
   /** Acknowledge a report only if the message has not changed since it was read. */
   markReported(id: string, updatedAtSeen: number, now: number): void {
-    this.db.prepare(`UPDATE messages SET reported_at = ? WHERE id = ? AND updated_at <= ?`).run(now, id, updatedAtSeen);
+    this.statements.markReported.run(now, id, updatedAtSeen);
   }
 }

@@ -2,6 +2,7 @@ import type { Db } from './database.ts';
 import type { AttemptRecord, DeliveryRecord, DeliveryState, EventName, WebhookSource } from '../../protocol/index.ts';
 import { serializeEnvelope } from '../../protocol/index.ts';
 import { newId } from '../../shared/ids.ts';
+import { StatementCache } from '../../shared/sqlite.ts';
 
 /** How far past `limit` a claim looks for deliveries whose receiver may take another attempt. */
 export const CLAIM_LOOKAHEAD = 8;
@@ -70,19 +71,9 @@ const DELIVERY_COLUMNS = `
  * owns a device database at a time (the runtime holds a lock on the data directory).
  */
 export class Outbox {
-  private readonly insertEvent;
-  private readonly insertDelivery;
-  private readonly claimStatement;
-  private readonly candidatesStatement;
-  private readonly claimOneStatement;
-  private readonly succeedStatement;
-  private readonly failStatement;
-  private readonly insertAttempt;
-  private readonly nextDueStatement;
-  private readonly releaseStatement;
-  private readonly redeliverStatement;
-  private readonly deliveryByIdStatement;
-  private readonly attemptLogStatement;
+  private readonly statements;
+  /** list pages: one statement per set of filters used */
+  private readonly lists;
   private readonly enqueueTx;
   /** seq → id of the deliveries claimed and not yet recorded: the "sending" state */
   private readonly claimed = new Map<number, string>();
@@ -91,69 +82,93 @@ export class Outbox {
   private readonly recordAndClaimTx;
 
   constructor(private readonly db: Db) {
-    this.insertEvent = db.prepare(`INSERT INTO events (id, event, payload, created_at) VALUES (?, ?, ?, ?)`);
-    this.insertDelivery = db.prepare(
-      `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-    );
-    // The oldest due deliveries. A claim only reads: the in-memory claim set keeps them from being
-    // claimed twice, so a few more rows than wanted are read and those already claimed skipped.
-    // INDEXED BY: without statistics the planner may pick another index and sort every pending
-    // row on each claim, which grows with the backlog; the partial due index is already in claim
-    // order, so a claim costs the same at 1 M pending as at 10.
-    this.claimStatement = db.prepare(
-      `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
-         FROM deliveries INDEXED BY deliveries_due
-        WHERE state = 'pending' AND next_attempt_at <= :now
-        ORDER BY next_attempt_at, seq LIMIT :limit`,
-    );
-    this.candidatesStatement = db.prepare(
-      `SELECT seq, url FROM deliveries INDEXED BY deliveries_due
-        WHERE state = 'pending' AND next_attempt_at <= :now
-        ORDER BY next_attempt_at, seq LIMIT :limit`,
-    );
-    this.claimOneStatement = db.prepare(
-      `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
-         FROM deliveries WHERE seq = :seq AND state = 'pending'`,
-    );
-    // Results are guarded by the attempt count: a result recorded once, or a claim from before a
-    // redeliver or a restart that was already recorded, changes nothing.
-    this.succeedStatement = db.prepare(
-      `UPDATE deliveries SET state = 'succeeded', attempts = :attempt, updated_at = :now, last_status = :status, last_error = NULL
-        WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
-    );
-    // :state is 'pending' (retried at :nextAttemptAt) or 'failed' (no retry left): the retry rule decides.
-    this.failStatement = db.prepare(
-      `UPDATE deliveries
-          SET state = :state, attempts = :attempt, next_attempt_at = :nextAttemptAt, updated_at = :now,
-              last_status = :status, last_error = :error
-        WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
-    );
-    this.insertAttempt = db.prepare(
-      `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.nextDueStatement = db.prepare(
-      `SELECT next_attempt_at AS at FROM deliveries INDEXED BY deliveries_due WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT 1`,
-    );
-    // Rows an earlier version left marked as in flight (it wrote claims): back to pending, the
-    // attempt cut short not counted.
-    this.releaseStatement = db.prepare(
-      `UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = :now, updated_at = :now
-        WHERE state = 'sending'`,
-    );
-    this.redeliverStatement = db.prepare(
-      `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now
-        WHERE id = :id AND state <> 'sending'`,
-    );
-    // Read for every delivery a linked device reports to its server: prepared once.
-    this.deliveryByIdStatement = db.prepare(
-      `SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`,
-    );
-    this.attemptLogStatement = db.prepare(
-      `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
-         FROM attempts WHERE delivery_seq = ? ORDER BY number`,
-    );
+    this.statements = {
+      insertEvent: db.prepare<[string, EventName, string, number]>(
+        `INSERT INTO events (id, event, payload, created_at) VALUES (?, ?, ?, ?)`,
+      ),
+      insertDelivery: db.prepare<
+        [string, number | bigint, EventName, WebhookSource, string, string, string, number, number, number]
+      >(
+        `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+      ),
+      // The oldest due deliveries. A claim only reads: the in-memory claim set keeps them from being
+      // claimed twice, so a few more rows than wanted are read and those already claimed skipped.
+      // INDEXED BY: without statistics the planner may pick another index and sort every pending
+      // row on each claim, which grows with the backlog; the partial due index is already in claim
+      // order, so a claim costs the same at 1 M pending as at 10.
+      claim: db.prepare<{ now: number; limit: number }, ClaimedDelivery>(
+        `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
+           FROM deliveries INDEXED BY deliveries_due
+          WHERE state = 'pending' AND next_attempt_at <= :now
+          ORDER BY next_attempt_at, seq LIMIT :limit`,
+      ),
+      candidates: db.prepare<{ now: number; limit: number }, { seq: number; url: string }>(
+        `SELECT seq, url FROM deliveries INDEXED BY deliveries_due
+          WHERE state = 'pending' AND next_attempt_at <= :now
+          ORDER BY next_attempt_at, seq LIMIT :limit`,
+      ),
+      claimOne: db.prepare<{ seq: number }, ClaimedDelivery>(
+        `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
+           FROM deliveries WHERE seq = :seq AND state = 'pending'`,
+      ),
+      // Results are guarded by the attempt count: a result recorded once, or a claim from before a
+      // redeliver or a restart that was already recorded, changes nothing.
+      succeed: db.prepare<{ seq: number; attempt: number; now: number; status: number | null }>(
+        `UPDATE deliveries SET state = 'succeeded', attempts = :attempt, updated_at = :now, last_status = :status, last_error = NULL
+          WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
+      ),
+      // :state is 'pending' (retried at :nextAttemptAt) or 'failed' (no retry left): the retry rule decides.
+      fail: db.prepare<{
+        seq: number;
+        attempt: number;
+        now: number;
+        status: number | null;
+        error: string | null;
+        state: 'pending' | 'failed';
+        nextAttemptAt: number;
+      }>(
+        `UPDATE deliveries
+            SET state = :state, attempts = :attempt, next_attempt_at = :nextAttemptAt, updated_at = :now,
+                last_status = :status, last_error = :error
+          WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
+      ),
+      insertAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null]>(
+        `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      nextDue: db.prepare<[], { at: number }>(
+        `SELECT next_attempt_at AS at FROM deliveries INDEXED BY deliveries_due WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT 1`,
+      ),
+      // Rows an earlier version left marked as in flight (it wrote claims): back to pending, the
+      // attempt cut short not counted.
+      release: db.prepare<{ now: number }>(
+        `UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = :now, updated_at = :now
+          WHERE state = 'sending'`,
+      ),
+      redeliver: db.prepare<{ id: string; now: number }>(
+        `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now
+          WHERE id = :id AND state <> 'sending'`,
+      ),
+      // read for every delivery a linked device reports to its server
+      deliveryById: db.prepare<[string], DeliveryRow & { body: string }>(
+        `SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`,
+      ),
+      attemptLog: db.prepare<[number], AttemptRow>(
+        `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
+           FROM attempts WHERE delivery_seq = ? ORDER BY number`,
+      ),
+      countByState: db.prepare<[], { pending: number; failed: number; total: number }>(
+        `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS pending,
+                (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed,
+                (SELECT count(*) FROM deliveries) AS total`,
+      ),
+      queueCounts: db.prepare<[], { queued: number; failed: number }>(
+        `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS queued,
+                (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed`,
+      ),
+    };
+    this.lists = new StatementCache(db);
     // Transaction wrappers are built once, not on every call.
     this.enqueueTx = db.transaction(this.insertEventAndDeliveries.bind(this));
     this.recordTx = db.transaction(this.recordEach.bind(this));
@@ -199,7 +214,7 @@ export class Outbox {
     targets: readonly DeliveryTarget[],
     now: number,
   ): string[] {
-    const eventSeq = this.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
+    const eventSeq = this.statements.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
     const deliveryIds: string[] = [];
     for (const target of targets) {
       const id = newId();
@@ -210,7 +225,18 @@ export class Outbox {
         payloadJson,
         webhookId: target.webhookId,
       });
-      this.insertDelivery.run(id, eventSeq, event, target.source, target.webhookId, target.url, body, now, now, now);
+      this.statements.insertDelivery.run(
+        id,
+        eventSeq,
+        event,
+        target.source,
+        target.webhookId,
+        target.url,
+        body,
+        now,
+        now,
+        now,
+      );
       deliveryIds.push(id);
     }
     return deliveryIds;
@@ -233,7 +259,7 @@ export class Outbox {
       claimed.push(row);
     };
     if (!admit) {
-      for (const row of this.claimStatement.all({ now, limit: limit + this.claimed.size }) as ClaimedDelivery[]) {
+      for (const row of this.statements.claim.all({ now, limit: limit + this.claimed.size })) {
         if (this.claimed.has(row.seq)) continue;
         take(row);
         if (claimed.length === limit) break;
@@ -242,7 +268,7 @@ export class Outbox {
     }
     let refused = 0;
     const scan = (window: number, skip: number) => {
-      const candidates = this.candidatesStatement.all({ now, limit: window }) as { seq: number; url: string }[];
+      const candidates = this.statements.candidates.all({ now, limit: window });
       for (let i = skip; i < candidates.length && claimed.length < limit; i++) {
         const { seq, url } = candidates[i];
         if (this.claimed.has(seq)) continue;
@@ -250,7 +276,7 @@ export class Outbox {
           refused++;
           continue;
         }
-        const row = this.claimOneStatement.get({ seq }) as ClaimedDelivery | undefined;
+        const row = this.statements.claimOne.get({ seq });
         if (row) take(row);
       }
       return candidates.length;
@@ -294,10 +320,10 @@ export class Outbox {
         this.claimedIds.delete(id);
       }
       let changed: number;
-      if (r.ok) changed = this.succeedStatement.run({ seq, attempt, now, status: r.status }).changes;
+      if (r.ok) changed = this.statements.succeed.run({ seq, attempt, now, status: r.status }).changes;
       else {
         const retryAt = retries.retryAt(r);
-        changed = this.failStatement.run({
+        changed = this.statements.fail.run({
           seq,
           attempt,
           now,
@@ -309,13 +335,21 @@ export class Outbox {
       }
       // A row that moved on meanwhile (the same attempt already recorded) keeps no second copy.
       if (changed === 1) {
-        this.insertAttempt.run(seq, attempt, r.startedAt, r.durationMs, r.status, r.error, r.responsePreview);
+        this.statements.insertAttempt.run(
+          seq,
+          attempt,
+          r.startedAt,
+          r.durationMs,
+          r.status,
+          r.error,
+          r.responsePreview,
+        );
       }
     }
   }
 
   nextDueAt(): number | null {
-    const row = this.nextDueStatement.get() as { at: number } | undefined;
+    const row = this.statements.nextDue.get();
     return row ? row.at : null;
   }
 
@@ -327,13 +361,13 @@ export class Outbox {
     const forgotten = this.claimed.size;
     this.claimed.clear();
     this.claimedIds.clear();
-    return forgotten + this.releaseStatement.run({ now }).changes;
+    return forgotten + this.statements.release.run({ now }).changes;
   }
 
   /** Queue a delivery again now, with a fresh retry budget. False when unknown or being sent. */
   redeliver(id: string, now: number): boolean {
     if (this.claimedIds.has(id)) return false;
-    return this.redeliverStatement.run({ id, now }).changes === 1;
+    return this.statements.redeliver.run({ id, now }).changes === 1;
   }
 
   /** A claimed row is shown as it is: being sent, its attempt counted. */
@@ -344,9 +378,9 @@ export class Outbox {
   }
 
   getDelivery(id: string): (DeliveryRow & { body: string; attemptLog: AttemptRow[] }) | undefined {
-    const row = this.deliveryByIdStatement.get(id) as (DeliveryRow & { body: string }) | undefined;
+    const row = this.statements.deliveryById.get(id);
     if (!row) return undefined;
-    const attemptLog = this.attemptLogStatement.all(row.seq) as AttemptRow[];
+    const attemptLog = this.statements.attemptLog.all(row.seq);
     return { ...this.withClaim(row), attemptLog };
   }
 
@@ -371,13 +405,13 @@ export class Outbox {
     if (filter.webhookId) (where.push('d.webhook_id = :webhookId'), (params.webhookId = filter.webhookId));
     if (filter.event) (where.push('d.event = :event'), (params.event = filter.event));
     if (filter.before !== undefined) (where.push('d.seq < :before'), (params.before = filter.before));
-    return this.db
-      .prepare(
+    return this.lists
+      .get<Record<string, unknown>, DeliveryRow>(
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
           ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.seq DESC LIMIT :limit`,
       )
       .all(params)
-      .map((row) => this.withClaim(row as DeliveryRow));
+      .map((row) => this.withClaim(row));
   }
 
   /**
@@ -385,13 +419,7 @@ export class Outbox {
    * No row says "sending" once the dispatcher has started (releaseInFlight), so none is counted.
    */
   countByState(): Record<DeliveryState, number> {
-    const row = this.db
-      .prepare(
-        `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS pending,
-                (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed,
-                (SELECT count(*) FROM deliveries) AS total`,
-      )
-      .get() as { pending: number; failed: number; total: number };
+    const row = this.statements.countByState.get()!;
     const sending = Math.min(this.claimed.size, row.pending);
     return {
       pending: row.pending - sending,
@@ -403,11 +431,6 @@ export class Outbox {
 
   /** The queue depth (waiting or in flight: both are pending rows) and the permanently failed count. */
   queueCounts(): { queued: number; failed: number } {
-    return this.db
-      .prepare(
-        `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS queued,
-                (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed`,
-      )
-      .get() as { queued: number; failed: number };
+    return this.statements.queueCounts.get()!;
   }
 }

@@ -13,22 +13,33 @@ const COLUMNS = `source, id, url, event, device_id AS deviceId`;
 
 /** Both webhook lists the device keeps: Local (its own API) and Cloud (synced from the server). */
 export class WebhookStore {
-  private readonly matchingStatement;
+  private readonly statements;
   private readonly listeners = new Set<(source: WebhookSource) => void>();
 
   constructor(private readonly db: Db) {
-    this.matchingStatement = db.prepare(`SELECT ${COLUMNS} FROM webhooks WHERE event = ? ORDER BY created_at, id`);
+    this.statements = {
+      list: db.prepare<[WebhookSource], StoredWebhook>(
+        `SELECT ${COLUMNS} FROM webhooks WHERE source = ? ORDER BY created_at, id`,
+      ),
+      matching: db.prepare<[EventName], StoredWebhook>(
+        `SELECT ${COLUMNS} FROM webhooks WHERE event = ? ORDER BY created_at, id`,
+      ),
+      upsert: db.prepare<[WebhookSource, string, string, EventName, string | null, number]>(
+        `INSERT INTO webhooks (source, id, url, event, device_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, event = excluded.event, device_id = excluded.device_id`,
+      ),
+      remove: db.prepare<[WebhookSource, string]>(`DELETE FROM webhooks WHERE source = ? AND id = ?`),
+      removeCloud: db.prepare<[]>(`DELETE FROM webhooks WHERE source = 'Cloud'`),
+    };
   }
 
   list(source: WebhookSource): StoredWebhook[] {
-    return this.db
-      .prepare(`SELECT ${COLUMNS} FROM webhooks WHERE source = ? ORDER BY created_at, id`)
-      .all(source) as StoredWebhook[];
+    return this.statements.list.all(source);
   }
 
   /** Every webhook, from either list, that wants this event. */
   matching(event: EventName): StoredWebhook[] {
-    return this.matchingStatement.all(event) as StoredWebhook[];
+    return this.statements.matching.all(event);
   }
 
   /** Insert, or replace the webhook with the same id in the same list. */
@@ -38,23 +49,17 @@ export class WebhookStore {
   }
 
   private write(hook: StoredWebhook, now: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO webhooks (source, id, url, event, device_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, event = excluded.event, device_id = excluded.device_id`,
-      )
-      .run(hook.source, hook.id, hook.url, hook.event, hook.deviceId, now);
+    this.statements.upsert.run(hook.source, hook.id, hook.url, hook.event, hook.deviceId, now);
   }
 
   remove(source: WebhookSource, id: string): void {
-    if (this.db.prepare(`DELETE FROM webhooks WHERE source = ? AND id = ?`).run(source, id).changes > 0)
-      this.changed(source);
+    if (this.statements.remove.run(source, id).changes > 0) this.changed(source);
   }
 
   /** The Cloud list is replaced whole, in one transaction, on every sync. */
   replaceCloud(hooks: readonly Omit<StoredWebhook, 'source'>[], now: number): void {
     this.db.transaction(() => {
-      this.db.prepare(`DELETE FROM webhooks WHERE source = 'Cloud'`).run();
+      this.statements.removeCloud.run();
       for (const hook of hooks) this.write({ ...hook, source: 'Cloud' }, now);
     })();
     this.changed('Cloud');

@@ -1,30 +1,102 @@
 import type { ReportedDelivery } from '../../protocol/index.ts';
-import { inTransaction, type PgPool } from '../store/postgres.ts';
+import { inTransaction, query, type PgPool } from '../store/postgres.ts';
+import { sql } from '../store/sql.ts';
 import {
-  DEVICE_ATTEMPT_COLUMNS,
-  DEVICE_DELIVERY_COLUMNS,
-  deliveryListWhere,
-  toDeviceAttempt,
-  toDeviceDelivery,
   PENDING_KEPT_FACTOR,
   type DeliveriesRepository,
   type DeliveryListFilter,
   type DeviceAttemptRecord,
-  type DeviceAttemptRow,
   type DeviceDeliveryRecord,
-  type DeviceDeliveryRow,
   type SavedReport,
 } from './repository.ts';
+import {
+  DELIVERIES_SQL,
+  DEVICE_ATTEMPT_COLUMNS,
+  DEVICE_DELIVERY_COLUMNS,
+  deliveryList,
+  toDeviceAttempt,
+  toDeviceDelivery,
+  type DeviceAttemptRow,
+  type DeviceDeliveryRow,
+} from './repository.shared.ts';
 
-/** `:name` parameters as PostgreSQL's `$n`, in order of first use (casts such as `::bigint` are left alone). */
-function positional(sql: string, params: Record<string, unknown>): { text: string; values: unknown[] } {
-  const names: string[] = [];
-  const text = sql.replace(/(?<![:\w]):([A-Za-z]\w*)/g, (_, name: string) => {
-    if (!names.includes(name)) names.push(name);
-    return `$${names.indexOf(name) + 1}`;
-  });
-  return { text, values: names.map((name) => params[name]) };
-}
+/** A report's rows, each table in one statement for the whole report (unnest); the others: DELIVERIES_SQL. */
+const POSTGRES_DELIVERIES_SQL = {
+  // Inserted, or replaced only by a newer version of the delivery; RETURNING says which happened.
+  upsertDeliveries: sql<
+    {
+      deviceId: string;
+      userId: string;
+      ids: string[];
+      eventIds: string[];
+      events: string[];
+      sources: string[];
+      webhookIds: string[];
+      urls: string[];
+      states: string[];
+      attempts: number[];
+      nextAttemptAts: (number | null)[];
+      lastStatuses: (number | null)[];
+      lastErrors: (string | null)[];
+      createdAts: number[];
+      updatedAts: number[];
+      now: number;
+    },
+    { id: string; state: string; attempts: number }
+  >(
+    'device-deliveries.upsert-batch',
+    `INSERT INTO device_deliveries AS d (device_id, user_id, id, event_id, event, webhook_source, webhook_id, url, state, attempts,
+                                        next_attempt_at, last_status, last_error, created_at, updated_at, reported_at)
+     SELECT :deviceId, :userId, t.id, t.event_id, t.event, t.webhook_source, t.webhook_id, t.url, t.state, t.attempts,
+            t.next_attempt_at, t.last_status, t.last_error, t.created_at, t.updated_at, :now
+       FROM unnest(:ids::text[], :eventIds::text[], :events::text[], :sources::text[], :webhookIds::text[], :urls::text[],
+                   :states::text[], :attempts::int[], :nextAttemptAts::bigint[], :lastStatuses::int[], :lastErrors::text[],
+                   :createdAts::bigint[], :updatedAts::bigint[])
+         AS t(id, event_id, event, webhook_source, webhook_id, url, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at)
+     ON CONFLICT (device_id, id) DO UPDATE SET
+       state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at,
+       last_status = excluded.last_status, last_error = excluded.last_error, updated_at = excluded.updated_at,
+       reported_at = excluded.reported_at
+     WHERE excluded.attempts > d.attempts
+        OR (excluded.attempts = d.attempts AND excluded.updated_at > d.updated_at)
+     RETURNING d.id, d.state, d.attempts`,
+  ),
+  // Attempts never change once made: a re-reported one is ignored, and not returned.
+  insertAttempts: sql<
+    {
+      deviceId: string;
+      deliveryIds: string[];
+      numbers: number[];
+      startedAts: number[];
+      durations: number[];
+      statuses: (number | null)[];
+      errors: (string | null)[];
+      previews: (string | null)[];
+      outcomes: string[];
+    },
+    { delivery_id: string } & DeviceAttemptRow
+  >(
+    'device-attempts.insert-batch',
+    `INSERT INTO device_attempts (device_id, delivery_id, number, started_at, duration_ms, status, error, response_preview, outcome)
+     SELECT :deviceId, t.* FROM unnest(:deliveryIds::text[], :numbers::int[], :startedAts::bigint[], :durations::int[],
+                                       :statuses::int[], :errors::text[], :previews::text[], :outcomes::text[])
+       AS t(delivery_id, number, started_at, duration_ms, status, error, response_preview, outcome)
+     ON CONFLICT DO NOTHING
+     RETURNING delivery_id, ${DEVICE_ATTEMPT_COLUMNS}`,
+  ),
+  // The delivery and its attempts in one statement (one snapshot).
+  getUserDelivery: sql<{ userId: string; id: string }, DeviceDeliveryRow & { attempt_log: DeviceAttemptRow[] }>(
+    'device-deliveries.get',
+    `SELECT ${DEVICE_DELIVERY_COLUMNS.split(', ')
+      .map((column) => `d.${column}`)
+      .join(', ')},
+            COALESCE((SELECT json_agg(json_build_object('number', a.number, 'started_at', a.started_at, 'duration_ms', a.duration_ms,
+                                                        'status', a.status, 'error', a.error, 'response_preview', a.response_preview,
+                                                        'outcome', a.outcome) ORDER BY a.number)
+                        FROM device_attempts a WHERE a.device_id = d.device_id AND a.delivery_id = d.id), '[]'::json) AS attempt_log
+       FROM device_deliveries d WHERE d.user_id = :userId AND d.id = :id ORDER BY d.seq DESC LIMIT 1`,
+  ),
+};
 
 export class PostgresDeliveriesRepository implements DeliveriesRepository {
   constructor(private readonly pool: PgPool) {}
@@ -44,80 +116,38 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
     const ds = [...deliveries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const attempts = ds.flatMap((d) => d.attemptLog.map((a) => ({ deliveryId: d.id, ...a })));
     return inTransaction(this.pool, async (client) => {
-      const { rows: changed } = await client.query<{ id: string; state: string; attempts: number }>({
-        name: 'device-deliveries-upsert',
-        text: `INSERT INTO device_deliveries AS d (device_id, user_id, id, event_id, event, webhook_source, webhook_id, url, state, attempts,
-                                                  next_attempt_at, last_status, last_error, created_at, updated_at, reported_at)
-               SELECT $1, $2, t.id, t.event_id, t.event, t.webhook_source, t.webhook_id, t.url, t.state, t.attempts,
-                      t.next_attempt_at, t.last_status, t.last_error, t.created_at, t.updated_at, $16
-                 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[],
-                             $11::bigint[], $12::int[], $13::text[], $14::bigint[], $15::bigint[])
-                   AS t(id, event_id, event, webhook_source, webhook_id, url, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at)
-               ON CONFLICT (device_id, id) DO UPDATE SET
-                 state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at,
-                 last_status = excluded.last_status, last_error = excluded.last_error, updated_at = excluded.updated_at,
-                 reported_at = excluded.reported_at
-               WHERE excluded.attempts > d.attempts
-                  OR (excluded.attempts = d.attempts AND excluded.updated_at > d.updated_at)
-               RETURNING d.id, d.state, d.attempts`,
-        values: [
-          deviceId,
-          userId,
-          ds.map((d) => d.id),
-          ds.map((d) => d.eventId),
-          ds.map((d) => d.event),
-          ds.map((d) => d.source),
-          ds.map((d) => d.webhookId),
-          ds.map((d) => d.url),
-          ds.map((d) => d.state),
-          ds.map((d) => d.attempts),
-          ds.map((d) => d.nextAttemptAt),
-          ds.map((d) => d.lastStatus),
-          ds.map((d) => d.lastError),
-          ds.map((d) => d.createdAt),
-          ds.map((d) => d.updatedAt),
-          now,
-        ],
+      const { rows: changed } = await query(client, POSTGRES_DELIVERIES_SQL.upsertDeliveries, {
+        deviceId,
+        userId,
+        ids: ds.map((d) => d.id),
+        eventIds: ds.map((d) => d.eventId),
+        events: ds.map((d) => d.event),
+        sources: ds.map((d) => d.source),
+        webhookIds: ds.map((d) => d.webhookId),
+        urls: ds.map((d) => d.url),
+        states: ds.map((d) => d.state),
+        attempts: ds.map((d) => d.attempts),
+        nextAttemptAts: ds.map((d) => d.nextAttemptAt),
+        lastStatuses: ds.map((d) => d.lastStatus),
+        lastErrors: ds.map((d) => d.lastError),
+        createdAts: ds.map((d) => d.createdAt),
+        updatedAts: ds.map((d) => d.updatedAt),
+        now,
       });
-      // Attempts never change once made: a re-reported one is ignored, and not returned.
-      const { rows: inserted } = await client.query<{ delivery_id: string } & DeviceAttemptRow>({
-        name: 'device-attempts-insert',
-        text: `INSERT INTO device_attempts (device_id, delivery_id, number, started_at, duration_ms, status, error, response_preview, outcome)
-               SELECT $1, t.* FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[])
-                 AS t(delivery_id, number, started_at, duration_ms, status, error, response_preview, outcome)
-               ON CONFLICT DO NOTHING
-               RETURNING delivery_id, ${DEVICE_ATTEMPT_COLUMNS}`,
-        values: [
-          deviceId,
-          attempts.map((a) => a.deliveryId),
-          attempts.map((a) => a.number),
-          attempts.map((a) => a.startedAt),
-          attempts.map((a) => a.durationMs),
-          attempts.map((a) => a.status),
-          attempts.map((a) => a.error),
-          attempts.map((a) => a.responsePreview),
-          attempts.map((a) => a.outcome),
-        ],
+      const { rows: inserted } = await query(client, POSTGRES_DELIVERIES_SQL.insertAttempts, {
+        deviceId,
+        deliveryIds: attempts.map((a) => a.deliveryId),
+        numbers: attempts.map((a) => a.number),
+        startedAts: attempts.map((a) => a.startedAt),
+        durations: attempts.map((a) => a.durationMs),
+        statuses: attempts.map((a) => a.status),
+        errors: attempts.map((a) => a.error),
+        previews: attempts.map((a) => a.responsePreview),
+        outcomes: attempts.map((a) => a.outcome),
       });
-      // Finished deliveries older than the device's newest `keep` (their attempts go with them). One
-      // still pending stays: it may be retried, and if it were gone its next report would bring its
-      // attempts back as new (counted twice).
-      const finished = await client.query({
-        name: 'device-deliveries-prune-finished',
-        text: `DELETE FROM device_deliveries
-                WHERE device_id = $1 AND state <> 'pending'
-                  AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`,
-        values: [deviceId, keepPerDevice],
-      });
-      // The hard bound, pending or not (a device with a huge backlog): checked when nothing finished went.
+      const finished = await query(client, DELIVERIES_SQL.pruneFinished, { deviceId, keep: keepPerDevice });
       if (finished.rowCount === 0) {
-        await client.query({
-          name: 'device-deliveries-prune-any',
-          text: `DELETE FROM device_deliveries
-                  WHERE device_id = $1
-                    AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`,
-          values: [deviceId, keepPerDevice * PENDING_KEPT_FACTOR],
-        });
+        await query(client, DELIVERIES_SQL.pruneAny, { deviceId, keep: keepPerDevice * PENDING_KEPT_FACTOR });
       }
       return {
         changed,
@@ -127,33 +157,15 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
   }
 
   async listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]> {
-    const { where, params } = deliveryListWhere(userId, filter);
-    const { rows } = await this.pool.query<DeviceDeliveryRow>(
-      positional(
-        `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT :limit`,
-        params,
-      ),
-    );
+    const { rows } = await query(this.pool, deliveryList(filter), { userId, ...filter });
     return rows.map(toDeviceDelivery);
   }
 
-  /** The delivery and its attempts in one statement (one snapshot). */
   async getUserDelivery(
     userId: string,
     id: string,
   ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
-    const { rows } = await this.pool.query<DeviceDeliveryRow & { attempt_log: DeviceAttemptRow[] }>({
-      name: 'device-deliveries-get',
-      text: `SELECT ${DEVICE_DELIVERY_COLUMNS.split(', ')
-        .map((c) => `d.${c}`)
-        .join(', ')},
-                    COALESCE((SELECT json_agg(json_build_object('number', a.number, 'started_at', a.started_at, 'duration_ms', a.duration_ms,
-                                                                'status', a.status, 'error', a.error, 'response_preview', a.response_preview,
-                                                                'outcome', a.outcome) ORDER BY a.number)
-                                FROM device_attempts a WHERE a.device_id = d.device_id AND a.delivery_id = d.id), '[]'::json) AS attempt_log
-               FROM device_deliveries d WHERE d.user_id = $1 AND d.id = $2 ORDER BY d.seq DESC LIMIT 1`,
-      values: [userId, id],
-    });
+    const { rows } = await query(this.pool, POSTGRES_DELIVERIES_SQL.getUserDelivery, { userId, id });
     const row = rows[0];
     return row && { ...toDeviceDelivery(row), attemptLog: row.attempt_log.map(toDeviceAttempt) };
   }

@@ -1,27 +1,34 @@
 import type { ReportedDelivery } from '../../protocol/index.ts';
-import type { SqliteDb } from '../store/sqlite.ts';
+import { StatementCache } from '../../shared/sqlite.ts';
+import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import {
-  DEVICE_ATTEMPT_COLUMNS,
-  DEVICE_DELIVERY_COLUMNS,
-  deliveryListWhere,
-  toDeviceAttempt,
-  toDeviceDelivery,
   PENDING_KEPT_FACTOR,
   type DeliveriesRepository,
   type DeliveryListFilter,
   type DeviceAttemptRecord,
-  type DeviceAttemptRow,
   type DeviceDeliveryRecord,
-  type DeviceDeliveryRow,
   type SavedReport,
 } from './repository.ts';
+import {
+  DELIVERIES_SQL,
+  DEVICE_ATTEMPT_COLUMNS,
+  DEVICE_DELIVERY_COLUMNS,
+  deliveryList,
+  toDeviceAttempt,
+  toDeviceDelivery,
+  type DeliveryListParams,
+  type DeviceAttemptRow,
+  type DeviceDeliveryRow,
+} from './repository.shared.ts';
 
 export class SqliteDeliveriesRepository implements DeliveriesRepository {
   private readonly statements;
+  private readonly lists;
   private readonly saveTx;
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(db: SqliteDb) {
     this.statements = {
+      ...prepareAll(db, DELIVERIES_SQL),
       // Inserted, or replaced only by a newer version of the delivery; RETURNING says which happened.
       upsertDelivery: db.prepare<Record<string, unknown>, { id: string; state: string; attempts: number }>(
         `INSERT INTO device_deliveries (device_id, id, user_id, event_id, event, webhook_source, webhook_id, url, state, attempts,
@@ -43,27 +50,14 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
          ON CONFLICT DO NOTHING
          RETURNING number`,
       ),
-      // Finished deliveries older than the device's newest `keep` (their attempts go with them). One
-      // still pending stays: it may be retried, and if it were gone its next report would bring its
-      // attempts back as new (counted twice).
-      pruneFinished: db.prepare<{ deviceId: string; keep: number }>(
-        `DELETE FROM device_deliveries
-          WHERE device_id = :deviceId AND state <> 'pending'
-            AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
+      getUserDelivery: db.prepare<{ userId: string; id: string }, DeviceDeliveryRow>(
+        `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE user_id = :userId AND id = :id ORDER BY seq DESC LIMIT 1`,
       ),
-      // The hard bound, pending or not (a device with a huge backlog): checked when nothing finished went.
-      pruneAny: db.prepare<{ deviceId: string; limit: number }>(
-        `DELETE FROM device_deliveries
-          WHERE device_id = :deviceId
-            AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :limit)`,
-      ),
-      getUserDelivery: db.prepare<[string, string], DeviceDeliveryRow>(
-        `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE user_id = ? AND id = ? ORDER BY seq DESC LIMIT 1`,
-      ),
-      attemptsOf: db.prepare<[string, string], DeviceAttemptRow>(
-        `SELECT ${DEVICE_ATTEMPT_COLUMNS} FROM device_attempts WHERE device_id = ? AND delivery_id = ? ORDER BY number`,
+      attemptsOf: db.prepare<{ deviceId: string; deliveryId: string }, DeviceAttemptRow>(
+        `SELECT ${DEVICE_ATTEMPT_COLUMNS} FROM device_attempts WHERE device_id = :deviceId AND delivery_id = :deliveryId ORDER BY number`,
       ),
     };
+    this.lists = new StatementCache(db);
     this.saveTx = db.transaction(
       (
         deviceId: string,
@@ -108,7 +102,7 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
           }
         }
         if (this.statements.pruneFinished.run({ deviceId, keep }).changes === 0) {
-          this.statements.pruneAny.run({ deviceId, limit: keep * PENDING_KEPT_FACTOR });
+          this.statements.pruneAny.run({ deviceId, keep: keep * PENDING_KEPT_FACTOR });
         }
         return saved;
       },
@@ -126,12 +120,9 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
   }
 
   async listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]> {
-    const { where, params } = deliveryListWhere(userId, filter);
-    return this.db
-      .prepare<Record<string, unknown>, DeviceDeliveryRow>(
-        `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT :limit`,
-      )
-      .all(params)
+    return this.lists
+      .get<DeliveryListParams, DeviceDeliveryRow>(deliveryList(filter).text)
+      .all({ userId, ...filter })
       .map(toDeviceDelivery);
   }
 
@@ -139,11 +130,11 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
     userId: string,
     id: string,
   ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
-    const row = this.statements.getUserDelivery.get(userId, id);
+    const row = this.statements.getUserDelivery.get({ userId, id });
     if (!row) return undefined;
     return {
       ...toDeviceDelivery(row),
-      attemptLog: this.statements.attemptsOf.all(row.device_id, row.id).map(toDeviceAttempt),
+      attemptLog: this.statements.attemptsOf.all({ deviceId: row.device_id, deliveryId: row.id }).map(toDeviceAttempt),
     };
   }
 }

@@ -1,11 +1,9 @@
 import type {
-  AttemptOutcome,
   DeliveryRecord,
   EventName,
   ReportedAttempt,
   ReportedDelivery,
   StoredDeliveryState,
-  WebhookSource,
 } from '../../protocol/index.ts';
 
 /**
@@ -72,84 +70,4 @@ export interface DeliveriesRepository {
     userId: string,
     id: string,
   ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined>;
-}
-
-/** A row as both stores return it. */
-export interface DeviceDeliveryRow {
-  seq: number;
-  device_id: string;
-  user_id: string;
-  id: string;
-  event_id: string;
-  event: string;
-  webhook_source: string;
-  webhook_id: string;
-  url: string;
-  state: string;
-  attempts: number;
-  next_attempt_at: number | null;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
-  reported_at: number;
-}
-
-export interface DeviceAttemptRow {
-  number: number;
-  started_at: number;
-  duration_ms: number;
-  status: number | null;
-  error: string | null;
-  response_preview: string | null;
-  outcome: string;
-}
-
-export const DEVICE_DELIVERY_COLUMNS =
-  'seq, device_id, user_id, id, event_id, event, webhook_source, webhook_id, url, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at, reported_at';
-export const DEVICE_ATTEMPT_COLUMNS = 'number, started_at, duration_ms, status, error, response_preview, outcome';
-
-export const toDeviceDelivery = (row: DeviceDeliveryRow): DeviceDeliveryRecord => ({
-  seq: row.seq,
-  deviceId: row.device_id,
-  userId: row.user_id,
-  id: row.id,
-  eventId: row.event_id,
-  event: row.event as EventName,
-  webhookSource: row.webhook_source as WebhookSource,
-  webhookId: row.webhook_id,
-  url: row.url,
-  state: row.state as DeviceDeliveryRecord['state'],
-  attempts: row.attempts,
-  nextAttemptAt: row.next_attempt_at,
-  lastStatus: row.last_status,
-  lastError: row.last_error,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  reportedAt: row.reported_at,
-});
-
-export const toDeviceAttempt = (row: DeviceAttemptRow): DeviceAttemptRecord => ({
-  number: row.number,
-  startedAt: row.started_at,
-  durationMs: row.duration_ms,
-  status: row.status,
-  error: row.error,
-  responsePreview: row.response_preview,
-  outcome: row.outcome as AttemptOutcome,
-});
-
-/** The filter as a WHERE clause over named parameters (`:name` for SQLite; PostgreSQL renumbers them). */
-export function deliveryListWhere(
-  userId: string,
-  filter: DeliveryListFilter,
-): { where: string[]; params: Record<string, unknown> } {
-  const where = ['user_id = :userId'];
-  const params: Record<string, unknown> = { userId, limit: filter.limit };
-  if (filter.state) (where.push('state = :state'), (params.state = filter.state));
-  if (filter.event) (where.push('event = :event'), (params.event = filter.event));
-  if (filter.webhookId) (where.push('webhook_id = :webhookId'), (params.webhookId = filter.webhookId));
-  if (filter.deviceId) (where.push('device_id = :deviceId'), (params.deviceId = filter.deviceId));
-  if (filter.before !== undefined) (where.push('seq < :before'), (params.before = filter.before));
-  return { where, params };
 }

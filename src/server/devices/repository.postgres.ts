@@ -1,20 +1,39 @@
-import type { PgPool } from '../store/postgres.ts';
+import { query, type PgPool } from '../store/postgres.ts';
+import { sql } from '../store/sql.ts';
 import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
-import {
-  type DeviceRecord,
-  type DevicesRepository,
-  type DeviceRow,
-  type LocalWebhooks,
-  toDevice,
-  toLocalWebhooks,
-  DEVICE_COLUMNS,
-} from './repository.ts';
+import type { DeviceRecord, DevicesRepository, LocalWebhooks } from './repository.ts';
+import { DEVICE_COLUMNS, DEVICES_SQL, toDevice, toLocalWebhooks, type DeviceRow } from './repository.shared.ts';
 
 interface Touch {
   deviceId: string;
   now: number;
   minIntervalMs: number;
 }
+
+/** The statements only PostgreSQL has (the others: DEVICES_SQL). */
+const POSTGRES_DEVICES_SQL = {
+  getDevicesByTokenHashes: sql<{ tokenHashes: string[] }, DeviceRow & { token_hash: string }>(
+    'devices.by-token-hashes',
+    `SELECT ${DEVICE_COLUMNS}, token_hash FROM devices WHERE token_hash = ANY(:tokenHashes::text[])`,
+  ),
+  touchDevices: sql<{ ids: string[]; times: number[]; minIntervals: number[] }>(
+    'devices.touch-batch',
+    `UPDATE devices SET last_seen = seen.at
+       FROM unnest(:ids::text[], :times::bigint[], :minIntervals::bigint[]) AS seen (id, at, min_interval)
+      WHERE devices.id = seen.id AND devices.last_seen < seen.at - seen.min_interval`,
+  ),
+  saveHealth: sql<{ id: string; health: string; at: number }>(
+    'devices.save-health',
+    `UPDATE devices SET health = :health, health_reported_at = :at, last_seen = GREATEST(last_seen, :at)
+      WHERE id = :id AND (health_reported_at IS NULL OR health_reported_at <= :at)`,
+  ),
+  queueDepthTotals: sql<object, { sum: number; max: number }>(
+    'devices.queue-depth-totals',
+    `SELECT coalesce(sum(queued), 0)::float8 AS sum, coalesce(max(queued), 0)::float8 AS max FROM (
+       SELECT (health::jsonb -> 'checks' -> 'webhooks:queue' ->> 'observedValue')::float8 AS queued FROM devices WHERE health IS NOT NULL
+     ) AS reported`,
+  ),
+};
 
 export class PostgresDevicesRepository implements DevicesRepository {
   constructor(private readonly pool: PgPool) {}
@@ -27,10 +46,8 @@ export class PostgresDevicesRepository implements DevicesRepository {
    */
   private readonly lookups = new WriteBatcher<string, DeviceRecord | undefined>(
     async (tokenHashes) => {
-      const { rows } = await this.pool.query<DeviceRow & { token_hash: string }>({
-        name: 'devices-by-token-hashes',
-        text: `SELECT ${DEVICE_COLUMNS}, token_hash FROM devices WHERE token_hash = ANY($1::text[])`,
-        values: [[...new Set(tokenHashes)]],
+      const { rows } = await query(this.pool, POSTGRES_DEVICES_SQL.getDevicesByTokenHashes, {
+        tokenHashes: [...new Set(tokenHashes)],
       });
       const byHash = new Map(rows.map((row) => [row.token_hash, row]));
       return tokenHashes.map((hash) => {
@@ -66,12 +83,10 @@ export class PostgresDevicesRepository implements DevicesRepository {
       const rows = [...merged.values()].sort((a, b) =>
         a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0,
       );
-      await this.pool.query({
-        name: 'devices-touch-batch',
-        text: `UPDATE devices SET last_seen = seen.at
-             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS seen (id, at, min_interval)
-             WHERE devices.id = seen.id AND devices.last_seen < seen.at - seen.min_interval`,
-        values: [rows.map((t) => t.deviceId), rows.map((t) => t.now), rows.map((t) => Math.max(0, t.minIntervalMs))],
+      await query(this.pool, POSTGRES_DEVICES_SQL.touchDevices, {
+        ids: rows.map((t) => t.deviceId),
+        times: rows.map((t) => t.now),
+        minIntervals: rows.map((t) => Math.max(0, t.minIntervalMs)),
       });
       return batch.map(() => undefined);
     },
@@ -79,20 +94,7 @@ export class PostgresDevicesRepository implements DevicesRepository {
   );
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        device.id,
-        device.userId,
-        device.name,
-        device.pushToken,
-        tokenHash,
-        device.createdAt,
-        device.updatedAt,
-        device.lastSeen,
-      ],
-    );
+    await query(this.pool, DEVICES_SQL.insertDevice, { ...device, tokenHash });
   }
 
   getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
@@ -100,31 +102,22 @@ export class PostgresDevicesRepository implements DevicesRepository {
   }
 
   async getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    const { rows } = await this.pool.query<DeviceRow>(
-      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND id = $2`,
-      [userId, deviceId],
-    );
+    const { rows } = await query(this.pool, DEVICES_SQL.getUserDevice, { userId, id: deviceId });
     return rows[0] && toDevice(rows[0]);
   }
 
   async listUserDevices(userId: string): Promise<DeviceRecord[]> {
-    const { rows } = await this.pool.query<DeviceRow>(
-      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY last_seen DESC, created_at DESC, id`,
-      [userId],
-    );
+    const { rows } = await query(this.pool, DEVICES_SQL.listUserDevices, { userId });
     return rows.map(toDevice);
   }
 
   async getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined> {
-    const { rows } = await this.pool.query<DeviceRow>(
-      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY last_seen DESC, created_at DESC, id LIMIT 1`,
-      [userId],
-    );
+    const { rows } = await query(this.pool, DEVICES_SQL.getLatestUserDevice, { userId });
     return rows[0] && toDevice(rows[0]);
   }
 
   async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {
-    const result = await this.pool.query(`DELETE FROM devices WHERE user_id = $1 AND id = $2`, [userId, deviceId]);
+    const result = await query(this.pool, DEVICES_SQL.deleteUserDevice, { userId, id: deviceId });
     return result.rowCount === 1;
   }
 
@@ -133,55 +126,29 @@ export class PostgresDevicesRepository implements DevicesRepository {
   }
 
   async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {
-    await this.pool.query(`UPDATE devices SET push_token = $1, updated_at = $2 WHERE id = $3`, [
-      pushToken,
-      now,
-      deviceId,
-    ]);
+    await query(this.pool, DEVICES_SQL.updatePushToken, { id: deviceId, pushToken, now });
   }
 
   async saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void> {
-    await this.pool.query(
-      `UPDATE devices SET health = $2, health_reported_at = $3, last_seen = GREATEST(last_seen, $3)
-        WHERE id = $1 AND (health_reported_at IS NULL OR health_reported_at <= $3)`,
-      [deviceId, healthJson, reportedAt],
-    );
+    await query(this.pool, POSTGRES_DEVICES_SQL.saveHealth, { id: deviceId, health: healthJson, at: reportedAt });
   }
 
   async saveLocalWebhooks(deviceId: string, webhooksJson: string, reportedAt: number): Promise<void> {
-    await this.pool.query(
-      `UPDATE devices SET local_webhooks = $2, local_webhooks_reported_at = $3
-        WHERE id = $1 AND (local_webhooks_reported_at IS NULL OR local_webhooks_reported_at <= $3)`,
-      [deviceId, webhooksJson, reportedAt],
-    );
+    await query(this.pool, DEVICES_SQL.saveLocalWebhooks, { id: deviceId, webhooks: webhooksJson, at: reportedAt });
   }
 
   async getLocalWebhooks(userId: string, deviceId: string): Promise<LocalWebhooks | undefined> {
-    const { rows } = await this.pool.query<{
-      local_webhooks: string | null;
-      local_webhooks_reported_at: number | null;
-    }>(`SELECT local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 AND id = $2`, [
-      userId,
-      deviceId,
-    ]);
+    const { rows } = await query(this.pool, DEVICES_SQL.getLocalWebhooks, { userId, id: deviceId });
     return rows[0] && toLocalWebhooks(rows[0]);
   }
 
   async listLocalWebhooks(userId: string): Promise<({ deviceId: string } & LocalWebhooks)[]> {
-    const { rows } = await this.pool.query<{
-      id: string;
-      local_webhooks: string | null;
-      local_webhooks_reported_at: number | null;
-    }>(`SELECT id, local_webhooks, local_webhooks_reported_at FROM devices WHERE user_id = $1 ORDER BY id`, [userId]);
+    const { rows } = await query(this.pool, DEVICES_SQL.listLocalWebhooks, { userId });
     return rows.map((row) => ({ deviceId: row.id, ...toLocalWebhooks(row) }));
   }
 
   async queueDepthTotals(): Promise<{ sum: number; max: number }> {
-    const { rows } = await this.pool.query<{ sum: number; max: number }>(
-      `SELECT coalesce(sum(queued), 0)::float8 AS sum, coalesce(max(queued), 0)::float8 AS max FROM (
-         SELECT (health::jsonb -> 'checks' -> 'webhooks:queue' ->> 'observedValue')::float8 AS queued FROM devices WHERE health IS NOT NULL
-       ) AS reported`,
-    );
+    const { rows } = await query(this.pool, POSTGRES_DEVICES_SQL.queueDepthTotals, {});
     return rows[0];
   }
 }

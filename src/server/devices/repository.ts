@@ -51,39 +51,3 @@ export interface LocalWebhooks {
   webhooks: ReportedWebhook[] | null;
   reportedAt: number | null;
 }
-
-export const toLocalWebhooks = (row: {
-  local_webhooks: string | null;
-  local_webhooks_reported_at: number | null;
-}): LocalWebhooks => ({
-  webhooks: row.local_webhooks === null ? null : (JSON.parse(row.local_webhooks) as ReportedWebhook[]),
-  reportedAt: row.local_webhooks_reported_at,
-});
-
-/** A row of the table as both stores return it. */
-export interface DeviceRow {
-  id: string;
-  user_id: string;
-  name: string;
-  push_token: string | null;
-  created_at: number;
-  updated_at: number;
-  last_seen: number;
-  health: string | null;
-  health_reported_at: number | null;
-}
-
-export const DEVICE_COLUMNS =
-  'id, user_id, name, push_token, created_at, updated_at, last_seen, health, health_reported_at';
-
-export const toDevice = (row: DeviceRow): DeviceRecord => ({
-  id: row.id,
-  userId: row.user_id,
-  name: row.name,
-  pushToken: row.push_token,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  lastSeen: row.last_seen,
-  health: row.health === null ? null : (JSON.parse(row.health) as Health),
-  healthReportedAt: row.health_reported_at,
-});

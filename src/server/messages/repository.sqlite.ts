@@ -1,6 +1,14 @@
 import { STATE_RANK, type ProcessState } from '../../protocol/index.ts';
-import type { SqliteDb } from '../store/sqlite.ts';
+import { StatementCache } from '../../shared/sqlite.ts';
+import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
+import {
+  MESSAGE_COLUMNS,
+  MESSAGES_SQL,
+  messageInsert,
+  messageListWhere,
+  type MessageListParams,
+} from './repository.shared.ts';
 
 interface MessageRow {
   user_id: string;
@@ -17,57 +25,63 @@ interface MessageRow {
   updated_at: number;
 }
 
+interface MessageKey {
+  userId: string;
+  id: string;
+}
+
 export class SqliteMessagesRepository implements MessagesRepository {
   private readonly statements;
+  private readonly lists;
 
   constructor(private readonly db: SqliteDb) {
     this.statements = {
-      insertMessage: db.prepare(
-        `INSERT INTO messages (user_id, id, device_id, text, sim_number, with_delivery_report, is_encrypted,
-                               priority, valid_until, state, state_rank, created_at, updated_at)
-         VALUES (:userId, :id, :deviceId, :text, :simNumber, :withDeliveryReport, :isEncrypted,
-                 :priority, :validUntil, :state, :stateRank, :createdAt, :updatedAt)
-         ON CONFLICT (user_id, id) DO NOTHING`,
-      ),
-      insertRecipient: db.prepare(
+      ...prepareAll(db, MESSAGES_SQL),
+      insertRecipient: db.prepare<
+        MessageKey & { position: number; phoneNumber: string; state: ProcessState; rank: number; error: string | null }
+      >(
         `INSERT INTO message_recipients (user_id, message_id, position, phone_number, state, state_rank, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (:userId, :id, :position, :phoneNumber, :state, :rank, :error)`,
       ),
       // The earliest time reported for a state is kept, so concurrent reports give the same
       // result in any order (the PostgreSQL store does the same with LEAST).
-      recordState: db.prepare<[string, string, string, number]>(
-        `INSERT INTO message_states (user_id, message_id, state, at) VALUES (?, ?, ?, ?)
+      recordState: db.prepare<MessageKey & { state: string; at: number }>(
+        `INSERT INTO message_states (user_id, message_id, state, at) VALUES (:userId, :id, :state, :at)
          ON CONFLICT (user_id, message_id, state) DO UPDATE SET at = min(at, excluded.at)`,
       ),
-      getUserMessage: db.prepare<[string, string], MessageRow>(`SELECT * FROM messages WHERE user_id = ? AND id = ?`),
-      recipientsOf: db.prepare<[string, string], { phone_number: string; state: string; error: string | null }>(
-        `SELECT phone_number, state, error FROM message_recipients
-         WHERE user_id = ? AND message_id = ? ORDER BY position`,
+      getUserMessage: db.prepare<MessageKey, MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.user_id = :userId AND m.id = :id`,
       ),
-      statesOf: db.prepare<[string, string], { state: string; at: number }>(
-        `SELECT state, at FROM message_states WHERE user_id = ? AND message_id = ? ORDER BY at, state`,
+      recipientsOf: db.prepare<MessageKey, { phoneNumber: string; state: ProcessState; error: string | null }>(
+        `SELECT phone_number AS phoneNumber, state, error FROM message_recipients
+         WHERE user_id = :userId AND message_id = :id ORDER BY position`,
       ),
-      listPendingForDevice: db.prepare<[string, number], MessageRow>(
-        `SELECT * FROM messages WHERE device_id = ? AND state = 'Pending'
-         ORDER BY created_at, id LIMIT ?`,
+      statesOf: db.prepare<MessageKey, { state: ProcessState; at: number }>(
+        `SELECT state, at FROM message_states WHERE user_id = :userId AND message_id = :id ORDER BY at, state`,
       ),
-      findDeviceMessage: db.prepare<[string, string], { user_id: string }>(
-        `SELECT user_id FROM messages WHERE device_id = ? AND id = ?`,
+      listPendingForDevice: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
+         ORDER BY m.created_at, m.id LIMIT :limit`,
       ),
-      advanceMessage: db.prepare(
-        `UPDATE messages SET state = :state, state_rank = :rank, updated_at = :now
-         WHERE user_id = :userId AND id = :id AND state_rank < :rank`,
+      // One writer at a time on SQLite: the report's transaction needs no row lock.
+      findDeviceMessage: db.prepare<{ deviceId: string; id: string }, { user_id: string }>(
+        `SELECT user_id FROM messages WHERE device_id = :deviceId AND id = :id`,
       ),
-      advanceRecipient: db.prepare(
+      // The rank guard: a report never moves a recipient backwards.
+      advanceRecipient: db.prepare<
+        MessageKey & { phoneNumber: string; state: ProcessState; rank: number; error: string | null }
+      >(
         `UPDATE message_recipients SET state = :state, state_rank = :rank, error = :error
          WHERE user_id = :userId AND message_id = :id AND phone_number = :phoneNumber AND state_rank < :rank`,
       ),
     };
+    this.lists = new StatementCache(db);
   }
 
   private hydrate(row: MessageRow): MessageRecord {
+    const key = { userId: row.user_id, id: row.id };
     const states: MessageRecord['states'] = {};
-    for (const s of this.statements.statesOf.all(row.user_id, row.id)) states[s.state as ProcessState] = s.at;
+    for (const s of this.statements.statesOf.all(key)) states[s.state] = s.at;
     return {
       userId: row.user_id,
       id: row.id,
@@ -81,51 +95,33 @@ export class SqliteMessagesRepository implements MessagesRepository {
       state: row.state as ProcessState,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
-      recipients: this.statements.recipientsOf.all(row.user_id, row.id).map((r) => ({
-        phoneNumber: r.phone_number,
-        state: r.state as ProcessState,
-        error: r.error,
-      })),
+      recipients: this.statements.recipientsOf.all(key),
       states,
     };
   }
 
   async insertMessage(m: MessageRecord): Promise<'inserted' | 'duplicate-id'> {
     return this.db.transaction((): 'inserted' | 'duplicate-id' => {
-      const inserted = this.statements.insertMessage.run({
-        userId: m.userId,
-        id: m.id,
-        deviceId: m.deviceId,
-        text: m.text,
-        simNumber: m.simNumber,
-        withDeliveryReport: m.withDeliveryReport ? 1 : 0,
-        isEncrypted: m.isEncrypted ? 1 : 0,
-        priority: m.priority,
-        validUntil: m.validUntil,
-        state: m.state,
-        stateRank: STATE_RANK[m.state],
-        createdAt: m.createdAt,
-        updatedAt: m.updatedAt,
-      });
+      const inserted = this.statements.insertMessage.run(messageInsert(m, (flag) => (flag ? 1 : 0)));
       if (inserted.changes === 0) return 'duplicate-id';
+      const key = { userId: m.userId, id: m.id };
       m.recipients.forEach((r, position) =>
-        this.statements.insertRecipient.run(
-          m.userId,
-          m.id,
+        this.statements.insertRecipient.run({
+          ...key,
           position,
-          r.phoneNumber,
-          r.state,
-          STATE_RANK[r.state],
-          r.error,
-        ),
+          phoneNumber: r.phoneNumber,
+          state: r.state,
+          rank: STATE_RANK[r.state],
+          error: r.error,
+        }),
       );
-      for (const [state, at] of Object.entries(m.states)) this.statements.recordState.run(m.userId, m.id, state, at!);
+      for (const [state, at] of Object.entries(m.states)) this.statements.recordState.run({ ...key, state, at: at! });
       return 'inserted';
     })();
   }
 
   async getUserMessage(userId: string, id: string): Promise<MessageRecord | undefined> {
-    const row = this.statements.getUserMessage.get(userId, id);
+    const row = this.statements.getUserMessage.get({ userId, id });
     return row && this.hydrate(row);
   }
 
@@ -134,36 +130,25 @@ export class SqliteMessagesRepository implements MessagesRepository {
     filter: MessageFilter,
     page: { limit: number; offset: number },
   ): Promise<{ items: MessageRecord[]; total: number }> {
-    // The filter is a fixed set of optional conditions; each is a bound parameter, never spliced text.
-    const where = [
-      'user_id = :userId',
-      filter.deviceId !== undefined ? 'device_id = :deviceId' : '',
-      filter.state !== undefined ? 'state = :state' : '',
-      filter.from !== undefined ? 'created_at >= :from' : '',
-      filter.to !== undefined ? 'created_at < :to' : '',
-    ]
-      .filter(Boolean)
-      .join(' AND ');
-    const params: Record<string, string | number> = { userId, limit: page.limit, offset: page.offset };
-    for (const [key, value] of Object.entries(filter)) if (value !== undefined) params[key] = value;
-    const rows = this.db
-      .prepare<typeof params, MessageRow>(
-        `SELECT * FROM messages WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset`,
+    const { where, count } = messageListWhere(filter);
+    const params: MessageListParams = { userId, ...filter, ...page };
+    const rows = this.lists
+      .get<MessageListParams, MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE ${where}
+         ORDER BY m.created_at DESC, m.id DESC LIMIT :limit OFFSET :offset`,
       )
       .all(params);
-    const { total } = this.db
-      .prepare<typeof params, { total: number }>(`SELECT count(*) AS total FROM messages WHERE ${where}`)
-      .get(params)!;
+    const { total } = this.lists.get<MessageListParams, { total: number }>(count.text).get(params)!;
     return { items: rows.map((row) => this.hydrate(row)), total };
   }
 
   async listPendingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]> {
-    return this.statements.listPendingForDevice.all(deviceId, limit).map((row) => this.hydrate(row));
+    return this.statements.listPendingForDevice.all({ deviceId, limit }).map((row) => this.hydrate(row));
   }
 
   async applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean> {
     return this.db.transaction((): boolean => {
-      const owner = this.statements.findDeviceMessage.get(deviceId, report.id);
+      const owner = this.statements.findDeviceMessage.get({ deviceId, id: report.id });
       if (!owner) return false;
       const key = { userId: owner.user_id, id: report.id };
       this.statements.advanceMessage.run({ ...key, state: report.state, rank: STATE_RANK[report.state], now });
@@ -177,7 +162,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
         });
       }
       for (const [state, at] of Object.entries(report.states))
-        this.statements.recordState.run(owner.user_id, report.id, state, at!);
+        this.statements.recordState.run({ ...key, state, at: at! });
       return true;
     })();
   }

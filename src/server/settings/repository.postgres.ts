@@ -1,7 +1,33 @@
 import type { Settings } from '../../protocol/index.ts';
-import { inTransaction, type PgPool } from '../store/postgres.ts';
+import { inTransaction, query, type PgPool } from '../store/postgres.ts';
+import { sql } from '../store/sql.ts';
 import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
 import { mergeSettingsDocument, replaceSettingsDocument, type SettingsRepository } from './repository.ts';
+
+/**
+ * A user's settings row. No statement is the same text as SQLite's: reads are batched, and a
+ * change locks the row (FOR UPDATE) where SQLite takes its one write lock.
+ */
+const POSTGRES_SETTINGS_SQL = {
+  getUserSettings: sql<{ userIds: string[] }, { user_id: string; document: string }>(
+    'user-settings.by-users',
+    `SELECT user_id, document FROM user_settings WHERE user_id = ANY(:userIds::text[])`,
+  ),
+  // so that there is always a row to lock
+  ensureRow: sql<{ userId: string; now: number }>(
+    'user-settings.ensure-row',
+    `INSERT INTO user_settings (user_id, document, updated_at) VALUES (:userId, '{}', :now)
+     ON CONFLICT (user_id) DO NOTHING`,
+  ),
+  lockRow: sql<{ userId: string }, { document: string }>(
+    'user-settings.lock-row',
+    `SELECT document FROM user_settings WHERE user_id = :userId FOR UPDATE`,
+  ),
+  storeDocument: sql<{ userId: string; document: string; now: number }>(
+    'user-settings.store',
+    `UPDATE user_settings SET document = :document, updated_at = :now WHERE user_id = :userId`,
+  ),
+};
 
 export class PostgresSettingsRepository implements SettingsRepository {
   constructor(private readonly pool: PgPool) {}
@@ -13,10 +39,8 @@ export class PostgresSettingsRepository implements SettingsRepository {
    */
   private readonly reads = new WriteBatcher<string, Settings>(
     async (userIds) => {
-      const { rows } = await this.pool.query<{ user_id: string; document: string }>({
-        name: 'user-settings-by-users',
-        text: `SELECT user_id, document FROM user_settings WHERE user_id = ANY($1::text[])`,
-        values: [[...new Set(userIds)]],
+      const { rows } = await query(this.pool, POSTGRES_SETTINGS_SQL.getUserSettings, {
+        userIds: [...new Set(userIds)],
       });
       const documents = new Map(rows.map((row) => [row.user_id, row.document]));
       // parsed per caller: each gets a document of its own to change
@@ -38,21 +62,10 @@ export class PostgresSettingsRepository implements SettingsRepository {
    */
   private update(userId: string, now: number, change: (current: Settings) => Settings): Promise<Settings> {
     return inTransaction(this.pool, async (client) => {
-      await client.query(
-        `INSERT INTO user_settings (user_id, document, updated_at) VALUES ($1, '{}', $2)
-         ON CONFLICT (user_id) DO NOTHING`,
-        [userId, now],
-      );
-      const { rows } = await client.query<{ document: string }>(
-        `SELECT document FROM user_settings WHERE user_id = $1 FOR UPDATE`,
-        [userId],
-      );
+      await query(client, POSTGRES_SETTINGS_SQL.ensureRow, { userId, now });
+      const { rows } = await query(client, POSTGRES_SETTINGS_SQL.lockRow, { userId });
       const next = change(JSON.parse(rows[0].document) as Settings);
-      await client.query(`UPDATE user_settings SET document = $2, updated_at = $3 WHERE user_id = $1`, [
-        userId,
-        JSON.stringify(next),
-        now,
-      ]);
+      await query(client, POSTGRES_SETTINGS_SQL.storeDocument, { userId, document: JSON.stringify(next), now });
       return next;
     });
   }

@@ -7,18 +7,18 @@ export class SqliteSettingsRepository implements SettingsRepository {
 
   constructor(private readonly db: SqliteDb) {
     this.statements = {
-      getUserSettings: db.prepare<[string], { document: string }>(
-        `SELECT document FROM user_settings WHERE user_id = ?`,
+      getUserSettings: db.prepare<{ userId: string }, { document: string }>(
+        `SELECT document FROM user_settings WHERE user_id = :userId`,
       ),
-      storeUserSettings: db.prepare<[string, string, number]>(
-        `INSERT INTO user_settings (user_id, document, updated_at) VALUES (?, ?, ?)
+      storeUserSettings: db.prepare<{ userId: string; document: string; now: number }>(
+        `INSERT INTO user_settings (user_id, document, updated_at) VALUES (:userId, :document, :now)
          ON CONFLICT (user_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
       ),
     };
   }
 
   async getUserSettings(userId: string): Promise<Settings> {
-    const row = this.statements.getUserSettings.get(userId);
+    const row = this.statements.getUserSettings.get({ userId });
     return row ? (JSON.parse(row.document) as Settings) : {};
   }
 
@@ -26,9 +26,9 @@ export class SqliteSettingsRepository implements SettingsRepository {
   private update(userId: string, now: number, change: (current: Settings) => Settings): Settings {
     return this.db
       .transaction(() => {
-        const row = this.statements.getUserSettings.get(userId);
+        const row = this.statements.getUserSettings.get({ userId });
         const next = change(row ? (JSON.parse(row.document) as Settings) : {});
-        this.statements.storeUserSettings.run(userId, JSON.stringify(next), now);
+        this.statements.storeUserSettings.run({ userId, document: JSON.stringify(next), now });
         return next;
       })
       .immediate();

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { serverMigrations } from './migrations.ts';
+import type { Sql } from './sql.ts';
 
 export type PgPool = pg.Pool;
 export type PgClient = pg.PoolClient;
@@ -82,6 +83,26 @@ export function createPool(url: string, options: PostgresPoolOptions = {}): PgPo
     log(`postgres: an idle connection failed (${error.message}); the pool opens a new one when needed`),
   );
   return pool;
+}
+
+/**
+ * Run a statement as a named prepared statement: each pooled connection parses and plans it the
+ * first time, then only binds and executes it. `params` holds a value for each `:name` (null for
+ * SQL NULL; undefined is refused, so a forgotten parameter is never stored as NULL).
+ */
+export function query<P extends object, R>(
+  db: PgPool | PgClient,
+  statement: Sql<P, R>,
+  params: P,
+): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
+  const { text, names } = statement.postgres;
+  const values: unknown[] = [];
+  for (const name of names) {
+    const value = params[name];
+    if (value === undefined) return Promise.reject(new Error(`${statement.name}: no value for :${name}`));
+    values.push(value);
+  }
+  return db.query<R & pg.QueryResultRow>({ name: statement.name, text, values });
 }
 
 /**

@@ -22,20 +22,3 @@ export interface UsersRepository {
   /** false when no user has that login */
   updatePasswordHash(login: string, passwordHash: string, now: number): Promise<boolean>;
 }
-
-/** A row of the table as both stores return it. */
-export interface UserRow {
-  id: string;
-  login: string;
-  password_hash: string;
-  created_at: number;
-  updated_at: number;
-}
-
-export const toUser = (row: UserRow): UserRecord => ({
-  id: row.id,
-  login: row.login,
-  passwordHash: row.password_hash,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});

@@ -1,7 +1,58 @@
 import { EVENTS_CHANNEL, userEventNotification } from '../push/hub.postgres.ts';
 import { WriteBatcher } from '../store/write-batcher.ts';
-import type { PgPool } from '../store/postgres.ts';
-import { type WebhookRecord, type WebhooksRepository, type WebhookRow, toWebhook } from './repository.ts';
+import { query, type PgPool } from '../store/postgres.ts';
+import { sql } from '../store/sql.ts';
+import type { WebhookRecord, WebhooksRepository } from './repository.ts';
+import { toWebhook, WEBHOOKS_SQL, type WebhookRow } from './repository.shared.ts';
+
+/** The writes, each of which NOTIFYs in the same statement (the reads: WEBHOOKS_SQL). */
+const POSTGRES_WEBHOOKS_SQL = {
+  upsertWebhooks: sql<
+    {
+      userIds: string[];
+      ids: string[];
+      urls: string[];
+      events: string[];
+      deviceIds: (string | null)[];
+      createdAts: number[];
+      updatedAts: number[];
+      channel: string;
+      notifications: string[];
+    },
+    Pick<WebhookRow, 'user_id' | 'id' | 'created_at'>
+  >(
+    'webhooks.upsert-batch',
+    `WITH stored AS (
+       INSERT INTO webhooks (user_id, id, url, event, device_id, created_at, updated_at)
+       SELECT * FROM unnest(:userIds::text[], :ids::text[], :urls::text[], :events::text[], :deviceIds::text[],
+                            :createdAts::bigint[], :updatedAts::bigint[])
+       ON CONFLICT (user_id, id) DO UPDATE SET
+         url = excluded.url,
+         event = excluded.event,
+         device_id = excluded.device_id,
+         updated_at = excluded.updated_at
+       RETURNING user_id, id, created_at
+     ),
+     announced AS (SELECT pg_notify(:channel, payload) FROM unnest(:notifications::text[]) AS payload)
+     SELECT stored.*, (SELECT count(*) FROM announced) AS announced FROM stored`,
+  ),
+  // Delete the matching rows and, only if there were any, NOTIFY in the same statement.
+  deleteUserWebhook: sql<{ userId: string; id: string; channel: string; payload: string }, { deleted: number }>(
+    'webhooks.delete',
+    `WITH gone AS (DELETE FROM webhooks WHERE user_id = :userId AND id = :id RETURNING 1),
+          announced AS (SELECT pg_notify(:channel, :payload) FROM gone LIMIT 1)
+     SELECT (SELECT count(*) FROM gone)::int AS deleted, (SELECT count(*) FROM announced) AS announced`,
+  ),
+  deleteDeviceWebhooks: sql<
+    { userId: string; deviceId: string; channel: string; payload: string },
+    { deleted: number }
+  >(
+    'webhooks.delete-of-device',
+    `WITH gone AS (DELETE FROM webhooks WHERE user_id = :userId AND device_id = :deviceId RETURNING 1),
+          announced AS (SELECT pg_notify(:channel, :payload) FROM gone LIMIT 1)
+     SELECT (SELECT count(*) FROM gone)::int AS deleted, (SELECT count(*) FROM announced) AS announced`,
+  ),
+};
 
 /**
  * Every write NOTIFYs the user's `WebhooksUpdated` in its own statement: the news commits with the
@@ -35,72 +86,44 @@ export class PostgresWebhooksRepository implements WebhooksRepository {
     );
     // Only what the database decides comes back (created_at: kept from an existing row); the rest of
     // each stored row is what was sent, and parsing whole rows was a measurable part of a batch.
-    const { rows: stored } = await this.pool.query<Pick<WebhookRow, 'user_id' | 'id' | 'created_at'>>({
-      name: 'webhooks-upsert-batch',
-      text: `WITH stored AS (
-               INSERT INTO webhooks (user_id, id, url, event, device_id, created_at, updated_at)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
-               ON CONFLICT (user_id, id) DO UPDATE SET
-                 url = excluded.url,
-                 event = excluded.event,
-                 device_id = excluded.device_id,
-                 updated_at = excluded.updated_at
-               RETURNING user_id, id, created_at
-             ),
-             announced AS (SELECT pg_notify($8, payload) FROM unnest($9::text[]) AS payload)
-             SELECT stored.*, (SELECT count(*) FROM announced) AS announced FROM stored`,
-      values: [
-        rows.map((w) => w.userId),
-        rows.map((w) => w.id),
-        rows.map((w) => w.url),
-        rows.map((w) => w.event),
-        rows.map((w) => w.deviceId),
-        rows.map((w) => w.createdAt),
-        rows.map((w) => w.updatedAt),
-        EVENTS_CHANNEL,
-        notifications,
-      ],
+    const { rows: stored } = await query(this.pool, POSTGRES_WEBHOOKS_SQL.upsertWebhooks, {
+      userIds: rows.map((w) => w.userId),
+      ids: rows.map((w) => w.id),
+      urls: rows.map((w) => w.url),
+      events: rows.map((w) => w.event),
+      deviceIds: rows.map((w) => w.deviceId),
+      createdAts: rows.map((w) => w.createdAt),
+      updatedAts: rows.map((w) => w.updatedAt),
+      channel: EVENTS_CHANNEL,
+      notifications,
     });
     const createdAt = new Map(stored.map((row) => [`${row.user_id}\0${row.id}`, row.created_at]));
     return batch.map((w) => ({ ...w, createdAt: createdAt.get(`${w.userId}\0${w.id}`)! }));
   });
 
   async listUserWebhooks(userId: string): Promise<WebhookRecord[]> {
-    const { rows } = await this.pool.query<WebhookRow>({
-      name: 'webhooks-list-user',
-      text: `SELECT * FROM webhooks WHERE user_id = $1 ORDER BY created_at, id`,
-      values: [userId],
-    });
+    const { rows } = await query(this.pool, WEBHOOKS_SQL.listUserWebhooks, { userId });
     return rows.map(toWebhook);
   }
 
   async listDeviceWebhooks(userId: string, deviceId: string): Promise<WebhookRecord[]> {
-    const { rows } = await this.pool.query<WebhookRow>(
-      `SELECT * FROM webhooks
-       WHERE user_id = $1 AND (device_id IS NULL OR device_id = $2)
-       ORDER BY created_at, id`,
-      [userId, deviceId],
-    );
+    const { rows } = await query(this.pool, WEBHOOKS_SQL.listDeviceWebhooks, { userId, deviceId });
     return rows.map(toWebhook);
   }
 
   async deleteUserWebhook(userId: string, id: string): Promise<boolean> {
-    return (await this.deleteAndAnnounce(userId, `user_id = $1 AND id = $2`, [userId, id])) === 1;
+    const announce = userEventNotification(userId, 'WebhooksUpdated');
+    const { rows } = await query(this.pool, POSTGRES_WEBHOOKS_SQL.deleteUserWebhook, { userId, id, ...announce });
+    return rows[0].deleted === 1;
   }
 
   async deleteDeviceWebhooks(userId: string, deviceId: string): Promise<number> {
-    return this.deleteAndAnnounce(userId, `user_id = $1 AND device_id = $2`, [userId, deviceId]);
-  }
-
-  /** Delete the matching rows and, only if there were any, NOTIFY in the same statement. */
-  private async deleteAndAnnounce(userId: string, where: string, values: string[]): Promise<number> {
-    const { channel, payload } = userEventNotification(userId, 'WebhooksUpdated');
-    const { rows } = await this.pool.query<{ deleted: number }>(
-      `WITH gone AS (DELETE FROM webhooks WHERE ${where} RETURNING 1),
-            announced AS (SELECT pg_notify($3, $4) FROM gone LIMIT 1)
-       SELECT (SELECT count(*) FROM gone)::int AS deleted, (SELECT count(*) FROM announced) AS announced`,
-      [...values, channel, payload],
-    );
+    const announce = userEventNotification(userId, 'WebhooksUpdated');
+    const { rows } = await query(this.pool, POSTGRES_WEBHOOKS_SQL.deleteDeviceWebhooks, {
+      userId,
+      deviceId,
+      ...announce,
+    });
     return rows[0].deleted;
   }
 }

@@ -32,24 +32,3 @@ export interface WebhooksRepository {
   /** removes the webhooks bound to one device (when the device goes); returns how many */
   deleteDeviceWebhooks(userId: string, deviceId: string): Promise<number>;
 }
-
-/** A row of the table as both stores return it. */
-export interface WebhookRow {
-  user_id: string;
-  id: string;
-  url: string;
-  event: string;
-  device_id: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export const toWebhook = (row: WebhookRow): WebhookRecord => ({
-  userId: row.user_id,
-  id: row.id,
-  url: row.url,
-  event: row.event as EventName,
-  deviceId: row.device_id,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});

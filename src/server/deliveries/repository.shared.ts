@@ -1,0 +1,114 @@
+import type { AttemptOutcome, EventName, WebhookSource } from '../../protocol/index.ts';
+import { sql, type Sql } from '../store/sql.ts';
+import type { DeliveryListFilter, DeviceAttemptRecord, DeviceDeliveryRecord } from './repository.ts';
+
+/** A row as both stores return it. */
+export interface DeviceDeliveryRow {
+  seq: number;
+  device_id: string;
+  user_id: string;
+  id: string;
+  event_id: string;
+  event: string;
+  webhook_source: string;
+  webhook_id: string;
+  url: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  reported_at: number;
+}
+
+export interface DeviceAttemptRow {
+  number: number;
+  started_at: number;
+  duration_ms: number;
+  status: number | null;
+  error: string | null;
+  response_preview: string | null;
+  outcome: string;
+}
+
+export const DEVICE_DELIVERY_COLUMNS =
+  'seq, device_id, user_id, id, event_id, event, webhook_source, webhook_id, url, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at, reported_at';
+export const DEVICE_ATTEMPT_COLUMNS = 'number, started_at, duration_ms, status, error, response_preview, outcome';
+
+export const toDeviceDelivery = (row: DeviceDeliveryRow): DeviceDeliveryRecord => ({
+  seq: row.seq,
+  deviceId: row.device_id,
+  userId: row.user_id,
+  id: row.id,
+  eventId: row.event_id,
+  event: row.event as EventName,
+  webhookSource: row.webhook_source as WebhookSource,
+  webhookId: row.webhook_id,
+  url: row.url,
+  state: row.state as DeviceDeliveryRecord['state'],
+  attempts: row.attempts,
+  nextAttemptAt: row.next_attempt_at,
+  lastStatus: row.last_status,
+  lastError: row.last_error,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  reportedAt: row.reported_at,
+});
+
+export const toDeviceAttempt = (row: DeviceAttemptRow): DeviceAttemptRecord => ({
+  number: row.number,
+  startedAt: row.started_at,
+  durationMs: row.duration_ms,
+  status: row.status,
+  error: row.error,
+  responsePreview: row.response_preview,
+  outcome: row.outcome as AttemptOutcome,
+});
+
+/**
+ * The deliveries statements both stores write alike: the pruning after a report. A report's rows
+ * are written differently (PostgreSQL: the whole report in one statement per table, with unnest).
+ */
+export const DELIVERIES_SQL = {
+  // Finished deliveries older than the device's newest `keep` (their attempts go with them). One
+  // still pending stays: it may be retried, and if it were gone its next report would bring its
+  // attempts back as new (counted twice).
+  pruneFinished: sql<{ deviceId: string; keep: number }>(
+    'device-deliveries.prune-finished',
+    `DELETE FROM device_deliveries
+      WHERE device_id = :deviceId AND state <> 'pending'
+        AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
+  ),
+  // The hard bound, pending or not (a device with a huge backlog): checked when nothing finished went.
+  pruneAny: sql<{ deviceId: string; keep: number }>(
+    'device-deliveries.prune-any',
+    `DELETE FROM device_deliveries
+      WHERE device_id = :deviceId
+        AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
+  ),
+};
+
+export type DeliveryListParams = { userId: string } & DeliveryListFilter;
+
+/**
+ * The user's deliveries, newest first, filtered: a fixed set of optional conditions, each a bound
+ * parameter, never spliced text; one statement per set of conditions used. The same on both stores.
+ */
+export function deliveryList(filter: DeliveryListFilter): Sql<DeliveryListParams, DeviceDeliveryRow> {
+  const conditions: [keyof DeliveryListFilter, string][] = [
+    ['state', 'state = :state'],
+    ['event', 'event = :event'],
+    ['webhookId', 'webhook_id = :webhookId'],
+    ['deviceId', 'device_id = :deviceId'],
+    ['before', 'seq < :before'],
+  ];
+  // an empty text filters nothing, a `before` of 0 does
+  const used = conditions.filter(([key]) => (key === 'before' ? filter.before !== undefined : Boolean(filter[key])));
+  const where = ['user_id = :userId', ...used.map(([, condition]) => condition)].join(' AND ');
+  return sql(
+    `device-deliveries.list[${used.map(([key]) => key).join(',')}]`,
+    `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE ${where} ORDER BY seq DESC LIMIT :limit`,
+  );
+}

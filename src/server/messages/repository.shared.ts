@@ -1,0 +1,92 @@
+import { STATE_RANK, type ProcessState } from '../../protocol/index.ts';
+import { sql, type Sql } from '../store/sql.ts';
+import type { MessageFilter, MessageRecord } from './repository.ts';
+
+/** A flag as a store binds it: PostgreSQL takes booleans, SQLite (which binds no booleans) 0 or 1. */
+type Flag = boolean | 0 | 1;
+
+/** The columns of `messages` each store reads (each adds the recipients and state times its own way). */
+export const MESSAGE_COLUMNS =
+  'm.user_id, m.id, m.device_id, m.text, m.sim_number, m.with_delivery_report, m.is_encrypted, m.priority, m.valid_until, m.state, m.created_at, m.updated_at';
+
+export interface MessageInsert {
+  userId: string;
+  id: string;
+  deviceId: string;
+  text: string;
+  simNumber: number | null;
+  withDeliveryReport: Flag;
+  isEncrypted: Flag;
+  priority: number;
+  validUntil: number | null;
+  state: ProcessState;
+  stateRank: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The message's own row; its recipients and state times are written by each store its own way. */
+export const messageInsert = (m: MessageRecord, flag: (value: boolean) => Flag): MessageInsert => ({
+  userId: m.userId,
+  id: m.id,
+  deviceId: m.deviceId,
+  text: m.text,
+  simNumber: m.simNumber,
+  withDeliveryReport: flag(m.withDeliveryReport),
+  isEncrypted: flag(m.isEncrypted),
+  priority: m.priority,
+  validUntil: m.validUntil,
+  state: m.state,
+  stateRank: STATE_RANK[m.state],
+  createdAt: m.createdAt,
+  updatedAt: m.updatedAt,
+});
+
+/**
+ * The messages statements both stores write alike. Recipients and state times differ: PostgreSQL
+ * writes a message's all in one statement (unnest), SQLite one row at a time.
+ */
+export const MESSAGES_SQL = {
+  insertMessage: sql<MessageInsert>(
+    'messages.insert',
+    `INSERT INTO messages (user_id, id, device_id, text, sim_number, with_delivery_report, is_encrypted,
+                           priority, valid_until, state, state_rank, created_at, updated_at)
+     VALUES (:userId, :id, :deviceId, :text, :simNumber, :withDeliveryReport, :isEncrypted,
+             :priority, :validUntil, :state, :stateRank, :createdAt, :updatedAt)
+     ON CONFLICT (user_id, id) DO NOTHING`,
+  ),
+  // The rank guard: a report never moves a message backwards.
+  advanceMessage: sql<{ userId: string; id: string; state: ProcessState; rank: number; now: number }>(
+    'messages.advance',
+    `UPDATE messages SET state = :state, state_rank = :rank, updated_at = :now
+     WHERE user_id = :userId AND id = :id AND state_rank < :rank`,
+  ),
+};
+
+export type MessageListParams = { userId: string; limit: number; offset: number } & MessageFilter;
+
+/**
+ * A message list's filter: a fixed set of optional conditions on `messages m`, each a bound
+ * parameter, never spliced text. `shape` names the conditions used (one statement per shape) and
+ * `count` is the statement counting the whole list, the same on both stores.
+ */
+export function messageListWhere(filter: MessageFilter): {
+  shape: string;
+  where: string;
+  count: Sql<MessageListParams, { total: number }>;
+} {
+  const conditions: [keyof MessageFilter, string][] = [
+    ['deviceId', 'm.device_id = :deviceId'],
+    ['state', 'm.state = :state'],
+    ['from', 'm.created_at >= :from'],
+    ['to', 'm.created_at < :to'],
+  ];
+  const used = conditions.filter(([key]) => filter[key] !== undefined);
+  const shape = used.map(([key]) => key).join(',');
+  const where = ['m.user_id = :userId', ...used.map(([, condition]) => condition)].join(' AND ');
+  return {
+    shape,
+    where,
+    count: sql(`messages.count[${shape}]`, `SELECT count(*) AS total FROM messages m WHERE ${where}`),
+  };
+}
