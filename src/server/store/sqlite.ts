@@ -25,8 +25,8 @@ export type Prepared<S> = {
 
 /**
  * Prepare every statement of a set. A repository does it once, when it is built: preparing costs
- * more than most of our statements take to run, and a statement that names a column the schema
- * lacks then fails when the store opens, not on first use.
+ * about as much as running a statement, and a statement that names a column the schema lacks then
+ * fails when the store opens, not on first use.
  */
 export function prepareAll<S extends Record<string, Sql<any, any>>>(db: SqliteDb, statements: S): Prepared<S> {
   return Object.fromEntries(
