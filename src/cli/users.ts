@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Command, ParsedArgs } from './command.ts';
 import { requireOpt, stringOpt } from './command.ts';
-import { databaseUrlFromEnv, openStore, parseStoreSpec, type ServerStore } from '../server/store/store.ts';
+import { databaseUrlFromEnv, parseStoreSpec, type ServerStore } from '../server/store/store.ts';
+import { openStore } from '../server/store/open.ts';
 import { UsersService } from '../server/users/service.ts';
 import { systemClock } from '../shared/clock.ts';
 import { HttpError } from '../protocol/index.ts';

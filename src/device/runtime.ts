@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Health } from '../protocol/index.ts';
-import { openDatabase, type Db } from './store/database.ts';
+import { openDatabase } from './store/database.ts';
 import { Outbox } from './store/outbox.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
 import { startBackgroundCheckpoints } from '../shared/sqlite.ts';
@@ -29,6 +28,7 @@ import { DeviceLink, type LinkOptions } from './link/link.ts';
 import type { LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { DeviceObservability } from './observability.ts';
+import type { DeviceContext } from './context.ts';
 
 export interface DeviceOptions {
   /** where device.db lives */
@@ -62,31 +62,6 @@ export interface DeviceOptions {
   link?: LinkOptions;
   /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
   logger?: Logger;
-}
-
-/** Everything the Local API and the link need, built once per device. */
-export interface DeviceContext {
-  db: Db;
-  meta: MetaStore;
-  outbox: Outbox;
-  webhooks: WebhookStore;
-  settings: DeviceSettings;
-  events: DeviceEvents;
-  dispatcher: Dispatcher;
-  /** outgoing SMS and their states; incoming SMS arrive through `carrier.receive` */
-  sms: SmsService;
-  messageStore: MessageStore;
-  carrier: VirtualCarrier;
-  network: NetworkState;
-  identity: DeviceIdentity;
-  clock: Clock;
-  timeZone: string;
-  deviceId: string;
-  insecureHttp: boolean;
-  logger: Logger;
-  /** metrics, attempt log lines and the live feed of attempts */
-  observability: DeviceObservability;
-  health(): Health;
 }
 
 export interface RunningDevice {

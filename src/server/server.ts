@@ -2,7 +2,8 @@ import { createApp, type App } from '../shared/http.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../shared/login-throttle.ts';
-import { openStore, parseStoreSpec, type ServerStore } from './store/store.ts';
+import { parseStoreSpec, type ServerStore } from './store/store.ts';
+import { openStore } from './store/open.ts';
 import type { PushHub } from './push/hub.ts';
 import { CachedWebhooksRepository } from './webhooks/cache.ts';
 import type { ServerContext } from './context.ts';
@@ -15,7 +16,8 @@ import { HealthService } from './health/service.ts';
 import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
-import { installObservability, serverAppOptions, ServerObservability } from './observability.ts';
+import { serverAppOptions, ServerObservability } from './observability.ts';
+import { installSite } from './api/site.ts';
 import { DeliveriesService } from './deliveries/service.ts';
 import type { Logger } from '../shared/logger.ts';
 
@@ -119,7 +121,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
 
     const app = createApp(serverAppOptions(options.logger));
     // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
-    installObservability(app, context);
+    installSite(app, context);
     app.register(async (api) => healthRoutes(api, context));
     thirdPartyApi(app, context, observability.liveStreams);
     mobileApi(app, context, observability.deviceStreams);

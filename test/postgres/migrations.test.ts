@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, query } from './helpers.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
-import { openStore, parseStoreSpec } from '../../src/server/store/store.ts';
+import { parseStoreSpec } from '../../src/server/store/store.ts';
+import { openStore } from '../../src/server/store/open.ts';
 import { serverMigrations } from '../../src/server/store/migrations.ts';
 
 test('nodes starting at once on a fresh database migrate it once (advisory lock) and all come up', async () => {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import type { DeviceContext } from '../runtime.ts';
+import type { DeviceContext } from '../context.ts';
 import { HealthSchema, WebhookSchema } from '../../protocol/index.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';

@@ -1,6 +1,6 @@
 import type { App } from '../../shared/http.ts';
 import { createApp } from '../../shared/http.ts';
-import type { DeviceContext } from '../runtime.ts';
+import type { DeviceContext } from '../context.ts';
 import type { LocalCredentials } from './auth.ts';
 import { Type } from '@sinclair/typebox';
 import { HealthSchema } from '../../protocol/index.ts';

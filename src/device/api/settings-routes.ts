@@ -1,5 +1,5 @@
 import type { App } from '../../shared/http.ts';
-import type { DeviceContext } from '../runtime.ts';
+import type { DeviceContext } from '../context.ts';
 import {
   EffectiveSettingsSchema,
   ErrorBodySchema,

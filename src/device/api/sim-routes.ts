@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import type { DeviceContext } from '../runtime.ts';
+import type { DeviceContext } from '../context.ts';
 import { ErrorBodySchema } from '../../protocol/index.ts';
 
 const IncomingBody = Type.Object(

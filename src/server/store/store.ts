@@ -54,13 +54,3 @@ export function parseStoreSpec(db: string | undefined, dataDir = './data'): Stor
 /** `DATABASE_URL`, as hosting platforms set it: used when neither `--db` nor `SMSGATE_DB` is given. */
 export const databaseUrlFromEnv = (env: NodeJS.ProcessEnv = process.env): string | undefined =>
   env.DATABASE_URL || undefined;
-
-/** Open (and migrate) the store a spec names. `pg` is only loaded for PostgreSQL. */
-export async function openStore(spec: StoreSpec): Promise<ServerStore> {
-  if (spec.kind === 'postgres') {
-    const { openPostgresStore } = await import('./postgres-store.ts');
-    return openPostgresStore(spec.url);
-  }
-  const { openSqliteStore } = await import('./sqlite-store.ts');
-  return openSqliteStore(spec.file);
-}

@@ -1,0 +1,44 @@
+import type { Health } from '../protocol/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Db } from './store/database.ts';
+import type { MetaStore } from './store/meta.ts';
+import type { Outbox } from './store/outbox.ts';
+import type { WebhookStore } from './store/webhooks.ts';
+import type { MessageStore } from './store/messages.ts';
+import type { DeviceSettings } from './settings.ts';
+import type { DeviceEvents, DeviceIdentity } from './events.ts';
+import type { Dispatcher } from './dispatch/dispatcher.ts';
+import type { SmsService } from './sms-service.ts';
+import type { VirtualCarrier } from './carrier/virtual-carrier.ts';
+import type { NetworkState } from './network.ts';
+import type { DeviceObservability } from './observability.ts';
+
+/**
+ * Everything the Local API and the link need, built once per device by `startDevice`
+ * (`runtime.ts`). It names the device's parts and nothing that uses them, so the route files and
+ * the link depend on it without depending on the composition root.
+ */
+export interface DeviceContext {
+  db: Db;
+  meta: MetaStore;
+  outbox: Outbox;
+  webhooks: WebhookStore;
+  settings: DeviceSettings;
+  events: DeviceEvents;
+  dispatcher: Dispatcher;
+  /** outgoing SMS and their states; incoming SMS arrive through `carrier.receive` */
+  sms: SmsService;
+  messageStore: MessageStore;
+  carrier: VirtualCarrier;
+  network: NetworkState;
+  identity: DeviceIdentity;
+  clock: Clock;
+  timeZone: string;
+  deviceId: string;
+  insecureHttp: boolean;
+  logger: Logger;
+  /** metrics, attempt log lines and the live feed of attempts */
+  observability: DeviceObservability;
+  health(): Health;
+}

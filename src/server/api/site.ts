@@ -1,0 +1,64 @@
+import type { App } from '../../shared/http.ts';
+import type { ServerContext } from '../context.ts';
+import { registerOpenApi } from '../../shared/openapi.ts';
+import { metricsRoute } from '../../shared/metrics.ts';
+import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
+import { webUiRoutes } from '../../shared/dashboard.ts';
+import { optionalUser, requireUser } from './auth.ts';
+import { THIRD_PARTY_PREFIXES } from './3rdparty.ts';
+import { MOBILE_PREFIXES } from './mobile.ts';
+
+const audienceOf = (url: string): '3rdparty' | 'mobile' | undefined =>
+  THIRD_PARTY_PREFIXES.some((p) => url.startsWith(`${p}/`))
+    ? '3rdparty'
+    : MOBILE_PREFIXES.some((p) => url.startsWith(`${p}/`))
+      ? 'mobile'
+      : undefined;
+
+/**
+ * What the server serves beside its APIs, registered before them: one OpenAPI document for both
+ * audiences (every route tagged `3rdparty` or `mobile`) at `/docs/openapi.json` with Swagger UI at
+ * `/docs` (public), `/metrics` (loopback, or a user's Basic auth), a log line per request, and the
+ * web dashboard at `/` (a user's Basic auth, like the 3rdparty API it calls).
+ */
+export function installSite(app: App, ctx: ServerContext): void {
+  const registry = ctx.observability.registry;
+  installRequestTelemetry(app, registry);
+  registerOpenApi(app, {
+    title: 'smsgate server: 3rdparty and mobile APIs',
+    description:
+      'One document for both audiences: routes tagged `3rdparty` are for integrators (HTTP Basic auth with a user), routes tagged `mobile` are for devices (Bearer token). Each API is served under two prefixes, as in the original.',
+    tags: [
+      { name: '3rdparty', description: 'the integrators’ API (/3rdparty/v1, /api/3rdparty/v1)' },
+      { name: 'mobile', description: 'the devices’ API (/mobile/v1, /api/mobile/v1)' },
+      { name: 'health', description: 'without credentials' },
+    ],
+    securitySchemes: {
+      basicAuth: { type: 'http', scheme: 'basic', description: "a user's login and password" },
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        description: "the device's token (registration: the private token, or a user's Basic auth)",
+      },
+    },
+    extraTagsOf: (url) => {
+      const audience = audienceOf(url);
+      return audience ? [audience] : [];
+    },
+    securityOf: (url): Record<string, string[]>[] | undefined => {
+      if (/\/health(\/|$)/.test(url)) return undefined;
+      const audience = audienceOf(url);
+      if (audience === '3rdparty') return [{ basicAuth: [] }];
+      if (audience === 'mobile')
+        return /\/device$/.test(url) ? [{ bearerAuth: [] }, { basicAuth: [] }] : [{ bearerAuth: [] }];
+      return undefined;
+    },
+  });
+  app.register(async (scope) => {
+    metricsRoute(scope, registry, async (request) => (await optionalUser(ctx, request)) !== undefined);
+    scope.register(async (authed) => {
+      authed.addHook('onRequest', requireUser(ctx));
+      webUiRoutes(authed, { mode: 'server' });
+    });
+  });
+}
