@@ -5,7 +5,6 @@ import { databaseUrlFromEnv, parseStoreSpec, type ServerStore } from '../server/
 import { openStore } from '../server/store/open.ts';
 import { UsersService } from '../server/users/service.ts';
 import { systemClock } from '../shared/clock.ts';
-import { HttpError } from '../protocol/index.ts';
 
 const storeOptions = {
   'data-dir': { type: 'string', description: 'the server data dir (its server.db)', default: './data' },
@@ -15,16 +14,13 @@ const storeOptions = {
   },
 } as const;
 
-/** Open the server's store (safe while the server runs), run `fn`, close. HttpErrors become plain messages. */
+/** Open the server's store (safe while the server runs), run `fn`, close. */
 async function withUsers<T>(args: ParsedArgs, fn: (users: UsersService, store: ServerStore) => Promise<T>): Promise<T> {
   const store = await openStore(
     parseStoreSpec(stringOpt(args, 'db') ?? databaseUrlFromEnv(), stringOpt(args, 'data-dir')),
   );
   try {
     return await fn(new UsersService(store.users, systemClock), store);
-  } catch (error) {
-    if (error instanceof HttpError) throw new Error(error.message);
-    throw error;
   } finally {
     await store.close();
   }

@@ -4,9 +4,10 @@ import type { DeviceEvents, EmittedEvent } from './events.ts';
 import type { DeviceSettings } from './settings.ts';
 import { requireSim, type IncomingSms, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
-import { HttpError, type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
+import { type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
 import { contentDigest, newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
+import { ConflictError } from '../shared/errors.ts';
 
 export interface NewMessage {
   id?: string | null;
@@ -68,7 +69,7 @@ export class SmsService {
       createdAt: now,
       phoneNumbers: request.phoneNumbers,
     });
-    if (!inserted) throw new HttpError(409, `a message with id "${id}" already exists; use another id or omit it`);
+    if (!inserted) throw new ConflictError(`a message with id "${id}" already exists; use another id or omit it`);
     void this.process(id);
     return messages.get(id)!;
   }

@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { HttpError } from './errors.ts';
 
 export const PROCESS_STATES = ['Pending', 'Processed', 'Sent', 'Delivered', 'Failed'] as const;
 export type ProcessState = (typeof PROCESS_STATES)[number];
@@ -32,14 +31,6 @@ export function parseIsoDateTime(value: string): number | undefined {
     return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** The same, or a 400 naming the field and the format. */
-export function requireIsoDateTime(value: string, field: string): number {
-  const ms = parseIsoDateTime(value);
-  if (ms === undefined)
-    throw new HttpError(400, `${field} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z, got "${value}"`);
-  return ms;
 }
 
 export const SendMessageSchema = Type.Object(

@@ -12,7 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type {} from '@fastify/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import { HttpError } from '../protocol/index.ts';
+import { DomainError, UnauthorizedError, UnavailableError, type DomainErrorKind } from './errors.ts';
 import { formatValidationErrors } from './validation-errors.ts';
 
 /** Request bodies larger than this are refused with 413. */
@@ -103,11 +103,7 @@ export function createApp(
       request,
       reply,
     ) => {
-      if (error instanceof HttpError) {
-        if (error.statusCode === 401) reply.header('www-authenticate', 'Basic realm="smsgate", charset="UTF-8"');
-        reply.headers(error.headers);
-        return reply.code(error.statusCode).send({ message: error.message });
-      }
+      if (error instanceof DomainError) return sendDomainError(error, reply);
       if (error.validation) {
         const where = error.validationContext ?? 'request';
         return reply
@@ -125,10 +121,10 @@ export function createApp(
       if (error.statusCode === undefined && isDatabaseUnavailable(error)) {
         // Not this request's fault and not a bug: the client (or its load balancer) may retry.
         request.log.warn(`the database is unreachable: ${error.message}`);
-        return reply
-          .code(503)
-          .header('retry-after', '5')
-          .send({ message: 'the database is unreachable right now; try again shortly' });
+        return sendDomainError(
+          new UnavailableError('the database is unreachable right now; try again shortly', 5),
+          reply,
+        );
       }
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) {
@@ -143,6 +139,24 @@ export function createApp(
     reply.code(404).send({ message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
   return app;
+}
+
+/** The status of each kind of domain error: the one place where a kind becomes a status. */
+const STATUS_OF_KIND: Record<DomainErrorKind, number> = {
+  'invalid-input': 400,
+  unauthorized: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  'too-many-requests': 429,
+  'not-implemented': 501,
+  unavailable: 503,
+};
+
+function sendDomainError(error: DomainError, reply: FastifyReply): FastifyReply {
+  if (error instanceof UnauthorizedError) reply.header('www-authenticate', 'Basic realm="smsgate", charset="UTF-8"');
+  if ('retryAfterSeconds' in error) reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply.code(STATUS_OF_KIND[error.kind]).send({ message: error.message });
 }
 
 /** A PostgreSQL error of SQLSTATE class 22, "data exception" (pg's errors carry `code` and `severity`). */
@@ -241,4 +255,5 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-export const unauthorized = (): HttpError => new HttpError(401, 'missing or wrong credentials: use HTTP Basic auth');
+export const unauthorized = (): UnauthorizedError =>
+  new UnauthorizedError('missing or wrong credentials: use HTTP Basic auth');

@@ -1,5 +1,5 @@
-import { HttpError } from '../protocol/index.ts';
 import type { Clock } from './clock.ts';
+import { TooManyRequestsError } from './errors.ts';
 
 export interface LoginThrottleOptions {
   /** failed logins allowed from one address within the window */
@@ -25,14 +25,15 @@ export class LoginThrottle {
     this.windowMs = options.windowMs ?? 60_000;
   }
 
-  /** Throws 429 when `address` has used up its failures. */
+  /** Throws TooManyRequestsError (a 429 with Retry-After) when `address` has used up its failures. */
   check(address: string): void {
     const recent = this.recent(address);
     if (recent.length < this.maxFailures) return;
     const retryAfterSeconds = Math.max(1, Math.ceil((recent[0] + this.windowMs - this.clock.now()) / 1000));
-    throw new HttpError(429, `too many failed logins from ${address}; try again in ${retryAfterSeconds} s`, {
-      'retry-after': String(retryAfterSeconds),
-    });
+    throw new TooManyRequestsError(
+      `too many failed logins from ${address}; try again in ${retryAfterSeconds} s`,
+      retryAfterSeconds,
+    );
   }
 
   failed(address: string): void {

@@ -1,8 +1,9 @@
 import { Counter, Registry, type Metric } from 'prom-client';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { HttpError, type AttemptOutcome } from '../protocol/index.ts';
+import { type AttemptOutcome } from '../protocol/index.ts';
 import type { App } from './http.ts';
+import { ForbiddenError } from './errors.ts';
 
 export { Registry };
 
@@ -215,8 +216,7 @@ export function metricsRoute(
     },
     async (request, reply) => {
       if (!isLoopback(request.ip) && !(await authenticate(request))) {
-        throw new HttpError(
-          403,
+        throw new ForbiddenError(
           'metrics are served to loopback clients only; from elsewhere send the API credentials',
         );
       }

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MobileClient, MobileApiError, mobileBaseUrl, type MobileEvent } from '../../src/device/link/mobile-client.ts';
+import {
+  failureKindOf,
+  MobileClient,
+  MobileApiError,
+  mobileBaseUrl,
+  type MobileEvent,
+} from '../../src/device/link/mobile-client.ts';
 import { eventually } from './helpers.ts';
 
 /** A scripted stand-in for the server's /events, to exercise the client's parser and backoff. */
@@ -161,10 +167,32 @@ test('API errors carry the status and the server message; an unreachable server 
   try {
     await assert.rejects(
       new MobileClient(server.url, 'tok').pullMessages(),
-      (e: MobileApiError) => e.status === 401 && /GET \/message: 401 missing or unknown device token/.test(e.message),
+      (e: MobileApiError) =>
+        e.status === 401 &&
+        e.kind === 'unauthorized' &&
+        /GET \/message: 401 missing or unknown device token/.test(e.message),
     );
   } finally {
     await server.close();
   }
   await assert.rejects(new MobileClient(server.url, 'tok').getWebhooks(), /is the server running and reachable/);
+});
+
+test('a refused call says what it means for the device, by status', () => {
+  const kinds = Object.fromEntries(
+    [400, 401, 403, 404, 408, 409, 413, 415, 429, 500, 503].map((s) => [s, failureKindOf(s)]),
+  );
+  assert.deepEqual(kinds, {
+    400: 'rejected',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'not-found',
+    408: 'retry-later',
+    409: 'rejected',
+    413: 'rejected',
+    415: 'rejected',
+    429: 'retry-later',
+    500: 'retry-later',
+    503: 'retry-later',
+  });
 });

@@ -9,10 +9,10 @@ import {
   deliveryView,
   ErrorBodySchema,
   EventNameSchema,
-  HttpError,
 } from '../../protocol/index.ts';
 import type { DeliveryRow, AttemptRow } from '../store/outbox.ts';
 import { formatInZone } from '../time-format.ts';
+import { NotFoundError, ConflictError } from '../../shared/errors.ts';
 
 const ListQuery = Type.Object(
   {
@@ -75,7 +75,7 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
     async (request) => {
       const { id } = request.params as { id: string };
       const row = ctx.outbox.getDelivery(id);
-      if (!row) throw new HttpError(404, `no delivery with id "${id}"`);
+      if (!row) throw new NotFoundError(`no delivery with id "${id}"`);
       return { ...wireDelivery(row), body: row.body, attemptLog: row.attemptLog.map(wireAttempt) };
     },
   );
@@ -93,9 +93,9 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const outcome = ctx.dispatcher.redeliver(id);
-      if (outcome === 'unknown') throw new HttpError(404, `no delivery with id "${id}"`);
+      if (outcome === 'unknown') throw new NotFoundError(`no delivery with id "${id}"`);
       if (outcome === 'sending')
-        throw new HttpError(409, `delivery "${id}" is being sent right now; try again when the attempt has finished`);
+        throw new ConflictError(`delivery "${id}" is being sent right now; try again when the attempt has finished`);
       return reply.code(202).send(wireDelivery(ctx.outbox.getDelivery(id)!));
     },
   );

@@ -3,13 +3,13 @@ import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
 import {
   ErrorBodySchema,
-  HttpError,
   MessageStateSchema,
   messageText,
-  requireIsoDateTime,
   SendMessageSchema,
   type SendMessage,
 } from '../../protocol/index.ts';
+import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
+import { requireIsoDateTime } from '../../shared/iso-dates.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -28,9 +28,11 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
       async (request, reply) => {
         const body = request.body as SendMessage;
         const text = messageText(body);
-        if ('error' in text) throw new HttpError(400, text.error);
+        if ('error' in text) throw new InvalidInputError(text.error);
         if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
-          throw new HttpError(400, `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`);
+          throw new InvalidInputError(
+            `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`,
+          );
         }
         const validUntil = body.validUntil != null ? requireIsoDateTime(body.validUntil, 'validUntil') : null;
         const message = ctx.sms.enqueue({
@@ -56,7 +58,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
       async (request) => {
         const { id } = request.params as { id: string };
         const message = ctx.sms.get(id);
-        if (!message) throw new HttpError(404, `no message with id "${id}" on this device`);
+        if (!message) throw new NotFoundError(`no message with id "${id}" on this device`);
         return ctx.sms.toWire(message);
       },
     );

@@ -1,15 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
-import {
-  checkWebhookUrl,
-  ErrorBodySchema,
-  HttpError,
-  RegisterWebhookSchema,
-  WebhookSchema,
-} from '../../protocol/index.ts';
+import { checkWebhookUrl, ErrorBodySchema, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
 import { newId } from '../../shared/ids.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -32,10 +27,12 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
       async (request, reply) => {
         const body = request.body as typeof RegisterWebhookSchema.static;
         if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
-          throw new HttpError(400, `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`);
+          throw new InvalidInputError(
+            `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`,
+          );
         }
         const urlProblem = checkWebhookUrl(body.url, { allowInsecureHttp: ctx.insecureHttp });
-        if (urlProblem) throw new HttpError(400, urlProblem);
+        if (urlProblem) throw new InvalidInputError(urlProblem);
         const hook = {
           source: 'Local' as const,
           id: body.id ?? newId(),

@@ -1,4 +1,4 @@
-import { HttpError } from '../../protocol/index.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
 
 /** One SMS to one recipient, as handed to the transport. */
 export interface OutgoingSms {
@@ -54,6 +54,6 @@ export interface SmsCarrier {
 /** A SIM slot the carrier does not have is the caller's mistake, whichever way the SMS goes. */
 export function requireSim(carrier: Pick<SmsCarrier, 'simCount'>, simNumber: number | null | undefined): void {
   if (simNumber != null && simNumber > carrier.simCount) {
-    throw new HttpError(400, `simNumber ${simNumber} does not exist: this device has ${carrier.simCount} SIM(s)`);
+    throw new InvalidInputError(`simNumber ${simNumber} does not exist: this device has ${carrier.simCount} SIM(s)`);
   }
 }

@@ -195,7 +195,7 @@ export class ActivityReporter {
           this.notBefore = batch.full ? clock.now() : clock.now() + this.intervalMs;
         },
         (error: Error) => {
-          if (error instanceof MobileApiError && (error.status === 400 || error.status === 413)) {
+          if (error instanceof MobileApiError && error.kind === 'rejected') {
             // The server refuses this report as it is; sending it again would be refused again.
             this.options.log(`activity report refused (${error.message}); dropped`);
             this.notBefore = clock.now() + this.intervalMs;

@@ -3,6 +3,7 @@ import type { SmsService } from '../sms-service.ts';
 import type { MessageStore } from '../store/messages.ts';
 import { formatInZone } from '../time-format.ts';
 import type { MessageReport, MobileClient } from './mobile-client.ts';
+import { ConflictError, InvalidInputError } from '../../shared/errors.ts';
 
 /**
  * The Cloud messages: pulled from the server (`MessageEnqueued`, and on every (re)connect) and
@@ -68,7 +69,10 @@ export class MessageSync {
           source: 'Cloud',
         });
       } catch (error) {
-        refuse((error as Error).message);
+        // what the device refuses to send (no such SIM, an id taken); anything else (a disk
+        // error) fails this pull, and the next one tries the message again
+        if (!(error instanceof InvalidInputError || error instanceof ConflictError)) throw error;
+        refuse(error.message);
       }
     }
     this.scheduleReport();

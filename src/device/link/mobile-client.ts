@@ -92,13 +92,33 @@ export interface EventStream {
   readonly opens: number;
 }
 
+/**
+ * What a refused call means for the device, from the server's status: `unauthorized`,
+ * `forbidden` and `not-found` are about the device's registration; `rejected`: the request as
+ * sent will never be accepted (400, 409, 413, …), so sending it again is pointless; `retry-later`:
+ * the server could not take it now (408, 429, 5xx).
+ */
+export type MobileFailureKind = 'unauthorized' | 'forbidden' | 'not-found' | 'rejected' | 'retry-later';
+
+export function failureKindOf(status: number): MobileFailureKind {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not-found';
+  if (status === 408 || status === 429 || status >= 500) return 'retry-later';
+  return 'rejected';
+}
+
+/** The server answered with an error status; `kind` says what the device should make of it. */
 export class MobileApiError extends Error {
+  readonly kind: MobileFailureKind;
+
   constructor(
     readonly status: number,
     message: string,
   ) {
     super(message);
     this.name = 'MobileApiError';
+    this.kind = failureKindOf(status);
   }
 }
 

@@ -54,7 +54,8 @@ async function stillRegistered(serverUrl: string, token: string): Promise<boolea
     await new MobileClient(serverUrl, token).getDevice();
     return true;
   } catch (error) {
-    if (error instanceof MobileApiError && (error.status === 401 || error.status === 403 || error.status === 404))
+    // the server no longer knows this token or device; anything else (unreachable) is not an answer
+    if (error instanceof MobileApiError && ['unauthorized', 'forbidden', 'not-found'].includes(error.kind))
       return false;
     throw error;
   }

@@ -1,5 +1,5 @@
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
+import { ErrorBodySchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { requireUser } from './auth.ts';
 import { healthRoutes } from '../health/routes.ts';
@@ -9,6 +9,7 @@ import { devices3rdPartyRoutes } from '../devices/3rdparty.ts';
 import { settings3rdPartyRoutes } from '../settings/3rdparty.ts';
 import { deliveries3rdPartyRoutes } from '../deliveries/3rdparty.ts';
 import type { ServerResponse } from 'node:http';
+import { NotImplementedError } from '../../shared/errors.ts';
 
 /** Where the 3rdparty API is served (the original serves both). */
 export const THIRD_PARTY_PREFIXES = ['/3rdparty/v1', '/api/3rdparty/v1'] as const;
@@ -41,14 +42,12 @@ export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<Ser
 function notHereRoutes(app: App): void {
   const schema = { tags: ['not implemented'], response: { 501: ErrorBodySchema } };
   app.get('/logs', { schema }, async () => {
-    throw new HttpError(
-      501,
+    throw new NotImplementedError(
       'logs are not collected by this server; each device writes its own to its process log (stderr), and its deliveries and attempts are under GET /3rdparty/v1/deliveries',
     );
   });
   app.post('/inbox/export', { schema }, async () => {
-    throw new HttpError(
-      501,
+    throw new NotImplementedError(
       'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks',
     );
   });

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError } from '../../protocol/index.ts';
 import { parseBasicAuth, unauthorized } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import type { AuthenticatedUser } from '../users/service.ts';
 import type { DeviceRecord } from '../devices/repository.ts';
+import { UnauthorizedError } from '../../shared/errors.ts';
 
 // Who made a request, kept beside it rather than on it, so no Fastify types are augmented.
 const users = new WeakMap<FastifyRequest, AuthenticatedUser>();
@@ -110,8 +110,7 @@ export function requireDevice(ctx: ServerContext) {
     const device = token === undefined ? undefined : await ctx.devices.authenticate(token);
     if (!device) {
       if (token !== undefined) ctx.loginThrottle.failed(request.ip);
-      throw new HttpError(
-        401,
+      throw new UnauthorizedError(
         'missing or unknown device token: send Authorization: Bearer <token>, the token POST /mobile/v1/device returned',
       );
     }

@@ -1,6 +1,5 @@
 import {
   deliveryView,
-  HttpError,
   type ActivityReport,
   type DeliveryView,
   type ReportedDelivery,
@@ -17,6 +16,7 @@ import type {
   DeviceDeliveryRecord,
   SavedReport,
 } from './repository.ts';
+import { NotFoundError, ConflictError } from '../../shared/errors.ts';
 
 /**
  * How many deliveries the server keeps per device (with their attempts): the newest, by when the
@@ -137,8 +137,7 @@ export class DeliveriesService {
     if (!device) throw notFound(id);
     const silentFor = this.deps.clock.now() - device.lastSeen;
     if (silentFor > DEVICE_ONLINE_WITHIN_MS) {
-      throw new HttpError(
-        409,
+      throw new ConflictError(
         `device "${device.name}" (${device.id}) was last seen ${Math.round(silentFor / 1000)} s ago: it gets redelivery requests only while connected; try again when it is online, or use Redeliver on its own dashboard`,
       );
     }
@@ -149,7 +148,7 @@ export class DeliveriesService {
   /** The device's Local webhook list as it last reported it (managed on the device, shown here). */
   async localWebhooks(userId: string, deviceId: string): Promise<LocalWebhooksView> {
     const found = await this.deps.devices.getLocalWebhooks(userId, deviceId);
-    if (!found) throw new HttpError(404, `you have no device with id "${deviceId}"; GET /devices lists yours`);
+    if (!found) throw new NotFoundError(`you have no device with id "${deviceId}"; GET /devices lists yours`);
     return toLocalWebhooksView({ deviceId, ...found });
   }
 
@@ -175,8 +174,7 @@ const toLocalWebhooksView = (found: {
   webhooks: (found.webhooks ?? []).map((hook) => ({ ...hook, source: 'Local' as const })),
 });
 
-const notFound = (id: string) =>
-  new HttpError(404, `you have no delivery with id "${id}"; GET /deliveries lists yours`);
+const notFound = (id: string) => new NotFoundError(`you have no delivery with id "${id}"; GET /deliveries lists yours`);
 
 /**
  * One version per delivery (the newest, should a report name one twice) and one copy per attempt

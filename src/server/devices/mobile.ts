@@ -1,11 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HealthSchema, HttpError } from '../../protocol/index.ts';
+import { ErrorBodySchema, HealthSchema } from '../../protocol/index.ts';
 import { safeEqual } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf, optionalUser, parseBearer } from '../api/auth.ts';
 import { DeviceSchema } from './3rdparty.ts';
 import { toDeviceView } from './service.ts';
+import { UnauthorizedError, ForbiddenError } from '../../shared/errors.ts';
 
 const RegisterBody = Type.Object(
   {
@@ -98,7 +99,7 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
       const device = deviceOf(request);
       const body = request.body as typeof UpdateBody.static;
       if (body.id !== undefined && body.id !== device.id) {
-        throw new HttpError(403, `id "${body.id}" is not the device this token belongs to (${device.id})`);
+        throw new ForbiddenError(`id "${body.id}" is not the device this token belongs to (${device.id})`);
       }
       if (body.pushToken !== undefined) await ctx.devices.updatePushToken(device.id, body.pushToken);
       return reply.code(204).send();
@@ -142,10 +143,10 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
 function checkPrivateToken(ctx: ServerContext, given: string | undefined, address: string): void {
   const hint =
     'this server is private: send Authorization: Bearer <private token> (printed by `smsgate server`), or the Basic auth of an existing user to add a device to that user';
-  if (given === undefined) throw new HttpError(401, `missing credentials; ${hint}`);
+  if (given === undefined) throw new UnauthorizedError(`missing credentials; ${hint}`);
   ctx.loginThrottle.check(address);
   if (ctx.privateToken === undefined || !safeEqual(given, ctx.privateToken)) {
     ctx.loginThrottle.failed(address);
-    throw new HttpError(401, `wrong private token; ${hint}`);
+    throw new UnauthorizedError(`wrong private token; ${hint}`);
   }
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { HttpError, type Health } from '../../protocol/index.ts';
+import { type Health } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId, randomSecret } from '../../shared/ids.ts';
 import type { DeviceRecord, DevicesRepository } from './repository.ts';
 import type { WebhooksRepository } from '../webhooks/repository.ts';
+import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
 
 /** how often a device's lastSeen is written when it merely makes requests (pings always write) */
 const LAST_SEEN_RESOLUTION_MS = 10_000;
@@ -103,14 +104,14 @@ export class DevicesService {
   /** The user's device, or a 404 that does not say whether it exists for someone else. */
   async get(userId: string, deviceId: string): Promise<DeviceRecord> {
     const device = await this.repo.getUserDevice(userId, deviceId);
-    if (!device) throw new HttpError(404, `you have no device with id "${deviceId}"; GET /devices lists yours`);
+    if (!device) throw new NotFoundError(`you have no device with id "${deviceId}"; GET /devices lists yours`);
     return device;
   }
 
   /** Remove a device: its token stops working and the webhooks bound to it go with it. */
   async remove(userId: string, deviceId: string): Promise<void> {
     if (!(await this.repo.deleteUserDevice(userId, deviceId))) {
-      throw new HttpError(404, `you have no device with id "${deviceId}"; GET /devices lists yours`);
+      throw new NotFoundError(`you have no device with id "${deviceId}"; GET /devices lists yours`);
     }
     await this.webhooks.deleteDeviceWebhooks(userId, deviceId);
   }
@@ -123,13 +124,12 @@ export class DevicesService {
     if (deviceId != null) {
       const device = await this.repo.getUserDevice(userId, deviceId);
       if (!device)
-        throw new HttpError(400, `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours`);
+        throw new InvalidInputError(`deviceId "${deviceId}" is not one of your devices; GET /devices lists yours`);
       return device;
     }
     const latest = await this.repo.getLatestUserDevice(userId);
     if (!latest) {
-      throw new HttpError(
-        400,
+      throw new InvalidInputError(
         'you have no device to send from yet; link one first (e.g. `smsgate device --server <url> --server-login <login> --server-password <password>`, or POST /mobile/v1/device)',
       );
     }

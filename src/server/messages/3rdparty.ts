@@ -2,10 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import {
   ErrorBodySchema,
-  HttpError,
   MessageStateSchema,
   ProcessStateSchema,
-  requireIsoDateTime,
   SendMessageSchema,
   type ProcessState,
   type SendMessage,
@@ -13,6 +11,7 @@ import {
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toMessageState } from './service.ts';
+import { requireIsoDateTime } from '../../shared/iso-dates.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const SendQuery = Type.Object({ skipPhoneValidation: Type.Optional(Type.Boolean()) });

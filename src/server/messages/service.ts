@@ -1,8 +1,6 @@
 import {
-  HttpError,
   messageText,
   PROCESS_STATES,
-  requireIsoDateTime,
   type MessageReport,
   type MessageState,
   type MobileMessage,
@@ -15,6 +13,8 @@ import type { DeviceRecord } from '../devices/repository.ts';
 import type { DevicesService } from '../devices/service.ts';
 import type { PushHub } from '../push/hub.ts';
 import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
+import { InvalidInputError, NotFoundError, ConflictError } from '../../shared/errors.ts';
+import { requireIsoDateTime } from '../../shared/iso-dates.ts';
 
 /** How many pending messages one `GET /mobile/v1/message` hands out; the device pulls again for more. */
 export const PULL_BATCH = 100;
@@ -83,18 +83,18 @@ export class MessagesService {
     options: { skipPhoneValidation?: boolean } = {},
   ): Promise<MessageRecord> {
     const text = messageText(request);
-    if ('error' in text) throw new HttpError(400, text.error);
+    if ('error' in text) throw new InvalidInputError(text.error);
     if (!options.skipPhoneValidation) {
       request.phoneNumbers.forEach((number, i) => {
         if (!PHONE_NUMBER.test(number.replace(/[\s().-]/g, ''))) {
-          throw new HttpError(
-            400,
+          throw new InvalidInputError(
             `phoneNumbers[${i}] "${number}" is not a phone number (digits, optionally a leading +); pass ?skipPhoneValidation=true to send it as is`,
           );
         }
       });
     }
-    if (request.ttl != null && request.validUntil != null) throw new HttpError(400, 'give ttl or validUntil, not both');
+    if (request.ttl != null && request.validUntil != null)
+      throw new InvalidInputError('give ttl or validUntil, not both');
     const now = this.clock.now();
     let validUntil: number | null = null;
     if (request.validUntil != null) {
@@ -120,7 +120,7 @@ export class MessagesService {
       states: { Pending: now },
     };
     if ((await this.repo.insertMessage(message)) === 'duplicate-id') {
-      throw new HttpError(409, `you already have a message with id "${message.id}"; omit id to get a fresh one`);
+      throw new ConflictError(`you already have a message with id "${message.id}"; omit id to get a fresh one`);
     }
     await this.hub.publish([device.id], { type: 'MessageEnqueued', data: { id: message.id } });
     return message;
@@ -128,7 +128,7 @@ export class MessagesService {
 
   async get(userId: string, id: string): Promise<MessageRecord> {
     const message = await this.repo.getUserMessage(userId, id);
-    if (!message) throw new HttpError(404, `you have no message with id "${id}"`);
+    if (!message) throw new NotFoundError(`you have no message with id "${id}"`);
     return message;
   }
 
@@ -162,7 +162,7 @@ function parseStateTimes(states: Record<string, string>, where: string): StateRe
   const out: StateReport['states'] = {};
   for (const [state, at] of Object.entries(states)) {
     if (!(PROCESS_STATES as readonly string[]).includes(state)) {
-      throw new HttpError(400, `${where}: unknown state "${state}"; use one of ${PROCESS_STATES.join(', ')}`);
+      throw new InvalidInputError(`${where}: unknown state "${state}"; use one of ${PROCESS_STATES.join(', ')}`);
     }
     out[state as ProcessState] = requireIsoDateTime(at, `${where}.${state}`);
   }

@@ -1,6 +1,5 @@
 import {
   DEFAULT_SETTINGS,
-  HttpError,
   mergeSettings,
   type EffectiveSettings,
   type PublicSettings,
@@ -9,6 +8,7 @@ import {
 import type { Clock } from '../../shared/clock.ts';
 import type { PushHub } from '../push/hub.ts';
 import type { SettingsRepository } from './repository.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
 
 /**
  * Settings a user applies to all of their devices. On a private server the user may set the
@@ -51,8 +51,7 @@ export class SettingsService {
 
   private refuseSigningKeyInPublicMode(settings: Settings): void {
     if (this.options.publicMode && settings.webhooks?.signing_key !== undefined) {
-      throw new HttpError(
-        400,
+      throw new InvalidInputError(
         'webhooks.signing_key cannot be set on a public server: each device keeps its own key (set it in the device settings instead)',
       );
     }

@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HttpError } from '../../protocol/index.ts';
+import { ErrorBodySchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
+import { UnauthorizedError } from '../../shared/errors.ts';
 
 const ChangePasswordBody = Type.Object(
   {
@@ -31,7 +32,7 @@ export function usersMobileRoutes(app: App, ctx: ServerContext): void {
       try {
         await ctx.users.changeOwnPassword(deviceOf(request).userId, body.currentPassword, body.newPassword);
       } catch (error) {
-        if (error instanceof HttpError && error.statusCode === 401) ctx.loginThrottle.failed(request.ip);
+        if (error instanceof UnauthorizedError) ctx.loginThrottle.failed(request.ip);
         throw error;
       }
       return reply.code(204).send();

@@ -1,9 +1,9 @@
 import { randomInt, timingSafeEqual } from 'node:crypto';
-import { HttpError } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
 import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../shared/passwords.ts';
 import type { UserRecord, UsersRepository } from './repository.ts';
+import { InvalidInputError, UnauthorizedError, NotFoundError, ConflictError } from '../../shared/errors.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 const LOGIN_PATTERN = /^[A-Za-z0-9._@+-]{1,64}$/;
@@ -90,10 +90,10 @@ export class UsersService {
 
   async create(login: string, password: string): Promise<UserRecord> {
     if (!LOGIN_PATTERN.test(login)) {
-      throw new HttpError(400, 'login must be 1–64 characters of letters, digits and . _ @ + -');
+      throw new InvalidInputError('login must be 1–64 characters of letters, digits and . _ @ + -');
     }
     if (password.length < MIN_PASSWORD_LENGTH) {
-      throw new HttpError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+      throw new InvalidInputError(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
     }
     const now = this.clock.now();
     const user: UserRecord = {
@@ -104,7 +104,7 @@ export class UsersService {
       updatedAt: now,
     };
     if ((await this.repo.insertUser(user)) === 'login-taken') {
-      throw new HttpError(409, `the login "${login}" is taken; choose another one`);
+      throw new ConflictError(`the login "${login}" is taken; choose another one`);
     }
     return user;
   }
@@ -133,10 +133,10 @@ export class UsersService {
 
   async changePassword(login: string, password: string): Promise<void> {
     if (password.length < MIN_PASSWORD_LENGTH) {
-      throw new HttpError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+      throw new InvalidInputError(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
     }
     const changed = await this.repo.updatePasswordHash(login, await hashPassword(password), this.clock.now());
-    if (!changed) throw new HttpError(404, `no user with login "${login}"`);
+    if (!changed) throw new NotFoundError(`no user with login "${login}"`);
     this.forgetVerifiedLogins();
   }
 
@@ -144,7 +144,7 @@ export class UsersService {
   async changeOwnPassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
     const user = await this.repo.getUserById(userId);
     if (!user || !(await verifyPassword(currentPassword, user.passwordHash))) {
-      throw new HttpError(401, 'the current password is wrong');
+      throw new UnauthorizedError('the current password is wrong');
     }
     await this.changePassword(user.login, newPassword);
   }

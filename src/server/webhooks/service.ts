@@ -1,9 +1,10 @@
-import { checkWebhookUrl, HttpError, type RegisterWebhook } from '../../protocol/index.ts';
+import { checkWebhookUrl, type RegisterWebhook } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
 import type { DevicesRepository } from '../devices/repository.ts';
 import type { PushHub } from '../push/hub.ts';
 import type { WebhookRecord, WebhooksRepository } from './repository.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
 
 /** The wire shape (3rdparty and mobile): deviceId is always present, null = all devices. */
 export interface WebhookView {
@@ -36,11 +37,10 @@ export class WebhooksService {
   /** Create, or replace the user's webhook with the same id; the user's devices are told to re-sync. */
   async register(userId: string, request: RegisterWebhook): Promise<WebhookRecord> {
     const urlProblem = checkWebhookUrl(request.url, { allowInsecureHttp: this.options.insecureHttp });
-    if (urlProblem) throw new HttpError(400, urlProblem);
+    if (urlProblem) throw new InvalidInputError(urlProblem);
     const deviceId = request.deviceId ?? null;
     if (deviceId !== null && !(await this.devices.getUserDevice(userId, deviceId))) {
-      throw new HttpError(
-        400,
+      throw new InvalidInputError(
         `deviceId "${deviceId}" is not one of your devices; GET /devices lists yours, or omit deviceId for all of them`,
       );
     }
