@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Type } from '@sinclair/typebox';
 import type { App } from './http.ts';
 
 /**
@@ -39,6 +40,8 @@ function loadAssets(): Map<string, { body: Buffer; type: string }> {
   return assets;
 }
 
+const AssetParams = Type.Object({ file: Type.String() });
+
 let cached: Map<string, { body: Buffer; type: string }> | undefined;
 let indexTemplate: string | undefined;
 
@@ -55,10 +58,10 @@ export function webUiRoutes(app: App, options: DashboardOptions): void {
       .header('x-frame-options', 'DENY')
       .send(index),
   );
-  app.get('/ui/:file', { schema: { hide: true } }, async (request, reply) => {
-    const asset = assets.get((request.params as { file: string }).file);
-    if (!asset)
-      return reply.code(404).send({ message: `no dashboard file ${(request.params as { file: string }).file}` });
+  app.get('/ui/:file', { schema: { hide: true, params: AssetParams } }, async (request, reply) => {
+    const { file } = request.params;
+    const asset = assets.get(file);
+    if (!asset) return reply.code(404).send({ message: `no dashboard file ${file}` });
     return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
   });
 }

@@ -1,9 +1,13 @@
 import Fastify, {
+  type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
 } from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -27,7 +31,17 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export const REQUEST_TIMEOUT_MS = 30_000;
 const REQUEST_CHECK_INTERVAL_MS = 5_000;
 
-export type App = FastifyInstance;
+/**
+ * A Fastify instance with the TypeBox type provider: route handlers get their body, params and
+ * query typed from the route's schemas, and what they send is checked against its responses.
+ */
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 /**
  * A Fastify instance with the conventions every smsgate API follows: JSON error bodies
@@ -53,7 +67,7 @@ export function createApp(
     // node:http only watches the timeout given to its constructor, not the one Fastify sets after
     http: { ...timing, ...(options as { http?: object }).http, requestTimeout },
     ...(options.https ? { https: { ...timing, ...options.https } } : {}),
-  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', (request, reply, done) => {
     if (request.raw.httpVersion === '1.1' && !request.headers.host) {
@@ -257,3 +271,11 @@ export function safeEqual(a: string, b: string): boolean {
 
 export const unauthorized = (): UnauthorizedError =>
   new UnauthorizedError('missing or wrong credentials: use HTTP Basic auth');
+
+/**
+ * Send an answer already serialised as JSON (a cached one): Fastify sends a string as it is. A
+ * route's own `reply.send` is typed with its response schema and takes the document, not its text.
+ */
+export function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
+}

@@ -210,6 +210,7 @@ export function metricsRoute(
       schema: {
         tags: ['metrics'],
         summary: 'Prometheus metrics (loopback clients, or authenticated ones)',
+        operationId: 'getMetrics',
         produces: ['text/plain'],
         response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
       },

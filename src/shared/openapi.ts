@@ -8,11 +8,10 @@ export interface OpenApiOptions {
   description: string;
   tags: { name: string; description: string }[];
   securitySchemes: Record<string, Record<string, unknown>>;
-  /** the security requirement of a route (by its full URL), or undefined for none */
-  securityOf: (url: string) => Record<string, string[]>[] | undefined;
-  /** extra tags for a route by its URL (e.g. its audience) */
-  extraTagsOf?: (url: string) => string[];
 }
+
+/** An OpenAPI security requirement, e.g. `{ basicAuth: [] }`; a list of them means "any of". */
+export type SecurityRequirement = Record<string, string[]>;
 
 /** Where the documents are served; public, like /health: they describe routes, never data or secrets. */
 export const DOCS_PREFIX = '/docs';
@@ -39,19 +38,6 @@ export function registerOpenApi(app: App, options: OpenApiOptions): void {
       info: { title: options.title, description: options.description, version: VERSION },
       tags: options.tags,
       components: { securitySchemes: options.securitySchemes as never },
-    },
-    transform: ({ schema, url }) => {
-      const given = (schema ?? {}) as Record<string, unknown>;
-      const tags = [...((given.tags as string[] | undefined) ?? []), ...(options.extraTagsOf?.(url) ?? [])];
-      const security = options.securityOf(url);
-      return {
-        schema: {
-          ...given,
-          ...(tags.length ? { tags: [...new Set(tags)] } : {}),
-          ...(security ? { security } : {}),
-        } as never,
-        url,
-      };
     },
   });
   // Swagger UI always sets `url` to its own `./json` (the same document, app.swagger()); a `urls`
@@ -82,7 +68,57 @@ export function registeredRoutes(app: App): readonly RegisteredRoute[] {
   return routeLog.get(app) ?? [];
 }
 
-/** Whether a request URL is one of the documentation routes (served without credentials). */
-export function isDocsUrl(url: string | undefined): boolean {
-  return url !== undefined && (url === DOCS_PREFIX || url.startsWith(`${DOCS_PREFIX}/`));
+/** What a group of routes declares for the document, where the group is registered. */
+export interface RouteGroupDocs {
+  /** added to the tags of each operation (e.g. the API's audience) */
+  tags?: string[];
+  /** how each operation of the group authenticates, unless the route declares its own; none: public */
+  security?: SecurityRequirement[];
+  /**
+   * put before each operationId (camelCase): a group mounted twice (an API under an alias prefix)
+   * or beside a namesake (the devices' `listWebhooks` beside the integrators') keeps them unique
+   */
+  operationIdPrefix?: string;
+}
+
+interface RouteDocs {
+  /** what the route itself declared */
+  own: { tags?: string[]; security?: SecurityRequirement[]; operationId?: string };
+  /** the groups it is in, outermost first */
+  groups: RouteGroupDocs[];
+}
+
+const routeDocs = new WeakMap<object, RouteDocs>();
+
+/**
+ * Declare, for the document, what every route registered in `scope` (and in the plugins inside
+ * it) has in common: call it first thing in the plugin that declares them. Groups nest: tags add
+ * up, the innermost security applies, and operationId prefixes join outermost first
+ * (`api` + `thirdParty` + `getHealth` = `apiThirdPartyGetHealth`).
+ */
+export function documentRouteGroup(scope: App, group: RouteGroupDocs): void {
+  scope.addHook('onRoute', (route) => {
+    const schema = (route.schema ?? {}) as RouteDocs['own'] & Record<string, unknown>;
+    let docs = routeDocs.get(route);
+    if (!docs) {
+      docs = { own: { tags: schema.tags, security: schema.security, operationId: schema.operationId }, groups: [] };
+      routeDocs.set(route, docs);
+    }
+    docs.groups.push(group);
+    const tags = [...(docs.own.tags ?? []), ...docs.groups.flatMap((g) => g.tags ?? [])];
+    const security = docs.own.security ?? docs.groups.findLast((g) => g.security !== undefined)?.security;
+    const prefixes = docs.groups.map((g) => g.operationIdPrefix ?? '').filter((p) => p !== '');
+    // A fresh object: one schema object may be shared by several routes (and mounts).
+    route.schema = {
+      ...schema,
+      ...(tags.length > 0 ? { tags: [...new Set(tags)] } : {}),
+      ...(security !== undefined && security.length > 0 ? { security } : {}),
+      ...(docs.own.operationId !== undefined ? { operationId: camelJoin([...prefixes, docs.own.operationId]) } : {}),
+    };
+  });
+}
+
+/** `['api', 'thirdParty', 'getHealth']` → `apiThirdPartyGetHealth`. */
+function camelJoin(parts: string[]): string {
+  return parts.map((part, i) => (i === 0 ? part : part[0].toUpperCase() + part.slice(1))).join('');
 }

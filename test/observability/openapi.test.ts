@@ -19,7 +19,7 @@ async function checkDocument(app: App, baseUrl: string, expectTitle: RegExp) {
   const doc = (await response.json()) as {
     openapi: string;
     info: { title: string };
-    paths: Record<string, Record<string, { tags?: string[]; security?: unknown[] }>>;
+    paths: Record<string, Record<string, { tags?: string[]; security?: unknown[]; operationId?: string }>>;
   };
   assert.equal(doc.openapi, '3.1.0');
   assert.match(doc.info.title, expectTitle);
@@ -63,6 +63,21 @@ async function checkDocument(app: App, baseUrl: string, expectTitle: RegExp) {
     [],
   );
 
+  // Generated clients name their methods after operationIds: every operation has one, camelCase and unique.
+  const ids = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, id: op.operationId })),
+  );
+  assert.deepEqual(
+    ids.filter(({ id }) => id === undefined || !/^[a-z][A-Za-z0-9]*$/.test(id)).map(({ at }) => at),
+    [],
+    'every operation has a camelCase operationId',
+  );
+  const seen = new Map<string, string>();
+  for (const { at, id } of ids) {
+    assert.ok(!seen.has(id!), `operationId ${id} of ${at} is also that of ${seen.get(id!)}`);
+    seen.set(id!, at);
+  }
+
   const ui = await fetch(`${baseUrl}/docs`);
   assert.equal(ui.status, 200);
   assert.match(await ui.text(), /swagger/i, 'Swagger UI at /docs');
@@ -90,6 +105,14 @@ test('device: the Local API document validates and lists every route', async () 
     }
     assert.deepEqual(doc.paths['/deliveries'].get.security, [{ basicAuth: [] }]);
     assert.equal(doc.paths['/health'].get.security, undefined, 'health needs no credentials');
+    assert.deepEqual(
+      operationIds(doc, (path) => !ALIAS_PATH.test(path)),
+      DEVICE_OPERATION_IDS,
+      'stable operationIds',
+    );
+    assertAliasIds(doc, (path) =>
+      path.replace(ALIAS_PATH, (_, base) => (base === 'webhook' ? '/webhooks' : '/message')),
+    );
   } finally {
     await device.cleanup();
   }
@@ -114,7 +137,116 @@ test('server: one document, 3rdparty and mobile routes tagged by audience', asyn
     assert.ok(doc.paths['/mobile/v1/message'].get.tags?.includes('mobile'));
     assert.deepEqual(doc.paths['/mobile/v1/message'].get.security, [{ bearerAuth: [] }]);
     assert.ok(!doc.paths['/mobile/v1/message'].get.tags?.includes('3rdparty'));
+    // registration comes before the device has a token
+    assert.deepEqual(doc.paths['/mobile/v1/device'].post.security, [{ bearerAuth: [] }, { basicAuth: [] }]);
+    assert.deepEqual(doc.paths['/mobile/v1/device'].get.security, [{ bearerAuth: [] }]);
+    assert.equal(doc.paths['/3rdparty/v1/health'].get.security, undefined, 'health needs no credentials');
+
+    const canonical = (path: string) => !path.startsWith('/api/') && !/^\/3rdparty\/v1\/message(\/|$)/.test(path);
+    assert.deepEqual(operationIds(doc, canonical), SERVER_OPERATION_IDS, 'stable operationIds');
+    // the alias prefix: the same operationId with `api` in front
+    assertAliasIds(doc, (path) => (path.startsWith('/api/') ? path.slice('/api'.length) : undefined), 'api');
+    // the path alias /message of /messages: `…Alias`
+    assertAliasIds(doc, (path) =>
+      /^\/3rdparty\/v1\/message(\/|$)/.test(path) ? path.replace('/message', '/messages') : undefined,
+    );
   } finally {
     await server.cleanup();
   }
 });
+
+type Doc = Awaited<ReturnType<typeof checkDocument>>;
+
+/** `METHOD /path` → operationId, of the paths `include` keeps. */
+function operationIds(doc: Doc, include: (path: string) => boolean): Record<string, string | undefined> {
+  return Object.fromEntries(
+    Object.entries(doc.paths)
+      .filter(([path]) => include(path))
+      .flatMap(([path, ops]) => Object.entries(ops).map(([m, op]) => [`${m.toUpperCase()} ${path}`, op.operationId])),
+  );
+}
+
+/**
+ * Every path that `canonicalOf` maps to another (an alias) has the other's operationIds, with
+ * `prefix` in front, or `Alias` behind when there is no prefix.
+ */
+function assertAliasIds(doc: Doc, canonicalOf: (path: string) => string | undefined, prefix?: string): void {
+  let checked = 0;
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    const canonicalPath = canonicalOf(path);
+    if (canonicalPath === undefined || canonicalPath === path) continue;
+    for (const [method, op] of Object.entries(ops)) {
+      const original: string | undefined = doc.paths[canonicalPath]?.[method]?.operationId;
+      assert.ok(original, `${method.toUpperCase()} ${path} is an alias of ${canonicalPath}, which exists`);
+      const expected: string = prefix ? prefix + original[0].toUpperCase() + original.slice(1) : `${original}Alias`;
+      assert.equal(op.operationId, expected, `${method.toUpperCase()} ${path}`);
+      checked++;
+    }
+  }
+  assert.ok(checked > 0, 'some aliases were checked');
+}
+
+const ALIAS_PATH = /^\/(webhook|messages)(?=\/|$)/;
+
+const DEVICE_OPERATION_IDS = {
+  'GET /health': 'getHealth',
+  'GET /metrics': 'getMetrics',
+  'GET /device': 'getDevice',
+  'GET /webhooks': 'listWebhooks',
+  'POST /webhooks': 'registerWebhook',
+  'DELETE /webhooks/{id}': 'deleteWebhook',
+  'POST /message': 'sendMessage',
+  'GET /message/{id}': 'getMessage',
+  'GET /settings': 'getSettings',
+  'PATCH /settings': 'updateSettings',
+  'PUT /settings': 'replaceSettings',
+  'GET /deliveries': 'listDeliveries',
+  'GET /deliveries/{id}': 'getDelivery',
+  'POST /deliveries/{id}/redeliver': 'redeliver',
+  'POST /sim/v1/incoming': 'simulateIncomingSms',
+  'GET /sim/v1/network': 'getSimulatedNetwork',
+  'POST /sim/v1/network': 'setSimulatedNetwork',
+  'GET /dashboard/overview': 'getDashboardOverview',
+  'GET /events/stream': 'streamEvents',
+};
+
+const SERVER_OPERATION_IDS = {
+  'GET /metrics': 'getMetrics',
+  'GET /health': 'getHealth',
+  'GET /health/ready': 'getReadiness',
+  'GET /health/live': 'getLiveness',
+  'GET /3rdparty/v1/health': 'thirdPartyGetHealth',
+  'GET /3rdparty/v1/health/ready': 'thirdPartyGetReadiness',
+  'GET /3rdparty/v1/health/live': 'thirdPartyGetLiveness',
+  'GET /3rdparty/v1/webhooks': 'listWebhooks',
+  'POST /3rdparty/v1/webhooks': 'registerWebhook',
+  'DELETE /3rdparty/v1/webhooks/{id}': 'deleteWebhook',
+  'POST /3rdparty/v1/messages': 'sendMessage',
+  'GET /3rdparty/v1/messages': 'listMessages',
+  'GET /3rdparty/v1/messages/{id}': 'getMessage',
+  'GET /3rdparty/v1/devices': 'listDevices',
+  'GET /3rdparty/v1/devices/webhooks': 'listDevicesLocalWebhooks',
+  'GET /3rdparty/v1/devices/{id}/webhooks': 'getDeviceLocalWebhooks',
+  'DELETE /3rdparty/v1/devices/{id}': 'deleteDevice',
+  'GET /3rdparty/v1/settings': 'getSettings',
+  'PATCH /3rdparty/v1/settings': 'updateSettings',
+  'PUT /3rdparty/v1/settings': 'replaceSettings',
+  'GET /3rdparty/v1/deliveries': 'listDeliveries',
+  'GET /3rdparty/v1/deliveries/{id}': 'getDelivery',
+  'POST /3rdparty/v1/deliveries/{id}/redeliver': 'redeliver',
+  'GET /3rdparty/v1/events/stream': 'streamEvents',
+  'GET /3rdparty/v1/logs': 'getLogs',
+  'POST /3rdparty/v1/inbox/export': 'exportInbox',
+  'POST /mobile/v1/device': 'mobileRegisterDevice',
+  'GET /mobile/v1/device': 'mobileGetDevice',
+  'PATCH /mobile/v1/device': 'mobileUpdateDevice',
+  'POST /mobile/v1/device/ping': 'mobilePing',
+  'PUT /mobile/v1/device/health': 'mobileReportHealth',
+  'POST /mobile/v1/device/activity': 'mobileReportActivity',
+  'GET /mobile/v1/message': 'mobilePullMessages',
+  'PATCH /mobile/v1/message': 'mobileReportMessageStates',
+  'GET /mobile/v1/webhooks': 'mobileListWebhooks',
+  'GET /mobile/v1/settings': 'mobileGetSettings',
+  'PATCH /mobile/v1/user/password': 'mobileChangePassword',
+  'GET /mobile/v1/events': 'mobileStreamEvents',
+};

@@ -62,3 +62,20 @@ test('the Local API password is kept only as a scrypt hash', async () => {
     await device.cleanup();
   }
 });
+
+test('without credentials only health, metrics and the docs answer; even an unknown route asks for them', async () => {
+  const device = await startTestDevice();
+  try {
+    for (const path of ['/webhooks', '/deliveries', '/settings', '/', '/ui/app.js', '/no/such/route']) {
+      const response = await fetch(`${device.url}${path}`);
+      assert.equal(response.status, 401, path);
+      assert.match(response.headers.get('www-authenticate') ?? '', /^Basic /, path);
+    }
+    for (const path of ['/health', '/metrics', '/docs/openapi.json']) {
+      assert.equal((await fetch(`${device.url}${path}`)).status, 200, path);
+    }
+    assert.equal((await device.api.call('GET', '/no/such/route')).status, 404, 'with credentials: not found');
+  } finally {
+    await device.cleanup();
+  }
+});

@@ -40,6 +40,7 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
       schema: {
         tags: ['dashboard'],
         summary: 'The device, its health, deliveries by state and both webhook lists',
+        operationId: 'getDashboardOverview',
         response: { 200: OverviewSchema },
       },
     },
@@ -64,6 +65,7 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
     {
       schema: {
         tags: ['dashboard'],
+        operationId: 'streamEvents',
         summary:
           'Server-Sent Events: `event` frames for every SMS/system event recorded, `attempt` frames for every delivery attempt',
         produces: ['text/event-stream'],

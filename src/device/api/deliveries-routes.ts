@@ -12,6 +12,7 @@ import {
 } from '../../protocol/index.ts';
 import type { DeliveryRow, AttemptRow } from '../store/outbox.ts';
 import { formatInZone } from '../time-format.ts';
+import { IdParams, PageLimit } from '../../shared/route-schemas.ts';
 import { NotFoundError, ConflictError } from '../../shared/errors.ts';
 
 const ListQuery = Type.Object(
@@ -21,11 +22,10 @@ const ListQuery = Type.Object(
     event: Type.Optional(EventNameSchema),
     /** cursor: the `nextCursor` of the previous page */
     before: Type.Optional(Type.Integer({ minimum: 1 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    limit: Type.Optional(PageLimit),
   },
   { additionalProperties: false },
 );
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const DeliveryDetailSchema = Type.Composite([
   DeliverySchema,
   Type.Object({
@@ -47,12 +47,13 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
       schema: {
         tags,
         summary: 'Deliveries, newest first, filtered and paginated',
+        operationId: 'listDeliveries',
         querystring: ListQuery,
         response: { 200: deliveryPageSchema(DeliverySchema) },
       },
     },
     async (request) => {
-      const query = request.query as typeof ListQuery.static;
+      const { query } = request;
       const limit = query.limit ?? 50;
       const rows = ctx.outbox.listDeliveries({ ...query, limit });
       return {
@@ -68,12 +69,13 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
       schema: {
         tags,
         summary: 'One delivery with its body and every attempt',
+        operationId: 'getDelivery',
         params: IdParams,
         response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema },
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const row = ctx.outbox.getDelivery(id);
       if (!row) throw new NotFoundError(`no delivery with id "${id}"`);
       return { ...wireDelivery(row), body: row.body, attemptLog: row.attemptLog.map(wireAttempt) };
@@ -86,12 +88,13 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
       schema: {
         tags,
         summary: 'Send again now, with a fresh retry budget',
+        operationId: 'redeliver',
         params: IdParams,
         response: { 202: DeliverySchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const outcome = ctx.dispatcher.redeliver(id);
       if (outcome === 'unknown') throw new NotFoundError(`no delivery with id "${id}"`);
       if (outcome === 'sending')

@@ -11,18 +11,11 @@ import { deliveryRoutes } from './deliveries-routes.ts';
 import { simRoutes } from './sim-routes.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import type { ServerResponse } from 'node:http';
-import { isDocsUrl, registerOpenApi } from '../../shared/openapi.ts';
+import { documentRouteGroup, registerOpenApi } from '../../shared/openapi.ts';
 import { metricsRoute } from '../../shared/metrics.ts';
 import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
 import { appLoggingOptions } from '../../shared/logger.ts';
 import { webUiRoutes } from '../../shared/dashboard.ts';
-
-/**
- * Routes anyone may call: load balancers and monitors need health without credentials, and the
- * OpenAPI documents (`/docs`) describe routes, never data or secrets. `/metrics` checks for itself:
- * loopback clients, or authenticated ones.
- */
-const PUBLIC_ROUTES = new Set(['/health', '/metrics']);
 
 /** The device's Local-mode API (what the phone serves on port 8080 in the original). */
 export function createLocalApi(
@@ -48,13 +41,12 @@ export function createLocalApi(
       { name: 'dashboard', description: 'what the web dashboard reads: overview and live events' },
     ],
     securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } },
-    securityOf: (url) => (url === '/health' || url === '/metrics' ? undefined : [{ basicAuth: [] }]),
   });
 
+  // Routes check credentials in their group (below); a request for no route at all needs them
+  // too, so that what exists cannot be probed without them.
   app.addHook('onRequest', async (request) => {
-    const url = request.routeOptions.url;
-    if (PUBLIC_ROUTES.has(url ?? '') || isDocsUrl(url)) return;
-    await credentials.check(request);
+    if (request.is404) await credentials.check(request);
   });
   // Open live streams would keep close() waiting forever; end them first.
   const streams = new Set<ServerResponse>();
@@ -63,21 +55,36 @@ export function createLocalApi(
     streams.clear();
   });
 
-  // Routes go in a plugin registered after the OpenAPI generator, so it sees every one of them.
-  app.register(async (api) => routes(api, ctx, credentials, streams));
+  // Routes go in plugins registered after the OpenAPI generator, so it sees every one of them.
+  // Public: load balancers and monitors need health without credentials; `/metrics` checks for
+  // itself (loopback clients, or authenticated ones). The OpenAPI documents (`/docs`, registered
+  // above) are public too: they describe routes, never data or secrets.
+  app.register(async (open) => publicRoutes(open, ctx, credentials));
+  app.register(async (authed) => {
+    documentRouteGroup(authed, { security: [{ basicAuth: [] }] });
+    authed.addHook('onRequest', async (request) => credentials.check(request));
+    routes(authed, ctx, streams);
+  });
   return app;
 }
 
-function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, streams: Set<ServerResponse>): void {
+function publicRoutes(app: App, ctx: DeviceContext, credentials: LocalCredentials): void {
   app.get(
     '/health',
-    { schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } } },
+    { schema: { tags: ['health'], operationId: 'getHealth', response: { 200: HealthSchema, 503: HealthSchema } } },
     async (_request, reply) => {
       const health = ctx.health();
       return reply.code(health.status === 'fail' ? 503 : 200).send(health);
     },
   );
+  metricsRoute(app, ctx.observability.registry, async (request) => {
+    if (!request.headers.authorization) return false;
+    await credentials.check(request);
+    return true;
+  });
+}
 
+function routes(app: App, ctx: DeviceContext, streams: Set<ServerResponse>): void {
   const DeviceInfo = Type.Object({
     id: Type.String(),
     cloudId: Type.Union([Type.String(), Type.Null()], {
@@ -89,7 +96,7 @@ function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, str
   });
   app.get(
     '/device',
-    { schema: { tags: ['device'], summary: 'This device', response: { 200: DeviceInfo } } },
+    { schema: { tags: ['device'], summary: 'This device', operationId: 'getDevice', response: { 200: DeviceInfo } } },
     async () => ({
       id: ctx.deviceId,
       cloudId: ctx.identity.cloudDeviceId(),
@@ -106,9 +113,4 @@ function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, str
   simRoutes(app, ctx);
   dashboardRoutes(app, ctx, streams);
   webUiRoutes(app, { mode: 'device' });
-  metricsRoute(app, ctx.observability.registry, async (request) => {
-    if (!request.headers.authorization) return false;
-    await credentials.check(request);
-    return true;
-  });
 }

@@ -1,32 +1,28 @@
-import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
-import {
-  ErrorBodySchema,
-  MessageStateSchema,
-  messageText,
-  SendMessageSchema,
-  type SendMessage,
-} from '../../protocol/index.ts';
+import { ErrorBodySchema, MessageStateSchema, messageText, SendMessageSchema } from '../../protocol/index.ts';
 import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
 import { requireIsoDateTime } from '../../shared/iso-dates.ts';
-
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+import { IdParams } from '../../shared/route-schemas.ts';
 
 /** Local-mode messages: `/message` (alias `/messages`). */
 export function messageRoutes(app: App, ctx: DeviceContext): void {
-  for (const base of ['/message', '/messages']) {
+  for (const [base, alias] of [
+    ['/message', ''],
+    ['/messages', 'Alias'],
+  ] as const) {
     app.post(
       base,
       {
         schema: {
           tags: ['messages'],
+          operationId: `sendMessage${alias}`,
           body: SendMessageSchema,
           response: { 202: MessageStateSchema, 400: ErrorBodySchema },
         },
       },
       async (request, reply) => {
-        const body = request.body as SendMessage;
+        const { body } = request;
         const text = messageText(body);
         if ('error' in text) throw new InvalidInputError(text.error);
         if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
@@ -54,9 +50,16 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
 
     app.get(
       `${base}/:id`,
-      { schema: { tags: ['messages'], params: IdParams, response: { 200: MessageStateSchema, 404: ErrorBodySchema } } },
+      {
+        schema: {
+          tags: ['messages'],
+          operationId: `getMessage${alias}`,
+          params: IdParams,
+          response: { 200: MessageStateSchema, 404: ErrorBodySchema },
+        },
+      },
       async (request) => {
-        const { id } = request.params as { id: string };
+        const { id } = request.params;
         const message = ctx.sms.get(id);
         if (!message) throw new NotFoundError(`no message with id "${id}" on this device`);
         return ctx.sms.toWire(message);

@@ -5,7 +5,6 @@ import {
   ErrorBodySchema,
   SettingsSchema,
   snakeCaseSettingsKeys,
-  type Settings,
 } from '../../protocol/index.ts';
 
 /**
@@ -21,8 +20,10 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
     return ctx.settings.get();
   };
 
-  app.get('/settings', { schema: { tags: ['settings'], response: { 200: EffectiveSettingsSchema } } }, async () =>
-    show(),
+  app.get(
+    '/settings',
+    { schema: { tags: ['settings'], operationId: 'getSettings', response: { 200: EffectiveSettingsSchema } } },
+    async () => show(),
   );
 
   app.patch(
@@ -31,12 +32,13 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
       preValidation: acceptCamelCase,
       schema: {
         tags: ['settings'],
+        operationId: 'updateSettings',
         body: SettingsSchema,
         response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema },
       },
     },
     async (request) => {
-      ctx.settings.patch(request.body as Settings);
+      ctx.settings.patch(request.body);
       return show();
     },
   );
@@ -47,12 +49,13 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
       preValidation: acceptCamelCase,
       schema: {
         tags: ['settings'],
+        operationId: 'replaceSettings',
         body: SettingsSchema,
         response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema },
       },
     },
     async (request) => {
-      ctx.settings.replace(request.body as Settings);
+      ctx.settings.replace(request.body);
       return show();
     },
   );

@@ -29,12 +29,13 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
       schema: {
         tags: ['simulation'],
         summary: 'An SMS arrives',
+        operationId: 'simulateIncomingSms',
         body: IncomingBody,
         response: { 202: IncomingReply, 400: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      const body = request.body as typeof IncomingBody.static;
+      const { body } = request;
       const received = ctx.carrier.receive({ from: body.from, text: body.text, simNumber: body.simNumber ?? 1 });
       return reply.code(202).send({ eventId: received.eventId, deliveryIds: received.deliveryIds });
     },
@@ -42,7 +43,14 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
 
   app.get(
     '/sim/v1/network',
-    { schema: { tags: ['simulation'], summary: 'Simulated connectivity', response: { 200: NetworkState } } },
+    {
+      schema: {
+        tags: ['simulation'],
+        summary: 'Simulated connectivity',
+        operationId: 'getSimulatedNetwork',
+        response: { 200: NetworkState },
+      },
+    },
     async () => ({ online: ctx.network.isOnline() }),
   );
 
@@ -52,12 +60,13 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
       schema: {
         tags: ['simulation'],
         summary: 'Switch simulated connectivity',
+        operationId: 'setSimulatedNetwork',
         body: NetworkBody,
         response: { 200: NetworkState },
       },
     },
     async (request) => {
-      ctx.network.set((request.body as typeof NetworkBody.static).online);
+      ctx.network.set(request.body.online);
       return { online: ctx.network.isOnline() };
     },
   );

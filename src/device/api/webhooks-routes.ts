@@ -4,15 +4,25 @@ import type { DeviceContext } from '../context.ts';
 import { checkWebhookUrl, ErrorBodySchema, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
 import { newId } from '../../shared/ids.ts';
+import { IdParams } from '../../shared/route-schemas.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
-
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 /** Local-mode webhooks: `/webhooks` (alias `/webhook`). Only the Local list is visible here. */
 export function webhookRoutes(app: App, ctx: DeviceContext): void {
-  for (const base of ['/webhooks', '/webhook']) {
-    app.get(base, { schema: { tags: ['webhooks'], response: { 200: Type.Array(WebhookSchema) } } }, async () =>
-      ctx.webhooks.list('Local').map(toWireWebhook),
+  for (const [base, alias] of [
+    ['/webhooks', ''],
+    ['/webhook', 'Alias'],
+  ] as const) {
+    app.get(
+      base,
+      {
+        schema: {
+          tags: ['webhooks'],
+          operationId: `listWebhooks${alias}`,
+          response: { 200: Type.Array(WebhookSchema) },
+        },
+      },
+      async () => ctx.webhooks.list('Local').map(toWireWebhook),
     );
 
     app.post(
@@ -20,12 +30,13 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
       {
         schema: {
           tags: ['webhooks'],
+          operationId: `registerWebhook${alias}`,
           body: RegisterWebhookSchema,
           response: { 201: WebhookSchema, 400: ErrorBodySchema },
         },
       },
       async (request, reply) => {
-        const body = request.body as typeof RegisterWebhookSchema.static;
+        const { body } = request;
         if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
           throw new InvalidInputError(
             `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`,
@@ -50,13 +61,14 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
       {
         schema: {
           tags: ['webhooks'],
+          operationId: `deleteWebhook${alias}`,
           params: IdParams,
           response: { 204: Type.Null({ description: 'also when there is no such webhook' }) },
         },
       },
       async (request, reply) => {
-        ctx.webhooks.remove('Local', (request.params as { id: string }).id);
-        return reply.code(204).send();
+        ctx.webhooks.remove('Local', request.params.id);
+        return reply.code(204).send(null);
       },
     );
   }

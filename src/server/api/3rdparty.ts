@@ -9,21 +9,34 @@ import { devices3rdPartyRoutes } from '../devices/3rdparty.ts';
 import { settings3rdPartyRoutes } from '../settings/3rdparty.ts';
 import { deliveries3rdPartyRoutes } from '../deliveries/3rdparty.ts';
 import type { ServerResponse } from 'node:http';
+import { documentRouteGroup } from '../../shared/openapi.ts';
 import { NotImplementedError } from '../../shared/errors.ts';
 
-/** Where the 3rdparty API is served (the original serves both). */
-export const THIRD_PARTY_PREFIXES = ['/3rdparty/v1', '/api/3rdparty/v1'] as const;
+/**
+ * Where the 3rdparty API is served (the original serves both), and what its operationIds start
+ * with there: the second is an alias, its operations named `api…`.
+ */
+export const THIRD_PARTY_PREFIXES = [
+  { prefix: '/3rdparty/v1', operationIdPrefix: '' },
+  { prefix: '/api/3rdparty/v1', operationIdPrefix: 'api' },
+] as const;
 
 /**
  * The integrators' API: HTTP Basic auth with a user's login and password, except health.
  * `liveStreams` holds the dashboards' activity streams (closed with the server, counted in the metrics).
  */
 export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<ServerResponse>): void {
-  for (const prefix of THIRD_PARTY_PREFIXES) {
+  for (const { prefix, operationIdPrefix } of THIRD_PARTY_PREFIXES) {
     app.register(
       async (scope) => {
-        healthRoutes(scope, ctx);
+        documentRouteGroup(scope, { tags: ['3rdparty'], operationIdPrefix });
+        scope.register(async (open) => {
+          // the same as /health at the root (`getHealth` there)
+          documentRouteGroup(open, { operationIdPrefix: 'thirdParty' });
+          healthRoutes(open, ctx);
+        });
         scope.register(async (authed) => {
+          documentRouteGroup(authed, { security: [{ basicAuth: [] }] });
           authed.addHook('onRequest', requireUser(ctx));
           webhooks3rdPartyRoutes(authed, ctx);
           messages3rdPartyRoutes(authed, ctx);
@@ -41,12 +54,12 @@ export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<Ser
 /** Routes of the original that this server does not serve: a clear 501 instead of a bare 404. */
 function notHereRoutes(app: App): void {
   const schema = { tags: ['not implemented'], response: { 501: ErrorBodySchema } };
-  app.get('/logs', { schema }, async () => {
+  app.get('/logs', { schema: { ...schema, operationId: 'getLogs' } }, async () => {
     throw new NotImplementedError(
       'logs are not collected by this server; each device writes its own to its process log (stderr), and its deliveries and attempts are under GET /3rdparty/v1/deliveries',
     );
   });
-  app.post('/inbox/export', { schema }, async () => {
+  app.post('/inbox/export', { schema: { ...schema, operationId: 'exportInbox' } }, async () => {
     throw new NotImplementedError(
       'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks',
     );

@@ -5,15 +5,6 @@ import { metricsRoute } from '../../shared/metrics.ts';
 import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
 import { webUiRoutes } from '../../shared/dashboard.ts';
 import { optionalUser, requireUser } from './auth.ts';
-import { THIRD_PARTY_PREFIXES } from './3rdparty.ts';
-import { MOBILE_PREFIXES } from './mobile.ts';
-
-const audienceOf = (url: string): '3rdparty' | 'mobile' | undefined =>
-  THIRD_PARTY_PREFIXES.some((p) => url.startsWith(`${p}/`))
-    ? '3rdparty'
-    : MOBILE_PREFIXES.some((p) => url.startsWith(`${p}/`))
-      ? 'mobile'
-      : undefined;
 
 /**
  * What the server serves beside its APIs, registered before them: one OpenAPI document for both
@@ -27,7 +18,7 @@ export function installSite(app: App, ctx: ServerContext): void {
   registerOpenApi(app, {
     title: 'smsgate server: 3rdparty and mobile APIs',
     description:
-      'One document for both audiences: routes tagged `3rdparty` are for integrators (HTTP Basic auth with a user), routes tagged `mobile` are for devices (Bearer token). Each API is served under two prefixes, as in the original.',
+      'One document for both audiences: routes tagged `3rdparty` are for integrators (HTTP Basic auth with a user), routes tagged `mobile` are for devices (Bearer token). Each API is served under two prefixes, as in the original; the operations under `/api/…` have the same operationIds with `api` in front.',
     tags: [
       { name: '3rdparty', description: 'the integrators’ API (/3rdparty/v1, /api/3rdparty/v1)' },
       { name: 'mobile', description: 'the devices’ API (/mobile/v1, /api/mobile/v1)' },
@@ -40,18 +31,6 @@ export function installSite(app: App, ctx: ServerContext): void {
         scheme: 'bearer',
         description: "the device's token (registration: the private token, or a user's Basic auth)",
       },
-    },
-    extraTagsOf: (url) => {
-      const audience = audienceOf(url);
-      return audience ? [audience] : [];
-    },
-    securityOf: (url): Record<string, string[]>[] | undefined => {
-      if (/\/health(\/|$)/.test(url)) return undefined;
-      const audience = audienceOf(url);
-      if (audience === '3rdparty') return [{ basicAuth: [] }];
-      if (audience === 'mobile')
-        return /\/device$/.test(url) ? [{ bearerAuth: [] }, { basicAuth: [] }] : [{ bearerAuth: [] }];
-      return undefined;
     },
   });
   app.register(async (scope) => {

@@ -13,6 +13,7 @@ import {
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
+import { IdParams, PageLimit } from '../../shared/route-schemas.ts';
 
 /** A delivery in the server's copy: the Local API's shape, plus the device and when it reported this version. */
 export const ServerDeliverySchema = Type.Composite([
@@ -49,11 +50,10 @@ const ListQuery = Type.Object(
     deviceId: Type.Optional(Type.String({ maxLength: 64 })),
     /** cursor: the `nextCursor` of the previous page */
     before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    limit: Type.Optional(PageLimit),
   },
   { additionalProperties: false },
 );
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const RedeliverReply = Type.Object({ id: Type.String(), deviceId: Type.String(), message: Type.String() });
 const tags = ['deliveries'];
 
@@ -69,12 +69,13 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
         tags,
         summary:
           "Your devices' webhook deliveries, newest first (by when the server heard of them), filtered and paginated",
+        operationId: 'listDeliveries',
         querystring: ListQuery,
         response: { 200: deliveryPageSchema(ServerDeliverySchema) },
       },
     },
     async (request) => {
-      const query = request.query as typeof ListQuery.static;
+      const { query } = request;
       return ctx.deliveries.list(userOf(request).id, { ...query, limit: query.limit ?? 50 });
     },
   );
@@ -85,11 +86,12 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
       schema: {
         tags,
         summary: 'One delivery with the attempts its device reported',
+        operationId: 'getDelivery',
         params: IdParams,
         response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema },
       },
     },
-    async (request) => ctx.deliveries.get(userOf(request).id, (request.params as { id: string }).id),
+    async (request) => ctx.deliveries.get(userOf(request).id, request.params.id),
   );
 
   app.post(
@@ -99,12 +101,13 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
         tags,
         summary:
           'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
+        operationId: 'redeliver',
         params: IdParams,
         response: { 202: RedeliverReply, 404: ErrorBodySchema, 409: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      const asked = await ctx.deliveries.redeliver(userOf(request).id, (request.params as { id: string }).id);
+      const asked = await ctx.deliveries.redeliver(userOf(request).id, request.params.id);
       return reply.code(202).send({
         ...asked,
         message: `asked device ${asked.deviceId} to redeliver ${asked.id}; its next attempt shows up in GET /deliveries/${asked.id}`,
@@ -117,6 +120,7 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
     {
       schema: {
         tags: ['events'],
+        operationId: 'streamEvents',
         summary:
           "Server-Sent Events of your devices' webhook activity as they report it: `event` (an SMS/system event recorded), `attempt` (a new delivery attempt) and `delivery` (a delivery changed: id, state, attempts)",
         produces: ['text/event-stream'],

@@ -4,6 +4,7 @@ import { ErrorBodySchema, HealthSchema, ReportedWebhookSchema } from '../../prot
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toDeviceView } from './service.ts';
+import { IdParams } from '../../shared/route-schemas.ts';
 
 export const DeviceSchema = Type.Object({
   id: Type.String(),
@@ -17,7 +18,6 @@ export const DeviceSchema = Type.Object({
   }),
 });
 
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const LocalWebhooksSchema = Type.Object({
   deviceId: Type.String(),
   reportedAt: Type.Union([Type.String(), Type.Null()], {
@@ -31,7 +31,12 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/devices',
     {
-      schema: { tags, summary: 'Your devices, most recently seen first', response: { 200: Type.Array(DeviceSchema) } },
+      schema: {
+        tags,
+        summary: 'Your devices, most recently seen first',
+        operationId: 'listDevices',
+        response: { 200: Type.Array(DeviceSchema) },
+      },
     },
     async (request) => (await ctx.devices.list(userOf(request).id)).map(toDeviceView),
   );
@@ -43,6 +48,7 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
         tags,
         summary:
           "Every device's Local webhook list, as each last reported it (one read for a dashboard of many devices)",
+        operationId: 'listDevicesLocalWebhooks',
         response: { 200: Type.Array(LocalWebhooksSchema) },
       },
     },
@@ -56,11 +62,12 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
         tags,
         summary:
           "The device's Local webhook list, as it last reported it (managed on the device through its Local API; read-only here)",
+        operationId: 'getDeviceLocalWebhooks',
         params: IdParams,
         response: { 200: LocalWebhooksSchema, 404: ErrorBodySchema },
       },
     },
-    async (request) => ctx.deliveries.localWebhooks(userOf(request).id, (request.params as { id: string }).id),
+    async (request) => ctx.deliveries.localWebhooks(userOf(request).id, request.params.id),
   );
 
   app.delete(
@@ -69,13 +76,14 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Remove a device (its token stops working)',
+        operationId: 'deleteDevice',
         params: IdParams,
         response: { 204: Type.Null(), 404: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      await ctx.devices.remove(userOf(request).id, (request.params as { id: string }).id);
-      return reply.code(204).send();
+      await ctx.devices.remove(userOf(request).id, request.params.id);
+      return reply.code(204).send(null);
     },
   );
 }

@@ -47,12 +47,15 @@ export function deviceRegistrationRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Register a device',
+        operationId: 'registerDevice',
+        // no device token yet: the private token, a user's Basic auth (or nothing, on a public server)
+        security: [{ bearerAuth: [] }, { basicAuth: [] }],
         body: RegisterBody,
         response: { 201: RegisterReply, 401: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      const body = request.body as typeof RegisterBody.static;
+      const { body } = request;
       const existing = await optionalUser(ctx, request);
       let userId: string;
       let login: string;
@@ -79,6 +82,7 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'This device',
+        operationId: 'getDevice',
         response: { 200: Type.Object({ device: DeviceSchema, externalIp: Type.String() }) },
       },
     },
@@ -91,18 +95,19 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: "Update this device's push token",
+        operationId: 'updateDevice',
         body: UpdateBody,
         response: { 204: Type.Null(), 403: ErrorBodySchema },
       },
     },
     async (request, reply) => {
       const device = deviceOf(request);
-      const body = request.body as typeof UpdateBody.static;
+      const { body } = request;
       if (body.id !== undefined && body.id !== device.id) {
         throw new ForbiddenError(`id "${body.id}" is not the device this token belongs to (${device.id})`);
       }
       if (body.pushToken !== undefined) await ctx.devices.updatePushToken(device.id, body.pushToken);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -112,12 +117,13 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Tell the server this device is alive (updates lastSeen)',
+        operationId: 'ping',
         response: { 204: Type.Null() },
       },
     },
     async (request, reply) => {
       await ctx.devices.ping(deviceOf(request).id);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -128,13 +134,14 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
         tags,
         summary:
           "Report this device's health (the document its GET /health serves); the server keeps the latest and shows it with the device",
+        operationId: 'reportHealth',
         body: HealthSchema,
         response: { 204: Type.Null() },
       },
     },
     async (request, reply) => {
-      await ctx.devices.reportHealth(deviceOf(request).id, request.body as typeof HealthSchema.static);
-      return reply.code(204).send();
+      await ctx.devices.reportHealth(deviceOf(request).id, request.body);
+      return reply.code(204).send(null);
     },
   );
 }

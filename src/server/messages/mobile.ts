@@ -3,7 +3,7 @@ import type { App } from '../../shared/http.ts';
 import { ErrorBodySchema, MobileMessageSchema, StateReportSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
-import { toMobileMessage, type StateReportRequest } from './service.ts';
+import { toMobileMessage } from './service.ts';
 
 const tags = ['messages'];
 
@@ -15,6 +15,7 @@ export function messagesMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Pending messages for this device, oldest first',
+        operationId: 'pullMessages',
         response: { 200: Type.Array(MobileMessageSchema) },
       },
     },
@@ -27,13 +28,14 @@ export function messagesMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Report message states (never moves a state backwards)',
+        operationId: 'reportMessageStates',
         body: StateReportSchema,
         response: { 204: Type.Null(), 400: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      await ctx.messages.report(deviceOf(request), request.body as StateReportRequest[]);
-      return reply.code(204).send();
+      await ctx.messages.report(deviceOf(request), request.body);
+      return reply.code(204).send(null);
     },
   );
 }

@@ -16,6 +16,7 @@ export function pushStreamRoutes(app: App, ctx: ServerContext, streams: Set<Serv
       schema: {
         tags: ['events'],
         summary: 'Server-Sent Events for this device',
+        operationId: 'streamEvents',
         produces: ['text/event-stream'],
         response: { 200: EventStreamResponse },
       },

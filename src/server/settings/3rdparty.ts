@@ -1,11 +1,5 @@
 import type { App } from '../../shared/http.ts';
-import {
-  ErrorBodySchema,
-  PublicSettingsSchema,
-  SettingsSchema,
-  snakeCaseSettingsKeys,
-  type Settings,
-} from '../../protocol/index.ts';
+import { ErrorBodySchema, PublicSettingsSchema, SettingsSchema, snakeCaseSettingsKeys } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 
@@ -23,6 +17,7 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Your settings (the signing key is never shown)',
+        operationId: 'getSettings',
         response: { 200: PublicSettingsSchema },
       },
     },
@@ -36,11 +31,12 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Change some settings',
+        operationId: 'updateSettings',
         body: SettingsSchema,
         response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
       },
     },
-    async (request) => ctx.settings.patch(userOf(request).id, request.body as Settings),
+    async (request) => ctx.settings.patch(userOf(request).id, request.body),
   );
 
   app.put(
@@ -50,10 +46,11 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Replace all settings (a signing key set earlier is kept unless given)',
+        operationId: 'replaceSettings',
         body: SettingsSchema,
         response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
       },
     },
-    async (request) => ctx.settings.replace(userOf(request).id, request.body as Settings),
+    async (request) => ctx.settings.replace(userOf(request).id, request.body),
   );
 }

@@ -11,6 +11,7 @@ export function settingsMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags: ['settings'],
         summary: 'Settings set for this device through the server',
+        operationId: 'getSettings',
         response: {
           200: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
             description: 'only the keys set through the server, snake_case by group; null = back to the default',

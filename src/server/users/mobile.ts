@@ -21,12 +21,13 @@ export function usersMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags: ['user'],
         summary: "Change the password of this device's user",
+        operationId: 'changePassword',
         body: ChangePasswordBody,
         response: { 204: Type.Null(), 400: ErrorBodySchema, 401: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      const body = request.body as typeof ChangePasswordBody.static;
+      const { body } = request;
       // A wrong current password is a failed login: a device token must not allow unlimited guesses.
       ctx.loginThrottle.check(request.ip);
       try {
@@ -35,7 +36,7 @@ export function usersMobileRoutes(app: App, ctx: ServerContext): void {
         if (error instanceof UnauthorizedError) ctx.loginThrottle.failed(request.ip);
         throw error;
       }
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

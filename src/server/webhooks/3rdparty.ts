@@ -1,12 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, RegisterWebhookSchema, WebhookSchema, type RegisterWebhook } from '../../protocol/index.ts';
+import { ErrorBodySchema, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
+import { sendSerialized } from '../../shared/http.ts';
+import { IdParams } from '../../shared/route-schemas.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toWebhookView } from './service.ts';
 import type { WebhookRecord } from './repository.ts';
 
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const tags = ['webhooks'];
 
 /** Integrators manage their webhooks; every change is pushed to their devices. */
@@ -15,12 +16,19 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
   const answers = new WeakMap<readonly WebhookRecord[], string>();
   app.get(
     '/webhooks',
-    { schema: { tags, summary: 'List your webhooks', response: { 200: Type.Array(WebhookSchema) } } },
+    {
+      schema: {
+        tags,
+        summary: 'List your webhooks',
+        operationId: 'listWebhooks',
+        response: { 200: Type.Array(WebhookSchema) },
+      },
+    },
     async (request, reply) => {
       const list = await ctx.webhooks.list(userOf(request).id);
       let json = answers.get(list);
       if (json === undefined) answers.set(list, (json = JSON.stringify(list.map(toWebhookView))));
-      return reply.type('application/json; charset=utf-8').send(json);
+      return sendSerialized(reply, json);
     },
   );
 
@@ -30,12 +38,13 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Register a webhook (a POST with an existing id replaces it)',
+        operationId: 'registerWebhook',
         body: RegisterWebhookSchema,
         response: { 201: WebhookSchema, 400: ErrorBodySchema },
       },
     },
     async (request, reply) => {
-      const stored = await ctx.webhooks.register(userOf(request).id, request.body as RegisterWebhook);
+      const stored = await ctx.webhooks.register(userOf(request).id, request.body);
       return reply.code(201).send(toWebhookView(stored));
     },
   );
@@ -46,13 +55,14 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Delete a webhook (204 also when it does not exist)',
+        operationId: 'deleteWebhook',
         params: IdParams,
         response: { 204: Type.Null() },
       },
     },
     async (request, reply) => {
-      await ctx.webhooks.remove(userOf(request).id, (request.params as { id: string }).id);
-      return reply.code(204).send();
+      await ctx.webhooks.remove(userOf(request).id, request.params.id);
+      return reply.code(204).send(null);
     },
   );
 }

@@ -13,6 +13,7 @@ export function webhooksMobileRoutes(app: App, ctx: ServerContext): void {
       schema: {
         tags: ['webhooks'],
         summary: "This device's Cloud webhooks",
+        operationId: 'listWebhooks',
         response: { 200: Type.Array(WebhookSchema) },
       },
     },
