@@ -237,7 +237,7 @@ async function fanOut(
   const t0 = now();
   await trigger();
   const deadline = now() + 15_000;
-  let records: { received: number[]; pulled: number[]; pullErrors: number }[] = [];
+  let records: { received: number[]; pulled: number[]; pullErrors: number }[];
   for (;;) {
     records = await Promise.all(clients.map((c) => c.ask('records')));
     const got = records.reduce((n, r) => n + r.received.length, 0);

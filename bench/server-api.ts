@@ -169,6 +169,7 @@ export async function createTempDatabase(): Promise<TempDatabase> {
   } catch (error) {
     throw new Error(
       `cannot reach PostgreSQL at ${PG_ADMIN_URL} (${(error as Error).message}); start it with: bash scripts/ensure-services.sh`,
+      { cause: error },
     );
   }
   await admin.query(`CREATE DATABASE ${name}`);

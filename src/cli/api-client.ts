@@ -45,6 +45,7 @@ export async function callApi<T>(target: ApiTarget, method: string, path: string
   } catch (error) {
     throw new Error(
       `cannot reach ${target.baseUrl}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`,
+      { cause: error },
     );
   }
   const text = await response.text();

@@ -118,7 +118,9 @@ export async function fetchSigningKey(deviceUrl: string, username: string, passw
       cause?.code?.startsWith('UNABLE_TO_VERIFY') || cause?.code === 'SELF_SIGNED_CERT_IN_CHAIN'
         ? ' (for a device with a private CA, set NODE_EXTRA_CA_CERTS=data/ca/ca.crt.pem)'
         : '';
-    throw new Error(`cannot reach the device at ${url}: ${cause?.message ?? (error as Error).message}${hint}`);
+    throw new Error(`cannot reach the device at ${url}: ${cause?.message ?? (error as Error).message}${hint}`, {
+      cause: error,
+    });
   }
   if (response.status === 401)
     throw new Error(`the device at ${deviceUrl} refused the credentials (401): check --username and --password`);

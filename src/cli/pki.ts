@@ -117,6 +117,7 @@ async function importPrivateKey(pem: string): Promise<CryptoKey> {
   } catch (error) {
     throw new Error(
       `the CA key is not an ECDSA P-256 PKCS#8 key as \`smsgate ca init\` writes: ${(error as Error).message}`,
+      { cause: error },
     );
   }
 }

@@ -203,7 +203,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       await Promise.allSettled([app.close(), dispatcher.stop(0), checkpoints.stop()]);
       db.close();
       lock.release();
-      throw new Error(`cannot link to ${options.link.serverUrl}: ${(error as Error).message}`);
+      throw new Error(`cannot link to ${options.link.serverUrl}: ${(error as Error).message}`, { cause: error });
     }
   }
 

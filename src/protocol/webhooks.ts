@@ -49,6 +49,7 @@ export function checkWebhookUrl(raw: string, options: { allowInsecureHttp?: bool
     return `url must be an absolute URL such as https://example.com/webhook, got "${raw.slice(0, 100)}"`;
   }
   // new URL() quietly trims spaces and drops tabs and newlines; a URL that has them is a mistake
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
   if (/[\u0000-\u0020\u007f]/.test(raw)) return 'url must not contain spaces or control characters';
   if (url.port === '0') return 'url must not use port 0: nothing can listen there';
   if (url.protocol === 'https:') return null;

@@ -37,7 +37,9 @@ async function adminClient(adminUrl: string): Promise<pg.Client> {
   } catch (error) {
     const e = error as { code?: string; message: string };
     await client.end().catch(() => {});
-    throw new Error(`PostgreSQL is not reachable at ${adminUrl} (${e.code ?? e.message}). ${HOW_TO_START}`);
+    throw new Error(`PostgreSQL is not reachable at ${adminUrl} (${e.code ?? e.message}). ${HOW_TO_START}`, {
+      cause: error,
+    });
   }
   return client;
 }
@@ -145,7 +147,9 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
     await start();
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`could not start a private PostgreSQL cluster with ${bin}: ${(error as Error).message}`);
+    throw new Error(`could not start a private PostgreSQL cluster with ${bin}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,

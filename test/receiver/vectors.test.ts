@@ -28,11 +28,11 @@ test('the vector file covers the cases it promises', () => {
     'a body of about 10 KB',
   );
   assert.ok(
-    vectors.some((v) => /[^\x00-\x7f]/.test(v.body)),
+    vectors.some((v) => /\P{ASCII}/u.test(v.body)),
     'a non-ASCII body',
   );
   assert.ok(
-    vectors.some((v) => /[^\x00-\x7f]/.test(v.key)),
+    vectors.some((v) => /\P{ASCII}/u.test(v.key)),
     'a non-ASCII key',
   );
   for (const v of vectors) assert.match(v.signature, /^[0-9a-f]{64}$/, v.name);

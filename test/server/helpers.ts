@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import * as sdk from 'android-sms-gateway';
 import type { HttpClient } from 'android-sms-gateway';
 import { createServer, type RunningServer, type ServerOptions } from '../../src/server/server.ts';

@@ -401,10 +401,22 @@ export class Outbox {
     } else if (filter.state === 'pending') {
       where.push(`d.state = 'pending' AND d.seq NOT IN (SELECT value FROM json_each(:claimed))`);
       params.claimed = JSON.stringify([...this.claimed.keys()]);
-    } else if (filter.state) (where.push('d.state = :state'), (params.state = filter.state));
-    if (filter.webhookId) (where.push('d.webhook_id = :webhookId'), (params.webhookId = filter.webhookId));
-    if (filter.event) (where.push('d.event = :event'), (params.event = filter.event));
-    if (filter.before !== undefined) (where.push('d.seq < :before'), (params.before = filter.before));
+    } else if (filter.state) {
+      where.push('d.state = :state');
+      params.state = filter.state;
+    }
+    if (filter.webhookId) {
+      where.push('d.webhook_id = :webhookId');
+      params.webhookId = filter.webhookId;
+    }
+    if (filter.event) {
+      where.push('d.event = :event');
+      params.event = filter.event;
+    }
+    if (filter.before !== undefined) {
+      where.push('d.seq < :before');
+      params.before = filter.before;
+    }
     return this.lists
       .get<Record<string, unknown>, DeliveryRow>(
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
