@@ -15,9 +15,9 @@ import type { NetworkState } from './network.ts';
 import type { DeviceObservability } from './observability.ts';
 
 /**
- * Everything the Local API and the link need, built once per device by `startDevice`
- * (`runtime.ts`). It names the device's parts and nothing that uses them, so the route files and
- * the link depend on it without depending on the composition root.
+ * The device's parts, built once by `startDevice` (`runtime.ts`) and handed to the Local API. It
+ * names the parts and nothing that uses them, so the route files depend on it without depending
+ * on the composition root that imports them.
  */
 export interface DeviceContext {
   db: Db;
