@@ -17,6 +17,7 @@ export interface Sql<P extends object = object, R = unknown> {
   readonly __types?: { params: P; row: R };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- statements of every parameter and row type
 const byName = new Map<string, Sql<any, any>>();
 
 /**

@@ -28,6 +28,7 @@ export type Prepared<S> = {
  * about as much as running a statement, and a statement that names a column the schema lacks then
  * fails when the store opens, not on first use.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a set of statements of any parameter and row types
 export function prepareAll<S extends Record<string, Sql<any, any>>>(db: SqliteDb, statements: S): Prepared<S> {
   return Object.fromEntries(
     Object.entries(statements).map(([key, statement]) => [key, db.prepare(statement.text)]),
