@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { parsePushEvent, type HealthCheck, type PullHintType, type PushEvent } from '../../protocol/index.ts';
-import type { PgPool } from '../store/postgres.ts';
+import { query, type PgPool } from '../store/postgres.ts';
+import { sql } from '../store/sql.ts';
 import {
   ACTIVITY_NOTICE_TYPES,
   InProcessPushHub,
@@ -15,6 +16,8 @@ import {
 
 /** The NOTIFY channel every node listens on. */
 export const EVENTS_CHANNEL = 'smsgate_events';
+
+const NOTIFY_SQL = sql<{ channel: string; payload: string }>('push.notify', `SELECT pg_notify(:channel, :payload)`);
 
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well below. */
 const MAX_PAYLOAD_BYTES = 7000;
@@ -222,7 +225,7 @@ export class PostgresPushHub implements PushHub {
     const delays = [50, 250];
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.options.pool.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload]);
+        await query(this.options.pool, NOTIFY_SQL, { channel: EVENTS_CHANNEL, payload });
         return;
       } catch (error) {
         if (attempt >= delays.length || this.stopping.signal.aborted) {

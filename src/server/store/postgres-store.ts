@@ -1,4 +1,12 @@
-import { createPool, explainConnectError, migratePostgres, redactUrl, type PostgresPoolOptions } from './postgres.ts';
+import {
+  createPool,
+  explainConnectError,
+  migratePostgres,
+  query,
+  redactUrl,
+  type PostgresPoolOptions,
+} from './postgres.ts';
+import { sql } from './sql.ts';
 import { PostgresMetaRepository } from './meta.postgres.ts';
 import type { ServerStore } from './store.ts';
 import { PostgresUsersRepository } from '../users/repository.postgres.ts';
@@ -8,6 +16,8 @@ import { PostgresWebhooksRepository } from '../webhooks/repository.postgres.ts';
 import { PostgresSettingsRepository } from '../settings/repository.postgres.ts';
 import { PostgresDeliveriesRepository } from '../deliveries/repository.postgres.ts';
 import { PostgresPushHub } from '../push/hub.postgres.ts';
+
+const PING_SQL = sql('health.ping', 'SELECT 1');
 
 export interface PostgresStoreOptions extends PostgresPoolOptions {
   /** passed to the push hub: how fast a lost LISTEN connection is retried */
@@ -42,7 +52,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     health: {
       async ping() {
         if (closed) throw new Error('the database is closed');
-        await pool.query('SELECT 1');
+        await query(pool, PING_SQL, {});
       },
     },
     openPushHub: () => PostgresPushHub.start({ url, pool, log, reconnect: options.listenReconnect }),
