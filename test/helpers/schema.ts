@@ -10,12 +10,14 @@ import pg from 'pg';
  *   unique devices (token_hash)
  *   index messages.messages_pending (device_id, created_at) where state = 'pending'
  *   foreign key device_attempts (device_id, delivery_id) → device_deliveries (device_id, id) on delete cascade
+ *   checks webhooks 1
  *
  * Types are normalised to SQLite's storage classes, the way the migrations pair them: INTEGER ↔
  * SMALLINT / INTEGER / BIGINT / BOOLEAN (flags are 0 or 1 in SQLite), TEXT ↔ TEXT. A PostgreSQL
  * type without a SQLite counterpart keeps its own name, so it never matches by accident.
  * Primary-key columns count as not null on both (SQLite would accept a NULL in a TEXT primary
- * key for historical reasons; PostgreSQL would not).
+ * key for historical reasons; PostgreSQL would not). CHECK constraints are counted per table:
+ * their expressions are written too differently by the two databases to compare.
  */
 export type SchemaLines = string[];
 
@@ -75,6 +77,11 @@ export function sqliteSchema(db: Database.Database): SchemaLines {
     .filter((name) => !BOOKKEEPING_TABLES.has(name));
   for (const table of tables) {
     lines.push(`table ${table}`);
+    const { sql } = db
+      .prepare<unknown[], { sql: string }>(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`)
+      .get(table)!;
+    const checks = sql.replace(/'(?:[^']|'')*'/g, "''").match(/\bCHECK\s*\(/gi)?.length ?? 0;
+    if (checks > 0) lines.push(`checks ${table} ${checks}`);
     const columns = db
       .prepare<unknown[], { name: string; type: string; notnull: number; pk: number }>(
         `SELECT * FROM pragma_table_xinfo(?)`,
@@ -195,8 +202,12 @@ export async function postgresSchema(url: string): Promise<SchemaLines> {
         lines.push(
           `foreign key ${c.table_name} ${list(c.columns)} → ${c.ref_table} ${list(c.ref_columns!)} on delete ${PG_DELETE_ACTIONS[c.confdeltype]}`,
         );
-      } else lines.push(`constraint ${c.contype} on ${c.table_name} ${list(c.columns)}`);
+      } else if (c.contype !== 'c') lines.push(`constraint ${c.contype} on ${c.table_name} ${list(c.columns)}`);
     }
+    const checks = new Map<string, number>();
+    for (const c of constraints.filter((c) => c.contype === 'c'))
+      checks.set(c.table_name, (checks.get(c.table_name) ?? 0) + 1);
+    for (const [table, count] of checks) lines.push(`checks ${table} ${count}`);
 
     // Indexes made by CREATE INDEX (those behind a constraint are the lines above).
     const { rows: indexes } = await client.query<{
