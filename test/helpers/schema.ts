@@ -16,7 +16,8 @@ import pg from 'pg';
  * SMALLINT / INTEGER / BIGINT / BOOLEAN (flags are 0 or 1 in SQLite), TEXT ↔ TEXT. A PostgreSQL
  * type without a SQLite counterpart keeps its own name, so it never matches by accident.
  * Primary-key columns count as not null on both (SQLite would accept a NULL in a TEXT primary
- * key for historical reasons; PostgreSQL would not). CHECK constraints are counted per table:
+ * key for historical reasons; PostgreSQL would not). Defaults are compared as expressions are (lower
+ * case, without casts or parentheses). CHECK constraints are counted per table:
  * their expressions are written too differently by the two databases to compare.
  */
 export type SchemaLines = string[];
@@ -66,6 +67,7 @@ const predicate = (sql: string) =>
     .toLowerCase();
 
 const action = (sql: string) => sql.toLowerCase();
+const byDefault = (sql: string | null) => (sql === null ? '' : ` default ${predicate(sql)}`);
 const list = (columns: string[]) => `(${columns.join(', ')})`;
 
 export function sqliteSchema(db: Database.Database): SchemaLines {
@@ -83,12 +85,14 @@ export function sqliteSchema(db: Database.Database): SchemaLines {
     const checks = sql.replace(/'(?:[^']|'')*'/g, "''").match(/\bCHECK\s*\(/gi)?.length ?? 0;
     if (checks > 0) lines.push(`checks ${table} ${checks}`);
     const columns = db
-      .prepare<unknown[], { name: string; type: string; notnull: number; pk: number }>(
+      .prepare<unknown[], { name: string; type: string; notnull: number; pk: number; dflt_value: string | null }>(
         `SELECT * FROM pragma_table_xinfo(?)`,
       )
       .all(table);
     for (const c of columns) {
-      lines.push(`column ${table}.${c.name} ${sqliteType(c.type)} ${c.notnull || c.pk ? 'not null' : 'null'}`);
+      lines.push(
+        `column ${table}.${c.name} ${sqliteType(c.type)} ${c.notnull || c.pk ? 'not null' : 'null'}${byDefault(c.dflt_value)}`,
+      );
     }
     const pk = columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
     if (pk.length > 0) lines.push(`primary key ${table} ${list(pk.map((c) => c.name))}`);
@@ -161,14 +165,15 @@ export async function postgresSchema(url: string): Promise<SchemaLines> {
       column_name: string;
       data_type: string;
       is_nullable: 'YES' | 'NO';
+      column_default: string | null;
     }>(
-      `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
+      `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
         WHERE table_schema = current_schema() AND table_name <> ALL($1)`,
       [bookkeeping],
     );
     for (const c of columns) {
       lines.push(
-        `column ${c.table_name}.${c.column_name} ${postgresType(c.data_type)} ${c.is_nullable === 'NO' ? 'not null' : 'null'}`,
+        `column ${c.table_name}.${c.column_name} ${postgresType(c.data_type)} ${c.is_nullable === 'NO' ? 'not null' : 'null'}${byDefault(c.column_default)}`,
       );
     }
 
