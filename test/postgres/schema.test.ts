@@ -67,6 +67,29 @@ test('a fresh SQLite file and a fresh PostgreSQL database have the same schema: 
   assertSameSchema(sqlite, postgres, 'SQLite', 'PostgreSQL');
 });
 
+test('on PostgreSQL every text column in a key or an index sorts byte by byte ("C"), as on SQLite', async () => {
+  const db = await createTestDatabase();
+  try {
+    await (await openPostgresStore(db.url, { log: () => {} })).close();
+    const columns = await query<{ column: string; collation: string }>(
+      db.url,
+      `SELECT DISTINCT t.relname || '.' || a.attname AS column, coalesce(c.collname, 'default') AS collation
+         FROM pg_index i
+         JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_namespace ns ON ns.oid = t.relnamespace AND ns.nspname = current_schema()
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+         LEFT JOIN pg_collation c ON c.oid = a.attcollation
+        WHERE a.atttypid = 'text'::regtype AND t.relname <> 'smsgate_schema'`,
+    );
+    assert.ok(columns.length > 10, 'the key columns were seen');
+    // a token's hash is only ever compared for equality, never sorted
+    const notBytewise = columns.filter((c) => c.collation !== 'C').map((c) => c.column);
+    assert.deepEqual(notBytewise, ['devices.token_hash']);
+  } finally {
+    await db.drop();
+  }
+});
+
 /** Everything data.ts wrote at schema version 3, read back through today's repositories. */
 async function assertLegacyData(store: ServerStore): Promise<void> {
   assert.equal(await store.meta.getMeta('private_token'), LEGACY.privateToken);
