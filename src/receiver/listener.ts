@@ -1,9 +1,14 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { readRawBody, RawBodyError } from './raw-body.ts';
-import { getHeader, verifySignature, type VerifyFailureReason } from './signature.ts';
-import { parseWebhook } from './events.ts';
+import {
+  getHeader,
+  parseWebhook,
+  readRawBody,
+  RawBodyError,
+  verifySignature,
+  type VerifyFailureReason,
+} from 'smsgate-receiver';
 
 /** What `smsgate listen` records for every request; also its `--json` line. */
 export interface ListenRecord {

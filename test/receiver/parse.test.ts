@@ -7,8 +7,25 @@ import {
   PAYLOAD_KEYS,
   WebhookParseError,
   type WebhookEvent,
+  type Envelope as SdkEnvelope,
+  type EventName as SdkEventName,
+  type EventPayloads as SdkEventPayloads,
 } from '../../src/receiver/index.ts';
-import { EVENT_NAMES, REQUIRED_PAYLOAD_KEYS } from '../../src/protocol/events.ts';
+import {
+  EVENT_NAMES,
+  REQUIRED_PAYLOAD_KEYS,
+  type Envelope,
+  type EventName,
+  type EventPayloads,
+} from '../../src/protocol/events.ts';
+
+// The SDK declares the wire types by hand (it cannot depend on TypeBox); the device derives them
+// from its schemas. These lines stop the type check when the two differ in any key or type.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const sameEventNames: Same<SdkEventName, EventName> = true;
+const samePayloads: Same<SdkEventPayloads, EventPayloads> = true;
+const sameEnvelopes: Same<SdkEnvelope, Envelope> = true;
+void [sameEventNames, samePayloads, sameEnvelopes];
 
 const health = {
   status: 'pass',
@@ -175,7 +192,7 @@ test('bodies that are not JSON objects are typed errors, never throws', () => {
 });
 
 test('the receiver SDK loads nothing but node builtins and its own files at run time', () => {
-  const dir = new URL('../../src/receiver/', import.meta.url);
+  const dir = new URL('../../packages/receiver/src/', import.meta.url);
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(new URL(file, dir), 'utf8');
     // Every `import … from '…'` and `export … from '…'` that is not type-only.
@@ -185,4 +202,21 @@ test('the receiver SDK loads nothing but node builtins and its own files at run 
     }
     assert.doesNotMatch(source, /^\s*import\s+'[^']+'/m, `${file} has a side-effect import`);
   }
+});
+
+test('the web entry point loads no node builtins, directly or through its own files', () => {
+  const dir = new URL('../../packages/receiver/src/', import.meta.url);
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = readFileSync(new URL(file, dir), 'utf8');
+    for (const match of source.matchAll(/^\s*(import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)) {
+      const target = match[2];
+      assert.ok(target.startsWith('./'), `${file}, loaded by web.ts, imports ${target}`);
+      visit(target.slice(2));
+    }
+  };
+  visit('web.ts');
+  assert.ok(seen.has('web-signature.ts') && seen.has('events.ts'), [...seen].join(', '));
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { verifySignature } from '../../src/receiver/index.ts';
+import * as web from '../../packages/receiver/src/web.ts';
 import { sign } from '../../src/protocol/signing.ts';
 
 interface Vector {
@@ -55,6 +56,17 @@ for (const v of vectors) {
     const flipped = v.signature.slice(0, -1) + (v.signature.endsWith('0') ? '1' : '0');
     const result = verifySignature(v.key, v.body, v.timestamp, flipped, at(v));
     assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.reason, 'mismatch');
+  });
+  test(`vector, WebCrypto entry point: ${v.name}`, async () => {
+    assert.deepEqual(await web.verifySignature(v.key, v.body, v.timestamp, v.signature, at(v)), { ok: true });
+    const bytes = new TextEncoder().encode(v.body);
+    assert.deepEqual(await web.verifySignature(v.key, bytes, v.timestamp, v.signature, at(v)), { ok: true });
+    assert.deepEqual(await web.verifySignature(v.key, bytes.slice().buffer, v.timestamp, v.signature, at(v)), {
+      ok: true,
+    });
+    const flipped = v.signature.slice(0, -1) + (v.signature.endsWith('0') ? '1' : '0');
+    const result = await web.verifySignature(v.key, v.body, v.timestamp, flipped, at(v));
     assert.equal(!result.ok && result.reason, 'mismatch');
   });
 }

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { verifySignature, verifyWebhook, type VerifyResult } from '../../src/receiver/index.ts';
+import * as web from '../../packages/receiver/src/web.ts';
 
 // The seed's JavaScript snippet ("Payload Signing"), verbatim, run as the CommonJS it is written in.
 const SEED_SNIPPET = `
@@ -206,4 +207,69 @@ test('property: the SDK and the seed snippet agree on 1,000 random cases', () =>
   );
   // Both outcomes must actually have been exercised.
   assert.ok(agreedOk > 50 && agreedOk < 950, `${agreedOk} of 1000 verified`);
+});
+
+test("property: the WebCrypto entry point gives the node one's result, reason and message on 500 random cases", async () => {
+  const timestampOf = {
+    fresh: (nowSec: number) => String(nowSec),
+    stale: (nowSec: number) => String(nowSec - 301),
+    future: (nowSec: number) => String(nowSec + 301),
+    milliseconds: (nowSec: number) => String(nowSec * 1000),
+    'not-digits': (nowSec: number) => `${nowSec}.5`,
+    missing: () => undefined,
+  };
+  const signatureVariant = fc.constantFrom('correct', 'uppercase', 'flipped', 'short', 'non-hex', 'missing');
+  const reasons = new Set<string>();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(fc.constant(''), fc.string({ unit: 'binary', minLength: 1, maxLength: 40 })),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.constantFrom(...(Object.keys(timestampOf) as (keyof typeof timestampOf)[])),
+      signatureVariant,
+      fc.constantFrom('string', 'bytes', 'array-buffer'),
+      async (secret, body, when, how, form) => {
+        const now = NOW;
+        const timestamp = timestampOf[when](now / 1000);
+        const right = sig(secret, body, timestamp ?? '');
+        const signature = {
+          correct: right,
+          uppercase: right.toUpperCase(),
+          flipped: right.slice(0, 10) + (right[10] === 'a' ? 'b' : 'a') + right.slice(11),
+          short: right.slice(0, 40),
+          'non-hex': right.slice(0, 62) + 'zz',
+          missing: undefined,
+        }[how];
+        const bytes = new TextEncoder().encode(body);
+        const raw = { string: body, bytes, 'array-buffer': bytes.slice().buffer }[form];
+        const fromNode = verifySignature(secret, typeof raw === 'string' ? raw : bytes, timestamp, signature, { now });
+        const fromWeb = await web.verifySignature(secret, raw, timestamp, signature, { now });
+        assert.deepEqual(fromWeb, fromNode, `${when}/${how}/${form}`);
+        reasons.add(fromNode.ok ? 'ok' : fromNode.reason);
+      },
+    ),
+    { numRuns: 500 },
+  );
+  assert.deepEqual([...reasons].sort(), [
+    'bad-timestamp',
+    'empty-secret',
+    'future-timestamp',
+    'malformed-signature',
+    'mismatch',
+    'missing-signature',
+    'missing-timestamp',
+    'ok',
+    'stale-timestamp',
+  ]);
+});
+
+test('the WebCrypto verifyWebhook reads Fetch Headers and records, like the node one', async () => {
+  assert.deepEqual(
+    await web.verifyWebhook(KEY, BODY, new Headers({ 'X-Signature': GOOD, 'X-Timestamp': TS }), { now: NOW }),
+    { ok: true },
+  );
+  assert.deepEqual(await web.verifyWebhook(KEY, BODY, { 'x-signature': GOOD, 'x-timestamp': TS }, { now: NOW }), {
+    ok: true,
+  });
+  const tampered = await web.verifyWebhook(KEY, BODY + ' ', { 'x-signature': GOOD, 'x-timestamp': TS }, { now: NOW });
+  assert.equal(reasonOf(tampered), 'mismatch');
 });

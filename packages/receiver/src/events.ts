@@ -1,8 +1,58 @@
-// Types come from the protocol (erased at runtime); the runtime lists below are the receiver's
-// own so that it needs nothing beyond node. test/receiver/parse.test.ts checks they match.
-import type { Envelope, EventName, EventPayloads } from '../protocol/events.ts';
+// The wire format of a webhook, declared here so that the SDK needs nothing beyond the language.
+// The device builds its events from TypeBox schemas in src/protocol/events.ts; a type test
+// (test/receiver/parse.test.ts) fails the type check when the two drift apart.
 
-export type { EventName, EventPayloads };
+/** A health verdict, as in `GET /health`. */
+export type HealthStatus = 'pass' | 'warn' | 'fail';
+
+export interface HealthCheck {
+  description: string;
+  observedValue: number;
+  observedUnit: string;
+  status: HealthStatus;
+}
+
+/** The `system:ping` payload's `health`: the device's `GET /health` answer. */
+export interface Health {
+  status: HealthStatus;
+  version: string;
+  releaseId: number;
+  checks: Record<string, HealthCheck>;
+}
+
+/** What each event's `payload` holds. Timestamps are ISO 8601 in the device's time zone. */
+export interface EventPayloads {
+  'sms:received': {
+    messageId: string;
+    message: string;
+    phoneNumber: string;
+    /** 1-based SIM slot, or null when the platform does not say */
+    simNumber: number | null;
+    receivedAt: string;
+  };
+  'sms:sent': { messageId: string; phoneNumber: string; simNumber: number | null; sentAt: string };
+  'sms:delivered': { messageId: string; phoneNumber: string; simNumber: number | null; deliveredAt: string };
+  'sms:failed': {
+    messageId: string;
+    phoneNumber: string;
+    simNumber: number | null;
+    failedAt: string;
+    /** Android-style failure reason, e.g. RESULT_ERROR_GENERIC_FAILURE */
+    reason: string;
+  };
+  'system:ping': { health: Health };
+}
+
+export type EventName = keyof EventPayloads;
+
+/** The JSON body of every webhook request. `id` is the same on every retry: dedupe on it. */
+export interface Envelope<E extends EventName = EventName> {
+  deviceId: string;
+  event: E;
+  id: string;
+  payload: EventPayloads[E];
+  webhookId: string;
+}
 
 /** The five events a device sends, in the order the docs list them. */
 export const WEBHOOK_EVENTS = [
@@ -54,6 +104,9 @@ export function isWebhookEventName(value: unknown): value is EventName {
   return typeof value === 'string' && (WEBHOOK_EVENTS as readonly string[]).includes(value);
 }
 
+// ignoreBOM keeps a byte-order mark in the text, so such a body is not JSON, as with Buffer#toString.
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 // `event` first: for a body of some other kind, "unknown event" says more than a missing id.
 const ENVELOPE_STRING_KEYS = ['event', 'deviceId', 'id', 'webhookId'] as const;
 
@@ -62,11 +115,10 @@ const ENVELOPE_STRING_KEYS = ['event', 'deviceId', 'id', 'webhookId'] as const;
  * Never throws: a bad body comes back as `{ ok: false, error }`. Verify the signature on the
  * raw bytes first; parsing is for after you trust the request.
  */
-export function parseWebhook(body: string | Buffer | Uint8Array | object): ParseResult {
+export function parseWebhook(body: string | Uint8Array | object): ParseResult {
   let value: unknown = body;
   if (typeof body === 'string' || body instanceof Uint8Array) {
-    const text =
-      typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    const text = typeof body === 'string' ? body : utf8.decode(body);
     try {
       value = JSON.parse(text);
     } catch (error) {

@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+// What both verifiers share: the result types, the header lookup and every check that needs no
+// cryptography, with its message. No imports, so that it runs wherever JavaScript does.
 
 /** Why a request did not verify. Stable strings: log them, count them, switch on them. */
 export type VerifyFailureReason =
@@ -20,47 +21,26 @@ export interface VerifyOptions {
   now?: number;
 }
 
-export type RawBody = string | Buffer | Uint8Array;
-
 export const DEFAULT_TOLERANCE_SEC = 300;
 
-// The device sends 32 bytes as lowercase hex. The seed's snippets compare the hex text as-is,
-// so uppercase never verifies there either; rejecting it here keeps parity.
-const OK: VerifyResult = Object.freeze({ ok: true });
+export const OK: VerifyResult = Object.freeze({ ok: true });
 // Unix seconds. 15 digits is far beyond any real date and keeps Number() exact.
 const TIMESTAMP_FORMAT = /^[0-9]{1,15}$/;
 
-const expectedBytes = Buffer.alloc(32);
-const givenBytes = Buffer.alloc(32);
-
-// A receiver nearly always verifies with one key; keeping it as a KeyObject spares createHmac
-// from encoding the string again on every request.
-let cachedSecret: string | undefined;
-let cachedKey: KeyObject | undefined;
-function keyFor(secret: string): KeyObject {
-  if (secret !== cachedSecret || cachedKey === undefined) {
-    cachedKey = createSecretKey(Buffer.from(secret, 'utf8'));
-    cachedSecret = secret;
-  }
-  return cachedKey;
-}
-
-const fail = (reason: VerifyFailureReason, message: string): VerifyResult => ({ ok: false, reason, message });
+export const fail = (reason: VerifyFailureReason, message: string): VerifyResult => ({ ok: false, reason, message });
 
 /**
- * Check a webhook's X-Signature: lowercase hex HMAC-SHA256 keyed with the signing key (UTF-8)
- * over the raw body bytes followed by the X-Timestamp digits, compared in constant time, with
- * X-Timestamp required to be within `toleranceSec` of now (replay protection).
- *
- * `rawBody` must be the body exactly as received, before any JSON parsing.
+ * Every check before the HMAC, in the order both verifiers apply them. `isHex64` says whether the
+ * signature is 64 hex digits in either letter case; the node verifier decodes it on the way. Returns
+ * the failure, or undefined when the HMAC decides.
  */
-export function verifySignature(
+export function checkBeforeHmac(
   secret: string,
-  rawBody: RawBody,
   timestamp: string | null | undefined,
   signature: string | null | undefined,
-  options: VerifyOptions = {},
-): VerifyResult {
+  options: VerifyOptions,
+  isHex64: (signature: string) => boolean,
+): VerifyResult | undefined {
   const toleranceSec = options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
   const now = options.now ?? Date.now();
   if (typeof secret !== 'string' || secret.length === 0) {
@@ -75,9 +55,9 @@ export function verifySignature(
   if (timestamp === undefined || timestamp === null || timestamp === '') {
     return fail('missing-timestamp', 'no X-Timestamp header: the signature cannot be checked without it');
   }
-  // 64 characters that decode to 32 bytes are all hex digits. Letter case is settled after the
-  // HMAC (see below) so that the common path does not pay for a second scan.
-  if (signature.length !== 64 || givenBytes.write(signature, 0, 'hex') !== 32) {
+  // Letter case is settled after the HMAC (see rejectSignature) so that the common path does not
+  // pay for a second scan.
+  if (signature.length !== 64 || !isHex64(signature)) {
     return fail('malformed-signature', `X-Signature must be 64 lowercase hex characters, got ${describe(signature)}`);
   }
   if (!TIMESTAMP_FORMAT.test(timestamp)) {
@@ -105,16 +85,16 @@ export function verifySignature(
       `X-Timestamp is ${-age} s in the future, more than the ${toleranceSec} s allowed${hint}`,
     );
   }
+  return undefined;
+}
 
-  // Hex digest decoded into a scratch buffer: in node 20 `digest()` allocating a Buffer costs more
-  // than the hex string, and the target of 0.8× a bare HMAC leaves little room. The code is
-  // synchronous, so sharing the scratch buffers between calls is safe.
-  const expectedHex = createHmac('sha256', keyFor(secret)).update(rawBody).update(timestamp).digest('hex');
-  expectedBytes.write(expectedHex, 0, 'hex');
-  const bytesMatch = timingSafeEqual(expectedBytes, givenBytes);
-  // Same bytes but different text can only be letter case. Comparing the strings leaks nothing:
-  // whoever sent it already holds the right signature.
-  if (bytesMatch && signature === expectedHex) return OK;
+/**
+ * The answer for a well-formed signature that is not exactly the expected one. The device sends
+ * lowercase hex and the seed's snippets compare the hex text as-is, so uppercase never verifies
+ * there either; rejecting it here keeps parity. Comparing letter case leaks nothing: whoever sent
+ * it already holds the right signature.
+ */
+export function rejectSignature(signature: string): VerifyResult {
   if (/[A-F]/.test(signature)) {
     return fail('malformed-signature', 'X-Signature must be lowercase hex; this one has uppercase letters');
   }
@@ -142,22 +122,6 @@ export function getHeader(headers: HeaderSource, name: string): string | undefin
   }
   if (value === undefined || value === null) return undefined;
   return Array.isArray(value) ? value.join(', ') : String(value);
-}
-
-/** verifySignature with X-Signature and X-Timestamp taken from the request headers. */
-export function verifyWebhook(
-  secret: string,
-  rawBody: RawBody,
-  headers: HeaderSource,
-  options: VerifyOptions = {},
-): VerifyResult {
-  return verifySignature(
-    secret,
-    rawBody,
-    getHeader(headers, 'x-timestamp'),
-    getHeader(headers, 'x-signature'),
-    options,
-  );
 }
 
 /** Quote a bad header value for an error message without echoing a whole payload into logs. */

@@ -1,0 +1,27 @@
+// Compiles src/ to dist/ (JavaScript and .d.ts) for the published package. The checkout runs the
+// TypeScript sources directly (bin/smsgate.js), so development needs no build.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+try {
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+} catch {
+  process.exit(1); // tsc has printed the errors
+}
+// Plain JavaScript that a worker thread loads by URL: tsc does not copy it.
+copyFileSync(
+  new URL('../src/shared/checkpoint-worker.mjs', import.meta.url),
+  new URL('../dist/shared/checkpoint-worker.mjs', import.meta.url),
+);
+// tsc keeps the sources' './x.ts' specifiers in declarations; TypeScript before 5 rejects them.
+for (const entry of readdirSync(new URL('../dist', import.meta.url), { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
+  const path = `${entry.parentPath ?? entry.path}/${entry.name}`;
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/(from '\.\.?\/[^']+)\.ts'/g, "$1.js'"));
+}
