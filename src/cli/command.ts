@@ -42,11 +42,11 @@ export function parseCommandArgs(command: Command, argv: string[], env: NodeJS.P
     parsed = parseArgs({
       args: argv,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
+      allowPositionals: command.positionals !== undefined,
       strict: true,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(usageMessage(command, error as Error & { code?: string }, argv));
   }
   const values: ParsedArgs['values'] = { ...parsed.values };
   for (const [name, spec] of Object.entries(command.options)) {
@@ -61,14 +61,54 @@ export function parseCommandArgs(command: Command, argv: string[], env: NodeJS.P
   return { values, positionals: parsed.positionals };
 }
 
+/** node:util parseArgs's complaint, shortened to one line that fits this command. */
+function usageMessage(command: Command, error: Error & { code?: string }, argv: string[]): string {
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    // parseArgs names the option in its message; the argument itself may carry "=value".
+    const option = /'([^']+)'/.exec(error.message)?.[1] ?? '?';
+    const closest = closestOption(command, option.replace(/^-+/, '').split('=')[0]);
+    return `unknown option '${option}'${closest ? `; did you mean --${closest}?` : ''}`;
+  }
+  if (error.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const extra = argv.find((arg) => !arg.startsWith('-') && error.message.includes(`'${arg}'`)) ?? '?';
+    return `unexpected argument '${extra}': this command takes options only`;
+  }
+  return error.message.charAt(0).toLowerCase() + error.message.slice(1);
+}
+
+/** The option a typo most likely meant: at most two edits away. */
+function closestOption(command: Command, typed: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of [...Object.keys(command.options), 'help']) {
+    const distance = editDistance(typed, name);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+const usageLine = (command: Command): string =>
+  `Usage: smsgate ${command.name} [options]${command.positionals ? ' ' + command.positionals : ''}`;
+
+/** What follows a usage error: the usage line and where the options are listed. */
+export function usageText(command: Command): string {
+  return `${usageLine(command)}\nRun \`smsgate ${command.name} --help\` for its options.`;
+}
+
 export function helpText(command: Command): string {
-  const lines = [
-    `Usage: smsgate ${command.name} [options]${command.positionals ? ' ' + command.positionals : ''}`,
-    '',
-    command.summary,
-    '',
-    'Options:',
-  ];
+  const lines = [usageLine(command), '', command.summary, '', 'Options:'];
   for (const [name, spec] of Object.entries(command.options)) {
     const flag = `--${name}${spec.type === 'string' ? ' <value>' : ''}`;
     const extra = spec.default !== undefined ? ` (default: ${spec.default})` : '';

@@ -1,4 +1,5 @@
-import { helpText, parseCommandArgs, UsageError, type Command } from './command.ts';
+import { helpText, parseCommandArgs, usageText, UsageError, type Command } from './command.ts';
+import { VERSION } from '../shared/version.ts';
 
 /** Every command, loaded only when used so `smsgate --help` stays fast. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
@@ -55,23 +56,52 @@ function overview(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
     '',
     'Run `smsgate <command> --help` for its options. Every option can also be set as SMSGATE_<OPTION>.',
+    '`smsgate --version` prints the version.',
   ].join('\n');
 }
 
+/** `smsgate sim`, `smsgate webhooks`, …: the sub-commands of a group. */
+function groupText(group: string, names: string[]): string {
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return [
+    `Usage: smsgate ${group} <${names.map((n) => n.slice(group.length + 1)).join('|')}> [options]`,
+    '',
+    ...names.map((n) => `  ${n.padEnd(width)}${COMMANDS[n].summary}`),
+    '',
+    `Run \`smsgate ${group} <command> --help\` for its options.`,
+  ].join('\n');
+}
+
+const isHelp = (arg: string | undefined) => arg === '--help' || arg === '-h';
+
 async function main(argv: string[]): Promise<number> {
+  // `smsgate help device` is `smsgate device --help`.
+  if (argv[0] === 'help' && argv.length > 1) argv = [...argv.slice(1), '--help'];
   const [first, second] = argv;
-  if (!first || first === '--help' || first === '-h' || first === 'help') {
+  if (!first) {
+    console.error(overview());
+    return 2;
+  }
+  if (isHelp(first) || first === 'help') {
     console.log(overview());
-    return first ? 0 : 2;
+    return 0;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    console.log(VERSION);
+    return 0;
   }
   const twoWord = second && COMMANDS[`${first} ${second}`] ? `${first} ${second}` : undefined;
   const name = twoWord ?? first;
   const entry = COMMANDS[name];
   if (!entry) {
     const group = Object.keys(COMMANDS).filter((n) => n.startsWith(first + ' '));
+    if (group.length && (isHelp(second) || second === undefined)) {
+      (second ? console.log : console.error)(groupText(first, group));
+      return second ? 0 : 2;
+    }
     console.error(
       group.length
-        ? `smsgate ${first}: choose one of: ${group.join(', ')}`
+        ? `smsgate ${first}: unknown command "${second}"; choose one of: ${group.join(', ')}`
         : `smsgate: unknown command "${first}"\n\n${overview()}`,
     );
     return 2;
@@ -88,7 +118,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`smsgate ${name}: ${error.message}\n\n${helpText(command)}`);
+      // One line that says what is wrong, then how the command is used, as CLIs do.
+      console.error(`smsgate ${name}: ${error.message}\n${usageText(command)}`);
       return 2;
     }
     console.error(`smsgate ${name}: ${(error as Error).message}`);
