@@ -1,5 +1,6 @@
-// Compiles src/ to dist/ (JavaScript and .d.ts) for the published package. The checkout runs the
-// TypeScript sources directly (bin/smsgate.js), so development needs no build.
+// Builds what npm packs: the receiver package (packages/receiver/dist), then src/ compiled to dist/
+// (JavaScript and .d.ts). The checkout runs the TypeScript sources directly (bin/smsgate.js), so
+// development needs no build.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,6 +11,8 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 try {
+  // src/ is compiled against the receiver's built declarations (tsconfig.build.json), so it goes first.
+  execFileSync(process.execPath, ['packages/receiver/scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 } catch {
   process.exit(1); // tsc has printed the errors
