@@ -10,7 +10,8 @@
  * Run it (see examples/README.md):
  *   DEVICE_PASSWORD=<printed by `npm run device`> node --import tsx examples/receiver.ts
  *
- * In your own project, import from 'smsgate/receiver' instead of the relative path.
+ * In this repository, tsconfig.json maps smsgate-receiver to packages/receiver/src (run it from the
+ * repository's root, where tsx finds that file); in your own project it is the npm package.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -25,7 +26,7 @@ import {
   verifyWebhook,
   WEBHOOK_EVENTS,
   type WebhookEvent,
-} from '../src/receiver/index.ts';
+} from 'smsgate-receiver';
 
 // ---- configuration: flags win over the environment ----------------------------------------
 
