@@ -3,6 +3,7 @@
 // development needs no build.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -26,5 +27,26 @@ copyFileSync(
 for (const entry of readdirSync(new URL('../dist', import.meta.url), { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
   const path = `${entry.parentPath ?? entry.path}/${entry.name}`;
-  writeFileSync(path, readFileSync(path, 'utf8').replace(/(from '\.\.?\/[^']+)\.ts'/g, "$1.js'"));
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8').replace(/((?:from |import\()['"]\.\.?\/[^'"]+)\.ts(['"])/g, '$1.js$2'),
+  );
+}
+
+// Declarations are for the entry points package.json exports (smsgate/receiver, smsgate/protocol):
+// keep what they reach, drop the rest, which no user can import.
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const reachable = new Set();
+const queue = Object.values(manifest.exports).flatMap((target) => (target.types ? [resolve(root, target.types)] : []));
+while (queue.length) {
+  const file = queue.pop();
+  if (reachable.has(file)) continue;
+  reachable.add(file);
+  for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()['"](\.\.?\/[^'"]+)\.js['"]/g)) {
+    queue.push(resolve(dirname(file), `${specifier}.d.ts`));
+  }
+}
+for (const entry of readdirSync(join(root, 'dist'), { recursive: true, withFileTypes: true })) {
+  const path = join(entry.parentPath ?? entry.path, entry.name);
+  if (entry.isFile() && entry.name.endsWith('.d.ts') && !reachable.has(path)) rmSync(path);
 }

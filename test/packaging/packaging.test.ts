@@ -118,6 +118,13 @@ test('each tarball holds what it needs to run, its README and LICENSE, and nothi
     assert.ok(smsgate.files.includes(entry), entry);
   }
   assert.ok(!smsgate.files.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), 'no TypeScript sources');
+  // Declarations only for what package.json exports (smsgate/receiver, smsgate/protocol).
+  const declarations = smsgate.files.filter((f) => f.endsWith('.d.ts'));
+  assert.ok(declarations.includes('dist/receiver/index.d.ts') && declarations.includes('dist/protocol/index.d.ts'));
+  assert.deepEqual(
+    declarations.filter((f) => !/^dist\/(receiver|protocol)\//.test(f)),
+    [],
+  );
 });
 
 test('the receiver tarball has no dependencies and is under 50 kB', () => {

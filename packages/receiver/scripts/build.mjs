@@ -21,6 +21,9 @@ writeFileSync(new URL('../dist/cjs/package.json', import.meta.url), '{ "type": "
 for (const dir of ['esm', 'cjs']) {
   for (const file of readdirSync(new URL(`../dist/${dir}/`, import.meta.url)).filter((f) => f.endsWith('.d.ts'))) {
     const path = new URL(`../dist/${dir}/${file}`, import.meta.url);
-    writeFileSync(path, readFileSync(path, 'utf8').replace(/(from '\.\.?\/[^']+)\.ts'/g, "$1.js'"));
+    writeFileSync(
+      path,
+      readFileSync(path, 'utf8').replace(/((?:from |import\()['"]\.\.?\/[^'"]+)\.ts(['"])/g, '$1.js$2'),
+    );
   }
 }
