@@ -2,8 +2,8 @@
 // (JavaScript and .d.ts). The checkout runs the TypeScript sources directly (bin/smsgate.js), so
 // development needs no build.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -18,11 +18,14 @@ try {
 } catch {
   process.exit(1); // tsc has printed the errors
 }
-// Plain JavaScript that a worker thread loads by URL: tsc does not copy it.
-copyFileSync(
-  new URL('../src/shared/checkpoint-worker.mjs', import.meta.url),
-  new URL('../dist/shared/checkpoint-worker.mjs', import.meta.url),
-);
+// Files that src/ loads by URL at run time (the checkpoint worker, SQL migrations): tsc copies none.
+for (const entry of readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || entry.name.endsWith('.ts')) continue;
+  const from = join(entry.parentPath ?? entry.path, entry.name);
+  const to = join(root, 'dist', relative(join(root, 'src'), from));
+  mkdirSync(dirname(to), { recursive: true });
+  copyFileSync(from, to);
+}
 // tsc keeps the sources' './x.ts' specifiers in declarations; TypeScript before 5 rejects them.
 for (const entry of readdirSync(new URL('../dist', import.meta.url), { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
