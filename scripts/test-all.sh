@@ -14,7 +14,8 @@ node24=$SMSGATE_TEST_RUNTIMES/node_modules/node24
 # minutes on 2 cores). Each binary it compiles is kept in the runtimes directory as a local prebuild,
 # keyed by its version, the ABI and the platform, and the next run unpacks that instead.
 prebuilds=$SMSGATE_TEST_RUNTIMES/prebuilds
-export npm_config_better_sqlite3_local_prebuilds=$prebuilds
+# Given to the installs only: npm warns about the unknown setting in every npm command that sees it.
+with_prebuilds() { npm_config_better_sqlite3_local_prebuilds=$prebuilds "$@"; }
 keep_sqlite_binary() {
   local name
   name=$(node -p "'better-sqlite3-v' + require('./node_modules/better-sqlite3/package.json').version +
@@ -27,7 +28,7 @@ keep_sqlite_binary() {
 }
 
 status=0
-npm ci --no-audit --no-fund
+with_prebuilds npm ci --no-audit --no-fund
 keep_sqlite_binary
 echo "== the test suite on Node $(node --version)"
 npm test || status=1
@@ -45,7 +46,7 @@ restore_node20_binary() {
 trap restore_node20_binary EXIT
 (
   export PATH=$node24/bin:$PATH npm_config_nodedir=$node24
-  npm rebuild better-sqlite3
+  with_prebuilds npm rebuild better-sqlite3
   keep_sqlite_binary
   echo "== the test suite on Node $(node --version)"
   npm test
