@@ -42,7 +42,15 @@ export function describeSendError(error: unknown, timedOut: boolean, timeoutMs: 
     return `invalid HTTP response: ${err.cause?.message ?? err.message}`;
   }
   const message = err?.cause?.message ?? err?.message ?? String(error);
-  if (code && TLS_TRUST_CODES.has(code)) return `TLS: certificate not trusted (${code}): ${message}`;
+  if (code && TLS_TRUST_CODES.has(code)) {
+    // Node 24 appends advice about its --use-system-ca flag; a device's remedy is --ca, and its log
+    // reads the same on every Node.
+    const reason = message.replace(
+      /; if the root CA is installed locally, try running Node\.js with --use-system-ca$/,
+      '',
+    );
+    return `TLS: certificate not trusted (${code}): ${reason}`;
+  }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: certificate does not match the host (${code}): ${message}`;
   if (code === 'CERT_HAS_EXPIRED') return `TLS: certificate expired (${code})`;
   if (code === 'ECONNREFUSED') return `connection refused: ${message}`;
