@@ -123,6 +123,16 @@ export const stringOpt = (args: ParsedArgs, name: string): string | undefined =>
   return typeof value === 'string' ? value : undefined;
 };
 
+/** A comma-separated option as a list (empty entries dropped), or undefined when not given. */
+export function listOpt(args: ParsedArgs, name: string): string[] | undefined {
+  const value = stringOpt(args, name);
+  if (value === undefined) return undefined;
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
 export function requireOpt(args: ParsedArgs, name: string): string {
   const value = stringOpt(args, name);
   if (value === undefined) throw new UsageError(`--${name} is required (or set ${envNameFor(name)})`);

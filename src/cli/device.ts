@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
-import { intOpt, printReady, stringOpt, UsageError } from './command.ts';
+import { intOpt, listOpt, printReady, stringOpt, UsageError } from './command.ts';
 import { startDevice } from '../device/runtime.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
 
@@ -17,6 +17,11 @@ const command: Command = {
     tz: { type: 'string', description: 'time zone of payload timestamps (IANA name; default: the system zone)' },
     sims: { type: 'string', description: 'number of SIM cards of the virtual carrier', default: '1' },
     'insecure-http': { type: 'boolean', description: 'accept http:// webhook URLs to any host (LAN testing)' },
+    'trust-proxy': {
+      type: 'string',
+      description:
+        'comma-separated addresses or CIDR ranges of proxies in front whose X-Forwarded-For is believed (default: none; see docs/security.md)',
+    },
     ca: {
       type: 'string',
       description: 'PEM file of a CA to trust for webhook deliveries (e.g. from `smsgate ca init`)',
@@ -57,6 +62,7 @@ const command: Command = {
       timeScale: timeScaleFromEnv(),
       simCount: intOpt(args, 'sims'),
       insecureHttp: args.values['insecure-http'] === true,
+      trustProxy: listOpt(args, 'trust-proxy'),
       extraCa: caFile ? [readFileSync(caFile, 'utf8')] : undefined,
       https:
         certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined,

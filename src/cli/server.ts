@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
-import { intOpt, printReady, stringOpt, UsageError } from './command.ts';
+import { intOpt, listOpt, printReady, stringOpt, UsageError } from './command.ts';
 import { createServer } from '../server/server.ts';
 import { databaseUrlFromEnv } from '../server/store/store.ts';
 
@@ -28,6 +28,11 @@ const command: Command = {
       type: 'boolean',
       description: 'accept http:// webhook URLs to any host, not only loopback (LAN testing)',
     },
+    'trust-proxy': {
+      type: 'string',
+      description:
+        'comma-separated addresses or CIDR ranges of proxies in front whose X-Forwarded-For is believed (default: none; see docs/security.md)',
+    },
   },
   async run(args) {
     const isPublic = args.values.public === true;
@@ -44,6 +49,7 @@ const command: Command = {
       public: isPublic,
       privateToken,
       insecureHttp: args.values['insecure-http'] === true,
+      trustProxy: listOpt(args, 'trust-proxy'),
     });
     const { store } = server.context;
     const lines = [

@@ -56,8 +56,10 @@ export interface DeviceOptions {
   /** attempts in flight at once to one receiver origin; default half of `concurrency` */
   perReceiverLimit?: number;
   carrierDelays?: { sendDelayMs?: number; reportDelayMs?: number };
-  /** failed Local API logins allowed per address and window before 429 (default 20 per minute) */
+  /** failed Local API logins allowed per login, address and window before 429 (default 20 per minute) */
   loginThrottle?: LoginThrottleOptions;
+  /** proxies whose X-Forwarded-For is believed (addresses or CIDR ranges; default none): see docs/security.md */
+  trustProxy?: string[];
   /** link to a server (Private/Cloud mode) */
   link?: LinkOptions;
   /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
@@ -176,7 +178,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     health,
   };
 
-  const app = createLocalApi(context, credentials, options.https);
+  const app = createLocalApi(context, credentials, { https: options.https, trustProxy: options.trustProxy });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
   } catch (error) {

@@ -1,4 +1,4 @@
-import { createApp, type App } from '../shared/http.ts';
+import { createApp, trustProxyOption, type App } from '../shared/http.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../shared/login-throttle.ts';
@@ -44,8 +44,15 @@ export interface ServerOptions {
   keepAliveMs?: number;
   /** how long a verified Basic-auth login is remembered (default 30000) */
   authCacheMs?: number;
-  /** failed logins allowed per client address before 429 + Retry-After (default 20 per 60 s) */
+  /** failed logins allowed per login and client address before 429 + Retry-After (default 20 per 60 s) */
   loginThrottle?: LoginThrottleOptions;
+  /**
+   * Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed: the client's address,
+   * for the login throttle and the logs, is then the last one in that header that is not one of
+   * them. Off by default: without a proxy in front, anyone could write that header. See
+   * docs/security.md.
+   */
+  trustProxy?: string[];
   /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
   logger?: Logger;
 }
@@ -119,7 +126,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       observability,
     };
 
-    const app = createApp(serverAppOptions(options.logger));
+    const app = createApp({ ...serverAppOptions(options.logger), ...trustProxyOption(options.trustProxy) });
     // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
     installSite(app, context);
     app.register(async (api) => healthRoutes(api, context));

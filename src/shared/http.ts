@@ -10,6 +10,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 // Route schemas carry OpenAPI fields (tags, summary); this brings their types.
@@ -278,4 +279,23 @@ export const unauthorized = (): UnauthorizedError =>
  */
 export function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(json);
+}
+
+/**
+ * Fastify's `trustProxy` for a list of proxies (addresses or CIDR ranges): the client's address is
+ * then the last one in X-Forwarded-For that is not one of them. None given, the header is ignored,
+ * since anyone can write it. A malformed entry is refused here, with what is wrong.
+ */
+export function trustProxyOption(proxies: readonly string[] | undefined): { trustProxy?: string[] } {
+  if (!proxies || proxies.length === 0) return {};
+  for (const entry of proxies) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 4 ? 32 : 128;
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !validBits || extra !== undefined) {
+      throw new Error(`trusted proxy "${entry}" is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)`);
+    }
+  }
+  return { trustProxy: [...proxies] };
 }

@@ -194,48 +194,62 @@ test('a successful login does not reset the failures of its address; missing cre
   }
 });
 
-test('wrong device tokens, private tokens and current passwords count as failed logins too (default: 20 a minute)', async () => {
+test('wrong device tokens, private tokens and current passwords are throttled, each as its own credential (default: 20 a minute)', async () => {
   const server = await startTestServer(); // the default limit
   try {
     const device = await newDevice(server);
+    const other = await newDevice(server);
     const mobile = server.mobileUrl;
-    // A device token is checked like a password: 20 wrong ones, then 429 for everything that logs in.
-    for (let i = 0; i < 18; i++)
-      assert.equal(
-        (await call(`${mobile}/device`, 'GET', { auth: bearer(`guess-${i}`) })).status,
-        401,
-        `token guess ${i + 1}`,
-      );
-    // the private token of registration ...
+    const getDevice = (token: string) => call(`${mobile}/device`, 'GET', { auth: bearer(token) });
+
+    // Wrong device tokens: 20, then 429 for wrong ones; a valid token is never refused (it cannot
+    // be guessed), and Basic logins are not affected.
+    for (let i = 0; i < 20; i++) assert.equal((await getDevice(`guess-${i}`)).status, 401, `token guess ${i + 1}`);
+    const tokenGuess = await getDevice('guess-again');
+    assert.equal(tokenGuess.status, 429, 'the 21st wrong token');
+    assert.ok(Number(tokenGuess.headers.get('retry-after')) >= 1);
+    assert.match(tokenGuess.body.message, /too many wrong tokens/);
+    assert.equal((await getDevice(device.registration.token)).status, 200, 'a valid token still works');
     assert.equal(
-      (await call(`${mobile}/device`, 'POST', { auth: bearer('not-the-private-token'), body: {} })).status,
-      401,
-    );
-    // ... and the current password of PATCH /user/password (with a valid device token) are guesses as well
-    const change = { currentPassword: 'not-the-password', newPassword: 'a-new-password' };
-    assert.equal(
-      (await call(`${mobile}/user/password`, 'PATCH', { auth: bearer(device.registration.token), body: change }))
-        .status,
-      401,
+      (await call(`${server.thirdPartyUrl}/devices`, 'GET', { auth: basic(device.login, device.password) })).status,
+      200,
+      'Basic auth is not throttled by wrong tokens',
     );
 
-    const tokenGuess = await call(`${mobile}/device`, 'GET', { auth: bearer('guess-again') });
-    assert.equal(tokenGuess.status, 429, 'the 21st failure');
-    assert.ok(Number(tokenGuess.headers.get('retry-after')) >= 1);
+    // The private token of registration is a password (it may be chosen by hand): 20 wrong, then
+    // 429 for it, the right one included; nothing else is affected.
+    for (let i = 0; i < 20; i++)
+      assert.equal((await call(`${mobile}/device`, 'POST', { auth: bearer(`not-it-${i}`), body: {} })).status, 401);
     assert.equal(
       (await call(`${mobile}/device`, 'POST', { auth: bearer(server.privateToken!), body: {} })).status,
       429,
-      'registration is throttled',
+      'registration with the private token is throttled',
     );
-    assert.equal(
-      (await call(`${mobile}/device`, 'GET', { auth: bearer(device.registration.token) })).status,
-      429,
-      'so is a valid token',
-    );
+    assert.equal((await getDevice(device.registration.token)).status, 200);
+
+    // The current password of PATCH /user/password is the user's password: wrong ones throttle
+    // that user's login (Basic included) from this address, and no one else's.
+    const change = { currentPassword: 'not-the-password', newPassword: 'a-new-password' };
+    for (let i = 0; i < 20; i++)
+      assert.equal(
+        (await call(`${mobile}/user/password`, 'PATCH', { auth: bearer(device.registration.token), body: change }))
+          .status,
+        401,
+      );
+    const patched = await call(`${mobile}/user/password`, 'PATCH', {
+      auth: bearer(device.registration.token),
+      body: { ...change, currentPassword: device.password },
+    });
+    assert.equal(patched.status, 429, 'even the right current password, while throttled');
     assert.equal(
       (await call(`${server.thirdPartyUrl}/devices`, 'GET', { auth: basic(device.login, device.password) })).status,
       429,
-      'and Basic auth',
+      'and Basic auth of the same user from the same address',
+    );
+    assert.equal(
+      (await call(`${server.thirdPartyUrl}/devices`, 'GET', { auth: basic(other.login, other.password) })).status,
+      200,
+      'another user behind the same address logs in',
     );
     // The password was not changed by the refused attempts.
     assert.ok(await server.context.users.authenticate(device.login, device.password));

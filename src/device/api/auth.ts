@@ -52,7 +52,7 @@ export class LocalCredentials {
     const now = this.clock.now();
     // The throttle comes first: a throttled address may not keep guessing against the cache of
     // recent logins either.
-    this.throttle.check(request.ip);
+    this.throttle.check(request.ip, given.username);
     const subject = await this.cache.verifyOnce(given.username, given.password, now, async () => {
       const userOk = safeEqual(given.username, this.username);
       const passwordOk = await verifyPassword(given.password, this.passwordHash);
@@ -61,8 +61,9 @@ export class LocalCredentials {
     // A success does not clear the address's failures: one known password must not buy
     // unlimited guesses at another.
     if (subject === undefined) {
-      this.throttle.failed(request.ip);
+      this.throttle.failed(request.ip, given.username);
       throw unauthorized();
     }
+    this.throttle.succeeded(request.ip, given.username);
   }
 }

@@ -1,5 +1,5 @@
 import type { App } from '../../shared/http.ts';
-import { createApp } from '../../shared/http.ts';
+import { createApp, trustProxyOption } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
 import type { LocalCredentials } from './auth.ts';
 import { Type } from '@sinclair/typebox';
@@ -21,9 +21,14 @@ import { webUiRoutes } from '../../shared/dashboard.ts';
 export function createLocalApi(
   ctx: DeviceContext,
   credentials: LocalCredentials,
-  https?: { key: string; cert: string },
+  options: { https?: { key: string; cert: string }; trustProxy?: string[] } = {},
 ): App {
-  const app = createApp({ ...(https ? { https } : {}), ...appLoggingOptions(ctx.logger) });
+  const { https } = options;
+  const app = createApp({
+    ...(https ? { https } : {}),
+    ...appLoggingOptions(ctx.logger),
+    ...trustProxyOption(options.trustProxy),
+  });
   installRequestTelemetry(app, ctx.observability.registry);
   registerOpenApi(app, {
     title: 'smsgate device: Local API',

@@ -33,11 +33,11 @@ export function parseBearer(request: FastifyRequest): string | undefined {
 /**
  * The user of `Authorization: Basic`, or undefined when the header is absent; 401 when it is wrong.
  *
- * Failed logins are counted per client address; past the limit the address gets 429 with
- * Retry-After, checked before anything else, the cache of recently verified logins included
- * (otherwise that cache would answer unlimited guesses at an account in use). A success does
- * not clear the address's failures: on a server with many users, one valid login must not buy
- * more guesses at another user's password. Failures leave the window on their own.
+ * Failed logins are throttled per login and address (`LoginThrottle`); past the limit that login
+ * gets 429 with Retry-After from that address, checked before anything else, the cache of recently
+ * verified logins included (otherwise that cache would answer unlimited guesses at an account in
+ * use). A success does not clear the failures: on a server with many users, one valid login must
+ * not buy more guesses at another user's password. Failures leave the window on their own.
  */
 export async function optionalUser(
   ctx: ServerContext,
@@ -48,11 +48,11 @@ export async function optionalUser(
     if (/^basic\s/i.test(request.headers.authorization ?? '')) throw unauthorized();
     return undefined;
   }
-  ctx.loginThrottle.check(request.ip);
+  ctx.loginThrottle.check(request.ip, given.username);
   return verifyLogin(ctx, request, given);
 }
 
-/** Check a login and password against the store (scrypt); a wrong one counts against the address. */
+/** Check a login and password against the store (scrypt); a wrong one counts against the login and address. */
 async function verifyLogin(
   ctx: ServerContext,
   request: FastifyRequest,
@@ -60,9 +60,10 @@ async function verifyLogin(
 ): Promise<AuthenticatedUser> {
   const user = await ctx.users.authenticate(given.username, given.password);
   if (!user) {
-    ctx.loginThrottle.failed(request.ip);
+    ctx.loginThrottle.failed(request.ip, given.username);
     throw unauthorized();
   }
+  ctx.loginThrottle.succeeded(request.ip, given.username);
   return user;
 }
 
@@ -75,41 +76,47 @@ export function requireUser(ctx: ServerContext) {
   return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     const authorization = request.headers.authorization;
     if (!authorization) return done(unauthorized());
-    try {
-      ctx.loginThrottle.check(request.ip);
-    } catch (error) {
-      return done(error as Error);
-    }
     const connection = request.raw.socket;
-    let known = ctx.users.knownOnConnection(connection, authorization);
-    if (!known) {
-      const given = parseBasicAuth(request);
-      if (!given) return done(unauthorized());
-      known = ctx.users.recentlyAuthenticatedOn(connection, authorization, given.username, given.password);
-      if (!known) {
-        verifyLogin(ctx, request, given).then(
-          (user) => {
-            users.set(request, user);
-            done();
-          },
-          (error: Error) => done(error),
-        );
-        return;
+    try {
+      // A connection that proved this very header is still throttled by its login: behind a load
+      // balancer one connection carries many clients' requests.
+      let known = ctx.users.knownOnConnection(connection, authorization);
+      if (known) {
+        ctx.loginThrottle.check(request.ip, known.login);
+      } else {
+        const given = parseBasicAuth(request);
+        if (!given) return done(unauthorized());
+        ctx.loginThrottle.check(request.ip, given.username);
+        known = ctx.users.recentlyAuthenticatedOn(connection, authorization, given.username, given.password);
+        if (!known) {
+          verifyLogin(ctx, request, given).then(
+            (user) => {
+              users.set(request, user);
+              done();
+            },
+            (error: Error) => done(error),
+          );
+          return;
+        }
       }
+      users.set(request, known);
+      done();
+    } catch (error) {
+      done(error as Error);
     }
-    users.set(request, known);
-    done();
   };
 }
 
-/** onRequest hook of the mobile API: the device's bearer token (a wrong one counts as a failed login). */
+/**
+ * onRequest hook of the mobile API: the device's bearer token. A valid token is never throttled
+ * (it cannot be guessed); wrong ones are counted per address, apart from failed passwords.
+ */
 export function requireDevice(ctx: ServerContext) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = parseBearer(request);
-    if (token !== undefined) ctx.loginThrottle.check(request.ip);
     const device = token === undefined ? undefined : await ctx.devices.authenticate(token);
     if (!device) {
-      if (token !== undefined) ctx.loginThrottle.failed(request.ip);
+      if (token !== undefined) ctx.loginThrottle.failedToken(request.ip);
       throw new UnauthorizedError(
         'missing or unknown device token: send Authorization: Bearer <token>, the token POST /mobile/v1/device returned',
       );

@@ -146,14 +146,18 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
   );
 }
 
-/** A wrong private token counts as a failed login of the client's address. */
+/** What the throttle counts private-token guesses under (no login can contain a space). */
+const PRIVATE_TOKEN_LOGIN = 'the private token';
+
+/** The private token is a password (it may be one chosen by hand): a wrong one is a failed login. */
 function checkPrivateToken(ctx: ServerContext, given: string | undefined, address: string): void {
   const hint =
     'this server is private: send Authorization: Bearer <private token> (printed by `smsgate server`), or the Basic auth of an existing user to add a device to that user';
   if (given === undefined) throw new UnauthorizedError(`missing credentials; ${hint}`);
-  ctx.loginThrottle.check(address);
+  ctx.loginThrottle.check(address, PRIVATE_TOKEN_LOGIN);
   if (ctx.privateToken === undefined || !safeEqual(given, ctx.privateToken)) {
-    ctx.loginThrottle.failed(address);
+    ctx.loginThrottle.failed(address, PRIVATE_TOKEN_LOGIN);
     throw new UnauthorizedError(`wrong private token; ${hint}`);
   }
+  ctx.loginThrottle.succeeded(address, PRIVATE_TOKEN_LOGIN);
 }

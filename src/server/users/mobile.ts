@@ -28,12 +28,13 @@ export function usersMobileRoutes(app: App, ctx: ServerContext): void {
     },
     async (request, reply) => {
       const { body } = request;
-      // A wrong current password is a failed login: a device token must not allow unlimited guesses.
-      ctx.loginThrottle.check(request.ip);
+      const user = await ctx.users.get(deviceOf(request).userId);
+      // A wrong current password is a failed login of the user: a device token must not allow unlimited guesses.
+      ctx.loginThrottle.check(request.ip, user.login);
       try {
-        await ctx.users.changeOwnPassword(deviceOf(request).userId, body.currentPassword, body.newPassword);
+        await ctx.users.changeOwnPassword(user.id, body.currentPassword, body.newPassword);
       } catch (error) {
-        if (error instanceof UnauthorizedError) ctx.loginThrottle.failed(request.ip);
+        if (error instanceof UnauthorizedError) ctx.loginThrottle.failed(request.ip, user.login);
         throw error;
       }
       return reply.code(204).send(null);

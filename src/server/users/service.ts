@@ -152,6 +152,13 @@ export class UsersService {
   list() {
     return this.repo.listUsers();
   }
+
+  /** The user with this id (one a device or token names: it exists). */
+  async get(userId: string): Promise<UserRecord> {
+    const user = await this.repo.getUserById(userId);
+    if (!user) throw new NotFoundError(`no user with id "${userId}"`);
+    return user;
+  }
 }
 
 // A real scrypt hash of a random password nobody knows, for the constant-time path above;
