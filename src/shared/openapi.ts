@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { App } from './http.ts';
 import { VERSION } from './version.ts';
+import { declaredScopes } from './scopes.ts';
 
 export interface OpenApiOptions {
   title: string;
@@ -12,6 +13,9 @@ export interface OpenApiOptions {
 
 /** An OpenAPI security requirement, e.g. `{ basicAuth: [] }`; a list of them means "any of". */
 export type SecurityRequirement = Record<string, string[]>;
+
+/** How access tokens (JWT, HS256) are sent: `Authorization: Bearer <token>`; each operation lists the scopes it needs. */
+export const JWT_SECURITY_SCHEME = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } as const;
 
 /** Where the documents are served; public, like /health: they describe routes, never data or secrets. */
 export const DOCS_PREFIX = '/docs';
@@ -79,6 +83,11 @@ export interface RouteGroupDocs {
    * or beside a namesake (the devices' `listWebhooks` beside the integrators') keeps them unique
    */
   operationIdPrefix?: string;
+  /**
+   * the security scheme of access tokens: each route of the group must declare its scope
+   * (`config.scope`), which the document lists under this scheme beside `security`
+   */
+  tokenScheme?: string;
 }
 
 interface RouteDocs {
@@ -106,7 +115,15 @@ export function documentRouteGroup(scope: App, group: RouteGroupDocs): void {
     }
     docs.groups.push(group);
     const tags = [...(docs.own.tags ?? []), ...docs.groups.flatMap((g) => g.tags ?? [])];
-    const security = docs.own.security ?? docs.groups.findLast((g) => g.security !== undefined)?.security;
+    let security = docs.own.security ?? docs.groups.findLast((g) => g.security !== undefined)?.security;
+    const tokenScheme = docs.groups.findLast((g) => g.tokenScheme !== undefined)?.tokenScheme;
+    if (tokenScheme !== undefined && schema.hide !== true) {
+      const scopes = declaredScopes(route.config);
+      if (scopes.length === 0) {
+        throw new Error(`${String(route.method)} ${route.url} declares no scope: add config: { scope: '…' }`);
+      }
+      security = [...(security ?? []), { [tokenScheme]: scopes }];
+    }
     const prefixes = docs.groups.map((g) => g.operationIdPrefix ?? '').filter((p) => p !== '');
     // A fresh object: one schema object may be shared by several routes (and mounts).
     route.schema = {

@@ -5,6 +5,9 @@ import { startTestDevice } from '../helpers/device.ts';
 import { startTestServer } from '../server/helpers.ts';
 import { registeredRoutes } from '../../src/shared/openapi.ts';
 import type { App } from '../../src/shared/http.ts';
+import { REFRESH_SCOPE, SCOPES } from '../../src/shared/scopes.ts';
+
+const KNOWN_SCOPES = new Set<string>([...SCOPES, REFRESH_SCOPE]);
 
 /** Fastify's `/a/:id` is OpenAPI's `/a/{id}`. */
 const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -63,6 +66,19 @@ async function checkDocument(app: App, baseUrl: string, expectTitle: RegExp) {
     [],
   );
 
+  // Every operation of the APIs that take Basic auth also takes an access token, and lists the
+  // scopes it needs (device registration, with a user's Basic auth, is no operation of theirs).
+  const unscoped = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops)
+      .filter(([, op]) => !op.tags?.includes('mobile') && op.security?.some((s) => 'basicAuth' in (s as object)))
+      .filter(([, op]) => {
+        const token = op.security?.find((s) => 'jwtAuth' in (s as object)) as { jwtAuth: string[] } | undefined;
+        return !token || token.jwtAuth.length === 0 || token.jwtAuth.some((scope) => !KNOWN_SCOPES.has(scope));
+      })
+      .map(([method]) => `${method.toUpperCase()} ${path}`),
+  );
+  assert.deepEqual(unscoped, [], 'every operation with Basic auth lists the scopes of its access tokens');
+
   // Generated clients name their methods after operationIds: every operation has one, camelCase and unique.
   const ids = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, id: op.operationId })),
@@ -103,7 +119,11 @@ test('device: the Local API document validates and lists every route', async () 
     ]) {
       assert.ok(doc.paths[path], `${path} documented`);
     }
-    assert.deepEqual(doc.paths['/deliveries'].get.security, [{ basicAuth: [] }]);
+    assert.deepEqual(doc.paths['/deliveries'].get.security, [{ basicAuth: [] }, { jwtAuth: ['deliveries:read'] }]);
+    assert.deepEqual(doc.paths['/dashboard/overview'].get.security, [
+      { basicAuth: [] },
+      { jwtAuth: ['devices:list', 'webhooks:list', 'deliveries:read'] },
+    ]);
     assert.equal(doc.paths['/health'].get.security, undefined, 'health needs no credentials');
     assert.deepEqual(
       operationIds(doc, (path) => !ALIAS_PATH.test(path)),
@@ -133,7 +153,14 @@ test('server: one document, 3rdparty and mobile routes tagged by audience', asyn
       assert.ok(doc.paths[path], `${path} documented`);
     }
     assert.ok(doc.paths['/3rdparty/v1/webhooks'].post.tags?.includes('3rdparty'));
-    assert.deepEqual(doc.paths['/3rdparty/v1/webhooks'].post.security, [{ basicAuth: [] }]);
+    assert.deepEqual(doc.paths['/3rdparty/v1/webhooks'].post.security, [
+      { basicAuth: [] },
+      { jwtAuth: ['webhooks:write'] },
+    ]);
+    assert.deepEqual(doc.paths['/api/3rdparty/v1/message'].post.security, [
+      { basicAuth: [] },
+      { jwtAuth: ['messages:send'] },
+    ]);
     assert.ok(doc.paths['/mobile/v1/message'].get.tags?.includes('mobile'));
     assert.deepEqual(doc.paths['/mobile/v1/message'].get.security, [{ bearerAuth: [] }]);
     assert.ok(!doc.paths['/mobile/v1/message'].get.tags?.includes('3rdparty'));

@@ -37,6 +37,7 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
   app.get(
     '/dashboard/overview',
     {
+      config: { scope: ['devices:list', 'webhooks:list', 'deliveries:read'] },
       schema: {
         tags: ['dashboard'],
         summary: 'The device, its health, deliveries by state and both webhook lists',
@@ -63,6 +64,7 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
   app.get(
     '/events/stream',
     {
+      config: { scope: 'deliveries:read' },
       schema: {
         tags: ['dashboard'],
         operationId: 'streamEvents',

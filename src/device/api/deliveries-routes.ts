@@ -44,6 +44,7 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
   app.get(
     '/deliveries',
     {
+      config: { scope: 'deliveries:read' },
       schema: {
         tags,
         summary: 'Deliveries, newest first, filtered and paginated',
@@ -66,6 +67,7 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
   app.get(
     '/deliveries/:id',
     {
+      config: { scope: 'deliveries:read' },
       schema: {
         tags,
         summary: 'One delivery with its body and every attempt',
@@ -85,6 +87,7 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
   app.post(
     '/deliveries/:id/redeliver',
     {
+      config: { scope: 'deliveries:redeliver' },
       schema: {
         tags,
         summary: 'Send again now, with a fresh retry budget',

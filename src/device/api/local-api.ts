@@ -11,7 +11,7 @@ import { deliveryRoutes } from './deliveries-routes.ts';
 import { simRoutes } from './sim-routes.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import type { ServerResponse } from 'node:http';
-import { documentRouteGroup, registerOpenApi } from '../../shared/openapi.ts';
+import { documentRouteGroup, JWT_SECURITY_SCHEME, registerOpenApi } from '../../shared/openapi.ts';
 import { metricsRoute } from '../../shared/metrics.ts';
 import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
 import { appLoggingOptions } from '../../shared/logger.ts';
@@ -45,7 +45,7 @@ export function createLocalApi(
       { name: 'metrics', description: 'Prometheus text; loopback clients, or with credentials' },
       { name: 'dashboard', description: 'what the web dashboard reads: overview and live events' },
     ],
-    securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } },
+    securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, jwtAuth: JWT_SECURITY_SCHEME },
   });
 
   // Routes check credentials in their group (below); a request for no route at all needs them
@@ -66,7 +66,7 @@ export function createLocalApi(
   // above) are public too: they describe routes, never data or secrets.
   app.register(async (open) => publicRoutes(open, ctx, credentials));
   app.register(async (authed) => {
-    documentRouteGroup(authed, { security: [{ basicAuth: [] }] });
+    documentRouteGroup(authed, { security: [{ basicAuth: [] }], tokenScheme: 'jwtAuth' });
     authed.addHook('onRequest', async (request) => credentials.check(request));
     routes(authed, ctx, streams);
   });
@@ -101,7 +101,10 @@ function routes(app: App, ctx: DeviceContext, streams: Set<ServerResponse>): voi
   });
   app.get(
     '/device',
-    { schema: { tags: ['device'], summary: 'This device', operationId: 'getDevice', response: { 200: DeviceInfo } } },
+    {
+      config: { scope: 'devices:list' },
+      schema: { tags: ['device'], summary: 'This device', operationId: 'getDevice', response: { 200: DeviceInfo } },
+    },
     async () => ({
       id: ctx.deviceId,
       cloudId: ctx.identity.cloudDeviceId(),

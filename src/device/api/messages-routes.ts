@@ -14,6 +14,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
     app.post(
       base,
       {
+        config: { scope: 'messages:send' },
         schema: {
           tags: ['messages'],
           operationId: `sendMessage${alias}`,
@@ -51,6 +52,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
     app.get(
       `${base}/:id`,
       {
+        config: { scope: 'messages:read' },
         schema: {
           tags: ['messages'],
           operationId: `getMessage${alias}`,

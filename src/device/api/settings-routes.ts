@@ -22,7 +22,10 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
 
   app.get(
     '/settings',
-    { schema: { tags: ['settings'], operationId: 'getSettings', response: { 200: EffectiveSettingsSchema } } },
+    {
+      config: { scope: 'settings:read' },
+      schema: { tags: ['settings'], operationId: 'getSettings', response: { 200: EffectiveSettingsSchema } },
+    },
     async () => show(),
   );
 
@@ -30,6 +33,7 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
     '/settings',
     {
       preValidation: acceptCamelCase,
+      config: { scope: 'settings:write' },
       schema: {
         tags: ['settings'],
         operationId: 'updateSettings',
@@ -47,6 +51,7 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
     '/settings',
     {
       preValidation: acceptCamelCase,
+      config: { scope: 'settings:write' },
       schema: {
         tags: ['settings'],
         operationId: 'replaceSettings',

@@ -26,6 +26,7 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
   app.post(
     '/sim/v1/incoming',
     {
+      config: { scope: 'simulation:write' },
       schema: {
         tags: ['simulation'],
         summary: 'An SMS arrives',
@@ -44,6 +45,7 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
   app.get(
     '/sim/v1/network',
     {
+      config: { scope: 'devices:list' },
       schema: {
         tags: ['simulation'],
         summary: 'Simulated connectivity',
@@ -57,6 +59,7 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
   app.post(
     '/sim/v1/network',
     {
+      config: { scope: 'simulation:write' },
       schema: {
         tags: ['simulation'],
         summary: 'Switch simulated connectivity',

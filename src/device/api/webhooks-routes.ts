@@ -16,6 +16,7 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
     app.get(
       base,
       {
+        config: { scope: 'webhooks:list' },
         schema: {
           tags: ['webhooks'],
           operationId: `listWebhooks${alias}`,
@@ -28,6 +29,7 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
     app.post(
       base,
       {
+        config: { scope: 'webhooks:write' },
         schema: {
           tags: ['webhooks'],
           operationId: `registerWebhook${alias}`,
@@ -59,6 +61,7 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
     app.delete(
       `${base}/:id`,
       {
+        config: { scope: 'webhooks:delete' },
         schema: {
           tags: ['webhooks'],
           operationId: `deleteWebhook${alias}`,

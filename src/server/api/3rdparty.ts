@@ -36,7 +36,7 @@ export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<Ser
           healthRoutes(open, ctx);
         });
         scope.register(async (authed) => {
-          documentRouteGroup(authed, { security: [{ basicAuth: [] }] });
+          documentRouteGroup(authed, { security: [{ basicAuth: [] }], tokenScheme: 'jwtAuth' });
           authed.addHook('onRequest', requireUser(ctx));
           webhooks3rdPartyRoutes(authed, ctx);
           messages3rdPartyRoutes(authed, ctx);
@@ -54,14 +54,18 @@ export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<Ser
 /** Routes of the original that this server does not serve: a clear 501 instead of a bare 404. */
 function notHereRoutes(app: App): void {
   const schema = { tags: ['not implemented'], response: { 501: ErrorBodySchema } };
-  app.get('/logs', { schema: { ...schema, operationId: 'getLogs' } }, async () => {
+  app.get('/logs', { config: { scope: 'logs:read' }, schema: { ...schema, operationId: 'getLogs' } }, async () => {
     throw new NotImplementedError(
       'logs are not collected by this server; each device writes its own to its process log (stderr), and its deliveries and attempts are under GET /3rdparty/v1/deliveries',
     );
   });
-  app.post('/inbox/export', { schema: { ...schema, operationId: 'exportInbox' } }, async () => {
-    throw new NotImplementedError(
-      'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks',
-    );
-  });
+  app.post(
+    '/inbox/export',
+    { config: { scope: 'messages:export' }, schema: { ...schema, operationId: 'exportInbox' } },
+    async () => {
+      throw new NotImplementedError(
+        'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks',
+      );
+    },
+  );
 }

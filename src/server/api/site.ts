@@ -1,6 +1,6 @@
 import type { App } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
-import { registerOpenApi } from '../../shared/openapi.ts';
+import { JWT_SECURITY_SCHEME, registerOpenApi } from '../../shared/openapi.ts';
 import { metricsRoute } from '../../shared/metrics.ts';
 import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
 import { webUiRoutes } from '../../shared/dashboard.ts';
@@ -18,7 +18,7 @@ export function installSite(app: App, ctx: ServerContext): void {
   registerOpenApi(app, {
     title: 'smsgate server: 3rdparty and mobile APIs',
     description:
-      'One document for both audiences: routes tagged `3rdparty` are for integrators (HTTP Basic auth with a user), routes tagged `mobile` are for devices (Bearer token). Each API is served under two prefixes, as in the original; the operations under `/api/…` have the same operationIds with `api` in front.',
+      'One document for both audiences: routes tagged `3rdparty` are for integrators (HTTP Basic auth with a user, or an access token from POST /3rdparty/v1/auth/token holding the scopes each operation lists), routes tagged `mobile` are for devices (Bearer token). Each API is served under two prefixes, as in the original; the operations under `/api/…` have the same operationIds with `api` in front.',
     tags: [
       { name: '3rdparty', description: 'the integrators’ API (/3rdparty/v1, /api/3rdparty/v1)' },
       { name: 'mobile', description: 'the devices’ API (/mobile/v1, /api/mobile/v1)' },
@@ -31,6 +31,7 @@ export function installSite(app: App, ctx: ServerContext): void {
         scheme: 'bearer',
         description: "the device's token (registration: the private token, or a user's Basic auth)",
       },
+      jwtAuth: { ...JWT_SECURITY_SCHEME, description: 'an access token (POST /3rdparty/v1/auth/token)' },
     },
   });
   app.register(async (scope) => {

@@ -65,6 +65,7 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
   app.get(
     '/deliveries',
     {
+      config: { scope: 'deliveries:read' },
       schema: {
         tags,
         summary:
@@ -83,6 +84,7 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
   app.get(
     '/deliveries/:id',
     {
+      config: { scope: 'deliveries:read' },
       schema: {
         tags,
         summary: 'One delivery with the attempts its device reported',
@@ -97,6 +99,7 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
   app.post(
     '/deliveries/:id/redeliver',
     {
+      config: { scope: 'deliveries:redeliver' },
       schema: {
         tags,
         summary:
@@ -118,6 +121,7 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
   app.get(
     '/events/stream',
     {
+      config: { scope: 'deliveries:read' },
       schema: {
         tags: ['events'],
         operationId: 'streamEvents',

@@ -31,6 +31,7 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/devices',
     {
+      config: { scope: 'devices:list' },
       schema: {
         tags,
         summary: 'Your devices, most recently seen first',
@@ -44,6 +45,7 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/devices/webhooks',
     {
+      config: { scope: 'webhooks:list' },
       schema: {
         tags,
         summary:
@@ -58,6 +60,7 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/devices/:id/webhooks',
     {
+      config: { scope: 'webhooks:list' },
       schema: {
         tags,
         summary:
@@ -73,6 +76,7 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.delete(
     '/devices/:id',
     {
+      config: { scope: 'devices:delete' },
       schema: {
         tags,
         summary: 'Remove a device (its token stops working)',

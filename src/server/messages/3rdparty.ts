@@ -33,6 +33,7 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
     app.post(
       base,
       {
+        config: { scope: 'messages:send' },
         schema: {
           tags,
           summary: 'Send an SMS through one of your devices',
@@ -55,6 +56,7 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
     app.get(
       `${base}/:id`,
       {
+        config: { scope: 'messages:read' },
         schema: {
           tags,
           summary: 'The state of one message',
@@ -69,6 +71,7 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
     app.get(
       base,
       {
+        config: { scope: 'messages:list' },
         schema: {
           tags,
           summary: 'Your messages, newest first (X-Total-Count has the number of matches)',

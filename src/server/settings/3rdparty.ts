@@ -14,6 +14,7 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/settings',
     {
+      config: { scope: 'settings:read' },
       schema: {
         tags,
         summary: 'Your settings (the signing key is never shown)',
@@ -28,6 +29,7 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
     '/settings',
     {
       preValidation: acceptCamelCase,
+      config: { scope: 'settings:write' },
       schema: {
         tags,
         summary: 'Change some settings',
@@ -43,6 +45,7 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
     '/settings',
     {
       preValidation: acceptCamelCase,
+      config: { scope: 'settings:write' },
       schema: {
         tags,
         summary: 'Replace all settings (a signing key set earlier is kept unless given)',

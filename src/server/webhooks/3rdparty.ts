@@ -17,6 +17,7 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/webhooks',
     {
+      config: { scope: 'webhooks:list' },
       schema: {
         tags,
         summary: 'List your webhooks',
@@ -35,6 +36,7 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.post(
     '/webhooks',
     {
+      config: { scope: 'webhooks:write' },
       schema: {
         tags,
         summary: 'Register a webhook (a POST with an existing id replaces it)',
@@ -52,6 +54,7 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.delete(
     '/webhooks/:id',
     {
+      config: { scope: 'webhooks:delete' },
       schema: {
         tags,
         summary: 'Delete a webhook (204 also when it does not exist)',
