@@ -1,14 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import type { App } from './http.ts';
+import { EVENT_NAMES } from '../protocol/events.ts';
+import { ATTEMPT_OUTCOMES, DELIVERY_STATES, STORED_DELIVERY_STATES } from '../protocol/deliveries.ts';
 
 /**
- * The web dashboard (web/): plain ES modules with Preact and htm, loaded from node_modules through
- * an import map, so there is no build step to run or to go stale. The same files serve the server
- * and the device; `mode` tells the page which API it talks to.
+ * The web dashboard (web/): plain ES modules with Preact and htm, loaded from node_modules, so there
+ * is no build step to run or to go stale. The same files serve the server and the device; `mode`
+ * tells the page which API it talks to. Every script is a file (no inline script or style), so a
+ * strict Content-Security-Policy holds.
  */
 export interface DashboardOptions {
   mode: 'device' | 'server';
@@ -25,24 +28,47 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-function loadAssets(): Map<string, { body: Buffer; type: string }> {
-  const files: Record<string, string> = {
-    'app.js': join(WEB_DIR, 'app.js'),
-    'style.css': join(WEB_DIR, 'style.css'),
-    'preact.mjs': require.resolve('preact').replace(/preact\.js$/, 'preact.mjs'),
-    'hooks.mjs': require.resolve('preact/hooks').replace(/hooks\.js$/, 'hooks.mjs'),
-    'htm.mjs': require.resolve('htm').replace(/htm\.js$/, 'htm.mjs'),
-  };
-  const assets = new Map<string, { body: Buffer; type: string }>();
-  for (const [name, path] of Object.entries(files)) {
-    assets.set(name, { body: readFileSync(path), type: TYPES[name.slice(name.lastIndexOf('.'))] });
+type Asset = { body: Buffer; type: string };
+
+/** The words the page shows in lists and filters, from the protocol, so the page cannot drift from it. */
+function vocabularyModule(): string {
+  return [
+    `export const EVENT_NAMES = ${JSON.stringify(EVENT_NAMES)};`,
+    `export const DELIVERY_STATES = ${JSON.stringify(DELIVERY_STATES)};`,
+    `export const STORED_DELIVERY_STATES = ${JSON.stringify(STORED_DELIVERY_STATES)};`,
+    `export const ATTEMPT_OUTCOMES = ${JSON.stringify(ATTEMPT_OUTCOMES)};`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Everything under /ui/: the page's own modules (web/, by their path) and the libraries it imports
+ * by absolute path. Preact's hooks import 'preact' by bare name, which a browser resolves only
+ * through an import map (an inline script): that one specifier is pointed at /ui/preact.mjs instead.
+ */
+function loadAssets(): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  const add = (name: string, body: Buffer | string) =>
+    assets.set(name, { body: Buffer.from(body), type: TYPES[extname(name)] });
+  for (const entry of readdirSync(WEB_DIR, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.name === 'index.html') continue;
+    const path = join(entry.parentPath, entry.name);
+    add(relative(WEB_DIR, path).split(sep).join('/'), readFileSync(path));
   }
+  const moduleOf = (specifier: string, file: string) => join(dirname(require.resolve(specifier)), file);
+  add('preact.mjs', readFileSync(moduleOf('preact', 'preact.mjs')));
+  add(
+    'hooks.mjs',
+    readFileSync(moduleOf('preact/hooks', 'hooks.mjs'), 'utf8').replace(/from\s*"preact"/g, 'from"/ui/preact.mjs"'),
+  );
+  add('htm.mjs', readFileSync(moduleOf('htm', 'htm.mjs')));
+  add('vocabulary.js', vocabularyModule());
   return assets;
 }
 
-const AssetParams = Type.Object({ file: Type.String() });
+const AssetParams = Type.Object({ '*': Type.String() });
 
-let cached: Map<string, { body: Buffer; type: string }> | undefined;
+let cached: Map<string, Asset> | undefined;
 let indexTemplate: string | undefined;
 
 /** `GET /` (the page) and `GET /ui/<file>` (its scripts and styles). Behind the app's auth hook. */
@@ -58,8 +84,8 @@ export function webUiRoutes(app: App, options: DashboardOptions): void {
       .header('x-frame-options', 'DENY')
       .send(index),
   );
-  app.get('/ui/:file', { schema: { hide: true, params: AssetParams } }, async (request, reply) => {
-    const { file } = request.params;
+  app.get('/ui/*', { schema: { hide: true, params: AssetParams } }, async (request, reply) => {
+    const file = request.params['*'];
     const asset = assets.get(file);
     if (!asset) return reply.code(404).send({ message: `no dashboard file ${file}` });
     return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);

@@ -1,0 +1,160 @@
+// The one place that knows whether this dashboard is a device's or a server's: the pages ask this
+// adapter (which API, which words, which lists) instead of testing the mode themselves.
+import { DELIVERY_STATES, STORED_DELIVERY_STATES } from '/ui/vocabulary.js';
+
+const MODE = document.querySelector('meta[name="smsgate-mode"]').content; // 'device' | 'server'
+
+function client(base) {
+  return async function api(method, path, body) {
+    const response = await fetch(base + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : undefined;
+    if (!response.ok) throw new Error(data?.message ?? `${method} ${path}: HTTP ${response.status}`);
+    return data;
+  };
+}
+
+const deviceApi = client('');
+const serverApi = client('/3rdparty/v1');
+
+/** The device's own card, in the shape the Devices page draws for every device. */
+function deviceCard({ device, health, queue }) {
+  return {
+    id: device.id,
+    title: 'This device',
+    online: device.online,
+    health,
+    facts: [
+      'last seen: now (this page is served by it)',
+      device.cloudId ? `linked to a server as ${device.cloudId}` : 'Local mode (not linked)',
+      `network: ${device.online ? 'online' : 'offline'}`,
+      `time zone: ${device.timeZone}`,
+    ],
+    queueDepth: queue.pending + queue.sending,
+    queueDetail: `pending ${queue.pending} · sending ${queue.sending} · succeeded ${queue.succeeded} · failed ${queue.failed}`,
+    checksOpen: true,
+  };
+}
+
+/** Server mode: every device's Local webhook list, as each last reported it (read-only here). */
+async function localLists(devices) {
+  const byDevice = new Map((await serverApi('GET', '/devices/webhooks')).map((list) => [list.deviceId, list]));
+  return devices.map((device) => ({
+    device,
+    ...(byDevice.get(device.id) ?? { deviceId: device.id, reportedAt: null, webhooks: [] }),
+  }));
+}
+
+const device = {
+  mode: 'device',
+  api: deviceApi,
+  streamUrl: '/events/stream',
+  deliveryStates: DELIVERY_STATES,
+  /** one device: no device names or filters */
+  manyDevices: false,
+  webhookSource: 'Local',
+  messagesPath: '/message',
+  sendThrough: 'through the virtual carrier',
+  liveTiming: 'as they happen',
+  liveEmptyHint: 'inject an SMS on the Send test page.',
+  canInjectIncoming: true,
+  devicesNote: null,
+  async listDevices() {
+    return [deviceCard(await deviceApi('GET', '/dashboard/overview'))];
+  },
+  /** The list this dashboard edits, and the lists it only shows. */
+  async webhookLists() {
+    const { webhooks } = await deviceApi('GET', '/dashboard/overview');
+    return {
+      editable: { title: "Local (this device's API)", hooks: webhooks.local, testid: 'local-webhooks' },
+      shown: [
+        {
+          key: 'cloud',
+          title: 'Cloud (synced from the server; edit them there)',
+          hooks: webhooks.cloud,
+          testid: 'cloud-webhooks',
+        },
+      ],
+      devices: [],
+    };
+  },
+  async webhookChoices() {
+    const { webhooks } = await deviceApi('GET', '/dashboard/overview');
+    return [...webhooks.local, ...webhooks.cloud];
+  },
+  async devices() {
+    return [];
+  },
+  redeliverNote: () => null,
+};
+
+const server = {
+  mode: 'server',
+  api: serverApi,
+  streamUrl: '/3rdparty/v1/events/stream',
+  // the server's copy has no "sending": devices report an attempt once it has finished
+  deliveryStates: STORED_DELIVERY_STATES,
+  manyDevices: true,
+  webhookSource: 'Cloud',
+  messagesPath: '/messages',
+  sendThrough: 'through your most recently seen device',
+  liveTiming: 'as your devices report them (within about a second)',
+  liveEmptyHint: 'send an SMS on the Send test page, or make one arrive on a device.',
+  canInjectIncoming: false,
+  devicesNote:
+    'Each linked device reports its health every 30 s and whenever it reconnects; queue depth is its webhook deliveries waiting or in flight. The devices deliver the webhooks and report what they did: see Deliveries and Live events.',
+  async listDevices() {
+    const devices = await serverApi('GET', '/devices');
+    return devices.map((d) => {
+      const online = Boolean(d.lastSeen) && Date.now() - new Date(d.lastSeen).getTime() < 60_000;
+      const checks = d.health?.checks ?? {};
+      return {
+        id: d.id,
+        title: d.name ?? '(unnamed)',
+        online,
+        onlineBadge: true,
+        health: d.health,
+        lastSeen: d.lastSeen,
+        createdAt: d.createdAt,
+        queueDepth: d.health ? (checks['webhooks:queue']?.observedValue ?? 'not reported') : undefined,
+        failedDeliveries: checks['webhooks:failed']?.observedValue,
+        checksOpen: false,
+      };
+    });
+  },
+  async webhookLists() {
+    const [cloud, devices] = await Promise.all([serverApi('GET', '/webhooks'), serverApi('GET', '/devices')]);
+    const local = await localLists(devices);
+    return {
+      note: 'This server holds the Cloud list: every device of yours delivers it (or the one it is bound to). Local webhooks are managed on each device (its Local API or its own dashboard); they are shown here as the device last reported them, read-only.',
+      editable: { title: 'Cloud (this server)', hooks: cloud, testid: 'cloud-webhooks' },
+      shown: local.map(({ device, webhooks, reportedAt }) => ({
+        key: device.id,
+        title: `Local on ${device.name ?? device.id}`,
+        reportedAt,
+        hooks: webhooks,
+        deviceLabel: device.name ?? device.id,
+        testid: 'local-webhooks',
+      })),
+      devices,
+    };
+  },
+  async webhookChoices() {
+    const devices = await serverApi('GET', '/devices');
+    const [cloud, local] = await Promise.all([serverApi('GET', '/webhooks'), localLists(devices)]);
+    return [...cloud.map((w) => ({ ...w, source: 'Cloud' })), ...local.flatMap((l) => l.webhooks)];
+  },
+  async devices() {
+    return serverApi('GET', '/devices');
+  },
+  /** the server asks the device, which sends it and reports the new attempt */
+  redeliverNote: (deviceLabel) =>
+    `Asked ${deviceLabel} to send it again; the new attempt shows here once the device reports it.`,
+};
+
+export const runtime = MODE === 'server' ? server : device;
+export const api = runtime.api;
