@@ -1,53 +1,60 @@
-import { openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
  * One device process per data directory. Claims of deliveries live in the owning process's
- * memory, so a second process on the same files would send every delivery again. The lock is a
- * file holding the owner's pid; one left behind by a process that no longer runs (kill -9, power
- * loss) is taken over.
+ * memory, so a second process on the same files would send every delivery again.
+ *
+ * The lock is SQLite's exclusive lock on a small database of its own (`device.lock.sqlite`), held
+ * for the life of the process. It is an fcntl lock, so the kernel drops it when the process dies,
+ * however it dies: nothing is left behind to take over, and a pid that now belongs to another
+ * process (after a container restart) cannot block a start. The lock file is never deleted: a
+ * process that opened it just before a delete would lock a file nobody else can see.
+ * `device.pid` only tells the error message who holds the lock; it decides nothing.
  */
 export class DataDirLock {
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly pidFile: string,
+  ) {}
 
   static acquire(dataDir: string): DataDirLock {
-    const file = join(dataDir, 'device.lock');
-    for (let tries = 0; tries < 3; tries++) {
-      try {
-        const fd = openSync(file, 'wx', 0o600);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        return new DataDirLock(file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      let owner: number;
-      try {
-        owner = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile: try again
-        throw error;
-      }
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
+    const file = join(dataDir, 'device.lock.sqlite');
+    const pidFile = join(dataDir, 'device.pid');
+    // The pid file of earlier versions, whose stale pid could block a start: it means nothing now.
+    rmSync(join(dataDir, 'device.lock'), { force: true });
+    const db = new Database(file, { timeout: 0 });
+    try {
+      db.pragma('locking_mode = EXCLUSIVE');
+      // An exclusive transaction that never ends: the lock lasts until close() or the process's end.
+      db.exec('BEGIN EXCLUSIVE');
+    } catch (error) {
+      db.close();
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+        const owner = readOwner(pidFile);
         throw new Error(
-          `the data directory ${dataDir} is in use by another smsgate device (pid ${owner}); stop it first, or give this one its own --data-dir`,
+          `the data directory ${dataDir} is in use by another smsgate device${owner ? ` (pid ${owner})` : ''}; stop it first, or give this one its own --data-dir`,
         );
       }
-      rmSync(file, { force: true }); // left behind by a process that is gone
+      throw error;
     }
-    throw new Error(`could not take the lock ${file}; remove it if no smsgate device uses ${dataDir}`);
+    writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+    return new DataDirLock(db, pidFile);
   }
 
   release(): void {
-    rmSync(this.file, { force: true });
+    if (!this.db.open) return;
+    rmSync(this.pidFile, { force: true });
+    this.db.close();
   }
 }
 
-function isRunning(pid: number): boolean {
+function readOwner(pidFile: string): number | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
