@@ -35,6 +35,7 @@ export class DataDirLock {
         const owner = readOwner(pidFile);
         throw new Error(
           `the data directory ${dataDir} is in use by another smsgate device${owner ? ` (pid ${owner})` : ''}; stop it first, or give this one its own --data-dir`,
+          { cause: error },
         );
       }
       throw error;
