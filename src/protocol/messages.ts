@@ -1,10 +1,21 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-export const PROCESS_STATES = ['Pending', 'Processed', 'Sent', 'Delivered', 'Failed'] as const;
+/**
+ * A message's states. `Cancelled` is final: a phone reports it for a message cancelled before it
+ * left (through its own Local API, say).
+ */
+export const PROCESS_STATES = ['Pending', 'Processed', 'Sent', 'Delivered', 'Failed', 'Cancelled'] as const;
 export type ProcessState = (typeof PROCESS_STATES)[number];
 
 /** How far along a state is; a report never moves a message or recipient backwards. */
-export const STATE_RANK: Record<ProcessState, number> = { Pending: 0, Processed: 1, Sent: 2, Delivered: 3, Failed: 3 };
+export const STATE_RANK: Record<ProcessState, number> = {
+  Pending: 0,
+  Processed: 1,
+  Sent: 2,
+  Delivered: 3,
+  Failed: 3,
+  Cancelled: 3,
+};
 
 export const ProcessStateSchema = Type.Union(PROCESS_STATES.map((s) => Type.Literal(s)));
 
@@ -90,11 +101,13 @@ export type MessageState = Static<typeof MessageStateSchema>;
 
 /**
  * A message's overall state from its recipients': Pending until handed over, Sent once every
- * recipient left the device, and final only when every recipient is final (Failed wins).
+ * recipient left the device, and final only when every recipient is final (Failed wins; Cancelled
+ * only when every recipient was cancelled).
  */
 export function aggregateState(recipients: readonly { state: ProcessState }[], processed: boolean): ProcessState {
-  if (recipients.every((r) => r.state === 'Delivered' || r.state === 'Failed')) {
-    return recipients.some((r) => r.state === 'Failed') ? 'Failed' : 'Delivered';
+  if (recipients.every((r) => r.state === 'Delivered' || r.state === 'Failed' || r.state === 'Cancelled')) {
+    if (recipients.some((r) => r.state === 'Failed')) return 'Failed';
+    return recipients.every((r) => r.state === 'Cancelled') ? 'Cancelled' : 'Delivered';
   }
   if (recipients.every((r) => STATE_RANK[r.state] >= STATE_RANK.Sent)) return 'Sent';
   return processed ? 'Processed' : 'Pending';

@@ -147,8 +147,8 @@ export class MessagesService {
   async report(device: DeviceRecord, reports: StateReportRequest[]): Promise<{ applied: number }> {
     const parsed: StateReport[] = reports.map((r, i) => ({
       id: r.id,
-      state: r.state,
-      recipients: r.recipients,
+      state: acknowledged(r.state),
+      recipients: r.recipients.map((recipient) => ({ ...recipient, state: acknowledged(recipient.state) })),
       states: parseStateTimes(r.states ?? {}, `[${i}].states`),
     }));
     let applied = 0;
@@ -157,6 +157,13 @@ export class MessagesService {
     return { applied };
   }
 }
+
+/**
+ * A phone reports `Pending` for a message it has taken but not yet sent: for the server that is
+ * `Processed` (as in the original), so the message leaves the pull and the next pull hands out
+ * the ones behind it.
+ */
+const acknowledged = (state: ProcessState): ProcessState => (state === 'Pending' ? 'Processed' : state);
 
 function parseStateTimes(states: Record<string, string>, where: string): StateReport['states'] {
   const out: StateReport['states'] = {};
