@@ -17,7 +17,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type {} from '@fastify/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import { DomainError, UnauthorizedError, UnavailableError, type DomainErrorKind } from './errors.ts';
+import { DomainError, InvalidInputError, UnauthorizedError, UnavailableError, type DomainErrorKind } from './errors.ts';
 import { formatValidationErrors } from './validation-errors.ts';
 
 /** Request bodies larger than this are refused with 413. */
@@ -109,8 +109,7 @@ export function createApp(
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Validation errors name the field, the allowed values or the unknown key.
   app.setSchemaErrorFormatter(formatValidationErrors);
-  // Only JSON bodies are accepted; anything else is a 415 rather than a confusing type error.
-  app.removeContentTypeParser('text/plain');
+  acceptEmptyBodies(app);
 
   app.setErrorHandler(
     (
@@ -155,6 +154,39 @@ export function createApp(
   });
   return app;
 }
+
+/**
+ * Only JSON bodies are accepted, but a request without one is judged by its route, not by its
+ * Content-Type: clients (the official Python one among them) send `Content-Type: application/json`
+ * on every GET and DELETE. An empty body is no body, whatever its type; a route that defines a body
+ * refuses it with 400, the others take it. A non-empty body of another type is a 415 rather than a
+ * confusing type error.
+ */
+function acceptEmptyBodies(app: App): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+    if (body.length === 0) return done(null, undefined);
+    done(
+      Object.assign(new Error('unsupported Content-Type'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }),
+    );
+  });
+  // Added to each route that defines a body, ahead of its own hooks; routes without one pay nothing.
+  const requireBody = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    if (request.body === undefined) return done(new InvalidInputError(EMPTY_BODY_MESSAGE));
+    done();
+  };
+  app.addHook('onRoute', (route) => {
+    if ((route.schema as { body?: unknown } | undefined)?.body === undefined) return;
+    route.preValidation = [requireBody, ...[route.preValidation ?? []].flat()] as typeof route.preValidation;
+  });
+}
+
+const EMPTY_BODY_MESSAGE = 'the body is empty; send a JSON document';
 
 /** The status of each kind of domain error: the one place where a kind becomes a status. */
 const STATUS_OF_KIND: Record<DomainErrorKind, number> = {
@@ -216,7 +248,7 @@ function clientErrorMessage(error: Error & { code?: string }, status: number): s
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return 'unsupported Content-Type; send application/json';
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'the body is empty; send a JSON document';
+      return EMPTY_BODY_MESSAGE;
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     default:
       if (error instanceof SyntaxError || /JSON/.test(error.message)) return `malformed JSON body: ${error.message}`;

@@ -33,7 +33,8 @@ export function registerOpenApi(app: App, options: OpenApiOptions): void {
   routeLog.set(app, routes);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
-      routes.push({ method, url: route.url, hidden: (route.schema as { hide?: boolean } | undefined)?.hide === true });
+      const schema = route.schema as { hide?: boolean; body?: unknown } | undefined;
+      routes.push({ method, url: route.url, hidden: schema?.hide === true, takesBody: schema?.body !== undefined });
     }
   });
   app.register(swagger, {
@@ -63,6 +64,8 @@ export interface RegisteredRoute {
   url: string;
   /** left out of the document on purpose (the documentation and dashboard files) */
   hidden: boolean;
+  /** the route defines a request body (and refuses a request without one) */
+  takesBody: boolean;
 }
 
 const routeLog = new WeakMap<App, RegisteredRoute[]>();

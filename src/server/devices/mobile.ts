@@ -40,10 +40,6 @@ export function deviceRegistrationRoutes(app: App, ctx: ServerContext): void {
   app.post(
     '/device',
     {
-      // a registration without any body is fine: every field is optional
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
       schema: {
         tags,
         summary: 'Register a device',
