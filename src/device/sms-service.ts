@@ -90,7 +90,7 @@ export class SmsService {
     return this.deps.messages.get(id);
   }
 
-  toWire(message: StoredMessage): MessageState {
+  toWire(message: StoredMessage, options: { includeContent?: boolean } = {}): MessageState {
     const { timeZone } = this.deps;
     return {
       id: message.id,
@@ -106,6 +106,7 @@ export class SmsService {
       states: Object.fromEntries(
         Object.entries(message.states).map(([state, at]) => [state, formatInZone(at!, timeZone)]),
       ),
+      ...(options.includeContent ? { textMessage: { text: message.text } } : {}),
     };
   }
 

@@ -96,6 +96,9 @@ export const MessageStateSchema = Type.Object({
   isEncrypted: Type.Boolean(),
   recipients: Type.Array(RecipientStateSchema),
   states: Type.Record(Type.String(), Type.String()),
+  textMessage: Type.Optional(
+    Type.Object({ text: Type.String() }, { description: 'the content; in lists only with includeContent=true' }),
+  ),
 });
 export type MessageState = Static<typeof MessageStateSchema>;
 

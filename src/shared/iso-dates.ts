@@ -9,3 +9,15 @@ export function requireIsoDateTime(value: string, field: string): number {
   }
   return ms;
 }
+
+/** `?from=&to=` as epoch ms (either may be absent); a range that ends before it starts is the caller's mistake. */
+export function requireTimeRange(from: string | undefined, to: string | undefined): { from?: number; to?: number } {
+  const range = {
+    from: from === undefined ? undefined : requireIsoDateTime(from, 'from'),
+    to: to === undefined ? undefined : requireIsoDateTime(to, 'to'),
+  };
+  if (range.from !== undefined && range.to !== undefined && range.from > range.to) {
+    throw new InvalidInputError(`from (${from}) is after to (${to}); swap them or widen the range`);
+  }
+  return range;
+}

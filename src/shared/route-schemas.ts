@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { ProcessStateSchema } from '../protocol/index.ts';
 
 /**
  * Schemas that routes of both runtimes use and that are not part of the wire contract
@@ -10,3 +11,26 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 
 /** `?limit=`: a page of at most 500, 50 when not given. */
 export const PageLimit = Type.Integer({ minimum: 1, maximum: 500, default: 50 });
+
+/** `?limit=` of the message and inbox lists: at most 100, 50 when not given. */
+export const ListLimit = Type.Integer({ minimum: 1, maximum: 100, default: 50 });
+
+/** `?offset=`: bounded, since a larger number is not an integer to the database. */
+export const ListOffset = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 });
+
+/** `?sort=` of the message lists: by creation time, newest first unless `created_at`. */
+export const MessageSortSchema = Type.Union([Type.Literal('created_at'), Type.Literal('-created_at')], {
+  default: '-created_at',
+});
+
+/** `GET /messages` on the device and `GET /3rdparty/v1/messages` on the server take the same query. */
+export const MessageListQuery = Type.Object({
+  from: Type.Optional(Type.String({ description: 'ISO 8601; messages created at or after' })),
+  to: Type.Optional(Type.String({ description: 'ISO 8601; messages created before' })),
+  state: Type.Optional(ProcessStateSchema),
+  deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  limit: Type.Optional(ListLimit),
+  offset: Type.Optional(ListOffset),
+  includeContent: Type.Optional(Type.Boolean({ default: false, description: "add each message's textMessage" })),
+  sort: Type.Optional(MessageSortSchema),
+});

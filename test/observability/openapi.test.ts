@@ -223,6 +223,7 @@ const DEVICE_OPERATION_IDS = {
   'POST /webhooks': 'registerWebhook',
   'DELETE /webhooks/{id}': 'deleteWebhook',
   'POST /message': 'sendMessage',
+  'GET /message': 'listMessages',
   'GET /message/{id}': 'getMessage',
   'GET /settings': 'getSettings',
   'PATCH /settings': 'updateSettings',

@@ -47,6 +47,7 @@ async function preparedStatements(file: string): Promise<string[]> {
         { deviceId: 'd', state: 'Pending', from: 0, to: 1 },
         { limit: 1, offset: 0 },
       );
+      await store.messages.listUserMessages('u', { state: 'Sent' }, { limit: 1, offset: 0, order: 'asc' });
       await store.deliveries.listUserDeliveries('u', { limit: 1 });
       await store.deliveries.listUserDeliveries('u', {
         state: 'failed',

@@ -1,9 +1,10 @@
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
+import { Type } from '@sinclair/typebox';
 import { ErrorBodySchema, MessageStateSchema, messageText, SendMessageSchema } from '../../protocol/index.ts';
 import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
-import { requireIsoDateTime } from '../../shared/iso-dates.ts';
-import { IdParams } from '../../shared/route-schemas.ts';
+import { requireIsoDateTime, requireTimeRange } from '../../shared/iso-dates.ts';
+import { IdParams, MessageListQuery } from '../../shared/route-schemas.ts';
 
 /** Local-mode messages: `/message` (alias `/messages`). */
 export function messageRoutes(app: App, ctx: DeviceContext): void {
@@ -46,6 +47,36 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
           .code(202)
           .header('location', `${base}/${encodeURIComponent(message.id)}`)
           .send(ctx.sms.toWire(message));
+      },
+    );
+
+    // As the app does, the list holds the messages sent through this Local API; those the server
+    // handed to a linked device are listed by the server (`GET /3rdparty/v1/messages`).
+    app.get(
+      base,
+      {
+        schema: {
+          tags: ['messages'],
+          summary: 'Messages sent through the Local API, newest first (X-Total-Count has the number of matches)',
+          operationId: `listMessages${alias}`,
+          querystring: MessageListQuery,
+          response: { 200: Type.Array(MessageStateSchema), 400: ErrorBodySchema },
+        },
+      },
+      async (request, reply) => {
+        const q = request.query;
+        if (q.deviceId !== undefined && q.deviceId !== ctx.deviceId) {
+          throw new InvalidInputError(
+            `deviceId "${q.deviceId}" is not this device (${ctx.deviceId}); omit it or use that id`,
+          );
+        }
+        const { items, total } = ctx.messageStore.list(
+          { source: 'Local', state: q.state, ...requireTimeRange(q.from, q.to) },
+          { limit: q.limit ?? 50, offset: q.offset ?? 0, order: q.sort === 'created_at' ? 'asc' : 'desc' },
+        );
+        return reply
+          .header('x-total-count', String(total))
+          .send(items.map((message) => ctx.sms.toWire(message, { includeContent: q.includeContent === true })));
       },
     );
 

@@ -102,6 +102,10 @@ const MIGRATIONS: string[] = [
   CREATE INDEX deliveries_pending ON deliveries (seq) WHERE state = 'pending';
   CREATE INDEX deliveries_failed ON deliveries (seq) WHERE state = 'failed';
   `,
+  // 3: GET /messages lists a source's messages by creation time
+  `
+  CREATE INDEX messages_by_source_created ON messages (source, created_at);
+  `,
 ];
 
 /** Open (or create) the device database at the current schema. */

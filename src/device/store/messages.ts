@@ -1,4 +1,5 @@
 import type { Db } from './database.ts';
+import { StatementCache } from '../../shared/sqlite.ts';
 import { aggregateState, STATE_RANK, type ProcessState, type WebhookSource } from '../../protocol/index.ts';
 
 export interface StoredRecipient {
@@ -34,9 +35,28 @@ interface MessageRow {
   createdAt: number;
 }
 
+/** A page of `list`: which messages, in which order. */
+export interface MessageListFilter {
+  source: WebhookSource;
+  state?: ProcessState;
+  /** created at or after, epoch ms */
+  from?: number;
+  /** created before, epoch ms */
+  to?: number;
+}
+export interface MessagePage {
+  limit: number;
+  offset: number;
+  order: 'asc' | 'desc';
+}
+
+const MESSAGE_COLUMNS = `id, source, text, sim_number AS simNumber, with_delivery_report AS withDeliveryReport,
+  valid_until AS validUntil, state, states, created_at AS createdAt`;
+
 /** Outgoing messages and their per-recipient states. States only ever move forward. */
 export class MessageStore {
   private readonly statements;
+  private readonly lists: StatementCache;
 
   constructor(private readonly db: Db) {
     this.statements = {
@@ -47,10 +67,7 @@ export class MessageStore {
       insertRecipient: db.prepare<[string, number, string]>(
         `INSERT INTO message_recipients (message_id, position, phone_number, state) VALUES (?, ?, ?, 'Pending')`,
       ),
-      get: db.prepare<[string], MessageRow>(
-        `SELECT id, source, text, sim_number AS simNumber, with_delivery_report AS withDeliveryReport, valid_until AS validUntil,
-                state, states, created_at AS createdAt FROM messages WHERE id = ?`,
-      ),
+      get: db.prepare<[string], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`),
       recipients: db.prepare<[string], StoredRecipient>(
         `SELECT position, phone_number AS phoneNumber, state, error FROM message_recipients WHERE message_id = ? ORDER BY position`,
       ),
@@ -89,6 +106,38 @@ export class MessageStore {
         `UPDATE messages SET reported_at = ? WHERE id = ? AND updated_at <= ?`,
       ),
     };
+    this.lists = new StatementCache(db);
+  }
+
+  /**
+   * One page of a source's messages by creation time, and how many match in all. The conditions
+   * are a fixed set of bound parameters (one statement per combination), never spliced values.
+   */
+  list(filter: MessageListFilter, page: MessagePage): { items: StoredMessage[]; total: number } {
+    const conditions: [keyof MessageListFilter, string][] = [
+      ['source', 'source = :source'],
+      ['state', 'state = :state'],
+      ['from', 'created_at >= :from'],
+      ['to', 'created_at < :to'],
+    ];
+    const where = conditions
+      .filter(([key]) => filter[key] !== undefined)
+      .map(([, condition]) => condition)
+      .join(' AND ');
+    const direction = page.order === 'asc' ? 'ASC' : 'DESC';
+    const params = { ...filter, limit: page.limit, offset: page.offset };
+    return this.db.transaction(() => {
+      const rows = this.lists
+        .get<typeof params, MessageRow>(
+          `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${where}
+            ORDER BY created_at ${direction}, id ${direction} LIMIT :limit OFFSET :offset`,
+        )
+        .all(params);
+      const { total } = this.lists
+        .get<typeof params, { total: number }>(`SELECT count(*) AS total FROM messages WHERE ${where}`)
+        .get(params)!;
+      return { items: rows.map((row) => this.hydrate(row)), total };
+    })();
   }
 
   /** False when a message with this id already exists. */
@@ -115,12 +164,15 @@ export class MessageStore {
 
   get(id: string): StoredMessage | undefined {
     const row = this.statements.get.get(id);
-    if (!row) return undefined;
+    return row && this.hydrate(row);
+  }
+
+  private hydrate(row: MessageRow): StoredMessage {
     return {
       ...row,
       withDeliveryReport: row.withDeliveryReport === 1,
       states: JSON.parse(row.states),
-      recipients: this.statements.recipients.all(id),
+      recipients: this.statements.recipients.all(row.id),
     };
   }
 

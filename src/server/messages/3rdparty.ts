@@ -1,28 +1,20 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, MessageStateSchema, ProcessStateSchema, SendMessageSchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, MessageStateSchema, SendMessageSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toMessageState } from './service.ts';
-import { requireIsoDateTime } from '../../shared/iso-dates.ts';
-import { IdParams, PageLimit } from '../../shared/route-schemas.ts';
+import { requireTimeRange } from '../../shared/iso-dates.ts';
+import { IdParams, MessageListQuery } from '../../shared/route-schemas.ts';
 
 const SendQuery = Type.Object({ skipPhoneValidation: Type.Optional(Type.Boolean()) });
-const ListQuery = Type.Object({
-  limit: Type.Optional(PageLimit),
-  // bounded: a larger number is not an integer to the database (500 instead of an empty page)
-  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 })),
-  state: Type.Optional(ProcessStateSchema),
-  deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  from: Type.Optional(Type.String({ description: 'ISO 8601; messages created at or after' })),
-  to: Type.Optional(Type.String({ description: 'ISO 8601; messages created before' })),
+/** The server's device ids are 21-character nanoids: anything else cannot name a device. */
+export const ServerDeviceId = Type.String({
+  pattern: '^[A-Za-z0-9_-]{21}$',
+  description: 'a device id (21 characters)',
 });
+const ListQuery = Type.Object({ ...MessageListQuery.properties, deviceId: Type.Optional(ServerDeviceId) });
 const tags = ['messages'];
-
-function parseTime(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  return requireIsoDateTime(value, name);
-}
 
 /** Send (`/messages`, alias `/message` as the official TS client calls it), read one, list. */
 export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
@@ -77,22 +69,20 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
           summary: 'Your messages, newest first (X-Total-Count has the number of matches)',
           operationId: `listMessages${alias}`,
           querystring: ListQuery,
-          response: { 200: Type.Array(MessageStateSchema) },
+          response: { 200: Type.Array(MessageStateSchema), 400: ErrorBodySchema },
         },
       },
       async (request, reply) => {
         const q = request.query;
         const { items, total } = await ctx.messages.list(
           userOf(request).id,
-          {
-            deviceId: q.deviceId,
-            state: q.state,
-            from: parseTime(q.from, 'from'),
-            to: parseTime(q.to, 'to'),
-          },
-          { limit: q.limit ?? 50, offset: q.offset ?? 0 },
+          { deviceId: q.deviceId, state: q.state, ...requireTimeRange(q.from, q.to) },
+          { limit: q.limit ?? 50, offset: q.offset ?? 0, order: q.sort === 'created_at' ? 'asc' : 'desc' },
         );
-        return reply.header('x-total-count', String(total)).send(items.map(toMessageState));
+        const includeContent = q.includeContent === true;
+        return reply
+          .header('x-total-count', String(total))
+          .send(items.map((message) => toMessageState(message, { includeContent })));
       },
     );
   }

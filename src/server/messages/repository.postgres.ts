@@ -1,7 +1,14 @@
 import { STATE_RANK, type ProcessState } from '../../protocol/index.ts';
 import { inTransaction, query, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
-import type { MessageFilter, MessageRecord, MessagesRepository, RecipientRecord, StateReport } from './repository.ts';
+import type {
+  MessageFilter,
+  MessagePage,
+  MessageRecord,
+  MessagesRepository,
+  RecipientRecord,
+  StateReport,
+} from './repository.ts';
 import {
   MESSAGE_COLUMNS,
   MESSAGES_SQL,
@@ -156,15 +163,16 @@ export class PostgresMessagesRepository implements MessagesRepository {
   async listUserMessages(
     userId: string,
     filter: MessageFilter,
-    page: { limit: number; offset: number },
+    page: MessagePage,
   ): Promise<{ items: MessageRecord[]; total: number }> {
     const { shape, where, count } = messageListWhere(filter);
+    const direction = page.order === 'asc' ? 'ASC' : 'DESC';
     const list = sql<MessageListParams, MessageRow>(
-      `messages.list[${shape}]`,
+      `messages.list[${shape}:${page.order}]`,
       `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE ${where}
-       ORDER BY m.created_at DESC, m.id DESC LIMIT :limit OFFSET :offset`,
+       ORDER BY m.created_at ${direction}, m.id ${direction} LIMIT :limit OFFSET :offset`,
     );
-    const params: MessageListParams = { userId, ...filter, ...page };
+    const params: MessageListParams = { userId, ...filter, limit: page.limit, offset: page.offset };
     // The page and the count from one snapshot, so X-Total-Count matches the page.
     return inTransaction(
       this.pool,

@@ -1,7 +1,7 @@
 import { STATE_RANK, type ProcessState } from '../../protocol/index.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
-import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
+import type { MessageFilter, MessagePage, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
 import {
   MESSAGE_COLUMNS,
   MESSAGES_SQL,
@@ -128,14 +128,15 @@ export class SqliteMessagesRepository implements MessagesRepository {
   async listUserMessages(
     userId: string,
     filter: MessageFilter,
-    page: { limit: number; offset: number },
+    page: MessagePage,
   ): Promise<{ items: MessageRecord[]; total: number }> {
     const { where, count } = messageListWhere(filter);
-    const params: MessageListParams = { userId, ...filter, ...page };
+    const params: MessageListParams = { userId, ...filter, limit: page.limit, offset: page.offset };
+    const direction = page.order === 'asc' ? 'ASC' : 'DESC';
     const rows = this.lists
       .get<MessageListParams, MessageRow>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE ${where}
-         ORDER BY m.created_at DESC, m.id DESC LIMIT :limit OFFSET :offset`,
+         ORDER BY m.created_at ${direction}, m.id ${direction} LIMIT :limit OFFSET :offset`,
       )
       .all(params);
     const { total } = this.lists.get<MessageListParams, { total: number }>(count.text).get(params)!;

@@ -26,6 +26,14 @@ export interface MessageRecord {
   states: Partial<Record<ProcessState, number>>;
 }
 
+/** A page of a message list, by creation time. */
+export interface MessagePage {
+  limit: number;
+  offset: number;
+  /** by creation time; newest first when not given */
+  order?: 'asc' | 'desc';
+}
+
 export interface MessageFilter {
   deviceId?: string;
   state?: ProcessState;
@@ -52,7 +60,7 @@ export interface MessagesRepository {
   listUserMessages(
     userId: string,
     filter: MessageFilter,
-    page: { limit: number; offset: number },
+    page: MessagePage,
   ): Promise<{ items: MessageRecord[]; total: number }>;
   /** what the device still has to send: its Pending messages, oldest first */
   listPendingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]>;

@@ -12,7 +12,7 @@ import { newId } from '../../shared/ids.ts';
 import type { DeviceRecord } from '../devices/repository.ts';
 import type { DevicesService } from '../devices/service.ts';
 import type { PushHub } from '../push/hub.ts';
-import type { MessageFilter, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
+import type { MessageFilter, MessagePage, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
 import { InvalidInputError, NotFoundError, ConflictError } from '../../shared/errors.ts';
 import { requireIsoDateTime } from '../../shared/iso-dates.ts';
 
@@ -31,7 +31,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const validUntilOf = (m: MessageRecord): string | null =>
   m.validUntil === null || !Number.isFinite(new Date(m.validUntil).getTime()) ? null : iso(m.validUntil);
 
-export function toMessageState(m: MessageRecord): MessageState {
+export function toMessageState(m: MessageRecord, options: { includeContent?: boolean } = {}): MessageState {
   const states: Record<string, string> = {};
   for (const state of PROCESS_STATES) if (m.states[state] !== undefined) states[state] = iso(m.states[state]!);
   return {
@@ -46,6 +46,7 @@ export function toMessageState(m: MessageRecord): MessageState {
       ...(r.error ? { error: r.error } : {}),
     })),
     states,
+    ...(options.includeContent ? { textMessage: { text: m.text } } : {}),
   };
 }
 
@@ -132,7 +133,7 @@ export class MessagesService {
     return message;
   }
 
-  list(userId: string, filter: MessageFilter, page: { limit: number; offset: number }) {
+  list(userId: string, filter: MessageFilter, page: MessagePage) {
     return this.repo.listUserMessages(userId, filter, page);
   }
 
