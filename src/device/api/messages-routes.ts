@@ -55,6 +55,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
     app.get(
       base,
       {
+        config: { scope: 'messages:list' },
         schema: {
           tags: ['messages'],
           summary: 'Messages sent through the Local API, newest first (X-Total-Count has the number of matches)',
