@@ -13,6 +13,7 @@ import type { SmsService } from './sms-service.ts';
 import type { VirtualCarrier } from './carrier/virtual-carrier.ts';
 import type { NetworkState } from './network.ts';
 import type { DeviceObservability } from './observability.ts';
+import type { DiskSpaceGuard } from './store/disk-space.ts';
 
 /**
  * The device's parts, built once by `startDevice` (`runtime.ts`) and handed to the Local API. It
@@ -40,5 +41,7 @@ export interface DeviceContext {
   logger: Logger;
   /** metrics, attempt log lines and the live feed of attempts */
   observability: DeviceObservability;
+  /** whether new work is refused because the disk is full */
+  diskSpace: DiskSpaceGuard;
   health(): Health;
 }

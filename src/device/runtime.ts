@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { openDatabase } from './store/database.ts';
 import { Outbox } from './store/outbox.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
+import { DiskSpaceGuard } from './store/disk-space.ts';
 import { startBackgroundCheckpoints } from '../shared/sqlite.ts';
 import { WebhookStore } from './store/webhooks.ts';
 import { MetaStore } from './store/meta.ts';
@@ -135,6 +136,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     retries: new RetryPolicy({ retryCount: () => settings.get().webhooks.retry_count, timeScale }),
     mayDeliver: () => network.isOnline() || !settings.get().webhooks.internet_required,
     onAttempt: (result, outcome) => observability.recordAttempt(result, outcome),
+    onRecordFailure: (error) => diskSpace.noticeWriteFailure(error),
   });
   network.onChange(() => dispatcher.wake());
   settings.onChange(() => dispatcher.wake());
@@ -142,6 +144,8 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const events = new DeviceEvents({ db, outbox, webhooks, identity, clock, wake: () => dispatcher.wake() });
   const logger = options.logger ?? createLogger({ name: 'device' });
   const observability = new DeviceObservability({ outbox, events, logger });
+  const diskSpace = new DiskSpaceGuard({ dataDir: options.dataDir, clock, log: logger });
+  diskSpace.start();
   const carrier = new VirtualCarrier({ clock, simCount: options.simCount, ...options.carrierDelays });
   const sms = new SmsService({
     db,
@@ -175,6 +179,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     insecureHttp: options.insecureHttp ?? false,
     logger,
     observability,
+    diskSpace,
     health,
   };
 
@@ -224,6 +229,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       ping.stop();
       await link?.stop();
       carrier.close();
+      diskSpace.stop();
       await app.close();
       await dispatcher.stop(graceMs);
       await sender.close();

@@ -19,6 +19,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { DomainError, InvalidInputError, UnauthorizedError, UnavailableError, type DomainErrorKind } from './errors.ts';
 import { formatValidationErrors } from './validation-errors.ts';
+import { isDiskFull } from './disk-full.ts';
 
 /** Request bodies larger than this are refused with 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -129,6 +130,13 @@ export function createApp(
         // column's range): the request is at fault, and the schemas should have caught it first.
         request.log.warn({ err: error }, 'a request value was refused by the database');
         return reply.code(400).send({ message: `a value in this request cannot be stored: ${error.message}` });
+      }
+      if (isDiskFull(error)) {
+        request.log.warn(`a write found the disk full: ${error.message}`);
+        return sendDomainError(
+          new UnavailableError('the disk is full: this request could not be stored; try again once there is room', 10),
+          reply,
+        );
       }
       // Only an error that carries no status of its own: Fastify gives a request body cut off by
       // its client (ECONNRESET, "aborted") a 400, and that is the client's doing, not the database's.

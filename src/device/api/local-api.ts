@@ -16,6 +16,9 @@ import { metricsRoute } from '../../shared/metrics.ts';
 import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
 import { appLoggingOptions } from '../../shared/logger.ts';
 import { webUiRoutes } from '../../shared/dashboard.ts';
+import { UnavailableError } from '../../shared/errors.ts';
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The device's Local-mode API (what the phone serves on port 8080 in the original). */
 export function createLocalApi(
@@ -30,6 +33,10 @@ export function createLocalApi(
     ...trustProxyOption(options.trustProxy),
   });
   installRequestTelemetry(app, ctx.observability.registry);
+  // A write that found the disk full puts the device in full mode (see DiskSpaceGuard).
+  app.addHook('onError', async (_request, _reply, error) => {
+    ctx.diskSpace.noticeWriteFailure(error);
+  });
   registerOpenApi(app, {
     title: 'smsgate device: Local API',
     description:
@@ -68,6 +75,15 @@ export function createLocalApi(
   app.register(async (authed) => {
     documentRouteGroup(authed, { security: [{ basicAuth: [] }], tokenScheme: 'jwtAuth' });
     authed.addHook('onRequest', async (request) => credentials.check(request));
+    // With the disk full, what is left of it records the deliveries already queued: nothing new.
+    authed.addHook('preHandler', async (request) => {
+      if (ctx.diskSpace.isFull && !READ_METHODS.has(request.method)) {
+        throw new UnavailableError(
+          "the device's disk is full: new events and changes are refused until there is room again (deliveries already queued go on); free space in its data directory",
+          10,
+        );
+      }
+    });
     routes(authed, ctx, streams);
   });
   return app;

@@ -6,6 +6,8 @@ import { ReceiverSlots } from './receiver-slots.ts';
 
 /** While a busy receiver's deliveries wait, how often the queue is looked at again, ms. */
 const BUSY_RECEIVER_RECHECK_MS = 25;
+/** After results could not be recorded (the disk was full), when to try again, ms. */
+const RECORD_RETRY_MS = 500;
 
 export interface DispatcherOptions {
   outbox: Outbox;
@@ -27,6 +29,11 @@ export interface DispatcherOptions {
   pollIntervalMs?: number;
   /** every finished attempt, as soon as it has finished, with what becomes of it */
   onAttempt?: (result: AttemptResult, outcome: AttemptOutcome) => void;
+  /**
+   * Recording results failed: true when that is a condition to wait out (a full disk), and the
+   * results are kept and recorded again shortly; false rethrows the error.
+   */
+  onRecordFailure?: (error: unknown) => boolean;
 }
 
 /**
@@ -53,6 +60,14 @@ export class Dispatcher {
   /** set once stop() has released what was left: later results belong to released claims */
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** receivers whose slot the claim under way took, to give back if its transaction fails */
+  private readonly admittedThisPump: string[] = [];
+  private readonly admitAndNote = (url: string): boolean => {
+    const admitted = this.slots.admit(url);
+    if (admitted) this.admittedThisPump.push(url);
+    return admitted;
+  };
+  private recordRetryTimer: unknown = null;
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
@@ -113,7 +128,14 @@ export class Dispatcher {
     // Looking further down the queue past a busy receiver's deliveries costs a read of many rows:
     // at most once per recheck period, not on every finished attempt.
     const lookahead = now >= this.nextLookaheadAt;
-    const claimed = outbox.recordAndClaim(finished, retries, now, room, this.slots.admit, lookahead);
+    this.admittedThisPump.length = 0;
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = outbox.recordAndClaim(finished, retries, now, room, this.admitAndNote, lookahead);
+    } catch (error) {
+      this.keepUnrecorded(finished, error);
+      return;
+    }
     // whether a due delivery was left waiting because its receiver was busy
     const refusedAny = this.slots.takeRefused();
     if (refusedAny && lookahead) this.nextLookaheadAt = now + BUSY_RECEIVER_RECHECK_MS;
@@ -130,6 +152,26 @@ export class Dispatcher {
     // left waiting for a busy receiver, look again shortly (they are due already, so the timer
     // would otherwise fire at once, again and again).
     if (delivering && claimed.length < room) this.armDueTimer(refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
+  }
+
+  /**
+   * The transaction failed and SQLite rolled it back: the new claims were never made (their slots go
+   * back), and the finished attempts are still in flight until their results are recorded, which is
+   * tried again shortly. Sent and unrecorded, a delivery is at worst sent again after a restart.
+   */
+  private keepUnrecorded(finished: AttemptResult[], error: unknown): void {
+    for (const url of this.admittedThisPump) this.slots.release(url);
+    this.admittedThisPump.length = 0;
+    for (const r of finished) this.slots.hold(r.delivery.url);
+    this.finished.unshift(...finished);
+    if (!this.options.onRecordFailure?.(error)) throw error;
+    // stop() waits for attempts in flight; these have finished, only their record waits.
+    if (this.inFlight === this.finished.length) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.recordRetryTimer !== null || this.stopped) return;
+    this.recordRetryTimer = this.options.clock.setTimeout(() => {
+      this.recordRetryTimer = null;
+      if (!this.stopped) this.flush();
+    }, RECORD_RETRY_MS);
   }
 
   private armDueTimer(notBefore: number): void {
@@ -179,7 +221,9 @@ export class Dispatcher {
     if (this.dueTimer !== null) this.options.clock.clearTimeout(this.dueTimer);
     this.dueTimer = null;
     this.dueTimerAt = Infinity;
-    if (this.inFlight > 0) {
+    if (this.recordRetryTimer !== null) this.options.clock.clearTimeout(this.recordRetryTimer);
+    this.recordRetryTimer = null;
+    if (this.inFlight > this.finished.length) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
@@ -188,6 +232,9 @@ export class Dispatcher {
       clearTimeout(timer);
     }
     this.flush();
+    if (this.recordRetryTimer !== null) this.options.clock.clearTimeout(this.recordRetryTimer);
+    // Results still unrecorded (a full disk) are dropped with their claims: released, the
+    // deliveries are sent again after the restart.
     this.options.outbox.releaseInFlight(this.options.clock.now());
     this.slots.clear();
     this.stopped = true;

@@ -80,6 +80,8 @@ export class Outbox {
   private readonly claimedIds = new Set<string>();
   private readonly recordTx;
   private readonly recordAndClaimTx;
+  /** Changes to the claim set in the transaction under way, to undo if it fails (see undoClaimsOnFailure). */
+  private claimJournal: { seq: number; id: string; taken: boolean }[] | null = null;
 
   constructor(private readonly db: Db) {
     this.statements = {
@@ -256,6 +258,7 @@ export class Outbox {
     const take = (row: ClaimedDelivery) => {
       this.claimed.set(row.seq, row.id);
       this.claimedIds.add(row.id);
+      this.claimJournal?.push({ seq: row.seq, id: row.id, taken: true });
       claimed.push(row);
     };
     if (!admit) {
@@ -294,7 +297,7 @@ export class Outbox {
    * or that it was the last (the delivery fails).
    */
   recordAttempts(results: readonly AttemptResult[], retries: RetrySchedule, now: number): void {
-    this.recordTx(results, retries, now);
+    this.undoClaimsOnFailure(() => this.recordTx(results, retries, now));
   }
 
   /**
@@ -309,7 +312,33 @@ export class Outbox {
     admit?: (url: string) => boolean,
     lookahead = false,
   ): ClaimedDelivery[] {
-    return this.recordAndClaimTx(results, retries, now, claimLimit, admit, lookahead);
+    return this.undoClaimsOnFailure(() => this.recordAndClaimTx(results, retries, now, claimLimit, admit, lookahead));
+  }
+
+  /**
+   * The claim set changes inside the transactions that record and claim; when one fails (the
+   * commit found the disk full), SQLite rolls the rows back, and this puts the claim set back to
+   * match: the recorded attempts count as in flight again, the new claims as never made.
+   */
+  private undoClaimsOnFailure<T>(run: () => T): T {
+    const journal: { seq: number; id: string; taken: boolean }[] = [];
+    this.claimJournal = journal;
+    try {
+      return run();
+    } catch (error) {
+      for (const { seq, id, taken } of journal.reverse()) {
+        if (taken) {
+          this.claimed.delete(seq);
+          this.claimedIds.delete(id);
+        } else {
+          this.claimed.set(seq, id);
+          this.claimedIds.add(id);
+        }
+      }
+      throw error;
+    } finally {
+      this.claimJournal = null;
+    }
   }
 
   private recordEach(results: readonly AttemptResult[], retries: RetrySchedule, now: number): void {
@@ -318,6 +347,7 @@ export class Outbox {
       if (this.claimed.get(seq) === id) {
         this.claimed.delete(seq);
         this.claimedIds.delete(id);
+        this.claimJournal?.push({ seq, id, taken: false });
       }
       let changed: number;
       if (r.ok) changed = this.statements.succeed.run({ seq, attempt, now, status: r.status }).changes;
