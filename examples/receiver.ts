@@ -87,7 +87,7 @@ async function fetchSigningKey(): Promise<string> {
 }
 
 // Fixed ids: running the receiver again replaces its registrations instead of adding more.
-const webhookId = (event: string) => `example-receiver-${event.replace(':', '-')}`;
+const webhookId = (event: string) => `example-${event.replaceAll(':', '-')}`; // ids are at most 36 characters
 
 // ---- handling -------------------------------------------------------------------------------
 
@@ -97,26 +97,47 @@ function handle(event: WebhookEvent): void {
   switch (event.event) {
     case 'sms:received':
       console.log(
-        `handled ${at} from ${event.payload.phoneNumber} (SIM ${event.payload.simNumber ?? '?'}): ${JSON.stringify(event.payload.message)}`,
+        `handled ${at} from ${event.payload.sender} (SIM ${event.payload.simNumber ?? '?'}): ${JSON.stringify(event.payload.message)}`,
       );
+      break;
+    case 'sms:data-received':
+      console.log(`handled ${at} data from ${event.payload.sender}: ${event.payload.data}`);
       break;
     case 'sms:sent':
       console.log(
-        `handled ${at} message ${event.payload.messageId} sent to ${event.payload.phoneNumber} at ${event.payload.sentAt}`,
+        `handled ${at} message ${event.payload.messageId} sent to ${event.payload.recipient} in ${event.payload.partsCount} part(s) at ${event.payload.sentAt}`,
       );
       break;
     case 'sms:delivered':
       console.log(
-        `handled ${at} message ${event.payload.messageId} delivered to ${event.payload.phoneNumber} at ${event.payload.deliveredAt}`,
+        `handled ${at} message ${event.payload.messageId} delivered to ${event.payload.recipient} at ${event.payload.deliveredAt}`,
       );
       break;
     case 'sms:failed':
       console.log(
-        `handled ${at} message ${event.payload.messageId} to ${event.payload.phoneNumber} failed: ${event.payload.reason}`,
+        `handled ${at} message ${event.payload.messageId} to ${event.payload.recipient} failed: ${event.payload.reason}`,
       );
+      break;
+    case 'sms:cancelled':
+      console.log(`handled ${at} message ${event.payload.messageId} to ${event.payload.recipient} cancelled`);
+      break;
+    case 'mms:received':
+      console.log(`handled ${at} MMS ${event.payload.transactionId} announced by ${event.payload.sender}`);
+      break;
+    case 'mms:downloaded':
+      console.log(`handled ${at} MMS from ${event.payload.sender} with ${event.payload.attachments.length} part(s)`);
       break;
     case 'system:ping':
       console.log(`handled ${at} device health ${event.payload.health.status}`);
+      break;
+    case 'app:started':
+      console.log(`handled ${at} device started with ${event.payload.simCards.length} SIM card(s)`);
+      break;
+    case 'sms:batch:received':
+    case 'sms:batch:data-received':
+    case 'mms:batch:received':
+    case 'mms:batch:downloaded':
+      console.log(`handled ${at} ${event.payload.messages.length} message(s)`);
       break;
     default: {
       // The compiler checks that every event has a case above.

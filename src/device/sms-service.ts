@@ -2,11 +2,12 @@ import type { Db } from './store/database.ts';
 import type { MessageStore, StoredMessage } from './store/messages.ts';
 import type { DeviceEvents, EmittedEvent } from './events.ts';
 import type { DeviceSettings } from './settings.ts';
-import { requireSim, type IncomingSms, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
+import { requireSim, simPhoneNumber, type IncomingSms, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
 import { type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
 import { contentDigest, newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
+import { countSmsParts } from './carrier/sms-parts.ts';
 import { ConflictError } from '../shared/errors.ts';
 
 export interface NewMessage {
@@ -119,9 +120,11 @@ export class SmsService {
     const { events, clock, timeZone } = this.deps;
     return events.emit('sms:received', {
       messageId: contentDigest(sms.text),
-      message: sms.text,
+      sender: sms.from,
+      recipient: simPhoneNumber(this.deps.carrier, sms.simNumber),
+      simNumber: sms.simNumber ?? undefined,
       phoneNumber: sms.from,
-      simNumber: sms.simNumber,
+      message: sms.text,
       receivedAt: formatInZone(clock.now(), timeZone),
     });
   }
@@ -187,12 +190,20 @@ export class SmsService {
     if (!message || !recipient) return;
     const now = clock.now();
     const at = formatInZone(now, timeZone);
-    const common = { messageId: id, phoneNumber: recipient.phoneNumber, simNumber: message.simNumber };
+    // null fields are left out of payloads (undefined is not serialised)
+    const common = {
+      messageId: id,
+      sender: simPhoneNumber(this.deps.carrier, message.simNumber),
+      recipient: recipient.phoneNumber,
+      simNumber: message.simNumber ?? undefined,
+      phoneNumber: recipient.phoneNumber,
+    };
     try {
       db.transaction(() => {
         const reason = 'reason' in outcome ? outcome.reason : null;
         if (!messages.advanceRecipient(id, position, outcome.state, reason, now)) return;
-        if (outcome.state === 'Sent') events.record('sms:sent', { ...common, sentAt: at });
+        if (outcome.state === 'Sent')
+          events.record('sms:sent', { ...common, partsCount: countSmsParts(message.text).parts, sentAt: at });
         else if (outcome.state === 'Delivered') events.record('sms:delivered', { ...common, deliveredAt: at });
         else if ('reason' in outcome) events.record('sms:failed', { ...common, failedAt: at, reason: outcome.reason });
       })();

@@ -1,15 +1,34 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
-/** Every event the device emits. The order is the order the docs list them in. */
-export const EVENT_NAMES = ['sms:received', 'sms:sent', 'sms:delivered', 'sms:failed', 'system:ping'] as const;
+/**
+ * Every event a device emits, in the order the docs list them. The four batch events carry many
+ * messages in one request; the inbox refresh fires them.
+ */
+export const EVENT_NAMES = [
+  'sms:received',
+  'sms:data-received',
+  'sms:sent',
+  'sms:delivered',
+  'sms:failed',
+  'sms:cancelled',
+  'mms:received',
+  'mms:downloaded',
+  'system:ping',
+  'app:started',
+  'sms:batch:received',
+  'sms:batch:data-received',
+  'mms:batch:received',
+  'mms:batch:downloaded',
+] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 
 export function isEventName(value: unknown): value is EventName {
   return typeof value === 'string' && (EVENT_NAMES as readonly string[]).includes(value);
 }
 
-const SimNumber = Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
-  description: '1-based SIM slot, or null when the platform does not say',
+const SimNumber = Type.Integer({
+  minimum: 1,
+  description: '1-based SIM slot; absent when the platform does not say',
 });
 const Timestamp = Type.String({ description: 'ISO 8601 with milliseconds and offset, in the device time zone' });
 
@@ -28,35 +47,102 @@ export const HealthSchema = Type.Object({
 export type Health = Static<typeof HealthSchema>;
 export type HealthCheck = Static<typeof HealthCheckSchema>;
 
+/*
+ * Payloads follow the app's serialisation: a null field is left out, never sent as null. Every SMS
+ * and MMS payload names both ends (`sender`, `recipient`) and keeps the deprecated `phoneNumber`:
+ * the sender for incoming messages, the recipient for outgoing ones.
+ */
+const PhoneNumber = (role: string) =>
+  Type.String({ deprecated: true, description: `deprecated, use ${role}: the same number` });
+const incoming = {
+  messageId: Type.String(),
+  sender: Type.String({ description: 'who sent it' }),
+  recipient: Type.Optional(Type.String({ description: "the receiving SIM's own number, when known" })),
+  simNumber: Type.Optional(SimNumber),
+  phoneNumber: PhoneNumber('sender'),
+};
+const outgoing = {
+  messageId: Type.String({ description: 'the id of the message' }),
+  sender: Type.Optional(Type.String({ description: "the sending SIM's own number, when known" })),
+  recipient: Type.String({ description: 'the recipient this event is about' }),
+  simNumber: Type.Optional(SimNumber),
+  phoneNumber: PhoneNumber('recipient'),
+};
+
+export const SimCardSchema = Type.Object({
+  slotIndex: Type.Integer({ minimum: 0, description: '0-based physical slot' }),
+  simNumber: Type.Integer({ minimum: 1, description: '1-based SIM number, as messages name it' }),
+  phoneNumber: Type.Optional(Type.String({ description: "the SIM's own number, when known" })),
+  carrierName: Type.Optional(Type.String()),
+  iccid: Type.Optional(Type.String()),
+});
+export type SimCard = Static<typeof SimCardSchema>;
+
+export const MmsAttachmentSchema = Type.Object({
+  partId: Type.Integer(),
+  contentType: Type.String(),
+  name: Type.Optional(Type.String()),
+  size: Type.Integer({ minimum: 0, description: 'bytes' }),
+  data: Type.Optional(Type.String({ description: 'the content, base64' })),
+});
+export type MmsAttachment = Static<typeof MmsAttachmentSchema>;
+
+const SmsReceived = Type.Object({
+  ...incoming,
+  messageId: Type.String({ description: 'content digest; identical texts share it, so it is not unique' }),
+  message: Type.String(),
+  receivedAt: Timestamp,
+});
+const SmsDataReceived = Type.Object({
+  ...incoming,
+  messageId: Type.String({ description: 'content digest; identical data share it, so it is not unique' }),
+  data: Type.String({ description: 'the data SMS body, base64' }),
+  receivedAt: Timestamp,
+});
+const MmsReceived = Type.Object({
+  ...incoming,
+  messageId: Type.String({ description: 'the MMS id; the transaction id until it is downloaded' }),
+  transactionId: Type.String(),
+  subject: Type.Optional(Type.String()),
+  size: Type.Integer({ minimum: 0, description: 'message size announced by the notification, bytes' }),
+  contentClass: Type.Optional(Type.String()),
+  receivedAt: Timestamp,
+});
+const MmsDownloaded = Type.Object({
+  ...incoming,
+  messageId: Type.String({ description: 'the MMS id' }),
+  body: Type.Optional(Type.String({ description: 'the text parts' })),
+  subject: Type.Optional(Type.String()),
+  attachments: Type.Array(MmsAttachmentSchema),
+  receivedAt: Timestamp,
+});
+
 /** Payload schema per event: the single source for types, API docs and tests. */
 export const PAYLOAD_SCHEMAS = {
-  'sms:received': Type.Object({
-    messageId: Type.String({ description: 'content digest; identical texts share it, so it is not unique' }),
-    message: Type.String(),
-    phoneNumber: Type.String({ description: 'sender' }),
-    simNumber: SimNumber,
-    receivedAt: Timestamp,
-  }),
+  'sms:received': SmsReceived,
+  'sms:data-received': SmsDataReceived,
   'sms:sent': Type.Object({
-    messageId: Type.String(),
-    phoneNumber: Type.String({ description: 'recipient' }),
-    simNumber: SimNumber,
+    ...outgoing,
+    partsCount: Type.Integer({
+      description: 'SMS parts the text took (GSM-7: 160, or 153 each; UCS-2: 70, or 67 each)',
+    }),
     sentAt: Timestamp,
   }),
-  'sms:delivered': Type.Object({
-    messageId: Type.String(),
-    phoneNumber: Type.String(),
-    simNumber: SimNumber,
-    deliveredAt: Timestamp,
-  }),
+  'sms:delivered': Type.Object({ ...outgoing, deliveredAt: Timestamp }),
   'sms:failed': Type.Object({
-    messageId: Type.String(),
-    phoneNumber: Type.String(),
-    simNumber: SimNumber,
+    ...outgoing,
     failedAt: Timestamp,
     reason: Type.String({ description: 'Android-style failure reason, e.g. RESULT_ERROR_GENERIC_FAILURE' }),
   }),
+  'sms:cancelled': Type.Object({ ...outgoing, cancelledAt: Timestamp }),
+  'mms:received': MmsReceived,
+  'mms:downloaded': MmsDownloaded,
   'system:ping': Type.Object({ health: HealthSchema }),
+  'app:started': Type.Object({ simCards: Type.Array(SimCardSchema, { description: 'the active SIM cards' }) }),
+  'sms:batch:received': Type.Object({ messages: Type.Array(SmsReceived) }),
+  'sms:batch:data-received': Type.Object({ messages: Type.Array(SmsDataReceived) }),
+  'mms:batch:received': Type.Object({ messages: Type.Array(MmsReceived) }),
+  'mms:batch:downloaded': Type.Object({ messages: Type.Array(MmsDownloaded) }),
 } as const satisfies Record<EventName, TSchema>;
 
 export type EventPayloads = { [E in EventName]: Static<(typeof PAYLOAD_SCHEMAS)[E]> };
@@ -64,6 +150,11 @@ export type EventPayload<E extends EventName = EventName> = EventPayloads[E];
 
 /** The keys each payload must carry (extra keys are allowed on the wire). */
 export const REQUIRED_PAYLOAD_KEYS: { [E in EventName]: readonly string[] } = Object.fromEntries(
+  EVENT_NAMES.map((name) => [name, [...(PAYLOAD_SCHEMAS[name].required ?? [])]]),
+) as unknown as { [E in EventName]: readonly string[] };
+
+/** Every key each payload may carry: the required ones and those left out when null. */
+export const PAYLOAD_KEYS_ALL: { [E in EventName]: readonly string[] } = Object.fromEntries(
   EVENT_NAMES.map((name) => [name, Object.keys(PAYLOAD_SCHEMAS[name].properties)]),
 ) as unknown as { [E in EventName]: readonly string[] };
 

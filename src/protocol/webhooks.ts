@@ -11,7 +11,11 @@ export const EventNameSchema = Type.Union(
 
 export const RegisterWebhookSchema = Type.Object(
   {
-    id: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 36 }), Type.Null()])),
+    id: Type.Optional(
+      Type.Union([Type.String({ maxLength: 36 }), Type.Null()], {
+        description: 'absent, null or "" generates one; an existing id replaces that webhook',
+      }),
+    ),
     url: Type.String({ minLength: 1, maxLength: 2048 }),
     event: EventNameSchema,
     deviceId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),

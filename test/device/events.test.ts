@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { startTestDevice, eventually } from '../helpers/device.ts';
+import { EVENT_NAMES } from '../../src/protocol/index.ts';
 
 // The seed's verification algorithm, written here independently of src/: hex HMAC-SHA256 of body + timestamp.
 function seedSignature(key: string, rawBody: string, timestamp: string): string {
@@ -12,11 +13,12 @@ function seedSignature(key: string, rawBody: string, timestamp: string): string 
 }
 
 // Exactly the keys the contract lists for each event.
+// (A SIM-less message leaves simNumber out: null fields are omitted, as the app's serialiser does.)
 const EXPECTED_KEYS: Record<string, string[]> = {
-  'sms:received': ['messageId', 'message', 'phoneNumber', 'simNumber', 'receivedAt'],
-  'sms:sent': ['messageId', 'phoneNumber', 'simNumber', 'sentAt'],
-  'sms:delivered': ['messageId', 'phoneNumber', 'simNumber', 'deliveredAt'],
-  'sms:failed': ['messageId', 'phoneNumber', 'simNumber', 'failedAt', 'reason'],
+  'sms:received': ['messageId', 'sender', 'recipient', 'simNumber', 'phoneNumber', 'message', 'receivedAt'],
+  'sms:sent': ['messageId', 'sender', 'recipient', 'phoneNumber', 'partsCount', 'sentAt'],
+  'sms:delivered': ['messageId', 'sender', 'recipient', 'phoneNumber', 'deliveredAt'],
+  'sms:failed': ['messageId', 'sender', 'recipient', 'phoneNumber', 'failedAt', 'reason'],
   'system:ping': ['health'],
 };
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+07:00$/; // the test device runs in Asia/Bangkok
@@ -37,7 +39,7 @@ after(async () => {
   await receiver.stop();
 });
 
-test('all five events arrive with exactly the contract keys, the envelope and a valid signature', async () => {
+test('the SMS events and the ping arrive with exactly the contract keys, the envelope and a valid signature', async () => {
   const incoming = await device.api.call('POST', '/sim/v1/incoming', {
     from: '+66812345678',
     text: 'Android is always a sweet treat!',
@@ -81,17 +83,22 @@ test('all five events arrive with exactly the contract keys, the envelope and a 
   }
   const received = seen.get('sms:received')!;
   assert.equal(received.message, 'Android is always a sweet treat!');
-  assert.equal(received.phoneNumber, '+66812345678');
+  assert.equal(received.sender, '+66812345678');
+  assert.equal(received.phoneNumber, '+66812345678', 'deprecated phoneNumber repeats the sender');
+  assert.equal(received.recipient, '+15550100001', "the receiving SIM's own number");
   assert.equal(received.simNumber, 1);
   assert.match(String(received.messageId), /^[0-9a-f]{16}$/);
   assert.match(String(received.receivedAt), TIMESTAMP);
 
   assert.equal(seen.get('sms:sent')!.messageId, sent.body.id);
-  assert.equal(seen.get('sms:sent')!.simNumber, null, 'default SIM is null');
+  assert.ok(!('simNumber' in seen.get('sms:sent')!), 'the default SIM is not named: simNumber is left out');
+  assert.equal(seen.get('sms:sent')!.sender, '+15550100001', "the default SIM's own number");
+  assert.equal(seen.get('sms:sent')!.partsCount, 1);
   assert.match(String(seen.get('sms:sent')!.sentAt), TIMESTAMP);
-  assert.equal(seen.get('sms:delivered')!.phoneNumber, '+15551230000');
+  assert.equal(seen.get('sms:delivered')!.recipient, '+15551230000');
+  assert.equal(seen.get('sms:delivered')!.phoneNumber, '+15551230000', 'deprecated phoneNumber repeats the recipient');
   assert.match(String(seen.get('sms:delivered')!.deliveredAt), TIMESTAMP);
-  assert.equal(seen.get('sms:failed')!.phoneNumber, '+15550000001');
+  assert.equal(seen.get('sms:failed')!.recipient, '+15550000001');
   assert.equal(seen.get('sms:failed')!.reason, 'RESULT_ERROR_GENERIC_FAILURE');
   const health = seen.get('system:ping')!.health as { status: string; checks: Record<string, unknown> };
   assert.ok(['pass', 'warn', 'fail'].includes(health.status));
@@ -149,4 +156,31 @@ test('magic recipients fail with their documented reasons and message state foll
     0,
     'no delivery report for any of these',
   );
+});
+
+test('every event, batch events too, registers on the Local API and is listed; "" and null ids get one', async () => {
+  const ids: string[] = [];
+  for (const [index, event] of EVENT_NAMES.entries()) {
+    const reply = await device.api.call('POST', '/webhooks', {
+      id: index % 2 ? '' : null,
+      url: `${receiver.url}/all`,
+      event,
+    });
+    assert.equal(reply.status, 201, `${event}: ${JSON.stringify(reply.body)}`);
+    assert.equal(reply.body.event, event);
+    assert.match(reply.body.id, /^[A-Za-z0-9_-]{21}$/, 'an id was generated');
+    ids.push(reply.body.id);
+  }
+  const listed = (await device.api.call('GET', '/webhooks')).body as { id: string; event: string }[];
+  assert.deepEqual(
+    listed
+      .filter((h) => ids.includes(h.id))
+      .map((h) => h.event)
+      .sort(),
+    [...EVENT_NAMES].sort(),
+  );
+  for (const id of ids) assert.equal((await device.api.call('DELETE', `/webhooks/${id}`)).status, 204);
+  const unknown = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/x`, event: 'sms:unknown' });
+  assert.equal(unknown.status, 400);
+  assert.match(unknown.body.message, /event/);
 });

@@ -5,6 +5,7 @@ import { TestReceiver } from '../helpers/receiver.ts';
 import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { officialClient } from '../server/helpers.ts';
+import { EVENT_NAMES } from '../../src/protocol/index.ts';
 
 let server: RunningServer;
 let serverDir: ReturnType<typeof tempDir>;
@@ -87,6 +88,45 @@ test('a webhook registered on the server reaches the device in under 1 s and is 
   await device.api.call('DELETE', `/webhooks/${local.body.id}`);
   await client.deleteWebhook(hook.id!);
   await eventually(() => device.context.webhooks.list('Cloud').length === 0, 'the Cloud list to be emptied', 2000);
+});
+
+test('every event, batch events too, registers on the server ("" and null ids get one) and syncs to the device', async () => {
+  const ids: string[] = [];
+  for (const [index, event] of EVENT_NAMES.entries()) {
+    const reply = await thirdParty('/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({ id: index % 2 ? '' : null, url: `${receiver.url}/all/${event}`, event }),
+    });
+    assert.equal(reply.status, 201, event);
+    const hook = (await reply.json()) as { id: string; event: string };
+    assert.equal(hook.event, event);
+    assert.match(hook.id, /^[A-Za-z0-9_-]{21}$/, 'an id was generated');
+    ids.push(hook.id);
+  }
+  const listed = (await (await thirdParty('/webhooks')).json()) as { id: string; event: string }[];
+  for (const event of EVENT_NAMES)
+    assert.ok(
+      listed.some((h) => h.event === event),
+      `${event} listed`,
+    );
+  await eventually(
+    () => ids.every((id) => device.context.webhooks.list('Cloud').some((h) => h.id === id)),
+    'the Cloud list to hold all of them',
+  );
+  const synced = device.context.webhooks.list('Cloud').filter((h) => ids.includes(h.id));
+  assert.deepEqual(synced.map((h) => h.event).sort(), [...EVENT_NAMES].sort());
+  const authorization = 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+  for (const id of ids) {
+    const reply = await fetch(`${server.thirdPartyUrl}/webhooks/${id}`, {
+      method: 'DELETE',
+      headers: { authorization },
+    });
+    assert.equal(reply.status, 204);
+  }
+  await eventually(
+    () => !device.context.webhooks.list('Cloud').some((h) => ids.includes(h.id)),
+    'the Cloud list to drop them again',
+  );
 });
 
 test('a message sent through the server is sent by the device; events reach the receiver and the state matches', async () => {

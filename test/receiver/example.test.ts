@@ -1,5 +1,5 @@
 // examples/receiver.ts, run exactly as its README says (`node --import tsx examples/receiver.ts`),
-// against a real device: it registers for all five events, handles each once, drops a redelivered
+// against a real device: it registers for every event, handles each once, drops a redelivered
 // duplicate, refuses a forged request, and removes its webhooks on SIGTERM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestDevice, eventually, tempDir, TEST_PASSWORD } from '../helpers/device.ts';
 import { createCa, issueServerCert } from '../../src/cli/pki.ts';
+import { EVENT_NAMES } from '../../src/protocol/index.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = ['sms:received', 'sms:sent', 'sms:delivered', 'sms:failed', 'system:ping'];
@@ -57,7 +58,7 @@ async function startExample(env: Record<string, string>): Promise<Example> {
   }
 }
 
-test('the example receiver registers itself, handles all five events, drops a duplicate and deregisters', async () => {
+test('the example receiver registers itself for every event, handles the SMS events and the ping, drops a duplicate and deregisters', async () => {
   // Time scale 0.1: a 3 s attempt timeout, which a freshly started process answers in time even on a busy machine.
   const device = await startTestDevice({ timeScale: 0.1 });
   let example: Example | undefined;
@@ -68,7 +69,7 @@ test('the example receiver registers itself, handles all five events, drops a du
 
     // Registered for each event, at its own URL.
     const hooks = (await device.api.call('GET', '/webhooks')).body as { id: string; url: string; event: string }[];
-    assert.deepEqual(hooks.map((h) => h.event).sort(), [...EVENTS].sort());
+    assert.deepEqual(hooks.map((h) => h.event).sort(), [...EVENT_NAMES].sort());
     assert.ok(hooks.every((h) => h.url === ready.url));
 
     await device.api.call('POST', '/sim/v1/incoming', { from: '+66812345678', text: 'hello example' });
@@ -91,7 +92,7 @@ test('the example receiver registers itself, handles all five events, drops a du
 
     const byEvent = (event: string) => handled().find((h) => h.event === event)!;
     assert.match(byEvent('sms:received').line, /from \+66812345678 \(SIM 1\): "hello example"$/);
-    assert.match(byEvent('sms:sent').line, /sent to \+15551230000 at /);
+    assert.match(byEvent('sms:sent').line, /sent to \+15551230000 in 1 part\(s\) at /);
     assert.match(byEvent('sms:delivered').line, /delivered to \+15551230000 at /);
     assert.match(byEvent('sms:failed').line, /to \+15550000001 failed: RESULT_ERROR_GENERIC_FAILURE$/);
     assert.match(byEvent('system:ping').line, /device health (pass|warn|fail)$/);
@@ -154,7 +155,7 @@ test('the example receiver registers itself, handles all five events, drops a du
     example.child.kill('SIGTERM');
     assert.equal(await example.exited, 0, lines.join('\n'));
     assert.ok(
-      lines.some((l) => /SIGTERM: deregistered 5 webhooks/.test(l)),
+      lines.some((l) => /SIGTERM: deregistered 14 webhooks/.test(l)),
       lines.join('\n'),
     );
     assert.deepEqual((await device.api.call('GET', '/webhooks')).body, []);

@@ -22,6 +22,7 @@ const BODY = JSON.stringify({
   payload: {
     messageId: 'abc123',
     message: 'Привет 👋',
+    sender: '6505551212',
     phoneNumber: '6505551212',
     simNumber: 1,
     receivedAt: '2024-06-22T15:46:11.000+07:00',
@@ -111,14 +112,14 @@ test('without a key requests are shown as not verified (no-secret); odd bodies a
   try {
     await post(listener.url, BODY, signedHeaders(KEY, BODY));
     await fetch(listener.url + 'plain', { method: 'PUT', body: 'not json' });
-    await post(listener.url, '{"event":"mms:received","id":"x1"}', {});
+    await post(listener.url, '{"event":"mms:sent","id":"x1"}', {});
     const [signed, plain, unknown] = listener.records;
     assert.deepEqual([signed.verified, signed.reason], [false, 'no-secret']);
     assert.match(signed.detail!, /--secret or --device/);
     assert.deepEqual([plain.method, plain.payload, plain.event], ['PUT', 'not json', null]);
     assert.match(plain.parseError!, /not JSON/);
     // Not a known event, but its ids are still shown.
-    assert.deepEqual([unknown.event, unknown.id], ['mms:received', 'x1']);
+    assert.deepEqual([unknown.event, unknown.id], ['mms:sent', 'x1']);
     assert.match(unknown.parseError!, /unknown event/);
   } finally {
     await listener.close();

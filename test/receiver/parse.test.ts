@@ -13,6 +13,7 @@ import {
 } from '../../src/receiver/index.ts';
 import {
   EVENT_NAMES,
+  PAYLOAD_KEYS_ALL,
   REQUIRED_PAYLOAD_KEYS,
   type Envelope,
   type EventName,
@@ -36,24 +37,43 @@ const health = {
   },
 };
 const at = '2024-06-22T15:46:11.000+07:00';
+const sms = { messageId: 'm1', sender: '+15550100001', recipient: '+15550100', simNumber: 2, phoneNumber: '+15550100' };
+const received = {
+  messageId: 'abc123',
+  sender: '6505551212',
+  recipient: '+15550100001',
+  simNumber: 1,
+  phoneNumber: '6505551212',
+  receivedAt: at,
+};
+const mmsReceived = {
+  ...received,
+  transactionId: 'T1',
+  subject: 'Photo',
+  size: 2048,
+  contentClass: 'IMAGE_BASIC',
+};
+const mmsDownloaded = {
+  ...received,
+  body: 'see attached',
+  subject: 'Photo',
+  attachments: [{ partId: 1, contentType: 'image/png', name: 'a.png', size: 3, data: 'AQID' }],
+};
 const SAMPLES = {
-  'sms:received': {
-    messageId: 'abc123',
-    message: 'Android is always a sweet treat!',
-    phoneNumber: '6505551212',
-    simNumber: 1,
-    receivedAt: at,
-  },
-  'sms:sent': { messageId: 'm1', phoneNumber: '+15550100', simNumber: null, sentAt: at },
-  'sms:delivered': { messageId: 'm1', phoneNumber: '+15550100', simNumber: 2, deliveredAt: at },
-  'sms:failed': {
-    messageId: 'm1',
-    phoneNumber: '+15550100',
-    simNumber: null,
-    failedAt: at,
-    reason: 'RESULT_ERROR_GENERIC_FAILURE',
-  },
+  'sms:received': { ...received, message: 'Android is always a sweet treat!' },
+  'sms:data-received': { ...received, data: 'AQID' },
+  'sms:sent': { ...sms, partsCount: 1, sentAt: at },
+  'sms:delivered': { ...sms, deliveredAt: at },
+  'sms:failed': { ...sms, failedAt: at, reason: 'RESULT_ERROR_GENERIC_FAILURE' },
+  'sms:cancelled': { ...sms, cancelledAt: at },
+  'mms:received': mmsReceived,
+  'mms:downloaded': mmsDownloaded,
   'system:ping': { health },
+  'app:started': { simCards: [{ slotIndex: 0, simNumber: 1, phoneNumber: '+15550100001' }] },
+  'sms:batch:received': { messages: [{ ...received, message: 'hi' }] },
+  'sms:batch:data-received': { messages: [{ ...received, data: 'AQID' }] },
+  'mms:batch:received': { messages: [mmsReceived] },
+  'mms:batch:downloaded': { messages: [mmsDownloaded] },
 } as const;
 const envelope = (event: string, payload: unknown) => ({
   deviceId: 'ffffffffceb0b1db0000018e937c815b',
@@ -69,15 +89,18 @@ function errorOf(body: Parameters<typeof parseWebhook>[0]): WebhookParseError {
   return (result as { error: WebhookParseError }).error;
 }
 
-test("the receiver's event list and required keys equal the protocol's (one source of truth)", () => {
+test("the receiver's event list and payload keys equal the protocol's (one source of truth)", () => {
   assert.deepEqual([...WEBHOOK_EVENTS], [...EVENT_NAMES]);
   for (const name of EVENT_NAMES) {
-    assert.deepEqual(Object.keys(PAYLOAD_KEYS[name]).sort(), [...REQUIRED_PAYLOAD_KEYS[name]].sort(), name);
+    const kinds = PAYLOAD_KEYS[name] as Record<string, string>;
+    assert.deepEqual(Object.keys(kinds).sort(), [...PAYLOAD_KEYS_ALL[name]].sort(), name);
+    const required = Object.keys(kinds).filter((key) => !kinds[key].endsWith('?'));
+    assert.deepEqual(required.sort(), [...REQUIRED_PAYLOAD_KEYS[name]].sort(), name);
   }
   assert.deepEqual(Object.keys(PAYLOAD_KEYS).sort(), [...EVENT_NAMES].sort());
 });
 
-test('parses each of the five events from text, bytes and an object', () => {
+test('parses each event from text, bytes and an object', () => {
   for (const [event, payload] of Object.entries(SAMPLES)) {
     const body = envelope(event, payload);
     for (const form of [
@@ -101,15 +124,23 @@ test('the result narrows by event (compile-time types, checked at run time here)
   const describe = (e: WebhookEvent): string => {
     switch (e.event) {
       case 'sms:received':
-        return `from ${e.payload.phoneNumber}: ${e.payload.message}`;
+        return `from ${e.payload.sender}: ${e.payload.message}`;
       case 'sms:sent':
-        return `sent at ${e.payload.sentAt}`;
+        return `sent at ${e.payload.sentAt} in ${e.payload.partsCount} part(s)`;
       case 'sms:delivered':
         return `delivered at ${e.payload.deliveredAt}`;
       case 'sms:failed':
         return `failed: ${e.payload.reason}`;
+      case 'sms:cancelled':
+        return `cancelled at ${e.payload.cancelledAt}`;
       case 'system:ping':
         return `health ${e.payload.health.status}`;
+      case 'app:started':
+        return `${e.payload.simCards.length} SIM(s)`;
+      case 'mms:downloaded':
+        return `${e.payload.attachments.length} part(s)`;
+      default:
+        return e.event;
     }
   };
   assert.equal(describe(result.event), 'failed: RESULT_ERROR_GENERIC_FAILURE');
@@ -123,9 +154,16 @@ test('extra keys are allowed, in the envelope and the payload', () => {
   assert.equal((result.event.payload as unknown as Record<string, unknown>).recipient, '+15550100');
 });
 
-test('every missing payload key is an error that names it', () => {
+test('every missing required payload key is an error that names it; optional ones may be absent or null', () => {
   for (const [event, payload] of Object.entries(SAMPLES)) {
     for (const key of Object.keys(payload)) {
+      if (!REQUIRED_PAYLOAD_KEYS[event as EventName].includes(key)) {
+        const { [key]: _left, ...without } = payload as Record<string, unknown>;
+        void _left;
+        assert.ok(parseWebhook(envelope(event, without)).ok, `${event} without ${key}`);
+        assert.ok(parseWebhook(envelope(event, { ...payload, [key]: null })).ok, `${event} with ${key}: null`);
+        continue;
+      }
       const partial: Record<string, unknown> = { ...payload };
       delete partial[key];
       const error = errorOf(envelope(event, partial));
@@ -154,6 +192,11 @@ test('wrong types are errors that name the key', () => {
     ['sms:received', { ...SAMPLES['sms:received'], simNumber: 0 }, 'payload.simNumber'],
     ['sms:received', { ...SAMPLES['sms:received'], simNumber: 1.5 }, 'payload.simNumber'],
     ['sms:received', { ...SAMPLES['sms:received'], message: 42 }, 'payload.message'],
+    ['sms:received', { ...SAMPLES['sms:received'], recipient: 42 }, 'payload.recipient'],
+    ['sms:sent', { ...SAMPLES['sms:sent'], partsCount: '1' }, 'payload.partsCount'],
+    ['mms:downloaded', { ...SAMPLES['mms:downloaded'], attachments: {} }, 'payload.attachments'],
+    ['app:started', { simCards: null }, 'payload.simCards'],
+    ['sms:batch:received', { messages: 'x' }, 'payload.messages'],
     ['sms:failed', { ...SAMPLES['sms:failed'], reason: null }, 'payload.reason'],
     ['system:ping', { health: 'ok' }, 'payload.health'],
     ['system:ping', { health: { status: 'pass' } }, 'payload.health'],
@@ -171,11 +214,11 @@ test('wrong types are errors that name the key', () => {
 });
 
 test('an unknown event is a typed error listing the known ones', () => {
-  const error = errorOf(envelope('mms:received', {}));
+  const error = errorOf(envelope('mms:sent', {}));
   assert.equal(error.code, 'unknown-event');
   assert.equal(error.key, 'event');
-  assert.match(error.message, /"mms:received"/);
-  assert.match(error.message, /sms:received, sms:sent, sms:delivered, sms:failed, system:ping/);
+  assert.match(error.message, /"mms:sent"/);
+  assert.match(error.message, /sms:received, sms:data-received, sms:sent, .*, mms:batch:downloaded/);
 });
 
 test('bodies that are not JSON objects are typed errors, never throws', () => {

@@ -110,7 +110,7 @@ test('3rdparty webhooks: every bad input is a 4xx with a message naming the prob
       mentions: /port 0/,
     },
     { method: 'POST', path: '/webhooks', body: { ...hook, id: 'x'.repeat(37) }, status: 400, mentions: /id/ },
-    { method: 'POST', path: '/webhooks', body: { ...hook, id: '' }, status: 400, mentions: /id/ },
+    { method: 'POST', path: '/webhooks', body: { ...hook, id: 7 }, status: 400, mentions: /id/ },
     {
       method: 'POST',
       path: '/webhooks',

@@ -20,28 +20,100 @@ export interface Health {
   checks: Record<string, HealthCheck>;
 }
 
-/** What each event's `payload` holds. Timestamps are ISO 8601 in the device's time zone. */
-export interface EventPayloads {
-  'sms:received': {
-    messageId: string;
-    message: string;
-    phoneNumber: string;
-    /** 1-based SIM slot, or null when the platform does not say */
-    simNumber: number | null;
-    receivedAt: string;
-  };
-  'sms:sent': { messageId: string; phoneNumber: string; simNumber: number | null; sentAt: string };
-  'sms:delivered': { messageId: string; phoneNumber: string; simNumber: number | null; deliveredAt: string };
-  'sms:failed': {
-    messageId: string;
-    phoneNumber: string;
-    simNumber: number | null;
-    failedAt: string;
-    /** Android-style failure reason, e.g. RESULT_ERROR_GENERIC_FAILURE */
-    reason: string;
-  };
-  'system:ping': { health: Health };
+/**
+ * The fields every SMS and MMS payload shares. A field that would be null is left out. `phoneNumber`
+ * is deprecated: it repeats `sender` for incoming messages and `recipient` for outgoing ones.
+ */
+interface IncomingFields {
+  messageId: string;
+  /** who sent it */
+  sender: string;
+  /** the receiving SIM's own number, when known */
+  recipient?: string;
+  /** 1-based SIM slot; absent when the platform does not say */
+  simNumber?: number;
+  /** @deprecated use `sender` */
+  phoneNumber: string;
 }
+interface OutgoingFields {
+  /** the id of the message */
+  messageId: string;
+  /** the sending SIM's own number, when known */
+  sender?: string;
+  /** the recipient this event is about */
+  recipient: string;
+  /** 1-based SIM slot; absent when the platform does not say */
+  simNumber?: number;
+  /** @deprecated use `recipient` */
+  phoneNumber: string;
+}
+
+/** A received SMS. `messageId` is a content digest: identical texts share it. */
+export interface SmsReceivedPayload extends IncomingFields {
+  message: string;
+  receivedAt: string;
+}
+/** A received data SMS; `data` is base64. */
+export interface SmsDataReceivedPayload extends IncomingFields {
+  data: string;
+  receivedAt: string;
+}
+/** An MMS notification: the message is announced, not yet downloaded. */
+export interface MmsReceivedPayload extends IncomingFields {
+  transactionId: string;
+  subject?: string;
+  /** bytes */
+  size: number;
+  contentClass?: string;
+  receivedAt: string;
+}
+export interface MmsAttachment {
+  partId: number;
+  contentType: string;
+  name?: string;
+  /** bytes */
+  size: number;
+  /** base64 */
+  data?: string;
+}
+/** A downloaded MMS with its parts. */
+export interface MmsDownloadedPayload extends IncomingFields {
+  body?: string;
+  subject?: string;
+  attachments: MmsAttachment[];
+  receivedAt: string;
+}
+export interface SimCard {
+  /** 0-based physical slot */
+  slotIndex: number;
+  /** 1-based, as messages name it */
+  simNumber: number;
+  phoneNumber?: string;
+  carrierName?: string;
+  iccid?: string;
+}
+
+/** What each event's `payload` holds (after evaluation, so the type reads as plain objects). */
+export type EventPayloads = Evaluate<{
+  'sms:received': SmsReceivedPayload;
+  'sms:data-received': SmsDataReceivedPayload;
+  /** `partsCount`: how many SMS parts the text took */
+  'sms:sent': OutgoingFields & { partsCount: number; sentAt: string };
+  'sms:delivered': OutgoingFields & { deliveredAt: string };
+  /** `reason`: Android-style, e.g. RESULT_ERROR_GENERIC_FAILURE */
+  'sms:failed': OutgoingFields & { failedAt: string; reason: string };
+  'sms:cancelled': OutgoingFields & { cancelledAt: string };
+  'mms:received': MmsReceivedPayload;
+  'mms:downloaded': MmsDownloadedPayload;
+  'system:ping': { health: Health };
+  /** once per device start */
+  'app:started': { simCards: SimCard[] };
+  'sms:batch:received': { messages: SmsReceivedPayload[] };
+  'sms:batch:data-received': { messages: SmsDataReceivedPayload[] };
+  'mms:batch:received': { messages: MmsReceivedPayload[] };
+  'mms:batch:downloaded': { messages: MmsDownloadedPayload[] };
+}>;
+type Evaluate<T> = { [K in keyof T]: { [P in keyof T[K]]: T[K][P] } };
 
 export type EventName = keyof EventPayloads;
 
@@ -54,30 +126,71 @@ export interface Envelope<E extends EventName = EventName> {
   webhookId: string;
 }
 
-/** The five events a device sends, in the order the docs list them. */
+/** The events a device sends, in the order the docs list them; the last four are batches. */
 export const WEBHOOK_EVENTS = [
   'sms:received',
+  'sms:data-received',
   'sms:sent',
   'sms:delivered',
   'sms:failed',
+  'sms:cancelled',
+  'mms:received',
+  'mms:downloaded',
   'system:ping',
+  'app:started',
+  'sms:batch:received',
+  'sms:batch:data-received',
+  'mms:batch:received',
+  'mms:batch:downloaded',
 ] as const satisfies readonly EventName[];
 
-type KeyKind = 'string' | 'sim' | 'health';
+/** How a payload key is checked; a kind ending in `?` may be absent (or null). */
+type KeyKind = 'string' | 'string?' | 'integer' | 'sim?' | 'health' | 'array';
 
-/** The keys each payload must carry and what each must hold. Extra keys are allowed. */
+const incomingKeys = {
+  messageId: 'string',
+  sender: 'string',
+  recipient: 'string?',
+  simNumber: 'sim?',
+  phoneNumber: 'string',
+} as const;
+const outgoingKeys = {
+  messageId: 'string',
+  sender: 'string?',
+  recipient: 'string',
+  simNumber: 'sim?',
+  phoneNumber: 'string',
+} as const;
+
+/** Every key of each payload and what it must hold. Extra keys are allowed. */
 export const PAYLOAD_KEYS: { [E in EventName]: Readonly<Record<keyof EventPayloads[E], KeyKind>> } = {
-  'sms:received': {
-    messageId: 'string',
-    message: 'string',
-    phoneNumber: 'string',
-    simNumber: 'sim',
+  'sms:received': { ...incomingKeys, message: 'string', receivedAt: 'string' },
+  'sms:data-received': { ...incomingKeys, data: 'string', receivedAt: 'string' },
+  'sms:sent': { ...outgoingKeys, partsCount: 'integer', sentAt: 'string' },
+  'sms:delivered': { ...outgoingKeys, deliveredAt: 'string' },
+  'sms:failed': { ...outgoingKeys, failedAt: 'string', reason: 'string' },
+  'sms:cancelled': { ...outgoingKeys, cancelledAt: 'string' },
+  'mms:received': {
+    ...incomingKeys,
+    transactionId: 'string',
+    subject: 'string?',
+    size: 'integer',
+    contentClass: 'string?',
     receivedAt: 'string',
   },
-  'sms:sent': { messageId: 'string', phoneNumber: 'string', simNumber: 'sim', sentAt: 'string' },
-  'sms:delivered': { messageId: 'string', phoneNumber: 'string', simNumber: 'sim', deliveredAt: 'string' },
-  'sms:failed': { messageId: 'string', phoneNumber: 'string', simNumber: 'sim', failedAt: 'string', reason: 'string' },
+  'mms:downloaded': {
+    ...incomingKeys,
+    body: 'string?',
+    subject: 'string?',
+    attachments: 'array',
+    receivedAt: 'string',
+  },
   'system:ping': { health: 'health' },
+  'app:started': { simCards: 'array' },
+  'sms:batch:received': { messages: 'array' },
+  'sms:batch:data-received': { messages: 'array' },
+  'mms:batch:received': { messages: 'array' },
+  'mms:batch:downloaded': { messages: 'array' },
 };
 
 /** One webhook request, narrowed by `event`: `if (e.event === 'sms:failed') e.payload.reason`. */
@@ -147,6 +260,7 @@ export function parseWebhook(body: string | Uint8Array | object): ParseResult {
 
   for (const [key, kind] of Object.entries(PAYLOAD_KEYS[event]) as [string, KeyKind][]) {
     const path = `payload.${key}`;
+    if (kind.endsWith('?') && (!Object.hasOwn(payload, key) || payload[key] === null)) continue;
     if (!Object.hasOwn(payload, key)) return failure('missing-key', `${event} payload has no "${key}"`, path);
     const problem = checkKind(payload[key], kind);
     if (problem) return failure('wrong-type', `"${path}" ${problem}, got ${kindOf(payload[key])}`, path);
@@ -157,12 +271,15 @@ export function parseWebhook(body: string | Uint8Array | object): ParseResult {
 function checkKind(value: unknown, kind: KeyKind): string | undefined {
   switch (kind) {
     case 'string':
+    case 'string?':
       return typeof value === 'string' ? undefined : 'must be a string';
-    case 'sim':
-      // The key is always there; null means the platform did not say which SIM.
-      return value === null || (Number.isInteger(value) && (value as number) >= 1)
-        ? undefined
-        : 'must be a SIM number (1, 2, …) or null';
+    case 'integer':
+      return Number.isInteger(value) ? undefined : 'must be an integer';
+    case 'sim?':
+      // Absent (or null) when the platform does not say which SIM.
+      return Number.isInteger(value) && (value as number) >= 1 ? undefined : 'must be a SIM number (1, 2, …)';
+    case 'array':
+      return Array.isArray(value) ? undefined : 'must be an array';
     case 'health':
       return isPlainObject(value) && typeof value.status === 'string' && isPlainObject(value.checks)
         ? undefined

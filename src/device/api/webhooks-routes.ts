@@ -48,7 +48,7 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
         if (urlProblem) throw new InvalidInputError(urlProblem);
         const hook = {
           source: 'Local' as const,
-          id: body.id ?? newId(),
+          id: body.id || newId(), // absent, null or "": generate one
           url: body.url,
           event: body.event,
           deviceId: body.deviceId ?? null,

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../../shared/errors.ts';
+import type { SimCard } from '../../protocol/index.ts';
 
 /** One SMS to one recipient, as handed to the transport. */
 export interface OutgoingSms {
@@ -38,6 +39,8 @@ export interface ReceivedSms {
  */
 export interface SmsCarrier {
   readonly simCount: number;
+  /** The SIM cards in the phone, slot by slot: their own numbers and carriers, when known. */
+  readonly simCards: readonly SimCard[];
   /** Resolves when the network accepted the SMS (sent) or refused it. */
   send(sms: OutgoingSms): Promise<SendOutcome>;
   onDeliveryReport(handler: (report: DeliveryReport) => void): void;
@@ -56,4 +59,9 @@ export function requireSim(carrier: Pick<SmsCarrier, 'simCount'>, simNumber: num
   if (simNumber != null && simNumber > carrier.simCount) {
     throw new InvalidInputError(`simNumber ${simNumber} does not exist: this device has ${carrier.simCount} SIM(s)`);
   }
+}
+
+/** The SIM's own number, when the carrier knows it (the `sender` of outgoing events). */
+export function simPhoneNumber(carrier: Pick<SmsCarrier, 'simCards'>, simNumber: number | null): string | undefined {
+  return carrier.simCards.find((card) => card.simNumber === (simNumber ?? 1))?.phoneNumber;
 }

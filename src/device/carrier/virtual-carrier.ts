@@ -1,4 +1,5 @@
 import type { Clock } from '../../shared/clock.ts';
+import type { SimCard } from '../../protocol/index.ts';
 import {
   requireSim,
   type DeliveryReport,
@@ -22,9 +23,56 @@ export const MAGIC_RECIPIENTS: Record<string, { outcome: 'refused'; reason: stri
 
 export const digitsOnly = (phone: string): string => phone.replace(/\D/g, '');
 
+/** What a virtual SIM card is given: its own number and its carrier's name, both optional. */
+export interface VirtualSimCard {
+  phoneNumber?: string;
+  carrierName?: string;
+}
+
+/** The SIM cards a device gets when it is not told: numbers and ICCIDs made up from the slot. */
+export function defaultSimCards(count: number): VirtualSimCard[] {
+  return Array.from({ length: count }, (_, slot) => ({
+    phoneNumber: `+1555010${String(slot + 1).padStart(4, '0')}`,
+    carrierName: 'Virtual Mobile',
+  }));
+}
+
+/**
+ * Read `--sims`: a count (`2`), or the cards themselves, comma-separated, each
+ * `number[:carrier name]` (`+15550100001:Virtual Mobile,+15550100002:Other Net`); an empty number
+ * leaves it unknown (`:Virtual Mobile`). Returns an error message for anything else.
+ */
+export function parseSimCards(spec: string): VirtualSimCard[] | string {
+  const trimmed = spec.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const count = Number(trimmed);
+    if (count < 1 || count > 8) return `--sims must be 1 to 8 SIM cards, got ${count}`;
+    return defaultSimCards(count);
+  }
+  const cards = trimmed.split(',').map((entry) => {
+    const colon = entry.indexOf(':');
+    const phoneNumber = (colon < 0 ? entry : entry.slice(0, colon)).trim();
+    const carrierName = colon < 0 ? '' : entry.slice(colon + 1).trim();
+    return { phoneNumber, carrierName };
+  });
+  if (cards.length > 8) return `--sims must be 1 to 8 SIM cards, got ${cards.length}`;
+  for (const card of cards) {
+    if (card.phoneNumber && !/^\+?\d{3,20}$/.test(card.phoneNumber))
+      return `--sims: "${card.phoneNumber}" is not a phone number (digits, optionally after +)`;
+    if (card.carrierName.length > 64) return '--sims: a carrier name is at most 64 characters';
+  }
+  return cards.map((card) => ({
+    ...(card.phoneNumber ? { phoneNumber: card.phoneNumber } : {}),
+    ...(card.carrierName ? { carrierName: card.carrierName } : {}),
+  }));
+}
+
 export interface VirtualCarrierOptions {
   clock: Clock;
+  /** how many SIM cards, with made-up numbers (ignored when `sims` is given) */
   simCount?: number;
+  /** the SIM cards, slot by slot */
+  sims?: VirtualSimCard[];
   /** how long the network takes to accept an SMS, ms */
   sendDelayMs?: number;
   /** how long after sending the delivery report comes, ms */
@@ -34,12 +82,21 @@ export interface VirtualCarrierOptions {
 /** A deterministic in-process SMS network. */
 export class VirtualCarrier implements SmsCarrier {
   readonly simCount: number;
+  readonly simCards: readonly SimCard[];
   private readonly reportHandlers: ((report: DeliveryReport) => void)[] = [];
   private incomingHandler: ((sms: IncomingSms) => ReceivedSms) | undefined;
   private readonly timers = new Set<unknown>();
 
   constructor(private readonly options: VirtualCarrierOptions) {
-    this.simCount = options.simCount ?? 1;
+    const sims = options.sims ?? defaultSimCards(options.simCount ?? 1);
+    this.simCards = sims.map((sim, slot) => ({
+      slotIndex: slot,
+      simNumber: slot + 1,
+      ...(sim.phoneNumber ? { phoneNumber: sim.phoneNumber } : {}),
+      ...(sim.carrierName ? { carrierName: sim.carrierName } : {}),
+      iccid: `8999001${String(slot + 1).padStart(12, '0')}`,
+    }));
+    this.simCount = this.simCards.length;
   }
 
   send(sms: OutgoingSms): Promise<SendOutcome> {

@@ -47,7 +47,7 @@ export class WebhooksService {
     const now = this.clock.now();
     const stored = await this.repo.upsertWebhook({
       userId,
-      id: request.id ?? newId(),
+      id: request.id || newId(), // absent, null or "": generate one
       url: request.url,
       event: request.event,
       deviceId,
