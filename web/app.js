@@ -7,6 +7,7 @@ import { useEffect, useState } from '/ui/hooks.mjs';
 import { runtime } from './runtime.js';
 import { html } from './ui.js';
 import { useLiveStream } from './live-stream.js';
+import { OverviewPage } from './pages/overview.js';
 import { DevicesPage } from './pages/devices.js';
 import { WebhooksPage } from './pages/webhooks.js';
 import { DeliveriesPage } from './pages/deliveries.js';
@@ -14,6 +15,7 @@ import { LivePage } from './pages/live.js';
 import { SendPage } from './pages/send.js';
 
 const PAGES = [
+  { id: 'overview', title: 'Overview', component: OverviewPage },
   { id: 'devices', title: 'Devices', component: DevicesPage },
   { id: 'webhooks', title: 'Webhooks', component: WebhooksPage },
   { id: 'deliveries', title: 'Deliveries', component: DeliveriesPage },

@@ -7,3 +7,4 @@ export * from './signing.ts';
 export * from './mobile.ts';
 export * from './deliveries.ts';
 export * from './push.ts';
+export * from './stats.ts';

@@ -62,6 +62,8 @@ function loadAssets(): Map<string, Asset> {
     readFileSync(moduleOf('preact/hooks', 'hooks.mjs'), 'utf8').replace(/from\s*"preact"/g, 'from"/ui/preact.mjs"'),
   );
   add('htm.mjs', readFileSync(moduleOf('htm', 'htm.mjs')));
+  add('uplot.mjs', readFileSync(moduleOf('uplot', 'uPlot.esm.js')));
+  add('uplot.css', readFileSync(moduleOf('uplot', 'uPlot.min.css')));
   add('vocabulary.js', vocabularyModule());
   return assets;
 }

@@ -1,53 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
 import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
-
-/** Debian's chromium (scripts/ensure-services.sh installs it); never a downloaded browser. */
-const CHROMIUM = process.env.SMSGATE_CHROMIUM ?? '/usr/bin/chromium';
-const OUTPUT = fileURLToPath(new URL('../../test-output/dashboard/', import.meta.url));
-const TIMEOUT = 15_000;
-
-async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${OUTPUT}${name}.png`, fullPage: true });
-}
-
-/** Health-check names (e.g. messages:failed) that the layout wrapped onto more than one line. */
-async function brokenCheckNames(page: Page): Promise<string[]> {
-  await page.locator('table.checks td.mono').first().waitFor({ timeout: TIMEOUT });
-  return page.evaluate(() =>
-    Array.from(document.querySelectorAll('table.checks td.mono')).flatMap((cell) => {
-      const range = document.createRange();
-      range.selectNodeContents(cell);
-      const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
-      return lines.size > 1 ? [cell.textContent ?? ''] : [];
-    }),
-  );
-}
-
-/** Navigate with the app's own nav links, as a user would. */
-async function open(page: Page, title: string): Promise<void> {
-  await page.locator('nav a', { hasText: title }).click();
-  await page.locator('main h2', { hasText: title }).waitFor({ timeout: TIMEOUT });
-}
+import { OUTPUT, TIMEOUT, brokenCheckNames, launch, open, shot } from './browser.ts';
 
 test(
   'dashboard against smsgate up: webhook, incoming SMS live and delivered, failing redelivery; the server shows what the device reports',
@@ -82,6 +40,8 @@ test(
       page.on('pageerror', (error) => pageErrors.push(error.message));
       const response = await page.goto(`${deviceUrl}/`);
       assert.equal(response?.status(), 200);
+      await page.locator('main h2', { hasText: 'Overview' }).waitFor({ timeout: TIMEOUT }); // the landing page
+      await open(page, 'Devices');
       await page.locator('[data-testid="device-row"]').waitFor({ timeout: TIMEOUT });
       assert.match(await page.locator('[data-testid="device-row"]').innerText(), /linked to a server/);
       await page.locator('.stream.on').waitFor({ timeout: TIMEOUT }); // the live stream is connected
@@ -174,6 +134,7 @@ test(
       const serverPage = await serverContext.newPage();
       serverPage.on('pageerror', (error) => pageErrors.push(error.message));
       assert.equal((await serverPage.goto(`${serverUrl}/`))?.status(), 200);
+      await open(serverPage, 'Devices');
       await serverPage
         .locator('[data-testid="device-row"]', { hasText: 'virtual device' })
         .waitFor({ timeout: TIMEOUT });

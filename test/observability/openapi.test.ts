@@ -235,6 +235,7 @@ const DEVICE_OPERATION_IDS = {
   'GET /sim/v1/network': 'getSimulatedNetwork',
   'POST /sim/v1/network': 'setSimulatedNetwork',
   'GET /dashboard/overview': 'getDashboardOverview',
+  'GET /stats': 'getActivityStats',
   'GET /events/stream': 'streamEvents',
 };
 
@@ -260,6 +261,7 @@ const SERVER_OPERATION_IDS = {
   'PATCH /3rdparty/v1/settings': 'updateSettings',
   'PUT /3rdparty/v1/settings': 'replaceSettings',
   'GET /3rdparty/v1/deliveries': 'listDeliveries',
+  'GET /3rdparty/v1/stats': 'getActivityStats',
   'GET /3rdparty/v1/deliveries/{id}': 'getDelivery',
   'POST /3rdparty/v1/deliveries/{id}/redeliver': 'redeliver',
   'GET /3rdparty/v1/events/stream': 'streamEvents',

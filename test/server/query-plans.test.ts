@@ -14,6 +14,9 @@ const WHOLE_TABLE_READS: Record<string, RegExp> = {
   users: /FROM users ORDER BY created_at, login/,
   // the queue-depth metric sums over every device's health report
   devices: /json_extract\(health/,
+  // the Overview's window functions run over a CTE holding only the rows the indexed query chose
+  ranked: /ROW_NUMBER\(\) OVER \(PARTITION BY bucket/,
+  failing: /ROW_NUMBER\(\) OVER \(PARTITION BY d\.webhook_id/,
 };
 
 /** Bind parameters for EXPLAIN: NULL for each `?` and each `:name` (EXPLAIN does not read them). */

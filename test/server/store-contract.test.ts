@@ -10,6 +10,7 @@ import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import { createTestDatabase } from '../postgres/helpers.ts';
 import type { MessageRecord } from '../../src/server/messages/repository.ts';
 import type { ReportedDelivery } from '../../src/protocol/index.ts';
+import { assembleStats, statsWindowFor } from '../../src/shared/stats.ts';
 
 /**
  * The repository contract: every store implementation must give the same answers. A new
@@ -691,6 +692,100 @@ for (const impl of IMPLEMENTATIONS) {
         (await store.deliveries.listUserDeliveries(u, { limit: 10 })).map((x) => x.id),
         ['kept-1'],
       );
+    });
+
+    test("stats: attempts per minute by outcome with nearest-rank p50/p99, messages by the minute they reached a state, the most failing webhooks; only the user's, only in the range", async () => {
+      const [u, v] = [await user(), await user()];
+      const [d, dv] = [await device(u), await device(v)];
+      const minute = (m: number, ms = 0) => m * 60_000 + ms;
+      const attempt = (
+        number: number,
+        startedAt: number,
+        durationMs: number,
+        status: number | null,
+        outcome: 'succeeded' | 'retry' | 'failed',
+        error: string | null = null,
+      ) => ({
+        number,
+        startedAt,
+        durationMs,
+        status,
+        error,
+        responsePreview: null,
+        outcome,
+      });
+      // minute 99: one delivery tried 100 times, durations 1..100 ms, the last one answered 200
+      const many = reported('many', 100, minute(99, 5000), {
+        attemptLog: Array.from({ length: 100 }, (_, i) =>
+          attempt(i + 1, minute(99, (i + 1) * 10), 100 - i, i === 99 ? 200 : 500, i === 99 ? 'succeeded' : 'retry'),
+        ),
+      });
+      // minute 100: another webhook refused, then gave up on with a 503
+      const bad = reported('bad', 2, minute(100, 3000), {
+        webhookId: 'hook-2',
+        url: 'https://e.com/bad',
+        state: 'failed',
+        attemptLog: [
+          attempt(1, minute(100, 1000), 7, null, 'retry', 'connect ECONNREFUSED'),
+          attempt(2, minute(100, 2000), 3, 503, 'failed'),
+        ],
+      });
+      const old = reported('old', 1, minute(10), { attemptLog: [attempt(1, minute(10), 5, 500, 'failed')] });
+      await store.deliveries.saveReport(d, u, [many, bad, old], minute(100), 100);
+      await store.deliveries.saveReport(
+        dv,
+        v,
+        [reported('theirs', 1, minute(100), { attemptLog: [attempt(1, minute(100), 1, 500, 'failed')] })],
+        minute(100),
+        100,
+      );
+      const m = message(u, d);
+      await store.messages.insertMessage(m);
+      const recipients = (state: 'Sent' | 'Delivered') =>
+        m.recipients.map((r) => ({ phoneNumber: r.phoneNumber, state }));
+      await store.messages.applyStateReport(
+        d,
+        { id: m.id, state: 'Sent', recipients: recipients('Sent'), states: { Sent: minute(99, 1) } },
+        minute(99, 1),
+      );
+      await store.messages.applyStateReport(
+        d,
+        { id: m.id, state: 'Delivered', recipients: recipients('Delivered'), states: { Delivered: minute(100, 1) } },
+        minute(100, 1),
+      );
+
+      const window = statsWindowFor('hour', minute(100, 30_000));
+      assert.equal(window.since, minute(41));
+      const stats = assembleStats('hour', window, {
+        ...(await twin.deliveries.activityStats(u, window)),
+        queueDepth: 0,
+      });
+      assert.deepEqual(stats.attempts, [
+        { at: new Date(minute(99)).toISOString(), succeeded: 1, retried: 99, failed: 0, p50Ms: 50, p99Ms: 99 },
+        { at: new Date(minute(100)).toISOString(), succeeded: 0, retried: 1, failed: 1, p50Ms: 3, p99Ms: 7 },
+      ]);
+      assert.deepEqual(stats.messages, [
+        { at: new Date(minute(99)).toISOString(), sent: 1, delivered: 0, failed: 0 },
+        { at: new Date(minute(100)).toISOString(), sent: 0, delivered: 1, failed: 0 },
+      ]);
+      assert.deepEqual(stats.failingWebhooks, [
+        {
+          webhookId: 'hook-1',
+          url: 'https://e.com/hook',
+          failures: 99,
+          lastFailedAt: new Date(minute(99, 990)).toISOString(),
+          lastError: 'HTTP 500',
+        },
+        {
+          webhookId: 'hook-2',
+          url: 'https://e.com/bad',
+          failures: 2,
+          lastFailedAt: new Date(minute(100, 2000)).toISOString(),
+          lastError: 'HTTP 503',
+        },
+      ]);
+      const day = await store.deliveries.activityStats(u, statsWindowFor('day', minute(100, 30_000)));
+      assert.equal(day.attempts.length, 3, 'the day also holds minute 10');
     });
 
     test('devices: the Local webhook list a device reports is kept (never an older one), for its user only; queue depths come from health reports', async () => {

@@ -2,7 +2,9 @@ import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
-import { HealthSchema, WebhookSchema } from '../../protocol/index.ts';
+import { ActivityStatsSchema, HealthSchema, StatsQuerySchema, WebhookSchema } from '../../protocol/index.ts';
+import { DeviceStats } from '../store/stats.ts';
+import { assembleStats, statsWindowFor } from '../../shared/stats.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import { systemClock } from '../../shared/clock.ts';
@@ -59,6 +61,28 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
         cloud: ctx.webhooks.list('Cloud').map(toWireWebhook),
       },
     }),
+  );
+
+  const stats = new DeviceStats(ctx.db);
+  app.get(
+    '/stats',
+    {
+      config: { scope: 'deliveries:read' },
+      schema: {
+        tags: ['dashboard'],
+        summary:
+          'Delivery attempts per minute by outcome with their p50/p99 duration, messages sent/delivered/failed per minute, queue depth and the most failing webhooks, over the last hour or day',
+        operationId: 'getActivityStats',
+        querystring: StatsQuerySchema,
+        response: { 200: ActivityStatsSchema },
+      },
+    },
+    async (request) => {
+      const range = request.query.range ?? 'hour';
+      const window = statsWindowFor(range, ctx.clock.now());
+      const queue = ctx.outbox.countByState();
+      return assembleStats(range, window, { ...stats.read(window), queueDepth: queue.pending + queue.sending });
+    },
   );
 
   app.get(

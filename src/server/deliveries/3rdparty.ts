@@ -9,6 +9,8 @@ import {
   ErrorBodySchema,
   EventNameSchema,
   STORED_DELIVERY_STATES,
+  ActivityStatsSchema,
+  StatsQuerySchema,
 } from '../../protocol/index.ts';
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import type { ServerContext } from '../context.ts';
@@ -79,6 +81,22 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
       const { query } = request;
       return ctx.deliveries.list(userOf(request).id, { ...query, limit: query.limit ?? 50 });
     },
+  );
+
+  app.get(
+    '/stats',
+    {
+      config: { scope: 'deliveries:read' },
+      schema: {
+        tags,
+        summary:
+          "Your devices' delivery attempts per minute by outcome with their p50/p99 duration, messages sent/delivered/failed per minute, queue depth and the most failing webhooks, over the last hour or day",
+        operationId: 'getActivityStats',
+        querystring: StatsQuerySchema,
+        response: { 200: ActivityStatsSchema },
+      },
+    },
+    async (request) => ctx.deliveries.stats(userOf(request).id, request.query.range ?? 'hour'),
   );
 
   app.get(

@@ -8,6 +8,7 @@ import {
   type DeviceAttemptRecord,
   type DeviceDeliveryRecord,
   type SavedReport,
+  type StatsRows,
 } from './repository.ts';
 import {
   DELIVERIES_SQL,
@@ -18,7 +19,10 @@ import {
   toDeviceDelivery,
   type DeviceAttemptRow,
   type DeviceDeliveryRow,
+  STATS_SQL,
+  statsParams,
 } from './repository.shared.ts';
+import type { StatsWindow } from '../../shared/stats.ts';
 
 /** A report's rows, each table in one statement for the whole report (unnest); the others: DELIVERIES_SQL. */
 const POSTGRES_DELIVERIES_SQL = {
@@ -159,6 +163,16 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
   async listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]> {
     const { rows } = await query(this.pool, deliveryList(filter), { userId, ...filter });
     return rows.map(toDeviceDelivery);
+  }
+
+  async activityStats(userId: string, window: StatsWindow): Promise<StatsRows> {
+    const params = statsParams(userId, window);
+    const [attempts, messages, failing] = await Promise.all([
+      query(this.pool, STATS_SQL.attempts, params.attempts),
+      query(this.pool, STATS_SQL.messages, params.attempts),
+      query(this.pool, STATS_SQL.failing, params.failing),
+    ]);
+    return { attempts: attempts.rows, messages: messages.rows, failing: failing.rows };
   }
 
   async getUserDelivery(

@@ -1,6 +1,13 @@
 import type { AttemptOutcome, EventName, WebhookSource } from '../../protocol/index.ts';
 import { sql, type Sql } from '../store/sql.ts';
 import type { DeliveryListFilter, DeviceAttemptRecord, DeviceDeliveryRecord } from './repository.ts';
+import {
+  ATTEMPT_BUCKET_COLUMNS,
+  type AttemptBucketRow,
+  type FailingWebhookRow,
+  type MessageBucketRow,
+  type StatsWindow,
+} from '../../shared/stats.ts';
 
 /** A row as both stores return it. */
 export interface DeviceDeliveryRow {
@@ -112,3 +119,55 @@ export function deliveryList(filter: DeliveryListFilter): Sql<DeliveryListParams
     `SELECT ${DEVICE_DELIVERY_COLUMNS} FROM device_deliveries WHERE ${where} ORDER BY seq DESC LIMIT :limit`,
   );
 }
+
+type StatsParams = { userId: string; since: number; until: number; bucketMs: number };
+
+/**
+ * The Overview's aggregates over what the user's devices reported, in one-minute buckets; the same
+ * text on both stores. Message states live beside the deliveries because the Overview reads them
+ * together; the message_states table is the messages domain's.
+ */
+export const STATS_SQL = {
+  attempts: sql<StatsParams, AttemptBucketRow>(
+    'stats.attempts',
+    `WITH in_window AS (
+       SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms, a.outcome
+         FROM device_attempts a JOIN device_deliveries d ON d.device_id = a.device_id AND d.id = a.delivery_id
+        WHERE d.user_id = :userId AND a.started_at >= :since AND a.started_at <= :until
+     ), ranked AS (
+       SELECT bucket, duration_ms, outcome,
+              ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ms) AS nth,
+              COUNT(*) OVER (PARTITION BY bucket) AS total
+         FROM in_window
+     )
+     SELECT ${ATTEMPT_BUCKET_COLUMNS} FROM ranked GROUP BY bucket ORDER BY bucket`,
+  ),
+  messages: sql<StatsParams, MessageBucketRow>(
+    'stats.messages',
+    `SELECT at - at % :bucketMs AS bucket,
+            SUM(CASE WHEN state = 'Sent' THEN 1 ELSE 0 END) AS sent,
+            SUM(CASE WHEN state = 'Delivered' THEN 1 ELSE 0 END) AS delivered,
+            SUM(CASE WHEN state = 'Failed' THEN 1 ELSE 0 END) AS failed
+       FROM message_states
+      WHERE user_id = :userId AND state IN ('Sent', 'Delivered', 'Failed') AND at >= :since AND at <= :until
+      GROUP BY bucket ORDER BY bucket`,
+  ),
+  failing: sql<Omit<StatsParams, 'bucketMs'> & { failingLimit: number }, FailingWebhookRow>(
+    'stats.failing-webhooks',
+    `WITH failing AS (
+       SELECT d.webhook_id, d.url, a.started_at, COALESCE(a.error, 'HTTP ' || a.status) AS error,
+              ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY a.started_at DESC, a.number DESC) AS recency,
+              COUNT(*) OVER (PARTITION BY d.webhook_id) AS failures
+         FROM device_attempts a JOIN device_deliveries d ON d.device_id = a.device_id AND d.id = a.delivery_id
+        WHERE d.user_id = :userId AND a.started_at >= :since AND a.started_at <= :until AND a.outcome <> 'succeeded'
+     )
+     SELECT webhook_id, url, failures, started_at AS last_failed_at, error AS last_error
+       FROM failing WHERE recency = 1
+      ORDER BY failures DESC, last_failed_at DESC LIMIT :failingLimit`,
+  ),
+};
+
+export const statsParams = (userId: string, w: StatsWindow) => ({
+  attempts: { userId, since: w.since, until: w.until, bucketMs: w.bucketMs },
+  failing: { userId, since: w.since, until: w.until, failingLimit: w.failingLimit },
+});

@@ -1,6 +1,7 @@
 import type { ReportedDelivery } from '../../protocol/index.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
+import type { StatsWindow } from '../../shared/stats.ts';
 import {
   PENDING_KEPT_FACTOR,
   type DeliveriesRepository,
@@ -8,12 +9,15 @@ import {
   type DeviceAttemptRecord,
   type DeviceDeliveryRecord,
   type SavedReport,
+  type StatsRows,
 } from './repository.ts';
 import {
   DELIVERIES_SQL,
   DEVICE_ATTEMPT_COLUMNS,
   DEVICE_DELIVERY_COLUMNS,
   deliveryList,
+  STATS_SQL,
+  statsParams,
   toDeviceAttempt,
   toDeviceDelivery,
   type DeliveryListParams,
@@ -23,10 +27,12 @@ import {
 
 export class SqliteDeliveriesRepository implements DeliveriesRepository {
   private readonly statements;
+  private readonly stats;
   private readonly lists;
   private readonly saveTx;
 
   constructor(db: SqliteDb) {
+    this.stats = prepareAll(db, STATS_SQL);
     this.statements = {
       ...prepareAll(db, DELIVERIES_SQL),
       // Inserted, or replaced only by a newer version of the delivery; RETURNING says which happened.
@@ -124,6 +130,15 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
       .get<DeliveryListParams, DeviceDeliveryRow>(deliveryList(filter).text)
       .all({ userId, ...filter })
       .map(toDeviceDelivery);
+  }
+
+  async activityStats(userId: string, window: StatsWindow): Promise<StatsRows> {
+    const params = statsParams(userId, window);
+    return {
+      attempts: this.stats.attempts.all(params.attempts),
+      messages: this.stats.messages.all(params.attempts),
+      failing: this.stats.failing.all(params.failing),
+    };
   }
 
   async getUserDelivery(

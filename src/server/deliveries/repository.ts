@@ -5,6 +5,7 @@ import type {
   ReportedDelivery,
   StoredDeliveryState,
 } from '../../protocol/index.ts';
+import type { AttemptBucketRow, FailingWebhookRow, MessageBucketRow, StatsWindow } from '../../shared/stats.ts';
 
 /**
  * A device's webhook delivery as the device last reported it. The device delivers and keeps the
@@ -28,6 +29,13 @@ export type DeviceAttemptRecord = ReportedAttempt;
  * pending one may be retried, and one dropped would have its attempts counted again when reported.
  */
 export const PENDING_KEPT_FACTOR = 10;
+
+/** The rows of the Overview's aggregate queries (STATS_SQL). */
+export interface StatsRows {
+  attempts: AttemptBucketRow[];
+  messages: MessageBucketRow[];
+  failing: FailingWebhookRow[];
+}
 
 /** What a report changed. */
 export interface SavedReport {
@@ -65,6 +73,8 @@ export interface DeliveriesRepository {
   ): Promise<SavedReport>;
   /** the user's deliveries, newest first (by seq), filtered */
   listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]>;
+  /** the Overview's aggregates (STATS_SQL) over the user's devices' attempts and messages */
+  activityStats(userId: string, window: StatsWindow): Promise<StatsRows>;
   /** undefined when the user has no such delivery (another user's is not found either) */
   getUserDelivery(
     userId: string,

@@ -4,6 +4,8 @@ import {
   type DeliveryView,
   type ReportedDelivery,
   type ReportedWebhook,
+  type ActivityStats,
+  type StatsRange,
 } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { ActivityNotice, PushHub } from '../push/hub.ts';
@@ -17,6 +19,7 @@ import type {
   SavedReport,
 } from './repository.ts';
 import { NotFoundError, ConflictError } from '../../shared/errors.ts';
+import { assembleStats, statsWindowFor } from '../../shared/stats.ts';
 
 /**
  * How many deliveries the server keeps per device (with their attempts): the newest, by when the
@@ -117,6 +120,20 @@ export class DeliveriesService {
       items: rows.map(toDeliveryView),
       nextCursor: rows.length === filter.limit ? rows[rows.length - 1].seq : null,
     };
+  }
+
+  /**
+   * The Overview's numbers: what the user's devices reported, in buckets (SQL), and their queue
+   * depth now, summed over each device's latest health report.
+   */
+  async stats(userId: string, range: StatsRange): Promise<ActivityStats> {
+    const window = statsWindowFor(range, this.deps.clock.now());
+    const [rows, devices] = await Promise.all([
+      this.deps.repo.activityStats(userId, window),
+      this.deps.devices.listUserDevices(userId),
+    ]);
+    const queueDepth = devices.reduce((sum, d) => sum + (d.health?.checks['webhooks:queue']?.observedValue ?? 0), 0);
+    return assembleStats(range, window, { ...rows, queueDepth });
   }
 
   async get(userId: string, id: string): Promise<ServerDeliveryView & { attemptLog: ServerAttemptView[] }> {

@@ -1,0 +1,77 @@
+import type { Db } from './database.ts';
+import {
+  ATTEMPT_BUCKET_COLUMNS,
+  type AttemptBucketRow,
+  type FailingWebhookRow,
+  type MessageBucketRow,
+  type StatsWindow,
+} from '../../shared/stats.ts';
+
+type WindowParams = Omit<StatsWindow, 'failingLimit'>;
+
+/**
+ * The Overview's aggregates over the device's own store, in one-minute buckets. An attempt's outcome
+ * is read back from its delivery as `storedAttemptOutcome` (dispatch/retry-policy.ts) does: a 2xx
+ * succeeded, the last attempt of a failed delivery failed, any other was retried.
+ */
+export class DeviceStats {
+  private readonly statements;
+
+  constructor(db: Db) {
+    this.statements = {
+      attempts: db.prepare<WindowParams, AttemptBucketRow>(
+        `WITH in_window AS (
+           SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms,
+                  CASE WHEN a.status BETWEEN 200 AND 299 THEN 'succeeded'
+                       WHEN d.state = 'failed' AND a.number = d.attempts THEN 'failed'
+                       ELSE 'retry' END AS outcome
+             FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
+            WHERE a.started_at >= :since AND a.started_at <= :until
+         ), ranked AS (
+           SELECT bucket, duration_ms, outcome,
+                  ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ms) AS nth,
+                  COUNT(*) OVER (PARTITION BY bucket) AS total
+             FROM in_window
+         )
+         SELECT ${ATTEMPT_BUCKET_COLUMNS} FROM ranked GROUP BY bucket ORDER BY bucket`,
+      ),
+      // states holds when the message reached each state; one changed in the window was updated in it
+      messages: db.prepare<WindowParams, MessageBucketRow>(
+        `WITH recent AS (SELECT states FROM messages WHERE updated_at >= :since),
+         reached AS (
+           SELECT 'Sent' AS state, json_extract(states, '$.Sent') AS at FROM recent
+           UNION ALL SELECT 'Delivered', json_extract(states, '$.Delivered') FROM recent
+           UNION ALL SELECT 'Failed', json_extract(states, '$.Failed') FROM recent
+         )
+         SELECT at - at % :bucketMs AS bucket,
+                SUM(CASE WHEN state = 'Sent' THEN 1 ELSE 0 END) AS sent,
+                SUM(CASE WHEN state = 'Delivered' THEN 1 ELSE 0 END) AS delivered,
+                SUM(CASE WHEN state = 'Failed' THEN 1 ELSE 0 END) AS failed
+           FROM reached WHERE at >= :since AND at <= :until
+          GROUP BY bucket ORDER BY bucket`,
+      ),
+      failing: db.prepare<Omit<StatsWindow, 'bucketMs'>, FailingWebhookRow>(
+        `WITH failing AS (
+           SELECT d.webhook_id, d.url, a.started_at, COALESCE(a.error, 'HTTP ' || a.status) AS error,
+                  ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY a.started_at DESC, a.seq DESC) AS recency,
+                  COUNT(*) OVER (PARTITION BY d.webhook_id) AS failures
+             FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
+            WHERE a.started_at >= :since AND a.started_at <= :until
+              AND (a.status IS NULL OR a.status NOT BETWEEN 200 AND 299)
+         )
+         SELECT webhook_id, url, failures, started_at AS last_failed_at, error AS last_error
+           FROM failing WHERE recency = 1
+          ORDER BY failures DESC, last_failed_at DESC LIMIT :failingLimit`,
+      ),
+    };
+  }
+
+  read(window: StatsWindow) {
+    const { since, until, bucketMs } = window;
+    return {
+      attempts: this.statements.attempts.all({ since, until, bucketMs }),
+      messages: this.statements.messages.all({ since, until, bucketMs }),
+      failing: this.statements.failing.all({ since, until, failingLimit: window.failingLimit }),
+    };
+  }
+}

@@ -1,0 +1,88 @@
+import { FAILING_WEBHOOKS_SHOWN, statsWindow, type ActivityStats, type StatsRange } from '../protocol/index.ts';
+
+/**
+ * Rows of the Overview's aggregate queries, as both runtimes' SQL returns them (PostgreSQL gives
+ * sums and bigints as strings, hence the Number() on the way out).
+ */
+export interface AttemptBucketRow {
+  bucket: number | string;
+  succeeded: number | string;
+  retried: number | string;
+  failed: number | string;
+  p50: number | string;
+  p99: number | string;
+}
+export interface MessageBucketRow {
+  bucket: number | string;
+  sent: number | string;
+  delivered: number | string;
+  failed: number | string;
+}
+export interface FailingWebhookRow {
+  webhook_id: string;
+  url: string;
+  failures: number | string;
+  last_failed_at: number | string;
+  last_error: string | null;
+}
+
+/** What each runtime's stats query is given: whole one-minute buckets up to now. */
+export type StatsWindow = ReturnType<typeof statsWindow> & { failingLimit: number };
+
+export function statsWindowFor(range: StatsRange, now: number): StatsWindow {
+  return { ...statsWindow(range, now), failingLimit: FAILING_WEBHOOKS_SHOWN };
+}
+
+/**
+ * The percentile columns of an attempts query: nearest rank, from each attempt's place (`nth`) among
+ * the `total` of its bucket, ordered by duration; plain window functions, so SQLite and PostgreSQL
+ * run the same text.
+ */
+export const ATTEMPT_BUCKET_COLUMNS = `bucket,
+  SUM(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+  SUM(CASE WHEN outcome = 'retry' THEN 1 ELSE 0 END) AS retried,
+  SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
+  MIN(CASE WHEN nth * 100 >= total * 50 THEN duration_ms END) AS p50,
+  MIN(CASE WHEN nth * 100 >= total * 99 THEN duration_ms END) AS p99`;
+
+const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
+
+export function assembleStats(
+  range: StatsRange,
+  window: StatsWindow,
+  rows: {
+    attempts: readonly AttemptBucketRow[];
+    messages: readonly MessageBucketRow[];
+    failing: readonly FailingWebhookRow[];
+    queueDepth: number;
+  },
+): ActivityStats {
+  return {
+    range,
+    since: iso(window.since),
+    until: iso(window.until),
+    bucketSeconds: window.bucketMs / 1000,
+    attempts: rows.attempts.map((r) => ({
+      at: iso(r.bucket),
+      succeeded: Number(r.succeeded),
+      retried: Number(r.retried),
+      failed: Number(r.failed),
+      p50Ms: Number(r.p50),
+      p99Ms: Number(r.p99),
+    })),
+    messages: rows.messages.map((r) => ({
+      at: iso(r.bucket),
+      sent: Number(r.sent),
+      delivered: Number(r.delivered),
+      failed: Number(r.failed),
+    })),
+    queueDepth: Math.round(rows.queueDepth),
+    failingWebhooks: rows.failing.map((r) => ({
+      webhookId: r.webhook_id,
+      url: r.url,
+      failures: Number(r.failures),
+      lastFailedAt: iso(r.last_failed_at),
+      lastError: r.last_error ?? 'failed',
+    })),
+  };
+}
