@@ -14,8 +14,10 @@ export function TimeChart({ title, testid, x, series, unit, summary }) {
   const box = useRef();
   const plot = useRef();
   useEffect(() => {
+    // the element, kept: the ref is cleared before this effect's cleanup runs
+    const element = box.current;
     const options = {
-      width: Math.max(box.current.clientWidth, 200),
+      width: Math.max(element.clientWidth, 200),
       height: HEIGHT,
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
@@ -33,11 +35,11 @@ export function TimeChart({ title, testid, x, series, unit, summary }) {
         })),
       ],
     };
-    plot.current = new uPlot(options, [x, ...series.map((s) => s.values)], box.current);
+    plot.current = new uPlot(options, [x, ...series.map((s) => s.values)], element);
     const resize = new ResizeObserver(() =>
-      plot.current?.setSize({ width: Math.max(box.current.clientWidth, 200), height: HEIGHT }),
+      plot.current?.setSize({ width: Math.max(element.clientWidth, 200), height: HEIGHT }),
     );
-    resize.observe(box.current);
+    resize.observe(element);
     return () => {
       resize.disconnect();
       plot.current.destroy();
