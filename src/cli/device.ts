@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from './command.ts';
 import { intOpt, listOpt, printReady, stringOpt, UsageError } from './command.ts';
 import { startDevice } from '../device/runtime.ts';
+import { parseSimCards, type VirtualSimCard } from '../device/carrier/virtual-carrier.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
 
 const command: Command = {
@@ -15,7 +16,12 @@ const command: Command = {
     username: { type: 'string', description: 'Local API user', default: 'sms' },
     password: { type: 'string', description: 'Local API password (default: random, generated once and printed)' },
     tz: { type: 'string', description: 'time zone of payload timestamps (IANA name; default: the system zone)' },
-    sims: { type: 'string', description: 'number of SIM cards of the virtual carrier', default: '1' },
+    sims: {
+      type: 'string',
+      description:
+        'SIM cards of the virtual carrier: a count (made-up numbers), or comma-separated number[:carrier] entries, e.g. +15550100001:Virtual Mobile,+15550100002',
+      default: '1',
+    },
     'insecure-http': { type: 'boolean', description: 'accept http:// webhook URLs to any host (LAN testing)' },
     'trust-proxy': {
       type: 'string',
@@ -60,7 +66,7 @@ const command: Command = {
       password: stringOpt(args, 'password'),
       timeZone: stringOpt(args, 'tz'),
       timeScale: timeScaleFromEnv(),
-      simCount: intOpt(args, 'sims'),
+      sims: simCardsFrom(stringOpt(args, 'sims')!),
       insecureHttp: args.values['insecure-http'] === true,
       trustProxy: listOpt(args, 'trust-proxy'),
       extraCa: caFile ? [readFileSync(caFile, 'utf8')] : undefined,
@@ -125,3 +131,9 @@ const command: Command = {
   },
 };
 export default command;
+
+function simCardsFrom(spec: string): VirtualSimCard[] {
+  const cards = parseSimCards(spec);
+  if (typeof cards === 'string') throw new UsageError(cards);
+  return cards;
+}

@@ -6,6 +6,7 @@ import type { MetaStore } from './store/meta.ts';
 import type { Outbox } from './store/outbox.ts';
 import type { WebhookStore } from './store/webhooks.ts';
 import type { MessageStore } from './store/messages.ts';
+import type { InboxStore } from './store/inbox.ts';
 import type { DeviceSettings } from './settings.ts';
 import type { DeviceEvents, DeviceIdentity } from './events.ts';
 import type { Dispatcher } from './dispatch/dispatcher.ts';
@@ -28,9 +29,11 @@ export interface DeviceContext {
   settings: DeviceSettings;
   events: DeviceEvents;
   dispatcher: Dispatcher;
-  /** outgoing SMS and their states; incoming SMS arrive through `carrier.receive` */
+  /** outgoing SMS and their states */
   sms: SmsService;
   messageStore: MessageStore;
+  /** every message received (SMS, data SMS, MMS with their parts); they arrive through `carrier.receive` */
+  inbox: InboxStore;
   carrier: VirtualCarrier;
   network: NetworkState;
   identity: DeviceIdentity;

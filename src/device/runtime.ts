@@ -8,12 +8,14 @@ import { startBackgroundCheckpoints } from '../shared/sqlite.ts';
 import { WebhookStore } from './store/webhooks.ts';
 import { MetaStore } from './store/meta.ts';
 import { MessageStore } from './store/messages.ts';
+import { InboxStore } from './store/inbox.ts';
+import { InboxService } from './inbox.ts';
 import { DeviceSettings } from './settings.ts';
 import { DeviceEvents, type DeviceIdentity } from './events.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { HttpSender } from './dispatch/http-sender.ts';
 import { ATTEMPT_TIMEOUT_MS, RetryPolicy } from './dispatch/retry-policy.ts';
-import { VirtualCarrier } from './carrier/virtual-carrier.ts';
+import { VirtualCarrier, type VirtualSimCard } from './carrier/virtual-carrier.ts';
 import { SmsService } from './sms-service.ts';
 import { NetworkState } from './network.ts';
 import { deviceHealth } from './health.ts';
@@ -45,6 +47,8 @@ export interface DeviceOptions {
   /** multiplies retry delays and the attempt timeout (SMSGATE_TIME_SCALE) */
   timeScale?: number;
   simCount?: number;
+  /** the SIM cards, slot by slot (numbers and carriers); default `simCount` cards with made-up numbers */
+  sims?: VirtualSimCard[];
   /** accept http:// webhook URLs to any host, not only loopback */
   insecureHttp?: boolean;
   /** PEM certificates trusted for deliveries on top of the bundled roots (a private CA) */
@@ -56,7 +60,7 @@ export interface DeviceOptions {
   concurrency?: number;
   /** attempts in flight at once to one receiver origin; default half of `concurrency` */
   perReceiverLimit?: number;
-  carrierDelays?: { sendDelayMs?: number; reportDelayMs?: number };
+  carrierDelays?: { sendDelayMs?: number; reportDelayMs?: number; mmsDownloadDelayMs?: number };
   /** failed Local API logins allowed per login, address and window before 429 (default 20 per minute) */
   loginThrottle?: LoginThrottleOptions;
   /** proxies whose X-Forwarded-For is believed (addresses or CIDR ranges; default none): see docs/security.md */
@@ -101,6 +105,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const outbox = new Outbox(db);
   const webhooks = new WebhookStore(db);
   const messageStore = new MessageStore(db);
+  const inbox = new InboxStore(db);
   const settings = new DeviceSettings(meta);
   const network = new NetworkState();
   const deviceId = meta.getOrCreate('device_id', newId);
@@ -146,7 +151,12 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const observability = new DeviceObservability({ outbox, events, logger });
   const diskSpace = new DiskSpaceGuard({ dataDir: options.dataDir, clock, log: logger });
   diskSpace.start();
-  const carrier = new VirtualCarrier({ clock, simCount: options.simCount, ...options.carrierDelays });
+  const carrier = new VirtualCarrier({
+    clock,
+    simCount: options.simCount,
+    sims: options.sims,
+    ...options.carrierDelays,
+  });
   const sms = new SmsService({
     db,
     messages: messageStore,
@@ -157,6 +167,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     timeZone,
     deviceId: () => deviceId,
   });
+  const inboxService = new InboxService({ db, inbox, events, carrier, clock, timeZone });
   const health = () => deviceHealth({ outbox, messages: messageStore, network, clock, batteryLevel: () => 100 });
   const ping = new PingScheduler(settings, () => events.emit('system:ping', { health: health() }));
 
@@ -170,6 +181,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     dispatcher,
     sms,
     messageStore,
+    inbox,
     carrier,
     network,
     identity,
@@ -198,7 +210,10 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const url = `${options.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   dispatcher.start();
+  // once per start, before anything else this run emits
+  events.emit('app:started', { simCards: [...carrier.simCards] });
   sms.resume();
+  inboxService.resume();
   ping.start();
 
   let link: DeviceLink | undefined;

@@ -1,11 +1,11 @@
 import type { Db } from './store/database.ts';
 import type { MessageStore, StoredMessage } from './store/messages.ts';
-import type { DeviceEvents, EmittedEvent } from './events.ts';
+import type { DeviceEvents } from './events.ts';
 import type { DeviceSettings } from './settings.ts';
-import { requireSim, simPhoneNumber, type IncomingSms, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
+import { requireSim, simPhoneNumber, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
 import { type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
-import { contentDigest, newId } from '../shared/ids.ts';
+import { newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 import { countSmsParts } from './carrier/sms-parts.ts';
 import { ConflictError } from '../shared/errors.ts';
@@ -22,8 +22,8 @@ export interface NewMessage {
 }
 
 /**
- * The phone's SMS side: it hands outgoing messages to the carrier and follows their recipients'
- * states, and turns what the carrier receives into `sms:received`. Each recipient's state change
+ * The phone's sending side: it hands outgoing messages to the carrier and follows their recipients'
+ * states (what arrives is `InboxService`'s). Each recipient's state change
  * and the event it causes commit in one transaction, so an event is never recorded without its
  * state or lost after it. (The server's `MessagesService` is another thing: the 3rdparty
  * messages resource, which hands messages to devices.)
@@ -50,7 +50,6 @@ export class SmsService {
         : ({ state: 'Failed', reason: report.reason ?? 'DELIVERY_FAILED' } as const);
       this.advance(report.messageId, report.position, outcome);
     });
-    deps.carrier.onIncoming((sms) => this.receive(sms));
   }
 
   /** Store a message and hand it to the carrier in the background. */
@@ -113,20 +112,6 @@ export class SmsService {
 
   onStateChange(listener: (id: string) => void): void {
     this.stateListeners.push(listener);
-  }
-
-  /** An SMS arrived: the carrier calls this (see `VirtualCarrier.receive`). */
-  private receive(sms: IncomingSms): EmittedEvent {
-    const { events, clock, timeZone } = this.deps;
-    return events.emit('sms:received', {
-      messageId: contentDigest(sms.text),
-      sender: sms.from,
-      recipient: simPhoneNumber(this.deps.carrier, sms.simNumber),
-      simNumber: sms.simNumber ?? undefined,
-      phoneNumber: sms.from,
-      message: sms.text,
-      receivedAt: formatInZone(clock.now(), timeZone),
-    });
   }
 
   private async process(id: string): Promise<void> {

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { tempDir, eventually, LocalApi } from '../helpers/device.ts';
 import { startSmsgate, SMSGATE_BIN, type RunningProcess } from '../helpers/process.ts';
@@ -18,7 +19,10 @@ before(async () => {
   dir = tempDir();
   receiver = await new TestReceiver().start();
   // No --password: the device generates one and prints it with its URL.
-  device = await startSmsgate(['device', '--port', '0'], { SMSGATE_DATA_DIR: dir.path, SMSGATE_TIME_SCALE: '0.01' });
+  device = await startSmsgate(['device', '--port', '0', '--sims', '+15557770001:Test Mobile,:Other Net'], {
+    SMSGATE_DATA_DIR: dir.path,
+    SMSGATE_TIME_SCALE: '0.01',
+  });
 });
 after(async () => {
   device.child.kill('SIGTERM');
@@ -57,6 +61,49 @@ test('webhooks add|list|rm, send and sim receive drive the device from the comma
   await smsgate(['webhooks', 'rm', 'sent-hook'], env);
   const api = new LocalApi(device.ready.url, 'sms', device.ready.password);
   await eventually(async () => (await api.call('GET', '/webhooks')).body.length === 1, 'one webhook left');
+});
+
+test('sim receive takes the type: a data SMS on a port, an MMS with a file attached; --sims names the SIM cards', async () => {
+  const env = { SMSGATE_DEVICE: device.ready.url, SMSGATE_PASSWORD: device.ready.password };
+  const api = new LocalApi(device.ready.url, 'sms', device.ready.password);
+  const info = (await api.call('GET', '/device')).body;
+  assert.equal(info.simCount, 2);
+  for (const event of ['sms:data-received', 'mms:downloaded']) {
+    await smsgate(['webhooks', 'add', '--event', event, '--url', `${receiver.url}/typed`], env);
+  }
+  const before = receiver.requests.length;
+  const data = JSON.parse(
+    (
+      await smsgate(
+        ['sim', 'receive', '--type', 'data', '--from', '+15550001', '--data', 'AQID', '--port', '8080', '--sim', '2'],
+        env,
+      )
+    ).stdout,
+  );
+  assert.match(data.inboxId, /^[A-Za-z0-9_-]{21}$/);
+  const file = `${dir.path}/photo.png`;
+  writeFileSync(file, Buffer.from([1, 2, 3, 4]));
+  await smsgate(
+    ['sim', 'receive', '--type', 'mms', '--from', '+15550002', '--subject', 'Hi', '--attach', file, 'look'],
+    env,
+  );
+  await receiver.waitFor(before + 2);
+  const byEvent = Object.fromEntries(
+    receiver
+      .envelopes()
+      .slice(before)
+      .map((e) => [e.event, e.payload]),
+  );
+  assert.deepEqual([byEvent['sms:data-received'].data, byEvent['sms:data-received'].simNumber], ['AQID', 2]);
+  assert.ok(!('recipient' in byEvent['sms:data-received']), 'SIM 2 was given no number');
+  assert.equal(byEvent['mms:downloaded'].recipient, '+15557770001');
+  assert.deepEqual(byEvent['mms:downloaded'].attachments, [
+    { partId: 1, contentType: 'image/png', name: 'photo.png', size: 4, data: 'AQIDBA==' },
+  ]);
+  assert.deepEqual([byEvent['mms:downloaded'].body, byEvent['mms:downloaded'].subject], ['look', 'Hi']);
+
+  await assert.rejects(smsgate(['sim', 'receive', '--type', 'data', '--from', '+1', '--data', 'AQID'], env), /--port/);
+  await assert.rejects(smsgate(['sim', 'receive', '--type', 'fax', '--from', '+1', 'x'], env), /--type must be one of/);
 });
 
 test('CLI errors are clear and non-zero; --help works everywhere', async () => {

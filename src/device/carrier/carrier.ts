@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../../shared/errors.ts';
 import type { SimCard } from '../../protocol/index.ts';
+import type { MmsContent } from '../store/inbox.ts';
 
 /** One SMS to one recipient, as handed to the transport. */
 export interface OutgoingSms {
@@ -21,14 +22,26 @@ export interface DeliveryReport {
   reason?: string;
 }
 
-export interface IncomingSms {
-  from: string;
-  text: string;
-  simNumber: number | null;
-}
+/** What arrives from the network: an SMS, a data SMS to a port, or an MMS notification. */
+export type IncomingMessage =
+  | { type?: 'SMS'; from: string; simNumber: number | null; text: string }
+  | { type: 'DATA_SMS'; from: string; simNumber: number | null; data: Buffer; port: number }
+  | {
+      type: 'MMS';
+      from: string;
+      simNumber: number | null;
+      transactionId: string;
+      contentClass: string | null;
+      /** the message the notification announces; the phone downloads it next (`downloadMms`) */
+      content: MmsContent;
+    };
 
-/** What the phone made of an incoming SMS: the event it recorded, and one delivery per webhook that wants it. */
-export interface ReceivedSms {
+/**
+ * What the phone made of an incoming message: the inbox entry, the event it recorded, and one delivery
+ * per webhook that wants it.
+ */
+export interface ReceivedMessage {
+  inboxId: string;
   eventId: string;
   deliveryIds: string[];
 }
@@ -44,8 +57,10 @@ export interface SmsCarrier {
   /** Resolves when the network accepted the SMS (sent) or refused it. */
   send(sms: OutgoingSms): Promise<SendOutcome>;
   onDeliveryReport(handler: (report: DeliveryReport) => void): void;
-  /** The phone's one handler of incoming SMS (a second call replaces the first). */
-  onIncoming(handler: (sms: IncomingSms) => ReceivedSms): void;
+  /** The phone's one handler of incoming messages (a second call replaces the first). */
+  onIncoming(handler: (message: IncomingMessage) => ReceivedMessage): void;
+  /** Download an announced MMS from the network; resolves with its parts. */
+  downloadMms(transactionId: string, announced: MmsContent): Promise<MmsContent>;
   /**
    * After a restart: SMS that were sent but whose delivery report had not arrived yet. A real
    * network reports them anyway; the virtual carrier schedules their reports again.

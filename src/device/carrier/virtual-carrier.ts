@@ -1,11 +1,12 @@
 import type { Clock } from '../../shared/clock.ts';
 import type { SimCard } from '../../protocol/index.ts';
+import type { MmsContent } from '../store/inbox.ts';
 import {
   requireSim,
   type DeliveryReport,
-  type IncomingSms,
+  type IncomingMessage,
   type OutgoingSms,
-  type ReceivedSms,
+  type ReceivedMessage,
   type SendOutcome,
   type SmsCarrier,
 } from './carrier.ts';
@@ -77,6 +78,8 @@ export interface VirtualCarrierOptions {
   sendDelayMs?: number;
   /** how long after sending the delivery report comes, ms */
   reportDelayMs?: number;
+  /** how long downloading an announced MMS takes, ms */
+  mmsDownloadDelayMs?: number;
 }
 
 /** A deterministic in-process SMS network. */
@@ -84,7 +87,7 @@ export class VirtualCarrier implements SmsCarrier {
   readonly simCount: number;
   readonly simCards: readonly SimCard[];
   private readonly reportHandlers: ((report: DeliveryReport) => void)[] = [];
-  private incomingHandler: ((sms: IncomingSms) => ReceivedSms) | undefined;
+  private incomingHandler: ((message: IncomingMessage) => ReceivedMessage) | undefined;
   private readonly timers = new Set<unknown>();
 
   constructor(private readonly options: VirtualCarrierOptions) {
@@ -122,20 +125,28 @@ export class VirtualCarrier implements SmsCarrier {
   }
 
   /**
-   * An SMS arrives from the network: the one way in for incoming SMS (the simulation API, tests
-   * and benchmarks all come through here). Answers with what the phone recorded.
+   * A message arrives from the network: the one way in for incoming SMS, data SMS and MMS (the
+   * simulation API, tests and benchmarks all come through here). Answers with what the phone recorded.
    */
-  receive(sms: IncomingSms): ReceivedSms {
-    requireSim(this, sms.simNumber);
-    if (!this.incomingHandler) throw new Error('no phone is attached to this carrier to receive the SMS');
-    return this.incomingHandler(sms);
+  receive(message: IncomingMessage): ReceivedMessage {
+    requireSim(this, message.simNumber);
+    if (!this.incomingHandler) throw new Error('no phone is attached to this carrier to receive the message');
+    return this.incomingHandler(message);
+  }
+
+  /**
+   * The virtual MMSC keeps nothing of its own: the notification carried the message, the phone stored
+   * it, and the download hands it back after the download delay (so a restart mid-download loses nothing).
+   */
+  downloadMms(_transactionId: string, announced: MmsContent): Promise<MmsContent> {
+    return new Promise((resolve) => this.after(this.options.mmsDownloadDelayMs ?? 30, () => resolve(announced)));
   }
 
   onDeliveryReport(handler: (report: DeliveryReport) => void): void {
     this.reportHandlers.push(handler);
   }
 
-  onIncoming(handler: (sms: IncomingSms) => ReceivedSms): void {
+  onIncoming(handler: (message: IncomingMessage) => ReceivedMessage): void {
     this.incomingHandler = handler;
   }
 

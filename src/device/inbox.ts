@@ -1,0 +1,199 @@
+import type { Db } from './store/database.ts';
+import type { InboxStore, MmsContent, NewInboxMessage } from './store/inbox.ts';
+import type { DeviceEvents, EmittedEvent } from './events.ts';
+import { simPhoneNumber, type IncomingMessage, type ReceivedMessage, type SmsCarrier } from './carrier/carrier.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { EventName, EventPayload, MmsAttachment } from '../protocol/index.ts';
+import { contentDigest, newId } from '../shared/ids.ts';
+import { formatInZone } from './time-format.ts';
+
+/**
+ * The phone's receiving side: what the carrier delivers goes into the inbox and becomes its event
+ * (`sms:received`, `sms:data-received`, `mms:received`), both in one transaction, so a message is
+ * never kept without its event or announced without being kept. An MMS notification is then
+ * downloaded (`mms:downloaded`); a download cut short by a restart runs again at the next start.
+ */
+export class InboxService {
+  private readonly downloading = new Set<string>();
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      inbox: InboxStore;
+      events: DeviceEvents;
+      carrier: SmsCarrier;
+      clock: Clock;
+      timeZone: string;
+    },
+  ) {
+    deps.carrier.onIncoming((message) => this.receive(message));
+  }
+
+  /** After a restart: download the MMS whose download had not finished. */
+  resume(): void {
+    for (const id of this.deps.inbox.pendingDownloadIds()) this.startDownload(id);
+  }
+
+  /** A message arrived: the carrier calls this (see `VirtualCarrier.receive`). */
+  private receive(message: IncomingMessage): ReceivedMessage {
+    const { carrier, clock, timeZone } = this.deps;
+    const now = clock.now();
+    const receivedAt = formatInZone(now, timeZone);
+    const recipient = simPhoneNumber(carrier, message.simNumber) ?? null;
+    // null fields are left out of payloads (undefined is not serialised)
+    const ends = {
+      sender: message.from,
+      recipient: recipient ?? undefined,
+      simNumber: message.simNumber ?? undefined,
+      phoneNumber: message.from,
+    };
+    const stored = { sender: message.from, recipient, simNumber: message.simNumber, receivedAt: now };
+    const id = newId();
+
+    if (message.type === 'DATA_SMS') {
+      const data = message.data.toString('base64');
+      const messageId = contentDigest(data);
+      const emitted = this.store(
+        id,
+        { ...stored, type: 'DATA_SMS', messageId, data: message.data, port: message.port },
+        'sms:data-received',
+        { messageId, ...ends, data, receivedAt },
+      );
+      return { inboxId: id, eventId: emitted.eventId, deliveryIds: emitted.deliveryIds };
+    }
+
+    if (message.type === 'MMS') {
+      const { content, transactionId } = message;
+      const size = mmsSize(content);
+      const emitted = this.store(
+        id,
+        {
+          ...stored,
+          type: 'MMS',
+          messageId: transactionId,
+          transactionId,
+          subject: content.subject,
+          size,
+          contentClass: message.contentClass,
+          pendingDownload: content,
+        },
+        'mms:received',
+        {
+          messageId: transactionId,
+          ...ends,
+          transactionId,
+          subject: content.subject ?? undefined,
+          size,
+          contentClass: message.contentClass ?? undefined,
+          receivedAt,
+        },
+      );
+      this.startDownload(id);
+      return { inboxId: id, eventId: emitted.eventId, deliveryIds: emitted.deliveryIds };
+    }
+
+    const messageId = contentDigest(message.text);
+    const emitted = this.store(id, { ...stored, type: 'SMS', messageId, text: message.text }, 'sms:received', {
+      messageId,
+      ...ends,
+      message: message.text,
+      receivedAt,
+    });
+    return { inboxId: id, eventId: emitted.eventId, deliveryIds: emitted.deliveryIds };
+  }
+
+  private startDownload(id: string): void {
+    // A download that fails stays pending in the inbox: the next start downloads it again.
+    this.download(id).catch(() => {});
+  }
+
+  /** Download an announced MMS, store it with its parts and record `mms:downloaded`, in one transaction. */
+  private async download(notificationId: string): Promise<void> {
+    if (this.downloading.has(notificationId)) return;
+    this.downloading.add(notificationId);
+    try {
+      const { inbox, carrier, clock, timeZone, db, events } = this.deps;
+      const notification = inbox.get(notificationId);
+      if (!notification?.pendingDownload || !notification.transactionId) return;
+      const content = await carrier.downloadMms(notification.transactionId, notification.pendingDownload);
+      const now = clock.now();
+      const id = newId();
+      const attachments = content.attachments.map((part, index) => ({
+        partId: index + 1,
+        contentType: part.contentType,
+        name: part.name,
+        data: Buffer.from(part.data, 'base64'),
+      }));
+      const payloadAttachments: MmsAttachment[] = attachments.map((part) => ({
+        partId: part.partId,
+        contentType: part.contentType,
+        name: part.name ?? undefined,
+        size: part.data.length,
+        data: part.data.toString('base64'),
+      }));
+      try {
+        db.transaction(() => {
+          if (!inbox.finishDownload(notificationId)) return;
+          inbox.insert(id, {
+            type: 'MMS_DOWNLOADED',
+            messageId: id,
+            sender: notification.sender,
+            recipient: notification.recipient,
+            simNumber: notification.simNumber,
+            text: content.body,
+            transactionId: notification.transactionId,
+            subject: content.subject,
+            size: mmsSize(content),
+            receivedAt: now,
+            attachments,
+          });
+          events.record('mms:downloaded', {
+            messageId: id,
+            sender: notification.sender,
+            recipient: notification.recipient ?? undefined,
+            simNumber: notification.simNumber ?? undefined,
+            phoneNumber: notification.sender,
+            body: content.body ?? undefined,
+            subject: content.subject ?? undefined,
+            attachments: payloadAttachments,
+            receivedAt: formatInZone(now, timeZone),
+          });
+        })();
+      } catch (error) {
+        events.discardPending();
+        throw error;
+      }
+      events.flush();
+    } finally {
+      this.downloading.delete(notificationId);
+    }
+  }
+
+  private store<E extends EventName>(
+    id: string,
+    message: NewInboxMessage,
+    event: E,
+    payload: EventPayload<E>,
+  ): EmittedEvent {
+    const { db, inbox, events } = this.deps;
+    let emitted: EmittedEvent;
+    try {
+      emitted = db.transaction(() => {
+        inbox.insert(id, message);
+        return events.record(event, payload);
+      })();
+    } catch (error) {
+      events.discardPending();
+      throw error;
+    }
+    events.flush();
+    return emitted;
+  }
+}
+
+/** The size an MMS notification announces: its text and parts, in bytes. */
+function mmsSize(content: MmsContent): number {
+  let size = Buffer.byteLength(content.subject ?? '') + Buffer.byteLength(content.body ?? '');
+  for (const part of content.attachments) size += Buffer.byteLength(part.data, 'base64');
+  return size;
+}
