@@ -240,6 +240,59 @@ test('settings changed on the server reach the device; the server never returns 
   assert.equal(read.webhooks?.signing_key, undefined);
 });
 
+test('every settings group on the server (encryption, gateway, receiver too) reaches the device; write-only keys are never shown', async () => {
+  const reply = await thirdParty('/settings', {
+    method: 'PATCH',
+    body: JSON.stringify({
+      messages: { processing_order: 'FIFO', work_hours_start: '07:00', limit_period: 'Per30Minutes', limit_value: 5 },
+      encryption: { passphrase: 'server-side secret' },
+      gateway: { cloud_url: 'https://sms.example.com', private_token: 'private-tok', notification_channel: 'SSE_ONLY' },
+      receiver: { content_provider_enabled: false },
+    }),
+  });
+  assert.equal(reply.status, 200);
+  const echoed = await reply.json();
+  const read = await (await thirdParty('/settings')).json();
+  for (const answer of [echoed, read]) {
+    assert.doesNotMatch(JSON.stringify(answer), /server-side secret|private-tok|passphrase|private_token/);
+    assert.deepEqual(answer.gateway, { cloud_url: 'https://sms.example.com', notification_channel: 'SSE_ONLY' });
+    assert.deepEqual(answer.receiver, { content_provider_enabled: false });
+    assert.equal(answer.messages.processing_order, 'FIFO');
+  }
+  await eventually(
+    () => device.context.settings.get().encryption.passphrase === 'server-side secret',
+    'the passphrase on the device',
+  );
+  const onDevice = device.context.settings.get();
+  assert.deepEqual(onDevice.gateway, {
+    cloud_url: 'https://sms.example.com',
+    private_token: 'private-tok',
+    notification_channel: 'SSE_ONLY',
+  });
+  assert.deepEqual(
+    [onDevice.receiver.content_provider_enabled, onDevice.messages.work_hours_start, onDevice.messages.limit_period],
+    [false, '07:00', 'Per30Minutes'],
+  );
+
+  for (const bad of [{ gateway: { sse: true } }, { media: {} }, { gateway: { cloud_url: 'ftp://x' } }]) {
+    const refused = await thirdParty('/settings', { method: 'PATCH', body: JSON.stringify(bad) });
+    assert.equal(refused.status, 400, JSON.stringify(bad));
+    assert.ok(((await refused.json()) as { message: string }).message, 'a message');
+  }
+  // Back to the defaults, for the tests after this one.
+  const reset = await thirdParty('/settings', {
+    method: 'PATCH',
+    body: JSON.stringify({
+      messages: { processing_order: 'LIFO', work_hours_start: '09:00', limit_period: 'Disabled', limit_value: null },
+      encryption: { passphrase: null },
+      gateway: { cloud_url: null, private_token: null, notification_channel: 'AUTO' },
+      receiver: { content_provider_enabled: true },
+    }),
+  });
+  assert.equal(reset.status, 200, await reset.clone().text());
+  await eventually(() => device.context.settings.get().encryption.passphrase === null, 'the passphrase cleared');
+});
+
 test('each ping updates lastSeen on the server', async () => {
   const devicesBefore = await (await thirdParty('/devices')).json();
   const lastSeenBefore = Date.parse(devicesBefore[0].lastSeen);

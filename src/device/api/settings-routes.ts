@@ -5,11 +5,13 @@ import {
   ErrorBodySchema,
   SettingsSchema,
   snakeCaseSettingsKeys,
+  visibleSettings,
 } from '../../protocol/index.ts';
 
 /**
  * Device settings (snake_case; camelCase from the official clients is accepted). The Local API
- * shows the signing key: it is the owner's own device, and receivers need the key.
+ * shows the signing key: it is the owner's own device, and receivers need the key. The write-only
+ * keys (`encryption.passphrase`, `gateway.private_token`) are never shown.
  */
 export function settingsRoutes(app: App, ctx: DeviceContext): void {
   const acceptCamelCase = async (request: { body: unknown }) => {
@@ -17,7 +19,7 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
   };
   const show = () => {
     ctx.settings.signingKey(); // make sure a key exists before anyone reads the settings
-    return ctx.settings.get();
+    return visibleSettings(ctx.settings.get());
   };
 
   app.get(

@@ -56,7 +56,9 @@ export interface MobileWebhook {
  * The keys the user set through the server, snake_case, explicit nulls included (null =
  * back to the default). Keys not present are the device's own business.
  */
-export type MobileSettings = Partial<Record<'messages' | 'webhooks' | 'logs' | 'ping', Record<string, unknown>>>;
+export type MobileSettings = Partial<
+  Record<'messages' | 'webhooks' | 'logs' | 'ping' | 'encryption' | 'gateway' | 'receiver', Record<string, unknown>>
+>;
 
 /** A frame of the push stream as it arrived; `parsePushEvent` (protocol) turns it into a push this device knows. */
 export interface MobileEvent {

@@ -1,9 +1,10 @@
 import {
   DEFAULT_SETTINGS,
   mergeSettings,
-  type EffectiveSettings,
+  visibleSettings,
   type PublicSettings,
   type Settings,
+  type StoredSettings,
 } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { PushHub } from '../push/hub.ts';
@@ -23,21 +24,21 @@ export class SettingsService {
   ) {}
 
   async get(userId: string): Promise<PublicSettings> {
-    return withoutSigningKey(mergeSettings(DEFAULT_SETTINGS, await this.repo.getUserSettings(userId)));
+    return publicView(mergeSettings(DEFAULT_SETTINGS, await this.repo.getUserSettings(userId)));
   }
 
   async patch(userId: string, patch: Settings): Promise<PublicSettings> {
     this.refuseSigningKeyInPublicMode(patch);
     const stored = await this.repo.patchUserSettings(userId, patch, this.clock.now());
     await this.announce(userId);
-    return withoutSigningKey(mergeSettings(DEFAULT_SETTINGS, stored));
+    return publicView(mergeSettings(DEFAULT_SETTINGS, stored));
   }
 
   async replace(userId: string, document: Settings): Promise<PublicSettings> {
     this.refuseSigningKeyInPublicMode(document);
     const stored = await this.repo.replaceUserSettings(userId, document, this.clock.now());
     await this.announce(userId);
-    return withoutSigningKey(mergeSettings(DEFAULT_SETTINGS, stored));
+    return publicView(mergeSettings(DEFAULT_SETTINGS, stored));
   }
 
   /**
@@ -62,7 +63,9 @@ export class SettingsService {
   }
 }
 
-function withoutSigningKey(settings: EffectiveSettings): PublicSettings {
-  const { signing_key: _hidden, ...webhooks } = settings.webhooks;
-  return { ...settings, webhooks };
+/** What the server shows: neither the write-only keys nor the signing key. */
+function publicView(settings: StoredSettings): PublicSettings {
+  const visible = visibleSettings(settings);
+  const { signing_key: _hidden, ...webhooks } = visible.webhooks;
+  return { ...visible, webhooks };
 }
