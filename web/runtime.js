@@ -89,6 +89,14 @@ const device = {
   async devices() {
     return [];
   },
+  /** Queue a test event to a Local webhook; `attempt()` reads its delivery with the attempts so far. */
+  async testWebhook(hook) {
+    const { deliveryId } = await deviceApi('POST', `/webhooks/${encodeURIComponent(hook.id)}/test`);
+    return {
+      note: `Test event queued as delivery ${deliveryId}.`,
+      attempt: () => deviceApi('GET', `/deliveries/${encodeURIComponent(deliveryId)}`),
+    };
+  },
   redeliverNote: () => null,
 };
 
@@ -150,6 +158,26 @@ const server = {
   },
   async devices() {
     return serverApi('GET', '/devices');
+  },
+  /**
+   * Ask a device to send a test event to a Cloud webhook; `attempt()` finds its delivery once the
+   * device reports it: the newest system:ping delivery of that webhook that was not there before.
+   */
+  async testWebhook(hook) {
+    const newest = async () => {
+      const query = new URLSearchParams({ webhookId: hook.id, event: 'system:ping', limit: '1' });
+      return (await serverApi('GET', `/deliveries?${query}`)).items[0];
+    };
+    const before = await newest();
+    const asked = await serverApi('POST', `/webhooks/${encodeURIComponent(hook.id)}/test`);
+    return {
+      note: `Asked device ${asked.deviceId} to send it; its attempt shows here once the device reports it.`,
+      attempt: async () => {
+        const latest = await newest();
+        if (!latest || latest.id === before?.id) return undefined;
+        return serverApi('GET', `/deliveries/${encodeURIComponent(latest.id)}`);
+      },
+    };
   },
   /** the server asks the device, which sends it and reports the new attempt */
   redeliverNote: (deviceLabel) =>

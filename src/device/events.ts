@@ -1,6 +1,6 @@
 import type { Db } from './store/database.ts';
 import type { DeliveryTarget, Outbox } from './store/outbox.ts';
-import type { WebhookStore } from './store/webhooks.ts';
+import type { StoredWebhook, WebhookStore } from './store/webhooks.ts';
 import type { EventName, EventPayload } from '../protocol/index.ts';
 import type { Clock } from '../shared/clock.ts';
 
@@ -44,9 +44,27 @@ export class DeviceEvents {
    * call `flush()` after that transaction to wake the dispatcher and notify listeners.
    */
   record<E extends EventName>(event: E, payload: EventPayload<E>): EmittedEvent {
-    const { outbox, webhooks, identity, clock } = this.deps;
+    return this.recordFor(event, payload, this.deps.webhooks.matching(event));
+  }
+
+  /**
+   * Record an event for these webhooks only, whatever they subscribe to, and start delivering it:
+   * a test event goes through the outbox, signed and retried like any other.
+   */
+  emitTo<E extends EventName>(event: E, payload: EventPayload<E>, hooks: readonly StoredWebhook[]): EmittedEvent {
+    const emitted = this.recordFor(event, payload, hooks);
+    this.flush();
+    return emitted;
+  }
+
+  private recordFor<E extends EventName>(
+    event: E,
+    payload: EventPayload<E>,
+    hooks: readonly StoredWebhook[],
+  ): EmittedEvent {
+    const { outbox, identity, clock } = this.deps;
     const cloudId = identity.cloudDeviceId();
-    const targets: DeliveryTarget[] = webhooks.matching(event).map((hook) => ({
+    const targets: DeliveryTarget[] = hooks.map((hook) => ({
       source: hook.source,
       webhookId: hook.id,
       url: hook.url,

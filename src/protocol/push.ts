@@ -16,6 +16,8 @@ export const PUSH_EVENT_SCHEMAS = {
   SettingsUpdated: Type.Object({}),
   /** the server's dashboard asks the device to send its delivery `id` again */
   DeliveryRedeliverRequested: Type.Object({ id: Type.String() }),
+  /** the server's dashboard asks the device to send its Cloud webhook `id` a test event */
+  WebhookTestRequested: Type.Object({ id: Type.String() }),
 };
 
 export type PushEventType = keyof typeof PUSH_EVENT_SCHEMAS;

@@ -63,3 +63,9 @@ export function checkWebhookUrl(raw: string, options: { allowInsecureHttp?: bool
   }
   return `url must use https:// (got ${url.protocol.replace(':', '')}://)`;
 }
+
+/** The answer to a test event request: the event recorded and its one delivery, to follow in /deliveries. */
+export const WebhookTestReplySchema = Type.Object({
+  eventId: Type.String(),
+  deliveryId: Type.String({ description: 'GET /deliveries/{id} shows its attempts' }),
+});

@@ -5,7 +5,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
 import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
-import { OUTPUT, TIMEOUT, launch, shot } from './browser.ts';
+import { OUTPUT, TIMEOUT, launch, open, shot } from './browser.ts';
+import { verifyWebhook } from '../../src/receiver/index.ts';
 
 const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
@@ -36,7 +37,7 @@ async function fitsPhone(page: Page, what: string): Promise<void> {
 }
 
 test(
-  'dashboard pages on both runtimes: the Overview charts real deliveries and names the failing webhook',
+  'dashboard pages on both runtimes: the Overview charts real deliveries and names the failing webhook; a webhook test event arrives signed; Edit replaces a webhook',
   { timeout: 150_000 },
   async () => {
     mkdirSync(OUTPUT, { recursive: true });
@@ -124,6 +125,95 @@ test(
         await fitsPhone(page, `${runtime} Overview`);
         await shot(page, `${runtime}-overview-375`);
       }
+
+      // ---- Webhooks: a test event through the real outbox, signed, and its attempt on the page
+      const serverAuth = basic(login, password);
+      const get = async (base: string, auth: string, path: string) =>
+        (await fetch(`${base}${path}`, { headers: { authorization: auth } })).json();
+      const pings = (path: string) =>
+        receiver.requests.filter((r) => r.path === path && JSON.parse(r.rawBody).event === 'system:ping');
+      const assertSigned = (path: string, key: string) => {
+        const ping = pings(path).at(-1)!;
+        assert.deepEqual(verifyWebhook(key, ping.rawBody, ping.headers), { ok: true }, `${path}: signed with the key`);
+        assert.ok(JSON.parse(ping.rawBody).payload.health.status, 'a system:ping payload: the health document');
+      };
+
+      const devicePage = await newPage(deviceUsername, devicePassword);
+      await devicePage.goto(`${deviceUrl}/#/webhooks`);
+      await devicePage.locator('main h2', { hasText: 'Webhooks' }).waitFor({ timeout: TIMEOUT });
+      const upRow = devicePage.locator('[data-testid="local-webhooks"] [data-testid="webhook-row"]', {
+        hasText: `${receiver.url}/up`,
+      });
+      await upRow.locator('button', { hasText: 'Send test event' }).click();
+      await upRow.locator('[data-testid="test-result"] [data-testid="attempt-status"]', { hasText: '200' }).waitFor({
+        timeout: TIMEOUT,
+      });
+      assert.equal(pings('/up').length, 1, 'the receiver got one system:ping');
+      assertSigned('/up', (await get(deviceUrl, deviceAuth, '/settings')).webhooks.signing_key);
+      await shot(devicePage, 'device-webhooks-test');
+      // Edit: the form takes the webhook, and saving posts the same id with the new URL
+      await upRow.locator('button', { hasText: 'Edit' }).click();
+      await devicePage.locator('[data-testid="editing"]').waitFor({ timeout: TIMEOUT });
+      assert.equal(await devicePage.inputValue('input[name="url"]'), `${receiver.url}/up`);
+      const upId = await upRow.getAttribute('data-webhook-id');
+      await devicePage.fill('input[name="url"]', `${receiver.url}/up-edited`);
+      await devicePage.click('button[type="submit"]');
+      await devicePage
+        .locator(`[data-testid="webhook-row"][data-webhook-id="${upId}"]`, { hasText: '/up-edited' })
+        .waitFor({ timeout: TIMEOUT });
+      const localHooks = await get(deviceUrl, deviceAuth, '/webhooks');
+      assert.deepEqual(
+        localHooks.filter((h: { id: string }) => h.id === upId).map((h: { url: string }) => h.url),
+        [`${receiver.url}/up-edited`],
+        'the same id, replaced',
+      );
+      assert.equal(localHooks.length, 2, 'no webhook added');
+      await devicePage.setViewportSize({ width: 375, height: 740 });
+      await fitsPhone(devicePage, 'device Webhooks');
+      await shot(devicePage, 'device-webhooks-test-375');
+
+      // the server: a Cloud webhook made in the page, then its test event, sent by the device
+      const serverPage = await newPage(login, password);
+      await serverPage.goto(`${serverUrl}/#/webhooks`);
+      await serverPage.locator('main h2', { hasText: 'Webhooks' }).waitFor({ timeout: TIMEOUT });
+      await serverPage.fill('input[name="url"]', `${receiver.url}/cloud`);
+      await serverPage.selectOption('select[name="event"]', 'sms:sent');
+      await serverPage.click('button[type="submit"]');
+      const cloudRow = serverPage.locator('[data-testid="cloud-webhooks"] [data-testid="webhook-row"]', {
+        hasText: `${receiver.url}/cloud`,
+      });
+      await cloudRow.waitFor({ timeout: TIMEOUT });
+      await eventually(
+        async () => (await get(deviceUrl, deviceAuth, '/dashboard/overview')).webhooks.cloud.length === 1,
+        'the device to sync the Cloud webhook',
+        TIMEOUT,
+        100,
+      );
+      await cloudRow.locator('button', { hasText: 'Send test event' }).click();
+      await cloudRow.locator('[data-testid="test-result"]', { hasText: 'Asked device' }).waitFor({ timeout: TIMEOUT });
+      await cloudRow.locator('[data-testid="test-result"] [data-testid="attempt-status"]', { hasText: '200' }).waitFor({
+        timeout: TIMEOUT,
+      });
+      assert.equal(pings('/cloud').length, 1);
+      // the device signs what it delivers, Cloud webhooks too (the server never shows the key)
+      assertSigned('/cloud', (await get(deviceUrl, deviceAuth, '/settings')).webhooks.signing_key);
+      await shot(serverPage, 'server-webhooks-test');
+      await cloudRow.locator('button', { hasText: 'Edit' }).click();
+      await serverPage.fill('input[name="url"]', `${receiver.url}/cloud-edited`);
+      await serverPage.click('button[type="submit"]');
+      await serverPage
+        .locator('[data-testid="cloud-webhooks"] [data-testid="webhook-row"]', { hasText: '/cloud-edited' })
+        .waitFor({ timeout: TIMEOUT });
+      const cloudHooks = await get(thirdPartyUrl, serverAuth, '/webhooks');
+      assert.deepEqual(
+        cloudHooks.map((h: { url: string; event: string }) => [h.url, h.event]),
+        [[`${receiver.url}/cloud-edited`, 'sms:sent']],
+      );
+      await serverPage.setViewportSize({ width: 375, height: 740 });
+      await fitsPhone(serverPage, 'server Webhooks');
+      await shot(serverPage, 'server-webhooks-test-375');
+      await open(serverPage, 'Overview');
+
       assert.deepEqual(pageErrors, [], 'no script errors');
     } finally {
       for (const context of contexts) await context.close();

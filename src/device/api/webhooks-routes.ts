@@ -1,11 +1,17 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
-import { checkWebhookUrl, ErrorBodySchema, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
+import {
+  checkWebhookUrl,
+  ErrorBodySchema,
+  RegisterWebhookSchema,
+  WebhookSchema,
+  WebhookTestReplySchema,
+} from '../../protocol/index.ts';
 import { toWireWebhook } from '../store/webhooks.ts';
 import { newId } from '../../shared/ids.ts';
 import { IdParams } from '../../shared/route-schemas.ts';
-import { InvalidInputError } from '../../shared/errors.ts';
+import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
 
 /** Local-mode webhooks: `/webhooks` (alias `/webhook`). Only the Local list is visible here. */
 export function webhookRoutes(app: App, ctx: DeviceContext): void {
@@ -55,6 +61,27 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
         };
         ctx.webhooks.upsert(hook, ctx.clock.now());
         return reply.code(201).send(toWireWebhook(hook));
+      },
+    );
+
+    app.post(
+      `${base}/:id/test`,
+      {
+        config: { scope: 'webhooks:write' },
+        schema: {
+          tags: ['webhooks'],
+          summary:
+            "Send this webhook a test event now: a system:ping with the device's health, whatever event it subscribes to, signed, delivered and retried through the outbox like any other",
+          operationId: `testWebhook${alias}`,
+          params: IdParams,
+          response: { 202: WebhookTestReplySchema, 404: ErrorBodySchema },
+        },
+      },
+      async (request, reply) => {
+        const hook = ctx.webhooks.get('Local', request.params.id);
+        if (!hook) throw new NotFoundError(`no Local webhook ${request.params.id}`);
+        const emitted = ctx.events.emitTo('system:ping', { health: ctx.health() }, [hook]);
+        return reply.code(202).send({ eventId: emitted.eventId, deliveryId: emitted.deliveryIds[0] });
       },
     );
 

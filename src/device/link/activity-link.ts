@@ -1,3 +1,4 @@
+import type { Health } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Dispatcher } from '../dispatch/dispatcher.ts';
 import type { DeviceEvents } from '../events.ts';
@@ -20,8 +21,10 @@ export class ActivityLink {
     private readonly deps: {
       client: Pick<MobileClient, 'reportActivity'>;
       outbox: Pick<Outbox, 'listDeliveries' | 'getDelivery'>;
-      webhooks: Pick<WebhookStore, 'list' | 'onChange'>;
-      events: Pick<DeviceEvents, 'onEvent'>;
+      webhooks: Pick<WebhookStore, 'list' | 'onChange' | 'get'>;
+      events: Pick<DeviceEvents, 'onEvent' | 'emitTo'>;
+      /** the health document a test event carries */
+      health: () => Health;
       observability: Pick<DeviceObservability, 'onAttempt'>;
       dispatcher: Pick<Dispatcher, 'redeliver'>;
       clock: Clock;
@@ -69,6 +72,21 @@ export class ActivityLink {
     this.deps.log(
       `redelivery of ${id} asked by the server: ${outcome === 'sending' ? 'it is being sent right now; ask again when the attempt has finished' : 'no such delivery on this device'}`,
     );
+  }
+
+  /**
+   * The server's dashboard asked for a test event to its Cloud webhook: a system:ping through the
+   * outbox, as the Local API's test does; its delivery reaches the server with the next report.
+   */
+  sendTest(webhookId: string): void {
+    const hook = this.deps.webhooks.get('Cloud', webhookId);
+    if (!hook) {
+      this.deps.log(
+        `test event for Cloud webhook ${webhookId} asked by the server: this device does not have it (yet)`,
+      );
+      return;
+    }
+    this.deps.events.emitTo('system:ping', { health: this.deps.health() }, [hook]);
   }
 
   async stop(): Promise<void> {

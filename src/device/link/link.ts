@@ -113,6 +113,7 @@ export class DeviceLink {
       events,
       observability: device.observability,
       dispatcher: device.dispatcher,
+      health: () => device.health(),
       clock,
       intervalMs: options.activityIntervalMs,
       log,
@@ -166,6 +167,8 @@ export class DeviceLink {
         return this.messages!.pull();
       case 'DeliveryRedeliverRequested':
         return this.activity!.redeliver(event.data.id);
+      case 'WebhookTestRequested':
+        return this.activity!.sendTest(event.data.id);
       default:
         event satisfies never; // a push type added to the protocol needs its handler here
     }

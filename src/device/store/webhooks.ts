@@ -28,6 +28,9 @@ export class WebhookStore {
         `INSERT INTO webhooks (source, id, url, event, device_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, event = excluded.event, device_id = excluded.device_id`,
       ),
+      get: db.prepare<[WebhookSource, string], StoredWebhook>(
+        `SELECT ${COLUMNS} FROM webhooks WHERE source = ? AND id = ?`,
+      ),
       remove: db.prepare<[WebhookSource, string]>(`DELETE FROM webhooks WHERE source = ? AND id = ?`),
       removeCloud: db.prepare<[]>(`DELETE FROM webhooks WHERE source = 'Cloud'`),
     };
@@ -35,6 +38,10 @@ export class WebhookStore {
 
   list(source: WebhookSource): StoredWebhook[] {
     return this.statements.list.all(source);
+  }
+
+  get(source: WebhookSource, id: string): StoredWebhook | undefined {
+    return this.statements.get.get(source, id);
   }
 
   /** Every webhook, from either list, that wants this event. */

@@ -9,6 +9,7 @@ import { toWebhookView } from './service.ts';
 import type { WebhookRecord } from './repository.ts';
 
 const tags = ['webhooks'];
+const WebhookTestAskedSchema = Type.Object({ id: Type.String(), deviceId: Type.String(), message: Type.String() });
 
 /** Integrators manage their webhooks; every change is pushed to their devices. */
 export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
@@ -48,6 +49,28 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
     async (request, reply) => {
       const stored = await ctx.webhooks.register(userOf(request).id, request.body);
       return reply.code(201).send(toWebhookView(stored));
+    },
+  );
+
+  app.post(
+    '/webhooks/:id/test',
+    {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags,
+        summary:
+          'Have a device send this webhook a test event (a system:ping with its health, signed and retried like any other): the device it is bound to, else your most recently seen one; the delivery shows in GET /deliveries?webhookId= once the device reports it',
+        operationId: 'testWebhook',
+        params: IdParams,
+        response: { 202: WebhookTestAskedSchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const asked = await ctx.webhooks.sendTest(userOf(request).id, request.params.id);
+      return reply.code(202).send({
+        ...asked,
+        message: `asked device ${asked.deviceId} to send webhook ${asked.id} a test event; it shows in GET /deliveries?webhookId=${asked.id} once reported`,
+      });
     },
   );
 

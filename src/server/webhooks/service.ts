@@ -4,7 +4,8 @@ import { newId } from '../../shared/ids.ts';
 import type { DevicesRepository } from '../devices/repository.ts';
 import type { PushHub } from '../push/hub.ts';
 import type { WebhookRecord, WebhooksRepository } from './repository.ts';
-import { InvalidInputError } from '../../shared/errors.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../../shared/errors.ts';
+import { DEVICE_ONLINE_WITHIN_MS } from '../devices/service.ts';
 
 /** The wire shape (3rdparty and mobile): deviceId is always present, null = all devices. */
 export interface WebhookView {
@@ -61,6 +62,29 @@ export class WebhooksService {
   /** Idempotent: removing a webhook that is not there is not an error. */
   async remove(userId: string, id: string): Promise<void> {
     if (await this.repo.deleteUserWebhook(userId, id)) await this.announce(userId);
+  }
+
+  /**
+   * Ask a device to send the webhook a test event (devices deliver; the server only asks): the one
+   * it is bound to, else the user's most recently seen device. The delivery and its attempt come
+   * back with the device's next activity report. A device not seen lately is refused rather than
+   * asked in vain, as for a redelivery.
+   */
+  async sendTest(userId: string, id: string): Promise<{ id: string; deviceId: string }> {
+    const hook = (await this.list(userId)).find((w) => w.id === id);
+    if (!hook) throw new NotFoundError(`you have no webhook with id "${id}"; GET /webhooks lists yours`);
+    const device = hook.deviceId
+      ? await this.devices.getUserDevice(userId, hook.deviceId)
+      : (await this.devices.listUserDevices(userId))[0];
+    if (!device) throw new ConflictError('you have no device to send it: link one with smsgate device --server …');
+    const silentFor = this.clock.now() - device.lastSeen;
+    if (silentFor > DEVICE_ONLINE_WITHIN_MS) {
+      throw new ConflictError(
+        `device "${device.name}" (${device.id}) was last seen ${Math.round(silentFor / 1000)} s ago: it gets test requests only while connected`,
+      );
+    }
+    await this.hub.publish([device.id], { type: 'WebhookTestRequested', data: { id } });
+    return { id, deviceId: device.id };
   }
 
   /** What one device delivers: its own webhooks and the user's device-less ones. */
