@@ -11,6 +11,7 @@ import { OverviewPage } from './pages/overview.js';
 import { DevicesPage } from './pages/devices.js';
 import { WebhooksPage } from './pages/webhooks.js';
 import { DeliveriesPage } from './pages/deliveries.js';
+import { MessagesPage } from './pages/messages.js';
 import { LivePage } from './pages/live.js';
 import { SendPage } from './pages/send.js';
 
@@ -19,6 +20,7 @@ const PAGES = [
   { id: 'devices', title: 'Devices', component: DevicesPage },
   { id: 'webhooks', title: 'Webhooks', component: WebhooksPage },
   { id: 'deliveries', title: 'Deliveries', component: DeliveriesPage },
+  { id: 'messages', title: 'Messages', component: MessagesPage },
   { id: 'live', title: 'Live events', component: LivePage },
   { id: 'send', title: 'Send test', component: SendPage },
 ];

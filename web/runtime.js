@@ -18,6 +18,16 @@ function client(base) {
   };
 }
 
+/** A list answered with X-Total-Count: its items and the number of matches. */
+function counted(base) {
+  return async function list(path) {
+    const response = await fetch(base + path);
+    const data = await response.json();
+    if (!response.ok) throw new Error(data?.message ?? `GET ${path}: HTTP ${response.status}`);
+    return { items: data, total: Number(response.headers.get('x-total-count') ?? data.length) };
+  };
+}
+
 const deviceApi = client('');
 const serverApi = client('/3rdparty/v1');
 
@@ -58,6 +68,7 @@ const device = {
   manyDevices: false,
   webhookSource: 'Local',
   messagesPath: '/message',
+  listMessages: counted(''),
   sendThrough: 'through the virtual carrier',
   liveTiming: 'as they happen',
   liveEmptyHint: 'inject an SMS on the Send test page.',
@@ -109,6 +120,7 @@ const server = {
   manyDevices: true,
   webhookSource: 'Cloud',
   messagesPath: '/messages',
+  listMessages: counted('/3rdparty/v1'),
   sendThrough: 'through your most recently seen device',
   liveTiming: 'as your devices report them (within about a second)',
   liveEmptyHint: 'send an SMS on the Send test page, or make one arrive on a device.',

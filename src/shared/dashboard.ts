@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import type { App } from './http.ts';
 import { EVENT_NAMES } from '../protocol/events.ts';
+import { PROCESS_STATES } from '../protocol/messages.ts';
 import { ATTEMPT_OUTCOMES, DELIVERY_STATES, STORED_DELIVERY_STATES } from '../protocol/deliveries.ts';
 
 /**
@@ -37,6 +38,7 @@ function vocabularyModule(): string {
     `export const DELIVERY_STATES = ${JSON.stringify(DELIVERY_STATES)};`,
     `export const STORED_DELIVERY_STATES = ${JSON.stringify(STORED_DELIVERY_STATES)};`,
     `export const ATTEMPT_OUTCOMES = ${JSON.stringify(ATTEMPT_OUTCOMES)};`,
+    `export const MESSAGE_STATES = ${JSON.stringify(PROCESS_STATES)};`,
     '',
   ].join('\n');
 }

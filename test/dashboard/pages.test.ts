@@ -37,7 +37,7 @@ async function fitsPhone(page: Page, what: string): Promise<void> {
 }
 
 test(
-  'dashboard pages on both runtimes: the Overview charts real deliveries and names the failing webhook; a webhook test event arrives signed; Edit replaces a webhook',
+  "dashboard pages on both runtimes: the Overview charts real deliveries and names the failing webhook; a webhook test event arrives signed; Edit replaces a webhook; Messages lists each recipient's state and filters",
   { timeout: 150_000 },
   async () => {
     mkdirSync(OUTPUT, { recursive: true });
@@ -212,7 +212,61 @@ test(
       await serverPage.setViewportSize({ width: 375, height: 740 });
       await fitsPhone(serverPage, 'server Webhooks');
       await shot(serverPage, 'server-webhooks-test-375');
-      await open(serverPage, 'Overview');
+
+      // ---- Messages: one delivered and one failed per runtime (the carrier fails +15550000001)
+      const send = async (base: string, auth: string, path: string, text: string, to: string) => {
+        const reply = await fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ textMessage: { text }, phoneNumbers: [to] }),
+        });
+        assert.equal(reply.status, 202, await reply.text());
+      };
+      for (const [runtime, page, base, auth, path] of [
+        ['device', devicePage, deviceUrl, deviceAuth, '/message'],
+        ['server', serverPage, thirdPartyUrl, serverAuth, '/messages'],
+      ] as const) {
+        await send(base, auth, path, `${runtime} hello`, '+15557654321');
+        await send(base, auth, path, `${runtime} doomed`, '+15550000001');
+        await page.setViewportSize({ width: 1280, height: 900 });
+        await open(page, 'Messages');
+        const card = (text: string) => page.locator('[data-testid="message"]', { hasText: text });
+        await eventually(
+          async () => {
+            await page.locator('button', { hasText: 'Refresh' }).click();
+            return (
+              (await card(`${runtime} hello`).locator('[data-testid="recipient-state"]').innerText()) === 'Delivered' &&
+              (await card(`${runtime} doomed`).locator('[data-testid="recipient-state"]').innerText()) === 'Failed'
+            );
+          },
+          `${runtime}: the messages reach Delivered and Failed on the page`,
+          TIMEOUT,
+          300,
+        );
+        assert.match(await card(`${runtime} hello`).innerText(), /\+15557654321/);
+        if (runtime === 'server')
+          assert.match(
+            await card('server hello').locator('[data-testid="message-device"]').innerText(),
+            /virtual device/,
+          );
+        await shot(page, `${runtime}-messages`);
+        await page.selectOption('select[name="state"]', 'Failed');
+        await card(`${runtime} hello`).waitFor({ state: 'detached', timeout: TIMEOUT });
+        assert.deepEqual(
+          await page.locator('[data-testid="message-state"]').allInnerTexts(),
+          (await page.locator('[data-testid="message-state"]').allInnerTexts()).map(() => 'Failed'),
+        );
+        await card(`${runtime} doomed`).waitFor({ timeout: TIMEOUT });
+        // a time window after now matches nothing
+        await page.fill('input[name="from"]', '2099-01-01T00:00');
+        await page.locator('main', { hasText: 'No messages match.' }).waitFor({ timeout: TIMEOUT });
+        await page.setViewportSize({ width: 375, height: 740 });
+        await page.fill('input[name="from"]', '');
+        await page.selectOption('select[name="state"]', '');
+        await card(`${runtime} hello`).waitFor({ timeout: TIMEOUT });
+        await shot(page, `${runtime}-messages-375`);
+        await fitsPhone(page, `${runtime} Messages`);
+      }
 
       assert.deepEqual(pageErrors, [], 'no script errors');
     } finally {

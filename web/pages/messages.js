@@ -1,0 +1,90 @@
+// Messages: outgoing messages with each recipient's state, filtered by state, device and time,
+// paged in SQL (offset, X-Total-Count).
+import { useEffect, useState } from '/ui/hooks.mjs';
+import { MESSAGE_STATES } from '/ui/vocabulary.js';
+import { runtime } from '../runtime.js';
+import { ErrorBox, deviceName, html, time, useDevices } from '../ui.js';
+
+const PAGE_SIZE = 20;
+
+/** A datetime-local value (the browser's time zone) as ISO 8601, or undefined. */
+const isoOf = (local) => (local ? new Date(local).toISOString() : undefined);
+
+function MessageCard({ message, devices }) {
+  return html`
+    <div class="card" data-testid="message" data-message-id=${message.id}>
+      <div class="row">
+        <span class="badge ${message.state.toLowerCase()}" data-testid="message-state">${message.state}</span>
+        <span class="grow">${message.textMessage ? `“${message.textMessage.text}”` : html`<span class="muted">(text not shown)</span>`}</span>
+      </div>
+      <div class="row small muted">
+        <span>id <span class="mono">${message.id}</span></span>
+        ${runtime.manyDevices ? html`<span data-testid="message-device">device ${deviceName(devices, message.deviceId)}</span>` : null}
+        ${Object.entries(message.states ?? {}).map(([state, at]) => html`<span>${state} ${time(at)}</span>`)}
+      </div>
+      <table class="recipients">
+        <thead><tr><th>recipient</th><th>state</th><th>error</th></tr></thead>
+        <tbody>
+          ${message.recipients.map(
+            (r) => html`<tr data-testid="recipient-row">
+              <td class="mono" data-label="recipient">${r.phoneNumber}</td>
+              <td data-label="state"><span class="badge ${r.state.toLowerCase()}" data-testid="recipient-state">${r.state}</span></td>
+              <td data-label="error">${r.error ?? ''}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>`;
+}
+
+export function MessagesPage() {
+  const devices = useDevices();
+  const [filter, setFilter] = useState({ state: '', deviceId: '', from: '', to: '' });
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState();
+  const [error, setError] = useState();
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset), includeContent: 'true' });
+    if (filter.state) query.set('state', filter.state);
+    if (filter.deviceId) query.set('deviceId', filter.deviceId);
+    if (filter.from) query.set('from', isoOf(filter.from));
+    if (filter.to) query.set('to', isoOf(filter.to));
+    runtime.listMessages(`${runtime.messagesPath}?${query}`).then((p) => (setPage(p), setError(undefined)), setError);
+  }, [filter, offset, tick]);
+  const setOne = (key) => (e) => {
+    setFilter({ ...filter, [key]: e.target.value });
+    setOffset(0);
+  };
+  return html`
+    <h2>Messages</h2>
+    <div class="filters" role="group" aria-label="filters">
+      <select aria-label="state" name="state" value=${filter.state} onChange=${setOne('state')}>
+        <option value="">every state</option>${MESSAGE_STATES.map((s) => html`<option value=${s}>${s}</option>`)}
+      </select>
+      ${
+        runtime.manyDevices
+          ? html`<select aria-label="device" name="deviceId" value=${filter.deviceId} onChange=${setOne('deviceId')}>
+            <option value="">every device</option>${devices.map((d) => html`<option value=${d.id}>${d.name ?? d.id}</option>`)}
+          </select>`
+          : null
+      }
+      <label class="small">from <input type="datetime-local" name="from" value=${filter.from} onChange=${setOne('from')} /></label>
+      <label class="small">to <input type="datetime-local" name="to" value=${filter.to} onChange=${setOne('to')} /></label>
+      <button class="secondary" onClick=${() => setTick((n) => n + 1)}>Refresh</button>
+    </div>
+    <${ErrorBox} error=${error} />
+    ${
+      !page
+        ? html`<p class="muted">Loading…</p>`
+        : html`
+          <p class="small muted" data-testid="message-count">${page.total} message${page.total === 1 ? '' : 's'} match</p>
+          ${page.items.length === 0 ? html`<p class="muted">No messages match.</p>` : null}
+          ${page.items.map((m) => html`<${MessageCard} key=${m.id} message=${m} devices=${devices} />`)}
+          <div class="pager">
+            <span class="small muted">${page.total === 0 ? '' : `${offset + 1}–${offset + page.items.length} of ${page.total}`}</span>
+            <button class="secondary" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE_SIZE))}>Newer</button>
+            <button class="secondary" disabled=${offset + PAGE_SIZE >= page.total} onClick=${() => setOffset(offset + PAGE_SIZE)}>Older</button>
+          </div>`
+    }`;
+}
