@@ -50,7 +50,7 @@ test(
     const pageErrors: string[] = [];
     try {
       up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000, // a start on a busy machine
       });
       const { thirdPartyUrl, login, password, deviceUrl, deviceUsername, devicePassword } = up.ready;
       const serverUrl = new URL(thirdPartyUrl).origin;
