@@ -15,6 +15,7 @@ import type { VirtualCarrier } from './carrier/virtual-carrier.ts';
 import type { NetworkState } from './network.ts';
 import type { DeviceObservability } from './observability.ts';
 import type { DiskSpaceGuard } from './store/disk-space.ts';
+import type { RetentionPurger } from './store/retention.ts';
 
 /**
  * The device's parts, built once by `startDevice` (`runtime.ts`) and handed to the Local API. It
@@ -46,5 +47,7 @@ export interface DeviceContext {
   observability: DeviceObservability;
   /** whether new work is refused because the disk is full */
   diskSpace: DiskSpaceGuard;
+  /** removes finished deliveries, events and messages past their retention */
+  retention: RetentionPurger;
   health(): Health;
 }

@@ -4,6 +4,7 @@ import { openDatabase } from './store/database.ts';
 import { Outbox } from './store/outbox.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
 import { DiskSpaceGuard } from './store/disk-space.ts';
+import { RetentionPurger } from './store/retention.ts';
 import { startBackgroundCheckpoints } from '../shared/sqlite.ts';
 import { WebhookStore } from './store/webhooks.ts';
 import { MetaStore } from './store/meta.ts';
@@ -151,6 +152,18 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const observability = new DeviceObservability({ outbox, events, logger });
   const diskSpace = new DiskSpaceGuard({ dataDir: options.dataDir, clock, log: logger });
   diskSpace.start();
+  const retention = new RetentionPurger({
+    db,
+    clock,
+    timeScale,
+    retention: () => {
+      const current = settings.get();
+      return { webhookLog: current.webhooks.log_lifetime_days, messages: current.messages.log_lifetime_days };
+    },
+    onError: (error) => {
+      if (!diskSpace.noticeWriteFailure(error)) logger.error({ err: error }, 'the retention purge failed');
+    },
+  });
   const carrier = new VirtualCarrier({
     clock,
     simCount: options.simCount,
@@ -192,6 +205,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     logger,
     observability,
     diskSpace,
+    retention,
     health,
   };
 
@@ -215,6 +229,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   sms.resume();
   inboxService.resume();
   ping.start();
+  retention.start();
 
   let link: DeviceLink | undefined;
   if (options.link) {
@@ -245,6 +260,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       await link?.stop();
       carrier.close();
       diskSpace.stop();
+      retention.stop();
       await app.close();
       await dispatcher.stop(graceMs);
       await sender.close();

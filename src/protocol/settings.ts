@@ -37,6 +37,13 @@ export const SettingsSchema = Type.Object(
         {
           internet_required: Type.Optional(Type.Boolean()),
           retry_count: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
+          log_lifetime_days: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 3650,
+              description: 'days a finished delivery and its attempts are kept in the delivery log (default 7)',
+            }),
+          ),
           signing_key: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
         },
         { additionalProperties: false },
@@ -96,6 +103,7 @@ const NullableInteger = () => Type.Union([Type.Integer(), Type.Null()]);
 const EffectiveWebhookSettings = {
   internet_required: Type.Boolean(),
   retry_count: Type.Integer(),
+  log_lifetime_days: Type.Integer(),
 };
 const effectiveSettingsWith = <W extends Record<string, TSchema>>(webhooks: W) =>
   Type.Object({
@@ -154,7 +162,7 @@ export const DEFAULT_SETTINGS: StoredSettings = {
     work_hours_start: '09:00',
     work_hours_end: '19:00',
   },
-  webhooks: { internet_required: true, retry_count: 14, signing_key: null },
+  webhooks: { internet_required: true, retry_count: 14, log_lifetime_days: 7, signing_key: null },
   logs: { lifetime_days: 30 },
   ping: { interval_seconds: null },
   encryption: { passphrase: null },

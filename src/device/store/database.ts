@@ -145,6 +145,11 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (inbox_seq, part_id)
   );
   `,
+  // 5: the retention purge deletes an event once none of its deliveries is left; the foreign key
+  // check of that delete, and the purge's own, find an event's deliveries through this index
+  `
+  CREATE INDEX deliveries_by_event ON deliveries (event_seq);
+  `,
 ];
 
 /** Open (or create) the device database at the current schema. */

@@ -1,0 +1,186 @@
+import type { Clock } from '../../shared/clock.ts';
+import type { Db } from './database.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Rows deleted per transaction: short enough that a delivery's commit never waits long behind one. */
+const BATCH = 500;
+/** How often the purge runs, in device time (scaled like every other timer of the device), but at most once a second. */
+const PURGE_EVERY_MS = 60_000;
+const PURGE_AT_MOST_EVERY_MS = 1_000;
+
+export interface RetentionDays {
+  /** finished deliveries, their attempts, and events none of whose deliveries is left */
+  webhookLog: number;
+  /** messages in a final state, and received ones; null keeps them */
+  messages: number | null;
+}
+
+export interface PurgeCounts {
+  deliveries: number;
+  attempts: number;
+  events: number;
+  messages: number;
+  /** received messages (the inbox) with their attachments */
+  received: number;
+}
+
+/**
+ * Removes what has outlived its retention, so that a device running for a year does not grow for
+ * a year: finished deliveries with their attempts (`webhooks.log_lifetime_days`), the events left
+ * with no delivery, and messages in a final state (`messages.log_lifetime_days`).
+ *
+ * It runs off the hot path: every minute, in transactions of at most 500 rows, yielding to the
+ * event loop between them. Pending deliveries are never touched, however old. SQLite puts the
+ * freed pages on its free list and the next inserts reuse them, so the file stops growing at its
+ * high-water mark (no VACUUM, which would rewrite the whole file while holding the write lock;
+ * see docs/reliability.md).
+ */
+export class RetentionPurger {
+  private timer: unknown = null;
+  private running: Promise<PurgeCounts> | null = null;
+  private readonly statements;
+
+  constructor(
+    private readonly options: {
+      db: Db;
+      clock: Clock;
+      retention: () => RetentionDays;
+      /** device time per real time: 0.01 runs every timer, and counts every day, 100 times faster */
+      timeScale: number;
+      /** a purge that failed (the disk full, say): it is tried again at the next run */
+      onError: (error: unknown) => void;
+    },
+  ) {
+    const { db } = options;
+    this.statements = {
+      // Deliveries are numbered in creation order, so no row created after the cutoff can be
+      // finished before it: the scan for expired rows stops at the first row created since.
+      firstSeqCreatedSince: db.prepare<{ cutoff: number }, { seq: number }>(
+        `SELECT seq FROM deliveries WHERE created_at >= :cutoff ORDER BY seq LIMIT 1`,
+      ),
+      expiredDeliveries: db.prepare<{ cutoff: number; below: number; limit: number }, { seq: number }>(
+        `SELECT seq FROM deliveries
+          WHERE seq < :below AND state IN ('succeeded', 'failed') AND updated_at < :cutoff
+          ORDER BY seq LIMIT :limit`,
+      ),
+      deleteAttempts: db.prepare<[number]>(`DELETE FROM attempts WHERE delivery_seq = ?`),
+      deleteDelivery: db.prepare<[number], { eventSeq: number }>(
+        `DELETE FROM deliveries WHERE seq = ? AND state IN ('succeeded', 'failed') RETURNING event_seq AS eventSeq`,
+      ),
+      deleteEventIfUnused: db.prepare<[number, number]>(
+        `DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)`,
+      ),
+      firstEventSeqCreatedSince: db.prepare<{ cutoff: number }, { seq: number }>(
+        `SELECT seq FROM events WHERE created_at >= :cutoff ORDER BY seq LIMIT 1`,
+      ),
+      // Events that no webhook wanted have no delivery to go with.
+      deleteEventsWithoutDeliveries: db.prepare<{ below: number; limit: number }>(
+        `DELETE FROM events WHERE seq IN (
+           SELECT seq FROM events e
+            WHERE e.seq < :below AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq)
+            ORDER BY seq LIMIT :limit)`,
+      ),
+      expiredMessages: db.prepare<{ cutoff: number; limit: number }, { id: string }>(
+        `SELECT id FROM messages
+          WHERE updated_at < :cutoff AND state NOT IN ('Pending', 'Processed', 'Sent')
+          LIMIT :limit`,
+      ),
+      deleteRecipients: db.prepare<[string]>(`DELETE FROM message_recipients WHERE message_id = ?`),
+      deleteMessage: db.prepare<[string]>(`DELETE FROM messages WHERE id = ?`),
+      expiredInbox: db.prepare<{ cutoff: number; limit: number }, { seq: number }>(
+        `SELECT seq FROM inbox WHERE received_at < :cutoff ORDER BY received_at, seq LIMIT :limit`,
+      ),
+      deleteAttachments: db.prepare<[number]>(`DELETE FROM inbox_attachments WHERE inbox_seq = ?`),
+      deleteInbox: db.prepare<[number]>(`DELETE FROM inbox WHERE seq = ?`),
+    };
+  }
+
+  start(): void {
+    this.arm();
+  }
+
+  stop(): void {
+    if (this.timer !== null) this.options.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private arm(): void {
+    this.timer = this.options.clock.setTimeout(
+      () => {
+        this.timer = null;
+        this.purge()
+          .catch(this.options.onError)
+          .finally(() => {
+            if (this.options.db.open) this.arm();
+          });
+      },
+      Math.max(PURGE_AT_MOST_EVERY_MS, PURGE_EVERY_MS * this.options.timeScale),
+    );
+  }
+
+  /** One purge of everything expired, batch by batch. Concurrent calls share the run under way. */
+  purge(): Promise<PurgeCounts> {
+    this.running ??= this.purgeAll().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async purgeAll(): Promise<PurgeCounts> {
+    const counts: PurgeCounts = { deliveries: 0, attempts: 0, events: 0, messages: 0, received: 0 };
+    const { db, clock, timeScale } = this.options;
+    const retention = this.options.retention();
+    const now = clock.now();
+    const logCutoff = now - retention.webhookLog * DAY_MS * timeScale;
+    const below = this.statements.firstSeqCreatedSince.get({ cutoff: logCutoff })?.seq ?? Number.MAX_SAFE_INTEGER;
+
+    const deliveryBatch = db.transaction(() => {
+      const seqs = this.statements.expiredDeliveries.all({ cutoff: logCutoff, below, limit: BATCH });
+      const eventSeqs = new Set<number>();
+      for (const { seq } of seqs) {
+        counts.attempts += this.statements.deleteAttempts.run(seq).changes;
+        const deleted = this.statements.deleteDelivery.get(seq);
+        if (deleted) {
+          counts.deliveries++;
+          eventSeqs.add(deleted.eventSeq);
+        }
+      }
+      for (const eventSeq of eventSeqs)
+        counts.events += this.statements.deleteEventIfUnused.run(eventSeq, eventSeq).changes;
+      return seqs.length;
+    });
+    while (db.open && deliveryBatch() === BATCH) await yieldToEventLoop();
+
+    const eventsBelow =
+      this.statements.firstEventSeqCreatedSince.get({ cutoff: logCutoff })?.seq ?? Number.MAX_SAFE_INTEGER;
+    while (db.open) {
+      const deleted = this.statements.deleteEventsWithoutDeliveries.run({ below: eventsBelow, limit: BATCH }).changes;
+      counts.events += deleted;
+      if (deleted < BATCH) break;
+      await yieldToEventLoop();
+    }
+
+    if (retention.messages !== null) {
+      const messageCutoff = now - retention.messages * DAY_MS * timeScale;
+      const messageBatch = db.transaction(() => {
+        const ids = this.statements.expiredMessages.all({ cutoff: messageCutoff, limit: BATCH });
+        for (const { id } of ids) {
+          this.statements.deleteRecipients.run(id);
+          counts.messages += this.statements.deleteMessage.run(id).changes;
+        }
+        return ids.length;
+      });
+      while (db.open && messageBatch() === BATCH) await yieldToEventLoop();
+      const inboxBatch = db.transaction(() => {
+        const seqs = this.statements.expiredInbox.all({ cutoff: messageCutoff, limit: BATCH });
+        for (const { seq } of seqs) {
+          this.statements.deleteAttachments.run(seq);
+          counts.received += this.statements.deleteInbox.run(seq).changes;
+        }
+        return seqs.length;
+      });
+      while (db.open && inboxBatch() === BATCH) await yieldToEventLoop();
+    }
+    return counts;
+  }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

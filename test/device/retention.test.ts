@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { systemClock, type Clock } from '../../src/shared/clock.ts';
+import { startTestDevice, eventually } from '../helpers/device.ts';
+import { TestReceiver } from '../helpers/receiver.ts';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Real timers, and a "now" the test moves: days pass at once. */
+function manualClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number): void } {
+  let now = start;
+  return { ...systemClock, now: () => now, advance: (ms) => void (now += ms) };
+}
+
+test('finished deliveries, their attempts, events left with no delivery and final messages go after their retention; pending ones stay', async () => {
+  const clock = manualClock();
+  // timeScale 1: the retention counts real (here: injected) days.
+  const device = await startTestDevice({ clock, timeScale: 1 });
+  const ok = await new TestReceiver().start();
+  const failing = await new TestReceiver().start();
+  failing.responder = () => 500;
+  try {
+    const { api } = device;
+    for (const url of [`${ok.url}/ok`, `${failing.url}/failing`]) {
+      assert.equal((await api.call('POST', '/webhooks', { url, event: 'sms:received' })).status, 201);
+    }
+    for (let n = 0; n < 10; n++) {
+      assert.equal((await api.call('POST', '/sim/v1/incoming', { from: '+15550001111', text: `in ${n}` })).status, 202);
+    }
+    // No webhook wants sms:sent or sms:delivered: those events have no delivery at all.
+    const sent = await api.call('POST', '/message', { message: 'out', phoneNumbers: ['+15550002222'] });
+    assert.equal(sent.status, 202);
+    await ok.waitFor(10);
+    await failing.waitFor(10);
+    await eventually(
+      async () => (await api.call('GET', `/message/${sent.body.id}`)).body.state === 'Delivered',
+      'the message delivered',
+    );
+    await eventually(
+      async () => (await api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length === 10,
+      'ten deliveries recorded as succeeded',
+    );
+    const purge = () => device.context.retention.purge();
+
+    // Within the default week nothing goes.
+    clock.advance(6 * DAY);
+    assert.deepEqual(await purge(), { deliveries: 0, attempts: 0, events: 0, messages: 0, received: 0 });
+
+    clock.advance(2 * DAY);
+    const counts = await purge();
+    assert.equal(counts.deliveries, 10, 'the succeeded deliveries');
+    assert.equal(counts.attempts, 10, 'their attempts');
+    // app:started, sms:sent and sms:delivered; the sms:received events keep their pending deliveries.
+    assert.equal(counts.events, 3);
+    assert.equal(counts.messages, 0, 'messages are kept unless messages.log_lifetime_days is set');
+    assert.equal(counts.received, 0);
+    assert.equal((await api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length, 0);
+    assert.equal((await api.call('GET', '/deliveries?state=pending&limit=100')).body.items.length, 10);
+    assert.equal((await api.call('GET', `/message/${sent.body.id}`)).status, 200);
+
+    // Settings: the delivery log's retention and the messages' are the user's to choose.
+    assert.equal((await api.call('PATCH', '/settings', { webhooks: { log_lifetime_days: 0 } })).status, 400);
+    const patched = await api.call('PATCH', '/settings', {
+      webhooks: { log_lifetime_days: 1 },
+      messages: { log_lifetime_days: 1 },
+    });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.body.webhooks.log_lifetime_days, 1);
+    assert.deepEqual(await purge(), { deliveries: 0, attempts: 0, events: 0, messages: 1, received: 10 });
+    assert.equal((await api.call('GET', `/message/${sent.body.id}`)).status, 404);
+  } finally {
+    await device.cleanup();
+    await ok.stop();
+    await failing.stop();
+  }
+});
+
+test('a purge of many rows goes in batches and leaves the newest alone', async () => {
+  const clock = manualClock();
+  const device = await startTestDevice({ clock, timeScale: 1 });
+  const receiver = await new TestReceiver().start();
+  try {
+    const { api, context } = device;
+    assert.equal(
+      (await api.call('POST', '/webhooks', { url: `${receiver.url}/in`, event: 'sms:received' })).status,
+      201,
+    );
+    const receive = async (count: number) => {
+      for (let n = 0; n < count; n++) {
+        context.carrier.receive({ from: '+15550001111', text: `burst ${n}`, simNumber: 1 });
+      }
+    };
+    await receive(1_200);
+    await eventually(() => receiver.requests.length >= 1_200, '1,200 deliveries', 30_000);
+    await eventually(() => context.outbox.countByState().succeeded === 1_200, 'all recorded', 10_000);
+    clock.advance(8 * DAY);
+    await receive(5);
+    await eventually(() => context.outbox.countByState().succeeded === 1_205, 'the new ones recorded', 10_000);
+    const counts = await context.retention.purge();
+    assert.equal(counts.deliveries, 1_200, 'three batches of at most 500');
+    assert.equal(counts.events, 1_201, 'and app:started');
+    assert.equal(context.outbox.countByState().succeeded, 5, 'the newest stay');
+    const rows = context.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
+    assert.equal(rows.n, 5);
+  } finally {
+    await device.cleanup();
+    await receiver.stop();
+  }
+});
