@@ -39,11 +39,15 @@ interface Route {
   path: string;
 }
 
-/** Every method + path the app serves, from `printRoutes` (a radix tree: a line's path extends its parent's). */
+/**
+ * Every method + path the app serves, from `printRoutes` (a radix tree: a line's path extends its
+ * parent's). With the common prefixes printed: without them Fastify leaves out a wildcard route's
+ * static part (`/ui/*` printed as `*`).
+ */
 function routesOf(app: App): Route[] {
   const routes: Route[] = [];
   const prefixes: string[] = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+  for (const line of app.printRoutes({ commonPrefix: true }).split('\n')) {
     const match = /^((?:│ {3}| {4})*)(?:├── |└── )(.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
     if (!match) continue;
     const depth = match[1].length / 4;
@@ -1113,7 +1117,7 @@ test(
       ]) {
         assert.ok(
           deviceRoutes.some((r) => `${r.method} ${r.path}` === expected),
-          `device route ${expected} not found in:\n${device.app.printRoutes({ commonPrefix: false })}`,
+          `device route ${expected} not found in:\n${device.app.printRoutes({ commonPrefix: true })}`,
         );
       }
       for (const prefix of ['/3rdparty/v1', '/api/3rdparty/v1']) {
