@@ -5,7 +5,8 @@ import { TestReceiver } from '../helpers/receiver.ts';
 import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { officialClient } from '../server/helpers.ts';
-import { EVENT_NAMES } from '../../src/protocol/index.ts';
+import { EVENT_NAMES, REQUIRED_PAYLOAD_KEYS } from '../../src/protocol/index.ts';
+import { parseWebhook, verifyWebhook } from '../../src/receiver/index.ts';
 
 let server: RunningServer;
 let serverDir: ReturnType<typeof tempDir>;
@@ -126,6 +127,61 @@ test('every event, batch events too, registers on the server ("" and null ids ge
   await eventually(
     () => !device.context.webhooks.list('Cloud').some((h) => ids.includes(h.id)),
     'the Cloud list to drop them again',
+  );
+});
+
+test("data SMS and MMS events registered on the server are delivered by the device, signed, with the server's device id", async () => {
+  const events = ['sms:data-received', 'mms:received', 'mms:downloaded'] as const;
+  const ids: string[] = [];
+  for (const event of events) {
+    const reply = await thirdParty('/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({ url: `${receiver.url}/cloud-in/${event}`, event }),
+    });
+    assert.equal(reply.status, 201);
+    ids.push(((await reply.json()) as { id: string }).id);
+  }
+  await eventually(
+    () => ids.every((id) => device.context.webhooks.list('Cloud').some((h) => h.id === id)),
+    'the Cloud list to have them',
+  );
+  const before = receiver.requests.length;
+  const data = await device.api.call('POST', '/sim/v1/incoming', {
+    type: 'DATA_SMS',
+    from: '+15550199',
+    data: 'AQID',
+    port: 9200,
+  });
+  assert.equal(data.status, 202);
+  const mms = await device.api.call('POST', '/sim/v1/incoming', {
+    type: 'MMS',
+    from: '+15550199',
+    body: 'hi',
+    attachments: [{ contentType: 'text/plain', data: 'aGk=' }],
+  });
+  assert.equal(mms.status, 202);
+  await eventually(
+    () => receiver.requests.slice(before).filter((r) => r.path.startsWith('/cloud-in/')).length >= 3,
+    'three deliveries',
+  );
+  const key = device.context.settings.signingKey();
+  const delivered = receiver.requests.slice(before).filter((r) => r.path.startsWith('/cloud-in/'));
+  for (const request of delivered) {
+    assert.ok(verifyWebhook(key, request.rawBody, request.headers).ok, 'signed with the device key');
+    const parsed = parseWebhook(request.rawBody);
+    assert.ok(parsed.ok);
+    assert.equal(parsed.event.deviceId, device.link!.registration.id, "the server's device id");
+    assert.equal(request.path, `/cloud-in/${parsed.event.event}`);
+    for (const required of REQUIRED_PAYLOAD_KEYS[parsed.event.event])
+      assert.ok(required in parsed.event.payload, `${parsed.event.event} has ${required}`);
+  }
+  assert.deepEqual(delivered.map((r) => r.path.slice('/cloud-in/'.length)).sort(), [...events].sort());
+  const authorization = 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+  for (const id of ids)
+    await fetch(`${server.thirdPartyUrl}/webhooks/${id}`, { method: 'DELETE', headers: { authorization } });
+  await eventually(
+    () => !device.context.webhooks.list('Cloud').some((h) => ids.includes(h.id)),
+    'the Cloud list to drop them',
   );
 });
 

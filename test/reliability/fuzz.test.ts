@@ -414,6 +414,15 @@ const WILDCARD_PATHS = [
   '%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
   'static/%00',
   'static/' + 'a'.repeat(300),
+  // the dashboard's files: Fastify prints the server's /ui/* as /*, so these keep its route reachable
+  'ui/app.js',
+  'ui/runtime.js',
+  'ui/style.css',
+  'ui/ui.js',
+  'ui/chart.js',
+  'ui/missing.js',
+  'ui/%2e%2e/package.json',
+  'ui/..%2f..%2fpackage.json',
 ];
 /** Text that must never be served: files outside what a static route serves, and the databases. */
 const LEAK_MARKERS = [
@@ -583,6 +592,10 @@ const KEYS = [
   'state',
   'webhooks',
   'retryCount',
+  'type',
+  'data',
+  'port',
+  'attachments',
   '',
   'ü',
   'k'.repeat(500),
@@ -1019,7 +1032,23 @@ test(
           logs: { lifetimeDays: 7 },
           ping: { intervalSeconds: null },
         },
+        {
+          messages: { processing_order: 'FIFO', work_hours_enabled: true, work_hours_start: '08:00' },
+          encryption: { passphrase: 'p' },
+          gateway: { cloud_url: 'https://example.com', private_token: 't', notification_channel: 'SSE_ONLY' },
+          receiver: { content_provider_enabled: false },
+        },
         { from: '+15550100', text: 'incoming', simNumber: 1 },
+        { type: 'DATA_SMS', from: '+15550100', data: 'aGVsbG8=', port: 53739, simNumber: 1 },
+        {
+          type: 'MMS',
+          from: '+15550100',
+          subject: 's',
+          body: 'b',
+          contentClass: 'IMAGE_BASIC',
+          attachments: [{ contentType: 'image/png', name: 'a.png', data: 'iVBORw0KGgo=' }],
+        },
+        { id: '', url: 'http://127.0.0.1:9/hook', event: 'mms:batch:downloaded' },
         { online: true },
         {},
         [],
@@ -1056,6 +1085,7 @@ test(
       const serverTemplates: unknown[] = [
         { url: 'https://127.0.0.1:9/hook', event: 'sms:received' },
         { id: 'fuzz-hook-2', url: 'https://127.0.0.1:9/hook', event: 'sms:delivered', deviceId: owner.registration.id },
+        { id: '', url: 'https://127.0.0.1:9/hook', event: 'app:started' },
         { phoneNumbers: ['+15550100'], message: 'hello' },
         {
           textMessage: { text: 'hi' },
