@@ -6,6 +6,24 @@ import { ProcessStateSchema, type ProcessState } from './messages.ts';
  * schemas and types and for the device's client.
  */
 
+/**
+ * A SIM card as a phone reports it on register and `PATCH /mobile/v1/device`: the `SimCard` of
+ * the events, bounded, and with `null` for what the phone does not know (the server keeps only
+ * the values, so devices are listed with the events' shape).
+ */
+export const ReportedSimCardSchema = Type.Object(
+  {
+    slotIndex: Type.Integer({ minimum: 0, maximum: 255 }),
+    simNumber: Type.Integer({ minimum: 1, maximum: 255 }),
+    phoneNumber: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    carrierName: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
+    iccid: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+  },
+  { additionalProperties: true },
+);
+export type ReportedSimCard = Static<typeof ReportedSimCardSchema>;
+export const ReportedSimCardsSchema = Type.Array(ReportedSimCardSchema, { maxItems: 8 });
+
 /** One message of `GET /mobile/v1/message` (the original's MobileMessage shape). */
 export const MobileMessageSchema = Type.Object({
   id: Type.String(),

@@ -52,6 +52,8 @@ test('PostgreSQL: a herd of devices looking up tokens, noting they were seen and
         lastSeen: 1,
         health: null,
         healthReportedAt: null,
+        connectedAt: null,
+        simCards: null,
       },
       `hash-${id}`,
     );

@@ -101,7 +101,11 @@ export function officialClient(login: string, password: string, baseUrl: string)
   return new OfficialClient(login, password, fetchHttpClient, baseUrl);
 }
 
-/** Register a device with the server's private token: a new user, its credentials and a client for the device. */
+/**
+ * Register a device with the server's private token (a new user) or a user's Basic auth, and connect
+ * it once (a message without deviceId goes only to devices that have connected): its credentials
+ * and a client for the device.
+ */
 export async function newDevice(
   server: RunningServer,
   name = 'test phone',
@@ -111,9 +115,12 @@ export async function newDevice(
     server.url,
     as ? { basicAuth: as, name } : { privateToken: server.privateToken, name },
   );
+  const mobile = new MobileClient(server.url, registration.token);
+  // a phone uses its token right after registering: from then on it has connected
+  await mobile.getDevice();
   return {
     registration,
-    mobile: new MobileClient(server.url, registration.token),
+    mobile,
     login: registration.login,
     password: as ? as.password : registration.password!,
   };

@@ -72,6 +72,8 @@ for (const impl of IMPLEMENTATIONS) {
           lastSeen,
           health: null,
           healthReportedAt: null,
+          connectedAt: null,
+          simCards: null,
         },
         `hash-${id}`,
       );
@@ -260,16 +262,24 @@ for (const impl of IMPLEMENTATIONS) {
         (await store.devices.listUserDevices(u)).map((d) => d.id),
         [newer, older],
       );
+      await store.devices.touchDevice(older, 1500, 10_000);
+      const connected = (await store.devices.getUserDevice(u, older))!;
+      assert.deepEqual([connected.lastSeen, connected.connectedAt], [1500, 1500], 'the first use is always written');
       await store.devices.touchDevice(older, 2500, 10_000);
-      assert.equal((await store.devices.getUserDevice(u, older))!.lastSeen, 1000, 'within the resolution: no write');
+      assert.equal((await store.devices.getUserDevice(u, older))!.lastSeen, 1500, 'within the resolution: no write');
       await store.devices.touchDevice(older, 2500, 0);
+      assert.equal((await store.devices.getUserDevice(u, older))!.connectedAt, 1500, 'connected once, for good');
       assert.equal((await store.devices.getUserDevice(u, older))!.lastSeen, 2500);
       assert.deepEqual(
         (await store.devices.listUserDevices(u)).map((d) => d.id),
         [older, newer],
       );
-      assert.equal((await store.devices.getLatestUserDevice(u))!.id, older, 'the most recently seen');
-      assert.equal(await store.devices.getLatestUserDevice(await user()), undefined, 'a user without devices has none');
+      const sending = async (userId: string, seenSince: number) =>
+        (await store.devices.listSendingDevices(userId, seenSince)).map((d) => d.id);
+      assert.deepEqual(await sending(u, 0), [older], 'only a device that has connected');
+      assert.deepEqual(await sending(u, 2500), [older], 'seen at or after');
+      assert.deepEqual(await sending(u, 2501), [], 'not seen since');
+      assert.deepEqual(await sending(await user(), 0), [], 'a user without devices has none');
       assert.equal((await store.devices.getDeviceByTokenHash(`hash-${older}`))!.id, older);
       assert.equal(
         await store.devices.getUserDevice(await user(), older),
@@ -290,6 +300,8 @@ for (const impl of IMPLEMENTATIONS) {
         [...ids, undefined, ids[0]],
       );
       assert.equal(found[0]!.userId, u);
+      // each has connected once (a first use is always written), at the time it was last seen
+      for (const id of ids) await store.devices.touchDevice(id, 1000, 10_000);
       // at once: a throttled note and a ping for one device, notes within and past the interval for others
       await Promise.all([
         store.devices.touchDevice(ids[0], 5000, 10_000), // within the interval alone: no write…

@@ -2,7 +2,14 @@ import { query, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
 import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
 import type { DeviceRecord, DevicesRepository, LocalWebhooks } from './repository.ts';
-import { DEVICE_COLUMNS, DEVICES_SQL, toDevice, toLocalWebhooks, type DeviceRow } from './repository.shared.ts';
+import {
+  DEVICE_COLUMNS,
+  DEVICES_SQL,
+  deviceInsert,
+  toDevice,
+  toLocalWebhooks,
+  type DeviceRow,
+} from './repository.shared.ts';
 
 interface Touch {
   deviceId: string;
@@ -18,13 +25,16 @@ const POSTGRES_DEVICES_SQL = {
   ),
   touchDevices: sql<{ ids: string[]; times: number[]; minIntervals: number[] }>(
     'devices.touch-batch',
-    `UPDATE devices SET last_seen = seen.at
+    `UPDATE devices SET last_seen = GREATEST(devices.last_seen, seen.at),
+                        connected_at = COALESCE(devices.connected_at, seen.at)
        FROM unnest(:ids::text[], :times::bigint[], :minIntervals::bigint[]) AS seen (id, at, min_interval)
-      WHERE devices.id = seen.id AND devices.last_seen < seen.at - seen.min_interval`,
+      WHERE devices.id = seen.id
+        AND (devices.last_seen < seen.at - seen.min_interval OR devices.connected_at IS NULL)`,
   ),
   saveHealth: sql<{ id: string; health: string; at: number }>(
     'devices.save-health',
-    `UPDATE devices SET health = :health, health_reported_at = :at, last_seen = GREATEST(last_seen, :at)
+    `UPDATE devices SET health = :health, health_reported_at = :at, last_seen = GREATEST(last_seen, :at),
+                        connected_at = COALESCE(connected_at, :at)
       WHERE id = :id AND (health_reported_at IS NULL OR health_reported_at <= :at)`,
   ),
   queueDepthTotals: sql<object, { sum: number; max: number }>(
@@ -94,7 +104,7 @@ export class PostgresDevicesRepository implements DevicesRepository {
   );
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
-    await query(this.pool, DEVICES_SQL.insertDevice, { ...device, tokenHash });
+    await query(this.pool, DEVICES_SQL.insertDevice, deviceInsert(device, tokenHash));
   }
 
   getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
@@ -111,9 +121,9 @@ export class PostgresDevicesRepository implements DevicesRepository {
     return rows.map(toDevice);
   }
 
-  async getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined> {
-    const { rows } = await query(this.pool, DEVICES_SQL.getLatestUserDevice, { userId });
-    return rows[0] && toDevice(rows[0]);
+  async listSendingDevices(userId: string, seenSince: number): Promise<DeviceRecord[]> {
+    const { rows } = await query(this.pool, DEVICES_SQL.listSendingDevices, { userId, seenSince });
+    return rows.map(toDevice);
   }
 
   async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {

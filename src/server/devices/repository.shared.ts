@@ -1,6 +1,15 @@
-import type { Health, ReportedWebhook } from '../../protocol/index.ts';
+import type { Health, ReportedWebhook, SimCard } from '../../protocol/index.ts';
 import { sql } from '../store/sql.ts';
 import type { DeviceRecord, LocalWebhooks } from './repository.ts';
+
+/** What `devices.insert` binds: the record, its token's hash and its SIM cards as JSON. */
+export type DeviceInsert = DeviceRecord & { tokenHash: string; simCardsJson: string | null };
+
+export const deviceInsert = (device: DeviceRecord, tokenHash: string): DeviceInsert => ({
+  ...device,
+  tokenHash,
+  simCardsJson: device.simCards === null ? null : JSON.stringify(device.simCards),
+});
 
 /** A row of the table as both stores return it. */
 export interface DeviceRow {
@@ -13,10 +22,12 @@ export interface DeviceRow {
   last_seen: number;
   health: string | null;
   health_reported_at: number | null;
+  connected_at: number | null;
+  sim_cards: string | null;
 }
 
 export const DEVICE_COLUMNS =
-  'id, user_id, name, push_token, created_at, updated_at, last_seen, health, health_reported_at';
+  'id, user_id, name, push_token, created_at, updated_at, last_seen, health, health_reported_at, connected_at, sim_cards';
 
 export const toDevice = (row: DeviceRow): DeviceRecord => ({
   id: row.id,
@@ -28,6 +39,8 @@ export const toDevice = (row: DeviceRow): DeviceRecord => ({
   lastSeen: row.last_seen,
   health: row.health === null ? null : (JSON.parse(row.health) as Health),
   healthReportedAt: row.health_reported_at,
+  connectedAt: row.connected_at,
+  simCards: row.sim_cards === null ? null : (JSON.parse(row.sim_cards) as SimCard[]),
 });
 
 interface LocalWebhooksRow {
@@ -46,10 +59,10 @@ export const toLocalWebhooks = (row: LocalWebhooksRow): LocalWebhooks => ({
  * (JSON functions).
  */
 export const DEVICES_SQL = {
-  insertDevice: sql<DeviceRecord & { tokenHash: string }>(
+  insertDevice: sql<DeviceInsert>(
     'devices.insert',
-    `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen)
-     VALUES (:id, :userId, :name, :pushToken, :tokenHash, :createdAt, :updatedAt, :lastSeen)`,
+    `INSERT INTO devices (id, user_id, name, push_token, token_hash, created_at, updated_at, last_seen, sim_cards)
+     VALUES (:id, :userId, :name, :pushToken, :tokenHash, :createdAt, :updatedAt, :lastSeen, :simCardsJson)`,
   ),
   getUserDevice: sql<{ userId: string; id: string }, DeviceRow>(
     'devices.by-user-and-id',
@@ -59,9 +72,11 @@ export const DEVICES_SQL = {
     'devices.list-user',
     `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = :userId ORDER BY last_seen DESC, created_at DESC, id`,
   ),
-  getLatestUserDevice: sql<{ userId: string }, DeviceRow>(
-    'devices.latest-of-user',
-    `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = :userId ORDER BY last_seen DESC, created_at DESC, id LIMIT 1`,
+  // only devices that have used their token: one that registered and never connected would keep the message
+  listSendingDevices: sql<{ userId: string; seenSince: number }, DeviceRow>(
+    'devices.sending-of-user',
+    `SELECT ${DEVICE_COLUMNS} FROM devices
+      WHERE user_id = :userId AND connected_at IS NOT NULL AND last_seen >= :seenSince ORDER BY id`,
   ),
   deleteUserDevice: sql<{ userId: string; id: string }>(
     'devices.delete',

@@ -1,6 +1,13 @@
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import type { DeviceRecord, DevicesRepository, LocalWebhooks } from './repository.ts';
-import { DEVICE_COLUMNS, DEVICES_SQL, toDevice, toLocalWebhooks, type DeviceRow } from './repository.shared.ts';
+import {
+  DEVICE_COLUMNS,
+  DEVICES_SQL,
+  deviceInsert,
+  toDevice,
+  toLocalWebhooks,
+  type DeviceRow,
+} from './repository.shared.ts';
 
 export class SqliteDevicesRepository implements DevicesRepository {
   private readonly statements;
@@ -12,11 +19,12 @@ export class SqliteDevicesRepository implements DevicesRepository {
         `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = :tokenHash`,
       ),
       touchDevice: db.prepare<{ id: string; now: number; minInterval: number }>(
-        `UPDATE devices SET last_seen = :now
-         WHERE id = :id AND last_seen < :now - :minInterval`,
+        `UPDATE devices SET last_seen = max(last_seen, :now), connected_at = coalesce(connected_at, :now)
+         WHERE id = :id AND (last_seen < :now - :minInterval OR connected_at IS NULL)`,
       ),
       saveHealth: db.prepare<{ id: string; health: string; at: number }>(
-        `UPDATE devices SET health = :health, health_reported_at = :at, last_seen = max(last_seen, :at)
+        `UPDATE devices SET health = :health, health_reported_at = :at, last_seen = max(last_seen, :at),
+                            connected_at = coalesce(connected_at, :at)
           WHERE id = :id AND (health_reported_at IS NULL OR health_reported_at <= :at)`,
       ),
       queueDepthTotals: db.prepare<[], { sum: number; max: number }>(
@@ -28,7 +36,7 @@ export class SqliteDevicesRepository implements DevicesRepository {
   }
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
-    this.statements.insertDevice.run({ ...device, tokenHash });
+    this.statements.insertDevice.run(deviceInsert(device, tokenHash));
   }
 
   async getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
@@ -45,9 +53,8 @@ export class SqliteDevicesRepository implements DevicesRepository {
     return this.statements.listUserDevices.all({ userId }).map(toDevice);
   }
 
-  async getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined> {
-    const row = this.statements.getLatestUserDevice.get({ userId });
-    return row && toDevice(row);
+  async listSendingDevices(userId: string, seenSince: number): Promise<DeviceRecord[]> {
+    return this.statements.listSendingDevices.all({ userId, seenSince }).map(toDevice);
   }
 
   async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { Health, ReportedWebhook } from '../../protocol/index.ts';
+import type { Health, ReportedWebhook, SimCard } from '../../protocol/index.ts';
 
 /** A device linked to a user: what the phone is in the original. */
 export interface DeviceRecord {
@@ -12,6 +12,10 @@ export interface DeviceRecord {
   /** the device's own health document as it last reported it (queue depth among its checks) */
   health: Health | null;
   healthReportedAt: number | null;
+  /** when the device first used its token; null: registered, never connected */
+  connectedAt: number | null;
+  /** the SIM cards the phone last reported (register or `PATCH /mobile/v1/device`); null: never said */
+  simCards: SimCard[] | null;
 }
 
 export interface DevicesRepository {
@@ -22,8 +26,8 @@ export interface DevicesRepository {
   getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined>;
   /** most recently seen first */
   listUserDevices(userId: string): Promise<DeviceRecord[]>;
-  /** the user's most recently seen device */
-  getLatestUserDevice(userId: string): Promise<DeviceRecord | undefined>;
+  /** the user's devices a message without deviceId may go to: connected ones seen at or after seenSince */
+  listSendingDevices(userId: string, seenSince: number): Promise<DeviceRecord[]>;
   /** false when the device does not exist or belongs to someone else */
   deleteUserDevice(userId: string, deviceId: string): Promise<boolean>;
   /**

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { type Health } from '../../protocol/index.ts';
+import { createHash, randomInt } from 'node:crypto';
+import { type Health, type SimCard } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId, randomSecret } from '../../shared/ids.ts';
 import type { DeviceRecord, DevicesRepository } from './repository.ts';
@@ -50,7 +50,7 @@ export class DevicesService {
   /** A new device of `userId` and its bearer token (≥128 random bits; only its hash is stored). */
   async register(
     userId: string,
-    options: { name?: string | null; pushToken?: string | null },
+    options: { name?: string | null; pushToken?: string | null; simCards?: SimCard[] | null },
   ): Promise<{ device: DeviceRecord; token: string }> {
     const now = this.clock.now();
     const token = randomSecret(24);
@@ -64,6 +64,8 @@ export class DevicesService {
       lastSeen: now,
       health: null,
       healthReportedAt: null,
+      connectedAt: null,
+      simCards: options.simCards ?? null,
     };
     await this.repo.insertDevice(device, hashToken(token));
     return { device, token };
@@ -74,7 +76,8 @@ export class DevicesService {
     const device = await this.repo.getDeviceByTokenHash(hashToken(token));
     const now = this.clock.now();
     // The row just read says whether the write would do anything: skip the round trip if not.
-    if (device && now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS)
+    // A device's first use of its token is always written: it marks the device as connected.
+    if (device && (device.connectedAt === null || now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS))
       await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
     return device;
   }
@@ -117,22 +120,45 @@ export class DevicesService {
   }
 
   /**
-   * The device a message goes to: the one asked for (it must be the user's), otherwise the
-   * user's most recently seen device.
+   * The device a message goes to: the one asked for (it must be the user's, and seen within
+   * `activeWithinHours` when given); otherwise one picked at random, as the original does, among
+   * the user's devices that have connected (used their token at least once), narrowed to those
+   * seen within `activeWithinHours`. Random spreads the messages over the devices.
    */
-  async pickForMessage(userId: string, deviceId: string | null | undefined): Promise<DeviceRecord> {
+  async pickForMessage(
+    userId: string,
+    deviceId: string | null | undefined,
+    activeWithinHours?: number,
+  ): Promise<DeviceRecord> {
+    const seenSince = activeWithinHours ? this.clock.now() - activeWithinHours * 3_600_000 : 0;
+    const within = `within the last ${activeWithinHours} hour${activeWithinHours === 1 ? '' : 's'} (deviceActiveWithin)`;
     if (deviceId != null) {
       const device = await this.repo.getUserDevice(userId, deviceId);
       if (!device)
         throw new InvalidInputError(`deviceId "${deviceId}" is not one of your devices; GET /devices lists yours`);
+      if (device.lastSeen < seenSince) {
+        throw new InvalidInputError(
+          `device "${deviceId}" was last seen ${new Date(device.lastSeen).toISOString()}, not ${within}`,
+        );
+      }
       return device;
     }
-    const latest = await this.repo.getLatestUserDevice(userId);
-    if (!latest) {
+    const candidates = await this.repo.listSendingDevices(userId, seenSince);
+    if (candidates.length > 0) return candidates[randomInt(candidates.length)];
+    // Nothing qualifies: say why, from the whole list (only on this path).
+    const all = await this.repo.listUserDevices(userId);
+    if (all.length === 0) {
       throw new InvalidInputError(
         'you have no device to send from yet; link one first (e.g. `smsgate device --server <url> --server-login <login> --server-password <password>`, or POST /mobile/v1/device)',
       );
     }
-    return latest;
+    if (all.every((d) => d.connectedAt === null)) {
+      throw new InvalidInputError(
+        `none of your devices has connected yet (registered: ${all.length}); start the app or \`smsgate device\` so it connects, or name one with deviceId`,
+      );
+    }
+    throw new InvalidInputError(
+      `none of your devices was seen ${within}; the most recent was seen ${new Date(Math.max(...all.map((d) => d.lastSeen))).toISOString()}`,
+    );
   }
 }

@@ -7,7 +7,16 @@ import { toMessageState } from './service.ts';
 import { requireTimeRange } from '../../shared/iso-dates.ts';
 import { IdParams, MessageListQuery } from '../../shared/route-schemas.ts';
 
-const SendQuery = Type.Object({ skipPhoneValidation: Type.Optional(Type.Boolean()) });
+const SendQuery = Type.Object({
+  skipPhoneValidation: Type.Optional(Type.Boolean()),
+  deviceActiveWithin: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 87_600,
+      description: 'without deviceId: only devices seen within this many hours (0: any that has connected)',
+    }),
+  ),
+});
 /** The server's device ids are 21-character nanoids: anything else cannot name a device. */
 export const ServerDeviceId = Type.String({
   pattern: '^[A-Za-z0-9_-]{21}$',
@@ -38,6 +47,7 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
       async (request, reply) => {
         const message = await ctx.messages.send(userOf(request).id, request.body, {
           skipPhoneValidation: request.query.skipPhoneValidation,
+          deviceActiveWithin: request.query.deviceActiveWithin,
         });
         // The Location follows the path the client used, prefix included (/api/3rdparty/v1/… or /3rdparty/v1/…).
         const location = `${request.url.split('?')[0].replace(/\/$/, '')}/${encodeURIComponent(message.id)}`;

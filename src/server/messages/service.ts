@@ -81,7 +81,7 @@ export class MessagesService {
   async send(
     userId: string,
     request: SendMessage,
-    options: { skipPhoneValidation?: boolean } = {},
+    options: { skipPhoneValidation?: boolean; deviceActiveWithin?: number } = {},
   ): Promise<MessageRecord> {
     const text = messageText(request);
     if ('error' in text) throw new InvalidInputError(text.error);
@@ -103,7 +103,7 @@ export class MessagesService {
     } else if (request.ttl != null) {
       validUntil = now + request.ttl * 1000;
     }
-    const device = await this.devices.pickForMessage(userId, request.deviceId);
+    const device = await this.devices.pickForMessage(userId, request.deviceId, options.deviceActiveWithin);
     const message: MessageRecord = {
       userId,
       id: request.id ?? newId(),

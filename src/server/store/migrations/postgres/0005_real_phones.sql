@@ -1,0 +1,13 @@
+-- What real phones need. connected_at: when the device first used its token (a message without a
+-- deviceId goes only to devices that have connected); sim_cards: the SIM cards the phone reported
+-- (JSON). registration_codes: one-time codes a user gets to register a phone (GET /mobile/v1/user/code).
+
+ALTER TABLE devices ADD COLUMN connected_at BIGINT;
+ALTER TABLE devices ADD COLUMN sim_cards TEXT;
+UPDATE devices SET connected_at = last_seen WHERE last_seen > created_at;
+
+CREATE TABLE registration_codes (
+  code        TEXT COLLATE "C" PRIMARY KEY,
+  user_id     TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+  valid_until BIGINT NOT NULL
+);
