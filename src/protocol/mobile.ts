@@ -39,6 +39,24 @@ export const MobileMessageSchema = Type.Object({
   createdAt: Type.String(),
 });
 
+/** How many messages one `GET /mobile/v1/message` hands out at most; a device pulls again after reporting them. */
+export const PULL_LIMIT = 100;
+
+/**
+ * The `order` of `GET /mobile/v1/message`: after priority (highest first), oldest first (fifo) or
+ * newest first (lifo, the default, as in the original's server).
+ */
+export const PULL_ORDERS = ['lifo', 'fifo'] as const;
+export type PullOrder = (typeof PULL_ORDERS)[number];
+export const PullQuerySchema = Type.Object({
+  order: Type.Optional(
+    Type.Union(
+      PULL_ORDERS.map((o) => Type.Literal(o)),
+      { default: 'lifo', description: 'after priority: lifo (newest first, the default) or fifo (oldest first)' },
+    ),
+  ),
+});
+
 /** The body of `PATCH /mobile/v1/message`: the device's state reports. */
 export const StateReportSchema = Type.Array(
   Type.Object(

@@ -237,6 +237,8 @@ test('state reports through both nodes never move a message backwards', async ()
   // A second phone of its own user, driven by hand through the mobile API, so reports can be raced.
   const phone = await register(url(node2), { privateToken: TOKEN, name: 'raced phone' });
   const owner = basicAuth(phone.login, phone.password!);
+  // it connects once, so messages without deviceId may go to it
+  assert.equal((await api(`${url(node2)}/mobile/v1/device`, 'GET', `Bearer ${phone.token}`)).status, 200);
   const mobile = (node: RunningProcess) => `${url(node)}/mobile/v1/message`;
   const report = (id: string, state: string, at: string) => [
     { id, state, recipients: [{ phoneNumber: '+15559870000', state }], states: { [state]: at } },

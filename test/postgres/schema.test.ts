@@ -130,7 +130,7 @@ async function assertLegacyData(store: ServerStore): Promise<void> {
     states: { Pending: 1_700_000_601_000, Processed: 1_700_000_602_000, Sent: 1_700_000_603_000 },
   });
   assert.deepEqual(
-    (await store.messages.listPendingForDevice('device-a1', 10)).map((m) => m.id),
+    (await store.messages.listPendingForDevice('device-a1', 10, 'fifo')).map((m) => m.id),
     ['msg-pending'],
   );
 

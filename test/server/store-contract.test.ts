@@ -381,9 +381,29 @@ for (const impl of IMPLEMENTATIONS) {
       );
       assert.deepEqual(got!.states, { Pending: 1000 });
       assert.deepEqual(
-        (await store.messages.listPendingForDevice(d1, 10)).map((m) => m.id),
+        (await store.messages.listPendingForDevice(d1, 10, 'fifo')).map((m) => m.id),
         ['same'],
       );
+    });
+
+    test('messages: the pull hands out the highest priority first, then oldest (fifo) or newest (lifo) first', async () => {
+      const u = await user();
+      const d = await device(u);
+      const queued: [string, number, number][] = [
+        ['old-low', 0, 1000],
+        ['new-low', 0, 3000],
+        ['mid-high', 100, 2000],
+        ['new-high', 100, 4000],
+        ['mid-low', 0, 2000],
+      ];
+      for (const [id, priority, createdAt] of queued) {
+        assert.equal(await store.messages.insertMessage({ ...message(u, d, id), priority, createdAt }), 'inserted');
+      }
+      const pull = async (order: 'fifo' | 'lifo', limit = 10) =>
+        (await store.messages.listPendingForDevice(d, limit, order)).map((m) => m.id);
+      assert.deepEqual(await pull('fifo'), ['mid-high', 'new-high', 'old-low', 'mid-low', 'new-low']);
+      assert.deepEqual(await pull('lifo'), ['new-high', 'mid-high', 'new-low', 'mid-low', 'old-low']);
+      assert.deepEqual(await pull('lifo', 2), ['new-high', 'mid-high'], 'the limit cuts the list');
     });
 
     test('messages: concurrent state reports never move a message or a recipient backwards; the earliest time of a state is kept', async () => {
@@ -445,7 +465,7 @@ for (const impl of IMPLEMENTATIONS) {
       // a final state is final: Failed (same rank as Delivered) does not replace it
       await store.messages.applyStateReport(d, report('Failed', 6000), 6000);
       assert.equal((await store.messages.getUserMessage(u, m.id))!.state, 'Delivered');
-      assert.deepEqual(await store.messages.listPendingForDevice(d, 10), []);
+      assert.deepEqual(await store.messages.listPendingForDevice(d, 10, 'lifo'), []);
       // another device cannot report on it
       assert.equal(await store.messages.applyStateReport(await device(u), report('Failed', 1), 1), false);
     });

@@ -39,7 +39,7 @@ export interface MobileDevice {
 }
 
 // The message exchange's wire shapes are defined once, in the protocol.
-import type { MessageReport, MobileMessage } from '../../protocol/mobile.ts';
+import type { MessageReport, MobileMessage, PullOrder } from '../../protocol/mobile.ts';
 import type { ActivityReport, EventName, Health } from '../../protocol/index.ts';
 export type { MessageReport, MobileMessage };
 
@@ -187,9 +187,9 @@ export class MobileClient {
     return (await this.request('GET', '/device')) as { device: MobileDevice; externalIp: string };
   }
 
-  /** messages waiting for this device, oldest first (at most 100; pull again after reporting for more) */
-  async pullMessages(): Promise<MobileMessage[]> {
-    return (await this.request('GET', '/message')) as MobileMessage[];
+  /** messages waiting for this device, highest priority then oldest first (at most 100; pull again after reporting for more) */
+  async pullMessages(order: PullOrder = 'fifo'): Promise<MobileMessage[]> {
+    return (await this.request('GET', `/message?order=${order}`)) as MobileMessage[];
   }
 
   async reportMessages(reports: MessageReport[]): Promise<void> {

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, MobileMessageSchema, StateReportSchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, MobileMessageSchema, PullQuerySchema, StateReportSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
 import { toMobileMessage } from './service.ts';
@@ -14,12 +14,13 @@ export function messagesMobileRoutes(app: App, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'Pending messages for this device, oldest first',
+        summary: 'Pending messages for this device (at most 100): highest priority first, then by order',
         operationId: 'pullMessages',
+        querystring: PullQuerySchema,
         response: { 200: Type.Array(MobileMessageSchema) },
       },
     },
-    async (request) => (await ctx.messages.pending(deviceOf(request))).map(toMobileMessage),
+    async (request) => (await ctx.messages.pending(deviceOf(request), request.query.order)).map(toMobileMessage),
   );
 
   app.patch(

@@ -1,4 +1,4 @@
-import { STATE_RANK, type ProcessState } from '../../protocol/index.ts';
+import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/index.ts';
 import { inTransaction, query, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
 import type {
@@ -14,6 +14,7 @@ import {
   MESSAGES_SQL,
   messageInsert,
   messageListWhere,
+  PENDING_ORDER,
   type MessageListParams,
 } from './repository.shared.ts';
 
@@ -69,11 +70,18 @@ const POSTGRES_MESSAGES_SQL = {
     'messages.get',
     `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.user_id = :userId AND m.id = :id`,
   ),
-  listPendingForDevice: sql<{ deviceId: string; limit: number }, MessageRow>(
-    'messages.pending-of-device',
-    `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
-     ORDER BY m.created_at, m.id LIMIT :limit`,
-  ),
+  listPendingForDevice: {
+    fifo: sql<{ deviceId: string; limit: number }, MessageRow>(
+      'messages.pending-of-device-fifo',
+      `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
+       ORDER BY ${PENDING_ORDER.fifo} LIMIT :limit`,
+    ),
+    lifo: sql<{ deviceId: string; limit: number }, MessageRow>(
+      'messages.pending-of-device-lifo',
+      `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
+       ORDER BY ${PENDING_ORDER.lifo} LIMIT :limit`,
+    ),
+  },
   // Locks the message: reports about one message (from any node) then run one after the other,
   // so their recipient updates can never deadlock.
   findDeviceMessage: sql<{ deviceId: string; id: string }, { user_id: string }>(
@@ -185,8 +193,8 @@ export class PostgresMessagesRepository implements MessagesRepository {
     );
   }
 
-  async listPendingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]> {
-    const { rows } = await query(this.pool, POSTGRES_MESSAGES_SQL.listPendingForDevice, { deviceId, limit });
+  async listPendingForDevice(deviceId: string, limit: number, order: PullOrder): Promise<MessageRecord[]> {
+    const { rows } = await query(this.pool, POSTGRES_MESSAGES_SQL.listPendingForDevice[order], { deviceId, limit });
     return rows.map(toMessage);
   }
 

@@ -1,4 +1,4 @@
-import { STATE_RANK, type ProcessState } from '../../protocol/index.ts';
+import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/index.ts';
 import { sql, type Sql } from '../store/sql.ts';
 import type { MessageFilter, MessageRecord } from './repository.ts';
 
@@ -90,3 +90,12 @@ export function messageListWhere(filter: MessageFilter): {
     count: sql(`messages.count[${shape}]`, `SELECT count(*) AS total FROM messages m WHERE ${where}`),
   };
 }
+
+/**
+ * The pull's order: priority first, then oldest (fifo) or newest (lifo) first, each served by its
+ * own index (messages_pending_fifo, messages_pending_lifo), so a long queue is never sorted.
+ */
+export const PENDING_ORDER: Record<PullOrder, string> = {
+  fifo: 'm.priority DESC, m.created_at, m.id',
+  lifo: 'm.priority DESC, m.created_at DESC, m.id DESC',
+};

@@ -1,4 +1,4 @@
-import { STATE_RANK, type ProcessState } from '../../protocol/index.ts';
+import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/index.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import type { MessageFilter, MessagePage, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
@@ -7,6 +7,7 @@ import {
   MESSAGES_SQL,
   messageInsert,
   messageListWhere,
+  PENDING_ORDER,
   type MessageListParams,
 } from './repository.shared.ts';
 
@@ -59,9 +60,13 @@ export class SqliteMessagesRepository implements MessagesRepository {
       statesOf: db.prepare<MessageKey, { state: ProcessState; at: number }>(
         `SELECT state, at FROM message_states WHERE user_id = :userId AND message_id = :id ORDER BY at, state`,
       ),
-      listPendingForDevice: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
+      listPendingFifo: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
-         ORDER BY m.created_at, m.id LIMIT :limit`,
+         ORDER BY ${PENDING_ORDER.fifo} LIMIT :limit`,
+      ),
+      listPendingLifo: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
+         ORDER BY ${PENDING_ORDER.lifo} LIMIT :limit`,
       ),
       // One writer at a time on SQLite: the report's transaction needs no row lock.
       findDeviceMessage: db.prepare<{ deviceId: string; id: string }, { user_id: string }>(
@@ -143,8 +148,9 @@ export class SqliteMessagesRepository implements MessagesRepository {
     return { items: rows.map((row) => this.hydrate(row)), total };
   }
 
-  async listPendingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]> {
-    return this.statements.listPendingForDevice.all({ deviceId, limit }).map((row) => this.hydrate(row));
+  async listPendingForDevice(deviceId: string, limit: number, order: PullOrder): Promise<MessageRecord[]> {
+    const statement = order === 'fifo' ? this.statements.listPendingFifo : this.statements.listPendingLifo;
+    return statement.all({ deviceId, limit }).map((row) => this.hydrate(row));
   }
 
   async applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean> {

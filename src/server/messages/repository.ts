@@ -1,4 +1,4 @@
-import type { ProcessState } from '../../protocol/index.ts';
+import type { ProcessState, PullOrder } from '../../protocol/index.ts';
 
 export interface RecipientRecord {
   phoneNumber: string;
@@ -62,8 +62,8 @@ export interface MessagesRepository {
     filter: MessageFilter,
     page: MessagePage,
   ): Promise<{ items: MessageRecord[]; total: number }>;
-  /** what the device still has to send: its Pending messages, oldest first */
-  listPendingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]>;
+  /** what the device still has to send: its Pending messages, highest priority first, then in `order` */
+  listPendingForDevice(deviceId: string, limit: number, order: PullOrder): Promise<MessageRecord[]>;
   /**
    * Apply a device's report to one of that device's messages. The message and each recipient
    * move only forwards (STATE_RANK guard in the WHERE clause), so late or concurrent reports

@@ -1,6 +1,8 @@
 import {
   messageText,
   PROCESS_STATES,
+  PULL_LIMIT,
+  type PullOrder,
   type MessageReport,
   type MessageState,
   type MobileMessage,
@@ -15,9 +17,6 @@ import type { PushHub } from '../push/hub.ts';
 import type { MessageFilter, MessagePage, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
 import { InvalidInputError, NotFoundError, ConflictError } from '../../shared/errors.ts';
 import { requireIsoDateTime } from '../../shared/iso-dates.ts';
-
-/** How many pending messages one `GET /mobile/v1/message` hands out; the device pulls again for more. */
-export const PULL_BATCH = 100;
 
 /** One item of `PATCH /mobile/v1/message`, as the device sends it. */
 export type StateReportRequest = MessageReport;
@@ -137,8 +136,8 @@ export class MessagesService {
     return this.repo.listUserMessages(userId, filter, page);
   }
 
-  pending(device: DeviceRecord): Promise<MessageRecord[]> {
-    return this.repo.listPendingForDevice(device.id, PULL_BATCH);
+  pending(device: DeviceRecord, order: PullOrder = 'lifo'): Promise<MessageRecord[]> {
+    return this.repo.listPendingForDevice(device.id, PULL_LIMIT, order);
   }
 
   /**

@@ -11,3 +11,9 @@ CREATE TABLE registration_codes (
   user_id     TEXT NOT NULL REFERENCES users (id),
   valid_until INTEGER NOT NULL
 );
+
+-- The pull hands out the most urgent first (priority), then in the order the device asks for:
+-- oldest first (fifo) from the first index, newest first (lifo) by reading the second backwards.
+DROP INDEX messages_pending;
+CREATE INDEX messages_pending_fifo ON messages (device_id, priority DESC, created_at, id) WHERE state = 'Pending';
+CREATE INDEX messages_pending_lifo ON messages (device_id, priority, created_at, id) WHERE state = 'Pending';
