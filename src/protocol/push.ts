@@ -14,6 +14,20 @@ export const PUSH_EVENT_SCHEMAS = {
   WebhooksUpdated: Type.Object({}),
   /** the user's settings changed: it pulls `GET /mobile/v1/settings` */
   SettingsUpdated: Type.Object({}),
+  /** a message was cancelled before the device sent it (the original's data: its `messageId`) */
+  MessageCancelled: Type.Object({ messageId: Type.String() }),
+  /**
+   * replay the SMS received between `since` and `until` (RFC 3339) as webhooks. As in the original,
+   * every value is a string: `messageTypes` comma-separated, `webhookDelivery` Individual | Batch |
+   * Disabled, `triggerWebhooks` "true" or "false" (older apps read only that).
+   */
+  MessagesExportRequested: Type.Object({
+    since: Type.String(),
+    until: Type.String(),
+    messageTypes: Type.Optional(Type.String()),
+    webhookDelivery: Type.Optional(Type.String()),
+    triggerWebhooks: Type.Optional(Type.String()),
+  }),
   /** the server's dashboard asks the device to send its delivery `id` again */
   DeliveryRedeliverRequested: Type.Object({ id: Type.String() }),
   /** the server's dashboard asks the device to send its Cloud webhook `id` a test event */

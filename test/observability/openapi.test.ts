@@ -280,5 +280,6 @@ const SERVER_OPERATION_IDS = {
   'GET /mobile/v1/webhooks': 'mobileListWebhooks',
   'GET /mobile/v1/settings': 'mobileGetSettings',
   'PATCH /mobile/v1/user/password': 'mobileChangePassword',
+  'GET /mobile/v1/user/code': 'mobileGetRegistrationCode',
   'GET /mobile/v1/events': 'mobileStreamEvents',
 };

@@ -292,6 +292,14 @@ test('mobile API: every bad input is a 4xx with a message', async () => {
     {
       method: 'POST',
       path: '/device',
+      body: { simCards: [{ slotIndex: -1, simNumber: 1 }] },
+      status: 400,
+      mentions: /slotIndex/,
+    },
+    { method: 'POST', path: '/device', body: { simCards: 'two' }, status: 400, mentions: /simCards/ },
+    {
+      method: 'POST',
+      path: '/device',
       rawBody: '{',
       headers: { 'content-type': 'application/json' },
       status: 400,
@@ -301,6 +309,20 @@ test('mobile API: every bad input is a 4xx with a message', async () => {
   const report = { id: 'm', state: 'Sent', recipients: [{ phoneNumber: '+1555', state: 'Sent' }] };
   await expectAll(server.mobileUrl, token, [
     { method: 'PATCH', path: '/device', body: { pushToken: 5 }, status: 400, mentions: /pushToken/ },
+    {
+      method: 'PATCH',
+      path: '/device',
+      body: { simCards: [{ slotIndex: 0, simNumber: 0 }] },
+      status: 400,
+      mentions: /simNumber/,
+    },
+    {
+      method: 'PATCH',
+      path: '/user/password',
+      body: { currentPassword: 'x', newPassword: 'short' },
+      status: 400,
+      mentions: /newPassword/,
+    },
     { method: 'PATCH', path: '/message', body: report, status: 400, mentions: /array/ },
     { method: 'PATCH', path: '/message', body: [{ ...report, id: undefined }], status: 400, mentions: /id/ },
     { method: 'PATCH', path: '/message', body: [{ ...report, state: 'Teleported' }], status: 400, mentions: /state/ },

@@ -218,7 +218,6 @@ test('wrong or missing credentials are 401 everywhere, with a JSON message', asy
     }
   }
   const mobileRoutes: [string, string][] = [
-    ['GET', '/device'],
     ['PATCH', '/device'],
     ['POST', '/device/ping'],
     ['GET', '/message'],
@@ -236,5 +235,9 @@ test('wrong or missing credentials are 401 everywhere, with a JSON message', asy
         assert.equal(typeof reply.body.message, 'string');
       }
     }
+    // GET /device answers anyone, as the original: the caller's address, and no device
+    const reply = await call(`${server.mobileUrl}/device`, 'GET', { auth });
+    assert.equal(reply.status, 200);
+    assert.deepEqual(reply.body, { externalIp: '127.0.0.1' }, `GET /device with ${auth}`);
   }
 });

@@ -182,9 +182,15 @@ export class MobileClient {
     );
   }
 
-  /** this device as the server knows it, and the address the server sees it from */
+  /**
+   * this device as the server knows it, and the address the server sees it from. The server
+   * answers an unknown token with the address alone (as the original does, for apps that have not
+   * registered yet): for this client that is a 401.
+   */
   async getDevice(): Promise<{ device: MobileDevice; externalIp: string }> {
-    return (await this.request('GET', '/device')) as { device: MobileDevice; externalIp: string };
+    const reply = (await this.request('GET', '/device')) as { device?: MobileDevice; externalIp: string };
+    if (!reply.device) throw new MobileApiError(401, 'GET /device: the server does not know this device token');
+    return { device: reply.device, externalIp: reply.externalIp };
   }
 
   /** messages waiting for this device, highest priority then oldest first (at most 100; pull again after reporting for more) */

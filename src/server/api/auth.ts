@@ -30,6 +30,26 @@ export function parseBearer(request: FastifyRequest): string | undefined {
   return match ? match[1] : undefined;
 }
 
+/** `Authorization: Code <code>` (a one-time registration code, as the original's app sends it), or undefined. */
+export function parseRegistrationCode(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = header && /^code\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1] : undefined;
+}
+
+/**
+ * The device of a bearer token on a route that also answers without one (`GET /mobile/v1/device`,
+ * which the app calls before it has registered): undefined for no token or an unknown one (which
+ * counts as a wrong token for the throttle).
+ */
+export async function optionalDevice(ctx: ServerContext, request: FastifyRequest): Promise<DeviceRecord | undefined> {
+  const token = parseBearer(request);
+  if (token === undefined) return undefined;
+  const device = await ctx.devices.authenticate(token);
+  if (!device) ctx.loginThrottle.failedToken(request.ip);
+  return device;
+}
+
 /**
  * The user of `Authorization: Basic`, or undefined when the header is absent; 401 when it is wrong.
  *

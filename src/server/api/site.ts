@@ -32,6 +32,12 @@ export function installSite(app: App, ctx: ServerContext): void {
         description: "the device's token (registration: the private token, or a user's Basic auth)",
       },
       jwtAuth: { ...JWT_SECURITY_SCHEME, description: 'an access token (POST /3rdparty/v1/auth/token)' },
+      registrationCode: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description: 'registration with a one-time code: `Authorization: Code <code>` (GET /mobile/v1/user/code)',
+      },
     },
   });
   app.register(async (scope) => {

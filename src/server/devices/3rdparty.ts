@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HealthSchema, ReportedWebhookSchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, HealthSchema, ReportedWebhookSchema, SimCardSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toDeviceView } from './service.ts';
@@ -16,6 +16,9 @@ export const DeviceSchema = Type.Object({
     description:
       "the device's own health document as it last reported it (PUT /mobile/v1/device/health); the webhooks:queue check is its delivery queue depth",
   }),
+  simCards: Type.Optional(
+    Type.Array(SimCardSchema, { description: 'the SIM cards the phone reported; absent when it never said' }),
+  ),
 });
 
 const LocalWebhooksSchema = Type.Object({

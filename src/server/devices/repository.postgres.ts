@@ -1,6 +1,7 @@
 import { query, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
 import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
+import type { SimCard } from '../../protocol/index.ts';
 import type { DeviceRecord, DevicesRepository, LocalWebhooks } from './repository.ts';
 import {
   DEVICE_COLUMNS,
@@ -133,6 +134,10 @@ export class PostgresDevicesRepository implements DevicesRepository {
 
   touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void> {
     return this.touches.submit({ deviceId, now, minIntervalMs });
+  }
+
+  async updateSimCards(deviceId: string, simCards: SimCard[], now: number): Promise<void> {
+    await query(this.pool, DEVICES_SQL.updateSimCards, { id: deviceId, simCards: JSON.stringify(simCards), now });
   }
 
   async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {

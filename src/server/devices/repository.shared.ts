@@ -82,6 +82,10 @@ export const DEVICES_SQL = {
     'devices.delete',
     `DELETE FROM devices WHERE user_id = :userId AND id = :id`,
   ),
+  updateSimCards: sql<{ id: string; simCards: string; now: number }>(
+    'devices.update-sim-cards',
+    `UPDATE devices SET sim_cards = :simCards, updated_at = :now WHERE id = :id`,
+  ),
   updatePushToken: sql<{ id: string; pushToken: string | null; now: number }>(
     'devices.update-push-token',
     `UPDATE devices SET push_token = :pushToken, updated_at = :now WHERE id = :id`,

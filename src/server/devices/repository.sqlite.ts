@@ -1,4 +1,5 @@
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
+import type { SimCard } from '../../protocol/index.ts';
 import type { DeviceRecord, DevicesRepository, LocalWebhooks } from './repository.ts';
 import {
   DEVICE_COLUMNS,
@@ -63,6 +64,10 @@ export class SqliteDevicesRepository implements DevicesRepository {
 
   async touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void> {
     this.statements.touchDevice.run({ id: deviceId, now, minInterval: Math.max(0, minIntervalMs) });
+  }
+
+  async updateSimCards(deviceId: string, simCards: SimCard[], now: number): Promise<void> {
+    this.statements.updateSimCards.run({ id: deviceId, simCards: JSON.stringify(simCards), now });
   }
 
   async updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void> {

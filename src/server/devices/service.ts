@@ -1,5 +1,5 @@
 import { createHash, randomInt } from 'node:crypto';
-import { type Health, type SimCard } from '../../protocol/index.ts';
+import { type Health, type ReportedSimCard, type SimCard } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId, randomSecret } from '../../shared/ids.ts';
 import type { DeviceRecord, DevicesRepository } from './repository.ts';
@@ -26,6 +26,8 @@ export interface DeviceView {
   lastSeen: string;
   /** what the device last reported about itself; null until its first report */
   health: (Health & { reportedAt: string }) | null;
+  /** the SIM cards the phone reported; absent when it never said (as in the original) */
+  simCards?: SimCard[];
 }
 
 export const toDeviceView = (d: DeviceRecord): DeviceView => ({
@@ -38,7 +40,18 @@ export const toDeviceView = (d: DeviceRecord): DeviceView => ({
     d.health && d.healthReportedAt !== null
       ? { ...d.health, reportedAt: new Date(d.healthReportedAt).toISOString() }
       : null,
+  ...(d.simCards ? { simCards: d.simCards } : {}),
 });
+
+/** SIM cards as the server keeps them: the known values only, in the events' shape. */
+export const toSimCards = (reported: readonly ReportedSimCard[]): SimCard[] =>
+  reported.map(({ slotIndex, simNumber, phoneNumber, carrierName, iccid }) => ({
+    slotIndex,
+    simNumber,
+    ...(phoneNumber != null ? { phoneNumber } : {}),
+    ...(carrierName != null ? { carrierName } : {}),
+    ...(iccid != null ? { iccid } : {}),
+  }));
 
 export class DevicesService {
   constructor(
@@ -50,7 +63,7 @@ export class DevicesService {
   /** A new device of `userId` and its bearer token (≥128 random bits; only its hash is stored). */
   async register(
     userId: string,
-    options: { name?: string | null; pushToken?: string | null; simCards?: SimCard[] | null },
+    options: { name?: string | null; pushToken?: string | null; simCards?: ReportedSimCard[] | null },
   ): Promise<{ device: DeviceRecord; token: string }> {
     const now = this.clock.now();
     const token = randomSecret(24);
@@ -65,7 +78,7 @@ export class DevicesService {
       health: null,
       healthReportedAt: null,
       connectedAt: null,
-      simCards: options.simCards ?? null,
+      simCards: options.simCards ? toSimCards(options.simCards) : null,
     };
     await this.repo.insertDevice(device, hashToken(token));
     return { device, token };
@@ -98,6 +111,10 @@ export class DevicesService {
 
   async updatePushToken(deviceId: string, pushToken: string | null): Promise<void> {
     await this.repo.updatePushToken(deviceId, pushToken, this.clock.now());
+  }
+
+  async updateSimCards(deviceId: string, simCards: readonly ReportedSimCard[]): Promise<void> {
+    await this.repo.updateSimCards(deviceId, toSimCards(simCards), this.clock.now());
   }
 
   list(userId: string): Promise<DeviceRecord[]> {

@@ -4,11 +4,13 @@ import { ErrorBodySchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
 import { UnauthorizedError } from '../../shared/errors.ts';
+import { MOBILE_MIN_PASSWORD_LENGTH } from './service.ts';
 
 const ChangePasswordBody = Type.Object(
   {
     currentPassword: Type.String({ minLength: 1, maxLength: 256 }),
-    newPassword: Type.String({ minLength: 1, maxLength: 256 }),
+    // the original's minimum for this route (its app's generated passwords have 14 characters)
+    newPassword: Type.String({ minLength: MOBILE_MIN_PASSWORD_LENGTH, maxLength: 256 }),
   },
   { additionalProperties: false },
 );

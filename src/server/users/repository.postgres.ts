@@ -29,4 +29,20 @@ export class PostgresUsersRepository implements UsersRepository {
     const result = await query(this.pool, USERS_SQL.updatePasswordHash, { login, passwordHash, now });
     return result.rowCount === 1;
   }
+
+  async insertRegistrationCode(
+    code: string,
+    userId: string,
+    validUntil: number,
+    now: number,
+  ): Promise<'inserted' | 'taken'> {
+    await query(this.pool, USERS_SQL.dropExpiredCodes, { now });
+    const result = await query(this.pool, USERS_SQL.insertCode, { code, userId, validUntil });
+    return result.rowCount === 1 ? 'inserted' : 'taken';
+  }
+
+  async takeRegistrationCode(code: string, now: number): Promise<string | undefined> {
+    const { rows } = await query(this.pool, USERS_SQL.takeCode, { code, now });
+    return rows[0]?.valid ? rows[0].user_id : undefined;
+  }
 }

@@ -43,4 +43,19 @@ export const USERS_SQL = {
     'users.update-password-hash',
     `UPDATE users SET password_hash = :passwordHash, updated_at = :now WHERE login = :login`,
   ),
+  dropExpiredCodes: sql<{ now: number }>(
+    'registration-codes.drop-expired',
+    `DELETE FROM registration_codes WHERE valid_until <= :now`,
+  ),
+  // a code in use stays its user's: the primary key decides between two users drawing the same one
+  insertCode: sql<{ code: string; userId: string; validUntil: number }>(
+    'registration-codes.insert',
+    `INSERT INTO registration_codes (code, user_id, valid_until) VALUES (:code, :userId, :validUntil)
+     ON CONFLICT (code) DO NOTHING`,
+  ),
+  // one use: the code is deleted by the statement that reads it, so two registrations cannot both have it
+  takeCode: sql<{ code: string; now: number }, { user_id: string; valid: boolean | number }>(
+    'registration-codes.take',
+    `DELETE FROM registration_codes WHERE code = :code RETURNING user_id, valid_until > :now AS valid`,
+  ),
 };

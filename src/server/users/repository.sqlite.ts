@@ -30,4 +30,19 @@ export class SqliteUsersRepository implements UsersRepository {
   async updatePasswordHash(login: string, passwordHash: string, now: number): Promise<boolean> {
     return this.statements.updatePasswordHash.run({ login, passwordHash, now }).changes === 1;
   }
+
+  async insertRegistrationCode(
+    code: string,
+    userId: string,
+    validUntil: number,
+    now: number,
+  ): Promise<'inserted' | 'taken'> {
+    this.statements.dropExpiredCodes.run({ now });
+    return this.statements.insertCode.run({ code, userId, validUntil }).changes === 1 ? 'inserted' : 'taken';
+  }
+
+  async takeRegistrationCode(code: string, now: number): Promise<string | undefined> {
+    const row = this.statements.takeCode.get({ code, now });
+    return row && row.valid ? row.user_id : undefined;
+  }
 }

@@ -21,4 +21,8 @@ export interface UsersRepository {
   listUsers(): Promise<(UserRecord & { deviceCount: number })[]>;
   /** false when no user has that login */
   updatePasswordHash(login: string, passwordHash: string, now: number): Promise<boolean>;
+  /** Keep a one-time registration code (expired ones are dropped); 'taken' when that code is in use. */
+  insertRegistrationCode(code: string, userId: string, validUntil: number, now: number): Promise<'inserted' | 'taken'>;
+  /** Use up a code: its user, when it exists and is still valid at `now`; it is gone either way. */
+  takeRegistrationCode(code: string, now: number): Promise<string | undefined>;
 }

@@ -3,9 +3,19 @@ import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
 import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../shared/passwords.ts';
 import type { UserRecord, UsersRepository } from './repository.ts';
-import { InvalidInputError, UnauthorizedError, NotFoundError, ConflictError } from '../../shared/errors.ts';
+import {
+  InvalidInputError,
+  UnauthorizedError,
+  NotFoundError,
+  ConflictError,
+  UnavailableError,
+} from '../../shared/errors.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
+/** What the original's app is held to when it changes its user's password (`PATCH /mobile/v1/user/password`). */
+export const MOBILE_MIN_PASSWORD_LENGTH = 14;
+/** How long a registration code from `GET /mobile/v1/user/code` is good for (the original's: 5 minutes). */
+export const REGISTRATION_CODE_TTL_MS = 5 * 60_000;
 const LOGIN_PATTERN = /^[A-Za-z0-9._@+-]{1,64}$/;
 
 export interface AuthenticatedUser {
@@ -151,6 +161,28 @@ export class UsersService {
 
   list() {
     return this.repo.listUsers();
+  }
+
+  /**
+   * A one-time code that registers a phone for this user (`Authorization: Code <code>` on
+   * `POST /mobile/v1/device`): six digits, as the original's, valid for REGISTRATION_CODE_TTL_MS.
+   */
+  async newRegistrationCode(userId: string): Promise<{ code: string; validUntil: number }> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const now = this.clock.now();
+      const code = String(randomInt(1_000_000)).padStart(6, '0');
+      const validUntil = now + REGISTRATION_CODE_TTL_MS;
+      if ((await this.repo.insertRegistrationCode(code, userId, validUntil, now)) === 'inserted') {
+        return { code, validUntil };
+      }
+    }
+    throw new UnavailableError('too many registration codes are in use; try again in a few minutes', 60);
+  }
+
+  /** The user a registration code is for, using it up; undefined when unknown or expired. */
+  async useRegistrationCode(code: string): Promise<UserRecord | undefined> {
+    const userId = await this.repo.takeRegistrationCode(code, this.clock.now());
+    return userId === undefined ? undefined : this.repo.getUserById(userId);
   }
 
   /** The user with this id (one a device or token names: it exists). */
