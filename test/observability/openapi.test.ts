@@ -165,8 +165,14 @@ test('server: one document, 3rdparty and mobile routes tagged by audience', asyn
     assert.deepEqual(doc.paths['/mobile/v1/message'].get.security, [{ bearerAuth: [] }]);
     assert.ok(!doc.paths['/mobile/v1/message'].get.tags?.includes('3rdparty'));
     // registration comes before the device has a token
-    assert.deepEqual(doc.paths['/mobile/v1/device'].post.security, [{ bearerAuth: [] }, { basicAuth: [] }]);
-    assert.deepEqual(doc.paths['/mobile/v1/device'].get.security, [{ bearerAuth: [] }]);
+    assert.deepEqual(doc.paths['/mobile/v1/device'].post.security, [
+      { bearerAuth: [] },
+      { basicAuth: [] },
+      { registrationCode: [] },
+    ]);
+    // answered without a token too (the caller's address), as the original does
+    assert.deepEqual(doc.paths['/mobile/v1/device'].get.security, [{ bearerAuth: [] }, {}]);
+    assert.deepEqual(doc.paths['/mobile/v1/user/code'].get.security, [{ basicAuth: [] }]);
     assert.equal(doc.paths['/3rdparty/v1/health'].get.security, undefined, 'health needs no credentials');
 
     const canonical = (path: string) => !path.startsWith('/api/') && !/^\/3rdparty\/v1\/message(\/|$)/.test(path);
