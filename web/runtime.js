@@ -45,7 +45,7 @@ function deviceCard({ device, health, queue }) {
       `time zone: ${device.timeZone}`,
     ],
     queueDepth: queue.pending + queue.sending,
-    queueDetail: `pending ${queue.pending} · sending ${queue.sending} · succeeded ${queue.succeeded} · failed ${queue.failed}`,
+    queueDetail: `pending ${queue.pending} · sending ${queue.sending} · succeeded ${queue.succeeded} · failed ${queue.failed} · cancelled ${queue.cancelled}`,
     checksOpen: true,
   };
 }

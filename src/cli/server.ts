@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
 import { intOpt, listOpt, printReady, stringOpt, UsageError } from './command.ts';
-import { createServer } from '../server/server.ts';
+import { createServer, PRIVATE_TOKEN_ADVICE } from '../server/server.ts';
 import { databaseUrlFromEnv } from '../server/store/store.ts';
 
 const command: Command = {
@@ -37,6 +37,8 @@ const command: Command = {
   async run(args) {
     const isPublic = args.values.public === true;
     const privateToken = stringOpt(args, 'private-token');
+    if (privateToken !== undefined && privateToken.trim() === '')
+      throw new UsageError(`--private-token is empty; ${PRIVATE_TOKEN_ADVICE}`);
     if (isPublic && privateToken !== undefined)
       throw new UsageError('--public and --private-token exclude each other: a public server has no private token');
     const port = intOpt(args, 'port')!;

@@ -104,7 +104,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const checkpoints = startBackgroundCheckpoints(db);
   const meta = new MetaStore(db);
   const outbox = new Outbox(db);
-  const webhooks = new WebhookStore(db);
+  const webhooks = new WebhookStore(db, outbox);
   const messageStore = new MessageStore(db);
   const inbox = new InboxStore(db);
   const settings = new DeviceSettings(meta);

@@ -8,8 +8,12 @@ import { EventNameSchema, WEBHOOK_SOURCES, type WebhookSource } from './webhooks
  * so the dashboard reads either.
  */
 
-/** pending → succeeded | failed; `sending` while an attempt is in flight (the device's API shows it). */
-export const DELIVERY_STATES = ['pending', 'sending', 'succeeded', 'failed'] as const;
+/**
+ * pending → succeeded | failed | cancelled; `sending` while an attempt is in flight (the device's API
+ * shows it). `cancelled`: its webhook was deleted, or replaced by one with another URL or event,
+ * before it succeeded; it is never attempted again.
+ */
+export const DELIVERY_STATES = ['pending', 'sending', 'succeeded', 'failed', 'cancelled'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 /**
  * The states a delivery is stored and reported in: `sending` lives in the device's memory only (a

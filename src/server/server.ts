@@ -75,11 +75,18 @@ export interface RunningServer {
 }
 
 const PRIVATE_TOKEN_KEY = 'private_token';
+/** What to do instead of an unusable private token. */
+export const PRIVATE_TOKEN_ADVICE =
+  'give a long random one (e.g. the output of `openssl rand -base64 24`), or leave it out to have one generated, kept in the database and printed';
 
 /** Build and start the server (3rdparty + mobile APIs) on one port. */
 export async function createServer(options: ServerOptions = {}): Promise<RunningServer> {
   if (options.public && options.privateToken !== undefined) {
     throw new Error('a public server has no private token: drop --private-token or --public');
+  }
+  if (options.privateToken !== undefined && options.privateToken.trim() === '') {
+    // An empty token would be kept as given, and no device could ever register with it.
+    throw new Error(`the private token is empty; ${PRIVATE_TOKEN_ADVICE}`);
   }
   const clock = options.clock ?? systemClock;
   const store = options.store ?? (await openStore(parseStoreSpec(options.db, options.dataDir)));

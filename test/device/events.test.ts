@@ -184,3 +184,30 @@ test('every event, batch events too, registers on the Local API and is listed; "
   assert.equal(unknown.status, 400);
   assert.match(unknown.body.message, /event/);
 });
+
+test('a message to a number that is never sent records only the states it reached: no Sent', async () => {
+  for (const [number, reached] of [
+    ['+15550000001', ['Pending', 'Processed', 'Failed']],
+    ['+15550000003', ['Pending', 'Processed', 'Failed']],
+    ['+15550000004', ['Pending', 'Processed', 'Sent']],
+    ['+15551230077', ['Pending', 'Processed', 'Sent', 'Delivered']],
+  ] as const) {
+    const sent = await device.api.call('POST', '/message', { message: 'path', phoneNumbers: [number] });
+    const final = reached[reached.length - 1];
+    const state = await eventually(async () => {
+      const s = (await device.api.call('GET', `/message/${sent.body.id}`)).body;
+      return s.state === final ? s : null;
+    }, `${number} reaches ${final}`);
+    assert.deepEqual(Object.keys(state.states).sort(), [...reached].sort(), `${number}: ${Object.keys(state.states)}`);
+  }
+  // a message to a good and a never-sent number went out, to one of them: it was Sent, then Failed
+  const mixed = await device.api.call('POST', '/message', {
+    message: 'half',
+    phoneNumbers: ['+15551230078', '+15550000002'],
+  });
+  const state = await eventually(async () => {
+    const s = (await device.api.call('GET', `/message/${mixed.body.id}`)).body;
+    return s.state === 'Failed' ? s : null;
+  }, 'the mixed message fails');
+  assert.ok('Sent' in state.states, 'one recipient was sent');
+});

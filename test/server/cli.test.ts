@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, spawnSmsgate, runSmsgate, call, basic } from './helpers.ts';
 import { register, MobileClient } from '../../src/device/link/mobile-client.ts';
+import { createServer } from '../../src/server/server.ts';
 
 test('`smsgate server` prints its URLs and a generated private token, which survives a restart', async () => {
   const dir = tempDir();
@@ -88,6 +89,20 @@ test('`smsgate server --public`, `--private-token` and `--db sqlite:` do what th
     assert.doesNotMatch(postgres.stderr, /hunter2/, 'the password is not printed');
     assert.equal(nonsense.code, 1);
     assert.match(nonsense.stderr, /--db must be sqlite:PATH or postgres/);
+
+    // An empty or blank token would be kept as given, and no device could register with it.
+    for (const blank of ['', '   ', '\t']) {
+      const refused = await runSmsgate(['server', '--private-token', blank, '--port', '0', '--data-dir', dir.path]);
+      assert.equal(refused.code, 2, `--private-token ${JSON.stringify(blank)} is refused`);
+      assert.match(
+        refused.stderr,
+        /--private-token is empty; give a long random one \(e\.g\. the output of `openssl rand/,
+      );
+    }
+    await assert.rejects(
+      createServer({ dataDir: dir.path, port: 0, privateToken: ' ' }),
+      /the private token is empty; give a long random one/,
+    );
   } finally {
     dir.remove();
   }

@@ -48,7 +48,7 @@ function DeliveryCard({ delivery, onChanged, refreshTick, devices }) {
       </div>
       <div class="row spaced">
         <button class="secondary" onClick=${() => setOpen(!open)} aria-expanded=${open}>${open ? 'Hide attempts' : 'Show attempts'}</button>
-        <button onClick=${redeliver} disabled=${delivery.state === 'sending'}>Redeliver</button>
+        <button onClick=${redeliver} disabled=${delivery.state === 'sending' || delivery.state === 'cancelled'}>Redeliver</button>
       </div>
       <${ErrorBox} error=${error} />
       ${asked ? html`<div class="note small" data-testid="redeliver-note">${asked}</div>` : null}

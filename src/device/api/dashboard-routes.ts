@@ -24,6 +24,7 @@ const OverviewSchema = Type.Object({
     sending: Type.Integer(),
     succeeded: Type.Integer(),
     failed: Type.Integer(),
+    cancelled: Type.Integer(),
   }),
   webhooks: Type.Object({ local: Type.Array(WebhookSchema), cloud: Type.Array(WebhookSchema) }),
 });

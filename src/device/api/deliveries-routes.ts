@@ -102,6 +102,10 @@ export function deliveryRoutes(app: App, ctx: DeviceContext): void {
       if (outcome === 'unknown') throw new NotFoundError(`no delivery with id "${id}"`);
       if (outcome === 'sending')
         throw new ConflictError(`delivery "${id}" is being sent right now; try again when the attempt has finished`);
+      if (outcome === 'cancelled')
+        throw new ConflictError(
+          `delivery "${id}" was cancelled because its webhook was deleted or replaced; it cannot be sent again`,
+        );
       return reply.code(202).send(wireDelivery(ctx.outbox.getDelivery(id)!));
     },
   );

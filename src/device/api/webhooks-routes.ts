@@ -97,7 +97,7 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
         },
       },
       async (request, reply) => {
-        ctx.webhooks.remove('Local', request.params.id);
+        ctx.webhooks.remove('Local', request.params.id, ctx.clock.now());
         return reply.code(204).send(null);
       },
     );

@@ -101,13 +101,15 @@ export class Dispatcher {
    * Queue a delivery again now, with a fresh retry budget, and send it at once. `sending`: its
    * attempt is in flight (ask again when it has finished); `unknown`: no such delivery.
    */
-  redeliver(id: string): 'queued' | 'sending' | 'unknown' {
+  redeliver(id: string): 'queued' | 'sending' | 'cancelled' | 'unknown' {
     const { outbox, clock } = this.options;
     if (outbox.redeliver(id, clock.now())) {
       this.wake();
       return 'queued';
     }
-    return outbox.getDelivery(id) ? 'sending' : 'unknown';
+    const delivery = outbox.getDelivery(id);
+    if (!delivery) return 'unknown';
+    return delivery.state === 'cancelled' ? 'cancelled' : 'sending';
   }
 
   get inFlightCount(): number {

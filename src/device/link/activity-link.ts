@@ -10,7 +10,8 @@ import type { MobileClient } from './mobile-client.ts';
 
 /**
  * The activity report while linked: wires the reporter to every event recorded, every finished
- * attempt and every change of the Local webhook list, and serves the server's redelivery
+ * attempt, every change of the Local webhook list and every delivery cancelled with its webhook,
+ * and serves the server's redelivery
  * requests (`DeliveryRedeliverRequested`).
  */
 export class ActivityLink {
@@ -49,7 +50,10 @@ export class ActivityLink {
     this.unsubscribe.push(
       events.onEvent((event) => reporter.noteEvent(event)),
       observability.onAttempt((notice) => reporter.noteAttempt(notice)),
-      webhooks.onChange((source) => source === 'Local' && reporter.noteLocalWebhooksChanged()),
+      webhooks.onChange((source, cancelledDeliveryIds) => {
+        if (source === 'Local') reporter.noteLocalWebhooksChanged();
+        for (const id of cancelledDeliveryIds) reporter.noteDelivery(id);
+      }),
     );
     reporter.start();
   }
@@ -69,9 +73,12 @@ export class ActivityLink {
       this.reporter.noteDelivery(id);
       return;
     }
-    this.deps.log(
-      `redelivery of ${id} asked by the server: ${outcome === 'sending' ? 'it is being sent right now; ask again when the attempt has finished' : 'no such delivery on this device'}`,
-    );
+    const why = {
+      sending: 'it is being sent right now; ask again when the attempt has finished',
+      cancelled: 'it was cancelled (its webhook was deleted or replaced)',
+      unknown: 'no such delivery on this device',
+    }[outcome];
+    this.deps.log(`redelivery of ${id} asked by the server: ${why}`);
   }
 
   /**

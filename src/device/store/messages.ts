@@ -217,10 +217,11 @@ export class MessageStore {
     const processed = message.recipients.some((r) => r.state !== 'Pending');
     const state = aggregateState(message.recipients, processed);
     const states = { ...message.states };
-    // Every state passed through gets a time, so states always shows the path taken.
-    for (const step of ['Processed', 'Sent'] as const) {
-      if (STATE_RANK[state] >= STATE_RANK[step] && states[step] === undefined) states[step] = now;
-    }
+    // Every state passed through gets a time, so states always shows the path taken; and only
+    // those: a message that failed before any recipient left the device was never Sent.
+    const sent = message.recipients.some((r) => r.state === 'Sent' || r.state === 'Delivered');
+    if (state !== 'Pending' && states.Processed === undefined) states.Processed = now;
+    if (sent && states.Sent === undefined) states.Sent = now;
     if (states[state] === undefined) states[state] = now;
     this.statements.updateState.run(state, JSON.stringify(states), now, id);
   }

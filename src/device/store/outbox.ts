@@ -62,7 +62,8 @@ const DELIVERY_COLUMNS = `
  *   pending ──claimDue──► sending ──recordAttempts(ok)──► succeeded
  *      ▲                     │
  *      └──recordAttempts(fail, retried)──┘──(the last attempt)──► failed
- *   any but sending ──redeliver──► pending
+ *   any but sending or cancelled ──redeliver──► pending
+ *   pending (sending too) ──cancelForWebhook──► cancelled   (its webhook deleted or replaced)
  *
  * "sending" lives in memory only: a claim writes nothing. A crash or a stop mid-attempt leaves
  * the row exactly as it was (pending, the attempt not counted), which is what a restart needs,
@@ -148,9 +149,19 @@ export class Outbox {
         `UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = :now, updated_at = :now
           WHERE state = 'sending'`,
       ),
+      // A cancelled delivery stays so: its webhook is gone, or now points elsewhere.
       redeliver: db.prepare<{ id: string; now: number }>(
         `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now
-          WHERE id = :id AND state <> 'sending'`,
+          WHERE id = :id AND state NOT IN ('sending', 'cancelled')`,
+      ),
+      // One in flight is cancelled too: its result then finds the row no longer pending and is dropped.
+      cancelForWebhook: db.prepare<
+        { source: WebhookSource; webhookId: string; now: number; reason: string },
+        { id: string }
+      >(
+        `UPDATE deliveries SET state = 'cancelled', updated_at = :now, last_error = :reason
+          WHERE webhook_id = :webhookId AND webhook_source = :source AND state = 'pending'
+          RETURNING id`,
       ),
       // read for every delivery a linked device reports to its server
       deliveryById: db.prepare<[string], DeliveryRow & { body: string }>(
@@ -160,9 +171,10 @@ export class Outbox {
         `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
            FROM attempts WHERE delivery_seq = ? ORDER BY number`,
       ),
-      countByState: db.prepare<[], { pending: number; failed: number; total: number }>(
+      countByState: db.prepare<[], { pending: number; failed: number; cancelled: number; total: number }>(
         `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS pending,
                 (SELECT count(*) FROM deliveries WHERE state = 'failed') AS failed,
+                (SELECT count(*) FROM deliveries WHERE state = 'cancelled') AS cancelled,
                 (SELECT count(*) FROM deliveries) AS total`,
       ),
       queueCounts: db.prepare<[], { queued: number; failed: number }>(
@@ -394,7 +406,16 @@ export class Outbox {
     return forgotten + this.statements.release.run({ now }).changes;
   }
 
-  /** Queue a delivery again now, with a fresh retry budget. False when unknown or being sent. */
+  /**
+   * End the pending deliveries of a webhook that was deleted or replaced: `cancelled`, with `reason`
+   * as their last error. Must run in the transaction that changes the webhook list, so that no
+   * delivery is enqueued for it in between. Returns the ids of the deliveries cancelled.
+   */
+  cancelForWebhook(source: WebhookSource, webhookId: string, now: number, reason: string): string[] {
+    return this.statements.cancelForWebhook.all({ source, webhookId, now, reason }).map((row) => row.id);
+  }
+
+  /** Queue a delivery again now, with a fresh retry budget. False when unknown, being sent or cancelled. */
   redeliver(id: string, now: number): boolean {
     if (this.claimedIds.has(id)) return false;
     return this.statements.redeliver.run({ id, now }).changes === 1;
@@ -466,8 +487,9 @@ export class Outbox {
     return {
       pending: row.pending - sending,
       sending,
-      succeeded: row.total - row.pending - row.failed,
+      succeeded: row.total - row.pending - row.failed - row.cancelled,
       failed: row.failed,
+      cancelled: row.cancelled,
     };
   }
 

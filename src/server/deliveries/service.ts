@@ -150,6 +150,11 @@ export class DeliveriesService {
   async redeliver(userId: string, id: string): Promise<{ id: string; deviceId: string }> {
     const found = await this.deps.repo.getUserDelivery(userId, id);
     if (!found) throw notFound(id);
+    if (found.state === 'cancelled') {
+      throw new ConflictError(
+        `delivery "${id}" was cancelled because its webhook was deleted or replaced; it cannot be sent again`,
+      );
+    }
     const device = await this.deps.devices.getUserDevice(userId, found.deviceId);
     if (!device) throw notFound(id);
     const silentFor = this.deps.clock.now() - device.lastSeen;
