@@ -84,7 +84,7 @@ test('a claim is exclusive and writes nothing: the row stays pending with the at
       [{ state: 'pending', attempts: 0, n: 50 }],
       'the file says pending, as a crash would leave it',
     );
-    assert.deepEqual(outbox.countByState(), { pending: 0, sending: 50, succeeded: 0, failed: 0 });
+    assert.deepEqual(outbox.countByState(), { pending: 0, sending: 50, succeeded: 0, failed: 0, cancelled: 0 });
     assert.equal(outbox.getDelivery(a[0].id)!.state, 'sending');
     assert.equal(outbox.listDeliveries({ state: 'sending', limit: 100 }).length, 50);
     assert.equal(outbox.listDeliveries({ state: 'pending', limit: 100 }).length, 0);
@@ -93,7 +93,7 @@ test('a claim is exclusive and writes nothing: the row stays pending with the at
       retries(14),
       1001,
     );
-    assert.deepEqual(outbox.countByState(), { pending: 0, sending: 20, succeeded: 30, failed: 0 });
+    assert.deepEqual(outbox.countByState(), { pending: 0, sending: 20, succeeded: 30, failed: 0, cancelled: 0 });
   } finally {
     db.close();
     dir.remove();
@@ -223,7 +223,7 @@ test('a claim with an admission check leaves refused deliveries pending and, wit
     assert.equal(typeof claimed[0].body, 'string');
     assert.deepEqual(
       outbox.countByState(),
-      { pending: 21, sending: 4, succeeded: 0, failed: 0 },
+      { pending: 21, sending: 4, succeeded: 0, failed: 0, cancelled: 0 },
       'the refused ones are untouched',
     );
     assert.equal(
