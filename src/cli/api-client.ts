@@ -1,12 +1,12 @@
 import type { OptionSpec, ParsedArgs } from './command.ts';
-import { stringOpt, UsageError } from './command.ts';
+import { envNameFor, stringOpt, UsageError } from './command.ts';
 
 /** Options every command that talks to a running device or server shares. */
 export const TARGET_OPTIONS: Record<string, OptionSpec> = {
   device: { type: 'string', description: 'Local API URL of a device, e.g. http://127.0.0.1:8080' },
   server: { type: 'string', description: 'server URL, e.g. http://127.0.0.1:3000 (uses /3rdparty/v1)' },
   username: { type: 'string', description: 'Basic auth user (device: sms; server: your login)', default: 'sms' },
-  password: { type: 'string', description: 'Basic auth password' },
+  password: { type: 'string', description: 'Basic auth password', secret: 'known' },
 };
 
 export interface ApiTarget {
@@ -21,7 +21,11 @@ export function targetFrom(args: ParsedArgs, allowServer = true): ApiTarget {
   if (!device && !server) throw new UsageError(allowServer ? 'give --device URL or --server URL' : 'give --device URL');
   if (device && server) throw new UsageError('give either --device or --server, not both');
   const password = stringOpt(args, 'password');
-  if (password === undefined) throw new UsageError('--password is required (or set SMSGATE_PASSWORD)');
+  if (password === undefined) {
+    throw new UsageError(
+      `--password is required (or --password-file, or set ${envNameFor(args.command ?? 'webhooks', 'password')})`,
+    );
+  }
   const username = stringOpt(args, 'username') ?? 'sms';
   return {
     baseUrl: device ? device.replace(/\/+$/, '') : server!.replace(/\/+$/, '') + '/3rdparty/v1',

@@ -14,7 +14,11 @@ const command: Command = {
     port: { type: 'string', description: 'Local API port', default: '8080' },
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     username: { type: 'string', description: 'Local API user', default: 'sms' },
-    password: { type: 'string', description: 'Local API password (default: random, generated once and printed)' },
+    password: {
+      type: 'string',
+      description: 'Local API password (default: random, generated once and printed)',
+      secret: 'chosen',
+    },
     tz: { type: 'string', description: 'time zone of payload timestamps (IANA name; default: the system zone)' },
     sims: {
       type: 'string',
@@ -41,9 +45,13 @@ const command: Command = {
         'attempts in flight at once to one receiver (scheme://host:port); default half of --concurrency, so a hanging receiver leaves the rest to the others',
     },
     server: { type: 'string', description: 'link to this server (Private/Cloud mode), e.g. http://127.0.0.1:3000' },
-    'server-token': { type: 'string', description: "the server's private token (registers a new server user)" },
+    'server-token': {
+      type: 'string',
+      description: "the server's private token (registers a new server user)",
+      secret: 'known',
+    },
     'server-login': { type: 'string', description: 'attach to this existing server user instead' },
-    'server-password': { type: 'string', description: 'the password of --server-login' },
+    'server-password': { type: 'string', description: 'the password of --server-login', secret: 'known' },
     name: { type: 'string', description: 'device name shown by the server' },
   },
   async run(args) {
@@ -88,10 +96,15 @@ const command: Command = {
       `smsgate device ${device.deviceId} listening on ${device.url}`,
       `  Local API user: ${device.username}`,
     ];
+    // A password the user gave is never printed back (it would land in logs); one generated is.
+    const givenPassword = stringOpt(args, 'password') !== undefined;
+    const shownPassword = givenPassword ? undefined : device.password;
     lines.push(
-      device.password !== undefined
-        ? `  Local API password: ${device.password}`
-        : '  Local API password: as set at first start (pass --password to set a new one)',
+      givenPassword
+        ? '  Local API password: as given'
+        : shownPassword !== undefined
+          ? `  Local API password: ${shownPassword}`
+          : '  Local API password: as set at first start (pass --password to set a new one)',
     );
     const link = device.link;
     if (link) {
@@ -105,7 +118,7 @@ const command: Command = {
       url: device.url,
       deviceId: device.deviceId,
       username: device.username,
-      password: device.password,
+      ...(shownPassword !== undefined ? { password: shownPassword } : {}),
       ...(link
         ? {
             server: {

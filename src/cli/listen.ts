@@ -11,13 +11,17 @@ const command: Command = {
   options: {
     port: { type: 'string', description: 'port to listen on (0 picks a free one)', default: '9000' },
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
-    secret: { type: 'string', description: 'the signing key to verify with (device setting webhooks.signing_key)' },
+    secret: {
+      type: 'string',
+      description: 'the signing key to verify with (device setting webhooks.signing_key)',
+      secret: 'known',
+    },
     device: {
       type: 'string',
       description: "instead of --secret: read the key from this device's GET /settings, e.g. http://127.0.0.1:8080",
     },
     username: { type: 'string', description: 'Local API user of --device', default: 'sms' },
-    password: { type: 'string', description: 'Local API password of --device' },
+    password: { type: 'string', description: 'Local API password of --device', secret: 'known' },
     status: { type: 'string', description: 'status to answer with', default: '200' },
     'fail-first': { type: 'string', description: 'answer 500 to the first N requests, then --status', default: '0' },
     tolerance: { type: 'string', description: 'accepted X-Timestamp skew in seconds', default: '300' },

@@ -1,4 +1,13 @@
-import { helpText, parseCommandArgs, usageText, UsageError, type Command } from './command.ts';
+import {
+  environmentTable,
+  envNameFor,
+  helpText,
+  legacyEnvNameFor,
+  parseCommandArgs,
+  usageText,
+  UsageError,
+  type Command,
+} from './command.ts';
 import { VERSION } from '../shared/version.ts';
 
 /** Every command, loaded only when used so `smsgate --help` stays fast. */
@@ -47,6 +56,16 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   },
 };
 
+/** Every command, loaded: for `smsgate help env` and to tell which older variable names are ambiguous. */
+const allCommands = (): Promise<Command[]> =>
+  Promise.all(Object.values(COMMANDS).map(async (entry) => (await entry.load()).default));
+
+/** Whether an older SMSGATE_<OPTION> would be read for this command (its own variable is not set). */
+const readsLegacyEnv = (command: Command, env: NodeJS.ProcessEnv): boolean =>
+  Object.keys(command.options).some(
+    (option) => !env[envNameFor(command.name, option)] && env[legacyEnvNameFor(option)],
+  );
+
 function overview(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
   return [
@@ -55,7 +74,8 @@ function overview(): string {
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
     '',
-    'Run `smsgate <command> --help` for its options. Every option can also be set as SMSGATE_<OPTION>.',
+    'Run `smsgate <command> --help` for its options. Every option can also be set in the environment,',
+    'as SMSGATE_<COMMAND>_<OPTION> (`smsgate help env` lists them all).',
     '`smsgate --version` prints the version.',
   ].join('\n');
 }
@@ -76,6 +96,10 @@ const isHelp = (arg: string | undefined) => arg === '--help' || arg === '-h';
 
 async function main(argv: string[]): Promise<number> {
   // `smsgate help device` is `smsgate device --help`.
+  if (argv[0] === 'help' && argv[1] === 'env') {
+    console.log(environmentTable(await allCommands()));
+    return 0;
+  }
   if (argv[0] === 'help' && argv.length > 1) argv = [...argv.slice(1), '--help'];
   const [first, second] = argv;
   if (!first) {
@@ -109,7 +133,10 @@ async function main(argv: string[]): Promise<number> {
   const command = (await entry.load()).default;
   const rest = argv.slice(twoWord ? 2 : 1);
   try {
-    const args = parseCommandArgs(command, rest);
+    const args = parseCommandArgs(command, rest, process.env, {
+      commands: readsLegacyEnv(command, process.env) ? await allCommands() : [],
+      warn: (line) => console.error(line),
+    });
     if (args.values.help) {
       console.log(helpText(command));
       return 0;

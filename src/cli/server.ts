@@ -19,6 +19,7 @@ const command: Command = {
     'private-token': {
       type: 'string',
       description: 'token devices register with (default: generated once, kept in the database, printed)',
+      secret: 'chosen',
     },
     public: {
       type: 'boolean',

@@ -32,7 +32,11 @@ export const add: Command = {
   options: {
     ...storeOptions,
     login: { type: 'string', description: 'the new login' },
-    password: { type: 'string', description: 'its password, at least 8 characters (default: generated and printed)' },
+    password: {
+      type: 'string',
+      description: 'its password, at least 8 characters (default: generated and printed)',
+      secret: 'chosen',
+    },
   },
   async run(args) {
     const login = requireOpt(args, 'login');
@@ -71,6 +75,7 @@ export const passwd: Command = {
     password: {
       type: 'string',
       description: 'the new password, at least 8 characters (default: generated and printed)',
+      secret: 'chosen',
     },
   },
   async run(args) {
