@@ -60,12 +60,12 @@ export class RetentionPurger {
       ),
       expiredDeliveries: db.prepare<{ cutoff: number; below: number; limit: number }, { seq: number }>(
         `SELECT seq FROM deliveries
-          WHERE seq < :below AND state IN ('succeeded', 'failed') AND updated_at < :cutoff
+          WHERE seq < :below AND state IN ('succeeded', 'failed', 'cancelled') AND updated_at < :cutoff
           ORDER BY seq LIMIT :limit`,
       ),
       deleteAttempts: db.prepare<[number]>(`DELETE FROM attempts WHERE delivery_seq = ?`),
       deleteDelivery: db.prepare<[number], { eventSeq: number }>(
-        `DELETE FROM deliveries WHERE seq = ? AND state IN ('succeeded', 'failed') RETURNING event_seq AS eventSeq`,
+        `DELETE FROM deliveries WHERE seq = ? AND state IN ('succeeded', 'failed', 'cancelled') RETURNING event_seq AS eventSeq`,
       ),
       deleteEventIfUnused: db.prepare<[number, number]>(
         `DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)`,
