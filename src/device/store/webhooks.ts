@@ -36,9 +36,6 @@ export class WebhookStore {
       list: db.prepare<[WebhookSource], StoredWebhook>(
         `SELECT ${COLUMNS} FROM webhooks WHERE source = ? ORDER BY created_at, id`,
       ),
-      get: db.prepare<[WebhookSource, string], StoredWebhook>(
-        `SELECT ${COLUMNS} FROM webhooks WHERE source = ? AND id = ?`,
-      ),
       matching: db.prepare<[EventName], StoredWebhook>(
         `SELECT ${COLUMNS} FROM webhooks WHERE event = ? ORDER BY created_at, id`,
       ),
