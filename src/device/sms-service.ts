@@ -4,7 +4,7 @@ import type { DeviceEvents } from './events.ts';
 import type { DeviceSettings } from './settings.ts';
 import { requireSim, simPhoneNumber, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
-import { type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
+import { DUPLICATE_MESSAGE_ID, type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
 import { newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 import { countSmsParts } from './carrier/sms-parts.ts';
@@ -69,7 +69,9 @@ export class SmsService {
       createdAt: now,
       phoneNumbers: request.phoneNumbers,
     });
-    if (!inserted) throw new ConflictError(`a message with id "${id}" already exists; use another id or omit it`);
+    if (!inserted) {
+      throw new ConflictError(`${DUPLICATE_MESSAGE_ID}: "${id}" is taken; use another id or omit it`);
+    }
     void this.process(id);
     return messages.get(id)!;
   }

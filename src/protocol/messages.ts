@@ -81,6 +81,27 @@ export function messageText(request: SendMessage): { text: string } | { error: s
   return { text };
 }
 
+/** Clients match these words (detail may follow them). */
+export const DUPLICATE_MESSAGE_ID = 'message with the same ID already exists';
+export const DUPLICATE_PHONE_NUMBERS = 'phone numbers must be unique';
+
+/**
+ * The refusal of a send request that names one recipient twice (spaces, dots, dashes and brackets
+ * aside: "+1 555 0100" is "+15550100"), or undefined.
+ */
+export function duplicatePhoneNumbers(phoneNumbers: readonly string[]): string | undefined {
+  const seen = new Map<string, number>();
+  for (const [i, number] of phoneNumbers.entries()) {
+    const key = number.replace(/[\s().-]/g, '');
+    const first = seen.get(key);
+    if (first !== undefined) {
+      return `${DUPLICATE_PHONE_NUMBERS}: phoneNumbers[${i}] "${number}" repeats phoneNumbers[${first}]`;
+    }
+    seen.set(key, i);
+  }
+  return undefined;
+}
+
 export const RecipientStateSchema = Type.Object({
   phoneNumber: Type.String(),
   state: ProcessStateSchema,

@@ -21,6 +21,10 @@ import { DomainError, InvalidInputError, UnauthorizedError, UnavailableError, ty
 import { formatValidationErrors } from './validation-errors.ts';
 import { isDiskFull } from './disk-full.ts';
 
+/** The Content-Type of every JSON answer, exactly. */
+export const JSON_CONTENT_TYPE = 'application/json';
+const FASTIFY_JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 /** Request bodies larger than this are refused with 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -61,7 +65,13 @@ export function createApp(
     // Errors raised before routing (a bad %-escape, an over-long path segment) and by the HTTP
     // parser answer like every other error; Fastify's defaults add error/code/statusCode keys.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
-      reply.code(error.statusCode ?? 400).send({ message: frameworkErrorMessage(error) });
+      // Answered before routing, without the app's hooks. A serializer of its own keeps Fastify
+      // from adding a charset to the type.
+      reply
+        .code(error.statusCode ?? 400)
+        .type(JSON_CONTENT_TYPE)
+        .serializer(JSON.stringify)
+        .send({ message: frameworkErrorMessage(error) });
     },
     clientErrorHandler: answerClientError,
     ...options,
@@ -84,7 +94,7 @@ export function createApp(
     });
     response
       .writeHead(417, {
-        'content-type': 'application/json; charset=utf-8',
+        'content-type': JSON_CONTENT_TYPE,
         'content-length': Buffer.byteLength(body),
         connection: 'close',
       })
@@ -111,6 +121,12 @@ export function createApp(
   // Validation errors name the field, the allowed values or the unknown key.
   app.setSchemaErrorFormatter(formatValidationErrors);
   acceptEmptyBodies(app);
+  // Fastify labels the JSON it serialises `application/json; charset=utf-8`; JSON has no charset
+  // parameter (RFC 8259: it is UTF-8), and clients compare the type as a whole.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (reply.getHeader('content-type') === FASTIFY_JSON_CONTENT_TYPE) reply.header('content-type', JSON_CONTENT_TYPE);
+    done(null, payload);
+  });
 
   app.setErrorHandler(
     (
@@ -287,7 +303,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   const body = JSON.stringify({ message });
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(error);
@@ -318,7 +334,7 @@ export const unauthorized = (): UnauthorizedError =>
  * route's own `reply.send` is typed with its response schema and takes the document, not its text.
  */
 export function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(json);
+  return reply.type(JSON_CONTENT_TYPE).send(json);
 }
 
 /**

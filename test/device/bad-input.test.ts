@@ -154,7 +154,18 @@ test('messages, settings, deliveries and simulation routes reject bad input with
   }
   const duplicate = { id: 'dup-id', message: 'x', phoneNumbers: ['+15551110000'] };
   assert.equal((await raw('POST', '/message', { body: JSON.stringify(duplicate) })).status, 202);
-  assertClientError(await raw('POST', '/message', { body: JSON.stringify(duplicate) }), 409, /already exists/);
+  // the words clients match, then the detail
+  assertClientError(
+    await raw('POST', '/message', { body: JSON.stringify(duplicate) }),
+    409,
+    /^message with the same ID already exists: "dup-id"/,
+  );
+  const twice = { message: 'x', phoneNumbers: ['+15551110000', '+1-555-111-0000'] };
+  assertClientError(
+    await raw('POST', '/message', { body: JSON.stringify(twice) }),
+    400,
+    /^phone numbers must be unique: phoneNumbers\[1\] "\+1-555-111-0000" repeats phoneNumbers\[0\]/,
+  );
 });
 
 test("settings accept the official clients' camelCase and answer snake_case", async () => {

@@ -198,7 +198,21 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
         mentions: /withDeliveryReport/,
       },
       { method: 'POST', path: base, body: { ...msg, id: 'x'.repeat(37) }, status: 400, mentions: /id/ },
-      { method: 'POST', path: base, body: { ...msg, id: 'taken' }, status: 409, mentions: /already/ },
+      // the words clients match, then the detail
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, id: 'taken' },
+        status: 409,
+        mentions: /^message with the same ID already exists: .*taken/,
+      },
+      {
+        method: 'POST',
+        path: base,
+        body: { ...msg, phoneNumbers: ['+15550100', '+1 555 01 77', '+1 (555) 0100'] },
+        status: 400,
+        mentions: /^phone numbers must be unique: phoneNumbers\[2\] "\+1 \(555\) 0100" repeats phoneNumbers\[0\]/,
+      },
       { method: 'POST', path: base, body: { ...msg, deviceId: 'not-mine' }, status: 400, mentions: /deviceId/ },
       {
         method: 'POST',

@@ -8,7 +8,10 @@ test('health answers without credentials on every path, and 503 when the databas
     for (const path of [
       '/health',
       '/health/ready',
+      '/health/startup',
       '/3rdparty/v1/health',
+      '/3rdparty/v1/health/startup',
+      '/api/3rdparty/v1/health/startup',
       '/api/3rdparty/v1/health',
       '/api/3rdparty/v1/health/ready',
     ]) {
@@ -32,6 +35,7 @@ test('health answers without credentials on every path, and 503 when the databas
     assert.equal(down.body.status, 'fail');
     assert.equal(down.body.checks['db:ping'].status, 'fail');
     assert.equal((await call(server.url + '/health/ready', 'GET')).status, 503);
+    assert.equal((await call(server.url + '/health/startup', 'GET')).status, 503);
     assert.equal((await call(server.url + '/health/live', 'GET')).status, 200, 'the process itself is alive');
   } finally {
     await server.cleanup();

@@ -1,7 +1,13 @@
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
 import { Type } from '@sinclair/typebox';
-import { ErrorBodySchema, MessageStateSchema, messageText, SendMessageSchema } from '../../protocol/index.ts';
+import {
+  duplicatePhoneNumbers,
+  ErrorBodySchema,
+  MessageStateSchema,
+  messageText,
+  SendMessageSchema,
+} from '../../protocol/index.ts';
 import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
 import { requireIsoDateTime, requireTimeRange } from '../../shared/iso-dates.ts';
 import { IdParams, MessageListQuery } from '../../shared/route-schemas.ts';
@@ -27,6 +33,8 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
         const { body } = request;
         const text = messageText(body);
         if ('error' in text) throw new InvalidInputError(text.error);
+        const duplicate = duplicatePhoneNumbers(body.phoneNumbers);
+        if (duplicate) throw new InvalidInputError(duplicate);
         if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
           throw new InvalidInputError(
             `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`,

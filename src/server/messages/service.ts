@@ -1,4 +1,6 @@
 import {
+  DUPLICATE_MESSAGE_ID,
+  duplicatePhoneNumbers,
   messageText,
   PROCESS_STATES,
   PULL_LIMIT,
@@ -84,6 +86,8 @@ export class MessagesService {
   ): Promise<MessageRecord> {
     const text = messageText(request);
     if ('error' in text) throw new InvalidInputError(text.error);
+    const duplicate = duplicatePhoneNumbers(request.phoneNumbers);
+    if (duplicate) throw new InvalidInputError(duplicate);
     if (!options.skipPhoneValidation) {
       request.phoneNumbers.forEach((number, i) => {
         if (!PHONE_NUMBER.test(number.replace(/[\s().-]/g, ''))) {
@@ -120,7 +124,7 @@ export class MessagesService {
       states: { Pending: now },
     };
     if ((await this.repo.insertMessage(message)) === 'duplicate-id') {
-      throw new ConflictError(`you already have a message with id "${message.id}"; omit id to get a fresh one`);
+      throw new ConflictError(`${DUPLICATE_MESSAGE_ID}: you already have "${message.id}"; omit id to get a fresh one`);
     }
     await this.hub.publish([device.id], { type: 'MessageEnqueued', data: { id: message.id } });
     return message;
