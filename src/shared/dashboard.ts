@@ -82,11 +82,7 @@ export function webUiRoutes(app: App, options: DashboardOptions): void {
   const assets = cached;
   const index = indexTemplate.replace('__MODE__', options.mode);
   app.get('/', { schema: { hide: true } }, async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('x-frame-options', 'DENY')
-      .send(index),
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(index),
   );
   app.get('/ui/*', { schema: { hide: true, params: AssetParams } }, async (request, reply) => {
     const file = request.params['*'];

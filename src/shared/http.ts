@@ -25,6 +25,23 @@ import { isDiskFull } from './disk-full.ts';
 export const JSON_CONTENT_TYPE = 'application/json';
 const FASTIFY_JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * Every answer: its type is what it says (a browser never guesses a script or a page from bytes
+ * served as something else).
+ */
+export const NOSNIFF = { 'x-content-type-options': 'nosniff' } as const;
+
+/**
+ * What every HTML page (the dashboard, Swagger UI) is allowed to load: its own scripts, styles,
+ * images and API, nothing inline or from elsewhere; and it is never shown inside another site's
+ * frame (clickjacking). `style-src` allows inline styles: Swagger UI sets some.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+} as const;
+
 /** Request bodies larger than this are refused with 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -70,6 +87,7 @@ export function createApp(
       reply
         .code(error.statusCode ?? 400)
         .type(JSON_CONTENT_TYPE)
+        .headers(NOSNIFF)
         .serializer(JSON.stringify)
         .send({ message: frameworkErrorMessage(error) });
     },
@@ -95,6 +113,7 @@ export function createApp(
     response
       .writeHead(417, {
         'content-type': JSON_CONTENT_TYPE,
+        ...NOSNIFF,
         'content-length': Buffer.byteLength(body),
         connection: 'close',
       })
@@ -121,10 +140,13 @@ export function createApp(
   // Validation errors name the field, the allowed values or the unknown key.
   app.setSchemaErrorFormatter(formatValidationErrors);
   acceptEmptyBodies(app);
-  // Fastify labels the JSON it serialises `application/json; charset=utf-8`; JSON has no charset
-  // parameter (RFC 8259: it is UTF-8), and clients compare the type as a whole.
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (reply.getHeader('content-type') === FASTIFY_JSON_CONTENT_TYPE) reply.header('content-type', JSON_CONTENT_TYPE);
+    reply.header('x-content-type-options', 'nosniff');
+    const type = reply.getHeader('content-type');
+    // Fastify labels the JSON it serialises `application/json; charset=utf-8`; JSON has no charset
+    // parameter (RFC 8259: it is UTF-8), and clients compare the type as a whole.
+    if (type === FASTIFY_JSON_CONTENT_TYPE) reply.header('content-type', JSON_CONTENT_TYPE);
+    else if (typeof type === 'string' && type.startsWith('text/html')) reply.headers(PAGE_HEADERS);
     done(null, payload);
   });
 
@@ -303,7 +325,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   const body = JSON.stringify({ message });
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(error);

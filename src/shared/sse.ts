@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from './clock.ts';
+import { NOSNIFF } from './http.ts';
 
 /**
  * The documented 200 of a Server-Sent Events route: a `text/event-stream` that stays open. The
@@ -56,6 +57,7 @@ export function openEventStream(
     // proxies such as nginx would otherwise buffer the stream
     'x-accel-buffering': 'no',
     'x-request-id': String(request.id),
+    ...NOSNIFF,
   });
   res.write(': connected\n\n');
   const { clock } = options;

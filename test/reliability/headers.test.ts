@@ -80,7 +80,30 @@ function jsonTypeProblems(seen: Seen[]): string[] {
     .map((s) => `${s.what} (${s.status}): ${s.headers['content-type']}`);
 }
 
-test('server: every JSON answer is `Content-Type: application/json`, exactly', async () => {
+/** Answers without nosniff, and HTML pages without their policy and frame protection. */
+function protectionProblems(seen: Seen[]): string[] {
+  const pages = seen.filter((s) => /text\/html/.test(s.headers['content-type'] ?? ''));
+  assert.ok(pages.length >= 2, `pages seen: ${pages.map((p) => p.what).join(', ')}`);
+  assert.ok(seen.length > 20, `answers seen: ${seen.length}`);
+  return [
+    ...seen
+      .filter((s) => s.headers['x-content-type-options'] !== 'nosniff')
+      .map((s) => `${s.what} (${s.status}): no nosniff`),
+    ...pages
+      .filter(
+        (s) =>
+          !/(^|; )default-src 'self'/.test(s.headers['content-security-policy'] ?? '') ||
+          !/frame-ancestors 'none'/.test(s.headers['content-security-policy'] ?? '') ||
+          s.headers['x-frame-options'] !== 'DENY',
+      )
+      .map(
+        (s) =>
+          `${s.what} (${s.status}): CSP ${s.headers['content-security-policy']}, XFO ${s.headers['x-frame-options']}`,
+      ),
+  ];
+}
+
+test('server: every JSON answer is `Content-Type: application/json` exactly; every answer nosniff, every page a CSP and no framing', async () => {
   const server = await startTestServer();
   try {
     const { login, password, registration } = await newDevice(server);
@@ -95,16 +118,18 @@ test('server: every JSON answer is `Content-Type: application/json`, exactly', a
     });
     seen.push({ what: 'malformed JSON', status: invalid.status, headers: headersOf(invalid) });
     assert.deepEqual(jsonTypeProblems(seen), []);
+    assert.deepEqual(protectionProblems(seen), []);
   } finally {
     await server.cleanup();
   }
 });
 
-test('device: every JSON answer is `Content-Type: application/json`, exactly', async () => {
+test('device: every JSON answer is `Content-Type: application/json` exactly; every answer nosniff, every page a CSP and no framing', async () => {
   const device = await startTestDevice();
   try {
     const seen = await collect(device.url, device.app, () => device.api.authorization);
     assert.deepEqual(jsonTypeProblems(seen), []);
+    assert.deepEqual(protectionProblems(seen), []);
   } finally {
     await device.cleanup();
   }
