@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from './store/database.ts';
+import { DeviceTokenStore } from './store/tokens.ts';
 import { Outbox } from './store/outbox.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
 import { DiskSpaceGuard } from './store/disk-space.ts';
@@ -120,7 +121,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       cloudDeviceId = id;
     },
   };
-  const credentials = await LocalCredentials.load(meta, clock, {
+  const credentials = await LocalCredentials.load(meta, new DeviceTokenStore(db), clock, {
     username: options.username ?? 'sms',
     password: options.password,
     throttle: options.loginThrottle,

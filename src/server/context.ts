@@ -10,6 +10,8 @@ import type { SettingsService } from './settings/service.ts';
 import type { HealthService } from './health/service.ts';
 import type { DeliveriesService } from './deliveries/service.ts';
 import type { ServerObservability } from './observability.ts';
+import type { AccessTokens } from '../shared/access-tokens.ts';
+import type { OpenStreams } from './push/open-streams.ts';
 
 /** Everything the routes need, built once per server by createServer. */
 export interface ServerContext {
@@ -32,6 +34,10 @@ export interface ServerContext {
   health: HealthService;
   /** the deliveries devices report, and the live stream of their activity */
   deliveries: DeliveriesService;
+  /** the 3rdparty API's access tokens (JWT) */
+  tokens: AccessTokens;
+  /** the event streams open on this node, ended when the credentials that opened them stop counting */
+  openStreams: OpenStreams;
   /** metrics, and the streams held open */
   observability: ServerObservability;
 }

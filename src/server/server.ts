@@ -20,6 +20,8 @@ import { serverAppOptions, ServerObservability } from './observability.ts';
 import { installSite } from './api/site.ts';
 import { DeliveriesService } from './deliveries/service.ts';
 import type { Logger } from '../shared/logger.ts';
+import { AccessTokens, newTokenSecret } from '../shared/access-tokens.ts';
+import { OpenStreams } from './push/open-streams.ts';
 
 export interface ServerOptions {
   /** where server.db lives when neither `db` nor `store` is given (default ./data) */
@@ -78,6 +80,8 @@ const PRIVATE_TOKEN_KEY = 'private_token';
 /** What to do instead of an unusable private token. */
 export const PRIVATE_TOKEN_ADVICE =
   'give a long random one (e.g. the output of `openssl rand -base64 24`), or leave it out to have one generated, kept in the database and printed';
+/** The key access tokens are signed with (HS256): made at first start, shared by every node; docs/security.md says how to rotate it. */
+export const TOKEN_SECRET_KEY = 'jwt_secret';
 
 /** Build and start the server (3rdparty + mobile APIs) on one port. */
 export async function createServer(options: ServerOptions = {}): Promise<RunningServer> {
@@ -102,10 +106,28 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       privateToken = await store.meta.setMetaIfAbsent(PRIVATE_TOKEN_KEY, randomSecret(24));
     }
 
-    const users = new UsersService(store.users, clock, options.authCacheMs);
+    const tokenSecret = await store.meta.setMetaIfAbsent(TOKEN_SECRET_KEY, newTokenSecret());
+
+    // Credentials that stop counting on one node stop on all of them at once: remembered logins
+    // are forgotten and the streams they opened end (the hub reaches every node, this one included).
+    const users = new UsersService(store.users, clock, options.authCacheMs, (userId) =>
+      hub.publishRevocation({ kind: 'password', userId }),
+    );
+    const openStreams = new OpenStreams();
+    hub.onRevocation((notice) => {
+      if (notice.kind === 'password') users.forgetVerifiedLogins();
+      openStreams.revoke(notice);
+    });
+    // News from other nodes may have been missed (their LISTEN connection was lost): a password may have changed.
+    hub.watch({ userEvent() {}, gap: () => users.forgetVerifiedLogins() });
+    const tokens = new AccessTokens(store.tokens, tokenSecret, clock, (userId, familyId) =>
+      hub.publishRevocation({ kind: 'tokens', userId, familyId }),
+    );
     // Webhook lists are kept in memory; on a store other nodes share, the hub tells this node of their writes.
     const webhooksRepo = new CachedWebhooksRepository(store.webhooks, hub, clock, store.kind !== 'sqlite');
-    const devices = new DevicesService(store.devices, webhooksRepo, clock);
+    const devices = new DevicesService(store.devices, webhooksRepo, clock, (device) =>
+      hub.publishRevocation({ kind: 'device', userId: device.userId, deviceId: device.id }),
+    );
     const observability = new ServerObservability(() => store.devices.queueDepthTotals());
     const context: ServerContext = {
       store,
@@ -117,6 +139,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       loginThrottle: new LoginThrottle(clock, options.loginThrottle),
       users,
       devices,
+      tokens,
+      openStreams,
       messages: new MessagesService(store.messages, devices, hub, clock),
       webhooks: new WebhooksService(webhooksRepo, store.devices, hub, clock, {
         insecureHttp: options.insecureHttp === true,

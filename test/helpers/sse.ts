@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 export interface OpenStream {
   /** the frames read so far, `data` parsed */
   frames: { type: string; data: any }[];
+  /** resolves once the stream ended (the server closed it, or close() was called) */
+  ended: Promise<void>;
   close(): void;
 }
 
@@ -13,7 +15,7 @@ export async function openStream(url: string, authorization: string): Promise<Op
   assert.equal(response.status, 200, `GET ${url}`);
   assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
   const frames: OpenStream['frames'] = [];
-  void (async () => {
+  const ended = (async () => {
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
@@ -28,5 +30,5 @@ export async function openStream(url: string, authorization: string): Promise<Op
       }
     }
   })().catch(() => {});
-  return { frames, close: () => controller.abort() };
+  return { frames, ended, close: () => controller.abort() };
 }

@@ -222,6 +222,9 @@ function assertAliasIds(doc: Doc, canonicalOf: (path: string) => string | undefi
 const ALIAS_PATH = /^\/(webhook|messages)(?=\/|$)/;
 
 const DEVICE_OPERATION_IDS = {
+  'POST /auth/token': 'issueToken',
+  'POST /auth/token/refresh': 'refreshToken',
+  'DELETE /auth/token/{jti}': 'revokeToken',
   'GET /health': 'getHealth',
   'GET /metrics': 'getMetrics',
   'GET /device': 'getDevice',
@@ -247,6 +250,9 @@ const DEVICE_OPERATION_IDS = {
 };
 
 const SERVER_OPERATION_IDS = {
+  'POST /3rdparty/v1/auth/token': 'issueToken',
+  'POST /3rdparty/v1/auth/token/refresh': 'refreshToken',
+  'DELETE /3rdparty/v1/auth/token/{jti}': 'revokeToken',
   'GET /metrics': 'getMetrics',
   'GET /health': 'getHealth',
   'GET /health/ready': 'getReadiness',

@@ -5,11 +5,16 @@ import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../sh
 import { parseBasicAuth, safeEqual, unauthorized } from '../../shared/http.ts';
 import { randomSecret } from '../../shared/ids.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../../shared/login-throttle.ts';
+import { AccessTokens, newTokenSecret, type TokenStore } from '../../shared/access-tokens.ts';
+import { presentedToken } from '../../shared/token-routes.ts';
+import { checkScopes } from '../../shared/scopes.ts';
+import { UnauthorizedError } from '../../shared/errors.ts';
 
 /**
  * The Local API's Basic auth: one user (default `sms`) whose password is random, generated at
  * first start and stored only as a scrypt hash. `password` is known here only when it was
- * generated or given in this run, so it can be printed once.
+ * generated or given in this run, so it can be printed once. Access tokens (`POST /auth/token`)
+ * work beside it, each within its scopes.
  */
 export class LocalCredentials {
   private readonly cache = new VerifiedCredentialsCache();
@@ -21,12 +26,15 @@ export class LocalCredentials {
     private readonly passwordHash: string,
     private readonly clock: Clock,
     throttle: LoginThrottleOptions | undefined,
+    /** the Local API's access tokens, signed with a key made at first start and kept in device.db */
+    readonly tokens: AccessTokens,
   ) {
     this.throttle = new LoginThrottle(clock, throttle);
   }
 
   static async load(
     meta: MetaStore,
+    tokenStore: TokenStore,
     clock: Clock,
     options: { username: string; password?: string; throttle?: LoginThrottleOptions },
   ): Promise<LocalCredentials> {
@@ -42,11 +50,27 @@ export class LocalCredentials {
       hash = await hashPassword(password);
       meta.set('local_password_hash', hash);
     }
-    return new LocalCredentials(options.username, password, hash, clock, options.throttle);
+    const tokens = new AccessTokens(tokenStore, meta.getOrCreate('jwt_secret', newTokenSecret), clock);
+    return new LocalCredentials(options.username, password, hash, clock, options.throttle, tokens);
   }
 
-  /** A Fastify onRequest hook: 401 unless the request carries the right Basic credentials. */
-  async check(request: FastifyRequest): Promise<void> {
+  /**
+   * A Fastify onRequest hook: 401 unless the request carries the right Basic credentials, or an
+   * access token that is valid (and then 403 unless it holds the route's scope). A wrong token
+   * counts against the address apart from wrong passwords. `scoped: false`: any valid token (a
+   * request for no route, which then gets its 404).
+   */
+  async check(request: FastifyRequest, options: { scoped: boolean } = { scoped: true }): Promise<void> {
+    const token = presentedToken(request);
+    if (token !== undefined) {
+      const holder = await this.tokens.authenticate(token);
+      if (!holder) {
+        this.throttle.failedToken(request.ip);
+        throw new UnauthorizedError('the access token is expired, revoked or not this device’s; ask POST /auth/token');
+      }
+      if (options.scoped) checkScopes(request, holder.scopes);
+      return;
+    }
     const given = parseBasicAuth(request);
     if (!given) throw unauthorized();
     const now = this.clock.now();

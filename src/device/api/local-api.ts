@@ -16,6 +16,7 @@ import { metricsRoute } from '../../shared/metrics.ts';
 import { installRequestTelemetry } from '../../shared/request-telemetry.ts';
 import { appLoggingOptions } from '../../shared/logger.ts';
 import { webUiRoutes } from '../../shared/dashboard.ts';
+import { tokenRoutes } from '../../shared/token-routes.ts';
 import { UnavailableError } from '../../shared/errors.ts';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -51,6 +52,7 @@ export function createLocalApi(
       { name: 'health', description: 'without credentials' },
       { name: 'metrics', description: 'Prometheus text; loopback clients, or with credentials' },
       { name: 'dashboard', description: 'what the web dashboard reads: overview and live events' },
+      { name: 'auth', description: 'access tokens with scopes, beside Basic auth' },
     ],
     securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, jwtAuth: JWT_SECURITY_SCHEME },
   });
@@ -58,7 +60,7 @@ export function createLocalApi(
   // Routes check credentials in their group (below); a request for no route at all needs them
   // too, so that what exists cannot be probed without them.
   app.addHook('onRequest', async (request) => {
-    if (request.is404) await credentials.check(request);
+    if (request.is404) await credentials.check(request, { scoped: false });
   });
   // Open live streams would keep close() waiting forever; end them first.
   const streams = new Set<ServerResponse>();
@@ -84,7 +86,7 @@ export function createLocalApi(
         );
       }
     });
-    routes(authed, ctx, streams);
+    routes(authed, ctx, credentials, streams);
   });
   return app;
 }
@@ -105,7 +107,7 @@ function publicRoutes(app: App, ctx: DeviceContext, credentials: LocalCredential
   });
 }
 
-function routes(app: App, ctx: DeviceContext, streams: Set<ServerResponse>): void {
+function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, streams: Set<ServerResponse>): void {
   const DeviceInfo = Type.Object({
     id: Type.String(),
     cloudId: Type.Union([Type.String(), Type.Null()], {
@@ -136,5 +138,6 @@ function routes(app: App, ctx: DeviceContext, streams: Set<ServerResponse>): voi
   deliveryRoutes(app, ctx);
   simRoutes(app, ctx);
   dashboardRoutes(app, ctx, streams);
+  tokenRoutes(app, { tokens: credentials.tokens, subjectOf: () => credentials.username });
   webUiRoutes(app, { mode: 'device' });
 }

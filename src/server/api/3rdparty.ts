@@ -1,7 +1,8 @@
 import type { App } from '../../shared/http.ts';
 import { ErrorBodySchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
-import { requireUser } from './auth.ts';
+import { requireUser, userOf } from './auth.ts';
+import { tokenRoutes } from '../../shared/token-routes.ts';
 import { healthRoutes } from '../health/routes.ts';
 import { webhooks3rdPartyRoutes } from '../webhooks/3rdparty.ts';
 import { messages3rdPartyRoutes } from '../messages/3rdparty.ts';
@@ -43,6 +44,7 @@ export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<Ser
           devices3rdPartyRoutes(authed, ctx);
           settings3rdPartyRoutes(authed, ctx);
           deliveries3rdPartyRoutes(authed, ctx, liveStreams);
+          tokenRoutes(authed, { tokens: ctx.tokens, subjectOf: (request) => userOf(request).id });
           notHereRoutes(authed);
         });
       },

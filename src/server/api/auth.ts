@@ -4,16 +4,47 @@ import type { ServerContext } from '../context.ts';
 import type { AuthenticatedUser } from '../users/service.ts';
 import type { DeviceRecord } from '../devices/repository.ts';
 import { UnauthorizedError } from '../../shared/errors.ts';
+import type { TokenHolder } from '../../shared/access-tokens.ts';
+import { checkScopes } from '../../shared/scopes.ts';
+import { presentedToken } from '../../shared/token-routes.ts';
+
+/** Whom a 3rdparty request acts for. */
+export interface RequestUser {
+  id: string;
+}
 
 // Who made a request, kept beside it rather than on it, so no Fastify types are augmented.
-const users = new WeakMap<FastifyRequest, AuthenticatedUser>();
+const users = new WeakMap<FastifyRequest, RequestUser>();
 const devices = new WeakMap<FastifyRequest, DeviceRecord>();
+const tokens = new WeakMap<FastifyRequest, TokenHolder>();
 
 /** The user a 3rdparty request was authenticated as (set by requireUser). */
-export function userOf(request: FastifyRequest): AuthenticatedUser {
+export function userOf(request: FastifyRequest): RequestUser {
   const user = users.get(request);
   if (!user) throw new Error('userOf() on a route without the requireUser hook');
   return user;
+}
+
+/** The access token a 3rdparty request was authenticated with; undefined for Basic auth. */
+export function tokenOf(request: FastifyRequest): TokenHolder | undefined {
+  return tokens.get(request);
+}
+
+/**
+ * An access token (Bearer, or Basic with an empty login): valid, and holding the route's scope.
+ * A wrong one counts against the address like a wrong device token, apart from failed passwords.
+ */
+async function authenticateToken(ctx: ServerContext, request: FastifyRequest, token: string): Promise<void> {
+  const holder = await ctx.tokens.authenticate(token);
+  if (!holder) {
+    ctx.loginThrottle.failedToken(request.ip);
+    throw new UnauthorizedError(
+      'the access token is expired, revoked or not one of this server’s; ask POST /3rdparty/v1/auth/token for a new one',
+    );
+  }
+  checkScopes(request, holder.scopes);
+  users.set(request, { id: holder.subject });
+  tokens.set(request, holder);
 }
 
 /** The device a mobile request was authenticated as (set by requireDevice). */
@@ -88,7 +119,8 @@ async function verifyLogin(
 }
 
 /**
- * onRequest hook of the 3rdparty API: Basic auth with a user's login and password. Callback-style,
+ * onRequest hook of the 3rdparty API: Basic auth with a user's login and password (every route),
+ * or an access token holding the route's scope (`config.scope`). Callback-style,
  * so that a client whose login verified recently (most requests) costs no promise: only the
  * first request of a login waits for the store and scrypt.
  */
@@ -96,6 +128,11 @@ export function requireUser(ctx: ServerContext) {
   return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     const authorization = request.headers.authorization;
     if (!authorization) return done(unauthorized());
+    const token = presentedToken(request);
+    if (token !== undefined) {
+      authenticateToken(ctx, request, token).then(() => done(), done);
+      return;
+    }
     const connection = request.raw.socket;
     try {
       // A connection that proved this very header is still throttled by its login: behind a load

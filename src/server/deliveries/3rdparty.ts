@@ -14,7 +14,7 @@ import {
 } from '../../protocol/index.ts';
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import type { ServerContext } from '../context.ts';
-import { userOf } from '../api/auth.ts';
+import { tokenOf, userOf } from '../api/auth.ts';
 import { IdParams, PageLimit } from '../../shared/route-schemas.ts';
 
 /** A delivery in the server's copy: the Local API's shape, plus the device and when it reported this version. */
@@ -167,9 +167,12 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
       // dashboard shows it is offline, reconnects and reloads its lists, rather than silently
       // missing events.
       const stopWatching = ctx.hub.watch({ userEvent() {}, gap: () => stream.end() });
+      // and it ends when the password or the token that opened it stops counting, on any node
+      const forget = ctx.openStreams.add({ userId: user.id, familyId: tokenOf(request)?.familyId }, () => stream.end());
       stopListening = () => {
         unsubscribe();
         stopWatching();
+        forget();
       };
       return reply;
     },

@@ -58,6 +58,8 @@ export class DevicesService {
     private readonly repo: DevicesRepository,
     private readonly webhooks: WebhooksRepository,
     private readonly clock: Clock,
+    /** after a device was deleted: end its push stream, on whichever node holds it */
+    private readonly removed: (device: { id: string; userId: string }) => Promise<void> = async () => {},
   ) {}
 
   /** A new device of `userId` and its bearer token (≥128 random bits; only its hash is stored). */
@@ -134,6 +136,7 @@ export class DevicesService {
       throw new NotFoundError(`you have no device with id "${deviceId}"; GET /devices lists yours`);
     }
     await this.webhooks.deleteDeviceWebhooks(userId, deviceId);
+    await this.removed({ id: deviceId, userId });
   }
 
   /**

@@ -12,6 +12,8 @@ import {
   type PushHub,
   type HubWatcher,
   type PushListener,
+  type RevocationListener,
+  type RevocationNotice,
 } from './hub.ts';
 
 /** The NOTIFY channel every node listens on. */
@@ -36,6 +38,8 @@ interface Notification {
   x?: Record<string, unknown>;
   /** activity notices for the user's dashboards (instead of t and x) */
   a?: readonly ActivityNotice[];
+  /** credentials that stopped counting (instead of all the above) */
+  r?: RevocationNotice;
 }
 
 export interface PostgresPushHubOptions {
@@ -61,6 +65,16 @@ export function userEventNotification(userId: string, type: PullHintType): { cha
 
 const encodeUserEvent = (origin: string, userId: string, event: PushEvent) =>
   JSON.stringify({ o: origin, u: userId, t: event.type, x: event.data } satisfies Notification);
+
+const isRevocationNotice = (r: unknown): r is RevocationNotice => {
+  const n = r as Partial<Record<'kind' | 'userId' | 'familyId' | 'deviceId', unknown>> | null;
+  if (typeof n !== 'object' || n === null || typeof n.userId !== 'string') return false;
+  return (
+    n.kind === 'password' ||
+    (n.kind === 'tokens' && typeof n.familyId === 'string') ||
+    (n.kind === 'device' && typeof n.deviceId === 'string')
+  );
+};
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -140,6 +154,15 @@ export class PostgresPushHub implements PushHub {
 
   watch(watcher: HubWatcher): () => void {
     return this.local.watch(watcher);
+  }
+
+  async publishRevocation(notice: RevocationNotice): Promise<void> {
+    await this.local.publishRevocation(notice);
+    await this.notify(JSON.stringify({ o: this.nodeId, r: notice } satisfies Notification));
+  }
+
+  onRevocation(listener: RevocationListener): () => void {
+    return this.local.onRevocation(listener);
   }
 
   /** open streams on this node (for tests) */
@@ -248,6 +271,10 @@ export class PostgresPushHub implements PushHub {
       return;
     }
     if (n.o === this.nodeId) return;
+    if (n.r !== undefined) {
+      if (isRevocationNotice(n.r)) void this.local.publishRevocation(n.r);
+      return;
+    }
     if (Array.isArray(n.a)) {
       const notices = n.a.filter((a) => (ACTIVITY_NOTICE_TYPES as readonly string[]).includes(a?.type));
       if (typeof n.u === 'string' && notices.length > 0) void this.local.publishActivity(n.u, notices);

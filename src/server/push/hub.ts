@@ -14,6 +14,17 @@ export interface ActivityNotice {
 }
 export type ActivityListener = (notice: ActivityNotice) => void;
 
+/**
+ * Credentials that stopped counting. What they opened must end with them, on every node: the
+ * user's remembered logins and live streams (a password changed), the streams of a token family
+ * (revoked), a device's push stream (the device deleted).
+ */
+export type RevocationNotice =
+  | { kind: 'password'; userId: string }
+  | { kind: 'tokens'; userId: string; familyId: string }
+  | { kind: 'device'; userId: string; deviceId: string };
+export type RevocationListener = (notice: RevocationNotice) => void;
+
 /** What a cache on this node learns from the hub (see `PushHub.watch`). */
 export interface HubWatcher {
   /** an event for all of one user's devices, whichever node or statement published it */
@@ -39,6 +50,10 @@ export interface PushHub {
   publishActivity(userId: string, notices: readonly ActivityNotice[]): Promise<void>;
   /** listen for one user's activity notices on this process; returns the unsubscribe function */
   subscribeActivity(userId: string, listener: ActivityListener): () => void;
+  /** to every node, this one included: credentials that stopped counting */
+  publishRevocation(notice: RevocationNotice): Promise<void>;
+  /** hear every revocation, whichever node published it; returns the function that stops it */
+  onRevocation(listener: RevocationListener): () => void;
   /** false while events from other nodes may be missed (always true for a single process) */
   readonly complete: boolean;
   /** extra health checks (e.g. `events:listen`), merged into GET /health */
@@ -55,6 +70,7 @@ export class InProcessPushHub implements PushHub {
   private readonly userDevices = new Map<string, Set<string>>();
   private readonly watchers = new Set<HubWatcher>();
   private readonly activity = new Map<string, Set<ActivityListener>>();
+  private readonly revocationListeners = new Set<RevocationListener>();
 
   get complete(): boolean {
     return true;
@@ -122,6 +138,21 @@ export class InProcessPushHub implements PushHub {
     };
   }
 
+  async publishRevocation(notice: RevocationNotice): Promise<void> {
+    for (const listener of this.revocationListeners) {
+      try {
+        listener(notice);
+      } catch {
+        // one listener's failure must not keep the news from the others
+      }
+    }
+  }
+
+  onRevocation(listener: RevocationListener): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
   /** dashboards' activity listeners on this process (for tests) */
   activityListeners(): number {
     let n = 0;
@@ -142,6 +173,7 @@ export class InProcessPushHub implements PushHub {
     this.userDevices.clear();
     this.watchers.clear();
     this.activity.clear();
+    this.revocationListeners.clear();
   }
 
   private deliver(deviceId: string, event: PushEvent): void {

@@ -24,6 +24,7 @@ export function pushStreamRoutes(app: App, ctx: ServerContext, streams: Set<Serv
     async (request, reply) => {
       const device = deviceOf(request);
       let unsubscribe = () => {};
+      let forget = () => {};
       const stream = openEventStream(request, reply, {
         clock: ctx.clock,
         keepAliveMs: ctx.keepAliveMs,
@@ -31,12 +32,15 @@ export function pushStreamRoutes(app: App, ctx: ServerContext, streams: Set<Serv
         onKeepAlive: () => void ctx.devices.seen(device.id).catch(() => {}),
         onClose: () => {
           unsubscribe();
+          forget();
           streams.delete(reply.raw);
         },
       });
       if (!stream) return reply;
       streams.add(reply.raw);
       unsubscribe = ctx.hub.subscribe(device, (event) => stream.send(event.type, event.data));
+      // a deleted device's stream ends, on whichever node holds it
+      forget = ctx.openStreams.add({ userId: device.userId, deviceId: device.id }, () => stream.end());
       return reply;
     },
   );

@@ -16,6 +16,7 @@ import { PostgresWebhooksRepository } from '../webhooks/repository.postgres.ts';
 import { PostgresSettingsRepository } from '../settings/repository.postgres.ts';
 import { PostgresDeliveriesRepository } from '../deliveries/repository.postgres.ts';
 import { PostgresPushHub } from '../push/hub.postgres.ts';
+import { PostgresTokensRepository } from '../tokens/repository.postgres.ts';
 
 const PING_SQL = sql('health.ping', 'SELECT 1');
 
@@ -49,6 +50,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     settings: new PostgresSettingsRepository(pool),
     deliveries: new PostgresDeliveriesRepository(pool),
     meta: new PostgresMetaRepository(pool),
+    tokens: new PostgresTokensRepository(pool),
     health: {
       async ping() {
         if (closed) throw new Error('the database is closed');

@@ -9,6 +9,7 @@ import { SqliteMessagesRepository } from '../messages/repository.sqlite.ts';
 import { SqliteWebhooksRepository } from '../webhooks/repository.sqlite.ts';
 import { SqliteSettingsRepository } from '../settings/repository.sqlite.ts';
 import { SqliteDeliveriesRepository } from '../deliveries/repository.sqlite.ts';
+import { SqliteTokensRepository } from '../tokens/repository.sqlite.ts';
 
 /** The embedded default: one SQLite file (or :memory:). */
 export function openSqliteStore(file: string): ServerStore {
@@ -26,6 +27,7 @@ export function openSqliteStore(file: string): ServerStore {
     settings: new SqliteSettingsRepository(db),
     deliveries: new SqliteDeliveriesRepository(db),
     meta: new SqliteMetaRepository(db),
+    tokens: new SqliteTokensRepository(db),
     health: {
       async ping() {
         if (closed) throw new Error('the database is closed');

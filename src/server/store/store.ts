@@ -8,6 +8,7 @@ import type { HealthRepository } from '../health/repository.ts';
 import type { DeliveriesRepository } from '../deliveries/repository.ts';
 import type { MetaRepository } from './meta.ts';
 import type { PushHub } from '../push/hub.ts';
+import type { TokenStore } from '../../shared/access-tokens.ts';
 
 /**
  * Everything the server keeps, behind async interfaces, implemented for SQLite (one process,
@@ -26,6 +27,8 @@ export interface ServerStore {
   deliveries: DeliveriesRepository;
   health: HealthRepository;
   meta: MetaRepository;
+  /** access and refresh tokens (their hashes) */
+  tokens: TokenStore;
   /**
    * A push hub that reaches the devices of every server process sharing this store: within
    * the process for SQLite, over LISTEN/NOTIFY for PostgreSQL. The caller closes it.

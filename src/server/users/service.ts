@@ -28,10 +28,15 @@ export class UsersService {
   /** successful checks are remembered briefly so a busy client pays for scrypt once, not per request */
   private readonly verified: VerifiedCredentialsCache;
 
+  /**
+   * `passwordChanged` is told after a user's password changed, to make every node forget the
+   * old one and end the user's live streams.
+   */
   constructor(
     private readonly repo: UsersRepository,
     private readonly clock: Clock,
     authCacheMs = 30_000,
+    private readonly passwordChanged: (userId: string) => Promise<void> = async () => {},
   ) {
     this.verified = new VerifiedCredentialsCache(authCacheMs);
   }
@@ -145,9 +150,11 @@ export class UsersService {
     if (password.length < MIN_PASSWORD_LENGTH) {
       throw new InvalidInputError(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
     }
-    const changed = await this.repo.updatePasswordHash(login, await hashPassword(password), this.clock.now());
+    const user = await this.repo.getUserByLogin(login);
+    const changed = user && (await this.repo.updatePasswordHash(login, await hashPassword(password), this.clock.now()));
     if (!changed) throw new NotFoundError(`no user with login "${login}"`);
     this.forgetVerifiedLogins();
+    await this.passwordChanged(user.id);
   }
 
   /** Change a user's own password, proving the current one. */
