@@ -286,6 +286,7 @@ const SERVER_OPERATION_IDS = {
   'POST /mobile/v1/device': 'mobileRegisterDevice',
   'GET /mobile/v1/device': 'mobileGetDevice',
   'PATCH /mobile/v1/device': 'mobileUpdateDevice',
+  'POST /mobile/v1/device/token': 'mobileRotateDeviceToken',
   'POST /mobile/v1/device/ping': 'mobilePing',
   'PUT /mobile/v1/device/health': 'mobileReportHealth',
   'POST /mobile/v1/device/activity': 'mobileReportActivity',

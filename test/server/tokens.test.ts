@@ -260,6 +260,30 @@ test('streams end when what opened them stops counting: a revoked token, a chang
   assert.equal(await settled(devicePush), true, 'the deleted device’s push stream ended');
 });
 
+test('a device rotates its token: the new one works, the old one and its stream stop at once', async () => {
+  const { registration } = await newDevice(server);
+  const push = await openStream(`${server.mobileUrl}/events`, bearer(registration.token));
+  const rotated = await call(`${server.mobileUrl}/device/token`, 'POST', { auth: bearer(registration.token) });
+  assert.equal(rotated.status, 201, rotated.text);
+  assert.match(rotated.body.token, /^[A-Za-z0-9_-]{32}$/);
+  assert.notEqual(rotated.body.token, registration.token);
+  assert.equal((await call(`${server.mobileUrl}/device`, 'GET', { auth: bearer(registration.token) })).status, 401);
+  const me = await call(`${server.mobileUrl}/device`, 'GET', { auth: bearer(rotated.body.token) });
+  assert.equal(me.status, 200);
+  assert.equal(me.body.device.id, registration.id);
+  const ended = await Promise.race([push.ended.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]);
+  assert.equal(ended, true, 'the stream opened with the old token ended');
+
+  // two rotations with the same token at once: one new token, never two
+  const both = await Promise.all(
+    [0, 1].map(() => call(`${server.mobileUrl}/device/token`, 'POST', { auth: bearer(rotated.body.token) })),
+  );
+  const winners = both.filter((r) => r.status === 201);
+  assert.equal(winners.length, 1, both.map((r) => `${r.status} ${r.text}`).join(' | '));
+  assert.ok(both.some((r) => r.status === 409 || r.status === 401));
+  assert.equal((await call(`${server.mobileUrl}/device`, 'GET', { auth: bearer(winners[0].body.token) })).status, 200);
+});
+
 test('tokens are stored as hashes: neither token is in the database file', async () => {
   const { login, password } = await newDevice(server);
   const issued = await issue(basic(login, password), ['devices:list']);

@@ -121,6 +121,23 @@ export function deviceRegistrationRoutes(app: App, ctx: ServerContext): void {
 
 /** The device's own record; the requireDevice hook runs first. */
 export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
+  app.post(
+    '/device/token',
+    {
+      schema: {
+        tags,
+        summary:
+          'A new token for this device; the one this request was sent with stops working at once (device tokens do not expire: this replaces one that may have leaked)',
+        operationId: 'rotateDeviceToken',
+        response: { 201: Type.Object({ token: Type.String() }), 409: ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const token = await ctx.devices.rotateToken(deviceOf(request), parseBearer(request)!);
+      return reply.code(201).send({ token });
+    },
+  );
+
   app.patch(
     '/device',
     {

@@ -144,6 +144,11 @@ export class PostgresDevicesRepository implements DevicesRepository {
     await query(this.pool, DEVICES_SQL.updatePushToken, { id: deviceId, pushToken, now });
   }
 
+  async replaceTokenHash(deviceId: string, oldHash: string, newHash: string, now: number): Promise<boolean> {
+    const result = await query(this.pool, DEVICES_SQL.replaceTokenHash, { id: deviceId, oldHash, newHash, now });
+    return result.rowCount === 1;
+  }
+
   async saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void> {
     await query(this.pool, POSTGRES_DEVICES_SQL.saveHealth, { id: deviceId, health: healthJson, at: reportedAt });
   }

@@ -90,6 +90,10 @@ export const DEVICES_SQL = {
     'devices.update-push-token',
     `UPDATE devices SET push_token = :pushToken, updated_at = :now WHERE id = :id`,
   ),
+  replaceTokenHash: sql<{ id: string; oldHash: string; newHash: string; now: number }>(
+    'devices.replace-token-hash',
+    `UPDATE devices SET token_hash = :newHash, updated_at = :now WHERE id = :id AND token_hash = :oldHash`,
+  ),
   // an older report never replaces a newer one
   saveLocalWebhooks: sql<{ id: string; webhooks: string; at: number }>(
     'devices.save-local-webhooks',

@@ -74,6 +74,10 @@ export class SqliteDevicesRepository implements DevicesRepository {
     this.statements.updatePushToken.run({ id: deviceId, pushToken, now });
   }
 
+  async replaceTokenHash(deviceId: string, oldHash: string, newHash: string, now: number): Promise<boolean> {
+    return this.statements.replaceTokenHash.run({ id: deviceId, oldHash, newHash, now }).changes === 1;
+  }
+
   async saveHealth(deviceId: string, healthJson: string, reportedAt: number): Promise<void> {
     this.statements.saveHealth.run({ id: deviceId, health: healthJson, at: reportedAt });
   }

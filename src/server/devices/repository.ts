@@ -37,6 +37,8 @@ export interface DevicesRepository {
   touchDevice(deviceId: string, now: number, minIntervalMs: number): Promise<void>;
   updatePushToken(deviceId: string, pushToken: string | null, now: number): Promise<void>;
   updateSimCards(deviceId: string, simCards: SimCard[], now: number): Promise<void>;
+  /** Replace the device's token hash, if it is still `oldHash` (two rotations at once: one wins); whether it was. */
+  replaceTokenHash(deviceId: string, oldHash: string, newHash: string, now: number): Promise<boolean>;
   /**
    * Keep the device's latest health report (and count it as seen). A report older than the stored
    * one is ignored, so reports that overtake each other cannot roll it back.

@@ -4,7 +4,7 @@ import type { Clock } from '../../shared/clock.ts';
 import { newId, randomSecret } from '../../shared/ids.ts';
 import type { DeviceRecord, DevicesRepository } from './repository.ts';
 import type { WebhooksRepository } from '../webhooks/repository.ts';
-import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../../shared/errors.ts';
 
 /** how often a device's lastSeen is written when it merely makes requests (pings always write) */
 const LAST_SEEN_RESOLUTION_MS = 10_000;
@@ -58,7 +58,7 @@ export class DevicesService {
     private readonly repo: DevicesRepository,
     private readonly webhooks: WebhooksRepository,
     private readonly clock: Clock,
-    /** after a device was deleted: end its push stream, on whichever node holds it */
+    /** after a device was deleted or its token replaced: end its push stream, on whichever node holds it */
     private readonly removed: (device: { id: string; userId: string }) => Promise<void> = async () => {},
   ) {}
 
@@ -95,6 +95,20 @@ export class DevicesService {
     if (device && (device.connectedAt === null || now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS))
       await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
     return device;
+  }
+
+  /**
+   * A new token for the device, which `currentToken` (the one it authenticated with) stops being
+   * at once; its open push stream ends, and it reconnects with the new one. Device tokens do not
+   * expire: this is how a device replaces one that may have leaked.
+   */
+  async rotateToken(device: { id: string; userId: string }, currentToken: string): Promise<string> {
+    const token = randomSecret(24);
+    if (!(await this.repo.replaceTokenHash(device.id, hashToken(currentToken), hashToken(token), this.clock.now()))) {
+      throw new ConflictError('the token was replaced meanwhile (a rotation at the same time); use the new one');
+    }
+    await this.removed(device);
+    return token;
   }
 
   /** Note that the device is around (an open event stream), at most every LAST_SEEN_RESOLUTION_MS. */
