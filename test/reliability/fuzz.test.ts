@@ -1071,6 +1071,9 @@ test(
       const userBasic = basic(owner.login, owner.password);
       const deviceBearer = bearer(owner.registration.token);
       const privateBearer = bearer(server.privateToken!);
+      // Rotating a device's token replaces the very credential the requests use: that route gets a
+      // device of its own (once rotated, its later requests are 401s, which the invariants allow).
+      const rotating = await newDevice(server, 'rotating phone', { login: owner.login, password: owner.password });
       const hook = await call(`${server.thirdPartyUrl}/webhooks`, 'POST', {
         auth: userBasic,
         body: { id: 'fuzz-hook', url: 'https://127.0.0.1:9/hook', event: 'sms:received' },
@@ -1135,7 +1138,10 @@ test(
       };
 
       const deviceRoutes = routesOf(device.app);
-      const serverRoutes = routesOf(server.app);
+      const ROTATES_DEVICE_TOKEN = /^(\/api)?\/mobile\/v1\/device\/token$/;
+      const rotationRoutes = routesOf(server.app).filter((r) => ROTATES_DEVICE_TOKEN.test(r.path));
+      const serverRoutes = routesOf(server.app).filter((r) => !ROTATES_DEVICE_TOKEN.test(r.path));
+      assert.equal(rotationRoutes.length, 2, 'POST /mobile/v1/device/token and its /api alias');
       // The enumeration itself must work, or the fuzz would pass on nothing.
       for (const expected of [
         'POST /webhooks',
@@ -1180,12 +1186,24 @@ test(
 
       const deviceArb = requestArb(deviceRoutes, deviceCreds, deviceIds, deviceTemplates);
       const serverArb = requestArb(serverRoutes, serverCreds, serverIds, serverTemplates);
+      const rotationArb = requestArb(
+        rotationRoutes,
+        { ...serverCreds, valid: () => [bearer(rotating.registration.token)], crossed: [userBasic, privateBearer] },
+        serverIds,
+        serverTemplates,
+      );
       const started = Date.now();
 
       // 1. generated requests through inject (fast), then a sample over real HTTP
       await runGenerated(generate(deviceArb, INJECTED.device, SEED), (r) => inject(device.app, r), 'device', findings);
       await runGenerated(
         generate(serverArb, INJECTED.server, SEED + 1_000),
+        (r) => inject(server!.app, r),
+        'server',
+        findings,
+      );
+      await runGenerated(
+        generate(rotationArb, Math.round(200 * SCALE), SEED + 1_500),
         (r) => inject(server!.app, r),
         'server',
         findings,
