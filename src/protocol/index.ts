@@ -8,3 +8,4 @@ export * from './mobile.ts';
 export * from './deliveries.ts';
 export * from './push.ts';
 export * from './stats.ts';
+export * from './inbox.ts';

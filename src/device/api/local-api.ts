@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { HealthSchema } from '../../protocol/index.ts';
 import { webhookRoutes } from './webhooks-routes.ts';
 import { messageRoutes } from './messages-routes.ts';
+import { inboxRoutes } from './inbox-routes.ts';
 import { settingsRoutes } from './settings-routes.ts';
 import { deliveryRoutes } from './deliveries-routes.ts';
 import { simRoutes } from './sim-routes.ts';
@@ -134,6 +135,7 @@ function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, str
 
   webhookRoutes(app, ctx);
   messageRoutes(app, ctx);
+  inboxRoutes(app, ctx);
   settingsRoutes(app, ctx);
   deliveryRoutes(app, ctx);
   simRoutes(app, ctx);

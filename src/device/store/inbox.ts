@@ -1,4 +1,5 @@
 import type { Db } from './database.ts';
+import { StatementCache } from '../../shared/sqlite.ts';
 
 export type InboxType = 'SMS' | 'DATA_SMS' | 'MMS' | 'MMS_DOWNLOADED';
 
@@ -56,6 +57,24 @@ export interface InboxMessage {
 
 type InboxRow = Omit<InboxMessage, 'attachments' | 'pendingDownload'> & { pendingDownload: string | null };
 
+/** One part of a received MMS, without its bytes. */
+export interface InboxPartInfo {
+  partId: number;
+  contentType: string;
+  name: string | null;
+  size: number;
+}
+
+/** Which received messages `list` reads: each condition a bound parameter, never spliced text. */
+export interface InboxFilter {
+  type?: InboxType;
+  sender?: string;
+  /** received at or after, epoch ms */
+  from?: number;
+  /** received before, epoch ms */
+  to?: number;
+}
+
 const INBOX_COLUMNS = `seq, id, type, message_id AS messageId, sender, recipient, sim_number AS simNumber, text, data,
   port, transaction_id AS transactionId, subject, size, content_class AS contentClass,
   pending_download AS pendingDownload, received_at AS receivedAt`;
@@ -66,8 +85,10 @@ const INBOX_COLUMNS = `seq, id, type, message_id AS messageId, sender, recipient
  */
 export class InboxStore {
   private readonly statements;
+  private readonly lists: StatementCache;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
+    this.lists = new StatementCache(db);
     this.statements = {
       insert: db.prepare<
         [
@@ -99,6 +120,20 @@ export class InboxStore {
       attachments: db.prepare<[number], InboxAttachment>(
         `SELECT part_id AS partId, content_type AS contentType, name, data
          FROM inbox_attachments WHERE inbox_seq = ? ORDER BY part_id`,
+      ),
+      parts: db.prepare<[number], InboxPartInfo>(
+        `SELECT part_id AS partId, content_type AS contentType, name, length(data) AS size
+           FROM inbox_attachments WHERE inbox_seq = ? ORDER BY part_id`,
+      ),
+      part: db.prepare<[string, number], InboxAttachment>(
+        `SELECT a.part_id AS partId, a.content_type AS contentType, a.name, a.data
+           FROM inbox_attachments a JOIN inbox i ON i.seq = a.inbox_seq WHERE i.id = ? AND a.part_id = ?`,
+      ),
+      // an inbox refresh reads its window in pages, oldest first (keyset on seq)
+      window: db.prepare<{ since: number; until: number; after: number; limit: number }, InboxRow>(
+        `SELECT ${INBOX_COLUMNS} FROM inbox
+          WHERE received_at >= :since AND received_at <= :until AND seq > :after
+          ORDER BY seq LIMIT :limit`,
       ),
       pendingDownloads: db.prepare<[], { id: string }>(
         `SELECT id FROM inbox WHERE pending_download IS NOT NULL ORDER BY seq`,
@@ -137,11 +172,55 @@ export class InboxStore {
 
   get(id: string): InboxMessage | undefined {
     const row = this.statements.get.get(id);
-    if (!row) return undefined;
+    return row && this.hydrate(row, this.statements.attachments.all(row.seq));
+  }
+
+  /** Newest first, one page, and how many match in all (read in one transaction). */
+  list(filter: InboxFilter, page: { limit: number; offset: number }): { items: InboxMessage[]; total: number } {
+    const conditions: [keyof InboxFilter, string][] = [
+      ['type', 'type = :type'],
+      ['sender', 'sender = :sender'],
+      ['from', 'received_at >= :from'],
+      ['to', 'received_at < :to'],
+    ];
+    const used = conditions.filter(([key]) => filter[key] !== undefined).map(([, condition]) => condition);
+    const where = used.length > 0 ? `WHERE ${used.join(' AND ')}` : '';
+    const params = { ...filter, ...page };
+    return this.db.transaction(() => {
+      const rows = this.lists
+        .get<typeof params, InboxRow>(
+          `SELECT ${INBOX_COLUMNS} FROM inbox ${where} ORDER BY received_at DESC, seq DESC LIMIT :limit OFFSET :offset`,
+        )
+        .all(params);
+      const { total } = this.lists
+        .get<typeof params, { total: number }>(`SELECT count(*) AS total FROM inbox ${where}`)
+        .get(params)!;
+      return { items: rows.map((row) => this.hydrate(row, [])), total };
+    })();
+  }
+
+  /** The parts of a received MMS, without their bytes. */
+  parts(message: Pick<InboxMessage, 'seq'>): InboxPartInfo[] {
+    return this.statements.parts.all(message.seq);
+  }
+
+  /** One part of a received message, bytes included. */
+  part(id: string, partId: number): InboxAttachment | undefined {
+    return this.statements.part.get(id, partId);
+  }
+
+  /** Messages received in [since, until], oldest first, `limit` at a time after the seq `after`; parts included. */
+  window(since: number, until: number, after: number, limit: number): InboxMessage[] {
+    return this.statements.window
+      .all({ since, until, after, limit })
+      .map((row) => this.hydrate(row, this.statements.attachments.all(row.seq)));
+  }
+
+  private hydrate(row: InboxRow, attachments: InboxAttachment[]): InboxMessage {
     return {
       ...row,
       pendingDownload: row.pendingDownload ? (JSON.parse(row.pendingDownload) as MmsContent) : null,
-      attachments: this.statements.attachments.all(row.seq),
+      attachments,
     };
   }
 
