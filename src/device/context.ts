@@ -7,6 +7,7 @@ import type { Outbox } from './store/outbox.ts';
 import type { WebhookStore } from './store/webhooks.ts';
 import type { MessageStore } from './store/messages.ts';
 import type { InboxStore } from './store/inbox.ts';
+import type { InboxReplay } from './inbox-refresh.ts';
 import type { DeviceSettings } from './settings.ts';
 import type { DeviceEvents, DeviceIdentity } from './events.ts';
 import type { Dispatcher } from './dispatch/dispatcher.ts';
@@ -35,6 +36,8 @@ export interface DeviceContext {
   messageStore: MessageStore;
   /** every message received (SMS, data SMS, MMS with their parts); they arrive through `carrier.receive` */
   inbox: InboxStore;
+  /** inbox refresh: what was received, announced again */
+  inboxReplay: InboxReplay;
   carrier: VirtualCarrier;
   network: NetworkState;
   identity: DeviceIdentity;

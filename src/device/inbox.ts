@@ -1,5 +1,5 @@
 import type { Db } from './store/database.ts';
-import type { InboxStore, MmsContent, NewInboxMessage } from './store/inbox.ts';
+import type { InboxMessage, InboxStore, MmsContent, NewInboxMessage } from './store/inbox.ts';
 import type { DeviceEvents, EmittedEvent } from './events.ts';
 import { simPhoneNumber, type IncomingMessage, type ReceivedMessage, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -196,4 +196,67 @@ function mmsSize(content: MmsContent): number {
   let size = Buffer.byteLength(content.subject ?? '') + Buffer.byteLength(content.body ?? '');
   for (const part of content.attachments) size += Buffer.byteLength(part.data, 'base64');
   return size;
+}
+
+/** A received message's event and payload, as the phone announced it. */
+export interface Announcement {
+  event: EventName;
+  payload: unknown;
+}
+
+/**
+ * The event a kept message was announced with, built again from the inbox (an inbox refresh sends
+ * it again): the same payload `receive` and the download recorded, field for field.
+ */
+export function announcementOf(message: InboxMessage, timeZone: string): Announcement {
+  const receivedAt = formatInZone(message.receivedAt, timeZone);
+  const ends = {
+    sender: message.sender,
+    recipient: message.recipient ?? undefined,
+    simNumber: message.simNumber ?? undefined,
+    phoneNumber: message.sender,
+  };
+  switch (message.type) {
+    case 'SMS':
+      return {
+        event: 'sms:received',
+        payload: { messageId: message.messageId, ...ends, message: message.text ?? '', receivedAt },
+      };
+    case 'DATA_SMS':
+      return {
+        event: 'sms:data-received',
+        payload: { messageId: message.messageId, ...ends, data: message.data?.toString('base64') ?? '', receivedAt },
+      };
+    case 'MMS':
+      return {
+        event: 'mms:received',
+        payload: {
+          messageId: message.messageId,
+          ...ends,
+          transactionId: message.transactionId ?? message.messageId,
+          subject: message.subject ?? undefined,
+          size: message.size ?? 0,
+          contentClass: message.contentClass ?? undefined,
+          receivedAt,
+        },
+      };
+    case 'MMS_DOWNLOADED':
+      return {
+        event: 'mms:downloaded',
+        payload: {
+          messageId: message.messageId,
+          ...ends,
+          body: message.text ?? undefined,
+          subject: message.subject ?? undefined,
+          attachments: message.attachments.map((part) => ({
+            partId: part.partId,
+            contentType: part.contentType,
+            name: part.name ?? undefined,
+            size: part.data.length,
+            data: part.data.toString('base64'),
+          })),
+          receivedAt,
+        },
+      };
+  }
 }

@@ -12,6 +12,7 @@ import { MetaStore } from './store/meta.ts';
 import { MessageStore } from './store/messages.ts';
 import { InboxStore } from './store/inbox.ts';
 import { InboxService } from './inbox.ts';
+import { InboxReplay } from './inbox-refresh.ts';
 import { DeviceSettings } from './settings.ts';
 import { DeviceEvents, type DeviceIdentity } from './events.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
@@ -182,6 +183,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     deviceId: () => deviceId,
   });
   const inboxService = new InboxService({ db, inbox, events, carrier, clock, timeZone });
+  const inboxReplay = new InboxReplay({ db, inbox, events, timeZone });
   const health = () => deviceHealth({ outbox, messages: messageStore, network, clock, batteryLevel: () => 100 });
   const ping = new PingScheduler(settings, () => events.emit('system:ping', { health: health() }));
 
@@ -196,6 +198,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     sms,
     messageStore,
     inbox,
+    inboxReplay,
     carrier,
     network,
     identity,

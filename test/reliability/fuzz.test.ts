@@ -28,7 +28,7 @@ const CONCURRENCY = 16;
 const TIMEOUT_MS = 20_000;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Routes that exist only to say "not here" with 501 (docs/server.md); any other 5xx is a failure. */
-const DECLARED_501 = /^(\/api)?\/3rdparty\/v1\/(logs|inbox\/export)$/;
+const DECLARED_501 = /^(\/api)?\/3rdparty\/v1\/logs$/;
 
 // ---------------------------------------------------------------------------------------------
 // Routes, from the app

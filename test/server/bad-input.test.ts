@@ -291,7 +291,8 @@ test('3rdparty devices, settings, logs and unknown routes: 4xx with a message', 
     },
     { method: 'PUT', path: '/settings', body: 'x', status: 400 },
     { method: 'GET', path: '/logs', status: 501, mentions: /device/ },
-    { method: 'POST', path: '/inbox/export', body: {}, status: 501 },
+    { method: 'POST', path: '/inbox/export', body: {}, status: 400, mentions: /since/ },
+    { method: 'POST', path: '/inbox/refresh', body: { since: 'x', until: 'y' }, status: 400, mentions: /since/ },
     { method: 'GET', path: '/nothing-here', status: 404, mentions: /no route/ },
   ]);
   const settings = await call(server.thirdPartyUrl + '/settings', 'GET', { auth });

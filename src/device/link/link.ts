@@ -1,5 +1,5 @@
 import type { Health } from '../../protocol/index.ts';
-import { parsePushEvent, type PushEvent } from '../../protocol/index.ts';
+import { parsePushEvent, type PushEvent, type PushEventData } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Dispatcher } from '../dispatch/dispatcher.ts';
 import type { DeviceEvents, DeviceIdentity } from '../events.ts';
@@ -11,6 +11,7 @@ import type { MetaStore } from '../store/meta.ts';
 import type { Outbox } from '../store/outbox.ts';
 import type { WebhookStore } from '../store/webhooks.ts';
 import { ActivityLink } from './activity-link.ts';
+import { parseExportRequest, type InboxReplay } from '../inbox-refresh.ts';
 import { ConfigSync } from './config-sync.ts';
 import { HealthReporter } from './health-reporter.ts';
 import { MessageSync } from './message-sync.ts';
@@ -50,6 +51,7 @@ export interface LinkedDevice {
   observability: DeviceObservability;
   clock: Clock;
   timeZone: string;
+  inboxReplay: InboxReplay;
   health(): Health;
 }
 
@@ -167,6 +169,8 @@ export class DeviceLink {
         return this.messages!.pull();
       case 'DeliveryRedeliverRequested':
         return this.activity!.redeliver(event.data.id);
+      case 'MessagesExportRequested':
+        return this.refreshInbox(event.data);
       case 'WebhookTestRequested':
         return this.activity!.sendTest(event.data.id);
       case 'MessageCancelled':
@@ -176,6 +180,14 @@ export class DeviceLink {
       default:
         event satisfies never; // a push type added to the protocol needs its handler here
     }
+  }
+
+  /** The server asks for an inbox refresh: the same as the Local API's `POST /inbox/refresh`. */
+  private async refreshInbox(data: PushEventData<'MessagesExportRequested'>): Promise<void> {
+    const request = parseExportRequest(data);
+    if (typeof request === 'string') return this.log(`MessagesExportRequested ignored: ${request}`);
+    const outcome = await this.device.inboxReplay.refresh(request);
+    this.log(`inbox refresh: ${outcome.messages} message(s), ${outcome.events} event(s)`);
   }
 
   /** After every (re)connect: pull everything, report everything. */

@@ -9,6 +9,7 @@ import { messages3rdPartyRoutes } from '../messages/3rdparty.ts';
 import { devices3rdPartyRoutes } from '../devices/3rdparty.ts';
 import { settings3rdPartyRoutes } from '../settings/3rdparty.ts';
 import { deliveries3rdPartyRoutes } from '../deliveries/3rdparty.ts';
+import { inbox3rdPartyRoutes } from '../inbox/3rdparty.ts';
 import type { ServerResponse } from 'node:http';
 import { documentRouteGroup } from '../../shared/openapi.ts';
 import { NotImplementedError } from '../../shared/errors.ts';
@@ -45,6 +46,7 @@ export function thirdPartyApi(app: App, ctx: ServerContext, liveStreams: Set<Ser
           settings3rdPartyRoutes(authed, ctx);
           deliveries3rdPartyRoutes(authed, ctx, liveStreams);
           tokenRoutes(authed, { tokens: ctx.tokens, subjectOf: (request) => userOf(request).id });
+          inbox3rdPartyRoutes(authed, ctx);
           notHereRoutes(authed);
         });
       },
@@ -61,13 +63,4 @@ function notHereRoutes(app: App): void {
       'logs are not collected by this server; each device writes its own to its process log (stderr), and its deliveries and attempts are under GET /3rdparty/v1/deliveries',
     );
   });
-  app.post(
-    '/inbox/export',
-    { config: { scope: 'messages:export' }, schema: { ...schema, operationId: 'exportInbox' } },
-    async () => {
-      throw new NotImplementedError(
-        'inbox export is not supported by this server; incoming SMS arrive as sms:received webhooks',
-      );
-    },
-  );
 }
