@@ -30,18 +30,6 @@ export const PUSH_EVENT_SCHEMAS = {
   }),
   /** the server's dashboard asks the device to send its delivery `id` again */
   DeliveryRedeliverRequested: Type.Object({ id: Type.String() }),
-  /**
-   * an inbox refresh: announce again what was received in [since, until]. As the original's
-   * server sends it, every value is text: the times RFC 3339, `messageTypes` a JSON array (a
-   * comma-separated list is read too), `triggerWebhooks` "true" or "false" for older phones.
-   */
-  MessagesExportRequested: Type.Object({
-    since: Type.String(),
-    until: Type.String(),
-    messageTypes: Type.Optional(Type.String()),
-    webhookDelivery: Type.Optional(Type.String()),
-    triggerWebhooks: Type.Optional(Type.String()),
-  }),
   /** the server's dashboard asks the device to send its Cloud webhook `id` a test event */
   WebhookTestRequested: Type.Object({ id: Type.String() }),
 };
