@@ -25,7 +25,7 @@ const EVERY_KEY = {
     work_hours_start: '08:30',
     work_hours_end: '22:00',
   },
-  webhooks: { internet_required: false, retry_count: 3, signing_key: 'a-key-of-mine' },
+  webhooks: { internet_required: false, retry_count: 3, log_lifetime_days: 14, signing_key: 'a-key-of-mine' },
   logs: { lifetime_days: 10 },
   ping: { interval_seconds: 3600 },
   encryption: { passphrase: 'correct horse battery staple' },

@@ -162,6 +162,18 @@ const outgoingKeys = {
   phoneNumber: 'string',
 } as const;
 
+/** The key that `phoneNumber` repeats: the sender of what came in, the recipient of what went out. */
+const PARTY_KEY: Partial<Record<EventName, 'sender' | 'recipient'>> = {
+  'sms:received': 'sender',
+  'sms:data-received': 'sender',
+  'mms:received': 'sender',
+  'mms:downloaded': 'sender',
+  'sms:sent': 'recipient',
+  'sms:delivered': 'recipient',
+  'sms:failed': 'recipient',
+  'sms:cancelled': 'recipient',
+};
+
 /** Every key of each payload and what it must hold. Extra keys are allowed. */
 export const PAYLOAD_KEYS: { [E in EventName]: Readonly<Record<keyof EventPayloads[E], KeyKind>> } = {
   'sms:received': { ...incomingKeys, message: 'string', receivedAt: 'string' },
@@ -257,6 +269,13 @@ export function parseWebhook(body: string | Uint8Array | object): ParseResult {
   const payload = value.payload;
   if (!isPlainObject(payload))
     return failure('wrong-type', `"payload" must be an object, got ${kindOf(payload)}`, 'payload');
+
+  // App versions before `sender` and `recipient` name the other party only in `phoneNumber`: the
+  // parsed event gets it under its new name too, so code written for today's payloads reads both.
+  const party = PARTY_KEY[event];
+  if (party && !Object.hasOwn(payload, party) && typeof payload.phoneNumber === 'string') {
+    return parseWebhook({ ...value, payload: { ...payload, [party]: payload.phoneNumber } });
+  }
 
   for (const [key, kind] of Object.entries(PAYLOAD_KEYS[event]) as [string, KeyKind][]) {
     const path = `payload.${key}`;
