@@ -110,5 +110,5 @@ test('a device deleted through one node loses its push stream on the other', asy
     204,
   );
   assert.equal(await endsWithin(push, 2000), true, 'node B ended the deleted device’s stream');
-  assert.equal((await call(`${nodeB.mobileUrl}/device`, 'GET', { auth: bearer(registration.token) })).status, 401);
+  assert.equal((await call(`${nodeB.mobileUrl}/message`, 'GET', { auth: bearer(registration.token) })).status, 401);
 });

@@ -156,7 +156,7 @@ test('the Fastify recipe from docs/receiver.md keeps the raw buffer and verifies
       deviceId: 'd',
       event: 'sms:sent',
       id: 'i',
-      payload: { messageId: 'm', phoneNumber: '+1', simNumber: 1, sentAt: 'x' },
+      payload: { messageId: 'm', recipient: '+1', phoneNumber: '+1', simNumber: 1, partsCount: 1, sentAt: 'x' },
       webhookId: 'w',
     });
     const ok = await app.inject({ method: 'POST', url: '/webhook', payload: body, headers: signed(body) });

@@ -137,7 +137,8 @@ test('throttle memory is bounded, and a blocked address stays blocked through a 
     const wrongToken = (remoteAddress: string) =>
       server.app.inject({
         method: 'GET',
-        url: '/mobile/v1/device',
+        // not /mobile/v1/device, which answers anyone with their address, as the original does
+        url: '/mobile/v1/message',
         headers: { authorization: bearer('not-a-device-token') },
         remoteAddress,
       });
