@@ -21,7 +21,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)
 /** FUZZ_SCALE=10 runs ten times as many generated requests (a longer hunt); 0.1 a quick look. */
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 /** generated requests per app through app.inject() */
-const INJECTED = { device: Math.round(3_000 * SCALE), server: Math.round(5_500 * SCALE) };
+const INJECTED = { device: Math.round(4_000 * SCALE), server: Math.round(8_000 * SCALE) };
 /** generated requests per app over real HTTP */
 const OVER_HTTP = { device: Math.round(250 * SCALE), server: Math.round(350 * SCALE) };
 const CONCURRENCY = 16;
