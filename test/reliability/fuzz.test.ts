@@ -403,6 +403,8 @@ const WILDCARD_PATHS = [
   '',
   'x',
   'index.html',
+  'swagger-ui.css',
+  'swagger-initializer.js',
   'static/index.html',
   'static/swagger-ui.css',
   'json',
