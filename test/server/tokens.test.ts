@@ -272,7 +272,8 @@ test('a device rotates its token: the new one works, the old one and its stream 
   assert.equal(rotated.status, 201, rotated.text);
   assert.match(rotated.body.token, /^[A-Za-z0-9_-]{32}$/);
   assert.notEqual(rotated.body.token, registration.token);
-  assert.equal((await call(`${server.mobileUrl}/device`, 'GET', { auth: bearer(registration.token) })).status, 401);
+  // GET /mobile/v1/device answers anyone (with their address), so the old token is probed where it must be valid
+  assert.equal((await call(`${server.mobileUrl}/message`, 'GET', { auth: bearer(registration.token) })).status, 401);
   const me = await call(`${server.mobileUrl}/device`, 'GET', { auth: bearer(rotated.body.token) });
   assert.equal(me.status, 200);
   assert.equal(me.body.device.id, registration.id);
@@ -286,7 +287,7 @@ test('a device rotates its token: the new one works, the old one and its stream 
   const winners = both.filter((r) => r.status === 201);
   assert.equal(winners.length, 1, both.map((r) => `${r.status} ${r.text}`).join(' | '));
   assert.ok(both.some((r) => r.status === 409 || r.status === 401));
-  assert.equal((await call(`${server.mobileUrl}/device`, 'GET', { auth: bearer(winners[0].body.token) })).status, 200);
+  assert.equal((await call(`${server.mobileUrl}/message`, 'GET', { auth: bearer(winners[0].body.token) })).status, 200);
 });
 
 test('tokens are stored as hashes: neither token is in the database file', async () => {
