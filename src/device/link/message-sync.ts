@@ -4,6 +4,7 @@ import type { MessageStore } from '../store/messages.ts';
 import { formatInZone } from '../time-format.ts';
 import type { MessageReport, MobileClient } from './mobile-client.ts';
 import { ConflictError, InvalidInputError } from '../../shared/errors.ts';
+import { PULL_LIMIT } from '../../protocol/mobile.ts';
 
 /**
  * The Cloud messages: pulled from the server (`MessageEnqueued`, and on every (re)connect) and
@@ -36,23 +37,38 @@ export class MessageSync {
   }
 
   /**
-   * Take the messages waiting on the server and hand them to the SMS service. One this device
-   * cannot send (a SIM it does not have, an id its Local API already used) is reported Failed with
-   * the reason at once: left Pending, it would be handed out again forever, and enough of them would
-   * fill every pull and hold back the messages behind them.
+   * Take the messages waiting on the server and hand them to the SMS service. A full pull (the
+   * server hands out at most `PULL_LIMIT`) means more may wait: once the server knows this device
+   * has taken them (its state report), the device pulls again, without waiting for the next push.
+   * It stops when a pull is not full, or brings nothing new (a report that did not get through).
    */
   async pull(): Promise<void> {
+    while (!this.stopped) {
+      const { received, taken } = await this.pullOnce();
+      if (received < PULL_LIMIT || taken === 0) return;
+      await this.reportNow();
+    }
+  }
+
+  /**
+   * One pull. A message this device cannot send (a SIM it does not have, an id its Local API
+   * already used) is reported Failed with the reason at once: left Pending, it would be handed out
+   * again forever, and enough of them would fill every pull and hold back the messages behind them.
+   */
+  private async pullOnce(): Promise<{ received: number; taken: number }> {
     const { client, sms, clock, timeZone, log } = this.deps;
     const pending = await client.pullMessages();
     const refused: MessageReport[] = [];
+    let taken = 0;
     for (const message of pending) {
-      const taken = sms.get(message.id);
-      if (taken?.source === 'Cloud') continue; // already taken, its state report is on its way
+      const known = sms.get(message.id);
+      if (known?.source === 'Cloud') continue; // already taken, its state report is on its way
+      taken++;
       const refuse = (reason: string) => {
         log(`message ${message.id} refused: ${reason}`);
         refused.push(failedReport(message.id, message.phoneNumbers, reason, formatInZone(clock.now(), timeZone)));
       };
-      if (taken) {
+      if (known) {
         refuse(
           `this device already has a message with id "${message.id}" (sent through its Local API); send it again with another id`,
         );
@@ -79,6 +95,13 @@ export class MessageSync {
     // If this report is lost, the messages are still Pending on the server: the next pull hands
     // them out again and they are refused and reported again.
     if (refused.length > 0) await client.reportMessages(refused);
+    return { received: pending.length, taken };
+  }
+
+  /** Report what changed and wait until no report is on its way. */
+  private async reportNow(): Promise<void> {
+    this.scheduleReport();
+    while (this.reporting) await this.reporting;
   }
 
   /** Report Cloud messages whose state changed; one report run at a time, re-run if more changed meanwhile. */
