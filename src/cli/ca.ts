@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command, ParsedArgs } from './command.ts';
 import { stringOpt, UsageError } from './command.ts';
 import { createCa, issueServerCert, parseSubjectNames } from './pki.ts';
+import { makePrivateDir, writePrivateFile } from '../shared/private-files.ts';
 
 const caPaths = (dataDir: string) => ({
   dir: join(dataDir, 'ca'),
@@ -12,10 +13,6 @@ const caPaths = (dataDir: string) => ({
 
 const dataDirOf = (args: ParsedArgs) => resolve(stringOpt(args, 'data-dir')!);
 
-/** Keys are written readable by the owner only. */
-function writeKey(path: string, pem: string): void {
-  writeFileSync(path, pem, { mode: 0o600 });
-}
 
 export const init: Command = {
   name: 'ca init',
@@ -34,8 +31,8 @@ export const init: Command = {
       );
     }
     const ca = await createCa({ commonName: stringOpt(args, 'name') });
-    mkdirSync(paths.dir, { recursive: true });
-    writeKey(paths.key, ca.keyPem);
+    makePrivateDir(paths.dir);
+    writePrivateFile(paths.key, ca.keyPem);
     writeFileSync(paths.cert, ca.certPem);
     console.log(
       [
@@ -84,8 +81,8 @@ export const issue: Command = {
       { keyPem: readFileSync(paths.key, 'utf8'), certPem: readFileSync(paths.cert, 'utf8') },
       args.positionals,
     );
-    mkdirSync(outDir, { recursive: true });
-    writeKey(keyFile, issued.keyPem);
+    makePrivateDir(outDir);
+    writePrivateFile(keyFile, issued.keyPem);
     writeFileSync(certFile, issued.certPem);
     console.log(
       [

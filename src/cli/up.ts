@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.ts';
 import { intOpt, printReady, stringOpt } from './command.ts';
@@ -6,6 +6,7 @@ import { createServer } from '../server/server.ts';
 import { startDevice } from '../device/runtime.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
 import { randomSecret } from '../shared/ids.ts';
+import { makePrivateDir, writePrivateFile } from '../shared/private-files.ts';
 
 interface QuickstartCredentials {
   device: { username: string; password: string };
@@ -25,8 +26,8 @@ const command: Command = {
   async run(args) {
     const dataDir = resolve(stringOpt(args, 'data-dir')!);
     const host = stringOpt(args, 'host')!;
-    mkdirSync(dataDir, { recursive: true });
-    // The stores keep only password hashes; this quick-start file keeps what `up` generated so
+    makePrivateDir(dataDir);
+    // The stores keep passwords only as hashes; this quick-start file keeps what `up` generated so
     // every run can print working credentials. Readable by its owner only.
     const credentialsFile = join(dataDir, 'credentials.json');
     const credentials: QuickstartCredentials = existsSync(credentialsFile)
@@ -50,8 +51,7 @@ const command: Command = {
     const registration = device.link!.registration;
     if (device.link!.createdPassword)
       credentials.server = { login: registration.login, password: device.link!.createdPassword };
-    writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(credentialsFile, 0o600);
+    writePrivateFile(credentialsFile, JSON.stringify(credentials, null, 2) + '\n');
 
     const login = credentials.server?.login ?? registration.login;
     const password = credentials.server?.password ?? '<unknown: set one with `smsgate users passwd`>';

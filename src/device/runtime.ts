@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from './store/database.ts';
 import { DeviceTokenStore } from './store/tokens.ts';
@@ -7,6 +6,7 @@ import { DataDirLock } from './store/data-dir-lock.ts';
 import { DiskSpaceGuard } from './store/disk-space.ts';
 import { RetentionPurger } from './store/retention.ts';
 import { startBackgroundCheckpoints } from '../shared/sqlite.ts';
+import { makePrivateDir } from '../shared/private-files.ts';
 import { WebhookStore } from './store/webhooks.ts';
 import { MetaStore } from './store/meta.ts';
 import { MessageStore } from './store/messages.ts';
@@ -94,7 +94,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const timeZone = options.timeZone ?? systemTimeZone();
   assertTimeZone(timeZone);
 
-  mkdirSync(options.dataDir, { recursive: true });
+  makePrivateDir(options.dataDir);
   const lock = DataDirLock.acquire(options.dataDir);
   let db: ReturnType<typeof openDatabase>;
   try {

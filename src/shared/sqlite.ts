@@ -1,16 +1,20 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { makePrivateDir, preparePrivateSqliteFile } from './private-files.ts';
 
 /**
  * Open (or create) a SQLite file and bring its schema up to date. WAL with synchronous=NORMAL:
  * a committed transaction survives the process being killed at any moment; only an OS crash can
  * lose the last commits. `migrations` is append only; index + 1 is the schema version
- * (PRAGMA user_version). `what` names the database in errors ("device", "server").
+ * (PRAGMA user_version). `what` names the database in errors ("device", "server"). The file, its
+ * WAL and a directory made for it are readable by their owner only.
  */
 export function openMigratedSqlite(file: string, migrations: readonly string[], what: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    makePrivateDir(dirname(file));
+    preparePrivateSqliteFile(file);
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { preparePrivateSqliteFile, writePrivateFile } from '../../shared/private-files.ts';
 
 /**
  * One device process per data directory. Claims of deliveries live in the owning process's
@@ -24,6 +25,7 @@ export class DataDirLock {
     const pidFile = join(dataDir, 'device.pid');
     // The pid file of earlier versions, whose stale pid could block a start: it means nothing now.
     rmSync(join(dataDir, 'device.lock'), { force: true });
+    preparePrivateSqliteFile(file);
     const db = new Database(file, { timeout: 0 });
     try {
       db.pragma('locking_mode = EXCLUSIVE');
@@ -40,7 +42,7 @@ export class DataDirLock {
       }
       throw error;
     }
-    writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+    writePrivateFile(pidFile, `${process.pid}\n`);
     return new DataDirLock(db, pidFile);
   }
 
