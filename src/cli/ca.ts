@@ -13,7 +13,6 @@ const caPaths = (dataDir: string) => ({
 
 const dataDirOf = (args: ParsedArgs) => resolve(stringOpt(args, 'data-dir')!);
 
-
 export const init: Command = {
   name: 'ca init',
   summary:
