@@ -261,6 +261,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       if (stopped) return;
       stopped = true;
       ping.stop();
+      sms.stop();
       await link?.stop();
       carrier.close();
       diskSpace.stop();

@@ -4,11 +4,21 @@ import type { DeviceEvents } from './events.ts';
 import type { DeviceSettings } from './settings.ts';
 import { requireSim, simPhoneNumber, type OutgoingSms, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
-import { DUPLICATE_MESSAGE_ID, type MessageState, type ProcessState, type WebhookSource } from '../protocol/index.ts';
+import {
+  DUPLICATE_MESSAGE_ID,
+  type MessageState,
+  type ProcessState,
+  type SimSelectionMode,
+  type StoredSettings,
+  type WebhookSource,
+} from '../protocol/index.ts';
 import { newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 import { countSmsParts } from './carrier/sms-parts.ts';
 import { ConflictError } from '../shared/errors.ts';
+import { limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
+
+type MessagesSettings = StoredSettings['messages'];
 
 export interface NewMessage {
   id?: string | null;
@@ -29,8 +39,13 @@ export interface NewMessage {
  * messages resource, which hands messages to devices.)
  */
 export class SmsService {
-  private readonly inProgress = new Set<string>();
   private readonly stateListeners: ((id: string) => void)[] = [];
+  private running = false;
+  private stopped = false;
+  /** ends the send queue's current wait early */
+  private sleeper: (() => void) | undefined;
+  /** the send interval after the previous message runs until then */
+  private pauseUntil = 0;
 
   constructor(
     private readonly deps: {
@@ -44,6 +59,7 @@ export class SmsService {
       deviceId: () => string;
     },
   ) {
+    deps.settings.onChange(() => this.wake());
     deps.carrier.onDeliveryReport((report) => {
       const outcome = report.delivered
         ? ({ state: 'Delivered' } as const)
@@ -66,19 +82,33 @@ export class SmsService {
       simNumber: request.simNumber ?? null,
       withDeliveryReport: request.withDeliveryReport ?? true,
       validUntil,
+      priority: 0,
       createdAt: now,
       phoneNumbers: request.phoneNumbers,
     });
     if (!inserted) {
       throw new ConflictError(`${DUPLICATE_MESSAGE_ID}: "${id}" is taken; use another id or omit it`);
     }
-    void this.process(id);
+    this.wake();
     return messages.get(id)!;
+  }
+
+  /** Let the send queue look again: a message came, or settings changed while it waited. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.sleeper) this.sleeper();
+    else void this.run();
+  }
+
+  /** Stop taking messages (the device is stopping); a wait in progress ends. */
+  stop(): void {
+    this.stopped = true;
+    this.sleeper?.();
   }
 
   /** After a restart: finish handing over unfinished messages and wait for outstanding reports. */
   resume(): void {
-    for (const id of this.deps.messages.unfinishedIds()) void this.process(id);
+    this.wake();
     const awaiting: OutgoingSms[] = [];
     for (const id of this.deps.messages.awaitingDeliveryReportIds()) {
       const message = this.deps.messages.get(id)!;
@@ -116,42 +146,96 @@ export class SmsService {
     this.stateListeners.push(listener);
   }
 
-  private async process(id: string): Promise<void> {
-    if (this.inProgress.has(id)) return;
-    this.inProgress.add(id);
+  /**
+   * The send queue: one message at a time, as the app's send worker does. It takes the next message
+   * (`processing_order`, higher `priority` first), waits while the work hours are closed, the send
+   * interval after the previous message runs or the rate limit is reached, then hands every
+   * recipient to the carrier. Enqueueing, a settings change and `stop` wake it from a wait.
+   */
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
     try {
-      const { messages, clock, carrier, settings } = this.deps;
-      messages.markProcessed(id, clock.now());
-      this.notify(id);
-      const message = messages.get(id)!;
-      for (const recipient of message.recipients) {
-        if (recipient.state !== 'Processed' && recipient.state !== 'Pending') continue;
-        if (message.validUntil !== null && clock.now() > message.validUntil) {
-          this.advance(id, recipient.position, { state: 'Failed', reason: 'TTL_EXPIRED' });
-          continue;
+      const { messages, clock, settings } = this.deps;
+      while (!this.stopped) {
+        const config = settings.get().messages;
+        const next = messages.nextToSend(config.processing_order);
+        if (!next) return;
+        const message = messages.get(next.id)!;
+        // a message already handed to the carrier (before a restart) passed the gates then
+        if (message.state === 'Pending') {
+          const readyAt = this.readyAt(config, clock.now());
+          if (readyAt !== undefined) {
+            await this.sleepUntil(readyAt);
+            continue;
+          }
         }
-        const outcome = await carrier.send(this.toSms(message, recipient.position, recipient.phoneNumber));
-        this.advance(
-          id,
-          recipient.position,
-          outcome.sent ? { state: 'Sent' } : { state: 'Failed', reason: outcome.reason },
-        );
-        await this.pauseBetweenSends(settings.get().messages);
+        await this.send(message, next.seq, config);
       }
     } finally {
-      this.inProgress.delete(id);
+      this.running = false;
     }
   }
 
-  private async pauseBetweenSends(config: {
-    send_interval_min: number | null;
-    send_interval_max: number | null;
-  }): Promise<void> {
-    const min = config.send_interval_min ?? 0;
-    const max = Math.max(min, config.send_interval_max ?? min);
-    const seconds = min + Math.random() * (max - min);
-    if (seconds > 0)
-      await new Promise((resolve) => this.deps.clock.setTimeout(() => resolve(undefined), seconds * 1000));
+  /** When the next message may go, or undefined for now. */
+  private readyAt(config: MessagesSettings, now: number): number | undefined {
+    const workHours = nextWorkHoursStart(config, now, this.deps.timeZone);
+    if (workHours !== undefined) return workHours;
+    if (this.pauseUntil > now) return this.pauseUntil;
+    return limitReleaseAt(config, now, (since) => this.deps.messages.countProcessedSince(since));
+  }
+
+  private sleepUntil(at: number): Promise<void> {
+    const { clock } = this.deps;
+    return new Promise((resolve) => {
+      const wake = () => {
+        clock.clearTimeout(timer);
+        this.sleeper = undefined;
+        resolve();
+      };
+      const timer = clock.setTimeout(wake, at - clock.now());
+      this.sleeper = wake;
+    });
+  }
+
+  /** Hand a message's recipients to the carrier, one after the other. */
+  private async send(message: StoredMessage, seq: number, config: MessagesSettings): Promise<void> {
+    const { messages, clock, carrier, db } = this.deps;
+    const { id } = message;
+    if (message.state === 'Pending') {
+      const simNumber = message.simNumber ?? this.selectSim(seq, config.sim_selection_mode);
+      db.transaction(() => {
+        if (message.simNumber === null && simNumber !== null) messages.setSimNumber(id, simNumber);
+        messages.markProcessed(id, clock.now());
+      })();
+      this.notify(id);
+    }
+    let handedOver = false;
+    for (const recipient of messages.get(id)!.recipients) {
+      if (recipient.state !== 'Processed' && recipient.state !== 'Pending') continue;
+      const current = messages.get(id)!;
+      if (current.validUntil !== null && clock.now() > current.validUntil) {
+        this.advance(id, recipient.position, { state: 'Failed', reason: 'TTL_EXPIRED' });
+        continue;
+      }
+      handedOver = true;
+      const outcome = await carrier.send(this.toSms(current, recipient.position, recipient.phoneNumber));
+      this.advance(
+        id,
+        recipient.position,
+        outcome.sent ? { state: 'Sent' } : { state: 'Failed', reason: outcome.reason },
+      );
+    }
+    // as in the app, a message that never reached the carrier leaves no pause behind it
+    if (handedOver) this.pauseUntil = clock.now() + sendIntervalMs(config);
+  }
+
+  /** The SIM for a message that names none (`sim_selection_mode`); null: the phone's default. */
+  private selectSim(seq: number, mode: SimSelectionMode): number | null {
+    const { simCount } = this.deps.carrier;
+    if (mode === 'RoundRobin') return (seq % simCount) + 1;
+    if (mode === 'Random') return Math.floor(Math.random() * simCount) + 1;
+    return null;
   }
 
   private toSms(message: StoredMessage, position: number, phoneNumber: string): OutgoingSms {

@@ -3,6 +3,19 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 export const LIMIT_PERIODS = ['Disabled', 'PerMinute', 'Per30Minutes', 'PerHour', 'PerDay'] as const;
 export const SIM_SELECTION_MODES = ['OSDefault', 'RoundRobin', 'Random'] as const;
 export const PROCESSING_ORDERS = ['LIFO', 'FIFO'] as const;
+export type LimitPeriod = (typeof LIMIT_PERIODS)[number];
+export type SimSelectionMode = (typeof SIM_SELECTION_MODES)[number];
+export type ProcessingOrder = (typeof PROCESSING_ORDERS)[number];
+/** The length of each `messages.limit_period`, ms (Disabled: no limit). */
+export const LIMIT_PERIOD_MS: Record<LimitPeriod, number> = {
+  Disabled: 0,
+  PerMinute: 60_000,
+  Per30Minutes: 30 * 60_000,
+  PerHour: 60 * 60_000,
+  PerDay: 24 * 60 * 60_000,
+};
+/** The most `messages.limit_value` allows in one period: far above what one phone can send. */
+export const MAX_LIMIT_VALUE = 100_000;
 export const NOTIFICATION_CHANNELS = ['AUTO', 'SSE_ONLY'] as const;
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Enum = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -21,7 +34,15 @@ export const SettingsSchema = Type.Object(
           send_interval_min: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 3600 }))),
           send_interval_max: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 3600 }))),
           limit_period: Type.Optional(Enum(LIMIT_PERIODS)),
-          limit_value: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
+          limit_value: Type.Optional(
+            Nullable(
+              Type.Integer({
+                minimum: 0,
+                maximum: MAX_LIMIT_VALUE,
+                description: 'messages per limit_period; 0 or null: no limit',
+              }),
+            ),
+          ),
           sim_selection_mode: Type.Optional(Enum(SIM_SELECTION_MODES)),
           log_lifetime_days: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 3650 }))),
           processing_order: Type.Optional(Enum(PROCESSING_ORDERS)),
@@ -177,6 +198,18 @@ export function mergeSettings(base: StoredSettings, patch: Settings): StoredSett
     if (values && typeof values === 'object') Object.assign(merged[group], values);
   }
   return merged as unknown as StoredSettings;
+}
+
+/**
+ * A rule that spans keys, checked on the settings a change would produce (PATCH may set one key of
+ * the pair): the message that refuses it, or undefined.
+ */
+export function settingsConflict(settings: Pick<StoredSettings, 'messages'>): string | undefined {
+  const { send_interval_min: min, send_interval_max: max } = settings.messages;
+  if (min != null && max != null && min > max) {
+    return `messages.send_interval_min (${min}) is greater than messages.send_interval_max (${max}); set the minimum at most the maximum`;
+  }
+  return undefined;
 }
 
 /** What the device shows: the stored settings without the write-only keys. */

@@ -1,12 +1,17 @@
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
 import {
+  DEFAULT_SETTINGS,
   EffectiveSettingsSchema,
+  mergeSettings,
+  settingsConflict,
   ErrorBodySchema,
   SettingsSchema,
   snakeCaseSettingsKeys,
   visibleSettings,
+  type StoredSettings,
 } from '../../protocol/index.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
 
 /**
  * Device settings (snake_case; camelCase from the official clients is accepted). The Local API
@@ -44,6 +49,7 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
       },
     },
     async (request) => {
+      refuseConflict(mergeSettings(ctx.settings.get(), request.body));
       ctx.settings.patch(request.body);
       return show();
     },
@@ -62,8 +68,14 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
       },
     },
     async (request) => {
+      refuseConflict(mergeSettings(DEFAULT_SETTINGS, request.body));
       ctx.settings.replace(request.body);
       return show();
     },
   );
+}
+
+function refuseConflict(settings: StoredSettings): void {
+  const conflict = settingsConflict(settings);
+  if (conflict) throw new InvalidInputError(conflict);
 }

@@ -1,6 +1,12 @@
 import type { Db } from './database.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
-import { aggregateState, STATE_RANK, type ProcessState, type WebhookSource } from '../../protocol/index.ts';
+import {
+  aggregateState,
+  STATE_RANK,
+  type ProcessingOrder,
+  type ProcessState,
+  type WebhookSource,
+} from '../../protocol/index.ts';
 
 export interface StoredRecipient {
   position: number;
@@ -16,6 +22,8 @@ export interface StoredMessage {
   simNumber: number | null;
   withDeliveryReport: boolean;
   validUntil: number | null;
+  /** −128…127; higher goes first */
+  priority: number;
   state: ProcessState;
   /** when the message reached each state, epoch ms */
   states: Partial<Record<ProcessState, number>>;
@@ -30,6 +38,7 @@ interface MessageRow {
   simNumber: number | null;
   withDeliveryReport: number;
   validUntil: number | null;
+  priority: number;
   state: ProcessState;
   states: string;
   createdAt: number;
@@ -51,7 +60,7 @@ export interface MessagePage {
 }
 
 const MESSAGE_COLUMNS = `id, source, text, sim_number AS simNumber, with_delivery_report AS withDeliveryReport,
-  valid_until AS validUntil, state, states, created_at AS createdAt`;
+  valid_until AS validUntil, priority, state, states, created_at AS createdAt`;
 
 /** Outgoing messages and their per-recipient states. States only ever move forward. */
 export class MessageStore {
@@ -60,9 +69,11 @@ export class MessageStore {
 
   constructor(private readonly db: Db) {
     this.statements = {
-      insert: db.prepare<[string, WebhookSource, string, number | null, number, number | null, string, number, number]>(
-        `INSERT INTO messages (id, source, text, sim_number, with_delivery_report, valid_until, state, states, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'Pending', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      insert: db.prepare<
+        [string, WebhookSource, string, number | null, number, number | null, number, string, number, number]
+      >(
+        `INSERT INTO messages (id, source, text, sim_number, with_delivery_report, valid_until, priority, state, states, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'Pending', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertRecipient: db.prepare<[string, number, string]>(
         `INSERT INTO message_recipients (message_id, position, phone_number, state) VALUES (?, ?, ?, 'Pending')`,
@@ -71,8 +82,24 @@ export class MessageStore {
       recipients: db.prepare<[string], StoredRecipient>(
         `SELECT position, phone_number AS phoneNumber, state, error FROM message_recipients WHERE message_id = ? ORDER BY position`,
       ),
-      unfinishedIds: db.prepare<[], { id: string }>(
-        `SELECT id FROM messages WHERE state IN ('Pending', 'Processed') ORDER BY created_at`,
+      // A message the carrier was handed (Processed) is finished first: it already passed the queue's
+      // gates. Then the highest priority; then the oldest (FIFO) or the newest (LIFO).
+      nextFifo: db.prepare<[], { id: string; seq: number }>(
+        `SELECT id, rowid AS seq FROM messages WHERE state IN ('Pending', 'Processed')
+          ORDER BY state = 'Processed' DESC, priority DESC, created_at ASC, rowid ASC LIMIT 1`,
+      ),
+      nextLifo: db.prepare<[], { id: string; seq: number }>(
+        `SELECT id, rowid AS seq FROM messages WHERE state IN ('Pending', 'Processed')
+          ORDER BY state = 'Processed' DESC, priority DESC, created_at DESC, rowid DESC LIMIT 1`,
+      ),
+      // what messages.limit_value counts: messages handed to the carrier in the period, but for failed ones
+      countProcessedSince: db.prepare<[number], { n: number; last: number | null }>(
+        `SELECT count(*) AS n, max(processed_at) AS last FROM messages
+          WHERE processed_at >= ? AND state NOT IN ('Pending', 'Failed')`,
+      ),
+      setSimNumber: db.prepare<[number, string]>(`UPDATE messages SET sim_number = ? WHERE id = ?`),
+      setProcessedAt: db.prepare<[number, string]>(
+        `UPDATE messages SET processed_at = ? WHERE id = ? AND processed_at IS NULL`,
       ),
       awaitingDeliveryReports: db.prepare<[], { id: string }>(
         `SELECT id FROM messages WHERE state = 'Sent' AND with_delivery_report = 1`,
@@ -150,6 +177,7 @@ export class MessageStore {
         message.simNumber,
         message.withDeliveryReport ? 1 : 0,
         message.validUntil,
+        message.priority,
         JSON.stringify({ Pending: message.createdAt }),
         message.createdAt,
         message.createdAt,
@@ -176,9 +204,23 @@ export class MessageStore {
     };
   }
 
-  /** Messages the carrier has not finished handing over: resumed after a restart. */
-  unfinishedIds(): string[] {
-    return this.statements.unfinishedIds.all().map((r) => r.id);
+  /**
+   * The message the send queue takes next, with its row number (what `RoundRobin` SIM selection
+   * counts by), or undefined when nothing is waiting.
+   */
+  nextToSend(order: ProcessingOrder): { id: string; seq: number } | undefined {
+    return (order === 'FIFO' ? this.statements.nextFifo : this.statements.nextLifo).get();
+  }
+
+  /** How many messages were handed to the carrier since `since` (failed ones aside), and when the last was. */
+  countProcessedSince(since: number): { count: number; last: number | null } {
+    const { n, last } = this.statements.countProcessedSince.get(since)!;
+    return { count: n, last };
+  }
+
+  /** The SIM a message without one was given by the SIM selection mode. */
+  setSimNumber(id: string, simNumber: number): void {
+    this.statements.setSimNumber.run(simNumber, id);
   }
 
   /** Sent messages that asked for a delivery report: after a restart, their reports are still awaited. */
@@ -207,6 +249,7 @@ export class MessageStore {
   markProcessed(id: string, now: number): void {
     this.db.transaction(() => {
       this.statements.markRecipientsProcessed.run(id);
+      this.statements.setProcessedAt.run(now, id);
       this.recompute(id, now);
     })();
   }

@@ -1,6 +1,7 @@
 import {
   DEFAULT_SETTINGS,
   mergeSettings,
+  settingsConflict,
   visibleSettings,
   type PublicSettings,
   type Settings,
@@ -29,6 +30,7 @@ export class SettingsService {
 
   async patch(userId: string, patch: Settings): Promise<PublicSettings> {
     this.refuseSigningKeyInPublicMode(patch);
+    refuseConflict(mergeSettings(mergeSettings(DEFAULT_SETTINGS, await this.repo.getUserSettings(userId)), patch));
     const stored = await this.repo.patchUserSettings(userId, patch, this.clock.now());
     await this.announce(userId);
     return publicView(mergeSettings(DEFAULT_SETTINGS, stored));
@@ -36,6 +38,7 @@ export class SettingsService {
 
   async replace(userId: string, document: Settings): Promise<PublicSettings> {
     this.refuseSigningKeyInPublicMode(document);
+    refuseConflict(mergeSettings(DEFAULT_SETTINGS, document));
     const stored = await this.repo.replaceUserSettings(userId, document, this.clock.now());
     await this.announce(userId);
     return publicView(mergeSettings(DEFAULT_SETTINGS, stored));
@@ -61,6 +64,11 @@ export class SettingsService {
   private async announce(userId: string): Promise<void> {
     await this.hub.publishToUser(userId, { type: 'SettingsUpdated', data: {} });
   }
+}
+
+function refuseConflict(settings: StoredSettings): void {
+  const conflict = settingsConflict(settings);
+  if (conflict) throw new InvalidInputError(conflict);
 }
 
 /** What the server shows: neither the write-only keys nor the signing key. */
