@@ -17,7 +17,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type {} from '@fastify/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import { DomainError, InvalidInputError, UnauthorizedError, UnavailableError, type DomainErrorKind } from './errors.ts';
+import {
+  DomainError,
+  ForbiddenError,
+  InvalidInputError,
+  UnauthorizedError,
+  UnavailableError,
+  type DomainErrorKind,
+} from './errors.ts';
 import { formatValidationErrors } from './validation-errors.ts';
 import { isDiskFull } from './disk-full.ts';
 
@@ -105,6 +112,7 @@ export function createApp(
     }
     done();
   });
+  app.addHook('onRequest', refuseCrossSiteRequests);
   // node:http answers an Expect it does not know with a bare 417; this one says what to do.
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const body = JSON.stringify({
@@ -200,6 +208,45 @@ export function createApp(
   });
   return app;
 }
+
+/** Methods that change nothing: a browser may send them from anywhere (links, images, the dashboard's reads). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A browser request that changes something must come from the page's own origin: another site (or
+ * another port of the same host) could otherwise use credentials the browser holds for this one
+ * (cached Basic auth) without the user knowing. Browsers say where a request comes from in
+ * `Sec-Fetch-Site` (only `same-origin`, and `none` for what the user typed, pass) and in `Origin`
+ * (it must name this host and port). API clients send neither header and are not affected; the
+ * dashboards' own calls are same-origin.
+ */
+function refuseCrossSiteRequests(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+  if (SAFE_METHODS.has(request.method)) return done();
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    return done(crossSiteError(`Sec-Fetch-Site: ${String(site).slice(0, 40)}`));
+  }
+  if (origin !== undefined && site === undefined && !isOwnOrigin(origin, request.host)) {
+    return done(crossSiteError(`Origin ${origin.slice(0, 200)} is not this address`));
+  }
+  done();
+}
+
+/** Whether `origin` (scheme://host[:port]) names `host` (the request's Host, port included). */
+function isOwnOrigin(origin: string, host: string | undefined): boolean {
+  if (origin === 'null' || !host) return false;
+  try {
+    return new URL(origin).host === new URL(`http://${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+const crossSiteError = (why: string) =>
+  new ForbiddenError(
+    `a cross-site browser request is refused (${why}): a request that changes something must come from a program (which sends no Origin) or from the dashboard on this same address`,
+  );
 
 /**
  * Only JSON bodies are accepted, but a request without one is judged by its route, not by its
