@@ -16,7 +16,7 @@ import { newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 import { countSmsParts } from './carrier/sms-parts.ts';
 import { ConflictError } from '../shared/errors.ts';
-import { limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
+import { EXPEDITED_PRIORITY, limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
 
 type MessagesSettings = StoredSettings['messages'];
 
@@ -28,6 +28,8 @@ export interface NewMessage {
   withDeliveryReport?: boolean | null;
   ttlSeconds?: number | null;
   validUntil?: number | null;
+  /** −128…127 (0 when absent); higher goes first, and from 100 on ahead of the interval and the limit */
+  priority?: number | null;
   source: WebhookSource;
 }
 
@@ -46,6 +48,8 @@ export class SmsService {
   private sleeper: (() => void) | undefined;
   /** the send interval after the previous message runs until then */
   private pauseUntil = 0;
+  /** the priority of the message handed to the carrier last */
+  private previousPriority = -128;
 
   constructor(
     private readonly deps: {
@@ -82,7 +86,7 @@ export class SmsService {
       simNumber: request.simNumber ?? null,
       withDeliveryReport: request.withDeliveryReport ?? true,
       validUntil,
-      priority: 0,
+      priority: request.priority ?? 0,
       createdAt: now,
       phoneNumbers: request.phoneNumbers,
     });
@@ -164,7 +168,7 @@ export class SmsService {
         const message = messages.get(next.id)!;
         // a message already handed to the carrier (before a restart) passed the gates then
         if (message.state === 'Pending') {
-          const readyAt = this.readyAt(config, clock.now());
+          const readyAt = this.readyAt(message.priority, config, clock.now());
           if (readyAt !== undefined) {
             await this.sleepUntil(readyAt);
             continue;
@@ -177,10 +181,15 @@ export class SmsService {
     }
   }
 
-  /** When the next message may go, or undefined for now. */
-  private readyAt(config: MessagesSettings, now: number): number | undefined {
+  /**
+   * When a message of this priority may go, or undefined for now. As in the app, an expedited
+   * message (priority ≥ 100) skips the interval and the limit when the message before it had a lower
+   * priority, so a run of them is paced again from the second on.
+   */
+  private readyAt(priority: number, config: MessagesSettings, now: number): number | undefined {
     const workHours = nextWorkHoursStart(config, now, this.deps.timeZone);
     if (workHours !== undefined) return workHours;
+    if (this.expeditedFirst(priority)) return undefined;
     if (this.pauseUntil > now) return this.pauseUntil;
     return limitReleaseAt(config, now, (since) => this.deps.messages.countProcessedSince(since));
   }
@@ -226,8 +235,14 @@ export class SmsService {
         outcome.sent ? { state: 'Sent' } : { state: 'Failed', reason: outcome.reason },
       );
     }
-    // as in the app, a message that never reached the carrier leaves no pause behind it
-    if (handedOver) this.pauseUntil = clock.now() + sendIntervalMs(config);
+    // as in the app, a message that never reached the carrier, or an expedited one that went
+    // ahead, leaves no pause behind it
+    if (handedOver && !this.expeditedFirst(message.priority)) this.pauseUntil = clock.now() + sendIntervalMs(config);
+    if (handedOver) this.previousPriority = message.priority;
+  }
+
+  private expeditedFirst(priority: number): boolean {
+    return priority >= EXPEDITED_PRIORITY && this.previousPriority < priority;
   }
 
   /** The SIM for a message that names none (`sim_selection_mode`); null: the phone's default. */

@@ -238,3 +238,58 @@ test('settings that contradict each other are refused with a message', async () 
     await t.cleanup();
   }
 });
+
+test('priority: higher goes first; from 100 on a message goes ahead of the send interval and the limit', async () => {
+  const t = await setUp();
+  try {
+    const { device, clock } = t;
+    await device.api.call('PATCH', '/settings', {
+      messages: {
+        processing_order: 'FIFO',
+        work_hours_enabled: true,
+        work_hours_start: '09:00',
+        work_hours_end: '18:00',
+      },
+    });
+    const low = await send(device, 'low', { priority: -5 });
+    const normal = await send(device, 'normal');
+    const high = await send(device, 'high', { priority: 10 });
+    await settle();
+    await device.api.call('PATCH', '/settings', { messages: { work_hours_enabled: false } });
+    const ids = [low, normal, high];
+    for (const id of ids) await untilSent(device, id);
+    const sentAt = new Map(
+      await Promise.all(ids.map(async (id) => [id, Date.parse((await state(device, id)).states.Sent)] as const)),
+    );
+    assert.deepEqual(
+      [...ids].sort((a, b) => sentAt.get(a)! - sentAt.get(b)!),
+      [high, normal, low],
+    );
+
+    // A minute between messages, and one message a minute.
+    await device.api.call('PATCH', '/settings', {
+      messages: { send_interval_min: 60, send_interval_max: 60, limit_period: 'PerMinute', limit_value: 1 },
+    });
+    clock.advance(2 * MINUTE);
+    const first = await send(device, 'first');
+    await untilSent(device, first);
+    const waiting = await send(device, 'waiting', { priority: 99 });
+    const urgent = await send(device, 'urgent', { priority: 100 });
+    await untilSent(device, urgent);
+    assert.equal((await state(device, waiting)).state, 'Pending', '99 is not expedited');
+    // A higher one right after it goes ahead too; the same priority again is paced like any other.
+    const urgentToo = await send(device, 'urgent too', { priority: 127 });
+    await untilSent(device, urgentToo);
+    const third = await send(device, 'urgent three', { priority: 127 });
+    await settle();
+    assert.equal((await state(device, third)).state, 'Pending', 'after 127, another 127 waits');
+    clock.advance(MINUTE + 2 * SECOND);
+    await untilSent(device, third);
+    await settle();
+    assert.equal((await state(device, waiting)).state, 'Pending', 'a minute after the last one again');
+    clock.advance(MINUTE + 2 * SECOND);
+    await untilSent(device, waiting);
+  } finally {
+    await t.cleanup();
+  }
+});

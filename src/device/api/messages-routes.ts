@@ -49,6 +49,7 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
           withDeliveryReport: body.withDeliveryReport,
           ttlSeconds: body.ttl,
           validUntil,
+          priority: body.priority,
           source: 'Local',
         });
         return reply

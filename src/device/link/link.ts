@@ -99,7 +99,15 @@ export class DeviceLink {
     const client = new MobileClient(options.serverUrl, registration.token);
 
     const { sms, messageStore, webhooks, settings, events, clock, timeZone } = device;
-    this.messages = new MessageSync({ client, sms, messageStore, clock, timeZone, log });
+    this.messages = new MessageSync({
+      client,
+      sms,
+      messageStore,
+      clock,
+      timeZone,
+      log,
+      order: () => settings.get().messages.processing_order,
+    });
     this.config = new ConfigSync({ client, webhooks, settings, clock, log });
     this.healthReporter = new HealthReporter({
       client,

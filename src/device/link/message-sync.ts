@@ -5,6 +5,7 @@ import { formatInZone } from '../time-format.ts';
 import type { MessageReport, MobileClient } from './mobile-client.ts';
 import { ConflictError, InvalidInputError } from '../../shared/errors.ts';
 import { PULL_LIMIT } from '../../protocol/mobile.ts';
+import type { ProcessingOrder } from '../../protocol/settings.ts';
 
 /**
  * The Cloud messages: pulled from the server (`MessageEnqueued`, and on every (re)connect) and
@@ -23,6 +24,8 @@ export class MessageSync {
       clock: Clock;
       timeZone: string;
       log: (line: string) => void;
+      /** the device's `messages.processing_order`: which of the server's waiting messages come first */
+      order: () => ProcessingOrder;
     },
   ) {}
 
@@ -57,7 +60,7 @@ export class MessageSync {
    */
   private async pullOnce(): Promise<{ received: number; taken: number }> {
     const { client, sms, clock, timeZone, log } = this.deps;
-    const pending = await client.pullMessages();
+    const pending = await client.pullMessages(this.deps.order() === 'FIFO' ? 'fifo' : 'lifo');
     const refused: MessageReport[] = [];
     let taken = 0;
     for (const message of pending) {
@@ -82,6 +85,7 @@ export class MessageSync {
           simNumber: message.simNumber,
           withDeliveryReport: message.withDeliveryReport,
           validUntil: message.validUntil ? Date.parse(message.validUntil) : null,
+          priority: message.priority,
           source: 'Cloud',
         });
       } catch (error) {
