@@ -12,6 +12,9 @@ import { DevicesPage } from './pages/devices.js';
 import { WebhooksPage } from './pages/webhooks.js';
 import { DeliveriesPage } from './pages/deliveries.js';
 import { MessagesPage } from './pages/messages.js';
+import { InboxPage } from './pages/inbox.js';
+import { TokensPage } from './pages/tokens.js';
+import { SettingsPage } from './pages/settings.js';
 import { LivePage } from './pages/live.js';
 import { SendPage } from './pages/send.js';
 
@@ -21,8 +24,11 @@ const PAGES = [
   { id: 'webhooks', title: 'Webhooks', component: WebhooksPage },
   { id: 'deliveries', title: 'Deliveries', component: DeliveriesPage },
   { id: 'messages', title: 'Messages', component: MessagesPage },
+  { id: 'inbox', title: 'Inbox', component: InboxPage },
   { id: 'live', title: 'Live events', component: LivePage },
   { id: 'send', title: 'Send test', component: SendPage },
+  { id: 'tokens', title: 'Tokens', component: TokensPage },
+  { id: 'settings', title: 'Settings', component: SettingsPage },
 ];
 
 function currentPage() {

@@ -74,6 +74,14 @@ const device = {
   liveEmptyHint: 'inject an SMS on the Send test page.',
   canInjectIncoming: true,
   devicesNote: null,
+  /** the device keeps what it received: GET /inbox lists it */
+  inboxListed: true,
+  listInbox: counted(''),
+  inboxNote: null,
+  /** what a refresh did, in words */
+  refreshOutcome: (r) =>
+    `Found ${r.messages} received message${r.messages === 1 ? '' : 's'} in the window; ${r.events} event${r.events === 1 ? '' : 's'} recorded (${r.webhookDelivery}).`,
+  settingsNote: 'These settings act on this device at once.',
   async listDevices() {
     return [deviceCard(await deviceApi('GET', '/dashboard/overview'))];
   },
@@ -125,6 +133,12 @@ const server = {
   liveTiming: 'as your devices report them (within about a second)',
   liveEmptyHint: 'send an SMS on the Send test page, or make one arrive on a device.',
   canInjectIncoming: false,
+  inboxListed: false,
+  inboxNote:
+    'Received messages stay on the phones that received them: a refresh asks your devices (or one) to announce again what they received in the window, and each does it from its own inbox through its webhooks.',
+  refreshOutcome: (r) =>
+    `Asked ${r.deviceIds.length} device${r.deviceIds.length === 1 ? '' : 's'} (${r.deviceIds.join(', ')}) to announce their ${r.messageTypes.join(', ')} messages again (${r.webhookDelivery}).`,
+  settingsNote: 'These settings are for all of your devices: every change is pushed to them.',
   devicesNote:
     'Each linked device reports its health every 30 s and whenever it reconnects; queue depth is its webhook deliveries waiting or in flight. The devices deliver the webhooks and report what they did: see Deliveries and Live events.',
   async listDevices() {

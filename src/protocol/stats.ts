@@ -39,6 +39,12 @@ export const MessageBucketSchema = Type.Object({
   delivered: Type.Integer({ description: 'messages that reached Delivered' }),
   failed: Type.Integer({ description: 'messages that reached Failed' }),
 });
+export const QueueBucketSchema = Type.Object({
+  at: BucketStart,
+  depth: Type.Integer({
+    description: 'webhook deliveries waiting or in flight at the end of this minute (the last bucket: now)',
+  }),
+});
 export const FailingWebhookSchema = Type.Object({
   webhookId: Type.String(),
   url: Type.String({ description: 'the URL of its most recent failing attempt' }),
@@ -55,6 +61,10 @@ export const ActivityStatsSchema = Type.Object({
   attempts: Type.Array(AttemptBucketSchema, { description: 'webhook delivery attempts by when they started' }),
   messages: Type.Array(MessageBucketSchema, { description: 'outgoing messages by when they reached a state' }),
   queueDepth: Type.Integer({ description: 'webhook deliveries waiting or in flight now' }),
+  queue: Type.Array(QueueBucketSchema, {
+    description:
+      'queue depth over the range, every bucket: counted back from the depth now by the deliveries that entered (created) and left (finished) in each minute',
+  }),
   failingWebhooks: Type.Array(FailingWebhookSchema, {
     description: `the webhooks with the most failed attempts in the range, at most ${FAILING_WEBHOOKS_SHOWN}`,
   }),
@@ -63,6 +73,7 @@ export type ActivityStats = Static<typeof ActivityStatsSchema>;
 export type AttemptBucket = Static<typeof AttemptBucketSchema>;
 export type MessageBucket = Static<typeof MessageBucketSchema>;
 export type FailingWebhook = Static<typeof FailingWebhookSchema>;
+export type QueueBucket = Static<typeof QueueBucketSchema>;
 
 /** The time range of a stats request: whole buckets, the last one holding `now`. */
 export function statsWindow(range: StatsRange, now: number): { since: number; until: number; bucketMs: number } {

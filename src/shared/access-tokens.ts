@@ -37,6 +37,24 @@ export interface LiveToken {
   tokenHash: string;
 }
 
+/**
+ * One grant (a `POST /auth/token` and the pairs refreshed from it), as listed: its newest access
+ * token's id (what DELETE /auth/token/{jti} takes) and times. Never a token or its hash.
+ */
+export interface TokenGrant {
+  id: string;
+  scopes: string[];
+  issuedAt: number;
+  /** when its newest access token expires */
+  expiresAt: number;
+  /** until when its unspent refresh token can buy a new pair; null when none is left */
+  renewableUntil: number | null;
+  revokedAt: number | null;
+}
+
+/** How many grants `GET /auth/token` lists, newest first. */
+export const TOKEN_GRANTS_LISTED = 100;
+
 /** Where tokens are kept: the server's store (SQLite or PostgreSQL) or the device's file. */
 export interface TokenStore {
   /** Insert these, and drop the subject's tokens long expired. */
@@ -47,6 +65,16 @@ export interface TokenStore {
   spend(id: string, now: number): Promise<boolean>;
   /** Revoke the family of the subject's token `id`; its family id, or undefined when the subject has no such token. */
   revokeFamily(subject: string, id: string, now: number): Promise<string | undefined>;
+  /** The subject's grants still stored, newest first, at most `limit`. */
+  listGrants(subject: string, limit: number): Promise<TokenGrant[]>;
+}
+
+/** A grant's state at `now`, as the list shows it. */
+export type GrantState = 'active' | 'renewable' | 'expired' | 'revoked';
+export function grantState(grant: TokenGrant, now: number): GrantState {
+  if (grant.revokedAt !== null) return 'revoked';
+  if (grant.expiresAt > now) return 'active';
+  return grant.renewableUntil !== null && grant.renewableUntil > now ? 'renewable' : 'expired';
 }
 
 /** What `POST /auth/token` and `POST /auth/token/refresh` answer (field names as upstream's). */
@@ -141,6 +169,13 @@ export class AccessTokens {
     const familyId = await this.store.revokeFamily(subject, id, this.clock.now());
     if (familyId !== undefined) await this.revoked(subject, familyId);
     return familyId;
+  }
+
+  /** The subject's grants, newest first, each with its state now. */
+  async list(subject: string): Promise<(TokenGrant & { state: GrantState })[]> {
+    const now = this.clock.now();
+    const grants = await this.store.listGrants(subject, TOKEN_GRANTS_LISTED);
+    return grants.map((grant) => ({ ...grant, state: grantState(grant, now) }));
   }
 
   /** Who the token speaks for, or undefined when it is not one of ours, expired or revoked. */

@@ -7,6 +7,9 @@ import type { App } from './http.ts';
 import { EVENT_NAMES } from '../protocol/events.ts';
 import { PROCESS_STATES } from '../protocol/messages.ts';
 import { ATTEMPT_OUTCOMES, DELIVERY_STATES, STORED_DELIVERY_STATES } from '../protocol/deliveries.ts';
+import { INCOMING_MESSAGE_TYPES, WEBHOOK_DELIVERY_MODES } from '../protocol/inbox.ts';
+import { LIMIT_PERIODS, NOTIFICATION_CHANNELS, PROCESSING_ORDERS, SIM_SELECTION_MODES } from '../protocol/settings.ts';
+import { GRANTABLE_SCOPES } from './scopes.ts';
 
 /**
  * The web dashboard (web/): plain ES modules with Preact and htm, loaded from node_modules, so there
@@ -39,6 +42,16 @@ function vocabularyModule(): string {
     `export const STORED_DELIVERY_STATES = ${JSON.stringify(STORED_DELIVERY_STATES)};`,
     `export const ATTEMPT_OUTCOMES = ${JSON.stringify(ATTEMPT_OUTCOMES)};`,
     `export const MESSAGE_STATES = ${JSON.stringify(PROCESS_STATES)};`,
+    `export const INCOMING_MESSAGE_TYPES = ${JSON.stringify(INCOMING_MESSAGE_TYPES)};`,
+    `export const WEBHOOK_DELIVERY_MODES = ${JSON.stringify(WEBHOOK_DELIVERY_MODES)};`,
+    `export const TOKEN_SCOPES = ${JSON.stringify(GRANTABLE_SCOPES)};`,
+    // the settings keys whose value is one of a list (the settings page offers the list)
+    `export const SETTINGS_CHOICES = ${JSON.stringify({
+      'messages.limit_period': LIMIT_PERIODS,
+      'messages.sim_selection_mode': SIM_SELECTION_MODES,
+      'messages.processing_order': PROCESSING_ORDERS,
+      'gateway.notification_channel': NOTIFICATION_CHANNELS,
+    })};`,
     '',
   ].join('\n');
 }

@@ -18,6 +18,12 @@ export interface MessageBucketRow {
   delivered: number | string;
   failed: number | string;
 }
+/** Deliveries that entered the queue (were created) and left it (finished) in one bucket. */
+export interface QueueMoveRow {
+  bucket: number | string;
+  entered: number | string;
+  finished: number | string;
+}
 export interface FailingWebhookRow {
   webhook_id: string;
   url: string;
@@ -47,6 +53,23 @@ export const ATTEMPT_BUCKET_COLUMNS = `bucket,
 
 const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
 
+/**
+ * The queue depth at the end of every bucket of the window, counted back from the depth now: a
+ * bucket's depth is the next one's less what entered the queue in the next one, plus what left it.
+ * Never below zero.
+ */
+export function queueDepthSeries(window: StatsWindow, depthNow: number, moves: readonly QueueMoveRow[]) {
+  const byBucket = new Map(moves.map((m) => [Number(m.bucket), Number(m.entered) - Number(m.finished)]));
+  const last = window.until - (window.until % window.bucketMs);
+  const series: { at: string; depth: number }[] = [];
+  let depth = Math.max(0, Math.round(depthNow));
+  for (let bucket = last; bucket >= window.since; bucket -= window.bucketMs) {
+    series.push({ at: iso(bucket), depth });
+    depth = Math.max(0, depth - (byBucket.get(bucket) ?? 0));
+  }
+  return series.reverse();
+}
+
 export function assembleStats(
   range: StatsRange,
   window: StatsWindow,
@@ -54,6 +77,9 @@ export function assembleStats(
     attempts: readonly AttemptBucketRow[];
     messages: readonly MessageBucketRow[];
     failing: readonly FailingWebhookRow[];
+    queueMoves: readonly QueueMoveRow[];
+    /** the depth the series is counted back from: the deliveries in the queue now, as this store knows them */
+    queueNow: number;
     queueDepth: number;
   },
 ): ActivityStats {
@@ -77,6 +103,7 @@ export function assembleStats(
       failed: Number(r.failed),
     })),
     queueDepth: Math.round(rows.queueDepth),
+    queue: queueDepthSeries(window, rows.queueNow, rows.queueMoves),
     failingWebhooks: rows.failing.map((r) => ({
       webhookId: r.webhook_id,
       url: r.url,

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { App } from './http.ts';
 import { parseBasicAuth } from './http.ts';
 import { ErrorBodySchema } from '../protocol/index.ts';
-import { ACCESS_TTL_SECONDS, type AccessTokens } from './access-tokens.ts';
+import { ACCESS_TTL_SECONDS, TOKEN_GRANTS_LISTED, type AccessTokens } from './access-tokens.ts';
 import { ForbiddenError } from './errors.ts';
 import { GRANTABLE_SCOPES } from './scopes.ts';
 
@@ -47,6 +47,27 @@ const TokenResponse = Type.Object({
   expires_at: Type.String({ format: 'date-time', description: 'when the access token expires' }),
 });
 
+const Instant = (description: string) => Type.String({ format: 'date-time', description });
+const TokenGrantSchema = Type.Object({
+  id: Type.String({ description: 'its newest access token’s id (jti): DELETE /auth/token/{jti} revokes the grant' }),
+  scopes: Type.Array(Type.String()),
+  issuedAt: Instant('when POST /auth/token issued it'),
+  expiresAt: Instant('when its newest access token expires'),
+  renewableUntil: Type.Union([Instant('until when its refresh token can be used'), Type.Null()], {
+    description: 'null: its refresh token is spent or gone',
+  }),
+  revokedAt: Type.Union([Instant('when it was revoked'), Type.Null()]),
+  state: Type.Union(
+    [Type.Literal('active'), Type.Literal('renewable'), Type.Literal('expired'), Type.Literal('revoked')],
+    {
+      description:
+        'active: its access token works; renewable: only its refresh token does; expired; revoked: neither works',
+    },
+  ),
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
 const JtiParams = Type.Object({ jti: Type.String({ minLength: 1, maxLength: 64 }) });
 
 export interface TokenRoutesOptions {
@@ -56,7 +77,8 @@ export interface TokenRoutesOptions {
 }
 
 /**
- * `POST /auth/token`, `POST /auth/token/refresh` and `DELETE /auth/token/{jti}`, alike on the
+ * `POST /auth/token`, `GET /auth/token` (the list), `POST /auth/token/refresh` and
+ * `DELETE /auth/token/{jti}`, alike on the
  * server's 3rdparty API and the device's Local API. Registered in the group whose hook
  * authenticates (Basic, or a token holding the route's scope).
  */
@@ -79,6 +101,27 @@ export function tokenRoutes(app: App, options: TokenRoutesOptions): void {
       const issued = await tokens.issue(options.subjectOf(request), request.body.scopes, request.body.ttl);
       return reply.code(201).send(issued);
     },
+  );
+
+  app.get(
+    '/auth/token',
+    {
+      config: { scope: 'tokens:manage' },
+      schema: {
+        tags,
+        summary: `Your tokens, one per POST /auth/token (with the pairs refreshed from it), newest first, at most ${TOKEN_GRANTS_LISTED}; never the tokens themselves`,
+        operationId: 'listTokens',
+        response: { 200: Type.Array(TokenGrantSchema) },
+      },
+    },
+    async (request) =>
+      (await tokens.list(options.subjectOf(request))).map((grant) => ({
+        ...grant,
+        issuedAt: iso(grant.issuedAt),
+        expiresAt: iso(grant.expiresAt),
+        renewableUntil: grant.renewableUntil === null ? null : iso(grant.renewableUntil),
+        revokedAt: grant.revokedAt === null ? null : iso(grant.revokedAt),
+      })),
   );
 
   app.post(

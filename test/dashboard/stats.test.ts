@@ -56,6 +56,10 @@ test('device GET /stats: attempts by outcome with p50/p99, sent messages, the fa
     assert.equal(stats.failingWebhooks[0].lastError, 'HTTP 500');
     assert.equal(stats.failingWebhooks.length, 1, 'the 200 webhook is not failing');
     assert.equal(typeof stats.queueDepth, 'number');
+    assert.equal(stats.queue.length, 60, 'queue depth for every minute of the hour');
+    assert.equal(stats.queue.at(-1).depth, stats.queueDepth, 'the last minute is the depth now');
+    // six deliveries (3 SMS, 2 webhooks) were made in the last minutes: none of them is counted twice
+    assert.ok(stats.queue.every((b: { depth: number }) => b.depth >= 0 && b.depth <= 6));
     assert.equal((await api.call('GET', '/stats?range=week')).status, 400);
     const day = await api.call('GET', '/stats?range=day');
     assert.equal(day.body.range, 'day');

@@ -227,6 +227,7 @@ const NOT_ALIASES = new Set(['/messages/inbox/export']);
 
 const DEVICE_OPERATION_IDS = {
   'POST /auth/token': 'issueToken',
+  'GET /auth/token': 'listTokens',
   'POST /auth/token/refresh': 'refreshToken',
   'DELETE /auth/token/{jti}': 'revokeToken',
   'GET /health': 'getHealth',
@@ -260,6 +261,7 @@ const DEVICE_OPERATION_IDS = {
 
 const SERVER_OPERATION_IDS = {
   'POST /3rdparty/v1/auth/token': 'issueToken',
+  'GET /3rdparty/v1/auth/token': 'listTokens',
   'POST /3rdparty/v1/auth/token/refresh': 'refreshToken',
   'DELETE /3rdparty/v1/auth/token/{jti}': 'revokeToken',
   'GET /metrics': 'getMetrics',

@@ -53,6 +53,13 @@ test('a token issued on one node works on the other, and once revoked there, fai
   assert.equal((await call(on(nodeB, '/devices'), 'GET', { auth })).status, 401);
   assert.equal((await call(on(nodeA, '/devices'), 'GET', { auth })).status, 401);
   assert.equal(await endsWithin(stream, 2000), true, "node B ended the revoked token's stream");
+  const listed = await call(on(nodeB, '/auth/token'), 'GET', { auth: basic(login, password) });
+  assert.equal(listed.status, 200, listed.text);
+  assert.deepEqual(
+    listed.body.map((g: { id: string; state: string; scopes: string[] }) => [g.id, g.state, g.scopes]),
+    [[issued.id, 'revoked', ['devices:list', 'deliveries:read']]],
+    'node B lists the grant as revoked',
+  );
 });
 
 test('the same refresh token on both nodes at once yields at most one pair, and it is revoked', async () => {

@@ -763,7 +763,9 @@ for (const impl of IMPLEMENTATIONS) {
         ],
       });
       const old = reported('old', 1, minute(10), { attemptLog: [attempt(1, minute(10), 5, 500, 'failed')] });
-      await store.deliveries.saveReport(d, u, [many, bad, old], minute(100), 100);
+      // still waiting: it entered the queue in minute 100
+      const waiting = reported('waiting', 0, minute(100, 4000), { createdAt: minute(100, 4000) });
+      await store.deliveries.saveReport(d, u, [many, bad, old, waiting], minute(100), 100);
       await store.deliveries.saveReport(
         dv,
         v,
@@ -792,6 +794,18 @@ for (const impl of IMPLEMENTATIONS) {
         ...(await twin.deliveries.activityStats(u, window)),
         queueDepth: 0,
       });
+      // counted back from the 1 pending now: minute 100 had one in and one out, minute 99 one out
+      assert.equal(stats.queue.length, 60, 'every minute of the hour');
+      assert.deepEqual(
+        stats.queue.slice(-3).map((b) => [b.at, b.depth]),
+        [
+          [new Date(minute(98)).toISOString(), 2],
+          [new Date(minute(99)).toISOString(), 1],
+          [new Date(minute(100)).toISOString(), 1],
+        ],
+      );
+      assert.equal(stats.queue[0].at, new Date(minute(41)).toISOString());
+      assert.equal(stats.queue[0].depth, 2);
       assert.deepEqual(stats.attempts, [
         { at: new Date(minute(99)).toISOString(), succeeded: 1, retried: 99, failed: 0, p50Ms: 50, p99Ms: 99 },
         { at: new Date(minute(100)).toISOString(), succeeded: 0, retried: 1, failed: 1, p50Ms: 3, p99Ms: 7 },

@@ -191,6 +191,55 @@ test('refresh: a new pair, the old refresh token spent; replaying it revokes the
   assert.equal((await call(url('/auth/token/refresh'), 'POST', { auth: bearer(second.refresh_token) })).status, 401);
 });
 
+test("GET /auth/token lists the user's grants newest first with their state, never a token; a refreshed grant is listed once, by its newest access token", async () => {
+  const { login, password } = await newDevice(server);
+  const auth = basic(login, password);
+  const other = await newDevice(server);
+  await issue(basic(other.login, other.password), ['devices:list']);
+  const short = await issue(auth, ['devices:list'], 60);
+  const revoked = await issue(auth, ['webhooks:list']);
+  const refreshedFrom = await issue(auth, ['messages:list', 'messages:send']);
+  const refreshed = await call(url('/auth/token/refresh'), 'POST', { auth: bearer(refreshedFrom.refresh_token) });
+  assert.equal(refreshed.status, 201);
+  assert.equal((await call(url(`/auth/token/${revoked.id}`), 'DELETE', { auth })).status, 204);
+  const list = async () => {
+    const reply = await call(url('/auth/token'), 'GET', { auth });
+    assert.equal(reply.status, 200, reply.text);
+    return reply.body as { id: string; scopes: string[]; state: string; issuedAt: string; revokedAt: string | null }[];
+  };
+  const grants = await list();
+  const byId = (a: string[], b: string[]) => (a[0] < b[0] ? -1 : 1);
+  assert.deepEqual(
+    grants.map((g) => [g.id, g.scopes, g.state]).sort(byId as never),
+    (
+      [
+        [refreshed.body.id, ['messages:list', 'messages:send'], 'active'],
+        [revoked.id, ['webhooks:list'], 'revoked'],
+        [short.id, ['devices:list'], 'active'],
+      ] as never[]
+    ).sort(byId as never),
+  );
+  const issued = grants.map((g) => Date.parse(g.issuedAt));
+  assert.deepEqual(
+    issued,
+    [...issued].sort((a, b) => b - a),
+    'newest first',
+  );
+  const revokedAt = grants.find((g) => g.id === revoked.id)!.revokedAt;
+  assert.ok(revokedAt && Date.parse(revokedAt) <= Date.now());
+  assert.ok(!JSON.stringify(grants).includes(short.access_token.split('.')[2]), 'no token in the list');
+  skewMs = 61_000;
+  try {
+    assert.equal((await list()).find((g) => g.id === short.id)?.state, 'renewable', 'its refresh token still works');
+  } finally {
+    skewMs = 0;
+  }
+  // a token with tokens:manage may list; one without it may not
+  const manager = await issue(auth, ['tokens:manage']);
+  assert.equal((await call(url('/auth/token'), 'GET', { auth: bearer(manager.access_token) })).status, 200);
+  assert.equal((await call(url('/auth/token'), 'GET', { auth: bearer(short.access_token) })).status, 403);
+});
+
 test('refresh: the same refresh token twice at once yields at most one pair, and that pair is revoked', async () => {
   const { login, password } = await newDevice(server);
   for (let round = 0; round < 5; round++) {

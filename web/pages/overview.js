@@ -56,7 +56,12 @@ export function OverviewPage() {
     const attempts = perMinute(stats, stats.attempts, ['succeeded', 'retried', 'failed'], 0);
     const latency = perMinute(stats, stats.attempts, ['p50Ms', 'p99Ms'], null);
     const messages = perMinute(stats, stats.messages, ['sent', 'delivered', 'failed'], 0);
+    const queue = perMinute(stats, stats.queue, ['depth'], null);
     return {
+      queue: {
+        x: queue.x,
+        series: [{ label: 'queue depth', color: WARN, dash: SOLID, values: queue.columns.depth }],
+      },
       attempts: {
         x: attempts.x,
         series: [
@@ -109,6 +114,8 @@ export function OverviewPage() {
               summary=${`${total(stats.attempts, 'succeeded')} succeeded, ${total(stats.attempts, 'retried')} retried, ${total(stats.attempts, 'failed')} failed over ${span}`} />
             <${TimeChart} title="Attempt duration" testid="chart-latency" unit="ms" x=${charts.latency.x} series=${charts.latency.series}
               summary=${`median and 99th percentile attempt duration per minute over ${span}`} />
+            <${TimeChart} title="Queue depth" testid="chart-queue" unit="deliveries" x=${charts.queue.x} series=${charts.queue.series}
+              summary=${`webhook deliveries waiting or in flight at the end of each minute over ${span}; ${stats.queueDepth} now, at most ${Math.max(0, ...stats.queue.map((b) => b.depth))}`} />
             <${TimeChart} title="Messages per minute" testid="chart-messages" unit="messages" x=${charts.messages.x} series=${charts.messages.series}
               summary=${`${total(stats.messages, 'sent')} sent, ${total(stats.messages, 'delivered')} delivered, ${total(stats.messages, 'failed')} failed over ${span}`} />
             <div class="card" data-testid="failing-webhooks">

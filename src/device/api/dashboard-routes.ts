@@ -82,7 +82,8 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
       const range = request.query.range ?? 'hour';
       const window = statsWindowFor(range, ctx.clock.now());
       const queue = ctx.outbox.countByState();
-      return assembleStats(range, window, { ...stats.read(window), queueDepth: queue.pending + queue.sending });
+      const depth = queue.pending + queue.sending;
+      return assembleStats(range, window, { ...stats.read(window), queueNow: depth, queueDepth: depth });
     },
   );
 

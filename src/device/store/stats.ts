@@ -4,6 +4,7 @@ import {
   type AttemptBucketRow,
   type FailingWebhookRow,
   type MessageBucketRow,
+  type QueueMoveRow,
   type StatsWindow,
 } from '../../shared/stats.ts';
 
@@ -50,6 +51,18 @@ export class DeviceStats {
            FROM reached WHERE at >= :since AND at <= :until
           GROUP BY bucket ORDER BY bucket`,
       ),
+      // a delivery enters the queue when created and leaves it when it finishes (its last update)
+      queueMoves: db.prepare<WindowParams, QueueMoveRow>(
+        `WITH moves AS (
+           SELECT created_at - created_at % :bucketMs AS bucket, 1 AS entered, 0 AS finished
+             FROM deliveries WHERE created_at >= :since AND created_at <= :until
+           UNION ALL
+           SELECT updated_at - updated_at % :bucketMs, 0, 1
+             FROM deliveries
+            WHERE state IN ('succeeded', 'failed', 'cancelled') AND updated_at >= :since AND updated_at <= :until
+         )
+         SELECT bucket, SUM(entered) AS entered, SUM(finished) AS finished FROM moves GROUP BY bucket ORDER BY bucket`,
+      ),
       failing: db.prepare<Omit<StatsWindow, 'bucketMs'>, FailingWebhookRow>(
         `WITH failing AS (
            SELECT d.webhook_id, d.url, a.started_at, COALESCE(a.error, 'HTTP ' || a.status) AS error,
@@ -71,6 +84,7 @@ export class DeviceStats {
     return {
       attempts: this.statements.attempts.all({ since, until, bucketMs }),
       messages: this.statements.messages.all({ since, until, bucketMs }),
+      queueMoves: this.statements.queueMoves.all({ since, until, bucketMs }),
       failing: this.statements.failing.all({ since, until, failingLimit: window.failingLimit }),
     };
   }

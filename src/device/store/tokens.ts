@@ -1,5 +1,6 @@
 import type { Db } from './database.ts';
-import type { LiveToken, TokenRecord, TokenStore } from '../../shared/access-tokens.ts';
+import type { LiveToken, TokenGrant, TokenRecord, TokenStore } from '../../shared/access-tokens.ts';
+import { grantListSql, toTokenGrant, type TokenGrantRow } from '../../shared/token-grants.ts';
 import { REFRESH_TTL_SECONDS } from '../../shared/access-tokens.ts';
 
 /** Rows are kept a refresh token's lifetime past expiry: a revoked row marks its family revoked (see the server's). */
@@ -32,6 +33,7 @@ export class DeviceTokenStore implements TokenStore {
       familyOf: db.prepare<[{ subject: string; id: string }], { family_id: string }>(
         `SELECT family_id FROM access_tokens WHERE id = :id AND subject = :subject`,
       ),
+      listGrants: db.prepare<[{ subject: string; limit: number }], TokenGrantRow>(grantListSql('subject')),
       revokeFamily: db.prepare<[{ familyId: string; now: number }]>(
         `UPDATE access_tokens SET revoked_at = :now WHERE family_id = :familyId AND revoked_at IS NULL`,
       ),
@@ -67,5 +69,9 @@ export class DeviceTokenStore implements TokenStore {
     const familyId = this.statements.familyOf.get({ subject, id })?.family_id;
     if (familyId !== undefined) this.statements.revokeFamily.run({ familyId, now });
     return familyId;
+  }
+
+  async listGrants(subject: string, limit: number): Promise<TokenGrant[]> {
+    return this.statements.listGrants.all({ subject, limit }).map(toTokenGrant);
   }
 }

@@ -167,12 +167,20 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
 
   async activityStats(userId: string, window: StatsWindow): Promise<StatsRows> {
     const params = statsParams(userId, window);
-    const [attempts, messages, failing] = await Promise.all([
+    const [attempts, messages, failing, queueMoves, queueNow] = await Promise.all([
       query(this.pool, STATS_SQL.attempts, params.attempts),
       query(this.pool, STATS_SQL.messages, params.attempts),
       query(this.pool, STATS_SQL.failing, params.failing),
+      query(this.pool, STATS_SQL.queueMoves, params.attempts),
+      query(this.pool, STATS_SQL.queueNow, { userId }),
     ]);
-    return { attempts: attempts.rows, messages: messages.rows, failing: failing.rows };
+    return {
+      attempts: attempts.rows,
+      messages: messages.rows,
+      failing: failing.rows,
+      queueMoves: queueMoves.rows,
+      queueNow: Number(queueNow.rows[0].depth),
+    };
   }
 
   async getUserDelivery(

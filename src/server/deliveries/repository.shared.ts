@@ -6,6 +6,7 @@ import {
   type AttemptBucketRow,
   type FailingWebhookRow,
   type MessageBucketRow,
+  type QueueMoveRow,
   type StatsWindow,
 } from '../../shared/stats.ts';
 
@@ -151,6 +152,24 @@ export const STATS_SQL = {
        FROM message_states
       WHERE user_id = :userId AND state IN ('Sent', 'Delivered', 'Failed') AND at >= :since AND at <= :until
       GROUP BY bucket ORDER BY bucket`,
+  ),
+  // a delivery enters the queue when created on its device and leaves it when it finishes
+  queueMoves: sql<StatsParams, QueueMoveRow>(
+    'stats.queue-moves',
+    `WITH moves AS (
+       SELECT created_at - created_at % :bucketMs AS bucket, 1 AS entered, 0 AS finished
+         FROM device_deliveries WHERE user_id = :userId AND created_at >= :since AND created_at <= :until
+       UNION ALL
+       SELECT updated_at - updated_at % :bucketMs, 0, 1
+         FROM device_deliveries
+        WHERE user_id = :userId AND state IN ('succeeded', 'failed', 'cancelled')
+          AND updated_at >= :since AND updated_at <= :until
+     )
+     SELECT bucket, SUM(entered) AS entered, SUM(finished) AS finished FROM moves GROUP BY bucket ORDER BY bucket`,
+  ),
+  queueNow: sql<{ userId: string }, { depth: number | string }>(
+    'stats.queue-now',
+    `SELECT COUNT(*) AS depth FROM device_deliveries WHERE user_id = :userId AND state = 'pending'`,
   ),
   failing: sql<Omit<StatsParams, 'bucketMs'> & { failingLimit: number }, FailingWebhookRow>(
     'stats.failing-webhooks',

@@ -138,6 +138,8 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
       attempts: this.stats.attempts.all(params.attempts),
       messages: this.stats.messages.all(params.attempts),
       failing: this.stats.failing.all(params.failing),
+      queueMoves: this.stats.queueMoves.all(params.attempts),
+      queueNow: Number(this.stats.queueNow.get({ userId })!.depth),
     };
   }
 

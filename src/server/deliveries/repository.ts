@@ -5,7 +5,13 @@ import type {
   ReportedDelivery,
   StoredDeliveryState,
 } from '../../protocol/index.ts';
-import type { AttemptBucketRow, FailingWebhookRow, MessageBucketRow, StatsWindow } from '../../shared/stats.ts';
+import type {
+  AttemptBucketRow,
+  FailingWebhookRow,
+  MessageBucketRow,
+  QueueMoveRow,
+  StatsWindow,
+} from '../../shared/stats.ts';
 
 /**
  * A device's webhook delivery as the device last reported it. The device delivers and keeps the
@@ -35,6 +41,9 @@ export interface StatsRows {
   attempts: AttemptBucketRow[];
   messages: MessageBucketRow[];
   failing: FailingWebhookRow[];
+  queueMoves: QueueMoveRow[];
+  /** the user's reported deliveries still pending */
+  queueNow: number;
 }
 
 /** What a report changed. */

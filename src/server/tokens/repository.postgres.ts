@@ -1,6 +1,7 @@
-import type { LiveToken, TokenRecord, TokenStore } from '../../shared/access-tokens.ts';
+import type { LiveToken, TokenGrant, TokenRecord, TokenStore } from '../../shared/access-tokens.ts';
 import { query, type PgPool } from '../store/postgres.ts';
 import { KEEP_EXPIRED_MS, toLiveToken, toTokenParams, TOKENS_SQL } from './repository.shared.ts';
+import { toTokenGrant } from '../../shared/token-grants.ts';
 
 export class PostgresTokensRepository implements TokenStore {
   constructor(private readonly pool: PgPool) {}
@@ -27,5 +28,9 @@ export class PostgresTokensRepository implements TokenStore {
     const familyId = rows[0]?.family_id;
     if (familyId !== undefined) await query(this.pool, TOKENS_SQL.revokeFamily, { familyId, now });
     return familyId;
+  }
+
+  async listGrants(subject: string, limit: number): Promise<TokenGrant[]> {
+    return (await query(this.pool, TOKENS_SQL.listGrants, { subject, limit })).rows.map(toTokenGrant);
   }
 }

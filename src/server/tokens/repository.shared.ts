@@ -1,4 +1,5 @@
 import type { LiveToken, TokenRecord } from '../../shared/access-tokens.ts';
+import { grantListSql, type TokenGrantRow } from '../../shared/token-grants.ts';
 import { REFRESH_TTL_SECONDS } from '../../shared/access-tokens.ts';
 import { sql } from '../store/sql.ts';
 
@@ -63,6 +64,7 @@ export const TOKENS_SQL = {
     'tokens.family-of',
     `SELECT family_id FROM access_tokens WHERE id = :id AND user_id = :userId`,
   ),
+  listGrants: sql<{ subject: string; limit: number }, TokenGrantRow>('tokens.list-grants', grantListSql('user_id')),
   revokeFamily: sql<{ familyId: string; now: number }>(
     'tokens.revoke-family',
     `UPDATE access_tokens SET revoked_at = :now WHERE family_id = :familyId AND revoked_at IS NULL`,

@@ -1,6 +1,7 @@
-import type { LiveToken, TokenRecord, TokenStore } from '../../shared/access-tokens.ts';
+import type { LiveToken, TokenGrant, TokenRecord, TokenStore } from '../../shared/access-tokens.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import { KEEP_EXPIRED_MS, toLiveToken, toTokenParams, TOKENS_SQL } from './repository.shared.ts';
+import { toTokenGrant } from '../../shared/token-grants.ts';
 
 export class SqliteTokensRepository implements TokenStore {
   private readonly statements;
@@ -33,5 +34,9 @@ export class SqliteTokensRepository implements TokenStore {
     const familyId = this.statements.familyOf.get({ userId: subject, id })?.family_id;
     if (familyId !== undefined) this.statements.revokeFamily.run({ familyId, now });
     return familyId;
+  }
+
+  async listGrants(subject: string, limit: number): Promise<TokenGrant[]> {
+    return this.statements.listGrants.all({ subject, limit }).map(toTokenGrant);
   }
 }
