@@ -90,7 +90,8 @@ export const issue: Command = {
         `names:       ${issued.names.map((n) => `${n.type === 'ip' ? 'IP' : 'DNS'}:${n.value}`).join(', ')}`,
         `valid until: ${issued.notAfter.toISOString()}`,
         `issuer:      ${paths.cert}`,
-        `Serve with it, e.g. \`smsgate listen --tls --cert ${certFile} --key ${keyFile}\`.`,
+        `Serve with it, e.g. \`smsgate server --tls-cert ${certFile} --tls-key ${keyFile}\``,
+        `or \`smsgate listen --tls --cert ${certFile} --key ${keyFile}\`.`,
       ].join('\n'),
     );
   },

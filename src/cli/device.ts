@@ -34,7 +34,8 @@ const command: Command = {
     },
     ca: {
       type: 'string',
-      description: 'PEM file of a CA to trust for webhook deliveries (e.g. from `smsgate ca init`)',
+      description:
+        'PEM file of a CA to trust for webhook deliveries and for the --server (e.g. the ca.crt.pem of `smsgate ca init`)',
     },
     'tls-cert': { type: 'string', description: 'serve the Local API over HTTPS with this certificate (PEM)' },
     'tls-key': { type: 'string', description: 'the key of --tls-cert (PEM)' },

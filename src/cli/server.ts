@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
 import { intOpt, listOpt, printReady, stringOpt, UsageError } from './command.ts';
 import { createServer, PRIVATE_TOKEN_ADVICE } from '../server/server.ts';
 import { databaseUrlFromEnv } from '../server/store/store.ts';
+import { DEFAULT_PUSH_RELAY_URL } from '../server/push/relay.ts';
 
 const command: Command = {
   name: 'server',
@@ -34,6 +36,20 @@ const command: Command = {
       description:
         'comma-separated addresses or CIDR ranges of proxies in front whose X-Forwarded-For is believed (default: none; see docs/security.md)',
     },
+    'tls-cert': {
+      type: 'string',
+      description:
+        'serve HTTPS with this certificate (PEM; e.g. from `smsgate ca issue`); phones need HTTPS off loopback',
+    },
+    'tls-key': { type: 'string', description: 'the key of --tls-cert (PEM)' },
+    'push-relay': {
+      type: 'boolean',
+      description: `wake phones that registered a push token (the Android app with Google services) through the push relay at --push-relay-url (default ${DEFAULT_PUSH_RELAY_URL}); see README "Real phones"`,
+    },
+    'push-relay-url': {
+      type: 'string',
+      description: 'base URL of the push relay (pushes go to <url>/push); implies --push-relay',
+    },
   },
   async run(args) {
     const isPublic = args.values.public === true;
@@ -42,6 +58,16 @@ const command: Command = {
       throw new UsageError(`--private-token is empty; ${PRIVATE_TOKEN_ADVICE}`);
     if (isPublic && privateToken !== undefined)
       throw new UsageError('--public and --private-token exclude each other: a public server has no private token');
+    const certFile = stringOpt(args, 'tls-cert');
+    const keyFile = stringOpt(args, 'tls-key');
+    if (Boolean(certFile) !== Boolean(keyFile))
+      throw new UsageError(
+        '--tls-cert and --tls-key go together; make both with `smsgate ca init` then `smsgate ca issue <address>`',
+      );
+    const relayUrl = stringOpt(args, 'push-relay-url');
+    if (relayUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(relayUrl))
+      throw new UsageError(`--push-relay-url must be an http:// or https:// URL, got "${relayUrl}"`);
+    const pushRelay = args.values['push-relay'] === true || relayUrl !== undefined ? { url: relayUrl } : undefined;
     const port = intOpt(args, 'port')!;
     if (port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got ${port}`);
     const server = await createServer({
@@ -53,6 +79,9 @@ const command: Command = {
       privateToken,
       insecureHttp: args.values['insecure-http'] === true,
       trustProxy: listOpt(args, 'trust-proxy'),
+      pushRelay,
+      https:
+        certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined,
     });
     const { store } = server.context;
     const lines = [
@@ -61,6 +90,10 @@ const command: Command = {
       `  mobile API:   ${server.mobileUrl}`,
       `  storage:      ${store.kind} ${store.location}`,
     ];
+    if (pushRelay)
+      lines.push(
+        `  push relay:   ${pushRelay.url ?? DEFAULT_PUSH_RELAY_URL} (phones with a push token are woken through it)`,
+      );
     if (server.mode === 'private') {
       lines.push(
         server.privateTokenGenerated

@@ -31,6 +31,7 @@ import { assertTimeZone, systemTimeZone } from './time-format.ts';
 import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
 import { DeviceLink, type LinkOptions } from './link/link.ts';
+import { trustingFetch } from '../shared/trusted-fetch.ts';
 import type { LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { DeviceObservability } from './observability.ts';
@@ -54,7 +55,7 @@ export interface DeviceOptions {
   sims?: VirtualSimCard[];
   /** accept http:// webhook URLs to any host, not only loopback */
   insecureHttp?: boolean;
-  /** PEM certificates trusted for deliveries on top of the bundled roots (a private CA) */
+  /** PEM certificates trusted on top of the bundled roots (a private CA): for deliveries, and for the linked server */
   extraCa?: string[];
   /** serve the Local API over HTTPS */
   https?: { key: string; cert: string };
@@ -236,12 +237,14 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   retention.start();
 
   let link: DeviceLink | undefined;
+  // the CA that webhook deliveries trust is trusted for the server too (a private server's HTTPS)
+  const linkFetch = options.link && options.extraCa?.length ? trustingFetch(options.extraCa) : undefined;
   if (options.link) {
-    link = new DeviceLink(context, options.link);
+    link = new DeviceLink(context, { fetch: linkFetch?.fetch, ...options.link });
     try {
       await link.start();
     } catch (error) {
-      await Promise.allSettled([app.close(), dispatcher.stop(0), checkpoints.stop()]);
+      await Promise.allSettled([app.close(), dispatcher.stop(0), checkpoints.stop(), linkFetch?.close()]);
       db.close();
       lock.release();
       throw new Error(`cannot link to ${options.link.serverUrl}: ${(error as Error).message}`, { cause: error });
@@ -263,6 +266,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       ping.stop();
       sms.stop();
       await link?.stop();
+      await linkFetch?.close();
       carrier.close();
       diskSpace.stop();
       retention.stop();

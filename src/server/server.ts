@@ -22,6 +22,8 @@ import { DeliveriesService } from './deliveries/service.ts';
 import type { Logger } from '../shared/logger.ts';
 import { AccessTokens, newTokenSecret } from '../shared/access-tokens.ts';
 import { OpenStreams } from './push/open-streams.ts';
+import { PushRelay, RelayingPushHub, type PushTargets } from './push/relay.ts';
+import { createLogger } from '../shared/logger.ts';
 
 export interface ServerOptions {
   /** where server.db lives when neither `db` nor `store` is given (default ./data) */
@@ -57,11 +59,20 @@ export interface ServerOptions {
   trustProxy?: string[];
   /** structured log (default: pino on stderr, level from SMSGATE_LOG_LEVEL) */
   logger?: Logger;
+  /** serve HTTPS with this certificate and key (PEM; e.g. from `smsgate ca issue`) instead of HTTP */
+  https?: { key: string; cert: string };
+  /**
+   * Wake phones that registered a push token (the Android app with Google services) through this
+   * push relay: `url` is its base (pushes go to `${url}/push`; default `DEFAULT_PUSH_RELAY_URL`).
+   * Off when not given: such phones then pick up messages on their periodic sync, or hold the event
+   * stream when their user sets `gateway.notification_channel` to `SSE_ONLY`. See README "Real phones".
+   */
+  pushRelay?: { url?: string; retryDelayMs?: number };
 }
 
 export interface RunningServer {
   app: App;
-  /** e.g. http://127.0.0.1:3000 */
+  /** e.g. http://127.0.0.1:3000 (https:// when served with `https`) */
   url: string;
   /** `${url}/3rdparty/v1` */
   thirdPartyUrl: string;
@@ -96,8 +107,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
   const store = options.store ?? (await openStore(parseStoreSpec(options.db, options.dataDir)));
   let opened: PushHub | undefined;
   try {
+    const logger = options.logger ?? createLogger({ name: 'server' });
     // The store's own hub reaches every node sharing it (LISTEN/NOTIFY on PostgreSQL).
-    const hub = (opened = options.hub ?? (await store.openPushHub()));
+    const storeHub = (opened = options.hub ?? (await store.openPushHub()));
+    const hub = options.pushRelay ? relayingHub(storeHub, store, options.pushRelay, clock, logger) : storeHub;
+    opened = hub;
     const publicMode = options.public === true;
     let privateToken = options.privateToken;
     const privateTokenGenerated = !publicMode && privateToken === undefined;
@@ -157,7 +171,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       observability,
     };
 
-    const app = createApp({ ...serverAppOptions(options.logger), ...trustProxyOption(options.trustProxy) });
+    const app = createApp({
+      ...serverAppOptions(logger),
+      ...trustProxyOption(options.trustProxy),
+      ...(options.https ? { https: options.https } : {}),
+    });
     // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
     installSite(app, context);
     app.register(async (api) => healthRoutes(api, context));
@@ -175,7 +193,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('the server did not bind a TCP port');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${host}:${address.port}`;
+    const url = `${options.https ? 'https' : 'http'}://${host}:${address.port}`;
 
     let closing: Promise<void> | undefined;
     return {
@@ -199,4 +217,23 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     await store.close();
     throw error;
   }
+}
+
+/** The store's hub, also waking phones with a push token through the relay. */
+function relayingHub(
+  hub: PushHub,
+  store: ServerStore,
+  options: NonNullable<ServerOptions['pushRelay']>,
+  clock: Clock,
+  logger: Logger,
+): RelayingPushHub {
+  const targets: PushTargets = {
+    device: (deviceId) => store.devices.getPushTarget(deviceId),
+    userTokens: async (userId) =>
+      (await store.devices.listUserDevices(userId)).flatMap((d) => (d.pushToken ? [d.pushToken] : [])),
+    sseOnly: async (userId) =>
+      (await store.settings.getUserSettings(userId)).gateway?.notification_channel === 'SSE_ONLY',
+  };
+  const relay = new PushRelay({ url: options.url, retryDelayMs: options.retryDelayMs, clock, logger });
+  return new RelayingPushHub(hub, relay, targets, logger);
 }

@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
-import { rootCertificates } from 'node:tls';
+import { trustingConnect } from '../../shared/trusted-fetch.ts';
 import { sign, unixSeconds } from '../../protocol/index.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/outbox.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -160,7 +160,7 @@ export class HttpSender {
       // our own deadline governs; undici's per-phase timers stay out of the way
       headersTimeout: 0,
       bodyTimeout: 0,
-      connect: options.extraCa?.length ? { ca: [...rootCertificates, ...options.extraCa] } : undefined,
+      connect: trustingConnect(options.extraCa),
     });
   }
 

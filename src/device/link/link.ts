@@ -34,6 +34,8 @@ export interface LinkOptions {
   /** SSE reconnect backoff bounds, ms (tests shorten them) */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   log?: (line: string) => void;
+  /** how the link makes its requests (default: the global fetch); e.g. one that trusts a private CA */
+  fetch?: typeof fetch;
 }
 
 /** The parts of the device the link works with. */
@@ -92,11 +94,12 @@ export class DeviceLink {
       login: options.login,
       password: options.password,
       name: options.name ?? `smsgate-${device.deviceId.slice(0, 6)}`,
+      fetch: options.fetch,
     });
     this.registration = registration;
     this.createdPassword = createdPassword;
     device.identity.setCloudDeviceId(registration.id);
-    const client = new MobileClient(options.serverUrl, registration.token);
+    const client = new MobileClient(options.serverUrl, registration.token, { fetch: options.fetch });
 
     const { sms, messageStore, webhooks, settings, events, clock, timeZone } = device;
     this.messages = new MessageSync({

@@ -18,6 +18,8 @@ export interface RegistrationRequest {
   password?: string;
   /** the device's name on the server */
   name: string;
+  /** how requests are made (default: the global fetch) */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function ensureRegistration(
   request: RegistrationRequest,
 ): Promise<{ registration: StoredRegistration; createdPassword: string | undefined }> {
   const stored = meta.getJson<StoredRegistration>('link_registration');
-  if (stored && (await stillRegistered(request.serverUrl, stored.token))) {
+  if (stored && (await stillRegistered(request.serverUrl, stored.token, request.fetch))) {
     const registration = { ...stored, serverUrl: request.serverUrl };
     meta.setJson('link_registration', registration);
     return { registration, createdPassword: undefined };
@@ -43,15 +45,16 @@ export async function ensureRegistration(
         ? { login: request.login, password: request.password }
         : undefined,
     name: request.name,
+    fetch: request.fetch,
   });
   const registration = { serverUrl: request.serverUrl, id: created.id, token: created.token, login: created.login };
   meta.setJson('link_registration', registration);
   return { registration, createdPassword: created.password };
 }
 
-async function stillRegistered(serverUrl: string, token: string): Promise<boolean> {
+async function stillRegistered(serverUrl: string, token: string, fetchImpl?: typeof fetch): Promise<boolean> {
   try {
-    await new MobileClient(serverUrl, token).getDevice();
+    await new MobileClient(serverUrl, token, { fetch: fetchImpl }).getDevice();
     return true;
   } catch (error) {
     // the server no longer knows this token or device; anything else (unreachable) is not an answer

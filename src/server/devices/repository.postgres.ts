@@ -117,6 +117,11 @@ export class PostgresDevicesRepository implements DevicesRepository {
     return rows[0] && toDevice(rows[0]);
   }
 
+  async getPushTarget(deviceId: string): Promise<{ userId: string; pushToken: string | null } | undefined> {
+    const { rows } = await query(this.pool, DEVICES_SQL.getPushTarget, { id: deviceId });
+    return rows[0] && { userId: rows[0].user_id, pushToken: rows[0].push_token };
+  }
+
   async listUserDevices(userId: string): Promise<DeviceRecord[]> {
     const { rows } = await query(this.pool, DEVICES_SQL.listUserDevices, { userId });
     return rows.map(toDevice);

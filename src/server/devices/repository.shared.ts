@@ -68,6 +68,10 @@ export const DEVICES_SQL = {
     'devices.by-user-and-id',
     `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = :userId AND id = :id`,
   ),
+  getPushTarget: sql<{ id: string }, { user_id: string; push_token: string | null }>(
+    'devices.push-target',
+    `SELECT user_id, push_token FROM devices WHERE id = :id`,
+  ),
   listUserDevices: sql<{ userId: string }, DeviceRow>(
     'devices.list-user',
     `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = :userId ORDER BY last_seen DESC, created_at DESC, id`,

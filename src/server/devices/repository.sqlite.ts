@@ -50,6 +50,11 @@ export class SqliteDevicesRepository implements DevicesRepository {
     return row && toDevice(row);
   }
 
+  async getPushTarget(deviceId: string): Promise<{ userId: string; pushToken: string | null } | undefined> {
+    const row = this.statements.getPushTarget.get({ id: deviceId });
+    return row && { userId: row.user_id, pushToken: row.push_token };
+  }
+
   async listUserDevices(userId: string): Promise<DeviceRecord[]> {
     return this.statements.listUserDevices.all({ userId }).map(toDevice);
   }

@@ -24,6 +24,8 @@ export interface DevicesRepository {
   getDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined>;
   /** undefined when the device does not exist or belongs to someone else */
   getUserDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined>;
+  /** whose the device is and the push token it registered (undefined: no such device) */
+  getPushTarget(deviceId: string): Promise<{ userId: string; pushToken: string | null } | undefined>;
   /** most recently seen first */
   listUserDevices(userId: string): Promise<DeviceRecord[]>;
   /** the user's devices a message without deviceId may go to: connected ones seen at or after seenSince */

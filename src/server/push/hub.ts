@@ -46,6 +46,12 @@ export interface PushHub {
   subscribe(device: { id: string; userId: string }, listener: PushListener): () => void;
   /** see every user-scoped event and every gap (for caches); returns the function that stops it */
   watch(watcher: HubWatcher): () => void;
+  /**
+   * An event for all of the user's devices that the store announced itself (in the write's own
+   * statement), heard here on the node that wrote it: pushes beyond the event streams (the push
+   * relay) start here, once.
+   */
+  announcedByStore?(userId: string, event: PushEvent): void;
   /** to the user's activity listeners (dashboards), on every node; devices' push streams never get these */
   publishActivity(userId: string, notices: readonly ActivityNotice[]): Promise<void>;
   /** listen for one user's activity notices on this process; returns the unsubscribe function */

@@ -95,9 +95,12 @@ export class WebhooksService {
   /**
    * Every device of the user re-syncs; a device whose list did not change just fetches the
    * same list again. Telling all of them keeps a webhook that moved between devices right.
-   * A store that announces in the write's own transaction has done it already.
+   * A store that announces in the write's own transaction has done it already, to the event
+   * streams; this node, which wrote, still wakes the phones that wait for a push.
    */
   private async announce(userId: string): Promise<void> {
-    if (!this.repo.announcesChanges) await this.hub.publishToUser(userId, { type: 'WebhooksUpdated', data: {} });
+    const event = { type: 'WebhooksUpdated', data: {} } as const;
+    if (!this.repo.announcesChanges) await this.hub.publishToUser(userId, event);
+    else this.hub.announcedByStore?.(userId, event);
   }
 }
