@@ -20,6 +20,9 @@ import { EXPEDITED_PRIORITY, limitReleaseAt, nextWorkHoursStart, sendIntervalMs 
 
 type MessagesSettings = StoredSettings['messages'];
 
+/** The reason of a message that was not sent before its `validUntil` (the app's words). */
+export const TTL_EXPIRED = 'TTL expired';
+
 export interface NewMessage {
   id?: string | null;
   text: string;
@@ -163,6 +166,7 @@ export class SmsService {
       const { messages, clock, settings } = this.deps;
       while (!this.stopped) {
         const config = settings.get().messages;
+        this.failExpired(clock.now());
         const next = messages.nextToSend(config.processing_order);
         if (!next) return;
         const message = messages.get(next.id)!;
@@ -170,7 +174,8 @@ export class SmsService {
         if (message.state === 'Pending') {
           const readyAt = this.readyAt(message.priority, config, clock.now());
           if (readyAt !== undefined) {
-            await this.sleepUntil(readyAt);
+            // a waiting message that expires meanwhile fails then, not when its turn comes
+            await this.sleepUntil(Math.min(readyAt, messages.earliestPendingExpiry() ?? readyAt));
             continue;
           }
         }
@@ -178,6 +183,14 @@ export class SmsService {
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /** Waiting messages whose `validUntil` (or `ttl`) has passed fail, every recipient, with the reason. */
+  private failExpired(now: number): void {
+    for (const id of this.deps.messages.expiredPendingIds(now)) {
+      for (const recipient of this.deps.messages.get(id)!.recipients)
+        this.advance(id, recipient.position, { state: 'Failed', reason: TTL_EXPIRED });
     }
   }
 
@@ -223,8 +236,8 @@ export class SmsService {
     for (const recipient of messages.get(id)!.recipients) {
       if (recipient.state !== 'Processed' && recipient.state !== 'Pending') continue;
       const current = messages.get(id)!;
-      if (current.validUntil !== null && clock.now() > current.validUntil) {
-        this.advance(id, recipient.position, { state: 'Failed', reason: 'TTL_EXPIRED' });
+      if (current.validUntil !== null && clock.now() >= current.validUntil) {
+        this.advance(id, recipient.position, { state: 'Failed', reason: TTL_EXPIRED });
         continue;
       }
       handedOver = true;

@@ -293,3 +293,55 @@ test('priority: higher goes first; from 100 on a message goes ahead of the send 
     await t.cleanup();
   }
 });
+
+test('ttl and validUntil: a message not sent by then fails with the reason, at that time, even while it waits', async () => {
+  const t = await setUp();
+  try {
+    const { device, clock, receiver } = t;
+    const hook = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/failed`, event: 'sms:failed' });
+    assert.equal(hook.status, 201);
+    const failures = () => receiver.envelopes().filter((e) => e.event === 'sms:failed');
+
+    // ttl 0: never sent, whatever the timing.
+    const none = await send(device, 'no time at all', { ttl: 0, phoneNumbers: ['+15550002222', '+15550003333'] });
+    const failed = await eventually(async () => {
+      const s = await state(device, none);
+      return s.state === 'Failed' && s;
+    }, 'the ttl 0 message failed');
+    assert.deepEqual(
+      failed.recipients.map((r: { state: string; error: string }) => [r.state, r.error]),
+      [
+        ['Failed', 'TTL expired'],
+        ['Failed', 'TTL expired'],
+      ],
+    );
+    assert.equal(failed.states.Sent, undefined);
+    await eventually(() => failures().length === 2, 'two sms:failed');
+    assert.deepEqual(
+      failures().map((e) => e.payload.reason),
+      ['TTL expired', 'TTL expired'],
+    );
+
+    // Waiting for the work hours: a ttl of a minute runs out while the message waits.
+    await device.api.call('PATCH', '/settings', {
+      messages: { work_hours_enabled: true, work_hours_start: '09:00', work_hours_end: '18:00' },
+    });
+    const minute = await send(device, 'a minute', { ttl: 60 });
+    const hour = await send(device, 'an hour', { validUntil: new Date(clock.now() + HOUR).toISOString() });
+    const tomorrow = await send(device, 'till noon', { validUntil: '2026-03-03T12:00:00+07:00' });
+    clock.advance(59 * SECOND);
+    await settle();
+    assert.equal((await state(device, minute)).state, 'Pending');
+    clock.advance(SECOND);
+    await eventually(async () => (await state(device, minute)).state === 'Failed', 'failed at its minute');
+    assert.equal((await state(device, hour)).state, 'Pending');
+    clock.advance(HOUR);
+    await eventually(async () => (await state(device, hour)).state === 'Failed', 'failed at its hour');
+    // 09:00 the next morning: the one still valid goes.
+    clock.advance(13 * HOUR);
+    await untilSent(device, tomorrow);
+    assert.equal(failures().length, 4);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -97,6 +97,13 @@ export class MessageStore {
         `SELECT count(*) AS n, max(processed_at) AS last FROM messages
           WHERE processed_at >= ? AND state NOT IN ('Pending', 'Failed')`,
       ),
+      // `validUntil` is the first moment the message may no longer go (a ttl of 0 never goes)
+      expiredPending: db.prepare<[number], { id: string }>(
+        `SELECT id FROM messages WHERE state = 'Pending' AND valid_until <= ?`,
+      ),
+      earliestPendingExpiry: db.prepare<[], { at: number | null }>(
+        `SELECT min(valid_until) AS at FROM messages WHERE state = 'Pending'`,
+      ),
       setSimNumber: db.prepare<[number, string]>(`UPDATE messages SET sim_number = ? WHERE id = ?`),
       setProcessedAt: db.prepare<[number, string]>(
         `UPDATE messages SET processed_at = ? WHERE id = ? AND processed_at IS NULL`,
@@ -216,6 +223,16 @@ export class MessageStore {
   countProcessedSince(since: number): { count: number; last: number | null } {
     const { n, last } = this.statements.countProcessedSince.get(since)!;
     return { count: n, last };
+  }
+
+  /** Waiting messages whose time to be sent has run out. */
+  expiredPendingIds(now: number): string[] {
+    return this.statements.expiredPending.all(now).map((r) => r.id);
+  }
+
+  /** The soonest `validUntil` of a waiting message, epoch ms. */
+  earliestPendingExpiry(): number | null {
+    return this.statements.earliestPendingExpiry.get()!.at;
   }
 
   /** The SIM a message without one was given by the SIM selection mode. */
