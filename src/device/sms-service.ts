@@ -19,22 +19,24 @@ import { ConflictError } from '../shared/errors.ts';
 import { EXPEDITED_PRIORITY, limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
 
 type MessagesSettings = StoredSettings['messages'];
+import { contentOfStored, storedContent, type SendRequest } from '../shared/send-request.ts';
 
 /** The reason of a message that was not sent before its `validUntil` (the app's words). */
 export const TTL_EXPIRED = 'TTL expired';
 
-export interface NewMessage {
-  id?: string | null;
-  text: string;
-  phoneNumbers: string[];
-  simNumber?: number | null;
-  withDeliveryReport?: boolean | null;
-  ttlSeconds?: number | null;
-  validUntil?: number | null;
-  /** −128…127 (0 when absent); higher goes first, and from 100 on ahead of the interval and the limit */
-  priority?: number | null;
-  source: WebhookSource;
-}
+/** A message to store: a checked send request (parseSendRequest) and where it came from. */
+export type NewMessage = Pick<
+  SendRequest,
+  | 'id'
+  | 'content'
+  | 'phoneNumbers'
+  | 'simNumber'
+  | 'withDeliveryReport'
+  | 'validUntil'
+  | 'scheduleAt'
+  | 'priority'
+  | 'isEncrypted'
+> & { source: WebhookSource };
 
 /**
  * The phone's sending side: it hands outgoing messages to the carrier and follows their recipients'
@@ -81,15 +83,16 @@ export class SmsService {
     requireSim(carrier, request.simNumber);
     const now = clock.now();
     const id = request.id ?? newId();
-    const validUntil = request.validUntil ?? (request.ttlSeconds != null ? now + request.ttlSeconds * 1000 : null);
     const inserted = messages.insert({
       id,
       source: request.source,
-      text: request.text,
-      simNumber: request.simNumber ?? null,
-      withDeliveryReport: request.withDeliveryReport ?? true,
-      validUntil,
-      priority: request.priority ?? 0,
+      ...storedContent(request.content),
+      simNumber: request.simNumber,
+      withDeliveryReport: request.withDeliveryReport,
+      validUntil: request.validUntil,
+      scheduleAt: request.scheduleAt,
+      priority: request.priority,
+      isEncrypted: request.isEncrypted,
       createdAt: now,
       phoneNumbers: request.phoneNumbers,
     });
@@ -136,7 +139,7 @@ export class SmsService {
       deviceId: this.deps.deviceId(),
       state: message.state,
       isHashed: false,
-      isEncrypted: false,
+      isEncrypted: message.isEncrypted,
       recipients: message.recipients.map((r) => ({
         phoneNumber: r.phoneNumber,
         state: r.state,
@@ -145,7 +148,7 @@ export class SmsService {
       states: Object.fromEntries(
         Object.entries(message.states).map(([state, at]) => [state, formatInZone(at!, timeZone)]),
       ),
-      ...(options.includeContent ? { textMessage: { text: message.text } } : {}),
+      ...(options.includeContent ? contentOfStored(message) : {}),
     };
   }
 

@@ -19,7 +19,17 @@ export const STATE_RANK: Record<ProcessState, number> = {
 
 export const ProcessStateSchema = Type.Union(PROCESS_STATES.map((s) => Type.Literal(s)));
 
-const PhoneNumber = Type.String({ minLength: 1, maxLength: 32 });
+/** Up to 128 characters: an encrypted number is much longer than a plain one. */
+const PhoneNumber = Type.String({ minLength: 1, maxLength: 128 });
+
+export const TextMessageSchema = Type.Object({ text: Type.String({ maxLength: 65535 }) });
+export const DataMessageSchema = Type.Object({
+  data: Type.String({ maxLength: 65535, description: 'the bytes to send, base64' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, description: 'the destination port of the data SMS' }),
+});
+/** A message's content: a text, or bytes for a port (a data SMS). */
+export type MessageContent =
+  { textMessage: Static<typeof TextMessageSchema> } | { dataMessage: Static<typeof DataMessageSchema> };
 
 /** The longest `ttl` accepted: ten years is past any SMS worth sending, and far inside what a date can hold. */
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
@@ -46,9 +56,17 @@ export function parseIsoDateTime(value: string): number | undefined {
 
 export const SendMessageSchema = Type.Object(
   {
-    id: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 36 }), Type.Null()])),
-    message: Type.Optional(Type.String({ minLength: 1, maxLength: 65535 })),
-    textMessage: Type.Optional(Type.Object({ text: Type.String({ minLength: 1, maxLength: 65535 }) })),
+    id: Type.Optional(
+      Type.Union([
+        Type.String({ maxLength: 36, description: 'absent, null or "" to get a generated id' }),
+        Type.Null(),
+      ]),
+    ),
+    message: Type.Optional(
+      Type.Union([Type.String({ maxLength: 65535, description: 'deprecated: use textMessage' }), Type.Null()]),
+    ),
+    textMessage: Type.Optional(Type.Union([TextMessageSchema, Type.Null()])),
+    dataMessage: Type.Optional(Type.Union([DataMessageSchema, Type.Null()])),
     phoneNumbers: Type.Array(PhoneNumber, { minItems: 1, maxItems: 100 }),
     simNumber: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 255 }), Type.Null()])),
     withDeliveryReport: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
@@ -57,13 +75,26 @@ export const SendMessageSchema = Type.Object(
         Type.Integer({
           minimum: 0,
           maximum: MAX_TTL_SECONDS,
-          description: 'seconds the message may wait to be sent (at most ten years)',
+          description: 'seconds the message may wait to be sent (at most ten years); not with validUntil',
         }),
         Type.Null(),
       ]),
     ),
-    validUntil: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    priority: Type.Optional(Type.Union([Type.Integer({ minimum: -128, maximum: 127 }), Type.Null()])),
+    validUntil: Type.Optional(
+      Type.Union([Type.String({ description: 'ISO 8601 date-time; not with ttl' }), Type.Null()]),
+    ),
+    scheduleAt: Type.Optional(
+      Type.Union([
+        Type.String({ description: 'ISO 8601 date-time: the message is held until then (past or absent: now)' }),
+        Type.Null(),
+      ]),
+    ),
+    priority: Type.Optional(
+      Type.Union([
+        Type.Integer({ minimum: -128, maximum: 127, description: 'higher goes first; 100 and above skip limits' }),
+        Type.Null(),
+      ]),
+    ),
     isEncrypted: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
     deviceId: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
   },
@@ -71,36 +102,9 @@ export const SendMessageSchema = Type.Object(
 );
 export type SendMessage = Static<typeof SendMessageSchema>;
 
-/** The text of a send request: `message` or `textMessage.text`, exactly one of them. */
-export function messageText(request: SendMessage): { text: string } | { error: string } {
-  const plain = request.message;
-  const nested = request.textMessage?.text;
-  if (plain !== undefined && nested !== undefined) return { error: 'give either message or textMessage, not both' };
-  const text = plain ?? nested;
-  if (text === undefined) return { error: 'message (or textMessage.text) is required' };
-  return { text };
-}
-
 /** Clients match these words (detail may follow them). */
 export const DUPLICATE_MESSAGE_ID = 'message with the same ID already exists';
 export const DUPLICATE_PHONE_NUMBERS = 'phone numbers must be unique';
-
-/**
- * The refusal of a send request that names one recipient twice (spaces, dots, dashes and brackets
- * aside: "+1 555 0100" is "+15550100"), or undefined.
- */
-export function duplicatePhoneNumbers(phoneNumbers: readonly string[]): string | undefined {
-  const seen = new Map<string, number>();
-  for (const [i, number] of phoneNumbers.entries()) {
-    const key = number.replace(/[\s().-]/g, '');
-    const first = seen.get(key);
-    if (first !== undefined) {
-      return `${DUPLICATE_PHONE_NUMBERS}: phoneNumbers[${i}] "${number}" repeats phoneNumbers[${first}]`;
-    }
-    seen.set(key, i);
-  }
-  return undefined;
-}
 
 export const RecipientStateSchema = Type.Object({
   phoneNumber: Type.String(),
@@ -119,6 +123,12 @@ export const MessageStateSchema = Type.Object({
   states: Type.Record(Type.String(), Type.String()),
   textMessage: Type.Optional(
     Type.Object({ text: Type.String() }, { description: 'the content; in lists only with includeContent=true' }),
+  ),
+  dataMessage: Type.Optional(
+    Type.Object(
+      { data: Type.String(), port: Type.Integer() },
+      { description: 'the content of a data SMS; in lists only with includeContent=true' },
+    ),
   ),
 });
 export type MessageState = Static<typeof MessageStateSchema>;

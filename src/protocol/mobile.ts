@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ProcessStateSchema, type ProcessState } from './messages.ts';
+import { DataMessageSchema, ProcessStateSchema, TextMessageSchema, type ProcessState } from './messages.ts';
 
 /**
  * The mobile API's message exchange (server ↔ device), one definition for the server's route
@@ -27,14 +27,16 @@ export const ReportedSimCardsSchema = Type.Array(ReportedSimCardSchema, { maxIte
 /** One message of `GET /mobile/v1/message` (the original's MobileMessage shape). */
 export const MobileMessageSchema = Type.Object({
   id: Type.String(),
-  message: Type.String(),
-  textMessage: Type.Object({ text: Type.String() }),
+  message: Type.Optional(Type.String({ description: 'deprecated: the text again (absent for a data SMS)' })),
+  textMessage: Type.Optional(TextMessageSchema),
+  dataMessage: Type.Optional(DataMessageSchema),
   phoneNumbers: Type.Array(Type.String()),
   simNumber: Type.Union([Type.Integer(), Type.Null()]),
   withDeliveryReport: Type.Boolean(),
   isEncrypted: Type.Boolean(),
   priority: Type.Integer(),
   validUntil: Type.Union([Type.String(), Type.Null()]),
+  scheduleAt: Type.Union([Type.String(), Type.Null()], { description: 'the device holds the message until then' }),
   state: ProcessStateSchema,
   createdAt: Type.String(),
 });

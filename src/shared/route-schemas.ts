@@ -31,6 +31,15 @@ export const MessageListQuery = Type.Object({
   deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   limit: Type.Optional(ListLimit),
   offset: Type.Optional(ListOffset),
-  includeContent: Type.Optional(Type.Boolean({ default: false, description: "add each message's textMessage" })),
+  includeContent: Type.Optional(
+    Type.Boolean({ default: false, description: "add each message's textMessage or dataMessage" }),
+  ),
   sort: Type.Optional(MessageSortSchema),
+});
+
+/** The query of `POST /messages` on both runtimes. */
+export const SendQuery = Type.Object({
+  skipPhoneValidation: Type.Optional(
+    Type.Boolean({ description: 'send to the numbers as given, without checking that they are phone numbers' }),
+  ),
 });

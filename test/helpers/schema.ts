@@ -67,7 +67,12 @@ const predicate = (sql: string) =>
     .toLowerCase();
 
 const action = (sql: string) => sql.toLowerCase();
-const byDefault = (sql: string | null) => (sql === null ? '' : ` default ${predicate(sql)}`);
+/** A default as both write it: SQLite keeps a boolean as 0 or 1, so PostgreSQL's false and true read as those. */
+const byDefault = (sql: string | null) => {
+  if (sql === null) return '';
+  const value = predicate(sql);
+  return ` default ${value === 'false' ? '0' : value === 'true' ? '1' : value}`;
+};
 const list = (columns: string[]) => `(${columns.join(', ')})`;
 
 export function sqliteSchema(db: Database.Database): SchemaLines {

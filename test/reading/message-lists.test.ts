@@ -2,6 +2,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { startTestServer, newDevice, call, basic, type TestServer } from '../server/helpers.ts';
+import { parseSendRequest } from '../../src/shared/send-request.ts';
 
 describe('GET /messages on the device', () => {
   let device: Awaited<ReturnType<typeof startTestDevice>>;
@@ -17,7 +18,10 @@ describe('GET /messages on the device', () => {
       assert.equal(sent.status, 202);
     }
     // a message the server handed over is not the Local API's: not listed
-    device.context.sms.enqueue({ id: 'from-cloud', text: 'c', phoneNumbers: ['+15551230000'], source: 'Cloud' });
+    device.context.sms.enqueue({
+      ...parseSendRequest({ id: 'from-cloud', message: 'c', phoneNumbers: ['+15551230000'] }, { now: Date.now() }),
+      source: 'Cloud',
+    });
     await eventually(async () => {
       const failed = await device.api.call('GET', '/messages?state=Failed');
       return failed.body.length === 1;

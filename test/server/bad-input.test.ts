@@ -159,9 +159,9 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
         path: base,
         body: { ...msg, textMessage: { text: 'also' } },
         status: 400,
-        mentions: /not both/,
+        mentions: /exactly one of textMessage, dataMessage and message/,
       },
-      { method: 'POST', path: base, body: { ...msg, message: '' }, status: 400, mentions: /message/ },
+      { method: 'POST', path: base, body: { ...msg, message: '' }, status: 400, mentions: /text message is empty/ },
       { method: 'POST', path: base, body: { ...msg, simNumber: 0 }, status: 400, mentions: /simNumber/ },
       { method: 'POST', path: base, body: { ...msg, ttl: -1 }, status: 400, mentions: /ttl/ },
       {

@@ -84,6 +84,9 @@ for (const impl of IMPLEMENTATIONS) {
       id,
       deviceId,
       text: 'hi',
+      dataPort: null,
+      scheduleAt: null,
+      isHashed: false,
       simNumber: null,
       withDeliveryReport: true,
       isEncrypted: false,
@@ -383,6 +386,30 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual(
         (await store.messages.listPendingForDevice(d1, 10, 'fifo')).map((m) => m.id),
         ['same'],
+      );
+    });
+
+    test('messages: a data message keeps its port, a scheduled one its time; the pull carries both', async () => {
+      const u = await user();
+      const d = await device(u);
+      const data = { ...message(u, d, 'data'), text: 'AAEC/w==', dataPort: 65535, priority: -128 };
+      const scheduled = { ...message(u, d, 'scheduled'), scheduleAt: 4_102_444_800_123, priority: 127 };
+      assert.equal(await store.messages.insertMessage(data), 'inserted');
+      assert.equal(await store.messages.insertMessage(scheduled), 'inserted');
+      for (const m of [data, scheduled]) {
+        const got = (await store.messages.getUserMessage(u, m.id))!;
+        assert.deepEqual(
+          [got.text, got.dataPort, got.scheduleAt, got.priority, got.isHashed],
+          [m.text, m.dataPort, m.scheduleAt, m.priority, false],
+        );
+      }
+      const pulled = await store.messages.listPendingForDevice(d, 10, 'fifo');
+      assert.deepEqual(
+        pulled.map((m) => [m.id, m.dataPort, m.scheduleAt]),
+        [
+          ['scheduled', null, 4_102_444_800_123],
+          ['data', 65535, null],
+        ],
       );
     });
 

@@ -1,16 +1,11 @@
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
 import { Type } from '@sinclair/typebox';
-import {
-  duplicatePhoneNumbers,
-  ErrorBodySchema,
-  MessageStateSchema,
-  messageText,
-  SendMessageSchema,
-} from '../../protocol/index.ts';
+import { ErrorBodySchema, MessageStateSchema, SendMessageSchema } from '../../protocol/index.ts';
 import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
-import { requireIsoDateTime, requireTimeRange } from '../../shared/iso-dates.ts';
-import { IdParams, MessageListQuery } from '../../shared/route-schemas.ts';
+import { requireTimeRange } from '../../shared/iso-dates.ts';
+import { IdParams, MessageListQuery, SendQuery } from '../../shared/route-schemas.ts';
+import { parseSendRequest } from '../../shared/send-request.ts';
 
 /** Local-mode messages: `/message` (alias `/messages`). */
 export function messageRoutes(app: App, ctx: DeviceContext): void {
@@ -25,33 +20,22 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
         schema: {
           tags: ['messages'],
           operationId: `sendMessage${alias}`,
+          querystring: SendQuery,
           body: SendMessageSchema,
-          response: { 202: MessageStateSchema, 400: ErrorBodySchema },
+          response: { 202: MessageStateSchema, 400: ErrorBodySchema, 409: ErrorBodySchema },
         },
       },
       async (request, reply) => {
-        const { body } = request;
-        const text = messageText(body);
-        if ('error' in text) throw new InvalidInputError(text.error);
-        const duplicate = duplicatePhoneNumbers(body.phoneNumbers);
-        if (duplicate) throw new InvalidInputError(duplicate);
-        if (body.deviceId != null && body.deviceId !== ctx.deviceId) {
+        const parsed = parseSendRequest(request.body, {
+          skipPhoneValidation: request.query.skipPhoneValidation,
+          now: ctx.clock.now(),
+        });
+        if (parsed.deviceId !== null && parsed.deviceId !== ctx.deviceId) {
           throw new InvalidInputError(
             `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`,
           );
         }
-        const validUntil = body.validUntil != null ? requireIsoDateTime(body.validUntil, 'validUntil') : null;
-        const message = ctx.sms.enqueue({
-          id: body.id,
-          text: text.text,
-          phoneNumbers: body.phoneNumbers,
-          simNumber: body.simNumber,
-          withDeliveryReport: body.withDeliveryReport,
-          ttlSeconds: body.ttl,
-          validUntil,
-          priority: body.priority,
-          source: 'Local',
-        });
+        const message = ctx.sms.enqueue({ ...parsed, source: 'Local' });
         return reply
           .code(202)
           .header('location', `${base}/${encodeURIComponent(message.id)}`)

@@ -2,7 +2,8 @@ import type { Clock } from '../../shared/clock.ts';
 import type { SmsService } from '../sms-service.ts';
 import type { MessageStore } from '../store/messages.ts';
 import { formatInZone } from '../time-format.ts';
-import type { MessageReport, MobileClient } from './mobile-client.ts';
+import type { MessageReport, MobileClient, MobileMessage } from './mobile-client.ts';
+import type { MessageContent } from '../../protocol/index.ts';
 import { ConflictError, InvalidInputError } from '../../shared/errors.ts';
 import { PULL_LIMIT } from '../../protocol/mobile.ts';
 import type { ProcessingOrder } from '../../protocol/settings.ts';
@@ -80,12 +81,14 @@ export class MessageSync {
       try {
         sms.enqueue({
           id: message.id,
-          text: message.message ?? message.textMessage?.text,
+          content: mobileContent(message),
           phoneNumbers: message.phoneNumbers,
           simNumber: message.simNumber,
           withDeliveryReport: message.withDeliveryReport,
           validUntil: message.validUntil ? Date.parse(message.validUntil) : null,
+          scheduleAt: message.scheduleAt ? Date.parse(message.scheduleAt) : null,
           priority: message.priority,
+          isEncrypted: message.isEncrypted,
           source: 'Cloud',
         });
       } catch (error) {
@@ -143,6 +146,15 @@ export class MessageSync {
       for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
     }
   }
+}
+
+/** What a pulled message carries: its dataMessage, its textMessage, or (older servers) only the deprecated message. */
+function mobileContent(message: MobileMessage): MessageContent {
+  if (message.dataMessage) return { dataMessage: message.dataMessage };
+  const text = message.textMessage?.text ?? message.message;
+  if (text === undefined)
+    throw new InvalidInputError('the message has no content (no textMessage, dataMessage or message)');
+  return { textMessage: { text } };
 }
 
 /** The report of a message this device will not send: Failed, for every recipient, with the reason. */

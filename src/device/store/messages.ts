@@ -18,12 +18,19 @@ export interface StoredRecipient {
 export interface StoredMessage {
   id: string;
   source: WebhookSource;
+  /** the text, or a data SMS's bytes in base64 (then dataPort is set) */
   text: string;
+  /** the destination port of a data SMS; null for a text */
+  dataPort: number | null;
   simNumber: number | null;
   withDeliveryReport: boolean;
   validUntil: number | null;
-  /** −128…127; higher goes first */
+  /** epoch ms before which the message is held; null = at once */
+  scheduleAt: number | null;
+  /** -128..127, higher goes first */
   priority: number;
+  /** text (or data) and phone numbers are ciphertext, to be decrypted before sending */
+  isEncrypted: boolean;
   state: ProcessState;
   /** when the message reached each state, epoch ms */
   states: Partial<Record<ProcessState, number>>;
@@ -35,10 +42,13 @@ interface MessageRow {
   id: string;
   source: WebhookSource;
   text: string;
+  dataPort: number | null;
   simNumber: number | null;
   withDeliveryReport: number;
   validUntil: number | null;
+  scheduleAt: number | null;
   priority: number;
+  isEncrypted: number;
   state: ProcessState;
   states: string;
   createdAt: number;
@@ -59,8 +69,9 @@ export interface MessagePage {
   order: 'asc' | 'desc';
 }
 
-const MESSAGE_COLUMNS = `id, source, text, sim_number AS simNumber, with_delivery_report AS withDeliveryReport,
-  valid_until AS validUntil, priority, state, states, created_at AS createdAt`;
+const MESSAGE_COLUMNS = `id, source, text, data_port AS dataPort, sim_number AS simNumber,
+  with_delivery_report AS withDeliveryReport, valid_until AS validUntil, schedule_at AS scheduleAt, priority,
+  is_encrypted AS isEncrypted, state, states, created_at AS createdAt`;
 
 /** Outgoing messages and their per-recipient states. States only ever move forward. */
 export class MessageStore {
@@ -69,11 +80,25 @@ export class MessageStore {
 
   constructor(private readonly db: Db) {
     this.statements = {
-      insert: db.prepare<
-        [string, WebhookSource, string, number | null, number, number | null, number, string, number, number]
-      >(
-        `INSERT INTO messages (id, source, text, sim_number, with_delivery_report, valid_until, priority, state, states, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'Pending', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      insert: db.prepare<{
+        id: string;
+        source: WebhookSource;
+        text: string;
+        dataPort: number | null;
+        simNumber: number | null;
+        withDeliveryReport: number;
+        validUntil: number | null;
+        scheduleAt: number | null;
+        priority: number;
+        isEncrypted: number;
+        states: string;
+        createdAt: number;
+      }>(
+        `INSERT INTO messages (id, source, text, data_port, sim_number, with_delivery_report, valid_until, schedule_at,
+                               priority, is_encrypted, state, states, created_at, updated_at)
+         VALUES (:id, :source, :text, :dataPort, :simNumber, :withDeliveryReport, :validUntil, :scheduleAt,
+                 :priority, :isEncrypted, 'Pending', :states, :createdAt, :createdAt)
+         ON CONFLICT (id) DO NOTHING`,
       ),
       insertRecipient: db.prepare<[string, number, string]>(
         `INSERT INTO message_recipients (message_id, position, phone_number, state) VALUES (?, ?, ?, 'Pending')`,
@@ -177,18 +202,20 @@ export class MessageStore {
   /** False when a message with this id already exists. */
   insert(message: Omit<StoredMessage, 'state' | 'states' | 'recipients'> & { phoneNumbers: string[] }): boolean {
     return this.db.transaction(() => {
-      const inserted = this.statements.insert.run(
-        message.id,
-        message.source,
-        message.text,
-        message.simNumber,
-        message.withDeliveryReport ? 1 : 0,
-        message.validUntil,
-        message.priority,
-        JSON.stringify({ Pending: message.createdAt }),
-        message.createdAt,
-        message.createdAt,
-      ).changes;
+      const inserted = this.statements.insert.run({
+        id: message.id,
+        source: message.source,
+        text: message.text,
+        dataPort: message.dataPort,
+        simNumber: message.simNumber,
+        withDeliveryReport: message.withDeliveryReport ? 1 : 0,
+        validUntil: message.validUntil,
+        scheduleAt: message.scheduleAt,
+        priority: message.priority,
+        isEncrypted: message.isEncrypted ? 1 : 0,
+        states: JSON.stringify({ Pending: message.createdAt }),
+        createdAt: message.createdAt,
+      }).changes;
       if (inserted === 0) return false;
       message.phoneNumbers.forEach((phone, position) =>
         this.statements.insertRecipient.run(message.id, position, phone),
@@ -206,6 +233,7 @@ export class MessageStore {
     return {
       ...row,
       withDeliveryReport: row.withDeliveryReport === 1,
+      isEncrypted: row.isEncrypted === 1,
       states: JSON.parse(row.states),
       recipients: this.statements.recipients.all(row.id),
     };

@@ -5,10 +5,10 @@ import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
 import { toMessageState } from './service.ts';
 import { requireTimeRange } from '../../shared/iso-dates.ts';
-import { IdParams, MessageListQuery } from '../../shared/route-schemas.ts';
+import { IdParams, MessageListQuery, SendQuery } from '../../shared/route-schemas.ts';
 
-const SendQuery = Type.Object({
-  skipPhoneValidation: Type.Optional(Type.Boolean()),
+const ServerSendQuery = Type.Object({
+  ...SendQuery.properties,
   deviceActiveWithin: Type.Optional(
     Type.Integer({
       minimum: 0,
@@ -39,9 +39,9 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
           tags,
           summary: 'Send an SMS through one of your devices',
           operationId: `sendMessage${alias}`,
-          querystring: SendQuery,
+          querystring: ServerSendQuery,
           body: SendMessageSchema,
-          response: { 202: MessageStateSchema, 400: ErrorBodySchema },
+          response: { 202: MessageStateSchema, 400: ErrorBodySchema, 409: ErrorBodySchema },
         },
       },
       async (request, reply) => {

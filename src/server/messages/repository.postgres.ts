@@ -23,11 +23,14 @@ interface MessageRow {
   id: string;
   device_id: string;
   text: string;
+  data_port: number | null;
   sim_number: number | null;
   with_delivery_report: boolean;
   is_encrypted: boolean;
   priority: number;
   valid_until: number | null;
+  schedule_at: number | null;
+  is_hashed: boolean;
   state: string;
   created_at: number;
   updated_at: number;
@@ -117,11 +120,14 @@ const toMessage = (row: MessageRow): MessageRecord => ({
   id: row.id,
   deviceId: row.device_id,
   text: row.text,
+  dataPort: row.data_port,
   simNumber: row.sim_number,
   withDeliveryReport: row.with_delivery_report,
   isEncrypted: row.is_encrypted,
   priority: row.priority,
   validUntil: row.valid_until,
+  scheduleAt: row.schedule_at,
+  isHashed: row.is_hashed,
   state: row.state as ProcessState,
   createdAt: row.created_at,
   updatedAt: row.updated_at,

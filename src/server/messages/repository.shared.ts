@@ -7,18 +7,20 @@ type Flag = boolean | 0 | 1;
 
 /** The columns of `messages` each store reads (each adds the recipients and state times its own way). */
 export const MESSAGE_COLUMNS =
-  'm.user_id, m.id, m.device_id, m.text, m.sim_number, m.with_delivery_report, m.is_encrypted, m.priority, m.valid_until, m.state, m.created_at, m.updated_at';
+  'm.user_id, m.id, m.device_id, m.text, m.data_port, m.sim_number, m.with_delivery_report, m.is_encrypted, m.priority, m.valid_until, m.schedule_at, m.is_hashed, m.state, m.created_at, m.updated_at';
 
 export interface MessageInsert {
   userId: string;
   id: string;
   deviceId: string;
   text: string;
+  dataPort: number | null;
   simNumber: number | null;
   withDeliveryReport: Flag;
   isEncrypted: Flag;
   priority: number;
   validUntil: number | null;
+  scheduleAt: number | null;
   state: ProcessState;
   stateRank: number;
   createdAt: number;
@@ -31,11 +33,13 @@ export const messageInsert = (m: MessageRecord, flag: (value: boolean) => Flag):
   id: m.id,
   deviceId: m.deviceId,
   text: m.text,
+  dataPort: m.dataPort,
   simNumber: m.simNumber,
   withDeliveryReport: flag(m.withDeliveryReport),
   isEncrypted: flag(m.isEncrypted),
   priority: m.priority,
   validUntil: m.validUntil,
+  scheduleAt: m.scheduleAt,
   state: m.state,
   stateRank: STATE_RANK[m.state],
   createdAt: m.createdAt,
@@ -49,10 +53,10 @@ export const messageInsert = (m: MessageRecord, flag: (value: boolean) => Flag):
 export const MESSAGES_SQL = {
   insertMessage: sql<MessageInsert>(
     'messages.insert',
-    `INSERT INTO messages (user_id, id, device_id, text, sim_number, with_delivery_report, is_encrypted,
-                           priority, valid_until, state, state_rank, created_at, updated_at)
-     VALUES (:userId, :id, :deviceId, :text, :simNumber, :withDeliveryReport, :isEncrypted,
-             :priority, :validUntil, :state, :stateRank, :createdAt, :updatedAt)
+    `INSERT INTO messages (user_id, id, device_id, text, data_port, sim_number, with_delivery_report, is_encrypted,
+                           priority, valid_until, schedule_at, state, state_rank, created_at, updated_at)
+     VALUES (:userId, :id, :deviceId, :text, :dataPort, :simNumber, :withDeliveryReport, :isEncrypted,
+             :priority, :validUntil, :scheduleAt, :state, :stateRank, :createdAt, :updatedAt)
      ON CONFLICT (user_id, id) DO NOTHING`,
   ),
   // The rank guard: a report never moves a message backwards.

@@ -16,11 +16,14 @@ interface MessageRow {
   id: string;
   device_id: string;
   text: string;
+  data_port: number | null;
   sim_number: number | null;
   with_delivery_report: number;
   is_encrypted: number;
   priority: number;
   valid_until: number | null;
+  schedule_at: number | null;
+  is_hashed: number;
   state: string;
   created_at: number;
   updated_at: number;
@@ -92,11 +95,14 @@ export class SqliteMessagesRepository implements MessagesRepository {
       id: row.id,
       deviceId: row.device_id,
       text: row.text,
+      dataPort: row.data_port,
       simNumber: row.sim_number,
       withDeliveryReport: row.with_delivery_report === 1,
       isEncrypted: row.is_encrypted === 1,
       priority: row.priority,
       validUntil: row.valid_until,
+      scheduleAt: row.schedule_at,
+      isHashed: row.is_hashed === 1,
       state: row.state as ProcessState,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

@@ -11,13 +11,20 @@ export interface MessageRecord {
   userId: string;
   id: string;
   deviceId: string;
+  /** the text, or a data SMS's bytes in base64 (then dataPort is set); its hash once isHashed */
   text: string;
+  /** the destination port of a data SMS; null for a text */
+  dataPort: number | null;
   simNumber: number | null;
   withDeliveryReport: boolean;
   isEncrypted: boolean;
   priority: number;
   /** Unix ms after which the device must not send it any more; null = no limit */
   validUntil: number | null;
+  /** Unix ms before which the device holds the message; null = at once */
+  scheduleAt: number | null;
+  /** the content and recipients were replaced by their hashes once the message was final */
+  isHashed: boolean;
   state: ProcessState;
   createdAt: number;
   updatedAt: number;

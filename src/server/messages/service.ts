@@ -1,7 +1,5 @@
 import {
   DUPLICATE_MESSAGE_ID,
-  duplicatePhoneNumbers,
-  messageText,
   PROCESS_STATES,
   PULL_LIMIT,
   type PullOrder,
@@ -19,6 +17,7 @@ import type { PushHub } from '../push/hub.ts';
 import type { MessageFilter, MessagePage, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
 import { InvalidInputError, NotFoundError, ConflictError } from '../../shared/errors.ts';
 import { requireIsoDateTime } from '../../shared/iso-dates.ts';
+import { contentOfStored, parseSendRequest, storedContent } from '../../shared/send-request.ts';
 
 /** One item of `PATCH /mobile/v1/message`, as the device sends it. */
 export type StateReportRequest = MessageReport;
@@ -39,7 +38,7 @@ export function toMessageState(m: MessageRecord, options: { includeContent?: boo
     id: m.id,
     deviceId: m.deviceId,
     state: m.state,
-    isHashed: false,
+    isHashed: m.isHashed,
     isEncrypted: m.isEncrypted,
     recipients: m.recipients.map((r) => ({
       phoneNumber: r.phoneNumber,
@@ -47,28 +46,28 @@ export function toMessageState(m: MessageRecord, options: { includeContent?: boo
       ...(r.error ? { error: r.error } : {}),
     })),
     states,
-    ...(options.includeContent ? { textMessage: { text: m.text } } : {}),
+    ...(options.includeContent && !m.isHashed ? contentOfStored(m) : {}),
   };
 }
 
 export function toMobileMessage(m: MessageRecord): MobileMessage {
+  const content = contentOfStored(m);
   return {
     id: m.id,
-    message: m.text,
-    textMessage: { text: m.text },
+    // the deprecated field, for phones that read only it (a data SMS has no text)
+    ...('textMessage' in content ? { message: content.textMessage.text } : {}),
+    ...content,
     phoneNumbers: m.recipients.map((r) => r.phoneNumber),
     simNumber: m.simNumber,
     withDeliveryReport: m.withDeliveryReport,
     isEncrypted: m.isEncrypted,
     priority: m.priority,
     validUntil: validUntilOf(m),
+    scheduleAt: m.scheduleAt === null ? null : iso(m.scheduleAt),
     state: m.state,
     createdAt: iso(m.createdAt),
   };
 }
-
-/** Loose on purpose: digits with the usual separators and an optional leading +. */
-const PHONE_NUMBER = /^\+?[0-9]{3,20}$/;
 
 export class MessagesService {
   constructor(
@@ -84,43 +83,25 @@ export class MessagesService {
     request: SendMessage,
     options: { skipPhoneValidation?: boolean; deviceActiveWithin?: number } = {},
   ): Promise<MessageRecord> {
-    const text = messageText(request);
-    if ('error' in text) throw new InvalidInputError(text.error);
-    const duplicate = duplicatePhoneNumbers(request.phoneNumbers);
-    if (duplicate) throw new InvalidInputError(duplicate);
-    if (!options.skipPhoneValidation) {
-      request.phoneNumbers.forEach((number, i) => {
-        if (!PHONE_NUMBER.test(number.replace(/[\s().-]/g, ''))) {
-          throw new InvalidInputError(
-            `phoneNumbers[${i}] "${number}" is not a phone number (digits, optionally a leading +); pass ?skipPhoneValidation=true to send it as is`,
-          );
-        }
-      });
-    }
-    if (request.ttl != null && request.validUntil != null)
-      throw new InvalidInputError('give ttl or validUntil, not both');
     const now = this.clock.now();
-    let validUntil: number | null = null;
-    if (request.validUntil != null) {
-      validUntil = requireIsoDateTime(request.validUntil, 'validUntil');
-    } else if (request.ttl != null) {
-      validUntil = now + request.ttl * 1000;
-    }
-    const device = await this.devices.pickForMessage(userId, request.deviceId, options.deviceActiveWithin);
+    const parsed = parseSendRequest(request, { skipPhoneValidation: options.skipPhoneValidation, now });
+    const device = await this.devices.pickForMessage(userId, parsed.deviceId ?? undefined, options.deviceActiveWithin);
     const message: MessageRecord = {
       userId,
-      id: request.id ?? newId(),
+      id: parsed.id ?? newId(),
       deviceId: device.id,
-      text: text.text,
-      simNumber: request.simNumber ?? null,
-      withDeliveryReport: request.withDeliveryReport ?? true,
-      isEncrypted: request.isEncrypted ?? false,
-      priority: request.priority ?? 0,
-      validUntil,
+      ...storedContent(parsed.content),
+      simNumber: parsed.simNumber,
+      withDeliveryReport: parsed.withDeliveryReport,
+      isEncrypted: parsed.isEncrypted,
+      priority: parsed.priority,
+      validUntil: parsed.validUntil,
+      scheduleAt: parsed.scheduleAt,
+      isHashed: false,
       state: 'Pending',
       createdAt: now,
       updatedAt: now,
-      recipients: request.phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Pending', error: null })),
+      recipients: parsed.phoneNumbers.map((phoneNumber) => ({ phoneNumber, state: 'Pending', error: null })),
       states: { Pending: now },
     };
     if ((await this.repo.insertMessage(message)) === 'duplicate-id') {
