@@ -81,8 +81,8 @@ export function dashboardRoutes(app: App, ctx: DeviceContext, streams: Set<Serve
     async (request) => {
       const range = request.query.range ?? 'hour';
       const window = statsWindowFor(range, ctx.clock.now());
-      const queue = ctx.outbox.countByState();
-      const depth = queue.pending + queue.sending;
+      // waiting or in flight: both are pending rows, counted over their partial index
+      const depth = ctx.outbox.queueCounts().queued;
       return assembleStats(range, window, { ...stats.read(window), queueNow: depth, queueDepth: depth });
     },
   );

@@ -230,6 +230,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE messages ADD COLUMN schedule_at INTEGER;
   ALTER TABLE messages ADD COLUMN is_encrypted INTEGER NOT NULL DEFAULT 0;
   `,
+  // 10: the Overview's messages chart reads the messages that changed in its window (GET /stats)
+  `
+  CREATE INDEX messages_by_updated ON messages (updated_at);
+  `,
 ];
 
 /** Open (or create) the device database at the current schema. */

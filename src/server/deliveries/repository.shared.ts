@@ -125,7 +125,9 @@ type StatsParams = { userId: string; since: number; until: number; bucketMs: num
 
 /**
  * The Overview's aggregates over what the user's devices reported, in one-minute buckets; the same
- * text on both stores. Message states live beside the deliveries because the Overview reads them
+ * text on both stores. Attempts are read by the time they started (an index) and their delivery
+ * looked up; SQLite takes a CROSS JOIN's order as written, so it does not walk every delivery of the
+ * user first. Message states live beside the deliveries because the Overview reads them
  * together; the message_states table is the messages domain's.
  */
 export const STATS_SQL = {
@@ -133,8 +135,9 @@ export const STATS_SQL = {
     'stats.attempts',
     `WITH in_window AS (
        SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms, a.outcome
-         FROM device_attempts a JOIN device_deliveries d ON d.device_id = a.device_id AND d.id = a.delivery_id
-        WHERE d.user_id = :userId AND a.started_at >= :since AND a.started_at <= :until
+         FROM device_attempts a CROSS JOIN device_deliveries d
+        WHERE d.device_id = a.device_id AND d.id = a.delivery_id AND d.user_id = :userId
+          AND a.started_at >= :since AND a.started_at <= :until
      ), ranked AS (
        SELECT bucket, duration_ms, outcome,
               ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ms) AS nth,
@@ -177,8 +180,9 @@ export const STATS_SQL = {
        SELECT d.webhook_id, d.url, a.started_at, COALESCE(a.error, 'HTTP ' || a.status) AS error,
               ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY a.started_at DESC, a.number DESC) AS recency,
               COUNT(*) OVER (PARTITION BY d.webhook_id) AS failures
-         FROM device_attempts a JOIN device_deliveries d ON d.device_id = a.device_id AND d.id = a.delivery_id
-        WHERE d.user_id = :userId AND a.started_at >= :since AND a.started_at <= :until AND a.outcome <> 'succeeded'
+         FROM device_attempts a CROSS JOIN device_deliveries d
+        WHERE d.device_id = a.device_id AND d.id = a.delivery_id AND d.user_id = :userId
+          AND a.started_at >= :since AND a.started_at <= :until AND a.outcome <> 'succeeded'
      )
      SELECT webhook_id, url, failures, started_at AS last_failed_at, error AS last_error
        FROM failing WHERE recency = 1
