@@ -4,6 +4,7 @@ import { TestReceiver, type ReceivedRequest } from '../helpers/receiver.ts';
 import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { verifyWebhook } from '../../src/receiver/index.ts';
+import { createTestDatabase, type TestDatabase } from '../postgres/helpers.ts';
 
 const REPLAYED = ['sms:received', 'sms:data-received', 'mms:received', 'mms:downloaded'];
 const BATCHES = ['sms:batch:received', 'sms:batch:data-received', 'mms:batch:received', 'mms:batch:downloaded'];
@@ -208,107 +209,112 @@ describe('inbox refresh on the device alone', () => {
   });
 });
 
-describe('inbox refresh through the server (SQLite)', () => {
-  let server: RunningServer;
-  let serverDir: ReturnType<typeof tempDir>;
-  let device: Device;
-  let receiver: TestReceiver;
-  let auth: string;
-  const window = { since: '2000-01-01T00:00:00Z', until: '2100-01-01T00:00:00Z' };
-  const thirdParty = (path: string, body: unknown) =>
-    fetch(`${server.thirdPartyUrl}${path}`, {
-      method: 'POST',
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
+for (const store of ['sqlite', 'postgres'] as const)
+  describe(`inbox refresh through the server (${store})`, () => {
+    let server: RunningServer;
+    let serverDir: ReturnType<typeof tempDir>;
+    let database: TestDatabase | undefined;
+    let device: Device;
+    let receiver: TestReceiver;
+    let auth: string;
+    const window = { since: '2000-01-01T00:00:00Z', until: '2100-01-01T00:00:00Z' };
+    const thirdParty = (path: string, body: unknown) =>
+      fetch(`${server.thirdPartyUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
 
-  before(async () => {
-    serverDir = tempDir();
-    server = await createServer({ dataDir: serverDir.path, port: 0, keepAliveMs: 500 });
-    receiver = await new TestReceiver().start();
-    device = await startTestDevice({
-      link: {
-        serverUrl: server.url,
-        privateToken: server.privateToken,
-        reconnect: { minDelayMs: 300, maxDelayMs: 1000 },
-        log: () => {},
-      },
+    before(async () => {
+      serverDir = tempDir();
+      if (store === 'postgres') database = await createTestDatabase();
+      server = await createServer({ dataDir: serverDir.path, db: database?.url, port: 0, keepAliveMs: 500 });
+      receiver = await new TestReceiver().start();
+      device = await startTestDevice({
+        link: {
+          serverUrl: server.url,
+          privateToken: server.privateToken,
+          reconnect: { minDelayMs: 300, maxDelayMs: 1000 },
+          log: () => {},
+        },
+      });
+      auth =
+        'Basic ' +
+        Buffer.from(`${device.link!.registration.login}:${device.link!.createdPassword!}`).toString('base64');
+      for (const event of ['sms:received', 'sms:batch:received']) {
+        const reply = await thirdParty('/webhooks', { url: `${receiver.url}/cloud`, event });
+        assert.equal(reply.status, 201);
+      }
+      await eventually(() => device.context.webhooks.list('Cloud').length === 2, 'the Cloud webhooks on the device');
+      for (const text of ['alpha', 'beta'])
+        await device.api.call('POST', '/sim/v1/incoming', { from: '+15550007777', text });
+      await receiver.waitFor(2);
+      receiver.requests.length = 0;
     });
-    auth =
-      'Basic ' + Buffer.from(`${device.link!.registration.login}:${device.link!.createdPassword!}`).toString('base64');
-    for (const event of ['sms:received', 'sms:batch:received']) {
-      const reply = await thirdParty('/webhooks', { url: `${receiver.url}/cloud`, event });
-      assert.equal(reply.status, 201);
-    }
-    await eventually(() => device.context.webhooks.list('Cloud').length === 2, 'the Cloud webhooks on the device');
-    for (const text of ['alpha', 'beta'])
-      await device.api.call('POST', '/sim/v1/incoming', { from: '+15550007777', text });
-    await receiver.waitFor(2);
-    receiver.requests.length = 0;
-  });
-  after(async () => {
-    await device.cleanup();
-    await server.close();
-    await receiver.stop();
-    serverDir.remove();
-  });
-
-  test('202 with a JSON body; the device replays in each mode, signed, with its server id', async () => {
-    const cloudId = device.link!.registration.id;
-    const disabled = await thirdParty('/inbox/refresh', { ...window, deviceId: cloudId });
-    assert.equal(disabled.status, 202);
-    assert.deepEqual(disabled.body, {
-      since: '2000-01-01T00:00:00.000Z',
-      until: '2100-01-01T00:00:00.000Z',
-      messageTypes: ['SMS'],
-      webhookDelivery: 'Disabled',
-      deviceIds: [cloudId],
+    after(async () => {
+      await device.cleanup();
+      await server.close();
+      await receiver.stop();
+      await database?.drop();
+      serverDir.remove();
     });
 
-    const batch = await thirdParty('/inbox/refresh', { ...window, webhookDelivery: 'Batch' });
-    assert.equal(batch.status, 202);
-    assert.deepEqual(batch.body.deviceIds, [cloudId], 'every device of the user when none is named');
-    await receiver.waitFor(1);
-    const [envelope] = verified(device, receiver.requests);
-    assert.equal(envelope.event, 'sms:batch:received');
-    assert.equal((envelope as unknown as { deviceId: string }).deviceId, cloudId);
-    assert.deepEqual(
-      envelope.payload.messages.map((m: { message: string }) => m.message),
-      ['alpha', 'beta'],
-    );
-    await quiet(receiver, 1);
-    receiver.requests.length = 0;
+    test('202 with a JSON body; the device replays in each mode, signed, with its server id', async () => {
+      const cloudId = device.link!.registration.id;
+      const disabled = await thirdParty('/inbox/refresh', { ...window, deviceId: cloudId });
+      assert.equal(disabled.status, 202);
+      assert.deepEqual(disabled.body, {
+        since: '2000-01-01T00:00:00.000Z',
+        until: '2100-01-01T00:00:00.000Z',
+        messageTypes: ['SMS'],
+        webhookDelivery: 'Disabled',
+        deviceIds: [cloudId],
+      });
 
-    const individual = await thirdParty('/inbox/refresh', { ...window, triggerWebhooks: true });
-    assert.equal(individual.body.webhookDelivery, 'Individual', 'the legacy flag');
-    await receiver.waitFor(2);
-    assert.deepEqual(
-      verified(device, receiver.requests).map((e) => [e.event, e.payload.message]),
-      [
-        ['sms:received', 'alpha'],
-        ['sms:received', 'beta'],
-      ],
-    );
-    await quiet(receiver, 2);
-    receiver.requests.length = 0;
+      const batch = await thirdParty('/inbox/refresh', { ...window, webhookDelivery: 'Batch' });
+      assert.equal(batch.status, 202);
+      assert.deepEqual(batch.body.deviceIds, [cloudId], 'every device of the user when none is named');
+      await receiver.waitFor(1);
+      const [envelope] = verified(device, receiver.requests);
+      assert.equal(envelope.event, 'sms:batch:received');
+      assert.equal((envelope as unknown as { deviceId: string }).deviceId, cloudId);
+      assert.deepEqual(
+        envelope.payload.messages.map((m: { message: string }) => m.message),
+        ['alpha', 'beta'],
+      );
+      await quiet(receiver, 1);
+      receiver.requests.length = 0;
 
-    const legacy = await thirdParty('/messages/inbox/export', { ...window, deviceId: cloudId });
-    assert.equal(legacy.status, 202);
-    assert.equal(legacy.headers.get('deprecation'), 'true');
-    await receiver.waitFor(2);
-    receiver.requests.length = 0;
+      const individual = await thirdParty('/inbox/refresh', { ...window, triggerWebhooks: true });
+      assert.equal(individual.body.webhookDelivery, 'Individual', 'the legacy flag');
+      await receiver.waitFor(2);
+      assert.deepEqual(
+        verified(device, receiver.requests).map((e) => [e.event, e.payload.message]),
+        [
+          ['sms:received', 'alpha'],
+          ['sms:received', 'beta'],
+        ],
+      );
+      await quiet(receiver, 2);
+      receiver.requests.length = 0;
+
+      const legacy = await thirdParty('/messages/inbox/export', { ...window, deviceId: cloudId });
+      assert.equal(legacy.status, 202);
+      assert.equal(legacy.headers.get('deprecation'), 'true');
+      await receiver.waitFor(2);
+      receiver.requests.length = 0;
+    });
+
+    test('bad input is 400 with a message, an unknown device too', async () => {
+      for (const body of [
+        { ...window, deviceId: 'not-a-device-of-yours' },
+        { since: window.until, until: window.since },
+        { ...window, webhookDelivery: 'Later' },
+        { until: window.until },
+      ]) {
+        const reply = await thirdParty('/inbox/refresh', body);
+        assert.equal(reply.status, 400, JSON.stringify(body));
+        assert.equal(typeof reply.body.message, 'string');
+      }
+    });
   });
-
-  test('bad input is 400 with a message, an unknown device too', async () => {
-    for (const body of [
-      { ...window, deviceId: 'not-a-device-of-yours' },
-      { since: window.until, until: window.since },
-      { ...window, webhookDelivery: 'Later' },
-      { until: window.until },
-    ]) {
-      const reply = await thirdParty('/inbox/refresh', body);
-      assert.equal(reply.status, 400, JSON.stringify(body));
-      assert.equal(typeof reply.body.message, 'string');
-    }
-  });
-});
