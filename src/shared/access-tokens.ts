@@ -97,6 +97,21 @@ export interface TokenHolder {
   id: string;
   familyId: string;
   kind: TokenKind;
+  /** when the token expires (ms since the epoch) */
+  expiresAt: number;
+}
+
+/** The expiry of the token each request was authenticated with (none: Basic auth, a device token). */
+const requestTokenExpiry = new WeakMap<object, number>();
+
+/** Note that `request` was authenticated with a token that expires at `expiresAt`: what it opens ends then. */
+export function noteTokenExpiry(request: object, expiresAt: number): void {
+  requestTokenExpiry.set(request, expiresAt);
+}
+
+/** When the token the request was authenticated with expires; undefined for credentials that do not. */
+export function tokenExpiryOf(request: object): number | undefined {
+  return requestTokenExpiry.get(request);
 }
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -200,6 +215,7 @@ export class AccessTokens {
       id: claims.jti!,
       familyId: stored.familyId,
       kind: stored.kind,
+      expiresAt: claims.exp! * 1000,
     };
   }
 

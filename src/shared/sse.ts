@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from './clock.ts';
 import { NOSNIFF } from './http.ts';
+import { tokenExpiryOf } from './access-tokens.ts';
 
 /**
  * The documented 200 of a Server-Sent Events route: a `text/event-stream` that stays open. The
@@ -37,7 +38,8 @@ export interface EventStreamOptions {
  * Answer a request with a Server-Sent Events stream. The headers go at once, with a first comment
  * so that they pass proxies now rather than at the first event. HEAD gets the headers and an end,
  * since a stream's writes send nothing for HEAD, not even the headers: then it returns undefined,
- * and nothing is held open.
+ * and nothing is held open. A stream opened with an access token ends when that token expires: the
+ * reader reconnects with a fresh one (an expired one gets 401).
  */
 export function openEventStream(
   request: FastifyRequest,
@@ -68,11 +70,15 @@ export function openEventStream(
     timer = clock.setTimeout(keepAlive, options.keepAliveMs);
   };
   timer = clock.setTimeout(keepAlive, options.keepAliveMs);
+  const expiresAt = tokenExpiryOf(request);
+  const expiry =
+    expiresAt === undefined ? undefined : clock.setTimeout(() => void res.end(), Math.max(0, expiresAt - clock.now()));
   let closed = false;
   const cleanup = () => {
     if (closed) return;
     closed = true;
     clock.clearTimeout(timer);
+    if (expiry !== undefined) clock.clearTimeout(expiry);
     options.onClose();
   };
   res.on('close', cleanup);

@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestDevice, tempDir } from '../helpers/device.ts';
 import { systemClock } from '../../src/shared/clock.ts';
+import { openStream } from '../helpers/sse.ts';
 
 let skewMs = 0;
 const clock = { ...systemClock, now: () => Date.now() + skewMs };
@@ -46,6 +47,32 @@ test('Local API: a token works within its scopes; all:any everywhere; 403 with a
   // a request for no route: a valid token gets the 404, not a 403
   assert.equal((await device.api.call('GET', '/no/such/route', undefined, all)).status, 404);
   assert.equal((await device.api.call('GET', '/no/such/route', undefined, withToken('nope'))).status, 401);
+});
+
+test('Local API: a stream opened with an access token ends when the token expires; one opened with the password stays', async () => {
+  const issued = await issue(['deliveries:read'], 2);
+  const byToken = await openStream(`${device.url}/events/stream`, `Bearer ${issued.access_token}`);
+  const byPassword = await openStream(`${device.url}/events/stream`, device.api.authorization);
+  try {
+    const open = await Promise.race([
+      byToken.ended.then(() => false),
+      new Promise((r) => setTimeout(() => r(true), 500)),
+    ]);
+    assert.equal(open, true, 'open before the expiry');
+    const ended = await Promise.race([
+      byToken.ended.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 4000)),
+    ]);
+    assert.equal(ended, true, 'the stream ended at the expiry');
+    const stays = await Promise.race([
+      byPassword.ended.then(() => false),
+      new Promise((r) => setTimeout(() => r(true), 200)),
+    ]);
+    assert.equal(stays, true, 'a password has no expiry');
+  } finally {
+    byToken.close();
+    byPassword.close();
+  }
 });
 
 test('Local API: expired, revoked and replayed tokens get 401', async () => {

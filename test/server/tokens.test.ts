@@ -314,6 +314,35 @@ test('streams end when what opened them stops counting: a revoked token, a chang
   assert.equal(await settled(devicePush), true, 'the deleted device’s push stream ended');
 });
 
+test('a stream opened with an access token ends when the token expires; one opened with a password stays', async () => {
+  const { login, password } = await newDevice(server);
+  const auth = basic(login, password);
+  const issued = await issue(auth, ['deliveries:read'], 2); // JWT times are whole seconds: 1–2 s from now
+  const byToken = await openStream(url('/events/stream'), bearer(issued.access_token));
+  const byPassword = await openStream(url('/events/stream'), auth);
+  const started = Date.now();
+  const endedAt = byToken.ended.then(() => Date.now());
+  try {
+    const open = await Promise.race([
+      byToken.ended.then(() => false),
+      new Promise((r) => setTimeout(() => r(true), 500)),
+    ]);
+    assert.equal(open, true, 'open before the expiry');
+    const ended = await Promise.race([endedAt, new Promise<number>((r) => setTimeout(() => r(-1), 4000))]);
+    assert.notEqual(ended, -1, 'the stream ended at the expiry');
+    assert.ok(ended - started <= Date.parse(issued.expires_at) - started + 1000, 'at the expiry, not much later');
+    const stays = await Promise.race([
+      byPassword.ended.then(() => false),
+      new Promise((r) => setTimeout(() => r(true), 200)),
+    ]);
+    assert.equal(stays, true, 'a password has no expiry');
+    assert.equal((await call(url('/events/stream'), 'GET', { auth: bearer(issued.access_token) })).status, 401);
+  } finally {
+    byToken.close();
+    byPassword.close();
+  }
+});
+
 test('a device rotates its token: the new one works, the old one and its stream stop at once', async () => {
   const { registration } = await newDevice(server);
   const push = await openStream(`${server.mobileUrl}/events`, bearer(registration.token));

@@ -5,7 +5,7 @@ import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../sh
 import { parseBasicAuth, safeEqual, unauthorized } from '../../shared/http.ts';
 import { randomSecret } from '../../shared/ids.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../../shared/login-throttle.ts';
-import { AccessTokens, newTokenSecret, type TokenStore } from '../../shared/access-tokens.ts';
+import { AccessTokens, newTokenSecret, noteTokenExpiry, type TokenStore } from '../../shared/access-tokens.ts';
 import { presentedToken } from '../../shared/token-routes.ts';
 import { checkScopes } from '../../shared/scopes.ts';
 import { UnauthorizedError } from '../../shared/errors.ts';
@@ -69,6 +69,7 @@ export class LocalCredentials {
         throw new UnauthorizedError('the access token is expired, revoked or not this device’s; ask POST /auth/token');
       }
       if (options.scoped) checkScopes(request, holder.scopes);
+      noteTokenExpiry(request, holder.expiresAt);
       return;
     }
     const given = parseBasicAuth(request);

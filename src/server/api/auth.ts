@@ -4,7 +4,7 @@ import type { ServerContext } from '../context.ts';
 import type { AuthenticatedUser } from '../users/service.ts';
 import type { DeviceRecord } from '../devices/repository.ts';
 import { UnauthorizedError } from '../../shared/errors.ts';
-import type { TokenHolder } from '../../shared/access-tokens.ts';
+import { noteTokenExpiry, type TokenHolder } from '../../shared/access-tokens.ts';
 import { checkScopes } from '../../shared/scopes.ts';
 import { presentedToken } from '../../shared/token-routes.ts';
 
@@ -45,6 +45,7 @@ async function authenticateToken(ctx: ServerContext, request: FastifyRequest, to
   checkScopes(request, holder.scopes);
   users.set(request, { id: holder.subject });
   tokens.set(request, holder);
+  noteTokenExpiry(request, holder.expiresAt);
 }
 
 /** The device a mobile request was authenticated as (set by requireDevice). */
