@@ -274,7 +274,10 @@ export class SmsService {
       messageId: message.id,
       position,
       phoneNumber,
-      text: message.text,
+      content:
+        message.dataPort === null
+          ? { text: message.text }
+          : { data: Buffer.from(message.text, 'base64'), port: message.dataPort },
       simNumber: message.simNumber,
       withDeliveryReport: message.withDeliveryReport,
     };
@@ -305,7 +308,7 @@ export class SmsService {
         const reason = 'reason' in outcome ? outcome.reason : null;
         if (!messages.advanceRecipient(id, position, outcome.state, reason, now)) return;
         if (outcome.state === 'Sent')
-          events.record('sms:sent', { ...common, partsCount: countSmsParts(message.text).parts, sentAt: at });
+          events.record('sms:sent', { ...common, partsCount: partsCount(message), sentAt: at });
         else if (outcome.state === 'Delivered') events.record('sms:delivered', { ...common, deliveredAt: at });
         else if ('reason' in outcome) events.record('sms:failed', { ...common, failedAt: at, reason: outcome.reason });
       })();
@@ -321,3 +324,7 @@ export class SmsService {
     for (const listener of this.stateListeners) listener(id);
   }
 }
+
+/** How many SMS a message takes on the air: a text as a phone segments it, a data SMS always one. */
+const partsCount = (message: StoredMessage): number =>
+  message.dataPort === null ? countSmsParts(message.text).parts : 1;

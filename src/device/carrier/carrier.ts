@@ -8,7 +8,8 @@ export interface OutgoingSms {
   /** the recipient's index in the message, so reports can name it unambiguously */
   position: number;
   phoneNumber: string;
-  text: string;
+  /** a text, or the bytes of a data SMS and the port they go to */
+  content: { text: string } | { data: Buffer; port: number };
   simNumber: number | null;
   withDeliveryReport: boolean;
 }

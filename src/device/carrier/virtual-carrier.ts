@@ -89,6 +89,8 @@ export class VirtualCarrier implements SmsCarrier {
   private readonly reportHandlers: ((report: DeliveryReport) => void)[] = [];
   private incomingHandler: ((message: IncomingMessage) => ReceivedMessage) | undefined;
   private readonly timers = new Set<unknown>();
+  /** the SMS the network accepted, oldest first (the last 1000): what a test or the simulation can look at */
+  readonly sent: OutgoingSms[] = [];
 
   constructor(private readonly options: VirtualCarrierOptions) {
     const sims = options.sims ?? defaultSimCards(options.simCount ?? 1);
@@ -108,6 +110,8 @@ export class VirtualCarrier implements SmsCarrier {
       this.after(this.options.sendDelayMs ?? 20, () => {
         if (magic?.outcome === 'refused') return resolve({ sent: false, reason: magic.reason });
         resolve({ sent: true });
+        this.sent.push(sms);
+        if (this.sent.length > 1000) this.sent.shift();
         this.awaitReports([sms]);
       });
     });
