@@ -18,8 +18,9 @@ import { countSmsParts } from './carrier/sms-parts.ts';
 import { ConflictError } from '../shared/errors.ts';
 import { EXPEDITED_PRIORITY, limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
 
-type MessagesSettings = StoredSettings['messages'];
 import { contentOfStored, storedContent, type SendRequest } from '../shared/send-request.ts';
+
+type MessagesSettings = StoredSettings['messages'];
 
 /** The reason of a message that was not sent before its `validUntil` (the app's words). */
 export const TTL_EXPIRED = 'TTL expired';
@@ -158,7 +159,7 @@ export class SmsService {
 
   /**
    * The send queue: one message at a time, as the app's send worker does. It takes the next message
-   * (`processing_order`, higher `priority` first), waits while the work hours are closed, the send
+   * due (`scheduleAt` passed; `processing_order`, higher `priority` first), waits while the work hours are closed, the send
    * interval after the previous message runs or the rate limit is reached, then hands every
    * recipient to the carrier. Enqueueing, a settings change and `stop` wake it from a wait.
    */
@@ -169,9 +170,16 @@ export class SmsService {
       const { messages, clock, settings } = this.deps;
       while (!this.stopped) {
         const config = settings.get().messages;
-        this.failExpired(clock.now());
-        const next = messages.nextToSend(config.processing_order);
-        if (!next) return;
+        const now = clock.now();
+        this.failExpired(now);
+        const next = messages.nextToSend(config.processing_order, now);
+        if (!next) {
+          // nothing due: wait for the next scheduled message, if any (an expiry before it fails it then)
+          const scheduled = messages.nextScheduledAt(now);
+          if (scheduled === null) return;
+          await this.sleepUntil(Math.min(scheduled, messages.earliestPendingExpiry() ?? scheduled));
+          continue;
+        }
         const message = messages.get(next.id)!;
         // a message already handed to the carrier (before a restart) passed the gates then
         if (message.state === 'Pending') {

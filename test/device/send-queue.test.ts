@@ -345,3 +345,32 @@ test('ttl and validUntil: a message not sent by then fails with the reason, at t
     await t.cleanup();
   }
 });
+
+test('scheduleAt: a message is held until then, while the others go; then it is sent', async () => {
+  const t = await setUp();
+  try {
+    const { device, clock } = t;
+    const at = new Date(clock.now() + 2 * HOUR).toISOString();
+    const later = await send(device, 'later', { scheduleAt: at, priority: 50 });
+    const now = await send(device, 'now');
+    await untilSent(device, now);
+    assert.equal((await state(device, later)).state, 'Pending');
+    clock.advance(2 * HOUR - MINUTE);
+    await settle();
+    assert.equal((await state(device, later)).state, 'Pending');
+    clock.advance(MINUTE);
+    await untilSent(device, later);
+    const sentAt = Date.parse((await state(device, later)).states.Sent);
+    assert.ok(sentAt >= Date.parse(at), `sent at ${sentAt}, scheduled for ${at}`);
+
+    // One that expires before its time fails then.
+    const never = await send(device, 'never', {
+      scheduleAt: new Date(clock.now() + HOUR).toISOString(),
+      validUntil: new Date(clock.now() + MINUTE).toISOString(),
+    });
+    clock.advance(MINUTE);
+    await eventually(async () => (await state(device, never)).state === 'Failed', 'expired before its time');
+  } finally {
+    await t.cleanup();
+  }
+});

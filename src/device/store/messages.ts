@@ -108,14 +108,20 @@ export class MessageStore {
         `SELECT position, phone_number AS phoneNumber, state, error FROM message_recipients WHERE message_id = ? ORDER BY position`,
       ),
       // A message the carrier was handed (Processed) is finished first: it already passed the queue's
-      // gates. Then the highest priority; then the oldest (FIFO) or the newest (LIFO).
-      nextFifo: db.prepare<[], { id: string; seq: number }>(
-        `SELECT id, rowid AS seq FROM messages WHERE state IN ('Pending', 'Processed')
+      // gates. Then the highest priority; then the oldest (FIFO) or the newest (LIFO). A scheduled
+      // message waits for its time.
+      nextFifo: db.prepare<[number], { id: string; seq: number }>(
+        `SELECT id, rowid AS seq FROM messages
+          WHERE state IN ('Pending', 'Processed') AND (schedule_at IS NULL OR schedule_at <= ?)
           ORDER BY state = 'Processed' DESC, priority DESC, created_at ASC, rowid ASC LIMIT 1`,
       ),
-      nextLifo: db.prepare<[], { id: string; seq: number }>(
-        `SELECT id, rowid AS seq FROM messages WHERE state IN ('Pending', 'Processed')
+      nextLifo: db.prepare<[number], { id: string; seq: number }>(
+        `SELECT id, rowid AS seq FROM messages
+          WHERE state IN ('Pending', 'Processed') AND (schedule_at IS NULL OR schedule_at <= ?)
           ORDER BY state = 'Processed' DESC, priority DESC, created_at DESC, rowid DESC LIMIT 1`,
+      ),
+      nextScheduled: db.prepare<[number], { at: number | null }>(
+        `SELECT min(schedule_at) AS at FROM messages WHERE state = 'Pending' AND schedule_at > ?`,
       ),
       // what messages.limit_value counts: messages handed to the carrier in the period, but for failed ones
       countProcessedSince: db.prepare<[number], { n: number; last: number | null }>(
@@ -240,11 +246,16 @@ export class MessageStore {
   }
 
   /**
-   * The message the send queue takes next, with its row number (what `RoundRobin` SIM selection
+   * The message the send queue takes next (due at `now`), with its row number (what `RoundRobin` SIM selection
    * counts by), or undefined when nothing is waiting.
    */
-  nextToSend(order: ProcessingOrder): { id: string; seq: number } | undefined {
-    return (order === 'FIFO' ? this.statements.nextFifo : this.statements.nextLifo).get();
+  nextToSend(order: ProcessingOrder, now: number): { id: string; seq: number } | undefined {
+    return (order === 'FIFO' ? this.statements.nextFifo : this.statements.nextLifo).get(now);
+  }
+
+  /** When the soonest scheduled message that is not due yet is due, epoch ms. */
+  nextScheduledAt(now: number): number | null {
+    return this.statements.nextScheduled.get(now)!.at;
   }
 
   /** How many messages were handed to the carrier since `since` (failed ones aside), and when the last was. */
