@@ -101,6 +101,18 @@ test(
         ).status,
         202,
       );
+      const bytes = Buffer.from([0xca, 0xfe, 0x01]);
+      assert.equal(
+        (
+          await device('POST', '/sim/v1/incoming', {
+            type: 'DATA_SMS',
+            from: '+15558880000',
+            data: bytes.toString('base64'),
+            port: 5000,
+          })
+        ).status,
+        202,
+      );
       const received = () =>
         receiver.requests.filter((r) => r.path === '/in' && JSON.parse(r.rawBody).event === 'sms:received');
       await eventually(async () => received().length === 2, 'the two SMS delivered to /in', TIMEOUT, 100);
@@ -155,19 +167,19 @@ test(
       await open(devicePage, 'Inbox');
       const rows = devicePage.locator('[data-testid="inbox-message"]');
       await rows.first().waitFor({ timeout: TIMEOUT });
-      assert.equal(await devicePage.locator('[data-testid="inbox-count"]').innerText(), '4 messages received');
+      assert.equal(await devicePage.locator('[data-testid="inbox-count"]').innerText(), '5 messages received');
       assert.deepEqual((await devicePage.locator('[data-testid="inbox-type"]').allInnerTexts()).sort(), [
+        'DATA_SMS',
         'MMS',
         'MMS_DOWNLOADED',
         'SMS',
         'SMS',
       ]);
-      assert.deepEqual((await devicePage.locator('[data-testid="inbox-preview"]').allInnerTexts()).sort(), [
-        'first hello',
-        'holiday',
-        'holiday',
-        'second hello',
-      ]);
+      assert.deepEqual(
+        (await devicePage.locator('[data-testid="inbox-preview"]').allInnerTexts()).sort(),
+        ['first hello', 'holiday', 'holiday', 'second hello', bytes.toString('base64')].sort(),
+        'a data SMS shows its bytes in base64',
+      );
       const [download] = await Promise.all([
         devicePage.waitForEvent('download'),
         devicePage.locator('[data-testid="attachment"]', { hasText: 'beach.png' }).click(),
@@ -242,8 +254,12 @@ test(
         ['server', serverPage, `${thirdPartyUrl}/messages`],
       ] as const) {
         await open(page, 'Tokens');
-        await page.locator('input[name="scope"][value="messages:list"]').check();
-        await page.locator('button', { hasText: 'Create token' }).click();
+        // by keyboard: Space ticks the scope, Enter on the button creates the token
+        await page.locator('input[name="scope"][value="messages:list"]').focus();
+        await page.keyboard.press('Space');
+        assert.ok(await page.locator('input[name="scope"][value="messages:list"]').isChecked());
+        await page.locator('button', { hasText: 'Create token' }).focus();
+        await page.keyboard.press('Enter');
         const token = await page.locator('[data-testid="access-token"]').inputValue();
         assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, `${runtime}: a JWT is shown once`);
         assert.equal(await curlStatus(probe, token), 200, `${runtime}: the token works with curl`);
