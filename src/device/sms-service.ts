@@ -7,7 +7,6 @@ import type { Clock } from '../shared/clock.ts';
 import {
   DUPLICATE_MESSAGE_ID,
   type MessageState,
-  type ProcessState,
   type SimSelectionMode,
   type StoredSettings,
   type WebhookSource,
@@ -16,6 +15,7 @@ import { newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 import { countSmsParts } from './carrier/sms-parts.ts';
 import { ConflictError } from '../shared/errors.ts';
+import { decryptField, DecryptionError } from './encryption.ts';
 import { EXPEDITED_PRIORITY, limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
 
 import { contentOfStored, storedContent, type SendRequest } from '../shared/send-request.ts';
@@ -243,26 +243,63 @@ export class SmsService {
       })();
       this.notify(id);
     }
+    const unsent = (m: StoredMessage) => m.recipients.filter((r) => r.state === 'Processed' || r.state === 'Pending');
+    // an end-to-end encrypted message is decrypted here, just before it goes: only the carrier sees clear text
+    const text = await this.clearText(message);
+    if ('reason' in text) {
+      for (const recipient of unsent(messages.get(id)!)) this.advance(id, recipient.position, text);
+      return;
+    }
     let handedOver = false;
-    for (const recipient of messages.get(id)!.recipients) {
-      if (recipient.state !== 'Processed' && recipient.state !== 'Pending') continue;
+    for (const recipient of unsent(messages.get(id)!)) {
       const current = messages.get(id)!;
       if (current.validUntil !== null && clock.now() >= current.validUntil) {
         this.advance(id, recipient.position, { state: 'Failed', reason: TTL_EXPIRED });
         continue;
       }
+      const phoneNumber = await this.clearPhoneNumber(current, recipient.phoneNumber);
+      if (typeof phoneNumber !== 'string') {
+        this.advance(id, recipient.position, phoneNumber);
+        continue;
+      }
       handedOver = true;
-      const outcome = await carrier.send(this.toSms(current, recipient.position, recipient.phoneNumber));
+      const clear = { ...current, text: text.clear };
+      const outcome = await carrier.send(this.toSms(clear, recipient.position, phoneNumber));
       this.advance(
         id,
         recipient.position,
-        outcome.sent ? { state: 'Sent' } : { state: 'Failed', reason: outcome.reason },
+        outcome.sent ? { state: 'Sent', partsCount: partsCount(clear) } : { state: 'Failed', reason: outcome.reason },
       );
     }
     // as in the app, a message that never reached the carrier, or an expedited one that went
     // ahead, leaves no pause behind it
     if (handedOver && !this.expeditedFirst(message.priority)) this.pauseUntil = clock.now() + sendIntervalMs(config);
     if (handedOver) this.previousPriority = message.priority;
+  }
+
+  /** The message's text (or data), decrypted when it is end-to-end encrypted; or why it cannot be. */
+  private async clearText(message: StoredMessage): Promise<{ clear: string } | { state: 'Failed'; reason: string }> {
+    if (!message.isEncrypted) return { clear: message.text };
+    try {
+      return { clear: await decryptField(message.text, this.deps.settings.get().encryption.passphrase) };
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      return { state: 'Failed', reason: `cannot decrypt the message: ${error.message}` };
+    }
+  }
+
+  /** A recipient's number, decrypted when the message is end-to-end encrypted; or why it cannot be. */
+  private async clearPhoneNumber(
+    message: StoredMessage,
+    phoneNumber: string,
+  ): Promise<string | { state: 'Failed'; reason: string }> {
+    if (!message.isEncrypted) return phoneNumber;
+    try {
+      return await decryptField(phoneNumber, this.deps.settings.get().encryption.passphrase);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      return { state: 'Failed', reason: `cannot decrypt the phone number: ${error.message}` };
+    }
   }
 
   private expeditedFirst(priority: number): boolean {
@@ -295,7 +332,7 @@ export class SmsService {
   private advance(
     id: string,
     position: number,
-    outcome: { state: Extract<ProcessState, 'Sent' | 'Delivered'> } | { state: 'Failed'; reason: string },
+    outcome: { state: 'Sent'; partsCount: number } | { state: 'Delivered' } | { state: 'Failed'; reason: string },
   ): void {
     const { db, messages, events, clock, timeZone } = this.deps;
     const message = messages.get(id);
@@ -316,7 +353,7 @@ export class SmsService {
         const reason = 'reason' in outcome ? outcome.reason : null;
         if (!messages.advanceRecipient(id, position, outcome.state, reason, now)) return;
         if (outcome.state === 'Sent')
-          events.record('sms:sent', { ...common, partsCount: partsCount(message), sentAt: at });
+          events.record('sms:sent', { ...common, partsCount: outcome.partsCount, sentAt: at });
         else if (outcome.state === 'Delivered') events.record('sms:delivered', { ...common, deliveredAt: at });
         else if ('reason' in outcome) events.record('sms:failed', { ...common, failedAt: at, reason: outcome.reason });
       })();

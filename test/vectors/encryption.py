@@ -49,7 +49,9 @@ CASES = [
     ("sixteen bytes: a whole block of padding", "0123456789abcdef", PASSPHRASE, 1000),
     ("non-ASCII text", "Привет, мир! 👋 Grüße", PASSPHRASE, 1000),
     ("a data SMS's base64", base64.b64encode(bytes(range(0, 40))).decode(), PASSPHRASE, 1000),
-    ("a multi-part text", "Long message. " * 30, "another passphrase, ünïcödé", 1000),
+    ("a three-part text", "Long message. " * 30, PASSPHRASE, 1000),
+    ("a number the virtual carrier refuses", "+15550000001", PASSPHRASE, 1000),
+    ("a non-ASCII passphrase", "Short text", "another passphrase, ünïcödé", 1000),
 ]
 
 vectors = []
