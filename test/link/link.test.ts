@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
@@ -224,6 +224,54 @@ test('a message sent through the server is sent by the device; events reach the 
     .sort();
   assert.deepEqual(got, [`sms:delivered ${ok.id}`, `sms:failed ${magic.id}`, `sms:sent ${ok.id}`].sort());
   for (const hook of hooks) await client.deleteWebhook(hook.id!);
+});
+
+test('an end-to-end encrypted message goes through the server as ciphertext; the device decrypts and sends it', async () => {
+  const { vectors } = JSON.parse(readFileSync(new URL('../vectors/encryption.json', import.meta.url), 'utf8')) as {
+    vectors: { name: string; passphrase: string; plaintext: string; encrypted: string }[];
+  };
+  const [text, number, refused] = ['ascii text', 'a phone number', 'a number the virtual carrier refuses'].map((name) =>
+    vectors.find((v) => v.name === name)!,
+  );
+  // set on the device alone: the server never holds it
+  assert.equal(
+    (await device.api.call('PATCH', '/settings', { encryption: { passphrase: text.passphrase } })).status,
+    200,
+  );
+  const posted = await thirdParty('/messages', {
+    method: 'POST',
+    body: JSON.stringify({
+      textMessage: { text: text.encrypted },
+      phoneNumbers: [number.encrypted, refused.encrypted],
+      isEncrypted: true,
+    }),
+  });
+  assert.equal(posted.status, 202);
+  const { id } = await posted.json();
+  const final = await eventually(
+    async () => {
+      const state = await (await thirdParty(`/messages/${id}`)).json();
+      return (
+        state.recipients.every((r: { state: string }) => ['Sent', 'Delivered', 'Failed'].includes(r.state)) && state
+      );
+    },
+    'both recipients final on the server',
+    5000,
+  );
+  // The carrier refused the clear magic number: the device decrypted it.
+  assert.equal(final.isEncrypted, true);
+  assert.deepEqual(
+    final.recipients.map((r: { phoneNumber: string; error?: string }) => [r.phoneNumber, r.error ?? null]),
+    [
+      [number.encrypted, null],
+      [refused.encrypted, 'RESULT_ERROR_GENERIC_FAILURE'],
+    ],
+  );
+  const listed = await (await thirdParty('/messages?includeContent=true')).text();
+  assert.ok(listed.includes(text.encrypted), 'the server lists the ciphertext');
+  for (const clear of [text.plaintext, number.plaintext, refused.plaintext])
+    assert.ok(!listed.includes(clear) && !JSON.stringify(final).includes(clear), `the server never saw ${clear}`);
+  await device.api.call('PATCH', '/settings', { encryption: { passphrase: null } });
 });
 
 test('a message the device cannot send comes back Failed with the reason, and a pull full of them holds back no other', async () => {
