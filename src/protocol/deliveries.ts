@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { EventName } from './events.ts';
 import { EventNameSchema, WEBHOOK_SOURCES, type WebhookSource } from './webhooks.ts';
+import { IdString } from './ids.ts';
 
 /**
  * Webhook deliveries and their attempts as the APIs show them: the device's Local API
@@ -137,7 +138,7 @@ const Ms = (description: string) =>
   Type.Integer({ minimum: 0, maximum: MAX_MS, description: `${description} (Unix ms)` });
 const Count = (description?: string) =>
   Type.Integer({ minimum: 0, maximum: MAX_INT, ...(description ? { description } : {}) });
-const Id = () => Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000]+$' });
+const Id = () => IdString(64);
 const Bounded = (maxLength: number) => Type.Union([Type.String({ maxLength }), Type.Null()]);
 const HttpStatus = () => Type.Union([Type.Integer({ minimum: 100, maximum: 999 }), Type.Null()]);
 
@@ -212,7 +213,7 @@ export const ReportedWebhookSchema = Type.Object(
     id: Id(),
     url: Type.String({ minLength: 1, maxLength: 2048 }),
     event: EventNameSchema,
-    deviceId: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
+    deviceId: Type.Union([IdString(64, { allowEmpty: true }), Type.Null()]),
   },
   { additionalProperties: false },
 );
@@ -242,6 +243,36 @@ export const ActivityReportSchema = Type.Object(
   { additionalProperties: false },
 );
 export type ActivityReport = Static<typeof ActivityReportSchema>;
+
+/**
+ * An activity report as the server first reads it: its lists and their lengths. Each item is then
+ * checked on its own against its schema above, so that one bad item (an id an older version let
+ * through) costs only itself, never the rest of the report.
+ */
+export const ActivityReportEnvelopeSchema = Type.Object(
+  {
+    events: Type.Optional(Type.Array(Type.Unknown(), { maxItems: ACTIVITY_LIMITS.events })),
+    deliveries: Type.Optional(Type.Array(Type.Unknown(), { maxItems: ACTIVITY_LIMITS.deliveries })),
+    webhooks: Type.Optional(Type.Array(Type.Unknown(), { maxItems: ACTIVITY_LIMITS.webhooks })),
+  },
+  { additionalProperties: false },
+);
+
+export const ACTIVITY_LISTS = ['events', 'deliveries', 'webhooks'] as const;
+
+/** What the server answers (200) when it left items of a report out; all taken, it answers 204. */
+export const ActivityReportAnswerSchema = Type.Object({
+  refused: Type.Array(
+    Type.Object({
+      list: Type.Union(ACTIVITY_LISTS.map((l) => Type.Literal(l))),
+      index: Type.Integer({ minimum: 0, description: 'its place in that list' }),
+      id: Type.Union([Type.String(), Type.Null()], { description: 'its id, when it has a readable one' }),
+      message: Type.String({ description: 'what is wrong with it' }),
+    }),
+    { description: 'the items left out; the others were taken' },
+  ),
+});
+export type ActivityReportAnswer = Static<typeof ActivityReportAnswerSchema>;
 export type ReportedEvent = Static<typeof ReportedEventSchema>;
 export type ReportedDelivery = Static<typeof ReportedDeliverySchema>;
 export type ReportedAttempt = Static<typeof ReportedAttemptSchema>;

@@ -32,18 +32,38 @@ const SimNumber = Type.Integer({
 });
 const Timestamp = Type.String({ description: 'ISO 8601 with milliseconds and offset, in the device time zone' });
 
+/**
+ * How large a health document may be: a device reports a dozen checks, each a few words. Keys
+ * outside the schema are taken but not kept (a newer app may add some).
+ */
+export const HEALTH_LIMITS = { checks: 64, checkNameChars: 64, descriptionChars: 256, unitChars: 64, versionChars: 64 };
+
 export const HealthCheckSchema = Type.Object({
-  description: Type.String(),
+  description: Type.String({ maxLength: HEALTH_LIMITS.descriptionChars }),
   observedValue: Type.Number(),
-  observedUnit: Type.String(),
+  observedUnit: Type.String({ maxLength: HEALTH_LIMITS.unitChars }),
   status: Type.Union([Type.Literal('pass'), Type.Literal('warn'), Type.Literal('fail')]),
 });
 export const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('pass'), Type.Literal('warn'), Type.Literal('fail')]),
-  version: Type.String(),
-  releaseId: Type.Integer(),
-  checks: Type.Record(Type.String(), HealthCheckSchema),
+  version: Type.String({ maxLength: HEALTH_LIMITS.versionChars }),
+  releaseId: Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 }),
+  checks: Type.Record(Type.String(), HealthCheckSchema, {
+    maxProperties: HEALTH_LIMITS.checks,
+    propertyNames: { minLength: 1, maxLength: HEALTH_LIMITS.checkNameChars },
+    description: `at most ${HEALTH_LIMITS.checks}, named in at most ${HEALTH_LIMITS.checkNameChars} characters`,
+  }),
 });
+
+/** The known fields of a health document, and only those: what is kept of a report. */
+export function knownHealthFields(health: Health): Health {
+  const checks: Health['checks'] = {};
+  for (const [name, check] of Object.entries(health.checks)) {
+    const { description, observedValue, observedUnit, status } = check;
+    checks[name] = { description, observedValue, observedUnit, status };
+  }
+  return { status: health.status, version: health.version, releaseId: health.releaseId, checks };
+}
 export type Health = Static<typeof HealthSchema>;
 export type HealthCheck = Static<typeof HealthCheckSchema>;
 

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { IdString } from './ids.ts';
 
 /** What kind of message the phone received, as the app and its clients name them. */
 export const INCOMING_MESSAGE_TYPES = ['SMS', 'DATA_SMS', 'MMS', 'MMS_DOWNLOADED'] as const;
@@ -42,9 +43,7 @@ export const WebhookDeliverySchema = Type.Union(
 /** `POST /inbox/refresh` (device and server): replay what was received in [since, until]. */
 export const InboxRefreshRequestSchema = Type.Object(
   {
-    deviceId: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, description: 'server: one device (default: all of yours)' }),
-    ),
+    deviceId: Type.Optional(IdString(64, { description: 'server: one device (default: all of yours)' })),
     since: Type.String({ description: 'ISO 8601; received at or after' }),
     until: Type.String({ description: 'ISO 8601; received at or before' }),
     messageTypes: Type.Optional(

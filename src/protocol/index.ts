@@ -9,3 +9,4 @@ export * from './deliveries.ts';
 export * from './push.ts';
 export * from './stats.ts';
 export * from './inbox.ts';
+export * from './ids.ts';

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EVENT_NAMES } from './events.ts';
+import { IdString } from './ids.ts';
 
 export const WEBHOOK_SOURCES = ['Local', 'Cloud'] as const;
 export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
@@ -12,13 +13,13 @@ export const EventNameSchema = Type.Union(
 export const RegisterWebhookSchema = Type.Object(
   {
     id: Type.Optional(
-      Type.Union([Type.String({ maxLength: 36 }), Type.Null()], {
+      Type.Union([IdString(36, { allowEmpty: true }), Type.Null()], {
         description: 'absent, null or "" generates one; an existing id replaces that webhook',
       }),
     ),
     url: Type.String({ minLength: 1, maxLength: 2048 }),
     event: EventNameSchema,
-    deviceId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+    deviceId: Type.Optional(Type.Union([IdString(64), Type.Null()])),
   },
   { additionalProperties: false },
 );

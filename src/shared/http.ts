@@ -28,6 +28,31 @@ import {
 import { formatValidationErrors } from './validation-errors.ts';
 import { isDiskFull } from './disk-full.ts';
 
+/**
+ * How Ajv checks what a request carries: bodies are JSON and must have the right types as sent ("5"
+ * is not 5); query strings and path parameters are text by nature, so those are coerced.
+ */
+const AJV_OPTIONS = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false } as const;
+const bodyAjv = () => new Ajv({ ...AJV_OPTIONS, coerceTypes: false });
+const textAjv = () => new Ajv({ ...AJV_OPTIONS, coerceTypes: 'array' });
+
+/** Checks of documents inside bodies (`documentCheck`), compiled once per schema at start. */
+const documentAjv = bodyAjv();
+
+/**
+ * A check of a JSON document (an item of a body's list, say) against a schema, as route bodies are
+ * checked: what is wrong, in the words of a validation error (the field by name), or undefined
+ * when it fits. For module-level schemas: each call compiles.
+ */
+export function documentCheck(schema: object): (value: unknown) => string | undefined {
+  const validate = documentAjv.compile(schema);
+  return (value) =>
+    validate(value) ? undefined : formatValidationErrors((validate.errors ?? []) as never, '').message;
+}
+
+/** A body validator compiled as route bodies are, for a route that checks its body its own way. */
+export const compileBodyValidator = (schema: object) => documentAjv.compile(schema);
+
 /** The Content-Type of every JSON answer, exactly. */
 export const JSON_CONTENT_TYPE = 'application/json';
 const FASTIFY_JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -128,22 +153,9 @@ export function createApp(
       .end(body);
   });
 
-  // Bodies are JSON and must have the right types as sent ("5" is not 5); query strings and
-  // path parameters are text by nature, so those are coerced.
-  const strict = new Ajv({
-    coerceTypes: false,
-    useDefaults: true,
-    removeAdditional: false,
-    allErrors: false,
-    strict: false,
-  });
-  const coercing = new Ajv({
-    coerceTypes: 'array',
-    useDefaults: true,
-    removeAdditional: false,
-    allErrors: false,
-    strict: false,
-  });
+  // One pair per app: Ajv keeps what it compiled, and an app's routes go with the app.
+  const strict = bodyAjv();
+  const coercing = textAjv();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Validation errors name the field, the allowed values or the unknown key.
   app.setSchemaErrorFormatter(formatValidationErrors);
@@ -260,6 +272,7 @@ function acceptEmptyBodies(app: App): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
+    if (nestedTooDeep(body as string)) return done(new InvalidInputError(TOO_DEEP_MESSAGE));
     parseJson(request, body as string, done);
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
@@ -280,6 +293,32 @@ function acceptEmptyBodies(app: App): void {
 }
 
 const EMPTY_BODY_MESSAGE = 'the body is empty; send a JSON document';
+
+/**
+ * How deep a JSON body may nest objects and arrays. Every document of both APIs needs fewer than
+ * ten levels; a deeper one would only cost recursion later (serialising it again, checking it).
+ */
+export const MAX_JSON_DEPTH = 32;
+const TOO_DEEP_MESSAGE = `the JSON body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep; no document of this API needs that many`;
+
+/** Whether a JSON text opens more than MAX_JSON_DEPTH objects and arrays inside one another (one pass, no recursion). */
+export function nestedTooDeep(text: string): boolean {
+  if (text.length <= MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
 
 /** The status of each kind of domain error: the one place where a kind becomes a status. */
 const STATUS_OF_KIND: Record<DomainErrorKind, number> = {

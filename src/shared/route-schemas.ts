@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { ProcessStateSchema } from '../protocol/index.ts';
+import { IdString, ProcessStateSchema } from '../protocol/index.ts';
 
 /**
  * Schemas that routes of both runtimes use and that are not part of the wire contract
@@ -7,7 +7,7 @@ import { ProcessStateSchema } from '../protocol/index.ts';
  */
 
 /** `/…/:id`: the id of a webhook, message, delivery or device. */
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const IdParams = Type.Object({ id: IdString(64) });
 
 /** `?limit=`: a page of at most 500, 50 when not given. */
 export const PageLimit = Type.Integer({ minimum: 1, maximum: 500, default: 50 });
@@ -28,7 +28,7 @@ export const MessageListQuery = Type.Object({
   from: Type.Optional(Type.String({ description: 'ISO 8601; messages created at or after' })),
   to: Type.Optional(Type.String({ description: 'ISO 8601; messages created before' })),
   state: Type.Optional(ProcessStateSchema),
-  deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  deviceId: Type.Optional(IdString(64)),
   limit: Type.Optional(ListLimit),
   offset: Type.Optional(ListOffset),
   includeContent: Type.Optional(

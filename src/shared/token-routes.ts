@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { App } from './http.ts';
 import { parseBasicAuth } from './http.ts';
-import { ErrorBodySchema } from '../protocol/index.ts';
+import { ErrorBodySchema, IdString } from '../protocol/index.ts';
 import { ACCESS_TTL_SECONDS, TOKEN_GRANTS_LISTED, type AccessTokens } from './access-tokens.ts';
 import { ForbiddenError } from './errors.ts';
 import { GRANTABLE_SCOPES } from './scopes.ts';
@@ -68,7 +68,7 @@ const TokenGrantSchema = Type.Object({
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const JtiParams = Type.Object({ jti: Type.String({ minLength: 1, maxLength: 64 }) });
+const JtiParams = Type.Object({ jti: IdString(64) });
 
 export interface TokenRoutesOptions {
   tokens: AccessTokens;

@@ -1,4 +1,5 @@
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+import { ID_PATTERN, ID_RULE } from '../protocol/ids.ts';
 
 /**
  * Turn Ajv's errors into one sentence a user can act on: the field by name, the allowed values
@@ -26,6 +27,9 @@ export function formatValidationErrors(errors: FastifySchemaValidationError[], _
       const inner = errors.find((e) => e.instancePath === first.instancePath && e.keyword !== 'anyOf');
       return new Error(`${subject} ${inner?.message ?? first.message ?? 'is not valid'}`);
     }
+    case 'pattern':
+      if (params.pattern === ID_PATTERN) return new Error(`${subject} ${ID_RULE}`);
+      return new Error(`${subject} ${first.message ?? 'is not valid'}`);
     case 'additionalProperties':
       return new Error(`${path ? `${path}: ` : ''}unknown key "${String(params.additionalProperty)}"`);
     case 'required':

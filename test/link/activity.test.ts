@@ -325,35 +325,56 @@ test('bad input gets a 4xx with a message', async () => {
   const activity = (body: unknown, authorization: string | null = deviceToken) =>
     call(`${server.mobileUrl}/device/activity`, 'POST', { auth: authorization ?? undefined, body });
   assert.equal((await activity({ deliveries: [good] })).status, 204);
-  for (const [body, mentions] of [
-    [{ deliveries: [{ ...good, state: 'sending' }] }, /state/],
-    [{ deliveries: Array.from({ length: 201 }, (_, i) => ({ ...good, id: `d${i}` })) }, /deliveries/],
+  // An item that does not fit is left out and named (200); the rest of its report is taken.
+  for (const [list, item, mentions] of [
+    ['deliveries', { ...good, id: 'bad-state', state: 'sending' }, /state/],
     [
+      'deliveries',
       {
-        deliveries: [
-          {
-            ...good,
-            attemptLog: Array.from({ length: 11 }, (_, i) => ({
-              number: i + 1,
-              startedAt: 1,
-              durationMs: 1,
-              status: 200,
-              error: null,
-              responsePreview: null,
-              outcome: 'succeeded',
-            })),
-          },
-        ],
+        ...good,
+        id: 'bad-log',
+        attemptLog: Array.from({ length: 11 }, (_, i) => ({
+          number: i + 1,
+          startedAt: 1,
+          durationMs: 1,
+          status: 200,
+          error: null,
+          responsePreview: null,
+          outcome: 'succeeded',
+        })),
       },
       /attemptLog/,
     ],
-    [{ deliveries: [{ ...good, attempts: '1' }] }, /attempts/],
+    ['deliveries', { ...good, id: 'bad-attempts', attempts: '1' }, /attempts/],
     // past what a date or a database integer holds: refused by the schema, not by a crash later
-    [{ deliveries: [{ ...good, createdAt: 1e300 }] }, /createdAt/],
-    [{ deliveries: [{ ...good, attempts: 2 ** 31 }] }, /attempts/],
-    [{ deliveries: [{ ...good, id: 'nul\u0000byte' }] }, /id/],
-    [{ events: [{ id: 'e1', event: 'sms:received', createdAt: 9e15, deliveries: 1, summary: {} }] }, /createdAt/],
-    [{ webhooks: [{ id: 'x', url: 'https://e.com', event: 'sms:nope', deviceId: null }] }, /event/],
+    ['deliveries', { ...good, id: 'bad-date', createdAt: 1e300 }, /createdAt/],
+    ['deliveries', { ...good, id: 'bad-int', attempts: 2 ** 31 }, /attempts/],
+    ['deliveries', { ...good, id: 'nul\u0000byte' }, /id must not contain control characters/],
+    ['events', { id: 'e1', event: 'sms:received', createdAt: 9e15, deliveries: 1, summary: {} }, /createdAt/],
+    ['webhooks', { id: 'x', url: 'https://e.com', event: 'sms:nope', deviceId: null }, /event/],
+  ] as const) {
+    const companion = { ...good, id: `with-${item.id}`.replace(/\u0000/g, '') };
+    const body =
+      list === 'deliveries' ? { deliveries: [item, companion] } : { [list]: [item], deliveries: [companion] };
+    const reply = await activity(body);
+    assert.equal(reply.status, 200, JSON.stringify(body).slice(0, 80));
+    assert.equal(reply.body.refused.length, 1, JSON.stringify(reply.body));
+    const [refused] = reply.body.refused;
+    assert.equal(refused.list, list);
+    assert.equal(refused.index, 0);
+    assert.match(refused.message, mentions);
+    assert.equal(
+      (await thirdParty('GET', `/deliveries/${companion.id}`)).status,
+      200,
+      'the rest of the report is taken',
+    );
+    if (list === 'deliveries' && !item.id.includes('\u0000')) {
+      assert.equal((await thirdParty('GET', `/deliveries/${item.id}`)).status, 404, 'the bad item is not');
+    }
+  }
+  // What is wrong with the report as a whole refuses it.
+  for (const [body, mentions] of [
+    [{ deliveries: Array.from({ length: 201 }, (_, i) => ({ ...good, id: `d${i}` })) }, /deliveries/],
     [{ surprise: true }, /surprise/],
     ['not json', /JSON|body/],
   ] as const) {

@@ -7,6 +7,7 @@ import {
   ACTIVITY_LIMITS,
   deliveryView,
   type ActivityReport,
+  type ActivityReportAnswer,
   type AttemptOutcome,
   type ReportedAttempt,
   type ReportedDelivery,
@@ -38,8 +39,8 @@ export interface ActivityReporterOptions {
   outbox: Pick<Outbox, 'listDeliveries' | 'getDelivery'>;
   webhooks: Pick<WebhookStore, 'list'>;
   clock: Clock;
-  /** POST /mobile/v1/device/activity */
-  send(report: ActivityReport): Promise<void>;
+  /** POST /mobile/v1/device/activity: what the server left out, if anything */
+  send(report: ActivityReport): Promise<ActivityReportAnswer | undefined | void>;
   log(line: string): void;
   /** default 500 ms */
   intervalMs?: number;
@@ -186,7 +187,20 @@ export class ActivityReporter {
     this.sending = this.options
       .send(batch.report)
       .then(
-        () => {
+        (answer) => {
+          // Items the server could not take are not sent again (they would be refused again); the
+          // rest of the report went through.
+          const refused = answer?.refused ?? [];
+          if (refused.length > 0) {
+            const named = refused
+              .slice(0, 3)
+              .map(
+                (item) => `${item.list}[${item.index}]${item.id !== null ? ` (id "${item.id}")` : ''}: ${item.message}`,
+              );
+            this.options.log(
+              `the server left ${refused.length} item(s) out of an activity report and took the rest: ${named.join('; ')}`,
+            );
+          }
           this.failures = 0;
           this.forgetting = false;
           this.droppingEvents = false;

@@ -40,7 +40,7 @@ export interface MobileDevice {
 
 // The message exchange's wire shapes are defined once, in the protocol.
 import type { MessageReport, MobileMessage, PullOrder } from '../../protocol/mobile.ts';
-import type { ActivityReport, EventName, Health } from '../../protocol/index.ts';
+import type { ActivityReport, ActivityReportAnswer, EventName, Health } from '../../protocol/index.ts';
 export type { MessageReport, MobileMessage };
 
 export interface MobileWebhook {
@@ -223,8 +223,9 @@ export class MobileClient {
   }
 
   /** report webhook activity (events, changed deliveries with their latest attempts, the Local webhook list) */
-  async reportActivity(report: ActivityReport): Promise<void> {
-    await this.request('POST', '/device/activity', report);
+  async reportActivity(report: ActivityReport): Promise<ActivityReportAnswer | undefined> {
+    // 204 when every item was taken; 200 names the items the server left out
+    return (await this.request('POST', '/device/activity', report)) as ActivityReportAnswer | undefined;
   }
 
   async updatePushToken(pushToken: string | null): Promise<void> {

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
-import { ErrorBodySchema, HealthSchema, ReportedSimCardsSchema } from '../../protocol/index.ts';
+import { ErrorBodySchema, HealthSchema, IdString, ReportedSimCardsSchema } from '../../protocol/index.ts';
 import { safeEqual } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import type { FastifyRequest } from 'fastify';
@@ -27,7 +27,7 @@ const RegisterReply = Type.Object({
 });
 const UpdateBody = Type.Object(
   {
-    id: Type.Optional(Type.String({ maxLength: 64 })),
+    id: Type.Optional(IdString(64, { allowEmpty: true })),
     pushToken: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
     simCards: Type.Optional(Type.Union([ReportedSimCardsSchema, Type.Null()])),
   },

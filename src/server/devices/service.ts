@@ -1,5 +1,5 @@
 import { createHash, randomInt } from 'node:crypto';
-import { type Health, type ReportedSimCard, type SimCard } from '../../protocol/index.ts';
+import { knownHealthFields, type Health, type ReportedSimCard, type SimCard } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId, randomSecret } from '../../shared/ids.ts';
 import type { DeviceRecord, DevicesRepository } from './repository.ts';
@@ -120,9 +120,12 @@ export class DevicesService {
     await this.repo.touchDevice(deviceId, this.clock.now(), 0);
   }
 
-  /** Keep the health document the device reported about itself (its queue depth is among the checks). */
+  /**
+   * Keep the health document the device reported about itself (its queue depth is among the
+   * checks): its known fields, bounded by the schema; keys outside it are not kept.
+   */
   async reportHealth(deviceId: string, health: Health): Promise<void> {
-    await this.repo.saveHealth(deviceId, JSON.stringify(health), this.clock.now());
+    await this.repo.saveHealth(deviceId, JSON.stringify(knownHealthFields(health)), this.clock.now());
   }
 
   async updatePushToken(deviceId: string, pushToken: string | null): Promise<void> {
