@@ -353,7 +353,7 @@ test('bad input gets a 4xx with a message', async () => {
     ['events', { id: 'e1', event: 'sms:received', createdAt: 9e15, deliveries: 1, summary: {} }, /createdAt/],
     ['webhooks', { id: 'x', url: 'https://e.com', event: 'sms:nope', deviceId: null }, /event/],
   ] as const) {
-    const companion = { ...good, id: `with-${item.id}`.replace(/\u0000/g, '') };
+    const companion = { ...good, id: `with-${item.id}`.replaceAll('\u0000', '') };
     const body =
       list === 'deliveries' ? { deliveries: [item, companion] } : { [list]: [item], deliveries: [companion] };
     const reply = await activity(body);
