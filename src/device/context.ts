@@ -17,6 +17,7 @@ import type { NetworkState } from './network.ts';
 import type { DeviceObservability } from './observability.ts';
 import type { DiskSpaceGuard } from './store/disk-space.ts';
 import type { RetentionPurger } from './store/retention.ts';
+import type { DeviceLog } from './store/logs.ts';
 
 /**
  * The device's parts, built once by `startDevice` (`runtime.ts`) and handed to the Local API. It
@@ -52,5 +53,7 @@ export interface DeviceContext {
   diskSpace: DiskSpaceGuard;
   /** removes finished deliveries, events and messages past their retention */
   retention: RetentionPurger;
+  /** the device's own log of what it did (`GET /logs`) */
+  log: DeviceLog;
   health(): Health;
 }

@@ -32,6 +32,8 @@ import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
 import { DeviceLink, type LinkOptions } from './link/link.ts';
 import { trustingFetch } from '../shared/trusted-fetch.ts';
+import { DeviceLog } from './store/logs.ts';
+import { recordDeviceActivity } from './activity-log.ts';
 import type { LoginThrottleOptions } from '../shared/login-throttle.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { DeviceObservability } from './observability.ts';
@@ -155,13 +157,21 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const observability = new DeviceObservability({ outbox, events, logger });
   const diskSpace = new DiskSpaceGuard({ dataDir: options.dataDir, clock, log: logger });
   diskSpace.start();
+  const deviceLog = new DeviceLog(db, clock, (error) => {
+    if (!diskSpace.noticeWriteFailure(error)) logger.error({ err: error }, 'the device log could not be written');
+  });
   const retention = new RetentionPurger({
     db,
     clock,
     timeScale,
+    log: deviceLog,
     retention: () => {
       const current = settings.get();
-      return { webhookLog: current.webhooks.log_lifetime_days, messages: current.messages.log_lifetime_days };
+      return {
+        webhookLog: current.webhooks.log_lifetime_days,
+        messages: current.messages.log_lifetime_days,
+        logs: current.logs.lifetime_days,
+      };
     },
     onError: (error) => {
       if (!diskSpace.noticeWriteFailure(error)) logger.error({ err: error }, 'the retention purge failed');
@@ -211,8 +221,10 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     observability,
     diskSpace,
     retention,
+    log: deviceLog,
     health,
   };
+  recordDeviceActivity(context);
 
   const app = createLocalApi(context, credentials, { https: options.https, trustProxy: options.trustProxy });
   try {
@@ -240,7 +252,17 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   // the CA that webhook deliveries trust is trusted for the server too (a private server's HTTPS)
   const linkFetch = options.link && options.extraCa?.length ? trustingFetch(options.extraCa) : undefined;
   if (options.link) {
-    link = new DeviceLink(context, { fetch: linkFetch?.fetch, ...options.link });
+    const linkOptions = options.link;
+    const lineLog = linkOptions.log ?? ((line: string) => process.stderr.write(`link: ${line}\n`));
+    link = new DeviceLink(context, {
+      fetch: linkFetch?.fetch,
+      ...linkOptions,
+      // what the link says goes to the device log too
+      log: (line) => {
+        lineLog(line);
+        deviceLog.write('INFO', 'gateway', line);
+      },
+    });
     try {
       await link.start();
     } catch (error) {
@@ -271,6 +293,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       diskSpace.stop();
       retention.stop();
       await app.close();
+      deviceLog.close();
       await dispatcher.stop(graceMs);
       await sender.close();
       await checkpoints.stop();

@@ -7,6 +7,7 @@ import { HealthSchema } from '../../protocol/index.ts';
 import { webhookRoutes } from './webhooks-routes.ts';
 import { messageRoutes } from './messages-routes.ts';
 import { inboxRoutes } from './inbox-routes.ts';
+import { logsRoutes } from './logs-routes.ts';
 import { settingsRoutes } from './settings-routes.ts';
 import { deliveryRoutes } from './deliveries-routes.ts';
 import { simRoutes } from './sim-routes.ts';
@@ -54,6 +55,7 @@ export function createLocalApi(
       { name: 'metrics', description: 'Prometheus text; loopback clients, or with credentials' },
       { name: 'dashboard', description: 'what the web dashboard reads: overview and live events' },
       { name: 'auth', description: 'access tokens with scopes, beside Basic auth' },
+      { name: 'logs', description: "the device's own log of what it did" },
     ],
     securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, jwtAuth: JWT_SECURITY_SCHEME },
   });
@@ -136,6 +138,7 @@ function routes(app: App, ctx: DeviceContext, credentials: LocalCredentials, str
   webhookRoutes(app, ctx);
   messageRoutes(app, ctx);
   inboxRoutes(app, ctx);
+  logsRoutes(app, ctx);
   settingsRoutes(app, ctx);
   deliveryRoutes(app, ctx);
   simRoutes(app, ctx);

@@ -1,5 +1,6 @@
 import type { Clock } from '../../shared/clock.ts';
 import type { Db } from './database.ts';
+import type { DeviceLog } from './logs.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Rows deleted per transaction: short enough that a delivery's commit never waits long behind one. */
@@ -13,6 +14,8 @@ export interface RetentionDays {
   webhookLog: number;
   /** messages in a final state, and received ones; null keeps them */
   messages: number | null;
+  /** the device's own log (`logs.lifetime_days`) */
+  logs: number;
 }
 
 export interface PurgeCounts {
@@ -27,7 +30,8 @@ export interface PurgeCounts {
 /**
  * Removes what has outlived its retention, so that a device running for a year does not grow for
  * a year: finished deliveries with their attempts (`webhooks.log_lifetime_days`), the events left
- * with no delivery, and messages in a final state (`messages.log_lifetime_days`).
+ * with no delivery, messages in a final state (`messages.log_lifetime_days`), and the device's own
+ * log (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
  *
  * It runs off the hot path: every minute, in transactions of at most 500 rows, yielding to the
  * event loop between them. Pending deliveries are never touched, however old. SQLite puts the
@@ -45,6 +49,8 @@ export class RetentionPurger {
       db: Db;
       clock: Clock;
       retention: () => RetentionDays;
+      /** the device's own log, purged by age and count */
+      log?: DeviceLog;
       /** device time per real time: 0.01 runs every timer, and counts every day, 100 times faster */
       timeScale: number;
       /** a purge that failed (the disk full, say): it is tried again at the next run */
@@ -179,6 +185,7 @@ export class RetentionPurger {
       });
       while (db.open && inboxBatch() === BATCH) await yieldToEventLoop();
     }
+    if (db.open) this.options.log?.purge(now - retention.logs * DAY_MS * timeScale);
     return counts;
   }
 }

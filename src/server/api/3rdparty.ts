@@ -60,7 +60,7 @@ function notHereRoutes(app: App): void {
   const schema = { tags: ['not implemented'], response: { 501: ErrorBodySchema } };
   app.get('/logs', { config: { scope: 'logs:read' }, schema: { ...schema, operationId: 'getLogs' } }, async () => {
     throw new NotImplementedError(
-      'logs are not collected by this server; each device writes its own to its process log (stderr), and its deliveries and attempts are under GET /3rdparty/v1/deliveries',
+      "logs are not collected by this server (as the original's); each device serves its own at GET /logs of its Local API, and the deliveries and attempts devices report are under GET /3rdparty/v1/deliveries",
     );
   });
 }
