@@ -1,3 +1,4 @@
+import { basic } from '../helpers/http.ts';
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
@@ -86,7 +87,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
       const response = await fetch(`${server.url}/3rdparty/v1${path}`, {
         method,
         headers: {
-          authorization: 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64'),
+          authorization: basic(login, password),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -240,8 +241,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
 
       // 12. Settings → "Login code": GatewayService.getLoginCode → GatewayApi.getUserCode, the
       //     user's Basic auth. Server: handlers/mobile.go getUserCode → {code, validUntil}.
-      const basic = 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
-      reply = await app('GET', '/user/code', { auth: basic });
+      reply = await app('GET', '/user/code', { auth: basic(login, password) });
       assert.equal(reply.status, 200, reply.text);
       assert.match(reply.json.code, /^\d{6}$/);
       const validFor = Date.parse(reply.json.validUntil) - Date.now();

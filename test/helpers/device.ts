@@ -1,3 +1,4 @@
+import { basic, call } from './http.ts';
 import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
 import { tempDir, eventually } from './common.ts';
 
@@ -38,31 +39,21 @@ export class LocalApi {
   ) {}
 
   get authorization(): string {
-    return 'Basic ' + Buffer.from(`${this.username}:${this.password}`).toString('base64');
+    return basic(this.username, this.password);
   }
 
+  /** A string body goes as it is (labelled JSON), so tests can send malformed JSON. */
   async call<T = any>(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; body: T; headers: Headers }> {
-    const response = await fetch(this.url + path, {
-      method,
-      headers: {
-        authorization: this.authorization,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    const reply = await call<T>(this.url + path, method, {
+      auth: this.authorization,
+      ...(typeof body === 'string' ? { rawBody: body } : { body }),
+      headers: { ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
     });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // leave as text
-    }
-    return { status: response.status, body: parsed as T, headers: response.headers };
+    return { status: reply.status, body: reply.body, headers: reply.headers };
   }
 }

@@ -1,3 +1,4 @@
+import { basic } from '../helpers/http.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -18,7 +19,7 @@ const thirdParty = (path: string, init: RequestInit = {}) =>
   fetch(`${server.thirdPartyUrl}${path}`, {
     ...init,
     headers: {
-      authorization: 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64'),
+      authorization: basic(login, password),
       'content-type': 'application/json',
       ...(init.headers ?? {}),
     },
@@ -116,7 +117,7 @@ test('every event, batch events too, registers on the server ("" and null ids ge
   );
   const synced = device.context.webhooks.list('Cloud').filter((h) => ids.includes(h.id));
   assert.deepEqual(synced.map((h) => h.event).sort(), [...EVENT_NAMES].sort());
-  const authorization = 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+  const authorization = basic(login, password);
   for (const id of ids) {
     const reply = await fetch(`${server.thirdPartyUrl}/webhooks/${id}`, {
       method: 'DELETE',
@@ -176,7 +177,7 @@ test("data SMS and MMS events registered on the server are delivered by the devi
       assert.ok(required in parsed.event.payload, `${parsed.event.event} has ${required}`);
   }
   assert.deepEqual(delivered.map((r) => r.path.slice('/cloud-in/'.length)).sort(), [...events].sort());
-  const authorization = 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+  const authorization = basic(login, password);
   for (const id of ids)
     await fetch(`${server.thirdPartyUrl}/webhooks/${id}`, { method: 'DELETE', headers: { authorization } });
   await eventually(

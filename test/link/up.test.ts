@@ -1,3 +1,4 @@
+import { basic } from '../helpers/http.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -75,10 +76,10 @@ test(
       assert.deepEqual(printedUrls('API docs'), [`${serverUrl}/docs`, `${ready.deviceUrl}/docs`]);
       assert.deepEqual(printedUrls('Metrics'), [`${serverUrl}/metrics`, `${ready.deviceUrl}/metrics`]);
       const serverAuth = {
-        authorization: 'Basic ' + Buffer.from(`${ready.login}:${ready.password}`).toString('base64'),
+        authorization: basic(ready.login, ready.password),
       };
       const deviceAuth = {
-        authorization: 'Basic ' + Buffer.from(`${ready.deviceUsername}:${ready.devicePassword}`).toString('base64'),
+        authorization: basic(ready.deviceUsername, ready.devicePassword),
       };
       for (const [url, headers] of [
         [`${serverUrl}/`, serverAuth],
@@ -108,7 +109,7 @@ test(
       assert.equal(up.ready.password, ready.password);
       assert.equal(up.ready.devicePassword, ready.devicePassword);
       const list = await fetch(`${up.ready.thirdPartyUrl}/webhooks`, {
-        headers: { authorization: 'Basic ' + Buffer.from(`${ready.login}:${ready.password}`).toString('base64') },
+        headers: { authorization: basic(ready.login, ready.password) },
       });
       assert.equal(list.status, 200);
       assert.equal((await list.json()).length, 1);

@@ -1,3 +1,4 @@
+import { basic } from '../helpers/http.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSmsgate } from '../helpers/process.ts';
@@ -21,7 +22,7 @@ test('device log (stderr not a terminal): one JSON line per API request with its
     SMSGATE_LOG_LEVEL: 'info',
   });
   try {
-    const authorization = 'Basic ' + Buffer.from(`sms:log-test-password`).toString('base64');
+    const authorization = basic('sms', 'log-test-password');
     const call = (method: string, path: string, body: unknown, requestId?: string) =>
       fetch(`${device.ready.url}${path}`, {
         method,
@@ -114,7 +115,7 @@ test("server log: one JSON line per API request, with the caller's X-Request-Id 
     assert.equal(registered.status, 201);
     assert.equal(registered.headers.get('x-request-id'), 'register-1');
     const refused = await fetch(`${server.ready.url}/3rdparty/v1/webhooks`, {
-      headers: { authorization: 'Basic ' + Buffer.from('nobody:wrong').toString('base64') },
+      headers: { authorization: basic('nobody', 'wrong') },
     });
     assert.equal(refused.status, 401);
     generatedId = refused.headers.get('x-request-id');

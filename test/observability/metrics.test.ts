@@ -117,7 +117,7 @@ test('device /metrics: loopback only, unless authenticated', async () => {
       method: 'GET',
       url: '/metrics',
       remoteAddress: '192.0.2.10',
-      headers: { authorization: 'Basic ' + Buffer.from('sms:nope').toString('base64') },
+      headers: { authorization: basic('sms', 'nope') },
     });
     assert.equal(wrong.statusCode, 401);
     const authed = await device.app.inject({
@@ -161,7 +161,7 @@ test('server /metrics: SSE streams held and HTTP requests, loopback only unless 
       method: 'GET',
       url: '/metrics',
       remoteAddress: '192.0.2.10',
-      headers: { authorization: 'Basic ' + Buffer.from(`${login}:${password}`).toString('base64') },
+      headers: { authorization: basic(login, password) },
     });
     assert.equal(authed.statusCode, 200);
   } finally {

@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { checkCliContract } from '../cli/contract.ts';
 import { consumerLock, type Tarball } from './consumer-lock.ts';
+import { basic } from '../helpers/http.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -356,8 +357,6 @@ async function npxSmsgate(args: string[]) {
     },
   };
 }
-
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 test('installed: npx smsgate device prints its ready line and serves /health, the dashboard and /docs', async () => {
   const device = await npxSmsgate(['device', '--port', '0', '--data-dir', join(work, 'device-data')]);

@@ -1,3 +1,4 @@
+import { basic as basicAuth, call } from '../helpers/http.ts';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -202,8 +203,7 @@ export async function stopProcess(node: RunningProcess | undefined): Promise<voi
   }
 }
 
-export const basicAuth = (login: string, password: string) =>
-  'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
+export { basicAuth };
 
 /** A JSON call: status and parsed body. */
 export async function api(
@@ -212,19 +212,8 @@ export async function api(
   auth: string,
   body?: unknown,
 ): Promise<{ status: number; body: any }> {
-  const response = await fetch(url, {
-    method,
-    headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // keep the text
-  }
-  return { status: response.status, body: parsed };
+  const { status, body: parsed } = await call(url, method, { auth, body });
+  return { status, body: parsed };
 }
 
 /**

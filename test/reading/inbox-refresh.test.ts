@@ -1,3 +1,4 @@
+import { basic } from '../helpers/http.ts';
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestReceiver, type ReceivedRequest } from '../helpers/receiver.ts';
@@ -238,9 +239,7 @@ for (const store of ['sqlite', 'postgres'] as const)
           log: () => {},
         },
       });
-      auth =
-        'Basic ' +
-        Buffer.from(`${device.link!.registration.login}:${device.link!.createdPassword!}`).toString('base64');
+      auth = basic(device.link!.registration.login, device.link!.createdPassword!);
       for (const event of ['sms:received', 'sms:batch:received']) {
         const reply = await thirdParty('/webhooks', { url: `${receiver.url}/cloud`, event });
         assert.equal(reply.status, 201);

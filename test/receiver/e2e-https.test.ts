@@ -2,6 +2,7 @@
 // `smsgate listen --tls` running as a real child process; a certificate it does not trust is a
 // failed attempt whose log says so; and the device's own Local API serves HTTPS with an issued
 // certificate.
+import { basic } from '../helpers/http.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -38,7 +39,7 @@ after(() => dir.remove());
 /** A Local API client that trusts `ca` (and nothing else beyond the bundled roots). */
 function trustingClient(baseUrl: string, username: string, password: string, ca: string) {
   const agent = new Agent({ connect: { ca } });
-  const authorization = 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
+  const authorization = basic(username, password);
   return {
     async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
       const response = await undiciFetch(baseUrl + path, {

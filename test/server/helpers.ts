@@ -23,43 +23,7 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
   });
 }
 
-export const basic = (login: string, password: string) =>
-  'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
-export const bearer = (token: string) => `Bearer ${token}`;
-
-export interface Reply<T = any> {
-  status: number;
-  body: T;
-  text: string;
-  headers: Headers;
-}
-
-/** One raw HTTP call: status, parsed body (or undefined when empty), headers. */
-export async function call<T = any>(
-  url: string,
-  method: string,
-  options: { auth?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
-): Promise<Reply<T>> {
-  const headers: Record<string, string> = {
-    ...(options.auth ? { authorization: options.auth } : {}),
-    ...options.headers,
-  };
-  let body: string | undefined;
-  if (options.rawBody !== undefined) body = options.rawBody;
-  else if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const response = await fetch(url, { method, headers, body });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  return { status: response.status, body: parsed as T, text, headers: response.headers };
-}
+export { basic, bearer, call, type Reply } from '../helpers/http.ts';
 
 export class HttpStatusError extends Error {
   constructor(
