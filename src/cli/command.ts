@@ -280,3 +280,35 @@ export function intOpt(args: ParsedArgs, name: string): number | undefined {
 export function printReady(info: Record<string, unknown>): void {
   process.stdout.write(`ready ${JSON.stringify(info)}\n`);
 }
+
+/**
+ * Stop cleanly on SIGTERM or SIGINT: say what happens (on stdout, unless `says` is left out, as
+ * where stdout is JSON), run `stop`, exit 0. A stop that hangs (a
+ * peer that never lets go of a connection) must not keep the process alive for ever: after
+ * `deadlineMs`, or at a second signal, it exits 1 at once. Nothing committed is lost by that;
+ * deliveries in flight are sent again after the next start.
+ */
+export function stopOnSignals(stop: () => Promise<void>, says?: string, deadlineMs = 20_000): void {
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) {
+      console.log(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    if (says !== undefined) console.log(`${signal}: ${says}`);
+    setTimeout(() => {
+      console.error(`still stopping after ${deadlineMs / 1000} s: exiting now`);
+      process.exit(1);
+    }, deadlineMs).unref();
+    void stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`stopping failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}

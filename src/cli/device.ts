@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
-import { intOpt, listOpt, printReady, stringOpt, UsageError } from './command.ts';
+import { intOpt, listOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
 import { startDevice } from '../device/runtime.ts';
 import { parseSimCards, type VirtualSimCard } from '../device/carrier/virtual-carrier.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
@@ -132,16 +132,8 @@ const command: Command = {
         : {}),
     });
 
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`${signal}: finishing attempts in flight, then stopping`);
-      await device.stop();
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
-    process.on('SIGINT', () => void shutdown('SIGINT'));
+    // the dispatcher's own grace for attempts in flight is 10 s
+    stopOnSignals(() => device.stop(), 'finishing attempts in flight, then stopping');
   },
 };
 export default command;

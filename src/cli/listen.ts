@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
-import { intOpt, printReady, stringOpt, UsageError } from './command.ts';
+import { intOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
 import { startListener, type ListenRecord } from '../receiver/listener.ts';
 
 const command: Command = {
@@ -78,9 +78,8 @@ const command: Command = {
     }
     printReady({ url: listener.url });
 
-    const shutdown = () => void listener.close().then(() => process.exit(0));
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    // stdout may be JSON lines (--json): nothing else is printed there
+    stopOnSignals(() => listener.close());
   },
 };
 export default command;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
-import { intOpt, listOpt, printReady, stringOpt, UsageError } from './command.ts';
+import { intOpt, listOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
 import { createServer, PRIVATE_TOKEN_ADVICE } from '../server/server.ts';
 import { databaseUrlFromEnv } from '../server/store/store.ts';
 import { DEFAULT_PUSH_RELAY_URL } from '../server/push/relay.ts';
@@ -110,16 +110,7 @@ const command: Command = {
       ...(server.privateTokenGenerated ? { privateToken: server.privateToken } : {}),
     });
 
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`${signal}: closing connections, then stopping`);
-      await server.close();
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
-    process.on('SIGINT', () => void shutdown('SIGINT'));
+    stopOnSignals(() => server.close(), 'closing connections, then stopping');
   },
 };
 export default command;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.ts';
-import { intOpt, printReady, stringOpt } from './command.ts';
+import { intOpt, printReady, stopOnSignals, stringOpt } from './command.ts';
 import { createServer } from '../server/server.ts';
 import { startDevice } from '../device/runtime.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
@@ -90,17 +90,10 @@ const command: Command = {
       deviceId: registration.id,
     });
 
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`${signal}: stopping the device, then the server`);
+    stopOnSignals(async () => {
       await device.stop();
       await server.close();
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
-    process.on('SIGINT', () => void shutdown('SIGINT'));
+    }, 'stopping the device, then the server');
   },
 };
 export default command;
