@@ -170,7 +170,7 @@ test('API errors carry the status and the server message; an unreachable server 
       (e: MobileApiError) =>
         e.status === 401 &&
         e.kind === 'unauthorized' &&
-        /GET \/message: 401 missing or unknown device token/.test(e.message),
+        /GET \/message(\?\S*)?: 401 missing or unknown device token/.test(e.message),
     );
   } finally {
     await server.close();
