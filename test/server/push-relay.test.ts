@@ -147,6 +147,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
         assert.equal(forPhone.body.gateway.notification_channel, 'SSE_ONLY');
 
         from = relay.requests.length;
+        const started = performance.now();
         const sent = await call(`${server.thirdPartyUrl}/messages`, 'POST', {
           auth,
           body: { textMessage: { text: 'stream only' }, phoneNumbers: ['+15550103004'], deviceId: phone.id },
@@ -154,8 +155,10 @@ for (const store of ['sqlite', 'postgres'] as const) {
         assert.equal(sent.status, 202, sent.text);
         await eventually(
           () => stream.frames.some((f) => f.type === 'MessageEnqueued' && f.data.id === sent.body.id),
-          'MessageEnqueued on the event stream',
+          'MessageEnqueued on the event stream within a second of the POST',
+          1000,
         );
+        assert.ok(performance.now() - started < 1000);
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(relay.requests.length, from, 'SSE_ONLY: nothing relayed');
 

@@ -9,88 +9,98 @@ import { register } from '../../src/device/link/mobile-client.ts';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { SMSGATE_BIN, startSmsgate } from '../helpers/process.ts';
 import { basic, call, tempDir } from './helpers.ts';
+import { createTestDatabase, type TestDatabase } from '../postgres/helpers.ts';
 
 /**
  * The server on HTTPS with a certificate of a private CA made here, and devices that trust that CA
  * through `--ca` (`extraCa`): as a phone on a LAN would reach it.
  */
-describe('server over HTTPS', () => {
-  let ca: PemPair;
-  let server: RunningServer;
-  let dir: ReturnType<typeof tempDir>;
-  let trusting: ReturnType<typeof trustingFetch>;
+for (const store of ['sqlite', 'postgres'] as const)
+  describe(`server over HTTPS (${store})`, () => {
+    let ca: PemPair;
+    let server: RunningServer;
+    let database: TestDatabase | undefined;
+    let dir: ReturnType<typeof tempDir>;
+    let trusting: ReturnType<typeof trustingFetch>;
 
-  before(async () => {
-    ca = await createCa({ commonName: 'smsgate test CA' });
-    const issued = await issueServerCert(ca, ['127.0.0.1', 'localhost']);
-    dir = tempDir();
-    server = await createServer({ dataDir: dir.path, port: 0, https: { cert: issued.certPem, key: issued.keyPem } });
-    trusting = trustingFetch([ca.certPem]);
-  });
-  after(async () => {
-    await trusting.close();
-    await server.close();
-    dir.remove();
-  });
-
-  test('it answers HTTPS only, with the issued certificate: trusted through the CA, refused without it', async () => {
-    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const health = await trusting.fetch(`${server.url}/health/live`);
-    assert.equal(health.status, 200);
-    await assert.rejects(fetch(`${server.url}/health/live`), (error: Error) => {
-      assert.match(String((error.cause as Error)?.message ?? error.message), /certificate/i);
-      return true;
-    });
-    const plain = server.url.replace('https://', 'http://');
-    await assert.rejects(fetch(`${plain}/health/live`), 'plain HTTP on the HTTPS port gets no answer');
-  });
-
-  test('a device linked with the CA registers, and a message sent through the server is Delivered by it', async () => {
-    const device = await startTestDevice({
-      extraCa: [ca.certPem],
-      link: { serverUrl: server.url, privateToken: server.privateToken, log: () => {} },
-    });
-    try {
-      const link = device.link!;
-      assert.equal(link.registration.serverUrl, server.url);
-      await eventually(() => link.connected, 'the push stream over HTTPS');
-      const auth = basic(link.registration.login, link.createdPassword!);
-      const sent = await trusting.fetch(`${server.thirdPartyUrl}/messages`, {
-        method: 'POST',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ textMessage: { text: 'over TLS' }, phoneNumbers: ['+15550104000'] }),
+    before(async () => {
+      ca = await createCa({ commonName: 'smsgate test CA' });
+      const issued = await issueServerCert(ca, ['127.0.0.1', 'localhost']);
+      dir = tempDir();
+      if (store === 'postgres') database = await createTestDatabase();
+      server = await createServer({
+        dataDir: dir.path,
+        db: database?.url,
+        port: 0,
+        https: { cert: issued.certPem, key: issued.keyPem },
       });
-      assert.equal(sent.status, 202);
-      const { id } = (await sent.json()) as { id: string };
-      await eventually(
-        async () => {
-          const state = await trusting.fetch(`${server.thirdPartyUrl}/messages/${id}`, {
-            headers: { authorization: auth },
-          });
-          return ((await state.json()) as { state: string }).state === 'Delivered';
-        },
-        'Delivered over HTTPS',
-        10_000,
-      );
-    } finally {
-      await device.cleanup();
-    }
-  });
+      trusting = trustingFetch([ca.certPem]);
+    });
+    after(async () => {
+      await trusting.close();
+      await server.close();
+      await database?.drop();
+      dir.remove();
+    });
 
-  test('a device without the CA does not link: the certificate is named as the reason', async () => {
-    await assert.rejects(
-      startTestDevice({ link: { serverUrl: server.url, privateToken: server.privateToken, log: () => {} } }),
-      (error: Error) => {
-        assert.match(error.message, /cannot link to https:\/\/127\.0\.0\.1/);
-        assert.match(
-          String((error.cause as Error)?.message) + JSON.stringify(error.stack),
-          /certificate|fetch failed/i,
-        );
+    test('it answers HTTPS only, with the issued certificate: trusted through the CA, refused without it', async () => {
+      assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const health = await trusting.fetch(`${server.url}/health/live`);
+      assert.equal(health.status, 200);
+      await assert.rejects(fetch(`${server.url}/health/live`), (error: Error) => {
+        assert.match(String((error.cause as Error)?.message ?? error.message), /certificate/i);
         return true;
-      },
-    );
+      });
+      const plain = server.url.replace('https://', 'http://');
+      await assert.rejects(fetch(`${plain}/health/live`), 'plain HTTP on the HTTPS port gets no answer');
+    });
+
+    test('a device linked with the CA registers, and a message sent through the server is Delivered by it', async () => {
+      const device = await startTestDevice({
+        extraCa: [ca.certPem],
+        link: { serverUrl: server.url, privateToken: server.privateToken, log: () => {} },
+      });
+      try {
+        const link = device.link!;
+        assert.equal(link.registration.serverUrl, server.url);
+        await eventually(() => link.connected, 'the push stream over HTTPS');
+        const auth = basic(link.registration.login, link.createdPassword!);
+        const sent = await trusting.fetch(`${server.thirdPartyUrl}/messages`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ textMessage: { text: 'over TLS' }, phoneNumbers: ['+15550104000'] }),
+        });
+        assert.equal(sent.status, 202);
+        const { id } = (await sent.json()) as { id: string };
+        await eventually(
+          async () => {
+            const state = await trusting.fetch(`${server.thirdPartyUrl}/messages/${id}`, {
+              headers: { authorization: auth },
+            });
+            return ((await state.json()) as { state: string }).state === 'Delivered';
+          },
+          'Delivered over HTTPS',
+          10_000,
+        );
+      } finally {
+        await device.cleanup();
+      }
+    });
+
+    test('a device without the CA does not link: the certificate is named as the reason', async () => {
+      await assert.rejects(
+        startTestDevice({ link: { serverUrl: server.url, privateToken: server.privateToken, log: () => {} } }),
+        (error: Error) => {
+          assert.match(error.message, /cannot link to https:\/\/127\.0\.0\.1/);
+          assert.match(
+            String((error.cause as Error)?.message) + JSON.stringify(error.stack),
+            /certificate|fetch failed/i,
+          );
+          return true;
+        },
+      );
+    });
   });
-});
 
 test('the commands: `ca init`, `ca issue`, `server --tls-cert/--tls-key`, and `device --server https://… --ca`', async () => {
   const dir = tempDir();
