@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's chromium (scripts/ensure-services.sh installs it); never a downloaded browser. */
 export const CHROMIUM = process.env.SMSGATE_CHROMIUM ?? '/usr/bin/chromium';
@@ -41,4 +42,51 @@ export async function brokenCheckNames(page: Page): Promise<string[]> {
 export async function open(page: Page, title: string): Promise<void> {
   await page.locator('nav a', { hasText: title }).click();
   await page.locator('main h2', { hasText: title }).waitFor({ timeout: TIMEOUT });
+}
+
+export const DESKTOP = { width: 1280, height: 900 };
+export const PHONE = { width: 375, height: 740 };
+
+/**
+ * Pages logged in with Basic credentials, each in a context of its own, collecting the script
+ * errors any of them raises; `close()` closes them all.
+ */
+export class LoggedInPages {
+  readonly errors: string[] = [];
+  private readonly contexts: BrowserContext[] = [];
+
+  constructor(private readonly browser: Browser) {}
+
+  async open(username: string, password: string, options: { acceptDownloads?: boolean } = {}): Promise<Page> {
+    const context = await this.browser.newContext({
+      httpCredentials: { username, password },
+      viewport: DESKTOP,
+      ...options,
+    });
+    this.contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => this.errors.push(error.message));
+    return page;
+  }
+
+  async close(): Promise<void> {
+    for (const context of this.contexts) await context.close();
+  }
+}
+
+/** The page as it is now fits 375 px: nothing to scroll sideways. */
+export async function fitsPhone(page: Page, what: string): Promise<void> {
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
+  assert.ok(overflow <= 0, `${what} fits 375 px without sideways scrolling (overflow ${overflow} px)`);
+}
+
+/** Screenshots of the page as it is, desktop and 375 px wide; the narrow one must not scroll sideways. */
+export async function shots(page: Page, name: string): Promise<void> {
+  await shot(page, name);
+  await page.setViewportSize(PHONE);
+  await fitsPhone(page, name);
+  await shot(page, `${name}-375`);
+  await page.setViewportSize(DESKTOP);
 }

@@ -1,14 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
-import { OUTPUT, TIMEOUT, launch, open, shot } from './browser.ts';
+import { basic, spawnSmsgate, type Spawned } from '../server/helpers.ts';
+import { DESKTOP, LoggedInPages, OUTPUT, PHONE, TIMEOUT, fitsPhone, launch, open, shot } from './browser.ts';
 import { verifyWebhook } from '../../src/receiver/index.ts';
-
-const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
 /**
  * The values the chart's legend shows with the cursor on each of the last `minutes` minutes: uPlot
@@ -29,13 +27,6 @@ async function chartValues(page: Page, testid: string, label: string, minutes = 
   return values;
 }
 
-async function fitsPhone(page: Page, what: string): Promise<void> {
-  const overflow = await page.evaluate(
-    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-  );
-  assert.ok(overflow <= 0, `${what} fits 375 px without sideways scrolling (overflow ${overflow} px)`);
-}
-
 test(
   "dashboard pages on both runtimes: the Overview charts real deliveries and names the failing webhook; a webhook test event arrives signed; Edit replaces a webhook; Messages lists each recipient's state and filters",
   { timeout: 150_000 },
@@ -46,8 +37,7 @@ test(
     receiver.responder = (request) => (request.path === '/down' ? 500 : 200);
     let up: Spawned | undefined;
     let browser: Browser | undefined;
-    const contexts: BrowserContext[] = [];
-    const pageErrors: string[] = [];
+    let pages: LoggedInPages | undefined;
     try {
       up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
         timeoutMs: 60_000, // a start on a busy machine
@@ -73,16 +63,8 @@ test(
       await receiver.waitFor(8, TIMEOUT); // 3 answered, and the failing ones tried again
 
       browser = await launch();
-      const newPage = async (user: string, pass: string) => {
-        const context = await browser!.newContext({
-          httpCredentials: { username: user, password: pass },
-          viewport: { width: 1280, height: 900 },
-        });
-        contexts.push(context);
-        const page = await context.newPage();
-        page.on('pageerror', (error) => pageErrors.push(error.message));
-        return page;
-      };
+      pages = new LoggedInPages(browser);
+      const newPage = (user: string, pass: string) => pages!.open(user, pass);
 
       for (const [runtime, url, user, pass] of [
         ['device', deviceUrl, deviceUsername, devicePassword],
@@ -120,7 +102,7 @@ test(
         await page.locator('button', { hasText: 'Last hour' }).click();
         await page.locator('button[aria-pressed="true"]', { hasText: 'Last hour' }).waitFor({ timeout: TIMEOUT });
         await shot(page, `${runtime}-overview`);
-        await page.setViewportSize({ width: 375, height: 740 });
+        await page.setViewportSize(PHONE);
         await page.locator('[data-testid="chart-attempts"] .u-over').waitFor({ timeout: TIMEOUT });
         await fitsPhone(page, `${runtime} Overview`);
         await shot(page, `${runtime}-overview-375`);
@@ -168,7 +150,7 @@ test(
         'the same id, replaced',
       );
       assert.equal(localHooks.length, 2, 'no webhook added');
-      await devicePage.setViewportSize({ width: 375, height: 740 });
+      await devicePage.setViewportSize(PHONE);
       await fitsPhone(devicePage, 'device Webhooks');
       await shot(devicePage, 'device-webhooks-test-375');
 
@@ -209,7 +191,7 @@ test(
         cloudHooks.map((h: { url: string; event: string }) => [h.url, h.event]),
         [[`${receiver.url}/cloud-edited`, 'sms:sent']],
       );
-      await serverPage.setViewportSize({ width: 375, height: 740 });
+      await serverPage.setViewportSize(PHONE);
       await fitsPhone(serverPage, 'server Webhooks');
       await shot(serverPage, 'server-webhooks-test-375');
 
@@ -228,7 +210,7 @@ test(
       ] as const) {
         await send(base, auth, path, `${runtime} hello`, '+15557654321');
         await send(base, auth, path, `${runtime} doomed`, '+15550000001');
-        await page.setViewportSize({ width: 1280, height: 900 });
+        await page.setViewportSize(DESKTOP);
         await open(page, 'Messages');
         const card = (text: string) => page.locator('[data-testid="message"]', { hasText: text });
         await eventually(
@@ -260,7 +242,7 @@ test(
         // a time window after now matches nothing
         await page.fill('input[name="from"]', '2099-01-01T00:00');
         await page.locator('main', { hasText: 'No messages match.' }).waitFor({ timeout: TIMEOUT });
-        await page.setViewportSize({ width: 375, height: 740 });
+        await page.setViewportSize(PHONE);
         await page.fill('input[name="from"]', '');
         await page.selectOption('select[name="state"]', '');
         await card(`${runtime} hello`).waitFor({ timeout: TIMEOUT });
@@ -268,9 +250,9 @@ test(
         await fitsPhone(page, `${runtime} Messages`);
       }
 
-      assert.deepEqual(pageErrors, [], 'no script errors');
+      assert.deepEqual(pages.errors, [], 'no script errors');
     } finally {
-      for (const context of contexts) await context.close();
+      await pages?.close();
       await browser?.close();
       await up?.stop();
       await receiver.stop();

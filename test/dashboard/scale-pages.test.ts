@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { TEST_PASSWORD, startTestDevice } from '../helpers/device.ts';
 import { newDevice, startTestServer } from '../server/helpers.ts';
 import { STATE_RANK } from '../../src/protocol/index.ts';
-import { OUTPUT, TIMEOUT, launch, shot } from './browser.ts';
+import { LoggedInPages, OUTPUT, TIMEOUT, launch, shot } from './browser.ts';
 
 const ROWS = 100_000;
 const DAY_MS = 24 * 60 * 60_000;
@@ -145,15 +145,10 @@ test(
 
       console.log(`device: ${ROWS} rows each written in ${fillMs} ms`);
       browser = await launch();
-      const context = await browser.newContext({
-        httpCredentials: { username: device.username, password: TEST_PASSWORD },
-        viewport: { width: 1280, height: 900 },
-      });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
+      const pages = new LoggedInPages(browser);
+      const page = await pages.open(device.username, TEST_PASSWORD);
       await measurePages(page, device.url, 'device');
-      assert.deepEqual(errors, []);
+      assert.deepEqual(pages.errors, []);
     } finally {
       await browser?.close();
       await device.cleanup();
@@ -232,15 +227,10 @@ test(
       console.log(`server: ${ROWS} rows each written in ${Math.round(performance.now() - filled)} ms`);
 
       browser = await launch();
-      const context = await browser.newContext({
-        httpCredentials: { username: phone.login, password: phone.password },
-        viewport: { width: 1280, height: 900 },
-      });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
+      const pages = new LoggedInPages(browser);
+      const page = await pages.open(phone.login, phone.password);
       await measurePages(page, server.url, 'server');
-      assert.deepEqual(errors, []);
+      assert.deepEqual(pages.errors, []);
     } finally {
       db.close();
       await browser?.close();

@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
-import { OUTPUT, TIMEOUT, launch, open, shot } from './browser.ts';
+import { basic, spawnSmsgate, type Spawned } from '../server/helpers.ts';
+import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shots } from './browser.ts';
 
-const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 const run = promisify(execFile);
 
 /** The HTTP status curl gets for `url` with this token, as someone outside the browser would. */
@@ -38,22 +37,6 @@ async function lastPoint(page: Page, testid: string, label: string): Promise<num
   return Number(text.replace(/[^\d.]/g, '') || 0);
 }
 
-async function fitsPhone(page: Page, what: string): Promise<void> {
-  const overflow = await page.evaluate(
-    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-  );
-  assert.ok(overflow <= 0, `${what} fits 375 px without sideways scrolling (overflow ${overflow} px)`);
-}
-
-/** Desktop and 375 px screenshots of the page as it is; the narrow one must not scroll sideways. */
-async function shots(page: Page, name: string): Promise<void> {
-  await shot(page, name);
-  await page.setViewportSize({ width: 375, height: 740 });
-  await fitsPhone(page, name);
-  await shot(page, `${name}-375`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
 test(
   'dashboard pages on both runtimes: queue depth charted from real deliveries; Inbox lists what arrived, downloads an MMS part and its refresh replays webhooks; Settings change and show the API’s refusal; a token made in the page works with curl until revoked there',
   { timeout: 180_000 },
@@ -63,8 +46,7 @@ test(
     const receiver = await new TestReceiver().start();
     let up: Spawned | undefined;
     let browser: Browser | undefined;
-    const contexts: BrowserContext[] = [];
-    const pageErrors: string[] = [];
+    let pages: LoggedInPages | undefined;
     try {
       up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
         timeoutMs: 60_000,
@@ -125,17 +107,8 @@ test(
       );
 
       browser = await launch();
-      const newPage = async (user: string, pass: string) => {
-        const context = await browser!.newContext({
-          httpCredentials: { username: user, password: pass },
-          viewport: { width: 1280, height: 900 },
-          acceptDownloads: true,
-        });
-        contexts.push(context);
-        const page = await context.newPage();
-        page.on('pageerror', (error) => pageErrors.push(error.message));
-        return page;
-      };
+      pages = new LoggedInPages(browser);
+      const newPage = (user: string, pass: string) => pages!.open(user, pass, { acceptDownloads: true });
       const devicePage = await newPage(deviceUsername, devicePassword);
       const serverPage = await newPage(login, password);
 
@@ -284,9 +257,9 @@ test(
         await page.locator('[role="alert"]', { hasText: /ttl/ }).waitFor({ timeout: TIMEOUT });
       }
 
-      assert.deepEqual(pageErrors, [], 'no script errors');
+      assert.deepEqual(pages.errors, [], 'no script errors');
     } finally {
-      for (const context of contexts) await context.close();
+      await pages?.close();
       await browser?.close();
       await up?.stop();
       await receiver.stop();
