@@ -6,6 +6,7 @@ import { requireSim, simPhoneNumber, type OutgoingSms, type SmsCarrier } from '.
 import type { Clock } from '../shared/clock.ts';
 import {
   DUPLICATE_MESSAGE_ID,
+  notPendingMessage,
   type MessageState,
   type SimSelectionMode,
   type StoredSettings,
@@ -14,7 +15,7 @@ import {
 import { newId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 import { countSmsParts } from './carrier/sms-parts.ts';
-import { ConflictError } from '../shared/errors.ts';
+import { ConflictError, NotFoundError } from '../shared/errors.ts';
 import { decryptField, DecryptionError } from './encryption.ts';
 import { EXPEDITED_PRIORITY, limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
 
@@ -100,6 +101,36 @@ export class SmsService {
     if (!inserted) {
       throw new ConflictError(`${DUPLICATE_MESSAGE_ID}: "${id}" is taken; use another id or omit it`);
     }
+    this.wake();
+    return messages.get(id)!;
+  }
+
+  /**
+   * Cancel a message the send queue has not taken yet (Pending): every recipient becomes Cancelled
+   * with its `sms:cancelled`, in one transaction. A message the queue has taken (Processed or later)
+   * is on its way and cannot be cancelled (409); the queue takes a message in the same synchronous
+   * step that marks it Processed, so a cancel and a send never both happen.
+   */
+  cancel(id: string): StoredMessage {
+    const { db, messages, events, clock, timeZone } = this.deps;
+    const message = messages.get(id);
+    if (!message) throw new NotFoundError(`no message with id "${id}" on this device`);
+    if (message.state !== 'Pending') throw new ConflictError(notPendingMessage(id, message.state));
+    const now = clock.now();
+    const cancelledAt = formatInZone(now, timeZone);
+    try {
+      db.transaction(() => {
+        for (const recipient of message.recipients) {
+          if (!messages.advanceRecipient(id, recipient.position, 'Cancelled', null, now)) continue;
+          events.record('sms:cancelled', { ...this.eventCommon(message, recipient), cancelledAt });
+        }
+      })();
+    } catch (error) {
+      events.discardPending();
+      throw error;
+    }
+    events.flush();
+    this.notify(id);
     this.wake();
     return messages.get(id)!;
   }
@@ -340,14 +371,7 @@ export class SmsService {
     if (!message || !recipient) return;
     const now = clock.now();
     const at = formatInZone(now, timeZone);
-    // null fields are left out of payloads (undefined is not serialised)
-    const common = {
-      messageId: id,
-      sender: simPhoneNumber(this.deps.carrier, message.simNumber),
-      recipient: recipient.phoneNumber,
-      simNumber: message.simNumber ?? undefined,
-      phoneNumber: recipient.phoneNumber,
-    };
+    const common = this.eventCommon(message, recipient);
     try {
       db.transaction(() => {
         const reason = 'reason' in outcome ? outcome.reason : null;
@@ -363,6 +387,17 @@ export class SmsService {
     }
     events.flush();
     this.notify(id);
+  }
+
+  /** What every outgoing event says of its message and recipient; null fields are left out (undefined is not serialised). */
+  private eventCommon(message: StoredMessage, recipient: { phoneNumber: string }) {
+    return {
+      messageId: message.id,
+      sender: simPhoneNumber(this.deps.carrier, message.simNumber),
+      recipient: recipient.phoneNumber,
+      simNumber: message.simNumber ?? undefined,
+      phoneNumber: recipient.phoneNumber,
+    };
   }
 
   private notify(id: string): void {

@@ -1,15 +1,27 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 /**
- * A message's states. `Cancelled` is final: a phone reports it for a message cancelled before it
- * left (through its own Local API, say).
+ * A message's states. `Cancelling`: the server was asked to cancel a Pending message and waits for
+ * the phone to confirm (`Cancelled`) or to report that it was already on its way (`Processed`, `Sent`…).
+ * `Cancelled` is final: the message never left the phone.
  */
-export const PROCESS_STATES = ['Pending', 'Processed', 'Sent', 'Delivered', 'Failed', 'Cancelled'] as const;
+export const PROCESS_STATES = [
+  'Pending',
+  'Cancelling',
+  'Processed',
+  'Sent',
+  'Delivered',
+  'Failed',
+  'Cancelled',
+] as const;
 export type ProcessState = (typeof PROCESS_STATES)[number];
 
 /** How far along a state is; a report never moves a message or recipient backwards. */
 export const STATE_RANK: Record<ProcessState, number> = {
   Pending: 0,
+  // not past Pending: whatever the phone reports next (it had already taken the message, or it
+  // confirms the cancel) replaces it
+  Cancelling: 0,
   Processed: 1,
   Sent: 2,
   Delivered: 3,
@@ -101,6 +113,10 @@ export const SendMessageSchema = Type.Object(
   { additionalProperties: true },
 );
 export type SendMessage = Static<typeof SendMessageSchema>;
+
+/** The refusal of a cancel whose message is past Pending. */
+export const notPendingMessage = (id: string, state: ProcessState): string =>
+  `message "${id}" is ${state}, not Pending: only a Pending message can be cancelled`;
 
 /** Clients match these words (detail may follow them). */
 export const DUPLICATE_MESSAGE_ID = 'message with the same ID already exists';

@@ -1149,6 +1149,8 @@ test(
         'POST /webhooks',
         'DELETE /webhooks/:id',
         'GET /messages/:id',
+        'DELETE /messages/:id',
+        'DELETE /message/:id',
         'PATCH /settings',
         'POST /deliveries/:id/redeliver',
         'POST /sim/v1/incoming',
@@ -1163,6 +1165,8 @@ test(
           'POST /webhooks',
           'DELETE /webhooks/:id',
           'GET /messages/:id',
+          'DELETE /messages/:id',
+          'DELETE /message/:id',
           'DELETE /devices/:id',
           'PUT /settings',
         ]) {

@@ -74,6 +74,22 @@ export function messageRoutes(app: App, ctx: DeviceContext): void {
       },
     );
 
+    app.delete(
+      `${base}/:id`,
+      {
+        config: { scope: 'messages:cancel' },
+        schema: {
+          tags: ['messages'],
+          summary:
+            'Cancel a message the device has not started sending (Pending): it becomes Cancelled, with sms:cancelled',
+          operationId: `cancelMessage${alias}`,
+          params: IdParams,
+          response: { 200: MessageStateSchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
+        },
+      },
+      async (request) => ctx.sms.toWire(ctx.sms.cancel(request.params.id)),
+    );
+
     app.get(
       `${base}/:id`,
       {

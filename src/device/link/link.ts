@@ -185,8 +185,7 @@ export class DeviceLink {
       case 'WebhookTestRequested':
         return this.activity!.sendTest(event.data.id);
       case 'MessageCancelled':
-        // a push the server defines for the Android app; this device does not act on it (yet)
-        return this.log(`${event.type}: not acted on by this device`);
+        return this.messages!.cancel(event.data.messageId);
       default:
         event satisfies never; // a push type added to the protocol needs its handler here
     }

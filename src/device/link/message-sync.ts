@@ -16,11 +16,13 @@ export class MessageSync {
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
   private stopped = false;
+  /** ids the server cancelled before this device had pulled them: a pull already on its way skips them */
+  private readonly cancelledUnseen = new Set<string>();
 
   constructor(
     private readonly deps: {
       client: Pick<MobileClient, 'pullMessages' | 'reportMessages'>;
-      sms: Pick<SmsService, 'get' | 'enqueue' | 'toWire' | 'onStateChange'>;
+      sms: Pick<SmsService, 'get' | 'enqueue' | 'toWire' | 'onStateChange' | 'cancel'>;
       messageStore: Pick<MessageStore, 'unreportedCloud' | 'markReported'>;
       clock: Clock;
       timeZone: string;
@@ -65,6 +67,7 @@ export class MessageSync {
     const refused: MessageReport[] = [];
     let taken = 0;
     for (const message of pending) {
+      if (this.cancelledUnseen.has(message.id)) continue;
       const known = sms.get(message.id);
       if (known?.source === 'Cloud') continue; // already taken, its state report is on its way
       taken++;
@@ -109,6 +112,31 @@ export class MessageSync {
   private async reportNow(): Promise<void> {
     this.scheduleReport();
     while (this.reporting) await this.reporting;
+  }
+
+  /**
+   * The server cancelled a message (`MessageCancelled`). One still waiting here is cancelled (its
+   * Cancelled state is reported like any change); one already on its way is not, and the state it
+   * reached tells the server so. One this device never pulled is reported Cancelled at once.
+   */
+  async cancel(id: string): Promise<void> {
+    const { client, sms, clock, timeZone, log } = this.deps;
+    const message = sms.get(id);
+    if (!message) {
+      this.cancelledUnseen.add(id);
+      await client.reportMessages([
+        { id, state: 'Cancelled', recipients: [], states: { Cancelled: formatInZone(clock.now(), timeZone) } },
+      ]);
+      return;
+    }
+    if (message.source !== 'Cloud') return log(`MessageCancelled: "${id}" is a Local API message here; not cancelled`);
+    try {
+      sms.cancel(id);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      log(`MessageCancelled: ${error.message}`);
+      this.scheduleReport();
+    }
   }
 
   /** Report Cloud messages whose state changed; one report run at a time, re-run if more changed meanwhile. */

@@ -313,13 +313,14 @@ export class MessageStore {
   private recompute(id: string, now: number): void {
     const message = this.get(id);
     if (!message) return;
-    const processed = message.recipients.some((r) => r.state !== 'Pending');
+    // a recipient cancelled while the message waits does not make it Processed
+    const processed = message.recipients.some((r) => r.state !== 'Pending' && r.state !== 'Cancelled');
     const state = aggregateState(message.recipients, processed);
     const states = { ...message.states };
     // Every state passed through gets a time, so states always shows the path taken; and only
     // those: a message that failed before any recipient left the device was never Sent.
     const sent = message.recipients.some((r) => r.state === 'Sent' || r.state === 'Delivered');
-    if (state !== 'Pending' && states.Processed === undefined) states.Processed = now;
+    if (processed && states.Processed === undefined) states.Processed = now;
     if (sent && states.Sent === undefined) states.Sent = now;
     if (states[state] === undefined) states[state] = now;
     this.statements.updateState.run(state, JSON.stringify(states), now, id);

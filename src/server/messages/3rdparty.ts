@@ -25,7 +25,7 @@ export const ServerDeviceId = Type.String({
 const ListQuery = Type.Object({ ...MessageListQuery.properties, deviceId: Type.Optional(ServerDeviceId) });
 const tags = ['messages'];
 
-/** Send (`/messages`, alias `/message` as the official TS client calls it), read one, list. */
+/** Send (`/messages`, alias `/message` as the official TS client calls it), read one, cancel one, list. */
 export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
   for (const [base, alias] of [
     ['/messages', ''],
@@ -68,6 +68,22 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
         },
       },
       async (request) => toMessageState(await ctx.messages.get(userOf(request).id, request.params.id)),
+    );
+
+    app.delete(
+      `${base}/:id`,
+      {
+        config: { scope: 'messages:cancel' },
+        schema: {
+          tags,
+          summary:
+            'Cancel a Pending message: it becomes Cancelling until its device confirms (Cancelled) or reports it already left',
+          operationId: `cancelMessage${alias}`,
+          params: IdParams,
+          response: { 200: MessageStateSchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
+        },
+      },
+      async (request) => toMessageState(await ctx.messages.cancel(userOf(request).id, request.params.id)),
     );
 
     app.get(

@@ -219,8 +219,19 @@ export class PostgresMessagesRepository implements MessagesRepository {
       if (report.recipients.length > 0) {
         await query(client, POSTGRES_MESSAGES_SQL.advanceRecipients, { ...key, ...recipientArrays(report.recipients) });
       }
+      if (report.state === 'Cancelled' && report.recipients.length === 0)
+        await query(client, MESSAGES_SQL.cancelOpenRecipients, { ...key, rank: STATE_RANK.Cancelled });
       const states = stateArrays(report.states);
       if (states.states.length > 0) await query(client, POSTGRES_MESSAGES_SQL.recordStates, { ...key, ...states });
+      return true;
+    });
+  }
+
+  async markCancelling(userId: string, id: string, now: number): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      const marked = await query(client, MESSAGES_SQL.markCancelling, { userId, id, now });
+      if (marked.rowCount === 0) return false;
+      await query(client, POSTGRES_MESSAGES_SQL.recordStates, { userId, id, states: ['Cancelling'], times: [now] });
       return true;
     });
   }

@@ -59,6 +59,16 @@ export const MESSAGES_SQL = {
              :priority, :validUntil, :scheduleAt, :state, :stateRank, :createdAt, :updatedAt)
      ON CONFLICT (user_id, id) DO NOTHING`,
   ),
+  markCancelling: sql<{ userId: string; id: string; now: number }>(
+    'messages.mark-cancelling',
+    `UPDATE messages SET state = 'Cancelling', updated_at = :now
+     WHERE user_id = :userId AND id = :id AND state = 'Pending'`,
+  ),
+  cancelOpenRecipients: sql<{ userId: string; id: string; rank: number }>(
+    'message-recipients.cancel-open',
+    `UPDATE message_recipients SET state = 'Cancelled', state_rank = :rank
+     WHERE user_id = :userId AND message_id = :id AND state_rank < :rank`,
+  ),
   // The rank guard: a report never moves a message backwards.
   advanceMessage: sql<{ userId: string; id: string; state: ProcessState; rank: number; now: number }>(
     'messages.advance',

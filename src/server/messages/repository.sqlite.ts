@@ -174,8 +174,18 @@ export class SqliteMessagesRepository implements MessagesRepository {
           error: r.error ?? null,
         });
       }
+      if (report.state === 'Cancelled' && report.recipients.length === 0)
+        this.statements.cancelOpenRecipients.run({ ...key, rank: STATE_RANK.Cancelled });
       for (const [state, at] of Object.entries(report.states))
         this.statements.recordState.run({ ...key, state, at: at! });
+      return true;
+    })();
+  }
+
+  async markCancelling(userId: string, id: string, now: number): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      if (this.statements.markCancelling.run({ userId, id, now }).changes === 0) return false;
+      this.statements.recordState.run({ userId, id, state: 'Cancelling', at: now });
       return true;
     })();
   }

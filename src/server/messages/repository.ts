@@ -76,7 +76,14 @@ export interface MessagesRepository {
    * move only forwards (STATE_RANK guard in the WHERE clause), so late or concurrent reports
    * cannot undo a later state; the earliest time reported for each state is kept, whatever
    * order concurrent reports arrive in.
+   * A report of Cancelled without recipients (the phone never had the message) cancels every
+   * recipient that is not final yet.
    * Returns false when the device has no message with that id.
    */
   applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean>;
+  /**
+   * A Pending message becomes Cancelling (and its Cancelling time is recorded); false when it is
+   * not Pending any more (a report moved it on meanwhile) or does not exist.
+   */
+  markCancelling(userId: string, id: string, now: number): Promise<boolean>;
 }

@@ -1,5 +1,6 @@
 import {
   DUPLICATE_MESSAGE_ID,
+  notPendingMessage,
   PROCESS_STATES,
   PULL_LIMIT,
   type PullOrder,
@@ -109,6 +110,21 @@ export class MessagesService {
     }
     await this.hub.publish([device.id], { type: 'MessageEnqueued', data: { id: message.id } });
     return message;
+  }
+
+  /**
+   * Cancel a Pending message: it becomes Cancelling and its device is told (`MessageCancelled`); the
+   * device answers with Cancelled, or with the state it had already reached. 409 past Pending.
+   */
+  async cancel(userId: string, id: string): Promise<MessageRecord> {
+    const message = await this.get(userId, id);
+    if (message.state !== 'Pending') throw new ConflictError(notPendingMessage(id, message.state));
+    if (!(await this.repo.markCancelling(userId, id, this.clock.now()))) {
+      // a report moved it on between the read and the update
+      throw new ConflictError(notPendingMessage(id, (await this.get(userId, id)).state));
+    }
+    await this.hub.publish([message.deviceId], { type: 'MessageCancelled', data: { messageId: id } });
+    return this.get(userId, id);
   }
 
   async get(userId: string, id: string): Promise<MessageRecord> {
