@@ -18,6 +18,18 @@ export const ago = (value) => {
 };
 export const statusClass = (status) => (status == null ? 'error' : `s${String(status)[0]}xx`);
 export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+/** A datetime-local value (the browser's time zone) as ISO 8601, or undefined. */
+export const isoOf = (local) => (local ? new Date(local).toISOString() : undefined);
+
+/** Newer / Older over a list paged by offset, with where this page sits among `total`. */
+export function OffsetPager({ offset, count, total, pageSize, onOffset }) {
+  return html`
+    <div class="pager">
+      <span class="small muted">${total === 0 ? '' : `${offset + 1}–${offset + count} of ${total}`}</span>
+      <button class="secondary" disabled=${offset === 0} onClick=${() => onOffset(Math.max(0, offset - pageSize))}>Newer</button>
+      <button class="secondary" disabled=${offset + pageSize >= total} onClick=${() => onOffset(offset + pageSize)}>Older</button>
+    </div>`;
+}
 
 export function ErrorBox({ error }) {
   return error ? html`<div class="error-box" role="alert">${String(error.message ?? error)}</div>` : null;

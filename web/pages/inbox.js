@@ -3,15 +3,13 @@
 import { useEffect, useState } from '/ui/hooks.mjs';
 import { INCOMING_MESSAGE_TYPES, WEBHOOK_DELIVERY_MODES } from '/ui/vocabulary.js';
 import { api, runtime } from '../runtime.js';
-import { ErrorBox, html, plural, time, useDevices } from '../ui.js';
+import { ErrorBox, OffsetPager, html, isoOf, plural, time, useDevices } from '../ui.js';
 
 const PAGE_SIZE = 20;
 const DAY_MS = 24 * 60 * 60_000;
 
 /** A Date as a datetime-local value in the browser's time zone. */
 const localValue = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-/** A datetime-local value (the browser's time zone) as ISO 8601, or undefined. */
-const isoOf = (local) => (local ? new Date(local).toISOString() : undefined);
 
 function kib(bytes) {
   return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`;
@@ -136,11 +134,7 @@ function InboxList() {
             <p class="small muted" data-testid="inbox-count">${plural(page.total, 'message')} received</p>
             ${page.items.length === 0 ? html`<p class="muted">Nothing received${type ? ` of type ${type}` : ''}.</p>` : null}
             ${page.items.map((m) => html`<${InboxRow} key=${m.id} message=${m} />`)}
-            <div class="pager">
-              <span class="small muted">${page.total === 0 ? '' : `${offset + 1}–${offset + page.items.length} of ${page.total}`}</span>
-              <button class="secondary" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE_SIZE))}>Newer</button>
-              <button class="secondary" disabled=${offset + PAGE_SIZE >= page.total} onClick=${() => setOffset(offset + PAGE_SIZE)}>Older</button>
-            </div>`
+            <${OffsetPager} offset=${offset} count=${page.items.length} total=${page.total} pageSize=${PAGE_SIZE} onOffset=${setOffset} />`
       }
     </div>`;
 }

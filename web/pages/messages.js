@@ -3,12 +3,9 @@
 import { useEffect, useState } from '/ui/hooks.mjs';
 import { MESSAGE_STATES } from '/ui/vocabulary.js';
 import { runtime } from '../runtime.js';
-import { ErrorBox, deviceName, html, time, useDevices } from '../ui.js';
+import { ErrorBox, OffsetPager, deviceName, html, isoOf, time, useDevices } from '../ui.js';
 
 const PAGE_SIZE = 20;
-
-/** A datetime-local value (the browser's time zone) as ISO 8601, or undefined. */
-const isoOf = (local) => (local ? new Date(local).toISOString() : undefined);
 
 function MessageCard({ message, devices }) {
   return html`
@@ -81,10 +78,6 @@ export function MessagesPage() {
           <p class="small muted" data-testid="message-count">${page.total} message${page.total === 1 ? '' : 's'} match</p>
           ${page.items.length === 0 ? html`<p class="muted">No messages match.</p>` : null}
           ${page.items.map((m) => html`<${MessageCard} key=${m.id} message=${m} devices=${devices} />`)}
-          <div class="pager">
-            <span class="small muted">${page.total === 0 ? '' : `${offset + 1}–${offset + page.items.length} of ${page.total}`}</span>
-            <button class="secondary" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE_SIZE))}>Newer</button>
-            <button class="secondary" disabled=${offset + PAGE_SIZE >= page.total} onClick=${() => setOffset(offset + PAGE_SIZE)}>Older</button>
-          </div>`
+          <${OffsetPager} offset=${offset} count=${page.items.length} total=${page.total} pageSize=${PAGE_SIZE} onOffset=${setOffset} />`
     }`;
 }
