@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { intOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
 import { startListener, type ListenRecord } from '../receiver/listener.ts';
+import { redactUrl } from '../protocol/index.ts';
 
 const command: Command = {
   name: 'listen',
@@ -121,13 +122,17 @@ export async function fetchSigningKey(deviceUrl: string, username: string, passw
       cause?.code?.startsWith('UNABLE_TO_VERIFY') || cause?.code === 'SELF_SIGNED_CERT_IN_CHAIN'
         ? ' (for a device with a private CA, set NODE_EXTRA_CA_CERTS=data/ca/ca.crt.pem)'
         : '';
-    throw new Error(`cannot reach the device at ${url}: ${cause?.message ?? (error as Error).message}${hint}`, {
-      cause: error,
-    });
+    throw new Error(
+      `cannot reach the device at ${redactUrl(url)}: ${cause?.message ?? (error as Error).message}${hint}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (response.status === 401)
     throw new Error(`the device at ${deviceUrl} refused the credentials (401): check --username and --password`);
-  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  if (!response.ok)
+    throw new Error(`GET ${redactUrl(url)} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
   const settings = (await response.json()) as { webhooks?: { signing_key?: unknown } };
   const key = settings.webhooks?.signing_key;
   if (typeof key !== 'string' || key === '')

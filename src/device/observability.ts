@@ -3,7 +3,7 @@ import type { AttemptResult, Outbox } from './store/outbox.ts';
 import type { DeviceEvents } from './events.ts';
 import { hotLogLine, type Logger } from '../shared/logger.ts';
 import { deliveryAttemptMetrics } from '../shared/metrics.ts';
-import type { AttemptOutcome } from '../protocol/index.ts';
+import { redactUrl, type AttemptOutcome } from '../protocol/index.ts';
 
 export type { AttemptOutcome };
 
@@ -68,7 +68,7 @@ export class DeviceObservability {
       status: result.status,
       error: result.error,
       durationMs: result.durationMs,
-      url: result.delivery.url,
+      url: redactUrl(result.delivery.url),
     };
     this.logLine(
       this.deps.logger,

@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { EventName } from './events.ts';
 import { EventNameSchema, WEBHOOK_SOURCES, type WebhookSource } from './webhooks.ts';
 import { IdString } from './ids.ts';
+import { redactUrl } from './redact.ts';
 
 /**
  * Webhook deliveries and their attempts as the APIs show them: the device's Local API
@@ -79,7 +80,8 @@ export function deliveryView<T>(d: DeliveryRecord, time: (ms: number) => T) {
     event: d.event,
     webhookId: d.webhookId,
     source: d.webhookSource,
-    url: d.url,
+    // shown and reported with its credentials masked; the device keeps and calls the URL as given
+    url: redactUrl(d.url),
     state: d.state,
     attempts: d.attempts,
     nextAttemptAt: d.state === 'pending' && d.nextAttemptAt !== null ? time(d.nextAttemptAt) : null,

@@ -10,3 +10,4 @@ export * from './push.ts';
 export * from './stats.ts';
 export * from './inbox.ts';
 export * from './ids.ts';
+export * from './redact.ts';

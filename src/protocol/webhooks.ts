@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EVENT_NAMES } from './events.ts';
 import { IdString } from './ids.ts';
+import { redactUrl } from './redact.ts';
 
 export const WEBHOOK_SOURCES = ['Local', 'Cloud'] as const;
 export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
@@ -51,7 +52,7 @@ export function checkWebhookUrl(raw: string, options: { allowInsecureHttp?: bool
   try {
     url = new URL(raw);
   } catch {
-    return `url must be an absolute URL such as https://example.com/webhook, got "${raw.slice(0, 100)}"`;
+    return `url must be an absolute URL such as https://example.com/webhook, got "${redactUrl(raw).slice(0, 100)}"`;
   }
   // new URL() quietly trims spaces and drops tabs and newlines; a URL that has them is a mistake
   // eslint-disable-next-line no-control-regex -- control characters are what this looks for

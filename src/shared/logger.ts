@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { openSync, write, writeSync } from 'node:fs';
 import { LogController, type FastifyServerOptions } from 'fastify';
 import { newId } from './ids.ts';
+import { redactUrlsIn } from '../protocol/redact.ts';
 
 export type { Logger };
 
@@ -18,9 +19,16 @@ export function createLogger(options: { name: string; level?: string; file?: str
   else if (options.file === undefined && process.stderr.isTTY) {
     // loaded only for a terminal: most runs (services, tests) never need it
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    const prettyStream = pretty({
+      destination: 2,
+      sync: true,
+      colorize: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+    });
     logger = pino(
       { level, name: options.name, base: { name: options.name } },
-      pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+      { write: (line: string) => prettyStream.write(redactUrlsIn(line)) },
     );
   } else
     logger = pino(
@@ -125,8 +133,12 @@ export class BatchedLogDestination {
     }
   }
 
-  /** pino's only call: one line, newline included. */
-  write(line: string): boolean {
+  /**
+   * pino's only call: one line, newline included. Every line passes here (hot ones too), so this is
+   * where the credentials of any URL in it are masked.
+   */
+  write(rawLine: string): boolean {
+    const line = redactUrlsIn(rawLine);
     if (this.waitingLength > MAX_WAITING_BYTES) {
       this.dropped++;
       return true;

@@ -1,4 +1,10 @@
-import { FAILING_WEBHOOKS_SHOWN, statsWindow, type ActivityStats, type StatsRange } from '../protocol/index.ts';
+import {
+  FAILING_WEBHOOKS_SHOWN,
+  redactUrl,
+  statsWindow,
+  type ActivityStats,
+  type StatsRange,
+} from '../protocol/index.ts';
 
 /**
  * Rows of the Overview's aggregate queries, as both runtimes' SQL returns them (PostgreSQL gives
@@ -106,7 +112,7 @@ export function assembleStats(
     queue: queueDepthSeries(window, rows.queueNow, rows.queueMoves),
     failingWebhooks: rows.failing.map((r) => ({
       webhookId: r.webhook_id,
-      url: r.url,
+      url: redactUrl(r.url),
       failures: Number(r.failures),
       lastFailedAt: iso(r.last_failed_at),
       lastError: r.last_error ?? 'failed',

@@ -67,7 +67,9 @@ test('the location never shows the password; a missing database or server is exp
     const withPassword = new URL(db.url);
     withPassword.password = 's3cret'; // trust auth ignores it
     const store = await openPostgresStore(withPassword.toString(), { log: () => {} });
-    assert.equal(store.location, db.url);
+    const masked = new URL(db.url);
+    masked.password = '***';
+    assert.equal(store.location, masked.toString());
     assert.doesNotMatch(store.location, /s3cret/);
     await store.health.ping();
     await store.close();
@@ -82,7 +84,7 @@ test('the location never shows the password; a missing database or server is exp
     /database "smsgate_test_does_not_exist" does not exist; create it first/,
   );
   await assert.rejects(openPostgresStore('postgres://postgres:pw@127.0.0.1:1/x', { log: () => {} }), (error: Error) => {
-    assert.match(error.message, /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/x \(ECONNREFUSED\)/);
+    assert.match(error.message, /cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x \(ECONNREFUSED\)/);
     assert.doesNotMatch(error.message, /pw@/);
     return true;
   });

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import type { DeviceContext } from '../context.ts';
 import {
+  keepMaskedCredentials,
   checkWebhookUrl,
   ErrorBodySchema,
   RegisterWebhookSchema,
@@ -50,12 +51,14 @@ export function webhookRoutes(app: App, ctx: DeviceContext): void {
             `Device ID mismatch: this device is ${ctx.deviceId}; omit deviceId or use that id`,
           );
         }
-        const urlProblem = checkWebhookUrl(body.url, { allowInsecureHttp: ctx.insecureHttp });
+        const id = body.id || newId(); // absent, null or "": generate one
+        const url = keepMaskedCredentials(body.url, body.id ? ctx.webhooks.get('Local', id)?.url : undefined);
+        const urlProblem = checkWebhookUrl(url, { allowInsecureHttp: ctx.insecureHttp });
         if (urlProblem) throw new InvalidInputError(urlProblem);
         const hook = {
           source: 'Local' as const,
-          id: body.id || newId(), // absent, null or "": generate one
-          url: body.url,
+          id,
+          url,
           event: body.event,
           deviceId: body.deviceId ?? null,
         };

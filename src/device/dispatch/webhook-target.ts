@@ -1,3 +1,4 @@
+import { redactUrl } from '../../protocol/index.ts';
 /** Where a webhook URL sends: the origin (scheme, host, port) and the request target (path and query). */
 export interface WebhookTarget {
   origin: string;
@@ -32,5 +33,5 @@ export function requireWebhookTarget(url: string): WebhookTarget {
   const target = webhookTarget(url);
   if (target) return target;
   new URL(url); // throws
-  throw new TypeError(`Invalid URL: ${url}`);
+  throw new TypeError(`Invalid URL: ${redactUrl(url)}`);
 }

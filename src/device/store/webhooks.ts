@@ -1,6 +1,7 @@
 import type { Db } from './database.ts';
 import type { Outbox } from './outbox.ts';
 import type { EventName, Webhook, WebhookSource } from '../../protocol/index.ts';
+import { redactUrl } from '../../protocol/index.ts';
 
 export interface StoredWebhook {
   source: WebhookSource;
@@ -127,6 +128,7 @@ export class WebhookStore {
 const redirected = (before: Pick<StoredWebhook, 'url' | 'event'>, after: Pick<StoredWebhook, 'url' | 'event'>) =>
   before.url !== after.url || before.event !== after.event;
 
+/** A webhook as the Local API and the dashboard show it: its URL's credentials masked. */
 export function toWireWebhook(hook: StoredWebhook): Webhook {
-  return { id: hook.id, url: hook.url, event: hook.event, deviceId: hook.deviceId, source: hook.source };
+  return { id: hook.id, url: redactUrl(hook.url), event: hook.event, deviceId: hook.deviceId, source: hook.source };
 }

@@ -1,5 +1,6 @@
 import {
   deliveryView,
+  redactUrl,
   type ActivityReport,
   type DeliveryView,
   type ReportedDelivery,
@@ -65,8 +66,12 @@ export class DeliveriesService {
     // report of one hostile receiver must not cost the whole batch of other deliveries.
     const report = withoutNulCharacters(received);
     const now = clock.now();
-    if (report.webhooks) await devices.saveLocalWebhooks(device.id, JSON.stringify(report.webhooks), now);
-    const deliveries = newestOfEach(report.deliveries ?? []);
+    // The server's copy never holds a URL's credentials, whatever version the device runs.
+    if (report.webhooks) {
+      const shown = report.webhooks.map((hook) => ({ ...hook, url: redactUrl(hook.url) }));
+      await devices.saveLocalWebhooks(device.id, JSON.stringify(shown), now);
+    }
+    const deliveries = newestOfEach(report.deliveries ?? []).map((d) => ({ ...d, url: redactUrl(d.url) }));
     const saved: SavedReport =
       deliveries.length > 0
         ? await repo.saveReport(device.id, device.userId, deliveries, now, DELIVERIES_KEPT_PER_DEVICE)

@@ -1,11 +1,5 @@
-import {
-  createPool,
-  explainConnectError,
-  migratePostgres,
-  query,
-  redactUrl,
-  type PostgresPoolOptions,
-} from './postgres.ts';
+import { createPool, explainConnectError, migratePostgres, query, type PostgresPoolOptions } from './postgres.ts';
+import { redactUrl } from '../../protocol/redact.ts';
 import { sql } from './sql.ts';
 import { PostgresMetaRepository } from './meta.postgres.ts';
 import type { ServerStore } from './store.ts';

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { serverMigrations } from './migrations.ts';
 import type { Sql } from './sql.ts';
+import { redactUrl } from '../../protocol/redact.ts';
 
 export type PgPool = pg.Pool;
 export type PgClient = pg.PoolClient;
@@ -30,17 +31,6 @@ const types: pg.CustomTypesConfig = {
       ? (value: string) => Number(value)
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
-
-/** The URL without its password, for logs and the ready line. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
 
 /** Explain a connection error in terms a user can act on. */
 export function explainConnectError(url: string, error: unknown): Error {

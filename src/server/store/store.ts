@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { redactUrlsIn } from '../../protocol/redact.ts';
 import type { UsersRepository } from '../users/repository.ts';
 import type { DevicesRepository } from '../devices/repository.ts';
 import type { MessagesRepository } from '../messages/repository.ts';
@@ -51,7 +52,7 @@ export function parseStoreSpec(db: string | undefined, dataDir = './data'): Stor
     return { kind: 'sqlite', file: file === ':memory:' ? file : resolve(file) };
   }
   if (/^postgres(ql)?:\/\//.test(db)) return { kind: 'postgres', url: db };
-  throw new Error(`--db must be sqlite:PATH or postgres://…, got "${db}"`);
+  throw new Error(`--db must be sqlite:PATH or postgres://…, got "${redactUrlsIn(db)}"`);
 }
 
 /** `DATABASE_URL`, as hosting platforms set it: used when neither `--db` nor `SMSGATE_DB` is given. */

@@ -5,7 +5,7 @@ import { sendSerialized } from '../../shared/http.ts';
 import { IdParams } from '../../shared/route-schemas.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
-import { toWebhookView } from './service.ts';
+import { toShownWebhookView } from './service.ts';
 import type { WebhookRecord } from './repository.ts';
 
 const tags = ['webhooks'];
@@ -29,7 +29,7 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
     async (request, reply) => {
       const list = await ctx.webhooks.list(userOf(request).id);
       let json = answers.get(list);
-      if (json === undefined) answers.set(list, (json = JSON.stringify(list.map(toWebhookView))));
+      if (json === undefined) answers.set(list, (json = JSON.stringify(list.map(toShownWebhookView))));
       return sendSerialized(reply, json);
     },
   );
@@ -48,7 +48,7 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
     },
     async (request, reply) => {
       const stored = await ctx.webhooks.register(userOf(request).id, request.body);
-      return reply.code(201).send(toWebhookView(stored));
+      return reply.code(201).send(toShownWebhookView(stored));
     },
   );
 

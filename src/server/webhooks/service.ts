@@ -1,4 +1,4 @@
-import { checkWebhookUrl, type RegisterWebhook } from '../../protocol/index.ts';
+import { checkWebhookUrl, keepMaskedCredentials, redactUrl, type RegisterWebhook } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
 import type { DevicesRepository } from '../devices/repository.ts';
@@ -7,7 +7,7 @@ import type { WebhookRecord, WebhooksRepository } from './repository.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../shared/errors.ts';
 import { DEVICE_ONLINE_WITHIN_MS } from '../devices/service.ts';
 
-/** The wire shape (3rdparty and mobile): deviceId is always present, null = all devices. */
+/** The wire shape (3rdparty and mobile): deviceId is always present, null = all devices. The mobile API's, with the URL as stored (the device calls it). */
 export interface WebhookView {
   id: string;
   url: string;
@@ -21,6 +21,9 @@ export const toWebhookView = (w: WebhookRecord): WebhookView => ({
   event: w.event,
   deviceId: w.deviceId,
 });
+
+/** What the 3rdparty API and the dashboard show: the URL with its credentials masked. */
+export const toShownWebhookView = (w: WebhookRecord): WebhookView => ({ ...toWebhookView(w), url: redactUrl(w.url) });
 
 export class WebhooksService {
   constructor(
@@ -37,7 +40,10 @@ export class WebhooksService {
 
   /** Create, or replace the user's webhook with the same id; the user's devices are told to re-sync. */
   async register(userId: string, request: RegisterWebhook): Promise<WebhookRecord> {
-    const urlProblem = checkWebhookUrl(request.url, { allowInsecureHttp: this.options.insecureHttp });
+    const id = request.id || newId(); // absent, null or "": generate one
+    const existing = request.id ? (await this.list(userId)).find((w) => w.id === id) : undefined;
+    const url = keepMaskedCredentials(request.url, existing?.url);
+    const urlProblem = checkWebhookUrl(url, { allowInsecureHttp: this.options.insecureHttp });
     if (urlProblem) throw new InvalidInputError(urlProblem);
     const deviceId = request.deviceId ?? null;
     if (deviceId !== null && !(await this.devices.getUserDevice(userId, deviceId))) {
@@ -48,8 +54,8 @@ export class WebhooksService {
     const now = this.clock.now();
     const stored = await this.repo.upsertWebhook({
       userId,
-      id: request.id || newId(), // absent, null or "": generate one
-      url: request.url,
+      id,
+      url,
       event: request.event,
       deviceId,
       createdAt: now,
