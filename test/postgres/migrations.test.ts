@@ -84,7 +84,10 @@ test('the location never shows the password; a missing database or server is exp
     /database "smsgate_test_does_not_exist" does not exist; create it first/,
   );
   await assert.rejects(openPostgresStore('postgres://postgres:pw@127.0.0.1:1/x', { log: () => {} }), (error: Error) => {
-    assert.match(error.message, /cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x \(ECONNREFUSED\)/);
+    assert.match(
+      error.message,
+      /cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x \(ECONNREFUSED\)/,
+    );
     assert.doesNotMatch(error.message, /pw@/);
     return true;
   });
