@@ -192,6 +192,9 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     clock,
     timeZone,
     deviceId: () => deviceId,
+    onError: (error) => {
+      if (!diskSpace.noticeWriteFailure(error)) logger.error({ err: error }, 'the send queue failed; it tries again');
+    },
   });
   const inboxService = new InboxService({ db, inbox, events, carrier, clock, timeZone });
   const inboxReplay = new InboxReplay({ db, inbox, events, timeZone });

@@ -23,6 +23,9 @@ import { contentOfStored, storedContent, type SendRequest } from '../shared/send
 
 type MessagesSettings = StoredSettings['messages'];
 
+/** How long the send queue rests after an error (a full disk) before it tries again, ms. */
+const QUEUE_RETRY_MS = 5000;
+
 /** The reason of a message that was not sent before its `validUntil` (the app's words). */
 export const TTL_EXPIRED = 'TTL expired';
 
@@ -57,6 +60,8 @@ export class SmsService {
   private pauseUntil = 0;
   /** the priority of the message handed to the carrier last */
   private previousPriority = -128;
+  /** the timer that starts the queue again after an error */
+  private retry: unknown;
 
   constructor(
     private readonly deps: {
@@ -68,6 +73,8 @@ export class SmsService {
       clock: Clock;
       timeZone: string;
       deviceId: () => string;
+      /** the send queue stopped on an error (a full disk): it is told here and tries again a little later */
+      onError?: (error: unknown) => void;
     },
   ) {
     deps.settings.onChange(() => this.wake());
@@ -139,13 +146,23 @@ export class SmsService {
   wake(): void {
     if (this.stopped) return;
     if (this.sleeper) this.sleeper();
-    else void this.run();
+    else
+      this.run().catch((error) => {
+        this.deps.onError?.(error);
+        if (this.retry === undefined && !this.stopped) {
+          this.retry = this.deps.clock.setTimeout(() => {
+            this.retry = undefined;
+            this.wake();
+          }, QUEUE_RETRY_MS);
+        }
+      });
   }
 
   /** Stop taking messages (the device is stopping); a wait in progress ends. */
   stop(): void {
     this.stopped = true;
     this.sleeper?.();
+    if (this.retry !== undefined) this.deps.clock.clearTimeout(this.retry);
   }
 
   /** After a restart: finish handing over unfinished messages and wait for outstanding reports. */

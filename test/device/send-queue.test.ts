@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { jumpingClock } from '../helpers/clock.ts';
 import { TestReceiver } from '../helpers/receiver.ts';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -375,5 +377,34 @@ test('scheduleAt: a message is held until then, while the others go; then it is 
     await eventually(async () => (await state(device, never)).state === 'Failed', 'expired before its time');
   } finally {
     await t.cleanup();
+  }
+});
+
+test('an error in the send queue is logged, the device goes on, and the queue tries again', async () => {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  const clock = jumpingClock(MONDAY_7PM);
+  const device = await startTestDevice({ clock, logger: pino({ level: 'error' }, destination) });
+  try {
+    // one failing read, as a full disk or an I/O error would make it
+    const store = device.context.messageStore;
+    const nextToSend = store.nextToSend.bind(store);
+    let failures = 1;
+    store.nextToSend = (...args) => {
+      if (failures-- > 0) throw new Error('disk I/O error');
+      return nextToSend(...args);
+    };
+    const id = await send(device, 'despite it all');
+    await eventually(() => lines.some((l) => l.includes('the send queue failed; it tries again')), 'the error logged');
+    assert.equal((await state(device, id)).state, 'Pending');
+    clock.advance(5 * SECOND);
+    await untilSent(device, id);
+  } finally {
+    await device.cleanup();
   }
 });
