@@ -32,21 +32,10 @@ export function recordDeviceActivity(
         deliveryId: notice.deliveryId,
         attempt: notice.attempt,
         outcome: notice.outcome,
-        url: withoutCredentials(notice.url),
+        // already masked (redactUrl) by the observability that sent the notice
+        url: notice.url,
       },
     );
   });
   ctx.settings.onChange(() => log.write('INFO', 'settings', 'settings changed'));
-}
-
-/** A URL as it may be shown: without a user name or password in it. */
-function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
