@@ -113,7 +113,11 @@ for (const store of ['sqlite', 'postgres'] as const) {
           auth: basic(phone.login, phone.password!),
           body: { textMessage: { text: 'retry' }, phoneNumbers: ['+15550103003'], deviceId: phone.id },
         });
+        const relayCheck = async () =>
+          (await call(`${server.url}/health`, 'GET')).body.checks['push:relay'] as { status: string };
+        await eventually(async () => (await relayCheck()).status === 'warn', 'GET /health warns while it fails');
         await relay.waitFor(from + 3, 5000);
+        await eventually(async () => (await relayCheck()).status === 'pass', 'and passes once a request gets through');
         const bodies = relay.requests.slice(from, from + 3).map((r) => JSON.parse(r.rawBody));
         const expected = [{ token: 'fcm-retry', event: 'MessageEnqueued', data: { id: sent.body.id } }];
         assert.deepEqual(bodies, [expected, expected, expected], 'the same push, three times');

@@ -1,4 +1,4 @@
-import type { PushEvent } from '../../protocol/index.ts';
+import type { HealthCheck, PushEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { USER_AGENT } from '../../shared/version.ts';
@@ -58,6 +58,10 @@ export class PushRelay {
   private timerAt = Infinity;
   private sending: Promise<unknown> | undefined;
   private closed = false;
+  /** whether the last request failed (until one gets through) */
+  private failing = false;
+  /** pushes given up after their last try, since the start */
+  private givenUpTotal = 0;
 
   constructor(private readonly options: PushRelayOptions) {
     this.url = (options.url ?? DEFAULT_PUSH_RELAY_URL).replace(/\/+$/, '');
@@ -79,6 +83,16 @@ export class PushRelay {
   /** Pushes waiting (for tests and health). */
   get waiting(): number {
     return this.queue.size;
+  }
+
+  /** For GET /health: `warn` while the relay does not take pushes (they are being retried). */
+  health(): HealthCheck {
+    return {
+      description: `push relay ${this.url.slice(0, 120)}: pushes waiting (${this.failing ? 'the last request failed, retrying' : 'taking pushes'}; ${this.givenUpTotal} given up since start)`,
+      observedValue: this.queue.size,
+      observedUnit: 'pushes',
+      status: this.failing ? 'warn' : 'pass',
+    };
   }
 
   /** Stop: what waits is dropped, a request on its way is awaited. */
@@ -111,6 +125,7 @@ export class PushRelay {
     this.sending = request;
     try {
       const failure = await request;
+      this.failing = failure !== undefined;
       if (failure !== undefined) this.retry(due, failure);
     } finally {
       this.sending = undefined;
@@ -125,6 +140,7 @@ export class PushRelay {
       push.attempts++;
       if (push.attempts >= (this.options.maxAttempts ?? 3)) {
         givenUp++;
+        this.givenUpTotal++;
         continue;
       }
       if (this.queue.has(key)) continue; // a newer push of the same kind waits already
@@ -204,7 +220,7 @@ export class RelayingPushHub implements PushHub {
     this.subscribeActivity = inner.subscribeActivity.bind(inner);
     this.publishRevocation = inner.publishRevocation.bind(inner);
     this.onRevocation = inner.onRevocation.bind(inner);
-    this.health = inner.health?.bind(inner);
+    this.health = () => ({ ...inner.health?.(), 'push:relay': relay.health() });
   }
 
   get complete(): boolean {
