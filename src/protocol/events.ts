@@ -178,6 +178,28 @@ export const PAYLOAD_KEYS_ALL: { [E in EventName]: readonly string[] } = Object.
   EVENT_NAMES.map((name) => [name, Object.keys(PAYLOAD_SCHEMAS[name].properties)]),
 ) as unknown as { [E in EventName]: readonly string[] };
 
+/**
+ * The name of an event's payload schema in the OpenAPI documents:
+ * `sms:batch:data-received` → `SmsBatchDataReceivedPayload`.
+ */
+export function payloadSchemaName(event: EventName): string {
+  const words = event.split(/[:-]/).map((word) => word[0].toUpperCase() + word.slice(1));
+  return `${words.join('')}Payload`;
+}
+
+/** The envelope of one event, as JSON Schema, its payload given (inline or as a reference). */
+export function envelopeSchema(event: EventName, payload: TSchema | { $ref: string }) {
+  return Type.Object({
+    deviceId: Type.String({
+      description: "the device's id: its own on Local webhooks, the one the server gave it on Cloud webhooks",
+    }),
+    event: Type.Literal(event),
+    id: Type.String({ description: 'the event id: the same on every retry of the event, so a receiver can dedupe' }),
+    payload: payload as TSchema,
+    webhookId: Type.String({ description: 'the id of the webhook this request delivers to' }),
+  });
+}
+
 /** The JSON body of every webhook request, keys in the order they are serialised. */
 export interface Envelope<E extends EventName = EventName> {
   deviceId: string;

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { App } from './http.ts';
 import { VERSION } from './version.ts';
 import { declaredScopes } from './scopes.ts';
+import { envelopeSchema, EVENT_NAMES, PAYLOAD_SCHEMAS, payloadSchemaName } from '../protocol/events.ts';
 
 export interface OpenApiOptions {
   title: string;
@@ -42,8 +43,9 @@ export function registerOpenApi(app: App, options: OpenApiOptions): void {
       openapi: '3.1.0',
       info: { title: options.title, description: options.description, version: VERSION },
       tags: options.tags,
-      components: { securitySchemes: options.securitySchemes as never },
-    },
+      components: { securitySchemes: options.securitySchemes as never, schemas: EVENT_PAYLOAD_SCHEMAS as never },
+      webhooks: WEBHOOKS,
+    } as never,
   });
   // Swagger UI always sets `url` to its own `./json` (the same document, app.swagger()); a `urls`
   // list is what it reads instead, so the page loads the address this project documents.
@@ -58,6 +60,60 @@ export function registerOpenApi(app: App, options: OpenApiOptions): void {
     scope.get(`${DOCS_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   });
 }
+
+/** Every event's payload schema, by its name in the documents (`SmsReceivedPayload`, …). */
+const EVENT_PAYLOAD_SCHEMAS = Object.fromEntries(
+  EVENT_NAMES.map((event) => [payloadSchemaName(event), PAYLOAD_SCHEMAS[event]]),
+);
+
+/**
+ * The requests a device sends to registered webhooks, one per event, in the `webhooks` section
+ * of OpenAPI 3.1: the signed envelope, its payload referring to the schema above.
+ */
+const WEBHOOKS = Object.fromEntries(
+  EVENT_NAMES.map((event) => [
+    event,
+    {
+      post: {
+        operationId: `${payloadSchemaName(event)
+          .replace(/Payload$/, '')
+          .replace(/^./, (c) => c.toLowerCase())}Event`,
+        summary: `The ${event} event`,
+        description:
+          'Sent by the device to every webhook registered for this event. Verify X-Signature over the raw body ' +
+          'followed by X-Timestamp before trusting it.',
+        parameters: [
+          {
+            in: 'header',
+            name: 'X-Signature',
+            required: true,
+            description:
+              'HMAC-SHA256 of the raw body followed by X-Timestamp, keyed with webhooks.signing_key, lowercase hex',
+            schema: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          },
+          {
+            in: 'header',
+            name: 'X-Timestamp',
+            required: true,
+            description: 'Unix seconds when the attempt was made',
+            schema: { type: 'string', pattern: '^[0-9]+$' },
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: envelopeSchema(event, { $ref: `#/components/schemas/${payloadSchemaName(event)}` }),
+            },
+          },
+        },
+        responses: {
+          '2XX': { description: 'Received; any other answer (or none within 30 s) is retried' },
+        },
+      },
+    },
+  ]),
+);
 
 export interface RegisteredRoute {
   method: string;

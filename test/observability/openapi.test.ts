@@ -6,6 +6,7 @@ import { startTestServer } from '../server/helpers.ts';
 import { registeredRoutes } from '../../src/shared/openapi.ts';
 import type { App } from '../../src/shared/http.ts';
 import { REFRESH_SCOPE, SCOPES } from '../../src/shared/scopes.ts';
+import { EVENT_NAMES, PAYLOAD_KEYS_ALL, REQUIRED_PAYLOAD_KEYS } from '../../src/protocol/index.ts';
 
 const KNOWN_SCOPES = new Set<string>([...SCOPES, REFRESH_SCOPE]);
 
@@ -23,6 +24,8 @@ async function checkDocument(app: App, baseUrl: string, expectTitle: RegExp) {
     openapi: string;
     info: { title: string };
     paths: Record<string, Record<string, { tags?: string[]; security?: unknown[]; operationId?: string }>>;
+    webhooks: Record<string, { post: WebhookOperation }>;
+    components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[] }> };
   };
   assert.equal(doc.openapi, '3.1.0');
   assert.match(doc.info.title, expectTitle);
@@ -79,10 +82,15 @@ async function checkDocument(app: App, baseUrl: string, expectTitle: RegExp) {
   );
   assert.deepEqual(unscoped, [], 'every operation with Basic auth lists the scopes of its access tokens');
 
+  checkWebhooks(doc);
+
   // Generated clients name their methods after operationIds: every operation has one, camelCase and unique.
-  const ids = Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.entries(ops).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, id: op.operationId })),
-  );
+  const ids = [
+    ...Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, id: op.operationId })),
+    ),
+    ...Object.entries(doc.webhooks).map(([event, item]) => ({ at: `webhook ${event}`, id: item.post.operationId })),
+  ];
   assert.deepEqual(
     ids.filter(({ id }) => id === undefined || !/^[a-z][A-Za-z0-9]*$/.test(id)).map(({ at }) => at),
     [],
@@ -102,6 +110,40 @@ async function checkDocument(app: App, baseUrl: string, expectTitle: RegExp) {
   assert.match(initializer, /"urls":\[\{"url":"\/docs\/openapi\.json"/, 'Swagger UI is pointed at /docs/openapi.json');
   assert.deepEqual(await (await fetch(`${baseUrl}/docs/json`)).json(), doc);
   return doc;
+}
+
+interface WebhookOperation {
+  operationId?: string;
+  parameters: { in: string; name: string; required?: boolean }[];
+  requestBody: { content: Record<string, { schema: { properties: Record<string, any>; required: string[] } }> };
+}
+
+/**
+ * Every event is described in the `webhooks` section: the signature headers and the envelope, whose
+ * payload refers to a schema holding exactly the keys the code may send, and requiring those it must.
+ */
+function checkWebhooks(doc: {
+  webhooks: Record<string, { post: WebhookOperation }>;
+  components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[] }> };
+}): void {
+  assert.deepEqual(Object.keys(doc.webhooks ?? {}).sort(), [...EVENT_NAMES].sort(), 'every event is in webhooks');
+  for (const event of EVENT_NAMES) {
+    const operation = doc.webhooks[event].post;
+    assert.deepEqual(
+      operation.parameters.filter((p) => p.in === 'header' && p.required).map((p) => p.name),
+      ['X-Signature', 'X-Timestamp'],
+      `${event}: signed`,
+    );
+    const envelope = operation.requestBody.content['application/json'].schema;
+    assert.deepEqual(Object.keys(envelope.properties), ['deviceId', 'event', 'id', 'payload', 'webhookId']);
+    assert.deepEqual(envelope.required, ['deviceId', 'event', 'id', 'payload', 'webhookId']);
+    assert.equal(envelope.properties.event.const, event);
+    const ref = String(envelope.properties.payload.$ref);
+    const payload = doc.components.schemas[ref.replace('#/components/schemas/', '')];
+    assert.ok(payload, `${event}: ${ref} is a schema of the document`);
+    assert.deepEqual(Object.keys(payload.properties), PAYLOAD_KEYS_ALL[event], `${event}: every payload key`);
+    assert.deepEqual(payload.required ?? [], REQUIRED_PAYLOAD_KEYS[event], `${event}: the keys always sent`);
+  }
 }
 
 test('device: the Local API document validates and lists every route', async () => {
@@ -240,11 +282,13 @@ const DEVICE_OPERATION_IDS = {
   'POST /message': 'sendMessage',
   'GET /message': 'listMessages',
   'GET /message/{id}': 'getMessage',
+  'DELETE /message/{id}': 'cancelMessage',
   'GET /inbox': 'listInbox',
   'POST /inbox/refresh': 'refreshInbox',
   'POST /messages/inbox/export': 'exportInbox',
   'GET /inbox/{id}': 'getInboxMessage',
   'GET /inbox/{id}/attachments/{partId}': 'getInboxAttachment',
+  'GET /logs': 'getLogs',
   'GET /settings': 'getSettings',
   'PATCH /settings': 'updateSettings',
   'PUT /settings': 'replaceSettings',
@@ -280,6 +324,7 @@ const SERVER_OPERATION_IDS = {
   'POST /3rdparty/v1/messages': 'sendMessage',
   'GET /3rdparty/v1/messages': 'listMessages',
   'GET /3rdparty/v1/messages/{id}': 'getMessage',
+  'DELETE /3rdparty/v1/messages/{id}': 'cancelMessage',
   'GET /3rdparty/v1/devices': 'listDevices',
   'GET /3rdparty/v1/devices/webhooks': 'listDevicesLocalWebhooks',
   'GET /3rdparty/v1/devices/{id}/webhooks': 'getDeviceLocalWebhooks',
