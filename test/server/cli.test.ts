@@ -84,7 +84,7 @@ test('`smsgate server --public`, `--private-token` and `--db sqlite:` do what th
     assert.equal(postgres.code, 1);
     assert.match(
       postgres.stderr,
-      /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/smsgate \(ECONNREFUSED\); is it running/,
+      /cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/smsgate \(ECONNREFUSED\); is it running/,
     );
     assert.doesNotMatch(postgres.stderr, /hunter2/, 'the password is not printed');
     assert.equal(nonsense.code, 1);
