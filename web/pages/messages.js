@@ -1,5 +1,5 @@
 // Messages: outgoing messages with each recipient's state, filtered by state, device and time,
-// paged in SQL (offset, X-Total-Count).
+// paged in SQL (offset, X-Total-Count); a Pending one can be cancelled.
 import { useEffect, useState } from '/ui/hooks.mjs';
 import { MESSAGE_STATES } from '/ui/vocabulary.js';
 import { runtime } from '../runtime.js';
@@ -7,13 +7,33 @@ import { ErrorBox, OffsetPager, deviceName, html, isoOf, time, useDevices } from
 
 const PAGE_SIZE = 20;
 
-function MessageCard({ message, devices }) {
+function MessageCard({ message, devices, onChanged }) {
+  const [error, setError] = useState();
+  const [busy, setBusy] = useState(false);
+  const cancel = async () => {
+    setBusy(true);
+    try {
+      await runtime.cancelMessage(message.id);
+      setError(undefined);
+    } catch (e) {
+      setError(e); // kept across the reload: the card is keyed by the message's id
+    } finally {
+      setBusy(false);
+      onChanged(); // either way, show the state the message is in now
+    }
+  };
   return html`
     <div class="card" data-testid="message" data-message-id=${message.id}>
       <div class="row">
         <span class="badge ${message.state.toLowerCase()}" data-testid="message-state">${message.state}</span>
         <span class="grow">${message.textMessage ? `“${message.textMessage.text}”` : html`<span class="muted">(text not shown)</span>`}</span>
+        ${
+          message.state === 'Pending'
+            ? html`<button class="danger" onClick=${cancel} disabled=${busy} aria-label=${`Cancel message ${message.id}`}>Cancel</button>`
+            : null
+        }
       </div>
+      <${ErrorBox} error=${error} />
       <div class="row small muted">
         <span>id <span class="mono">${message.id}</span></span>
         ${runtime.manyDevices ? html`<span data-testid="message-device">device ${deviceName(devices, message.deviceId)}</span>` : null}
@@ -77,7 +97,7 @@ export function MessagesPage() {
         : html`
           <p class="small muted" data-testid="message-count">${page.total} message${page.total === 1 ? '' : 's'} match</p>
           ${page.items.length === 0 ? html`<p class="muted">No messages match.</p>` : null}
-          ${page.items.map((m) => html`<${MessageCard} key=${m.id} message=${m} devices=${devices} />`)}
+          ${page.items.map((m) => html`<${MessageCard} key=${m.id} message=${m} devices=${devices} onChanged=${() => setTick((n) => n + 1)} />`)}
           <${OffsetPager} offset=${offset} count=${page.items.length} total=${page.total} pageSize=${PAGE_SIZE} onOffset=${setOffset} />`
     }`;
 }
