@@ -1,28 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { verifySignature, verifyWebhook, type VerifyResult } from '../../src/receiver/index.ts';
 import * as web from '../../packages/receiver/src/web.ts';
-
-// The seed's JavaScript snippet ("Payload Signing"), verbatim, run as the CommonJS it is written in.
-const SEED_SNIPPET = `
-const crypto = require('crypto');
-
-function verifySignature(secretKey, payload, timestamp, signature) {
-    const message = payload + timestamp;
-    const expectedSignature = crypto
-        .createHmac('sha256', secretKey)
-        .update(message)
-        .digest('hex');
-
-    return expectedSignature === signature;
-}
-`;
-const verifySignatureSeed = new Function('require', `${SEED_SNIPPET}\nreturn verifySignature;`)(
-  createRequire(import.meta.url),
-) as (secretKey: string, payload: string, timestamp: string, signature: string) => boolean;
+import { verifySignatureSeed } from '../helpers/seed-verifier.ts';
 
 const KEY = 'device-signing-key';
 const BODY =
