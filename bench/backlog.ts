@@ -28,6 +28,7 @@ import {
   summary,
   type DeviceHost,
   type ReceiverProcess,
+  median,
 } from './lib/harness.ts';
 
 const BIG = Number(process.env.BENCH_BACKLOG ?? 1_000_000);
@@ -76,7 +77,6 @@ try {
     const bigRate = await drain(big, SMALL);
     pairs.push({ small: smallRate, big: bigRate });
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   log(`1,000 backlog:  ${pairs.map((p) => fmt(p.small)).join(', ')} deliveries/s`);
   log(
     `${BIG / 1e6} M backlog: ${pairs.map((p) => fmt(p.big)).join(', ')} deliveries/s (${SMALL} per window, ${WINDOWS * SMALL} drained in all)`,

@@ -17,9 +17,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { Agent, Pool, request } from 'undici';
-import { sign, unixSeconds } from '../src/protocol/index.ts';
-import { fmt, log, now, sleep, startReceiver, summary } from './lib/harness.ts';
+import { Agent, Pool } from 'undici';
+import { bareSignedPosts, fmt, log, median, now, sleep, startReceiver, summary } from './lib/harness.ts';
 
 const SMS = Number(process.env.BENCH_SMS ?? 500);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 20);
@@ -103,37 +102,13 @@ function lastBodies(limit: number): string[] {
 
 async function bareRun(bodies: string[], signingKey: string): Promise<number> {
   await receiver.reset();
-  const timestamp = String(unixSeconds(Date.now()));
-  const requests = bodies.map((body) => ({
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'smsgate/bench',
-      'x-timestamp': timestamp,
-      'x-signature': sign(signingKey, body, timestamp),
-    },
-  }));
-  let next = 0;
-  const started = now();
-  await Promise.all(
-    Array.from({ length: BARE_CONCURRENCY }, async () => {
-      while (next < requests.length) {
-        const { body, headers } = requests[next++];
-        const response = await request(`${receiver.url}/hook/bare`, {
-          dispatcher: bareAgent,
-          method: 'POST',
-          headers,
-          body,
-        });
-        await response.body.dump();
-        if (response.statusCode !== 200) throw new Error(`receiver answered ${response.statusCode}`);
-      }
-    }),
-  );
-  return requests.length / ((now() - started) / 1000);
+  const { rate } = await bareSignedPosts(`${receiver.url}/hook/bare`, bodies, {
+    signingKey,
+    concurrency: BARE_CONCURRENCY,
+    dispatcher: bareAgent,
+  });
+  return rate;
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 try {
   for (let i = 0; i < WEBHOOKS; i++) {

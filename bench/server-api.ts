@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import { fmt, log, MB, memoryProbeOptions, probeLiveMemory, summary } from './lib/harness.ts';
+import { fmt, log, MB, median, memoryProbeOptions, probeLiveMemory, summary } from './lib/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -458,7 +458,6 @@ async function main(): Promise<void> {
         );
       await stopRound();
     }
-    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     for (const [level, connections] of CONNECTION_LEVELS.entries()) {
       log(
         `at ${connections} connections alone (medians): ${names.map((name, i) => `${name} ${fmt(median(atLevel[level][i]))}x`).join(', ')}`,

@@ -10,11 +10,12 @@
  * The machine is shared and noisy, so device and baseline alternate over ROUNDS rounds and the
  * ratio is the median of the per-round ratios (each pair ran seconds apart, under the same noise).
  */
-import { Agent, request } from 'undici';
-import { sign, unixSeconds } from '../src/protocol/index.ts';
+import { Agent } from 'undici';
 import {
+  bareSignedPosts,
   fmt,
   log,
+  median,
   now,
   profilePhase,
   registerWebhook,
@@ -70,38 +71,9 @@ async function deviceRun(
   return { ingest, delivery: count / (elapsed / 1000), cpuUs: (user + system) / count };
 }
 
-/** POST the given bodies with `concurrency` requests in flight, the way a bare client would. */
-async function bareRun(bodies: string[]): Promise<{ rate: number; cpuUs: number }> {
-  const key = settings.signingKey();
-  const timestamp = String(unixSeconds(Date.now()));
-  const requests = bodies.map((body) => ({
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'smsgate/bench',
-      'x-timestamp': timestamp,
-      'x-signature': sign(key, body, timestamp),
-    },
-  }));
-  let next = 0;
-  const started = now();
-  const cpu = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < requests.length) {
-        const { body, headers } = requests[next++];
-        const response = await request(url, { dispatcher: bareAgent, method: 'POST', headers, body });
-        await response.body.dump();
-        if (response.statusCode !== 200) throw new Error(`receiver answered ${response.statusCode}`);
-      }
-    }),
-  );
-  const rate = requests.length / ((now() - started) / 1000);
-  const { user, system } = process.cpuUsage(cpu);
-  return { rate, cpuUs: (user + system) / requests.length };
-}
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** The baseline: the same bodies, posted by a bare client. */
+const bareRun = (bodies: string[]) =>
+  bareSignedPosts(url, bodies, { signingKey: settings.signingKey(), concurrency: CONCURRENCY, dispatcher: bareAgent });
 
 try {
   // Warm both paths up (JIT, sockets, SQLite pages) before anything is timed.

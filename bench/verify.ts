@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { verifySignature } from '../src/receiver/index.ts';
-import { fmt, summary } from './lib/harness.ts';
+import { fmt, median, summary } from './lib/harness.ts';
 
 export const TARGET_RATIO = 0.8;
 
@@ -82,7 +82,6 @@ export function benchVerify(options: { rounds?: number; roundMs?: number } = {})
   if (sdkVerified !== sdkCalls || sink === 0)
     throw new Error(`only ${sdkVerified} of ${sdkCalls} verified: the benchmark is broken`);
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const opsPerSec = median(pairs.map((p) => p.sdk));
   const baselineOpsPerSec = median(pairs.map((p) => p.base));
   const ratio = median(pairs.map((p) => p.ratio));

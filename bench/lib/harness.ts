@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { request, type Dispatcher } from 'undici';
+import { sign, unixSeconds } from '../../src/protocol/index.ts';
 import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 
@@ -321,3 +323,44 @@ export async function profilePhase(label: string): Promise<() => Promise<void>> 
     session.disconnect();
   };
 }
+
+/**
+ * The baseline of the delivery benchmarks: a bare undici client POSTs `bodies` to `url` with
+ * `concurrency` requests in flight, each signed as the device signs it. Its rate and its CPU per request.
+ */
+export async function bareSignedPosts(
+  url: string,
+  bodies: readonly string[],
+  options: { signingKey: string; concurrency: number; dispatcher: Dispatcher },
+): Promise<{ rate: number; cpuUs: number }> {
+  const timestamp = String(unixSeconds(Date.now()));
+  const requests = bodies.map((body) => ({
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'smsgate/bench',
+      'x-timestamp': timestamp,
+      'x-signature': sign(options.signingKey, body, timestamp),
+    },
+  }));
+  let next = 0;
+  const started = now();
+  const cpu = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      while (next < requests.length) {
+        const { body, headers } = requests[next++];
+        const response = await request(url, { dispatcher: options.dispatcher, method: 'POST', headers, body });
+        await response.body.dump();
+        if (response.statusCode !== 200) throw new Error(`receiver answered ${response.statusCode}`);
+      }
+    }),
+  );
+  const rate = requests.length / ((now() - started) / 1000);
+  const { user, system } = process.cpuUsage(cpu);
+  return { rate, cpuUs: (user + system) / requests.length };
+}
+
+/** The middle value (the upper one of an even count). */
+export const median = (values: readonly number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
