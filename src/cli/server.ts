@@ -42,6 +42,11 @@ const command: Command = {
         'serve HTTPS with this certificate (PEM; e.g. from `smsgate ca issue`); phones need HTTPS off loopback',
     },
     'tls-key': { type: 'string', description: 'the key of --tls-cert (PEM)' },
+    'keep-message-content': {
+      type: 'boolean',
+      description:
+        'keep the text and phone numbers of finished messages; by default only their hashes are kept (docs/messages.md)',
+    },
     'push-relay': {
       type: 'boolean',
       description: `wake phones that registered a push token (the Android app with Google services) through the push relay at --push-relay-url (default ${DEFAULT_PUSH_RELAY_URL}); see README "Real phones"`,
@@ -78,6 +83,7 @@ const command: Command = {
       public: isPublic,
       privateToken,
       insecureHttp: args.values['insecure-http'] === true,
+      keepMessageContent: args.values['keep-message-content'] === true,
       trustProxy: listOpt(args, 'trust-proxy'),
       pushRelay,
       https:

@@ -146,6 +146,12 @@ export const MessageStateSchema = Type.Object({
       { description: 'the content of a data SMS; in lists only with includeContent=true' },
     ),
   ),
+  hashedMessage: Type.Optional(
+    Type.Object(
+      { hash: Type.String() },
+      { description: 'isHashed: the SHA-256 (hex) of the text or data, all the server kept of it' },
+    ),
+  ),
 });
 export type MessageState = Static<typeof MessageStateSchema>;
 

@@ -44,6 +44,11 @@ export interface ServerOptions {
   /** accept http:// webhook URLs to any host, not only loopback */
   insecureHttp?: boolean;
   clock?: Clock;
+  /**
+   * Keep a message's content and numbers after it is final; by default the server keeps only their
+   * hashes from then on (isHashed, docs/messages.md)
+   */
+  keepMessageContent?: boolean;
   /** keep-alive comment interval of SSE streams (default 15000) */
   keepAliveMs?: number;
   /** how long a verified Basic-auth login is remembered (default 30000) */
@@ -155,7 +160,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       devices,
       tokens,
       openStreams,
-      messages: new MessagesService(store.messages, devices, hub, clock),
+      messages: new MessagesService(store.messages, devices, hub, clock, {
+        keepContent: options.keepMessageContent,
+      }),
       webhooks: new WebhooksService(webhooksRepo, store.devices, hub, clock, {
         insecureHttp: options.insecureHttp === true,
       }),

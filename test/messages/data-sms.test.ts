@@ -4,6 +4,9 @@ import { TestReceiver } from '../helpers/receiver.ts';
 import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { call, basic } from '../server/helpers.ts';
+import { createHash } from 'node:crypto';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** A data SMS (bytes to a port) from the request to the air and back as events, on its own and through a server. */
 let server: RunningServer;
@@ -83,7 +86,7 @@ test('a data SMS the network refuses ends Failed with sms:failed and the reason'
   assert.equal(failed.payload.reason, 'RESULT_ERROR_NO_SERVICE');
 });
 
-test('through the server: the device pulls the data SMS, sends it to the port, and the server shows it Delivered with its content', async () => {
+test('through the server: the device pulls the data SMS, sends it to the port, and the server shows it Delivered, keeping only hashes', async () => {
   const reply = await call(`${server.thirdPartyUrl}/messages`, 'POST', {
     auth,
     body: {
@@ -102,8 +105,12 @@ test('through the server: the device pulls the data SMS, sends it to the port, a
     onAir.map((sms) => sms.content),
     [{ data: BYTES, port: 65535 }],
   );
+  // final: the server keeps only hashes of the content and the number (isHashed)
   const listed = await call(`${server.thirdPartyUrl}/messages?includeContent=true`, 'GET', { auth });
   const mine = listed.body.find((m: { id: string }) => m.id === 'data-cloud');
-  assert.deepEqual(mine.dataMessage, { data: BYTES.toString('base64'), port: 65535 });
+  assert.equal(mine.isHashed, true);
+  assert.deepEqual(mine.hashedMessage, { hash: sha256(BYTES.toString('base64')) });
+  assert.equal(mine.dataMessage, undefined);
   assert.equal(mine.textMessage, undefined);
+  assert.deepEqual(mine.recipients, [{ phoneNumber: sha256('+15557654322').slice(0, 16), state: 'Delivered' }]);
 });

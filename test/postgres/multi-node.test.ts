@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '../helpers/device.ts';
@@ -135,7 +136,11 @@ test('a message sent through node 2 is sent by the device; its state is readable
     5000,
   );
   assert.equal(state.deviceId, device.link!.registration.id);
-  assert.deepEqual(state.recipients, [{ phoneNumber: '+15551230000', state: 'Delivered' }]);
+  // final: only the number's hash is kept (isHashed)
+  assert.equal(state.isHashed, true);
+  assert.deepEqual(state.recipients, [
+    { phoneNumber: createHash('sha256').update('+15551230000').digest('hex').slice(0, 16), state: 'Delivered' },
+  ]);
   assert.deepEqual(Object.keys(state.states), ['Pending', 'Processed', 'Sent', 'Delivered']);
   assert.equal(device.context.sms.get(sent.body.id)?.text, 'sent via node 2', 'the device has the message');
   const viaNode2 = await api(thirdParty(node2, `/messages/${sent.body.id}`), 'GET', auth);

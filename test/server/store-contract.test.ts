@@ -1,4 +1,5 @@
 import { describe, test, before, after } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -411,6 +412,74 @@ for (const impl of IMPLEMENTATIONS) {
           ['data', 65535, null],
         ],
       );
+    });
+
+    test('messages: only a Pending message becomes Cancelling; a Cancelled report without recipients cancels them all', async () => {
+      const u = await user();
+      const d = await device(u);
+      assert.equal(await store.messages.insertMessage(message(u, d, 'c-1')), 'inserted');
+      assert.equal(await store.messages.markCancelling(u, 'c-1', 5000), true);
+      assert.equal(await store.messages.markCancelling(u, 'c-1', 6000), false, 'Cancelling is not Pending');
+      assert.equal(await store.messages.markCancelling(u, 'missing', 6000), false);
+      const cancelling = (await store.messages.getUserMessage(u, 'c-1'))!;
+      assert.equal(cancelling.state, 'Cancelling');
+      assert.equal(cancelling.states.Cancelling, 5000);
+      assert.deepEqual(await store.messages.listPendingForDevice(d, 10, 'fifo'), [], 'not handed out');
+      const report = { id: 'c-1', state: 'Cancelled' as const, recipients: [], states: { Cancelled: 7000 } };
+      assert.equal(await store.messages.applyStateReport(d, report, 7000), true);
+      const cancelled = (await store.messages.getUserMessage(u, 'c-1'))!;
+      assert.equal(cancelled.state, 'Cancelled');
+      assert.deepEqual(
+        cancelled.recipients.map((r) => r.state),
+        ['Cancelled', 'Cancelled'],
+      );
+      // a phone that had already taken it: its report replaces Cancelling
+      assert.equal(await store.messages.insertMessage(message(u, d, 'c-2')), 'inserted');
+      assert.equal(await store.messages.markCancelling(u, 'c-2', 5000), true);
+      const sent = {
+        id: 'c-2',
+        state: 'Sent' as const,
+        recipients: [{ phoneNumber: '+1555000', state: 'Sent' as const }],
+        states: { Sent: 8000 },
+      };
+      assert.equal(await store.messages.applyStateReport(d, sent, 8000), true);
+      const taken = (await store.messages.getUserMessage(u, 'c-2'))!;
+      assert.equal(taken.state, 'Sent');
+      assert.deepEqual(
+        taken.recipients.map((r) => r.state),
+        ['Sent', 'Pending'],
+      );
+    });
+
+    test('messages: a final, unencrypted message is hashed once; any other is left alone', async () => {
+      const u = await user();
+      const d = await device(u);
+      const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+      const final = (id: string) => ({
+        id,
+        state: 'Delivered' as const,
+        recipients: [
+          { phoneNumber: '+1555000', state: 'Delivered' as const },
+          { phoneNumber: '+1555001', state: 'Delivered' as const },
+        ],
+        states: { Delivered: 9000 },
+      });
+      assert.equal(await store.messages.insertMessage(message(u, d, 'h-1')), 'inserted');
+      assert.equal(await store.messages.hashIfFinal(d, 'h-1'), false, 'Pending: not hashed');
+      await store.messages.applyStateReport(d, final('h-1'), 9000);
+      assert.equal(await store.messages.hashIfFinal(d, 'h-1'), true);
+      assert.equal(await store.messages.hashIfFinal(d, 'h-1'), false, 'only once');
+      const hashed = (await store.messages.getUserMessage(u, 'h-1'))!;
+      assert.equal(hashed.isHashed, true);
+      assert.equal(hashed.text, sha256('hi'));
+      assert.deepEqual(
+        hashed.recipients.map((r) => r.phoneNumber),
+        [sha256('+1555000').slice(0, 16), sha256('+1555001').slice(0, 16)],
+      );
+      assert.equal(await store.messages.insertMessage({ ...message(u, d, 'h-2'), isEncrypted: true }), 'inserted');
+      await store.messages.applyStateReport(d, final('h-2'), 9000);
+      assert.equal(await store.messages.hashIfFinal(d, 'h-2'), false, 'ciphertext is not hashed');
+      assert.equal((await store.messages.getUserMessage(u, 'h-2'))!.text, 'hi');
     });
 
     test('messages: the pull hands out the highest priority first, then oldest (fifo) or newest (lifo) first', async () => {

@@ -1,6 +1,7 @@
 import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/index.ts';
-import { inTransaction, query, type PgPool } from '../store/postgres.ts';
+import { inTransaction, query, type PgClient, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
+import { hashContent, hashPhoneNumber } from './hashing.ts';
 import type {
   MessageFilter,
   MessagePage,
@@ -85,6 +86,11 @@ const POSTGRES_MESSAGES_SQL = {
        ORDER BY ${PENDING_ORDER.lifo} LIMIT :limit`,
     ),
   },
+  // Locked, so two nodes applying reports of one message never hash it twice.
+  finalToHashForUpdate: sql<{ deviceId: string; id: string; no: boolean }, { user_id: string; text: string }>(
+    'messages.final-to-hash-locked',
+    `${MESSAGES_SQL.finalToHash.text} FOR UPDATE`,
+  ),
   // Locks the message: reports about one message (from any node) then run one after the other,
   // so their recipient updates can never deadlock.
   findDeviceMessage: sql<{ deviceId: string; id: string }, { user_id: string }>(
@@ -114,6 +120,21 @@ const POSTGRES_MESSAGES_SQL = {
      ON CONFLICT (user_id, message_id, state) DO UPDATE SET at = LEAST(message_states.at, excluded.at)`,
   ),
 };
+
+/** hashIfFinal inside the caller's transaction */
+async function hashFinal(client: PgClient, deviceId: string, id: string): Promise<boolean> {
+  const { rows } = await query(client, POSTGRES_MESSAGES_SQL.finalToHashForUpdate, { deviceId, id, no: false });
+  if (rows.length === 0) return false;
+  const key = { userId: rows[0].user_id, id };
+  await query(client, MESSAGES_SQL.hashMessage, { ...key, text: hashContent(rows[0].text), yes: true });
+  for (const r of (await query(client, MESSAGES_SQL.recipientsToHash, key)).rows)
+    await query(client, MESSAGES_SQL.hashRecipient, {
+      ...key,
+      position: r.position,
+      phoneNumber: hashPhoneNumber(r.phone_number),
+    });
+  return true;
+}
 
 const toMessage = (row: MessageRow): MessageRecord => ({
   userId: row.user_id,
@@ -204,7 +225,12 @@ export class PostgresMessagesRepository implements MessagesRepository {
     return rows.map(toMessage);
   }
 
-  async applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean> {
+  async applyStateReport(
+    deviceId: string,
+    report: StateReport,
+    now: number,
+    options: { hashFinal?: boolean } = {},
+  ): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
       // The message is locked first; the rank guards are what keep the state from going backwards.
       const owner = await query(client, POSTGRES_MESSAGES_SQL.findDeviceMessage, { deviceId, id: report.id });
@@ -223,8 +249,13 @@ export class PostgresMessagesRepository implements MessagesRepository {
         await query(client, MESSAGES_SQL.cancelOpenRecipients, { ...key, rank: STATE_RANK.Cancelled });
       const states = stateArrays(report.states);
       if (states.states.length > 0) await query(client, POSTGRES_MESSAGES_SQL.recordStates, { ...key, ...states });
+      if (options.hashFinal) await hashFinal(client, deviceId, report.id);
       return true;
     });
+  }
+
+  async hashIfFinal(deviceId: string, id: string): Promise<boolean> {
+    return inTransaction(this.pool, (client) => hashFinal(client, deviceId, id));
   }
 
   async markCancelling(userId: string, id: string, now: number): Promise<boolean> {

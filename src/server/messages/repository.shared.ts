@@ -59,6 +59,25 @@ export const MESSAGES_SQL = {
              :priority, :validUntil, :scheduleAt, :state, :stateRank, :createdAt, :updatedAt)
      ON CONFLICT (user_id, id) DO NOTHING`,
   ),
+  // The message to hash: final, not yet hashed, not encrypted (ciphertext is hashed by nobody).
+  finalToHash: sql<{ deviceId: string; id: string; no: Flag }, { user_id: string; text: string }>(
+    'messages.final-to-hash',
+    `SELECT user_id, text FROM messages
+     WHERE device_id = :deviceId AND id = :id AND state_rank = 3 AND is_hashed = :no AND is_encrypted = :no`,
+  ),
+  hashMessage: sql<{ userId: string; id: string; text: string; yes: Flag }>(
+    'messages.hash',
+    `UPDATE messages SET text = :text, is_hashed = :yes WHERE user_id = :userId AND id = :id`,
+  ),
+  recipientsToHash: sql<{ userId: string; id: string }, { position: number; phone_number: string }>(
+    'message-recipients.to-hash',
+    `SELECT position, phone_number FROM message_recipients WHERE user_id = :userId AND message_id = :id ORDER BY position`,
+  ),
+  hashRecipient: sql<{ userId: string; id: string; position: number; phoneNumber: string }>(
+    'message-recipients.hash',
+    `UPDATE message_recipients SET phone_number = :phoneNumber
+     WHERE user_id = :userId AND message_id = :id AND position = :position`,
+  ),
   markCancelling: sql<{ userId: string; id: string; now: number }>(
     'messages.mark-cancelling',
     `UPDATE messages SET state = 'Cancelling', updated_at = :now

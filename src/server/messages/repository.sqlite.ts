@@ -1,5 +1,6 @@
 import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/index.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
+import { hashContent, hashPhoneNumber } from './hashing.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import type { MessageFilter, MessagePage, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
 import {
@@ -159,7 +160,12 @@ export class SqliteMessagesRepository implements MessagesRepository {
     return statement.all({ deviceId, limit }).map((row) => this.hydrate(row));
   }
 
-  async applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean> {
+  async applyStateReport(
+    deviceId: string,
+    report: StateReport,
+    now: number,
+    options: { hashFinal?: boolean } = {},
+  ): Promise<boolean> {
     return this.db.transaction((): boolean => {
       const owner = this.statements.findDeviceMessage.get({ deviceId, id: report.id });
       if (!owner) return false;
@@ -178,8 +184,24 @@ export class SqliteMessagesRepository implements MessagesRepository {
         this.statements.cancelOpenRecipients.run({ ...key, rank: STATE_RANK.Cancelled });
       for (const [state, at] of Object.entries(report.states))
         this.statements.recordState.run({ ...key, state, at: at! });
+      if (options.hashFinal) this.hashFinal(deviceId, report.id);
       return true;
     })();
+  }
+
+  async hashIfFinal(deviceId: string, id: string): Promise<boolean> {
+    return this.db.transaction(() => this.hashFinal(deviceId, id))();
+  }
+
+  /** hashIfFinal inside the caller's transaction */
+  private hashFinal(deviceId: string, id: string): boolean {
+    const row = this.statements.finalToHash.get({ deviceId, id, no: 0 });
+    if (!row) return false;
+    const key = { userId: row.user_id, id };
+    this.statements.hashMessage.run({ ...key, text: hashContent(row.text), yes: 1 });
+    for (const r of this.statements.recipientsToHash.all(key))
+      this.statements.hashRecipient.run({ ...key, position: r.position, phoneNumber: hashPhoneNumber(r.phone_number) });
+    return true;
   }
 
   async markCancelling(userId: string, id: string, now: number): Promise<boolean> {

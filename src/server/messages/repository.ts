@@ -78,12 +78,24 @@ export interface MessagesRepository {
    * order concurrent reports arrive in.
    * A report of Cancelled without recipients (the phone never had the message) cancels every
    * recipient that is not final yet.
+   * With `hashFinal`, a message the report made final is hashed in the same transaction
+   * (hashIfFinal), so no reader sees it final with its content.
    * Returns false when the device has no message with that id.
    */
-  applyStateReport(deviceId: string, report: StateReport, now: number): Promise<boolean>;
+  applyStateReport(
+    deviceId: string,
+    report: StateReport,
+    now: number,
+    options?: { hashFinal?: boolean },
+  ): Promise<boolean>;
   /**
    * A Pending message becomes Cancelling (and its Cancelling time is recorded); false when it is
    * not Pending any more (a report moved it on meanwhile) or does not exist.
    */
   markCancelling(userId: string, id: string, now: number): Promise<boolean>;
+  /**
+   * Replace a final (Delivered, Failed, Cancelled), unencrypted message's content and recipients by
+   * their hashes (`hashing.ts`) and mark it isHashed; nothing for any other message.
+   */
+  hashIfFinal(deviceId: string, id: string): Promise<boolean>;
 }

@@ -3,6 +3,7 @@ import {
   notPendingMessage,
   PROCESS_STATES,
   PULL_LIMIT,
+  STATE_RANK,
   type PullOrder,
   type MessageReport,
   type MessageState,
@@ -47,7 +48,7 @@ export function toMessageState(m: MessageRecord, options: { includeContent?: boo
       ...(r.error ? { error: r.error } : {}),
     })),
     states,
-    ...(options.includeContent && !m.isHashed ? contentOfStored(m) : {}),
+    ...(options.includeContent ? (m.isHashed ? { hashedMessage: { hash: m.text } } : contentOfStored(m)) : {}),
   };
 }
 
@@ -76,6 +77,7 @@ export class MessagesService {
     private readonly devices: DevicesService,
     private readonly hub: PushHub,
     private readonly clock: Clock,
+    private readonly options: { keepContent?: boolean } = {},
   ) {}
 
   /** Store a message for one of the user's devices and tell that device to pull. */
@@ -154,7 +156,11 @@ export class MessagesService {
     }));
     let applied = 0;
     const now = this.clock.now();
-    for (const report of parsed) if (await this.repo.applyStateReport(device.id, report, now)) applied++;
+    for (const report of parsed) {
+      // once final, only hashes of the content and the numbers are kept (unless told to keep them)
+      const hashFinal = !this.options.keepContent && STATE_RANK[report.state] === STATE_RANK.Delivered;
+      if (await this.repo.applyStateReport(device.id, report, now, { hashFinal })) applied++;
+    }
     return { applied };
   }
 }
