@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { redactUrl } from '../../src/protocol/redact.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '../helpers/device.ts';
@@ -42,7 +43,7 @@ test('both nodes report PostgreSQL and a working LISTEN connection in /health', 
     assert.equal(health.body.checks['db:ping'].status, 'pass');
     assert.equal(health.body.checks['events:listen'].status, 'pass');
     assert.ok(
-      node.output.some((line) => line.includes(`storage:      postgres ${db.url}`)),
+      node.output.some((line) => line.includes(`storage:      postgres ${redactUrl(db.url)}`)),
       'the storage line names the database',
     );
   }
