@@ -144,9 +144,11 @@ describe('cancel through the server', () => {
     const twice = await call(url('/message/s-1'), 'DELETE', { auth });
     assert.equal(twice.status, 409);
     assert.match(twice.body.message, /"s-1" is Cancelling, not Pending/);
-    assert.ok(
-      !(await phone.mobile.pullMessages()).some((m) => m.id === 's-1'),
-      'a Cancelling message is not handed out',
+    // the pull says so again, for a phone that missed the push
+    const pulled = (await phone.mobile.pullMessages()).filter((m) => m.id === 's-1');
+    assert.deepEqual(
+      pulled.map((m) => m.state),
+      ['Cancelling'],
     );
     // the phone never had it: it confirms without recipients, and every recipient is cancelled
     await phone.mobile.reportMessages([
@@ -181,6 +183,43 @@ describe('cancel through the server', () => {
     const other = await newDevice(server, 'someone else');
     const foreign = await call(url('/messages/s-2'), 'DELETE', { auth: basic(other.login, other.password) });
     assert.equal(foreign.status, 404, "another user's message is unknown");
+  });
+
+  test('a linked device that missed the MessageCancelled push learns it at its next pull', async () => {
+    const device = await startTestDevice({
+      link: {
+        serverUrl: server.url,
+        privateToken: server.privateToken,
+        name: 'away phone',
+        reconnect: { minDelayMs: 500, maxDelayMs: 1000 },
+        healthIntervalMs: 300,
+        log: () => {},
+      },
+    });
+    try {
+      const auth = basic(device.link!.registration.login, device.link!.createdPassword!);
+      device.link!.dropConnection();
+      const sent = await call(`${server.thirdPartyUrl}/messages`, 'POST', {
+        auth,
+        body: { id: 'away-1', textMessage: { text: 'while away' }, phoneNumbers: [NUMBER] },
+      });
+      assert.equal(sent.status, 202);
+      const cancel = await call(`${server.thirdPartyUrl}/messages/away-1`, 'DELETE', { auth });
+      assert.equal(cancel.status, 200);
+      await eventually(
+        async () => (await call(`${server.thirdPartyUrl}/messages/away-1`, 'GET', { auth })).body.state === 'Cancelled',
+        'the device to confirm the cancel after reconnecting',
+      );
+      const final = (await call(`${server.thirdPartyUrl}/messages/away-1`, 'GET', { auth })).body;
+      assert.deepEqual(
+        final.recipients.map((r: { state: string }) => r.state),
+        ['Cancelled'],
+      );
+      assert.ok(!device.context.carrier.sent.some((sms) => sms.messageId === 'away-1'), 'never sent');
+      assert.equal(device.context.sms.get('away-1'), undefined, 'never taken');
+    } finally {
+      await device.cleanup();
+    }
   });
 
   test('a linked device: cancel right after sending ends in exactly one outcome on both sides', async () => {

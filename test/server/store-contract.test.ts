@@ -424,7 +424,11 @@ for (const impl of IMPLEMENTATIONS) {
       const cancelling = (await store.messages.getUserMessage(u, 'c-1'))!;
       assert.equal(cancelling.state, 'Cancelling');
       assert.equal(cancelling.states.Cancelling, 5000);
-      assert.deepEqual(await store.messages.listPendingForDevice(d, 10, 'fifo'), [], 'not handed out');
+      assert.deepEqual(await store.messages.listPendingForDevice(d, 10, 'fifo'), [], 'not Pending any more');
+      assert.deepEqual(
+        (await store.messages.listCancellingForDevice(d, 10)).map((m) => m.id),
+        ['c-1'],
+      );
       const report = { id: 'c-1', state: 'Cancelled' as const, recipients: [], states: { Cancelled: 7000 } };
       assert.equal(await store.messages.applyStateReport(d, report, 7000), true);
       const cancelled = (await store.messages.getUserMessage(u, 'c-1'))!;

@@ -67,6 +67,11 @@ export class MessageSync {
     const refused: MessageReport[] = [];
     let taken = 0;
     for (const message of pending) {
+      // cancelled on the server while this device was away (or the push was lost): as the push does
+      if (message.state === 'Cancelling') {
+        await this.cancel(message.id);
+        continue;
+      }
       if (this.cancelledUnseen.has(message.id)) continue;
       const known = sms.get(message.id);
       if (known?.source === 'Cloud') continue; // already taken, its state report is on its way

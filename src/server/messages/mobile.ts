@@ -14,7 +14,8 @@ export function messagesMobileRoutes(app: App, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'Pending messages for this device (at most 100): highest priority first, then by order',
+        summary:
+          'Pending messages for this device (at most 100): highest priority first, then by order; then its Cancelling ones',
         operationId: 'pullMessages',
         querystring: PullQuerySchema,
         response: { 200: Type.Array(MobileMessageSchema) },

@@ -74,6 +74,11 @@ const POSTGRES_MESSAGES_SQL = {
     'messages.get',
     `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.user_id = :userId AND m.id = :id`,
   ),
+  listCancellingForDevice: sql<{ deviceId: string; limit: number }, MessageRow>(
+    'messages.cancelling-of-device',
+    `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Cancelling'
+     ORDER BY m.created_at LIMIT :limit`,
+  ),
   listPendingForDevice: {
     fifo: sql<{ deviceId: string; limit: number }, MessageRow>(
       'messages.pending-of-device-fifo',
@@ -218,6 +223,11 @@ export class PostgresMessagesRepository implements MessagesRepository {
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     );
+  }
+
+  async listCancellingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]> {
+    const { rows } = await query(this.pool, POSTGRES_MESSAGES_SQL.listCancellingForDevice, { deviceId, limit });
+    return rows.map(toMessage);
   }
 
   async listPendingForDevice(deviceId: string, limit: number, order: PullOrder): Promise<MessageRecord[]> {

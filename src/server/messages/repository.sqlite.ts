@@ -72,6 +72,10 @@ export class SqliteMessagesRepository implements MessagesRepository {
         `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
          ORDER BY ${PENDING_ORDER.lifo} LIMIT :limit`,
       ),
+      listCancelling: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Cancelling'
+         ORDER BY m.created_at LIMIT :limit`,
+      ),
       // One writer at a time on SQLite: the report's transaction needs no row lock.
       findDeviceMessage: db.prepare<{ deviceId: string; id: string }, { user_id: string }>(
         `SELECT user_id FROM messages WHERE device_id = :deviceId AND id = :id`,
@@ -153,6 +157,10 @@ export class SqliteMessagesRepository implements MessagesRepository {
       .all(params);
     const { total } = this.lists.get<MessageListParams, { total: number }>(count.text).get(params)!;
     return { items: rows.map((row) => this.hydrate(row)), total };
+  }
+
+  async listCancellingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]> {
+    return this.statements.listCancelling.all({ deviceId, limit }).map((row) => this.hydrate(row));
   }
 
   async listPendingForDevice(deviceId: string, limit: number, order: PullOrder): Promise<MessageRecord[]> {

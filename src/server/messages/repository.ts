@@ -71,6 +71,8 @@ export interface MessagesRepository {
   ): Promise<{ items: MessageRecord[]; total: number }>;
   /** what the device still has to send: its Pending messages, highest priority first, then in `order` */
   listPendingForDevice(deviceId: string, limit: number, order: PullOrder): Promise<MessageRecord[]>;
+  /** the device's Cancelling messages, oldest first: the pull tells the device about them again */
+  listCancellingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]>;
   /**
    * Apply a device's report to one of that device's messages. The message and each recipient
    * move only forwards (STATE_RANK guard in the WHERE clause), so late or concurrent reports

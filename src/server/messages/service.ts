@@ -139,8 +139,14 @@ export class MessagesService {
     return this.repo.listUserMessages(userId, filter, page);
   }
 
-  pending(device: DeviceRecord, order: PullOrder = 'lifo'): Promise<MessageRecord[]> {
-    return this.repo.listPendingForDevice(device.id, PULL_LIMIT, order);
+  /**
+   * What the device is handed on a pull: its Pending messages and, in the room left, its Cancelling
+   * ones (state `Cancelling`), so a device that missed the MessageCancelled push still learns of it.
+   */
+  async pending(device: DeviceRecord, order: PullOrder = 'lifo'): Promise<MessageRecord[]> {
+    const pending = await this.repo.listPendingForDevice(device.id, PULL_LIMIT, order);
+    if (pending.length >= PULL_LIMIT) return pending;
+    return [...pending, ...(await this.repo.listCancellingForDevice(device.id, PULL_LIMIT - pending.length))];
   }
 
   /**
