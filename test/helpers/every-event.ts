@@ -16,7 +16,7 @@ const MMS_DOWNLOADED_KEYS = [...SMS_KEYS, 'body', 'subject', 'attachments', 'rec
 
 /**
  * Exactly the payload keys of each event that `produceEveryEvent` makes happen (written out here,
- * not derived from src/): every SIM has a number and every optional field of the incoming messages
+ * not derived from src/): every SIM has a number and a carrier, every optional field of the incoming messages
  * is given; the message sent names no SIM, the cancelled one names SIM 1.
  */
 export const EVERY_EVENT_KEYS: Record<EventName, string[]> = {
@@ -53,11 +53,13 @@ export const EVERY_EVENT_SIMS = [
 ];
 
 /**
- * Make every event happen once on a device whose webhooks (Local or Cloud) already subscribe to
- * all of them, and return the device: `restart` starts it again on the same data, for app:started.
+ * Make every event happen once on a device whose SIM 1 has a number and a carrier and whose webhooks
+ * (Local or Cloud) already subscribe to all of them, and return the device: `restart` starts it again
+ * on the same data (for app:started), and should keep the new device where the caller's cleanup finds
+ * it, should a check here fail.
  */
 export async function produceEveryEvent(device: Device, restart: () => Promise<Device>): Promise<Device> {
-  const since = new Date(Date.now() - 1000).toISOString();
+  const since = new Date().toISOString();
   const call = async (method: string, path: string, body?: unknown, status = 202) => {
     const reply = await device.api.call(method, path, body);
     assert.equal(reply.status, status, `${method} ${path}: ${JSON.stringify(reply.body)}`);
@@ -76,7 +78,7 @@ export async function produceEveryEvent(device: Device, restart: () => Promise<D
     from: '+66812345679',
     data: 'AQID',
     port: 9200,
-    simNumber: 2,
+    simNumber: 1,
   });
   await call('POST', '/sim/v1/incoming', {
     type: 'MMS',

@@ -6,8 +6,8 @@ import { TestReceiver } from '../helpers/receiver.ts';
 import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { officialClient } from '../server/helpers.ts';
-import { EVENT_NAMES, REQUIRED_PAYLOAD_KEYS } from '../../src/protocol/index.ts';
-import { parseWebhook, verifyWebhook } from '../../src/receiver/index.ts';
+import { EVENT_NAMES } from '../../src/protocol/index.ts';
+import { checkEveryEvent, produceEveryEvent } from '../helpers/every-event.ts';
 
 let server: RunningServer;
 let serverDir: ReturnType<typeof tempDir>;
@@ -15,6 +15,8 @@ let device: Awaited<ReturnType<typeof startTestDevice>>;
 let receiver: TestReceiver;
 let login: string;
 let password: string;
+/** How the test device links, beside the server's address and token. */
+const LINK = { reconnect: { minDelayMs: 300, maxDelayMs: 1000 }, healthIntervalMs: 300, log: () => {} };
 const thirdParty = (path: string, init: RequestInit = {}) =>
   fetch(`${server.thirdPartyUrl}${path}`, {
     ...init,
@@ -30,14 +32,7 @@ before(async () => {
   server = await createServer({ dataDir: serverDir.path, port: 0, keepAliveMs: 500 });
   receiver = await new TestReceiver().start();
   device = await startTestDevice({
-    link: {
-      serverUrl: server.url,
-      privateToken: server.privateToken,
-      name: 'linked test phone',
-      reconnect: { minDelayMs: 300, maxDelayMs: 1000 },
-      healthIntervalMs: 300,
-      log: () => {},
-    },
+    link: { ...LINK, serverUrl: server.url, privateToken: server.privateToken, name: 'linked test phone' },
   });
   login = device.link!.registration.login;
   password = device.link!.createdPassword!;
@@ -131,13 +126,12 @@ test('every event, batch events too, registers on the server ("" and null ids ge
   );
 });
 
-test("data SMS and MMS events registered on the server are delivered by the device, signed, with the server's device id", async () => {
-  const events = ['sms:data-received', 'mms:received', 'mms:downloaded'] as const;
+test("every event registered on the server is delivered by the device with exactly its payload keys, signed, with the server's device id", async () => {
   const ids: string[] = [];
-  for (const event of events) {
+  for (const event of EVENT_NAMES) {
     const reply = await thirdParty('/webhooks', {
       method: 'POST',
-      body: JSON.stringify({ url: `${receiver.url}/cloud-in/${event}`, event }),
+      body: JSON.stringify({ url: `${receiver.url}/cloud-every/${event}`, event }),
     });
     assert.equal(reply.status, 201);
     ids.push(((await reply.json()) as { id: string }).id);
@@ -146,37 +140,30 @@ test("data SMS and MMS events registered on the server are delivered by the devi
     () => ids.every((id) => device.context.webhooks.list('Cloud').some((h) => h.id === id)),
     'the Cloud list to have them',
   );
-  const before = receiver.requests.length;
-  const data = await device.api.call('POST', '/sim/v1/incoming', {
-    type: 'DATA_SMS',
-    from: '+15550199',
-    data: 'AQID',
-    port: 9200,
-  });
-  assert.equal(data.status, 202);
-  const mms = await device.api.call('POST', '/sim/v1/incoming', {
-    type: 'MMS',
-    from: '+15550199',
-    body: 'hi',
-    attachments: [{ contentType: 'text/plain', data: 'aGk=' }],
-  });
-  assert.equal(mms.status, 202);
-  await eventually(
-    () => receiver.requests.slice(before).filter((r) => r.path.startsWith('/cloud-in/')).length >= 3,
-    'three deliveries',
+  const dataDir = device.context.db.name.replace(/\/device\.db$/, '');
+  reusedDataDir = dataDir;
+  device = await produceEveryEvent(
+    device,
+    async () =>
+      (device = await startTestDevice({
+        dataDir,
+        link: { ...LINK, serverUrl: server.url, privateToken: server.privateToken },
+      })),
   );
-  const key = device.context.settings.signingKey();
-  const delivered = receiver.requests.slice(before).filter((r) => r.path.startsWith('/cloud-in/'));
-  for (const request of delivered) {
-    assert.ok(verifyWebhook(key, request.rawBody, request.headers).ok, 'signed with the device key');
-    const parsed = parseWebhook(request.rawBody);
-    assert.ok(parsed.ok);
-    assert.equal(parsed.event.deviceId, device.link!.registration.id, "the server's device id");
-    assert.equal(request.path, `/cloud-in/${parsed.event.event}`);
-    for (const required of REQUIRED_PAYLOAD_KEYS[parsed.event.event])
-      assert.ok(required in parsed.event.payload, `${parsed.event.event} has ${required}`);
-  }
-  assert.deepEqual(delivered.map((r) => r.path.slice('/cloud-in/'.length)).sort(), [...events].sort());
+  const delivered = () => receiver.requests.filter((r) => r.path.startsWith('/cloud-every/'));
+  await eventually(
+    () => EVENT_NAMES.every((event) => delivered().some((r) => r.path === `/cloud-every/${event}`)),
+    'every event',
+    10_000,
+  );
+  await device.api.call('PATCH', '/settings', { ping: { interval_seconds: null } });
+  for (const request of delivered())
+    assert.equal(request.path, `/cloud-every/${JSON.parse(request.rawBody).event}`, 'each webhook got its own event');
+  checkEveryEvent(delivered(), {
+    signingKey: device.context.settings.signingKey(),
+    deviceId: device.link!.registration.id,
+  });
+
   const authorization = basic(login, password);
   for (const id of ids)
     await fetch(`${server.thirdPartyUrl}/webhooks/${id}`, { method: 'DELETE', headers: { authorization } });
