@@ -26,7 +26,7 @@ function MessageCard({ message, devices, onChanged }) {
     <div class="card" data-testid="message" data-message-id=${message.id}>
       <div class="row">
         <span class="badge ${message.state.toLowerCase()}" data-testid="message-state">${message.state}</span>
-        <span class="grow">${message.textMessage ? `“${message.textMessage.text}”` : html`<span class="muted">(text not shown)</span>`}</span>
+        <span class="grow">${message.textMessage ? `“${message.textMessage.text}”` : html`<span class="muted">${message.isHashed ? '(hashed: only a digest of the text and numbers is kept)' : '(text not shown)'}</span>`}</span>
         ${
           message.state === 'Pending'
             ? html`<button class="danger" onClick=${cancel} disabled=${busy} aria-label=${`Cancel message ${message.id}`}>Cancel</button>`
