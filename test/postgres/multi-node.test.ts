@@ -44,7 +44,7 @@ test('both nodes report PostgreSQL and a working LISTEN connection in /health', 
     assert.equal(health.body.checks['events:listen'].status, 'pass');
     assert.ok(
       node.output.some((line) => line.includes(`storage:      postgres ${redactUrl(db.url)}`)),
-      'the storage line names the database',
+      `the storage line names the database (${redactUrl(db.url)}); the node printed:\n${node.output.join('\n')}`,
     );
   }
 });
