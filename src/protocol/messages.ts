@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { IdString } from './ids.ts';
 
 /**
  * A message's states. `Cancelling`: the server was asked to cancel a Pending message and waits for
@@ -70,7 +71,7 @@ export const SendMessageSchema = Type.Object(
   {
     id: Type.Optional(
       Type.Union([
-        Type.String({ maxLength: 36, description: 'absent, null or "" to get a generated id' }),
+        IdString(36, { allowEmpty: true, description: 'absent, null or "" to get a generated id' }),
         Type.Null(),
       ]),
     ),

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { IdString } from './ids.ts';
 import { DataMessageSchema, ProcessStateSchema, TextMessageSchema, type ProcessState } from './messages.ts';
 
 /**
@@ -63,7 +64,7 @@ export const PullQuerySchema = Type.Object({
 export const StateReportSchema = Type.Array(
   Type.Object(
     {
-      id: Type.String({ minLength: 1, maxLength: 36 }),
+      id: IdString(36),
       state: ProcessStateSchema,
       recipients: Type.Array(
         Type.Object({

@@ -104,6 +104,34 @@ test('ids with control characters or too long get the same 400 on every route, o
   }
 });
 
+test('a message id with a control character is refused (400 naming the rule) when sent and when a device reports it', async () => {
+  const server = await startTestServer();
+  const device = await startTestDevice();
+  const rule = 'must not contain control characters (a NUL, a line break, an escape)';
+  try {
+    const { login, password, registration } = await newDevice(server);
+    const auth = basic(login, password);
+    const body = { id: 'msg\u0000id', textMessage: { text: 'hi' }, phoneNumbers: ['+15551230000'] };
+    for (const [where, url, authorization] of [
+      ['server', `${server.thirdPartyUrl}/messages`, auth],
+      ['device', `${device.url}/message`, device.api.authorization],
+    ] as const) {
+      const sent = await call(url, 'POST', { auth: authorization, body });
+      assert.equal(sent.status, 400, `${where}: ${sent.text}`);
+      assert.equal(sent.body.message, `invalid body: id ${rule}`, where);
+    }
+    const reported = await call(`${server.mobileUrl}/message`, 'PATCH', {
+      auth: `Bearer ${registration.token}`,
+      body: [{ id: 'msg\u0000id', state: 'Sent', recipients: [{ phoneNumber: '+15551230000', state: 'Sent' }] }],
+    });
+    assert.equal(reported.status, 400, reported.text);
+    assert.match(reported.body.message, new RegExp(`id ${rule.replace(/[()]/g, '\\$&')}`));
+  } finally {
+    await device.cleanup();
+    await server.cleanup();
+  }
+});
+
 test('a device whose store holds a webhook id the server cannot take still gets the rest of its activity to the server', async () => {
   const serverDir = tempDir();
   const deviceDir = tempDir();
