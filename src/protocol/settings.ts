@@ -212,6 +212,9 @@ export function settingsConflict(settings: Pick<StoredSettings, 'messages'>): st
   return undefined;
 }
 
+/** The settings that can be set but are never shown (`visibleSettings` leaves them out). */
+export const WRITE_ONLY_SETTINGS = ['encryption.passphrase', 'gateway.private_token'] as const;
+
 /** What the device shows: the stored settings without the write-only keys. */
 export function visibleSettings(stored: StoredSettings): EffectiveSettings {
   const { encryption: _secret, gateway, ...rest } = stored;

@@ -8,7 +8,13 @@ import { EVENT_NAMES } from '../protocol/events.ts';
 import { PROCESS_STATES } from '../protocol/messages.ts';
 import { ATTEMPT_OUTCOMES, DELIVERY_STATES, STORED_DELIVERY_STATES } from '../protocol/deliveries.ts';
 import { INCOMING_MESSAGE_TYPES, WEBHOOK_DELIVERY_MODES } from '../protocol/inbox.ts';
-import { LIMIT_PERIODS, NOTIFICATION_CHANNELS, PROCESSING_ORDERS, SIM_SELECTION_MODES } from '../protocol/settings.ts';
+import {
+  LIMIT_PERIODS,
+  NOTIFICATION_CHANNELS,
+  PROCESSING_ORDERS,
+  SIM_SELECTION_MODES,
+  WRITE_ONLY_SETTINGS,
+} from '../protocol/settings.ts';
 import { GRANTABLE_SCOPES } from './scopes.ts';
 
 /**
@@ -52,6 +58,8 @@ function vocabularyModule(): string {
       'messages.processing_order': PROCESSING_ORDERS,
       'gateway.notification_channel': NOTIFICATION_CHANNELS,
     })};`,
+    // the settings the page may set but never reads back
+    `export const WRITE_ONLY_SETTINGS = ${JSON.stringify(WRITE_ONLY_SETTINGS)};`,
     '',
   ].join('\n');
 }

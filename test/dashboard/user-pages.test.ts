@@ -11,6 +11,15 @@ import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shots } from './browser.t
 
 const run = promisify(execFile);
 
+// made by test/vectors/encryption.py with pycryptodome, independently of the code under test
+const { vectors } = JSON.parse(readFileSync(new URL('../vectors/encryption.json', import.meta.url), 'utf8')) as {
+  vectors: { name: string; passphrase: string; encrypted: string }[];
+};
+const encrypted = {
+  text: vectors.find((v) => v.name === 'ascii text')!,
+  number: vectors.find((v) => v.name === 'a phone number')!,
+};
+
 /** The HTTP status curl gets for `url` with this token, as someone outside the browser would. */
 async function curlStatus(url: string, token: string): Promise<number> {
   const { stdout } = await run('curl', [
@@ -220,6 +229,36 @@ test(
         );
         await shots(page, `${runtime}-settings`);
       }
+
+      // ---- Write-only settings: the device's passphrase set in the page decrypts a message made with it
+      await open(devicePage, 'Settings');
+      const secrets = devicePage.locator('[data-testid="settings-write-only"]');
+      await secrets.locator('input[name="encryption.passphrase"]').fill(encrypted.text.passphrase);
+      await secrets.locator('input[name="encryption.passphrase"]').press('Enter');
+      await secrets.locator('[data-testid="write-only-saved"]').waitFor({ timeout: TIMEOUT });
+      assert.equal(
+        JSON.stringify((await call(deviceUrl, deviceAuth, 'GET', '/settings')).body).includes(
+          encrypted.text.passphrase,
+        ),
+        false,
+        'the passphrase is never shown',
+      );
+      const secret = await call(deviceUrl, deviceAuth, 'POST', '/message', {
+        textMessage: { text: encrypted.text.encrypted },
+        phoneNumbers: [encrypted.number.encrypted],
+        isEncrypted: true,
+      });
+      assert.equal(secret.status, 202, JSON.stringify(secret.body));
+      const final = await eventually(
+        async () => {
+          const state = (await call(deviceUrl, deviceAuth, 'GET', `/message/${secret.body.id}`)).body;
+          return ['Sent', 'Delivered', 'Failed'].includes(state.state) ? state : undefined;
+        },
+        'the encrypted message left the device',
+        TIMEOUT,
+        100,
+      );
+      assert.notEqual(final.state, 'Failed', JSON.stringify(final));
 
       // ---- Tokens: made in the page, used with curl, revoked in the page
       for (const [runtime, page, probe] of [

@@ -1,7 +1,7 @@
 // Settings: every group GET /settings answers, as a form per group. Saving a group PATCHes only the
 // keys changed in it; what the API refuses is shown in its own words, beside that group.
 import { useEffect, useState } from '/ui/hooks.mjs';
-import { SETTINGS_CHOICES } from '/ui/vocabulary.js';
+import { SETTINGS_CHOICES, WRITE_ONLY_SETTINGS } from '/ui/vocabulary.js';
 import { api, runtime } from '../runtime.js';
 import { ErrorBox, html } from '../ui.js';
 
@@ -88,6 +88,51 @@ function GroupForm({ group, values, onSaved }) {
     </form>`;
 }
 
+/**
+ * The write-only settings (a passphrase, a token): the API never shows them, so each field starts
+ * empty. Saving sends what was typed; Clear sends null.
+ */
+function WriteOnlyForm() {
+  const [draft, setDraft] = useState({});
+  const [error, setError] = useState();
+  const [done, setDone] = useState();
+  const [busy, setBusy] = useState(false);
+  const send = async (key, value) => {
+    const [group, name] = key.split('.');
+    setBusy(true);
+    setDone(undefined);
+    try {
+      await api('PATCH', '/settings', { [group]: { [name]: value } });
+      setError(undefined);
+      setDraft({ ...draft, [key]: '' });
+      setDone(value === null ? `${label(name)} cleared` : `${label(name)} set`);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <section class="card settings-group" aria-label="write-only settings" data-testid="settings-write-only">
+      <h3 class="card-title">Write-only</h3>
+      <p class="small muted">Set here, never shown again: the API does not read these back.</p>
+      ${WRITE_ONLY_SETTINGS.map((key) => {
+        const id = `setting-${key.replace('.', '-')}`;
+        const value = draft[key] ?? '';
+        return html`<form class="row" key=${key} onSubmit=${(e) => (e.preventDefault(), send(key, value))}>
+          <label class="setting" for=${id}>${key.replace(/_/g, ' ')}
+            <input id=${id} name=${key} type="password" autocomplete="new-password" value=${value}
+              onInput=${(e) => setDraft({ ...draft, [key]: e.target.value })} />
+          </label>
+          <button type="submit" disabled=${busy || value === ''}>Set</button>
+          <button type="button" class="secondary" disabled=${busy} onClick=${() => send(key, null)}>Clear</button>
+        </form>`;
+      })}
+      <${ErrorBox} error=${error} />
+      ${done ? html`<span class="small ok-text" role="status" data-testid="write-only-saved">✓ ${done}</span>` : null}
+    </section>`;
+}
+
 export function SettingsPage() {
   const [settings, setSettings] = useState();
   const [error, setError] = useState();
@@ -108,6 +153,7 @@ export function SettingsPage() {
               ([group, values]) =>
                 html`<${GroupForm} key=${group} group=${group} values=${values} onSaved=${setSettings} />`,
             )}
+            <${WriteOnlyForm} />
           </div>`
     }`;
 }
