@@ -80,20 +80,8 @@ export class MessageStore {
 
   constructor(private readonly db: Db) {
     this.statements = {
-      insert: db.prepare<{
-        id: string;
-        source: WebhookSource;
-        text: string;
-        dataPort: number | null;
-        simNumber: number | null;
-        withDeliveryReport: number;
-        validUntil: number | null;
-        scheduleAt: number | null;
-        priority: number;
-        isEncrypted: number;
-        states: string;
-        createdAt: number;
-      }>(
+      // a new message is always Pending: every column but its state
+      insert: db.prepare<Omit<MessageRow, 'state'>>(
         `INSERT INTO messages (id, source, text, data_port, sim_number, with_delivery_report, valid_until, schedule_at,
                                priority, is_encrypted, state, states, created_at, updated_at)
          VALUES (:id, :source, :text, :dataPort, :simNumber, :withDeliveryReport, :validUntil, :scheduleAt,
