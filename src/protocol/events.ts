@@ -1,25 +1,12 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { WEBHOOK_EVENTS } from 'smsgate-receiver';
 
 /**
  * Every event a device emits, in the order the docs list them. The four batch events carry many
- * messages in one request; the inbox refresh fires them.
+ * messages in one request; the inbox refresh fires them. The receiver SDK (smsgate-receiver, which
+ * receivers install alone) owns the list; the runtimes take it from there, so the two cannot drift.
  */
-export const EVENT_NAMES = [
-  'sms:received',
-  'sms:data-received',
-  'sms:sent',
-  'sms:delivered',
-  'sms:failed',
-  'sms:cancelled',
-  'mms:received',
-  'mms:downloaded',
-  'system:ping',
-  'app:started',
-  'sms:batch:received',
-  'sms:batch:data-received',
-  'mms:batch:received',
-  'mms:batch:downloaded',
-] as const;
+export const EVENT_NAMES = WEBHOOK_EVENTS;
 export type EventName = (typeof EVENT_NAMES)[number];
 
 export function isEventName(value: unknown): value is EventName {
