@@ -132,3 +132,48 @@ test(
     }
   },
 );
+
+test(
+  'a second SIGTERM ends a stop that waits on a receiver that never answers: exit 1 at once, and nothing is lost',
+  { timeout: 60_000 },
+  async () => {
+    const dir = tempDir();
+    const receiver = await new TestReceiver().start();
+    receiver.responder = () => 'hang';
+    const args = ['device', '--data-dir', dir.path, '--port', '0', '--password', 'pw'];
+    let proc = await startSmsgate(args);
+    try {
+      let api = new LocalApi(proc.ready.url, 'sms', 'pw');
+      await api.call('POST', '/webhooks', { url: `${receiver.url}/stuck`, event: 'sms:received' });
+      for (let i = 0; i < 3; i++) await api.call('POST', '/sim/v1/incoming', { from: '+1', text: `stuck ${i}` });
+      await receiver.waitFor(1);
+      proc.child.kill('SIGTERM');
+      // the first SIGTERM waits for the attempts in flight (up to 10 s): still running a moment later
+      const early = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('running'), 500))]);
+      assert.equal(early, 'running', 'the first SIGTERM waits for the attempts in flight');
+      const againAt = Date.now();
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 1, 'the second SIGTERM exits 1');
+      assert.ok(Date.now() - againAt < 2000, `at once (${Date.now() - againAt} ms)`);
+      assert.ok(
+        proc.output.some((line) => line.includes('SIGTERM again: exiting now')),
+        proc.output.join('\n'),
+      );
+
+      receiver.responder = () => 200;
+      proc = await startSmsgate(args);
+      api = new LocalApi(proc.ready.url, 'sms', 'pw');
+      await eventually(
+        async () => (await api.call('GET', '/deliveries?state=succeeded')).body.items.length === 3,
+        'every delivery sent after the restart',
+        20_000,
+        100,
+      );
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      await receiver.stop();
+      dir.remove();
+    }
+  },
+);
