@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { basic, spawnSmsgate, type Spawned } from '../server/helpers.ts';
+import { basic, call, spawnSmsgate, type Spawned } from '../server/helpers.ts';
 import { MobileClient, register } from '../../src/device/link/mobile-client.ts';
 import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shot, shots } from './browser.ts';
 
@@ -42,15 +42,8 @@ test(
       pages = new LoggedInPages(browser);
       const caller =
         (base: string, auth: string) =>
-        async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-          const reply = await fetch(`${base}${path}`, {
-            method,
-            headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-            body: body ? JSON.stringify(body) : undefined,
-          });
-          const text = await reply.text();
-          return { status: reply.status, body: text ? JSON.parse(text) : undefined };
-        };
+        (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> =>
+          call(`${base}${path}`, method, { auth, body });
       const sent = async (call: Side['call'], path: string, body: object) => {
         const reply = await call('POST', path, { phoneNumbers: [NUMBER], ...body });
         assert.equal(reply.status, 202, JSON.stringify(reply.body));

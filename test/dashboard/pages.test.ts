@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { basic, spawnSmsgate, type Spawned } from '../server/helpers.ts';
+import { basic, call as httpCall, spawnSmsgate, type Spawned } from '../server/helpers.ts';
 import { DESKTOP, LoggedInPages, OUTPUT, PHONE, TIMEOUT, fitsPhone, launch, open, shot } from './browser.ts';
 import { verifyWebhook } from '../../src/receiver/index.ts';
 
@@ -46,14 +46,8 @@ test(
       const { thirdPartyUrl, login, password, deviceUrl, deviceUsername, devicePassword } = up.ready;
       const serverUrl = new URL(thirdPartyUrl).origin;
       const deviceAuth = basic(deviceUsername, devicePassword);
-      const call = async (method: string, path: string, body?: unknown) => {
-        const reply = await fetch(`${deviceUrl}${path}`, {
-          method,
-          headers: { authorization: deviceAuth, ...(body ? { 'content-type': 'application/json' } : {}) },
-          body: body ? JSON.stringify(body) : undefined,
-        });
-        return { status: reply.status, body: await reply.json() };
-      };
+      const call = (method: string, path: string, body?: unknown) =>
+        httpCall(`${deviceUrl}${path}`, method, { auth: deviceAuth, body });
       for (const path of ['/up', '/down'])
         assert.equal(
           (await call('POST', '/webhooks', { url: `${receiver.url}${path}`, event: 'sms:received' })).status,

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { basic, spawnSmsgate, type Spawned } from '../server/helpers.ts';
+import { basic, call as httpCall, spawnSmsgate, type Spawned } from '../server/helpers.ts';
 import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shots } from './browser.ts';
 
 const run = promisify(execFile);
@@ -64,15 +64,8 @@ test(
       const serverUrl = new URL(thirdPartyUrl).origin;
       const deviceAuth = basic(deviceUsername, devicePassword);
       const serverAuth = basic(login, password);
-      const call = async (base: string, auth: string, method: string, path: string, body?: unknown) => {
-        const reply = await fetch(`${base}${path}`, {
-          method,
-          headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-          body: body ? JSON.stringify(body) : undefined,
-        });
-        const text = await reply.text();
-        return { status: reply.status, body: text ? JSON.parse(text) : undefined };
-      };
+      const call = (base: string, auth: string, method: string, path: string, body?: unknown) =>
+        httpCall(`${base}${path}`, method, { auth, body });
       const device = (method: string, path: string, body?: unknown) => call(deviceUrl, deviceAuth, method, path, body);
 
       // one webhook that answers, one nobody listens on: its deliveries wait in the queue, retrying
