@@ -1124,8 +1124,10 @@ test(
       ];
       const costlyWrongUser = fc.string({ maxLength: 20 }).map((p) => basic(owner.login, `${p}-wrong`));
       const serverCreds: Credentials = {
+        // A user's one-time code is for the user alone (Basic); other mobile routes take a device's token,
+        // the private token or a user's Basic auth. The sweeps use the first credential of the list.
         valid: (path) =>
-          /\/3rdparty\//.test(path)
+          /\/3rdparty\//.test(path) || /\/mobile\/v1\/user\/code$/.test(path)
             ? [userBasic]
             : /\/mobile\//.test(path)
               ? [deviceBearer, deviceBearer, privateBearer, userBasic]
