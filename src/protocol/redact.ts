@@ -48,5 +48,10 @@ export function redactUrlsIn(text: string): string {
  * shown (masked, e.g. by a dashboard's edit form) keeps the credentials it had; any other is taken as sent.
  */
 export function keepMaskedCredentials(sent: string, stored: string | undefined): string {
-  return stored !== undefined && sent !== stored && sent.includes(MASK) && redactUrl(stored) === sent ? stored : sent;
+  return stored !== undefined && sent !== stored && showsMask(sent) && redactUrl(stored) === sent ? stored : sent;
+}
+
+/** Whether a URL shows a mask, and so may need the stored webhook's credentials back (keepMaskedCredentials). */
+export function showsMask(url: string): boolean {
+  return url.includes(MASK);
 }

@@ -1,4 +1,10 @@
-import { checkWebhookUrl, keepMaskedCredentials, redactUrl, type RegisterWebhook } from '../../protocol/index.ts';
+import {
+  checkWebhookUrl,
+  keepMaskedCredentials,
+  redactUrl,
+  showsMask,
+  type RegisterWebhook,
+} from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
 import type { DevicesRepository } from '../devices/repository.ts';
@@ -41,7 +47,9 @@ export class WebhooksService {
   /** Create, or replace the user's webhook with the same id; the user's devices are told to re-sync. */
   async register(userId: string, request: RegisterWebhook): Promise<WebhookRecord> {
     const id = request.id || newId(); // absent, null or "": generate one
-    const existing = request.id ? (await this.list(userId)).find((w) => w.id === id) : undefined;
+    // Reading the stored webhook is a round trip: only a URL sent back masked can need it.
+    const existing =
+      request.id && showsMask(request.url) ? (await this.list(userId)).find((w) => w.id === id) : undefined;
     const url = keepMaskedCredentials(request.url, existing?.url);
     const urlProblem = checkWebhookUrl(url, { allowInsecureHttp: this.options.insecureHttp });
     if (urlProblem) throw new InvalidInputError(urlProblem);
