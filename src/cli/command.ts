@@ -244,6 +244,14 @@ export function helpText(command: Command): string {
   return lines.join('\n');
 }
 
+/** `--port` and `--host` of a command that serves: `port` says whose port it is and `defaultPort` is its default. */
+export function listenOptions(port: string, defaultPort: string): Record<'port' | 'host', OptionSpec> {
+  return {
+    port: { type: 'string', description: port, default: defaultPort },
+    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+  };
+}
+
 export const stringOpt = (args: ParsedArgs, name: string): string | undefined => {
   const value = args.values[name];
   return typeof value === 'string' ? value : undefined;

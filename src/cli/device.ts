@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
-import { intOpt, listOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
+import { intOpt, listenOptions, listOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
 import { startDevice } from '../device/runtime.ts';
 import { parseSimCards, type VirtualSimCard } from '../device/carrier/virtual-carrier.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
@@ -11,8 +11,7 @@ const command: Command = {
   summary: 'Run a virtual device: the Local API, the virtual carrier and webhook delivery.',
   options: {
     'data-dir': { type: 'string', description: 'where the device keeps its SQLite file', default: './data' },
-    port: { type: 'string', description: 'Local API port', default: '8080' },
-    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    ...listenOptions('Local API port', '8080'),
     username: { type: 'string', description: 'Local API user', default: 'sms' },
     password: {
       type: 'string',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
-import { intOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
+import { intOpt, listenOptions, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
 import { startListener, type ListenRecord } from '../receiver/listener.ts';
 import { redactUrl } from '../protocol/index.ts';
 
@@ -10,8 +10,7 @@ const command: Command = {
     'A local webhook endpoint (like webhook.site): prints every request, says whether its signature verifies, ' +
     'and answers with the status you choose, to exercise retries.',
   options: {
-    port: { type: 'string', description: 'port to listen on (0 picks a free one)', default: '9000' },
-    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    ...listenOptions('port to listen on (0 picks a free one)', '9000'),
     secret: {
       type: 'string',
       description: 'the signing key to verify with (device setting webhooks.signing_key)',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
-import { intOpt, listOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
+import { intOpt, listenOptions, listOpt, printReady, stopOnSignals, stringOpt, UsageError } from './command.ts';
 import { createServer, PRIVATE_TOKEN_ADVICE } from '../server/server.ts';
 import { databaseUrlFromEnv } from '../server/store/store.ts';
 import { DEFAULT_PUSH_RELAY_URL } from '../server/push/relay.ts';
@@ -11,8 +11,7 @@ const command: Command = {
   summary: 'Run the Private/Cloud server: the 3rdparty API for integrators and the mobile API for devices.',
   options: {
     'data-dir': { type: 'string', description: 'where server.db lives (when --db is not given)', default: './data' },
-    port: { type: 'string', description: 'port to listen on', default: '3000' },
-    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    ...listenOptions('port to listen on', '3000'),
     db: {
       type: 'string',
       description:

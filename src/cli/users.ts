@@ -26,24 +26,35 @@ async function withUsers<T>(args: ParsedArgs, fn: (users: UsersService, store: S
   }
 }
 
+/** The options of a command that sets a user's password: whose (`login`) and the password, or none to generate one. */
+function passwordOptions(login: string, password: string): Command['options'] {
+  return {
+    ...storeOptions,
+    login: { type: 'string', description: login },
+    password: {
+      type: 'string',
+      description: `${password}, at least 8 characters (default: generated and printed)`,
+      secret: 'chosen',
+    },
+  };
+}
+
+/** The login and the password given, or a new one; `shown` prints a generated one (a given one never). */
+function loginAndPassword(args: ParsedArgs): { login: string; password: string; shown: string } {
+  const login = requireOpt(args, 'login');
+  const given = stringOpt(args, 'password');
+  const password = given ?? randomBytes(12).toString('base64url');
+  return { login, password, shown: given === undefined ? `\npassword: ${password}` : '' };
+}
+
 export const add: Command = {
   name: 'users add',
   summary: 'Create a server user: the login and password for the 3rdparty API (Basic auth).',
-  options: {
-    ...storeOptions,
-    login: { type: 'string', description: 'the new login' },
-    password: {
-      type: 'string',
-      description: 'its password, at least 8 characters (default: generated and printed)',
-      secret: 'chosen',
-    },
-  },
+  options: passwordOptions('the new login', 'its password'),
   async run(args) {
-    const login = requireOpt(args, 'login');
-    const given = stringOpt(args, 'password');
-    const password = given ?? randomBytes(12).toString('base64url');
+    const { login, password, shown } = loginAndPassword(args);
     const user = await withUsers(args, (users) => users.create(login, password));
-    console.log(`created user ${user.login} (id ${user.id})${given === undefined ? `\npassword: ${password}` : ''}`);
+    console.log(`created user ${user.login} (id ${user.id})${shown}`);
   },
 };
 
@@ -69,20 +80,10 @@ export const passwd: Command = {
   name: 'users passwd',
   summary:
     "Change a server user's password (a running server accepts the new one at once, the old one for at most 30 s).",
-  options: {
-    ...storeOptions,
-    login: { type: 'string', description: 'whose password' },
-    password: {
-      type: 'string',
-      description: 'the new password, at least 8 characters (default: generated and printed)',
-      secret: 'chosen',
-    },
-  },
+  options: passwordOptions('whose password', 'the new password'),
   async run(args) {
-    const login = requireOpt(args, 'login');
-    const given = stringOpt(args, 'password');
-    const password = given ?? randomBytes(12).toString('base64url');
+    const { login, password, shown } = loginAndPassword(args);
     await withUsers(args, (users) => users.changePassword(login, password));
-    console.log(`changed the password of ${login}${given === undefined ? `\npassword: ${password}` : ''}`);
+    console.log(`changed the password of ${login}${shown}`);
   },
 };
