@@ -9,6 +9,7 @@ import {
   SettingsSchema,
   snakeCaseSettingsKeys,
   visibleSettings,
+  type Settings,
   type StoredSettings,
 } from '../../protocol/index.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
@@ -36,43 +37,29 @@ export function settingsRoutes(app: App, ctx: DeviceContext): void {
     async () => show(),
   );
 
-  app.patch(
-    '/settings',
-    {
+  // PATCH merges the body into the current settings, PUT into the defaults; both refuse a conflict
+  for (const [method, operationId, base, write] of [
+    ['PATCH', 'updateSettings', () => ctx.settings.get(), (body: Settings) => ctx.settings.patch(body)],
+    ['PUT', 'replaceSettings', () => DEFAULT_SETTINGS, (body: Settings) => ctx.settings.replace(body)],
+  ] as const) {
+    app.route({
+      method,
+      url: '/settings',
       preValidation: acceptCamelCase,
       config: { scope: 'settings:write' },
       schema: {
         tags: ['settings'],
-        operationId: 'updateSettings',
+        operationId,
         body: SettingsSchema,
         response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema },
       },
-    },
-    async (request) => {
-      refuseConflict(mergeSettings(ctx.settings.get(), request.body));
-      ctx.settings.patch(request.body);
-      return show();
-    },
-  );
-
-  app.put(
-    '/settings',
-    {
-      preValidation: acceptCamelCase,
-      config: { scope: 'settings:write' },
-      schema: {
-        tags: ['settings'],
-        operationId: 'replaceSettings',
-        body: SettingsSchema,
-        response: { 200: EffectiveSettingsSchema, 400: ErrorBodySchema },
+      handler: async (request) => {
+        refuseConflict(mergeSettings(base(), request.body));
+        write(request.body);
+        return show();
       },
-    },
-    async (request) => {
-      refuseConflict(mergeSettings(DEFAULT_SETTINGS, request.body));
-      ctx.settings.replace(request.body);
-      return show();
-    },
-  );
+    });
+  }
 }
 
 function refuseConflict(settings: StoredSettings): void {
