@@ -24,6 +24,7 @@ import { AccessTokens, newTokenSecret } from '../shared/access-tokens.ts';
 import { OpenStreams } from './push/open-streams.ts';
 import { PushRelay, RelayingPushHub, type PushTargets } from './push/relay.ts';
 import { createLogger } from '../shared/logger.ts';
+import { ServerRetentionPurger } from './retention.ts';
 
 export interface ServerOptions {
   /** where server.db lives when neither `db` nor `store` is given (default ./data) */
@@ -197,6 +198,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
     });
 
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 3000 });
+    const retention = new ServerRetentionPurger({
+      store,
+      clock,
+      onError: (error) => logger.error({ err: error }, 'the retention purge failed; it runs again in a minute'),
+    });
+    retention.start();
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('the server did not bind a TCP port');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -215,6 +222,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       close: () =>
         (closing ??= (async () => {
           await app.close();
+          await retention.stop();
           await hub.close();
           await store.close();
         })()),

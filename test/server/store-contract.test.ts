@@ -826,6 +826,57 @@ for (const impl of IMPLEMENTATIONS) {
       );
     });
 
+    test('retention: purgeExpired takes at most its limit, only the user’s, only finished deliveries and final messages before the cutoff', async () => {
+      const [u, v] = [await user(), await user()];
+      const [d, e] = [await device(u), await device(v)];
+      await store.deliveries.saveReport(
+        d,
+        u,
+        [reported('r-1', 1, 10), reported('r-2', 1, 11), reported('r-3', 1, 12), reported('r-pending', 0, 13)],
+        100,
+        100,
+      );
+      await store.deliveries.saveReport(d, u, [reported('r-late', 1, 14)], 200, 100);
+      await store.deliveries.saveReport(e, v, [reported('r-other', 1, 15)], 100, 100);
+      assert.equal(await via(1).deliveries.purgeExpired(u, 200, 2), 2, 'a batch is at most its limit');
+      assert.equal(await via(0).deliveries.purgeExpired(u, 200, 10), 1, 'the rest of those stored before the cutoff');
+      assert.equal(await via(0).deliveries.purgeExpired(u, 200, 10), 0, 'nothing left to purge');
+      assert.deepEqual(
+        (await store.deliveries.listUserDeliveries(u, { limit: 10 })).map((x) => x.id),
+        ['r-late', 'r-pending'],
+        'the pending one and the one stored at the cutoff stay',
+      );
+      assert.equal((await store.deliveries.getUserDelivery(v, 'r-other'))?.id, 'r-other', "another user's stays");
+
+      for (const id of ['p-final', 'p-sent', 'p-pending', 'p-cancelling'])
+        await store.messages.insertMessage(message(u, d, id));
+      await store.messages.insertMessage(message(v, e, 'p-other'));
+      const report = (id: string, state: 'Delivered' | 'Sent') => ({
+        id,
+        state,
+        recipients: [],
+        states: { [state]: 50 },
+      });
+      assert.ok(await store.messages.applyStateReport(d, report('p-final', 'Delivered'), 50), 'p-final delivered');
+      assert.ok(await store.messages.applyStateReport(d, report('p-sent', 'Sent'), 50), 'p-sent sent');
+      assert.ok(await store.messages.applyStateReport(e, report('p-other', 'Delivered'), 50), 'p-other delivered');
+      assert.ok(await store.messages.markCancelling(u, 'p-cancelling', 50), 'p-cancelling cancelling');
+      assert.equal(await via(1).messages.purgeExpired(u, 50, 10), 0, 'a message changed at the cutoff stays');
+      assert.equal(await via(1).messages.purgeExpired(u, 51, 10), 1, 'only the final one goes');
+      assert.equal(await store.messages.getUserMessage(u, 'p-final'), undefined, 'p-final is gone');
+      for (const id of ['p-sent', 'p-pending', 'p-cancelling'])
+        assert.ok(await store.messages.getUserMessage(u, id), `${id} is not final: it stays`);
+      assert.ok(await store.messages.getUserMessage(v, 'p-other'), "another user's stays");
+      // a new message under the purged id starts clean: its recipients and state times went with it
+      assert.equal(await store.messages.insertMessage(message(u, d, 'p-final')), 'inserted');
+      const again = (await store.messages.getUserMessage(u, 'p-final'))!;
+      assert.deepEqual(
+        [again.recipients.length, Object.keys(again.states)],
+        [2, ['Pending']],
+        'no recipient or state time of the purged message is left',
+      );
+    });
+
     test("stats: attempts per minute by outcome with nearest-rank p50/p99, messages by the minute they reached a state, the most failing webhooks; only the user's, only in the range", async () => {
       const [u, v] = [await user(), await user()];
       const [d, dv] = [await device(u), await device(v)];

@@ -183,6 +183,10 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
     };
   }
 
+  async purgeExpired(userId: string, cutoff: number, limit: number): Promise<number> {
+    return (await query(this.pool, DELIVERIES_SQL.purgeExpired, { userId, cutoff, limit })).rowCount ?? 0;
+  }
+
   async getUserDelivery(
     userId: string,
     id: string,

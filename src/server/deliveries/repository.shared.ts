@@ -96,6 +96,17 @@ export const DELIVERIES_SQL = {
       WHERE device_id = :deviceId
         AND seq <= (SELECT seq FROM device_deliveries WHERE device_id = :deviceId ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
   ),
+  // The retention purge: a batch of the user's finished deliveries last stored before the cutoff
+  // (index device_deliveries_finished; their attempts go with them, ON DELETE CASCADE). The guard
+  // is repeated on the rows deleted: one redelivered meanwhile (pending again) stays.
+  purgeExpired: sql<{ userId: string; cutoff: number; limit: number }>(
+    'device-deliveries.purge-expired',
+    `DELETE FROM device_deliveries
+      WHERE seq IN (SELECT seq FROM device_deliveries
+                     WHERE user_id = :userId AND state <> 'pending' AND reported_at < :cutoff
+                     ORDER BY reported_at LIMIT :limit)
+        AND state <> 'pending' AND reported_at < :cutoff`,
+  ),
 };
 
 export type DeliveryListParams = { userId: string } & DeliveryListFilter;

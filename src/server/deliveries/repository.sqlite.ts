@@ -143,6 +143,10 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
     };
   }
 
+  async purgeExpired(userId: string, cutoff: number, limit: number): Promise<number> {
+    return this.statements.purgeExpired.run({ userId, cutoff, limit }).changes;
+  }
+
   async getUserDelivery(
     userId: string,
     id: string,

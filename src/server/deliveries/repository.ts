@@ -89,4 +89,9 @@ export interface DeliveriesRepository {
     userId: string,
     id: string,
   ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined>;
+  /**
+   * Remove up to `limit` of the user's finished deliveries (not pending) that the server last
+   * stored before `cutoff` (Unix ms), with their attempts; returns how many went.
+   */
+  purgeExpired(userId: string, cutoff: number, limit: number): Promise<number>;
 }

@@ -268,6 +268,10 @@ export class PostgresMessagesRepository implements MessagesRepository {
     return inTransaction(this.pool, (client) => hashFinal(client, deviceId, id));
   }
 
+  async purgeExpired(userId: string, cutoff: number, limit: number): Promise<number> {
+    return (await query(this.pool, MESSAGES_SQL.purgeExpired, { userId, cutoff, limit })).rowCount ?? 0;
+  }
+
   async markCancelling(userId: string, id: string, now: number): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
       const marked = await query(client, MESSAGES_SQL.markCancelling, { userId, id, now });

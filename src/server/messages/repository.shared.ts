@@ -88,6 +88,17 @@ export const MESSAGES_SQL = {
     `UPDATE message_recipients SET state = 'Cancelled', state_rank = :rank
      WHERE user_id = :userId AND message_id = :id AND state_rank < :rank`,
   ),
+  // The retention purge: a batch of the user's final messages (Delivered, Failed, Cancelled: rank 3)
+  // whose last change is before the cutoff (index messages_final; recipients and state times go
+  // with them, ON DELETE CASCADE). The guard is repeated on the rows deleted.
+  purgeExpired: sql<{ userId: string; cutoff: number; limit: number }>(
+    'messages.purge-expired',
+    `DELETE FROM messages
+      WHERE user_id = :userId AND id IN (SELECT id FROM messages
+                                          WHERE user_id = :userId AND state_rank = 3 AND updated_at < :cutoff
+                                          ORDER BY updated_at LIMIT :limit)
+        AND state_rank = 3 AND updated_at < :cutoff`,
+  ),
   // The rank guard: a report never moves a message backwards.
   advanceMessage: sql<{ userId: string; id: string; state: ProcessState; rank: number; now: number }>(
     'messages.advance',

@@ -212,6 +212,10 @@ export class SqliteMessagesRepository implements MessagesRepository {
     return true;
   }
 
+  async purgeExpired(userId: string, cutoff: number, limit: number): Promise<number> {
+    return this.statements.purgeExpired.run({ userId, cutoff, limit }).changes;
+  }
+
   async markCancelling(userId: string, id: string, now: number): Promise<boolean> {
     return this.db.transaction((): boolean => {
       if (this.statements.markCancelling.run({ userId, id, now }).changes === 0) return false;

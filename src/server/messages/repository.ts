@@ -100,4 +100,9 @@ export interface MessagesRepository {
    * their hashes (`hashing.ts`) and mark it isHashed; nothing for any other message.
    */
   hashIfFinal(deviceId: string, id: string): Promise<boolean>;
+  /**
+   * Remove up to `limit` of the user's final messages (Delivered, Failed, Cancelled) last changed
+   * before `cutoff` (Unix ms), with their recipients and state times; returns how many went.
+   */
+  purgeExpired(userId: string, cutoff: number, limit: number): Promise<number>;
 }

@@ -2,6 +2,7 @@ import type { Settings } from '../../protocol/index.ts';
 import { inTransaction, query, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
 import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
+import { parseDocument, SETTINGS_SQL } from './repository.shared.ts';
 import { mergeSettingsDocument, replaceSettingsDocument, type SettingsRepository } from './repository.ts';
 
 /**
@@ -68,6 +69,11 @@ export class PostgresSettingsRepository implements SettingsRepository {
       await query(client, POSTGRES_SETTINGS_SQL.storeDocument, { userId, document: JSON.stringify(next), now });
       return next;
     });
+  }
+
+  async usersPage(after: string, limit: number): Promise<{ userId: string; settings: Settings }[]> {
+    const { rows } = await query(this.pool, SETTINGS_SQL.usersPage, { after, limit });
+    return rows.map((row) => ({ userId: row.user_id, settings: parseDocument(row.document) }));
   }
 
   async patchUserSettings(userId: string, patch: Settings, now: number): Promise<Settings> {

@@ -1,5 +1,6 @@
 import type { Settings } from '../../protocol/index.ts';
-import type { SqliteDb } from '../store/sqlite.ts';
+import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
+import { parseDocument, SETTINGS_SQL } from './repository.shared.ts';
 import { mergeSettingsDocument, replaceSettingsDocument, type SettingsRepository } from './repository.ts';
 
 export class SqliteSettingsRepository implements SettingsRepository {
@@ -7,6 +8,7 @@ export class SqliteSettingsRepository implements SettingsRepository {
 
   constructor(private readonly db: SqliteDb) {
     this.statements = {
+      ...prepareAll(db, SETTINGS_SQL),
       getUserSettings: db.prepare<{ userId: string }, { document: string }>(
         `SELECT document FROM user_settings WHERE user_id = :userId`,
       ),
@@ -32,6 +34,12 @@ export class SqliteSettingsRepository implements SettingsRepository {
         return next;
       })
       .immediate();
+  }
+
+  async usersPage(after: string, limit: number): Promise<{ userId: string; settings: Settings }[]> {
+    return this.statements.usersPage
+      .all({ after, limit })
+      .map((row) => ({ userId: row.user_id, settings: parseDocument(row.document) }));
   }
 
   async patchUserSettings(userId: string, patch: Settings, now: number): Promise<Settings> {

@@ -14,6 +14,8 @@ export interface SettingsRepository {
    * document lacks it: the key is never shown, so a GET-modify-PUT would otherwise erase it.
    */
   replaceUserSettings(userId: string, document: Settings, now: number): Promise<Settings>;
+  /** Every user ({} for one who set nothing), by id, `limit` at a time after the id `after` ('' first). */
+  usersPage(after: string, limit: number): Promise<{ userId: string; settings: Settings }[]>;
 }
 
 /** PATCH semantics shared by the implementations: groups merge key by key, nulls are kept. */
