@@ -75,4 +75,9 @@ process.on('message', (message: Command & { rid: number }) => {
   );
 });
 process.on('disconnect', () => process.exit(0));
-process.send!({ rid: 0, url: device.url, deviceId: device.deviceId });
+process.send!({
+  rid: 0,
+  url: device.url,
+  deviceId: device.deviceId,
+  ...(device.link ? { server: { login: device.link.registration.login, password: device.link.createdPassword } } : {}),
+});

@@ -32,13 +32,13 @@ export interface ReceiverProcess {
 
 /** Fork bench/lib/receiver.ts as a separate process and wait until it listens. */
 export async function startReceiver(
-  options: { port?: number; record?: boolean; failFirst?: number } = {},
+  options: { port?: number; record?: boolean | 'message'; failFirst?: number } = {},
 ): Promise<ReceiverProcess> {
   const { child, ready, ask, exited } = await forkIpc(
     fileURLToPath(new URL('./receiver.ts', import.meta.url)),
     {
       BENCH_RECEIVER_PORT: String(options.port ?? 0),
-      BENCH_RECEIVER_RECORD: options.record ? '1' : '0',
+      BENCH_RECEIVER_RECORD: options.record === 'message' ? 'message' : options.record ? '1' : '0',
       BENCH_RECEIVER_FAIL: String(options.failFirst ?? 0),
     },
     'receiver',
@@ -102,6 +102,8 @@ export async function openLoop(count: number, rate: number, fire: (i: number, du
 
 export interface DeviceHost {
   child: ChildProcess;
+  /** what the device host said when it was ready: its url, device id and, when linked, its server user */
+  ready: { url: string; deviceId: string; server?: { login: string; password?: string } };
   /** send a command (see device-host.ts) and wait for its answer */
   call<T = any>(command: { type: string; [key: string]: unknown }): Promise<T>;
   stop(): Promise<void>;
@@ -153,7 +155,7 @@ export async function forkIpc(
 
 /** Fork bench/lib/device-host.ts: a device in a process of its own, driven over IPC. */
 export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Promise<DeviceHost> {
-  const { child, ask, exited } = await forkIpc(
+  const { child, ready, ask, exited } = await forkIpc(
     fileURLToPath(new URL('./device-host.ts', import.meta.url)),
     { BENCH_DEVICE_OPTIONS: JSON.stringify(options) },
     'device host',
@@ -161,6 +163,7 @@ export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Pro
   const call = <T>(command: { type: string }): Promise<T> => ask<T>(command.type, command);
   return {
     child,
+    ready,
     call,
     async stop() {
       if (child.exitCode === null) {

@@ -4,7 +4,8 @@
  *
  * It answers 200 at once. Options come in through the environment:
  *   BENCH_RECEIVER_PORT    port to listen on (0 = any free one)
- *   BENCH_RECEIVER_RECORD  "1": remember the arrival time of every delivery id (latency)
+ *   BENCH_RECEIVER_RECORD  "1": remember the arrival time of every delivery id (latency);
+ *                          "message": of every `<event> <payload.messageId>` instead (message path)
  *   BENCH_RECEIVER_FAIL    answer 500 to the first N requests of each delivery id (retry timing)
  * The parent talks to it over the IPC channel: count, records, clock, reset.
  */
@@ -13,7 +14,9 @@ import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 
 const port = Number(process.env.BENCH_RECEIVER_PORT ?? 0);
-const record = process.env.BENCH_RECEIVER_RECORD === '1';
+const recordMode = process.env.BENCH_RECEIVER_RECORD;
+const record = recordMode === '1' || recordMode === 'message';
+const byMessage = recordMode === 'message';
 const failFirst = Number(process.env.BENCH_RECEIVER_FAIL ?? 0);
 
 // Wall-clock milliseconds with sub-ms resolution; the parent uses the same expression.
@@ -33,9 +36,14 @@ const server = createServer((req, res) => {
     count++;
     let status = 200;
     if (record || failFirst > 0) {
-      const id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string }).id;
+      const envelope = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        id: string;
+        event: string;
+        payload: { messageId?: string };
+      };
+      const id = envelope.id;
       if (record) {
-        ids.push(id);
+        ids.push(byMessage ? `${envelope.event} ${envelope.payload.messageId}` : id);
         arrivals.push(at);
       }
       if (failFirst > 0) {

@@ -51,3 +51,61 @@ test('a full pull of 100 is followed by another at once: 230 queued messages all
     await server.cleanup();
   }
 });
+
+test('pushes that come while a pull is on its way get one more pull after it, not one each: 40 messages sent at once, a handful of pulls', async () => {
+  const server = await startTestServer({ keepAliveMs: 500 });
+  let pulls = 0;
+  // Every pull answers 200 ms late, so the pushes of the messages sent meanwhile arrive during one.
+  const slowPulls: typeof fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if ((init?.method ?? 'GET') === 'GET' && url.pathname.endsWith('/mobile/v1/message')) {
+      pulls++;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return fetch(input, init);
+  };
+  const device = await startTestDevice({
+    link: {
+      serverUrl: server.url,
+      privateToken: server.privateToken,
+      reconnect: { minDelayMs: 100, maxDelayMs: 300 },
+      fetch: slowPulls,
+      log: () => {},
+    },
+  });
+  try {
+    const link = device.link!;
+    const auth = basic(link.registration.login, link.createdPassword!);
+    await eventually(() => link.connected, 'the push stream to open');
+    await new Promise((r) => setTimeout(r, 500)); // the pull on connect is over
+    const pullsBefore = pulls;
+    const sent = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        call(`${server.thirdPartyUrl}/messages`, 'POST', {
+          auth,
+          body: { textMessage: { text: `burst ${i}` }, phoneNumbers: ['+15550102000'] },
+        }),
+      ),
+    );
+    for (const reply of sent) assert.equal(reply.status, 202, reply.text);
+    const ids = sent.map((reply) => reply.body.id as string);
+    await eventually(() => ids.every((id) => device.context.sms.get(id)), 'all 40 messages on the device', 15_000);
+    const burstPulls = pulls - pullsBefore;
+    assert.ok(burstPulls >= 1, 'the pushes made the device pull');
+    assert.ok(
+      burstPulls <= 10,
+      `40 pushes made ${burstPulls} pulls; one at a time, and one after it, would be far fewer`,
+    );
+    await eventually(
+      async () =>
+        (await Promise.all(ids.map((id) => call(`${server.thirdPartyUrl}/messages/${id}`, 'GET', { auth })))).every(
+          (reply) => reply.body.state === 'Delivered',
+        ),
+      'every message Delivered on the server',
+      15_000,
+    );
+  } finally {
+    await device.cleanup();
+    await server.cleanup();
+  }
+});

@@ -15,6 +15,8 @@ import type { ProcessingOrder } from '../../protocol/settings.ts';
 export class MessageSync {
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
+  private pulling: Promise<void> | undefined;
+  private pullAgain = false;
   private stopped = false;
   /** ids the server cancelled before this device had pulled them: a pull already on its way skips them */
   private readonly cancelledUnseen = new Set<string>();
@@ -43,12 +45,42 @@ export class MessageSync {
   }
 
   /**
-   * Take the messages waiting on the server and hand them to the SMS service. A full pull (the
-   * server hands out at most `PULL_LIMIT`) means more may wait: once the server knows this device
-   * has taken them (its state report), the device pulls again, without waiting for the next push.
-   * It stops when a pull is not full, or brings nothing new (a report that did not get through).
+   * Take the messages waiting on the server and hand them to the SMS service. One pull runs at a
+   * time: the pushes that arrive while it is on its way (one per message sent) are answered by one
+   * more pull after it, since it may have read the list before their messages were there. A pull
+   * per push would hand the same waiting messages out again and again, up to `PULL_LIMIT` each time.
+   * Resolves when the pull, and the one it owes, have ended.
    */
-  async pull(): Promise<void> {
+  pull(): Promise<void> {
+    if (this.pulling) {
+      this.pullAgain = true;
+      return this.pulling;
+    }
+    this.pulling = this.pullWhileAsked().finally(() => (this.pulling = undefined));
+    return this.pulling;
+  }
+
+  private async pullWhileAsked(): Promise<void> {
+    for (;;) {
+      this.pullAgain = false;
+      try {
+        await this.pullAll();
+      } catch (error) {
+        // a push that came meanwhile still gets its pull, as it would have on its own
+        if (!this.pullAgain || this.stopped) throw error;
+        continue;
+      }
+      if (!this.pullAgain || this.stopped) return;
+    }
+  }
+
+  /**
+   * A full pull (the server hands out at most `PULL_LIMIT`) means more may wait: once the server
+   * knows this device has taken them (its state report), the device pulls again, without waiting
+   * for the next push. It stops when a pull is not full, or brings nothing new (a report that did
+   * not get through).
+   */
+  private async pullAll(): Promise<void> {
     while (!this.stopped) {
       const { received, taken } = await this.pullOnce();
       if (received < PULL_LIMIT || taken === 0) return;
