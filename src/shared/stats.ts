@@ -38,6 +38,14 @@ export interface FailingWebhookRow {
   last_error: string | null;
 }
 
+/** The row of each of the Overview's aggregate queries, by the query's name. */
+export interface StatsRow {
+  attempts: AttemptBucketRow;
+  messages: MessageBucketRow;
+  queueMoves: QueueMoveRow;
+  failing: FailingWebhookRow;
+}
+
 /** What each runtime's stats query is given: whole one-minute buckets up to now. */
 export type StatsWindow = ReturnType<typeof statsWindow> & { failingLimit: number };
 
@@ -46,16 +54,37 @@ export function statsWindowFor(range: StatsRange, now: number): StatsWindow {
 }
 
 /**
- * The percentile columns of an attempts query: nearest rank, from each attempt's place (`nth`) among
- * the `total` of its bucket, ordered by duration; plain window functions, so SQLite and PostgreSQL
- * run the same text.
+ * An attempts query, from `inWindow`: a select of each attempt's `bucket`, `duration_ms` and
+ * `outcome` ('succeeded' | 'retry' | 'failed'). Percentiles by nearest rank, from each attempt's
+ * place (`nth`) among the `total` of its bucket, ordered by duration; plain window functions, so
+ * SQLite and PostgreSQL run the same text.
  */
-export const ATTEMPT_BUCKET_COLUMNS = `bucket,
-  SUM(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
-  SUM(CASE WHEN outcome = 'retry' THEN 1 ELSE 0 END) AS retried,
-  SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
-  MIN(CASE WHEN nth * 100 >= total * 50 THEN duration_ms END) AS p50,
-  MIN(CASE WHEN nth * 100 >= total * 99 THEN duration_ms END) AS p99`;
+export const attemptBucketsSql = (inWindow: string): string =>
+  `WITH in_window AS (${inWindow}), ranked AS (
+     SELECT bucket, duration_ms, outcome,
+            ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ms) AS nth,
+            COUNT(*) OVER (PARTITION BY bucket) AS total
+       FROM in_window
+   )
+   SELECT bucket,
+          SUM(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+          SUM(CASE WHEN outcome = 'retry' THEN 1 ELSE 0 END) AS retried,
+          SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
+          MIN(CASE WHEN nth * 100 >= total * 50 THEN duration_ms END) AS p50,
+          MIN(CASE WHEN nth * 100 >= total * 99 THEN duration_ms END) AS p99
+     FROM ranked GROUP BY bucket ORDER BY bucket`;
+
+/**
+ * A messages query, from `reached`: rows of (`state`, `at`), a message reaching a state at a time,
+ * those that meet `condition` if given. Counts those in the window by bucket.
+ */
+export const messageBucketsSql = (reached: string, condition?: string): string =>
+  `SELECT at - at % :bucketMs AS bucket,
+          SUM(CASE WHEN state = 'Sent' THEN 1 ELSE 0 END) AS sent,
+          SUM(CASE WHEN state = 'Delivered' THEN 1 ELSE 0 END) AS delivered,
+          SUM(CASE WHEN state = 'Failed' THEN 1 ELSE 0 END) AS failed
+     FROM ${reached} WHERE ${condition ? `${condition} AND ` : ''}at >= :since AND at <= :until
+    GROUP BY bucket ORDER BY bucket`;
 
 const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
 

@@ -1,12 +1,5 @@
 import type { Db } from './database.ts';
-import {
-  ATTEMPT_BUCKET_COLUMNS,
-  type AttemptBucketRow,
-  type FailingWebhookRow,
-  type MessageBucketRow,
-  type QueueMoveRow,
-  type StatsWindow,
-} from '../../shared/stats.ts';
+import { attemptBucketsSql, messageBucketsSql, type StatsRow, type StatsWindow } from '../../shared/stats.ts';
 
 type WindowParams = Omit<StatsWindow, 'failingLimit'>;
 
@@ -20,25 +13,19 @@ export class DeviceStats {
 
   constructor(db: Db) {
     this.statements = {
-      attempts: db.prepare<WindowParams, AttemptBucketRow>(
-        `WITH in_window AS (
-           SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms,
+      attempts: db.prepare<WindowParams, StatsRow['attempts']>(
+        attemptBucketsSql(
+          `SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms,
                   CASE WHEN a.status BETWEEN 200 AND 299 THEN 'succeeded'
                        WHEN d.state = 'failed' AND a.number = d.attempts THEN 'failed'
                        ELSE 'retry' END AS outcome
              FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
-            WHERE a.started_at >= :since AND a.started_at <= :until
-         ), ranked AS (
-           SELECT bucket, duration_ms, outcome,
-                  ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ms) AS nth,
-                  COUNT(*) OVER (PARTITION BY bucket) AS total
-             FROM in_window
-         )
-         SELECT ${ATTEMPT_BUCKET_COLUMNS} FROM ranked GROUP BY bucket ORDER BY bucket`,
+            WHERE a.started_at >= :since AND a.started_at <= :until`,
+        ),
       ),
       // states holds when the message reached each state; one changed in the window was updated in it
       // (read once per message: each row's JSON is parsed once, its three times kept)
-      messages: db.prepare<WindowParams, MessageBucketRow>(
+      messages: db.prepare<WindowParams, StatsRow['messages']>(
         `WITH recent AS MATERIALIZED (
            SELECT json_extract(states, '$.Sent') AS sent_at, json_extract(states, '$.Delivered') AS delivered_at,
                   json_extract(states, '$.Failed') AS failed_at
@@ -48,15 +35,10 @@ export class DeviceStats {
            UNION ALL SELECT 'Delivered', delivered_at FROM recent
            UNION ALL SELECT 'Failed', failed_at FROM recent
          )
-         SELECT at - at % :bucketMs AS bucket,
-                SUM(CASE WHEN state = 'Sent' THEN 1 ELSE 0 END) AS sent,
-                SUM(CASE WHEN state = 'Delivered' THEN 1 ELSE 0 END) AS delivered,
-                SUM(CASE WHEN state = 'Failed' THEN 1 ELSE 0 END) AS failed
-           FROM reached WHERE at >= :since AND at <= :until
-          GROUP BY bucket ORDER BY bucket`,
+         ${messageBucketsSql('reached')}`,
       ),
       // a delivery enters the queue when created and leaves it when it finishes (its last update)
-      queueMoves: db.prepare<WindowParams, QueueMoveRow>(
+      queueMoves: db.prepare<WindowParams, StatsRow['queueMoves']>(
         `WITH moves AS (
            SELECT created_at - created_at % :bucketMs AS bucket, 1 AS entered, 0 AS finished
              FROM deliveries WHERE created_at >= :since AND created_at <= :until
@@ -67,7 +49,7 @@ export class DeviceStats {
          )
          SELECT bucket, SUM(entered) AS entered, SUM(finished) AS finished FROM moves GROUP BY bucket ORDER BY bucket`,
       ),
-      failing: db.prepare<Omit<StatsWindow, 'bucketMs'>, FailingWebhookRow>(
+      failing: db.prepare<Omit<StatsWindow, 'bucketMs'>, StatsRow['failing']>(
         `WITH failing AS (
            SELECT d.webhook_id, d.url, a.started_at, COALESCE(a.error, 'HTTP ' || a.status) AS error,
                   ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY a.started_at DESC, a.seq DESC) AS recency,

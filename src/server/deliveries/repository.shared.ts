@@ -2,7 +2,8 @@ import type { AttemptOutcome, EventName, WebhookSource } from '../../protocol/in
 import { sql, type Sql } from '../store/sql.ts';
 import type { DeliveryListFilter, DeviceAttemptRecord, DeviceDeliveryRecord } from './repository.ts';
 import {
-  ATTEMPT_BUCKET_COLUMNS,
+  attemptBucketsSql,
+  messageBucketsSql,
   type AttemptBucketRow,
   type FailingWebhookRow,
   type MessageBucketRow,
@@ -144,28 +145,16 @@ type StatsParams = { userId: string; since: number; until: number; bucketMs: num
 export const STATS_SQL = {
   attempts: sql<StatsParams, AttemptBucketRow>(
     'stats.attempts',
-    `WITH in_window AS (
-       SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms, a.outcome
+    attemptBucketsSql(
+      `SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms, a.outcome
          FROM device_attempts a CROSS JOIN device_deliveries d
         WHERE d.device_id = a.device_id AND d.id = a.delivery_id AND d.user_id = :userId
-          AND a.started_at >= :since AND a.started_at <= :until
-     ), ranked AS (
-       SELECT bucket, duration_ms, outcome,
-              ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ms) AS nth,
-              COUNT(*) OVER (PARTITION BY bucket) AS total
-         FROM in_window
-     )
-     SELECT ${ATTEMPT_BUCKET_COLUMNS} FROM ranked GROUP BY bucket ORDER BY bucket`,
+          AND a.started_at >= :since AND a.started_at <= :until`,
+    ),
   ),
   messages: sql<StatsParams, MessageBucketRow>(
     'stats.messages',
-    `SELECT at - at % :bucketMs AS bucket,
-            SUM(CASE WHEN state = 'Sent' THEN 1 ELSE 0 END) AS sent,
-            SUM(CASE WHEN state = 'Delivered' THEN 1 ELSE 0 END) AS delivered,
-            SUM(CASE WHEN state = 'Failed' THEN 1 ELSE 0 END) AS failed
-       FROM message_states
-      WHERE user_id = :userId AND state IN ('Sent', 'Delivered', 'Failed') AND at >= :since AND at <= :until
-      GROUP BY bucket ORDER BY bucket`,
+    messageBucketsSql('message_states', "user_id = :userId AND state IN ('Sent', 'Delivered', 'Failed')"),
   ),
   // a delivery enters the queue when created on its device and leaves it when it finishes
   queueMoves: sql<StatsParams, QueueMoveRow>(
