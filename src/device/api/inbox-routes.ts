@@ -4,15 +4,13 @@ import type { DeviceContext } from '../context.ts';
 import type { InboxMessage as StoredInboxMessage } from '../store/inbox.ts';
 import {
   ErrorBodySchema,
-  InboxRefreshAcceptedSchema,
-  InboxRefreshRequestSchema,
-  refreshDelivery,
   IncomingMessageTypeSchema,
   InboxMessageSchema,
   type InboxMessage,
 } from '../../protocol/index.ts';
 import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
-import { requireRefreshWindow, requireTimeRange } from '../../shared/iso-dates.ts';
+import { requireTimeRange } from '../../shared/iso-dates.ts';
+import { inboxRefreshRoutes } from '../../shared/inbox-refresh-routes.ts';
 import { IdParams, ListOffset, PageLimit } from '../../shared/route-schemas.ts';
 import { formatInZone } from '../time-format.ts';
 
@@ -156,46 +154,18 @@ export function inboxRoutes(app: App, ctx: DeviceContext): void {
   );
 
   // POST /inbox/refresh, and the path the app had for it first (deprecated, same body)
-  for (const [path, operationId, fallback] of [
-    ['/inbox/refresh', 'refreshInbox', 'Disabled'],
-    ['/messages/inbox/export', 'exportInbox', 'Individual'],
-  ] as const) {
-    const deprecated = path !== '/inbox/refresh';
-    app.post(
-      path,
-      {
-        config: { scope: 'inbox:refresh' },
-        schema: {
-          tags,
-          summary: deprecated
-            ? 'Deprecated: POST /inbox/refresh (webhookDelivery defaults to Individual here)'
-            : 'Announce again what was received in [since, until], as webhooks (Individual or Batch) or not at all',
-          operationId,
-          ...(deprecated ? { deprecated: true } : {}),
-          body: InboxRefreshRequestSchema,
-          response: { 202: InboxRefreshAcceptedSchema, 400: ErrorBodySchema },
-        },
-      },
-      async (request, reply) => {
-        const { body } = request;
-        if (body.deviceId !== undefined && body.deviceId !== ctx.deviceId) {
-          throw new InvalidInputError(
-            `deviceId "${body.deviceId}" is not this device (${ctx.deviceId}); omit it or use that id`,
-          );
-        }
-        const window = requireRefreshWindow(body.since, body.until);
-        const messageTypes = body.messageTypes ?? ['SMS'];
-        const webhookDelivery = refreshDelivery(body, fallback);
-        const outcome = await ctx.inboxReplay.refresh({ ...window, types: messageTypes, webhookDelivery });
-        if (deprecated) reply.header('deprecation', 'true').header('link', '</inbox/refresh>; rel="successor-version"');
-        return reply.code(202).send({
-          since: new Date(window.since).toISOString(),
-          until: new Date(window.until).toISOString(),
-          messageTypes: [...messageTypes],
-          webhookDelivery,
-          ...outcome,
-        });
-      },
-    );
-  }
+  inboxRefreshRoutes(app, {
+    summary: 'Announce again what was received in [since, until], as webhooks (Individual or Batch) or not at all',
+    deprecated: [{ path: '/messages/inbox/export', operationId: 'exportInbox' }],
+    deprecatedScope: 'inbox:refresh',
+    successor: '/inbox/refresh',
+    refresh: async ({ deviceId, ...asked }) => {
+      if (deviceId !== undefined && deviceId !== ctx.deviceId) {
+        throw new InvalidInputError(
+          `deviceId "${deviceId}" is not this device (${ctx.deviceId}); omit it or use that id`,
+        );
+      }
+      return ctx.inboxReplay.refresh(asked);
+    },
+  });
 }

@@ -1,16 +1,8 @@
 import type { App } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
-import {
-  ErrorBodySchema,
-  InboxRefreshAcceptedSchema,
-  InboxRefreshRequestSchema,
-  refreshDelivery,
-} from '../../protocol/index.ts';
 import { InvalidInputError, NotFoundError } from '../../shared/errors.ts';
-import { requireRefreshWindow } from '../../shared/iso-dates.ts';
-
-const tags = ['inbox'];
+import { inboxRefreshRoutes } from '../../shared/inbox-refresh-routes.ts';
 
 /**
  * `POST /inbox/refresh`: the server asks the user's devices (or one) to announce again what they
@@ -18,63 +10,45 @@ const tags = ['inbox'];
  * export paths are the deprecated names of the same request, whose default is to send webhooks.
  */
 export function inbox3rdPartyRoutes(app: App, ctx: ServerContext): void {
-  for (const [path, operationId, fallback] of [
-    ['/inbox/refresh', 'refreshInbox', 'Disabled'],
-    ['/inbox/export', 'exportInbox', 'Individual'],
-    ['/messages/inbox/export', 'exportMessagesInbox', 'Individual'],
-  ] as const) {
-    const deprecated = path !== '/inbox/refresh';
-    app.post(
-      path,
-      {
-        config: { scope: deprecated ? ['messages:export'] : 'inbox:refresh' },
-        schema: {
-          tags,
-          summary: deprecated
-            ? 'Deprecated: POST /inbox/refresh (webhookDelivery defaults to Individual here)'
-            : 'Ask your devices to announce again what they received in [since, until]: webhooks one by one (Individual), in batches (Batch) or none (Disabled)',
-          operationId,
-          ...(deprecated ? { deprecated: true } : {}),
-          body: InboxRefreshRequestSchema,
-          response: { 202: InboxRefreshAcceptedSchema, 400: ErrorBodySchema },
+  inboxRefreshRoutes(app, {
+    summary:
+      'Ask your devices to announce again what they received in [since, until]: webhooks one by one (Individual), in batches (Batch) or none (Disabled)',
+    deprecated: [
+      { path: '/inbox/export', operationId: 'exportInbox' },
+      { path: '/messages/inbox/export', operationId: 'exportMessagesInbox' },
+    ],
+    deprecatedScope: ['messages:export'],
+    successor: '/3rdparty/v1/inbox/refresh',
+    refresh: async (asked, request) => {
+      const deviceIds = await devicesAsked(ctx, userOf(request).id, asked.deviceId);
+      await ctx.hub.publish(deviceIds, {
+        type: 'MessagesExportRequested',
+        data: {
+          since: new Date(asked.since).toISOString(),
+          until: new Date(asked.until).toISOString(),
+          messageTypes: JSON.stringify(asked.types),
+          webhookDelivery: asked.webhookDelivery,
+          triggerWebhooks: String(asked.webhookDelivery !== 'Disabled'),
         },
-      },
-      async (request, reply) => {
-        const { body } = request;
-        const userId = userOf(request).id;
-        const window = requireRefreshWindow(body.since, body.until);
-        let deviceIds: string[];
-        if (body.deviceId !== undefined) {
-          try {
-            deviceIds = [(await ctx.devices.get(userId, body.deviceId)).id];
-          } catch (error) {
-            if (error instanceof NotFoundError) throw new InvalidInputError(error.message);
-            throw error;
-          }
-        } else {
-          deviceIds = (await ctx.devices.list(userId)).map((device) => device.id);
-          if (deviceIds.length === 0) {
-            throw new InvalidInputError('you have no devices to refresh; link one first (smsgate device --server …)');
-          }
-        }
-        const messageTypes = body.messageTypes ?? ['SMS'];
-        const webhookDelivery = refreshDelivery(body, fallback);
-        const since = new Date(window.since).toISOString();
-        const until = new Date(window.until).toISOString();
-        await ctx.hub.publish(deviceIds, {
-          type: 'MessagesExportRequested',
-          data: {
-            since,
-            until,
-            messageTypes: JSON.stringify(messageTypes),
-            webhookDelivery,
-            triggerWebhooks: String(webhookDelivery !== 'Disabled'),
-          },
-        });
-        if (deprecated)
-          reply.header('deprecation', 'true').header('link', '</3rdparty/v1/inbox/refresh>; rel="successor-version"');
-        return reply.code(202).send({ since, until, messageTypes: [...messageTypes], webhookDelivery, deviceIds });
-      },
-    );
+      });
+      return { deviceIds };
+    },
+  });
+}
+
+/** The one device the request named (a 400 when the user has no such device), else all of the user's. */
+async function devicesAsked(ctx: ServerContext, userId: string, deviceId: string | undefined): Promise<string[]> {
+  if (deviceId !== undefined) {
+    try {
+      return [(await ctx.devices.get(userId, deviceId)).id];
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new InvalidInputError(error.message);
+      throw error;
+    }
   }
+  const deviceIds = (await ctx.devices.list(userId)).map((device) => device.id);
+  if (deviceIds.length === 0) {
+    throw new InvalidInputError('you have no devices to refresh; link one first (smsgate device --server …)');
+  }
+  return deviceIds;
 }
