@@ -32,6 +32,6 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|data|test-output|dist)/' },
+    exclude: { path: '^(node_modules|data|test-output|dist|bench/[.]compiled)/' },
   },
 };

@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'data/', 'test-output/', '**/dist/'] },
+  { ignores: ['node_modules/', 'data/', 'test-output/', '**/dist/', 'bench/.compiled/'] },
   eslint.configs.recommended,
   tseslint.configs.recommended,
   {

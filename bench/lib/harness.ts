@@ -10,6 +10,7 @@ import { request, type Dispatcher } from 'undici';
 import { sign, unixSeconds } from '../../src/protocol/index.ts';
 import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
 import { createLogger } from '../../src/shared/logger.ts';
+import { compiled } from './compiled.ts';
 
 export const PASSWORD = 'bench-password';
 
@@ -127,9 +128,10 @@ export async function forkIpc(
   env: Record<string, string>,
   label: string,
   execArgv: string[] = [],
+  { typescript = true }: { typescript?: boolean } = {},
 ): Promise<IpcChild> {
   const child = fork(file, [], {
-    execArgv: [...execArgv, '--import', 'tsx'],
+    execArgv: typescript ? [...execArgv, '--import', 'tsx'] : execArgv,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -155,10 +157,13 @@ export async function forkIpc(
 
 /** Fork bench/lib/device-host.ts: a device in a process of its own, driven over IPC. */
 export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Promise<DeviceHost> {
+  // Compiled, as users run it: the memory it reports is the device's, not tsx's loader thread's too.
   const { child, ready, ask, exited } = await forkIpc(
-    fileURLToPath(new URL('./device-host.ts', import.meta.url)),
+    compiled('bench/lib/device-host.ts'),
     { BENCH_DEVICE_OPTIONS: JSON.stringify(options) },
     'device host',
+    [],
+    { typescript: false },
   );
   const call = <T>(command: { type: string }): Promise<T> => ask<T>(command.type, command);
   return {
