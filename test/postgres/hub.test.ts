@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createTestDatabase, query, type TestDatabase } from './helpers.ts';
 import { openPostgresStore } from '../../src/server/store/postgres-store.ts';
 import type { ServerStore } from '../../src/server/store/store.ts';
-import { userEventNotification, type PostgresPushHub } from '../../src/server/push/hub.postgres.ts';
+import { PostgresPushHub, userEventNotification } from '../../src/server/push/hub.postgres.ts';
+import { createPool } from '../../src/server/store/postgres.ts';
 import type { ActivityNotice } from '../../src/server/push/hub.ts';
 import type { PushEvent } from '../../src/protocol/index.ts';
 import { eventually } from '../server/helpers.ts';
@@ -190,4 +191,33 @@ test('close ends the LISTEN connection; nothing reconnects after it', async () =
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await listening(), 2);
   assert.equal(hub.reconnects, 0);
+});
+
+test('the other nodes are notified before the publisher writes to its own streams, which would hold them back', async () => {
+  const pool = createPool(db.url, { log: () => {} });
+  const hub = await PostgresPushHub.start({ url: db.url, pool, log: () => {} });
+  const notifies: string[] = [];
+  const poolQuery = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  pool.query = ((...args: unknown[]) => {
+    const text = (args[0] as { text?: string }).text ?? '';
+    if (text.includes('pg_notify')) notifies.push(text);
+    return poolQuery(...args);
+  }) as typeof pool.query;
+  try {
+    const notifiedAtDelivery: number[] = [];
+    const unsubscribe = hub.subscribe({ id: 'dev-order', userId: 'user-order' }, () =>
+      notifiedAtDelivery.push(notifies.length),
+    );
+    const onB = collect(b, 'dev-order-b', 'user-order');
+    await hub.publishToUser('user-order', { type: 'SettingsUpdated', data: {} });
+    assert.deepEqual(notifiedAtDelivery, [1], 'the NOTIFY was sent before the local stream got the user event');
+    await hub.publish(['dev-order', 'dev-order-b'], { type: 'MessageEnqueued', data: { id: 'm-order' } });
+    assert.deepEqual(notifiedAtDelivery, [1, 2], 'the same for an event to a list of devices');
+    await eventually(() => onB.got.length === 2, 'both events on the other node', 3000);
+    unsubscribe();
+    onB.unsubscribe();
+  } finally {
+    await hub.close();
+    await pool.end();
+  }
 });

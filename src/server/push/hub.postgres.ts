@@ -127,13 +127,29 @@ export class PostgresPushHub implements PushHub {
   }
 
   async publish(deviceIds: readonly string[], event: PushEvent): Promise<void> {
-    await this.local.publish(deviceIds, event);
-    await Promise.all(Array.from(this.payloads([...new Set(deviceIds)], event), (payload) => this.notify(payload)));
+    const payloads = Array.from(this.payloads([...new Set(deviceIds)], event));
+    await this.othersFirst(Promise.all(payloads.map((payload) => this.notify(payload))), () =>
+      this.local.publish(deviceIds, event),
+    );
   }
 
   async publishToUser(userId: string, event: PushEvent): Promise<void> {
-    await this.local.publishToUser(userId, event);
-    await this.notify(encodeUserEvent(this.nodeId, userId, event));
+    await this.othersFirst(this.notify(encodeUserEvent(this.nodeId, userId, event)), () =>
+      this.local.publishToUser(userId, event),
+    );
+  }
+
+  /**
+   * The NOTIFY goes out before this node writes to its own streams: thousands of writes hold the
+   * event loop, and the other nodes would only hear of the event after them, where they can write
+   * to theirs meanwhile. Local delivery waits for the answer or one turn of the event loop (time
+   * for a free pooled connection to send it), whichever comes first: never for a busy pool or a
+   * retry.
+   */
+  private async othersFirst(notified: Promise<unknown>, deliverLocally: () => Promise<void>): Promise<void> {
+    await Promise.race([notified, new Promise<void>((resolve) => setImmediate(resolve))]);
+    await deliverLocally();
+    await notified;
   }
 
   subscribe(device: { id: string; userId: string }, listener: PushListener): () => void {
