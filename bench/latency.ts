@@ -31,7 +31,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const WARMUP_SECONDS = 2;
 const BASE_SECONDS = Number(process.env.BENCH_BASE_SECONDS ?? 10);
 const TARGET_P50 = 5;
-const TARGET_P99 = 25;
+/** at 1,000 events/s with nothing else running on the machine (p99.9 is reported, not bounded) */
+const TARGET_P99 = 5;
 const POLL_PERIOD_MS = 5_000;
 
 const receiver = await startReceiver({ record: true });
@@ -63,7 +64,7 @@ async function collect(
 }
 
 const describe = (sorted: number[]) =>
-  `p50 ${fmt(percentile(sorted, 50))} ms, p99 ${fmt(percentile(sorted, 99))} ms, max ${fmt(sorted[sorted.length - 1])} ms`;
+  `p50 ${fmt(percentile(sorted, 50))} ms, p99 ${fmt(percentile(sorted, 99))} ms, p99.9 ${fmt(percentile(sorted, 99.9))} ms, max ${fmt(sorted[sorted.length - 1])} ms`;
 
 try {
   // Device: warm-up seconds first (not measured), then SECONDS at RATE.
