@@ -8,7 +8,8 @@ import { envelopeSchema, EVENT_NAMES, PAYLOAD_SCHEMAS, payloadSchemaName } from 
 export interface OpenApiOptions {
   title: string;
   description: string;
-  tags: { name: string; description: string }[];
+  /** each tag's description, by its name, in the order the document lists them */
+  tags: Record<string, string>;
   securitySchemes: Record<string, Record<string, unknown>>;
 }
 
@@ -42,7 +43,7 @@ export function registerOpenApi(app: App, options: OpenApiOptions): void {
     openapi: {
       openapi: '3.1.0',
       info: { title: options.title, description: options.description, version: VERSION },
-      tags: options.tags,
+      tags: Object.entries(options.tags).map(([name, description]) => ({ name, description })),
       components: { securitySchemes: options.securitySchemes as never, schemas: EVENT_PAYLOAD_SCHEMAS as never },
       webhooks: WEBHOOKS,
     } as never,

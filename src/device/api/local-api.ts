@@ -44,19 +44,19 @@ export function createLocalApi(
     title: 'smsgate device: Local API',
     description:
       "The virtual device's Local-mode API (what the phone serves on port 8080), its simulation API and the dashboard's endpoints.",
-    tags: [
-      { name: 'webhooks', description: 'the Local webhook list' },
-      { name: 'messages', description: 'send SMS and read their state' },
-      { name: 'deliveries', description: 'the delivery and attempt log, redelivery' },
-      { name: 'settings', description: 'device settings' },
-      { name: 'simulation', description: 'the virtual carrier: incoming SMS, connectivity' },
-      { name: 'device', description: 'this device' },
-      { name: 'health', description: 'without credentials' },
-      { name: 'metrics', description: 'Prometheus text; loopback clients, or with credentials' },
-      { name: 'dashboard', description: 'what the web dashboard reads: overview and live events' },
-      { name: 'auth', description: 'access tokens with scopes, beside Basic auth' },
-      { name: 'logs', description: "the device's own log of what it did" },
-    ],
+    tags: {
+      webhooks: 'the Local webhook list',
+      messages: 'send SMS and read their state',
+      deliveries: 'the delivery and attempt log, redelivery',
+      settings: 'device settings',
+      simulation: 'the virtual carrier: incoming SMS, connectivity',
+      device: 'this device',
+      health: 'without credentials',
+      metrics: 'Prometheus text; loopback clients, or with credentials',
+      dashboard: 'what the web dashboard reads: overview and live events',
+      auth: 'access tokens with scopes, beside Basic auth',
+      logs: "the device's own log of what it did",
+    },
     securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, jwtAuth: JWT_SECURITY_SCHEME },
   });
 

@@ -19,11 +19,11 @@ export function installSite(app: App, ctx: ServerContext): void {
     title: 'smsgate server: 3rdparty and mobile APIs',
     description:
       'One document for both audiences: routes tagged `3rdparty` are for integrators (HTTP Basic auth with a user, or an access token from POST /3rdparty/v1/auth/token holding the scopes each operation lists), routes tagged `mobile` are for devices (Bearer token). Each API is served under two prefixes, as in the original; the operations under `/api/…` have the same operationIds with `api` in front.',
-    tags: [
-      { name: '3rdparty', description: 'the integrators’ API (/3rdparty/v1, /api/3rdparty/v1)' },
-      { name: 'mobile', description: 'the devices’ API (/mobile/v1, /api/mobile/v1)' },
-      { name: 'health', description: 'without credentials' },
-    ],
+    tags: {
+      '3rdparty': 'the integrators’ API (/3rdparty/v1, /api/3rdparty/v1)',
+      mobile: 'the devices’ API (/mobile/v1, /api/mobile/v1)',
+      health: 'without credentials',
+    },
     securitySchemes: {
       basicAuth: { type: 'http', scheme: 'basic', description: "a user's login and password" },
       bearerAuth: {
