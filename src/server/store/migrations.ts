@@ -1,16 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readMigrations, type Migration } from '../../shared/migration-files.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-/** One file of `migrations/<dialect>/`, named `NNNN_what.sql`: schema version NNNN. */
-export interface Migration {
-  version: number;
-  /** the file name */
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
-const FILE_NAME = /^(\d{4})_[a-z0-9_]+\.sql$/;
 const loaded = new Map<Dialect, readonly Migration[]>();
 
 /**
@@ -23,19 +16,7 @@ const loaded = new Map<Dialect, readonly Migration[]>();
 export function serverMigrations(dialect: Dialect): readonly Migration[] {
   let migrations = loaded.get(dialect);
   if (!migrations) {
-    const dir = new URL(`./migrations/${dialect}/`, import.meta.url);
-    migrations = readdirSync(dir)
-      .filter((name) => name.endsWith('.sql'))
-      .sort()
-      .map((name, index) => {
-        const number = FILE_NAME.exec(name)?.[1];
-        if (number === undefined || Number(number) !== index + 1) {
-          throw new Error(
-            `${dir.pathname}${name}: migrations are named NNNN_what.sql and numbered 0001, 0002, … without gaps`,
-          );
-        }
-        return { version: index + 1, name, sql: readFileSync(new URL(name, dir), 'utf8') };
-      });
+    migrations = readMigrations(new URL(`./migrations/${dialect}/`, import.meta.url));
     loaded.set(dialect, migrations);
   }
   return migrations;
