@@ -16,8 +16,10 @@ const ORDER = ['throughput.ts', 'latency.ts', 'backlog.ts', 'retry.ts'];
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && f !== 'run-all.ts')
   .sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b));
-// Whole run must stay under 10 minutes; a hung benchmark is killed and counted as a failure.
+// A hung benchmark is killed and counted as a failure. Each file stays under 6 minutes, but for
+// retention.ts, whose claim is about 10 minutes of load (about 14 with its baseline).
 const PER_FILE_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 6 * 60_000);
+const OWN_TIMEOUT_MS: Record<string, number> = { 'retention.ts': 20 * 60_000 };
 
 const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown CPU';
 console.log(`# ${new Date().toString()} | ${availableParallelism()} x ${cpu} | node ${process.version}`);
@@ -37,7 +39,7 @@ for (const file of files) {
     console.log(line);
     if (line.startsWith('BENCH ')) summary = line;
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), PER_FILE_TIMEOUT_MS);
+  const timer = setTimeout(() => child.kill('SIGKILL'), Math.max(PER_FILE_TIMEOUT_MS, OWN_TIMEOUT_MS[file] ?? 0));
   const code = await new Promise<number | string>((resolve) =>
     child.on('exit', (c, signal) => resolve(c ?? signal ?? -1)),
   );

@@ -25,6 +25,8 @@ export interface ReceiverProcess {
   child: ChildProcess;
   count(): Promise<number>;
   records(): Promise<{ ids: string[]; arrivals: number[] }>;
+  /** the records since the last drain (or reset), forgotten by the receiver once handed over */
+  drain(): Promise<{ ids: string[]; arrivals: number[] }>;
   reset(): Promise<void>;
   /** receiver clock minus ours, from the IPC round trip with the smallest delay */
   clockOffset(samples?: number): Promise<number>;
@@ -51,6 +53,7 @@ export async function startReceiver(
     child,
     count: async () => (await ask<{ count: number }>('count')).count,
     records: () => ask('records'),
+    drain: () => ask('drain'),
     reset: async () => void (await ask('reset')),
     clockOffset: (samples) => measureClockOffset(ask, samples),
     async stop() {
@@ -233,7 +236,7 @@ export async function registerWebhook(device: RunningDevice, url: string, event 
 }
 
 /** Nearest-rank percentile of an ascending array. */
-export function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }

@@ -7,7 +7,8 @@
  *   BENCH_RECEIVER_RECORD  "1": remember the arrival time of every delivery id (latency);
  *                          "message": of every `<event> <payload.messageId>` instead (message path)
  *   BENCH_RECEIVER_FAIL    answer 500 to the first N requests of each delivery id (retry timing)
- * The parent talks to it over the IPC channel: count, records, clock, reset.
+ * The parent talks to it over the IPC channel: count, records, drain (records handed over and
+ * forgotten, so a long run keeps little), clock, reset.
  */
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -58,7 +59,7 @@ const server = createServer((req, res) => {
 // Longer than any pause between benchmark phases, so no phase meets a socket the server is closing.
 server.keepAliveTimeout = 120_000;
 
-type Request = { rid: number; type: 'count' | 'records' | 'clock' | 'reset' };
+type Request = { rid: number; type: 'count' | 'records' | 'drain' | 'clock' | 'reset' };
 
 process.on('message', (message: Request) => {
   const reply = (body: object) => process.send!({ rid: message.rid, ...body });
@@ -67,6 +68,8 @@ process.on('message', (message: Request) => {
       return reply({ count });
     case 'records':
       return reply({ ids, arrivals });
+    case 'drain':
+      return reply({ ids: ids.splice(0), arrivals: arrivals.splice(0) });
     case 'clock':
       return reply({ now: now() });
     case 'reset':
