@@ -65,6 +65,8 @@ interface RunResult {
   latencies: Float64Array;
   /** [seconds since start, bytes of device.db + WAL] */
   sizes: [number, number][];
+  /** measured deliveries that had not arrived a minute after the last was due (a FAIL) */
+  missing: number;
   /** receiver arrivals beyond the first of each delivery: retried attempts */
   repeats: number;
   worstLag: number;
@@ -167,7 +169,7 @@ async function run(
           firstDue = Math.min(firstDue, dueAt);
         }
       });
-      const deadline = now() + 30_000;
+      const deadline = now() + 60_000;
       while (due.size > 0 && now() < deadline) {
         await sleep(200);
         await take();
@@ -178,7 +180,6 @@ async function run(
       clearInterval(drainer);
     }
     sizes.push([(now() - started) / 1000, fileSize(device.dir)]);
-    if (due.size > 0) throw new Error(`${label}: ${due.size} of ${seconds * RATE} measured deliveries never arrived`);
     const count = (table: string) => device.context.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
     const rows = Object.fromEntries(['events', 'deliveries', 'attempts', 'inbox'].map((t) => [t, count(t)]));
     const sorted = latencies.slice(0, measured).sort();
@@ -186,6 +187,7 @@ async function run(
       label,
       seconds,
       delivered: measured,
+      missing: due.size,
       throughput: measured / ((lastArrival - firstDue) / 1000),
       latencies: sorted,
       sizes,
@@ -223,7 +225,7 @@ try {
       `${r.label}: event loop delay p99 ${fmt(r.loop.p99)} ms, max ${fmt(r.loop.max)} ms; ${r.purges.length} purge runs, each p50 ${fmt(percentile(r.purges, 50))} ms, max ${fmt(r.purges.at(-1) ?? NaN)} ms`,
     );
     log(
-      `${r.label}: ${r.delivered} deliveries in ${r.seconds} s: ${describe(r)}, max ${fmt(r.latencies[r.latencies.length - 1])} ms; ${r.repeats} retried arrivals; worst emission lag ${fmt(r.worstLag)} ms; rows left: ${JSON.stringify(r.rows)}`,
+      `${r.label}: ${r.delivered} deliveries (${r.missing} never arrived) in ${r.seconds} s: ${describe(r)}, max ${fmt(r.latencies[r.latencies.length - 1])} ms; ${r.repeats} retried arrivals; worst emission lag ${fmt(r.worstLag)} ms; rows left: ${JSON.stringify(r.rows)}`,
     );
   }
 
@@ -240,10 +242,13 @@ try {
     `file: ${fmt(before / MB)} MB at ${Math.round(plateauFrom)} s, ${fmt(after / MB)} MB at the end (${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%); without retention ${fmt(baseline.sizes.at(-1)![1] / MB)} MB after ${baseline.seconds} s`,
   );
   log(`throughput ratio ${fmt(throughputRatio)}, p99 ratio ${fmt(p99Ratio)}`);
-  const pass = growth < PLATEAU_GROWTH && throughputRatio >= 1 - TOLERANCE && p99Ratio <= 1 + TOLERANCE;
+  const missing = retained.missing + baseline.missing;
+  if (missing > 0) log(`FAIL: ${missing} measured deliveries never arrived (still being retried at the end)`);
+  const pass =
+    missing === 0 && growth < PLATEAU_GROWTH && throughputRatio >= 1 - TOLERANCE && p99Ratio <= 1 + TOLERANCE;
   summary({
     name: 'retention',
-    figure: `${describe(retained)} over ${retained.seconds} s at ${RATE}/s with a ${RETENTION_SECONDS} s retention; file ${fmt(after / MB)} MB, +${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%`,
+    figure: `${describe(retained)}${missing > 0 ? `, ${missing} never arrived` : ''} over ${retained.seconds} s at ${RATE}/s with a ${RETENTION_SECONDS} s retention; file ${fmt(after / MB)} MB, +${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%`,
     baseline: `${describe(baseline)} over ${baseline.seconds} s without retention (file ${fmt(baseline.sizes.at(-1)![1] / MB)} MB)`,
     ratio: p99Ratio,
     target: `file growth < ${PLATEAU_GROWTH * 100}% over the last ${Math.round(PLATEAU_SHARE * 100)}%, throughput >= ${1 - TOLERANCE}x and p99 <= ${1 + TOLERANCE}x the baseline's (ratio = p99; throughput ratio ${fmt(throughputRatio)}x)`,
