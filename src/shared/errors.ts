@@ -5,7 +5,29 @@
  */
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
+  constructor(message: string) {
+    super(message);
+    // The class's own name (InvalidInputError…), as logs and stack traces show it.
+    this.name = new.target.name;
+  }
 }
+
+/** The base of each kind's class: the kind is written once, in the class's heading. */
+const ofKind = <K extends DomainErrorKind>(kind: K) =>
+  class extends DomainError {
+    readonly kind = kind;
+  };
+
+/** The base of the kinds after which the caller may try again: it says when (the Retry-After header). */
+const retryableOfKind = <K extends DomainErrorKind>(kind: K) =>
+  class extends ofKind(kind) {
+    constructor(
+      message: string,
+      readonly retryAfterSeconds: number,
+    ) {
+      super(message);
+    }
+  };
 
 export type DomainErrorKind =
   | 'invalid-input'
@@ -18,61 +40,25 @@ export type DomainErrorKind =
   | 'unavailable';
 
 /** The request is wrong as sent (a value out of range, an unknown reference); sending it again will not help. */
-export class InvalidInputError extends DomainError {
-  readonly kind = 'invalid-input';
-  override readonly name = 'InvalidInputError';
-}
+export class InvalidInputError extends ofKind('invalid-input') {}
 
 /** Credentials are missing or wrong. */
-export class UnauthorizedError extends DomainError {
-  readonly kind = 'unauthorized';
-  override readonly name = 'UnauthorizedError';
-}
+export class UnauthorizedError extends ofKind('unauthorized') {}
 
 /** The caller is known but may not do this. */
-export class ForbiddenError extends DomainError {
-  readonly kind = 'forbidden';
-  override readonly name = 'ForbiddenError';
-}
+export class ForbiddenError extends ofKind('forbidden') {}
 
 /** No such thing, or none the caller may see (the message does not say which). */
-export class NotFoundError extends DomainError {
-  readonly kind = 'not-found';
-  override readonly name = 'NotFoundError';
-}
+export class NotFoundError extends ofKind('not-found') {}
 
 /** It clashes with what exists or what is going on (an id taken, an attempt in flight). */
-export class ConflictError extends DomainError {
-  readonly kind = 'conflict';
-  override readonly name = 'ConflictError';
-}
+export class ConflictError extends ofKind('conflict') {}
 
 /** Too many tries (failed logins); the caller may try again after `retryAfterSeconds`. */
-export class TooManyRequestsError extends DomainError {
-  readonly kind = 'too-many-requests';
-  override readonly name = 'TooManyRequestsError';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-  }
-}
+export class TooManyRequestsError extends retryableOfKind('too-many-requests') {}
 
 /** Something of the original API that this one deliberately does not do. */
-export class NotImplementedError extends DomainError {
-  readonly kind = 'not-implemented';
-  override readonly name = 'NotImplementedError';
-}
+export class NotImplementedError extends ofKind('not-implemented') {}
 
 /** Not the request's fault and not a bug (the database is away): the caller may retry after `retryAfterSeconds`. */
-export class UnavailableError extends DomainError {
-  readonly kind = 'unavailable';
-  override readonly name = 'UnavailableError';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-  }
-}
+export class UnavailableError extends retryableOfKind('unavailable') {}
