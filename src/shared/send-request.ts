@@ -2,15 +2,8 @@ import { DUPLICATE_PHONE_NUMBERS, type MessageContent, type SendMessage } from '
 import { InvalidInputError } from './errors.ts';
 import { requireIsoDateTime } from './iso-dates.ts';
 
-/**
- * A send request (`POST /message(s)` on the device's Local API and the server's 3rdparty API) as
- * both runtimes store it: every rule checked, defaults filled, times as epoch ms.
- */
-export interface SendRequest {
-  /** null: the runtime generates one */
-  id: string | null;
-  content: MessageContent;
-  phoneNumbers: string[];
+/** How a message is to be sent, as the request gives it and as both runtimes store it with the message. */
+export interface SendOptions {
   simNumber: number | null;
   withDeliveryReport: boolean;
   isEncrypted: boolean;
@@ -19,6 +12,17 @@ export interface SendRequest {
   validUntil: number | null;
   /** epoch ms before which the message is held; null = as soon as possible */
   scheduleAt: number | null;
+}
+
+/**
+ * A send request (`POST /message(s)` on the device's Local API and the server's 3rdparty API) as
+ * both runtimes store it: every rule checked, defaults filled, times as epoch ms.
+ */
+export interface SendRequest extends SendOptions {
+  /** null: the runtime generates one */
+  id: string | null;
+  content: MessageContent;
+  phoneNumbers: string[];
   /** null: any device (on the server) or this one */
   deviceId: string | null;
 }

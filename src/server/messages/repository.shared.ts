@@ -9,23 +9,11 @@ type Flag = boolean | 0 | 1;
 export const MESSAGE_COLUMNS =
   'm.user_id, m.id, m.device_id, m.text, m.data_port, m.sim_number, m.with_delivery_report, m.is_encrypted, m.priority, m.valid_until, m.schedule_at, m.is_hashed, m.state, m.created_at, m.updated_at';
 
-export interface MessageInsert {
-  userId: string;
-  id: string;
-  deviceId: string;
-  text: string;
-  dataPort: number | null;
-  simNumber: number | null;
-  withDeliveryReport: Flag;
-  isEncrypted: Flag;
-  priority: number;
-  validUntil: number | null;
-  scheduleAt: number | null;
-  state: ProcessState;
-  stateRank: number;
-  createdAt: number;
-  updatedAt: number;
-}
+/** A message's row as bound: the record without what other tables hold, its flags as the store binds them. */
+export type MessageInsert = Omit<
+  MessageRecord,
+  'withDeliveryReport' | 'isEncrypted' | 'isHashed' | 'recipients' | 'states'
+> & { withDeliveryReport: Flag; isEncrypted: Flag; stateRank: number };
 
 /** The message's own row; its recipients and state times are written by each store its own way. */
 export const messageInsert = (m: MessageRecord, flag: (value: boolean) => Flag): MessageInsert => ({

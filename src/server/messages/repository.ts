@@ -1,4 +1,5 @@
 import type { ProcessState, PullOrder } from '../../protocol/index.ts';
+import type { SendOptions } from '../../shared/send-request.ts';
 
 export interface RecipientRecord {
   phoneNumber: string;
@@ -6,8 +7,8 @@ export interface RecipientRecord {
   error: string | null;
 }
 
-/** A message sent through the server, addressed to one device. */
-export interface MessageRecord {
+/** A message sent through the server, addressed to one device, with how it is to be sent (SendOptions). */
+export interface MessageRecord extends SendOptions {
   userId: string;
   id: string;
   deviceId: string;
@@ -15,14 +16,6 @@ export interface MessageRecord {
   text: string;
   /** the destination port of a data SMS; null for a text */
   dataPort: number | null;
-  simNumber: number | null;
-  withDeliveryReport: boolean;
-  isEncrypted: boolean;
-  priority: number;
-  /** Unix ms after which the device must not send it any more; null = no limit */
-  validUntil: number | null;
-  /** Unix ms before which the device holds the message; null = at once */
-  scheduleAt: number | null;
   /** the content and recipients were replaced by their hashes once the message was final */
   isHashed: boolean;
   state: ProcessState;
