@@ -8,33 +8,13 @@ import type {
   MessageRecord,
   MessagesRepository,
   RecipientRecord,
+  ReportOptions,
   StateReport,
 } from './repository.ts';
-import {
-  MESSAGE_COLUMNS,
-  MESSAGES_SQL,
-  messageInsert,
-  messageListWhere,
-  PENDING_ORDER,
-  type MessageListParams,
-} from './repository.shared.ts';
+import { MESSAGE_COLUMNS, MESSAGES_SQL, messageInsert, messageReads, toMessage } from './repository.shared.ts';
+import type { MessageListParams, MessageRow } from './repository.shared.ts';
 
-interface MessageRow {
-  user_id: string;
-  id: string;
-  device_id: string;
-  text: string;
-  data_port: number | null;
-  sim_number: number | null;
-  with_delivery_report: boolean;
-  is_encrypted: boolean;
-  priority: number;
-  valid_until: number | null;
-  schedule_at: number | null;
-  is_hashed: boolean;
-  state: string;
-  created_at: number;
-  updated_at: number;
+interface MessageWithRecipientsRow extends MessageRow {
   recipients: RecipientRecord[];
   states: Record<string, number>;
 }
@@ -48,6 +28,8 @@ const MESSAGE_WITH_RECIPIENTS = `${MESSAGE_COLUMNS},
             FROM message_recipients r WHERE r.user_id = m.user_id AND r.message_id = m.id), '[]'::json) AS recipients,
   COALESCE((SELECT json_object_agg(s.state, s.at ORDER BY s.at, s.state)
             FROM message_states s WHERE s.user_id = m.user_id AND s.message_id = m.id), '{}'::json) AS states`;
+
+const READS = messageReads(MESSAGE_WITH_RECIPIENTS);
 
 interface MessageKey {
   userId: string;
@@ -70,25 +52,19 @@ const POSTGRES_MESSAGES_SQL = {
     `INSERT INTO message_states (user_id, message_id, state, at)
      SELECT :userId, :id, s.state, s.at FROM unnest(:states::text[], :times::bigint[]) AS s(state, at)`,
   ),
-  getUserMessage: sql<MessageKey, MessageRow>(
-    'messages.get',
-    `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.user_id = :userId AND m.id = :id`,
-  ),
-  listCancellingForDevice: sql<{ deviceId: string; limit: number }, MessageRow>(
+  getUserMessage: sql<MessageKey, MessageWithRecipientsRow>('messages.get', READS.byId),
+  listCancellingForDevice: sql<{ deviceId: string; limit: number }, MessageWithRecipientsRow>(
     'messages.cancelling-of-device',
-    `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Cancelling'
-     ORDER BY m.created_at LIMIT :limit`,
+    READS.cancelling,
   ),
   listPendingForDevice: {
-    fifo: sql<{ deviceId: string; limit: number }, MessageRow>(
+    fifo: sql<{ deviceId: string; limit: number }, MessageWithRecipientsRow>(
       'messages.pending-of-device-fifo',
-      `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
-       ORDER BY ${PENDING_ORDER.fifo} LIMIT :limit`,
+      READS.fifo,
     ),
-    lifo: sql<{ deviceId: string; limit: number }, MessageRow>(
+    lifo: sql<{ deviceId: string; limit: number }, MessageWithRecipientsRow>(
       'messages.pending-of-device-lifo',
-      `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
-       ORDER BY ${PENDING_ORDER.lifo} LIMIT :limit`,
+      READS.lifo,
     ),
   },
   // Locked, so two nodes applying reports of one message never hash it twice.
@@ -141,25 +117,12 @@ async function hashFinal(client: PgClient, deviceId: string, id: string): Promis
   return true;
 }
 
-const toMessage = (row: MessageRow): MessageRecord => ({
-  userId: row.user_id,
-  id: row.id,
-  deviceId: row.device_id,
-  text: row.text,
-  dataPort: row.data_port,
-  simNumber: row.sim_number,
-  withDeliveryReport: row.with_delivery_report,
-  isEncrypted: row.is_encrypted,
-  priority: row.priority,
-  validUntil: row.valid_until,
-  scheduleAt: row.schedule_at,
-  isHashed: row.is_hashed,
-  state: row.state as ProcessState,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  recipients: row.recipients.map((r) => ({ phoneNumber: r.phoneNumber, state: r.state, error: r.error })),
-  states: row.states as MessageRecord['states'],
-});
+const toMessageWithRecipients = (row: MessageWithRecipientsRow): MessageRecord =>
+  toMessage(
+    row,
+    row.recipients.map((r) => ({ phoneNumber: r.phoneNumber, state: r.state, error: r.error })),
+    row.states as MessageRecord['states'],
+  );
 
 /** state → time pairs as two parallel arrays, for unnest() */
 const stateArrays = (states: Partial<Record<ProcessState, number>>): { states: string[]; times: number[] } => {
@@ -197,7 +160,7 @@ export class PostgresMessagesRepository implements MessagesRepository {
 
   async getUserMessage(userId: string, id: string): Promise<MessageRecord | undefined> {
     const { rows } = await query(this.pool, POSTGRES_MESSAGES_SQL.getUserMessage, { userId, id });
-    return rows[0] && toMessage(rows[0]);
+    return rows[0] && toMessageWithRecipients(rows[0]);
   }
 
   async listUserMessages(
@@ -205,21 +168,16 @@ export class PostgresMessagesRepository implements MessagesRepository {
     filter: MessageFilter,
     page: MessagePage,
   ): Promise<{ items: MessageRecord[]; total: number }> {
-    const { shape, where, count } = messageListWhere(filter);
-    const direction = page.order === 'asc' ? 'ASC' : 'DESC';
-    const list = sql<MessageListParams, MessageRow>(
-      `messages.list[${shape}:${page.order}]`,
-      `SELECT ${MESSAGE_WITH_RECIPIENTS} FROM messages m WHERE ${where}
-       ORDER BY m.created_at ${direction}, m.id ${direction} LIMIT :limit OFFSET :offset`,
-    );
+    const { shape, text, count } = READS.list(filter, page.order);
+    const statement = sql<MessageListParams, MessageWithRecipientsRow>(`messages.list[${shape}]`, text);
     const params: MessageListParams = { userId, ...filter, limit: page.limit, offset: page.offset };
     // The page and the count from one snapshot, so X-Total-Count matches the page.
     return inTransaction(
       this.pool,
       async (client) => {
-        const { rows } = await query(client, list, params);
+        const { rows } = await query(client, statement, params);
         const counted = await query(client, count, params);
-        return { items: rows.map(toMessage), total: counted.rows[0].total };
+        return { items: rows.map(toMessageWithRecipients), total: counted.rows[0].total };
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     );
@@ -227,20 +185,15 @@ export class PostgresMessagesRepository implements MessagesRepository {
 
   async listCancellingForDevice(deviceId: string, limit: number): Promise<MessageRecord[]> {
     const { rows } = await query(this.pool, POSTGRES_MESSAGES_SQL.listCancellingForDevice, { deviceId, limit });
-    return rows.map(toMessage);
+    return rows.map(toMessageWithRecipients);
   }
 
   async listPendingForDevice(deviceId: string, limit: number, order: PullOrder): Promise<MessageRecord[]> {
     const { rows } = await query(this.pool, POSTGRES_MESSAGES_SQL.listPendingForDevice[order], { deviceId, limit });
-    return rows.map(toMessage);
+    return rows.map(toMessageWithRecipients);
   }
 
-  async applyStateReport(
-    deviceId: string,
-    report: StateReport,
-    now: number,
-    options: { hashFinal?: boolean } = {},
-  ): Promise<boolean> {
+  applyStateReport(deviceId: string, report: StateReport, now: number, options?: ReportOptions): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
       // The message is locked first; the rank guards are what keep the state from going backwards.
       const owner = await query(client, POSTGRES_MESSAGES_SQL.findDeviceMessage, { deviceId, id: report.id });
@@ -259,7 +212,7 @@ export class PostgresMessagesRepository implements MessagesRepository {
         await query(client, MESSAGES_SQL.cancelOpenRecipients, { ...key, rank: STATE_RANK.Cancelled });
       const states = stateArrays(report.states);
       if (states.states.length > 0) await query(client, POSTGRES_MESSAGES_SQL.recordStates, { ...key, ...states });
-      if (options.hashFinal) await hashFinal(client, deviceId, report.id);
+      if (options?.hashFinal) await hashFinal(client, deviceId, report.id);
       return true;
     });
   }

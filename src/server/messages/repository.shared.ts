@@ -1,6 +1,6 @@
 import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/index.ts';
 import { sql, type Sql } from '../store/sql.ts';
-import type { MessageFilter, MessageRecord } from './repository.ts';
+import type { MessageFilter, MessagePage, MessageRecord, RecipientRecord } from './repository.ts';
 
 /** A flag as a store binds it: PostgreSQL takes booleans, SQLite (which binds no booleans) 0 or 1. */
 type Flag = boolean | 0 | 1;
@@ -8,6 +8,50 @@ type Flag = boolean | 0 | 1;
 /** The columns of `messages` each store reads (each adds the recipients and state times its own way). */
 export const MESSAGE_COLUMNS =
   'm.user_id, m.id, m.device_id, m.text, m.data_port, m.sim_number, m.with_delivery_report, m.is_encrypted, m.priority, m.valid_until, m.schedule_at, m.is_hashed, m.state, m.created_at, m.updated_at';
+
+/** A `messages` row as MESSAGE_COLUMNS reads it. */
+export interface MessageRow {
+  user_id: string;
+  id: string;
+  device_id: string;
+  text: string;
+  data_port: number | null;
+  sim_number: number | null;
+  with_delivery_report: Flag;
+  is_encrypted: Flag;
+  priority: number;
+  valid_until: number | null;
+  schedule_at: number | null;
+  is_hashed: Flag;
+  state: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The message of a row, with its recipients and state times (each store reads those its own way). */
+export const toMessage = (
+  row: MessageRow,
+  recipients: RecipientRecord[],
+  states: MessageRecord['states'],
+): MessageRecord => ({
+  userId: row.user_id,
+  id: row.id,
+  deviceId: row.device_id,
+  text: row.text,
+  dataPort: row.data_port,
+  simNumber: row.sim_number,
+  withDeliveryReport: Boolean(row.with_delivery_report),
+  isEncrypted: Boolean(row.is_encrypted),
+  priority: row.priority,
+  validUntil: row.valid_until,
+  scheduleAt: row.schedule_at,
+  isHashed: Boolean(row.is_hashed),
+  state: row.state as ProcessState,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  recipients,
+  states,
+});
 
 /** A message's row as bound: the record without what other tables hold, its flags as the store binds them. */
 export type MessageInsert = Omit<
@@ -98,36 +142,52 @@ export const MESSAGES_SQL = {
 export type MessageListParams = { userId: string; limit: number; offset: number } & MessageFilter;
 
 /**
- * A message list's filter: a fixed set of optional conditions on `messages m`, each a bound
- * parameter, never spliced text. `shape` names the conditions used (one statement per shape) and
- * `count` is the statement counting the whole list, the same on both stores.
- */
-export function messageListWhere(filter: MessageFilter): {
-  shape: string;
-  where: string;
-  count: Sql<MessageListParams, { total: number }>;
-} {
-  const conditions: [keyof MessageFilter, string][] = [
-    ['deviceId', 'm.device_id = :deviceId'],
-    ['state', 'm.state = :state'],
-    ['from', 'm.created_at >= :from'],
-    ['to', 'm.created_at < :to'],
-  ];
-  const used = conditions.filter(([key]) => filter[key] !== undefined);
-  const shape = used.map(([key]) => key).join(',');
-  const where = ['m.user_id = :userId', ...used.map(([, condition]) => condition)].join(' AND ');
-  return {
-    shape,
-    where,
-    count: sql(`messages.count[${shape}]`, `SELECT count(*) AS total FROM messages m WHERE ${where}`),
-  };
-}
-
-/**
  * The pull's order: priority first, then oldest (fifo) or newest (lifo) first, each served by its
  * own index (messages_pending_fifo, messages_pending_lifo), so a long queue is never sorted.
  */
-export const PENDING_ORDER: Record<PullOrder, string> = {
+const PENDING_ORDER: Record<PullOrder, string> = {
   fifo: 'm.priority DESC, m.created_at, m.id',
   lifo: 'm.priority DESC, m.created_at DESC, m.id DESC',
 };
+
+const LIST_CONDITIONS: [keyof MessageFilter, string][] = [
+  ['deviceId', 'm.device_id = :deviceId'],
+  ['state', 'm.state = :state'],
+  ['from', 'm.created_at >= :from'],
+  ['to', 'm.created_at < :to'],
+];
+
+/**
+ * The reads of messages, `select` being what a store reads of each (`m` is the messages row): one
+ * by id, a device's pull (its Pending ones in either order, its Cancelling ones oldest first), and
+ * a page of a user's list.
+ */
+export const messageReads = (select: string) => ({
+  byId: `SELECT ${select} FROM messages m WHERE m.user_id = :userId AND m.id = :id`,
+  fifo: `SELECT ${select} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
+         ORDER BY ${PENDING_ORDER.fifo} LIMIT :limit`,
+  lifo: `SELECT ${select} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
+         ORDER BY ${PENDING_ORDER.lifo} LIMIT :limit`,
+  cancelling: `SELECT ${select} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Cancelling'
+               ORDER BY m.created_at LIMIT :limit`,
+  /**
+   * A list's filter is a fixed set of optional conditions, each a bound parameter, never spliced
+   * text. `shape` names the conditions and the order used (one statement per shape); `count` is
+   * the statement counting the whole list.
+   */
+  list(
+    filter: MessageFilter,
+    order: MessagePage['order'],
+  ): { shape: string; text: string; count: Sql<MessageListParams, { total: number }> } {
+    const used = LIST_CONDITIONS.filter(([key]) => filter[key] !== undefined);
+    const conditions = used.map(([key]) => key).join(',');
+    const where = ['m.user_id = :userId', ...used.map(([, condition]) => condition)].join(' AND ');
+    const direction = order === 'asc' ? 'ASC' : 'DESC';
+    return {
+      shape: `${conditions}:${order}`,
+      text: `SELECT ${select} FROM messages m WHERE ${where}
+       ORDER BY m.created_at ${direction}, m.id ${direction} LIMIT :limit OFFSET :offset`,
+      count: sql(`messages.count[${conditions}]`, `SELECT count(*) AS total FROM messages m WHERE ${where}`),
+    };
+  },
+});

@@ -2,33 +2,16 @@ import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/in
 import { StatementCache } from '../../shared/sqlite.ts';
 import { hashContent, hashPhoneNumber } from './hashing.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
-import type { MessageFilter, MessagePage, MessageRecord, MessagesRepository, StateReport } from './repository.ts';
-import {
-  MESSAGE_COLUMNS,
-  MESSAGES_SQL,
-  messageInsert,
-  messageListWhere,
-  PENDING_ORDER,
-  type MessageListParams,
-} from './repository.shared.ts';
-
-interface MessageRow {
-  user_id: string;
-  id: string;
-  device_id: string;
-  text: string;
-  data_port: number | null;
-  sim_number: number | null;
-  with_delivery_report: number;
-  is_encrypted: number;
-  priority: number;
-  valid_until: number | null;
-  schedule_at: number | null;
-  is_hashed: number;
-  state: string;
-  created_at: number;
-  updated_at: number;
-}
+import type {
+  MessageFilter,
+  MessagePage,
+  MessageRecord,
+  MessagesRepository,
+  ReportOptions,
+  StateReport,
+} from './repository.ts';
+import { MESSAGE_COLUMNS, MESSAGES_SQL, messageInsert, messageReads, toMessage } from './repository.shared.ts';
+import type { MessageListParams, MessageRow } from './repository.shared.ts';
 
 interface MessageKey {
   userId: string;
@@ -38,8 +21,10 @@ interface MessageKey {
 export class SqliteMessagesRepository implements MessagesRepository {
   private readonly statements;
   private readonly lists;
+  private readonly reads = messageReads(MESSAGE_COLUMNS);
 
   constructor(private readonly db: SqliteDb) {
+    const reads = this.reads;
     this.statements = {
       ...prepareAll(db, MESSAGES_SQL),
       insertRecipient: db.prepare<
@@ -54,9 +39,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
         `INSERT INTO message_states (user_id, message_id, state, at) VALUES (:userId, :id, :state, :at)
          ON CONFLICT (user_id, message_id, state) DO UPDATE SET at = min(at, excluded.at)`,
       ),
-      getUserMessage: db.prepare<MessageKey, MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.user_id = :userId AND m.id = :id`,
-      ),
+      getUserMessage: db.prepare<MessageKey, MessageRow>(reads.byId),
       recipientsOf: db.prepare<MessageKey, { phoneNumber: string; state: ProcessState; error: string | null }>(
         `SELECT phone_number AS phoneNumber, state, error FROM message_recipients
          WHERE user_id = :userId AND message_id = :id ORDER BY position`,
@@ -64,18 +47,9 @@ export class SqliteMessagesRepository implements MessagesRepository {
       statesOf: db.prepare<MessageKey, { state: ProcessState; at: number }>(
         `SELECT state, at FROM message_states WHERE user_id = :userId AND message_id = :id ORDER BY at, state`,
       ),
-      listPendingFifo: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
-         ORDER BY ${PENDING_ORDER.fifo} LIMIT :limit`,
-      ),
-      listPendingLifo: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Pending'
-         ORDER BY ${PENDING_ORDER.lifo} LIMIT :limit`,
-      ),
-      listCancelling: db.prepare<{ deviceId: string; limit: number }, MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.device_id = :deviceId AND m.state = 'Cancelling'
-         ORDER BY m.created_at LIMIT :limit`,
-      ),
+      listPendingFifo: db.prepare<{ deviceId: string; limit: number }, MessageRow>(reads.fifo),
+      listPendingLifo: db.prepare<{ deviceId: string; limit: number }, MessageRow>(reads.lifo),
+      listCancelling: db.prepare<{ deviceId: string; limit: number }, MessageRow>(reads.cancelling),
       // One writer at a time on SQLite: the report's transaction needs no row lock.
       findDeviceMessage: db.prepare<{ deviceId: string; id: string }, { user_id: string }>(
         `SELECT user_id FROM messages WHERE device_id = :deviceId AND id = :id`,
@@ -95,25 +69,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
     const key = { userId: row.user_id, id: row.id };
     const states: MessageRecord['states'] = {};
     for (const s of this.statements.statesOf.all(key)) states[s.state] = s.at;
-    return {
-      userId: row.user_id,
-      id: row.id,
-      deviceId: row.device_id,
-      text: row.text,
-      dataPort: row.data_port,
-      simNumber: row.sim_number,
-      withDeliveryReport: row.with_delivery_report === 1,
-      isEncrypted: row.is_encrypted === 1,
-      priority: row.priority,
-      validUntil: row.valid_until,
-      scheduleAt: row.schedule_at,
-      isHashed: row.is_hashed === 1,
-      state: row.state as ProcessState,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      recipients: this.statements.recipientsOf.all(key),
-      states,
-    };
+    return toMessage(row, this.statements.recipientsOf.all(key), states);
   }
 
   async insertMessage(m: MessageRecord): Promise<'inserted' | 'duplicate-id'> {
@@ -146,15 +102,9 @@ export class SqliteMessagesRepository implements MessagesRepository {
     filter: MessageFilter,
     page: MessagePage,
   ): Promise<{ items: MessageRecord[]; total: number }> {
-    const { where, count } = messageListWhere(filter);
+    const { text, count } = this.reads.list(filter, page.order);
     const params: MessageListParams = { userId, ...filter, limit: page.limit, offset: page.offset };
-    const direction = page.order === 'asc' ? 'ASC' : 'DESC';
-    const rows = this.lists
-      .get<MessageListParams, MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE ${where}
-         ORDER BY m.created_at ${direction}, m.id ${direction} LIMIT :limit OFFSET :offset`,
-      )
-      .all(params);
+    const rows = this.lists.get<MessageListParams, MessageRow>(text).all(params);
     const { total } = this.lists.get<MessageListParams, { total: number }>(count.text).get(params)!;
     return { items: rows.map((row) => this.hydrate(row)), total };
   }
@@ -172,7 +122,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
     deviceId: string,
     report: StateReport,
     now: number,
-    options: { hashFinal?: boolean } = {},
+    options?: ReportOptions,
   ): Promise<boolean> {
     return this.db.transaction((): boolean => {
       const owner = this.statements.findDeviceMessage.get({ deviceId, id: report.id });
@@ -192,7 +142,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
         this.statements.cancelOpenRecipients.run({ ...key, rank: STATE_RANK.Cancelled });
       for (const [state, at] of Object.entries(report.states))
         this.statements.recordState.run({ ...key, state, at: at! });
-      if (options.hashFinal) this.hashFinal(deviceId, report.id);
+      if (options?.hashFinal) this.hashFinal(deviceId, report.id);
       return true;
     })();
   }

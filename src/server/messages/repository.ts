@@ -52,6 +52,11 @@ export interface StateReport {
   states: Partial<Record<ProcessState, number>>;
 }
 
+export interface ReportOptions {
+  /** hash the message in the same transaction when the report made it final (hashIfFinal) */
+  hashFinal?: boolean;
+}
+
 export interface MessagesRepository {
   /** Insert with its recipients and its Pending time; 'duplicate-id' when the user already has that id. */
   insertMessage(message: MessageRecord): Promise<'inserted' | 'duplicate-id'>;
@@ -77,12 +82,7 @@ export interface MessagesRepository {
    * (hashIfFinal), so no reader sees it final with its content.
    * Returns false when the device has no message with that id.
    */
-  applyStateReport(
-    deviceId: string,
-    report: StateReport,
-    now: number,
-    options?: { hashFinal?: boolean },
-  ): Promise<boolean>;
+  applyStateReport(deviceId: string, report: StateReport, now: number, options?: ReportOptions): Promise<boolean>;
   /**
    * A Pending message becomes Cancelling (and its Cancelling time is recorded); false when it is
    * not Pending any more (a report moved it on meanwhile) or does not exist.
