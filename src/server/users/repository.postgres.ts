@@ -1,5 +1,5 @@
 import { query, type PgPool } from '../store/postgres.ts';
-import type { UserRecord, UsersRepository } from './repository.ts';
+import type { RegistrationCode, UserRecord, UsersRepository } from './repository.ts';
 import { toUser, USERS_SQL } from './repository.shared.ts';
 
 export class PostgresUsersRepository implements UsersRepository {
@@ -30,14 +30,9 @@ export class PostgresUsersRepository implements UsersRepository {
     return result.rowCount === 1;
   }
 
-  async insertRegistrationCode(
-    code: string,
-    userId: string,
-    validUntil: number,
-    now: number,
-  ): Promise<'inserted' | 'taken'> {
+  async insertRegistrationCode(code: RegistrationCode, now: number): Promise<'inserted' | 'taken'> {
     await query(this.pool, USERS_SQL.dropExpiredCodes, { now });
-    const result = await query(this.pool, USERS_SQL.insertCode, { code, userId, validUntil });
+    const result = await query(this.pool, USERS_SQL.insertCode, code);
     return result.rowCount === 1 ? 'inserted' : 'taken';
   }
 

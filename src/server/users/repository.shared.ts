@@ -1,5 +1,5 @@
 import { sql } from '../store/sql.ts';
-import type { UserRecord } from './repository.ts';
+import type { RegistrationCode, UserRecord } from './repository.ts';
 
 /** A row of the table as both stores return it. */
 export interface UserRow {
@@ -48,7 +48,7 @@ export const USERS_SQL = {
     `DELETE FROM registration_codes WHERE valid_until <= :now`,
   ),
   // a code in use stays its user's: the primary key decides between two users drawing the same one
-  insertCode: sql<{ code: string; userId: string; validUntil: number }>(
+  insertCode: sql<RegistrationCode>(
     'registration-codes.insert',
     `INSERT INTO registration_codes (code, user_id, valid_until) VALUES (:code, :userId, :validUntil)
      ON CONFLICT (code) DO NOTHING`,

@@ -1,5 +1,5 @@
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
-import type { UserRecord, UsersRepository } from './repository.ts';
+import type { RegistrationCode, UserRecord, UsersRepository } from './repository.ts';
 import { toUser, USERS_SQL } from './repository.shared.ts';
 
 export class SqliteUsersRepository implements UsersRepository {
@@ -31,14 +31,9 @@ export class SqliteUsersRepository implements UsersRepository {
     return this.statements.updatePasswordHash.run({ login, passwordHash, now }).changes === 1;
   }
 
-  async insertRegistrationCode(
-    code: string,
-    userId: string,
-    validUntil: number,
-    now: number,
-  ): Promise<'inserted' | 'taken'> {
+  async insertRegistrationCode(code: RegistrationCode, now: number): Promise<'inserted' | 'taken'> {
     this.statements.dropExpiredCodes.run({ now });
-    return this.statements.insertCode.run({ code, userId, validUntil }).changes === 1 ? 'inserted' : 'taken';
+    return this.statements.insertCode.run(code).changes === 1 ? 'inserted' : 'taken';
   }
 
   async takeRegistrationCode(code: string, now: number): Promise<string | undefined> {

@@ -8,6 +8,13 @@ export interface UserRecord {
   updatedAt: number;
 }
 
+/** A one-time code that registers a phone for a user, until `validUntil` (Unix ms). */
+export interface RegistrationCode {
+  code: string;
+  userId: string;
+  validUntil: number;
+}
+
 /**
  * Storage of users. Every method is one statement or one transaction, safe when several
  * server processes share the database.
@@ -22,7 +29,7 @@ export interface UsersRepository {
   /** false when no user has that login */
   updatePasswordHash(login: string, passwordHash: string, now: number): Promise<boolean>;
   /** Keep a one-time registration code (expired ones are dropped); 'taken' when that code is in use. */
-  insertRegistrationCode(code: string, userId: string, validUntil: number, now: number): Promise<'inserted' | 'taken'>;
+  insertRegistrationCode(code: RegistrationCode, now: number): Promise<'inserted' | 'taken'>;
   /** Use up a code: its user, when it exists and is still valid at `now`; it is gone either way. */
   takeRegistrationCode(code: string, now: number): Promise<string | undefined>;
 }

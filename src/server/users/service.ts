@@ -177,10 +177,13 @@ export class UsersService {
   async newRegistrationCode(userId: string): Promise<{ code: string; validUntil: number }> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const now = this.clock.now();
-      const code = String(randomInt(1_000_000)).padStart(6, '0');
-      const validUntil = now + REGISTRATION_CODE_TTL_MS;
-      if ((await this.repo.insertRegistrationCode(code, userId, validUntil, now)) === 'inserted') {
-        return { code, validUntil };
+      const entry = {
+        code: String(randomInt(1_000_000)).padStart(6, '0'),
+        userId,
+        validUntil: now + REGISTRATION_CODE_TTL_MS,
+      };
+      if ((await this.repo.insertRegistrationCode(entry, now)) === 'inserted') {
+        return { code: entry.code, validUntil: entry.validUntil };
       }
     }
     throw new UnavailableError('too many registration codes are in use; try again in a few minutes', 60);
