@@ -3,14 +3,8 @@ import { sql } from '../store/sql.ts';
 import { READ_BATCHES_IN_FLIGHT, WriteBatcher } from '../store/write-batcher.ts';
 import type { SimCard } from '../../protocol/index.ts';
 import type { DeviceRecord, DevicesRepository, LocalWebhooks } from './repository.ts';
-import {
-  DEVICE_COLUMNS,
-  DEVICES_SQL,
-  deviceInsert,
-  toDevice,
-  toLocalWebhooks,
-  type DeviceRow,
-} from './repository.shared.ts';
+import { DEVICE_COLUMNS, DEVICES_SQL, deviceInsert, toDevice, toLocalWebhooks } from './repository.shared.ts';
+import type { DeviceRow } from './repository.shared.ts';
 
 interface Touch {
   deviceId: string;

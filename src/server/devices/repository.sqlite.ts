@@ -1,14 +1,8 @@
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import type { SimCard } from '../../protocol/index.ts';
 import type { DeviceRecord, DevicesRepository, LocalWebhooks } from './repository.ts';
-import {
-  DEVICE_COLUMNS,
-  DEVICES_SQL,
-  deviceInsert,
-  toDevice,
-  toLocalWebhooks,
-  type DeviceRow,
-} from './repository.shared.ts';
+import { DEVICE_COLUMNS, DEVICES_SQL, deviceInsert, toDevice, toLocalWebhooks } from './repository.shared.ts';
+import type { DeviceRow } from './repository.shared.ts';
 
 export class SqliteDevicesRepository implements DevicesRepository {
   private readonly statements;
