@@ -165,8 +165,7 @@ async function assertWritable(store: ServerStore): Promise<void> {
   );
   assert.equal((await store.messages.getUserMessage('user-a', 'msg-new'))!.state, 'Processed');
   const saved = await store.deliveries.saveReport(
-    'device-a1',
-    'user-a',
+    { id: 'device-a1', userId: 'user-a' },
     [{ ...LEGACY.deliveries[1], id: 'delivery-3' }],
     1_800_000_000_003,
     10_000,

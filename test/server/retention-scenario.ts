@@ -117,8 +117,7 @@ export async function retentionScenario(store: ServerStore): Promise<void> {
     [dd, defaults],
   ]) {
     await store.deliveries.saveReport(
-      device,
-      user,
+      { id: device, userId: user },
       [reportedDelivery('old-done', 'succeeded', T0), reportedDelivery('old-pending', 'pending', T0)],
       T0,
       10_000,
@@ -150,8 +149,7 @@ export async function retentionScenario(store: ServerStore): Promise<void> {
 
   clock.advance(2);
   await store.deliveries.saveReport(
-    ds,
-    short,
+    { id: ds, userId: short },
     [reportedDelivery('new-done', 'succeeded', clock.now())],
     clock.now(),
     10_000,
@@ -164,8 +162,7 @@ export async function retentionScenario(store: ServerStore): Promise<void> {
   assert.deepEqual(await deliveries(short), ['new-done', 'old-pending'], 'the pending one and the new one stay');
   assert.deepEqual(await deliveries(defaults), ['old-done', 'old-pending'], 'the other user keeps 7 days');
   const back = await store.deliveries.saveReport(
-    ds,
-    short,
+    { id: ds, userId: short },
     [reportedDelivery('old-done', 'succeeded', T0)],
     clock.now(),
     10_000,
@@ -193,7 +190,7 @@ export async function retentionScenario(store: ServerStore): Promise<void> {
   const many = await addDevice(store, short, 'dev-many');
   const at = clock.now();
   const batch = Array.from({ length: 1200 }, (_, i) => reportedDelivery(`many-${i}`, 'succeeded', at));
-  await store.deliveries.saveReport(many, short, batch, at, 10_000);
+  await store.deliveries.saveReport({ id: many, userId: short }, batch, at, 10_000);
   clock.advance(DAY + 1);
   assert.deepEqual(await purger.purge(), { deliveries: 1200, messages: 0 }, 'all 1,200 went');
   assert.deepEqual(

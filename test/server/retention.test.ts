@@ -27,8 +27,7 @@ test('a running server purges on its own clock, every minute', async () => {
     const user = await addUser(store, 'timer-user');
     const device = await addDevice(store, user, 'timer-device');
     await store.deliveries.saveReport(
-      device,
-      user,
+      { id: device, userId: user },
       [reportedDelivery('done', 'succeeded', clock.now())],
       clock.now(),
       100,

@@ -674,10 +674,10 @@ for (const impl of IMPLEMENTATIONS) {
     test('deliveries: an older report never replaces a newer version, through either store; each attempt is stored once', async () => {
       const u = await user();
       const d = await device(u);
-      const first = await store.deliveries.saveReport(d, u, [reported('del-1', 0, 2000)], 5000, 100);
+      const first = await store.deliveries.saveReport({ id: d, userId: u }, [reported('del-1', 0, 2000)], 5000, 100);
       assert.deepEqual(first.changed, [{ id: 'del-1', state: 'pending', attempts: 0 }]);
       assert.deepEqual(first.newAttempts, []);
-      const second = await twin.deliveries.saveReport(d, u, [reported('del-1', 2, 3000)], 5001, 100);
+      const second = await twin.deliveries.saveReport({ id: d, userId: u }, [reported('del-1', 2, 3000)], 5001, 100);
       assert.deepEqual(second.changed, [{ id: 'del-1', state: 'succeeded', attempts: 2 }]);
       assert.deepEqual(
         second.newAttempts.map((a) => [a.deliveryId, a.number, a.outcome, a.durationMs]),
@@ -689,14 +689,18 @@ for (const impl of IMPLEMENTATIONS) {
       // late and repeated reports, racing through both stores: nothing moves back, no attempt twice
       const late = await Promise.all([
         store.deliveries.saveReport(
-          d,
-          u,
+          { id: d, userId: u },
           [reported('del-1', 1, 2500, { state: 'pending', lastStatus: 500 })],
           5002,
           100,
         ),
-        twin.deliveries.saveReport(d, u, [reported('del-1', 2, 3000)], 5003, 100),
-        store.deliveries.saveReport(d, u, [reported('del-1', 2, 2999, { state: 'pending' })], 5004, 100),
+        twin.deliveries.saveReport({ id: d, userId: u }, [reported('del-1', 2, 3000)], 5003, 100),
+        store.deliveries.saveReport(
+          { id: d, userId: u },
+          [reported('del-1', 2, 2999, { state: 'pending' })],
+          5004,
+          100,
+        ),
       ]);
       assert.deepEqual(
         late.map((r) => [r.changed.length, r.newAttempts.length]),
@@ -720,8 +724,7 @@ for (const impl of IMPLEMENTATIONS) {
       );
       // same attempts, later change on the device (a redelivery): newer, so it replaces
       const redelivered = await store.deliveries.saveReport(
-        d,
-        u,
+        { id: d, userId: u },
         [reported('del-1', 2, 4000, { state: 'pending', nextAttemptAt: 4000 })],
         5005,
         100,
@@ -734,20 +737,23 @@ for (const impl of IMPLEMENTATIONS) {
       const [u1, u2] = [await user(), await user()];
       const [d1, d2, other] = [await device(u1), await device(u1), await device(u2)];
       await store.deliveries.saveReport(
-        d1,
-        u1,
+        { id: d1, userId: u1 },
         [reported('a', 1, 10), reported('b', 0, 11, { event: 'sms:sent' })],
         1,
         100,
       );
       await twin.deliveries.saveReport(
-        d2,
-        u1,
+        { id: d2, userId: u1 },
         [reported('c', 1, 12, { webhookId: 'hook-2', source: 'Cloud' })],
         2,
         100,
       );
-      await store.deliveries.saveReport(other, u2, [reported('d', 1, 13), reported('shared-id', 1, 14)], 3, 100);
+      await store.deliveries.saveReport(
+        { id: other, userId: u2 },
+        [reported('d', 1, 13), reported('shared-id', 1, 14)],
+        3,
+        100,
+      );
       const ids = async (
         userId: string,
         filter: Partial<Parameters<ServerStore['deliveries']['listUserDeliveries']>[1]> = {},
@@ -773,9 +779,9 @@ for (const impl of IMPLEMENTATIONS) {
     test('deliveries: each device keeps its newest N; a removed device takes its deliveries and attempts along', async () => {
       const u = await user();
       const [d, kept] = [await device(u), await device(u)];
-      await store.deliveries.saveReport(kept, u, [reported('kept-1', 1, 1)], 1, 3);
+      await store.deliveries.saveReport({ id: kept, userId: u }, [reported('kept-1', 1, 1)], 1, 3);
       for (let i = 0; i < 5; i++)
-        await via(i).deliveries.saveReport(d, u, [reported(`bound-${i}`, 1, 10 + i)], 10 + i, 3);
+        await via(i).deliveries.saveReport({ id: d, userId: u }, [reported(`bound-${i}`, 1, 10 + i)], 10 + i, 3);
       assert.deepEqual(
         (await store.deliveries.listUserDeliveries(u, { limit: 10, deviceId: d })).map((x) => x.id),
         ['bound-4', 'bound-3', 'bound-2'],
@@ -787,7 +793,7 @@ for (const impl of IMPLEMENTATIONS) {
         "another device's are not counted",
       );
       // a pruned delivery reported again comes back, as new
-      const back = await store.deliveries.saveReport(d, u, [reported('bound-0', 2, 99)], 20, 3);
+      const back = await store.deliveries.saveReport({ id: d, userId: u }, [reported('bound-0', 2, 99)], 20, 3);
       assert.deepEqual(
         back.newAttempts.map((a) => a.number),
         [1, 2],
@@ -796,14 +802,13 @@ for (const impl of IMPLEMENTATIONS) {
       // one still pending (being retried) outlives the bound: its attempts must not come back as new
       const retried = await device(u);
       await store.deliveries.saveReport(
-        retried,
-        u,
+        { id: retried, userId: u },
         [reported('retrying', 1, 1, { state: 'pending', nextAttemptAt: 5, lastStatus: 500, attemptLog: [] })],
         1,
         3,
       );
       for (let i = 0; i < 6; i++)
-        await via(i).deliveries.saveReport(retried, u, [reported(`done-${i}`, 1, 10 + i)], 10 + i, 3);
+        await via(i).deliveries.saveReport({ id: retried, userId: u }, [reported(`done-${i}`, 1, 10 + i)], 10 + i, 3);
       const left = (await store.deliveries.listUserDeliveries(u, { limit: 20, deviceId: retried })).map((x) => x.id);
       assert.deepEqual(
         left,
@@ -812,7 +817,12 @@ for (const impl of IMPLEMENTATIONS) {
       );
       // ... up to ten times the bound: then the oldest go, pending or not
       for (let i = 0; i < 30; i++)
-        await store.deliveries.saveReport(retried, u, [reported(`queued-${i}`, 0, 100 + i)], 100 + i, 3);
+        await store.deliveries.saveReport(
+          { id: retried, userId: u },
+          [reported(`queued-${i}`, 0, 100 + i)],
+          100 + i,
+          3,
+        );
       const capped = (await store.deliveries.listUserDeliveries(u, { limit: 100, deviceId: retried })).map((x) => x.id);
       assert.equal(capped.length, 30, `at most 10 × 3 kept: ${capped.length}`);
       assert.ok(!capped.includes('retrying') && capped.includes('queued-29'), 'the oldest went first');
@@ -830,14 +840,13 @@ for (const impl of IMPLEMENTATIONS) {
       const [u, v] = [await user(), await user()];
       const [d, e] = [await device(u), await device(v)];
       await store.deliveries.saveReport(
-        d,
-        u,
+        { id: d, userId: u },
         [reported('r-1', 1, 10), reported('r-2', 1, 11), reported('r-3', 1, 12), reported('r-pending', 0, 13)],
         100,
         100,
       );
-      await store.deliveries.saveReport(d, u, [reported('r-late', 1, 14)], 200, 100);
-      await store.deliveries.saveReport(e, v, [reported('r-other', 1, 15)], 100, 100);
+      await store.deliveries.saveReport({ id: d, userId: u }, [reported('r-late', 1, 14)], 200, 100);
+      await store.deliveries.saveReport({ id: e, userId: v }, [reported('r-other', 1, 15)], 100, 100);
       assert.equal(await via(1).deliveries.purgeExpired(u, 200, 2), 2, 'a batch is at most its limit');
       assert.equal(await via(0).deliveries.purgeExpired(u, 200, 10), 1, 'the rest of those stored before the cutoff');
       assert.equal(await via(0).deliveries.purgeExpired(u, 200, 10), 0, 'nothing left to purge');
@@ -916,10 +925,9 @@ for (const impl of IMPLEMENTATIONS) {
       const old = reported('old', 1, minute(10), { attemptLog: [attempt(1, minute(10), 5, 500, 'failed')] });
       // still waiting: it entered the queue in minute 100
       const waiting = reported('waiting', 0, minute(100, 4000), { createdAt: minute(100, 4000) });
-      await store.deliveries.saveReport(d, u, [many, bad, old, waiting], minute(100), 100);
+      await store.deliveries.saveReport({ id: d, userId: u }, [many, bad, old, waiting], minute(100), 100);
       await store.deliveries.saveReport(
-        dv,
-        v,
+        { id: dv, userId: v },
         [reported('theirs', 1, minute(100), { attemptLog: [attempt(1, minute(100), 1, 500, 'failed')] })],
         minute(100),
         100,

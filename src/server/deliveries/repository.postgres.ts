@@ -1,15 +1,9 @@
 import type { ReportedDelivery } from '../../protocol/index.ts';
 import { inTransaction, query, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
-import {
-  PENDING_KEPT_FACTOR,
-  type DeliveriesRepository,
-  type DeliveryListFilter,
-  type DeviceAttemptRecord,
-  type DeviceDeliveryRecord,
-  type SavedReport,
-  type StatsRows,
-} from './repository.ts';
+import { PENDING_KEPT_FACTOR } from './repository.ts';
+import type { DeliveriesRepository, DeliveryDetail, DeliveryListFilter, DeviceDeliveryRecord } from './repository.ts';
+import type { ReportingDevice, SavedReport, StatsRows } from './repository.ts';
 import {
   DELIVERIES_SQL,
   DEVICE_ATTEMPT_COLUMNS,
@@ -17,6 +11,7 @@ import {
   deliveryList,
   toDeviceAttempt,
   toDeviceDelivery,
+  UPSERT_NEWER_DELIVERY,
   type DeviceAttemptRow,
   type DeviceDeliveryRow,
   STATS_SQL,
@@ -57,12 +52,7 @@ const POSTGRES_DELIVERIES_SQL = {
                    :states::text[], :attempts::int[], :nextAttemptAts::bigint[], :lastStatuses::int[], :lastErrors::text[],
                    :createdAts::bigint[], :updatedAts::bigint[])
          AS t(id, event_id, event, webhook_source, webhook_id, url, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at)
-     ON CONFLICT (device_id, id) DO UPDATE SET
-       state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at,
-       last_status = excluded.last_status, last_error = excluded.last_error, updated_at = excluded.updated_at,
-       reported_at = excluded.reported_at
-     WHERE excluded.attempts > d.attempts
-        OR (excluded.attempts = d.attempts AND excluded.updated_at > d.updated_at)
+     ${UPSERT_NEWER_DELIVERY}
      RETURNING d.id, d.state, d.attempts`,
   ),
   // Attempts never change once made: a re-reported one is ignored, and not returned.
@@ -111,12 +101,12 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
    * nodes lock them in the same order.
    */
   saveReport(
-    deviceId: string,
-    userId: string,
+    device: ReportingDevice,
     deliveries: readonly ReportedDelivery[],
     now: number,
-    keepPerDevice: number,
+    keep: number,
   ): Promise<SavedReport> {
+    const { id: deviceId, userId } = device;
     const ds = [...deliveries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const attempts = ds.flatMap((d) => d.attemptLog.map((a) => ({ deliveryId: d.id, ...a })));
     return inTransaction(this.pool, async (client) => {
@@ -149,9 +139,9 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
         previews: attempts.map((a) => a.responsePreview),
         outcomes: attempts.map((a) => a.outcome),
       });
-      const finished = await query(client, DELIVERIES_SQL.pruneFinished, { deviceId, keep: keepPerDevice });
+      const finished = await query(client, DELIVERIES_SQL.pruneFinished, { deviceId, keep });
       if (finished.rowCount === 0) {
-        await query(client, DELIVERIES_SQL.pruneAny, { deviceId, keep: keepPerDevice * PENDING_KEPT_FACTOR });
+        await query(client, DELIVERIES_SQL.pruneAny, { deviceId, keep: keep * PENDING_KEPT_FACTOR });
       }
       return {
         changed,
@@ -187,10 +177,7 @@ export class PostgresDeliveriesRepository implements DeliveriesRepository {
     return (await query(this.pool, DELIVERIES_SQL.purgeExpired, { userId, cutoff, limit })).rowCount ?? 0;
   }
 
-  async getUserDelivery(
-    userId: string,
-    id: string,
-  ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
+  async getUserDelivery(userId: string, id: string): Promise<DeliveryDetail | undefined> {
     const { rows } = await query(this.pool, POSTGRES_DELIVERIES_SQL.getUserDelivery, { userId, id });
     const row = rows[0];
     return row && { ...toDeviceDelivery(row), attemptLog: row.attempt_log.map(toDeviceAttempt) };

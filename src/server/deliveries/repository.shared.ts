@@ -80,6 +80,18 @@ export const toDeviceAttempt = (row: DeviceAttemptRow): DeviceAttemptRecord => (
  * The deliveries statements both stores write alike: the pruning after a report. A report's rows
  * are written differently (PostgreSQL: the whole report in one statement per table, with unnest).
  */
+/**
+ * How a report's delivery meets the stored one (`d`, the table's alias): it replaces it only when
+ * newer (more attempts, or as many and a later updatedAt), so reports arriving late or twice never
+ * move a delivery back.
+ */
+export const UPSERT_NEWER_DELIVERY = `ON CONFLICT (device_id, id) DO UPDATE SET
+       state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at,
+       last_status = excluded.last_status, last_error = excluded.last_error, updated_at = excluded.updated_at,
+       reported_at = excluded.reported_at
+     WHERE excluded.attempts > d.attempts
+        OR (excluded.attempts = d.attempts AND excluded.updated_at > d.updated_at)`;
+
 export const DELIVERIES_SQL = {
   // Finished deliveries older than the device's newest `keep` (their attempts go with them). One
   // still pending stays: it may be retried, and if it were gone its next report would bring its

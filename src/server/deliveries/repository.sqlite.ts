@@ -2,15 +2,9 @@ import type { ReportedDelivery } from '../../protocol/index.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import type { StatsWindow } from '../../shared/stats.ts';
-import {
-  PENDING_KEPT_FACTOR,
-  type DeliveriesRepository,
-  type DeliveryListFilter,
-  type DeviceAttemptRecord,
-  type DeviceDeliveryRecord,
-  type SavedReport,
-  type StatsRows,
-} from './repository.ts';
+import { PENDING_KEPT_FACTOR } from './repository.ts';
+import type { DeliveriesRepository, DeliveryDetail, DeliveryListFilter, DeviceAttemptRecord } from './repository.ts';
+import type { DeviceDeliveryRecord, ReportingDevice, SavedReport, StatsRows } from './repository.ts';
 import {
   DELIVERIES_SQL,
   DEVICE_ATTEMPT_COLUMNS,
@@ -20,6 +14,7 @@ import {
   statsParams,
   toDeviceAttempt,
   toDeviceDelivery,
+  UPSERT_NEWER_DELIVERY,
   type DeliveryListParams,
   type DeviceAttemptRow,
   type DeviceDeliveryRow,
@@ -37,16 +32,11 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
       ...prepareAll(db, DELIVERIES_SQL),
       // Inserted, or replaced only by a newer version of the delivery; RETURNING says which happened.
       upsertDelivery: db.prepare<Record<string, unknown>, { id: string; state: string; attempts: number }>(
-        `INSERT INTO device_deliveries (device_id, id, user_id, event_id, event, webhook_source, webhook_id, url, state, attempts,
-                                        next_attempt_at, last_status, last_error, created_at, updated_at, reported_at)
+        `INSERT INTO device_deliveries AS d (device_id, id, user_id, event_id, event, webhook_source, webhook_id, url, state,
+                                             attempts, next_attempt_at, last_status, last_error, created_at, updated_at, reported_at)
          VALUES (:deviceId, :id, :userId, :eventId, :event, :source, :webhookId, :url, :state, :attempts,
                  :nextAttemptAt, :lastStatus, :lastError, :createdAt, :updatedAt, :now)
-         ON CONFLICT (device_id, id) DO UPDATE SET
-           state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at,
-           last_status = excluded.last_status, last_error = excluded.last_error, updated_at = excluded.updated_at,
-           reported_at = excluded.reported_at
-         WHERE excluded.attempts > device_deliveries.attempts
-            OR (excluded.attempts = device_deliveries.attempts AND excluded.updated_at > device_deliveries.updated_at)
+         ${UPSERT_NEWER_DELIVERY}
          RETURNING id, state, attempts`,
       ),
       // Attempts never change once made: a re-reported one is ignored, and not returned.
@@ -66,12 +56,11 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
     this.lists = new StatementCache(db);
     this.saveTx = db.transaction(
       (
-        deviceId: string,
-        userId: string,
+        { id: deviceId, userId }: ReportingDevice,
         deliveries: readonly ReportedDelivery[],
         now: number,
         keep: number,
-      ): SavedReport => {
+      ) => {
         const saved: SavedReport = { changed: [], newAttempts: [] };
         for (const d of deliveries) {
           const changed = this.statements.upsertDelivery.get({
@@ -115,14 +104,8 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
     );
   }
 
-  async saveReport(
-    deviceId: string,
-    userId: string,
-    deliveries: readonly ReportedDelivery[],
-    now: number,
-    keepPerDevice: number,
-  ): Promise<SavedReport> {
-    return this.saveTx(deviceId, userId, deliveries, now, keepPerDevice);
+  async saveReport(device: ReportingDevice, deliveries: readonly ReportedDelivery[], now: number, keep: number) {
+    return this.saveTx(device, deliveries, now, keep);
   }
 
   async listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]> {
@@ -147,10 +130,7 @@ export class SqliteDeliveriesRepository implements DeliveriesRepository {
     return this.statements.purgeExpired.run({ userId, cutoff, limit }).changes;
   }
 
-  async getUserDelivery(
-    userId: string,
-    id: string,
-  ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined> {
+  async getUserDelivery(userId: string, id: string): Promise<DeliveryDetail | undefined> {
     const row = this.statements.getUserDelivery.get({ userId, id });
     if (!row) return undefined;
     return {

@@ -46,6 +46,15 @@ export interface StatsRows {
   queueNow: number;
 }
 
+/** A delivery with the attempts its device reported. */
+export type DeliveryDetail = DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] };
+
+/** The device a report comes from. */
+export interface ReportingDevice {
+  id: string;
+  userId: string;
+}
+
 /** What a report changed. */
 export interface SavedReport {
   /** deliveries stored for the first time or replaced by a newer version */
@@ -70,25 +79,21 @@ export interface DeliveriesRepository {
    * newer version (more attempts, or as many and a later updatedAt: the guard is in the SQL, so
    * reports arriving late or twice, through any node, never move a delivery back), each attempt
    * inserted once (attempts never change). Then the device's finished deliveries older than its
-   * newest `keepPerDevice` are dropped with their attempts; pending ones only past
-   * `keepPerDevice × PENDING_KEPT_FACTOR`. Deliveries must have distinct ids.
+   * newest `keep` are dropped with their attempts; pending ones only past
+   * `keep × PENDING_KEPT_FACTOR`. Deliveries must have distinct ids.
    */
   saveReport(
-    deviceId: string,
-    userId: string,
+    device: ReportingDevice,
     deliveries: readonly ReportedDelivery[],
     now: number,
-    keepPerDevice: number,
+    keep: number,
   ): Promise<SavedReport>;
   /** the user's deliveries, newest first (by seq), filtered */
   listUserDeliveries(userId: string, filter: DeliveryListFilter): Promise<DeviceDeliveryRecord[]>;
   /** the Overview's aggregates (STATS_SQL) over the user's devices' attempts and messages */
   activityStats(userId: string, window: StatsWindow): Promise<StatsRows>;
   /** undefined when the user has no such delivery (another user's is not found either) */
-  getUserDelivery(
-    userId: string,
-    id: string,
-  ): Promise<(DeviceDeliveryRecord & { attemptLog: DeviceAttemptRecord[] }) | undefined>;
+  getUserDelivery(userId: string, id: string): Promise<DeliveryDetail | undefined>;
   /**
    * Remove up to `limit` of the user's finished deliveries (not pending) that the server last
    * stored before `cutoff` (Unix ms), with their attempts; returns how many went.

@@ -74,7 +74,7 @@ export class DeliveriesService {
     const deliveries = newestOfEach(report.deliveries ?? []).map((d) => ({ ...d, url: redactUrl(d.url) }));
     const saved: SavedReport =
       deliveries.length > 0
-        ? await repo.saveReport(device.id, device.userId, deliveries, now, DELIVERIES_KEPT_PER_DEVICE)
+        ? await repo.saveReport(device, deliveries, now, DELIVERIES_KEPT_PER_DEVICE)
         : { changed: [], newAttempts: [] };
     this.deps.onNewAttempts?.(saved.newAttempts);
 
