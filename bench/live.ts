@@ -11,7 +11,7 @@
  * Device and baseline alternate over ROUNDS rounds; the ratio is the median of the round ratios.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +29,8 @@ const BARE_CONCURRENCY = 16;
 const TARGET = 0.5;
 const PASSWORD = 'bench-live-password';
 const perRound = SMS * WEBHOOKS;
+/** BENCH_DEVICE_PROF=DIR: the device writes a .cpuprofile of its whole life there when it stops */
+const PROFILE_DIR = process.env.BENCH_DEVICE_PROF;
 
 const receiver = await startReceiver();
 const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-live-'));
@@ -36,7 +38,17 @@ const logFd = openSync(join(dir, 'device.log'), 'a');
 const bin = fileURLToPath(new URL('../bin/smsgate.js', import.meta.url));
 const device = spawn(
   process.execPath,
-  [bin, 'device', '--data-dir', join(dir, 'data'), '--port', '0', '--password', PASSWORD],
+  [
+    ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    bin,
+    'device',
+    '--data-dir',
+    join(dir, 'data'),
+    '--port',
+    '0',
+    '--password',
+    PASSWORD,
+  ],
   { stdio: ['ignore', 'pipe', logFd] },
 );
 const deviceUrl = await new Promise<string>((resolve, reject) => {
@@ -69,10 +81,25 @@ async function waitForCount(target: number, timeoutMs = 120_000): Promise<void> 
   }
 }
 
+/**
+ * The device process's CPU time so far, µs (utime + stime from /proc): far less sensitive to the
+ * neighbours on a shared machine than the wall-clock rates are.
+ */
+function deviceCpuUs(): number {
+  // the fields after the command name, which is in parentheses and may hold spaces
+  const fields = readFileSync(`/proc/${device.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+}
+/** USER_HZ: Linux reports the times in /proc in 1/100 s on every architecture it runs on */
+const CLOCK_TICKS = 100;
+
 /** Post `count` incoming SMS, LIVE_CONCURRENCY at a time, and time them until every delivery arrived. */
-async function liveRun(count: number): Promise<{ rate: number; intake: number }> {
+async function liveRun(
+  count: number,
+): Promise<{ rate: number; intake: number; cpuUs: number; duringIntake: number; afterIntake: number }> {
   await receiver.reset();
   let next = 0;
+  const cpuBefore = deviceCpuUs();
   const started = now();
   await Promise.all(
     Array.from({ length: LIVE_CONCURRENCY }, async () => {
@@ -82,9 +109,19 @@ async function liveRun(count: number): Promise<{ rate: number; intake: number }>
       }
     }),
   );
-  const intake = count / ((now() - started) / 1000);
+  const intakeEnded = now();
+  // How the deliveries went while SMS kept arriving, and after: the two phases compete differently.
+  const deliveredDuringIntake = await receiver.count();
   await waitForCount(count * WEBHOOKS);
-  return { rate: (count * WEBHOOKS) / ((now() - started) / 1000), intake };
+  const ended = now();
+  return {
+    rate: (count * WEBHOOKS) / ((ended - started) / 1000),
+    intake: count / ((intakeEnded - started) / 1000),
+    // the intake of the SMS included: what the device spends in all for each delivery
+    cpuUs: (deviceCpuUs() - cpuBefore) / (count * WEBHOOKS),
+    duringIntake: deliveredDuringIntake / ((intakeEnded - started) / 1000),
+    afterIntake: (count * WEBHOOKS - deliveredDuringIntake) / ((ended - intakeEnded) / 1000),
+  };
 }
 
 /** The bodies the device sent last, read from its file (WAL: a reader beside the writer). */
@@ -119,16 +156,18 @@ try {
   await liveRun(Math.min(100, SMS));
   await bareRun(lastBodies(2_000), signingKey);
 
-  const rounds: { device: number; bare: number; intake: number }[] = [];
+  const rounds: { device: number; bare: number; intake: number; cpuUs: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const live = await liveRun(SMS);
     const bare = await bareRun(lastBodies(perRound), signingKey);
-    rounds.push({ device: live.rate, bare, intake: live.intake });
+    rounds.push({ device: live.rate, bare, intake: live.intake, cpuUs: live.cpuUs });
     log(
       `round ${round + 1}: ${SMS} SMS × ${WEBHOOKS} webhooks, device ${fmt(live.rate)} deliveries/s ` +
-        `(intake ${fmt(live.intake)} SMS/s), bare undici ${fmt(bare)}/s, ratio ${fmt(live.rate / bare)}`,
+        `(${fmt(live.cpuUs)} µs device CPU each; intake ${fmt(live.intake)} SMS/s; ${fmt(live.duringIntake)}/s while ` +
+        `SMS arrived, ${fmt(live.afterIntake)}/s after), bare undici ${fmt(bare)}/s, ratio ${fmt(live.rate / bare)}`,
     );
   }
+  log(`device CPU per delivery, the SMS intake included (median): ${fmt(median(rounds.map((r) => r.cpuUs)))} µs`);
   const ratio = median(rounds.map((r) => r.device / r.bare));
   summary({
     name: 'live',
