@@ -4,7 +4,7 @@ import type { DeviceEvents, EmittedEvent } from './events.ts';
 import { simPhoneNumber, type IncomingMessage, type ReceivedMessage, type SmsCarrier } from './carrier/carrier.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { EventName, EventPayload, MmsAttachment } from '../protocol/index.ts';
-import { contentDigest, newId } from '../shared/ids.ts';
+import { contentDigest, newOrderedId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 
 /**
@@ -48,7 +48,7 @@ export class InboxService {
       phoneNumber: message.from,
     };
     const stored = { sender: message.from, recipient, simNumber: message.simNumber, receivedAt: now };
-    const id = newId();
+    const id = newOrderedId();
 
     if (message.type === 'DATA_SMS') {
       const data = message.data.toString('base64');
@@ -117,7 +117,7 @@ export class InboxService {
       if (!notification?.pendingDownload || !notification.transactionId) return;
       const content = await carrier.downloadMms(notification.transactionId, notification.pendingDownload);
       const now = clock.now();
-      const id = newId();
+      const id = newOrderedId();
       const attachments = content.attachments.map((part, index) => ({
         partId: index + 1,
         contentType: part.contentType,

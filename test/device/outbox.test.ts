@@ -33,6 +33,24 @@ function fixture() {
   return { dir, file, db, outbox: new Outbox(db) };
 }
 
+test('event and delivery ids keep the wire shape and sort in the order they were made, so inserts append to the id index', () => {
+  const { db, outbox, dir } = fixture();
+  try {
+    const made: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const { eventId, deliveryIds } = outbox.enqueue('sms:received', { n: i } as never, [target(1), target(2)], 1000);
+      made.push(eventId, ...deliveryIds);
+    }
+    for (const id of made) assert.match(id, /^[A-Za-z0-9_-]{21}$/, `${id} has the shape of every id on the wire`);
+    const sorted = [...made].sort();
+    assert.deepEqual(sorted, made, 'ids sort (as SQLite compares them: bytewise) in the order they were made');
+    assert.equal(new Set(made).size, made.length, 'no id repeats');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
 test('an event and its deliveries are one transaction, bodies are the exact envelope', () => {
   const { db, outbox, dir } = fixture();
   try {

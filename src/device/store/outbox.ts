@@ -1,7 +1,7 @@
 import type { Db } from './database.ts';
 import type { AttemptRecord, DeliveryRecord, DeliveryState, EventName, WebhookSource } from '../../protocol/index.ts';
 import { serializeEnvelope } from '../../protocol/index.ts';
-import { newId } from '../../shared/ids.ts';
+import { newOrderedId } from '../../shared/ids.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
 
 /** How far past `limit` a claim looks for deliveries whose receiver may take another attempt. */
@@ -213,7 +213,7 @@ export class Outbox {
     targets: readonly DeliveryTarget[],
     now: number,
   ): { eventId: string; deliveryIds: string[] } {
-    const eventId = newId();
+    const eventId = newOrderedId();
     const payloadJson = JSON.stringify(payload);
     const deliveryIds = this.db.inTransaction
       ? this.insertEventAndDeliveries(eventId, event, payloadJson, targets, now)
@@ -231,7 +231,7 @@ export class Outbox {
     const eventSeq = this.statements.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
     const deliveryIds: string[] = [];
     for (const target of targets) {
-      const id = newId();
+      const id = newOrderedId();
       const body = serializeEnvelope({
         deviceId: target.envelopeDeviceId,
         event,
