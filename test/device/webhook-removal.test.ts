@@ -7,6 +7,8 @@ import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { basic, call } from '../server/helpers.ts';
 import { MIGRATIONS, openDatabase } from '../../src/device/store/database.ts';
 import { openMigratedSqlite } from '../../src/shared/sqlite.ts';
+import { Outbox } from '../../src/device/store/outbox.ts';
+import { WebhookStore } from '../../src/device/store/webhooks.ts';
 
 /**
  * A webhook deleted, or replaced by one with another URL or event, ends its pending deliveries:
@@ -189,6 +191,55 @@ test('a device database from before cancellation keeps its deliveries and attemp
       db.close();
     }
   } finally {
+    dir.remove();
+  }
+});
+
+test('the webhooks an event goes to follow every change of the list, and a change that rolled back changes nothing', () => {
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'device.db'));
+  try {
+    const outbox = new Outbox(db);
+    const store = new WebhookStore(db, outbox);
+    const ids = () => store.matching('sms:received').map((hook) => `${hook.source}:${hook.id}`);
+    const hook = (id: string, url = `https://example.com/${id}`) => ({
+      id,
+      url,
+      event: 'sms:received' as const,
+      deviceId: null,
+    });
+    assert.deepEqual(ids(), [], 'no webhook yet');
+    store.upsert({ ...hook('a'), source: 'Local' }, 1);
+    assert.deepEqual(ids(), ['Local:a'], 'an added webhook is matched at once');
+    store.replaceCloud([hook('c')], 2);
+    assert.deepEqual(ids(), ['Local:a', 'Cloud:c'], 'the Cloud list synced in is matched');
+    store.upsert({ ...hook('a'), event: 'sms:sent', source: 'Local' }, 3);
+    assert.deepEqual(ids(), ['Cloud:c'], 'a webhook moved to another event is not matched any more');
+    store.remove('Cloud', 'c', 4);
+    assert.deepEqual(ids(), [], 'a deleted webhook is not matched any more');
+    store.upsert({ ...hook('b'), source: 'Local' }, 5);
+    // The transaction fails after its write: the list, and what is matched, stay as they were.
+    const failing = new WebhookStore(db, {
+      cancelForWebhook: () => {
+        throw new Error('disk full');
+      },
+    });
+    assert.deepEqual(
+      failing.matching('sms:received').map((h) => h.id),
+      ['b'],
+      'read before the failed change',
+    );
+    assert.throws(
+      () => failing.upsert({ ...hook('b', 'https://example.com/elsewhere'), source: 'Local' }, 6),
+      /disk full/,
+    );
+    assert.deepEqual(
+      failing.matching('sms:received').map((h) => h.url),
+      ['https://example.com/b'],
+      'the URL is the one the rolled-back change left',
+    );
+  } finally {
+    db.close();
     dir.remove();
   }
 });
