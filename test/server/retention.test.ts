@@ -36,6 +36,7 @@ test('a running server purges on its own clock, every minute', async () => {
     await eventually(
       async () => (await store.deliveries.getUserDelivery(user, 'done')) === undefined,
       'the finished delivery is purged a week on (webhooks.log_lifetime_days defaults to 7)',
+      30_000,
     );
     assert.equal(await store.deliveries.getUserDelivery(user, 'done'), undefined, 'gone');
   } finally {
