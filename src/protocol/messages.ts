@@ -121,7 +121,12 @@ export const notPendingMessage = (id: string, state: ProcessState): string =>
 
 /** Clients match these words (detail may follow them). */
 export const DUPLICATE_MESSAGE_ID = 'message with the same ID already exists';
-export const DUPLICATE_PHONE_NUMBERS = 'phone numbers must be unique';
+/**
+ * A number named twice: the original server's validator's words, whole, since its own test suite and
+ * clients compare the message for equality (it names the field and the rule; no detail may follow).
+ */
+export const DUPLICATE_PHONE_NUMBERS =
+  "failed to validate: Key: 'Message.PhoneNumbers' Error:Field validation for 'PhoneNumbers' failed on the 'unique' tag";
 
 export const RecipientStateSchema = Type.Object({
   phoneNumber: Type.String(),

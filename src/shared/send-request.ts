@@ -97,7 +97,7 @@ function contentOf(body: SendMessage): MessageContent {
 }
 
 function checkPhoneNumbers(phoneNumbers: readonly string[], validate: boolean): void {
-  const seen = new Map<string, number>();
+  const seen = new Set<string>();
   for (const [i, number] of phoneNumbers.entries()) {
     const key = validate ? normalizePhoneNumber(number) : number;
     if (validate && !PHONE_NUMBER.test(key)) {
@@ -105,13 +105,8 @@ function checkPhoneNumbers(phoneNumbers: readonly string[], validate: boolean): 
         `phoneNumbers[${i}] "${number}" is not a phone number (3 to 20 digits, optionally a leading +); pass ?skipPhoneValidation=true to send it as is`,
       );
     }
-    const first = seen.get(key);
-    if (first !== undefined) {
-      throw new InvalidInputError(
-        `${DUPLICATE_PHONE_NUMBERS}: phoneNumbers[${i}] "${number}" repeats phoneNumbers[${first}]`,
-      );
-    }
-    seen.set(key, i);
+    if (seen.has(key)) throw new InvalidInputError(DUPLICATE_PHONE_NUMBERS);
+    seen.add(key);
   }
 }
 

