@@ -128,20 +128,24 @@ async function post(path: Path, body: unknown): Promise<number> {
  * Wait until the receiver has `sms:sent` and `sms:delivered` for every id; returns each id's
  * `sms:delivered` arrival on this process's clock.
  */
-async function arrivals(receiver: ReceiverProcess, ids: string[], offset: number): Promise<Map<string, number>> {
+async function arrivals(
+  receiver: ReceiverProcess,
+  ids: string[],
+  offset: number,
+): Promise<{ delivered: Map<string, number>; sent: Map<string, number> }> {
   const deadline = now() + DRAIN_TIMEOUT_MS;
   for (;;) {
     if ((await receiver.count()) >= ids.length * EVENTS.length) {
       const records = await receiver.records();
       const delivered = new Map<string, number>();
-      const sent = new Set<string>();
+      const sent = new Map<string, number>();
       records.ids.forEach((key, i) => {
         const [event, id] = key.split(' ');
         if (event === 'sms:delivered' && !delivered.has(id)) delivered.set(id, records.arrivals[i] - offset);
-        if (event === 'sms:sent') sent.add(id);
+        if (event === 'sms:sent' && !sent.has(id)) sent.set(id, records.arrivals[i] - offset);
       });
       const missing = ids.filter((id) => !delivered.has(id) || !sent.has(id));
-      if (missing.length === 0) return delivered;
+      if (missing.length === 0) return { delivered, sent };
     }
     if (now() > deadline) {
       const got = new Set((await receiver.records()).ids);
@@ -159,6 +163,8 @@ interface OpenResult {
   p50: number;
   p99: number;
   max: number;
+  /** the latency split at the sms:sent webhook */
+  split: string;
   rate: number;
   lag: number;
 }
@@ -182,13 +188,19 @@ async function openLoopRun(path: Path, receiver: ReceiverProcess, count: number,
   });
   const at202 = await Promise.all(accepted);
   if (failure) throw failure;
-  const delivered = await arrivals(receiver, ids, offset);
+  const { delivered, sent } = await arrivals(receiver, ids, offset);
   const latencies = ids.map((id, i) => delivered.get(id)! - at202[i]).sort((a, b) => a - b);
+  // where the time goes: before the carrier took the message, and after
+  const toSent = ids.map((id, i) => sent.get(id)! - at202[i]).sort((a, b) => a - b);
+  const sentToDelivered = ids.map((id) => delivered.get(id)! - sent.get(id)!).sort((a, b) => a - b);
   const last = Math.max(...delivered.values());
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1],
+    split:
+      `202 → sms:sent p50 ${fmt(percentile(toSent, 50))} ms p99 ${fmt(percentile(toSent, 99))} ms, ` +
+      `sms:sent → sms:delivered p50 ${fmt(percentile(sentToDelivered, 50))} ms p99 ${fmt(percentile(sentToDelivered, 99))} ms`,
     rate: count / ((last - started) / 1000),
     lag,
   };
@@ -211,7 +223,7 @@ async function closedLoopRun(path: Path, receiver: ReceiverProcess, count: numbe
     }),
   );
   const intake = count / ((now() - started) / 1000);
-  const delivered = await arrivals(receiver, ids, offset);
+  const { delivered } = await arrivals(receiver, ids, offset);
   const rate = count / ((Math.max(...delivered.values()) - started) / 1000);
   log(
     `${path.name}: closed loop, ${count} messages ${CONCURRENCY} at a time: API took ${fmt(intake)}/s, delivered ${fmt(rate)}/s`,
@@ -298,6 +310,7 @@ try {
       `${path.name}: open loop, ${count} messages at ${RATE}/s: 202 → sms:delivered p50 ${fmt(open.p50)} ms, ` +
         `p99 ${fmt(open.p99)} ms, max ${fmt(open.max)} ms; ${fmt(open.rate)} messages/s; worst posting lag ${fmt(open.lag)} ms`,
     );
+    log(`${path.name}: ${open.split}`);
     log(
       `${path.name}: CPU per message: server ${fmt((cpuMs(server.child.pid!) - cpuBefore.server) / count)} ms, ` +
         `device ${fmt((cpuMs(device.child.pid!) - cpuBefore.device) / count)} ms; mobile API requests per message: ` +

@@ -165,7 +165,8 @@ export async function startDeviceHost(options: Partial<DeviceOptions> = {}): Pro
     compiled('bench/lib/device-host.ts'),
     { BENCH_DEVICE_OPTIONS: JSON.stringify(options) },
     'device host',
-    [],
+    // BENCH_DEVICE_CPU_PROF=<dir>: a CPU profile of the device process, written when it exits
+    process.env.BENCH_DEVICE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_DEVICE_CPU_PROF] : [],
     { typescript: false },
   );
   const call = <T>(command: { type: string }): Promise<T> => ask<T>(command.type, command);

@@ -17,6 +17,8 @@ export class MessageSync {
   private reportAgain = false;
   private pulling: Promise<void> | undefined;
   private pullAgain = false;
+  /** pulls waiting for the next state report read after they asked (reportTaken) */
+  private reportWaiters: (() => void)[] = [];
   private stopped = false;
   /** ids the server cancelled before this device had pulled them: a pull already on its way skips them */
   private readonly cancelledUnseen = new Set<string>();
@@ -41,6 +43,7 @@ export class MessageSync {
   /** Stop reporting; resolves when the report on its way has ended. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const resolve of this.reportWaiters.splice(0)) resolve();
     await this.reporting;
   }
 
@@ -84,7 +87,7 @@ export class MessageSync {
     while (!this.stopped) {
       const { received, taken } = await this.pullOnce();
       if (received < PULL_LIMIT || taken === 0) return;
-      await this.reportNow();
+      await this.reportTaken();
     }
   }
 
@@ -145,10 +148,19 @@ export class MessageSync {
     return { received: pending.length, taken };
   }
 
-  /** Report what changed and wait until no report is on its way. */
-  private async reportNow(): Promise<void> {
-    this.scheduleReport();
-    while (this.reporting) await this.reporting;
+  /**
+   * Report what changed, and wait until the first report read after this call has been answered.
+   * The oldest changes go first, so it carries what the pull took unless more than 100 older ones
+   * waited (the next pull then takes only what is new to it). Not until no report is on its way:
+   * while the device sends, its messages change all the time, reporting never stops, and the next
+   * pull would wait until the whole queue had been sent.
+   */
+  private reportTaken(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopped) return resolve();
+      this.reportWaiters.push(resolve);
+      this.scheduleReport();
+    });
   }
 
   /**
@@ -195,21 +207,34 @@ export class MessageSync {
   }
 
   private async reportChanged(): Promise<void> {
-    const { client, sms, messageStore, clock } = this.deps;
     for (;;) {
-      const unreported = messageStore.unreportedCloud(100);
-      if (unreported.length === 0) return;
-      const stamped = unreported.map(({ id, updatedAt }) => ({ id, updatedAt, wire: sms.toWire(sms.get(id)!) }));
-      const reports: MessageReport[] = stamped.map(({ wire }) => ({
-        id: wire.id,
-        state: wire.state,
-        recipients: wire.recipients,
-        states: wire.states,
-      }));
-      await client.reportMessages(reports);
-      const now = clock.now();
-      for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
+      // those who asked before this read; answered when its report is (or fails: the pull then
+      // finds its messages still waiting on the server, takes nothing new and stops)
+      const waiters = this.reportWaiters.splice(0);
+      try {
+        if (!(await this.reportOnce())) return;
+      } finally {
+        for (const resolve of waiters) resolve();
+      }
     }
+  }
+
+  /** Report up to 100 changed messages, the oldest changes first; false when none had changed. */
+  private async reportOnce(): Promise<boolean> {
+    const { client, sms, messageStore, clock } = this.deps;
+    const unreported = messageStore.unreportedCloud(100);
+    if (unreported.length === 0) return false;
+    const stamped = unreported.map(({ id, updatedAt }) => ({ id, updatedAt, wire: sms.toWire(sms.get(id)!) }));
+    const reports: MessageReport[] = stamped.map(({ wire }) => ({
+      id: wire.id,
+      state: wire.state,
+      recipients: wire.recipients,
+      states: wire.states,
+    }));
+    await client.reportMessages(reports);
+    const now = clock.now();
+    for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
+    return true;
   }
 }
 

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MessageSync } from '../../src/device/link/message-sync.ts';
+import { systemClock } from '../../src/shared/clock.ts';
+import type { MobileMessage } from '../../src/device/link/mobile-client.ts';
+
+const mobileMessage = (id: string) =>
+  ({
+    id,
+    message: 'hi',
+    textMessage: { text: 'hi' },
+    phoneNumbers: ['+15550102000'],
+    simNumber: null,
+    withDeliveryReport: true,
+    isEncrypted: false,
+    priority: 0,
+    validUntil: null,
+    scheduleAt: null,
+    state: 'Pending',
+  }) as unknown as MobileMessage;
+
+test('a full pull is followed by the next once its messages are reported, while the device keeps changing others and reporting never stops', async () => {
+  const pages = [
+    Array.from({ length: 100 }, (_, i) => mobileMessage(`m${i}`)),
+    Array.from({ length: 30 }, (_, i) => mobileMessage(`m${100 + i}`)),
+  ];
+  let pulls = 0;
+  const reported: string[] = [];
+  const taken = new Map<string, { id: string; source: 'Cloud' }>();
+  // what was taken and not yet reported, oldest first, as the store orders it
+  const unreported = new Set<string>();
+  // A busy device: some message has always changed since the last report (it is sending).
+  let busy = true;
+  let changes = 0;
+  const sync = new MessageSync({
+    client: {
+      pullMessages: async () => pages[pulls++] ?? [],
+      reportMessages: async (reports) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        reported.push(...reports.map((r) => r.id));
+      },
+    },
+    sms: {
+      get: (id: string) => taken.get(id) ?? (id.startsWith('busy') ? { id, source: 'Cloud' } : undefined),
+      enqueue: (request: { id: string }) => {
+        taken.set(request.id, { id: request.id, source: 'Cloud' });
+        unreported.add(request.id);
+      },
+      toWire: (message: { id: string }) => ({ id: message.id, state: 'Processed', recipients: [], states: {} }),
+      onStateChange: () => {},
+      cancel: () => {},
+    } as never,
+    messageStore: {
+      unreportedCloud: (limit: number) => {
+        const oldest = [...unreported].slice(0, limit);
+        if (oldest.length > 0) return oldest.map((id) => ({ id, updatedAt: 0 }));
+        return busy ? [{ id: `busy-${changes++}`, updatedAt: 0 }] : [];
+      },
+      markReported: (id: string) => void unreported.delete(id),
+    },
+    clock: systemClock,
+    timeZone: 'UTC',
+    log: () => {},
+    order: () => 'LIFO',
+  });
+  sync.start();
+  try {
+    const outcome = await Promise.race([
+      sync.pull().then(() => 'pulled'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000)),
+    ]);
+    assert.equal(outcome, 'pulled', 'the second pull waited for reporting to stop, which it never does');
+    assert.equal(pulls, 2, 'after the full pull of 100, the device pulled again');
+    assert.equal(taken.size, 130, 'every message of both pulls was taken');
+    assert.ok(reported.includes('m99'), 'the first pull was reported before the second');
+  } finally {
+    busy = false;
+    await sync.stop();
+  }
+});
