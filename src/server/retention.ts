@@ -1,14 +1,10 @@
 import { DEFAULT_SETTINGS, mergeSettings } from '../protocol/index.ts';
 import type { Clock } from '../shared/clock.ts';
+import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS } from '../shared/retention.ts';
 import type { ServerStore } from './store/store.ts';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-/** Rows deleted per statement: short enough that a request's write never waits long behind one. */
-const BATCH = 500;
 /** Users whose settings are read per page. */
 const USERS_PER_PAGE = 100;
-/** How often the purge runs, in clock time. */
-const PURGE_EVERY_MS = 60_000;
 
 export interface ServerPurgeCounts {
   /** reported deliveries, each with its attempts */

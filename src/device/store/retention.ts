@@ -1,12 +1,9 @@
 import type { Clock } from '../../shared/clock.ts';
 import type { Db } from './database.ts';
 import type { DeviceLog } from './logs.ts';
+import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS } from '../../shared/retention.ts';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-/** Rows deleted per transaction: short enough that a delivery's commit never waits long behind one. */
-const BATCH = 500;
-/** How often the purge runs, in device time (scaled like every other timer of the device), but at most once a second. */
-const PURGE_EVERY_MS = 60_000;
+/** However much the device's time is sped up, the purge runs at most once a second. */
 const PURGE_AT_MOST_EVERY_MS = 1_000;
 
 export interface RetentionDays {
