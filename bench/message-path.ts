@@ -3,9 +3,12 @@
  * webhook, through a server and a linked device, against the device's Local API alone.
  *
  * Processes: `smsgate server` on SQLite (the CLI, as users run it, bench/server-api.ts), one device
- * linked to it with the server's private token (bench/lib/device-host.ts: `startDevice` with the
- * same `link` options `smsgate device --server URL --server-token T` passes), and the receiver
- * (bench/lib/receiver.ts), each in its own process; this process only posts and measures.
+ * linked to it with the server's private token (bench/lib/device-host.ts, compiled: `startDevice`
+ * with the same `link` options `smsgate device --server URL --server-token T` passes), and the
+ * receiver (bench/lib/receiver.ts), each in its own process; this process only posts and measures.
+ * The latency is also split at the `sms:sent` webhook, and the server's and the device's CPU per
+ * message and the mobile API requests per message are printed: a loaded machine blurs latencies,
+ * not those. BENCH_SERVER_CPU_PROF=<dir> and BENCH_DEVICE_CPU_PROF=<dir> write CPU profiles.
  *
  * The carrier: the virtual carrier's defaults (`smsgate device`) accept an SMS 20 ms after the
  * send queue hands it over and report it delivered 50 ms later. The queue hands over one message
