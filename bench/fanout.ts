@@ -129,16 +129,30 @@ function serve(handle: (message: Message) => Promise<object> | object): void {
 // Child: simulated devices (the device's own SSE client)
 
 async function clientsChild(): Promise<void> {
-  const { Agent, fetch: undiciFetch } = await import('undici');
+  const { Agent, fetch: undiciFetch, request } = await import('undici');
   const { MobileClient } = await import('../src/device/link/mobile-client.ts');
   type EventStream = ReturnType<InstanceType<typeof MobileClient>['openEvents']>;
-  // One connection per held stream (the default has no per-origin cap), and the pulls on an agent
-  // of their own: a request looks for a free connection from the first one of its origin on, and
-  // behind 2,500 busy streams that search cost more than the pull (each device has its own in life).
-  const fetchOn = (agent: InstanceType<typeof Agent>) =>
-    ((input: any, init: any) => undiciFetch(input, { ...init, dispatcher: agent })) as unknown as typeof fetch;
-  const streamFetch = fetchOn(new Agent({ keepAliveTimeout: 30_000, connections: null }));
-  const pullFetch = fetchOn(new Agent({ keepAliveTimeout: 30_000, connections: null }));
+  // One connection per held stream (the default has no per-origin cap).
+  const streamAgent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+  const streamFetch = ((input: any, init: any) =>
+    undiciFetch(input, { ...init, dispatcher: streamAgent })) as unknown as typeof fetch;
+  // The pulls go through the device's client too (MobileClient.getSettings: the same request), on an
+  // agent of their own (a request looks for a free connection from the first of its origin on, and
+  // behind 2,500 busy streams that search cost more than the pull), and on undici's plain request
+  // rather than fetch: 2,500 devices share one CPU here, and fetch's Request and WHATWG streams made
+  // the pulls of the first devices delay the others' receiving the event (each has its own CPU in life).
+  const pullAgent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+  const pullFetch = (async (input: string, init: RequestInit) => {
+    const response = await request(input, {
+      method: init.method as 'GET',
+      headers: init.headers as Record<string, string>,
+      body: init.body as string | undefined,
+      signal: init.signal ?? undefined,
+      dispatcher: pullAgent,
+    });
+    const text = await response.body.text();
+    return { ok: response.statusCode < 300, status: response.statusCode, text: async () => text };
+  }) as unknown as typeof fetch;
   let streams: EventStream[] = [];
   let opened = 0;
   let errors = 0;
@@ -147,6 +161,7 @@ async function clientsChild(): Promise<void> {
   let received: number[] = [];
   let pulled: number[] = [];
   let pullErrors = 0;
+  let pullError = '';
 
   serve(async (message) => {
     switch (message.type) {
@@ -171,7 +186,10 @@ async function clientsChild(): Promise<void> {
                 setImmediate(() =>
                   puller.getSettings().then(
                     () => pulled.push(now() - at),
-                    () => pullErrors++,
+                    (error: Error) => {
+                      pullErrors++;
+                      pullError ||= String((error.cause as Error | undefined)?.message ?? error.message);
+                    },
                   ),
                 );
               }
@@ -203,9 +221,17 @@ async function clientsChild(): Promise<void> {
         received = [];
         pulled = [];
         pullErrors = 0;
+        pullError = '';
         return {};
       case 'records':
-        return { received, pulled, pullErrors, errors, connected: streams.filter((s) => s.connected).length };
+        return {
+          received,
+          pulled,
+          pullErrors,
+          pullError,
+          errors,
+          connected: streams.filter((s) => s.connected).length,
+        };
       case 'clock':
         return { now: now() };
       case 'close':
@@ -259,6 +285,8 @@ interface Round {
   pulls: number[];
   missing: number;
   pullErrors: number;
+  /** the first pull error's message in each client process that had one */
+  pullError: string;
 }
 
 /** Arm the clients, trigger (t0 = just before), then collect until every device has it (or give up). */
@@ -273,7 +301,7 @@ async function fanOut(
   const t0 = now();
   await trigger();
   const deadline = now() + 15_000;
-  let records: { received: number[]; pulled: number[]; pullErrors: number }[];
+  let records: { received: number[]; pulled: number[]; pullErrors: number; pullError: string }[];
   for (;;) {
     records = await Promise.all(clients.map((c) => c.ask('records')));
     const got = records.reduce((n, r) => n + r.received.length, 0);
@@ -287,6 +315,7 @@ async function fanOut(
     pulls: records.flatMap((r) => r.pulled).sort((a, b) => a - b),
     missing: DEVICES - latencies.length,
     pullErrors: records.reduce((n, r) => n + r.pullErrors, 0),
+    pullError: [...new Set(records.map((r) => r.pullError).filter(Boolean))].join(' | '),
   };
 }
 
@@ -432,7 +461,7 @@ async function main(): Promise<void> {
       const warmup = round < WARMUP_ROUNDS;
       if (!warmup) rounds.push(r);
       log(
-        `smsgate ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received SettingsUpdated, ${describe(r.latencies)}; settings pulled ${describe(r.pulls)} after the event (${r.pullErrors} errors)`,
+        `smsgate ${warmup ? 'warm-up round (not counted)' : `round ${round - WARMUP_ROUNDS + 1}`}: ${r.latencies.length}/${DEVICES} received SettingsUpdated, ${describe(r.latencies)}; settings pulled ${describe(r.pulls)} after the event (${r.pullErrors} errors${r.pullError ? `: ${r.pullError}` : ''})`,
       );
       await sleep(500);
     }
