@@ -95,6 +95,15 @@ export interface RunningServer {
 
 const PRIVATE_TOKEN_KEY = 'private_token';
 /** What to do instead of an unusable private token. */
+/**
+ * Connections the kernel may hold for the server before it accepts them. A push to a user's devices
+ * brings them all back at once, each pull on a new connection, and so does a restart: with Node's
+ * 511, 10,000 devices on two nodes overflowed it while the node was busy writing the push, and the
+ * pulls that were dropped waited for the client's 10 s connect timeout. The kernel caps it at
+ * net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 8192;
+
 export const PRIVATE_TOKEN_ADVICE =
   'give a long random one (e.g. the output of `openssl rand -base64 24`), or leave it out to have one generated, kept in the database and printed';
 /** The key access tokens are signed with (HS256): made at first start, shared by every node; docs/security.md says how to rotate it. */
@@ -197,7 +206,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       }
     });
 
-    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 3000 });
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 3000, backlog: LISTEN_BACKLOG });
     const retention = new ServerRetentionPurger({
       store,
       clock,
