@@ -446,6 +446,19 @@ export function sendSerialized(reply: FastifyReply, json: string): FastifyReply 
 }
 
 /**
+ * The answer of a route that changes something and has nothing to say back: 204 No Content once
+ * `done` settles (a failure answers as every error does).
+ */
+export async function noContent<Reply extends { code(statusCode: 204): { send(payload: null): unknown } }>(
+  reply: Reply,
+  done: Promise<unknown>,
+): Promise<Reply> {
+  await done;
+  reply.code(204).send(null);
+  return reply;
+}
+
+/**
  * Fastify's `trustProxy` for a list of proxies (addresses or CIDR ranges): the client's address is
  * then the last one in X-Forwarded-For that is not one of them. None given, the header is ignored,
  * since anyone can write it. A malformed entry is refused here, with what is wrong.

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '../../shared/http.ts';
+import { noContent, type App } from '../../shared/http.ts';
 import { ErrorBodySchema, HealthSchema, ReportedWebhookSchema, SimCardSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
@@ -88,9 +88,6 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null(), 404: ErrorBodySchema },
       },
     },
-    async (request, reply) => {
-      await ctx.devices.remove(userOf(request).id, request.params.id);
-      return reply.code(204).send(null);
-    },
+    async (request, reply) => noContent(reply, ctx.devices.remove(userOf(request).id, request.params.id)),
   );
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import { ErrorBodySchema, HealthSchema, IdString, ReportedSimCardsSchema } from '../../protocol/index.ts';
-import { safeEqual } from '../../shared/http.ts';
+import { noContent, safeEqual } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import type { FastifyRequest } from 'fastify';
 import { deviceOf, optionalDevice, optionalUser, parseBearer, parseRegistrationCode } from '../api/auth.ts';
@@ -171,10 +171,7 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null() },
       },
     },
-    async (request, reply) => {
-      await ctx.devices.ping(deviceOf(request).id);
-      return reply.code(204).send(null);
-    },
+    async (request, reply) => noContent(reply, ctx.devices.ping(deviceOf(request).id)),
   );
 
   app.put(
@@ -189,10 +186,7 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null() },
       },
     },
-    async (request, reply) => {
-      await ctx.devices.reportHealth(deviceOf(request).id, request.body);
-      return reply.code(204).send(null);
-    },
+    async (request, reply) => noContent(reply, ctx.devices.reportHealth(deviceOf(request).id, request.body)),
   );
 }
 

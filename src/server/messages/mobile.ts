@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '../../shared/http.ts';
+import { noContent, type App } from '../../shared/http.ts';
 import { ErrorBodySchema, MobileMessageSchema, PullQuerySchema, StateReportSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { deviceOf } from '../api/auth.ts';
@@ -35,9 +35,6 @@ export function messagesMobileRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null(), 400: ErrorBodySchema },
       },
     },
-    async (request, reply) => {
-      await ctx.messages.report(deviceOf(request), request.body);
-      return reply.code(204).send(null);
-    },
+    async (request, reply) => noContent(reply, ctx.messages.report(deviceOf(request), request.body)),
   );
 }

@@ -25,35 +25,24 @@ export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
     async (request) => ctx.settings.get(userOf(request).id),
   );
 
-  app.patch(
-    '/settings',
-    {
-      preValidation: acceptCamelCase,
-      config: { scope: 'settings:write' },
-      schema: {
-        tags,
-        summary: 'Change some settings',
-        operationId: 'updateSettings',
-        body: SettingsSchema,
-        response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
-      },
+  // PATCH and PUT take the same body and answer alike; they differ in what they keep.
+  const write = (operationId: string, summary: string) => ({
+    preValidation: acceptCamelCase,
+    config: { scope: 'settings:write' as const },
+    schema: {
+      tags,
+      summary,
+      operationId,
+      body: SettingsSchema,
+      response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
     },
-    async (request) => ctx.settings.patch(userOf(request).id, request.body),
+  });
+  app.patch('/settings', write('updateSettings', 'Change some settings'), async (request) =>
+    ctx.settings.patch(userOf(request).id, request.body),
   );
-
   app.put(
     '/settings',
-    {
-      preValidation: acceptCamelCase,
-      config: { scope: 'settings:write' },
-      schema: {
-        tags,
-        summary: 'Replace all settings (a signing key set earlier is kept unless given)',
-        operationId: 'replaceSettings',
-        body: SettingsSchema,
-        response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
-      },
-    },
+    write('replaceSettings', 'Replace all settings (a signing key set earlier is kept unless given)'),
     async (request) => ctx.settings.replace(userOf(request).id, request.body),
   );
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../shared/http.ts';
 import { ErrorBodySchema, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
-import { sendSerialized } from '../../shared/http.ts';
+import { noContent, sendSerialized } from '../../shared/http.ts';
 import { IdParams } from '../../shared/route-schemas.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
@@ -86,9 +86,6 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null() },
       },
     },
-    async (request, reply) => {
-      await ctx.webhooks.remove(userOf(request).id, request.params.id);
-      return reply.code(204).send(null);
-    },
+    async (request, reply) => noContent(reply, ctx.webhooks.remove(userOf(request).id, request.params.id)),
   );
 }
