@@ -15,6 +15,7 @@ import {
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import type { ServerContext } from '../context.ts';
 import { tokenOf, userOf } from '../api/auth.ts';
+import { ASKED_DEVICE_RESPONSES } from '../api/asked.ts';
 import { IdParams, PageLimit } from '../../shared/route-schemas.ts';
 
 /** A delivery in the server's copy: the Local API's shape, plus the device and when it reported this version. */
@@ -56,7 +57,6 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const RedeliverReply = Type.Object({ id: Type.String(), deviceId: Type.String(), message: Type.String() });
 const tags = ['deliveries'];
 
 /**
@@ -124,7 +124,7 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
           'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
         operationId: 'redeliver',
         params: IdParams,
-        response: { 202: RedeliverReply, 404: ErrorBodySchema, 409: ErrorBodySchema },
+        response: ASKED_DEVICE_RESPONSES,
       },
     },
     async (request, reply) => {

@@ -5,11 +5,11 @@ import { noContent, sendSerialized } from '../../shared/http.ts';
 import { IdParams } from '../../shared/route-schemas.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
+import { ASKED_DEVICE_RESPONSES } from '../api/asked.ts';
 import { toShownWebhookView } from './service.ts';
 import type { WebhookRecord } from './repository.ts';
 
 const tags = ['webhooks'];
-const WebhookTestAskedSchema = Type.Object({ id: Type.String(), deviceId: Type.String(), message: Type.String() });
 
 /** Integrators manage their webhooks; every change is pushed to their devices. */
 export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
@@ -62,7 +62,7 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
           'Have a device send this webhook a test event (a system:ping with its health, signed and retried like any other): the device it is bound to, else your most recently seen one; the delivery shows in GET /deliveries?webhookId= once the device reports it',
         operationId: 'testWebhook',
         params: IdParams,
-        response: { 202: WebhookTestAskedSchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
+        response: ASKED_DEVICE_RESPONSES,
       },
     },
     async (request, reply) => {
