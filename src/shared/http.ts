@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifySchema,
   type FastifyServerOptions,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
@@ -26,6 +27,7 @@ import {
   type DomainErrorKind,
 } from './errors.ts';
 import { formatValidationErrors } from './validation-errors.ts';
+import type { RouteScope } from './scopes.ts';
 import { isDiskFull } from './disk-full.ts';
 
 /**
@@ -444,6 +446,12 @@ export const unauthorized = (): UnauthorizedError =>
 export function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
   return reply.type(JSON_CONTENT_TYPE).send(json);
 }
+
+/**
+ * A route's options: the scope an access token must hold (`config.scope`, checked by the API's
+ * auth) and its schema, which types the handler's request and documents the operation.
+ */
+export const operation = <S extends FastifySchema>(scope: RouteScope, schema: S) => ({ config: { scope }, schema });
 
 /**
  * The answer of a route that changes something and has nothing to say back: 204 No Content once

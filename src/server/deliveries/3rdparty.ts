@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import type { App } from '../../shared/http.ts';
+import { operation, type App } from '../../shared/http.ts';
 import {
   AttemptSchema,
   ATTEMPT_OUTCOMES,
@@ -66,17 +66,14 @@ const tags = ['deliveries'];
 export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStreams: Set<ServerResponse>): void {
   app.get(
     '/deliveries',
-    {
-      config: { scope: 'deliveries:read' },
-      schema: {
-        tags,
-        summary:
-          "Your devices' webhook deliveries, newest first (by when the server heard of them), filtered and paginated",
-        operationId: 'listDeliveries',
-        querystring: ListQuery,
-        response: { 200: deliveryPageSchema(ServerDeliverySchema) },
-      },
-    },
+    operation('deliveries:read', {
+      tags,
+      summary:
+        "Your devices' webhook deliveries, newest first (by when the server heard of them), filtered and paginated",
+      operationId: 'listDeliveries',
+      querystring: ListQuery,
+      response: { 200: deliveryPageSchema(ServerDeliverySchema) },
+    }),
     async (request) => {
       const { query } = request;
       return ctx.deliveries.list(userOf(request).id, { ...query, limit: query.limit ?? 50 });
@@ -85,48 +82,39 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
 
   app.get(
     '/stats',
-    {
-      config: { scope: 'deliveries:read' },
-      schema: {
-        tags,
-        summary:
-          "Your devices' delivery attempts per minute by outcome with their p50/p99 duration, messages sent/delivered/failed per minute, queue depth and the most failing webhooks, over the last hour or day",
-        operationId: 'getActivityStats',
-        querystring: StatsQuerySchema,
-        response: { 200: ActivityStatsSchema },
-      },
-    },
+    operation('deliveries:read', {
+      tags,
+      summary:
+        "Your devices' delivery attempts per minute by outcome with their p50/p99 duration, messages sent/delivered/failed per minute, queue depth and the most failing webhooks, over the last hour or day",
+      operationId: 'getActivityStats',
+      querystring: StatsQuerySchema,
+      response: { 200: ActivityStatsSchema },
+    }),
     async (request) => ctx.deliveries.stats(userOf(request).id, request.query.range ?? 'hour'),
   );
 
   app.get(
     '/deliveries/:id',
-    {
-      config: { scope: 'deliveries:read' },
-      schema: {
-        tags,
-        summary: 'One delivery with the attempts its device reported',
-        operationId: 'getDelivery',
-        params: IdParams,
-        response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema },
-      },
-    },
+    operation('deliveries:read', {
+      tags,
+      summary: 'One delivery with the attempts its device reported',
+      operationId: 'getDelivery',
+      params: IdParams,
+      response: { 200: DeliveryDetailSchema, 404: ErrorBodySchema },
+    }),
     async (request) => ctx.deliveries.get(userOf(request).id, request.params.id),
   );
 
   app.post(
     '/deliveries/:id/redeliver',
-    {
-      config: { scope: 'deliveries:redeliver' },
-      schema: {
-        tags,
-        summary:
-          'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
-        operationId: 'redeliver',
-        params: IdParams,
-        response: ASKED_DEVICE_RESPONSES,
-      },
-    },
+    operation('deliveries:redeliver', {
+      tags,
+      summary:
+        'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
+      operationId: 'redeliver',
+      params: IdParams,
+      response: ASKED_DEVICE_RESPONSES,
+    }),
     async (request, reply) => {
       const asked = await ctx.deliveries.redeliver(userOf(request).id, request.params.id);
       return reply.code(202).send({
@@ -138,17 +126,14 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
 
   app.get(
     '/events/stream',
-    {
-      config: { scope: 'deliveries:read' },
-      schema: {
-        tags: ['events'],
-        operationId: 'streamEvents',
-        summary:
-          "Server-Sent Events of your devices' webhook activity as they report it: `event` (an SMS/system event recorded), `attempt` (a new delivery attempt) and `delivery` (a delivery changed: id, state, attempts)",
-        produces: ['text/event-stream'],
-        response: { 200: EventStreamResponse },
-      },
-    },
+    operation('deliveries:read', {
+      tags: ['events'],
+      operationId: 'streamEvents',
+      summary:
+        "Server-Sent Events of your devices' webhook activity as they report it: `event` (an SMS/system event recorded), `attempt` (a new delivery attempt) and `delivery` (a delivery changed: id, state, attempts)",
+      produces: ['text/event-stream'],
+      response: { 200: EventStreamResponse },
+    }),
     async (request, reply) => {
       const user = userOf(request);
       let stopListening = () => {};

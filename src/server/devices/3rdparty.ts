@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { noContent, type App } from '../../shared/http.ts';
+import { operation, noContent, type App } from '../../shared/http.ts';
 import { ErrorBodySchema, HealthSchema, ReportedWebhookSchema, SimCardSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
@@ -33,61 +33,48 @@ const tags = ['devices'];
 export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/devices',
-    {
-      config: { scope: 'devices:list' },
-      schema: {
-        tags,
-        summary: 'Your devices, most recently seen first',
-        operationId: 'listDevices',
-        response: { 200: Type.Array(DeviceSchema) },
-      },
-    },
+    operation('devices:list', {
+      tags,
+      summary: 'Your devices, most recently seen first',
+      operationId: 'listDevices',
+      response: { 200: Type.Array(DeviceSchema) },
+    }),
     async (request) => (await ctx.devices.list(userOf(request).id)).map(toDeviceView),
   );
 
   app.get(
     '/devices/webhooks',
-    {
-      config: { scope: 'webhooks:list' },
-      schema: {
-        tags,
-        summary:
-          "Every device's Local webhook list, as each last reported it (one read for a dashboard of many devices)",
-        operationId: 'listDevicesLocalWebhooks',
-        response: { 200: Type.Array(LocalWebhooksSchema) },
-      },
-    },
+    operation('webhooks:list', {
+      tags,
+      summary: "Every device's Local webhook list, as each last reported it (one read for a dashboard of many devices)",
+      operationId: 'listDevicesLocalWebhooks',
+      response: { 200: Type.Array(LocalWebhooksSchema) },
+    }),
     async (request) => ctx.deliveries.allLocalWebhooks(userOf(request).id),
   );
 
   app.get(
     '/devices/:id/webhooks',
-    {
-      config: { scope: 'webhooks:list' },
-      schema: {
-        tags,
-        summary:
-          "The device's Local webhook list, as it last reported it (managed on the device through its Local API; read-only here)",
-        operationId: 'getDeviceLocalWebhooks',
-        params: IdParams,
-        response: { 200: LocalWebhooksSchema, 404: ErrorBodySchema },
-      },
-    },
+    operation('webhooks:list', {
+      tags,
+      summary:
+        "The device's Local webhook list, as it last reported it (managed on the device through its Local API; read-only here)",
+      operationId: 'getDeviceLocalWebhooks',
+      params: IdParams,
+      response: { 200: LocalWebhooksSchema, 404: ErrorBodySchema },
+    }),
     async (request) => ctx.deliveries.localWebhooks(userOf(request).id, request.params.id),
   );
 
   app.delete(
     '/devices/:id',
-    {
-      config: { scope: 'devices:delete' },
-      schema: {
-        tags,
-        summary: 'Remove a device (its token stops working)',
-        operationId: 'deleteDevice',
-        params: IdParams,
-        response: { 204: Type.Null(), 404: ErrorBodySchema },
-      },
-    },
+    operation('devices:delete', {
+      tags,
+      summary: 'Remove a device (its token stops working)',
+      operationId: 'deleteDevice',
+      params: IdParams,
+      response: { 204: Type.Null(), 404: ErrorBodySchema },
+    }),
     async (request, reply) => noContent(reply, ctx.devices.remove(userOf(request).id, request.params.id)),
   );
 }

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '../../shared/http.ts';
+import { operation, type App } from '../../shared/http.ts';
 import { ErrorBodySchema, MessageStateSchema, SendMessageSchema } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
@@ -33,17 +33,14 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
   ] as const) {
     app.post(
       base,
-      {
-        config: { scope: 'messages:send' },
-        schema: {
-          tags,
-          summary: 'Send an SMS through one of your devices',
-          operationId: `sendMessage${alias}`,
-          querystring: ServerSendQuery,
-          body: SendMessageSchema,
-          response: { 202: MessageStateSchema, 400: ErrorBodySchema, 409: ErrorBodySchema },
-        },
-      },
+      operation('messages:send', {
+        tags,
+        summary: 'Send an SMS through one of your devices',
+        operationId: `sendMessage${alias}`,
+        querystring: ServerSendQuery,
+        body: SendMessageSchema,
+        response: { 202: MessageStateSchema, 400: ErrorBodySchema, 409: ErrorBodySchema },
+      }),
       async (request, reply) => {
         const message = await ctx.messages.send(userOf(request).id, request.body, {
           skipPhoneValidation: request.query.skipPhoneValidation,
@@ -57,47 +54,38 @@ export function messages3rdPartyRoutes(app: App, ctx: ServerContext): void {
 
     app.get(
       `${base}/:id`,
-      {
-        config: { scope: 'messages:read' },
-        schema: {
-          tags,
-          summary: 'The state of one message',
-          operationId: `getMessage${alias}`,
-          params: IdParams,
-          response: { 200: MessageStateSchema, 404: ErrorBodySchema },
-        },
-      },
+      operation('messages:read', {
+        tags,
+        summary: 'The state of one message',
+        operationId: `getMessage${alias}`,
+        params: IdParams,
+        response: { 200: MessageStateSchema, 404: ErrorBodySchema },
+      }),
       async (request) => toMessageState(await ctx.messages.get(userOf(request).id, request.params.id)),
     );
 
     app.delete(
       `${base}/:id`,
-      {
-        config: { scope: 'messages:cancel' },
-        schema: {
-          tags,
-          summary:
-            'Cancel a Pending message: it becomes Cancelling until its device confirms (Cancelled) or reports it already left',
-          operationId: `cancelMessage${alias}`,
-          params: IdParams,
-          response: { 200: MessageStateSchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
-        },
-      },
+      operation('messages:cancel', {
+        tags,
+        summary:
+          'Cancel a Pending message: it becomes Cancelling until its device confirms (Cancelled) or reports it already left',
+        operationId: `cancelMessage${alias}`,
+        params: IdParams,
+        response: { 200: MessageStateSchema, 404: ErrorBodySchema, 409: ErrorBodySchema },
+      }),
       async (request) => toMessageState(await ctx.messages.cancel(userOf(request).id, request.params.id)),
     );
 
     app.get(
       base,
-      {
-        config: { scope: 'messages:list' },
-        schema: {
-          tags,
-          summary: 'Your messages, newest first (X-Total-Count has the number of matches)',
-          operationId: `listMessages${alias}`,
-          querystring: ListQuery,
-          response: { 200: Type.Array(MessageStateSchema), 400: ErrorBodySchema },
-        },
-      },
+      operation('messages:list', {
+        tags,
+        summary: 'Your messages, newest first (X-Total-Count has the number of matches)',
+        operationId: `listMessages${alias}`,
+        querystring: ListQuery,
+        response: { 200: Type.Array(MessageStateSchema), 400: ErrorBodySchema },
+      }),
       async (request, reply) => {
         const q = request.query;
         const { items, total } = await ctx.messages.list(

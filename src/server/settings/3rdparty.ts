@@ -1,4 +1,4 @@
-import type { App } from '../../shared/http.ts';
+import { operation, type App } from '../../shared/http.ts';
 import { ErrorBodySchema, PublicSettingsSchema, SettingsSchema, snakeCaseSettingsKeys } from '../../protocol/index.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
@@ -13,29 +13,25 @@ const acceptCamelCase = async (request: { body: unknown }) => {
 export function settings3rdPartyRoutes(app: App, ctx: ServerContext): void {
   app.get(
     '/settings',
-    {
-      config: { scope: 'settings:read' },
-      schema: {
-        tags,
-        summary: 'Your settings (the signing key is never shown)',
-        operationId: 'getSettings',
-        response: { 200: PublicSettingsSchema },
-      },
-    },
+    operation('settings:read', {
+      tags,
+      summary: 'Your settings (the signing key is never shown)',
+      operationId: 'getSettings',
+      response: { 200: PublicSettingsSchema },
+    }),
     async (request) => ctx.settings.get(userOf(request).id),
   );
 
   // PATCH and PUT take the same body and answer alike; they differ in what they keep.
   const write = (operationId: string, summary: string) => ({
     preValidation: acceptCamelCase,
-    config: { scope: 'settings:write' as const },
-    schema: {
+    ...operation('settings:write', {
       tags,
       summary,
       operationId,
       body: SettingsSchema,
       response: { 200: PublicSettingsSchema, 400: ErrorBodySchema },
-    },
+    }),
   });
   app.patch('/settings', write('updateSettings', 'Change some settings'), async (request) =>
     ctx.settings.patch(userOf(request).id, request.body),

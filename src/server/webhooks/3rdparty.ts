@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '../../shared/http.ts';
+import { operation, type App } from '../../shared/http.ts';
 import { ErrorBodySchema, RegisterWebhookSchema, WebhookSchema } from '../../protocol/index.ts';
 import { noContent, sendSerialized } from '../../shared/http.ts';
 import { IdParams } from '../../shared/route-schemas.ts';
@@ -17,15 +17,12 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
   const answers = new WeakMap<readonly WebhookRecord[], string>();
   app.get(
     '/webhooks',
-    {
-      config: { scope: 'webhooks:list' },
-      schema: {
-        tags,
-        summary: 'List your webhooks',
-        operationId: 'listWebhooks',
-        response: { 200: Type.Array(WebhookSchema) },
-      },
-    },
+    operation('webhooks:list', {
+      tags,
+      summary: 'List your webhooks',
+      operationId: 'listWebhooks',
+      response: { 200: Type.Array(WebhookSchema) },
+    }),
     async (request, reply) => {
       const list = await ctx.webhooks.list(userOf(request).id);
       let json = answers.get(list);
@@ -36,16 +33,13 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
 
   app.post(
     '/webhooks',
-    {
-      config: { scope: 'webhooks:write' },
-      schema: {
-        tags,
-        summary: 'Register a webhook (a POST with an existing id replaces it)',
-        operationId: 'registerWebhook',
-        body: RegisterWebhookSchema,
-        response: { 201: WebhookSchema, 400: ErrorBodySchema },
-      },
-    },
+    operation('webhooks:write', {
+      tags,
+      summary: 'Register a webhook (a POST with an existing id replaces it)',
+      operationId: 'registerWebhook',
+      body: RegisterWebhookSchema,
+      response: { 201: WebhookSchema, 400: ErrorBodySchema },
+    }),
     async (request, reply) => {
       const stored = await ctx.webhooks.register(userOf(request).id, request.body);
       return reply.code(201).send(toShownWebhookView(stored));
@@ -54,17 +48,14 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
 
   app.post(
     '/webhooks/:id/test',
-    {
-      config: { scope: 'webhooks:write' },
-      schema: {
-        tags,
-        summary:
-          'Have a device send this webhook a test event (a system:ping with its health, signed and retried like any other): the device it is bound to, else your most recently seen one; the delivery shows in GET /deliveries?webhookId= once the device reports it',
-        operationId: 'testWebhook',
-        params: IdParams,
-        response: ASKED_DEVICE_RESPONSES,
-      },
-    },
+    operation('webhooks:write', {
+      tags,
+      summary:
+        'Have a device send this webhook a test event (a system:ping with its health, signed and retried like any other): the device it is bound to, else your most recently seen one; the delivery shows in GET /deliveries?webhookId= once the device reports it',
+      operationId: 'testWebhook',
+      params: IdParams,
+      response: ASKED_DEVICE_RESPONSES,
+    }),
     async (request, reply) => {
       const asked = await ctx.webhooks.sendTest(userOf(request).id, request.params.id);
       return reply.code(202).send({
@@ -76,16 +67,13 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
 
   app.delete(
     '/webhooks/:id',
-    {
-      config: { scope: 'webhooks:delete' },
-      schema: {
-        tags,
-        summary: 'Delete a webhook (204 also when it does not exist)',
-        operationId: 'deleteWebhook',
-        params: IdParams,
-        response: { 204: Type.Null() },
-      },
-    },
+    operation('webhooks:delete', {
+      tags,
+      summary: 'Delete a webhook (204 also when it does not exist)',
+      operationId: 'deleteWebhook',
+      params: IdParams,
+      response: { 204: Type.Null() },
+    }),
     async (request, reply) => noContent(reply, ctx.webhooks.remove(userOf(request).id, request.params.id)),
   );
 }
