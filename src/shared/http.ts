@@ -455,15 +455,16 @@ export const operation = <S extends FastifySchema>(scope: RouteScope, schema: S)
 
 /**
  * The answer of a route that changes something and has nothing to say back: 204 No Content once
- * `done` settles (a failure answers as every error does).
+ * `done` settles (a failure answers as every error does). The handler returns it as it is, not
+ * from an async arrow of its own: one promise per request, as a handler that awaits itself.
  */
-export async function noContent<Reply extends { code(statusCode: 204): { send(payload: null): unknown } }>(
-  reply: Reply,
+export function noContent(
+  reply: { code(statusCode: 204): { send(payload: null): unknown } },
   done: Promise<unknown>,
-): Promise<Reply> {
-  await done;
-  reply.code(204).send(null);
-  return reply;
+): Promise<void> {
+  return done.then(() => {
+    reply.code(204).send(null);
+  });
 }
 
 /**

@@ -75,6 +75,6 @@ export function devices3rdPartyRoutes(app: App, ctx: ServerContext): void {
       params: IdParams,
       response: { 204: Type.Null(), 404: ErrorBodySchema },
     }),
-    async (request, reply) => noContent(reply, ctx.devices.remove(userOf(request).id, request.params.id)),
+    (request, reply) => noContent(reply, ctx.devices.remove(userOf(request).id, request.params.id)),
   );
 }

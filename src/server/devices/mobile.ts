@@ -171,7 +171,7 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null() },
       },
     },
-    async (request, reply) => noContent(reply, ctx.devices.ping(deviceOf(request).id)),
+    (request, reply) => noContent(reply, ctx.devices.ping(deviceOf(request).id)),
   );
 
   app.put(
@@ -186,7 +186,7 @@ export function devicesMobileRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null() },
       },
     },
-    async (request, reply) => noContent(reply, ctx.devices.reportHealth(deviceOf(request).id, request.body)),
+    (request, reply) => noContent(reply, ctx.devices.reportHealth(deviceOf(request).id, request.body)),
   );
 }
 

@@ -35,6 +35,6 @@ export function messagesMobileRoutes(app: App, ctx: ServerContext): void {
         response: { 204: Type.Null(), 400: ErrorBodySchema },
       },
     },
-    async (request, reply) => noContent(reply, ctx.messages.report(deviceOf(request), request.body)),
+    (request, reply) => noContent(reply, ctx.messages.report(deviceOf(request), request.body)),
   );
 }

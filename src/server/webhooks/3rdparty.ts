@@ -74,6 +74,6 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
       params: IdParams,
       response: { 204: Type.Null() },
     }),
-    async (request, reply) => noContent(reply, ctx.webhooks.remove(userOf(request).id, request.params.id)),
+    (request, reply) => noContent(reply, ctx.webhooks.remove(userOf(request).id, request.params.id)),
   );
 }
