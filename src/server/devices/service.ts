@@ -91,9 +91,12 @@ export class DevicesService {
     const device = await this.repo.getDeviceByTokenHash(hashToken(token));
     const now = this.clock.now();
     // The row just read says whether the write would do anything: skip the round trip if not.
-    // A device's first use of its token is always written: it marks the device as connected.
-    if (device && (device.connectedAt === null || now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS))
-      await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
+    // A device's first use of its token is written before the answer: it marks the device as
+    // connected. Later notes only move lastSeen, and the request does not wait for them: after a
+    // push, 10,000 devices' pulls would each wait for their turn in the notes' batches.
+    if (device?.connectedAt === null) await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
+    else if (device && now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS)
+      void this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS).catch(() => {});
     return device;
   }
 
