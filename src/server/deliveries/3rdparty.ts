@@ -15,7 +15,7 @@ import {
 import { EventStreamResponse, openEventStream } from '../../shared/sse.ts';
 import type { ServerContext } from '../context.ts';
 import { tokenOf, userOf } from '../api/auth.ts';
-import { ASKED_DEVICE_RESPONSES } from '../api/asked.ts';
+import { askDeviceRoute } from '../api/asked.ts';
 import { IdParams, PageLimit } from '../../shared/route-schemas.ts';
 
 /** A delivery in the server's copy: the Local API's shape, plus the device and when it reported this version. */
@@ -105,23 +105,19 @@ export function deliveries3rdPartyRoutes(app: App, ctx: ServerContext, liveStrea
     async (request) => ctx.deliveries.get(userOf(request).id, request.params.id),
   );
 
-  app.post(
+  askDeviceRoute(
+    app,
     '/deliveries/:id/redeliver',
-    operation('deliveries:redeliver', {
+    {
+      scope: 'deliveries:redeliver',
       tags,
+      operationId: 'redeliver',
       summary:
         'Ask the device to send it again now, with a fresh retry budget; the new attempt appears once the device reports it',
-      operationId: 'redeliver',
-      params: IdParams,
-      response: ASKED_DEVICE_RESPONSES,
-    }),
-    async (request, reply) => {
-      const asked = await ctx.deliveries.redeliver(userOf(request).id, request.params.id);
-      return reply.code(202).send({
-        ...asked,
-        message: `asked device ${asked.deviceId} to redeliver ${asked.id}; its next attempt shows up in GET /deliveries/${asked.id}`,
-      });
     },
+    (userId, id) => ctx.deliveries.redeliver(userId, id),
+    (asked) =>
+      `asked device ${asked.deviceId} to redeliver ${asked.id}; its next attempt shows up in GET /deliveries/${asked.id}`,
   );
 
   app.get(

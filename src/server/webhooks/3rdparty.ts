@@ -5,7 +5,7 @@ import { noContent, sendSerialized } from '../../shared/http.ts';
 import { IdParams } from '../../shared/route-schemas.ts';
 import type { ServerContext } from '../context.ts';
 import { userOf } from '../api/auth.ts';
-import { ASKED_DEVICE_RESPONSES } from '../api/asked.ts';
+import { askDeviceRoute } from '../api/asked.ts';
 import { toShownWebhookView } from './service.ts';
 import type { WebhookRecord } from './repository.ts';
 
@@ -46,23 +46,19 @@ export function webhooks3rdPartyRoutes(app: App, ctx: ServerContext): void {
     },
   );
 
-  app.post(
+  askDeviceRoute(
+    app,
     '/webhooks/:id/test',
-    operation('webhooks:write', {
+    {
+      scope: 'webhooks:write',
       tags,
+      operationId: 'testWebhook',
       summary:
         'Have a device send this webhook a test event (a system:ping with its health, signed and retried like any other): the device it is bound to, else your most recently seen one; the delivery shows in GET /deliveries?webhookId= once the device reports it',
-      operationId: 'testWebhook',
-      params: IdParams,
-      response: ASKED_DEVICE_RESPONSES,
-    }),
-    async (request, reply) => {
-      const asked = await ctx.webhooks.sendTest(userOf(request).id, request.params.id);
-      return reply.code(202).send({
-        ...asked,
-        message: `asked device ${asked.deviceId} to send webhook ${asked.id} a test event; it shows in GET /deliveries?webhookId=${asked.id} once reported`,
-      });
     },
+    (userId, id) => ctx.webhooks.sendTest(userId, id),
+    (asked) =>
+      `asked device ${asked.deviceId} to send webhook ${asked.id} a test event; it shows in GET /deliveries?webhookId=${asked.id} once reported`,
   );
 
   app.delete(
