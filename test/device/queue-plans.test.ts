@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { tempDir } from '../helpers/common.ts';
+import { openDatabase } from '../../src/device/store/database.ts';
+import { MessageStore } from '../../src/device/store/messages.ts';
+
+/**
+ * The reads the send queue and the server link make after every message must find their few rows
+ * through an index of those rows alone: walking every waiting message, or every message kept, made
+ * each message cost more as the queue or the history grew.
+ */
+const EXPECTED: [RegExp, RegExp][] = [
+  [/state = 'Pending' AND valid_until <= \?/, /USING (COVERING )?INDEX messages_pending_expiry/],
+  [/min\(valid_until\)/, /USING (COVERING )?INDEX messages_pending_expiry/],
+  [/min\(schedule_at\)/, /USING (COVERING )?INDEX messages_pending_schedule/],
+  [/reported_at IS NULL ORDER BY updated_at/, /USING (COVERING )?INDEX messages_unreported/],
+];
+
+test('the queue and the link read waiting and unreported messages through their partial indexes', () => {
+  const dir = tempDir();
+  const sources = new Set<string>();
+  const prepare = Database.prototype.prepare;
+  Database.prototype.prepare = function (this: Database.Database, source: string) {
+    sources.add(source);
+    return prepare.call(this, source);
+  } as typeof prepare;
+  let db: ReturnType<typeof openDatabase> | undefined;
+  try {
+    db = openDatabase(join(dir.path, 'device.db'));
+    new MessageStore(db);
+  } finally {
+    Database.prototype.prepare = prepare;
+  }
+  try {
+    for (const [statement, plan] of EXPECTED) {
+      const source = [...sources].find((s) => statement.test(s));
+      assert.ok(source, `no prepared statement matches ${statement}`);
+      const detail = db
+        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`)
+        .all(...[...source.matchAll(/\?/g)].map(() => null))
+        .map((row) => row.detail)
+        .join(' | ');
+      assert.match(detail, plan, `${source}\n  plans as: ${detail}`);
+    }
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
