@@ -96,6 +96,7 @@ export class DevicesService {
     // push, 10,000 devices' pulls would each wait for their turn in the notes' batches.
     if (device?.connectedAt === null) await this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS);
     else if (device && now - device.lastSeen >= LAST_SEEN_RESOLUTION_MS)
+      // a note that fails only leaves lastSeen older: the device's next request writes it again
       void this.repo.touchDevice(device.id, now, LAST_SEEN_RESOLUTION_MS).catch(() => {});
     return device;
   }
