@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MessageSync } from '../../src/device/link/message-sync.ts';
+import { MessageSync, REPORT_BATCH_MS } from '../../src/device/link/message-sync.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import type { MobileMessage } from '../../src/device/link/mobile-client.ts';
 
@@ -77,4 +77,49 @@ test('a full pull is followed by the next once its messages are reported, while 
     busy = false;
     await sync.stop();
   }
+});
+
+test('state changes made within REPORT_BATCH_MS share one report: three messages taken, sent and delivered meanwhile are one PATCH of three items', async () => {
+  const reports: string[][] = [];
+  const changed = new Map<string, number>();
+  const timers: { fn: () => void; ms: number }[] = [];
+  let listener: (id: string) => void = () => {};
+  const sync = new MessageSync({
+    client: {
+      pullMessages: async () => [],
+      reportMessages: async (items) => void reports.push(items.map((r) => r.id)),
+    },
+    sms: {
+      get: (id: string) => ({ id, source: 'Cloud' }),
+      toWire: (message: { id: string }) => ({ id: message.id, state: 'Delivered', recipients: [], states: {} }),
+      onStateChange: (fn: (id: string) => void) => void (listener = fn),
+    } as never,
+    messageStore: {
+      unreportedCloud: (limit: number) => [...changed].slice(0, limit).map(([id, updatedAt]) => ({ id, updatedAt })),
+      markReported: (id: string) => void changed.delete(id),
+    },
+    clock: {
+      now: () => 0,
+      setTimeout: (fn: () => void, ms: number) => timers.push({ fn, ms }),
+      clearTimeout: () => {},
+    },
+    timeZone: 'UTC',
+    log: () => {},
+    order: () => 'LIFO',
+  });
+  sync.start();
+  let stamp = 0;
+  for (const id of ['a', 'b', 'c']) {
+    for (let state = 0; state < 3; state++) {
+      changed.set(id, ++stamp);
+      listener(id);
+    }
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(reports, [], 'nothing is reported before the batch time has passed');
+  assert.equal(timers.length, 1, 'nine changes start one timer');
+  assert.equal(timers[0].ms, REPORT_BATCH_MS, 'the timer waits REPORT_BATCH_MS');
+  timers[0].fn();
+  await sync.stop();
+  assert.deepEqual(reports, [['a', 'b', 'c']], 'one report carries every message once');
 });

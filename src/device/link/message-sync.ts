@@ -9,12 +9,23 @@ import { PULL_LIMIT } from '../../protocol/mobile.ts';
 import type { ProcessingOrder } from '../../protocol/settings.ts';
 
 /**
+ * How long a state change waits for others to share its report. At a steady rate the reports (one
+ * `PATCH` per change otherwise, read, sent and applied one by one) cost the device and the server
+ * more than the messages; the server learns of a state this much later.
+ */
+export const REPORT_BATCH_MS = 20;
+/** the most messages one state report carries */
+const REPORT_LIMIT = 100;
+
+/**
  * The Cloud messages: pulled from the server (`MessageEnqueued`, and on every (re)connect) and
  * handed to the SMS service; their state changes reported back with `PATCH /mobile/v1/message`.
  */
 export class MessageSync {
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
+  /** the timer of a report gathering changes (REPORT_BATCH_MS) */
+  private reportTimer: unknown;
   private pulling: Promise<void> | undefined;
   private pullAgain = false;
   /** pulls waiting for the next state report read after they asked (reportTaken) */
@@ -43,6 +54,9 @@ export class MessageSync {
   /** Stop reporting; resolves when the report on its way has ended. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // what was gathered stays unreported in the store: the next connect reports it
+    if (this.reportTimer !== undefined) this.deps.clock.clearTimeout(this.reportTimer);
+    this.reportTimer = undefined;
     for (const resolve of this.reportWaiters.splice(0)) resolve();
     await this.reporting;
   }
@@ -159,7 +173,7 @@ export class MessageSync {
     return new Promise((resolve) => {
       if (this.stopped) return resolve();
       this.reportWaiters.push(resolve);
-      this.scheduleReport();
+      this.scheduleReport({ now: true });
     });
   }
 
@@ -188,42 +202,57 @@ export class MessageSync {
     }
   }
 
-  /** Report Cloud messages whose state changed; one report run at a time, re-run if more changed meanwhile. */
-  scheduleReport(): void {
+  /**
+   * Report Cloud messages whose state changed, `REPORT_BATCH_MS` after the first change, so that one
+   * report carries the changes of that time (a message taken, sent and delivered meanwhile is one
+   * item, not three reports). One report runs at a time; changes made while it is on its way get the
+   * next. `now`: no gathering (a pull waits for its report).
+   */
+  scheduleReport(options: { now?: boolean } = {}): void {
     if (this.stopped) return;
     if (this.reporting) {
       this.reportAgain = true;
       return;
     }
+    if (!options.now) {
+      this.reportTimer ??= this.deps.clock.setTimeout(() => {
+        this.reportTimer = undefined;
+        this.scheduleReport({ now: true });
+      }, REPORT_BATCH_MS);
+      return;
+    }
+    if (this.reportTimer !== undefined) this.deps.clock.clearTimeout(this.reportTimer);
+    this.reportTimer = undefined;
     this.reporting = this.reportChanged()
       .catch((error) => this.deps.log(`state report failed (kept for the next one): ${error.message}`))
       .finally(() => {
         this.reporting = undefined;
         if (this.reportAgain) {
           this.reportAgain = false;
-          this.scheduleReport();
+          this.scheduleReport({ now: this.reportWaiters.length > 0 });
         }
       });
   }
 
+  /** Report what changed; a full report (more may wait) is followed at once by the next. */
   private async reportChanged(): Promise<void> {
     for (;;) {
       // those who asked before this read; answered when its report is (or fails: the pull then
       // finds its messages still waiting on the server, takes nothing new and stops)
       const waiters = this.reportWaiters.splice(0);
       try {
-        if (!(await this.reportOnce())) return;
+        if ((await this.reportOnce()) < REPORT_LIMIT) return;
       } finally {
         for (const resolve of waiters) resolve();
       }
     }
   }
 
-  /** Report up to 100 changed messages, the oldest changes first; false when none had changed. */
-  private async reportOnce(): Promise<boolean> {
+  /** Report up to `REPORT_LIMIT` changed messages, the oldest changes first; how many. */
+  private async reportOnce(): Promise<number> {
     const { client, sms, messageStore, clock } = this.deps;
-    const unreported = messageStore.unreportedCloud(100);
-    if (unreported.length === 0) return false;
+    const unreported = messageStore.unreportedCloud(REPORT_LIMIT);
+    if (unreported.length === 0) return 0;
     const stamped = unreported.map(({ id, updatedAt }) => ({ id, updatedAt, wire: sms.toWire(sms.get(id)!) }));
     const reports: MessageReport[] = stamped.map(({ wire }) => ({
       id: wire.id,
@@ -234,7 +263,7 @@ export class MessageSync {
     await client.reportMessages(reports);
     const now = clock.now();
     for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
-    return true;
+    return unreported.length;
   }
 }
 
