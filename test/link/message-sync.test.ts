@@ -123,3 +123,40 @@ test('state changes made within REPORT_BATCH_MS share one report: three messages
   await sync.stop();
   assert.deepEqual(reports, [['a', 'b', 'c']], 'one report carries every message once');
 });
+
+test('pushes that come while a pull is on its way get one more pull only when they name a message its answer did not bring, or no message', async () => {
+  const outcome = async (pushes: (string | undefined)[]): Promise<number> => {
+    let pulls = 0;
+    let answer: (messages: MobileMessage[]) => void = () => {};
+    const sync = new MessageSync({
+      client: {
+        pullMessages: () => {
+          pulls++;
+          return new Promise((resolve) => (answer = resolve));
+        },
+        reportMessages: async () => {},
+      },
+      sms: {
+        get: () => undefined,
+        enqueue: () => {},
+        onStateChange: () => {},
+      } as never,
+      messageStore: { unreportedCloud: () => [], markReported: () => {} },
+      clock: systemClock,
+      timeZone: 'UTC',
+      log: () => {},
+      order: () => 'LIFO',
+    });
+    const first = sync.pull('m1');
+    for (const id of pushes) void sync.pull(id);
+    answer([mobileMessage('m1'), mobileMessage('m2'), mobileMessage('m3')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    answer([]); // the pull owed, if any
+    await first;
+    await sync.stop();
+    return pulls;
+  };
+  assert.equal(await outcome(['m2', 'm3']), 1, 'both pushed messages came with the answer: no second pull');
+  assert.equal(await outcome(['m2', 'm4']), 2, 'm4 was not in the answer: one more pull');
+  assert.equal(await outcome(['m2', undefined, undefined]), 2, 'pushes that name no message: one more pull');
+});

@@ -177,7 +177,7 @@ export class DeviceLink {
       case 'SettingsUpdated':
         return this.config!.syncSettings();
       case 'MessageEnqueued':
-        return this.messages!.pull();
+        return this.messages!.pull(event.data.id);
       case 'DeliveryRedeliverRequested':
         return this.activity!.redeliver(event.data.id);
       case 'MessagesExportRequested':

@@ -28,6 +28,8 @@ export class MessageSync {
   private reportTimer: unknown;
   private pulling: Promise<void> | undefined;
   private pullAgain = false;
+  /** messages pushed while a pull was on its way that no answer has brought yet: they get one more pull */
+  private readonly awaited = new Set<string>();
   /** pulls waiting for the next state report read after they asked (reportTaken) */
   private reportWaiters: (() => void)[] = [];
   private stopped = false;
@@ -64,13 +66,15 @@ export class MessageSync {
   /**
    * Take the messages waiting on the server and hand them to the SMS service. One pull runs at a
    * time: the pushes that arrive while it is on its way (one per message sent) are answered by one
-   * more pull after it, since it may have read the list before their messages were there. A pull
-   * per push would hand the same waiting messages out again and again, up to `PULL_LIMIT` each time.
-   * Resolves when the pull, and the one it owes, have ended.
+   * more pull after it, since it may have read the list before their messages were there; but not
+   * when its answer brought every message they named (`id`, the push's data): at a steady rate
+   * most of them. A pull per push would hand the same waiting messages out again and again, up to
+   * `PULL_LIMIT` each time. Resolves when the pull, and the one it owes, have ended.
    */
-  pull(): Promise<void> {
+  pull(id?: string): Promise<void> {
     if (this.pulling) {
-      this.pullAgain = true;
+      if (id === undefined) this.pullAgain = true;
+      else this.awaited.add(id);
       return this.pulling;
     }
     this.pulling = this.pullWhileAsked().finally(() => (this.pulling = undefined));
@@ -78,16 +82,20 @@ export class MessageSync {
   }
 
   private async pullWhileAsked(): Promise<void> {
+    // a pull owes another for a push that named no message, or named one its answers did not bring
+    const owed = () => (this.pullAgain || this.awaited.size > 0) && !this.stopped;
     for (;;) {
+      // what was pushed before this pull asked is in its answer
       this.pullAgain = false;
+      this.awaited.clear();
       try {
         await this.pullAll();
       } catch (error) {
         // a push that came meanwhile still gets its pull, as it would have on its own
-        if (!this.pullAgain || this.stopped) throw error;
+        if (!owed()) throw error;
         continue;
       }
-      if (!this.pullAgain || this.stopped) return;
+      if (!owed()) return;
     }
   }
 
@@ -113,6 +121,7 @@ export class MessageSync {
   private async pullOnce(): Promise<{ received: number; taken: number }> {
     const { client, sms, clock, timeZone, log } = this.deps;
     const pending = await client.pullMessages(this.deps.order() === 'FIFO' ? 'fifo' : 'lifo');
+    for (const message of pending) this.awaited.delete(message.id);
     const refused: MessageReport[] = [];
     let taken = 0;
     for (const message of pending) {
