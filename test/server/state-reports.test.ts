@@ -1,5 +1,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import type { MessageReport } from '../../src/protocol/index.ts';
 import { basic, call, newDevice, tempDir } from './helpers.ts';
@@ -138,3 +140,42 @@ for (const store of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+test('on SQLite one PATCH /mobile/v1/message is one commit, not one per message: 50 reports add a few WAL frames, not 50 commits of several', async () => {
+  const dir = tempDir();
+  const server = await createServer({ dataDir: dir.path, port: 0, host: '127.0.0.1' });
+  const reader = new Database(join(dir.path, 'server.db'));
+  try {
+    const phone = await newDevice(server, 'one commit');
+    const auth = basic(phone.login, phone.password);
+    const ids = Array.from({ length: 50 }, (_, i) => `commit-${i}`);
+    for (const id of ids) {
+      const sent = await call(`${server.thirdPartyUrl}/messages`, 'POST', {
+        auth,
+        body: { id, textMessage: { text: id }, phoneNumbers: ['+15550001111'] },
+      });
+      assert.equal(sent.status, 202, sent.text);
+    }
+    const frames = () => (reader.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0].log;
+    reader.pragma('wal_checkpoint(TRUNCATE)');
+    assert.equal(frames(), 0, 'the WAL starts empty');
+    const at = new Date().toISOString();
+    await phone.mobile.reportMessages(
+      ids.map((id) => ({
+        id,
+        state: 'Sent',
+        recipients: [{ phoneNumber: '+15550001111', state: 'Sent' }],
+        states: { Sent: at },
+      })),
+    );
+    // each commit writes every page it changed (message, recipient, state, their indexes): one per
+    // report made 50 commits of several frames each
+    assert.ok(frames() < 50, `50 reports wrote ${frames()} WAL frames`);
+    const state = await call(`${server.thirdPartyUrl}/messages/${ids[49]}`, 'GET', { auth });
+    assert.equal(state.body.state, 'Sent', 'the reports were applied');
+  } finally {
+    reader.close();
+    await server.close();
+    dir.remove();
+  }
+});

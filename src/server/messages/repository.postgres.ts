@@ -217,6 +217,17 @@ export class PostgresMessagesRepository implements MessagesRepository {
     });
   }
 
+  async applyStateReports(
+    deviceId: string,
+    reports: readonly { report: StateReport; options?: ReportOptions }[],
+    now: number,
+  ): Promise<number> {
+    let applied = 0;
+    for (const { report, options } of reports)
+      if (await this.applyStateReport(deviceId, report, now, options)) applied++;
+    return applied;
+  }
+
   async hashIfFinal(deviceId: string, id: string): Promise<boolean> {
     return inTransaction(this.pool, (client) => hashFinal(client, deviceId, id));
   }

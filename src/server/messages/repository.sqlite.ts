@@ -124,27 +124,40 @@ export class SqliteMessagesRepository implements MessagesRepository {
     now: number,
     options?: ReportOptions,
   ): Promise<boolean> {
-    return this.db.transaction((): boolean => {
-      const owner = this.statements.findDeviceMessage.get({ deviceId, id: report.id });
-      if (!owner) return false;
-      const key = { userId: owner.user_id, id: report.id };
-      this.statements.advanceMessage.run({ ...key, state: report.state, rank: STATE_RANK[report.state], now });
-      for (const r of report.recipients) {
-        this.statements.advanceRecipient.run({
-          ...key,
-          phoneNumber: r.phoneNumber,
-          state: r.state,
-          rank: STATE_RANK[r.state],
-          error: r.error ?? null,
-        });
-      }
-      if (report.state === 'Cancelled' && report.recipients.length === 0)
-        this.statements.cancelOpenRecipients.run({ ...key, rank: STATE_RANK.Cancelled });
-      for (const [state, at] of Object.entries(report.states))
-        this.statements.recordState.run({ ...key, state, at: at! });
-      if (options?.hashFinal) this.hashFinal(deviceId, report.id);
-      return true;
-    })();
+    return this.db.transaction(() => this.applyOne(deviceId, report, now, options))();
+  }
+
+  async applyStateReports(
+    deviceId: string,
+    reports: readonly { report: StateReport; options?: ReportOptions }[],
+    now: number,
+  ): Promise<number> {
+    return this.db.transaction(
+      () => reports.filter(({ report, options }) => this.applyOne(deviceId, report, now, options)).length,
+    )();
+  }
+
+  /** applyStateReport inside the caller's transaction */
+  private applyOne(deviceId: string, report: StateReport, now: number, options?: ReportOptions): boolean {
+    const owner = this.statements.findDeviceMessage.get({ deviceId, id: report.id });
+    if (!owner) return false;
+    const key = { userId: owner.user_id, id: report.id };
+    this.statements.advanceMessage.run({ ...key, state: report.state, rank: STATE_RANK[report.state], now });
+    for (const r of report.recipients) {
+      this.statements.advanceRecipient.run({
+        ...key,
+        phoneNumber: r.phoneNumber,
+        state: r.state,
+        rank: STATE_RANK[r.state],
+        error: r.error ?? null,
+      });
+    }
+    if (report.state === 'Cancelled' && report.recipients.length === 0)
+      this.statements.cancelOpenRecipients.run({ ...key, rank: STATE_RANK.Cancelled });
+    for (const [state, at] of Object.entries(report.states))
+      this.statements.recordState.run({ ...key, state, at: at! });
+    if (options?.hashFinal) this.hashFinal(deviceId, report.id);
+    return true;
   }
 
   async hashIfFinal(deviceId: string, id: string): Promise<boolean> {

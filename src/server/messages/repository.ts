@@ -84,6 +84,16 @@ export interface MessagesRepository {
    */
   applyStateReport(deviceId: string, report: StateReport, now: number, options?: ReportOptions): Promise<boolean>;
   /**
+   * A device's reports of one `PATCH /mobile/v1/message`, each applied as `applyStateReport` does;
+   * how many named one of the device's messages. SQLite applies them in one transaction (a commit
+   * per report, not per message); PostgreSQL in one each, so a report never holds many rows' locks.
+   */
+  applyStateReports(
+    deviceId: string,
+    reports: readonly { report: StateReport; options?: ReportOptions }[],
+    now: number,
+  ): Promise<number>;
+  /**
    * A Pending message becomes Cancelling (and its Cancelling time is recorded); false when it is
    * not Pending any more (a report moved it on meanwhile) or does not exist.
    */

@@ -160,13 +160,14 @@ export class MessagesService {
       recipients: r.recipients.map((recipient) => ({ ...recipient, state: acknowledged(recipient.state) })),
       states: parseStateTimes(r.states ?? {}, `[${i}].states`),
     }));
-    let applied = 0;
-    const now = this.clock.now();
-    for (const report of parsed) {
-      // once final, only hashes of the content and the numbers are kept (unless told to keep them)
-      const hashFinal = !this.options.keepContent && STATE_RANK[report.state] === STATE_RANK.Delivered;
-      if (await this.repo.applyStateReport(device.id, report, now, { hashFinal })) applied++;
-    }
+    // once final, only hashes of the content and the numbers are kept (unless told to keep them)
+    const hashFinal = (report: StateReport) =>
+      !this.options.keepContent && STATE_RANK[report.state] === STATE_RANK.Delivered;
+    const applied = await this.repo.applyStateReports(
+      device.id,
+      parsed.map((report) => ({ report, options: { hashFinal: hashFinal(report) } })),
+      this.clock.now(),
+    );
     return { applied };
   }
 }
