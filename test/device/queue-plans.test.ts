@@ -49,3 +49,38 @@ test('the queue and the link read waiting and unreported messages through their 
     dir.remove();
   }
 });
+
+test('acknowledging a state report of 50 messages is one commit: a few WAL frames, not 50', () => {
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'device.db'));
+  try {
+    const messages = new MessageStore(db);
+    for (let i = 0; i < 50; i++) {
+      messages.insert({
+        id: `cloud-${i}`,
+        source: 'Cloud',
+        text: 'hi',
+        dataPort: null,
+        simNumber: null,
+        withDeliveryReport: true,
+        validUntil: null,
+        scheduleAt: null,
+        priority: 0,
+        isEncrypted: false,
+        createdAt: 1000 + i,
+        phoneNumbers: ['+15550102000'],
+      });
+    }
+    const seen = messages.unreportedCloud(100);
+    assert.equal(seen.length, 50, 'the 50 Cloud messages are unreported');
+    const frames = () => (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0].log;
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    assert.equal(frames(), 0, 'the WAL starts empty');
+    messages.markReported(seen, 2000);
+    assert.ok(frames() < 25, `acknowledging 50 wrote ${frames()} WAL frames`);
+    assert.equal(messages.unreportedCloud(100).length, 0, 'all 50 are acknowledged');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});

@@ -56,7 +56,7 @@ test('a full pull is followed by the next once its messages are reported, while 
         if (oldest.length > 0) return oldest.map((id) => ({ id, updatedAt: 0 }));
         return busy ? [{ id: `busy-${changes++}`, updatedAt: 0 }] : [];
       },
-      markReported: (id: string) => void unreported.delete(id),
+      markReported: (seen: readonly { id: string }[]) => seen.forEach(({ id }) => unreported.delete(id)),
     },
     clock: systemClock,
     timeZone: 'UTC',
@@ -96,7 +96,7 @@ test('state changes made within REPORT_BATCH_MS share one report: three messages
     } as never,
     messageStore: {
       unreportedCloud: (limit: number) => [...changed].slice(0, limit).map(([id, updatedAt]) => ({ id, updatedAt })),
-      markReported: (id: string) => void changed.delete(id),
+      markReported: (seen: readonly { id: string }[]) => seen.forEach(({ id }) => changed.delete(id)),
     },
     clock: {
       now: () => 0,

@@ -271,7 +271,7 @@ export class MessageSync {
     }));
     await client.reportMessages(reports);
     const now = clock.now();
-    for (const { id, updatedAt } of stamped) messageStore.markReported(id, updatedAt, now);
+    messageStore.markReported(stamped, now);
     return unreported.length;
   }
 }

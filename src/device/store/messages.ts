@@ -325,8 +325,10 @@ export class MessageStore {
     return this.statements.unreportedCloud.all(limit);
   }
 
-  /** Acknowledge a report only if the message has not changed since it was read. */
-  markReported(id: string, updatedAtSeen: number, now: number): void {
-    this.statements.markReported.run(now, id, updatedAtSeen);
+  /** Acknowledge a report, in one commit, for each message that has not changed since it was read. */
+  markReported(seen: readonly { id: string; updatedAt: number }[], now: number): void {
+    this.db.transaction(() => {
+      for (const { id, updatedAt } of seen) this.statements.markReported.run(now, id, updatedAt);
+    })();
   }
 }
