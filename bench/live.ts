@@ -2,7 +2,8 @@
  * Benchmark 8, live throughput: deliveries while events keep arriving.
  *
  * Device: `smsgate device` in a process of its own, started as the README starts it, its log on
- * stderr (redirected to a file, as a service manager would). 20 webhooks point at one receiver
+ * stderr (redirected to a file, as a service manager would), compiled as the installed package runs
+ * it (bench/lib/compiled.ts): under tsx a checkout also carries tsx's loader and source maps. 20 webhooks point at one receiver
  * process; SMS are posted to `/sim/v1/incoming`, LIVE_CONCURRENCY at a time, while the device
  * delivers. The figure is deliveries / (first POST → last delivery at the receiver).
  * Baseline: a bare undici client posting the very same bodies (read back from the device's file)
@@ -15,9 +16,9 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Agent, Pool } from 'undici';
+import { compiled } from './lib/compiled.ts';
 import { bareSignedPosts, fmt, log, median, now, sleep, startReceiver, summary } from './lib/harness.ts';
 
 const SMS = Number(process.env.BENCH_SMS ?? 500);
@@ -35,7 +36,8 @@ const PROFILE_DIR = process.env.BENCH_DEVICE_PROF;
 const receiver = await startReceiver();
 const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-live-'));
 const logFd = openSync(join(dir, 'device.log'), 'a');
-const bin = fileURLToPath(new URL('../bin/smsgate.js', import.meta.url));
+// what `bin/smsgate.js` runs in an installed package: the compiled CLI
+const bin = compiled('src/cli/main.ts');
 const device = spawn(
   process.execPath,
   [

@@ -1,5 +1,5 @@
 import type { Db } from './store/database.ts';
-import type { DeliveryTarget, Outbox } from './store/outbox.ts';
+import type { ClaimedDelivery, DeliveryTarget, Outbox } from './store/outbox.ts';
 import type { StoredWebhook, WebhookStore } from './store/webhooks.ts';
 import type { EventName, EventPayload } from '../protocol/index.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -27,6 +27,7 @@ export interface DeviceIdentity {
 export class DeviceEvents {
   private readonly listeners: ((event: EmittedEvent) => void)[] = [];
   private readonly pendingNotifications: EmittedEvent[] = [];
+  private readonly pendingReady: ClaimedDelivery[] = [];
 
   constructor(
     private readonly deps: {
@@ -35,7 +36,12 @@ export class DeviceEvents {
       webhooks: WebhookStore;
       identity: DeviceIdentity;
       clock: Clock;
-      wake: () => void;
+      /**
+       * Deliveries committed: start them. `ready` are the new deliveries as `enqueue` handed them
+       * out, or undefined when they are only in the database (flushed inside a transaction that
+       * has not committed yet, so they must not be sent from memory).
+       */
+      wake: (ready?: readonly ClaimedDelivery[]) => void;
     },
   ) {}
 
@@ -71,9 +77,10 @@ export class DeviceEvents {
       envelopeDeviceId: hook.source === 'Cloud' && cloudId ? cloudId : identity.localDeviceId,
     }));
     const at = clock.now();
-    const { eventId, deliveryIds } = outbox.enqueue(event, payload, targets, at);
+    const { eventId, deliveryIds, ready } = outbox.enqueue(event, payload, targets, at);
     const emitted = { eventId, event, payload, deliveryIds, at };
     this.pendingNotifications.push(emitted);
+    for (const delivery of ready) this.pendingReady.push(delivery);
     return emitted;
   }
 
@@ -86,7 +93,8 @@ export class DeviceEvents {
 
   flush(): void {
     if (this.pendingNotifications.length === 0) return;
-    this.deps.wake();
+    const ready = this.pendingReady.splice(0);
+    this.deps.wake(this.deps.db.inTransaction ? undefined : ready);
     for (const emitted of this.pendingNotifications.splice(0)) {
       for (const listener of this.listeners) listener(emitted);
     }
@@ -95,6 +103,7 @@ export class DeviceEvents {
   /** Discard notifications of a transaction that rolled back. */
   discardPending(): void {
     this.pendingNotifications.length = 0;
+    this.pendingReady.length = 0;
   }
 
   onEvent(listener: (event: EmittedEvent) => void): () => void {

@@ -152,7 +152,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   network.onChange(() => dispatcher.wake());
   settings.onChange(() => dispatcher.wake());
 
-  const events = new DeviceEvents({ db, outbox, webhooks, identity, clock, wake: () => dispatcher.wake() });
+  const events = new DeviceEvents({ db, outbox, webhooks, identity, clock, wake: (ready) => dispatcher.offer(ready) });
   const logger = options.logger ?? createLogger({ name: 'device' });
   const observability = new DeviceObservability({ outbox, events, logger });
   const diskSpace = new DiskSpaceGuard({ dataDir: options.dataDir, clock, log: logger });

@@ -3,6 +3,7 @@ import type { AttemptOutcome } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { ReceiverSlots } from './receiver-slots.ts';
+import { FreshDeliveries } from './fresh-deliveries.ts';
 
 /** While a busy receiver's deliveries wait, how often the queue is looked at again, ms. */
 const BUSY_RECEIVER_RECHECK_MS = 25;
@@ -68,6 +69,14 @@ export class Dispatcher {
     return admitted;
   };
   private recordRetryTimer: unknown = null;
+  /**
+   * New deliveries kept in memory (see FreshDeliveries). Only while `freshValid`: the last read of
+   * the outbox found every due delivery taken, and the outbox has not changed a pending delivery
+   * since (`freshAsOf`, its change count then). Otherwise the next pump reads the outbox.
+   */
+  private readonly fresh = new FreshDeliveries();
+  private freshValid = false;
+  private freshAsOf = -1;
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
@@ -82,7 +91,11 @@ export class Dispatcher {
     if (this.running) return;
     this.running = true;
     this.options.outbox.releaseInFlight(this.options.clock.now());
-    this.pollTimer = setInterval(() => this.wake(), this.pollIntervalMs);
+    // The safety net reads the outbox itself, whatever is in memory.
+    this.pollTimer = setInterval(() => {
+      this.forgetFresh();
+      this.wake();
+    }, this.pollIntervalMs);
     this.pollTimer.unref();
     this.wake();
   }
@@ -95,6 +108,22 @@ export class Dispatcher {
       this.pumpQueued = false;
       this.pump();
     });
+  }
+
+  /**
+   * Deliveries committed: send them. `ready` are the new deliveries as the outbox handed them out
+   * (undefined: read them from the outbox). They are taken from memory when the outbox has nothing
+   * older waiting; otherwise, or when too many wait, the outbox is read again.
+   */
+  offer(ready?: readonly ClaimedDelivery[]): void {
+    if (ready === undefined || !this.freshValid || !this.fresh.add(ready)) this.forgetFresh();
+    this.wake();
+  }
+
+  /** The outbox is read again on the next pump. */
+  private forgetFresh(): void {
+    this.freshValid = false;
+    this.fresh.clear();
   }
 
   /**
@@ -131,16 +160,29 @@ export class Dispatcher {
     // at most once per recheck period, not on every finished attempt.
     const lookahead = now >= this.nextLookaheadAt;
     this.admittedThisPump.length = 0;
+    if (this.freshValid && outbox.changeCount !== this.freshAsOf) this.forgetFresh();
+    const fromMemory = this.freshValid;
     let claimed: ClaimedDelivery[];
     try {
-      claimed = outbox.recordAndClaim(finished, retries, now, room, this.admitAndNote, lookahead);
+      if (fromMemory) {
+        if (finished.length > 0) outbox.recordAttempts(finished, retries, now);
+        claimed = this.fresh.take(room, this.slots.admit);
+        for (const delivery of claimed) outbox.adopt(delivery);
+      } else {
+        claimed = outbox.recordAndClaim(finished, retries, now, room, this.admitAndNote, lookahead);
+      }
     } catch (error) {
       this.keepUnrecorded(finished, error);
       return;
     }
     // whether a due delivery was left waiting because its receiver was busy
     const refusedAny = this.slots.takeRefused();
-    if (refusedAny && lookahead) this.nextLookaheadAt = now + BUSY_RECEIVER_RECHECK_MS;
+    if (!fromMemory && refusedAny && lookahead) this.nextLookaheadAt = now + BUSY_RECEIVER_RECHECK_MS;
+    // Every due delivery is taken: until something changes, the next ones are those offered.
+    if (!fromMemory && delivering && claimed.length < room && !refusedAny) {
+      this.freshValid = true;
+      this.freshAsOf = outbox.changeCount;
+    }
     this.inFlight -= finished.length;
     if (claimed.length > 0) {
       const key = this.options.signingKey();
@@ -152,8 +194,12 @@ export class Dispatcher {
     if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     // Not full: nothing more can start now. Wait for the next due retry; but when deliveries were
     // left waiting for a busy receiver, look again shortly (they are due already, so the timer
-    // would otherwise fire at once, again and again).
-    if (delivering && claimed.length < room) this.armDueTimer(refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
+    // would otherwise fire at once, again and again). From memory, the next due retry can only
+    // have moved if an attempt failed, and a busy receiver's deliveries wait for its slots to free.
+    if (delivering && claimed.length < room) {
+      if (!fromMemory) this.armDueTimer(refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
+      else if (finished.some((r) => !r.ok)) this.armDueTimer(0);
+    }
   }
 
   /**
@@ -190,6 +236,8 @@ export class Dispatcher {
       () => {
         this.dueTimer = null;
         this.dueTimerAt = Infinity;
+        // what came due is in the outbox only
+        this.forgetFresh();
         this.pump();
       },
       Math.max(0, dueAt - clock.now()),
@@ -238,6 +286,7 @@ export class Dispatcher {
     // Results still unrecorded (a full disk) are dropped with their claims: released, the
     // deliveries are sent again after the restart.
     this.options.outbox.releaseInFlight(this.options.clock.now());
+    this.forgetFresh();
     this.slots.clear();
     this.stopped = true;
   }

@@ -58,4 +58,4 @@ export class ReceiverSlots {
 }
 
 /** A URL that does not parse is its own group; the sender reports it as the attempt's error. */
-const originOf = (url: string): string => webhookTarget(url)?.origin ?? url;
+export const originOf = (url: string): string => webhookTarget(url)?.origin ?? url;

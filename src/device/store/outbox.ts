@@ -83,6 +83,12 @@ export class Outbox {
   private readonly recordAndClaimTx;
   /** Changes to the claim set in the transaction under way, to undo if it fails (see undoClaimsOnFailure). */
   private claimJournal: { seq: number; id: string; taken: boolean }[] | null = null;
+  /**
+   * Counts the changes that may make a delivery handed out by `enqueue` unfit to send as it was
+   * handed out (cancelled, queued again, released): whoever keeps such deliveries in memory
+   * compares it before using them.
+   */
+  private changes = 0;
 
   constructor(private readonly db: Db) {
     this.statements = {
@@ -140,8 +146,9 @@ export class Outbox {
         `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
-      nextDue: db.prepare<[], { at: number }>(
-        `SELECT next_attempt_at AS at FROM deliveries INDEXED BY deliveries_due WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT 1`,
+      nextDue: db.prepare<{ limit: number }, { seq: number; at: number }>(
+        `SELECT seq, next_attempt_at AS at FROM deliveries INDEXED BY deliveries_due
+          WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT :limit`,
       ),
       // Rows an earlier version left marked as in flight (it wrote claims): back to pending, the
       // attempt cut short not counted.
@@ -212,24 +219,25 @@ export class Outbox {
     payload: unknown,
     targets: readonly DeliveryTarget[],
     now: number,
-  ): { eventId: string; deliveryIds: string[] } {
+  ): { eventId: string; deliveryIds: string[]; ready: ClaimedDelivery[] } {
     const eventId = newOrderedId();
     const payloadJson = JSON.stringify(payload);
-    const deliveryIds = this.db.inTransaction
+    const ready = this.db.inTransaction
       ? this.insertEventAndDeliveries(eventId, event, payloadJson, targets, now)
       : this.enqueueTx(eventId, event, payloadJson, targets, now);
-    return { eventId, deliveryIds };
+    return { eventId, deliveryIds: ready.map((delivery) => delivery.id), ready };
   }
 
+  /** The new deliveries as a claim reads them: each is due now, its first attempt next. */
   private insertEventAndDeliveries(
     eventId: string,
     event: EventName,
     payloadJson: string,
     targets: readonly DeliveryTarget[],
     now: number,
-  ): string[] {
+  ): ClaimedDelivery[] {
     const eventSeq = this.statements.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
-    const deliveryIds: string[] = [];
+    const ready: ClaimedDelivery[] = [];
     for (const target of targets) {
       const id = newOrderedId();
       const body = serializeEnvelope({
@@ -239,7 +247,7 @@ export class Outbox {
         payloadJson,
         webhookId: target.webhookId,
       });
-      this.statements.insertDelivery.run(
+      const { lastInsertRowid } = this.statements.insertDelivery.run(
         id,
         eventSeq,
         event,
@@ -251,9 +259,23 @@ export class Outbox {
         now,
         now,
       );
-      deliveryIds.push(id);
+      ready.push({ seq: Number(lastInsertRowid), id, url: target.url, body, attempt: 1, retriesSoFar: 0 });
     }
-    return deliveryIds;
+    return ready;
+  }
+
+  /** See `changes`: unchanged since a caller read it, the deliveries `enqueue` handed out are still fit to send. */
+  get changeCount(): number {
+    return this.changes;
+  }
+
+  /**
+   * Claim a delivery that `enqueue` handed out, without reading it again: the caller kept it since
+   * its transaction committed, and `changeCount` has not moved since then.
+   */
+  adopt(delivery: ClaimedDelivery): void {
+    this.claimed.set(delivery.seq, delivery.id);
+    this.claimedIds.add(delivery.id);
   }
 
   /**
@@ -390,9 +412,16 @@ export class Outbox {
     }
   }
 
+  /**
+   * When the earliest pending delivery not in flight is due; null when there is none. The ones in
+   * flight are still pending rows, due already: counted, they would make a timer armed on this fire
+   * at once, again and again, for as long as any attempt runs.
+   */
   nextDueAt(): number | null {
-    const row = this.statements.nextDue.get();
-    return row ? row.at : null;
+    for (const row of this.statements.nextDue.all({ limit: this.claimed.size + 1 })) {
+      if (!this.claimed.has(row.seq)) return row.at;
+    }
+    return null;
   }
 
   /**
@@ -401,6 +430,7 @@ export class Outbox {
    */
   releaseInFlight(now: number): number {
     const forgotten = this.claimed.size;
+    this.changes++;
     this.claimed.clear();
     this.claimedIds.clear();
     return forgotten + this.statements.release.run({ now }).changes;
@@ -412,12 +442,14 @@ export class Outbox {
    * delivery is enqueued for it in between. Returns the ids of the deliveries cancelled.
    */
   cancelForWebhook(source: WebhookSource, webhookId: string, now: number, reason: string): string[] {
+    this.changes++;
     return this.statements.cancelForWebhook.all({ source, webhookId, now, reason }).map((row) => row.id);
   }
 
   /** Queue a delivery again now, with a fresh retry budget. False when unknown, being sent or cancelled. */
   redeliver(id: string, now: number): boolean {
     if (this.claimedIds.has(id)) return false;
+    this.changes++;
     return this.statements.redeliver.run({ id, now }).changes === 1;
   }
 

@@ -1,0 +1,92 @@
+import type { ClaimedDelivery } from '../store/outbox.ts';
+import { originOf } from './receiver-slots.ts';
+
+/** The most new deliveries kept in memory; past it they are read from the outbox again. */
+export const FRESH_LIMIT = 4096;
+
+/** One receiver's deliveries in the order they were made. */
+class OriginQueue {
+  private items: ClaimedDelivery[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(delivery: ClaimedDelivery): void {
+    this.items.push(delivery);
+  }
+
+  peek(): ClaimedDelivery {
+    return this.items[this.head];
+  }
+
+  shift(): void {
+    this.head++;
+    // the taken front is dropped now and then, not on every take
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Deliveries that committed while every due delivery of the outbox was already in flight: they are
+ * the next to send, so the dispatcher takes them from here instead of reading back the rows it
+ * has just written. Queued per receiver, so that a receiver whose slots are all taken does not
+ * hold up the others; across receivers the oldest goes first, as in the outbox's claim.
+ */
+export class FreshDeliveries {
+  private readonly queues = new Map<string, OriginQueue>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** False when they do not fit: the caller then reads the outbox again instead. */
+  add(deliveries: readonly ClaimedDelivery[]): boolean {
+    if (this.count + deliveries.length > FRESH_LIMIT) return false;
+    for (const delivery of deliveries) {
+      const origin = originOf(delivery.url);
+      let queue = this.queues.get(origin);
+      if (!queue) this.queues.set(origin, (queue = new OriginQueue()));
+      queue.push(delivery);
+    }
+    this.count += deliveries.length;
+    return true;
+  }
+
+  /**
+   * Up to `limit`, oldest first among the receivers that `admit` lets take one more (it takes
+   * the slot); a receiver it refuses is not asked again in this call.
+   */
+  take(limit: number, admit: (url: string) => boolean): ClaimedDelivery[] {
+    const taken: ClaimedDelivery[] = [];
+    const refused = new Set<OriginQueue>();
+    while (taken.length < limit && this.count > 0) {
+      let oldest: OriginQueue | undefined;
+      for (const queue of this.queues.values()) {
+        if (queue.size === 0 || refused.has(queue)) continue;
+        if (!oldest || queue.peek().seq < oldest.peek().seq) oldest = queue;
+      }
+      if (!oldest) break;
+      const delivery = oldest.peek();
+      if (!admit(delivery.url)) {
+        refused.add(oldest);
+        continue;
+      }
+      oldest.shift();
+      this.count--;
+      taken.push(delivery);
+    }
+    if (this.count === 0) this.queues.clear();
+    return taken;
+  }
+
+  clear(): void {
+    this.queues.clear();
+    this.count = 0;
+  }
+}
