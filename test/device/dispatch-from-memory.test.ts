@@ -133,3 +133,39 @@ test('an event recorded in a transaction that rolls back is never sent', async (
     await device.cleanup();
   }
 });
+
+test('results that finish a few ms apart, while nothing waits, are recorded together', async () => {
+  const device = await startTestDevice();
+  try {
+    await device.api.call('POST', '/webhooks', { url: `${receiver.url}/trickle`, event: 'sms:received' });
+    const { outbox, carrier } = device.context;
+    let recordings = 0;
+    let recorded = 0;
+    // results are recorded by one of these two, each its own commit
+    const recordAttempts = outbox.recordAttempts.bind(outbox);
+    const recordAndClaim = outbox.recordAndClaim.bind(outbox);
+    const note = (results: readonly unknown[]) => {
+      if (results.length > 0) recordings++;
+      recorded += results.length;
+    };
+    outbox.recordAttempts = (results, ...rest) => {
+      note(results);
+      return recordAttempts(results, ...rest);
+    };
+    outbox.recordAndClaim = (results, ...rest) => {
+      note(results);
+      return recordAndClaim(results, ...rest);
+    };
+    // one SMS a millisecond, each answered at once: a steady trickle
+    for (let i = 0; i < 20; i++) {
+      carrier.receive({ from: '+15550100', text: `trickle ${i}`, simNumber: 1 });
+      await sleep(1);
+    }
+    await eventually(() => recorded === 20, 'every result recorded');
+    assert.ok(recordings <= 12, `20 results took ${recordings} commits`);
+    const succeeded = (await device.api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length;
+    assert.equal(succeeded, 20, 'every delivery is recorded as succeeded');
+  } finally {
+    await device.cleanup();
+  }
+});

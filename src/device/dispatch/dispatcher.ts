@@ -9,6 +9,12 @@ import { FreshDeliveries } from './fresh-deliveries.ts';
 const BUSY_RECEIVER_RECHECK_MS = 25;
 /** After results could not be recorded (the disk was full), when to try again, ms. */
 const RECORD_RETRY_MS = 500;
+/**
+ * While no delivery waits for a slot, how long a finished attempt's result may wait to share its
+ * commit with the next ones, ms. At a steady trickle each commit otherwise records one result; the
+ * result waits in memory as the attempt did in flight (a crash sends it again, as it would then).
+ */
+export const RECORD_GATHER_MS = 5;
 
 export interface DispatcherOptions {
   outbox: Outbox;
@@ -54,6 +60,7 @@ export class Dispatcher {
   private readonly finished: AttemptResult[] = [];
   private pumpQueued = false;
   private flushQueued = false;
+  private gatherTimer: NodeJS.Timeout | null = null;
   private dueTimer: unknown = null;
   private dueTimerAt = Infinity;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -192,6 +199,12 @@ export class Dispatcher {
       }
     }
     if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    // Deliveries now wait for slots that gathered results still hold: record those at once.
+    if (this.gatherTimer !== null && (this.fresh.size > 0 || !this.freshValid)) {
+      clearTimeout(this.gatherTimer);
+      this.gatherTimer = null;
+      setImmediate(() => this.flush());
+    }
     // Not full: nothing more can start now. Wait for the next due retry; but when deliveries were
     // left waiting for a busy receiver, look again shortly (they are due already, so the timer
     // would otherwise fire at once, again and again). From memory, the next due retry can only
@@ -252,11 +265,17 @@ export class Dispatcher {
     this.options.onAttempt?.(result, this.options.retries.outcome(result));
     if (this.flushQueued) return;
     this.flushQueued = true;
-    setImmediate(() => this.flush());
+    // Deliveries waiting in the outbox need the slot now; otherwise gather (a pump that leaves new
+    // ones waiting for a slot ends the gathering). A real timer, not the injected clock: it spaces
+    // out commits, it does not schedule a delivery.
+    if (this.freshValid) this.gatherTimer = setTimeout(() => this.flush(), RECORD_GATHER_MS);
+    else setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.flushQueued = false;
+    if (this.gatherTimer !== null) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
     if (this.finished.length > 0) this.pump(this.finished.splice(0));
   }
 
