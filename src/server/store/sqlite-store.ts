@@ -1,4 +1,5 @@
 import { openSqlite } from './sqlite.ts';
+import { startBackgroundCheckpoints } from '../../shared/sqlite.ts';
 import { GroupCommit } from './group-commit.ts';
 import { SqliteMetaRepository } from './meta.ts';
 import type { ServerStore } from './store.ts';
@@ -16,6 +17,9 @@ export function openSqliteStore(file: string): ServerStore {
   const db = openSqlite(file);
   const ping = db.prepare('SELECT 1');
   const writes = new GroupCommit(db);
+  // Off the event loop: left to SQLite, a checkpoint (and its fsync) runs inside whichever commit
+  // crosses 1,000 WAL pages, every few hundred messages, and every request waits for it.
+  const checkpoints = file === ':memory:' ? undefined : startBackgroundCheckpoints(db);
   let closed = false;
   return {
     kind: 'sqlite',
@@ -39,6 +43,7 @@ export function openSqliteStore(file: string): ServerStore {
     async close() {
       if (closed) return;
       closed = true;
+      await checkpoints?.stop();
       db.close();
     },
   };
