@@ -39,9 +39,8 @@ test('an attempt that waits for its answer does not make the dispatcher read the
         reads++;
         return fn(...args);
       };
-    outbox.claimDue = count(outbox.claimDue.bind(outbox));
-    outbox.recordAndClaim = count(outbox.recordAndClaim.bind(outbox));
-    outbox.nextDueAt = count(outbox.nextDueAt.bind(outbox));
+    outbox.duePage = count(outbox.duePage.bind(outbox));
+    outbox.nextDueAfter = count(outbox.nextDueAfter.bind(outbox));
 
     receiver.responder = async () => {
       await sleep(400);
@@ -141,20 +140,12 @@ test('results that finish a few ms apart, while nothing waits, are recorded toge
     const { outbox, carrier } = device.context;
     let recordings = 0;
     let recorded = 0;
-    // results are recorded by one of these two, each its own commit
+    // each call is one commit
     const recordAttempts = outbox.recordAttempts.bind(outbox);
-    const recordAndClaim = outbox.recordAndClaim.bind(outbox);
-    const note = (results: readonly unknown[]) => {
-      if (results.length > 0) recordings++;
-      recorded += results.length;
-    };
     outbox.recordAttempts = (results, ...rest) => {
-      note(results);
+      recordings++;
+      recorded += results.length;
       return recordAttempts(results, ...rest);
-    };
-    outbox.recordAndClaim = (results, ...rest) => {
-      note(results);
-      return recordAndClaim(results, ...rest);
     };
     // one SMS a millisecond, each answered at once: a steady trickle
     for (let i = 0; i < 20; i++) {

@@ -181,7 +181,7 @@ test('in-flight deliveries are released after a crash without spending their att
   }
 });
 
-test('retries are ordered by due time; nextDueAt reports the earliest', () => {
+test('retries are ordered by due time; nextDueAfter reports the earliest still to come', () => {
   const { db, outbox, dir } = fixture();
   try {
     outbox.enqueue('sms:received', {}, [target(1), target(2)], 0);
@@ -191,7 +191,9 @@ test('retries are ordered by due time; nextDueAt reports the earliest', () => {
       retryAt((r) => (r.delivery.id === a.id ? 500 : 300)),
       0,
     );
-    assert.equal(outbox.nextDueAt(), 300);
+    assert.equal(outbox.nextDueAfter(0), 300, 'the earlier retry');
+    assert.equal(outbox.nextDueAfter(300), 500, 'one due at 300 is no longer to come at 300');
+    assert.equal(outbox.nextDueAfter(500), null, 'none after the last');
     assert.deepEqual(outbox.claimDue(299, 5), []);
     assert.deepEqual(
       outbox.claimDue(1000, 1).map((d) => d.id),
@@ -208,46 +210,32 @@ test('retries are ordered by due time; nextDueAt reports the earliest', () => {
   }
 });
 
-test('a claim with an admission check leaves refused deliveries pending and, with lookahead, finds admitted ones further down', () => {
+test('a page of due deliveries goes on from a place in the due order and leaves out the claimed ones', () => {
   const { db, outbox, dir } = fixture();
   try {
-    const stuck = {
-      source: 'Local' as const,
-      webhookId: 'stuck',
-      url: 'https://stuck.example/hook',
-      envelopeDeviceId: 'dev-1',
-    };
-    const fine = {
-      source: 'Local' as const,
-      webhookId: 'fine',
-      url: 'https://fine.example/hook',
-      envelopeDeviceId: 'dev-1',
-    };
-    // 20 deliveries to the stuck receiver come first in due order, then 5 to the fine one
-    for (let i = 0; i < 20; i++) outbox.enqueue('sms:received', { i }, [stuck], 1000 + i);
-    for (let i = 0; i < 5; i++) outbox.enqueue('sms:received', { i }, [fine], 2000 + i);
-    const admitFine = (url: string) => url.startsWith('https://fine.');
+    for (let i = 0; i < 10; i++) outbox.enqueue('sms:received', { i }, [target(1)], 1000 + i);
+    outbox.enqueue('sms:received', { late: true }, [target(1)], 9000);
+    const first = outbox.duePage(null, 5000, 4);
+    assert.equal(first.read, 4, 'a full page');
     assert.deepEqual(
-      outbox.claimDue(5000, 4, admitFine, false),
-      [],
-      'without lookahead only the first window is read: all refused',
+      first.deliveries.map((d) => d.dueAt),
+      [1000, 1001, 1002, 1003],
+      'oldest due first',
     );
-    const claimed = outbox.claimDue(5000, 4, admitFine, true);
+    const [taken] = outbox.claimDue(5000, 1);
+    assert.equal(taken.id, first.deliveries[0].id, 'the claim takes the oldest');
+    const next = outbox.duePage(first.last, 5000, 4);
     assert.deepEqual(
-      claimed.map((d) => d.url),
-      Array(4).fill(fine.url),
-      'with lookahead: the fine receiver’s, oldest first',
+      next.deliveries.map((d) => d.dueAt),
+      [1004, 1005, 1006, 1007],
+      'the next page starts past the last one read',
     );
-    assert.equal(typeof claimed[0].body, 'string');
-    assert.deepEqual(
-      outbox.countByState(),
-      { pending: 21, sending: 4, succeeded: 0, failed: 0, cancelled: 0 },
-      'the refused ones are untouched',
-    );
-    assert.equal(
-      outbox.claimDue(5000, 30).filter((d) => d.url === stuck.url).length,
-      20,
-      'and can be claimed when admitted',
+    const fromFront = outbox.duePage(null, 5000, 100);
+    assert.equal(fromFront.read, 10, 'every due row is read, the claimed one too, not the one due later');
+    assert.equal(fromFront.deliveries.length, 9, 'the claimed one is left out');
+    assert.ok(
+      fromFront.deliveries.every((d) => d.id !== taken.id && d.attempt === 1 && typeof d.body === 'string'),
+      'each as an attempt needs it, none of them the claimed one',
     );
   } finally {
     db.close();

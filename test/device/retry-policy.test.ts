@@ -4,7 +4,15 @@ import { RetryPolicy, retryDelayMs, storedAttemptOutcome } from '../../src/devic
 import type { AttemptResult } from '../../src/device/store/outbox.ts';
 
 const attempt = (ok: boolean, retriesSoFar: number, startedAt = 1_000, durationMs = 50): AttemptResult => ({
-  delivery: { seq: 1, id: 'd', url: 'https://a.example/', body: '{}', attempt: retriesSoFar + 1, retriesSoFar },
+  delivery: {
+    seq: 1,
+    id: 'd',
+    url: 'https://a.example/',
+    body: '{}',
+    attempt: retriesSoFar + 1,
+    retriesSoFar,
+    dueAt: 0,
+  },
   startedAt,
   durationMs,
   ok,

@@ -1,12 +1,11 @@
-import type { AttemptResult, ClaimedDelivery, Outbox } from '../store/outbox.ts';
+import type { AttemptResult, ClaimedDelivery, DuePosition, Outbox } from '../store/outbox.ts';
+import { isAfter } from '../store/outbox.ts';
 import type { AttemptOutcome } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { ReceiverSlots } from './receiver-slots.ts';
-import { FreshDeliveries } from './fresh-deliveries.ts';
+import { DUE_QUEUE_LIMIT, DueQueue } from './due-queue.ts';
 
-/** While a busy receiver's deliveries wait, how often the queue is looked at again, ms. */
-const BUSY_RECEIVER_RECHECK_MS = 25;
 /** After results could not be recorded (the disk was full), when to try again, ms. */
 const RECORD_RETRY_MS = 500;
 /**
@@ -43,11 +42,19 @@ export interface DispatcherOptions {
   onRecordFailure?: (error: unknown) => boolean;
 }
 
+/** Due deliveries read from the outbox at a time. */
+export const PAGE_SIZE = 256;
+
 /**
- * The delivery loop: claim due deliveries, sign and send them, record each attempt.
+ * The delivery loop: take due deliveries, sign and send them, record each attempt.
  *
- * It is woken directly when an event commits, so the first attempt does not wait for a poll.
- * Retries are served by one timer armed for the earliest due delivery (never one timer per
+ * The due deliveries wait in memory (`DueQueue`, one queue per receiver), read from the outbox a
+ * page at a time in due order, and new ones join as their transaction commits, so a delivery is
+ * read back from SQLite at most once, not on every claim. What is in memory stays the truth of
+ * the outbox as long as nothing else changes a pending delivery: a cancelled webhook, a redeliver
+ * or a release (the outbox's change count), and a retry coming due, each start the reading over
+ * from the front. It is woken directly when an event commits, so the first attempt does not wait
+ * for a poll. Retries are served by one timer armed for the earliest one (never one timer per
  * delivery). Finished attempts are recorded in batches, one transaction per batch.
  */
 export class Dispatcher {
@@ -56,7 +63,6 @@ export class Dispatcher {
   private inFlight = 0;
   /** attempts in flight per receiver */
   private readonly slots: ReceiverSlots;
-  private nextLookaheadAt = 0;
   private readonly finished: AttemptResult[] = [];
   private pumpQueued = false;
   private flushQueued = false;
@@ -68,22 +74,19 @@ export class Dispatcher {
   /** set once stop() has released what was left: later results belong to released claims */
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
-  /** receivers whose slot the claim under way took, to give back if its transaction fails */
-  private readonly admittedThisPump: string[] = [];
-  private readonly admitAndNote = (url: string): boolean => {
-    const admitted = this.slots.admit(url);
-    if (admitted) this.admittedThisPump.push(url);
-    return admitted;
-  };
   private recordRetryTimer: unknown = null;
   /**
-   * New deliveries kept in memory (see FreshDeliveries). Only while `freshValid`: the last read of
-   * the outbox found every due delivery taken, and the outbox has not changed a pending delivery
-   * since (`freshAsOf`, its change count then). Otherwise the next pump reads the outbox.
+   * The due deliveries not yet taken: every one either waits here or lies past `read` in the
+   * outbox's due order. `readAll`: the last read found none past it, so deliveries committed since
+   * join here (and move `read` past them); otherwise they are left to a later read.
    */
-  private readonly fresh = new FreshDeliveries();
-  private freshValid = false;
-  private freshAsOf = -1;
+  private readonly due = new DueQueue();
+  private read: DuePosition | null = null;
+  private readAll = false;
+  /** the outbox's change count when the reading started over */
+  private readAsOf = -1;
+  /** the last pump left due deliveries waiting for a slot or for room */
+  private waitingForSlots = false;
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
@@ -98,9 +101,10 @@ export class Dispatcher {
     if (this.running) return;
     this.running = true;
     this.options.outbox.releaseInFlight(this.options.clock.now());
-    // The safety net reads the outbox itself, whatever is in memory.
+    this.readFromStart();
+    // The safety net reads the outbox again from the front, whatever is in memory.
     this.pollTimer = setInterval(() => {
-      this.forgetFresh();
+      this.readFromStart();
       this.wake();
     }, this.pollIntervalMs);
     this.pollTimer.unref();
@@ -118,19 +122,26 @@ export class Dispatcher {
   }
 
   /**
-   * Deliveries committed: send them. `ready` are the new deliveries as the outbox handed them out
-   * (undefined: read them from the outbox). They are taken from memory when the outbox has nothing
-   * older waiting; otherwise, or when too many wait, the outbox is read again.
+   * Deliveries committed: send them. `ready` are the new deliveries as the outbox handed them out,
+   * after their commit (undefined: they are only in the outbox, to be read there).
    */
   offer(ready?: readonly ClaimedDelivery[]): void {
-    if (ready === undefined || !this.freshValid || !this.fresh.add(ready)) this.forgetFresh();
+    if (ready === undefined) this.readFromStart();
+    else if (ready.length > 0 && this.readAll) {
+      const last = ready[ready.length - 1];
+      // past what was read (a clock set back could make it not so: then read again from the front)
+      if (this.read !== null && !isAfter(ready[0], this.read)) this.readFromStart();
+      else if (this.due.add(ready)) this.read = { dueAt: last.dueAt, seq: last.seq };
+      else this.readAll = false; // too many wait: these stay in the outbox, past `read`, for a later read
+    }
     this.wake();
   }
 
-  /** The outbox is read again on the next pump. */
-  private forgetFresh(): void {
-    this.freshValid = false;
-    this.fresh.clear();
+  /** Forget what is in memory: the next claim reads the outbox from the front. */
+  private readFromStart(): void {
+    this.due.clear();
+    this.read = null;
+    this.readAll = false;
   }
 
   /**
@@ -152,10 +163,7 @@ export class Dispatcher {
     return this.inFlight;
   }
 
-  /**
-   * Record `finished` attempts and claim as many due deliveries as there is room for, in one
-   * transaction, then start sending them.
-   */
+  /** Record `finished` attempts (one transaction), then take as many due deliveries as there is room for and send them. */
   private pump(finished: AttemptResult[] = []): void {
     const { clock, outbox, retries } = this.options;
     const delivering = this.running && this.options.mayDeliver();
@@ -163,34 +171,17 @@ export class Dispatcher {
     if (finished.length === 0 && room <= 0) return; // full, nothing to record: a finishing attempt pumps again
     for (const r of finished) this.slots.release(r.delivery.url);
     const now = clock.now();
-    // Looking further down the queue past a busy receiver's deliveries costs a read of many rows:
-    // at most once per recheck period, not on every finished attempt.
-    const lookahead = now >= this.nextLookaheadAt;
-    this.admittedThisPump.length = 0;
-    if (this.freshValid && outbox.changeCount !== this.freshAsOf) this.forgetFresh();
-    const fromMemory = this.freshValid;
-    let claimed: ClaimedDelivery[];
-    try {
-      if (fromMemory) {
-        if (finished.length > 0) outbox.recordAttempts(finished, retries, now);
-        claimed = this.fresh.take(room, this.slots.admit);
-        for (const delivery of claimed) outbox.adopt(delivery);
-      } else {
-        claimed = outbox.recordAndClaim(finished, retries, now, room, this.admitAndNote, lookahead);
+    if (finished.length > 0) {
+      try {
+        outbox.recordAttempts(finished, retries, now);
+      } catch (error) {
+        this.keepUnrecorded(finished, error);
+        return;
       }
-    } catch (error) {
-      this.keepUnrecorded(finished, error);
-      return;
+      this.inFlight -= finished.length;
+      this.scheduleRetries(finished, now);
     }
-    // whether a due delivery was left waiting because its receiver was busy
-    const refusedAny = this.slots.takeRefused();
-    if (!fromMemory && refusedAny && lookahead) this.nextLookaheadAt = now + BUSY_RECEIVER_RECHECK_MS;
-    // Every due delivery is taken: until something changes, the next ones are those offered.
-    if (!fromMemory && delivering && claimed.length < room && !refusedAny) {
-      this.freshValid = true;
-      this.freshAsOf = outbox.changeCount;
-    }
-    this.inFlight -= finished.length;
+    const claimed = room > 0 ? this.claim(room, now) : [];
     if (claimed.length > 0) {
       const key = this.options.signingKey();
       for (const delivery of claimed) {
@@ -200,29 +191,73 @@ export class Dispatcher {
     }
     if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     // Deliveries now wait for slots that gathered results still hold: record those at once.
-    if (this.gatherTimer !== null && (this.fresh.size > 0 || !this.freshValid)) {
+    this.waitingForSlots = this.due.size > 0;
+    if (this.gatherTimer !== null && this.waitingForSlots) {
       clearTimeout(this.gatherTimer);
       this.gatherTimer = null;
       setImmediate(() => this.flush());
     }
-    // Not full: nothing more can start now. Wait for the next due retry; but when deliveries were
-    // left waiting for a busy receiver, look again shortly (they are due already, so the timer
-    // would otherwise fire at once, again and again). From memory, the next due retry can only
-    // have moved if an attempt failed, and a busy receiver's deliveries wait for its slots to free.
-    if (delivering && claimed.length < room) {
-      if (!fromMemory) this.armDueTimer(refusedAny ? clock.now() + BUSY_RECEIVER_RECHECK_MS : 0);
-      else if (finished.some((r) => !r.ok)) this.armDueTimer(0);
+  }
+
+  /**
+   * Up to `room` due deliveries, oldest first, each of a receiver with a free slot. Reads the
+   * outbox when memory runs short, and further when a busy receiver's deliveries fill what was read
+   * (so that they do not hold up the others), up to DUE_QUEUE_LIMIT in memory.
+   */
+  private claim(room: number, now: number): ClaimedDelivery[] {
+    const { outbox } = this.options;
+    if (this.read !== null && outbox.changeCount !== this.readAsOf) this.readFromStart();
+    if (!this.readAll && this.due.size < room) this.readPage(now);
+    const claimed = this.due.take(room, this.slots.admit);
+    while (
+      claimed.length < room &&
+      !this.readAll &&
+      this.slots.takeRefused() &&
+      this.due.size + PAGE_SIZE <= DUE_QUEUE_LIMIT
+    ) {
+      this.readPage(now);
+      for (const delivery of this.due.take(room - claimed.length, this.slots.admit)) claimed.push(delivery);
+    }
+    this.slots.takeRefused();
+    for (const delivery of claimed) outbox.adopt(delivery);
+    return claimed;
+  }
+
+  /** The next page of due deliveries from the outbox, into memory. */
+  private readPage(now: number): void {
+    const { outbox } = this.options;
+    if (this.read === null) {
+      // Reading from the front: retries due later (some from before a restart) need the timer.
+      this.readAsOf = outbox.changeCount;
+      const nextRetry = outbox.nextDueAfter(now);
+      if (nextRetry !== null) this.armDueTimer(nextRetry);
+    }
+    const page = outbox.duePage(this.read, now, PAGE_SIZE);
+    this.due.add(page.deliveries, true);
+    if (page.last) this.read = page.last;
+    this.readAll = page.read < PAGE_SIZE;
+  }
+
+  /**
+   * A failed attempt comes due again at its retry time, in the outbox only: the timer is armed for
+   * it, and one due already (a retry delay scaled to nothing) sends the reading back to the front.
+   */
+  private scheduleRetries(finished: readonly AttemptResult[], now: number): void {
+    for (const result of finished) {
+      if (result.ok) continue;
+      const at = this.options.retries.retryAt(result);
+      if (at === null) continue;
+      if (at <= now) this.readFromStart();
+      else this.armDueTimer(at);
     }
   }
 
   /**
-   * The transaction failed and SQLite rolled it back: the new claims were never made (their slots go
-   * back), and the finished attempts are still in flight until their results are recorded, which is
-   * tried again shortly. Sent and unrecorded, a delivery is at worst sent again after a restart.
+   * The transaction failed and SQLite rolled it back: the finished attempts are still in flight
+   * until their results are recorded, which is tried again shortly. Sent and unrecorded, a
+   * delivery is at worst sent again after a restart.
    */
   private keepUnrecorded(finished: AttemptResult[], error: unknown): void {
-    for (const url of this.admittedThisPump) this.slots.release(url);
-    this.admittedThisPump.length = 0;
     for (const r of finished) this.slots.hold(r.delivery.url);
     this.finished.unshift(...finished);
     if (!this.options.onRecordFailure?.(error)) throw error;
@@ -235,25 +270,21 @@ export class Dispatcher {
     }, RECORD_RETRY_MS);
   }
 
-  private armDueTimer(notBefore: number): void {
-    const { clock, outbox } = this.options;
-    // Armed no later than it could be moved to: the earliest due row cannot make it sooner.
-    if (this.dueTimerAt <= notBefore) return;
-    const nextDue = outbox.nextDueAt();
-    if (nextDue === null) return;
-    const dueAt = Math.max(nextDue, notBefore);
-    if (dueAt >= this.dueTimerAt) return;
+  /** Arm the retry timer for `at`, unless it is armed sooner already. */
+  private armDueTimer(at: number): void {
+    const { clock } = this.options;
+    if (at >= this.dueTimerAt) return;
     if (this.dueTimer !== null) clock.clearTimeout(this.dueTimer);
-    this.dueTimerAt = dueAt;
+    this.dueTimerAt = at;
     this.dueTimer = clock.setTimeout(
       () => {
         this.dueTimer = null;
         this.dueTimerAt = Infinity;
-        // what came due is in the outbox only
-        this.forgetFresh();
+        // what came due lies before what was read: read again from the front
+        this.readFromStart();
         this.pump();
       },
-      Math.max(0, dueAt - clock.now()),
+      Math.max(0, at - clock.now()),
     );
   }
 
@@ -265,10 +296,10 @@ export class Dispatcher {
     this.options.onAttempt?.(result, this.options.retries.outcome(result));
     if (this.flushQueued) return;
     this.flushQueued = true;
-    // Deliveries waiting in the outbox need the slot now; otherwise gather (a pump that leaves new
-    // ones waiting for a slot ends the gathering). A real timer, not the injected clock: it spaces
+    // Deliveries left in the outbox need the slot now; otherwise gather (a pump that leaves
+    // deliveries waiting for a slot ends the gathering). A real timer, not the injected clock: it spaces
     // out commits, it does not schedule a delivery.
-    if (this.freshValid) this.gatherTimer = setTimeout(() => this.flush(), RECORD_GATHER_MS);
+    if (this.readAll && !this.waitingForSlots) this.gatherTimer = setTimeout(() => this.flush(), RECORD_GATHER_MS);
     else setImmediate(() => this.flush());
   }
 
@@ -305,7 +336,7 @@ export class Dispatcher {
     // Results still unrecorded (a full disk) are dropped with their claims: released, the
     // deliveries are sent again after the restart.
     this.options.outbox.releaseInFlight(this.options.clock.now());
-    this.forgetFresh();
+    this.readFromStart();
     this.slots.clear();
     this.stopped = true;
   }

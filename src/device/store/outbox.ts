@@ -4,9 +4,6 @@ import { serializeEnvelope } from '../../protocol/index.ts';
 import { newOrderedId } from '../../shared/ids.ts';
 import { StatementCache } from '../../shared/sqlite.ts';
 
-/** How far past `limit` a claim looks for deliveries whose receiver may take another attempt. */
-export const CLAIM_LOOKAHEAD = 8;
-
 /** A webhook an event goes to, with the deviceId its envelope carries. */
 export interface DeliveryTarget {
   source: WebhookSource;
@@ -25,7 +22,19 @@ export interface ClaimedDelivery {
   attempt: number;
   /** failed attempts since the last redeliver, this one excluded: the exponent of the backoff */
   retriesSoFar: number;
+  /** when it came due (`next_attempt_at`): with `seq`, its place in the due order */
+  dueAt: number;
 }
+
+/** A place in the outbox's due order: by due time, then seq. */
+export interface DuePosition {
+  dueAt: number;
+  seq: number;
+}
+
+/** Whether `a` comes after `b` in the due order. */
+export const isAfter = (a: DuePosition, b: DuePosition): boolean =>
+  a.dueAt > b.dueAt || (a.dueAt === b.dueAt && a.seq > b.seq);
 
 /** The retry rule as the outbox needs it (`RetryPolicy` in the dispatcher is the rule). */
 export interface RetrySchedule {
@@ -59,7 +68,7 @@ const DELIVERY_COLUMNS = `
  * The delivery outbox. Every state change of a delivery is one statement here, and each guards
  * itself in its WHERE clause, so no caller can move a delivery from a state it is not in.
  *
- *   pending ──claimDue──► sending ──recordAttempts(ok)──► succeeded
+ *   pending ──adopt (claimDue)──► sending ──recordAttempts(ok)──► succeeded
  *      ▲                     │
  *      └──recordAttempts(fail, retried)──┘──(the last attempt)──► failed
  *   any but sending or cancelled ──redeliver──► pending
@@ -80,9 +89,8 @@ export class Outbox {
   private readonly claimed = new Map<number, string>();
   private readonly claimedIds = new Set<string>();
   private readonly recordTx;
-  private readonly recordAndClaimTx;
-  /** Changes to the claim set in the transaction under way, to undo if it fails (see undoClaimsOnFailure). */
-  private claimJournal: { seq: number; id: string; taken: boolean }[] | null = null;
+  /** Claims the transaction under way has ended, to put back if it fails (see recordAttempts). */
+  private releasedInTransaction: { seq: number; id: string }[] | null = null;
   /**
    * Counts the changes that may make a delivery handed out by `enqueue` unfit to send as it was
    * handed out (cancelled, queued again, released): whoever keeps such deliveries in memory
@@ -101,25 +109,16 @@ export class Outbox {
         `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
       ),
-      // The oldest due deliveries. A claim only reads: the in-memory claim set keeps them from being
-      // claimed twice, so a few more rows than wanted are read and those already claimed skipped.
-      // INDEXED BY: without statistics the planner may pick another index and sort every pending
-      // row on each claim, which grows with the backlog; the partial due index is already in claim
-      // order, so a claim costs the same at 1 M pending as at 10.
-      claim: db.prepare<{ now: number; limit: number }, ClaimedDelivery>(
-        `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
+      // Due deliveries in due order, from a place in it on. Only reads: the in-memory claim set
+      // keeps a delivery from being taken twice. INDEXED BY: without statistics the planner may
+      // pick another index and sort every pending row on each read, which grows with the backlog;
+      // the partial due index is already in this order, so a page costs the same at 1 M pending as at 10.
+      duePage: db.prepare<{ now: number; afterDue: number; afterSeq: number; limit: number }, ClaimedDelivery>(
+        `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar,
+                next_attempt_at AS dueAt
            FROM deliveries INDEXED BY deliveries_due
-          WHERE state = 'pending' AND next_attempt_at <= :now
+          WHERE state = 'pending' AND next_attempt_at <= :now AND (next_attempt_at, seq) > (:afterDue, :afterSeq)
           ORDER BY next_attempt_at, seq LIMIT :limit`,
-      ),
-      candidates: db.prepare<{ now: number; limit: number }, { seq: number; url: string }>(
-        `SELECT seq, url FROM deliveries INDEXED BY deliveries_due
-          WHERE state = 'pending' AND next_attempt_at <= :now
-          ORDER BY next_attempt_at, seq LIMIT :limit`,
-      ),
-      claimOne: db.prepare<{ seq: number }, ClaimedDelivery>(
-        `SELECT seq, id, url, body, attempts + 1 AS attempt, attempts - attempts_before_redeliver AS retriesSoFar
-           FROM deliveries WHERE seq = :seq AND state = 'pending'`,
       ),
       // Results are guarded by the attempt count: a result recorded once, or a claim from before a
       // redeliver or a restart that was already recorded, changes nothing.
@@ -146,9 +145,9 @@ export class Outbox {
         `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
-      nextDue: db.prepare<{ limit: number }, { seq: number; at: number }>(
-        `SELECT seq, next_attempt_at AS at FROM deliveries INDEXED BY deliveries_due
-          WHERE state = 'pending' ORDER BY next_attempt_at, seq LIMIT :limit`,
+      nextDueAfter: db.prepare<{ now: number }, { at: number | null }>(
+        `SELECT min(next_attempt_at) AS at FROM deliveries INDEXED BY deliveries_due
+          WHERE state = 'pending' AND next_attempt_at > :now`,
       ),
       // Rows an earlier version left marked as in flight (it wrote claims): back to pending, the
       // attempt cut short not counted.
@@ -193,19 +192,6 @@ export class Outbox {
     // Transaction wrappers are built once, not on every call.
     this.enqueueTx = db.transaction(this.insertEventAndDeliveries.bind(this));
     this.recordTx = db.transaction(this.recordEach.bind(this));
-    this.recordAndClaimTx = db.transaction(
-      (
-        results: readonly AttemptResult[],
-        retries: RetrySchedule,
-        now: number,
-        limit: number,
-        admit?: (url: string) => boolean,
-        lookahead?: boolean,
-      ) => {
-        this.recordEach(results, retries, now);
-        return limit > 0 ? this.claimDue(now, limit, admit, lookahead) : [];
-      },
-    );
   }
 
   /**
@@ -259,7 +245,7 @@ export class Outbox {
         now,
         now,
       );
-      ready.push({ seq: Number(lastInsertRowid), id, url: target.url, body, attempt: 1, retriesSoFar: 0 });
+      ready.push({ seq: Number(lastInsertRowid), id, url: target.url, body, attempt: 1, retriesSoFar: 0, dueAt: now });
     }
     return ready;
   }
@@ -279,50 +265,31 @@ export class Outbox {
   }
 
   /**
-   * Up to `limit` due deliveries, oldest due first, none of them claimed already.
-   *
-   * With `admit`, a delivery it refuses (its receiver already has all the attempts it may have) is
-   * left pending untouched. The due rows are then read light (seq and url) and only the admitted
-   * ones in full; with `lookahead`, when the first `limit` candidates were refused, the claim reads
-   * on up to CLAIM_LOOKAHEAD times further, so that one stuck receiver does not hold up the others.
+   * Due deliveries not claimed, in due order, from the first past `after` (null: from the front),
+   * at most `limit` rows read. `read` is how many rows were read, the claimed ones included (fewer
+   * than `limit`: none is left past `last`); `last` is the place of the last one read.
    */
-  claimDue(now: number, limit: number, admit?: (url: string) => boolean, lookahead = false): ClaimedDelivery[] {
+  duePage(
+    after: DuePosition | null,
+    now: number,
+    limit: number,
+  ): { deliveries: ClaimedDelivery[]; read: number; last: DuePosition | null } {
+    const rows = this.statements.duePage.all({
+      now,
+      afterDue: after?.dueAt ?? Number.MIN_SAFE_INTEGER,
+      afterSeq: after?.seq ?? Number.MIN_SAFE_INTEGER,
+      limit,
+    });
+    const deliveries = rows.filter((row) => !this.claimed.has(row.seq));
+    const last = rows.length > 0 ? { dueAt: rows[rows.length - 1].dueAt, seq: rows[rows.length - 1].seq } : null;
+    return { deliveries, read: rows.length, last };
+  }
+
+  /** Claim up to `limit` due deliveries, oldest due first, none of them claimed already. */
+  claimDue(now: number, limit: number): ClaimedDelivery[] {
     if (limit <= 0) return [];
-    const claimed: ClaimedDelivery[] = [];
-    const take = (row: ClaimedDelivery) => {
-      this.claimed.set(row.seq, row.id);
-      this.claimedIds.add(row.id);
-      this.claimJournal?.push({ seq: row.seq, id: row.id, taken: true });
-      claimed.push(row);
-    };
-    if (!admit) {
-      for (const row of this.statements.claim.all({ now, limit: limit + this.claimed.size })) {
-        if (this.claimed.has(row.seq)) continue;
-        take(row);
-        if (claimed.length === limit) break;
-      }
-      return claimed;
-    }
-    let refused = 0;
-    const scan = (window: number, skip: number) => {
-      const candidates = this.statements.candidates.all({ now, limit: window });
-      for (let i = skip; i < candidates.length && claimed.length < limit; i++) {
-        const { seq, url } = candidates[i];
-        if (this.claimed.has(seq)) continue;
-        if (!admit(url)) {
-          refused++;
-          continue;
-        }
-        const row = this.statements.claimOne.get({ seq });
-        if (row) take(row);
-      }
-      return candidates.length;
-    };
-    const firstWindow = limit + this.claimed.size;
-    const read = scan(firstWindow, 0);
-    if (lookahead && refused > 0 && claimed.length < limit && read === firstWindow) {
-      scan(limit * CLAIM_LOOKAHEAD + this.claimed.size, firstWindow);
-    }
+    const claimed = this.duePage(null, now, limit + this.claimed.size).deliveries.slice(0, limit);
+    for (const delivery of claimed) this.adopt(delivery);
     return claimed;
   }
 
@@ -331,47 +298,20 @@ export class Outbox {
    * or that it was the last (the delivery fails).
    */
   recordAttempts(results: readonly AttemptResult[], retries: RetrySchedule, now: number): void {
-    this.undoClaimsOnFailure(() => this.recordTx(results, retries, now));
-  }
-
-  /**
-   * `recordAttempts` then `claimDue`, in one transaction: the dispatcher's steady state (a batch
-   * finishes, as many new ones start) costs one commit instead of two.
-   */
-  recordAndClaim(
-    results: readonly AttemptResult[],
-    retries: RetrySchedule,
-    now: number,
-    claimLimit: number,
-    admit?: (url: string) => boolean,
-    lookahead = false,
-  ): ClaimedDelivery[] {
-    return this.undoClaimsOnFailure(() => this.recordAndClaimTx(results, retries, now, claimLimit, admit, lookahead));
-  }
-
-  /**
-   * The claim set changes inside the transactions that record and claim; when one fails (the
-   * commit found the disk full), SQLite rolls the rows back, and this puts the claim set back to
-   * match: the recorded attempts count as in flight again, the new claims as never made.
-   */
-  private undoClaimsOnFailure<T>(run: () => T): T {
-    const journal: { seq: number; id: string; taken: boolean }[] = [];
-    this.claimJournal = journal;
+    const released: { seq: number; id: string }[] = [];
+    this.releasedInTransaction = released;
     try {
-      return run();
+      this.recordTx(results, retries, now);
     } catch (error) {
-      for (const { seq, id, taken } of journal.reverse()) {
-        if (taken) {
-          this.claimed.delete(seq);
-          this.claimedIds.delete(id);
-        } else {
-          this.claimed.set(seq, id);
-          this.claimedIds.add(id);
-        }
+      // The commit failed (a full disk) and SQLite rolled the rows back: the attempts count as in
+      // flight again, as their rows say.
+      for (const { seq, id } of released) {
+        this.claimed.set(seq, id);
+        this.claimedIds.add(id);
       }
       throw error;
     } finally {
-      this.claimJournal = null;
+      this.releasedInTransaction = null;
     }
   }
 
@@ -381,7 +321,7 @@ export class Outbox {
       if (this.claimed.get(seq) === id) {
         this.claimed.delete(seq);
         this.claimedIds.delete(id);
-        this.claimJournal?.push({ seq, id, taken: false });
+        this.releasedInTransaction?.push({ seq, id });
       }
       let changed: number;
       if (r.ok) changed = this.statements.succeed.run({ seq, attempt, now, status: r.status }).changes;
@@ -412,16 +352,9 @@ export class Outbox {
     }
   }
 
-  /**
-   * When the earliest pending delivery not in flight is due; null when there is none. The ones in
-   * flight are still pending rows, due already: counted, they would make a timer armed on this fire
-   * at once, again and again, for as long as any attempt runs.
-   */
-  nextDueAt(): number | null {
-    for (const row of this.statements.nextDue.all({ limit: this.claimed.size + 1 })) {
-      if (!this.claimed.has(row.seq)) return row.at;
-    }
-    return null;
+  /** When the earliest pending delivery due after `now` (a retry) comes due; null when there is none. */
+  nextDueAfter(now: number): number | null {
+    return this.statements.nextDueAfter.get({ now })?.at ?? null;
   }
 
   /**

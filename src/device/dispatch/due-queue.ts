@@ -1,8 +1,8 @@
 import type { ClaimedDelivery } from '../store/outbox.ts';
 import { originOf } from './receiver-slots.ts';
 
-/** The most new deliveries kept in memory; past it they are read from the outbox again. */
-export const FRESH_LIMIT = 4096;
+/** The most due deliveries kept in memory; past it they wait in the outbox for a later read. */
+export const DUE_QUEUE_LIMIT = 4096;
 
 /** One receiver's deliveries in the order they were made. */
 class OriginQueue {
@@ -32,12 +32,12 @@ class OriginQueue {
 }
 
 /**
- * Deliveries that committed while every due delivery of the outbox was already in flight: they are
- * the next to send, so the dispatcher takes them from here instead of reading back the rows it
- * has just written. Queued per receiver, so that a receiver whose slots are all taken does not
- * hold up the others; across receivers the oldest goes first, as in the outbox's claim.
+ * Due deliveries in memory, read from the outbox or handed out by it as they committed, so that the
+ * dispatcher takes them without reading them again. Queued per receiver, so that a receiver whose
+ * slots are all taken does not hold up the others; across receivers the oldest goes first, as in
+ * the outbox's due order.
  */
-export class FreshDeliveries {
+export class DueQueue {
   private readonly queues = new Map<string, OriginQueue>();
   private count = 0;
 
@@ -45,9 +45,13 @@ export class FreshDeliveries {
     return this.count;
   }
 
-  /** False when they do not fit: the caller then reads the outbox again instead. */
-  add(deliveries: readonly ClaimedDelivery[]): boolean {
-    if (this.count + deliveries.length > FRESH_LIMIT) return false;
+  /**
+   * Append deliveries that come after all those here in due order. False when they do not fit
+   * (unless `evenPastLimit`: a page the caller made room for); the caller then leaves them to a
+   * later read of the outbox.
+   */
+  add(deliveries: readonly ClaimedDelivery[], evenPastLimit = false): boolean {
+    if (!evenPastLimit && this.count + deliveries.length > DUE_QUEUE_LIMIT) return false;
     for (const delivery of deliveries) {
       const origin = originOf(delivery.url);
       let queue = this.queues.get(origin);

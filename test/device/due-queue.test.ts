@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DUE_QUEUE_LIMIT, DueQueue } from '../../src/device/dispatch/due-queue.ts';
+import { ReceiverSlots } from '../../src/device/dispatch/receiver-slots.ts';
+import type { ClaimedDelivery } from '../../src/device/store/outbox.ts';
+
+const delivery = (seq: number, url: string): ClaimedDelivery => ({
+  seq,
+  id: `d${seq}`,
+  url,
+  body: '{}',
+  attempt: 1,
+  retriesSoFar: 0,
+  dueAt: 1000 + seq,
+});
+
+test('a receiver whose slots are all taken does not hold up the others; across receivers the oldest goes first', () => {
+  const queue = new DueQueue();
+  const slots = new ReceiverSlots(2);
+  // 20 for a stuck receiver first, then 3 for another and 1 for a third, interleaved at the end
+  const stuck = Array.from({ length: 20 }, (_, i) => delivery(i, 'https://stuck.example/hook'));
+  assert.ok(
+    queue.add([
+      ...stuck,
+      delivery(20, 'https://fine.example/a'),
+      delivery(21, 'https://other.example/'),
+      delivery(22, 'https://fine.example/b'),
+    ]),
+    'they fit',
+  );
+  const first = queue.take(10, slots.admit);
+  assert.deepEqual(
+    first.map((d) => d.seq),
+    [0, 1, 20, 21, 22],
+    'two of the stuck receiver (its limit), then the others oldest first',
+  );
+  assert.equal(queue.size, 18, 'the stuck receiver’s others wait');
+  slots.release('https://stuck.example/hook');
+  assert.deepEqual(
+    queue.take(10, slots.admit).map((d) => d.seq),
+    [2],
+    'a slot given back lets the next of that receiver go, in order',
+  );
+});
+
+test('the queue holds at most DUE_QUEUE_LIMIT deliveries unless a page was made room for', () => {
+  const queue = new DueQueue();
+  const many = Array.from({ length: DUE_QUEUE_LIMIT }, (_, i) => delivery(i, 'https://a.example/'));
+  assert.equal(queue.add(many), true, 'up to the limit');
+  assert.equal(queue.add([delivery(DUE_QUEUE_LIMIT, 'https://a.example/')]), false, 'one more does not fit');
+  assert.equal(queue.size, DUE_QUEUE_LIMIT, 'nothing was added');
+  assert.equal(
+    queue.add([delivery(DUE_QUEUE_LIMIT, 'https://a.example/')], true),
+    true,
+    'a page the caller made room for',
+  );
+  queue.clear();
+  assert.equal(queue.size, 0, 'cleared');
+});
