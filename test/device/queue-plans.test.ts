@@ -16,6 +16,9 @@ const EXPECTED: [RegExp, RegExp][] = [
   [/min\(valid_until\)/, /USING (COVERING )?INDEX messages_pending_expiry/],
   [/min\(schedule_at\)/, /USING (COVERING )?INDEX messages_pending_schedule/],
   [/reported_at IS NULL ORDER BY updated_at/, /USING (COVERING )?INDEX messages_unreported/],
+  // the next message to send: an index walked in the queue's order, no sort of the whole queue
+  [/priority DESC, created_at DESC, rowid DESC LIMIT 1/, /^SCAN messages USING INDEX messages_queue$/],
+  [/priority DESC, created_at ASC, rowid ASC LIMIT 1/, /^SCAN messages USING INDEX messages_queue_fifo$/],
 ];
 
 test('the queue and the link read waiting and unreported messages through their partial indexes', () => {

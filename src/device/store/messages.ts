@@ -96,17 +96,23 @@ export class MessageStore {
         `SELECT position, phone_number AS phoneNumber, state, error FROM message_recipients WHERE message_id = ? ORDER BY position`,
       ),
       // A message the carrier was handed (Processed) is finished first: it already passed the queue's
-      // gates. Then the highest priority; then the oldest (FIFO) or the newest (LIFO). A scheduled
-      // message waits for its time.
+      // gates (at most one: the queue sends one at a time). Then the highest priority; then the oldest
+      // (FIFO) or the newest (LIFO), each read by walking an index in that order (messages_queue_fifo,
+      // messages_queue backwards), never by sorting the queue. A scheduled message waits for its time.
+      nextProcessed: db.prepare<[number], { id: string; seq: number }>(
+        `SELECT id, rowid AS seq FROM messages
+          WHERE state IN ('Pending', 'Processed', 'Sent') AND state = 'Processed' AND (schedule_at IS NULL OR schedule_at <= ?)
+          ORDER BY priority DESC, created_at, rowid LIMIT 1`,
+      ),
       nextFifo: db.prepare<[number], { id: string; seq: number }>(
         `SELECT id, rowid AS seq FROM messages
-          WHERE state IN ('Pending', 'Processed') AND (schedule_at IS NULL OR schedule_at <= ?)
-          ORDER BY state = 'Processed' DESC, priority DESC, created_at ASC, rowid ASC LIMIT 1`,
+          WHERE state IN ('Pending', 'Processed') AND state = 'Pending' AND (schedule_at IS NULL OR schedule_at <= ?)
+          ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1`,
       ),
       nextLifo: db.prepare<[number], { id: string; seq: number }>(
         `SELECT id, rowid AS seq FROM messages
-          WHERE state IN ('Pending', 'Processed') AND (schedule_at IS NULL OR schedule_at <= ?)
-          ORDER BY state = 'Processed' DESC, priority DESC, created_at DESC, rowid DESC LIMIT 1`,
+          WHERE state IN ('Pending', 'Processed') AND state = 'Pending' AND (schedule_at IS NULL OR schedule_at <= ?)
+          ORDER BY priority DESC, created_at DESC, rowid DESC LIMIT 1`,
       ),
       nextScheduled: db.prepare<[number], { at: number | null }>(
         `SELECT min(schedule_at) AS at FROM messages WHERE state = 'Pending' AND schedule_at > ?`,
@@ -240,7 +246,10 @@ export class MessageStore {
    * counts by), or undefined when nothing is waiting.
    */
   nextToSend(order: ProcessingOrder, now: number): { id: string; seq: number } | undefined {
-    return (order === 'FIFO' ? this.statements.nextFifo : this.statements.nextLifo).get(now);
+    return (
+      this.statements.nextProcessed.get(now) ??
+      (order === 'FIFO' ? this.statements.nextFifo : this.statements.nextLifo).get(now)
+    );
   }
 
   /** When the soonest scheduled message that is not due yet is due, epoch ms. */
