@@ -164,3 +164,40 @@ test('a receiver that hangs on many deliveries at once holds at most its share o
     await new Promise((resolve) => hanging.close(resolve));
   }
 });
+
+test('a receiver that hangs with a deep backlog in front does not hold up a delivery to another receiver behind it', async () => {
+  // concurrency 8 → 4 slots per receiver; the attempt deadline (15 s) is far longer than the test waits
+  const busy = await startTestDevice({ timeScale: 0.5, concurrency: 8 });
+  const hanging = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hang`;
+  try {
+    await busy.api.call('POST', '/webhooks', { url: hangingUrl, event: 'sms:received' });
+    await busy.api.call('POST', '/webhooks', { url: `${good.url}/behind`, event: 'sms:data-received' });
+    // 1,500 deliveries to the hanging receiver come first in due order
+    for (let i = 0; i < 1500; i++)
+      busy.context.carrier.receive({ from: '+15550009999', text: `deep ${i}`, simNumber: 1 });
+    const sentAt = Date.now();
+    busy.context.carrier.receive({
+      type: 'DATA_SMS',
+      from: '+15550009999',
+      data: Buffer.from('behind the backlog'),
+      port: 53739,
+      simNumber: 1,
+    });
+    await eventually(() => good.requests.some((r) => r.path === '/behind'), 'the delivery to the good receiver', 5000);
+    assert.ok(Date.now() - sentAt < 3000, `it arrived ${Date.now() - sentAt} ms after the SMS`);
+    assert.ok(
+      busy.context.outbox.countByState().pending >= 1490,
+      'the hanging receiver’s backlog still waits in front',
+    );
+  } finally {
+    await busy.cleanup();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => hanging.close(resolve));
+  }
+});
