@@ -131,7 +131,12 @@ async function runFile(steps: Step[]): Promise<Outcome> {
     chmodSync(join(bin, 'smsgate'), 0o755);
     chmodSync(join(bin, 'npx'), 0o755);
     const ports = new Map<number, number>();
-    for (const port of DOCUMENTED_PORTS) ports.set(port, await freePort());
+    for (const port of DOCUMENTED_PORTS) {
+      // a port just freed may be handed out again at once: each documented port gets a port of its own
+      let free = await freePort();
+      while ([...ports.values()].includes(free)) free = await freePort();
+      ports.set(port, free);
+    }
     const child = spawn('bash', ['-c', script(steps, ports, logs)], {
       cwd: work.path,
       // its own process group, so that everything it started in the background is stopped with it
