@@ -6,6 +6,7 @@ import type { Clock } from '../shared/clock.ts';
 import type { EventName, EventPayload, MmsAttachment } from '../protocol/index.ts';
 import { contentDigest, newOrderedId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
+import { inTransaction } from '../shared/sqlite.ts';
 
 /**
  * The phone's receiving side: what the carrier delivers goes into the inbox and becomes its event
@@ -132,7 +133,7 @@ export class InboxService {
         data: part.data.toString('base64'),
       }));
       try {
-        db.transaction(() => {
+        inTransaction(db, () => {
           if (!inbox.finishDownload(notificationId)) return;
           inbox.insert(id, {
             type: 'MMS_DOWNLOADED',
@@ -158,7 +159,7 @@ export class InboxService {
             attachments: payloadAttachments,
             receivedAt: formatInZone(now, timeZone),
           });
-        })();
+        });
       } catch (error) {
         events.discardPending();
         throw error;
@@ -178,10 +179,10 @@ export class InboxService {
     const { db, inbox, events } = this.deps;
     let emitted: EmittedEvent;
     try {
-      emitted = db.transaction(() => {
+      emitted = inTransaction(db, () => {
         inbox.insert(id, message);
         return events.record(event, payload);
-      })();
+      });
     } catch (error) {
       events.discardPending();
       throw error;

@@ -20,6 +20,7 @@ import { decryptField, DecryptionError } from './encryption.ts';
 import { EXPEDITED_PRIORITY, limitReleaseAt, nextWorkHoursStart, sendIntervalMs } from './send-pacing.ts';
 
 import { contentOfStored, storedContent, type SendRequest } from '../shared/send-request.ts';
+import { inTransaction } from '../shared/sqlite.ts';
 
 type MessagesSettings = StoredSettings['messages'];
 
@@ -126,12 +127,12 @@ export class SmsService {
     const now = clock.now();
     const cancelledAt = formatInZone(now, timeZone);
     try {
-      db.transaction(() => {
+      inTransaction(db, () => {
         for (const recipient of message.recipients) {
           if (!messages.advanceRecipient(id, recipient.position, 'Cancelled', null, now)) continue;
           events.record('sms:cancelled', { ...this.eventCommon(message, recipient), cancelledAt });
         }
-      })();
+      });
     } catch (error) {
       events.discardPending();
       throw error;
@@ -285,10 +286,10 @@ export class SmsService {
     const { id } = message;
     if (message.state === 'Pending') {
       const simNumber = message.simNumber ?? this.selectSim(seq, config.sim_selection_mode);
-      db.transaction(() => {
+      inTransaction(db, () => {
         if (message.simNumber === null && simNumber !== null) messages.setSimNumber(id, simNumber);
         messages.markProcessed(id, clock.now());
-      })();
+      });
       this.notify(id);
     }
     const unsent = (m: StoredMessage) => m.recipients.filter((r) => r.state === 'Processed' || r.state === 'Pending');
@@ -390,14 +391,14 @@ export class SmsService {
     const at = formatInZone(now, timeZone);
     const common = this.eventCommon(message, recipient);
     try {
-      db.transaction(() => {
+      inTransaction(db, () => {
         const reason = 'reason' in outcome ? outcome.reason : null;
         if (!messages.advanceRecipient(id, position, outcome.state, reason, now)) return;
         if (outcome.state === 'Sent')
           events.record('sms:sent', { ...common, partsCount: outcome.partsCount, sentAt: at });
         else if (outcome.state === 'Delivered') events.record('sms:delivered', { ...common, deliveredAt: at });
         else if ('reason' in outcome) events.record('sms:failed', { ...common, failedAt: at, reason: outcome.reason });
-      })();
+      });
     } catch (error) {
       events.discardPending();
       throw error;

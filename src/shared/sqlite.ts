@@ -92,3 +92,49 @@ export class StatementCache {
     return statement as Database.Statement<[P], R>;
   }
 }
+
+interface TransactionStatements {
+  begin: Database.Statement;
+  commit: Database.Statement;
+  rollback: Database.Statement;
+  savepoint: Database.Statement;
+  release: Database.Statement;
+  rollbackTo: Database.Statement;
+}
+const transactionStatements = new WeakMap<Database.Database, TransactionStatements>();
+
+/**
+ * `fn` in one transaction: committed if it returns, rolled back if it throws; inside a transaction
+ * already, a savepoint of it. What `db.transaction(fn)()` does, without building the wrapper on
+ * every call (~7 µs each, a fair share of a hot path's commit).
+ */
+export function inTransaction<T>(db: Database.Database, fn: () => T): T {
+  let s = transactionStatements.get(db);
+  if (!s) {
+    s = {
+      begin: db.prepare('BEGIN'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT nested'),
+      release: db.prepare('RELEASE nested'),
+      rollbackTo: db.prepare('ROLLBACK TO nested'),
+    };
+    transactionStatements.set(db, s);
+  }
+  const nested = db.inTransaction;
+  (nested ? s.savepoint : s.begin).run();
+  try {
+    const result = fn();
+    (nested ? s.release : s.commit).run();
+    return result;
+  } catch (error) {
+    // a failed commit (a full disk) leaves the transaction open: it is rolled back too
+    if (db.inTransaction) {
+      if (nested) {
+        s.rollbackTo.run();
+        s.release.run();
+      } else s.rollback.run();
+    }
+    throw error;
+  }
+}

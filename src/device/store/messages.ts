@@ -1,5 +1,5 @@
 import type { Db } from './database.ts';
-import { StatementCache } from '../../shared/sqlite.ts';
+import { StatementCache, inTransaction } from '../../shared/sqlite.ts';
 import {
   aggregateState,
   STATE_RANK,
@@ -187,7 +187,7 @@ export class MessageStore {
       .join(' AND ');
     const direction = page.order === 'asc' ? 'ASC' : 'DESC';
     const params = { ...filter, limit: page.limit, offset: page.offset };
-    return this.db.transaction(() => {
+    return inTransaction(this.db, () => {
       const rows = this.lists
         .get<typeof params, MessageRow>(
           `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${where}
@@ -198,12 +198,12 @@ export class MessageStore {
         .get<typeof params, { total: number }>(`SELECT count(*) AS total FROM messages WHERE ${where}`)
         .get(params)!;
       return { items: rows.map((row) => this.hydrate(row)), total };
-    })();
+    });
   }
 
   /** False when a message with this id already exists. */
   insert(message: Omit<StoredMessage, 'state' | 'states' | 'recipients'> & { phoneNumbers: string[] }): boolean {
-    return this.db.transaction(() => {
+    return inTransaction(this.db, () => {
       const inserted = this.statements.insert.run({
         id: message.id,
         source: message.source,
@@ -223,7 +223,7 @@ export class MessageStore {
         this.statements.insertRecipient.run(message.id, position, phone),
       );
       return true;
-    })();
+    });
   }
 
   get(id: string): StoredMessage | undefined {
@@ -302,11 +302,11 @@ export class MessageStore {
   }
 
   markProcessed(id: string, now: number): void {
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       this.statements.markRecipientsProcessed.run(id);
       this.statements.setProcessedAt.run(now, id);
       this.recompute(id, now);
-    })();
+    });
   }
 
   private recompute(id: string, now: number): void {
@@ -336,8 +336,8 @@ export class MessageStore {
 
   /** Acknowledge a report, in one commit, for each message that has not changed since it was read. */
   markReported(seen: readonly { id: string; updatedAt: number }[], now: number): void {
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       for (const { id, updatedAt } of seen) this.statements.markReported.run(now, id, updatedAt);
-    })();
+    });
   }
 }
