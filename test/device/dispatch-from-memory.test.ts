@@ -160,3 +160,34 @@ test('results that finish a few ms apart, while nothing waits, are recorded toge
     await device.cleanup();
   }
 });
+
+test('a delivery written to the outbox without being handed to the dispatcher is still sent at its next wake', async () => {
+  const device = await startTestDevice();
+  try {
+    const hook = await device.api.call('POST', '/webhooks', { url: `${receiver.url}/direct`, event: 'sms:received' });
+    await device.api.call('POST', '/sim/v1/incoming', { from: '+15550100', text: 'warm-up' });
+    await eventually(() => hitsOn('/direct') === 1, 'the warm-up delivered');
+
+    // written straight into the outbox, as a bulk import would: nothing tells the dispatcher what it holds
+    const { outbox, dispatcher, clock } = device.context;
+    outbox.enqueue(
+      'sms:received',
+      {
+        messageId: 'direct',
+        message: 'written directly',
+        phoneNumber: '+15550100',
+        sender: '+15550100',
+        receivedAt: 'now',
+      },
+      [{ source: 'Local', webhookId: hook.body.id, url: `${receiver.url}/direct`, envelopeDeviceId: device.deviceId }],
+      clock.now(),
+    );
+    const wokenAt = Date.now();
+    dispatcher.wake();
+    // well before the 5 s safety poll
+    await eventually(() => hitsOn('/direct') === 2, 'the delivery written directly', 2000);
+    assert.ok(Date.now() - wokenAt < 2000, 'sent at the wake, not at the safety poll');
+  } finally {
+    await device.cleanup();
+  }
+});

@@ -207,6 +207,9 @@ export class Dispatcher {
   private claim(room: number, now: number): ClaimedDelivery[] {
     const { outbox } = this.options;
     if (this.read !== null && outbox.changeCount !== this.readAsOf) this.readFromStart();
+    // Deliveries that reached the outbox without being offered (written by another path, or a retry
+    // due past what was read) are found by one index seek, not assumed away.
+    if (this.readAll && outbox.anyDueAfter(this.read, now)) this.readAll = false;
     if (!this.readAll && this.due.size < room) this.readPage(now);
     const claimed = this.due.take(room, this.slots.admit);
     while (

@@ -145,6 +145,11 @@ export class Outbox {
         `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
+      anyDueAfter: db.prepare<{ now: number; afterDue: number; afterSeq: number }, { one: 1 }>(
+        `SELECT 1 AS one FROM deliveries INDEXED BY deliveries_due
+          WHERE state = 'pending' AND next_attempt_at <= :now AND (next_attempt_at, seq) > (:afterDue, :afterSeq)
+          LIMIT 1`,
+      ),
       nextDueAfter: db.prepare<{ now: number }, { at: number | null }>(
         `SELECT min(next_attempt_at) AS at FROM deliveries INDEXED BY deliveries_due
           WHERE state = 'pending' AND next_attempt_at > :now`,
@@ -283,6 +288,17 @@ export class Outbox {
     const deliveries = rows.filter((row) => !this.claimed.has(row.seq));
     const last = rows.length > 0 ? { dueAt: rows[rows.length - 1].dueAt, seq: rows[rows.length - 1].seq } : null;
     return { deliveries, read: rows.length, last };
+  }
+
+  /** Whether a delivery is due past `after` in the due order (one index seek). */
+  anyDueAfter(after: DuePosition | null, now: number): boolean {
+    return (
+      this.statements.anyDueAfter.get({
+        now,
+        afterDue: after?.dueAt ?? Number.MIN_SAFE_INTEGER,
+        afterSeq: after?.seq ?? Number.MIN_SAFE_INTEGER,
+      }) !== undefined
+    );
   }
 
   /** Claim up to `limit` due deliveries, oldest due first, none of them claimed already. */
