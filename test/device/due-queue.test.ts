@@ -57,3 +57,16 @@ test('the queue holds at most DUE_QUEUE_LIMIT deliveries unless a page was made 
   queue.clear();
   assert.equal(queue.size, 0, 'cleared');
 });
+
+test('across receivers the order is the due order: due time first, then seq', () => {
+  const queue = new DueQueue();
+  const slots = new ReceiverSlots(4);
+  // a retry made early (low seq) but due late, and a newer delivery due before it
+  queue.add([{ ...delivery(1, 'https://retried.example/'), dueAt: 5000 }]);
+  queue.add([{ ...delivery(9, 'https://fresh.example/'), dueAt: 3000 }]);
+  assert.deepEqual(
+    queue.take(2, slots.admit).map((d) => d.seq),
+    [9, 1],
+    'the one due first goes first, whatever its seq',
+  );
+});

@@ -1,4 +1,4 @@
-import type { ClaimedDelivery } from '../store/outbox.ts';
+import { isAfter, type ClaimedDelivery } from '../store/outbox.ts';
 import { originOf } from './receiver-slots.ts';
 
 /** The most due deliveries kept in memory; past it they wait in the outbox for a later read. */
@@ -73,7 +73,7 @@ export class DueQueue {
       let oldest: OriginQueue | undefined;
       for (const queue of this.queues.values()) {
         if (queue.size === 0 || refused.has(queue)) continue;
-        if (!oldest || queue.peek().seq < oldest.peek().seq) oldest = queue;
+        if (!oldest || isAfter(oldest.peek(), queue.peek())) oldest = queue;
       }
       if (!oldest) break;
       const delivery = oldest.peek();
