@@ -1,6 +1,6 @@
 // Settings: every group GET /settings answers, as a form per group. Saving a group PATCHes only the
 // keys changed in it; what the API refuses is shown in its own words, beside that group.
-import { useEffect, useState } from '/ui/hooks.mjs';
+import { useEffect, useRef, useState } from '/ui/hooks.mjs';
 import { SETTINGS_CHOICES, WRITE_ONLY_SETTINGS } from '/ui/vocabulary.js';
 import { api, runtime } from '../runtime.js';
 import { ErrorBox, html } from '../ui.js';
@@ -47,7 +47,16 @@ function GroupForm({ group, values, onSaved }) {
   const [error, setError] = useState();
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
-  useEffect(() => setDraft(start()), [JSON.stringify(values)]);
+  // New values from the API (a save, a change elsewhere) start the draft over. Not on mount: the
+  // draft already starts from them, and an effect run after the first paint would throw away what
+  // was typed in between.
+  const valuesKey = JSON.stringify(values);
+  const draftFrom = useRef(valuesKey);
+  useEffect(() => {
+    if (draftFrom.current === valuesKey) return;
+    draftFrom.current = valuesKey;
+    setDraft(start());
+  }, [valuesKey]);
   const changes = Object.fromEntries(
     Object.entries(draft)
       .map(([k, text]) => [k, parsed(text, values[k], SETTINGS_CHOICES[`${group}.${k}`])])
