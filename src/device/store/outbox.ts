@@ -255,14 +255,14 @@ export class Outbox {
     return ready;
   }
 
-  /** See `changes`: unchanged since a caller read it, the deliveries `enqueue` handed out are still fit to send. */
+  /** See `changes`: while it has not moved, deliveries handed out or read before are still fit to send as they were. */
   get changeCount(): number {
     return this.changes;
   }
 
   /**
-   * Claim a delivery that `enqueue` handed out, without reading it again: the caller kept it since
-   * its transaction committed, and `changeCount` has not moved since then.
+   * Claim a due delivery the caller holds (handed out by `enqueue` after its commit, or read by
+   * `duePage`) without reading it again; `changeCount` has not moved since the caller got it.
    */
   adopt(delivery: ClaimedDelivery): void {
     this.claimed.set(delivery.seq, delivery.id);
