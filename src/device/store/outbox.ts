@@ -92,9 +92,9 @@ export class Outbox {
   /** Claims the transaction under way has ended, to put back if it fails (see recordAttempts). */
   private releasedInTransaction: { seq: number; id: string }[] | null = null;
   /**
-   * Counts the changes that may make a delivery handed out by `enqueue` unfit to send as it was
-   * handed out (cancelled, queued again, released): whoever keeps such deliveries in memory
-   * compares it before using them.
+   * Counts the changes that may make a pending delivery held in memory (handed out by `enqueue`,
+   * or read by `duePage`) unfit to send as it was (cancelled, queued again, released): whoever
+   * keeps such deliveries compares it before using them.
    */
   private changes = 0;
 
