@@ -124,16 +124,21 @@ test('while hostile receivers hang, deliveries to a good receiver keep flowing',
   }
 });
 
-test('a receiver that hangs on many deliveries at once holds at most its share of the attempt slots; others are delivered meanwhile', async () => {
-  // concurrency 8 → at most 4 attempts to one receiver; deadline 15 s, far longer than the test waits
-  const busy = await startTestDevice({ timeScale: 0.5, concurrency: 8 });
+/** A receiver that accepts connections and never answers, on a port of its own. */
+async function startHangingReceiver(): Promise<{ hanging: Server; hangingUrl: string }> {
   const hanging = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
   });
   await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
-  const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hang`;
+  return { hanging, hangingUrl: `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hang` };
+}
+
+test('a receiver that hangs on many deliveries at once holds at most its share of the attempt slots; others are delivered meanwhile', async () => {
+  // concurrency 8 → at most 4 attempts to one receiver; deadline 15 s, far longer than the test waits
+  const busy = await startTestDevice({ timeScale: 0.5, concurrency: 8 });
+  const { hanging, hangingUrl } = await startHangingReceiver();
   let hangingConnections = 0;
   hanging.on('connection', () => hangingConnections++);
   try {
@@ -168,13 +173,7 @@ test('a receiver that hangs on many deliveries at once holds at most its share o
 test('a receiver that hangs with a deep backlog in front does not hold up a delivery to another receiver behind it', async () => {
   // concurrency 8 → 4 slots per receiver; the attempt deadline (15 s) is far longer than the test waits
   const busy = await startTestDevice({ timeScale: 0.5, concurrency: 8 });
-  const hanging = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
-  const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hang`;
+  const { hanging, hangingUrl } = await startHangingReceiver();
   try {
     await busy.api.call('POST', '/webhooks', { url: hangingUrl, event: 'sms:received' });
     await busy.api.call('POST', '/webhooks', { url: `${good.url}/behind`, event: 'sms:data-received' });
