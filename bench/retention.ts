@@ -158,16 +158,15 @@ async function run(
     loop.enable();
     try {
       worstLag = await openLoop(total, RATE, (i, dueAt) => {
-        const { deliveryIds } = device.context.carrier.receive({
-          from: '+15550000000',
-          text: `retention probe ${i}`,
-          simNumber: 1,
-        });
-        if (i < warm) warmIds.add(deliveryIds[0]);
-        else {
-          due.set(deliveryIds[0], dueAt);
-          firstDue = Math.min(firstDue, dueAt);
-        }
+        void device.context.carrier
+          .receive({ from: '+15550000000', text: `retention probe ${i}`, simNumber: 1 })
+          .then(({ deliveryIds }) => {
+            if (i < warm) warmIds.add(deliveryIds[0]);
+            else {
+              due.set(deliveryIds[0], dueAt);
+              firstDue = Math.min(firstDue, dueAt);
+            }
+          });
       });
       const deadline = now() + 60_000;
       while (due.size > 0 && now() < deadline) {

@@ -54,7 +54,7 @@ try {
   const t0 = now();
   for (let i = 0; i < EVENTS;) {
     while (i < EVENTS && t0 + (i * 1000) / RATE <= now())
-      carrier.receive({ from: '+15550000000', text: `retry probe ${i++}`, simNumber: 1 });
+      void carrier.receive({ from: '+15550000000', text: `retry probe ${i++}`, simNumber: 1 });
     await sleep(1);
   }
   const expected = EVENTS * (FAILURES + 1);

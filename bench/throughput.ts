@@ -55,7 +55,8 @@ async function deviceRun(
   const before = succeeded.get() as number;
   network.set(false); // deliveries wait without spending attempts
   const ingestStarted = now();
-  for (let i = 0; i < count; i++) carrier.receive({ from: '+15550000000', text: `bench message ${i}`, simNumber: 1 });
+  for (let i = 0; i < count; i++)
+    await carrier.receive({ from: '+15550000000', text: `bench message ${i}`, simNumber: 1 });
   const ingest = count / ((now() - ingestStarted) / 1000);
   await sleep(50);
   const stopProfile = profileLabel ? await profilePhase(profileLabel) : async () => {};

@@ -34,11 +34,12 @@ async function run(rate: number, seconds: number): Promise<object> {
   const count = Math.round(rate * seconds);
   loopDelay.enable();
   const worstLag = await openLoop(count, rate, (i, dueAt) => {
-    const { deliveryIds } = carrier.receive({ from: '+15550000000', text: `soak message ${i}`, simNumber: 1 });
-    for (const id of deliveryIds) {
-      ids.push(id);
-      due.push(dueAt);
-    }
+    void carrier.receive({ from: '+15550000000', text: `soak message ${i}`, simNumber: 1 }).then(({ deliveryIds }) => {
+      for (const id of deliveryIds) {
+        ids.push(id);
+        due.push(dueAt);
+      }
+    });
   });
   loopDelay.disable();
   return {

@@ -7,6 +7,7 @@ import type { EventName, EventPayload, MmsAttachment } from '../protocol/index.t
 import { contentDigest, newOrderedId } from '../shared/ids.ts';
 import { formatInZone } from './time-format.ts';
 import { inTransaction } from '../shared/sqlite.ts';
+import { GroupCommit } from '../shared/group-commit.ts';
 
 /**
  * The phone's receiving side: what the carrier delivers goes into the inbox and becomes its event
@@ -16,6 +17,8 @@ import { inTransaction } from '../shared/sqlite.ts';
  */
 export class InboxService {
   private readonly downloading = new Set<string>();
+  /** messages that arrive in the same turn commit together (see `GroupCommit`) */
+  private readonly arrivals: GroupCommit;
 
   constructor(
     private readonly deps: {
@@ -27,6 +30,10 @@ export class InboxService {
       timeZone: string;
     },
   ) {
+    this.arrivals = new GroupCommit(deps.db, {
+      committed: () => deps.events.flush(),
+      rolledBack: () => deps.events.discardPending(),
+    });
     deps.carrier.onIncoming((message) => this.receive(message));
   }
 
@@ -35,8 +42,11 @@ export class InboxService {
     for (const id of this.deps.inbox.pendingDownloadIds()) this.startDownload(id);
   }
 
-  /** A message arrived: the carrier calls this (see `VirtualCarrier.receive`). */
-  private receive(message: IncomingMessage): ReceivedMessage {
+  /**
+   * A message arrived: the carrier calls this (see `VirtualCarrier.receive`). Resolves once the
+   * message and its event are committed.
+   */
+  private async receive(message: IncomingMessage): Promise<ReceivedMessage> {
     const { carrier, clock, timeZone } = this.deps;
     const now = clock.now();
     const receivedAt = formatInZone(now, timeZone);
@@ -54,7 +64,7 @@ export class InboxService {
     if (message.type === 'DATA_SMS') {
       const data = message.data.toString('base64');
       const messageId = contentDigest(data);
-      const emitted = this.store(
+      const emitted = await this.store(
         id,
         { ...stored, type: 'DATA_SMS', messageId, data: message.data, port: message.port },
         'sms:data-received',
@@ -66,7 +76,7 @@ export class InboxService {
     if (message.type === 'MMS') {
       const { content, transactionId } = message;
       const size = mmsSize(content);
-      const emitted = this.store(
+      const emitted = await this.store(
         id,
         {
           ...stored,
@@ -94,7 +104,7 @@ export class InboxService {
     }
 
     const messageId = contentDigest(message.text);
-    const emitted = this.store(id, { ...stored, type: 'SMS', messageId, text: message.text }, 'sms:received', {
+    const emitted = await this.store(id, { ...stored, type: 'SMS', messageId, text: message.text }, 'sms:received', {
       messageId,
       ...ends,
       message: message.text,
@@ -175,20 +185,12 @@ export class InboxService {
     message: NewInboxMessage,
     event: E,
     payload: EventPayload<E>,
-  ): EmittedEvent {
-    const { db, inbox, events } = this.deps;
-    let emitted: EmittedEvent;
-    try {
-      emitted = inTransaction(db, () => {
-        inbox.insert(id, message);
-        return events.record(event, payload);
-      });
-    } catch (error) {
-      events.discardPending();
-      throw error;
-    }
-    events.flush();
-    return emitted;
+  ): Promise<EmittedEvent> {
+    const { inbox, events } = this.deps;
+    return this.arrivals.run(() => {
+      inbox.insert(id, message);
+      return events.record(event, payload);
+    });
   }
 }
 

@@ -60,7 +60,7 @@ test('idle: one report on start (the Local list), then nothing until something h
 
     const hook = await t.device.api.call('POST', '/webhooks', { url: `${t.receiver.url}/hook`, event: 'sms:received' });
     for (let i = 0; i < 20; i++)
-      t.device.context.carrier.receive({ from: '+15550001', text: `burst ${i}`, simNumber: 1 });
+      await t.device.context.carrier.receive({ from: '+15550001', text: `burst ${i}`, simNumber: 1 });
     await t.receiver.waitFor(20);
     const ids = new Set(
       (await t.device.api.call('GET', '/deliveries?limit=50')).body.items.map((d: { id: string }) => d.id),
@@ -112,7 +112,7 @@ test('a report that fails is sent again after a growing wait; one the server ref
   try {
     await t.device.api.call('POST', '/webhooks', { url: `${t.receiver.url}/hook`, event: 'sms:received' });
     t.reporter.start();
-    t.device.context.carrier.receive({ from: '+15550002', text: 'kept until it gets through', simNumber: 1 });
+    await t.device.context.carrier.receive({ from: '+15550002', text: 'kept until it gets through', simNumber: 1 });
     await t.receiver.waitFor(1);
     await eventually(() => t.sent.length >= 3 && t.logs.length >= 2, 'two failures and a success');
     await sleep(100);
@@ -131,7 +131,7 @@ test('a report that fails is sent again after a growing wait; one the server ref
 
     refuse = true;
     const before = t.sent.length;
-    t.device.context.carrier.receive({ from: '+15550002', text: 'refused', simNumber: 1 });
+    await t.device.context.carrier.receive({ from: '+15550002', text: 'refused', simNumber: 1 });
     await eventually(() => t.logs.some((l) => /refused/.test(l)), 'the refusal logged');
     await sleep(1500);
     assert.equal(t.sent.length, before + 1, 'a refused report is not sent again');
@@ -172,7 +172,7 @@ test('a backlog goes out back to back: a full report is followed at once by the 
     await t.device.api.call('POST', '/webhooks', { url: `${t.receiver.url}/hook`, event: 'sms:received' });
     // 450 events while the reporter waits out its pause: 100 events a report at most, so five full ones
     for (let i = 0; i < 450; i++)
-      t.device.context.carrier.receive({ from: '+15550002', text: `backlog ${i}`, simNumber: 1 });
+      await t.device.context.carrier.receive({ from: '+15550002', text: `backlog ${i}`, simNumber: 1 });
     await t.receiver.waitFor(450);
     await eventually(() => t.sent.flatMap((s) => s.report.events ?? []).length === 450, 'every event reported', 15_000);
     const withEvents = t.sent.filter((s) => s.report.events?.length);

@@ -79,7 +79,7 @@ test('a delivery cancelled in the same turn as it was committed is never sent', 
 
     // Committed (and handed to the dispatcher), then its webhook deleted before the dispatcher runs.
     const { carrier, webhooks, clock } = device.context;
-    const received = carrier.receive({ from: '+15550100', text: 'cancelled before it went', simNumber: 1 });
+    const received = await carrier.receive({ from: '+15550100', text: 'cancelled before it went', simNumber: 1 });
     webhooks.remove('Local', doomed.body.id, clock.now());
 
     await eventually(() => hitsOn('/kept-a') === 2, 'the other webhook got the SMS');
@@ -149,7 +149,7 @@ test('results that finish a few ms apart, while nothing waits, are recorded toge
     };
     // one SMS a millisecond, each answered at once: a steady trickle
     for (let i = 0; i < 20; i++) {
-      carrier.receive({ from: '+15550100', text: `trickle ${i}`, simNumber: 1 });
+      await carrier.receive({ from: '+15550100', text: `trickle ${i}`, simNumber: 1 });
       await sleep(1);
     }
     await eventually(() => recorded === 20, 'every result recorded');

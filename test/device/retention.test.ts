@@ -87,7 +87,7 @@ test('a purge of many rows goes in batches and leaves the newest alone', async (
     );
     const receive = async (count: number) => {
       for (let n = 0; n < count; n++) {
-        context.carrier.receive({ from: '+15550001111', text: `burst ${n}`, simNumber: 1 });
+        await context.carrier.receive({ from: '+15550001111', text: `burst ${n}`, simNumber: 1 });
       }
     };
     await receive(1_200);

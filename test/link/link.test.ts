@@ -415,7 +415,7 @@ test('the device reports its health to the server: the Devices list shows its qu
   device.context.network.set(false); // deliveries wait while offline
   try {
     for (let i = 0; i < 3; i++)
-      device.context.carrier.receive({ from: '+15550001234', text: `queued ${i}`, simNumber: 1 });
+      await device.context.carrier.receive({ from: '+15550001234', text: `queued ${i}`, simNumber: 1 });
     await eventually(async () => (await queueOnServer()) === 3, 'queue depth 3 on the server', 5000);
     const [listed] = await (await thirdParty('/devices')).json();
     assert.equal(listed.health.checks['connection:status'].observedValue, 0, 'it reported being offline');

@@ -147,7 +147,7 @@ test('a receiver that hangs on many deliveries at once holds at most its share o
     const before = good.requests.filter((r) => r.path === '/alongside').length;
     // 30 events, each a delivery to both receivers, in due order hanging, good, hanging, good, …
     for (let i = 0; i < 30; i++)
-      busy.context.carrier.receive({ from: '+15550009999', text: `busy ${i}`, simNumber: 1 });
+      await busy.context.carrier.receive({ from: '+15550009999', text: `busy ${i}`, simNumber: 1 });
     await eventually(
       () => good.requests.filter((r) => r.path === '/alongside').length - before === 30,
       'all 30 deliveries to the good receiver',
@@ -178,10 +178,12 @@ test('a receiver that hangs with a deep backlog in front does not hold up a deli
     await busy.api.call('POST', '/webhooks', { url: hangingUrl, event: 'sms:received' });
     await busy.api.call('POST', '/webhooks', { url: `${good.url}/behind`, event: 'sms:data-received' });
     // 1,500 deliveries to the hanging receiver come first in due order
+    const deep = [];
     for (let i = 0; i < 1500; i++)
-      busy.context.carrier.receive({ from: '+15550009999', text: `deep ${i}`, simNumber: 1 });
+      deep.push(busy.context.carrier.receive({ from: '+15550009999', text: `deep ${i}`, simNumber: 1 }));
+    await Promise.all(deep);
     const sentAt = Date.now();
-    busy.context.carrier.receive({
+    await busy.context.carrier.receive({
       type: 'DATA_SMS',
       from: '+15550009999',
       data: Buffer.from('behind the backlog'),

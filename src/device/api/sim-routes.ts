@@ -70,7 +70,7 @@ export function simRoutes(app: App, ctx: DeviceContext): void {
       },
     },
     async (request, reply) => {
-      const received = ctx.carrier.receive(incomingMessage(request.body));
+      const received = await ctx.carrier.receive(incomingMessage(request.body));
       return reply
         .code(202)
         .send({ inboxId: received.inboxId, eventId: received.eventId, deliveryIds: received.deliveryIds });

@@ -58,8 +58,11 @@ export interface SmsCarrier {
   /** Resolves when the network accepted the SMS (sent) or refused it. */
   send(sms: OutgoingSms): Promise<SendOutcome>;
   onDeliveryReport(handler: (report: DeliveryReport) => void): void;
-  /** The phone's one handler of incoming messages (a second call replaces the first). */
-  onIncoming(handler: (message: IncomingMessage) => ReceivedMessage): void;
+  /**
+   * The phone's one handler of incoming messages (a second call replaces the first). It resolves
+   * once the message is committed: a network may count it delivered to the phone then.
+   */
+  onIncoming(handler: (message: IncomingMessage) => Promise<ReceivedMessage>): void;
   /** Download an announced MMS from the network; resolves with its parts. */
   downloadMms(transactionId: string, announced: MmsContent): Promise<MmsContent>;
   /**

@@ -87,7 +87,7 @@ export class VirtualCarrier implements SmsCarrier {
   readonly simCount: number;
   readonly simCards: readonly SimCard[];
   private readonly reportHandlers: ((report: DeliveryReport) => void)[] = [];
-  private incomingHandler: ((message: IncomingMessage) => ReceivedMessage) | undefined;
+  private incomingHandler: ((message: IncomingMessage) => Promise<ReceivedMessage>) | undefined;
   private readonly timers = new Set<unknown>();
   /** the SMS the network accepted, oldest first (the last 1000): what a test or the simulation can look at */
   readonly sent: OutgoingSms[] = [];
@@ -130,9 +130,10 @@ export class VirtualCarrier implements SmsCarrier {
 
   /**
    * A message arrives from the network: the one way in for incoming SMS, data SMS and MMS (the
-   * simulation API, tests and benchmarks all come through here). Answers with what the phone recorded.
+   * simulation API, tests and benchmarks all come through here). Answers with what the phone
+   * recorded, once it is committed; messages that arrive in the same turn commit together.
    */
-  receive(message: IncomingMessage): ReceivedMessage {
+  async receive(message: IncomingMessage): Promise<ReceivedMessage> {
     requireSim(this, message.simNumber);
     if (!this.incomingHandler) throw new Error('no phone is attached to this carrier to receive the message');
     return this.incomingHandler(message);
@@ -150,7 +151,7 @@ export class VirtualCarrier implements SmsCarrier {
     this.reportHandlers.push(handler);
   }
 
-  onIncoming(handler: (message: IncomingMessage) => ReceivedMessage): void {
+  onIncoming(handler: (message: IncomingMessage) => Promise<ReceivedMessage>): void {
     this.incomingHandler = handler;
   }
 
