@@ -161,6 +161,35 @@ test('results that finish a few ms apart, while nothing waits, are recorded toge
   }
 });
 
+test('under load a finished attempt frees its slot at once and its result shares a commit with others', async () => {
+  // one attempt at a time to the receiver: each next one waited for the record of the one before
+  const device = await startTestDevice({ concurrency: 2, perReceiverLimit: 1 });
+  try {
+    await device.api.call('POST', '/webhooks', { url: `${receiver.url}/one-slot`, event: 'sms:received' });
+    const { outbox, carrier, network } = device.context;
+    network.set(false); // a backlog first, so that deliveries always wait for the one slot
+    const sms = [];
+    for (let i = 0; i < 200; i++) sms.push(carrier.receive({ from: '+15550100', text: `backlog ${i}`, simNumber: 1 }));
+    await Promise.all(sms);
+    let recordings = 0;
+    let recorded = 0;
+    const recordAttempts = outbox.recordAttempts.bind(outbox);
+    outbox.recordAttempts = (results, ...rest) => {
+      recordings++;
+      recorded += results.length;
+      return recordAttempts(results, ...rest);
+    };
+    network.set(true);
+    await eventually(() => recorded === 200, 'every result recorded', 10_000);
+    assert.equal(hitsOn('/one-slot'), 200, 'each delivery sent once');
+    assert.ok(recordings <= 100, `200 results, sent one at a time, took ${recordings} commits`);
+    const succeeded = (await device.api.call('GET', '/deliveries?state=succeeded&limit=500')).body.items.length;
+    assert.equal(succeeded, 200, 'every delivery is recorded as succeeded');
+  } finally {
+    await device.cleanup();
+  }
+});
+
 test('a delivery written to the outbox without being handed to the dispatcher is still sent at its next wake', async () => {
   const device = await startTestDevice();
   try {

@@ -9,11 +9,14 @@ import { DUE_QUEUE_LIMIT, DueQueue } from './due-queue.ts';
 /** After results could not be recorded (the disk was full), when to try again, ms. */
 const RECORD_RETRY_MS = 500;
 /**
- * While no delivery waits for a slot, how long a finished attempt's result may wait to share its
- * commit with the next ones, ms. At a steady trickle each commit otherwise records one result; the
- * result waits in memory as the attempt did in flight (a crash sends it again, as it would then).
+ * How long a finished attempt's result may wait to share its commit with the next ones, ms. Its
+ * slot is free at once; the result waits in memory as the attempt did in flight (the delivery
+ * stays claimed, and a crash sends it again, as it would then). Under load a commit records a
+ * hundred results instead of the few that finish in one turn.
  */
 export const RECORD_GATHER_MS = 5;
+/** Results waiting to be recorded at which they are recorded at once, and no more is sent until they are. */
+export const RECORD_BATCH_LIMIT = 512;
 
 export interface DispatcherOptions {
   outbox: Outbox;
@@ -55,7 +58,8 @@ export const PAGE_SIZE = 256;
  * or a release (the outbox's change count), and a retry coming due, each start the reading over
  * from the front. It is woken directly when an event commits, so the first attempt does not wait
  * for a poll. Retries are served by one timer armed for the earliest one (never one timer per
- * delivery). Finished attempts are recorded in batches, one transaction per batch.
+ * delivery). Finished attempts free their slot at once; their results are recorded in batches,
+ * one transaction for what finished within RECORD_GATHER_MS.
  */
 export class Dispatcher {
   private readonly concurrency: number;
@@ -63,9 +67,9 @@ export class Dispatcher {
   private inFlight = 0;
   /** attempts in flight per receiver */
   private readonly slots: ReceiverSlots;
+  /** finished attempts whose results wait to be recorded, their deliveries still claimed */
   private readonly finished: AttemptResult[] = [];
   private pumpQueued = false;
-  private flushQueued = false;
   private gatherTimer: NodeJS.Timeout | null = null;
   private dueTimer: unknown = null;
   private dueTimerAt = Infinity;
@@ -85,8 +89,6 @@ export class Dispatcher {
   private readAll = false;
   /** the outbox's change count when the reading started over */
   private readAsOf = -1;
-  /** the last pump left due deliveries waiting for a slot or for room */
-  private waitingForSlots = false;
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
@@ -163,40 +165,40 @@ export class Dispatcher {
     return this.inFlight;
   }
 
-  /** Record `finished` attempts (one transaction), then take as many due deliveries as there is room for and send them. */
-  private pump(finished: AttemptResult[] = []): void {
+  /**
+   * Take as many due deliveries as there is room for and send them. Nothing is sent while results
+   * wait for a record that failed (a full disk), or while RECORD_BATCH_LIMIT of them wait.
+   */
+  private pump(): void {
+    const delivering =
+      this.running &&
+      this.recordRetryTimer === null &&
+      this.finished.length < RECORD_BATCH_LIMIT &&
+      this.options.mayDeliver();
+    const room = delivering ? this.concurrency - this.inFlight : 0;
+    if (room <= 0) return; // full: a finishing attempt pumps again
+    const claimed = this.claim(room, this.options.clock.now());
+    if (claimed.length === 0) return;
+    const key = this.options.signingKey();
+    for (const delivery of claimed) {
+      this.inFlight++;
+      void this.options.send(delivery, key).then((result) => this.finish(result));
+    }
+  }
+
+  /** Record the finished attempts (one transaction); a retry due by now starts the reading over. */
+  private record(): void {
+    if (this.finished.length === 0) return;
     const { clock, outbox, retries } = this.options;
-    const delivering = this.running && this.options.mayDeliver();
-    const room = delivering ? this.concurrency - this.inFlight + finished.length : 0;
-    if (finished.length === 0 && room <= 0) return; // full, nothing to record: a finishing attempt pumps again
-    for (const r of finished) this.slots.release(r.delivery.url);
+    const finished = this.finished.splice(0);
     const now = clock.now();
-    if (finished.length > 0) {
-      try {
-        outbox.recordAttempts(finished, retries, now);
-      } catch (error) {
-        this.keepUnrecorded(finished, error);
-        return;
-      }
-      this.inFlight -= finished.length;
-      this.scheduleRetries(finished, now);
+    try {
+      outbox.recordAttempts(finished, retries, now);
+    } catch (error) {
+      this.keepUnrecorded(finished, error);
+      return;
     }
-    const claimed = room > 0 ? this.claim(room, now) : [];
-    if (claimed.length > 0) {
-      const key = this.options.signingKey();
-      for (const delivery of claimed) {
-        this.inFlight++;
-        void this.options.send(delivery, key).then((result) => this.finish(result));
-      }
-    }
-    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    // Deliveries now wait for slots that gathered results still hold: record those at once.
-    this.waitingForSlots = this.due.size > 0;
-    if (this.gatherTimer !== null && this.waitingForSlots) {
-      clearTimeout(this.gatherTimer);
-      this.gatherTimer = null;
-      setImmediate(() => this.flush());
-    }
+    this.scheduleRetries(finished, now);
   }
 
   /**
@@ -256,20 +258,19 @@ export class Dispatcher {
   }
 
   /**
-   * The transaction failed and SQLite rolled it back: the finished attempts are still in flight
-   * until their results are recorded, which is tried again shortly. Sent and unrecorded, a
-   * delivery is at worst sent again after a restart.
+   * The transaction failed and SQLite rolled it back: the finished attempts stay claimed until
+   * their results are recorded, which is tried again shortly, and nothing new is sent meanwhile.
+   * Sent and unrecorded, a delivery is at worst sent again after a restart.
    */
   private keepUnrecorded(finished: AttemptResult[], error: unknown): void {
-    for (const r of finished) this.slots.hold(r.delivery.url);
     this.finished.unshift(...finished);
     if (!this.options.onRecordFailure?.(error)) throw error;
-    // stop() waits for attempts in flight; these have finished, only their record waits.
-    if (this.inFlight === this.finished.length) for (const resolve of this.idleWaiters.splice(0)) resolve();
     if (this.recordRetryTimer !== null || this.stopped) return;
     this.recordRetryTimer = this.options.clock.setTimeout(() => {
       this.recordRetryTimer = null;
-      if (!this.stopped) this.flush();
+      if (this.stopped) return;
+      this.flush();
+      this.wake();
     }, RECORD_RETRY_MS);
   }
 
@@ -295,22 +296,29 @@ export class Dispatcher {
     // An attempt that outlived stop()'s grace was released back to the queue (and the store may be
     // closed by now); its result is dropped and the delivery is retried after a restart.
     if (this.stopped) return;
+    this.inFlight--;
+    this.slots.release(result.delivery.url);
     this.finished.push(result);
     this.options.onAttempt?.(result, this.options.retries.outcome(result));
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    // Deliveries left in the outbox need the slot now; otherwise gather (a pump that leaves
-    // deliveries waiting for a slot ends the gathering). A real timer, not the injected clock: it spaces
-    // out commits, it does not schedule a delivery.
-    if (this.readAll && !this.waitingForSlots) this.gatherTimer = setTimeout(() => this.flush(), RECORD_GATHER_MS);
-    else setImmediate(() => this.flush());
+    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.finished.length >= RECORD_BATCH_LIMIT) {
+      this.flush();
+    } else if (this.gatherTimer === null && this.recordRetryTimer === null) {
+      // A real timer, not the injected clock: it spaces out commits, it does not schedule a delivery.
+      this.gatherTimer = setTimeout(() => {
+        this.gatherTimer = null;
+        this.flush();
+        this.wake();
+      }, RECORD_GATHER_MS);
+    }
+    this.wake();
   }
 
+  /** Record what has finished now, not when the gathering ends. */
   private flush(): void {
-    this.flushQueued = false;
     if (this.gatherTimer !== null) clearTimeout(this.gatherTimer);
     this.gatherTimer = null;
-    if (this.finished.length > 0) this.pump(this.finished.splice(0));
+    this.record();
   }
 
   /**
@@ -326,7 +334,7 @@ export class Dispatcher {
     this.dueTimerAt = Infinity;
     if (this.recordRetryTimer !== null) this.options.clock.clearTimeout(this.recordRetryTimer);
     this.recordRetryTimer = null;
-    if (this.inFlight > this.finished.length) {
+    if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((resolve) => this.idleWaiters.push(resolve)),

@@ -24,12 +24,6 @@ export class ReceiverSlots {
     return true;
   };
 
-  /** Take a slot of `url`'s receiver whatever the limit: an attempt whose result could not be recorded still holds one. */
-  hold(url: string): void {
-    const origin = originOf(url);
-    this.inFlight.set(origin, (this.inFlight.get(origin) ?? 0) + 1);
-  }
-
   /** Give back the slot an attempt to `url` held. */
   release(url: string): void {
     const origin = originOf(url);
