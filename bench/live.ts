@@ -139,14 +139,14 @@ function lastBodies(limit: number): string[] {
   }
 }
 
-async function bareRun(bodies: string[], signingKey: string): Promise<number> {
+/** The bare client's rate, and its CPU per request (this process's, the signatures made beforehand). */
+async function bareRun(bodies: string[], signingKey: string): Promise<{ rate: number; cpuUs: number }> {
   await receiver.reset();
-  const { rate } = await bareSignedPosts(`${receiver.url}/hook/bare`, bodies, {
+  return bareSignedPosts(`${receiver.url}/hook/bare`, bodies, {
     signingKey,
     concurrency: BARE_CONCURRENCY,
     dispatcher: bareAgent,
   });
-  return rate;
 }
 
 try {
@@ -161,12 +161,13 @@ try {
   const rounds: { device: number; bare: number; intake: number; cpuUs: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const live = await liveRun(SMS);
-    const bare = await bareRun(lastBodies(perRound), signingKey);
+    const { rate: bare, cpuUs: bareCpuUs } = await bareRun(lastBodies(perRound), signingKey);
     rounds.push({ device: live.rate, bare, intake: live.intake, cpuUs: live.cpuUs });
     log(
       `round ${round + 1}: ${SMS} SMS × ${WEBHOOKS} webhooks, device ${fmt(live.rate)} deliveries/s ` +
         `(${fmt(live.cpuUs)} µs device CPU each; intake ${fmt(live.intake)} SMS/s; ${fmt(live.duringIntake)}/s while ` +
-        `SMS arrived, ${fmt(live.afterIntake)}/s after), bare undici ${fmt(bare)}/s, ratio ${fmt(live.rate / bare)}`,
+        `SMS arrived, ${fmt(live.afterIntake)}/s after), bare undici ${fmt(bare)}/s (${fmt(bareCpuUs)} µs CPU each), ` +
+        `ratio ${fmt(live.rate / bare)}`,
     );
   }
   log(`device CPU per delivery, the SMS intake included (median): ${fmt(median(rounds.map((r) => r.cpuUs)))} µs`);
