@@ -1,8 +1,12 @@
 import { isAfter, type ClaimedDelivery } from '../store/outbox.ts';
 import { originOf } from './receiver-slots.ts';
 
-/** The most due deliveries kept in memory; past it they wait in the outbox for a later read. */
-export const DUE_QUEUE_LIMIT = 4096;
+/**
+ * The most due deliveries kept in memory; past it they wait in the outbox for a later read. ~0.6 KB
+ * each (the body is most of it): 16,384 are ~10 MB, and a burst of 800 SMS to 20 webhooks is sent
+ * without reading a row back.
+ */
+export const DUE_QUEUE_LIMIT = 16384;
 
 /** One receiver's deliveries in the order they were made. */
 class OriginQueue {
