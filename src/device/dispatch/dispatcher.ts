@@ -89,6 +89,11 @@ export class Dispatcher {
   private readAll = false;
   /** the outbox's change count when the reading started over */
   private readAsOf = -1;
+  /**
+   * The outbox's count of delivery rows written, as far as they are accounted for: offered, or
+   * found by a read. When it lags, some were written without being offered.
+   */
+  private writesSeen = 0;
 
   constructor(private readonly options: DispatcherOptions) {
     this.concurrency = options.concurrency ?? 32;
@@ -128,6 +133,7 @@ export class Dispatcher {
    * after their commit (undefined: they are only in the outbox, to be read there).
    */
   offer(ready?: readonly ClaimedDelivery[]): void {
+    if (ready !== undefined) this.writesSeen += ready.length;
     if (ready === undefined) this.readFromStart();
     else if (ready.length > 0 && this.readAll) {
       const last = ready[ready.length - 1];
@@ -209,9 +215,12 @@ export class Dispatcher {
   private claim(room: number, now: number): ClaimedDelivery[] {
     const { outbox } = this.options;
     if (this.read !== null && outbox.changeCount !== this.readAsOf) this.readFromStart();
-    // Deliveries that reached the outbox without being offered (written by another path, or a retry
-    // due past what was read) are found by one index seek, not assumed away.
-    if (this.readAll && outbox.anyDueAfter(this.read, now)) this.readAll = false;
+    // Deliveries that reached the outbox without being offered (written by another path) are found
+    // by one index seek, not assumed away; the seek is spared while every row written was offered.
+    if (this.readAll && outbox.deliveriesWritten !== this.writesSeen) {
+      this.writesSeen = outbox.deliveriesWritten;
+      if (outbox.anyDueAfter(this.read, now)) this.readAll = false;
+    }
     if (!this.readAll && this.due.size < room) this.readPage(now);
     const claimed = this.due.take(room, this.slots.admit);
     while (
@@ -241,6 +250,8 @@ export class Dispatcher {
     this.due.add(page.deliveries, true);
     if (page.last) this.read = page.last;
     this.readAll = page.read < PAGE_SIZE;
+    // read to the end: whatever was written so far is in memory or was taken already
+    if (this.readAll) this.writesSeen = outbox.deliveriesWritten;
   }
 
   /**

@@ -97,6 +97,8 @@ export class Outbox {
    * keeps such deliveries compares it before using them.
    */
   private changes = 0;
+  /** Delivery rows written (committed or not): a reader compares it to what it was handed. */
+  private written = 0;
 
   constructor(private readonly db: Db) {
     this.statements = {
@@ -250,6 +252,7 @@ export class Outbox {
         now,
         now,
       );
+      this.written++;
       ready.push({ seq: Number(lastInsertRowid), id, url: target.url, body, attempt: 1, retriesSoFar: 0, dueAt: now });
     }
     return ready;
@@ -258,6 +261,11 @@ export class Outbox {
   /** See `changes`: while it has not moved, deliveries handed out or read before are still fit to send as they were. */
   get changeCount(): number {
     return this.changes;
+  }
+
+  /** Delivery rows `enqueue` has written so far, in transactions that committed or not. */
+  get deliveriesWritten(): number {
+    return this.written;
   }
 
   /**
