@@ -4,7 +4,7 @@ import type { AttemptOutcome } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { ReceiverSlots } from './receiver-slots.ts';
-import { DUE_QUEUE_LIMIT, DueQueue } from './due-queue.ts';
+import { READ_AHEAD_LIMIT, DueQueue } from './due-queue.ts';
 
 /** After results could not be recorded (the disk was full), when to try again, ms. */
 const RECORD_RETRY_MS = 500;
@@ -210,7 +210,7 @@ export class Dispatcher {
   /**
    * Up to `room` due deliveries, oldest first, each of a receiver with a free slot. Reads the
    * outbox when memory runs short, and further when a busy receiver's deliveries fill what was read
-   * (so that they do not hold up the others), up to DUE_QUEUE_LIMIT in memory.
+   * (so that they do not hold up the others), up to READ_AHEAD_LIMIT in memory.
    */
   private claim(room: number, now: number): ClaimedDelivery[] {
     const { outbox } = this.options;
@@ -227,7 +227,7 @@ export class Dispatcher {
       claimed.length < room &&
       !this.readAll &&
       this.slots.takeRefused() &&
-      this.due.size + PAGE_SIZE <= DUE_QUEUE_LIMIT
+      this.due.size + PAGE_SIZE <= READ_AHEAD_LIMIT
     ) {
       this.readPage(now);
       for (const delivery of this.due.take(room - claimed.length, this.slots.admit)) claimed.push(delivery);

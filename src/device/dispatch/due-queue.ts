@@ -2,11 +2,16 @@ import { isAfter, type ClaimedDelivery } from '../store/outbox.ts';
 import { originOf } from './receiver-slots.ts';
 
 /**
- * The most due deliveries kept in memory; past it they wait in the outbox for a later read. ~0.6 KB
- * each (the body is most of it): 16,384 are ~10 MB, and a burst of 800 SMS to 20 webhooks is sent
- * without reading a row back.
+ * The most due deliveries kept in memory as they were committed (new ones, offered); past it they
+ * wait in the outbox for a later read. They were in memory already, made by the intake: a burst of
+ * 800 SMS to 20 webhooks is sent without reading a row back.
  */
 export const DUE_QUEUE_LIMIT = 16384;
+/**
+ * How far the dispatcher reads the outbox ahead, past the deliveries of receivers whose slots are
+ * taken: rows read back cost memory of their own (~4 KB each in the 1 M backlog benchmark).
+ */
+export const READ_AHEAD_LIMIT = 4096;
 
 /** One receiver's deliveries in the order they were made. */
 class OriginQueue {
