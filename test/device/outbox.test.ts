@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
 import { RetryPolicy } from '../../src/device/dispatch/retry-policy.ts';
+import { DeviceStats } from '../../src/device/store/stats.ts';
 import { tempDir } from '../helpers/device.ts';
 
 const target = (n: number) => ({
@@ -147,6 +148,68 @@ test('transitions are guarded: a stale result is ignored, the budget decides fai
     assert.equal(outbox.redeliver(d.id, 5), false, 'not while it is being sent');
     outbox.recordAttempts([result(d, true)], rule, 5);
     assert.equal(outbox.getDelivery(d.id)!.state, 'succeeded');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('a success stays on its delivery row: no attempt row, yet the log, a redeliver and the stats show it', () => {
+  const { db, outbox, dir } = fixture();
+  try {
+    const attemptRows = () => (db.prepare('SELECT count(*) AS n FROM attempts').get() as { n: number }).n;
+    outbox.enqueue('sms:received', {}, [target(1)], 0);
+    const rule = retries(3);
+    let [d] = outbox.claimDue(0, 1);
+    outbox.recordAttempts([result(d, false, 100)], rule, 0);
+    [d] = outbox.claimDue(2000, 1);
+    outbox.recordAttempts([{ ...result(d, true, 200), durationMs: 7, responsePreview: 'thanks' }], rule, 0);
+    assert.equal(attemptRows(), 1, 'only the failed attempt is a row of attempts');
+    assert.deepEqual(
+      outbox.getDelivery(d.id)!.attemptLog,
+      [
+        { number: 1, startedAt: 100, durationMs: 5, status: 500, error: 'HTTP 500', responsePreview: '' },
+        { number: 2, startedAt: 200, durationMs: 7, status: 200, error: null, responsePreview: 'thanks' },
+      ],
+      'the log shows the failure, then the success read from the row',
+    );
+
+    const stats = new DeviceStats(db).read({ since: 0, until: 10_000, bucketMs: 60_000, failingLimit: 5 });
+    assert.deepEqual(
+      stats.attempts.map((b) => [b.succeeded, b.retried, b.failed]),
+      [[1, 1, 0]],
+      'the stats count the success and the retried failure',
+    );
+
+    assert.equal(outbox.redeliver(d.id, 3000), true);
+    assert.equal(attemptRows(), 2, 'queued again, the success joined the other attempts');
+    [d] = outbox.claimDue(3000, 1);
+    outbox.recordAttempts([result(d, true, 3000)], rule, 3000);
+    assert.deepEqual(
+      outbox.getDelivery(d.id)!.attemptLog.map((a) => [a.number, a.startedAt, a.status]),
+      [
+        [1, 100, 500],
+        [2, 200, 200],
+        [3, 3000, 200],
+      ],
+      'both successes are in the log, once each',
+    );
+
+    // a delivery that succeeded before migration 0014 has its success as a row, and nothing on its own row
+    outbox.enqueue('sms:received', {}, [target(2)], 0);
+    const [old] = outbox.claimDue(4000, 1);
+    outbox.recordAttempts([result(old, true, 4000)], rule, 4000);
+    db.prepare(
+      `UPDATE deliveries SET success_started_at = NULL, success_duration_ms = NULL, success_response_preview = NULL WHERE id = ?`,
+    ).run(old.id);
+    db.prepare(
+      `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status) VALUES (?, 1, 4000, 5, 200)`,
+    ).run(old.seq);
+    assert.deepEqual(
+      outbox.getDelivery(old.id)!.attemptLog.map((a) => [a.number, a.startedAt, a.status]),
+      [[1, 4000, 200]],
+      'an older success is listed once',
+    );
   } finally {
     db.close();
     dir.remove();

@@ -2,7 +2,7 @@ import type { Db } from './database.ts';
 import type { AttemptRecord, DeliveryRecord, DeliveryState, EventName, WebhookSource } from '../../protocol/index.ts';
 import { serializeEnvelope } from '../../protocol/index.ts';
 import { newOrderedId } from '../../shared/ids.ts';
-import { StatementCache } from '../../shared/sqlite.ts';
+import { inTransaction, StatementCache } from '../../shared/sqlite.ts';
 
 /** A webhook an event goes to, with the deviceId its envelope carries. */
 export interface DeliveryTarget {
@@ -123,9 +123,19 @@ export class Outbox {
           ORDER BY next_attempt_at, seq LIMIT :limit`,
       ),
       // Results are guarded by the attempt count: a result recorded once, or a claim from before a
-      // redeliver or a restart that was already recorded, changes nothing.
-      succeed: db.prepare<{ seq: number; attempt: number; now: number; status: number | null }>(
-        `UPDATE deliveries SET state = 'succeeded', attempts = :attempt, updated_at = :now, last_status = :status, last_error = NULL
+      // redeliver or a restart that was already recorded, changes nothing. The successful attempt
+      // stays on the row (device migration 0014); a failed one is a row of attempts.
+      succeed: db.prepare<{
+        seq: number;
+        attempt: number;
+        now: number;
+        status: number | null;
+        startedAt: number;
+        durationMs: number;
+        preview: string | null;
+      }>(
+        `UPDATE deliveries SET state = 'succeeded', attempts = :attempt, updated_at = :now, last_status = :status, last_error = NULL,
+                success_started_at = :startedAt, success_duration_ms = :durationMs, success_response_preview = :preview
           WHERE seq = :seq AND state = 'pending' AND attempts = :attempt - 1`,
       ),
       // :state is 'pending' (retried at :nextAttemptAt) or 'failed' (no retry left): the retry rule decides.
@@ -164,8 +174,15 @@ export class Outbox {
       ),
       // A cancelled delivery stays so: its webhook is gone, or now points elsewhere.
       redeliver: db.prepare<{ id: string; now: number }>(
-        `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now
+        `UPDATE deliveries SET state = 'pending', attempts_before_redeliver = attempts, next_attempt_at = :now, updated_at = :now,
+                success_started_at = NULL, success_duration_ms = NULL, success_response_preview = NULL
           WHERE id = :id AND state NOT IN ('sending', 'cancelled')`,
+      ),
+      // Before a succeeded delivery is queued again, its success joins the other attempts.
+      keepSuccessAsAttempt: db.prepare<{ id: string }>(
+        `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
+         SELECT seq, attempts, success_started_at, success_duration_ms, last_status, NULL, success_response_preview
+           FROM deliveries WHERE id = :id AND state = 'succeeded' AND success_started_at IS NOT NULL`,
       ),
       // One in flight is cancelled too: its result then finds the row no longer pending and is dropped.
       cancelForWebhook: db.prepare<
@@ -180,9 +197,14 @@ export class Outbox {
       deliveryById: db.prepare<[string], DeliveryRow & { body: string }>(
         `SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`,
       ),
-      attemptLog: db.prepare<[number], AttemptRow>(
+      // the failed attempts, and the successful one from the delivery's row
+      attemptLog: db.prepare<{ seq: number }, AttemptRow>(
         `SELECT number, started_at AS startedAt, duration_ms AS durationMs, status, error, response_preview AS responsePreview
-           FROM attempts WHERE delivery_seq = ? ORDER BY number`,
+           FROM attempts WHERE delivery_seq = :seq
+         UNION ALL
+         SELECT attempts, success_started_at, success_duration_ms, last_status, NULL, success_response_preview
+           FROM deliveries WHERE seq = :seq AND state = 'succeeded' AND success_started_at IS NOT NULL
+         ORDER BY number`,
       ),
       countByState: db.prepare<[], { pending: number; failed: number; cancelled: number; total: number }>(
         `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS pending,
@@ -347,20 +369,29 @@ export class Outbox {
         this.claimedIds.delete(id);
         this.releasedInTransaction?.push({ seq, id });
       }
-      let changed: number;
-      if (r.ok) changed = this.statements.succeed.run({ seq, attempt, now, status: r.status }).changes;
-      else {
-        const retryAt = retries.retryAt(r);
-        changed = this.statements.fail.run({
+      if (r.ok) {
+        // the successful attempt stays on the row: no attempt row
+        this.statements.succeed.run({
           seq,
           attempt,
           now,
           status: r.status,
-          error: r.error,
-          state: retryAt === null ? 'failed' : 'pending',
-          nextAttemptAt: retryAt ?? now,
-        }).changes;
+          startedAt: r.startedAt,
+          durationMs: r.durationMs,
+          preview: r.responsePreview,
+        });
+        continue;
       }
+      const retryAt = retries.retryAt(r);
+      const changed = this.statements.fail.run({
+        seq,
+        attempt,
+        now,
+        status: r.status,
+        error: r.error,
+        state: retryAt === null ? 'failed' : 'pending',
+        nextAttemptAt: retryAt ?? now,
+      }).changes;
       // A row that moved on meanwhile (the same attempt already recorded) keeps no second copy.
       if (changed === 1) {
         this.statements.insertAttempt.run(
@@ -407,7 +438,10 @@ export class Outbox {
   redeliver(id: string, now: number): boolean {
     if (this.claimedIds.has(id)) return false;
     this.changes++;
-    return this.statements.redeliver.run({ id, now }).changes === 1;
+    return inTransaction(this.db, () => {
+      this.statements.keepSuccessAsAttempt.run({ id });
+      return this.statements.redeliver.run({ id, now }).changes === 1;
+    });
   }
 
   /** A claimed row is shown as it is: being sent, its attempt counted. */
@@ -420,7 +454,7 @@ export class Outbox {
   getDelivery(id: string): (DeliveryRow & { body: string; attemptLog: AttemptRow[] }) | undefined {
     const row = this.statements.deliveryById.get(id);
     if (!row) return undefined;
-    const attemptLog = this.statements.attemptLog.all(row.seq);
+    const attemptLog = this.statements.attemptLog.all({ seq: row.seq });
     return { ...this.withClaim(row), attemptLog };
   }
 

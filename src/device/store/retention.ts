@@ -67,8 +67,10 @@ export class RetentionPurger {
           ORDER BY seq LIMIT :limit`,
       ),
       deleteAttempts: db.prepare<[number]>(`DELETE FROM attempts WHERE delivery_seq = ?`),
-      deleteDelivery: db.prepare<[number], { eventSeq: number }>(
-        `DELETE FROM deliveries WHERE seq = ? AND state IN ('succeeded', 'failed', 'cancelled') RETURNING event_seq AS eventSeq`,
+      // a successful attempt kept on the row (device migration 0014) goes with it, and counts as an attempt
+      deleteDelivery: db.prepare<[number], { eventSeq: number; successOnRow: number }>(
+        `DELETE FROM deliveries WHERE seq = ? AND state IN ('succeeded', 'failed', 'cancelled')
+         RETURNING event_seq AS eventSeq, success_started_at IS NOT NULL AS successOnRow`,
       ),
       deleteEventIfUnused: db.prepare<[number, number]>(
         `DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)`,
@@ -143,6 +145,7 @@ export class RetentionPurger {
         const deleted = this.statements.deleteDelivery.get(seq);
         if (deleted) {
           counts.deliveries++;
+          counts.attempts += deleted.successOnRow;
           eventSeqs.add(deleted.eventSeq);
         }
       }

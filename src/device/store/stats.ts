@@ -20,7 +20,12 @@ export class DeviceStats {
                        WHEN d.state = 'failed' AND a.number = d.attempts THEN 'failed'
                        ELSE 'retry' END AS outcome
              FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
-            WHERE a.started_at >= :since AND a.started_at <= :until`,
+            WHERE a.started_at >= :since AND a.started_at <= :until
+           UNION ALL
+           -- a successful attempt is kept on its delivery's row (device migration 0014)
+           SELECT success_started_at - success_started_at % :bucketMs, success_duration_ms, 'succeeded'
+             FROM deliveries
+            WHERE state = 'succeeded' AND success_started_at >= :since AND success_started_at <= :until`,
         ),
       ),
       // states holds when the message reached each state; one changed in the window was updated in it
