@@ -30,7 +30,7 @@ export interface PurgeCounts {
  * with no delivery, messages in a final state (`messages.log_lifetime_days`), and the device's own
  * log (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
  *
- * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (100) rows, yielding to the
+ * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (25) rows, yielding to the
  * event loop between them. Pending deliveries are never touched, however old. SQLite puts the
  * freed pages on its free list and the next inserts reuse them, so the file stops growing at its
  * high-water mark (no VACUUM, which would rewrite the whole file while holding the write lock;

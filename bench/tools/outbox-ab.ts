@@ -1,0 +1,97 @@
+/**
+ * Paired A/B of the device outbox's two SQLite costs per delivery, the intake (an event and 20
+ * delivery rows, 16 events per commit, as the group commit gathers them) and the recording of
+ * successes (100 per commit): two outboxes in one process, each on its own file, fed alternately
+ * batch by batch, so that the machine's swings fall on both alike. Not a benchmark (`npm run bench`
+ * does not run it): a tool for deciding whether a schema or statement change is worth keeping.
+ *
+ * A side is the device schema plus SQL run on it after the migrations (`PRE_A`, `PRE_B`, statements
+ * separated by `;`). Prints each side's median µs per delivery and the median of the per-batch B/A
+ * ratios; run it with both sides empty first to see the noise (B/A within ±3% here).
+ *
+ *   PRE_B='DROP INDEX deliveries_pending' node --import tsx bench/tools/outbox-ab.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/device/store/database.ts';
+import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
+import { inTransaction } from '../../src/shared/sqlite.ts';
+import { median } from '../lib/harness.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
+const WARMUP_ROUNDS = 10;
+const WEBHOOKS = 20;
+const EVENTS_PER_COMMIT = 16;
+const COMMITS_PER_ROUND = 10;
+const RESULTS_PER_COMMIT = 100;
+
+const payload = {
+  messageId: 'abcdefghijklmnop',
+  message: 'x'.repeat(160),
+  phoneNumber: '+15550000000',
+  sender: '+15550000000',
+  recipient: '+15550000001',
+  simNumber: 1,
+  receivedAt: '2026-12-03T05:00:00.000+07:00',
+};
+const targets = Array.from({ length: WEBHOOKS }, (_, i) => ({
+  source: 'Local' as const,
+  webhookId: `webhook-${i}-0123456789`,
+  url: `http://127.0.0.1:9/hook${i}`,
+  envelopeDeviceId: 'device-0123456789ab',
+}));
+const noRetries = { retryAt: () => null };
+
+const dirs: string[] = [];
+function side(preSql: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'smsgate-outbox-ab-'));
+  dirs.push(dir);
+  const db = openDatabase(join(dir, 'device.db'));
+  for (const sql of preSql.split(';').filter((statement) => statement.trim())) db.exec(sql);
+  return { db, outbox: new Outbox(db), intake: [] as number[], record: [] as number[] };
+}
+
+const microseconds = () => Number(process.hrtime.bigint()) / 1e3;
+const sides = [side(process.env.PRE_A ?? ''), side(process.env.PRE_B ?? '')];
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of round % 2 ? [sides[1], sides[0]] : sides) {
+      const ready: ClaimedDelivery[] = [];
+      let started = microseconds();
+      for (let commit = 0; commit < COMMITS_PER_ROUND; commit++) {
+        inTransaction(s.db, () => {
+          for (let event = 0; event < EVENTS_PER_COMMIT; event++) {
+            ready.push(...s.outbox.enqueue('sms:received', payload, targets, Date.now()).ready);
+          }
+        });
+      }
+      s.intake.push((microseconds() - started) / ready.length);
+      for (const delivery of ready) s.outbox.adopt(delivery);
+      started = microseconds();
+      for (let i = 0; i < ready.length; i += RESULTS_PER_COMMIT) {
+        const results = ready.slice(i, i + RESULTS_PER_COMMIT).map((delivery): AttemptResult => ({
+          delivery,
+          startedAt: Date.now(),
+          durationMs: 1,
+          ok: true,
+          status: 200,
+          error: null,
+          responsePreview: '',
+        }));
+        s.outbox.recordAttempts(results, noRetries, Date.now());
+      }
+      s.record.push((microseconds() - started) / ready.length);
+    }
+  }
+  for (const cost of ['intake', 'record'] as const) {
+    const [a, b] = sides.map((s) => s[cost].slice(WARMUP_ROUNDS));
+    const ratios = b.map((value, i) => value / a[i]);
+    console.log(
+      `${cost}: A ${median(a).toFixed(2)} µs per delivery, B ${median(b).toFixed(2)}, B/A median ${median(ratios).toFixed(3)}`,
+    );
+  }
+} finally {
+  for (const s of sides) s.db.close();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+}
