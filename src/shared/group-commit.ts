@@ -62,10 +62,10 @@ export class GroupCommit {
       else for (const queued of batch) this.commitAlone(queued);
       return;
     }
-    try {
-      this.hooks.committed();
-    } finally {
-      for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
+    const failure = this.afterCommit();
+    for (let i = 0; i < batch.length; i++) {
+      if (failure) batch[i].reject(failure.error);
+      else batch[i].resolve(results[i]);
     }
   }
 
@@ -78,10 +78,22 @@ export class GroupCommit {
       queued.reject(error);
       return;
     }
+    const failure = this.afterCommit();
+    if (failure) queued.reject(failure.error);
+    else queued.resolve(result);
+  }
+
+  /**
+   * The committed hook. If it throws, the writes stay committed and their callers get its error, as
+   * they would have from a transaction of their own: it must not escape a timer callback and end
+   * the process.
+   */
+  private afterCommit(): { error: unknown } | undefined {
     try {
       this.hooks.committed();
-    } finally {
-      queued.resolve(result);
+      return undefined;
+    } catch (error) {
+      return { error };
     }
   }
 }

@@ -22,6 +22,7 @@ function setup(maxBatch?: number) {
   const committedKeys = () =>
     other.prepare(`SELECT key FROM meta WHERE key LIKE 'k%' ORDER BY key`).pluck().all() as string[];
   return {
+    db,
     group,
     put,
     counts,
@@ -93,6 +94,34 @@ test('a burst queued at once commits in batches of at most maxBatch', async () =
     await Promise.all(writes);
     assert.equal(t.counts.committed, 3, 'the rest at the end of the turn');
     assert.equal(t.committedKeys().length, 300);
+  } finally {
+    t.close();
+  }
+});
+
+test('a committed hook that throws fails its callers but keeps what was committed, and the process goes on', async () => {
+  const t = setup();
+  try {
+    let fail = true;
+    const group = new GroupCommit(t.db, {
+      committed: () => {
+        if (fail) throw new Error('a listener broke');
+      },
+      rolledBack: () => {},
+    });
+    const outcomes = await Promise.allSettled([
+      group.run(() => t.put.run('k1', 'v')),
+      group.run(() => t.put.run('k2', 'v')),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['rejected', 'rejected'],
+    );
+    assert.match(String((outcomes[0] as PromiseRejectedResult).reason), /a listener broke/);
+    assert.deepEqual(t.committedKeys(), ['k1', 'k2'], 'the writes stay committed');
+    fail = false;
+    await group.run(() => t.put.run('k3', 'v'));
+    assert.deepEqual(t.committedKeys(), ['k1', 'k2', 'k3'], 'later writes go on as usual');
   } finally {
     t.close();
   }
