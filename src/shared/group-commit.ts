@@ -10,9 +10,9 @@ interface QueuedWrite {
 /**
  * Writes queued in the same turn of the event loop commit together, in one transaction. A commit
  * costs the pages it dirties, and writes of one kind share most of theirs (the tails of the same
- * tables and indexes): 16 incoming SMS with 20 webhooks each dirty ~30 pages one by one, ~5 each
- * together. A caller's promise settles only after the commit, so nothing is acknowledged before it
- * is in the database.
+ * tables and indexes): with 20 webhooks per SMS, the device's intake went from 1,810 to 2,400–3,300
+ * SMS/s (BENCHMARKS.md, Live throughput). A caller's promise settles only after the commit, so
+ * nothing is acknowledged before it is in the database.
  *
  * When a batch fails (a write throws, or the commit does, as on a full disk), it is rolled back and
  * each write runs again in its own transaction, so one bad write fails alone. A write must therefore
