@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { startTestDevice, eventually } from '../helpers/device.ts';
+import type { Outbox } from '../../src/device/store/outbox.ts';
 
 /**
  * When nothing older waits in the outbox, the dispatcher sends a new delivery as `enqueue` handed it
@@ -18,6 +19,18 @@ after(() => receiver.stop());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const hitsOn = (path: string) => receiver.requests.filter((r) => r.path === path).length;
+
+/** Counts the outbox's result recordings from now on: each call is one commit. */
+function countRecordCommits(outbox: Outbox): { count: number; results: number } {
+  const counted = { count: 0, results: 0 };
+  const recordAttempts = outbox.recordAttempts.bind(outbox);
+  outbox.recordAttempts = (results, ...rest) => {
+    counted.count++;
+    counted.results += results.length;
+    return recordAttempts(results, ...rest);
+  };
+  return counted;
+}
 
 test('an attempt that waits for its answer does not make the dispatcher read the outbox again and again', async () => {
   const device = await startTestDevice();
@@ -138,22 +151,14 @@ test('results that finish a few ms apart, while nothing waits, are recorded toge
   try {
     await device.api.call('POST', '/webhooks', { url: `${receiver.url}/trickle`, event: 'sms:received' });
     const { outbox, carrier } = device.context;
-    let recordings = 0;
-    let recorded = 0;
-    // each call is one commit
-    const recordAttempts = outbox.recordAttempts.bind(outbox);
-    outbox.recordAttempts = (results, ...rest) => {
-      recordings++;
-      recorded += results.length;
-      return recordAttempts(results, ...rest);
-    };
+    const commits = countRecordCommits(outbox);
     // one SMS a millisecond, each answered at once: a steady trickle
     for (let i = 0; i < 20; i++) {
       await carrier.receive({ from: '+15550100', text: `trickle ${i}`, simNumber: 1 });
       await sleep(1);
     }
-    await eventually(() => recorded === 20, 'every result recorded');
-    assert.ok(recordings <= 12, `20 results took ${recordings} commits`);
+    await eventually(() => commits.results === 20, 'every result recorded');
+    assert.ok(commits.count <= 12, `20 results took ${commits.count} commits`);
     const succeeded = (await device.api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length;
     assert.equal(succeeded, 20, 'every delivery is recorded as succeeded');
   } finally {
@@ -171,18 +176,11 @@ test('under load a finished attempt frees its slot at once and its result shares
     const sms = [];
     for (let i = 0; i < 200; i++) sms.push(carrier.receive({ from: '+15550100', text: `backlog ${i}`, simNumber: 1 }));
     await Promise.all(sms);
-    let recordings = 0;
-    let recorded = 0;
-    const recordAttempts = outbox.recordAttempts.bind(outbox);
-    outbox.recordAttempts = (results, ...rest) => {
-      recordings++;
-      recorded += results.length;
-      return recordAttempts(results, ...rest);
-    };
+    const commits = countRecordCommits(outbox);
     network.set(true);
-    await eventually(() => recorded === 200, 'every result recorded', 10_000);
+    await eventually(() => commits.results === 200, 'every result recorded', 10_000);
     assert.equal(hitsOn('/one-slot'), 200, 'each delivery sent once');
-    assert.ok(recordings <= 100, `200 results, sent one at a time, took ${recordings} commits`);
+    assert.ok(commits.count <= 100, `200 results, sent one at a time, took ${commits.count} commits`);
     const succeeded = (await device.api.call('GET', '/deliveries?state=succeeded&limit=500')).body.items.length;
     assert.equal(succeeded, 200, 'every delivery is recorded as succeeded');
   } finally {
