@@ -2,13 +2,14 @@
  * The whole message path: from an integrator's send request to the `sms:delivered`
  * webhook, through a server and a linked device, against the device's Local API alone.
  *
- * Processes: `smsgate server` on SQLite (the CLI, as users run it, bench/server-api.ts), one device
+ * Processes: `smsgate server` on SQLite (the CLI compiled, as an installed package runs it), one device
  * linked to it with the server's private token (bench/lib/device-host.ts, compiled: `startDevice`
  * with the same `link` options `smsgate device --server URL --server-token T` passes), and the
  * receiver (bench/lib/receiver.ts), each in its own process; this process only posts and measures.
  * The latency is also split at the `sms:sent` webhook, and the server's and the device's CPU per
  * message and the mobile API requests per message are printed: a loaded machine blurs latencies,
- * not those. BENCH_SERVER_CPU_PROF=<dir> and BENCH_DEVICE_CPU_PROF=<dir> write CPU profiles.
+ * not those. BENCH_SERVER_CPU_PROF=<dir> and BENCH_DEVICE_CPU_PROF=<dir> write CPU profiles;
+ * BENCH_KEEP=1 keeps the data directory, with the server's log of every request and its time.
  *
  * The carrier: the virtual carrier's defaults (`smsgate device`) accept an SMS 20 ms after the
  * send queue hands it over and report it delivered 50 ms later. The queue hands over one message
@@ -56,6 +57,7 @@ import {
   type DeviceHost,
   type ReceiverProcess,
 } from './lib/harness.ts';
+import { compiled } from './lib/compiled.ts';
 import { startServerProcess, type ChildServer } from './server-api.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 200);
@@ -275,7 +277,13 @@ let device: DeviceHost | undefined;
 const pools: Pool[] = [];
 try {
   receiver = await startReceiver({ record: 'message' });
-  server = await startServerProcess({ db: `sqlite:${join(dir, 'server.db')}`, dir, privateToken: PRIVATE_TOKEN });
+  // compiled, as an installed package runs (the device host is compiled too)
+  server = await startServerProcess({
+    db: `sqlite:${join(dir, 'server.db')}`,
+    dir,
+    privateToken: PRIVATE_TOKEN,
+    bin: compiled('src/cli/main.ts'),
+  });
   device = await startDeviceHost({
     link: { serverUrl: server.url, privateToken: PRIVATE_TOKEN, name: 'message path bench' },
     carrierDelays: { sendDelayMs: 0, reportDelayMs: 0 },
@@ -353,5 +361,7 @@ try {
   await device?.stop();
   await server?.stop();
   await receiver?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  // BENCH_KEEP=1: keep the data directory (the server's log has every request's time)
+  if (process.env.BENCH_KEEP) log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

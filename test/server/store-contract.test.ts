@@ -776,6 +776,37 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal(await store.deliveries.getUserDelivery(u1, 'missing'), undefined);
     });
 
+    test('deliveries: a full report (200) is saved whole, each change and attempt named once', async () => {
+      const u = await user();
+      const d = await device(u);
+      const full = Array.from({ length: 200 }, (_, i) => reported(`full-${i}`, 1 + (i % 2), 100 + i));
+      const saved = await store.deliveries.saveReport({ id: d, userId: u }, full, 50, 1000);
+      assert.equal(saved.changed.length, 200);
+      assert.equal(saved.newAttempts.length, 300);
+      assert.equal(new Set(saved.newAttempts.map((a) => `${a.deliveryId}/${a.number}`)).size, 300);
+      assert.equal((await twin.deliveries.listUserDeliveries(u, { limit: 500, deviceId: d })).length, 200);
+    });
+
+    if (impl.name === 'sqlite')
+      test('deliveries (SQLite): a full report is saved a few deliveries per transaction; other work runs in between', async () => {
+        const u = await user();
+        const d = await device(u);
+        const full = Array.from({ length: 200 }, (_, i) => reported(`turns-${i}`, 1, 100 + i));
+        const saving = store.deliveries.saveReport({ id: d, userId: u }, full, 50, 1000);
+        // what a request served meanwhile would see: a part of the report, committed
+        const seenMeanwhile = await new Promise<number>((resolve) =>
+          setImmediate(async () =>
+            resolve((await twin.deliveries.listUserDeliveries(u, { limit: 500, deviceId: d })).length),
+          ),
+        );
+        await saving;
+        assert.ok(
+          seenMeanwhile > 0 && seenMeanwhile < 200,
+          `other work ran with ${seenMeanwhile} of 200 saved (200: the whole report held the event loop)`,
+        );
+        assert.equal((await twin.deliveries.listUserDeliveries(u, { limit: 500, deviceId: d })).length, 200);
+      });
+
     test('deliveries: each device keeps its newest N; a removed device takes its deliveries and attempts along', async () => {
       const u = await user();
       const [d, kept] = [await device(u), await device(u)];

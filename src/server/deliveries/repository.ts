@@ -75,12 +75,15 @@ export interface DeliveryListFilter {
 
 export interface DeliveriesRepository {
   /**
-   * Store one device's report in one transaction: each delivery inserted, or replaced only by a
+   * Store one device's report: each delivery inserted, or replaced only by a
    * newer version (more attempts, or as many and a later updatedAt: the guard is in the SQL, so
    * reports arriving late or twice, through any node, never move a delivery back), each attempt
    * inserted once (attempts never change). Then the device's finished deliveries older than its
    * newest `keep` are dropped with their attempts; pending ones only past
-   * `keep × PENDING_KEPT_FACTOR`. Deliveries must have distinct ids.
+   * `keep × PENDING_KEPT_FACTOR`. Deliveries must have distinct ids. PostgreSQL saves a report in
+   * one transaction; SQLite, whose statements hold the event loop, in transactions of a few
+   * deliveries each. Either way a report saved in part is made whole when the device sends it again
+   * (it does until it gets an answer), and the guards make that harmless.
    */
   saveReport(
     device: ReportingDevice,
