@@ -1,5 +1,5 @@
 import { STATE_RANK, type ProcessState, type PullOrder } from '../../protocol/index.ts';
-import { StatementCache } from '../../shared/sqlite.ts';
+import { StatementCache, inTransaction } from '../../shared/sqlite.ts';
 import { hashContent, hashPhoneNumber } from './hashing.ts';
 import { prepareAll, type SqliteDb } from '../store/sqlite.ts';
 import type {
@@ -73,7 +73,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
   }
 
   async insertMessage(m: MessageRecord): Promise<'inserted' | 'duplicate-id'> {
-    return this.db.transaction((): 'inserted' | 'duplicate-id' => {
+    return inTransaction(this.db, (): 'inserted' | 'duplicate-id' => {
       const inserted = this.statements.insertMessage.run(messageInsert(m, (flag) => (flag ? 1 : 0)));
       if (inserted.changes === 0) return 'duplicate-id';
       const key = { userId: m.userId, id: m.id };
@@ -89,7 +89,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
       );
       for (const [state, at] of Object.entries(m.states)) this.statements.recordState.run({ ...key, state, at: at! });
       return 'inserted';
-    })();
+    });
   }
 
   async getUserMessage(userId: string, id: string): Promise<MessageRecord | undefined> {
@@ -124,7 +124,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
     now: number,
     options?: ReportOptions,
   ): Promise<boolean> {
-    return this.db.transaction(() => this.applyOne(deviceId, report, now, options))();
+    return inTransaction(this.db, () => this.applyOne(deviceId, report, now, options));
   }
 
   async applyStateReports(
@@ -132,9 +132,10 @@ export class SqliteMessagesRepository implements MessagesRepository {
     reports: readonly { report: StateReport; options?: ReportOptions }[],
     now: number,
   ): Promise<number> {
-    return this.db.transaction(
+    return inTransaction(
+      this.db,
       () => reports.filter(({ report, options }) => this.applyOne(deviceId, report, now, options)).length,
-    )();
+    );
   }
 
   /** applyStateReport inside the caller's transaction */
@@ -161,7 +162,7 @@ export class SqliteMessagesRepository implements MessagesRepository {
   }
 
   async hashIfFinal(deviceId: string, id: string): Promise<boolean> {
-    return this.db.transaction(() => this.hashFinal(deviceId, id))();
+    return inTransaction(this.db, () => this.hashFinal(deviceId, id));
   }
 
   /** hashIfFinal inside the caller's transaction */
