@@ -129,30 +129,15 @@ function serve(handle: (message: Message) => Promise<object> | object): void {
 // Child: simulated devices (the device's own SSE client)
 
 async function clientsChild(): Promise<void> {
-  const { Agent, fetch: undiciFetch, request } = await import('undici');
+  const { Agent } = await import('undici');
   const { MobileClient } = await import('../src/device/link/mobile-client.ts');
   type EventStream = ReturnType<InstanceType<typeof MobileClient>['openEvents']>;
   // One connection per held stream (the default has no per-origin cap).
   const streamAgent = new Agent({ keepAliveTimeout: 30_000, connections: null });
-  const streamFetch = ((input: any, init: any) =>
-    undiciFetch(input, { ...init, dispatcher: streamAgent })) as unknown as typeof fetch;
   // The pulls go through the device's client too (MobileClient.getSettings: the same request), on an
-  // agent of their own (a request looks for a free connection from the first of its origin on, and
-  // behind 2,500 busy streams that search cost more than the pull), and on undici's plain request
-  // rather than fetch: 2,500 devices share one CPU here, and fetch's Request and WHATWG streams made
-  // the pulls of the first devices delay the others' receiving the event (each has its own CPU in life).
+  // agent of their own: a request looks for a free connection from the first of its origin on, and
+  // behind 2,500 busy streams that search cost more than the pull.
   const pullAgent = new Agent({ keepAliveTimeout: 30_000, connections: null });
-  const pullFetch = (async (input: string, init: RequestInit) => {
-    const response = await request(input, {
-      method: init.method as 'GET',
-      headers: init.headers as Record<string, string>,
-      body: init.body as string | undefined,
-      signal: init.signal ?? undefined,
-      dispatcher: pullAgent,
-    });
-    const text = await response.body.text();
-    return { ok: response.statusCode < 300, status: response.statusCode, text: async () => text };
-  }) as unknown as typeof fetch;
   let streams: EventStream[] = [];
   let opened = 0;
   let errors = 0;
@@ -171,9 +156,9 @@ async function clientsChild(): Promise<void> {
         errors = 0;
         const reasons = new Map<string, number>();
         const open = ({ url, token }: { url: string; token: string }) => {
-          const puller = new MobileClient(url, token, { fetch: pullFetch });
+          const puller = new MobileClient(url, token, { dispatcher: pullAgent });
           const seen = new Set<number>();
-          return new MobileClient(url, token, { fetch: streamFetch }).openEvents(
+          return new MobileClient(url, token, { dispatcher: streamAgent }).openEvents(
             (event) => {
               if (event.type !== 'SettingsUpdated' || round < 0 || seen.has(round)) return;
               seen.add(round);

@@ -31,7 +31,9 @@ import { assertTimeZone, systemTimeZone } from './time-format.ts';
 import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
 import { DeviceLink, type LinkOptions } from './link/link.ts';
-import { trustingFetch } from '../shared/trusted-fetch.ts';
+import { Agent } from 'undici';
+import { trustingConnect } from '../shared/trusted-fetch.ts';
+import { linkDispatcher } from './link/mobile-client.ts';
 import { DeviceLog } from './store/logs.ts';
 import { recordDeviceActivity } from './activity-log.ts';
 import type { LoginThrottleOptions } from '../shared/login-throttle.ts';
@@ -253,12 +255,13 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
 
   let link: DeviceLink | undefined;
   // the CA that webhook deliveries trust is trusted for the server too (a private server's HTTPS)
-  const linkFetch = options.link && options.extraCa?.length ? trustingFetch(options.extraCa) : undefined;
+  const linkAgent =
+    options.link && options.extraCa?.length ? new Agent({ connect: trustingConnect(options.extraCa) }) : undefined;
   if (options.link) {
     const linkOptions = options.link;
     const lineLog = linkOptions.log ?? ((line: string) => process.stderr.write(`link: ${line}\n`));
     link = new DeviceLink(context, {
-      fetch: linkFetch?.fetch,
+      dispatcher: linkAgent && linkDispatcher(linkAgent),
       ...linkOptions,
       // what the link says goes to the device log too
       log: (line) => {
@@ -269,7 +272,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
     try {
       await link.start();
     } catch (error) {
-      await Promise.allSettled([app.close(), dispatcher.stop(0), checkpoints.stop(), linkFetch?.close()]);
+      await Promise.allSettled([app.close(), dispatcher.stop(0), checkpoints.stop(), linkAgent?.close()]);
       db.close();
       lock.release();
       throw new Error(`cannot link to ${options.link.serverUrl}: ${(error as Error).message}`, { cause: error });
@@ -291,7 +294,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       ping.stop();
       sms.stop();
       await link?.stop();
-      await linkFetch?.close();
+      await linkAgent?.close();
       carrier.close();
       diskSpace.stop();
       retention.stop();

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Agent } from 'undici';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { basic, call, startTestServer } from '../server/helpers.ts';
 import { InProcessPushHub } from '../../src/server/push/hub.ts';
@@ -55,21 +56,20 @@ test('a full pull of 100 is followed by another at once: 230 queued messages all
 test('pushes that come while a pull is on its way get one more pull after it, not one each: 40 messages sent at once, a handful of pulls', async () => {
   const server = await startTestServer({ keepAliveMs: 500 });
   let pulls = 0;
-  // Every pull answers 200 ms late, so the pushes of the messages sent meanwhile arrive during one.
-  const slowPulls: typeof fetch = async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if ((init?.method ?? 'GET') === 'GET' && url.pathname.endsWith('/mobile/v1/message')) {
-      pulls++;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    return fetch(input, init);
-  };
+  // Every pull goes out 200 ms late, so the pushes of the messages sent meanwhile arrive during one.
+  const agent = new Agent();
+  const slowPulls = agent.compose((dispatch) => (options, handler) => {
+    if (options.method !== 'GET' || !options.path.startsWith('/mobile/v1/message')) return dispatch(options, handler);
+    pulls++;
+    setTimeout(() => dispatch(options, handler), 200);
+    return true;
+  });
   const device = await startTestDevice({
     link: {
       serverUrl: server.url,
       privateToken: server.privateToken,
       reconnect: { minDelayMs: 100, maxDelayMs: 300 },
-      fetch: slowPulls,
+      dispatcher: slowPulls,
       log: () => {},
     },
   });
@@ -107,5 +107,6 @@ test('pushes that come while a pull is on its way get one more pull after it, no
   } finally {
     await device.cleanup();
     await server.cleanup();
+    await agent.close();
   }
 });

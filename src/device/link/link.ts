@@ -1,6 +1,7 @@
 import type { Health } from '../../protocol/index.ts';
 import { parsePushEvent, type PushEvent, type PushEventData } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
+import type { Dispatcher as HttpDispatcher } from 'undici';
 import type { Dispatcher } from '../dispatch/dispatcher.ts';
 import type { DeviceEvents, DeviceIdentity } from '../events.ts';
 import type { DeviceObservability } from '../observability.ts';
@@ -34,8 +35,8 @@ export interface LinkOptions {
   /** SSE reconnect backoff bounds, ms (tests shorten them) */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   log?: (line: string) => void;
-  /** how the link makes its requests (default: the global fetch); e.g. one that trusts a private CA */
-  fetch?: typeof fetch;
+  /** how the link's requests go out (default `linkDispatcher()`); e.g. one that trusts a private CA */
+  dispatcher?: HttpDispatcher;
 }
 
 /** The parts of the device the link works with. */
@@ -94,12 +95,12 @@ export class DeviceLink {
       login: options.login,
       password: options.password,
       name: options.name ?? `smsgate-${device.deviceId.slice(0, 6)}`,
-      fetch: options.fetch,
+      dispatcher: options.dispatcher,
     });
     this.registration = registration;
     this.createdPassword = createdPassword;
     device.identity.setCloudDeviceId(registration.id);
-    const client = new MobileClient(options.serverUrl, registration.token, { fetch: options.fetch });
+    const client = new MobileClient(options.serverUrl, registration.token, { dispatcher: options.dispatcher });
 
     const { sms, messageStore, webhooks, settings, events, clock, timeZone } = device;
     this.messages = new MessageSync({

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { MetaStore } from '../store/meta.ts';
 import { MobileApiError, MobileClient, register } from './mobile-client.ts';
 
@@ -18,8 +19,8 @@ export interface RegistrationRequest {
   password?: string;
   /** the device's name on the server */
   name: string;
-  /** how requests are made (default: the global fetch) */
-  fetch?: typeof fetch;
+  /** how requests go out (default `linkDispatcher()`) */
+  dispatcher?: Dispatcher;
 }
 
 /**
@@ -33,7 +34,7 @@ export async function ensureRegistration(
   request: RegistrationRequest,
 ): Promise<{ registration: StoredRegistration; createdPassword: string | undefined }> {
   const stored = meta.getJson<StoredRegistration>('link_registration');
-  if (stored && (await stillRegistered(request.serverUrl, stored.token, request.fetch))) {
+  if (stored && (await stillRegistered(request.serverUrl, stored.token, request.dispatcher))) {
     const registration = { ...stored, serverUrl: request.serverUrl };
     meta.setJson('link_registration', registration);
     return { registration, createdPassword: undefined };
@@ -45,16 +46,16 @@ export async function ensureRegistration(
         ? { login: request.login, password: request.password }
         : undefined,
     name: request.name,
-    fetch: request.fetch,
+    dispatcher: request.dispatcher,
   });
   const registration = { serverUrl: request.serverUrl, id: created.id, token: created.token, login: created.login };
   meta.setJson('link_registration', registration);
   return { registration, createdPassword: created.password };
 }
 
-async function stillRegistered(serverUrl: string, token: string, fetchImpl?: typeof fetch): Promise<boolean> {
+async function stillRegistered(serverUrl: string, token: string, dispatcher?: Dispatcher): Promise<boolean> {
   try {
-    await new MobileClient(serverUrl, token, { fetch: fetchImpl }).getDevice();
+    await new MobileClient(serverUrl, token, { dispatcher }).getDevice();
     return true;
   } catch (error) {
     // the server no longer knows this token or device; anything else (unreachable) is not an answer
