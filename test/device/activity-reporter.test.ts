@@ -165,15 +165,21 @@ test('while reports cannot get through, the remembered deliveries are bounded: t
 });
 
 test('a backlog goes out back to back: a full report is followed at once by the next, then the usual pause', async () => {
-  const t = await setup();
+  // The first report is answered only once the backlog is there: one report at a time, so the 450
+  // events wait whole, however slowly the machine takes them in.
+  let backlogThere!: () => void;
+  const gate = new Promise<void>((resolve) => (backlogThere = resolve));
+  const t = await setup((_report, index) => (index === 0 ? gate : Promise.resolve()));
   try {
     t.reporter.start();
     await eventually(() => t.sent.length === 1, 'the first report');
     await t.device.api.call('POST', '/webhooks', { url: `${t.receiver.url}/hook`, event: 'sms:received' });
-    // 450 events while the reporter waits out its pause: 100 events a report at most, so five full ones
+    // 450 events: 100 a report at most, so four full reports and one of 50
     for (let i = 0; i < 450; i++)
       await t.device.context.carrier.receive({ from: '+15550002', text: `backlog ${i}`, simNumber: 1 });
     await t.receiver.waitFor(450);
+    assert.equal(t.sent.length, 1, 'nothing more sent while the first report was on its way');
+    backlogThere();
     await eventually(() => t.sent.flatMap((s) => s.report.events ?? []).length === 450, 'every event reported', 15_000);
     const withEvents = t.sent.filter((s) => s.report.events?.length);
     assert.deepEqual(
