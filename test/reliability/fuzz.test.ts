@@ -398,13 +398,25 @@ const HOSTILE_QUERIES = [
   'a=%ff',
 ];
 
-/** What goes into a `*` (static files): real names, and ways out of the directory. */
-const WILDCARD_PATHS = [
+/**
+ * What goes into a `*` (static files): names the static routes serve (the docs' and, since Fastify
+ * prints the server's /ui/* as /*, the dashboard's), drawn more often than the rest, so that every
+ * static route gets requests past routing whatever the seed; and names that are not there or lead
+ * out of the directory.
+ */
+const STATIC_FILES = [
   '',
-  'x',
   'index.html',
   'swagger-ui.css',
   'swagger-initializer.js',
+  'ui/app.js',
+  'ui/runtime.js',
+  'ui/style.css',
+  'ui/ui.js',
+  'ui/chart.js',
+];
+const WILDCARD_PATHS = [
+  'x',
   'static/index.html',
   'static/swagger-ui.css',
   'json',
@@ -416,12 +428,6 @@ const WILDCARD_PATHS = [
   '%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
   'static/%00',
   'static/' + 'a'.repeat(300),
-  // the dashboard's files: Fastify prints the server's /ui/* as /*, so these keep its route reachable
-  'ui/app.js',
-  'ui/runtime.js',
-  'ui/style.css',
-  'ui/ui.js',
-  'ui/chart.js',
   'ui/missing.js',
   'ui/%2e%2e/package.json',
   'ui/..%2f..%2fpackage.json',
@@ -704,7 +710,8 @@ function requestArb(
     { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/) },
   );
   const wildcardArb = fc.oneof(
-    { weight: 3, arbitrary: fc.constantFrom(...WILDCARD_PATHS) },
+    { weight: 4, arbitrary: fc.constantFrom(...STATIC_FILES) },
+    { weight: 2, arbitrary: fc.constantFrom(...WILDCARD_PATHS) },
     { weight: 1, arbitrary: idArb },
   );
   const queryArb = fc.oneof(
@@ -906,6 +913,7 @@ function traversalSweep(routes: Route[], validAuth: (path: string) => string): F
   for (const route of routes.filter((r) => /[:*]/.test(r.path))) {
     const fillings = route.path.endsWith('*')
       ? [
+          ...STATIC_FILES,
           ...WILDCARD_PATHS,
           ...ids,
           'static/../../package.json',
