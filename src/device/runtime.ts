@@ -32,7 +32,7 @@ import { USER_AGENT } from '../shared/version.ts';
 import type { App } from '../shared/http.ts';
 import { DeviceLink, type LinkOptions } from './link/link.ts';
 import { Agent } from 'undici';
-import { trustingConnect } from '../shared/trusted-fetch.ts';
+import { trustingConnect } from '../shared/trusted-ca.ts';
 import { linkDispatcher } from './link/mobile-client.ts';
 import { DeviceLog } from './store/logs.ts';
 import { recordDeviceActivity } from './activity-log.ts';

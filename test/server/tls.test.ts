@@ -4,12 +4,24 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createServer, type RunningServer } from '../../src/server/server.ts';
 import { createCa, issueServerCert, type PemPair } from '../../src/cli/pki.ts';
-import { trustingFetch } from '../../src/shared/trusted-fetch.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { trustingConnect } from '../../src/shared/trusted-ca.ts';
 import { register } from '../../src/device/link/mobile-client.ts';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { SMSGATE_BIN, startSmsgate } from '../helpers/process.ts';
 import { basic, call, tempDir } from './helpers.ts';
 import { createTestDatabase, type TestDatabase } from '../postgres/helpers.ts';
+
+/** A `fetch` whose HTTPS connections also trust `extraCa`; `close` ends its connections. */
+function trustingFetch(extraCa: readonly string[]): { fetch: typeof fetch; close(): Promise<void> } {
+  const dispatcher = new Agent({ connect: trustingConnect(extraCa) });
+  const trusting = (input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], {
+      ...(init as Parameters<typeof undiciFetch>[1]),
+      dispatcher,
+    });
+  return { fetch: trusting as unknown as typeof fetch, close: () => dispatcher.close() };
+}
 
 /**
  * The server on HTTPS with a certificate of a private CA made here, and devices that trust that CA

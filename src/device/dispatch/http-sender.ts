@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
-import { trustingConnect } from '../../shared/trusted-fetch.ts';
+import { trustingConnect } from '../../shared/trusted-ca.ts';
 import { sign, unixSeconds } from '../../protocol/index.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/outbox.ts';
 import type { Clock } from '../../shared/clock.ts';

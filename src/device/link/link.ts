@@ -35,7 +35,7 @@ export interface LinkOptions {
   /** SSE reconnect backoff bounds, ms (tests shorten them) */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   log?: (line: string) => void;
-  /** how the link's requests go out (default `linkDispatcher()`); e.g. one that trusts a private CA */
+  /** how the link's requests go out (default: shared kept-alive connections); e.g. one that trusts a private CA */
   dispatcher?: HttpDispatcher;
 }
 

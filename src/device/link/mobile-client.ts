@@ -14,14 +14,20 @@ import { Agent, interceptors, request, type Dispatcher } from 'undici';
 export type { ProcessState } from '../../protocol/messages.ts';
 
 /**
- * How the link's requests go out: undici's `request` over kept-alive connections, following
- * redirects as `fetch` would. A pull or a report costs about half the CPU of a `fetch` with a
- * timeout signal, and the link makes one or two per message sent.
+ * How the link's requests go out through `base` (its connections, e.g. an agent that trusts a
+ * private CA): undici's `request`, following redirects as `fetch` would. A pull or a report costs
+ * about half the CPU of a `fetch` with a timeout signal, and the link makes one or two per message sent.
  */
-let defaultDispatcher: Dispatcher | undefined;
-export function linkDispatcher(base: Dispatcher = (defaultDispatcher ??= new Agent())): Dispatcher {
+export function linkDispatcher(base: Dispatcher): Dispatcher {
   return base.compose(interceptors.redirect({ maxRedirections: 5 }));
 }
+
+/** The link's requests when none is given: kept-alive connections shared by every client. */
+let sharedDispatcher: Dispatcher | undefined;
+const defaultDispatcher = () => (sharedDispatcher ??= linkDispatcher(new Agent()));
+
+/** Whether the server took the request (a 2xx). */
+const succeeded = (status: number) => status >= 200 && status <= 299;
 
 /** `POST /mobile/v1/device` → 201. `password` only when a new user was created. */
 export interface Registration {
@@ -38,7 +44,7 @@ export interface RegisterOptions {
   basicAuth?: { login: string; password: string };
   name?: string;
   pushToken?: string;
-  /** how requests go out (default `linkDispatcher()`); e.g. one that trusts a private CA */
+  /** how requests go out (default: shared kept-alive connections); e.g. `linkDispatcher` over an agent that trusts a private CA */
   dispatcher?: Dispatcher;
   timeoutMs?: number;
 }
@@ -158,7 +164,7 @@ export async function register(serverUrl: string, options: RegisterOptions = {})
   if (options.name !== undefined) body.name = options.name;
   if (options.pushToken !== undefined) body.pushToken = options.pushToken;
   return (await call(
-    options.dispatcher ?? linkDispatcher(),
+    options.dispatcher ?? defaultDispatcher(),
     mobileBaseUrl(serverUrl),
     'POST',
     '/device',
@@ -179,7 +185,7 @@ export class MobileClient {
     options: { dispatcher?: Dispatcher; timeoutMs?: number } = {},
   ) {
     this.baseUrl = mobileBaseUrl(serverUrl);
-    this.dispatcher = options.dispatcher ?? linkDispatcher();
+    this.dispatcher = options.dispatcher ?? defaultDispatcher();
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -287,7 +293,7 @@ async function call(
       { cause: error },
     );
   }
-  if (status < 200 || status > 299) {
+  if (!succeeded(status)) {
     let message = text.slice(0, 500);
     try {
       message = (JSON.parse(text) as { message?: string }).message ?? message;
@@ -356,7 +362,7 @@ class SseConnection implements EventStream {
           // a stream is quiet between pushes: the idle timeout below watches it instead
           bodyTimeout: 0,
         });
-        if (response.statusCode < 200 || response.statusCode > 299) {
+        if (!succeeded(response.statusCode)) {
           const text = await response.body.text().catch(() => '');
           let message = text.slice(0, 300);
           try {

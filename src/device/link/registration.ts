@@ -19,7 +19,7 @@ export interface RegistrationRequest {
   password?: string;
   /** the device's name on the server */
   name: string;
-  /** how requests go out (default `linkDispatcher()`) */
+  /** how requests go out (default: shared kept-alive connections) */
   dispatcher?: Dispatcher;
 }
 
