@@ -1,15 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { MobileMessageSchema } from './mobile.ts';
 
 /**
  * What the server pushes to a linked device on `GET /mobile/v1/events` (Server-Sent Events: the
  * type is the `event:` field, the data the JSON of `data:`). Most say only that something changed,
- * and the device pulls it; since a device also pulls everything after every (re)connect, a push it
+ * and the device pulls it (a new message comes with its content, which saves that pull); since a device also pulls everything after every (re)connect, a push it
  * missed is never lost. Data schemas allow more keys: a newer server may say more.
  */
 export const PUSH_EVENT_SCHEMAS = {
-  /** a message waits for the device: it pulls `GET /mobile/v1/message` (`id` is a hint) */
-  MessageEnqueued: Type.Object({ id: Type.Optional(Type.String()) }),
+  /**
+   * a message waits for the device. With `message` (what a pull would hand out for it) the device
+   * takes it from the push; without, it pulls `GET /mobile/v1/message` (`id` is then a hint)
+   */
+  MessageEnqueued: Type.Object({ id: Type.Optional(Type.String()), message: Type.Optional(MobileMessageSchema) }),
   /** the device's Cloud webhook list changed: it pulls `GET /mobile/v1/webhooks` */
   WebhooksUpdated: Type.Object({}),
   /** the user's settings changed: it pulls `GET /mobile/v1/settings` */
@@ -49,6 +53,17 @@ export const PULL_HINT_TYPES = [
   'SettingsUpdated',
 ] as const satisfies readonly PushEventType[];
 export type PullHintType = (typeof PULL_HINT_TYPES)[number];
+
+/**
+ * The event without the content it carries for the device's own stream (a pushed message): what
+ * goes where content must not or cannot (a push relay; a cross-node notification over its size
+ * limit). The device then pulls, as it does for any pull hint.
+ */
+export function withoutContent(event: PushEvent): PushEvent {
+  if (event.type !== 'MessageEnqueued' || event.data.message === undefined) return event;
+  const { message: _content, ...hint } = event.data;
+  return { type: event.type, data: hint };
+}
 
 export function isPushEventType(value: unknown): value is PushEventType {
   return typeof value === 'string' && Object.hasOwn(PUSH_EVENT_SCHEMAS, value);

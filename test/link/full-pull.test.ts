@@ -4,7 +4,7 @@ import { Agent } from 'undici';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { basic, call, startTestServer } from '../server/helpers.ts';
 import { InProcessPushHub } from '../../src/server/push/hub.ts';
-import type { PushEvent } from '../../src/protocol/index.ts';
+import { withoutContent, type PushEvent } from '../../src/protocol/index.ts';
 
 /** A hub that loses every MessageEnqueued push: the device learns of messages only by pulling. */
 class NoEnqueuedPushes extends InProcessPushHub {
@@ -53,8 +53,15 @@ test('a full pull of 100 is followed by another at once: 230 queued messages all
   }
 });
 
+/** A hub that pushes only hints, as the original's server does: the device pulls every message. */
+class HintOnlyPushes extends InProcessPushHub {
+  override async publish(deviceIds: readonly string[], event: PushEvent): Promise<void> {
+    await super.publish(deviceIds, withoutContent(event));
+  }
+}
+
 test('pushes that come while a pull is on its way get one more pull after it, not one each: 40 messages sent at once, a handful of pulls', async () => {
-  const server = await startTestServer({ keepAliveMs: 500 });
+  const server = await startTestServer({ hub: new HintOnlyPushes(), keepAliveMs: 500 });
   let pulls = 0;
   // Every pull goes out 200 ms late, so the pushes of the messages sent meanwhile arrive during one.
   const agent = new Agent();
@@ -104,6 +111,55 @@ test('pushes that come while a pull is on its way get one more pull after it, no
       'every message Delivered on the server',
       15_000,
     );
+  } finally {
+    await device.cleanup();
+    await server.cleanup();
+    await agent.close();
+  }
+});
+
+test('a message pushed with its content is taken from the push: 40 messages sent at once reach the device and are Delivered with no pull', async () => {
+  const server = await startTestServer({ keepAliveMs: 500 });
+  let pulls = 0;
+  const agent = new Agent();
+  const countPulls = agent.compose((dispatch) => (options, handler) => {
+    if (options.method === 'GET' && options.path.startsWith('/mobile/v1/message')) pulls++;
+    return dispatch(options, handler);
+  });
+  const device = await startTestDevice({
+    link: { serverUrl: server.url, privateToken: server.privateToken, dispatcher: countPulls, log: () => {} },
+  });
+  try {
+    const link = device.link!;
+    const auth = basic(link.registration.login, link.createdPassword!);
+    await eventually(() => link.connected, 'the push stream to open');
+    await eventually(() => pulls >= 1, 'the pull on connect');
+    await new Promise((r) => setTimeout(r, 200)); // the pull on connect is over
+    const pullsBefore = pulls;
+    const sent = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        call(`${server.thirdPartyUrl}/messages`, 'POST', {
+          auth,
+          body: { textMessage: { text: `pushed ${i}` }, phoneNumbers: ['+15550102000'], priority: i % 2 ? 100 : 0 },
+        }),
+      ),
+    );
+    for (const reply of sent) assert.equal(reply.status, 202, reply.text);
+    const ids = sent.map((reply) => reply.body.id as string);
+    await eventually(() => ids.every((id) => device.context.sms.get(id)), 'all 40 messages on the device', 15_000);
+    // taken as a pull would have taken them
+    const first = device.context.sms.get(ids[1])!;
+    assert.equal(first.source, 'Cloud');
+    assert.equal(first.priority, 100);
+    await eventually(
+      async () =>
+        (await Promise.all(ids.map((id) => call(`${server.thirdPartyUrl}/messages/${id}`, 'GET', { auth })))).every(
+          (reply) => reply.body.state === 'Delivered',
+        ),
+      'every message Delivered on the server',
+      15_000,
+    );
+    assert.equal(pulls - pullsBefore, 0, 'no pull was needed');
   } finally {
     await device.cleanup();
     await server.cleanup();

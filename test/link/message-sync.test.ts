@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { MessageSync, REPORT_BATCH_MS } from '../../src/device/link/message-sync.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import type { MobileMessage } from '../../src/device/link/mobile-client.ts';
+import { InvalidInputError } from '../../src/shared/errors.ts';
 
 const mobileMessage = (id: string) =>
   ({
@@ -159,4 +160,48 @@ test('pushes that come while a pull is on its way get one more pull only when th
   assert.equal(await outcome(['m2', 'm3']), 1, 'both pushed messages came with the answer: no second pull');
   assert.equal(await outcome(['m2', 'm4']), 2, 'm4 was not in the answer: one more pull');
   assert.equal(await outcome(['m2', undefined, undefined]), 2, 'pushes that name no message: one more pull');
+});
+
+test('a pushed message is taken as a pull would take it: enqueued once, a refused one reported Failed, one that cannot be stored now pulled instead', async () => {
+  const enqueued: string[] = [];
+  const failedReports: string[] = [];
+  let pulls = 0;
+  let diskFull = false;
+  const sync = new MessageSync({
+    client: {
+      pullMessages: async () => {
+        pulls++;
+        return [];
+      },
+      reportMessages: async (items) => void failedReports.push(...items.map((r) => `${r.id} ${r.state}`)),
+    },
+    sms: {
+      get: (id: string) => (enqueued.includes(id) ? { id, source: 'Cloud' } : undefined),
+      enqueue: (request: { id: string; simNumber: number | null }) => {
+        if (diskFull) throw new Error('SQLITE_FULL: database or disk is full');
+        if (request.simNumber === 3) throw new InvalidInputError('this device has no SIM 3');
+        enqueued.push(request.id);
+      },
+      onStateChange: () => {},
+    } as never,
+    messageStore: { unreportedCloud: () => [], markReported: () => {} },
+    clock: systemClock,
+    timeZone: 'UTC',
+    log: () => {},
+    order: () => 'LIFO',
+  });
+  sync.start();
+  try {
+    await sync.takePushed(mobileMessage('p1'));
+    await sync.takePushed(mobileMessage('p1')); // the same push again (or a pull that also brought it)
+    assert.deepEqual(enqueued, ['p1'], 'taken once');
+    await sync.takePushed({ ...mobileMessage('p2'), simNumber: 3 });
+    assert.deepEqual(failedReports, ['p2 Failed'], 'refused at once, with the reason, as a pull refuses it');
+    assert.equal(pulls, 0, 'no pull for what the pushes carried');
+    diskFull = true;
+    await sync.takePushed(mobileMessage('p3'));
+    assert.equal(pulls, 1, 'a push that could not be taken is pulled again');
+  } finally {
+    await sync.stop();
+  }
 });

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePushEvent, PULL_HINT_TYPES, PUSH_EVENT_TYPES } from '../../src/protocol/index.ts';
+import {
+  parsePushEvent,
+  PULL_HINT_TYPES,
+  PUSH_EVENT_TYPES,
+  withoutContent,
+  type MobileMessage,
+} from '../../src/protocol/index.ts';
 import { RE_PULL_EVENTS } from '../../src/server/push/hub.ts';
 
 test('a push is read by its type, its data checked against the protocol', () => {
@@ -31,4 +37,39 @@ test('after a gap the hub re-sends every pull hint, and only those', () => {
     !(PULL_HINT_TYPES as readonly string[]).includes('DeliveryRedeliverRequested'),
     'a request is not replayed',
   );
+});
+
+const pushedMessage: MobileMessage = {
+  id: 'm1',
+  message: 'hi',
+  textMessage: { text: 'hi' },
+  phoneNumbers: ['+15550100001'],
+  simNumber: null,
+  withDeliveryReport: true,
+  isEncrypted: false,
+  priority: 0,
+  validUntil: null,
+  scheduleAt: null,
+  state: 'Pending',
+  createdAt: '2026-12-03T10:00:00.000Z',
+};
+
+test('MessageEnqueued may carry the message; one that does not fit the protocol leaves a pull hint', () => {
+  assert.deepEqual(parsePushEvent('MessageEnqueued', { id: 'm1', message: pushedMessage }), {
+    type: 'MessageEnqueued',
+    data: { id: 'm1', message: pushedMessage },
+  });
+  const { phoneNumbers: _missing, ...broken } = pushedMessage;
+  assert.deepEqual(parsePushEvent('MessageEnqueued', { id: 'm1', message: broken }), {
+    type: 'MessageEnqueued',
+    data: {},
+  });
+});
+
+test('withoutContent drops a pushed message and keeps its id; other events are untouched', () => {
+  const event = { type: 'MessageEnqueued', data: { id: 'm1', message: pushedMessage } } as const;
+  assert.deepEqual(withoutContent(event), { type: 'MessageEnqueued', data: { id: 'm1' } });
+  assert.equal(event.data.message, pushedMessage, 'the event itself is not changed');
+  const cancelled = { type: 'MessageCancelled', data: { messageId: 'm1' } } as const;
+  assert.equal(withoutContent(cancelled), cancelled);
 });

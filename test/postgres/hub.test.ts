@@ -59,6 +59,33 @@ test('an event published on one node reaches the device on the other, once; the 
   for (const c of [onA, onB, other]) c.unsubscribe();
 });
 
+test('a pushed message travels to the other node with its content, unless it is too large for a notification: then as a pull hint', async () => {
+  const onB = collect(b, 'dev-content');
+  const pushed = (text: string) => ({
+    id: `m-${text.length}`,
+    message: text,
+    textMessage: { text },
+    phoneNumbers: ['+15550100001'],
+    simNumber: null,
+    withDeliveryReport: true,
+    isEncrypted: false,
+    priority: 0,
+    validUntil: null,
+    scheduleAt: null,
+    state: 'Pending' as const,
+    createdAt: '2026-12-03T10:00:00.000Z',
+  });
+  const small = pushed('hello');
+  const large = pushed('x'.repeat(4000)); // twice in the message: over PostgreSQL's 8000 bytes
+  await a.publish(['dev-content'], { type: 'MessageEnqueued', data: { id: small.id, message: small } });
+  await a.publish(['dev-content'], { type: 'MessageEnqueued', data: { id: large.id, message: large } });
+  await eventually(() => onB.got.length === 2, 'both events on node B', 3000);
+  assert.deepEqual(onB.got, [
+    { type: 'MessageEnqueued', data: { id: small.id, message: small } },
+    { type: 'MessageEnqueued', data: { id: large.id } },
+  ]);
+  onB.unsubscribe();
+});
 test('an event for more devices than one NOTIFY payload holds reaches all of them', async () => {
   const ids = Array.from({ length: 1500 }, (_, i) => `device-${String(i).padStart(15, '0')}`);
   let received = 0;

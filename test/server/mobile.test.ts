@@ -86,7 +86,9 @@ test('SSE: WebhooksUpdated arrives within 1 s of a 3rdparty POST, then MessageEn
       'MessageEnqueued',
       1000,
     );
-    assert.deepEqual(enqueued.event.data, { id: sent.body.id });
+    // the push carries the message as a pull hands it out, so the device need not pull
+    assert.deepEqual(enqueued.event.data, { id: sent.body.id, message: (await mobile.pullMessages())[0] });
+    assert.equal((enqueued.event.data as { message: { message: string } }).message.message, 'hi');
     assert.equal(sent.body.deviceId, registration.id);
 
     await call(server.thirdPartyUrl + '/settings', 'PATCH', { auth, body: { ping: { interval_seconds: 30 } } });

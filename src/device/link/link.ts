@@ -64,8 +64,9 @@ export interface LinkedDevice {
  * (`message-sync.ts`), the Cloud webhook list and settings (`config-sync.ts`), the health report
  * (`health-reporter.ts`) and the activity report (`activity-link.ts`).
  *
- * Pushes only say "something changed": the device then pulls. Every (re)connect pulls everything,
- * so a push missed while disconnected is never a lost message or webhook.
+ * Pushes say "something changed": the device then pulls (a new message usually comes with its push,
+ * and needs no pull). Every (re)connect pulls everything, so a push missed while disconnected is
+ * never a lost message or webhook.
  */
 export class DeviceLink {
   private stream: EventStream | undefined;
@@ -178,7 +179,8 @@ export class DeviceLink {
       case 'SettingsUpdated':
         return this.config!.syncSettings();
       case 'MessageEnqueued':
-        return this.messages!.pull(event.data.id);
+        // a server that sends the message with the push saves the device a pull
+        return event.data.message ? this.messages!.takePushed(event.data.message) : this.messages!.pull(event.data.id);
       case 'DeliveryRedeliverRequested':
         return this.activity!.redeliver(event.data.id);
       case 'MessagesExportRequested':

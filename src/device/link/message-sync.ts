@@ -119,56 +119,81 @@ export class MessageSync {
    * again forever, and enough of them would fill every pull and hold back the messages behind them.
    */
   private async pullOnce(): Promise<{ received: number; taken: number }> {
-    const { client, sms, clock, timeZone, log } = this.deps;
+    const { client } = this.deps;
     const pending = await client.pullMessages(this.deps.order() === 'FIFO' ? 'fifo' : 'lifo');
     for (const message of pending) this.awaited.delete(message.id);
     const refused: MessageReport[] = [];
     let taken = 0;
-    for (const message of pending) {
-      // cancelled on the server while this device was away (or the push was lost): as the push does
-      if (message.state === 'Cancelling') {
-        await this.cancel(message.id);
-        continue;
-      }
-      if (this.cancelledUnseen.has(message.id)) continue;
-      const known = sms.get(message.id);
-      if (known?.source === 'Cloud') continue; // already taken, its state report is on its way
-      taken++;
-      const refuse = (reason: string) => {
-        log(`message ${message.id} refused: ${reason}`);
-        refused.push(failedReport(message.id, message.phoneNumbers, reason, formatInZone(clock.now(), timeZone)));
-      };
-      if (known) {
-        refuse(
-          `this device already has a message with id "${message.id}" (sent through its Local API); send it again with another id`,
-        );
-        continue;
-      }
-      try {
-        sms.enqueue({
-          id: message.id,
-          content: mobileContent(message),
-          phoneNumbers: message.phoneNumbers,
-          simNumber: message.simNumber,
-          withDeliveryReport: message.withDeliveryReport,
-          validUntil: message.validUntil ? Date.parse(message.validUntil) : null,
-          scheduleAt: message.scheduleAt ? Date.parse(message.scheduleAt) : null,
-          priority: message.priority,
-          isEncrypted: message.isEncrypted,
-          source: 'Cloud',
-        });
-      } catch (error) {
-        // what the device refuses to send (no such SIM, an id taken); anything else (a disk
-        // error) fails this pull, and the next one tries the message again
-        if (!(error instanceof InvalidInputError || error instanceof ConflictError)) throw error;
-        refuse(error.message);
-      }
-    }
+    for (const message of pending) if (await this.takeOne(message, refused)) taken++;
     this.scheduleReport();
     // If this report is lost, the messages are still Pending on the server: the next pull hands
     // them out again and they are refused and reported again.
     if (refused.length > 0) await client.reportMessages(refused);
     return { received: pending.length, taken };
+  }
+
+  /**
+   * A message the server pushed with its content (`MessageEnqueued`): taken as a pull would take it,
+   * without the pull's round trip. One that cannot be taken now (a disk error) is pulled instead,
+   * which tries it again.
+   */
+  async takePushed(message: MobileMessage): Promise<void> {
+    if (this.stopped) return;
+    const refused: MessageReport[] = [];
+    try {
+      await this.takeOne(message, refused);
+    } catch {
+      return this.pull(message.id);
+    }
+    this.scheduleReport();
+    if (refused.length > 0) await this.deps.client.reportMessages(refused);
+  }
+
+  /**
+   * Hand one message the server gave out (pulled or pushed) to the SMS service. False when it was
+   * not new here: already taken (its state report is on its way), or cancelled. One this device
+   * refuses goes into `refused`, to be reported Failed.
+   */
+  private async takeOne(message: MobileMessage, refused: MessageReport[]): Promise<boolean> {
+    const { sms, clock, timeZone, log } = this.deps;
+    // cancelled on the server while this device was away (or the push was lost): as the push does
+    if (message.state === 'Cancelling') {
+      await this.cancel(message.id);
+      return false;
+    }
+    if (this.cancelledUnseen.has(message.id)) return false;
+    const known = sms.get(message.id);
+    if (known?.source === 'Cloud') return false; // already taken, its state report is on its way
+    const refuse = (reason: string) => {
+      log(`message ${message.id} refused: ${reason}`);
+      refused.push(failedReport(message.id, message.phoneNumbers, reason, formatInZone(clock.now(), timeZone)));
+    };
+    if (known) {
+      refuse(
+        `this device already has a message with id "${message.id}" (sent through its Local API); send it again with another id`,
+      );
+      return true;
+    }
+    try {
+      sms.enqueue({
+        id: message.id,
+        content: mobileContent(message),
+        phoneNumbers: message.phoneNumbers,
+        simNumber: message.simNumber,
+        withDeliveryReport: message.withDeliveryReport,
+        validUntil: message.validUntil ? Date.parse(message.validUntil) : null,
+        scheduleAt: message.scheduleAt ? Date.parse(message.scheduleAt) : null,
+        priority: message.priority,
+        isEncrypted: message.isEncrypted,
+        source: 'Cloud',
+      });
+    } catch (error) {
+      // what the device refuses to send (no such SIM, an id taken); anything else (a disk
+      // error) fails this pull, and the next one tries the message again
+      if (!(error instanceof InvalidInputError || error instanceof ConflictError)) throw error;
+      refuse(error.message);
+    }
+    return true;
   }
 
   /**

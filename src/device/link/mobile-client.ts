@@ -4,7 +4,8 @@
  * stream. Self-contained on purpose: it depends on nothing else of the device, so the runtime
  * can wire it however it likes.
  *
- * The push channel only says "something changed"; the device pulls the current state. Because
+ * The push channel mostly says "something changed"; the device pulls the current state (a new
+ * message may come with the push itself). Because
  * `onOpen` runs after every (re)connect and the device pulls everything there, a push missed
  * while disconnected never loses a message or a webhook change.
  */
@@ -16,7 +17,7 @@ export type { ProcessState } from '../../protocol/messages.ts';
 /**
  * How the link's requests go out through `base` (its connections, e.g. an agent that trusts a
  * private CA): undici's `request`, following redirects as `fetch` would. A pull or a report costs
- * about half the CPU of a `fetch` with a timeout signal, and the link makes one or two per message sent.
+ * about half the CPU of a `fetch` with a timeout signal, and the link makes a report for every few messages sent.
  */
 export function linkDispatcher(base: Dispatcher): Dispatcher {
   return base.compose(interceptors.redirect({ maxRedirections: 5 }));

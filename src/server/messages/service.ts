@@ -80,7 +80,7 @@ export class MessagesService {
     private readonly options: { keepContent?: boolean } = {},
   ) {}
 
-  /** Store a message for one of the user's devices and tell that device to pull. */
+  /** Store a message for one of the user's devices and push it to that device. */
   async send(
     userId: string,
     request: SendMessage,
@@ -110,7 +110,11 @@ export class MessagesService {
     if ((await this.repo.insertMessage(message)) === 'duplicate-id') {
       throw new ConflictError(`${DUPLICATE_MESSAGE_ID}: you already have "${message.id}"; omit id to get a fresh one`);
     }
-    await this.hub.publish([device.id], { type: 'MessageEnqueued', data: { id: message.id } });
+    // with the message itself: the device takes it from the push, without a pull's round trip
+    await this.hub.publish([device.id], {
+      type: 'MessageEnqueued',
+      data: { id: message.id, message: toMobileMessage(message) },
+    });
     return message;
   }
 

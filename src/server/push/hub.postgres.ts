@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { parsePushEvent, type HealthCheck, type PullHintType, type PushEvent } from '../../protocol/index.ts';
+import {
+  parsePushEvent,
+  withoutContent,
+  type HealthCheck,
+  type PullHintType,
+  type PushEvent,
+} from '../../protocol/index.ts';
 import { query, type PgPool } from '../store/postgres.ts';
 import { sql } from '../store/sql.ts';
 import {
@@ -23,6 +29,8 @@ const NOTIFY_SQL = sql<{ channel: string; payload: string }>('push.notify', `SEL
 
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well below. */
 const MAX_PAYLOAD_BYTES = 7000;
+/** An event's data larger than this travels without its content (`withoutContent`). */
+const MAX_CONTENT_BYTES = 4000;
 
 /** What travels in one notification. Short keys: the payload is small. */
 interface Notification {
@@ -241,7 +249,9 @@ export class PostgresPushHub implements PushHub {
   }
 
   /** Split into notifications under the payload limit (a user with very many devices). */
-  private *payloads(deviceIds: string[], event: PushEvent): Generator<string> {
+  private *payloads(deviceIds: string[], full: PushEvent): Generator<string> {
+    // content that would crowd out the ids goes to the other nodes' devices as a pull hint
+    const event = Buffer.byteLength(JSON.stringify(full.data)) > MAX_CONTENT_BYTES ? withoutContent(full) : full;
     const encode = (d: string[]) =>
       JSON.stringify({ o: this.nodeId, d, t: event.type, x: event.data } satisfies Notification);
     const overhead = Buffer.byteLength(encode([]));

@@ -1,4 +1,4 @@
-import type { HealthCheck, PushEvent } from '../../protocol/index.ts';
+import { withoutContent, type HealthCheck, type PushEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { USER_AGENT } from '../../shared/version.ts';
@@ -76,7 +76,8 @@ export class PushRelay {
       return;
     }
     this.queue.delete(key); // the newer one goes to the back
-    this.queue.set(key, { token, event: event.type, data: stringData(event.data), attempts: 0 });
+    // the phone pulls what it is told of: a message's content stays off the push service
+    this.queue.set(key, { token, event: event.type, data: stringData(withoutContent(event).data), attempts: 0 });
     this.schedule(this.options.batchDelayMs ?? 50);
   }
 
