@@ -10,6 +10,8 @@
  * message and the mobile API requests per message are printed: a loaded machine blurs latencies,
  * not those. BENCH_SERVER_CPU_PROF=<dir> and BENCH_DEVICE_CPU_PROF=<dir> write CPU profiles;
  * BENCH_KEEP=1 keeps the data directory, with the server's log of every request and its time.
+ * BENCH_DUMP=<prefix> writes each open-loop message's times (since the loop's start, to sms:sent, to
+ * sms:delivered, and its 202 in wall-clock ms) to <prefix>-<path>-<count>.json.
  *
  * The carrier: the virtual carrier's defaults (`smsgate device`) accept an SMS 20 ms after the
  * send queue hands it over and report it delivered 50 ms later. The queue hands over one message
@@ -39,7 +41,7 @@
  *
  *   node --import tsx bench/message-path.ts             (BENCH_SECONDS=10 for a short run)
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -199,6 +201,18 @@ async function openLoopRun(path: Path, receiver: ReceiverProcess, count: number,
   const toSent = ids.map((id, i) => sent.get(id)! - at202[i]).sort((a, b) => a - b);
   const sentToDelivered = ids.map((id) => delivered.get(id)! - sent.get(id)!).sort((a, b) => a - b);
   const last = Math.max(...delivered.values());
+  if (process.env.BENCH_DUMP)
+    writeFileSync(
+      `${process.env.BENCH_DUMP}-${path.name}-${count}.json`,
+      JSON.stringify(
+        ids.map((id, i) => [
+          at202[i] - started,
+          sent.get(id)! - at202[i],
+          delivered.get(id)! - at202[i],
+          at202[i] + Date.now() - now(),
+        ]),
+      ),
+    );
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),

@@ -279,7 +279,7 @@ for (const impl of IMPLEMENTATIONS) {
         [older, newer],
       );
       const sending = async (userId: string, seenSince: number) =>
-        (await store.devices.listSendingDevices(userId, seenSince)).map((d) => d.id);
+        await store.devices.listSendingDeviceIds(userId, seenSince);
       assert.deepEqual(await sending(u, 0), [older], 'only a device that has connected');
       assert.deepEqual(await sending(u, 2500), [older], 'seen at or after');
       assert.deepEqual(await sending(u, 2501), [], 'not seen since');

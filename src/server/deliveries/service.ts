@@ -220,13 +220,31 @@ function newestOfEach(deliveries: readonly ReportedDelivery[]): ReportedDelivery
   }));
 }
 
-/** A copy with every NUL character in its strings replaced by U+FFFD (the replacement character). */
+/**
+ * `value` with every NUL character in its strings replaced by U+FFFD (the replacement character):
+ * a copy where there is one, the same value where there is none (nearly every report).
+ */
 export function withoutNulCharacters<T>(value: T): T {
+  return hasNulCharacter(value) ? replaceNulCharacters(value) : value;
+}
+
+function hasNulCharacter(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(hasNulCharacter);
+  if (value !== null && typeof value === 'object') {
+    for (const key in value) {
+      if (key.includes('\u0000') || hasNulCharacter((value as Record<string, unknown>)[key])) return true;
+    }
+  }
+  return false;
+}
+
+function replaceNulCharacters<T>(value: T): T {
   if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T;
-  if (Array.isArray(value)) return value.map(withoutNulCharacters) as T;
+  if (Array.isArray(value)) return value.map(replaceNulCharacters) as T;
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [withoutNulCharacters(key), withoutNulCharacters(item)]),
+      Object.entries(value).map(([key, item]) => [replaceNulCharacters(key), replaceNulCharacters(item)]),
     ) as T;
   }
   return value;

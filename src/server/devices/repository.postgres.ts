@@ -121,9 +121,9 @@ export class PostgresDevicesRepository implements DevicesRepository {
     return rows.map(toDevice);
   }
 
-  async listSendingDevices(userId: string, seenSince: number): Promise<DeviceRecord[]> {
-    const { rows } = await query(this.pool, DEVICES_SQL.listSendingDevices, { userId, seenSince });
-    return rows.map(toDevice);
+  async listSendingDeviceIds(userId: string, seenSince: number): Promise<string[]> {
+    const { rows } = await query(this.pool, DEVICES_SQL.listSendingDeviceIds, { userId, seenSince });
+    return rows.map((row) => row.id);
   }
 
   async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {

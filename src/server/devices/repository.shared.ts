@@ -77,9 +77,9 @@ export const DEVICES_SQL = {
     `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = :userId ORDER BY last_seen DESC, created_at DESC, id`,
   ),
   // only devices that have used their token: one that registered and never connected would keep the message
-  listSendingDevices: sql<{ userId: string; seenSince: number }, DeviceRow>(
+  listSendingDeviceIds: sql<{ userId: string; seenSince: number }, { id: string }>(
     'devices.sending-of-user',
-    `SELECT ${DEVICE_COLUMNS} FROM devices
+    `SELECT id FROM devices
       WHERE user_id = :userId AND connected_at IS NOT NULL AND last_seen >= :seenSince ORDER BY id`,
   ),
   deleteUserDevice: sql<{ userId: string; id: string }>(

@@ -53,8 +53,8 @@ export class SqliteDevicesRepository implements DevicesRepository {
     return this.statements.listUserDevices.all({ userId }).map(toDevice);
   }
 
-  async listSendingDevices(userId: string, seenSince: number): Promise<DeviceRecord[]> {
-    return this.statements.listSendingDevices.all({ userId, seenSince }).map(toDevice);
+  async listSendingDeviceIds(userId: string, seenSince: number): Promise<string[]> {
+    return this.statements.listSendingDeviceIds.all({ userId, seenSince }).map((row) => row.id);
   }
 
   async deleteUserDevice(userId: string, deviceId: string): Promise<boolean> {

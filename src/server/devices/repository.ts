@@ -28,8 +28,8 @@ export interface DevicesRepository {
   getPushTarget(deviceId: string): Promise<{ userId: string; pushToken: string | null } | undefined>;
   /** most recently seen first */
   listUserDevices(userId: string): Promise<DeviceRecord[]>;
-  /** the user's devices a message without deviceId may go to: connected ones seen at or after seenSince */
-  listSendingDevices(userId: string, seenSince: number): Promise<DeviceRecord[]>;
+  /** the ids of the user's devices a message without deviceId may go to: connected ones seen at or after seenSince */
+  listSendingDeviceIds(userId: string, seenSince: number): Promise<string[]>;
   /** false when the device does not exist or belongs to someone else */
   deleteUserDevice(userId: string, deviceId: string): Promise<boolean>;
   /**

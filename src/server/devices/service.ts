@@ -161,7 +161,7 @@ export class DevicesService {
   }
 
   /**
-   * The device a message goes to: the one asked for (it must be the user's, and seen within
+   * The id of the device a message goes to: the one asked for (it must be the user's, and seen within
    * `activeWithinHours` when given); otherwise one picked at random, as the original does, among
    * the user's devices that have connected (used their token at least once), narrowed to those
    * seen within `activeWithinHours`. Random spreads the messages over the devices. Only when none
@@ -171,7 +171,7 @@ export class DevicesService {
     userId: string,
     deviceId: string | null | undefined,
     activeWithinHours?: number,
-  ): Promise<DeviceRecord> {
+  ): Promise<string> {
     const seenSince = activeWithinHours ? this.clock.now() - activeWithinHours * 3_600_000 : 0;
     const within = `within the last ${activeWithinHours} hour${activeWithinHours === 1 ? '' : 's'} (deviceActiveWithin)`;
     if (deviceId != null) {
@@ -183,9 +183,9 @@ export class DevicesService {
           `device "${deviceId}" was last seen ${new Date(device.lastSeen).toISOString()}, not ${within}`,
         );
       }
-      return device;
+      return device.id;
     }
-    const candidates = await this.repo.listSendingDevices(userId, seenSince);
+    const candidates = await this.repo.listSendingDeviceIds(userId, seenSince);
     if (candidates.length > 0) return candidates[randomInt(candidates.length)];
     // Nothing qualifies: say why, from the whole list (only on this path).
     const all = await this.repo.listUserDevices(userId);
@@ -198,7 +198,7 @@ export class DevicesService {
       // None has connected yet: the message waits, Pending, for a registered phone, as the original's
       // server does (its own test suite sends right after a registration and expects 202).
       const registered = all.filter((d) => d.lastSeen >= seenSince);
-      if (registered.length > 0) return registered[randomInt(registered.length)];
+      if (registered.length > 0) return registered[randomInt(registered.length)].id;
       throw new InvalidInputError(
         `none of your devices has connected yet (registered: ${all.length}); start the app or \`smsgate device\` so it connects, or name one with deviceId`,
       );

@@ -88,11 +88,15 @@ export class MessagesService {
   ): Promise<MessageRecord> {
     const now = this.clock.now();
     const parsed = parseSendRequest(request, { skipPhoneValidation: options.skipPhoneValidation, now });
-    const device = await this.devices.pickForMessage(userId, parsed.deviceId ?? undefined, options.deviceActiveWithin);
+    const deviceId = await this.devices.pickForMessage(
+      userId,
+      parsed.deviceId ?? undefined,
+      options.deviceActiveWithin,
+    );
     const message: MessageRecord = {
       userId,
       id: parsed.id ?? newId(),
-      deviceId: device.id,
+      deviceId,
       ...storedContent(parsed.content),
       simNumber: parsed.simNumber,
       withDeliveryReport: parsed.withDeliveryReport,
@@ -111,7 +115,7 @@ export class MessagesService {
       throw new ConflictError(`${DUPLICATE_MESSAGE_ID}: you already have "${message.id}"; omit id to get a fresh one`);
     }
     // with the message itself: the device takes it from the push, without a pull's round trip
-    await this.hub.publish([device.id], {
+    await this.hub.publish([deviceId], {
       type: 'MessageEnqueued',
       data: { id: message.id, message: toMobileMessage(message) },
     });
