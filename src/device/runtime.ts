@@ -165,6 +165,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   const retention = new RetentionPurger({
     db,
     clock,
+    messages: messageStore,
     timeScale,
     log: deviceLog,
     retention: () => {

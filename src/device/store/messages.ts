@@ -73,10 +73,20 @@ const MESSAGE_COLUMNS = `id, source, text, data_port AS dataPort, sim_number AS 
   with_delivery_report AS withDeliveryReport, valid_until AS validUntil, schedule_at AS scheduleAt, priority,
   is_encrypted AS isEncrypted, state, states, created_at AS createdAt`;
 
+/** How many messages `MessageStore.get` keeps as read (the oldest read goes first). */
+const RECENT_LIMIT = 256;
+
 /** Outgoing messages and their per-recipient states. States only ever move forward. */
 export class MessageStore {
   private readonly statements;
   private readonly lists: StatementCache;
+  /**
+   * Messages as last read, frozen. One message is read about a dozen times in its life (the send
+   * queue, each state's listeners, the link's report) between four writes; every write through
+   * this store drops its entry, and a read inside a transaction is not kept (it may roll back).
+   * This store is the only writer of these tables.
+   */
+  private readonly recent = new Map<string, StoredMessage>();
 
   constructor(private readonly db: Db) {
     this.statements = {
@@ -162,6 +172,13 @@ export class MessageStore {
         `SELECT id, updated_at AS updatedAt FROM messages INDEXED BY messages_unreported
           WHERE source = 'Cloud' AND reported_at IS NULL ORDER BY updated_at LIMIT ?`,
       ),
+      expiredFinal: db.prepare<{ cutoff: number; limit: number }, { id: string }>(
+        `SELECT id FROM messages
+          WHERE updated_at < :cutoff AND state NOT IN ('Pending', 'Processed', 'Sent')
+          LIMIT :limit`,
+      ),
+      deleteRecipients: db.prepare<[string]>(`DELETE FROM message_recipients WHERE message_id = ?`),
+      deleteMessage: db.prepare<[string]>(`DELETE FROM messages WHERE id = ?`),
       // only if the message has not changed since it was read
       markReported: db.prepare<[number, string, number]>(
         `UPDATE messages SET reported_at = ? WHERE id = ? AND updated_at <= ?`,
@@ -203,6 +220,7 @@ export class MessageStore {
 
   /** False when a message with this id already exists. */
   insert(message: Omit<StoredMessage, 'state' | 'states' | 'recipients'> & { phoneNumbers: string[] }): boolean {
+    this.recent.delete(message.id);
     return inTransaction(this.db, () => {
       const inserted = this.statements.insert.run({
         id: message.id,
@@ -226,9 +244,18 @@ export class MessageStore {
     });
   }
 
+  /** The message as stored; frozen (it may be shared with other readers). */
   get(id: string): StoredMessage | undefined {
+    const kept = this.recent.get(id);
+    if (kept) return kept;
     const row = this.statements.get.get(id);
-    return row && this.hydrate(row);
+    if (!row) return undefined;
+    const message = freeze(this.hydrate(row));
+    if (!this.db.inTransaction) {
+      this.recent.set(id, message);
+      if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value!);
+    }
+    return message;
   }
 
   private hydrate(row: MessageRow): StoredMessage {
@@ -275,6 +302,7 @@ export class MessageStore {
 
   /** The SIM a message without one was given by the SIM selection mode. */
   setSimNumber(id: string, simNumber: number): void {
+    this.recent.delete(id);
     this.statements.setSimNumber.run(simNumber, id);
   }
 
@@ -289,6 +317,7 @@ export class MessageStore {
    * records the matching event.
    */
   advanceRecipient(id: string, position: number, state: ProcessState, error: string | null, now: number): boolean {
+    this.recent.delete(id);
     const changed = this.statements.advanceRecipient.run({
       id,
       position,
@@ -302,6 +331,7 @@ export class MessageStore {
   }
 
   markProcessed(id: string, now: number): void {
+    this.recent.delete(id);
     inTransaction(this.db, () => {
       this.statements.markRecipientsProcessed.run(id);
       this.statements.setProcessedAt.run(now, id);
@@ -322,11 +352,28 @@ export class MessageStore {
     if (processed && states.Processed === undefined) states.Processed = now;
     if (sent && states.Sent === undefined) states.Sent = now;
     if (states[state] === undefined) states[state] = now;
+    this.recent.delete(id);
     this.statements.updateState.run(state, JSON.stringify(states), now, id);
   }
 
   countFailedSince(since: number): number {
     return this.statements.countFailedSince.get(since)!.n;
+  }
+
+  /**
+   * Delete up to `limit` finished messages (Delivered, Failed, Cancelled) last changed before
+   * `cutoff`, with their recipients, in one transaction; how many.
+   */
+  purgeFinished(cutoff: number, limit: number): number {
+    return inTransaction(this.db, () => {
+      const ids = this.statements.expiredFinal.all({ cutoff, limit });
+      for (const { id } of ids) {
+        this.recent.delete(id);
+        this.statements.deleteRecipients.run(id);
+        this.statements.deleteMessage.run(id);
+      }
+      return ids.length;
+    });
   }
 
   /** Cloud messages whose latest state the server has not acknowledged, with the version read. */
@@ -340,4 +387,12 @@ export class MessageStore {
       for (const { id, updatedAt } of seen) this.statements.markReported.run(now, id, updatedAt);
     });
   }
+}
+
+/** A message and what it holds, frozen: a reader that changed it would change it for every other. */
+function freeze(message: StoredMessage): StoredMessage {
+  for (const recipient of message.recipients) Object.freeze(recipient);
+  Object.freeze(message.recipients);
+  Object.freeze(message.states);
+  return Object.freeze(message);
 }

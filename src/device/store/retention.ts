@@ -1,6 +1,7 @@
 import type { Clock } from '../../shared/clock.ts';
 import type { Db } from './database.ts';
 import type { DeviceLog } from './logs.ts';
+import type { MessageStore } from './messages.ts';
 import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS } from '../../shared/retention.ts';
 
 /** However much the device's time is sped up, the purge runs at most once a second. */
@@ -46,6 +47,8 @@ export class RetentionPurger {
       db: Db;
       clock: Clock;
       retention: () => RetentionDays;
+      /** the sent messages, which their store deletes */
+      messages: Pick<MessageStore, 'purgeFinished'>;
       /** the device's own log, purged by age and count */
       log?: DeviceLog;
       /** device time per real time: 0.01 runs every timer, and counts every day, 100 times faster */
@@ -85,13 +88,6 @@ export class RetentionPurger {
             WHERE e.seq < :below AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq)
             ORDER BY seq LIMIT :limit)`,
       ),
-      expiredMessages: db.prepare<{ cutoff: number; limit: number }, { id: string }>(
-        `SELECT id FROM messages
-          WHERE updated_at < :cutoff AND state NOT IN ('Pending', 'Processed', 'Sent')
-          LIMIT :limit`,
-      ),
-      deleteRecipients: db.prepare<[string]>(`DELETE FROM message_recipients WHERE message_id = ?`),
-      deleteMessage: db.prepare<[string]>(`DELETE FROM messages WHERE id = ?`),
       expiredInbox: db.prepare<{ cutoff: number; limit: number }, { seq: number }>(
         `SELECT seq FROM inbox WHERE received_at < :cutoff ORDER BY received_at, seq LIMIT :limit`,
       ),
@@ -166,14 +162,11 @@ export class RetentionPurger {
 
     if (retention.messages !== null) {
       const messageCutoff = now - retention.messages * DAY_MS * timeScale;
-      const messageBatch = db.transaction(() => {
-        const ids = this.statements.expiredMessages.all({ cutoff: messageCutoff, limit: BATCH });
-        for (const { id } of ids) {
-          this.statements.deleteRecipients.run(id);
-          counts.messages += this.statements.deleteMessage.run(id).changes;
-        }
-        return ids.length;
-      });
+      const messageBatch = () => {
+        const deleted = this.options.messages.purgeFinished(messageCutoff, BATCH);
+        counts.messages += deleted;
+        return deleted;
+      };
       while (db.open && messageBatch() === BATCH) await yieldToEventLoop();
       const inboxBatch = db.transaction(() => {
         const seqs = this.statements.expiredInbox.all({ cutoff: messageCutoff, limit: BATCH });
