@@ -189,7 +189,7 @@ export class MessageSync {
       });
     } catch (error) {
       // what the device refuses to send (no such SIM, an id taken); anything else (a disk
-      // error) fails this pull, and the next one tries the message again
+      // error) fails this pull (or push), and a pull tries the message again
       if (!(error instanceof InvalidInputError || error instanceof ConflictError)) throw error;
       refuse(error.message);
     }
