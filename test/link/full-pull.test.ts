@@ -13,6 +13,34 @@ class NoEnqueuedPushes extends InProcessPushHub {
   }
 }
 
+type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+/** Send `count` messages through the 3rdparty API at once, each accepted (202); their ids. */
+async function sendAtOnce(
+  server: TestServer,
+  auth: string,
+  count: number,
+  body: (i: number) => object,
+): Promise<string[]> {
+  const sent = await Promise.all(
+    Array.from({ length: count }, (_, i) => call(`${server.thirdPartyUrl}/messages`, 'POST', { auth, body: body(i) })),
+  );
+  for (const reply of sent) assert.equal(reply.status, 202, reply.text);
+  return sent.map((reply) => reply.body.id as string);
+}
+
+/** Wait until the server shows every one of these messages Delivered. */
+async function allDelivered(server: TestServer, auth: string, ids: readonly string[]): Promise<void> {
+  await eventually(
+    async () =>
+      (await Promise.all(ids.map((id) => call(`${server.thirdPartyUrl}/messages/${id}`, 'GET', { auth })))).every(
+        (reply) => reply.body.state === 'Delivered',
+      ),
+    'every message Delivered on the server',
+    15_000,
+  );
+}
+
 test('a full pull of 100 is followed by another at once: 230 queued messages all reach the device after one reconnect, with no push', async () => {
   const server = await startTestServer({ hub: new NoEnqueuedPushes(), keepAliveMs: 500 });
   const device = await startTestDevice({
@@ -86,16 +114,10 @@ test('pushes that come while a pull is on its way get one more pull after it, no
     await eventually(() => link.connected, 'the push stream to open');
     await new Promise((r) => setTimeout(r, 500)); // the pull on connect is over
     const pullsBefore = pulls;
-    const sent = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        call(`${server.thirdPartyUrl}/messages`, 'POST', {
-          auth,
-          body: { textMessage: { text: `burst ${i}` }, phoneNumbers: ['+15550102000'] },
-        }),
-      ),
-    );
-    for (const reply of sent) assert.equal(reply.status, 202, reply.text);
-    const ids = sent.map((reply) => reply.body.id as string);
+    const ids = await sendAtOnce(server, auth, 40, (i) => ({
+      textMessage: { text: `burst ${i}` },
+      phoneNumbers: ['+15550102000'],
+    }));
     await eventually(() => ids.every((id) => device.context.sms.get(id)), 'all 40 messages on the device', 15_000);
     const burstPulls = pulls - pullsBefore;
     assert.ok(burstPulls >= 1, 'the pushes made the device pull');
@@ -103,14 +125,7 @@ test('pushes that come while a pull is on its way get one more pull after it, no
       burstPulls <= 10,
       `40 pushes made ${burstPulls} pulls; one at a time, and one after it, would be far fewer`,
     );
-    await eventually(
-      async () =>
-        (await Promise.all(ids.map((id) => call(`${server.thirdPartyUrl}/messages/${id}`, 'GET', { auth })))).every(
-          (reply) => reply.body.state === 'Delivered',
-        ),
-      'every message Delivered on the server',
-      15_000,
-    );
+    await allDelivered(server, auth, ids);
   } finally {
     await device.cleanup();
     await server.cleanup();
@@ -136,29 +151,17 @@ test('a message pushed with its content is taken from the push: 40 messages sent
     await eventually(() => pulls >= 1, 'the pull on connect');
     await new Promise((r) => setTimeout(r, 200)); // the pull on connect is over
     const pullsBefore = pulls;
-    const sent = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        call(`${server.thirdPartyUrl}/messages`, 'POST', {
-          auth,
-          body: { textMessage: { text: `pushed ${i}` }, phoneNumbers: ['+15550102000'], priority: i % 2 ? 100 : 0 },
-        }),
-      ),
-    );
-    for (const reply of sent) assert.equal(reply.status, 202, reply.text);
-    const ids = sent.map((reply) => reply.body.id as string);
+    const ids = await sendAtOnce(server, auth, 40, (i) => ({
+      textMessage: { text: `pushed ${i}` },
+      phoneNumbers: ['+15550102000'],
+      priority: i % 2 ? 100 : 0,
+    }));
     await eventually(() => ids.every((id) => device.context.sms.get(id)), 'all 40 messages on the device', 15_000);
     // taken as a pull would have taken them
     const first = device.context.sms.get(ids[1])!;
     assert.equal(first.source, 'Cloud');
     assert.equal(first.priority, 100);
-    await eventually(
-      async () =>
-        (await Promise.all(ids.map((id) => call(`${server.thirdPartyUrl}/messages/${id}`, 'GET', { auth })))).every(
-          (reply) => reply.body.state === 'Delivered',
-        ),
-      'every message Delivered on the server',
-      15_000,
-    );
+    await allDelivered(server, auth, ids);
     assert.equal(pulls - pullsBefore, 0, 'no pull was needed');
   } finally {
     await device.cleanup();

@@ -4,21 +4,7 @@ import { MessageSync, REPORT_BATCH_MS } from '../../src/device/link/message-sync
 import { systemClock } from '../../src/shared/clock.ts';
 import type { MobileMessage } from '../../src/device/link/mobile-client.ts';
 import { InvalidInputError } from '../../src/shared/errors.ts';
-
-const mobileMessage = (id: string) =>
-  ({
-    id,
-    message: 'hi',
-    textMessage: { text: 'hi' },
-    phoneNumbers: ['+15550102000'],
-    simNumber: null,
-    withDeliveryReport: true,
-    isEncrypted: false,
-    priority: 0,
-    validUntil: null,
-    scheduleAt: null,
-    state: 'Pending',
-  }) as unknown as MobileMessage;
+import { mobileMessage } from '../helpers/mobile-message.ts';
 
 test('a full pull is followed by the next once its messages are reported, while the device keeps changing others and reporting never stops', async () => {
   const pages = [

@@ -1,13 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  parsePushEvent,
-  PULL_HINT_TYPES,
-  PUSH_EVENT_TYPES,
-  withoutContent,
-  type MobileMessage,
-} from '../../src/protocol/index.ts';
+import { parsePushEvent, PULL_HINT_TYPES, PUSH_EVENT_TYPES, withoutContent } from '../../src/protocol/index.ts';
 import { RE_PULL_EVENTS } from '../../src/server/push/hub.ts';
+import { mobileMessage } from '../helpers/mobile-message.ts';
 
 test('a push is read by its type, its data checked against the protocol', () => {
   assert.deepEqual(parsePushEvent('MessageEnqueued', { id: 'm1' }), { type: 'MessageEnqueued', data: { id: 'm1' } });
@@ -39,20 +34,7 @@ test('after a gap the hub re-sends every pull hint, and only those', () => {
   );
 });
 
-const pushedMessage: MobileMessage = {
-  id: 'm1',
-  message: 'hi',
-  textMessage: { text: 'hi' },
-  phoneNumbers: ['+15550100001'],
-  simNumber: null,
-  withDeliveryReport: true,
-  isEncrypted: false,
-  priority: 0,
-  validUntil: null,
-  scheduleAt: null,
-  state: 'Pending',
-  createdAt: '2026-12-03T10:00:00.000Z',
-};
+const pushedMessage = mobileMessage('m1');
 
 test('MessageEnqueued may carry the message; one that does not fit the protocol leaves a pull hint', () => {
   assert.deepEqual(parsePushEvent('MessageEnqueued', { id: 'm1', message: pushedMessage }), {

@@ -8,6 +8,7 @@ import { createPool } from '../../src/server/store/postgres.ts';
 import type { ActivityNotice } from '../../src/server/push/hub.ts';
 import type { PushEvent } from '../../src/protocol/index.ts';
 import { eventually } from '../server/helpers.ts';
+import { mobileMessage } from '../helpers/mobile-message.ts';
 
 /** Two "nodes": two stores (two pools) on one database, each with its LISTEN/NOTIFY hub. */
 let db: TestDatabase;
@@ -61,20 +62,7 @@ test('an event published on one node reaches the device on the other, once; the 
 
 test('a pushed message travels to the other node with its content, unless it is too large for a notification: then as a pull hint', async () => {
   const onB = collect(b, 'dev-content');
-  const pushed = (text: string) => ({
-    id: `m-${text.length}`,
-    message: text,
-    textMessage: { text },
-    phoneNumbers: ['+15550100001'],
-    simNumber: null,
-    withDeliveryReport: true,
-    isEncrypted: false,
-    priority: 0,
-    validUntil: null,
-    scheduleAt: null,
-    state: 'Pending' as const,
-    createdAt: '2026-12-03T10:00:00.000Z',
-  });
+  const pushed = (text: string) => mobileMessage(`m-${text.length}`, text);
   const small = pushed('hello');
   const large = pushed('x'.repeat(4000)); // twice in the message: over PostgreSQL's 8000 bytes
   await a.publish(['dev-content'], { type: 'MessageEnqueued', data: { id: small.id, message: small } });
