@@ -5,8 +5,9 @@ import { MobileMessageSchema } from './mobile.ts';
 /**
  * What the server pushes to a linked device on `GET /mobile/v1/events` (Server-Sent Events: the
  * type is the `event:` field, the data the JSON of `data:`). Most say only that something changed,
- * and the device pulls it (a new message comes with its content, which saves that pull); since a device also pulls everything after every (re)connect, a push it
- * missed is never lost. Data schemas allow more keys: a newer server may say more.
+ * and the device pulls it (a new message comes with its content, which saves that pull); since a
+ * device also pulls everything after every (re)connect, a push it missed is never lost. Data
+ * schemas allow more keys: a newer server may say more.
  */
 export const PUSH_EVENT_SCHEMAS = {
   /**
