@@ -8,8 +8,10 @@
  * arrivals with performance.timeOrigin + performance.now(), like this process; the residual offset
  * between the two clocks is measured over IPC and removed. Deliveries are matched on their id.
  * Baseline: a bare undici client POSTing a body at each due time of the same schedule, to the same
- * receiver, for BASE_SECONDS.
+ * receiver, for BASE_SECONDS. BENCH_DUMP=<file> writes each measured event's due time (epoch ms), emission
+ * lag and latency (ms) to <file> as JSON.
  */
+import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import {
@@ -63,6 +65,16 @@ async function collect(
   return latencies.sort((a, b) => a - b);
 }
 
+/** Each measured event's due time (ms since the first), its emission lag and its latency, in due order. */
+async function dumpTimes(file: string, due: Map<string, number>, emittedAt: Map<string, number>): Promise<void> {
+  const offset = await receiver.clockOffset();
+  const { ids, arrivals } = await receiver.records();
+  const arrivedAt = new Map(ids.map((id, i) => [id, arrivals[i] - offset]));
+  const rows = [...due].map(([id, dueAt]) => [dueAt, emittedAt.get(id)! - dueAt, arrivedAt.get(id)! - dueAt]);
+  rows.sort((a, b) => a[0] - b[0]);
+  writeFileSync(file, JSON.stringify(rows));
+}
+
 const describe = (sorted: number[]) =>
   `p50 ${fmt(percentile(sorted, 50))} ms, p99 ${fmt(percentile(sorted, 99))} ms, p99.9 ${fmt(percentile(sorted, 99.9))} ms, max ${fmt(sorted[sorted.length - 1])} ms`;
 
@@ -93,6 +105,7 @@ try {
   loopDelay.disable();
   const sinceEmit: number[] = [];
   const deviceLatencies = await collect(total, due, { from: emittedAt, into: sinceEmit });
+  if (process.env.BENCH_DUMP) await dumpTimes(process.env.BENCH_DUMP, due, emittedAt);
   const { user, system } = process.cpuUsage(cpu);
   const cpuPerEvent = (user + system) / total; // µs, event and delivery together
 

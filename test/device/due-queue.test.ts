@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DUE_QUEUE_LIMIT, DueQueue } from '../../src/device/dispatch/due-queue.ts';
 import { ReceiverSlots } from '../../src/device/dispatch/receiver-slots.ts';
 import type { ClaimedDelivery } from '../../src/device/store/outbox.ts';
@@ -69,4 +71,60 @@ test('across receivers the order is the due order: due time first, then seq', ()
     [9, 1],
     'the one due first goes first, whatever its seq',
   );
+});
+
+test('a queue emptied by its takes is used again, in order, and the front is trimmed as it is taken', () => {
+  const queue = new DueQueue();
+  const admitAll = () => true;
+  const url = 'https://one.example/hook';
+  // one at a time, as at a steady rate: each take empties the queue
+  for (let seq = 0; seq < 5; seq++) {
+    assert.ok(queue.add([delivery(seq, url)]));
+    assert.deepEqual(
+      queue.take(4, admitAll).map((d) => d.seq),
+      [seq],
+    );
+    assert.equal(queue.size, 0);
+  }
+  // a long run taken in pieces crosses the trimming of the front (every 1,024 taken)
+  const run = Array.from({ length: 3000 }, (_, i) => delivery(100 + i, url));
+  assert.ok(queue.add(run));
+  const taken: number[] = [];
+  while (queue.size > 0) for (const d of queue.take(7, admitAll)) taken.push(d.seq);
+  assert.deepEqual(
+    taken,
+    run.map((d) => d.seq),
+    'every delivery once, in order',
+  );
+});
+
+test('with many receivers, their queues still take in due order after all were emptied', () => {
+  const queue = new DueQueue();
+  const admitAll = () => true;
+  const urls = Array.from({ length: 100 }, (_, i) => `https://r${i}.example/hook`);
+  for (let round = 0; round < 2; round++) {
+    assert.ok(queue.add(urls.map((url, i) => delivery(round * 1000 + i, url))));
+    assert.deepEqual(
+      queue.take(1000, admitAll).map((d) => d.seq),
+      urls.map((_, i) => round * 1000 + i),
+    );
+    assert.equal(queue.size, 0);
+  }
+});
+
+test('a taken delivery is not held by the queue while others wait behind it', async () => {
+  setFlagsFromString('--expose-gc');
+  const collectGarbage = runInNewContext('gc') as () => void;
+  const queue = new DueQueue();
+  const url = 'https://one.example/hook';
+  let first: ClaimedDelivery | undefined = delivery(0, url);
+  const firstRef = new WeakRef(first);
+  assert.ok(queue.add([first, delivery(1, url), delivery(2, url)]));
+  assert.equal(queue.take(1, () => true)[0], first);
+  first = undefined;
+  // a WeakRef keeps its target until the current job ends
+  await new Promise((resolve) => setImmediate(resolve));
+  collectGarbage();
+  assert.equal(firstRef.deref(), undefined, 'the taken delivery (and its body) was collected');
+  assert.equal(queue.size, 2);
 });

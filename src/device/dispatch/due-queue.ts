@@ -13,9 +13,17 @@ export const DUE_QUEUE_LIMIT = 16384;
  */
 export const READ_AHEAD_LIMIT = 4096;
 
-/** One receiver's deliveries in the order they were made. */
+/** Empty receiver queues kept for the next deliveries; past this many, all are dropped once empty. */
+const MAX_IDLE_QUEUES = 64;
+
+/**
+ * One receiver's deliveries in the order they were made. A taken delivery leaves the array at once
+ * (its slot is cleared): kept until the front was trimmed, each held its body for a second or more
+ * at 1,000 events/s, long enough to be copied by two young-generation collections and moved to the
+ * old one, which made every collection slower (BENCHMARKS.md, latency).
+ */
 class OriginQueue {
-  private items: ClaimedDelivery[] = [];
+  private items: (ClaimedDelivery | undefined)[] = [];
   private head = 0;
 
   get size(): number {
@@ -27,13 +35,17 @@ class OriginQueue {
   }
 
   peek(): ClaimedDelivery {
-    return this.items[this.head];
+    return this.items[this.head]!;
   }
 
   shift(): void {
-    this.head++;
-    // the taken front is dropped now and then, not on every take
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      // empty: start over in the same array
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      // the taken front is dropped now and then, not on every take
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
@@ -94,7 +106,9 @@ export class DueQueue {
       this.count--;
       taken.push(delivery);
     }
-    if (this.count === 0) this.queues.clear();
+    // The receivers' queues stay for the next deliveries (made again for each event, they were a
+    // map entry and an array per event); only many receivers' are dropped, once all are empty.
+    if (this.count === 0 && this.queues.size > MAX_IDLE_QUEUES) this.queues.clear();
     return taken;
   }
 

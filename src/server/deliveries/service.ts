@@ -71,7 +71,11 @@ export class DeliveriesService {
       const shown = report.webhooks.map((hook) => ({ ...hook, url: redactUrl(hook.url) }));
       await devices.saveLocalWebhooks(device.id, JSON.stringify(shown), now);
     }
-    const deliveries = newestOfEach(report.deliveries ?? []).map((d) => ({ ...d, url: redactUrl(d.url) }));
+    // Object.assign, not `{ ...d, url }`: on Node 20 an object that starts with a spread outlives
+    // young-generation collections, and a copy is made of every delivery a report carries.
+    const deliveries = newestOfEach(report.deliveries ?? []).map((d) =>
+      Object.assign({}, d, { url: redactUrl(d.url) }),
+    );
     const saved: SavedReport =
       deliveries.length > 0
         ? await repo.saveReport(device, deliveries, now, DELIVERIES_KEPT_PER_DEVICE)

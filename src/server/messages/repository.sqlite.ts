@@ -142,11 +142,15 @@ export class SqliteMessagesRepository implements MessagesRepository {
   private applyOne(deviceId: string, report: StateReport, now: number, options?: ReportOptions): boolean {
     const owner = this.statements.findDeviceMessage.get({ deviceId, id: report.id });
     if (!owner) return false;
-    const key = { userId: owner.user_id, id: report.id };
-    this.statements.advanceMessage.run({ ...key, state: report.state, rank: STATE_RANK[report.state], now });
+    // Parameters written out, not spread from a shared key: on Node 20 an object that starts with a
+    // spread outlives young-generation collections, and these are made for every state report.
+    const userId = owner.user_id;
+    const id = report.id;
+    this.statements.advanceMessage.run({ userId, id, state: report.state, rank: STATE_RANK[report.state], now });
     for (const r of report.recipients) {
       this.statements.advanceRecipient.run({
-        ...key,
+        userId,
+        id,
         phoneNumber: r.phoneNumber,
         state: r.state,
         rank: STATE_RANK[r.state],
@@ -154,9 +158,9 @@ export class SqliteMessagesRepository implements MessagesRepository {
       });
     }
     if (report.state === 'Cancelled' && report.recipients.length === 0)
-      this.statements.cancelOpenRecipients.run({ ...key, rank: STATE_RANK.Cancelled });
+      this.statements.cancelOpenRecipients.run({ userId, id, rank: STATE_RANK.Cancelled });
     for (const [state, at] of Object.entries(report.states))
-      this.statements.recordState.run({ ...key, state, at: at! });
+      this.statements.recordState.run({ userId, id, state, at: at! });
     if (options?.hashFinal) this.hashFinal(deviceId, report.id);
     return true;
   }
