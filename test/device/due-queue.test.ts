@@ -117,11 +117,13 @@ test('a taken delivery is not held by the queue while others wait behind it', as
   const collectGarbage = runInNewContext('gc') as () => void;
   const queue = new DueQueue();
   const url = 'https://one.example/hook';
-  let first: ClaimedDelivery | undefined = delivery(0, url);
-  const firstRef = new WeakRef(first);
-  assert.ok(queue.add([first, delivery(1, url), delivery(2, url)]));
-  assert.equal(queue.take(1, () => true)[0], first);
-  first = undefined;
+  // the delivery is referenced only inside this function, and by the queue until it is taken
+  const firstRef = ((): WeakRef<ClaimedDelivery> => {
+    const first = delivery(0, url);
+    assert.ok(queue.add([first, delivery(1, url), delivery(2, url)]));
+    assert.equal(queue.take(1, () => true)[0], first);
+    return new WeakRef(first);
+  })();
   // a WeakRef keeps its target until the current job ends
   await new Promise((resolve) => setImmediate(resolve));
   collectGarbage();
