@@ -409,11 +409,11 @@ export class SmsService {
     this.notify(id);
   }
 
-  /** What every outgoing event says of its message and recipient; null fields are left out (undefined is not serialised). */
   /**
-   * The fields every message event starts with, in a new object that the caller completes with
-   * Object.assign: on Node 20 an object literal that starts with a spread (`{ ...common, sentAt }`)
-   * outlives young-generation collections, which then take longer (BENCHMARKS.md, latency).
+   * What every outgoing event says of its message and recipient; null fields are left out (undefined
+   * is not serialised). A new object each call, which the caller completes with Object.assign: on
+   * Node 20 an object literal that starts with a spread (`{ ...common, sentAt }`) outlives
+   * young-generation collections, which then take longer (BENCHMARKS.md, latency).
    */
   private eventCommon(message: StoredMessage, recipient: { phoneNumber: string }) {
     return {
