@@ -8,8 +8,8 @@
  * arrivals with performance.timeOrigin + performance.now(), like this process; the residual offset
  * between the two clocks is measured over IPC and removed. Deliveries are matched on their id.
  * Baseline: a bare undici client POSTing a body at each due time of the same schedule, to the same
- * receiver, for BASE_SECONDS. BENCH_DUMP=<file> writes each measured event's due time (epoch ms), emission
- * lag and latency (ms) to <file> as JSON.
+ * receiver, for BASE_SECONDS. BENCH_DUMP=<file> writes each measured event's due time (epoch ms),
+ * emission lag and latency (ms) to <file> as JSON.
  */
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -65,7 +65,7 @@ async function collect(
   return latencies.sort((a, b) => a - b);
 }
 
-/** Each measured event's due time (ms since the first), its emission lag and its latency, in due order. */
+/** Each measured event's due time (epoch ms), its emission lag and its latency (ms), in due order. */
 async function dumpTimes(file: string, due: Map<string, number>, emittedAt: Map<string, number>): Promise<void> {
   const offset = await receiver.clockOffset();
   const { ids, arrivals } = await receiver.records();
