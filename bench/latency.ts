@@ -111,7 +111,11 @@ try {
   });
   await stopProfile();
   loopDelay.disable();
-  while (committed < total) await sleep(10);
+  const commitDeadline = now() + 30_000;
+  while (committed < total) {
+    if (now() > commitDeadline) throw new Error(`only ${committed} of ${total} events committed within 30 s`);
+    await sleep(10);
+  }
   const due = new Map(measuredIds.map((id, k) => [id, dueTimes[k]]));
   const emittedAt = new Map(measuredIds.map((id, k) => [id, emitTimes[k]]));
   const sinceEmit: number[] = [];

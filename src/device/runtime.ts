@@ -110,7 +110,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
   }
   // An incoming SMS with one webhook writes about 11 WAL pages, so at 1,000 events/s the in-commit
   // backstop checkpoint (its copy and two fsyncs on the event loop, ~5 ms) came every ~0.7 s at
-  // 8,000 pages; at 32,000 (a WAL of up to 128 MB under sustained writes) it comes every ~3 s, and a
+  // 8,000 pages; at 32,000 (a WAL of about 128 MB under sustained writes) it comes every ~3 s, and a
   // worker checkpoint every 25 ms leaves it less to copy. An idle device's worker writes nothing.
   const checkpoints = startBackgroundCheckpoints(db, { intervalMs: 25, walLimitPages: 32_000 });
   const meta = new MetaStore(db);
