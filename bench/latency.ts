@@ -96,7 +96,7 @@ interface DeviceRound {
 async function deviceRound(seconds: number, dump: number[][] | undefined): Promise<DeviceRound> {
   await receiver.reset();
   const warm = WARMUP_SECONDS * RATE;
-  const total = warm + seconds * RATE;
+  const total = warm + Math.round(seconds * RATE);
   // Written during the run into arrays sized up front, so that the measuring itself neither grows
   // maps of thousands of entries on the device's heap (rehashes, survivors for the young
   // collections) nor allocates a number per event; the maps are built afterwards.
@@ -145,11 +145,15 @@ async function deviceRound(seconds: number, dump: number[][] | undefined): Promi
 }
 
 /** The bare client on the same schedule for `seconds` after the warm-up, POSTing `body` with a fresh id each. */
-async function bareRound(seconds: number, body: string): Promise<{ latencies: number[]; worstLag: number }> {
+async function bareRound(
+  seconds: number,
+  body: string,
+): Promise<{ latencies: number[]; worstLag: number; cpuPerRequest: number }> {
   await receiver.reset();
+  const cpu = process.cpuUsage();
   const agent = new Agent({ keepAliveTimeout: 10_000 });
   const warm = WARMUP_SECONDS * RATE;
-  const total = warm + seconds * RATE;
+  const total = warm + Math.round(seconds * RATE);
   const due = new Map<string, number>();
   const worstLag = await openLoop(total, RATE, (i, dueAt) => {
     const id = `bare-${i}`;
@@ -163,12 +167,13 @@ async function bareRound(seconds: number, body: string): Promise<{ latencies: nu
   });
   const latencies = await collect(total, due);
   await agent.close();
-  return { latencies, worstLag };
+  const { user, system } = process.cpuUsage(cpu);
+  return { latencies, worstLag, cpuPerRequest: (user + system) / total };
 }
 
 try {
   const devices: DeviceRound[] = [];
-  const bares: { latencies: number[]; worstLag: number }[] = [];
+  const bares: Awaited<ReturnType<typeof bareRound>>[] = [];
   const dump = process.env.BENCH_DUMP ? ([] as number[][]) : undefined;
   let body = '';
   for (let round = 0; round < ROUNDS; round++) {
@@ -203,6 +208,9 @@ try {
   );
   log(
     `device event loop delay while it ran (median round): p50 ${fmt(median(devices.map((r) => r.loopDelay.p50)))} ms, p99 ${fmt(median(devices.map((r) => r.loopDelay.p99)))} ms, max ${fmt(Math.max(...devices.map((r) => r.loopDelay.max)))} ms`,
+  );
+  log(
+    `bare client CPU per request (median round; the device idles meanwhile): ${fmt(median(bares.map((r) => r.cpuPerRequest)))} µs`,
   );
   log(`device, measured from the receive() call instead of the due time, all rounds: ${describe(sinceEmitAll)}`);
   log(
