@@ -59,14 +59,23 @@ try {
   }
   const expected = EVENTS * (FAILURES + 1);
   const deadline = now() + 60_000;
-  const attemptCount = db.prepare(`SELECT count(*) FROM attempts`).pluck();
+  // A delivery's failed attempts are rows of attempts; its successful one is kept on its own row.
+  const attemptCount = db
+    .prepare(
+      `SELECT (SELECT count(*) FROM attempts) + (SELECT count(*) FROM deliveries WHERE success_started_at IS NOT NULL)`,
+    )
+    .pluck();
   while ((attemptCount.get() as number) < expected && now() < deadline) await sleep(20);
   await stopProfile();
 
   const rows = db
     .prepare(
-      `SELECT d.id, a.number, a.started_at AS startedAt, a.duration_ms AS durationMs, a.status
-         FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq ORDER BY d.seq, a.number`,
+      `SELECT d.seq, d.id, a.number, a.started_at AS startedAt, a.duration_ms AS durationMs, a.status
+         FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
+       UNION ALL
+       SELECT seq, id, attempts, success_started_at, success_duration_ms, last_status
+         FROM deliveries WHERE state = 'succeeded' AND success_started_at IS NOT NULL
+       ORDER BY 1, 3`,
     )
     .all() as { id: string; number: number; startedAt: number; durationMs: number; status: number | null }[];
   const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck().get() as number;

@@ -16,7 +16,12 @@ let ids: string[] = [];
 let due: number[] = [];
 const unfinished = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'pending'`).pluck(); // in-flight deliveries are pending rows too
 const byState = db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`);
-const attemptsCount = db.prepare(`SELECT count(*) FROM attempts`).pluck();
+// failed attempts are rows of attempts; a delivery's successful attempt is kept on its own row
+const attemptsCount = db
+  .prepare(
+    `SELECT (SELECT count(*) FROM attempts) + (SELECT count(*) FROM deliveries WHERE success_started_at IS NOT NULL)`,
+  )
+  .pluck();
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 
 // The JS heap in use just after the last full collection: what is alive, without the garbage and
