@@ -24,7 +24,7 @@ import { bareSignedPosts, fmt, log, median, now, sleep, startReceiver, summary }
 const SMS = Number(process.env.BENCH_SMS ?? 500);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 20);
 const LIVE_CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 /** what the device may have in flight to one receiver: half of its 32 slots */
 const BARE_CONCURRENCY = 16;
 const TARGET = 0.5;
