@@ -15,6 +15,7 @@
  * timer-driven scheduler on this machine starts from.
  */
 import {
+  attemptCounter,
   fmt,
   log,
   now,
@@ -59,15 +60,11 @@ try {
   }
   const expected = EVENTS * (FAILURES + 1);
   const deadline = now() + 60_000;
-  // A delivery's failed attempts are rows of attempts; its successful one is kept on its own row.
-  const attemptCount = db
-    .prepare(
-      `SELECT (SELECT count(*) FROM attempts) + (SELECT count(*) FROM deliveries WHERE success_started_at IS NOT NULL)`,
-    )
-    .pluck();
-  while ((attemptCount.get() as number) < expected && now() < deadline) await sleep(20);
+  const attemptCount = attemptCounter(db);
+  while (attemptCount() < expected && now() < deadline) await sleep(20);
   await stopProfile();
 
+  // the failed attempts, and each delivery's successful one from its own row
   const rows = db
     .prepare(
       `SELECT d.seq, d.id, a.number, a.started_at AS startedAt, a.duration_ms AS durationMs, a.status

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { request, type Dispatcher } from 'undici';
 import { sign, unixSeconds } from '../../src/protocol/index.ts';
+import type Database from 'better-sqlite3';
 import { startDevice, type DeviceOptions, type RunningDevice } from '../../src/device/runtime.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { compiled } from './compiled.ts';
@@ -379,3 +380,16 @@ export async function bareSignedPosts(
 /** The middle value (the upper one of an even count). */
 export const median = (values: readonly number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * How many attempts a device's outbox holds: failed ones are rows of attempts, and a delivery's
+ * successful attempt is kept on its own row (migration 0014).
+ */
+export function attemptCounter(db: Database.Database): () => number {
+  const statement = db
+    .prepare<[], number>(
+      `SELECT (SELECT count(*) FROM attempts) + (SELECT count(*) FROM deliveries WHERE success_started_at IS NOT NULL)`,
+    )
+    .pluck();
+  return () => statement.get()!;
+}

@@ -6,7 +6,7 @@
  */
 import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { now, openLoop, registerWebhook, startBenchDevice } from '../lib/harness.ts';
+import { attemptCounter, now, openLoop, registerWebhook, startBenchDevice } from '../lib/harness.ts';
 
 const device = await startBenchDevice(JSON.parse(process.env.SOAK_DEVICE_OPTIONS ?? '{}'));
 const { db, carrier } = device.context;
@@ -16,12 +16,7 @@ let ids: string[] = [];
 let due: number[] = [];
 const unfinished = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'pending'`).pluck(); // in-flight deliveries are pending rows too
 const byState = db.prepare(`SELECT state, count(*) AS n FROM deliveries GROUP BY state`);
-// failed attempts are rows of attempts; a delivery's successful attempt is kept on its own row
-const attemptsCount = db
-  .prepare(
-    `SELECT (SELECT count(*) FROM attempts) + (SELECT count(*) FROM deliveries WHERE success_started_at IS NOT NULL)`,
-  )
-  .pluck();
+const attemptsCount = attemptCounter(db);
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 
 // The JS heap in use just after the last full collection: what is alive, without the garbage and
@@ -74,7 +69,7 @@ async function handle(command: Command): Promise<object> {
     case 'states':
       return {
         states: Object.fromEntries((byState.all() as { state: string; n: number }[]).map((r) => [r.state, r.n])),
-        attempts: attemptsCount.get(),
+        attempts: attemptsCount(),
       };
     case 'records': {
       const taken = { ids, due };
