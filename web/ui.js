@@ -87,3 +87,22 @@ export function useDevices() {
   }, []);
   return devices;
 }
+
+/**
+ * A list page's load: `request()` runs whenever `deps` change and its page reaches `onPage`, its
+ * failure `onError`, unless a newer load began meanwhile. Two loads can be in flight at once (a
+ * filter changed twice in a row) and answer out of order; the older answer must not replace the
+ * newer list.
+ */
+export function useLatestPage(request, onPage, onError, deps) {
+  useEffect(() => {
+    let current = true;
+    request().then(
+      (page) => current && onPage(page),
+      (error) => current && onError(error),
+    );
+    return () => {
+      current = false;
+    };
+  }, deps);
+}

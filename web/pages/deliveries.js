@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from '/ui/hooks.mjs';
 import { EVENT_NAMES } from '/ui/vocabulary.js';
 import { api, runtime } from '../runtime.js';
-import { AttemptTable, ErrorBox, deviceName, html, plural, time, useDevices } from '../ui.js';
+import { AttemptTable, ErrorBox, deviceName, html, plural, time, useDevices, useLatestPage } from '../ui.js';
 
 const PAGE_SIZE = 20;
 
@@ -73,13 +73,17 @@ export function DeliveriesPage({ attemptTick }) {
   useEffect(() => {
     runtime.webhookChoices().then(setHooks, setError);
   }, []);
-  const load = useCallback(() => {
-    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    for (const [key, value] of Object.entries(filter)) if (value) query.set(key, value);
-    if (cursor) query.set('before', String(cursor));
-    api('GET', `/deliveries?${query}`).then((p) => (setPage(p), setError(undefined)), setError);
-  }, [filter, cursor]);
-  useEffect(() => load(), [load, tick]);
+  useLatestPage(
+    () => {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      for (const [key, value] of Object.entries(filter)) if (value) query.set(key, value);
+      if (cursor) query.set('before', String(cursor));
+      return api('GET', `/deliveries?${query}`);
+    },
+    (p) => (setPage(p), setError(undefined)),
+    setError,
+    [filter, cursor, tick],
+  );
   // New attempts (live stream) refresh the page, at most once a second however many arrive.
   const timer = useRef();
   useEffect(() => {
@@ -91,7 +95,8 @@ export function DeliveriesPage({ attemptTick }) {
   }, [attemptTick]);
   useEffect(() => () => clearTimeout(timer.current), []);
   const setOne = (key) => (e) => {
-    setFilter({ ...filter, [key]: e.target.value });
+    const value = e.target.value;
+    setFilter((current) => ({ ...current, [key]: value }));
     setCursors([null]);
   };
   return html`

@@ -1,9 +1,9 @@
 // Inbox: what the phone received (SMS, data SMS, MMS with its parts to download), paged in SQL,
 // and the refresh, which announces again what was received in a window, as webhooks.
-import { useEffect, useState } from '/ui/hooks.mjs';
+import { useState } from '/ui/hooks.mjs';
 import { INCOMING_MESSAGE_TYPES, WEBHOOK_DELIVERY_MODES } from '/ui/vocabulary.js';
 import { api, runtime } from '../runtime.js';
-import { ErrorBox, OffsetPager, html, isoOf, plural, time, useDevices } from '../ui.js';
+import { ErrorBox, OffsetPager, html, isoOf, plural, time, useDevices, useLatestPage } from '../ui.js';
 
 const PAGE_SIZE = 20;
 const DAY_MS = 24 * 60 * 60_000;
@@ -112,11 +112,20 @@ function InboxList() {
   const [page, setPage] = useState();
   const [error, setError] = useState();
   const [tick, setTick] = useState(0);
-  useEffect(() => {
-    const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset), includeAttachments: 'true' });
-    if (type) query.set('type', type);
-    runtime.listInbox(`/inbox?${query}`).then((p) => (setPage(p), setError(undefined)), setError);
-  }, [type, offset, tick]);
+  useLatestPage(
+    () => {
+      const query = new URLSearchParams({
+        limit: String(PAGE_SIZE),
+        offset: String(offset),
+        includeAttachments: 'true',
+      });
+      if (type) query.set('type', type);
+      return runtime.listInbox(`/inbox?${query}`);
+    },
+    (p) => (setPage(p), setError(undefined)),
+    setError,
+    [type, offset, tick],
+  );
   return html`
     <div class="card" data-testid="inbox-list">
       <h3 class="card-title">Received</h3>

@@ -1,9 +1,9 @@
 // Messages: outgoing messages with each recipient's state, filtered by state, device and time,
 // paged in SQL (offset, X-Total-Count); a Pending one can be cancelled.
-import { useEffect, useState } from '/ui/hooks.mjs';
+import { useState } from '/ui/hooks.mjs';
 import { MESSAGE_STATES } from '/ui/vocabulary.js';
 import { runtime } from '../runtime.js';
-import { ErrorBox, OffsetPager, deviceName, html, isoOf, time, useDevices } from '../ui.js';
+import { ErrorBox, OffsetPager, deviceName, html, isoOf, time, useDevices, useLatestPage } from '../ui.js';
 
 const PAGE_SIZE = 20;
 
@@ -61,16 +61,22 @@ export function MessagesPage() {
   const [page, setPage] = useState();
   const [error, setError] = useState();
   const [tick, setTick] = useState(0);
-  useEffect(() => {
-    const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset), includeContent: 'true' });
-    if (filter.state) query.set('state', filter.state);
-    if (filter.deviceId) query.set('deviceId', filter.deviceId);
-    if (filter.from) query.set('from', isoOf(filter.from));
-    if (filter.to) query.set('to', isoOf(filter.to));
-    runtime.listMessages(`${runtime.messagesPath}?${query}`).then((p) => (setPage(p), setError(undefined)), setError);
-  }, [filter, offset, tick]);
+  useLatestPage(
+    () => {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset), includeContent: 'true' });
+      if (filter.state) query.set('state', filter.state);
+      if (filter.deviceId) query.set('deviceId', filter.deviceId);
+      if (filter.from) query.set('from', isoOf(filter.from));
+      if (filter.to) query.set('to', isoOf(filter.to));
+      return runtime.listMessages(`${runtime.messagesPath}?${query}`);
+    },
+    (p) => (setPage(p), setError(undefined)),
+    setError,
+    [filter, offset, tick],
+  );
   const setOne = (key) => (e) => {
-    setFilter({ ...filter, [key]: e.target.value });
+    const value = e.target.value;
+    setFilter((current) => ({ ...current, [key]: value }));
     setOffset(0);
   };
   return html`
