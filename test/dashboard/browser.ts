@@ -1,11 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
 
 /** Debian's chromium (scripts/ensure-services.sh installs it); never a downloaded browser. */
 export const CHROMIUM = process.env.SMSGATE_CHROMIUM ?? '/usr/bin/chromium';
 export const OUTPUT = fileURLToPath(new URL('../../test-output/dashboard/', import.meta.url));
 export const TIMEOUT = 15_000;
+
+/** `smsgate up` (a server and its linked virtual device) on `dataDir`, each on a free port. */
+export function startUp(dataDir: string, timeoutMs = 60_000): Promise<Spawned> {
+  return spawnSmsgate(['up', '--data-dir', dataDir, '--port', '0', '--device-port', '0'], { timeoutMs });
+}
 
 export async function launch(): Promise<Browser> {
   return chromium.launch({

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { basic, call, spawnSmsgate, type Spawned } from '../server/helpers.ts';
+import { basic, call, type Spawned } from '../server/helpers.ts';
 import { MobileClient, register } from '../../src/device/link/mobile-client.ts';
-import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shot, shots } from './browser.ts';
+import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shot, shots, startUp } from './browser.ts';
 
 const NUMBER = '+15557654321';
 
@@ -33,9 +33,7 @@ test(
     let browser: Browser | undefined;
     let pages: LoggedInPages | undefined;
     try {
-      up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
-        timeoutMs: 60_000,
-      });
+      up = await startUp(dir.path);
       const { thirdPartyUrl, login, password, deviceUrl, deviceUsername, devicePassword } = up.ready;
       const serverUrl = new URL(thirdPartyUrl).origin;
       browser = await launch();

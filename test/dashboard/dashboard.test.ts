@@ -4,8 +4,8 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
-import { OUTPUT, TIMEOUT, brokenCheckNames, launch, open, shot } from './browser.ts';
+import type { Spawned } from '../server/helpers.ts';
+import { OUTPUT, TIMEOUT, brokenCheckNames, launch, open, shot, startUp } from './browser.ts';
 
 test(
   'dashboard against smsgate up: webhook, incoming SMS live and delivered, failing redelivery; the server shows what the device reports',
@@ -19,9 +19,7 @@ test(
     let up: Spawned | undefined;
     let browser: Browser | undefined;
     try {
-      up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
-        timeoutMs: 30_000,
-      });
+      up = await startUp(dir.path, 30_000);
       const { thirdPartyUrl, login, password, deviceUrl, deviceUsername, devicePassword } = up.ready;
       const serverUrl = new URL(thirdPartyUrl).origin;
       browser = await launch();

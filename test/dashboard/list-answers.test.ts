@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { tempDir } from '../helpers/device.ts';
-import { basic, call, spawnSmsgate, type Spawned } from '../server/helpers.ts';
-import { LoggedInPages, TIMEOUT, launch, open } from './browser.ts';
+import { basic, call, type Spawned } from '../server/helpers.ts';
+import { LoggedInPages, TIMEOUT, launch, open, startUp } from './browser.ts';
 
 test(
   'a list page keeps the newest filter’s answer: an older, slower answer that arrives after it does not replace the list',
@@ -14,9 +14,7 @@ test(
     let browser: Browser | undefined;
     let pages: LoggedInPages | undefined;
     try {
-      up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
-        timeoutMs: 60_000,
-      });
+      up = await startUp(dir.path);
       const { deviceUrl, deviceUsername, devicePassword } = up.ready;
       // a message that stays Pending: scheduled for tomorrow
       const sent = await call(`${deviceUrl}/message`, 'POST', {

@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { basic, call as httpCall, spawnSmsgate, type Spawned } from '../server/helpers.ts';
-import { DESKTOP, LoggedInPages, OUTPUT, PHONE, TIMEOUT, fitsPhone, launch, open, shot } from './browser.ts';
+import { basic, call as httpCall, type Spawned } from '../server/helpers.ts';
+import { DESKTOP, LoggedInPages, OUTPUT, PHONE, TIMEOUT, fitsPhone, launch, open, shot, startUp } from './browser.ts';
 import { verifyWebhook } from '../../src/receiver/index.ts';
 
 /**
@@ -40,9 +40,7 @@ test(
     let browser: Browser | undefined;
     let pages: LoggedInPages | undefined;
     try {
-      up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
-        timeoutMs: 60_000, // a start on a busy machine
-      });
+      up = await startUp(dir.path);
       const { thirdPartyUrl, login, password, deviceUrl, deviceUsername, devicePassword } = up.ready;
       const serverUrl = new URL(thirdPartyUrl).origin;
       const deviceAuth = basic(deviceUsername, devicePassword);

@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { TestReceiver } from '../helpers/receiver.ts';
 import { eventually, tempDir } from '../helpers/device.ts';
-import { basic, call as httpCall, spawnSmsgate, type Spawned } from '../server/helpers.ts';
-import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shots } from './browser.ts';
+import { basic, call as httpCall, type Spawned } from '../server/helpers.ts';
+import { LoggedInPages, OUTPUT, TIMEOUT, launch, open, shots, startUp } from './browser.ts';
 
 const run = promisify(execFile);
 
@@ -57,9 +57,7 @@ test(
     let browser: Browser | undefined;
     let pages: LoggedInPages | undefined;
     try {
-      up = await spawnSmsgate(['up', '--data-dir', dir.path, '--port', '0', '--device-port', '0'], {
-        timeoutMs: 60_000,
-      });
+      up = await startUp(dir.path);
       const { thirdPartyUrl, login, password, deviceUrl, deviceUsername, devicePassword } = up.ready;
       const serverUrl = new URL(thirdPartyUrl).origin;
       const deviceAuth = basic(deviceUsername, devicePassword);
