@@ -64,17 +64,9 @@ try {
   while (attemptCount() < expected && now() < deadline) await sleep(20);
   await stopProfile();
 
-  // the failed attempts, and each delivery's successful one from its own row
-  const rows = db
-    .prepare(
-      `SELECT d.seq, d.id, a.number, a.started_at AS startedAt, a.duration_ms AS durationMs, a.status
-         FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
-       UNION ALL
-       SELECT seq, id, attempts, success_started_at, success_duration_ms, last_status
-         FROM deliveries WHERE state = 'succeeded' AND success_started_at IS NOT NULL
-       ORDER BY 1, 3`,
-    )
-    .all() as { id: string; number: number; startedAt: number; durationMs: number; status: number | null }[];
+  // each delivery's attempt log as the device keeps it (failed attempts and the success), in order
+  const ids = db.prepare(`SELECT id FROM deliveries ORDER BY seq`).pluck().all() as string[];
+  const rows = ids.flatMap((id) => device.context.outbox.getDelivery(id)!.attemptLog);
   const succeeded = db.prepare(`SELECT count(*) FROM deliveries WHERE state = 'succeeded'`).pluck().get() as number;
   if (rows.length !== expected || succeeded !== EVENTS) {
     throw new Error(
