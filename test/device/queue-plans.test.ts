@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
+import { DeviceStats } from '../../src/device/store/stats.ts';
 
 /**
  * The reads the send queue and the server link make after every message must find their few rows
@@ -82,6 +83,29 @@ test('acknowledging a state report of 50 messages is one commit: a few WAL frame
     messages.markReported(seen, 2000);
     assert.ok(frames() < 25, `acknowledging 50 wrote ${frames()} WAL frames`);
     assert.equal(messages.unreportedCloud(100).length, 0, 'all 50 are acknowledged');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test("the Overview's aggregates read the hour or day asked for through indexes, never every delivery or attempt kept", () => {
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'device.db'));
+  try {
+    const statements = Object.entries(
+      (new DeviceStats(db) as unknown as { statements: Record<string, Database.Statement> }).statements,
+    );
+    assert.equal(statements.length, 4, 'attempts, messages, queue moves, failing webhooks');
+    for (const [name, statement] of statements) {
+      const detail = db
+        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`)
+        .all({ since: 0, until: 1, bucketMs: 60_000, failingLimit: 5 })
+        .map((row) => row.detail);
+      // a whole-table read shows as SCAN of the table or its alias (a, d); CTEs and subqueries are fine
+      const wholeTable = detail.filter((step) => /^SCAN (deliveries|attempts|messages|a|d)\b/.test(step));
+      assert.deepEqual(wholeTable, [], `${name} plans as: ${detail.join(' | ')}`);
+    }
   } finally {
     db.close();
     dir.remove();

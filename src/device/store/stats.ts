@@ -22,10 +22,12 @@ export class DeviceStats {
              FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
             WHERE a.started_at >= :since AND a.started_at <= :until
            UNION ALL
-           -- a successful attempt is kept on its delivery's row (device migration 0014)
+           -- a successful attempt is kept on its delivery's row (device migration 0014); it finished
+           -- (updated_at) after it started, so the finished index bounds the rows read
            SELECT success_started_at - success_started_at % :bucketMs, success_duration_ms, 'succeeded'
              FROM deliveries
-            WHERE state = 'succeeded' AND success_started_at >= :since AND success_started_at <= :until`,
+            WHERE state IN ('succeeded', 'failed', 'cancelled') AND updated_at >= :since
+              AND state = 'succeeded' AND success_started_at >= :since AND success_started_at <= :until`,
         ),
       ),
       // states holds when the message reached each state; one changed in the window was updated in it
