@@ -101,7 +101,13 @@ export function webUiRoutes(app: App, options: DashboardOptions): void {
   cached ??= loadAssets();
   indexTemplate ??= readFileSync(join(WEB_DIR, 'index.html'), 'utf8');
   const assets = cached;
-  const index = indexTemplate.replace('__MODE__', options.mode);
+  // every module is announced up front, so the browser fetches them at once rather than level by
+  // level as each import is discovered (app.js → pages → chart.js → uplot.mjs)
+  const preloads = [...assets.keys()]
+    .filter((name) => /\.m?js$/.test(name))
+    .map((name) => `<link rel="modulepreload" href="/ui/${name}" />`)
+    .join('\n    ');
+  const index = indexTemplate.replace('__MODE__', options.mode).replace('<!-- modules -->', preloads);
   app.get('/', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(index),
   );
