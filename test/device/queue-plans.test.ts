@@ -6,6 +6,8 @@ import { tempDir } from '../helpers/common.ts';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
+import { RetentionPurger } from '../../src/device/store/retention.ts';
+import { systemClock } from '../../src/shared/clock.ts';
 
 /**
  * The reads the send queue and the server link make after every message must find their few rows
@@ -106,6 +108,31 @@ test("the Overview's aggregates read the hour or day asked for through indexes, 
       const wholeTable = detail.filter((step) => /^SCAN (deliveries|attempts|messages|a|d)\b/.test(step));
       assert.deepEqual(wholeTable, [], `${name} plans as: ${detail.join(' | ')}`);
     }
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('the purge finds the first delivery it must keep by walking from the oldest, not by sorting every one created since', () => {
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'device.db'));
+  try {
+    const purger = new RetentionPurger({
+      db,
+      clock: systemClock,
+      retention: () => ({ webhookLog: 7, messages: null, logs: 7 }),
+      messages: { purgeFinished: () => 0 },
+      timeScale: 1,
+      onError: () => {},
+    });
+    const { source } = (purger as unknown as { statements: Record<string, Database.Statement> }).statements
+      .firstSeqCreatedSince;
+    const detail = db
+      .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`)
+      .all({ cutoff: 0 })
+      .map((row) => row.detail);
+    assert.deepEqual(detail, ['SCAN deliveries'], source);
   } finally {
     db.close();
     dir.remove();
