@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
+import { planOf } from '../helpers/query-plan.ts';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
@@ -43,11 +44,7 @@ test('the queue and the link read waiting and unreported messages through their 
     for (const [statement, plan] of EXPECTED) {
       const source = [...sources].find((s) => statement.test(s));
       assert.ok(source, `no prepared statement matches ${statement}`);
-      const detail = db
-        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`)
-        .all(...[...source.matchAll(/\?/g)].map(() => null))
-        .map((row) => row.detail)
-        .join(' | ');
+      const detail = planOf(db, source).join(' | ');
       assert.match(detail, plan, `${source}\n  plans as: ${detail}`);
     }
   } finally {
@@ -100,10 +97,7 @@ test("the Overview's aggregates read the hour or day asked for through indexes, 
     );
     assert.equal(statements.length, 4, 'attempts, messages, queue moves, failing webhooks');
     for (const [name, statement] of statements) {
-      const detail = db
-        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`)
-        .all({ since: 0, until: 1, bucketMs: 60_000, failingLimit: 5 })
-        .map((row) => row.detail);
+      const detail = planOf(db, statement.source);
       // a whole-table read shows as SCAN of the table or its alias (a, d); CTEs and subqueries are fine
       const wholeTable = detail.filter((step) => /^SCAN (deliveries|attempts|messages|a|d)\b/.test(step));
       assert.deepEqual(wholeTable, [], `${name} plans as: ${detail.join(' | ')}`);
@@ -128,11 +122,7 @@ test('the purge finds the first delivery it must keep by walking from the oldest
     });
     const { source } = (purger as unknown as { statements: Record<string, Database.Statement> }).statements
       .firstSeqCreatedSince;
-    const detail = db
-      .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`)
-      .all({ cutoff: 0 })
-      .map((row) => row.detail);
-    assert.deepEqual(detail, ['SCAN deliveries'], source);
+    assert.deepEqual(planOf(db, source), ['SCAN deliveries'], source);
   } finally {
     db.close();
     dir.remove();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
+import { planOf } from '../helpers/query-plan.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
 
 /**
@@ -22,20 +23,6 @@ const WHOLE_TABLE_READS: Record<string, RegExp> = {
   // GET /auth/token: the newest access token of each family, from a CTE of one user's tokens
   n: /FROM newest n JOIN families f/,
 };
-
-/** Bind parameters for EXPLAIN: NULL for each `?` and each `:name` (EXPLAIN does not read them). */
-function nullParameters(sql: string): unknown[] {
-  const named = Object.fromEntries([...sql.matchAll(/(?<![:\w]):([A-Za-z_]\w*)/g)].map(([, name]) => [name, null]));
-  const positional = [...sql.matchAll(/\?/g)].map(() => null);
-  return Object.keys(named).length > 0 ? [named] : positional;
-}
-
-function planOf(db: Database.Database, sql: string): string[] {
-  return db
-    .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-    .all(...nullParameters(sql))
-    .map((row) => row.detail);
-}
 
 /** Every statement the store prepares: at open, and those of list filters once used. */
 async function preparedStatements(file: string): Promise<string[]> {
