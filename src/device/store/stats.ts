@@ -23,7 +23,8 @@ export class DeviceStats {
             WHERE a.started_at >= :since AND a.started_at <= :until
            UNION ALL
            -- a successful attempt is kept on its delivery's row (device migration 0014); it finished
-           -- (updated_at) after it started, so the finished index bounds the rows read
+           -- (updated_at) after it started, so the finished index bounds the rows read (SQLite uses a
+           -- partial index only when the query repeats its condition, hence the state IN)
            SELECT success_started_at - success_started_at % :bucketMs, success_duration_ms, 'succeeded'
              FROM deliveries
             WHERE state IN ('succeeded', 'failed', 'cancelled') AND updated_at >= :since
