@@ -57,14 +57,18 @@ function postgresType(dataType: string): string {
   }
 }
 
-/** `(state = 'Pending'::text)` and `state = 'Pending'` alike: lower case, no casts, no parentheses. */
+/**
+ * `(state = 'Pending'::text)` and `state = 'Pending'` alike: lower case, no casts, no parentheses;
+ * PostgreSQL's `state = ANY (ARRAY['a'::text, 'b'::text])` reads as the `state IN ('a', 'b')` it was.
+ */
 const predicate = (sql: string) =>
   sql
     .replace(/::[a-z ]+/gi, '')
     .replace(/[()]/g, '')
     .replace(/\s+/g, ' ')
     .trim()
-    .toLowerCase();
+    .toLowerCase()
+    .replace(/= any array\[([^\]]*)\]/g, 'in $1');
 
 const action = (sql: string) => sql.toLowerCase();
 /** A default as both write it: SQLite keeps a boolean as 0 or 1, so PostgreSQL's false and true read as those. */

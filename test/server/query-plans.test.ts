@@ -94,4 +94,18 @@ describe('query plans of the SQLite server store', () => {
     for (const lookup of lookups)
       assert.deepEqual(planOf(db, lookup), ['SEARCH messages USING INDEX messages_by_device (device_id=? AND id=?)']);
   });
+
+  test("the Overview's queue chart and queue depth read one user's deliveries by time or state, not all of them", () => {
+    const [moves] = statements.filter((sql) => /WITH moves AS/.test(sql));
+    const [depth] = statements.filter((sql) => /COUNT\(\*\) AS depth FROM device_deliveries/.test(sql));
+    assert.ok(moves && depth, 'the statements are there');
+    const deliveryReads = (sql: string) => planOf(db, sql).filter((step) => / device_deliveries /.test(step));
+    assert.deepEqual(deliveryReads(moves), [
+      'SEARCH device_deliveries USING COVERING INDEX device_deliveries_by_created (user_id=? AND created_at>? AND created_at<?)',
+      'SEARCH device_deliveries USING INDEX device_deliveries_finished_by_update (user_id=? AND updated_at>? AND updated_at<?)',
+    ]);
+    assert.deepEqual(deliveryReads(depth), [
+      'SEARCH device_deliveries USING COVERING INDEX device_deliveries_pending (user_id=?)',
+    ]);
+  });
 });
