@@ -2,8 +2,8 @@
 // (pages/), one adapter for the device's and the server's API (runtime.js). The page is served
 // behind the API's Basic auth, so the browser sends the same credentials with every fetch and with
 // the EventSource (which cannot set headers itself).
-import { render } from '/ui/preact.mjs';
-import { useEffect, useState } from '/ui/hooks.mjs';
+import { render } from './preact.mjs';
+import { useEffect, useState } from './hooks.mjs';
 import { runtime } from './runtime.js';
 import { html } from './ui.js';
 import { useLiveStream } from './live-stream.js';

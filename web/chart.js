@@ -1,7 +1,7 @@
 // A time-series chart: uPlot (served from node_modules, no build), sized to its container. Each
 // series has its own dash pattern and a legend label, so colour is never the only signal.
-import uPlot from '/ui/uplot.mjs';
-import { useEffect, useRef } from '/ui/hooks.mjs';
+import uPlot from './uplot.mjs';
+import { useLayoutEffect, useRef } from './hooks.mjs';
 import { html } from './ui.js';
 
 const HEIGHT = 220;
@@ -13,7 +13,11 @@ const HEIGHT = 220;
 export function TimeChart({ title, testid, x, series, unit, summary }) {
   const box = useRef();
   const plot = useRef();
-  useEffect(() => {
+  // the data the plot draws now: a plot is created with its data, so it is not given it twice
+  const shown = useRef();
+  // Layout effects: the plot is drawn before the page is first painted with its data, not a frame
+  // after (the browser would show an empty box first and lay the page out twice).
+  useLayoutEffect(() => {
     // the element, kept: the ref is cleared before this effect's cleanup runs
     const element = box.current;
     const options = {
@@ -36,9 +40,12 @@ export function TimeChart({ title, testid, x, series, unit, summary }) {
       ],
     };
     plot.current = new uPlot(options, [x, ...series.map((s) => s.values)], element);
-    const resize = new ResizeObserver(() =>
-      plot.current?.setSize({ width: Math.max(element.clientWidth, 200), height: HEIGHT }),
-    );
+    shown.current = { x, series };
+    // it reports the size once when observing starts too: the plot already has that one
+    const resize = new ResizeObserver(() => {
+      const width = Math.max(element.clientWidth, 200);
+      if (plot.current && plot.current.width !== width) plot.current.setSize({ width, height: HEIGHT });
+    });
     resize.observe(element);
     return () => {
       resize.disconnect();
@@ -47,7 +54,9 @@ export function TimeChart({ title, testid, x, series, unit, summary }) {
     };
     // the series' look is fixed per chart; only the data changes
   }, [series.length]);
-  useEffect(() => {
+  useLayoutEffect(() => {
+    if (shown.current?.x === x && shown.current.series === series) return;
+    shown.current = { x, series };
     plot.current?.setData([x, ...series.map((s) => s.values)]);
   }, [x, series]);
   return html`

@@ -1,6 +1,6 @@
 // One EventSource for the whole page, so nothing is missed between pages. The device streams what
 // it does; the server streams what its devices report (within about a second).
-import { useEffect, useState } from '/ui/hooks.mjs';
+import { useEffect, useState } from './hooks.mjs';
 import { runtime } from './runtime.js';
 
 export function useLiveStream() {

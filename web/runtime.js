@@ -1,6 +1,6 @@
 // The one place that knows whether this dashboard is a device's or a server's: the pages ask this
 // adapter (which API, which words, which lists) instead of testing the mode themselves.
-import { DELIVERY_STATES, STORED_DELIVERY_STATES } from '/ui/vocabulary.js';
+import { DELIVERY_STATES, STORED_DELIVERY_STATES } from './vocabulary.js';
 
 const MODE = document.querySelector('meta[name="smsgate-mode"]').content; // 'device' | 'server'
 

@@ -1,7 +1,7 @@
 // Pieces every page uses: the htm binding, formatting, and small components.
-import { h } from '/ui/preact.mjs';
-import { useEffect, useState } from '/ui/hooks.mjs';
-import htm from '/ui/htm.mjs';
+import { h } from './preact.mjs';
+import { useEffect, useState } from './hooks.mjs';
+import htm from './htm.mjs';
 import { runtime } from './runtime.js';
 
 export const html = htm.bind(h);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, sep } from 'node:path';
@@ -65,9 +66,9 @@ function vocabularyModule(): string {
 }
 
 /**
- * Everything under /ui/: the page's own modules (web/, by their path) and the libraries it imports
- * by absolute path. Preact's hooks import 'preact' by bare name, which a browser resolves only
- * through an import map (an inline script): that one specifier is pointed at /ui/preact.mjs instead.
+ * Everything under /ui/: the page's own modules (web/, by their path) and the libraries they import
+ * by relative path. Preact's hooks import 'preact' by bare name, which a browser resolves only
+ * through an import map (an inline script): that one specifier is pointed at ./preact.mjs instead.
  */
 function loadAssets(): Map<string, Asset> {
   const assets = new Map<string, Asset>();
@@ -82,7 +83,7 @@ function loadAssets(): Map<string, Asset> {
   add('preact.mjs', readFileSync(moduleOf('preact', 'preact.mjs')));
   add(
     'hooks.mjs',
-    readFileSync(moduleOf('preact/hooks', 'hooks.mjs'), 'utf8').replace(/from\s*"preact"/g, 'from"/ui/preact.mjs"'),
+    readFileSync(moduleOf('preact/hooks', 'hooks.mjs'), 'utf8').replace(/from\s*"preact"/g, 'from"./preact.mjs"'),
   );
   add('htm.mjs', readFileSync(moduleOf('htm', 'htm.mjs')));
   add('uplot.mjs', readFileSync(moduleOf('uplot', 'uPlot.esm.js')));
@@ -93,28 +94,53 @@ function loadAssets(): Map<string, Asset> {
 
 const AssetParams = Type.Object({ '*': Type.String() });
 
-let cached: Map<string, Asset> | undefined;
+/** A digest of every file the page loads: it names this build's files in their URLs. */
+function versionOf(assets: Map<string, Asset>): string {
+  const hash = createHash('sha256');
+  for (const [name, asset] of [...assets].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(name).update(asset.body);
+  return `v-${hash.digest('hex').slice(0, 12)}`;
+}
+
+/** `v-<digest>/` at the start of an asset path: the build it was asked for. */
+const VERSION_PREFIX = /^(v-[0-9a-f]+)\//;
+
+let cached: { assets: Map<string, Asset>; version: string } | undefined;
 let indexTemplate: string | undefined;
 
 /** `GET /` (the page) and `GET /ui/<file>` (its scripts and styles). Behind the app's auth hook. */
 export function webUiRoutes(app: App, options: DashboardOptions): void {
-  cached ??= loadAssets();
+  if (!cached) {
+    const assets = loadAssets();
+    cached = { assets, version: versionOf(assets) };
+  }
   indexTemplate ??= readFileSync(join(WEB_DIR, 'index.html'), 'utf8');
-  const assets = cached;
+  const { assets, version } = cached;
+  // The page asks for /ui/<version>/…, and the modules import each other by relative path, so all of
+  // a build's files come from its own URLs: the browser keeps them (immutable) and a reload or the
+  // next page fetches none again; a new build has new URLs.
+  const base = `/ui/${version}`;
   // every module is announced up front, so the browser fetches them at once rather than level by
   // level as each import is discovered (app.js → pages → chart.js → uplot.mjs)
   const preloads = [...assets.keys()]
     .filter((name) => /\.m?js$/.test(name))
-    .map((name) => `<link rel="modulepreload" href="/ui/${name}" />`)
+    .map((name) => `<link rel="modulepreload" href="${base}/${name}" />`)
     .join('\n    ');
-  const index = indexTemplate.replace('__MODE__', options.mode).replace('<!-- modules -->', preloads);
+  const index = indexTemplate
+    .replace('__MODE__', options.mode)
+    .replaceAll('__UI__', base)
+    .replace('<!-- modules -->', preloads);
   app.get('/', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(index),
   );
   app.get('/ui/*', { schema: { hide: true, params: AssetParams } }, async (request, reply) => {
-    const file = request.params['*'];
+    const path = request.params['*'];
+    // an unversioned path, or an earlier build's (a page left open over an upgrade), gets today's
+    // file, to be checked again next time
+    const asked = VERSION_PREFIX.exec(path)?.[1];
+    const file = asked ? path.slice(asked.length + 1) : path;
     const asset = assets.get(file);
     if (!asset) return reply.code(404).send({ message: `no dashboard file ${file}` });
-    return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
+    const caching = asked === version ? 'private, max-age=31536000, immutable' : 'no-cache';
+    return reply.type(asset.type).header('cache-control', caching).send(asset.body);
   });
 }

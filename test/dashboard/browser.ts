@@ -64,11 +64,15 @@ export class LoggedInPages {
   constructor(private readonly browser: Browser) {}
 
   async open(username: string, password: string, options: { acceptDownloads?: boolean } = {}): Promise<Page> {
-    const context = await this.browser.newContext({
-      httpCredentials: { username, password },
-      viewport: DESKTOP,
-      ...options,
-    });
+    // The credentials go as a header on every request, as a browser sends them once its login
+    // prompt was answered: Playwright's httpCredentials answer the prompt instead, but they turn the
+    // browser's cache off, and a user's browser keeps the dashboard's files. A download is fetched
+    // without that header, so a page that downloads answers the prompt.
+    const basic = Buffer.from(`${username}:${password}`).toString('base64');
+    const login = options.acceptDownloads
+      ? { httpCredentials: { username, password } }
+      : { extraHTTPHeaders: { authorization: `Basic ${basic}` } };
+    const context = await this.browser.newContext({ ...login, viewport: DESKTOP, ...options });
     this.contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (error) => this.errors.push(error.message));

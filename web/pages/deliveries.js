@@ -1,6 +1,6 @@
 // Deliveries: filtered, cursor-paginated in SQL; each delivery's attempt log and Redeliver.
-import { useCallback, useEffect, useRef, useState } from '/ui/hooks.mjs';
-import { EVENT_NAMES } from '/ui/vocabulary.js';
+import { useCallback, useEffect, useRef, useState } from '../hooks.mjs';
+import { EVENT_NAMES } from '../vocabulary.js';
 import { api, runtime } from '../runtime.js';
 import { AttemptTable, ErrorBox, deviceName, html, plural, time, useDevices, useLatestPage } from '../ui.js';
 

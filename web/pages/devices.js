@@ -1,5 +1,5 @@
 // Devices: the device itself, or (server) every device of the user with the health it reports.
-import { useCallback, useEffect, useState } from '/ui/hooks.mjs';
+import { useCallback, useEffect, useState } from '../hooks.mjs';
 import { runtime } from '../runtime.js';
 import { ErrorBox, HealthBadge, HealthChecks, ago, html, time } from '../ui.js';
 

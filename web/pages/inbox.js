@@ -1,7 +1,7 @@
 // Inbox: what the phone received (SMS, data SMS, MMS with its parts to download), paged in SQL,
 // and the refresh, which announces again what was received in a window, as webhooks.
-import { useState } from '/ui/hooks.mjs';
-import { INCOMING_MESSAGE_TYPES, WEBHOOK_DELIVERY_MODES } from '/ui/vocabulary.js';
+import { useState } from '../hooks.mjs';
+import { INCOMING_MESSAGE_TYPES, WEBHOOK_DELIVERY_MODES } from '../vocabulary.js';
 import { api, runtime } from '../runtime.js';
 import { ErrorBox, OffsetPager, html, isoOf, plural, time, useDevices, useLatestPage } from '../ui.js';
 

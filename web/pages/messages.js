@@ -1,7 +1,7 @@
 // Messages: outgoing messages with each recipient's state, filtered by state, device and time,
 // paged in SQL (offset, X-Total-Count); a Pending one can be cancelled.
-import { useState } from '/ui/hooks.mjs';
-import { MESSAGE_STATES } from '/ui/vocabulary.js';
+import { useState } from '../hooks.mjs';
+import { MESSAGE_STATES } from '../vocabulary.js';
 import { runtime } from '../runtime.js';
 import { ErrorBox, OffsetPager, deviceName, html, isoOf, time, useDevices, useLatestPage } from '../ui.js';
 

@@ -1,6 +1,6 @@
 // Overview, the landing page: what the deliveries and messages did over the last hour or day, from
 // the stats route, which aggregates in SQL (one-minute buckets), never from every delivery.
-import { useEffect, useMemo, useState } from '/ui/hooks.mjs';
+import { useEffect, useMemo, useState } from '../hooks.mjs';
 import { api } from '../runtime.js';
 import { TimeChart } from '../chart.js';
 import { ErrorBox, html, time } from '../ui.js';

@@ -1,5 +1,5 @@
 // Send test: send an SMS and watch its state; on a device, inject an incoming SMS.
-import { useState } from '/ui/hooks.mjs';
+import { useState } from '../hooks.mjs';
 import { api, runtime } from '../runtime.js';
 import { ErrorBox, html, plural } from '../ui.js';
 

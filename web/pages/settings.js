@@ -1,7 +1,7 @@
 // Settings: every group GET /settings answers, as a form per group. Saving a group PATCHes only the
 // keys changed in it; what the API refuses is shown in its own words, beside that group.
-import { useEffect, useRef, useState } from '/ui/hooks.mjs';
-import { SETTINGS_CHOICES, WRITE_ONLY_SETTINGS } from '/ui/vocabulary.js';
+import { useEffect, useRef, useState } from '../hooks.mjs';
+import { SETTINGS_CHOICES, WRITE_ONLY_SETTINGS } from '../vocabulary.js';
 import { api, runtime } from '../runtime.js';
 import { ErrorBox, html } from '../ui.js';
 

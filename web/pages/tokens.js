@@ -1,7 +1,7 @@
 // Tokens: issue an access token with chosen scopes (shown once, with its refresh token), list the
 // grants made so far and revoke one (which revokes every token refreshed from it).
-import { useCallback, useEffect, useState } from '/ui/hooks.mjs';
-import { TOKEN_SCOPES } from '/ui/vocabulary.js';
+import { useCallback, useEffect, useState } from '../hooks.mjs';
+import { TOKEN_SCOPES } from '../vocabulary.js';
 import { api } from '../runtime.js';
 import { ErrorBox, html, time } from '../ui.js';
 

@@ -1,8 +1,8 @@
 // Webhooks: the list this dashboard manages (the device's Local list, the server's Cloud list),
 // with Edit (a POST with the same id replaces it) and a test event per webhook; the lists managed
 // elsewhere are shown read-only.
-import { useCallback, useEffect, useState } from '/ui/hooks.mjs';
-import { EVENT_NAMES } from '/ui/vocabulary.js';
+import { useCallback, useEffect, useState } from '../hooks.mjs';
+import { EVENT_NAMES } from '../vocabulary.js';
 import { api, runtime } from '../runtime.js';
 import { AttemptTable, ErrorBox, ago, html } from '../ui.js';
 
