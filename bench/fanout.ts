@@ -41,7 +41,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
+import { randomSecret } from '../src/shared/ids.ts';
 import { execFileSync } from 'node:child_process';
 import {
   fmt,
@@ -347,7 +347,7 @@ async function main(): Promise<void> {
     );
 
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-fanout-'));
-  const privateToken = randomBytes(24).toString('base64url');
+  const privateToken = randomSecret(24);
   const nodes: ChildServer[] = [];
   const children: Child[] = [];
   let database: TempDatabase | undefined;

@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
+import { randomSecret } from '../src/shared/ids.ts';
 import { fmt, log, MB, median, memoryProbeOptions, probeLiveMemory, summary } from './lib/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -317,7 +318,7 @@ export async function seedUser(url: string, privateToken: string): Promise<strin
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-bench-api-'));
-  const privateToken = randomBytes(24).toString('base64url');
+  const privateToken = randomSecret(24);
   let database: TempDatabase | undefined;
   /** this round's processes, stopped at its end (or on a failure) */
   const roundChildren: { stop(): Promise<void> }[] = [];

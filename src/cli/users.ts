@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Command, ParsedArgs } from './command.ts';
 import { requireOpt, stringOpt } from './command.ts';
 import { databaseUrlFromEnv, parseStoreSpec, type ServerStore } from '../server/store/store.ts';
 import { openStore } from '../server/store/open.ts';
 import { UsersService } from '../server/users/service.ts';
 import { systemClock } from '../shared/clock.ts';
+import { randomSecret } from '../shared/ids.ts';
 
 const storeOptions = {
   'data-dir': { type: 'string', description: 'the server data dir (its server.db)', default: './data' },
@@ -43,7 +43,7 @@ function passwordOptions(login: string, password: string): Command['options'] {
 function loginAndPassword(args: ParsedArgs): { login: string; password: string; shown: string } {
   const login = requireOpt(args, 'login');
   const given = stringOpt(args, 'password');
-  const password = given ?? randomBytes(12).toString('base64url');
+  const password = given ?? randomSecret(12);
   return { login, password, shown: given === undefined ? `\npassword: ${password}` : '' };
 }
 
