@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { tempDir, spawnSmsgate, runSmsgate, call, basic } from './helpers.ts';
 import { register, MobileClient } from '../../src/device/link/mobile-client.ts';
 import { createServer } from '../../src/server/server.ts';
+import { randomSecret } from '../../src/shared/ids.ts';
 
 test('`smsgate server` prints its URLs and a generated private token, which survives a restart', async () => {
   const dir = tempDir();
@@ -195,4 +196,10 @@ test('`smsgate users add|list|passwd` manage 3rdparty users, also while the serv
     await again.stop();
     dir.remove();
   }
+});
+
+test("a generated password or token can follow its flag as is: none starts with '-' (one in 64 base64url strings would)", () => {
+  const leading = new Set(Array.from({ length: 20_000 }, () => randomSecret(12)[0]));
+  assert.equal(leading.has('-'), false);
+  assert.ok(leading.size > 40, `the first character still varies (${leading.size} seen)`);
 });
