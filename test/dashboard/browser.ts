@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { spawnSmsgate, type Spawned } from '../server/helpers.ts';
+import { basic } from '../helpers/http.ts';
 
 /** Debian's chromium (scripts/ensure-services.sh installs it); never a downloaded browser. */
 export const CHROMIUM = process.env.SMSGATE_CHROMIUM ?? '/usr/bin/chromium';
@@ -68,10 +69,9 @@ export class LoggedInPages {
     // prompt was answered: Playwright's httpCredentials answer the prompt instead, but they turn the
     // browser's cache off, and a user's browser keeps the dashboard's files. A download is fetched
     // without that header, so a page that downloads answers the prompt.
-    const basic = Buffer.from(`${username}:${password}`).toString('base64');
     const login = options.acceptDownloads
       ? { httpCredentials: { username, password } }
-      : { extraHTTPHeaders: { authorization: `Basic ${basic}` } };
+      : { extraHTTPHeaders: { authorization: basic(username, password) } };
     const context = await this.browser.newContext({ ...login, viewport: DESKTOP, ...options });
     this.contexts.push(context);
     const page = await context.newPage();

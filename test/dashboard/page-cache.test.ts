@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { TEST_PASSWORD, startTestDevice } from '../helpers/device.ts';
+import { basic } from '../helpers/http.ts';
 import { LoggedInPages, TIMEOUT, launch } from './browser.ts';
 
 /**
@@ -13,7 +14,7 @@ test("the dashboard's files are kept by the browser under this build's URLs; oth
   const device = await startTestDevice();
   let browser: Browser | undefined;
   try {
-    const auth = { authorization: `Basic ${Buffer.from(`${device.username}:${TEST_PASSWORD}`).toString('base64')}` };
+    const auth = { authorization: basic(device.username, TEST_PASSWORD) };
     const index = await (await fetch(`${device.url}/`, { headers: auth })).text();
     const linked = [...index.matchAll(/(?:href|src)="(\/ui\/[^"]+)"/g)].map(([, path]) => path);
     assert.ok(linked.length > 10, `the page links its files (${linked.length})`);
