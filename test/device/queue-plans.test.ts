@@ -128,3 +128,41 @@ test('the purge finds the first delivery it must keep by walking from the oldest
     dir.remove();
   }
 });
+
+test('every other statement of the purge finds its rows by a key, and a batch deletes by a range of seq', () => {
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'device.db'));
+  try {
+    const purger = new RetentionPurger({
+      db,
+      clock: systemClock,
+      retention: () => ({ webhookLog: 7, messages: 7, logs: 7 }),
+      messages: { purgeFinished: () => 0 },
+      timeScale: 1,
+      onError: () => {},
+    });
+    const statements = Object.entries(
+      (purger as unknown as { statements: Record<string, Database.Statement> }).statements,
+    );
+    // the two walks from the oldest row, which stop at the first row they must keep
+    const walks = ['firstSeqCreatedSince', 'firstEventSeqCreatedSince'];
+    // a batch's deletes read only its range: by rowid, not by an index on time that covers every expired row
+    const byRange: Record<string, string> = {
+      deleteAttemptsInRange: 'SEARCH deliveries USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)',
+      deleteDeliveriesInRange: 'SEARCH deliveries USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)',
+      deleteUnusedEventsInRange: 'SEARCH events USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)',
+    };
+    assert.ok(statements.length >= 8, `${statements.length} statements`);
+    for (const [name, statement] of statements.filter(([name]) => !walks.includes(name))) {
+      const detail = planOf(db, statement.source);
+      const wholeTable = detail.filter((step) =>
+        /^SCAN (deliveries|attempts|events|inbox|inbox_attachments|e|d)\b/.test(step),
+      );
+      assert.deepEqual(wholeTable, [], `${name} plans as: ${detail.join(' | ')}`);
+      if (byRange[name]) assert.ok(detail.includes(byRange[name]), `${name} plans as: ${detail.join(' | ')}`);
+    }
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
