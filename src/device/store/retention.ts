@@ -69,7 +69,7 @@ export class RetentionPurger {
       // A batch is the seq range of the next BATCH expired deliveries; each statement below deletes
       // within that range and repeats the guard, so a row in it that is pending, or finished since
       // the cutoff, stays. Four statements a batch instead of three a row: a batch of 25 blocks the
-      // event loop 0.64 ms at the median under load, not 0.92 (BENCHMARKS.md, Bounded growth).
+      // event loop 0.64 ms at the median under load, not 0.92 (BENCHMARKS.md, Results, 2026-12-04 19:48).
       expiredRange: db.prepare<
         { cutoff: number; below: number; limit: number },
         { first: number | null; last: number | null; count: number }
