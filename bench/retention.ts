@@ -194,7 +194,7 @@ async function run(
     const rows = Object.fromEntries(['events', 'deliveries', 'attempts', 'inbox'].map((t) => [t, count(t)]));
     const sorted = latencies.slice(0, measured).sort();
     const p99Due = (from: number, to: number) => {
-      const picked = latencies.slice(0, measured).filter((_, i) => dues[i] >= from && dues[i] < to);
+      const picked = latencies.subarray(0, measured).filter((_, i) => dues[i] >= from && dues[i] < to);
       return percentile(picked.sort(), 99);
     };
     const windowP99: number[] = [];

@@ -108,20 +108,24 @@ test("the Overview's aggregates read the hour or day asked for through indexes, 
   }
 });
 
+/** The retention purge's prepared statements, by name (each is prepared when the purger is built). */
+function purgeStatements(db: ReturnType<typeof openDatabase>): Record<string, Database.Statement> {
+  const purger = new RetentionPurger({
+    db,
+    clock: systemClock,
+    retention: () => ({ webhookLog: 7, messages: 7, logs: 7 }),
+    messages: { purgeFinished: () => 0 },
+    timeScale: 1,
+    onError: () => {},
+  });
+  return (purger as unknown as { statements: Record<string, Database.Statement> }).statements;
+}
+
 test('the purge finds the first delivery it must keep by walking from the oldest, not by sorting every one created since', () => {
   const dir = tempDir();
   const db = openDatabase(join(dir.path, 'device.db'));
   try {
-    const purger = new RetentionPurger({
-      db,
-      clock: systemClock,
-      retention: () => ({ webhookLog: 7, messages: null, logs: 7 }),
-      messages: { purgeFinished: () => 0 },
-      timeScale: 1,
-      onError: () => {},
-    });
-    const { source } = (purger as unknown as { statements: Record<string, Database.Statement> }).statements
-      .firstSeqCreatedSince;
+    const { source } = purgeStatements(db).firstSeqCreatedSince;
     assert.deepEqual(planOf(db, source), ['SCAN deliveries'], source);
   } finally {
     db.close();
@@ -133,17 +137,7 @@ test('every other statement of the purge finds its rows by a key, and a batch de
   const dir = tempDir();
   const db = openDatabase(join(dir.path, 'device.db'));
   try {
-    const purger = new RetentionPurger({
-      db,
-      clock: systemClock,
-      retention: () => ({ webhookLog: 7, messages: 7, logs: 7 }),
-      messages: { purgeFinished: () => 0 },
-      timeScale: 1,
-      onError: () => {},
-    });
-    const statements = Object.entries(
-      (purger as unknown as { statements: Record<string, Database.Statement> }).statements,
-    );
+    const statements = Object.entries(purgeStatements(db));
     // the two walks from the oldest row, which stop at the first row they must keep
     const walks = ['firstSeqCreatedSince', 'firstEventSeqCreatedSince'];
     // a batch's deletes read only its range: by rowid, not by an index on time that covers every expired row
