@@ -1,6 +1,6 @@
 import { DEFAULT_SETTINGS, mergeSettings } from '../protocol/index.ts';
 import type { Clock } from '../shared/clock.ts';
-import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS } from '../shared/retention.ts';
+import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS, restBetweenBatches } from '../shared/retention.ts';
 import type { ServerStore } from './store/store.ts';
 
 /** Users whose settings are read per page. */
@@ -22,8 +22,8 @@ export interface ServerPurgeCounts {
  * guards are in the statements. The server keeps no device logs (its `logs` route answers 501).
  *
  * It runs off the request path: every minute on the injected clock, user by user, in statements of
- * at most PURGE_BATCH (25) rows, yielding to the event loop between them. On PostgreSQL every node runs it; a
- * row another node removed first is simply not found again.
+ * at most PURGE_BATCH (25) rows, resting a 1 ms timer between them as the device's purge does. On
+ * PostgreSQL every node runs it; a row another node removed first is simply not found again.
  */
 export class ServerRetentionPurger {
   private timer: unknown = null;
@@ -93,17 +93,15 @@ export class ServerRetentionPurger {
     return counts;
   }
 
-  /** Run `batch` until it removes less than a full batch; yields to the event loop between batches. */
+  /** Run `batch` until it removes less than a full batch; rests between batches. */
   private async inBatches(batch: () => Promise<number>): Promise<number> {
     let total = 0;
     while (!this.stopped) {
       const removed = await batch();
       total += removed;
       if (removed < BATCH) break;
-      await yieldToEventLoop();
+      await restBetweenBatches();
     }
     return total;
   }
 }
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -2,7 +2,7 @@ import type { Clock } from '../../shared/clock.ts';
 import type { Db } from './database.ts';
 import type { DeviceLog } from './logs.ts';
 import type { MessageStore } from './messages.ts';
-import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS } from '../../shared/retention.ts';
+import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS, restBetweenBatches } from '../../shared/retention.ts';
 
 /** However much the device's time is sped up, the purge runs at most once a second. */
 const PURGE_AT_MOST_EVERY_MS = 1_000;
@@ -212,11 +212,3 @@ export class RetentionPurger {
     return counts;
   }
 }
-
-/**
- * Between two batches the purge rests for a timer (1 ms), not just a turn of the event loop: when
- * each turn ran a batch, an event that needs a few turns (its commit, its send, its result) met a
- * batch in each while a purge ran. At 1,000 events/s a delivery's p99 was 1.29–1.39× the run without
- * retention, 1.17× with the rest (BENCHMARKS.md, Results, 2026-12-04).
- */
-const restBetweenBatches = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
