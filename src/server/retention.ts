@@ -1,6 +1,6 @@
 import { DEFAULT_SETTINGS, mergeSettings } from '../protocol/index.ts';
 import type { Clock } from '../shared/clock.ts';
-import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS, restBetweenBatches } from '../shared/retention.ts';
+import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS, purgeInBatches } from '../shared/retention.ts';
 import type { ServerStore } from './store/store.ts';
 
 /** Users whose settings are read per page. */
@@ -22,7 +22,7 @@ export interface ServerPurgeCounts {
  * guards are in the statements. The server keeps no device logs (its `logs` route answers 501).
  *
  * It runs off the request path: every minute on the injected clock, user by user, in statements of
- * at most PURGE_BATCH (25) rows, resting a 1 ms timer between them as the device's purge does. On
+ * at most PURGE_BATCH (25) rows, resting between them as the device's purge does (PURGE_TIME_SHARE). On
  * PostgreSQL every node runs it; a row another node removed first is simply not found again.
  */
 export class ServerRetentionPurger {
@@ -93,15 +93,7 @@ export class ServerRetentionPurger {
     return counts;
   }
 
-  /** Run `batch` until it removes less than a full batch; rests between batches. */
-  private async inBatches(batch: () => Promise<number>): Promise<number> {
-    let total = 0;
-    while (!this.stopped) {
-      const removed = await batch();
-      total += removed;
-      if (removed < BATCH) break;
-      await restBetweenBatches();
-    }
-    return total;
+  private inBatches(batch: () => Promise<number>): Promise<number> {
+    return purgeInBatches(batch, () => !this.stopped);
   }
 }

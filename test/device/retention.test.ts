@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { systemClock, type Clock } from '../../src/shared/clock.ts';
+import { PURGE_BATCH, purgeInBatches, restAfterBatchMs } from '../../src/shared/retention.ts';
 import { startTestDevice, eventually } from '../helpers/device.ts';
 import { TestReceiver } from '../helpers/receiver.ts';
 
@@ -97,7 +98,7 @@ test('a purge of many rows goes in batches and leaves the newest alone', async (
     await receive(5);
     await eventually(() => context.outbox.countByState().succeeded === 1_205, 'the new ones recorded', 10_000);
     const counts = await context.retention.purge();
-    assert.equal(counts.deliveries, 1_200, 'three batches of at most 500');
+    assert.equal(counts.deliveries, 1_200, 'forty-eight batches of 25');
     assert.equal(counts.events, 1_201, 'and app:started');
     assert.equal(context.outbox.countByState().succeeded, 5, 'the newest stay');
     const rows = context.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
@@ -106,4 +107,44 @@ test('a purge of many rows goes in batches and leaves the newest alone', async (
     await device.cleanup();
     await receiver.stop();
   }
+});
+
+test('a purge rests nine times as long as its last batch took, and at least 1 ms', async () => {
+  assert.equal(restAfterBatchMs(0.05), 1, 'a short batch still rests a timer');
+  assert.equal(restAfterBatchMs(2), 18);
+
+  // Three full batches that each hold the thread 3 ms, then a short one: the rests in between
+  // must be at least 27 ms each (a timer may fire up to 1 ms before its time on this clock).
+  const batchMs = 3;
+  const started: number[] = [];
+  const ended: number[] = [];
+  const sizes = [PURGE_BATCH, PURGE_BATCH, PURGE_BATCH, 7];
+  const removed = await purgeInBatches(
+    () => {
+      started.push(performance.now());
+      while (performance.now() - started.at(-1)! < batchMs);
+      ended.push(performance.now());
+      return sizes[started.length - 1];
+    },
+    () => true,
+  );
+  assert.equal(removed, 3 * PURGE_BATCH + 7);
+  assert.equal(started.length, 4, 'it stops after the short batch');
+  for (let n = 1; n < started.length; n++) {
+    const rest = started[n] - ended[n - 1];
+    assert.ok(rest >= 9 * batchMs - 1, `rest ${n}: ${rest.toFixed(1)} ms after a ${batchMs} ms batch`);
+  }
+
+  // keepGoing is asked before every batch: a purge stopped meanwhile runs none after the rest.
+  let batches = 0;
+  let open = true;
+  await purgeInBatches(
+    () => {
+      batches++;
+      open = false;
+      return PURGE_BATCH;
+    },
+    () => open,
+  );
+  assert.equal(batches, 1);
 });

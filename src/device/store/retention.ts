@@ -2,7 +2,7 @@ import type { Clock } from '../../shared/clock.ts';
 import type { Db } from './database.ts';
 import type { DeviceLog } from './logs.ts';
 import type { MessageStore } from './messages.ts';
-import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS, restBetweenBatches } from '../../shared/retention.ts';
+import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS, purgeInBatches } from '../../shared/retention.ts';
 
 /** However much the device's time is sped up, the purge runs at most once a second. */
 const PURGE_AT_MOST_EVERY_MS = 1_000;
@@ -31,11 +31,11 @@ export interface PurgeCounts {
  * with no delivery, messages in a final state (`messages.log_lifetime_days`), and the device's own
  * log (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
  *
- * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (25) rows, resting a timer's
- * turn between them. Pending deliveries are never touched, however old. SQLite puts the
- * freed pages on its free list and the next inserts reuse them, so the file stops growing at its
- * high-water mark (no VACUUM, which would rewrite the whole file while holding the write lock;
- * see docs/reliability.md).
+ * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (25) rows, resting
+ * between them so that it takes at most PURGE_TIME_SHARE (a tenth) of the event loop while it runs.
+ * Pending deliveries are never touched, however old. SQLite puts the freed pages on its free list
+ * and the next inserts reuse them, so the file stops growing at its high-water mark (no VACUUM,
+ * which would rewrite the whole file while holding the write lock; see docs/reliability.md).
  */
 export class RetentionPurger {
   private timer: unknown = null;
@@ -180,33 +180,28 @@ export class RetentionPurger {
         }).changes;
       return count;
     });
-    while (db.open && deliveryBatch() === BATCH) await restBetweenBatches();
+    const stillOpen = () => db.open;
+    await purgeInBatches(deliveryBatch, stillOpen);
 
     const eventsBelow =
       this.statements.firstEventSeqCreatedSince.get({ cutoff: logCutoff })?.seq ?? Number.MAX_SAFE_INTEGER;
-    while (db.open) {
-      const deleted = this.statements.deleteEventsWithoutDeliveries.run({ below: eventsBelow, limit: BATCH }).changes;
-      counts.events += deleted;
-      if (deleted < BATCH) break;
-      await restBetweenBatches();
-    }
+    counts.events += await purgeInBatches(
+      () => this.statements.deleteEventsWithoutDeliveries.run({ below: eventsBelow, limit: BATCH }).changes,
+      stillOpen,
+    );
 
     if (retention.messages !== null) {
       const messageCutoff = now - retention.messages * DAY_MS * timeScale;
-      const messageBatch = () => {
-        const deleted = this.options.messages.purgeFinished(messageCutoff, BATCH);
-        counts.messages += deleted;
-        return deleted;
-      };
-      while (db.open && messageBatch() === BATCH) await restBetweenBatches();
+      counts.messages += await purgeInBatches(
+        () => this.options.messages.purgeFinished(messageCutoff, BATCH),
+        stillOpen,
+      );
       const inboxBatch = db.transaction(() => {
         const expired = { cutoff: messageCutoff, limit: BATCH };
         this.statements.deleteExpiredAttachments.run(expired);
-        const deleted = this.statements.deleteExpiredInbox.run(expired).changes;
-        counts.received += deleted;
-        return deleted;
+        return this.statements.deleteExpiredInbox.run(expired).changes;
       });
-      while (db.open && inboxBatch() === BATCH) await restBetweenBatches();
+      counts.received += await purgeInBatches(inboxBatch, stillOpen);
     }
     if (db.open) this.options.log?.purge(now - retention.logs * DAY_MS * timeScale);
     return counts;
