@@ -22,8 +22,8 @@ export interface ServerPurgeCounts {
  * guards are in the statements. The server keeps no device logs (its `logs` route answers 501).
  *
  * It runs off the request path: every minute on the injected clock, user by user, in statements of
- * at most PURGE_BATCH (25) rows, resting between them as the device's purge does (PURGE_TIME_SHARE). On
- * PostgreSQL every node runs it; a row another node removed first is simply not found again.
+ * at most PURGE_BATCH (25) rows, resting between them as the device's purge does (PURGE_TIME_SHARE).
+ * On PostgreSQL every node runs it; a row another node removed first is simply not found again.
  */
 export class ServerRetentionPurger {
   private timer: unknown = null;
