@@ -13,7 +13,7 @@ export const PURGE_EVERY_MS = 60_000;
  * t × 9, and at least a 1 ms timer, never only a turn of the event loop. Each event then meets at
  * most one batch on its way (its commit, its send, its result) instead of one at every step, as it
  * did while batches followed each other. At 1,000 events/s a delivery's p99 was 1.29–1.39× the run
- * without retention with a turn between batches, 1.14–1.48× with 1 ms, 0.95–1.24× with this share
+ * without retention with a turn between batches, 1.14–1.23× with 1 ms, 0.95–1.24× with this share
  * (BENCHMARKS.md, Results, 2026-12-05). It still purges 2,500 rows a second when a batch takes 1 ms.
  */
 export const PURGE_TIME_SHARE = 0.1;
