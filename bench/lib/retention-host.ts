@@ -1,0 +1,193 @@
+/**
+ * One device of bench/retention.ts in a process of its own, with its own receiver process, fed its
+ * events a slice at a time over IPC (forkIpc in harness.ts), so that the benchmark can alternate two
+ * devices, one with a retention and one without, slice by slice on the same machine.
+ *
+ * Commands: `slice` runs the open loop for one slice (the first slice adds the warm-up's events,
+ * which are not measured) and answers once that slice's deliveries have arrived; `finish` waits for
+ * the rest, stops the device and answers with everything measured.
+ */
+import { statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { now, openLoop, PASSWORD, registerWebhook, sleep, startBenchDevice, startReceiver } from './harness.ts';
+
+export interface RetentionHostOptions {
+  timeScale: number;
+  /** the three retention settings, in (scaled) days */
+  retentionDays: number;
+  /** `messages.log_lifetime_days`; null keeps messages */
+  messagesDays: number | null;
+  rate: number;
+  /** measured events in all the slices together */
+  events: number;
+}
+
+export interface RetentionHostResult {
+  delivered: number;
+  /** seconds from each slice's first due time to its last arrival, added up */
+  activeSeconds: number;
+  /** latencies in the order their events were due, and each one's due time */
+  latencies: number[];
+  dues: number[];
+  /** each slice's first due time, in order */
+  sliceStarts: number[];
+  /** [seconds since the device started, bytes of device.db + WAL], every second */
+  sizes: [number, number][];
+  missing: number;
+  repeats: number;
+  worstLag: number;
+  rows: Record<string, number>;
+  loop: { p99: number; max: number };
+  /** each purge run: [start, ms it took, whether it started while this device had a slice running] */
+  purges: [number, number, boolean][];
+}
+
+const options = JSON.parse(process.env.BENCH_RETENTION_HOST!) as RetentionHostOptions;
+const receiver = await startReceiver({ record: true });
+const device = await startBenchDevice({ timeScale: options.timeScale });
+
+const settings = await fetch(`${device.url}/settings`, {
+  method: 'PATCH',
+  headers: {
+    authorization: 'Basic ' + Buffer.from(`sms:${PASSWORD}`).toString('base64'),
+    'content-type': 'application/json',
+  },
+  body: JSON.stringify({
+    webhooks: { log_lifetime_days: options.retentionDays },
+    messages: { log_lifetime_days: options.messagesDays },
+    logs: { lifetime_days: options.retentionDays },
+  }),
+});
+if (settings.status !== 200) throw new Error(`PATCH /settings: ${settings.status} ${await settings.text()}`);
+await registerWebhook(device, `${receiver.url}/hook`);
+
+let inSlice = false;
+const purges: [number, number, boolean][] = [];
+const purger = device.context.retention;
+const purge = purger.purge.bind(purger);
+purger.purge = () => {
+  const started = now();
+  const during = inSlice;
+  return purge().finally(() => purges.push([started, now() - started, during]));
+};
+
+const fileSize = () =>
+  ['device.db', 'device.db-wal'].reduce((sum, name) => {
+    try {
+      return sum + statSync(join(device.dir, name)).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
+
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
+const due = new Map<string, number>();
+const warmIds = new Set<string>();
+const latencies = new Float64Array(options.events);
+const dues = new Float64Array(options.events);
+const sliceStarts: number[] = [];
+let measured = 0;
+let repeats = 0;
+let worstLag = 0;
+let activeSeconds = 0;
+let sliceLastArrival = 0;
+let emitted = 0;
+/** events handed to the carrier whose delivery id is not known yet */
+let unresolved = 0;
+const offset = await receiver.clockOffset();
+const take = async () => {
+  const { ids, arrivals } = await receiver.drain();
+  for (let i = 0; i < ids.length; i++) {
+    const dueAt = due.get(ids[i]);
+    if (dueAt === undefined) {
+      if (!warmIds.delete(ids[i])) repeats++;
+      continue;
+    }
+    due.delete(ids[i]);
+    const at = arrivals[i] - offset;
+    dues[measured] = dueAt;
+    latencies[measured++] = at - dueAt;
+    sliceLastArrival = Math.max(sliceLastArrival, at);
+  }
+};
+const started = now();
+const sizes: [number, number][] = [];
+const sampler = setInterval(() => sizes.push([(now() - started) / 1000, fileSize()]), 1000);
+const drainer = setInterval(() => void take(), 2000);
+
+/** Waits until every measured delivery emitted so far has arrived, or `ms` have passed. */
+async function settle(ms: number): Promise<void> {
+  const deadline = now() + ms;
+  while ((due.size > 0 || unresolved > 0) && now() < deadline) {
+    await sleep(100);
+    await take();
+  }
+}
+
+async function slice(events: number, warm: number): Promise<void> {
+  inSlice = true;
+  let firstDue = Infinity;
+  sliceLastArrival = 0;
+  const lag = await openLoop(warm + events, options.rate, (i, dueAt) => {
+    const measure = i >= warm && emitted < options.events;
+    if (measure) {
+      emitted++;
+      firstDue = Math.min(firstDue, dueAt);
+    }
+    unresolved++;
+    void device.context.carrier
+      .receive({ from: '+15550000000', text: `retention probe ${i}`, simNumber: 1 })
+      .then(({ deliveryIds }) => (measure ? due.set(deliveryIds[0], dueAt) : warmIds.add(deliveryIds[0])))
+      .finally(() => unresolved--);
+  });
+  worstLag = Math.max(worstLag, lag);
+  // the slice ends when its deliveries have arrived (or 10 s on), so it does not run into the next
+  await settle(10_000);
+  inSlice = false;
+  if (firstDue !== Infinity) {
+    sliceStarts.push(firstDue);
+    activeSeconds += (sliceLastArrival - firstDue) / 1000;
+  }
+}
+
+async function finish(): Promise<RetentionHostResult> {
+  await settle(60_000);
+  loop.disable();
+  clearInterval(sampler);
+  clearInterval(drainer);
+  sizes.push([(now() - started) / 1000, fileSize()]);
+  const count = (table: string) => device.context.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+  const rows = Object.fromEntries(['events', 'deliveries', 'attempts', 'inbox'].map((t) => [t, count(t)]));
+  const result: RetentionHostResult = {
+    delivered: measured,
+    activeSeconds,
+    latencies: Array.from(latencies.subarray(0, measured)),
+    dues: Array.from(dues.subarray(0, measured)),
+    sliceStarts,
+    sizes,
+    missing: due.size,
+    repeats,
+    worstLag,
+    rows,
+    loop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    purges,
+  };
+  await device.cleanup();
+  await receiver.stop();
+  return result;
+}
+
+type Command = { type: 'slice'; events: number; warm: number } | { type: 'finish' };
+
+process.on('message', (message: Command & { rid: number }) => {
+  const work: Promise<object> =
+    message.type === 'slice' ? slice(message.events, message.warm).then(() => ({})) : finish();
+  void work.then(
+    (body) => process.send!({ rid: message.rid, ...body }),
+    (error: Error) => process.send!({ rid: message.rid, error: error.stack ?? String(error) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send!({ rid: 0 });
