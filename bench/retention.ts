@@ -33,6 +33,7 @@
  * Run: `npx tsx bench/retention.ts` (about 21 minutes); shorter: BENCH_SECONDS=150
  * BENCH_RETENTION_SECONDS=30 (the baseline gets as many events).
  */
+import { fileURLToPath } from 'node:url';
 import { forkIpc, fmt, log, percentile, summary, MB } from './lib/harness.ts';
 import type { RetentionHostOptions, RetentionHostResult } from './lib/retention-host.ts';
 
@@ -83,7 +84,7 @@ interface RunResult {
 
 async function startHost(label: string, options: RetentionHostOptions) {
   const { child, ask, exited } = await forkIpc(
-    new URL('./lib/retention-host.ts', import.meta.url).pathname,
+    fileURLToPath(new URL('./lib/retention-host.ts', import.meta.url)),
     { BENCH_RETENTION_HOST: JSON.stringify(options) },
     `${label} host`,
   );
