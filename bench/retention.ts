@@ -15,8 +15,8 @@
  *
  * The two take turns, SLICE_SECONDS (half the retention: 30 s) at a time, until each has had
  * SECONDS (600) of events (BASE_SECONDS for the baseline), about 20 minutes in all. These shared
- * machines drift, and step, over twenty minutes (the p99 of a run without retention went from 8.3
- * to 13.2 ms between two halves ten minutes apart), so two runs one after the other compare the
+ * machines drift, and step, over twenty minutes (the p99 without retention was 8.3 ms in 5 minutes
+ * before a 10-minute run and 13.2 ms in 5 minutes after it), so two runs one after the other compare the
  * machine's moments as much as the devices; taking turns every 30 s puts both through the same
  * moments. With turns of half the retention, what a slice of the device with retention wrote
  * expires during its next slice, so its purge runs while it takes events, as it would without
