@@ -13,8 +13,9 @@
  * other timers: an attempt's deadline is 30 s × 1/1440 ≈ 21 ms, so an answer slower than that is
  * retried (counted and reported below); both devices meet the same deadline.
  *
- * The two take turns, SLICE_SECONDS (half the retention: 30 s) at a time, until each has had
- * SECONDS (600) of events (BASE_SECONDS for the baseline), about 20 minutes in all. These shared
+ * The two take turns of SLICE_SECONDS (half the retention: 30 s), started on the clock, with
+ * events in all but the last second of each, until each has had SECONDS (600) of events
+ * (BASE_SECONDS for the baseline), about 21 minutes in all. These shared
  * machines drift, and step, over twenty minutes (the p99 without retention was 8.3 ms in 5 minutes
  * before a 10-minute run and 13.2 ms in 5 minutes after it), so two runs one after the other compare the
  * machine's moments as much as the devices; taking turns every 30 s puts both through the same
@@ -34,7 +35,7 @@
  * BENCH_RETENTION_SECONDS=30 (the baseline gets as many events).
  */
 import { fileURLToPath } from 'node:url';
-import { forkIpc, fmt, log, percentile, summary, MB } from './lib/harness.ts';
+import { forkIpc, fmt, log, now, percentile, sleep, summary, MB } from './lib/harness.ts';
 import type { RetentionHostOptions, RetentionHostResult } from './lib/retention-host.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
@@ -45,6 +46,8 @@ const BASE_SECONDS = Number(process.env.BENCH_BASE_SECONDS ?? SECONDS);
 const EARLY_SECONDS = 180;
 /** each device's turn: half the retention, so a slice's rows expire during the device's next slice */
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? RETENTION_SECONDS / 2);
+/** the end of each turn without new events, for its last deliveries to arrive before the other's turn */
+const TURN_GAP_SECONDS = 1;
 /** each device's first turn, not measured: the code's first runs, the receiver's first connections */
 const WARMUP_SECONDS = 5;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -112,7 +115,7 @@ function summarize(label: string, seconds: number, r: RetentionHostResult): RunR
   const p99Between = (from: number, to: number) =>
     percentile(Float64Array.from(r.latencies.filter((_, i) => r.dues[i] >= from && r.dues[i] < to)).sort(), 99);
   const bounds = [...r.sliceStarts, Infinity];
-  const earlySlices = Math.ceil(EARLY_SECONDS / SLICE_SECONDS);
+  const earlySlices = Math.ceil(EARLY_SECONDS / (SLICE_SECONDS - TURN_GAP_SECONDS));
   return {
     label,
     seconds,
@@ -157,17 +160,24 @@ const baselineHost = await startHost('no retention', {
 });
 // Turns: the device with retention, then the baseline, and again; each waits for the other's turn
 // to end (its deliveries arrived), so only one takes events at a time.
-const sliceEvents = SLICE_SECONDS * RATE;
+// A turn's events take all but TURN_GAP_SECONDS of it; the gap is for its last deliveries to arrive.
+const sliceEvents = (SLICE_SECONDS - TURN_GAP_SECONDS) * RATE;
 await retainedHost.slice(0, WARMUP_SECONDS * RATE);
 await baselineHost.slice(0, WARMUP_SECONDS * RATE);
-for (const done = { retained: 0, baseline: 0 }; ;) {
+// Turns start on the clock, every SLICE_SECONDS from here (later only if the turn before overran),
+// so that the device with retention's turns stay a retention apart and what one of them wrote
+// expires during its next.
+const turnsFrom = now();
+const onTurn = (turn: number) => sleep(Math.max(0, turnsFrom + turn * SLICE_SECONDS * 1000 - now()));
+for (let turn = 0, done = { retained: 0, baseline: 0 }; ; turn += 2) {
   const retainedNext = Math.min(sliceEvents, SECONDS * RATE - done.retained);
   const baselineNext = Math.min(sliceEvents, BASE_SECONDS * RATE - done.baseline);
   if (retainedNext <= 0 && baselineNext <= 0) break;
+  await onTurn(turn);
   if (retainedNext > 0) await retainedHost.slice(retainedNext, 0);
+  await onTurn(turn + 1);
   if (baselineNext > 0) await baselineHost.slice(baselineNext, 0);
-  done.retained += Math.max(0, retainedNext);
-  done.baseline += Math.max(0, baselineNext);
+  done = { retained: done.retained + Math.max(0, retainedNext), baseline: done.baseline + Math.max(0, baselineNext) };
 }
 const retained = await retainedHost.finish(SECONDS);
 const baseline = await baselineHost.finish(BASE_SECONDS);
