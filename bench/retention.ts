@@ -58,7 +58,8 @@ const PLATEAU_SHARE = 0.3;
 /** throughput and p99 within this of the baseline's */
 const TOLERANCE = 0.1;
 
-interface RunResult {
+/** One device's run as the benchmark reports it; what it keeps as its host measured it is picked from RetentionHostResult. */
+interface RunResult extends Pick<RetentionHostResult, 'sizes' | 'missing' | 'repeats' | 'worstLag' | 'rows' | 'loop'> {
   label: string;
   seconds: number;
   delivered: number;
@@ -69,16 +70,6 @@ interface RunResult {
   sliceP99: number[];
   /** p99 of the events of the first EARLY_SECONDS of slices */
   earlyP99: number;
-  /** [seconds since the device started, bytes of device.db + WAL] */
-  sizes: [number, number][];
-  /** measured deliveries that had not arrived a minute after the last was due (a FAIL) */
-  missing: number;
-  /** receiver arrivals beyond the first of each delivery: retried attempts */
-  repeats: number;
-  worstLag: number;
-  rows: Record<string, number>;
-  /** the device's event loop: how long it was blocked at a stretch (ms) */
-  loop: { p99: number; max: number };
   /** each purge run, start to end (ms; it yields between batches, so this is not all blocking), sorted */
   purges: number[];
   /** purge runs that started while the device had a slice running */

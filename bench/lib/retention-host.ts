@@ -34,10 +34,13 @@ export interface RetentionHostResult {
   sliceStarts: number[];
   /** [seconds since the device started, bytes of device.db + WAL], every second */
   sizes: [number, number][];
+  /** measured deliveries that had not arrived a minute after the last was due (a FAIL) */
   missing: number;
+  /** receiver arrivals beyond the first of each delivery: retried attempts */
   repeats: number;
   worstLag: number;
   rows: Record<string, number>;
+  /** the device's event loop: how long it was blocked at a stretch (ms) */
   loop: { p99: number; max: number };
   /** each purge run: [start, ms it took, whether it started while this device had a slice running] */
   purges: [number, number, boolean][];
