@@ -29,7 +29,9 @@
  * EARLY_SECONDS (180) of events is reported too, the stricter figure. Throughput (deliveries that
  * arrived per second of the slices, each from its first due time to its last arrival) and p99 (from
  * an event's due time to the receiver's first arrival of its delivery) must stay within 10% of the
- * baseline's.
+ * baseline's. At the end of each of its turns the device with retention must hold no row more than
+ * 5 s past its retention: a purge that falls behind deletes less while the device is measured, and
+ * its ratio would flatter it.
  *
  * Run: `npx tsx bench/retention.ts` (about 21 minutes); shorter: BENCH_SECONDS=150
  * BENCH_RETENTION_SECONDS=30 (the baseline gets as many events).
@@ -59,7 +61,10 @@ const PLATEAU_SHARE = 0.3;
 const TOLERANCE = 0.1;
 
 /** One device's run as the benchmark reports it; what it keeps as its host measured it is picked from RetentionHostResult. */
-interface RunResult extends Pick<RetentionHostResult, 'sizes' | 'missing' | 'repeats' | 'worstLag' | 'rows' | 'loop'> {
+interface RunResult extends Pick<
+  RetentionHostResult,
+  'sizes' | 'missing' | 'repeats' | 'worstLag' | 'rows' | 'overdue' | 'loop'
+> {
   label: string;
   seconds: number;
   delivered: number;
@@ -120,6 +125,7 @@ function summarize(label: string, seconds: number, r: RetentionHostResult): RunR
     repeats: r.repeats,
     worstLag: r.worstLag,
     rows: r.rows,
+    overdue: r.overdue,
     loop: r.loop,
     purges: r.purges.map(([, ms]) => ms).sort((a, b) => a - b),
     purgesInSlices: r.purges.filter(([, , during]) => during).length,
@@ -184,7 +190,7 @@ for (const r of [retained, baseline]) {
   );
   log(`${r.label}: p99 of each turn (ms): ${r.sliceP99.map((v) => fmt(v)).join(', ')}`);
   log(
-    `${r.label}: ${r.delivered} deliveries (${r.missing} never arrived) in ${r.seconds} s of turns: ${describe(r)}, max ${fmt(r.latencies[r.latencies.length - 1])} ms; ${r.repeats} retried arrivals; worst emission lag ${fmt(r.worstLag)} ms; rows left: ${JSON.stringify(r.rows)}`,
+    `${r.label}: ${r.delivered} deliveries (${r.missing} never arrived) in ${r.seconds} s of turns: ${describe(r)}, max ${fmt(r.latencies[r.latencies.length - 1])} ms; ${r.repeats} retried arrivals; worst emission lag ${fmt(r.worstLag)} ms; rows left: ${JSON.stringify(r.rows)}; rows past their retention at the end of a turn, at worst: ${JSON.stringify(r.overdue)}`,
   );
 }
 
@@ -210,12 +216,20 @@ log(
 );
 const missing = retained.missing + baseline.missing;
 if (missing > 0) log(`FAIL: ${missing} measured deliveries never arrived (still being retried at the end)`);
-const pass = missing === 0 && growth < PLATEAU_GROWTH && throughputRatio >= 1 - TOLERANCE && p99Ratio <= 1 + TOLERANCE;
+// a purge that falls behind deletes less while the device is measured, and so looks cheaper than it is
+const overdue = Object.values(retained.overdue).reduce((sum, n) => sum + n, 0);
+if (overdue > 0) log(`FAIL: the purge fell behind: ${overdue} rows were past their retention at the end of a turn`);
+const pass =
+  missing === 0 &&
+  overdue === 0 &&
+  growth < PLATEAU_GROWTH &&
+  throughputRatio >= 1 - TOLERANCE &&
+  p99Ratio <= 1 + TOLERANCE;
 summary({
   name: 'retention',
-  figure: `${describe(retained)}${missing > 0 ? `, ${missing} never arrived` : ''} over ${retained.seconds} s at ${RATE}/s with a ${RETENTION_SECONDS} s retention; file ${fmt(after / MB)} MB, +${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%`,
+  figure: `${describe(retained)}${missing > 0 ? `, ${missing} never arrived` : ''}${overdue > 0 ? `, ${overdue} rows overdue` : ''} over ${retained.seconds} s at ${RATE}/s with a ${RETENTION_SECONDS} s retention; file ${fmt(after / MB)} MB, +${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%`,
   baseline: `${describe(baseline)} over ${baseline.seconds} s without retention, in turns of ${SLICE_SECONDS} s with it (file ${fmt(baseline.sizes.at(-1)![1] / MB)} MB; p99 ${fmt(baseline.earlyP99)} ms over its first ${EARLY_SECONDS} s)`,
   ratio: p99Ratio,
-  target: `file growth < ${PLATEAU_GROWTH * 100}% over the last ${Math.round(PLATEAU_SHARE * 100)}%, throughput >= ${1 - TOLERANCE}x and p99 <= ${1 + TOLERANCE}x the baseline's (ratio = p99; throughput ratio ${fmt(throughputRatio)}x)`,
+  target: `no row past its retention at a turn's end, file growth < ${PLATEAU_GROWTH * 100}% over the last ${Math.round(PLATEAU_SHARE * 100)}%, throughput >= ${1 - TOLERANCE}x and p99 <= ${1 + TOLERANCE}x the baseline's (ratio = p99; throughput ratio ${fmt(throughputRatio)}x)`,
   pass,
 });

@@ -40,6 +40,11 @@ export interface RetentionHostResult {
   repeats: number;
   worstLag: number;
   rows: Record<string, number>;
+  /**
+   * Rows that had outlived their retention by more than OVERDUE_GRACE_MS, counted at the end of each
+   * slice: the worst slice's counts. Anything here means the purge fell behind (its ratio flatters).
+   */
+  overdue: Record<string, number>;
   /** the device's event loop: how long it was blocked at a stretch (ms) */
   loop: { p99: number; max: number };
   /** each purge run: [start, ms it took, whether it started while this device had a slice running] */
@@ -64,6 +69,40 @@ const settings = await fetch(`${device.url}/settings`, {
 });
 if (settings.status !== 200) throw new Error(`PATCH /settings: ${settings.status} ${await settings.text()}`);
 await registerWebhook(device, `${receiver.url}/hook`);
+
+/**
+ * A purge runs every second and removes 2,500 rows a second or more, so a row this far past its
+ * retention means it has fallen behind.
+ */
+const OVERDUE_GRACE_MS = 5_000;
+const retentionMs = (days: number) => days * 24 * 60 * 60 * 1000 * options.timeScale;
+const overdueStatements = (() => {
+  const { db } = device.context;
+  const count = (sql: string) => db.prepare<{ cutoff: number }>(sql).pluck();
+  return {
+    deliveries: count(`SELECT count(*) FROM deliveries WHERE state <> 'pending' AND updated_at < :cutoff`),
+    attempts: count(`SELECT count(*) FROM attempts WHERE started_at < :cutoff`),
+    events: count(
+      `SELECT count(*) FROM events WHERE created_at < :cutoff
+          AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND state = 'pending')`,
+    ),
+    inbox: count(`SELECT count(*) FROM inbox WHERE received_at < :cutoff`),
+  };
+})();
+let overdue: Record<string, number> = {};
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+function countOverdue(): void {
+  const at = device.context.clock.now() - OVERDUE_GRACE_MS;
+  const logCutoff = at - retentionMs(options.retentionDays);
+  const counts: Record<string, number> = {
+    deliveries: overdueStatements.deliveries.get({ cutoff: logCutoff }) as number,
+    attempts: overdueStatements.attempts.get({ cutoff: logCutoff }) as number,
+    events: overdueStatements.events.get({ cutoff: logCutoff }) as number,
+  };
+  if (options.messagesDays !== null)
+    counts.inbox = overdueStatements.inbox.get({ cutoff: at - retentionMs(options.messagesDays) }) as number;
+  if (total(counts) > total(overdue) || Object.keys(overdue).length === 0) overdue = counts;
+}
 
 let inSlice = false;
 const purges: [number, number, boolean][] = [];
@@ -148,6 +187,7 @@ async function slice(events: number, warm: number): Promise<void> {
   worstLag = Math.max(worstLag, lag);
   // the slice ends when its deliveries have arrived (or 10 s on), so it does not run into the next
   await settle(10_000);
+  countOverdue();
   inSlice = false;
   if (firstDue !== Infinity) {
     sliceStarts.push(firstDue);
@@ -174,6 +214,7 @@ async function finish(): Promise<RetentionHostResult> {
     repeats,
     worstLag,
     rows,
+    overdue,
     loop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     purges,
   };
