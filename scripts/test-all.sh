@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up everything the test suite needs on a fresh machine, then run it twice: on the system's
-# Node (20) and on Node 24 from the npm registry. Exits non-zero if either run fails.
+# Set up everything the test suite needs on a fresh machine, check the code (`npm test`: types,
+# format, lint), then run the suite twice: on the system's Node (20) and on Node 24 from the npm
+# registry. Exits non-zero if a check or either run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +49,9 @@ trap restore_node20_binary EXIT
   export PATH=$node24/bin:$PATH npm_config_nodedir=$node24
   with_prebuilds npm rebuild better-sqlite3
   keep_sqlite_binary
+  # The checks of the code (types, format, lint) ran with the first suite; they do not depend on
+  # the Node that runs them.
   echo "== the test suite on Node $(node --version)"
-  npm test
+  npm run -s test:suite
 ) || status=1
 exit $status
