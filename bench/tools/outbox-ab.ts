@@ -1,9 +1,11 @@
 /**
- * Paired A/B of the device outbox's two SQLite costs per delivery, the intake (an event and 20
- * delivery rows, 16 events per commit, as the group commit gathers them) and the recording of
- * successes (100 per commit): two outboxes in one process, each on its own file, fed alternately
- * batch by batch, so that the machine's swings fall on both alike. Not a benchmark (`npm run bench`
- * does not run it): a tool for deciding whether a schema or statement change is worth keeping.
+ * Paired A/B of the device outbox's three SQLite costs per delivery, the intake (an event and 20
+ * delivery rows, 16 events per commit, as the group commit gathers them), the recording of
+ * successes (100 per commit) and the retention purge of finished deliveries with their events (the
+ * device's RetentionPurger, each round removing the round before last; its CPU time, since it rests
+ * between batches): two outboxes in one process, each on its own file, fed alternately batch by
+ * batch, so that the machine's swings fall on both alike. Not a benchmark (`npm run bench` does not
+ * run it): a tool for deciding whether a schema or statement change is worth keeping.
  *
  * A side is the device schema plus SQL run on it after the migrations (`PRE_A`, `PRE_B`, statements
  * separated by `;`). Prints each side's median µs per delivery and the median of the per-batch B/A
@@ -16,6 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
+import { RetentionPurger } from '../../src/device/store/retention.ts';
+import { systemClock } from '../../src/shared/clock.ts';
+import { DAY_MS } from '../../src/shared/retention.ts';
 import { inTransaction } from '../../src/shared/sqlite.ts';
 import { median } from '../lib/harness.ts';
 
@@ -25,6 +30,9 @@ const WEBHOOKS = 20;
 const EVENTS_PER_COMMIT = 16;
 const COMMITS_PER_ROUND = 10;
 const RESULTS_PER_COMMIT = 100;
+/** Each round is this far after the one before on the sides' clock; a round's rows are purged two rounds on. */
+const ROUND_MS = 1_000;
+const KEPT_MS = 2 * ROUND_MS - 1;
 
 const payload = {
   messageId: 'abcdefghijklmnop',
@@ -49,8 +57,33 @@ function side(preSql: string) {
   dirs.push(dir);
   const db = openDatabase(join(dir, 'device.db'));
   for (const sql of preSql.split(';').filter((statement) => statement.trim())) db.exec(sql);
-  return { db, outbox: new Outbox(db), intake: [] as number[], record: [] as number[] };
+  // the side's own time, set at each round's start: the rows it stamps are purged by it, not by the wall clock
+  let sideNow = 0;
+  const clock = { ...systemClock, now: () => sideNow };
+  const purger = new RetentionPurger({
+    db,
+    clock,
+    retention: () => ({ webhookLog: KEPT_MS / DAY_MS, messages: null, logs: 3650 }),
+    messages: { purgeFinished: () => 0 },
+    timeScale: 1,
+    onError: (error) => {
+      throw error;
+    },
+  });
+  return {
+    db,
+    outbox: new Outbox(db),
+    purger,
+    setNow: (at: number) => (sideNow = at),
+    intake: [] as number[],
+    record: [] as number[],
+    purge: [] as number[],
+  };
 }
+const cpuMicroseconds = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
 
 const microseconds = () => Number(process.hrtime.bigint()) / 1e3;
 const sides = [side(process.env.PRE_A ?? ''), side(process.env.PRE_B ?? '')];
@@ -58,11 +91,13 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of round % 2 ? [sides[1], sides[0]] : sides) {
       const ready: ClaimedDelivery[] = [];
+      const now = round * ROUND_MS;
+      s.setNow(now);
       let started = microseconds();
       for (let commit = 0; commit < COMMITS_PER_ROUND; commit++) {
         inTransaction(s.db, () => {
           for (let event = 0; event < EVENTS_PER_COMMIT; event++) {
-            ready.push(...s.outbox.enqueue('sms:received', payload, targets, Date.now()).ready);
+            ready.push(...s.outbox.enqueue('sms:received', payload, targets, now).ready);
           }
         });
       }
@@ -72,19 +107,22 @@ try {
       for (let i = 0; i < ready.length; i += RESULTS_PER_COMMIT) {
         const results = ready.slice(i, i + RESULTS_PER_COMMIT).map((delivery): AttemptResult => ({
           delivery,
-          startedAt: Date.now(),
+          startedAt: now,
           durationMs: 1,
           ok: true,
           status: 200,
           error: null,
           responsePreview: '',
         }));
-        s.outbox.recordAttempts(results, noRetries, Date.now());
+        s.outbox.recordAttempts(results, noRetries, now);
       }
       s.record.push((microseconds() - started) / ready.length);
+      const cpuBefore = cpuMicroseconds();
+      const purged = await s.purger.purge();
+      if (purged.deliveries > 0) s.purge.push((cpuMicroseconds() - cpuBefore) / purged.deliveries);
     }
   }
-  for (const cost of ['intake', 'record'] as const) {
+  for (const cost of ['intake', 'record', 'purge'] as const) {
     const [a, b] = sides.map((s) => s[cost].slice(WARMUP_ROUNDS));
     const ratios = b.map((value, i) => value / a[i]);
     console.log(
