@@ -9,7 +9,7 @@
  *
  * A side is the device schema plus SQL run on it after the migrations (`PRE_A`, `PRE_B`, statements
  * separated by `;`). Prints each side's median µs per delivery and the median of the per-batch B/A
- * ratios; run it with both sides empty first to see the noise (B/A within ±3% here).
+ * ratios; run it with both sides empty first to see the noise (B/A within ±4% here).
  *
  *   PRE_B='DROP INDEX deliveries_pending' node --import tsx bench/tools/outbox-ab.ts
  */
