@@ -11,6 +11,7 @@ import { statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { now, openLoop, PASSWORD, registerWebhook, sleep, startBenchDevice, startReceiver } from './harness.ts';
+import { DAY_MS } from '../../src/shared/retention.ts';
 
 export interface RetentionHostOptions {
   timeScale: number;
@@ -75,7 +76,7 @@ await registerWebhook(device, `${receiver.url}/hook`);
  * retention means it has fallen behind.
  */
 const OVERDUE_GRACE_MS = 5_000;
-const retentionMs = (days: number) => days * 24 * 60 * 60 * 1000 * options.timeScale;
+const retentionMs = (days: number) => days * DAY_MS * options.timeScale;
 const overdueStatements = (() => {
   const { db } = device.context;
   const count = (sql: string) => db.prepare<{ cutoff: number }>(sql).pluck();
@@ -101,7 +102,7 @@ function countOverdue(): void {
   };
   if (options.messagesDays !== null)
     counts.inbox = overdueStatements.inbox.get({ cutoff: at - retentionMs(options.messagesDays) }) as number;
-  if (total(counts) > total(overdue) || Object.keys(overdue).length === 0) overdue = counts;
+  if (total(counts) >= total(overdue)) overdue = counts;
 }
 
 let inSlice = false;
