@@ -1,11 +1,12 @@
 /**
- * Paired A/B of the device outbox's three SQLite costs per delivery, the intake (an event and 20
- * delivery rows, 16 events per commit, as the group commit gathers them), the recording of
- * successes (100 per commit) and the retention purge of finished deliveries with their events (the
- * device's RetentionPurger, each round removing the round before last; its CPU time, since it rests
- * between batches): two outboxes in one process, each on its own file, fed alternately batch by
- * batch, so that the machine's swings fall on both alike. Not a benchmark (`npm run bench` does not
- * run it): a tool for deciding whether a schema or statement change is worth keeping.
+ * Paired A/B of the device outbox's three SQLite costs per delivery, the intake (an event and a
+ * delivery row for each of `BENCH_WEBHOOKS` webhooks, 20 unless set; 16 events per commit, as the
+ * group commit gathers them), the recording of successes (100 per commit) and the retention purge
+ * of finished deliveries with their events (the device's RetentionPurger, each round removing the
+ * round before last; its CPU time, since it rests between batches): two outboxes in one process,
+ * each on its own file, fed alternately batch by batch, so that the machine's swings fall on both
+ * alike. Not a benchmark (`npm run bench` does not run it): a tool for deciding whether a schema or
+ * statement change is worth keeping.
  *
  * A side is the device schema plus SQL run on it after the migrations (`PRE_A`, `PRE_B`, statements
  * separated by `;`). Prints each side's median µs per delivery and the median of the per-batch B/A
@@ -26,7 +27,7 @@ import { median } from '../lib/harness.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
 const WARMUP_ROUNDS = 10;
-const WEBHOOKS = 20;
+const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 20);
 const EVENTS_PER_COMMIT = 16;
 const COMMITS_PER_ROUND = 10;
 const RESULTS_PER_COMMIT = 100;
