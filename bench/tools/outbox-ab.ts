@@ -28,6 +28,7 @@ import { median } from '../lib/harness.ts';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
 const WARMUP_ROUNDS = 10;
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 20);
+if (!Number.isInteger(WEBHOOKS) || WEBHOOKS < 1) throw new Error('BENCH_WEBHOOKS must be a whole number of at least 1');
 const EVENTS_PER_COMMIT = 16;
 const COMMITS_PER_ROUND = 10;
 const RESULTS_PER_COMMIT = 100;
