@@ -71,6 +71,10 @@ test(
       );
       timings.stateFilter = failed.ms;
       timings.webhookFilter = (await timed('/deliveries?limit=20&webhookId=bulk')).ms;
+      // no index by webhook (device migration 0016): a webhook with no delivery walks them all
+      const noHook = await timed('/deliveries?limit=20&webhookId=gone');
+      assert.equal(noHook.body.items.length, 0);
+      timings.webhookFilterNoMatch = noHook.ms;
       const none = await timed('/deliveries?limit=20&event=sms:failed'); // no match: the worst case, a full scan
       assert.equal(none.body.items.length, 0);
       timings.eventFilterNoMatch = none.ms;

@@ -7,6 +7,7 @@ import { planOf } from '../helpers/query-plan.ts';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
+import { Outbox } from '../../src/device/store/outbox.ts';
 import { RetentionPurger } from '../../src/device/store/retention.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 
@@ -95,13 +96,51 @@ test("the Overview's aggregates read the hour or day asked for through indexes, 
     const statements = Object.entries(
       (new DeviceStats(db) as unknown as { statements: Record<string, Database.Statement> }).statements,
     );
-    assert.equal(statements.length, 4, 'attempts, messages, queue moves, failing webhooks');
+    assert.equal(
+      statements.length,
+      6,
+      'attempts, messages, queue moves, failing webhooks, and the two lookups of the seq range',
+    );
     for (const [name, statement] of statements) {
       const detail = planOf(db, statement.source);
       // a whole-table read shows as SCAN of the table or its alias (a, d); CTEs and subqueries are fine
       const wholeTable = detail.filter((step) => /^SCAN (deliveries|attempts|messages|a|d)\b/.test(step));
       assert.deepEqual(wholeTable, [], `${name} plans as: ${detail.join(' | ')}`);
     }
+    // deliveries are found by a range of seq, and those that finished late through their own index
+    const deliveryReads = Object.fromEntries(
+      statements.map(([name, statement]) => [
+        name,
+        planOf(db, statement.source).filter((step) => /^SEARCH deliveries\b/.test(step)),
+      ]),
+    );
+    for (const name of ['attempts', 'queueMoves']) {
+      assert.ok(
+        deliveryReads[name].includes('SEARCH deliveries USING INTEGER PRIMARY KEY (rowid>?)'),
+        `${name}: ${deliveryReads[name].join(' | ')}`,
+      );
+      assert.ok(
+        deliveryReads[name].some((step) => step.startsWith('SEARCH deliveries USING INDEX deliveries_finished_late')),
+        `${name}: ${deliveryReads[name].join(' | ')}`,
+      );
+    }
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('deleting a webhook finds its pending deliveries through their own index, not every delivery kept', () => {
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'device.db'));
+  try {
+    const { source } = (new Outbox(db) as unknown as { statements: Record<string, Database.Statement> }).statements
+      .cancelForWebhook;
+    assert.deepEqual(
+      planOf(db, source),
+      ['SEARCH deliveries USING INDEX deliveries_pending_by_webhook (webhook_id=?)'],
+      source,
+    );
   } finally {
     db.close();
     dir.remove();

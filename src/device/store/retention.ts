@@ -61,8 +61,8 @@ export class RetentionPurger {
     this.statements = {
       // Deliveries are numbered in creation order, so no row created after the cutoff can be
       // finished before it: the scan for expired rows stops at the first row created since.
-      // NOT INDEXED: walked from the oldest row, it passes only what is left to purge; through the
-      // created_at index (migration 0015) it would sort every row created since the cutoff.
+      // NOT INDEXED: walked from the oldest row, it passes only what is left to purge; through an
+      // index on created_at, were one added, it would sort every row created since the cutoff.
       firstSeqCreatedSince: db.prepare<{ cutoff: number }, { seq: number }>(
         `SELECT seq FROM deliveries NOT INDEXED WHERE created_at >= :cutoff ORDER BY seq LIMIT 1`,
       ),

@@ -2,6 +2,18 @@ import type { Db } from './database.ts';
 import { attemptBucketsSql, messageBucketsSql, type StatsRow, type StatsWindow } from '../../shared/stats.ts';
 
 type WindowParams = Omit<StatsWindow, 'failingLimit'>;
+/** The window, and where in seq the deliveries created since it, or since LATE_FINISH_MS before it, start. */
+type DeliveryWindowParams = WindowParams & { createdFrom: number; lateFrom: number };
+
+/**
+ * A delivery that took longer than this from creation to its end is indexed by when it finished
+ * (`deliveries_finished_late`, device migration 0016, whose condition repeats this number: SQLite
+ * uses a partial index only for a query that states its condition). Any other delivery that
+ * finished in a window was created at most this long before the window, in a range of seq.
+ */
+const LATE_FINISH_MS = 600_000;
+const FINISHED = `state IN ('succeeded', 'failed', 'cancelled')`;
+const FINISHED_LATE = `${FINISHED} AND updated_at - created_at > ${LATE_FINISH_MS}`;
 
 /**
  * The Overview's aggregates over the device's own store, in one-minute buckets. An attempt's outcome
@@ -13,7 +25,7 @@ export class DeviceStats {
 
   constructor(db: Db) {
     this.statements = {
-      attempts: db.prepare<WindowParams, StatsRow['attempts']>(
+      attempts: db.prepare<DeliveryWindowParams, StatsRow['attempts']>(
         attemptBucketsSql(
           `SELECT a.started_at - a.started_at % :bucketMs AS bucket, a.duration_ms,
                   CASE WHEN a.status BETWEEN 200 AND 299 THEN 'succeeded'
@@ -22,12 +34,16 @@ export class DeviceStats {
              FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
             WHERE a.started_at >= :since AND a.started_at <= :until
            UNION ALL
-           -- a successful attempt is kept on its delivery's row (device migration 0014); it finished
-           -- (updated_at) after it started, so the finished index bounds the rows read (SQLite uses a
-           -- partial index only when the query repeats its condition, hence the state IN)
+           -- a successful attempt is kept on its delivery's row (device migration 0014); the delivery
+           -- finished (updated_at) after the attempt started, so one created before :lateFrom whose
+           -- success started in the window finished late
            SELECT success_started_at - success_started_at % :bucketMs, success_duration_ms, 'succeeded'
              FROM deliveries
-            WHERE state IN ('succeeded', 'failed', 'cancelled') AND updated_at >= :since
+            WHERE seq >= :lateFrom AND state = 'succeeded' AND success_started_at >= :since AND success_started_at <= :until
+           UNION ALL
+           SELECT success_started_at - success_started_at % :bucketMs, success_duration_ms, 'succeeded'
+             FROM deliveries
+            WHERE seq < :lateFrom AND ${FINISHED_LATE} AND updated_at >= :since
               AND state = 'succeeded' AND success_started_at >= :since AND success_started_at <= :until`,
         ),
       ),
@@ -45,17 +61,29 @@ export class DeviceStats {
          )
          ${messageBucketsSql('reached')}`,
       ),
-      // a delivery enters the queue when created and leaves it when it finishes (its last update)
-      queueMoves: db.prepare<WindowParams, StatsRow['queueMoves']>(
+      // a delivery enters the queue when created and leaves it when it finishes (its last update):
+      // those created since :lateFrom are a range of seq, earlier ones that finished in the window
+      // took longer than LATE_FINISH_MS
+      queueMoves: db.prepare<DeliveryWindowParams, StatsRow['queueMoves']>(
         `WITH moves AS (
            SELECT created_at - created_at % :bucketMs AS bucket, 1 AS entered, 0 AS finished
-             FROM deliveries WHERE created_at >= :since AND created_at <= :until
+             FROM deliveries WHERE seq >= :createdFrom AND created_at >= :since AND created_at <= :until
+           UNION ALL
+           SELECT updated_at - updated_at % :bucketMs, 0, 1
+             FROM deliveries WHERE seq >= :lateFrom AND ${FINISHED} AND updated_at >= :since AND updated_at <= :until
            UNION ALL
            SELECT updated_at - updated_at % :bucketMs, 0, 1
              FROM deliveries
-            WHERE state IN ('succeeded', 'failed', 'cancelled') AND updated_at >= :since AND updated_at <= :until
+            WHERE seq < :lateFrom AND ${FINISHED_LATE} AND updated_at >= :since AND updated_at <= :until
          )
          SELECT bucket, SUM(entered) AS entered, SUM(finished) AS finished FROM moves GROUP BY bucket ORDER BY bucket`,
+      ),
+      // two subqueries: SQLite reads min() or max() of the key from one end only when each is alone
+      seqRange: db.prepare<[], { first: number | null; last: number | null }>(
+        `SELECT (SELECT min(seq) FROM deliveries) AS first, (SELECT max(seq) FROM deliveries) AS last`,
+      ),
+      firstAtOrAfter: db.prepare<{ seq: number }, { seq: number; createdAt: number }>(
+        `SELECT seq, created_at AS createdAt FROM deliveries WHERE seq >= :seq ORDER BY seq LIMIT 1`,
       ),
       failing: db.prepare<Omit<StatsWindow, 'bucketMs'>, StatsRow['failing']>(
         `WITH failing AS (
@@ -75,11 +103,40 @@ export class DeviceStats {
 
   read(window: StatsWindow) {
     const { since, until, bucketMs } = window;
+    const deliveries = {
+      since,
+      until,
+      bucketMs,
+      createdFrom: this.firstSeqCreatedSince(since),
+      lateFrom: this.firstSeqCreatedSince(since - LATE_FINISH_MS),
+    };
     return {
-      attempts: this.statements.attempts.all({ since, until, bucketMs }),
+      attempts: this.statements.attempts.all(deliveries),
       messages: this.statements.messages.all({ since, until, bucketMs }),
-      queueMoves: this.statements.queueMoves.all({ since, until, bucketMs }),
+      queueMoves: this.statements.queueMoves.all(deliveries),
       failing: this.statements.failing.all({ since, until, failingLimit: window.failingLimit }),
     };
+  }
+
+  /**
+   * The first seq of the deliveries created at `at` or later, by a binary search over the primary
+   * key: seq follows creation, as the retention purge also relies on. About 20 lookups for a
+   * million rows, where walking from either end would read every row outside the window.
+   */
+  private firstSeqCreatedSince(at: number): number {
+    const { seqRange, firstAtOrAfter } = this.statements;
+    const { first, last } = seqRange.get()!;
+    if (first === null || last === null) return 0;
+    // the answer is in [low, high]: high = last + 1 when every delivery was created before `at`
+    let low = first;
+    let high = last + 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      // a row exists at or after middle, since middle <= last; seq may have gaps
+      const row = firstAtOrAfter.get({ seq: middle })!;
+      if (row.createdAt >= at) high = middle;
+      else low = row.seq + 1;
+    }
+    return low;
   }
 }
