@@ -101,9 +101,10 @@ test(
         ).run({ now });
         const eventSeq = (db.prepare(`SELECT seq FROM events WHERE id = 'bulk-event'`).get() as { seq: number }).seq;
         const params = { rows: ROWS, now, step: Math.floor(DAY_MS / ROWS), eventSeq };
-        // i = 1 is the newest; one in 50 failed, to a webhook of its own
+        // i = 1 is the newest, written last: seq follows creation, as the outbox writes deliveries and
+        // the Overview finds its window (device migration 0016); one in 50 failed, to a webhook of its own
         db.prepare(
-          `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
+          `WITH RECURSIVE n(i) AS (SELECT :rows UNION ALL SELECT i - 1 FROM n WHERE i > 1)
            INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, attempts,
                                    next_attempt_at, created_at, updated_at, last_status, last_error)
            SELECT 'bulk-' || i, :eventSeq, 'sms:received', 'Local',

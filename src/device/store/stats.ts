@@ -120,8 +120,9 @@ export class DeviceStats {
 
   /**
    * The first seq of the deliveries created at `at` or later, by a binary search over the primary
-   * key: seq follows creation, as the retention purge also relies on. About 20 lookups for a
-   * million rows, where walking from either end would read every row outside the window.
+   * key: seq follows creation, as the retention purge also relies on (a clock set back would
+   * misplace only the deliveries created around the step). About 20 lookups for a million rows,
+   * where walking from either end would read every row outside the window.
    */
   private firstSeqCreatedSince(at: number): number {
     const { seqRange, firstAtOrAfter } = this.statements;
