@@ -1,7 +1,7 @@
 -- Every index on deliveries is written when a delivery is created, again when it finishes, and
 -- again when the retention purge deletes it. Three of them served reads that are rare next to
--- those writes, and cost about a quarter of intake, recording and purging (BENCHMARKS.md, Results,
--- 2026-12-05 19:24):
+-- those writes, and cost about a tenth of the intake and a third of the purge per delivery
+-- (BENCHMARKS.md, Results, 2026-12-05 19:24):
 -- * deliveries_by_webhook held every delivery kept; only deleting or replacing a webhook needs its
 --   deliveries by webhook, and only the pending ones, which this smaller index holds. The list
 --   filtered by webhook walks by seq, newest first, as the list filtered by event already does.
