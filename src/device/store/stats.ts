@@ -103,12 +103,13 @@ export class DeviceStats {
 
   read(window: StatsWindow) {
     const { since, until, bucketMs } = window;
+    const seqRange = this.statements.seqRange.get()!;
     const deliveries = {
       since,
       until,
       bucketMs,
-      createdFrom: this.firstSeqCreatedSince(since),
-      lateFrom: this.firstSeqCreatedSince(since - LATE_FINISH_MS),
+      createdFrom: this.firstSeqCreatedSince(since, seqRange),
+      lateFrom: this.firstSeqCreatedSince(since - LATE_FINISH_MS, seqRange),
     };
     return {
       attempts: this.statements.attempts.all(deliveries),
@@ -122,11 +123,11 @@ export class DeviceStats {
    * The first seq of the deliveries created at `at` or later, by a binary search over the primary
    * key: seq follows creation, as the retention purge also relies on (a clock set back would
    * misplace only the deliveries created around the step). About 20 lookups for a million rows,
-   * where walking from either end would read every row outside the window.
+   * where walking from either end would read every row outside the window. `first` and `last`:
+   * the lowest and highest seq kept, read once per view.
    */
-  private firstSeqCreatedSince(at: number): number {
-    const { seqRange, firstAtOrAfter } = this.statements;
-    const { first, last } = seqRange.get()!;
+  private firstSeqCreatedSince(at: number, { first, last }: { first: number | null; last: number | null }): number {
+    const { firstAtOrAfter } = this.statements;
     if (first === null || last === null) return 0;
     // the answer is in [low, high]: high = last + 1 when every delivery was created before `at`
     let low = first;
