@@ -83,10 +83,6 @@ const overdueStatements = (() => {
   return {
     deliveries: count(`SELECT count(*) FROM deliveries WHERE state <> 'pending' AND updated_at < :cutoff`),
     attempts: count(`SELECT count(*) FROM attempts WHERE started_at < :cutoff`),
-    events: count(
-      `SELECT count(*) FROM events WHERE created_at < :cutoff
-          AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND state = 'pending')`,
-    ),
     inbox: count(`SELECT count(*) FROM inbox WHERE received_at < :cutoff`),
   };
 })();
@@ -98,7 +94,6 @@ function countOverdue(): void {
   const counts: Record<string, number> = {
     deliveries: overdueStatements.deliveries.get({ cutoff: logCutoff }) as number,
     attempts: overdueStatements.attempts.get({ cutoff: logCutoff }) as number,
-    events: overdueStatements.events.get({ cutoff: logCutoff }) as number,
   };
   if (options.messagesDays !== null)
     counts.inbox = overdueStatements.inbox.get({ cutoff: at - retentionMs(options.messagesDays) }) as number;

@@ -9,17 +9,21 @@
  * statement change is worth keeping.
  *
  * A side is the device schema plus SQL run on it after the migrations (`PRE_A`, `PRE_B`, statements
- * separated by `;`). Prints each side's median µs per delivery and the median of the per-batch B/A
- * ratios; run it with both sides empty first to see the noise (B/A within ±4% here).
+ * separated by `;`), with this checkout's stores, or another's: `SRC_A`, `SRC_B` name the `src`
+ * directory of another checkout (a `git worktree` of an earlier commit, say) whose migrations,
+ * outbox and purger that side runs. Prints each side's median µs per delivery and the median of the
+ * per-batch B/A ratios; run it with both sides alike first to see the noise (B/A within ±4% here).
  *
  *   PRE_B='DROP INDEX deliveries_pending' node --import tsx bench/tools/outbox-ab.ts
+ *   git worktree add /tmp/before HEAD~1 && SRC_A=/tmp/before/src node --import tsx bench/tools/outbox-ab.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/device/store/database.ts';
-import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
-import { RetentionPurger } from '../../src/device/store/retention.ts';
+import { pathToFileURL } from 'node:url';
+import type { openDatabase as OpenDatabase } from '../../src/device/store/database.ts';
+import type { Outbox as OutboxClass, AttemptResult, ClaimedDelivery } from '../../src/device/store/outbox.ts';
+import type { RetentionPurger as PurgerClass } from '../../src/device/store/retention.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import { DAY_MS } from '../../src/shared/retention.ts';
 import { inTransaction } from '../../src/shared/sqlite.ts';
@@ -53,8 +57,20 @@ const targets = Array.from({ length: WEBHOOKS }, (_, i) => ({
 }));
 const noRetries = { retryAt: () => null };
 
+/** The stores of the checkout whose `src` is `srcDir` (this one's when unset). */
+async function stores(srcDir: string | undefined) {
+  const module = (path: string) =>
+    import(srcDir ? pathToFileURL(join(srcDir, path)).href : new URL(`../../src/${path}`, import.meta.url).href);
+  return {
+    openDatabase: (await module('device/store/database.ts')).openDatabase as typeof OpenDatabase,
+    Outbox: (await module('device/store/outbox.ts')).Outbox as typeof OutboxClass,
+    RetentionPurger: (await module('device/store/retention.ts')).RetentionPurger as typeof PurgerClass,
+  };
+}
+
 const dirs: string[] = [];
-function side(preSql: string) {
+async function side(preSql: string, srcDir: string | undefined) {
+  const { openDatabase, Outbox, RetentionPurger } = await stores(srcDir);
   const dir = mkdtempSync(join(tmpdir(), 'smsgate-outbox-ab-'));
   dirs.push(dir);
   const db = openDatabase(join(dir, 'device.db'));
@@ -88,7 +104,10 @@ const cpuMicroseconds = () => {
 };
 
 const microseconds = () => Number(process.hrtime.bigint()) / 1e3;
-const sides = [side(process.env.PRE_A ?? ''), side(process.env.PRE_B ?? '')];
+const sides = [
+  await side(process.env.PRE_A ?? '', process.env.SRC_A),
+  await side(process.env.PRE_B ?? '', process.env.SRC_B),
+];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of round % 2 ? [sides[1], sides[0]] : sides) {

@@ -96,18 +96,14 @@ test(
       const now = Date.now();
       const filled = performance.now();
       db.transaction(() => {
-        db.prepare(
-          `INSERT INTO events (id, event, payload, created_at) VALUES ('bulk-event', 'sms:received', '{}', :now)`,
-        ).run({ now });
-        const eventSeq = (db.prepare(`SELECT seq FROM events WHERE id = 'bulk-event'`).get() as { seq: number }).seq;
-        const params = { rows: ROWS, now, step: Math.floor(DAY_MS / ROWS), eventSeq };
+        const params = { rows: ROWS, now, step: Math.floor(DAY_MS / ROWS) };
         // i = 1 is the newest, written last: seq follows creation, as the outbox writes deliveries and
         // the Overview finds its window (device migration 0016); one in 50 failed, to a webhook of its own
         db.prepare(
           `WITH RECURSIVE n(i) AS (SELECT :rows UNION ALL SELECT i - 1 FROM n WHERE i > 1)
-           INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, attempts,
+           INSERT INTO deliveries (id, event_id, event, webhook_source, webhook_id, url, body, state, attempts,
                                    next_attempt_at, created_at, updated_at, last_status, last_error)
-           SELECT 'bulk-' || i, :eventSeq, 'sms:received', 'Local',
+           SELECT 'bulk-' || i, 'bulk-event', 'sms:received', 'Local',
                   CASE WHEN i % 50 = 0 THEN 'bulk-failing' ELSE 'bulk-' || (i % 5) END,
                   CASE WHEN i % 50 = 0 THEN 'http://127.0.0.1:9/failing' ELSE 'http://127.0.0.1:9/ok' END,
                   '{"event":"sms:received"}',
@@ -121,13 +117,13 @@ test(
         db.prepare(
           `UPDATE deliveries SET success_started_at = created_at, success_duration_ms = 5 + seq % 200,
                                  success_response_preview = 'ok'
-            WHERE event_seq = :eventSeq AND state = 'succeeded'`,
-        ).run({ eventSeq });
+            WHERE event_id = 'bulk-event' AND state = 'succeeded'`,
+        ).run();
         db.prepare(
           `INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error, response_preview)
            SELECT seq, 1, created_at, 5 + seq % 200, last_status, last_error, 'ok' FROM deliveries
-            WHERE event_seq = :eventSeq AND state = 'failed'`,
-        ).run({ eventSeq });
+            WHERE event_id = 'bulk-event' AND state = 'failed'`,
+        ).run();
         db.prepare(
           `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
            INSERT INTO messages (id, source, text, sim_number, with_delivery_report, valid_until, state, states,

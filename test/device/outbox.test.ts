@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/device/store/database.ts';
+import { MIGRATIONS, openDatabase } from '../../src/device/store/database.ts';
+import { openMigratedSqlite } from '../../src/shared/sqlite.ts';
 import { Outbox, type AttemptResult, type ClaimedDelivery } from '../../src/device/store/outbox.ts';
 import { RetryPolicy } from '../../src/device/dispatch/retry-policy.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
@@ -71,6 +72,12 @@ test('an event and its deliveries are one transaction, bodies are the exact enve
       webhookId: 'hook-1',
     });
     assert.equal(outbox.getDelivery(deliveryIds[0])!.eventId, eventId);
+    assert.equal(outbox.getDelivery(deliveryIds[1])!.eventId, eventId, 'both deliveries carry the one event id');
+
+    // An event that no webhook wants writes nothing, and still has an id of its own.
+    const unwanted = outbox.enqueue('sms:sent', {}, [], 1000);
+    assert.deepEqual(unwanted.deliveryIds, []);
+    assert.notEqual(unwanted.eventId, eventId);
 
     // A failure inside the caller's transaction rolls back the event and all its deliveries.
     assert.throws(() =>
@@ -79,10 +86,74 @@ test('an event and its deliveries are one transaction, bodies are the exact enve
         throw new Error('caller failed');
       })(),
     );
-    assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1);
     assert.equal((db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n, 2);
   } finally {
     db.close();
+    dir.remove();
+  }
+});
+
+test('the upgrade that moves the event id onto its deliveries keeps every delivery, attempt and success, and drops the events table', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir.path, 'device.db');
+    // the schema just before device migration 0017, with what a device of that version had written
+    const old = openMigratedSqlite(file, MIGRATIONS.slice(0, 16), 'device');
+    old.exec(`
+      INSERT INTO events (seq, id, event, payload, created_at) VALUES (1, 'event-1', 'sms:received', '{}', 10),
+                                                                  (2, 'event-2', 'sms:sent', '{}', 20),
+                                                                  (3, 'event-unwanted', 'sms:delivered', '{}', 30);
+      INSERT INTO deliveries (seq, id, event_seq, event, webhook_source, webhook_id, url, body, state, attempts,
+                              next_attempt_at, created_at, updated_at, last_status, success_started_at,
+                              success_duration_ms, success_response_preview)
+        VALUES (1, 'd1', 1, 'sms:received', 'Local', 'w1', 'http://127.0.0.1:1/', '{"a":1}', 'succeeded', 1, 10, 10, 11, 200, 10, 4, 'ok'),
+               (2, 'd2', 1, 'sms:received', 'Cloud', 'w2', 'http://127.0.0.1:2/', '{"a":2}', 'failed', 2, 10, 10, 15, 500, NULL, NULL, NULL),
+               (3, 'd3', 2, 'sms:sent', 'Local', 'w1', 'http://127.0.0.1:1/', '{"a":3}', 'pending', 0, 20, 20, 20, NULL, NULL, NULL, NULL);
+      INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error) VALUES (2, 1, 10, 3, 500, 'HTTP 500'), (2, 2, 12, 3, 500, 'HTTP 500');
+    `);
+    old.close();
+
+    const db = openDatabase(file);
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      const outbox = new Outbox(db);
+      const d1 = outbox.getDelivery('d1')!;
+      assert.equal(d1.eventId, 'event-1');
+      assert.equal(d1.body, '{"a":1}');
+      assert.deepEqual(
+        d1.attemptLog.map((attempt) => [attempt.number, attempt.status, attempt.durationMs]),
+        [[1, 200, 4]],
+        'a success kept on the row survives',
+      );
+      const d2 = outbox.getDelivery('d2')!;
+      assert.equal(d2.eventId, 'event-1');
+      assert.equal(d2.webhookSource, 'Cloud');
+      assert.deepEqual(
+        d2.attemptLog.map((attempt) => [attempt.number, attempt.error]),
+        [
+          [1, 'HTTP 500'],
+          [2, 'HTTP 500'],
+        ],
+      );
+      assert.equal(outbox.getDelivery('d3')!.eventId, 'event-2');
+      assert.deepEqual(
+        outbox.claimDue(1_000, 10).map((due) => due.id),
+        ['d3'],
+        'the pending one is still due',
+      );
+      assert.equal(db.prepare(`SELECT name FROM sqlite_master WHERE name = 'events'`).get(), undefined);
+      assert.throws(
+        () =>
+          db.prepare('INSERT INTO attempts (delivery_seq, number, started_at, duration_ms) VALUES (99, 1, 1, 1)').run(),
+        /FOREIGN KEY/,
+        'attempts still point at the deliveries',
+      );
+      assert.deepEqual(db.pragma('foreign_key_check'), []);
+      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    } finally {
+      db.close();
+    }
+  } finally {
     dir.remove();
   }
 });

@@ -13,7 +13,7 @@ function manualClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number
   return { ...systemClock, now: () => now, advance: (ms) => void (now += ms) };
 }
 
-test('finished deliveries, their attempts, events left with no delivery and final messages go after their retention; pending ones stay', async () => {
+test('finished deliveries, their attempts and final messages go after their retention; pending ones stay', async () => {
   const clock = manualClock();
   // timeScale 1: the retention counts real (here: injected) days.
   const device = await startTestDevice({ clock, timeScale: 1 });
@@ -45,14 +45,12 @@ test('finished deliveries, their attempts, events left with no delivery and fina
 
     // Within the default week nothing goes.
     clock.advance(6 * DAY);
-    assert.deepEqual(await purge(), { deliveries: 0, attempts: 0, events: 0, messages: 0, received: 0 });
+    assert.deepEqual(await purge(), { deliveries: 0, attempts: 0, messages: 0, received: 0 });
 
     clock.advance(2 * DAY);
     const counts = await purge();
     assert.equal(counts.deliveries, 10, 'the succeeded deliveries');
     assert.equal(counts.attempts, 10, 'their attempts');
-    // app:started, sms:sent and sms:delivered; the sms:received events keep their pending deliveries.
-    assert.equal(counts.events, 3);
     assert.equal(counts.messages, 0, 'messages are kept unless messages.log_lifetime_days is set');
     assert.equal(counts.received, 0);
     assert.equal((await api.call('GET', '/deliveries?state=succeeded&limit=100')).body.items.length, 0);
@@ -67,7 +65,7 @@ test('finished deliveries, their attempts, events left with no delivery and fina
     });
     assert.equal(patched.status, 200);
     assert.equal(patched.body.webhooks.log_lifetime_days, 1);
-    assert.deepEqual(await purge(), { deliveries: 0, attempts: 0, events: 0, messages: 1, received: 10 });
+    assert.deepEqual(await purge(), { deliveries: 0, attempts: 0, messages: 1, received: 10 });
     assert.equal((await api.call('GET', `/message/${sent.body.id}`)).status, 404);
   } finally {
     await device.cleanup();
@@ -99,9 +97,8 @@ test('a purge of many rows goes in batches and leaves the newest alone', async (
     await eventually(() => context.outbox.countByState().succeeded === 1_205, 'the new ones recorded', 10_000);
     const counts = await context.retention.purge();
     assert.equal(counts.deliveries, 1_200, 'forty-eight batches of 25');
-    assert.equal(counts.events, 1_201, 'and app:started');
     assert.equal(context.outbox.countByState().succeeded, 5, 'the newest stay');
-    const rows = context.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
+    const rows = context.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number };
     assert.equal(rows.n, 5);
   } finally {
     await device.cleanup();

@@ -28,14 +28,10 @@ test("the Overview's queue moves and successes match a read of every delivery, f
   const db = openDatabase(join(dir.path, 'device.db'));
   try {
     const random = seeded(20_261_205);
-    const eventSeq = Number(
-      db.prepare(`INSERT INTO events (id, event, payload, created_at) VALUES ('e', 'sms:received', '{}', 0)`).run()
-        .lastInsertRowid,
-    );
     const insert = db.prepare(
-      `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, attempts,
+      `INSERT INTO deliveries (id, event_id, event, webhook_source, webhook_id, url, body, state, attempts,
                                next_attempt_at, created_at, updated_at, success_started_at, success_duration_ms)
-       VALUES (:id, :eventSeq, 'sms:received', 'Local', 'hook', 'http://127.0.0.1:9/', '{}', :state, 1,
+       VALUES (:id, 'e', 'sms:received', 'Local', 'hook', 'http://127.0.0.1:9/', '{}', :state, 1,
                :createdAt, :createdAt, :updatedAt, :successAt, :successAt - :successAt % 1 + 5)`,
     );
     // seq follows creation: 3,000 deliveries over two days, a few minutes apart at most
@@ -57,7 +53,6 @@ test("the Overview's queue moves and successes match a read of every delivery, f
         if (state !== 'pending' && delay > 10 * MINUTE) lateOnes.finished++;
         insert.run({
           id: `d${i}`,
-          eventSeq,
           state,
           createdAt,
           updatedAt,

@@ -173,9 +173,9 @@ test('a device database from before cancellation keeps its deliveries and attemp
     const db = openDatabase(file);
     try {
       assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
-      assert.deepEqual(db.prepare('SELECT id, state, attempts FROM deliveries ORDER BY seq').all(), [
-        { id: 'd1', state: 'pending', attempts: 1 },
-        { id: 'd2', state: 'failed', attempts: 2 },
+      assert.deepEqual(db.prepare('SELECT id, event_id, state, attempts FROM deliveries ORDER BY seq').all(), [
+        { id: 'd1', event_id: 'e1', state: 'pending', attempts: 1 },
+        { id: 'd2', event_id: 'e1', state: 'failed', attempts: 2 },
       ]);
       assert.equal((db.prepare('SELECT count(*) AS n FROM attempts').get() as { n: number }).n, 3);
       db.prepare(`UPDATE deliveries SET state = 'cancelled' WHERE id = 'd1'`).run();

@@ -60,7 +60,7 @@ export interface DeliveryRow extends DeliveryRecord {
 export type AttemptRow = AttemptRecord;
 
 const DELIVERY_COLUMNS = `
-  d.seq, d.id, e.id AS eventId, d.event, d.webhook_source AS webhookSource, d.webhook_id AS webhookId, d.url,
+  d.seq, d.id, d.event_id AS eventId, d.event, d.webhook_source AS webhookSource, d.webhook_id AS webhookId, d.url,
   d.state, d.attempts, d.next_attempt_at AS nextAttemptAt, d.created_at AS createdAt, d.updated_at AS updatedAt,
   d.last_status AS lastStatus, d.last_error AS lastError`;
 
@@ -102,13 +102,10 @@ export class Outbox {
 
   constructor(private readonly db: Db) {
     this.statements = {
-      insertEvent: db.prepare<[string, EventName, string, number]>(
-        `INSERT INTO events (id, event, payload, created_at) VALUES (?, ?, ?, ?)`,
-      ),
       insertDelivery: db.prepare<
-        [string, number | bigint, EventName, WebhookSource, string, string, string, number, number, number]
+        [string, string, EventName, WebhookSource, string, string, string, number, number, number]
       >(
-        `INSERT INTO deliveries (id, event_seq, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
+        `INSERT INTO deliveries (id, event_id, event, webhook_source, webhook_id, url, body, state, next_attempt_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
       ),
       // Due deliveries in due order, from a place in it on. Only reads: the in-memory claim set
@@ -195,7 +192,7 @@ export class Outbox {
       ),
       // read for every delivery a linked device reports to its server
       deliveryById: db.prepare<[string], DeliveryRow & { body: string }>(
-        `SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`,
+        `SELECT ${DELIVERY_COLUMNS}, d.body FROM deliveries d WHERE d.id = ?`,
       ),
       // the failed attempts, and the successful one from the delivery's row
       attemptLog: db.prepare<{ seq: number }, AttemptRow>(
@@ -219,15 +216,16 @@ export class Outbox {
     };
     this.lists = new StatementCache(db);
     // Transaction wrappers are built once, not on every call.
-    this.enqueueTx = db.transaction(this.insertEventAndDeliveries.bind(this));
+    this.enqueueTx = db.transaction(this.insertDeliveries.bind(this));
     this.recordTx = db.transaction(this.recordEach.bind(this));
   }
 
   /**
-   * Record an event and one delivery per target, in one transaction. Nothing is sent before this
+   * Record an event as one delivery per target, each carrying the event's id, in one transaction;
+   * an event no webhook wants writes nothing (device migration 0017). Nothing is sent before this
    * commits. Inside a caller's transaction the rows simply join it and commit or roll back with it;
    * an error here must abort that transaction (do not catch it inside). No nested savepoint: one
-   * per event measured ~30 µs, more than the two inserts themselves.
+   * per event measured ~30 µs, more than the inserts themselves.
    */
   enqueue(
     event: EventName,
@@ -236,22 +234,22 @@ export class Outbox {
     now: number,
   ): { eventId: string; deliveryIds: string[]; ready: ClaimedDelivery[] } {
     const eventId = newOrderedId();
+    if (targets.length === 0) return { eventId, deliveryIds: [], ready: [] };
     const payloadJson = JSON.stringify(payload);
     const ready = this.db.inTransaction
-      ? this.insertEventAndDeliveries(eventId, event, payloadJson, targets, now)
+      ? this.insertDeliveries(eventId, event, payloadJson, targets, now)
       : this.enqueueTx(eventId, event, payloadJson, targets, now);
     return { eventId, deliveryIds: ready.map((delivery) => delivery.id), ready };
   }
 
   /** The new deliveries as a claim reads them: each is due now, its first attempt next. */
-  private insertEventAndDeliveries(
+  private insertDeliveries(
     eventId: string,
     event: EventName,
     payloadJson: string,
     targets: readonly DeliveryTarget[],
     now: number,
   ): ClaimedDelivery[] {
-    const eventSeq = this.statements.insertEvent.run(eventId, event, payloadJson, now).lastInsertRowid;
     const ready: ClaimedDelivery[] = [];
     for (const target of targets) {
       const id = newOrderedId();
@@ -264,7 +262,7 @@ export class Outbox {
       });
       const { lastInsertRowid } = this.statements.insertDelivery.run(
         id,
-        eventSeq,
+        eventId,
         event,
         target.source,
         target.webhookId,
@@ -493,7 +491,7 @@ export class Outbox {
     }
     return this.lists
       .get<Record<string, unknown>, DeliveryRow>(
-        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d
           ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.seq DESC LIMIT :limit`,
       )
       .all(params)

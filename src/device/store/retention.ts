@@ -8,7 +8,7 @@ import { DAY_MS, PURGE_BATCH as BATCH, PURGE_EVERY_MS, purgeInBatches } from '..
 const PURGE_AT_MOST_EVERY_MS = 1_000;
 
 export interface RetentionDays {
-  /** finished deliveries, their attempts, and events none of whose deliveries is left */
+  /** finished deliveries and their attempts */
   webhookLog: number;
   /** messages in a final state, and received ones; null keeps them */
   messages: number | null;
@@ -19,7 +19,6 @@ export interface RetentionDays {
 export interface PurgeCounts {
   deliveries: number;
   attempts: number;
-  events: number;
   messages: number;
   /** received messages (the inbox) with their attachments */
   received: number;
@@ -27,8 +26,8 @@ export interface PurgeCounts {
 
 /**
  * Removes what has outlived its retention, so that a device running for a year does not grow for
- * a year: finished deliveries with their attempts (`webhooks.log_lifetime_days`), the events left
- * with no delivery, messages in a final state (`messages.log_lifetime_days`), and the device's own
+ * a year: finished deliveries with their attempts (`webhooks.log_lifetime_days`), messages in a
+ * final state (`messages.log_lifetime_days`), and the device's own
  * log (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
  *
  * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (25) rows, resting
@@ -68,7 +67,7 @@ export class RetentionPurger {
       ),
       // A batch is the seq range of the next BATCH expired deliveries; each statement below deletes
       // within that range and repeats the guard, so a row in it that is pending, or finished since
-      // the cutoff, stays. Four statements a batch instead of three a row: a batch of 25 blocks the
+      // the cutoff, stays. A few statements a batch instead of a few a row: a batch of 25 blocked the
       // event loop 0.64 ms at the median under load, not 0.92 (BENCHMARKS.md, Results, 2026-12-04 19:48).
       expiredRange: db.prepare<
         { cutoff: number; below: number; limit: number },
@@ -85,30 +84,10 @@ export class RetentionPurger {
             WHERE seq BETWEEN :first AND :last AND state IN ('succeeded', 'failed', 'cancelled') AND updated_at < :cutoff)`,
       ),
       // a successful attempt kept on the row (device migration 0014) goes with it, and counts as an attempt
-      deleteDeliveriesInRange: db.prepare<
-        { first: number; last: number; cutoff: number },
-        { eventSeq: number; successOnRow: number }
-      >(
+      deleteDeliveriesInRange: db.prepare<{ first: number; last: number; cutoff: number }, { successOnRow: number }>(
         `DELETE FROM deliveries
           WHERE seq BETWEEN :first AND :last AND state IN ('succeeded', 'failed', 'cancelled') AND updated_at < :cutoff
-         RETURNING event_seq AS eventSeq, success_started_at IS NOT NULL AS successOnRow`,
-      ),
-      // the events of those deliveries, once none of theirs is left (an event in the range with no
-      // delivery at all is as old, and would go in the next step anyway)
-      deleteUnusedEventsInRange: db.prepare<{ first: number; last: number; cutoff: number }>(
-        `DELETE FROM events
-          WHERE seq BETWEEN :first AND :last AND created_at < :cutoff
-            AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq)`,
-      ),
-      firstEventSeqCreatedSince: db.prepare<{ cutoff: number }, { seq: number }>(
-        `SELECT seq FROM events WHERE created_at >= :cutoff ORDER BY seq LIMIT 1`,
-      ),
-      // Events that no webhook wanted have no delivery to go with.
-      deleteEventsWithoutDeliveries: db.prepare<{ below: number; limit: number }>(
-        `DELETE FROM events WHERE seq IN (
-           SELECT seq FROM events e
-            WHERE e.seq < :below AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq)
-            ORDER BY seq LIMIT :limit)`,
+         RETURNING success_started_at IS NOT NULL AS successOnRow`,
       ),
       // received messages, oldest first, with their attachments: the same BATCH rows in both statements
       deleteExpiredAttachments: db.prepare<{ cutoff: number; limit: number }>(
@@ -152,7 +131,7 @@ export class RetentionPurger {
   }
 
   private async purgeAll(): Promise<PurgeCounts> {
-    const counts: PurgeCounts = { deliveries: 0, attempts: 0, events: 0, messages: 0, received: 0 };
+    const counts: PurgeCounts = { deliveries: 0, attempts: 0, messages: 0, received: 0 };
     const { db, clock, timeScale } = this.options;
     const retention = this.options.retention();
     const now = clock.now();
@@ -164,31 +143,14 @@ export class RetentionPurger {
       if (first === null || last === null) return 0;
       const range = { first, last, cutoff: logCutoff };
       counts.attempts += this.statements.deleteAttemptsInRange.run(range).changes;
-      let firstEvent = Infinity;
-      let lastEvent = -Infinity;
-      for (const { eventSeq, successOnRow } of this.statements.deleteDeliveriesInRange.all(range)) {
+      for (const { successOnRow } of this.statements.deleteDeliveriesInRange.all(range)) {
         counts.deliveries++;
         counts.attempts += successOnRow;
-        firstEvent = Math.min(firstEvent, eventSeq);
-        lastEvent = Math.max(lastEvent, eventSeq);
       }
-      if (firstEvent <= lastEvent)
-        counts.events += this.statements.deleteUnusedEventsInRange.run({
-          first: firstEvent,
-          last: lastEvent,
-          cutoff: logCutoff,
-        }).changes;
       return count;
     });
     const stillOpen = () => db.open;
     await purgeInBatches(deliveryBatch, stillOpen);
-
-    const eventsBelow =
-      this.statements.firstEventSeqCreatedSince.get({ cutoff: logCutoff })?.seq ?? Number.MAX_SAFE_INTEGER;
-    counts.events += await purgeInBatches(
-      () => this.statements.deleteEventsWithoutDeliveries.run({ below: eventsBelow, limit: BATCH }).changes,
-      stillOpen,
-    );
 
     if (retention.messages !== null) {
       const messageCutoff = now - retention.messages * DAY_MS * timeScale;
