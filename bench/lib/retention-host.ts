@@ -198,7 +198,7 @@ async function finish(): Promise<RetentionHostResult> {
   clearInterval(drainer);
   sizes.push([(now() - started) / 1000, fileSize()]);
   const count = (table: string) => device.context.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
-  const rows = Object.fromEntries(['events', 'deliveries', 'attempts', 'inbox'].map((t) => [t, count(t)]));
+  const rows = Object.fromEntries(['deliveries', 'attempts', 'inbox'].map((t) => [t, count(t)]));
   const result: RetentionHostResult = {
     delivered: measured,
     activeSeconds,
