@@ -5,7 +5,7 @@
  * Two real devices (startDevice, each in a process of its own with its own receiver process:
  * lib/retention-host.ts) take sms:received events from an open-loop carrier at RATE (1,000/s), each
  * delivered to its receiver: one with a one-minute retention for everything the purge removes
- * (finished deliveries and their attempts, their events, received messages, the device's own log),
+ * (finished deliveries and their attempts, received messages, the device's own log),
  * the baseline with nothing expiring within the run (the three settings at 3650 days; messages
  * kept). The settings are in days, so the minute is a scaled day: both devices run with timeScale =
  * RETENTION_SECONDS / 86,400 (1/1440: the device's SMSGATE_TIME_SCALE), and the purge runs every

@@ -1,8 +1,8 @@
 /**
- * Paired A/B of the device outbox's three SQLite costs per delivery, the intake (an event and a
- * delivery row for each of `BENCH_WEBHOOKS` webhooks, 20 unless set; 16 events per commit, as the
- * group commit gathers them), the recording of successes (100 per commit) and the retention purge
- * of finished deliveries with their events (the device's RetentionPurger, each round removing the
+ * Paired A/B of the device outbox's three SQLite costs per delivery, the intake (an event's
+ * delivery rows, one for each of `BENCH_WEBHOOKS` webhooks, 20 unless set; 16 events per commit, as
+ * the group commit gathers them), the recording of successes (100 per commit) and the retention
+ * purge of finished deliveries (the device's RetentionPurger, each round removing the
  * round before last; its CPU time, since it rests between batches): two outboxes in one process,
  * each on its own file, fed alternately batch by batch, so that the machine's swings fall on both
  * alike. Not a benchmark (`npm run bench` does not run it): a tool for deciding whether a schema or
