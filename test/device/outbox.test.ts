@@ -111,6 +111,11 @@ test('the upgrade that moves the event id onto its deliveries keeps every delive
                (3, 'd3', 2, 'sms:sent', 'Local', 'w1', 'http://127.0.0.1:1/', '{"a":3}', 'pending', 0, 20, 20, 20, NULL, NULL, NULL, NULL);
       INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error) VALUES (2, 1, 10, 3, 500, 'HTTP 500'), (2, 2, 12, 3, 500, 'HTTP 500');
     `);
+    // a delivery whose event is gone, which only a file edited with foreign keys off can hold: it is kept too
+    old.pragma('foreign_keys = OFF');
+    old.exec(`INSERT INTO deliveries (seq, id, event_seq, event, webhook_source, webhook_id, url, body, state, attempts,
+                                      next_attempt_at, created_at, updated_at)
+                VALUES (4, 'd4', 99, 'sms:sent', 'Local', 'w1', 'http://127.0.0.1:1/', '{"a":4}', 'failed', 1, 30, 30, 31)`);
     old.close();
 
     const db = openDatabase(file);
@@ -136,6 +141,7 @@ test('the upgrade that moves the event id onto its deliveries keeps every delive
         ],
       );
       assert.equal(outbox.getDelivery('d3')!.eventId, 'event-2');
+      assert.equal(outbox.getDelivery('d4')!.eventId, 'd4', 'its own id stands for the missing event');
       assert.deepEqual(
         outbox.claimDue(1_000, 10).map((due) => due.id),
         ['d3'],

@@ -27,8 +27,8 @@ export interface PurgeCounts {
 /**
  * Removes what has outlived its retention, so that a device running for a year does not grow for
  * a year: finished deliveries with their attempts (`webhooks.log_lifetime_days`), messages in a
- * final state (`messages.log_lifetime_days`), and the device's own
- * log (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
+ * final state and received ones (`messages.log_lifetime_days`), and the device's own log
+ * (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
  *
  * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (25) rows, resting
  * between them so that it takes at most PURGE_TIME_SHARE (a tenth) of the event loop while it runs.
@@ -67,8 +67,9 @@ export class RetentionPurger {
       ),
       // A batch is the seq range of the next BATCH expired deliveries; each statement below deletes
       // within that range and repeats the guard, so a row in it that is pending, or finished since
-      // the cutoff, stays. A few statements a batch instead of a few a row: a batch of 25 blocked the
-      // event loop 0.64 ms at the median under load, not 0.92 (BENCHMARKS.md, Results, 2026-12-04 19:48).
+      // the cutoff, stays. A batch's statements run once, not once a row: a batch of 25 (then with four
+      // statements) blocked the event loop 0.64 ms at the median under load, not 0.92 (BENCHMARKS.md,
+      // Results, 2026-12-04 19:48).
       expiredRange: db.prepare<
         { cutoff: number; below: number; limit: number },
         { first: number | null; last: number | null; count: number }

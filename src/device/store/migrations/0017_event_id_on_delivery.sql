@@ -29,11 +29,13 @@ CREATE TABLE deliveries_next (
   success_duration_ms      INTEGER,
   success_response_preview TEXT
 );
+-- Foreign keys were on, so every delivery has its event; the outer join keeps a delivery even were
+-- it not so, with its own id standing for the event's.
 INSERT INTO deliveries_next
-  SELECT d.seq, d.id, e.id, d.event, d.webhook_source, d.webhook_id, d.url, d.body, d.state, d.attempts,
+  SELECT d.seq, d.id, coalesce(e.id, d.id), d.event, d.webhook_source, d.webhook_id, d.url, d.body, d.state, d.attempts,
          d.attempts_before_redeliver, d.next_attempt_at, d.created_at, d.updated_at, d.last_status, d.last_error,
          d.success_started_at, d.success_duration_ms, d.success_response_preview
-    FROM deliveries d JOIN events e ON e.seq = d.event_seq;
+    FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq;
 CREATE TABLE attempts_next (
   seq              INTEGER PRIMARY KEY,
   delivery_seq     INTEGER NOT NULL REFERENCES deliveries_next (seq),
