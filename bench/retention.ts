@@ -39,7 +39,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { forkIpc, fmt, log, now, percentile, sleep, summary, MB } from './lib/harness.ts';
-import type { RetentionHostOptions, RetentionHostResult } from './lib/retention-host.ts';
+import type { RetentionHostOptions, RetentionHostResult, SliceUsage } from './lib/retention-host.ts';
 import { ATTEMPT_TIMEOUT_MS } from '../src/device/dispatch/retry-policy.ts';
 import { DAY_MS } from '../src/shared/retention.ts';
 
@@ -67,7 +67,7 @@ const BASELINE_RETRY_SHARE = 0.01;
 /** One device's run as the benchmark reports it; what it keeps as its host measured it is picked from RetentionHostResult. */
 interface RunResult extends Pick<
   RetentionHostResult,
-  'sizes' | 'missing' | 'repeats' | 'worstLag' | 'rows' | 'overdue' | 'loop'
+  'sizes' | 'missing' | 'repeats' | 'worstLag' | 'rows' | 'overdue' | 'loop' | 'sliceUsage'
 > {
   label: string;
   seconds: number;
@@ -133,6 +133,7 @@ function summarize(label: string, seconds: number, r: RetentionHostResult): RunR
     loop: r.loop,
     purges: r.purges.map(([, ms]) => ms).sort((a, b) => a - b),
     purgesInSlices: r.purges.filter(([, , during]) => during).length,
+    sliceUsage: r.sliceUsage,
   };
 }
 
@@ -193,6 +194,12 @@ for (const r of [retained, baseline]) {
     `${r.label}: event loop delay p99 ${fmt(r.loop.p99)} ms, max ${fmt(r.loop.max)} ms; ${r.purges.length} purge runs (${r.purgesInSlices} started during its turns), each p50 ${fmt(percentile(r.purges, 50))} ms, max ${fmt(r.purges.at(-1) ?? NaN)} ms`,
   );
   log(`${r.label}: p99 of each turn (ms): ${r.sliceP99.map((v) => fmt(v)).join(', ')}`);
+  // what the device's process used in a turn, per event, the median over its turns: where the
+  // purge's cost lands (the CPU of the event loop and checkpoint thread, or the writes and the disk)
+  const median = (pick: (u: SliceUsage) => number) => percentile(Float64Array.from(r.sliceUsage.map(pick)).sort(), 50);
+  log(
+    `${r.label}: per event, the median turn: CPU ${fmt(median((u) => (u.userMs * 1000) / u.events))} µs user + ${fmt(median((u) => (u.systemMs * 1000) / u.events))} µs system, written ${fmt(median((u) => u.writtenBytes / 1024 / u.events))} KiB (to disk ${fmt(median((u) => u.diskBytes / 1024 / u.events))} KiB); involuntary switches ${fmt(median((u) => u.involuntarySwitches))} a turn; CPU of the event loop's thread ${fmt(median((u) => (u.threadsMs.loop * 1000) / u.events))} µs, the busiest other ${fmt(median((u) => (u.threadsMs.busiestOther * 1000) / u.events))} µs, the rest ${fmt(median((u) => (u.threadsMs.rest * 1000) / u.events))} µs; written by the event loop's thread ${fmt(median((u) => u.threadsWritten.loop / 1024 / u.events))} KiB, by the others ${fmt(median((u) => u.threadsWritten.others / 1024 / u.events))} KiB; event loop delay p99 ${fmt(median((u) => u.loopP99))} ms, max ${fmt(median((u) => u.loopMax))} ms`,
+  );
   log(
     `${r.label}: ${r.delivered} deliveries (${r.missing} never arrived) in ${r.seconds} s of turns: ${describe(r)}, max ${fmt(r.latencies[r.latencies.length - 1])} ms; ${r.repeats} retried arrivals; worst emission lag ${fmt(r.worstLag)} ms; rows left: ${JSON.stringify(r.rows)}; rows past their retention at the end of a turn, at worst: ${JSON.stringify(r.overdue)}`,
   );

@@ -7,7 +7,7 @@
  * which are not measured) and answers once that slice's deliveries have arrived; `finish` waits for
  * the rest, stops the device and answers with everything measured.
  */
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { now, openLoop, PASSWORD, registerWebhook, sleep, startBenchDevice, startReceiver } from './harness.ts';
@@ -50,6 +50,27 @@ export interface RetentionHostResult {
   loop: { p99: number; max: number };
   /** each purge run: [start, ms it took, whether it started while this device had a slice running] */
   purges: [number, number, boolean][];
+  /** what this process (the device, its checkpoint thread and its carrier) used in each measured slice */
+  sliceUsage: SliceUsage[];
+}
+
+/** One slice's use of the machine by the device's process, from its first event to its end. */
+export interface SliceUsage {
+  events: number;
+  /** CPU (ms) on all of the process's threads */
+  userMs: number;
+  systemMs: number;
+  /** bytes handed to write(2), and bytes the kernel sent to the disk for it */
+  writtenBytes: number;
+  diskBytes: number;
+  involuntarySwitches: number;
+  /** CPU (ms) of the event loop's thread, of the busiest other thread (the checkpoint thread), of the rest */
+  threadsMs: { loop: number; busiestOther: number; rest: number };
+  /** bytes handed to write(2) by the event loop's thread, and by the others */
+  threadsWritten: { loop: number; others: number };
+  /** the event loop's delay, p99 and max (ms) */
+  loopP99: number;
+  loopMax: number;
 }
 
 const options = JSON.parse(process.env.BENCH_RETENTION_HOST!) as RetentionHostOptions;
@@ -99,6 +120,59 @@ function countOverdue(): void {
     counts.inbox = overdueStatements.inbox.get({ cutoff: at - retentionMs(options.messagesDays) }) as number;
   if (total(counts) >= total(overdue)) overdue = counts;
 }
+
+/** This process's I/O counters (Linux); zeros where /proc is not there. */
+function ioCounters(): { wchar: number; writeBytes: number } {
+  try {
+    const text = readFileSync('/proc/self/io', 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { wchar: field('wchar'), writeBytes: field('write_bytes') };
+  } catch {
+    return { wchar: 0, writeBytes: 0 };
+  }
+}
+/** CPU (ms) and bytes written of each of this process's threads, by thread id (Linux). */
+function threadCounters(): Map<string, { cpuMs: number; written: number }> {
+  const counters = new Map<string, { cpuMs: number; written: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        // utime and stime, in clock ticks (1/100 s), are the 12th and 13th fields after the name
+        const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+        const io = readFileSync(`/proc/self/task/${tid}/io`, 'utf8');
+        const written = Number(/^wchar: (\d+)$/m.exec(io)?.[1] ?? 0);
+        counters.set(tid, { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, written });
+      } catch {
+        // the thread ended in between
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return counters;
+}
+function threadUsage(before: Map<string, { cpuMs: number; written: number }>) {
+  const after = threadCounters();
+  const loopTid = String(process.pid);
+  const others: { cpuMs: number; written: number }[] = [];
+  let loop = { cpuMs: 0, written: 0 };
+  for (const [tid, now] of after) {
+    const was = before.get(tid) ?? { cpuMs: 0, written: 0 };
+    const used = { cpuMs: now.cpuMs - was.cpuMs, written: now.written - was.written };
+    if (tid === loopTid) loop = used;
+    else others.push(used);
+  }
+  others.sort((a, b) => b.cpuMs - a.cpuMs);
+  const sum = (list: { cpuMs: number; written: number }[], key: 'cpuMs' | 'written') =>
+    list.reduce((total, used) => total + used[key], 0);
+  return {
+    threadsMs: { loop: loop.cpuMs, busiestOther: others[0]?.cpuMs ?? 0, rest: sum(others.slice(1), 'cpuMs') },
+    threadsWritten: { loop: loop.written, others: sum(others, 'written') },
+  };
+}
+const sliceUsage: SliceUsage[] = [];
+const sliceLoop = monitorEventLoopDelay({ resolution: 1 });
+sliceLoop.enable();
 
 let inSlice = false;
 const purges: [number, number, boolean][] = [];
@@ -166,6 +240,11 @@ async function settle(ms: number): Promise<void> {
 
 async function slice(events: number, warm: number): Promise<void> {
   inSlice = true;
+  const cpuBefore = process.cpuUsage();
+  const ioBefore = ioCounters();
+  const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
+  const threadsBefore = threadCounters();
+  sliceLoop.reset();
   let firstDue = Infinity;
   sliceLastArrival = 0;
   const lag = await openLoop(warm + events, options.rate, (i, dueAt) => {
@@ -183,6 +262,20 @@ async function slice(events: number, warm: number): Promise<void> {
   worstLag = Math.max(worstLag, lag);
   // the slice ends when its deliveries have arrived (or 10 s on), so it does not run into the next
   await settle(10_000);
+  const cpu = process.cpuUsage(cpuBefore);
+  const io = ioCounters();
+  if (events > 0)
+    sliceUsage.push({
+      events,
+      userMs: cpu.user / 1000,
+      systemMs: cpu.system / 1000,
+      writtenBytes: io.wchar - ioBefore.wchar,
+      diskBytes: io.writeBytes - ioBefore.writeBytes,
+      involuntarySwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
+      ...threadUsage(threadsBefore),
+      loopP99: sliceLoop.percentile(99) / 1e6,
+      loopMax: sliceLoop.max / 1e6,
+    });
   countOverdue();
   inSlice = false;
   if (firstDue !== Infinity) {
@@ -213,6 +306,7 @@ async function finish(): Promise<RetentionHostResult> {
     overdue,
     loop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     purges,
+    sliceUsage,
   };
   await device.cleanup();
   await receiver.stop();
