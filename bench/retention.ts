@@ -35,7 +35,8 @@
  * deliveries (the scaled deadline of an attempt is ~21 ms) cannot run this comparison; the run says so.
  *
  * Run: `npx tsx bench/retention.ts` (about 21 minutes); shorter: BENCH_SECONDS=150
- * BENCH_RETENTION_SECONDS=30 (the baseline gets as many events).
+ * BENCH_RETENTION_SECONDS=30 (the baseline gets as many events). BENCH_SAME=1 runs both devices
+ * without retention, to see how far the ratios stray when the devices do the same work.
  */
 import { fileURLToPath } from 'node:url';
 import { forkIpc, fmt, log, now, percentile, sleep, summary, MB } from './lib/harness.ts';
@@ -51,6 +52,12 @@ const BASE_SECONDS = Number(process.env.BENCH_BASE_SECONDS ?? SECONDS);
 const EARLY_SECONDS = 180;
 /** each device's turn: half the retention, so a slice's rows expire during the device's next slice */
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? RETENTION_SECONDS / 2);
+/**
+ * BENCH_SAME=1: the first device runs without retention too, as the baseline does. The ratios of
+ * such a run are the comparison's own spread on this machine, what a purge that cost nothing would
+ * score (its verdict means nothing: the file grows).
+ */
+const SAME = process.env.BENCH_SAME === '1';
 /** the end of each turn without new events, for its last deliveries to arrive before the other's turn */
 const TURN_GAP_SECONDS = 1;
 /** each device's first turn, not measured: the code's first runs, the receiver's first connections */
@@ -146,10 +153,10 @@ const sizeAt = (r: RunResult, at: number) => r.sizes.filter(([t]) => t <= at).at
 log(
   `time scale ${TIME_SCALE.toExponential(3)} (a day of retention = ${RETENTION_SECONDS} s); ${RATE} events/s, ${SECONDS} s with retention and ${BASE_SECONDS} s without, taking turns of ${SLICE_SECONDS} s`,
 );
-const retainedHost = await startHost('retention', {
+const retainedHost = await startHost(SAME ? 'first, without retention (BENCH_SAME)' : 'retention', {
   timeScale: TIME_SCALE,
-  retentionDays: 1,
-  messagesDays: 1,
+  retentionDays: SAME ? 3650 : 1,
+  messagesDays: SAME ? null : 1,
   rate: RATE,
   events: SECONDS * RATE,
 });
@@ -198,7 +205,7 @@ for (const r of [retained, baseline]) {
   // purge's cost lands (the CPU of the event loop and checkpoint thread, or the writes and the disk)
   const median = (pick: (u: SliceUsage) => number) => percentile(Float64Array.from(r.sliceUsage.map(pick)).sort(), 50);
   log(
-    `${r.label}: per event, the median turn: CPU ${fmt(median((u) => (u.userMs * 1000) / u.events))} µs user + ${fmt(median((u) => (u.systemMs * 1000) / u.events))} µs system, written ${fmt(median((u) => u.writtenBytes / 1024 / u.events))} KiB (to disk ${fmt(median((u) => u.diskBytes / 1024 / u.events))} KiB); involuntary switches ${fmt(median((u) => u.involuntarySwitches))} a turn; CPU of the event loop's thread ${fmt(median((u) => (u.threadsMs.loop * 1000) / u.events))} µs, the busiest other ${fmt(median((u) => (u.threadsMs.busiestOther * 1000) / u.events))} µs, the rest ${fmt(median((u) => (u.threadsMs.rest * 1000) / u.events))} µs; written by the event loop's thread ${fmt(median((u) => u.threadsWritten.loop / 1024 / u.events))} KiB, by the others ${fmt(median((u) => u.threadsWritten.others / 1024 / u.events))} KiB; event loop delay p99 ${fmt(median((u) => u.loopP99))} ms, max ${fmt(median((u) => u.loopMax))} ms`,
+    `${r.label}: per event, the median turn: CPU ${fmt(median((u) => (u.userMs * 1000) / u.events))} µs user + ${fmt(median((u) => (u.systemMs * 1000) / u.events))} µs system, written ${fmt(median((u) => u.writtenBytes / 1024 / u.events))} KiB (to disk ${fmt(median((u) => u.diskBytes / 1024 / u.events))} KiB); involuntary switches ${fmt(median((u) => u.involuntarySwitches))} a turn; CPU of the event loop's thread ${fmt(median((u) => (u.threadsMs.loop * 1000) / u.events))} µs, the busiest other ${fmt(median((u) => (u.threadsMs.busiestOther * 1000) / u.events))} µs, the rest ${fmt(median((u) => (u.threadsMs.rest * 1000) / u.events))} µs; written by the event loop's thread ${fmt(median((u) => u.threadsWritten.loop / 1024 / u.events))} KiB, by the others ${fmt(median((u) => u.threadsWritten.others / 1024 / u.events))} KiB; the purge's batches held the event loop ${fmt(median((u) => (u.purgeBatchMs * 1000) / u.events))} µs (${fmt(median((u) => u.purgeBatches))} batches a turn); the WAL started over ${fmt(median((u) => u.walRestarts))} times a turn; event loop delay p99 ${fmt(median((u) => u.loopP99))} ms, max ${fmt(median((u) => u.loopMax))} ms`,
   );
   log(
     `${r.label}: ${r.delivered} deliveries (${r.missing} never arrived) in ${r.seconds} s of turns: ${describe(r)}, max ${fmt(r.latencies[r.latencies.length - 1])} ms; ${r.repeats} retried arrivals; worst emission lag ${fmt(r.worstLag)} ms; rows left: ${JSON.stringify(r.rows)}; rows past their retention at the end of a turn, at worst: ${JSON.stringify(r.overdue)}`,

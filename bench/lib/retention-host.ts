@@ -7,7 +7,7 @@
  * which are not measured) and answers once that slice's deliveries have arrived; `finish` waits for
  * the rest, stops the device and answers with everything measured.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { now, openLoop, PASSWORD, registerWebhook, sleep, startBenchDevice, startReceiver } from './harness.ts';
@@ -68,6 +68,11 @@ export interface SliceUsage {
   threadsMs: { loop: number; busiestOther: number; rest: number };
   /** bytes handed to write(2) by the event loop's thread, and by the others */
   threadsWritten: { loop: number; others: number };
+  /** times the WAL started over */
+  walRestarts: number;
+  /** how long the purge's batches held the event loop (ms), and how many there were */
+  purgeBatchMs: number;
+  purgeBatches: number;
   /** the event loop's delay, p99 and max (ms) */
   loopP99: number;
   loopMax: number;
@@ -170,9 +175,50 @@ function threadUsage(before: Map<string, { cpuMs: number; written: number }>) {
     threadsWritten: { loop: loop.written, others: sum(others, 'written') },
   };
 }
+/**
+ * How many times the WAL has started over: the checkpoint sequence number in its header (bytes
+ * 12–15, big-endian), which SQLite increments at each restart, after a checkpoint copied every frame.
+ */
+function walRestarts(): number {
+  try {
+    const fd = openSync(join(device.dir, 'device.db-wal'), 'r');
+    try {
+      const header = Buffer.alloc(16);
+      return readSync(fd, header, 0, 16, 0) === 16 ? header.readUInt32BE(12) : 0;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 0;
+  }
+}
 const sliceUsage: SliceUsage[] = [];
 const sliceLoop = monitorEventLoopDelay({ resolution: 1 });
 sliceLoop.enable();
+
+/**
+ * The time the purge's batches held the event loop: the transactions the purger makes (it makes its
+ * batches' transactions at each run) are timed, start to commit.
+ */
+let purgeBatchMs = 0;
+let purgeBatches = 0;
+{
+  const { db } = device.context;
+  const makeTransaction = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: unknown[]) => unknown) => {
+    const transaction = makeTransaction(fn);
+    if (!new Error().stack?.includes('store/retention.ts')) return transaction;
+    return Object.assign((...args: unknown[]) => {
+      const started = performance.now();
+      try {
+        return transaction(...args);
+      } finally {
+        purgeBatchMs += performance.now() - started;
+        purgeBatches++;
+      }
+    }, transaction);
+  }) as typeof db.transaction;
+}
 
 let inSlice = false;
 const purges: [number, number, boolean][] = [];
@@ -244,6 +290,8 @@ async function slice(events: number, warm: number): Promise<void> {
   const ioBefore = ioCounters();
   const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
   const threadsBefore = threadCounters();
+  const purgeBefore = { ms: purgeBatchMs, batches: purgeBatches };
+  const restartsBefore = walRestarts();
   sliceLoop.reset();
   let firstDue = Infinity;
   sliceLastArrival = 0;
@@ -273,6 +321,9 @@ async function slice(events: number, warm: number): Promise<void> {
       diskBytes: io.writeBytes - ioBefore.writeBytes,
       involuntarySwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
       ...threadUsage(threadsBefore),
+      walRestarts: walRestarts() - restartsBefore,
+      purgeBatchMs: purgeBatchMs - purgeBefore.ms,
+      purgeBatches: purgeBatches - purgeBefore.batches,
       loopP99: sliceLoop.percentile(99) / 1e6,
       loopMax: sliceLoop.max / 1e6,
     });
