@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { now, openLoop, PASSWORD, registerWebhook, sleep, startBenchDevice, startReceiver } from './harness.ts';
 import { DAY_MS } from '../../src/shared/retention.ts';
+import { timePurgeBatches } from './purge-timing.ts';
 
 export interface RetentionHostOptions {
   timeScale: number;
@@ -196,29 +197,8 @@ const sliceUsage: SliceUsage[] = [];
 const sliceLoop = monitorEventLoopDelay({ resolution: 1 });
 sliceLoop.enable();
 
-/**
- * The time the purge's batches held the event loop: the transactions the purger makes (it makes its
- * batches' transactions at each run) are timed, start to commit.
- */
-let purgeBatchMs = 0;
-let purgeBatches = 0;
-{
-  const { db } = device.context;
-  const makeTransaction = db.transaction.bind(db);
-  db.transaction = ((fn: (...args: unknown[]) => unknown) => {
-    const transaction = makeTransaction(fn);
-    if (!new Error().stack?.includes('store/retention.ts')) return transaction;
-    return Object.assign((...args: unknown[]) => {
-      const started = performance.now();
-      try {
-        return transaction(...args);
-      } finally {
-        purgeBatchMs += performance.now() - started;
-        purgeBatches++;
-      }
-    }, transaction);
-  }) as typeof db.transaction;
-}
+/** The time the purge's batches held the event loop, and how many there were. */
+const purgeBatches = timePurgeBatches(device.context.db);
 
 let inSlice = false;
 const purges: [number, number, boolean][] = [];
@@ -290,7 +270,7 @@ async function slice(events: number, warm: number): Promise<void> {
   const ioBefore = ioCounters();
   const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
   const threadsBefore = threadCounters();
-  const purgeBefore = { ms: purgeBatchMs, batches: purgeBatches };
+  const purgeBefore = { ...purgeBatches };
   const restartsBefore = walRestarts();
   sliceLoop.reset();
   let firstDue = Infinity;
@@ -322,8 +302,8 @@ async function slice(events: number, warm: number): Promise<void> {
       involuntarySwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
       ...threadUsage(threadsBefore),
       walRestarts: walRestarts() - restartsBefore,
-      purgeBatchMs: purgeBatchMs - purgeBefore.ms,
-      purgeBatches: purgeBatches - purgeBefore.batches,
+      purgeBatchMs: purgeBatches.heldMs - purgeBefore.heldMs,
+      purgeBatches: purgeBatches.batches - purgeBefore.batches,
       loopP99: sliceLoop.percentile(99) / 1e6,
       loopMax: sliceLoop.max / 1e6,
     });

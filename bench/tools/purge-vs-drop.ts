@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { RetentionPurger } from '../../src/device/store/retention.ts';
 import { DAY_MS } from '../../src/shared/retention.ts';
+import { timePurgeBatches } from '../lib/purge-timing.ts';
 
 const N = Number(process.env.N ?? 30_000);
 if (!Number.isInteger(N) || N < 1) throw new Error('N must be a whole number of at least 1');
@@ -76,22 +77,7 @@ try {
   };
   db.pragma('wal_checkpoint(TRUNCATE)');
 
-  // The purger makes its batches' transactions at each run: those made now are timed, start to commit.
-  let heldMs = 0;
-  let batches = 0;
-  const makeTransaction = db.transaction.bind(db);
-  db.transaction = ((fn: (...args: unknown[]) => unknown) => {
-    const transaction = makeTransaction(fn);
-    return Object.assign((...args: unknown[]) => {
-      const started = performance.now();
-      try {
-        return transaction(...args);
-      } finally {
-        heldMs += performance.now() - started;
-        batches++;
-      }
-    }, transaction);
-  }) as typeof db.transaction;
+  const held = timePurgeBatches(db);
   const purger = new RetentionPurger({
     db,
     clock: { now: () => N + DAY_MS + 10, setTimeout: () => null, clearTimeout: () => {} },
@@ -105,7 +91,7 @@ try {
   const purged = await purger.purge();
   const purgeFrames = walFrames();
   console.log(
-    `the purge, row by row: ${purged.deliveries} deliveries and ${purged.received} received messages; its batches held the event loop ${heldMs.toFixed(1)} ms in ${batches} batches (${((heldMs * 1000) / N).toFixed(1)} µs per SMS, ${(heldMs / batches).toFixed(3)} ms a batch); ${purgeFrames} WAL frames (${(purgeFrames / N).toFixed(2)} per SMS)`,
+    `the purge, row by row: ${purged.deliveries} deliveries and ${purged.received} received messages; its batches held the event loop ${held.heldMs.toFixed(1)} ms in ${held.batches} batches (${((held.heldMs * 1000) / N).toFixed(1)} µs per SMS, ${(held.heldMs / held.batches).toFixed(3)} ms a batch); ${purgeFrames} WAL frames (${(purgeFrames / N).toFixed(2)} per SMS)`,
   );
 
   db.pragma('wal_checkpoint(TRUNCATE)');
