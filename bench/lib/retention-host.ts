@@ -127,12 +127,14 @@ function countOverdue(): void {
   if (total(counts) >= total(overdue)) overdue = counts;
 }
 
+/** A counter of a /proc `io` file (`wchar: 123` lines); 0 when it is not there. */
+const ioField = (text: string, name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+
 /** This process's I/O counters (Linux); zeros where /proc is not there. */
 function ioCounters(): { wchar: number; writeBytes: number } {
   try {
     const text = readFileSync('/proc/self/io', 'utf8');
-    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-    return { wchar: field('wchar'), writeBytes: field('write_bytes') };
+    return { wchar: ioField(text, 'wchar'), writeBytes: ioField(text, 'write_bytes') };
   } catch {
     return { wchar: 0, writeBytes: 0 };
   }
@@ -145,8 +147,7 @@ function threadCounters(): Map<string, { cpuMs: number; written: number }> {
       try {
         // utime and stime, in clock ticks (1/100 s), are the 12th and 13th fields after the name
         const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-        const io = readFileSync(`/proc/self/task/${tid}/io`, 'utf8');
-        const written = Number(/^wchar: (\d+)$/m.exec(io)?.[1] ?? 0);
+        const written = ioField(readFileSync(`/proc/self/task/${tid}/io`, 'utf8'), 'wchar');
         counters.set(tid, { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, written });
       } catch {
         // the thread ended in between
