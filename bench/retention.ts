@@ -2,26 +2,28 @@
  * Bounded growth under load: the retention purge keeps the device's file flat without costing
  * throughput or latency.
  *
- * Two real devices (startDevice, each in a process of its own with its own receiver process:
- * lib/retention-host.ts) take sms:received events from an open-loop carrier at RATE (1,000/s), each
- * delivered to its receiver: one with a one-minute retention for everything the purge removes
- * (finished deliveries and their attempts, received messages, the device's own log),
- * the baseline with nothing expiring within the run (the three settings at 3650 days; messages
+ * Two real devices (startDevice, both in one process of their own with one receiver process:
+ * lib/retention-host.ts, which says why one) take sms:received events from an open-loop carrier at
+ * RATE (1,000/s), each delivered to the receiver: one with a one-minute retention for everything
+ * the purge removes (finished deliveries and their attempts, received messages, the device's own
+ * log), the baseline with nothing expiring within the run (the three settings at 3650 days; messages
  * kept). The settings are in days, so the minute is a scaled day: both devices run with timeScale =
  * RETENTION_SECONDS / 86,400 (1/1440: the device's SMSGATE_TIME_SCALE), and the purge runs every
  * second (its floor) and removes what is a minute old. The same scale also shortens the devices'
  * other timers: an attempt's deadline is 30 s × 1/1440 ≈ 21 ms, so an answer slower than that is
  * retried (counted and reported below); both devices meet the same deadline.
  *
- * The two take turns of SLICE_SECONDS (half the retention: 30 s), started on the clock, with
- * events in all but the last second of each, until each has had SECONDS (600) of events
- * (BASE_SECONDS for the baseline), about 21 minutes in all. These shared
- * machines drift, and step, over twenty minutes (the p99 without retention was 8.3 ms in 5 minutes
- * before a 10-minute run and 13.2 ms in 5 minutes after it), so two runs one after the other compare the
- * machine's moments as much as the devices; taking turns every 30 s puts both through the same
- * moments. With turns of half the retention, what a slice of the device with retention wrote
- * expires during its next slice, so its purge runs while it takes events, as it would without
- * turns; the purge runs that started during its slices are counted and printed.
+ * The two take turns of SLICE_SECONDS (5 s) of events, back to back, until each has had SECONDS
+ * (600) of events (BASE_SECONDS for the baseline), about 21 minutes in all. These shared machines
+ * drift, and step, over twenty minutes (the p99 without retention was 8.3 ms in 5 minutes before a
+ * 10-minute run and 13.2 ms in 5 minutes after it), so two runs one after the other compare the
+ * machine's moments as much as the devices; short turns put both through the same moments, and
+ * many of them (120 each) average out the seconds that are slow for reasons of their own. A turn
+ * ends when its deliveries have arrived, so only one device takes events at a time. Each device's
+ * purge runs only while that device takes events (the host skips its timer's runs in between):
+ * the two share a process, and a purge in the other's turn would be charged to the other. So every
+ * row the device with retention purges, it purges in its own turns, and at the rate it would
+ * without turns (its rows expire at 500/s on average, and are purged in half the time).
  *
  * The file: device.db and its WAL of the device with retention, sampled every second; it must
  * plateau, growing less than 5% over the last 30% of its life. Without retention the file only
@@ -39,8 +41,8 @@
  * without retention, to see how far the ratios stray when the devices do the same work.
  */
 import { fileURLToPath } from 'node:url';
-import { forkIpc, fmt, log, now, percentile, sleep, summary, MB } from './lib/harness.ts';
-import type { RetentionHostOptions, RetentionHostResult, SliceUsage } from './lib/retention-host.ts';
+import { forkIpc, fmt, log, percentile, summary, MB } from './lib/harness.ts';
+import type { DeviceName, HostedDeviceResult, RetentionHostOptions, SliceUsage } from './lib/retention-host.ts';
 import { ATTEMPT_TIMEOUT_MS } from '../src/device/dispatch/retry-policy.ts';
 import { DAY_MS } from '../src/shared/retention.ts';
 
@@ -50,16 +52,14 @@ const RETENTION_SECONDS = Number(process.env.BENCH_RETENTION_SECONDS ?? 60);
 const BASE_SECONDS = Number(process.env.BENCH_BASE_SECONDS ?? SECONDS);
 /** the baseline's first minutes, reported as the stricter comparison */
 const EARLY_SECONDS = 180;
-/** each device's turn: half the retention, so a slice's rows expire during the device's next slice */
-const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? RETENTION_SECONDS / 2);
+/** each device's turn of events */
+const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 5);
 /**
  * BENCH_SAME=1: the first device runs without retention too, as the baseline does. The ratios of
  * such a run are the comparison's own spread on this machine, what a purge that cost nothing would
  * score (its verdict means nothing: the file grows).
  */
 const SAME = process.env.BENCH_SAME === '1';
-/** the end of each turn without new events, for its last deliveries to arrive before the other's turn */
-const TURN_GAP_SECONDS = 1;
 /** each device's first turn, not measured: the code's first runs, the receiver's first connections */
 const WARMUP_SECONDS = 5;
 const TIME_SCALE = (RETENTION_SECONDS * 1000) / DAY_MS;
@@ -71,10 +71,10 @@ const TOLERANCE = 0.1;
 /** a baseline that retried more of its deliveries than this did not keep up: the run compares nothing */
 const BASELINE_RETRY_SHARE = 0.01;
 
-/** One device's run as the benchmark reports it; what it keeps as its host measured it is picked from RetentionHostResult. */
+/** One device's run as the benchmark reports it; what it keeps as its host measured it is picked from HostedDeviceResult. */
 interface RunResult extends Pick<
-  RetentionHostResult,
-  'sizes' | 'missing' | 'repeats' | 'worstLag' | 'rows' | 'overdue' | 'loop' | 'sliceUsage'
+  HostedDeviceResult,
+  'sizes' | 'missing' | 'repeats' | 'worstLag' | 'rows' | 'overdue' | 'sliceUsage'
 > {
   label: string;
   seconds: number;
@@ -89,27 +89,27 @@ interface RunResult extends Pick<
   /** each purge run, start to end (ms; it yields between batches, so this is not all blocking), sorted */
   purges: number[];
   /** purge runs that started while the device had a slice running */
-  purgesInSlices: number;
+  purgesSkipped: number;
 }
 
-async function startHost(label: string, options: RetentionHostOptions) {
+async function startHost(options: RetentionHostOptions) {
   const { child, ask, exited } = await forkIpc(
     fileURLToPath(new URL('./lib/retention-host.ts', import.meta.url)),
     { BENCH_RETENTION_HOST: JSON.stringify(options) },
-    `${label} host`,
+    'retention host',
   );
   return {
-    slice: (events: number, warm: number) => ask('slice', { events, warm }),
-    async finish(seconds: number): Promise<RunResult> {
-      const r = await ask<RetentionHostResult>('finish');
+    slice: (device: DeviceName, events: number, warm: number) => ask('slice', { device, events, warm }),
+    async finish(): Promise<Record<DeviceName, HostedDeviceResult>> {
+      const results = await ask<Record<DeviceName, HostedDeviceResult>>('finish');
       child.disconnect();
       await exited;
-      return summarize(label, seconds, r);
+      return results;
     },
   };
 }
 
-function summarize(label: string, seconds: number, r: RetentionHostResult): RunResult {
+function summarize(label: string, seconds: number, r: HostedDeviceResult): RunResult {
   // where in a turn the tail is: the p99 of each second of a turn, over all turns
   const bySecond: number[][] = [];
   r.latencies.forEach((latency, i) => {
@@ -122,7 +122,7 @@ function summarize(label: string, seconds: number, r: RetentionHostResult): RunR
   const p99Between = (from: number, to: number) =>
     percentile(Float64Array.from(r.latencies.filter((_, i) => r.dues[i] >= from && r.dues[i] < to)).sort(), 99);
   const bounds = [...r.sliceStarts, Infinity];
-  const earlySlices = Math.ceil(EARLY_SECONDS / (SLICE_SECONDS - TURN_GAP_SECONDS));
+  const earlySlices = Math.ceil(EARLY_SECONDS / SLICE_SECONDS);
   return {
     label,
     seconds,
@@ -137,9 +137,8 @@ function summarize(label: string, seconds: number, r: RetentionHostResult): RunR
     worstLag: r.worstLag,
     rows: r.rows,
     overdue: r.overdue,
-    loop: r.loop,
     purges: r.purges.map(([, ms]) => ms).sort((a, b) => a - b),
-    purgesInSlices: r.purges.filter(([, , during]) => during).length,
+    purgesSkipped: r.purgesSkipped,
     sliceUsage: r.sliceUsage,
   };
 }
@@ -153,43 +152,30 @@ const sizeAt = (r: RunResult, at: number) => r.sizes.filter(([t]) => t <= at).at
 log(
   `time scale ${TIME_SCALE.toExponential(3)} (a day of retention = ${RETENTION_SECONDS} s); ${RATE} events/s, ${SECONDS} s with retention and ${BASE_SECONDS} s without, taking turns of ${SLICE_SECONDS} s`,
 );
-const retainedHost = await startHost(SAME ? 'first, without retention (BENCH_SAME)' : 'retention', {
+const host = await startHost({
   timeScale: TIME_SCALE,
-  retentionDays: SAME ? 3650 : 1,
-  messagesDays: SAME ? null : 1,
   rate: RATE,
-  events: SECONDS * RATE,
+  devices: {
+    retained: { retentionDays: SAME ? 3650 : 1, messagesDays: SAME ? null : 1, events: SECONDS * RATE },
+    baseline: { retentionDays: 3650, messagesDays: null, events: BASE_SECONDS * RATE },
+  },
 });
-const baselineHost = await startHost('no retention', {
-  timeScale: TIME_SCALE,
-  retentionDays: 3650,
-  messagesDays: null,
-  rate: RATE,
-  events: BASE_SECONDS * RATE,
-});
-// Turns: the device with retention, then the baseline, and again; each waits for the other's turn
-// to end (its deliveries arrived), so only one takes events at a time.
-// A turn's events take all but TURN_GAP_SECONDS of it; the gap is for its last deliveries to arrive.
-const sliceEvents = (SLICE_SECONDS - TURN_GAP_SECONDS) * RATE;
-await retainedHost.slice(0, WARMUP_SECONDS * RATE);
-await baselineHost.slice(0, WARMUP_SECONDS * RATE);
-// Turns start on the clock, every SLICE_SECONDS from here (later only if the turn before overran),
-// so that the device with retention's turns stay a retention apart and what one of them wrote
-// expires during its next.
-const turnsFrom = now();
-const onTurn = (turn: number) => sleep(Math.max(0, turnsFrom + turn * SLICE_SECONDS * 1000 - now()));
-for (let turn = 0, done = { retained: 0, baseline: 0 }; ; turn += 2) {
+// Turns: the device with retention, then the baseline, and again; a turn starts when the one
+// before it has ended (its deliveries arrived), so only one device takes events at a time.
+const sliceEvents = SLICE_SECONDS * RATE;
+await host.slice('retained', 0, WARMUP_SECONDS * RATE);
+await host.slice('baseline', 0, WARMUP_SECONDS * RATE);
+for (let done = { retained: 0, baseline: 0 }; ;) {
   const retainedNext = Math.min(sliceEvents, SECONDS * RATE - done.retained);
   const baselineNext = Math.min(sliceEvents, BASE_SECONDS * RATE - done.baseline);
   if (retainedNext <= 0 && baselineNext <= 0) break;
-  await onTurn(turn);
-  if (retainedNext > 0) await retainedHost.slice(retainedNext, 0);
-  await onTurn(turn + 1);
-  if (baselineNext > 0) await baselineHost.slice(baselineNext, 0);
+  if (retainedNext > 0) await host.slice('retained', retainedNext, 0);
+  if (baselineNext > 0) await host.slice('baseline', baselineNext, 0);
   done = { retained: done.retained + Math.max(0, retainedNext), baseline: done.baseline + Math.max(0, baselineNext) };
 }
-const retained = await retainedHost.finish(SECONDS);
-const baseline = await baselineHost.finish(BASE_SECONDS);
+const results = await host.finish();
+const retained = summarize(SAME ? 'first, without retention (BENCH_SAME)' : 'retention', SECONDS, results.retained);
+const baseline = summarize('no retention', BASE_SECONDS, results.baseline);
 
 for (const r of [retained, baseline]) {
   const step = Math.max(1, Math.round((r.sizes.at(-1)?.[0] ?? 0) / 10));
@@ -198,10 +184,10 @@ for (const r of [retained, baseline]) {
     .map(([t, bytes]) => `${Math.round(t)} s ${fmt(bytes / MB)} MB`);
   log(`${r.label}: file (device.db + WAL) over time: ${[...new Set(series)].join(', ')}`);
   log(
-    `${r.label}: event loop delay p99 ${fmt(r.loop.p99)} ms, max ${fmt(r.loop.max)} ms; ${r.purges.length} purge runs (${r.purgesInSlices} started during its turns), each p50 ${fmt(percentile(r.purges, 50))} ms, max ${fmt(r.purges.at(-1) ?? NaN)} ms`,
+    `${r.label}: event loop delay in its turns, the worst turn's p99 ${fmt(Math.max(...r.sliceUsage.map((u) => u.loopP99)))} ms, max ${fmt(Math.max(...r.sliceUsage.map((u) => u.loopMax)))} ms; ${r.purges.length} purge runs (and ${r.purgesSkipped} skipped between its turns), each p50 ${fmt(percentile(r.purges, 50))} ms, max ${fmt(r.purges.at(-1) ?? NaN)} ms`,
   );
   log(`${r.label}: p99 of each turn (ms): ${r.sliceP99.map((v) => fmt(v)).join(', ')}`);
-  // what the device's process used in a turn, per event, the median over its turns: where the
+  // what the host process used in the device's turn (the other device idle), per event, the median over its turns: where the
   // purge's cost lands (the CPU of the event loop and checkpoint thread, or the writes and the disk)
   const median = (pick: (u: SliceUsage) => number) => percentile(Float64Array.from(r.sliceUsage.map(pick)).sort(), 50);
   log(

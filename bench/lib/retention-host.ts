@@ -1,31 +1,54 @@
 /**
- * One device of bench/retention.ts in a process of its own, with its own receiver process, fed its
- * events a slice at a time over IPC (forkIpc in harness.ts), so that the benchmark can alternate two
- * devices, one with a retention and one without, slice by slice on the same machine.
+ * The two devices of bench/retention.ts, one with a retention and one without, in one process of
+ * their own with one receiver process, fed their events a slice at a time over IPC (forkIpc in
+ * harness.ts), so that the benchmark can alternate them slice by slice on the same machine.
  *
- * Commands: `slice` runs the open loop for one slice (the first slice adds the warm-up's events,
- * which are not measured) and answers once that slice's deliveries have arrived; `finish` waits for
- * the rest, stops the device and answers with everything measured.
+ * One process for both, because two processes doing the same work differed by up to 59% in p99 for
+ * a whole run, in either direction, drawn anew at each run (BENCHMARKS.md, the A/A runs of
+ * 2026-12-06): whatever belongs to a process (its place on the machine, its heap, its receiver) now
+ * falls on both devices alike. Their slices do not overlap, so one device is idle while the other
+ * is measured.
+ *
+ * Commands: `slice` runs the open loop of one device for one slice (its first slice adds the
+ * warm-up's events, which are not measured) and answers once that slice's deliveries have arrived;
+ * `finish` waits for the rest, stops both devices and answers with everything measured.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { now, openLoop, PASSWORD, registerWebhook, sleep, startBenchDevice, startReceiver } from './harness.ts';
+import {
+  now,
+  openLoop,
+  PASSWORD,
+  registerWebhook,
+  sleep,
+  startBenchDevice,
+  startReceiver,
+  type BenchDevice,
+} from './harness.ts';
 import { DAY_MS } from '../../src/shared/retention.ts';
 import { timePurgeBatches } from './purge-timing.ts';
 
-export interface RetentionHostOptions {
-  timeScale: number;
+/** The two devices of a run: the one whose purge is judged, and its baseline. */
+export type DeviceName = 'retained' | 'baseline';
+
+export interface HostedDeviceOptions {
   /** the three retention settings, in (scaled) days */
   retentionDays: number;
   /** `messages.log_lifetime_days`; null keeps messages */
   messagesDays: number | null;
-  rate: number;
-  /** measured events in all the slices together */
+  /** measured events in all its slices together */
   events: number;
 }
 
-export interface RetentionHostResult {
+export interface RetentionHostOptions {
+  timeScale: number;
+  rate: number;
+  devices: Record<DeviceName, HostedDeviceOptions>;
+}
+
+/** What the host measured of one device, over its slices. */
+export interface HostedDeviceResult {
   delivered: number;
   /** seconds from each slice's first due time to its last arrival, added up */
   activeSeconds: number;
@@ -47,15 +70,15 @@ export interface RetentionHostResult {
    * slice: the worst slice's counts. Anything here means the purge fell behind (its ratio flatters).
    */
   overdue: Record<string, number>;
-  /** the device's event loop: how long it was blocked at a stretch (ms) */
-  loop: { p99: number; max: number };
-  /** each purge run: [start, ms it took, whether it started while this device had a slice running] */
-  purges: [number, number, boolean][];
-  /** what this process (the device, its checkpoint thread and its carrier) used in each measured slice */
+  /** each purge run: [start, ms it took] */
+  purges: [number, number][];
+  /** purge runs the timer asked for while the device was not taking events, skipped (see hostDevice) */
+  purgesSkipped: number;
+  /** what the host process (mostly this device, its checkpoint thread and its carrier) used in each measured slice */
   sliceUsage: SliceUsage[];
 }
 
-/** One slice's use of the machine by the device's process, from its first event to its end. */
+/** One slice's use of the machine by the host process, from its first event to its end: the device whose slice it is, as the other is idle. */
 export interface SliceUsage {
   events: number;
   /** CPU (ms) on all of the process's threads */
@@ -77,54 +100,6 @@ export interface SliceUsage {
   /** the event loop's delay, p99 and max (ms) */
   loopP99: number;
   loopMax: number;
-}
-
-const options = JSON.parse(process.env.BENCH_RETENTION_HOST!) as RetentionHostOptions;
-const receiver = await startReceiver({ record: true });
-const device = await startBenchDevice({ timeScale: options.timeScale });
-
-const settings = await fetch(`${device.url}/settings`, {
-  method: 'PATCH',
-  headers: {
-    authorization: 'Basic ' + Buffer.from(`sms:${PASSWORD}`).toString('base64'),
-    'content-type': 'application/json',
-  },
-  body: JSON.stringify({
-    webhooks: { log_lifetime_days: options.retentionDays },
-    messages: { log_lifetime_days: options.messagesDays },
-    logs: { lifetime_days: options.retentionDays },
-  }),
-});
-if (settings.status !== 200) throw new Error(`PATCH /settings: ${settings.status} ${await settings.text()}`);
-await registerWebhook(device, `${receiver.url}/hook`);
-
-/**
- * A purge runs every second and removes 2,500 rows a second or more, so a row this far past its
- * retention means it has fallen behind.
- */
-const OVERDUE_GRACE_MS = 5_000;
-const retentionMs = (days: number) => days * DAY_MS * options.timeScale;
-const overdueStatements = (() => {
-  const { db } = device.context;
-  const count = (sql: string) => db.prepare<{ cutoff: number }>(sql).pluck();
-  return {
-    deliveries: count(`SELECT count(*) FROM deliveries WHERE state <> 'pending' AND updated_at < :cutoff`),
-    attempts: count(`SELECT count(*) FROM attempts WHERE started_at < :cutoff`),
-    inbox: count(`SELECT count(*) FROM inbox WHERE received_at < :cutoff`),
-  };
-})();
-let overdue: Record<string, number> = {};
-const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
-function countOverdue(): void {
-  const at = device.context.clock.now() - OVERDUE_GRACE_MS;
-  const logCutoff = at - retentionMs(options.retentionDays);
-  const counts: Record<string, number> = {
-    deliveries: overdueStatements.deliveries.get({ cutoff: logCutoff }) as number,
-    attempts: overdueStatements.attempts.get({ cutoff: logCutoff }) as number,
-  };
-  if (options.messagesDays !== null)
-    counts.inbox = overdueStatements.inbox.get({ cutoff: at - retentionMs(options.messagesDays) }) as number;
-  if (total(counts) >= total(overdue)) overdue = counts;
 }
 
 /** A counter of a /proc `io` file (`wchar: 123` lines); 0 when it is not there. */
@@ -181,9 +156,9 @@ function threadUsage(before: Map<string, { cpuMs: number; written: number }>) {
  * How many times the WAL has started over: the checkpoint sequence number in its header (bytes
  * 12–15, big-endian), which SQLite increments at each restart, after a checkpoint copied every frame.
  */
-function walRestarts(): number {
+function walRestarts(dir: string): number {
   try {
-    const fd = openSync(join(device.dir, 'device.db-wal'), 'r');
+    const fd = openSync(join(dir, 'device.db-wal'), 'r');
     try {
       const header = Buffer.alloc(16);
       return readSync(fd, header, 0, 16, 0) === 16 ? header.readUInt32BE(12) : 0;
@@ -194,162 +169,246 @@ function walRestarts(): number {
     return 0;
   }
 }
-const sliceUsage: SliceUsage[] = [];
-const sliceLoop = monitorEventLoopDelay({ resolution: 1 });
-sliceLoop.enable();
-
-/** The time the purge's batches held the event loop, and how many there were. */
-const purgeBatches = timePurgeBatches(device.context.db);
-
-let inSlice = false;
-const purges: [number, number, boolean][] = [];
-const purger = device.context.retention;
-const purge = purger.purge.bind(purger);
-purger.purge = () => {
-  const started = now();
-  const during = inSlice;
-  return purge().finally(() => purges.push([started, now() - started, during]));
-};
-
-const fileSize = () =>
-  ['device.db', 'device.db-wal'].reduce((sum, name) => {
-    try {
-      return sum + statSync(join(device.dir, name)).size;
-    } catch {
-      return sum;
-    }
-  }, 0);
-
-const loop = monitorEventLoopDelay({ resolution: 1 });
-loop.enable();
-const due = new Map<string, number>();
-const warmIds = new Set<string>();
-const latencies = new Float64Array(options.events);
-const dues = new Float64Array(options.events);
-const sliceStarts: number[] = [];
-let measured = 0;
-let repeats = 0;
-let worstLag = 0;
-let activeSeconds = 0;
-let sliceLastArrival = 0;
-let emitted = 0;
-/** events handed to the carrier whose delivery id is not known yet */
-let unresolved = 0;
+const options = JSON.parse(process.env.BENCH_RETENTION_HOST!) as RetentionHostOptions;
+const receiver = await startReceiver({ record: true });
 const offset = await receiver.clockOffset();
+const started = now();
+
+/**
+ * A purge runs every second and removes 2,500 rows a second or more, so a row this far past its
+ * retention means it has fallen behind.
+ */
+const OVERDUE_GRACE_MS = 5_000;
+
+/** One device of the two, with what the host measures of it. */
+async function hostDevice(hosted: HostedDeviceOptions) {
+  const device: BenchDevice = await startBenchDevice({ timeScale: options.timeScale });
+  const settings = await fetch(`${device.url}/settings`, {
+    method: 'PATCH',
+    headers: {
+      authorization: 'Basic ' + Buffer.from(`sms:${PASSWORD}`).toString('base64'),
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      webhooks: { log_lifetime_days: hosted.retentionDays },
+      messages: { log_lifetime_days: hosted.messagesDays },
+      logs: { lifetime_days: hosted.retentionDays },
+    }),
+  });
+  if (settings.status !== 200) throw new Error(`PATCH /settings: ${settings.status} ${await settings.text()}`);
+  await registerWebhook(device, `${receiver.url}/hook`);
+
+  const retentionMs = (days: number) => days * DAY_MS * options.timeScale;
+  const { db } = device.context;
+  const count = (sql: string) => db.prepare<{ cutoff: number }>(sql).pluck();
+  const overdueStatements = {
+    deliveries: count(`SELECT count(*) FROM deliveries WHERE state <> 'pending' AND updated_at < :cutoff`),
+    attempts: count(`SELECT count(*) FROM attempts WHERE started_at < :cutoff`),
+    inbox: count(`SELECT count(*) FROM inbox WHERE received_at < :cutoff`),
+  };
+  let overdue: Record<string, number> = {};
+  const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+  function countOverdue(): void {
+    const at = device.context.clock.now() - OVERDUE_GRACE_MS;
+    const logCutoff = at - retentionMs(hosted.retentionDays);
+    const counts: Record<string, number> = {
+      deliveries: overdueStatements.deliveries.get({ cutoff: logCutoff }) as number,
+      attempts: overdueStatements.attempts.get({ cutoff: logCutoff }) as number,
+    };
+    if (hosted.messagesDays !== null)
+      counts.inbox = overdueStatements.inbox.get({ cutoff: at - retentionMs(hosted.messagesDays) }) as number;
+    if (total(counts) >= total(overdue)) overdue = counts;
+  }
+
+  /** The time the purge's batches held the event loop, and how many there were. */
+  const purgeBatches = timePurgeBatches(db);
+  // The purge runs only while its device takes events: both devices share this process's event
+  // loop, so a purge run in the other device's slice would cost that device's latency. The device
+  // still purges every second of its own slices (its timer), and what expired while it was idle
+  // waits for its next slice: each row is purged once, and within a slice of its device.
+  let emitting = false;
+  let purgesSkipped = 0;
+  let purgeRun: Promise<unknown> | null = null;
+  const purges: [number, number][] = [];
+  const purger = device.context.retention;
+  const purge = purger.purge.bind(purger);
+  purger.purge = () => {
+    if (!emitting) {
+      purgesSkipped++;
+      return Promise.resolve({ deliveries: 0, attempts: 0, messages: 0, received: 0 });
+    }
+    const started = now();
+    const run = purge().finally(() => purges.push([started, now() - started]));
+    purgeRun = run;
+    return run;
+  };
+
+  const fileSize = () =>
+    ['device.db', 'device.db-wal'].reduce((sum, name) => {
+      try {
+        return sum + statSync(join(device.dir, name)).size;
+      } catch {
+        return sum;
+      }
+    }, 0);
+  const sizes: [number, number][] = [];
+
+  const sliceUsage: SliceUsage[] = [];
+  const due = new Map<string, number>();
+  const warmIds = new Set<string>();
+  const latencies = new Float64Array(hosted.events);
+  const dues = new Float64Array(hosted.events);
+  const sliceStarts: number[] = [];
+  let measured = 0;
+  let repeats = 0;
+  let worstLag = 0;
+  let activeSeconds = 0;
+  let sliceLastArrival = 0;
+  let emitted = 0;
+  /** events handed to the carrier whose delivery id is not known yet */
+  let unresolved = 0;
+
+  return {
+    sampleSize: () => sizes.push([(now() - started) / 1000, fileSize()]),
+    /** Whether this delivery is one of this device's, counting its arrival if so. */
+    arrived(id: string, arrival: number): boolean {
+      const dueAt = due.get(id);
+      if (dueAt === undefined) return warmIds.delete(id);
+      due.delete(id);
+      const at = arrival - offset;
+      dues[measured] = dueAt;
+      latencies[measured++] = at - dueAt;
+      sliceLastArrival = Math.max(sliceLastArrival, at);
+      return true;
+    },
+    /** an arrival of a delivery that had arrived before: a retried attempt */
+    repeated: () => repeats++,
+    /** whether a measured delivery emitted so far has yet to arrive */
+    waiting: () => due.size > 0 || unresolved > 0,
+
+    async slice(events: number, warm: number): Promise<void> {
+      const cpuBefore = process.cpuUsage();
+      const ioBefore = ioCounters();
+      const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
+      const threadsBefore = threadCounters();
+      const purgeBefore = { ...purgeBatches };
+      const restartsBefore = walRestarts(device.dir);
+      const sliceLoop = monitorEventLoopDelay({ resolution: 1 });
+      sliceLoop.enable();
+      let firstDue = Infinity;
+      sliceLastArrival = 0;
+      emitting = true;
+      const lag = await openLoop(warm + events, options.rate, (i, dueAt) => {
+        const measure = i >= warm && emitted < hosted.events;
+        if (measure) {
+          emitted++;
+          firstDue = Math.min(firstDue, dueAt);
+        }
+        unresolved++;
+        void device.context.carrier
+          .receive({ from: '+15550000000', text: `retention probe ${i}`, simNumber: 1 })
+          .then(({ deliveryIds }) => (measure ? due.set(deliveryIds[0], dueAt) : warmIds.add(deliveryIds[0])))
+          .finally(() => unresolved--);
+      });
+      emitting = false;
+      worstLag = Math.max(worstLag, lag);
+      // the slice ends when its deliveries have arrived (or 10 s on) and its last purge run has
+      // ended, so that neither runs into the other device's slice
+      await settle(10_000);
+      await purgeRun;
+      sliceLoop.disable();
+      const cpu = process.cpuUsage(cpuBefore);
+      const io = ioCounters();
+      if (events > 0) {
+        sliceUsage.push({
+          events,
+          userMs: cpu.user / 1000,
+          systemMs: cpu.system / 1000,
+          writtenBytes: io.wchar - ioBefore.wchar,
+          diskBytes: io.writeBytes - ioBefore.writeBytes,
+          involuntarySwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
+          ...threadUsage(threadsBefore),
+          walRestarts: walRestarts(device.dir) - restartsBefore,
+          purgeBatchMs: purgeBatches.heldMs - purgeBefore.heldMs,
+          purgeBatches: purgeBatches.batches - purgeBefore.batches,
+          loopP99: sliceLoop.percentile(99) / 1e6,
+          loopMax: sliceLoop.max / 1e6,
+        });
+      }
+      countOverdue();
+      if (firstDue !== Infinity) {
+        sliceStarts.push(firstDue);
+        activeSeconds += (sliceLastArrival - firstDue) / 1000;
+      }
+    },
+
+    result(): HostedDeviceResult {
+      sizes.push([(now() - started) / 1000, fileSize()]);
+      const rowCount = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+      return {
+        delivered: measured,
+        activeSeconds,
+        latencies: Array.from(latencies.subarray(0, measured)),
+        dues: Array.from(dues.subarray(0, measured)),
+        sliceStarts,
+        sizes,
+        missing: due.size,
+        repeats,
+        worstLag,
+        rows: Object.fromEntries(['deliveries', 'attempts', 'inbox'].map((t) => [t, rowCount(t)])),
+        overdue,
+        purges,
+        purgesSkipped,
+        sliceUsage,
+      };
+    },
+    stop: () => device.cleanup(),
+  };
+}
+
+const devices = {
+  retained: await hostDevice(options.devices.retained),
+  baseline: await hostDevice(options.devices.baseline),
+};
+/** the device whose slice runs, or ran last: an arrival no device is waiting for is its retry */
+let current: DeviceName = 'retained';
+
 const take = async () => {
   const { ids, arrivals } = await receiver.drain();
-  for (let i = 0; i < ids.length; i++) {
-    const dueAt = due.get(ids[i]);
-    if (dueAt === undefined) {
-      if (!warmIds.delete(ids[i])) repeats++;
-      continue;
-    }
-    due.delete(ids[i]);
-    const at = arrivals[i] - offset;
-    dues[measured] = dueAt;
-    latencies[measured++] = at - dueAt;
-    sliceLastArrival = Math.max(sliceLastArrival, at);
-  }
+  for (let i = 0; i < ids.length; i++)
+    if (!devices.retained.arrived(ids[i], arrivals[i]) && !devices.baseline.arrived(ids[i], arrivals[i]))
+      devices[current].repeated();
 };
-const started = now();
-const sizes: [number, number][] = [];
-const sampler = setInterval(() => sizes.push([(now() - started) / 1000, fileSize()]), 1000);
+const sampler = setInterval(() => Object.values(devices).forEach((d) => d.sampleSize()), 1000);
 const drainer = setInterval(() => void take(), 2000);
 
 /** Waits until every measured delivery emitted so far has arrived, or `ms` have passed. */
 async function settle(ms: number): Promise<void> {
   const deadline = now() + ms;
-  while ((due.size > 0 || unresolved > 0) && now() < deadline) {
+  while (Object.values(devices).some((d) => d.waiting()) && now() < deadline) {
     await sleep(100);
     await take();
   }
 }
 
-async function slice(events: number, warm: number): Promise<void> {
-  inSlice = true;
-  const cpuBefore = process.cpuUsage();
-  const ioBefore = ioCounters();
-  const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
-  const threadsBefore = threadCounters();
-  const purgeBefore = { ...purgeBatches };
-  const restartsBefore = walRestarts();
-  sliceLoop.reset();
-  let firstDue = Infinity;
-  sliceLastArrival = 0;
-  const lag = await openLoop(warm + events, options.rate, (i, dueAt) => {
-    const measure = i >= warm && emitted < options.events;
-    if (measure) {
-      emitted++;
-      firstDue = Math.min(firstDue, dueAt);
-    }
-    unresolved++;
-    void device.context.carrier
-      .receive({ from: '+15550000000', text: `retention probe ${i}`, simNumber: 1 })
-      .then(({ deliveryIds }) => (measure ? due.set(deliveryIds[0], dueAt) : warmIds.add(deliveryIds[0])))
-      .finally(() => unresolved--);
-  });
-  worstLag = Math.max(worstLag, lag);
-  // the slice ends when its deliveries have arrived (or 10 s on), so it does not run into the next
-  await settle(10_000);
-  const cpu = process.cpuUsage(cpuBefore);
-  const io = ioCounters();
-  if (events > 0)
-    sliceUsage.push({
-      events,
-      userMs: cpu.user / 1000,
-      systemMs: cpu.system / 1000,
-      writtenBytes: io.wchar - ioBefore.wchar,
-      diskBytes: io.writeBytes - ioBefore.writeBytes,
-      involuntarySwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
-      ...threadUsage(threadsBefore),
-      walRestarts: walRestarts() - restartsBefore,
-      purgeBatchMs: purgeBatches.heldMs - purgeBefore.heldMs,
-      purgeBatches: purgeBatches.batches - purgeBefore.batches,
-      loopP99: sliceLoop.percentile(99) / 1e6,
-      loopMax: sliceLoop.max / 1e6,
-    });
-  countOverdue();
-  inSlice = false;
-  if (firstDue !== Infinity) {
-    sliceStarts.push(firstDue);
-    activeSeconds += (sliceLastArrival - firstDue) / 1000;
-  }
-}
-
-async function finish(): Promise<RetentionHostResult> {
+async function finish(): Promise<Record<DeviceName, HostedDeviceResult>> {
   await settle(60_000);
-  loop.disable();
   clearInterval(sampler);
   clearInterval(drainer);
-  sizes.push([(now() - started) / 1000, fileSize()]);
-  const count = (table: string) => device.context.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
-  const rows = Object.fromEntries(['deliveries', 'attempts', 'inbox'].map((t) => [t, count(t)]));
-  const result: RetentionHostResult = {
-    delivered: measured,
-    activeSeconds,
-    latencies: Array.from(latencies.subarray(0, measured)),
-    dues: Array.from(dues.subarray(0, measured)),
-    sliceStarts,
-    sizes,
-    missing: due.size,
-    repeats,
-    worstLag,
-    rows,
-    overdue,
-    loop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
-    purges,
-    sliceUsage,
-  };
-  await device.cleanup();
+  const results = { retained: devices.retained.result(), baseline: devices.baseline.result() };
+  for (const device of Object.values(devices)) await device.stop();
   await receiver.stop();
-  return result;
+  return results;
 }
 
-type Command = { type: 'slice'; events: number; warm: number } | { type: 'finish' };
+type Command = { type: 'slice'; device: DeviceName; events: number; warm: number } | { type: 'finish' };
 
 process.on('message', (message: Command & { rid: number }) => {
-  const work: Promise<object> =
-    message.type === 'slice' ? slice(message.events, message.warm).then(() => ({})) : finish();
+  let work: Promise<object>;
+  if (message.type === 'slice') {
+    current = message.device;
+    work = devices[message.device].slice(message.events, message.warm).then(() => ({}));
+  } else work = finish();
   void work.then(
     (body) => process.send!({ rid: message.rid, ...body }),
     (error: Error) => process.send!({ rid: message.rid, error: error.stack ?? String(error) }),
