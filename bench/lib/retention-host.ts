@@ -7,7 +7,7 @@
  * a whole run, in either direction, drawn anew at each run (BENCHMARKS.md, the A/A runs of
  * 2026-12-06): whatever belongs to a process (its place on the machine, its heap, its receiver) now
  * falls on both devices alike. Their slices do not overlap, so one device is idle while the other
- * is measured.
+ * is measured, and each device's purge runs only in its own slices (hostDevice says why).
  *
  * Commands: `slice` runs the open loop of one device for one slice (its first slice adds the
  * warm-up's events, which are not measured) and answers once that slice's deliveries have arrived;
@@ -74,11 +74,14 @@ export interface HostedDeviceResult {
   purges: [number, number][];
   /** purge runs the timer asked for while the device was not taking events, skipped (see hostDevice) */
   purgesSkipped: number;
-  /** what the host process (mostly this device, its checkpoint thread and its carrier) used in each measured slice */
+  /** what the host process used in each measured slice (this device, its checkpoint thread, its carrier) */
   sliceUsage: SliceUsage[];
 }
 
-/** One slice's use of the machine by the host process, from its first event to its end: the device whose slice it is, as the other is idle. */
+/**
+ * One slice's use of the machine by the host process, from its first event to its end: the use of
+ * the device whose slice it is, as the other is idle.
+ */
 export interface SliceUsage {
   events: number;
   /** CPU (ms) on all of the process's threads */
