@@ -137,7 +137,7 @@ function summarize(label: string, seconds: number, r: HostedDeviceResult): RunRe
     worstLag: r.worstLag,
     rows: r.rows,
     overdue: r.overdue,
-    purges: r.purges.map(([, ms]) => ms).sort((a, b) => a - b),
+    purges: [...r.purges].sort((a, b) => a - b),
     purgesSkipped: r.purgesSkipped,
     sliceUsage: r.sliceUsage,
   };
