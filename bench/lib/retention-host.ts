@@ -18,7 +18,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { now, openLoop, PASSWORD, registerWebhook, sleep, startBenchDevice, startReceiver } from './harness.ts';
 import { DAY_MS } from '../../src/shared/retention.ts';
-import { timePurgeBatches } from './purge-timing.ts';
+import { writeLockOf } from '../../src/shared/sqlite.ts';
 
 /** The two devices of a run: the one whose purge is judged, and its baseline. */
 export type DeviceName = 'retained' | 'baseline';
@@ -88,9 +88,12 @@ export interface SliceUsage {
   threadsWritten: { loop: number; others: number };
   /** times the WAL started over */
   walRestarts: number;
-  /** how long the purge's batches held the event loop (ms), and how many there were */
+  /** how long the purge thread's batches took (ms), and how many there were */
   purgeBatchMs: number;
   purgeBatches: number;
+  /** how long the event loop waited for the write lock while a batch committed (ms), and how often */
+  lockWaitMs: number;
+  lockWaits: number;
   /** the event loop's delay, p99 and max (ms) */
   loopP99: number;
   loopMax: number;
@@ -214,10 +217,9 @@ async function hostDevice(hosted: HostedDeviceOptions) {
     if (total(counts) >= total(overdue)) overdue = counts;
   }
 
-  /** The time the purge's batches held the event loop, and how many there were. */
-  const purgeBatches = timePurgeBatches(db);
-  // The purge runs only while its device takes events: both devices share this process's event
-  // loop, so a purge run in the other device's slice would cost that device's latency. The device
+  // The purge runs only while its device takes events: both devices share this process and its
+  // two cores, so a purge run in the other device's slice (its thread's CPU, the event loop's
+  // waits for its commits) would cost that device's latency. The device
   // still purges every second of its own slices (its timer), and what expired while it was idle
   // waits for its next slice: each row is purged once, and within a slice of its device.
   let emitting = false;
@@ -225,6 +227,14 @@ async function hostDevice(hosted: HostedDeviceOptions) {
   let purgeRun: Promise<unknown> | null = null;
   const purges: number[] = [];
   const purger = device.context.retention;
+  const lock = writeLockOf(db)!;
+  /** the purge thread's batches, and the event loop's waits for them, so far */
+  const purgeCounters = () => ({
+    batchMs: purger.threadBatches.ms,
+    batches: purger.threadBatches.count,
+    lockWaitMs: lock.waits.ms,
+    lockWaits: lock.waits.count,
+  });
   const purge = purger.purge.bind(purger);
   purger.purge = () => {
     if (!emitting) {
@@ -285,7 +295,7 @@ async function hostDevice(hosted: HostedDeviceOptions) {
       const ioBefore = ioCounters();
       const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
       const threadsBefore = threadCounters();
-      const purgeBefore = { ...purgeBatches };
+      const purgeBefore = purgeCounters();
       const restartsBefore = walRestarts(device.dir);
       const sliceLoop = monitorEventLoopDelay({ resolution: 1 });
       sliceLoop.enable();
@@ -323,8 +333,10 @@ async function hostDevice(hosted: HostedDeviceOptions) {
           involuntarySwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
           ...threadUsage(threadsBefore),
           walRestarts: walRestarts(device.dir) - restartsBefore,
-          purgeBatchMs: purgeBatches.heldMs - purgeBefore.heldMs,
-          purgeBatches: purgeBatches.batches - purgeBefore.batches,
+          purgeBatchMs: purgeCounters().batchMs - purgeBefore.batchMs,
+          purgeBatches: purgeCounters().batches - purgeBefore.batches,
+          lockWaitMs: purgeCounters().lockWaitMs - purgeBefore.lockWaitMs,
+          lockWaits: purgeCounters().lockWaits - purgeBefore.lockWaits,
           loopP99: sliceLoop.percentile(99) / 1e6,
           loopMax: sliceLoop.max / 1e6,
         });

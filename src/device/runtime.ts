@@ -302,7 +302,7 @@ export async function startDevice(options: DeviceOptions): Promise<RunningDevice
       await linkAgent?.close();
       carrier.close();
       diskSpace.stop();
-      retention.stop();
+      await retention.stop();
       await app.close();
       deviceLog.close();
       await dispatcher.stop(graceMs);

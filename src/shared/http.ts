@@ -198,6 +198,11 @@ export function createApp(
           reply,
         );
       }
+      if ((error as { code?: unknown }).code === 'SQLITE_BUSY') {
+        // a write waited out the busy timeout behind another writer of the same file: nothing was stored
+        request.log.warn(`a write found the database locked: ${error.message}`);
+        return sendDomainError(new UnavailableError('the database is busy; try again shortly', 1), reply);
+      }
       // Only an error that carries no status of its own: Fastify gives a request body cut off by
       // its client (ECONNRESET, "aborted") a 400, and that is the client's doing, not the database's.
       if (error.statusCode === undefined && isDatabaseUnavailable(error)) {

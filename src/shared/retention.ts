@@ -22,18 +22,23 @@ export const PURGE_TIME_SHARE = 0.1;
 export const restAfterBatchMs = (batchMs: number) => Math.max(1, batchMs * (1 / PURGE_TIME_SHARE - 1));
 
 /**
- * Runs `batch` (it returns the rows it removed) until it removes fewer than PURGE_BATCH or
- * `keepGoing()` turns false, resting between batches; returns the rows removed. A batch's time is
- * measured as real time: on SQLite it is the time the event loop was blocked, on PostgreSQL the
- * round trips too, which the rest then keeps the database's share of the purge to.
+ * Runs `batch` (it returns the rows it removed, at most `batchRows`) until it removes fewer than
+ * that or `keepGoing()` turns false, resting between batches; returns the rows removed. A batch's
+ * time is measured as real time: on the event loop's SQLite connection it is the time the loop was
+ * blocked, on a thread or PostgreSQL the round trips too, which the rest then keeps the database's
+ * share of the purge to.
  */
-export async function purgeInBatches(batch: () => number | Promise<number>, keepGoing: () => boolean): Promise<number> {
+export async function purgeInBatches(
+  batch: () => number | Promise<number>,
+  keepGoing: () => boolean,
+  batchRows = PURGE_BATCH,
+): Promise<number> {
   let total = 0;
   while (keepGoing()) {
     const started = performance.now();
     const removed = await batch();
     total += removed;
-    if (removed < PURGE_BATCH) break;
+    if (removed < batchRows) break;
     const restMs = restAfterBatchMs(performance.now() - started);
     await new Promise<void>((resolve) => setTimeout(resolve, restMs));
   }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { makePrivateDir, preparePrivateSqliteFile } from './private-files.ts';
+import type { WriteLock } from './write-lock.ts';
 
 /**
  * Open (or create) a SQLite file and bring its schema up to date. WAL with synchronous=NORMAL:
@@ -122,19 +123,65 @@ export function inTransaction<T>(db: Database.Database, fn: () => T): T {
     transactionStatements.set(db, s);
   }
   const nested = db.inTransaction;
-  (nested ? s.savepoint : s.begin).run();
+  const lock = nested ? undefined : writeLocks.get(db);
+  lock?.acquire();
   try {
-    const result = fn();
-    (nested ? s.release : s.commit).run();
-    return result;
-  } catch (error) {
-    // a failed commit (a full disk) leaves the transaction open: it is rolled back too
-    if (db.inTransaction) {
-      if (nested) {
-        s.rollbackTo.run();
-        s.release.run();
-      } else s.rollback.run();
+    (nested ? s.savepoint : s.begin).run();
+    try {
+      const result = fn();
+      (nested ? s.release : s.commit).run();
+      return result;
+    } catch (error) {
+      // a failed commit (a full disk) leaves the transaction open: it is rolled back too
+      if (db.inTransaction) {
+        if (nested) {
+          s.rollbackTo.run();
+          s.release.run();
+        } else s.rollback.run();
+      }
+      throw error;
     }
-    throw error;
+  } finally {
+    lock?.release();
   }
 }
+
+const writeLocks = new WeakMap<Database.Database, WriteLock>();
+
+/**
+ * Makes every transaction on `db` (`inTransaction`, and the functions `db.transaction` makes, in
+ * each of their modes) take `lock` for its whole length, once another thread writes to the same
+ * file through a connection of its own (the device's retention purge). Writes outside a transaction
+ * are single statements: they cannot fail the way a transaction that read first can, and only wait
+ * in SQLite's busy handler if they meet the other thread's commit. Call it before anything makes a
+ * transaction function.
+ */
+export function guardTransactions(db: Database.Database, lock: WriteLock): void {
+  writeLocks.set(db, lock);
+  const makeTransaction = db.transaction.bind(db);
+  type Run = (...args: unknown[]) => unknown;
+  const guarded =
+    (run: Run): Run =>
+    (...args) => {
+      if (db.inTransaction) return run(...args);
+      lock.acquire();
+      try {
+        return run(...args);
+      } finally {
+        lock.release();
+      }
+    };
+  db.transaction = ((fn: Run) => {
+    const transaction = makeTransaction(fn);
+    return Object.assign(guarded(transaction), {
+      default: guarded(transaction.default),
+      deferred: guarded(transaction.deferred),
+      immediate: guarded(transaction.immediate),
+      exclusive: guarded(transaction.exclusive),
+      database: db,
+    });
+  }) as unknown as typeof db.transaction;
+}
+
+/** The lock `guardTransactions` gave `db`, if any. */
+export const writeLockOf = (db: Database.Database): WriteLock | undefined => writeLocks.get(db);

@@ -8,8 +8,7 @@ import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
 import { Outbox } from '../../src/device/store/outbox.ts';
-import { RetentionPurger } from '../../src/device/store/retention.ts';
-import { systemClock } from '../../src/shared/clock.ts';
+import { PURGE_SQL } from '../../src/device/store/retention.ts';
 
 /**
  * The reads the send queue and the server link make after every message must find their few rows
@@ -147,17 +146,9 @@ test('deleting a webhook finds its pending deliveries through their own index, n
   }
 });
 
-/** The retention purge's prepared statements, by name (each is prepared when the purger is built). */
+/** The retention purge's statements, by name, prepared here (its thread prepares them on its own connection). */
 function purgeStatements(db: ReturnType<typeof openDatabase>): Record<string, Database.Statement> {
-  const purger = new RetentionPurger({
-    db,
-    clock: systemClock,
-    retention: () => ({ webhookLog: 7, messages: 7, logs: 7 }),
-    messages: { purgeFinished: () => 0 },
-    timeScale: 1,
-    onError: () => {},
-  });
-  return (purger as unknown as { statements: Record<string, Database.Statement> }).statements;
+  return Object.fromEntries(Object.entries(PURGE_SQL).map(([name, text]) => [name, db.prepare(text)]));
 }
 
 test('the purge finds the first delivery it must keep by walking from the oldest, not by sorting every one created since', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { systemClock, type Clock } from '../../src/shared/clock.ts';
 import { PURGE_BATCH, purgeInBatches, restAfterBatchMs } from '../../src/shared/retention.ts';
-import { startTestDevice, eventually } from '../helpers/device.ts';
+import { startTestDevice, eventually, tempDir } from '../helpers/device.ts';
 import { TestReceiver } from '../helpers/receiver.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -95,14 +95,57 @@ test('a purge of many rows goes in batches and leaves the newest alone', async (
     clock.advance(8 * DAY);
     await receive(5);
     await eventually(() => context.outbox.countByState().succeeded === 1_205, 'the new ones recorded', 10_000);
-    const counts = await context.retention.purge();
-    assert.equal(counts.deliveries, 1_200, 'forty-eight batches of 25');
-    assert.equal(context.outbox.countByState().succeeded, 5, 'the newest stay');
+    // The purge deletes on its own thread while the event loop takes more SMS: both write to the
+    // file, and neither write fails.
+    const batchesBefore = context.retention.threadBatches.count;
+    const purging = context.retention.purge();
+    await receive(100);
+    const counts = await purging;
+    assert.equal(counts.deliveries, 1_200, 'twelve batches of 100');
+    assert.ok(
+      context.retention.threadBatches.count - batchesBefore >= 13,
+      'in batches on its thread, and one that found none',
+    );
+    await eventually(() => receiver.requests.length >= 1_305, 'the SMS taken meanwhile delivered', 30_000);
+    await eventually(() => context.outbox.countByState().succeeded === 105, 'the newest stay', 10_000);
     const rows = context.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number };
-    assert.equal(rows.n, 5);
+    assert.equal(rows.n, 105);
   } finally {
     await device.cleanup();
     await receiver.stop();
+  }
+});
+
+test('a device stopped while its purge runs stops after the batch under way, and the next start purges the rest', async () => {
+  const clock = manualClock();
+  const dir = tempDir();
+  const receiver = await new TestReceiver().start();
+  try {
+    const first = await startTestDevice({ clock, timeScale: 1, dataDir: dir.path });
+    assert.equal(
+      (await first.api.call('POST', '/webhooks', { url: `${receiver.url}/in`, event: 'sms:received' })).status,
+      201,
+    );
+    for (let n = 0; n < 600; n++)
+      await first.context.carrier.receive({ from: '+15550001111', text: `n ${n}`, simNumber: 1 });
+    await eventually(() => first.context.outbox.countByState().succeeded === 600, 'all recorded', 30_000);
+    clock.advance(8 * DAY);
+    const purging = first.context.retention.purge();
+    await first.stop({ graceMs: 1000 });
+    const stopped = await purging;
+    assert.ok(stopped.deliveries < 600, `${stopped.deliveries} purged before the stop`);
+
+    const second = await startTestDevice({ clock, timeScale: 1, dataDir: dir.path });
+    try {
+      const rest = await second.context.retention.purge();
+      assert.equal(stopped.deliveries + rest.deliveries, 600, 'every row purged once');
+      assert.equal(second.context.outbox.countByState().succeeded, 0);
+    } finally {
+      await second.stop({ graceMs: 1000 });
+    }
+  } finally {
+    await receiver.stop();
+    dir.remove();
   }
 });
 

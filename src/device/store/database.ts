@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { readMigrations } from '../../shared/migration-files.ts';
-import { openMigratedSqlite } from '../../shared/sqlite.ts';
+import { guardTransactions, openMigratedSqlite } from '../../shared/sqlite.ts';
+import { WriteLock } from '../../shared/write-lock.ts';
 
 export type Db = Database.Database;
 
@@ -12,7 +13,12 @@ export const MIGRATIONS: readonly string[] = readMigrations(new URL('./migration
   (migration) => migration.sql,
 );
 
-/** Open (or create) the device database at the current schema. */
+/**
+ * Open (or create) the device database at the current schema. A file's transactions take a write
+ * lock shared with the retention purge's thread (`store/retention.ts`), the one other writer.
+ */
 export function openDatabase(file: string): Db {
-  return openMigratedSqlite(file, MIGRATIONS, 'device');
+  const db = openMigratedSqlite(file, MIGRATIONS, 'device');
+  if (file !== ':memory:') guardTransactions(db, new WriteLock());
+  return db;
 }
