@@ -49,3 +49,28 @@ test('every kind of domain error becomes its status, with the message as the bod
     await app.close();
   }
 });
+
+test('storage that is full or locked answers 503 with Retry-After, not 500', async () => {
+  const cases: [code: string, message: RegExp, retryAfter: string][] = [
+    ['SQLITE_FULL', /the disk is full/, '10'],
+    ['SQLITE_BUSY', /the database is busy; try again shortly/, '1'],
+  ];
+  const app = createApp();
+  cases.forEach(([code], i) =>
+    app.get(`/${i}`, async () => {
+      throw Object.assign(new Error(`a write failed (${code})`), { code });
+    }),
+  );
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const { port } = app.server.address() as { port: number };
+    for (const [i, [code, message, retryAfter]] of cases.entries()) {
+      const response = await fetch(`http://127.0.0.1:${port}/${i}`);
+      assert.equal(response.status, 503, code);
+      assert.match(((await response.json()) as { message: string }).message, message);
+      assert.equal(response.headers.get('retry-after'), retryAfter, `${code}: Retry-After`);
+    }
+  } finally {
+    await app.close();
+  }
+});

@@ -15,6 +15,9 @@ db.pragma('synchronous = NORMAL');
 db.pragma('foreign_keys = ON');
 // The event loop's connection and the checkpoint thread checkpoint; a checkpoint here would hold the lock.
 db.pragma('wal_autocheckpoint = 0');
+// Every commit of the event loop's connection empties this connection's page cache (it reads the
+// pages again at its next batch), so a large one would only cost memory.
+db.pragma('cache_size = -1024');
 const sql = Object.fromEntries(Object.entries(workerData.sql).map(([name, text]) => [name, db.prepare(text)]));
 
 /** `fn` while holding the write lock: it waits for the event loop's transaction under way, if any. */

@@ -37,18 +37,6 @@ export interface PurgeCounts {
 }
 
 /**
- * Removes what has outlived its retention, so that a device running for a year does not grow for
- * a year: finished deliveries with their attempts (`webhooks.log_lifetime_days`), messages in a
- * final state and received ones (`messages.log_lifetime_days`), and the device's own log
- * (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
- *
- * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (25) rows, resting
- * between them so that it takes at most PURGE_TIME_SHARE (a tenth) of the event loop while it runs.
- * Pending deliveries are never touched, however old. SQLite puts the freed pages on its free list
- * and the next inserts reuse them, so the file stops growing at its high-water mark (no VACUUM,
- * which would rewrite the whole file while holding the write lock; see docs/reliability.md).
- */
-/**
  * The statements of the purge's batches, which its thread prepares on its own connection.
  * Parameters are named; each batch repeats the guards, so a row that is pending, or finished since
  * the cutoff, stays however it got into the range.
@@ -59,10 +47,10 @@ export const PURGE_SQL = {
   // NOT INDEXED: walked from the oldest row, it passes only what is left to purge; through an
   // index on created_at, were one added, it would sort every row created since the cutoff.
   firstSeqCreatedSince: `SELECT seq FROM deliveries NOT INDEXED WHERE created_at >= :cutoff ORDER BY seq LIMIT 1`,
-  // A batch is the seq range of the next BATCH expired deliveries; each statement below deletes
-  // within that range. A batch's statements run once, not once a row: a batch of 25 (then with four
-  // statements) blocked the event loop 0.64 ms at the median under load, not 0.92 (BENCHMARKS.md,
-  // Results, 2026-12-04 19:48).
+  // A batch is the seq range of the next THREAD_BATCH expired deliveries; each statement below
+  // deletes within that range. A batch's statements run once, not once a row: a batch of 25 (then
+  // with four statements) took 0.64 ms at the median under load, not 0.92 (BENCHMARKS.md, Results,
+  // 2026-12-04 19:48).
   expiredRange: `SELECT min(seq) AS first, max(seq) AS last, count(*) AS count FROM (
       SELECT seq FROM deliveries
        WHERE seq < :below AND state IN ('succeeded', 'failed', 'cancelled') AND updated_at < :cutoff
@@ -174,12 +162,13 @@ interface WorkerError {
  * final state and received ones (`messages.log_lifetime_days`), and the device's own log
  * (`logs.lifetime_days`, and never more than `LOGS_KEPT` entries).
  *
- * It runs off the hot path: every minute, in transactions of at most PURGE_BATCH (25) rows, resting
- * between them so that it takes at most PURGE_TIME_SHARE (a tenth) of the time while it runs. The
- * deliveries, their attempts and the received messages, nearly all of its rows, are deleted on a
- * thread of its own (`PurgeThread`): on the event loop their batches held it ~26 µs per event at
- * 1,000 events/s, in blocks of ~0.33 ms that every event in flight waited behind (BENCHMARKS.md,
- * Bounded growth). Sent messages and log entries, a few a minute, are deleted on the event loop.
+ * It runs off the hot path: every minute, in batches of one transaction each, resting between them
+ * so that it takes at most PURGE_TIME_SHARE (a tenth) of the time while it runs. The deliveries,
+ * their attempts and the received messages, nearly all of its rows, are deleted on a thread of its
+ * own (`PurgeThread`), THREAD_BATCH (100) rows a batch: on the event loop their batches held it
+ * ~26 µs per event at 1,000 events/s, in blocks of ~0.33 ms that every event in flight waited
+ * behind (BENCHMARKS.md, Bounded growth). Sent messages and log entries, a few a minute, are
+ * deleted on the event loop, PURGE_BATCH (25) a transaction.
  * Pending deliveries are never touched, however old. SQLite puts the freed pages on its free list
  * and the next inserts reuse them, so the file stops growing at its high-water mark (no VACUUM,
  * which would rewrite the whole file while holding the write lock; see docs/reliability.md).
