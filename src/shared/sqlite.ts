@@ -159,14 +159,14 @@ const writeLocks = new WeakMap<Database.Database, WriteLock>();
 export function guardTransactions(db: Database.Database, lock: WriteLock): void {
   writeLocks.set(db, lock);
   const makeTransaction = db.transaction.bind(db);
-  type Run = (...args: unknown[]) => unknown;
-  const guarded =
-    (run: Run): Run =>
-    (...args) => {
-      if (db.inTransaction) return run(...args);
+  type Run = (this: unknown, ...args: unknown[]) => unknown;
+  // a transaction function passes its `this` on to the function it wraps; so does the guard
+  const guarded = (run: Run): Run =>
+    function (this: unknown, ...args) {
+      if (db.inTransaction) return run.apply(this, args);
       lock.acquire();
       try {
-        return run(...args);
+        return run.apply(this, args);
       } finally {
         lock.release();
       }

@@ -88,6 +88,11 @@ test('db.transaction functions wait for the other thread as inTransaction does',
     await once(worker, 'message');
     assert.equal(insert.immediate('from the event loop'), 1, "it ran after the other thread's row was committed");
     assert.equal(lock.waits.count, 1);
+    // what it is called on reaches the wrapped function, as with better-sqlite3's own
+    const withThis = db.transaction(function (this: { n: number }) {
+      return this.n;
+    });
+    assert.equal(withThis.call({ n: 7 }), 7);
     await once(worker, 'exit');
   } finally {
     db.close();

@@ -62,7 +62,7 @@ export const PURGE_SQL = {
   deleteDeliveriesInRange: `DELETE FROM deliveries
       WHERE seq BETWEEN :first AND :last AND state IN ('succeeded', 'failed', 'cancelled') AND updated_at < :cutoff
      RETURNING success_started_at IS NOT NULL AS successOnRow`,
-  // received messages, oldest first, with their attachments: the same BATCH rows in both statements
+  // received messages, oldest first, with their attachments: the same :limit rows in both statements
   deleteExpiredAttachments: `DELETE FROM inbox_attachments WHERE inbox_seq IN (
       SELECT seq FROM inbox WHERE received_at < :cutoff ORDER BY received_at, seq LIMIT :limit)`,
   deleteExpiredInbox: `DELETE FROM inbox WHERE seq IN (
