@@ -167,8 +167,8 @@ interface WorkerError {
  * their attempts and the received messages, nearly all of its rows, are deleted on a thread of its
  * own (`PurgeThread`), THREAD_BATCH (100) rows a batch: on the event loop their batches held it
  * ~26 µs per event at 1,000 events/s, in blocks of ~0.33 ms that every event in flight waited
- * behind (BENCHMARKS.md, Bounded growth). Sent messages and log entries, a few a minute, are
- * deleted on the event loop, PURGE_BATCH (25) a transaction.
+ * behind (BENCHMARKS.md, Bounded growth). Sent messages (PURGE_BATCH, 25, a transaction) and log
+ * entries (one statement a run), a few a minute, are deleted on the event loop.
  * Pending deliveries are never touched, however old. SQLite puts the freed pages on its free list
  * and the next inserts reuse them, so the file stops growing at its high-water mark (no VACUUM,
  * which would rewrite the whole file while holding the write lock; see docs/reliability.md).
