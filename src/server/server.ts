@@ -16,6 +16,7 @@ import { HealthService } from './health/service.ts';
 import { healthRoutes } from './health/routes.ts';
 import { thirdPartyApi } from './api/3rdparty.ts';
 import { mobileApi } from './api/mobile.ts';
+import { declareRequestSlots } from './api/auth.ts';
 import { serverAppOptions, ServerObservability } from './observability.ts';
 import { installSite } from './api/site.ts';
 import { DeliveriesService } from './deliveries/service.ts';
@@ -193,6 +194,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Running
       ...trustProxyOption(options.trustProxy),
       ...(options.https ? { https: options.https } : {}),
     });
+    declareRequestSlots(app);
     // OpenAPI, metrics, request log and dashboard first: the document generator must see every route.
     installSite(app, context);
     app.register(async (api) => healthRoutes(api, context));

@@ -133,13 +133,13 @@ export function createApp(
     ...(options.https ? { https: { ...timing, ...options.https } } : {}),
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
+  // One hook for both checks every request passes: each hook is a step of its own per request.
   app.addHook('onRequest', (request, reply, done) => {
     if (request.raw.httpVersion === '1.1' && !request.headers.host) {
       return void reply.code(400).send({ message: 'an HTTP/1.1 request needs a Host header' });
     }
-    done();
+    refuseCrossSiteRequests(request, reply, done);
   });
-  app.addHook('onRequest', refuseCrossSiteRequests);
   // node:http answers an Expect it does not know with a bare 417; this one says what to do.
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const body = JSON.stringify({

@@ -135,6 +135,11 @@ export class LoginThrottle {
   private readonly byAddress: FailureLog;
   private readonly byLogin: FailureLog;
   private readonly byTokenAddress: FailureLog;
+  /**
+   * throttleKeyOfAddress of the addresses seen lately: check() runs on every authenticated
+   * request, and the same few addresses send nearly all of them (emptied when it holds maxTracked)
+   */
+  private readonly addressKeys = new Map<string, string>();
   /** `address\0login` → when it last succeeded; by age, bounded like the logs */
   private readonly known = new Map<string, number>();
   private readonly maxTracked: number;
@@ -160,10 +165,11 @@ export class LoginThrottle {
    * address may not try this login now.
    */
   check(address: string, login: string): void {
-    const from = throttleKeyOfAddress(address);
-    const pair = this.byPair.blockedForSeconds(pairKey(from, login));
+    const from = this.keyOfAddress(address);
+    const key = pairKey(from, login);
+    const pair = this.byPair.blockedForSeconds(key);
     if (pair > 0) throw tooMany(`too many failed logins for ${quoted(login)} from ${from}`, pair);
-    if (this.isKnown(from, login)) return;
+    if (this.isKnown(key)) return;
     const addressBlock = this.byAddress.blockedForSeconds(from);
     if (addressBlock > 0) {
       throw tooMany(
@@ -180,8 +186,17 @@ export class LoginThrottle {
     }
   }
 
+  private keyOfAddress(address: string): string {
+    let key = this.addressKeys.get(address);
+    if (key === undefined) {
+      if (this.addressKeys.size >= this.maxTracked) this.addressKeys.clear();
+      this.addressKeys.set(address, (key = throttleKeyOfAddress(address)));
+    }
+    return key;
+  }
+
   failed(address: string, login: string): void {
-    const from = throttleKeyOfAddress(address);
+    const from = this.keyOfAddress(address);
     this.byPair.add(pairKey(from, login));
     this.byAddress.add(from);
     this.byLogin.add(login);
@@ -189,7 +204,7 @@ export class LoginThrottle {
 
   /** The login succeeded from this address: it stays allowed there when the address or the login is under attack. */
   succeeded(address: string, login: string): void {
-    const key = pairKey(throttleKeyOfAddress(address), login);
+    const key = pairKey(this.keyOfAddress(address), login);
     this.known.delete(key);
     this.known.set(key, this.clock.now());
     if (this.known.size > this.maxTracked) {
@@ -206,15 +221,23 @@ export class LoginThrottle {
    * again); otherwise the caller answers 401.
    */
   failedToken(address: string): void {
-    const from = throttleKeyOfAddress(address);
+    const from = this.keyOfAddress(address);
     const blocked = this.byTokenAddress.blockedForSeconds(from);
     if (blocked > 0) throw tooMany(`too many wrong tokens from ${from}`, blocked);
     this.byTokenAddress.add(from);
   }
 
   /** keys held in each table (for tests of the memory bound) */
-  tracked(): { pairs: number; addresses: number; logins: number; tokenAddresses: number; known: number } {
+  tracked(): {
+    pairs: number;
+    addresses: number;
+    logins: number;
+    tokenAddresses: number;
+    known: number;
+    addressKeys: number;
+  } {
     return {
+      addressKeys: this.addressKeys.size,
       pairs: this.byPair.size,
       addresses: this.byAddress.size,
       logins: this.byLogin.size,
@@ -223,8 +246,8 @@ export class LoginThrottle {
     };
   }
 
-  private isKnown(from: string, login: string): boolean {
-    const at = this.known.get(pairKey(from, login));
+  private isKnown(pair: string): boolean {
+    const at = this.known.get(pair);
     return at !== undefined && this.clock.now() - at < this.knownForMs;
   }
 }

@@ -191,7 +191,18 @@ export function httpRequestMetrics(
       for (const { labels, value } of duration.counts()) this.inc(labels, value);
     },
   });
-  return (method, route, status, seconds) => duration.seriesOf(method, route, String(status)).observe(seconds);
+  // route → method → status → its series: three lookups and no key built per request (routes,
+  // methods and statuses are each a small, fixed set)
+  const byRoute = new Map<string, Map<string, Map<number, HistogramSeries>>>();
+  return (method, route, status, seconds) => {
+    let byMethod = byRoute.get(route);
+    if (byMethod === undefined) byRoute.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (series === undefined) byStatus.set(status, (series = duration.seriesOf(method, route, String(status))));
+    series.observe(seconds);
+  };
 }
 
 /**

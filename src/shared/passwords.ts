@@ -93,3 +93,15 @@ export class VerifiedCredentialsCache {
     this.generation++;
   }
 }
+
+/**
+ * Whether two strings are equal, in a time that depends on their length only (no early exit at the
+ * first difference): a secret held in memory against one presented, with no hash or Buffer per call.
+ * Strings of different lengths are unequal at once: the length is no secret.
+ */
+export function sameLengthSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}

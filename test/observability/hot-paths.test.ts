@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Histogram, Registry } from 'prom-client';
-import { hotLogLine, plainFormat } from '../../src/shared/logger.ts';
+import { appLoggingOptions, hotLogLine, plainFormat } from '../../src/shared/logger.ts';
 import { SeriesHistogram } from '../../src/shared/metrics.ts';
 
 const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
@@ -39,6 +39,25 @@ test('hotLogLine writes the same line pino would, bindings of a child included',
   child.warn({ attempt: 2 }, 'attempt');
   write(child, 'warn', { attempt: 2 }, 'attempt');
   write(child, 'info', {}, 'no fields');
+  // every kind of value a field may hold, and a key and a message that need escaping
+  const kinds = {
+    yes: true,
+    no: false,
+    notANumber: Number.NaN,
+    infinite: -Infinity,
+    negativeZero: -0,
+    big: 1e21,
+    nested: { list: [1, 'two', null], when: new Date(0) },
+    fn: () => 1,
+    'a "key"\t': 'tab\there',
+    emoji: '📱',
+    quote: 'say "hi"',
+    backslash: 'C:\\dir',
+    control: 'bell\u0007',
+    delete: 'del\u007f',
+  };
+  child.info(kinds, 'message "quoted"\n');
+  write(child, 'info', kinds, 'message "quoted"\n');
   // a child with serializers (as Fastify makes its app logger): a field they handle goes through pino
   const serializing = logger.child({}, { serializers: { req: () => 'serialized' } });
   const writeSerializing = hotLogLine(serializing);
@@ -46,9 +65,10 @@ test('hotLogLine writes the same line pino would, bindings of a child included',
   writeSerializing(serializing, 'info', { n: 2 }, 'without req');
   serializing.info({ n: 2 }, 'without req');
   await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(lines.length, 8);
-  assert.equal(JSON.parse(lines[5]).req, 'serialized');
-  assert.equal(withoutTime(lines[6]), withoutTime(lines[7]));
+  assert.equal(lines.length, 10);
+  assert.equal(JSON.parse(lines[7]).req, 'serialized');
+  assert.equal(withoutTime(lines[8]), withoutTime(lines[9]));
+  assert.equal(withoutTime(lines[6]), withoutTime(lines[5]), 'every kind of value');
   // the same text apart from the time
   assert.equal(withoutTime(lines[1]), withoutTime(lines[0]));
   assert.equal(withoutTime(lines[3]), withoutTime(lines[2]));
@@ -73,6 +93,45 @@ test('hotLogLine respects the level, and leaves loggers it does not know to pino
     ['kept'],
   );
   assert.equal(JSON.parse(custom.lines[0]).severity, 'INFO');
+});
+
+test("each request's logger (Fastify's childLoggerFactory) logs exactly what pino's child would", async () => {
+  const { logger, lines } = capturingLogger({ serializers: { err: pino.stdSerializers.err } });
+  plainFormat(logger);
+  const makeChild = appLoggingOptions(logger).childLoggerFactory as unknown as (
+    logger: pino.Logger,
+    bindings: Record<string, unknown>,
+    options: object,
+  ) => pino.Logger;
+  const reqId = 'caller\'s "id"\n\u2028';
+  const made = makeChild(logger, { reqId }, {});
+  const pinos = logger.child({ reqId });
+  for (const child of [made, pinos]) {
+    child.info(awkwardFields, 'request');
+    child.error({ err: new Error('it broke') }, 'failed');
+    child.child({ step: 'inner' }).warn('nested');
+    child.debug('below the level');
+  }
+  logger.level = 'error';
+  made.warn('after the parent went quieter');
+  assert.equal(made.isLevelEnabled('warn'), false);
+  await new Promise((resolve) => setImmediate(resolve));
+  const withoutStack = (line: string) => withoutTime(line).replace(/"stack":"[^"]*"/, '"stack":""');
+  assert.equal(lines.length, 6);
+  assert.deepEqual(lines.slice(0, 3).map(withoutStack), lines.slice(3).map(withoutStack));
+  assert.equal(JSON.parse(lines[0]).reqId, reqId);
+  assert.equal(JSON.parse(lines[1]).err.message, 'it broke');
+  assert.equal(JSON.parse(lines[2]).step, 'inner');
+
+  // other loggers and other bindings go through pino
+  const custom = capturingLogger({ formatters: { level: (label) => ({ severity: label.toUpperCase() }) } });
+  const customMake = appLoggingOptions(custom.logger).childLoggerFactory as unknown as typeof makeChild;
+  customMake(custom.logger, { reqId: 'r1' }, {}).info('formatted');
+  makeChild(logger, { reqId: 'r2', extra: 1 }, {}).error('two bindings');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(JSON.parse(custom.lines[0]).severity, 'INFO');
+  assert.equal(JSON.parse(custom.lines[0]).reqId, 'r1');
+  assert.equal(JSON.parse(lines[6]).extra, 1);
 });
 
 test("SeriesHistogram exports exactly what prom-client's Histogram does for the same observations", async () => {

@@ -5,7 +5,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startTestServer, newDevice, basic, bearer, call } from '../server/helpers.ts';
-import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../src/shared/passwords.ts';
+import {
+  hashPassword,
+  sameLengthSafeEqual,
+  verifyPassword,
+  VerifiedCredentialsCache,
+} from '../../src/shared/passwords.ts';
 import { safeEqual } from '../../src/shared/http.ts';
 import { systemClock, type Clock } from '../../src/shared/clock.ts';
 
@@ -295,6 +300,15 @@ test('safeEqual (private token, Local API user name) compares any two strings, e
   assert.equal(safeEqual('ü', 'u'), false);
 });
 
+test('sameLengthSafeEqual (a connection’s proven Authorization header) is plain equality of strings', () => {
+  assert.equal(sameLengthSafeEqual('Basic YTpi', 'Basic YTpi'), true);
+  assert.equal(sameLengthSafeEqual('Basic YTpi', 'Basic YTpj'), false, 'the last character differs');
+  assert.equal(sameLengthSafeEqual('Basic YTpi', 'Casic YTpi'), false, 'the first character differs');
+  assert.equal(sameLengthSafeEqual('Basic YTpi', 'Basic YTpi '), false, 'a different length');
+  assert.equal(sameLengthSafeEqual('', ''), true);
+  assert.equal(sameLengthSafeEqual('\u0100', '\u0000'), false, 'characters past Latin-1 count whole');
+});
+
 test('a keep-alive connection that proved a login: a password change, another header or another user on it is checked afresh', async () => {
   const server = await startTestServer();
   const { Client } = await import('undici');
@@ -330,6 +344,17 @@ test('a keep-alive connection that proved a login: a password change, another he
       { id: 'alice-hook', url: 'https://alice.example/hook', event: 'sms:received', deviceId: null },
     ]);
     assert.equal((await get(aliceAuth)).status, 200, 'again, as the connection remembers');
+    // an access token on the connection that proved alice's password: taken as the token it is
+    const minted = await call(`${server.thirdPartyUrl}/auth/token`, 'POST', {
+      auth: aliceAuth,
+      body: { scopes: ['webhooks:list'] },
+    });
+    assert.equal(minted.status, 201);
+    const accessToken = (minted.body as { access_token: string }).access_token;
+    assert.equal((await get(`Bearer ${accessToken}`)).status, 200, 'Bearer on the same connection');
+    assert.equal((await get(basic('', accessToken))).status, 200, 'Basic with an empty login on the same connection');
+    assert.equal((await get(basic('', `${accessToken}x`))).status, 401, 'a wrong token on the same connection');
+    assert.equal((await get(aliceAuth)).status, 200, 'and the password again');
     assert.deepEqual(
       (await get(basic(bob.login, bob.password))).body,
       [],

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseBasicAuth, unauthorized } from '../../shared/http.ts';
+import { parseBasicAuth, unauthorized, type App } from '../../shared/http.ts';
 import type { ServerContext } from '../context.ts';
 import type { AuthenticatedUser } from '../users/service.ts';
 import type { DeviceRecord } from '../devices/repository.ts';
@@ -13,21 +13,37 @@ export interface RequestUser {
   id: string;
 }
 
-// Who made a request, kept beside it rather than on it, so no Fastify types are augmented.
-const users = new WeakMap<FastifyRequest, RequestUser>();
-const devices = new WeakMap<FastifyRequest, DeviceRecord>();
-const tokens = new WeakMap<FastifyRequest, TokenHolder>();
+// Who made a request, in slots of its own: symbols, so no Fastify types are augmented.
+// declareRequestSlots gives every request object of the app these slots from its construction.
+const USER = Symbol('user');
+const DEVICE = Symbol('device');
+const TOKEN = Symbol('token');
+interface RequestSlots {
+  [USER]?: RequestUser | null;
+  [DEVICE]?: DeviceRecord | null;
+  [TOKEN]?: TokenHolder | null;
+}
+const slotsOf = (request: FastifyRequest) => request as unknown as RequestSlots;
+
+/**
+ * Declares the slots on the app (null until a hook fills them): properties set only after a
+ * request object exists would change its shape on every request (a WeakMap beside it cost more
+ * than the slot, in memory and in the garbage collector's work).
+ */
+export function declareRequestSlots(app: App): void {
+  for (const slot of [USER, DEVICE, TOKEN]) app.decorateRequest(slot, null);
+}
 
 /** The user a 3rdparty request was authenticated as (set by requireUser). */
 export function userOf(request: FastifyRequest): RequestUser {
-  const user = users.get(request);
+  const user = slotsOf(request)[USER];
   if (!user) throw new Error('userOf() on a route without the requireUser hook');
   return user;
 }
 
 /** The access token a 3rdparty request was authenticated with; undefined for Basic auth. */
 export function tokenOf(request: FastifyRequest): TokenHolder | undefined {
-  return tokens.get(request);
+  return slotsOf(request)[TOKEN] ?? undefined;
 }
 
 /**
@@ -43,14 +59,15 @@ async function authenticateToken(ctx: ServerContext, request: FastifyRequest, to
     );
   }
   checkScopes(request, holder.scopes);
-  users.set(request, { id: holder.subject });
-  tokens.set(request, holder);
+  const slots = slotsOf(request);
+  slots[USER] = { id: holder.subject };
+  slots[TOKEN] = holder;
   noteTokenExpiry(request, holder.expiresAt);
 }
 
 /** The device a mobile request was authenticated as (set by requireDevice). */
 export function deviceOf(request: FastifyRequest): DeviceRecord {
-  const device = devices.get(request);
+  const device = slotsOf(request)[DEVICE];
   if (!device) throw new Error('deviceOf() on a route without the requireDevice hook');
   return device;
 }
@@ -129,19 +146,20 @@ export function requireUser(ctx: ServerContext) {
   return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     const authorization = request.headers.authorization;
     if (!authorization) return done(unauthorized());
-    const token = presentedToken(request);
-    if (token !== undefined) {
-      authenticateToken(ctx, request, token).then(() => done(), done);
-      return;
-    }
     const connection = request.raw.socket;
     try {
-      // A connection that proved this very header is still throttled by its login: behind a load
-      // balancer one connection carries many clients' requests.
+      // First what this connection already proved (only a Basic login with a name is remembered,
+      // so never a token). Still throttled by its login: behind a load balancer one connection
+      // carries many clients' requests.
       let known = ctx.users.knownOnConnection(connection, authorization);
       if (known) {
         ctx.loginThrottle.check(request.ip, known.login);
       } else {
+        const token = presentedToken(request);
+        if (token !== undefined) {
+          authenticateToken(ctx, request, token).then(() => done(), done);
+          return;
+        }
         const given = parseBasicAuth(request);
         if (!given) return done(unauthorized());
         ctx.loginThrottle.check(request.ip, given.username);
@@ -149,7 +167,7 @@ export function requireUser(ctx: ServerContext) {
         if (!known) {
           verifyLogin(ctx, request, given).then(
             (user) => {
-              users.set(request, user);
+              slotsOf(request)[USER] = user;
               done();
             },
             (error: Error) => done(error),
@@ -157,7 +175,7 @@ export function requireUser(ctx: ServerContext) {
           return;
         }
       }
-      users.set(request, known);
+      slotsOf(request)[USER] = known;
       done();
     } catch (error) {
       done(error as Error);
@@ -179,6 +197,6 @@ export function requireDevice(ctx: ServerContext) {
         'missing or unknown device token: send Authorization: Bearer <token>, the token POST /mobile/v1/device returned',
       );
     }
-    devices.set(request, device);
+    slotsOf(request)[DEVICE] = device;
   };
 }

@@ -1,7 +1,7 @@
-import { randomInt, timingSafeEqual } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { Clock } from '../../shared/clock.ts';
 import { newId } from '../../shared/ids.ts';
-import { hashPassword, verifyPassword, VerifiedCredentialsCache } from '../../shared/passwords.ts';
+import { hashPassword, sameLengthSafeEqual, verifyPassword, VerifiedCredentialsCache } from '../../shared/passwords.ts';
 import type { UserRecord, UsersRepository } from './repository.ts';
 import {
   InvalidInputError,
@@ -44,7 +44,7 @@ export class UsersService {
   /** The Authorization header each keep-alive connection last proved, and as whom. */
   private readonly provenOnConnection = new WeakMap<
     object,
-    { authorization: Buffer; user: AuthenticatedUser; until: number; epoch: number }
+    { authorization: string; user: AuthenticatedUser; until: number; epoch: number }
   >();
   /** bumped by every password change: what connections proved before no longer counts */
   private epoch = 0;
@@ -58,10 +58,7 @@ export class UsersService {
   knownOnConnection(connection: object, authorization: string): AuthenticatedUser | undefined {
     const proven = this.provenOnConnection.get(connection);
     if (!proven || proven.epoch !== this.epoch || proven.until <= this.clock.now()) return undefined;
-    const given = Buffer.from(authorization, 'latin1');
-    return given.length === proven.authorization.length && timingSafeEqual(given, proven.authorization)
-      ? proven.user
-      : undefined;
+    return sameLengthSafeEqual(authorization, proven.authorization) ? proven.user : undefined;
   }
 
   /**
@@ -78,7 +75,7 @@ export class UsersService {
     if (!recent) return undefined;
     const user = { id: recent.subject, login };
     this.provenOnConnection.set(connection, {
-      authorization: Buffer.from(authorization, 'latin1'),
+      authorization,
       user,
       until: recent.expiresAt,
       epoch: this.epoch,
