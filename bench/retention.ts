@@ -32,7 +32,8 @@
  * EARLY_SECONDS (180) of events is reported too, the stricter figure. Throughput (deliveries that
  * arrived per second of the slices, each from its first due time to its last arrival) and p99 (from
  * an event's due time to the receiver's first arrival of its delivery) must stay within 10% of the
- * baseline's. At the end of each of its turns the device with retention must hold no row more than
+ * baseline's; the p99 turn by turn, as the median of each turn's p99 over the baseline's turns on
+ * either side of it (see turnRatios for why; the p99 over all turns is printed too). At the end of each of its turns the device with retention must hold no row more than
  * 5 s past its retention: a purge that falls behind deletes less while the device is measured, and
  * its ratio would flatter it. A machine on which the baseline itself retries more than 1% of its
  * deliveries (the scaled deadline of an attempt is ~21 ms) cannot run this comparison; the run says so.
@@ -207,9 +208,24 @@ const growth = after / before - 1;
 const throughputRatio = retained.throughput / baseline.throughput;
 const p99 = percentile(retained.latencies, 99);
 const baseP99 = percentile(baseline.latencies, 99);
-const p99Ratio = p99 / baseP99;
-// turn by turn: the device with retention's p99 over the baseline's in the turn right after it
+const overallP99Ratio = p99 / baseP99;
+// The verdict's p99 figure, turn by turn: each turn of the device with retention against the baseline's
+// turns on either side of it (their geometric mean; the first has only the one after), and the
+// median of those ratios. A stall of the machine falls in one device's turn or the other's, and the
+// p99 over all turns follows the few turns it hits (one turn of 285 ms moved it to 1.2x while the
+// paired turns read 0.993x), while a purge that costs the tail costs it in every turn, each having
+// purge runs (with the purge on the event loop this figure read 1.11x and 1.17x). Both neighbours,
+// so that going first in each pair does not tilt it.
 const turnRatios = retained.sliceP99
+  .map((v, k) => {
+    const around = [baseline.sliceP99[k - 1], baseline.sliceP99[k]].filter((b) => b !== undefined);
+    return around.length === 0 ? NaN : v / around.reduce((product, b) => product * b, 1) ** (1 / around.length);
+  })
+  .filter((ratio) => !Number.isNaN(ratio))
+  .sort((a, b) => a - b);
+const p99Ratio = percentile(Float64Array.from(turnRatios), 50);
+// the figure before 2026-12-06: each turn against the baseline's turn right after it only
+const nextTurnRatios = retained.sliceP99
   .slice(0, baseline.sliceP99.length)
   .map((v, k) => v / baseline.sliceP99[k])
   .sort((a, b) => a - b);
@@ -217,7 +233,7 @@ log(
   `file: ${fmt(before / MB)} MB at ${Math.round(plateauFrom)} s, ${fmt(after / MB)} MB at the end (${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%); without retention ${fmt(baseline.sizes.at(-1)![1] / MB)} MB`,
 );
 log(
-  `throughput ratio ${fmt(throughputRatio)}, p99 ratio ${fmt(p99Ratio)}; turn by turn, p99 ratio median ${fmt(percentile(Float64Array.from(turnRatios), 50))} (range ${fmt(turnRatios[0])}–${fmt(turnRatios.at(-1)!)}); against the baseline's first ${EARLY_SECONDS} s (p99 ${fmt(baseline.earlyP99)} ms), the stricter figure: ${fmt(p99 / baseline.earlyP99)}`,
+  `throughput ratio ${fmt(throughputRatio)}; p99 ratio turn by turn (each turn against the baseline's on either side), median ${fmt(p99Ratio)} (range ${fmt(turnRatios[0])}–${fmt(turnRatios.at(-1)!)}; against the turn after only ${fmt(percentile(Float64Array.from(nextTurnRatios), 50))}); over all turns at once ${fmt(overallP99Ratio)} (p99 ${fmt(p99)} against ${fmt(baseP99)} ms); against the baseline's first ${EARLY_SECONDS} s (p99 ${fmt(baseline.earlyP99)} ms), the stricter figure: ${fmt(p99 / baseline.earlyP99)}`,
 );
 const missing = retained.missing + baseline.missing;
 if (missing > 0) log(`FAIL: ${missing} measured deliveries never arrived (still being retried at the end)`);
@@ -241,6 +257,6 @@ summary({
   figure: `${describe(retained)}${missing > 0 ? `, ${missing} never arrived` : ''}${overdue > 0 ? `, ${overdue} rows overdue` : ''} over ${retained.seconds} s at ${RATE}/s with a ${RETENTION_SECONDS} s retention; file ${fmt(after / MB)} MB, +${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%`,
   baseline: `${describe(baseline)} over ${baseline.seconds} s without retention, in turns of ${SLICE_SECONDS} s with it (file ${fmt(baseline.sizes.at(-1)![1] / MB)} MB; p99 ${fmt(baseline.earlyP99)} ms over its first ${EARLY_SECONDS} s)`,
   ratio: p99Ratio,
-  target: `no row past its retention at a turn's end, file growth < ${PLATEAU_GROWTH * 100}% over the last ${Math.round(PLATEAU_SHARE * 100)}%, throughput >= ${1 - TOLERANCE}x and p99 <= ${1 + TOLERANCE}x the baseline's (ratio = p99; throughput ratio ${fmt(throughputRatio)}x)`,
+  target: `no row past its retention at a turn's end, file growth < ${PLATEAU_GROWTH * 100}% over the last ${Math.round(PLATEAU_SHARE * 100)}%, throughput >= ${1 - TOLERANCE}x and p99 <= ${1 + TOLERANCE}x the baseline's (ratio = p99, the median turn's against the baseline's turns around it; over all turns ${fmt(overallP99Ratio)}x; throughput ratio ${fmt(throughputRatio)}x)`,
   pass,
 });
