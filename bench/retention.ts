@@ -33,9 +33,9 @@
  * arrived per second of the slices, each from its first due time to its last arrival) and p99 (from
  * an event's due time to the receiver's first arrival of its delivery) must stay within 10% of the
  * baseline's; the p99 turn by turn, as the median of each turn's p99 over the baseline's turns on
- * either side of it (see turnRatios for why; the p99 over all turns is printed too). At the end of each of its turns the device with retention must hold no row more than
- * 5 s past its retention: a purge that falls behind deletes less while the device is measured, and
- * its ratio would flatter it. A machine on which the baseline itself retries more than 1% of its
+ * either side of it (see turnRatios for why; the p99 over all turns is printed too). At the end of
+ * each of its turns the device with retention must hold no row more than 5 s past its retention: a
+ * purge that falls behind deletes less while the device is measured, and its ratio would flatter it. A machine on which the baseline itself retries more than 1% of its
  * deliveries (the scaled deadline of an attempt is ~21 ms) cannot run this comparison; the run says so.
  *
  * Run: `npx tsx bench/retention.ts` (about 21 minutes); shorter: BENCH_SECONDS=150
@@ -212,10 +212,10 @@ const overallP99Ratio = p99 / baseP99;
 // The verdict's p99 figure, turn by turn: each turn of the device with retention against the baseline's
 // turns on either side of it (their geometric mean; the first has only the one after), and the
 // median of those ratios. A stall of the machine falls in one device's turn or the other's, and the
-// p99 over all turns follows the few turns it hits (one turn of 285 ms moved it to 1.2x while the
-// paired turns read 0.993x), while a purge that costs the tail costs it in every turn, each having
-// purge runs (with the purge on the event loop this figure read 1.11x and 1.17x). Both neighbours,
-// so that going first in each pair does not tilt it.
+// p99 over all turns follows the few turns it hits (a run read 1.2x on stalls while its turns, paired,
+// read 0.993x), while a purge that costs the tail costs it in every turn, each having purge runs
+// (with the purge on the event loop this figure read 1.11x and 1.17x). Both neighbours, so that going
+// first in each pair does not tilt it.
 const turnRatios = retained.sliceP99
   .map((v, k) => {
     const around = [baseline.sliceP99[k - 1], baseline.sliceP99[k]].filter((b) => b !== undefined);
