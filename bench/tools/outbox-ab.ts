@@ -31,6 +31,11 @@ import { median } from '../lib/harness.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
 const WARMUP_ROUNDS = 10;
+// the purge removes a round's rows two rounds on, so its first samples come from the third round
+if (!Number.isInteger(ROUNDS) || ROUNDS < WARMUP_ROUNDS + 3)
+  throw new Error(
+    `BENCH_ROUNDS must be a whole number of at least ${WARMUP_ROUNDS + 3} (the first ${WARMUP_ROUNDS} are warm-up)`,
+  );
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 20);
 if (!Number.isInteger(WEBHOOKS) || WEBHOOKS < 1) throw new Error('BENCH_WEBHOOKS must be a whole number of at least 1');
 const EVENTS_PER_COMMIT = 16;
@@ -151,6 +156,8 @@ try {
     );
   }
 } finally {
+  // the purge's thread holds the process open until it is stopped
+  for (const s of sides) await s.purger.stop();
   for (const s of sides) s.db.close();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
