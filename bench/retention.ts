@@ -35,8 +35,9 @@
  * baseline's; the p99 turn by turn, as the median of each turn's p99 over the baseline's turns on
  * either side of it (see turnRatios for why; the p99 over all turns is printed too). At the end of
  * each of its turns the device with retention must hold no row more than 5 s past its retention: a
- * purge that falls behind deletes less while the device is measured, and its ratio would flatter it. A machine on which the baseline itself retries more than 1% of its
- * deliveries (the scaled deadline of an attempt is ~21 ms) cannot run this comparison; the run says so.
+ * purge that falls behind deletes less while the device is measured, and its ratio would flatter it.
+ * A machine on which the baseline itself retries more than 1% of its deliveries (the scaled deadline
+ * of an attempt is ~21 ms) cannot run this comparison; the run says so.
  *
  * Run: `npx tsx bench/retention.ts` (about 21 minutes); shorter: BENCH_SECONDS=150
  * BENCH_RETENTION_SECONDS=30 (the baseline gets as many events). BENCH_SAME=1 runs both devices
@@ -209,6 +210,15 @@ const throughputRatio = retained.throughput / baseline.throughput;
 const p99 = percentile(retained.latencies, 99);
 const baseP99 = percentile(baseline.latencies, 99);
 const overallP99Ratio = p99 / baseP99;
+/** Each turn's p99 over the geometric mean of the baseline's turns `neighbours` names (turns without any left out), sorted. */
+const turnRatiosAgainst = (neighbours: (turn: number) => number[]) =>
+  retained.sliceP99
+    .flatMap((v, k) => {
+      const around = neighbours(k).filter((turn) => turn >= 0 && turn < baseline.sliceP99.length);
+      const product = around.reduce((p, turn) => p * baseline.sliceP99[turn], 1);
+      return around.length === 0 ? [] : [v / product ** (1 / around.length)];
+    })
+    .sort((a, b) => a - b);
 // The verdict's p99 figure, turn by turn: each turn of the device with retention against the baseline's
 // turns on either side of it (their geometric mean; the first has only the one after), and the
 // median of those ratios. A stall of the machine falls in one device's turn or the other's, and the
@@ -216,24 +226,15 @@ const overallP99Ratio = p99 / baseP99;
 // read 0.993x), while a purge that costs the tail costs it in every turn, each having purge runs
 // (with the purge on the event loop this figure read 1.11x and 1.17x). Both neighbours, so that going
 // first in each pair does not tilt it.
-const turnRatios = retained.sliceP99
-  .map((v, k) => {
-    const around = [baseline.sliceP99[k - 1], baseline.sliceP99[k]].filter((b) => b !== undefined);
-    return around.length === 0 ? NaN : v / around.reduce((product, b) => product * b, 1) ** (1 / around.length);
-  })
-  .filter((ratio) => !Number.isNaN(ratio))
-  .sort((a, b) => a - b);
-const p99Ratio = percentile(Float64Array.from(turnRatios), 50);
+const turnRatios = turnRatiosAgainst((k) => [k - 1, k]);
+const p99Ratio = percentile(turnRatios, 50);
 // the figure before 2026-12-06: each turn against the baseline's turn right after it only
-const nextTurnRatios = retained.sliceP99
-  .slice(0, baseline.sliceP99.length)
-  .map((v, k) => v / baseline.sliceP99[k])
-  .sort((a, b) => a - b);
+const nextTurnRatios = turnRatiosAgainst((k) => [k]);
 log(
   `file: ${fmt(before / MB)} MB at ${Math.round(plateauFrom)} s, ${fmt(after / MB)} MB at the end (${fmt(growth * 100)}% over the last ${Math.round(PLATEAU_SHARE * 100)}%); without retention ${fmt(baseline.sizes.at(-1)![1] / MB)} MB`,
 );
 log(
-  `throughput ratio ${fmt(throughputRatio)}; p99 ratio turn by turn (each turn against the baseline's on either side), median ${fmt(p99Ratio)} (range ${fmt(turnRatios[0])}–${fmt(turnRatios.at(-1)!)}; against the turn after only ${fmt(percentile(Float64Array.from(nextTurnRatios), 50))}); over all turns at once ${fmt(overallP99Ratio)} (p99 ${fmt(p99)} against ${fmt(baseP99)} ms); against the baseline's first ${EARLY_SECONDS} s (p99 ${fmt(baseline.earlyP99)} ms), the stricter figure: ${fmt(p99 / baseline.earlyP99)}`,
+  `throughput ratio ${fmt(throughputRatio)}; p99 ratio turn by turn (each turn against the baseline's on either side), median ${fmt(p99Ratio)} (range ${fmt(turnRatios[0])}–${fmt(turnRatios.at(-1)!)}; against the turn after only ${fmt(percentile(nextTurnRatios, 50))}); over all turns at once ${fmt(overallP99Ratio)} (p99 ${fmt(p99)} against ${fmt(baseP99)} ms); against the baseline's first ${EARLY_SECONDS} s (p99 ${fmt(baseline.earlyP99)} ms), the stricter figure: ${fmt(p99 / baseline.earlyP99)}`,
 );
 const missing = retained.missing + baseline.missing;
 if (missing > 0) log(`FAIL: ${missing} measured deliveries never arrived (still being retried at the end)`);
