@@ -164,6 +164,75 @@ test('the upgrade that moves the event id onto its deliveries keeps every delive
   }
 });
 
+test('the upgrade that rewrites the state CHECK and the late-finish index keeps every delivery and attempt, and the CHECK still holds', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir.path, 'device.db');
+    // the schema just before device migration 0018
+    const old = openMigratedSqlite(file, MIGRATIONS.slice(0, 17), 'device');
+    const columns = `seq, id, event_id, event, webhook_source, webhook_id, url, body, state, attempts, attempts_before_redeliver,
+                     next_attempt_at, created_at, updated_at, last_status, last_error, success_started_at,
+                     success_duration_ms, success_response_preview`;
+    old.exec(`
+      INSERT INTO deliveries (${columns}) VALUES
+        (1, 'd1', 'e1', 'sms:received', 'Local', 'w1', 'http://127.0.0.1:1/', '{"a":1}', 'succeeded', 1, 0, 10, 10, 11, 200, NULL, 10, 4, 'ok'),
+        (2, 'd2', 'e1', 'sms:received', 'Cloud', 'w2', 'http://127.0.0.1:2/', '{"a":2}', 'failed', 2, 0, 10, 10, 700000, 500, 'HTTP 500', NULL, NULL, NULL),
+        (3, 'd3', 'e2', 'sms:sent', 'Local', 'w1', 'http://127.0.0.1:1/', '{"a":3}', 'pending', 0, 0, 20, 20, 20, NULL, NULL, NULL, NULL, NULL),
+        (4, 'd4', 'e3', 'sms:sent', 'Local', 'w3', 'http://127.0.0.1:3/', '{"a":4}', 'cancelled', 0, 0, 30, 30, 31, NULL, 'webhook deleted', NULL, NULL, NULL),
+        (5, 'd5', 'e3', 'sms:sent', 'Local', 'w1', 'http://127.0.0.1:1/', '{"a":5}', 'sending', 1, 0, 30, 30, 30, NULL, NULL, NULL, NULL, NULL);
+      INSERT INTO attempts (delivery_seq, number, started_at, duration_ms, status, error) VALUES (2, 1, 10, 3, 500, 'HTTP 500'), (2, 2, 12, 3, 500, 'HTTP 500');
+    `);
+    const before = old.prepare(`SELECT ${columns} FROM deliveries ORDER BY seq`).all();
+    const attemptsBefore = old.prepare('SELECT * FROM attempts ORDER BY seq').all();
+    old.close();
+
+    const db = openDatabase(file);
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      assert.deepEqual(db.prepare(`SELECT ${columns} FROM deliveries ORDER BY seq`).all(), before);
+      assert.deepEqual(db.prepare('SELECT * FROM attempts ORDER BY seq').all(), attemptsBefore);
+      assert.throws(
+        () => db.prepare(`UPDATE deliveries SET state = 'delivered' WHERE seq = 3`).run(),
+        /CHECK constraint failed/,
+        'a state outside the five is refused as before',
+      );
+      assert.throws(
+        () =>
+          db.prepare('INSERT INTO attempts (delivery_seq, number, started_at, duration_ms) VALUES (99, 1, 1, 1)').run(),
+        /FOREIGN KEY/,
+        'attempts still point at the deliveries',
+      );
+      // the failed delivery took 700 s from creation to its end: the late-finish index holds it, and only it
+      const late = db
+        .prepare(
+          `SELECT id FROM deliveries INDEXED BY deliveries_finished_late
+            WHERE state NOT IN ('pending', 'sending') AND updated_at - created_at > 600000 AND updated_at >= 0`,
+        )
+        .pluck()
+        .all();
+      assert.deepEqual(late, ['d2']);
+      const outbox = new Outbox(db);
+      outbox.releaseInFlight(1_000);
+      assert.deepEqual(
+        outbox.claimDue(1_000, 10).map((due) => due.id),
+        ['d3', 'd5'],
+        'the pending one and the one left in flight are due',
+      );
+      assert.equal(
+        outbox.enqueue('sms:received', {}, [target(1)], 2_000).deliveryIds.length,
+        1,
+        'new deliveries go in',
+      );
+      assert.deepEqual(db.pragma('foreign_key_check'), []);
+      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    } finally {
+      db.close();
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
 test('a claim is exclusive and writes nothing: the row stays pending with the attempt uncounted until its result', () => {
   const { db, outbox, dir } = fixture();
   try {

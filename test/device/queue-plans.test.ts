@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
-import { planOf } from '../helpers/query-plan.ts';
+import { opcodesOf, planOf } from '../helpers/query-plan.ts';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
@@ -82,6 +82,37 @@ test('acknowledging a state report of 50 messages is one commit: a few WAL frame
     messages.markReported(seen, 2000);
     assert.ok(frames() < 25, `acknowledging 50 wrote ${frames()} WAL frames`);
     assert.equal(messages.unreportedCloud(100).length, 0, 'all 50 are acknowledged');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('writing a delivery or recording its result builds no temporary b-tree: no IN list of three or more in a CHECK or a partial index', () => {
+  const dir = tempDir();
+  const sources = new Set<string>();
+  const prepare = Database.prototype.prepare;
+  Database.prototype.prepare = function (this: Database.Database, source: string) {
+    sources.add(source);
+    return prepare.call(this, source);
+  } as typeof prepare;
+  let db: ReturnType<typeof openDatabase> | undefined;
+  try {
+    db = openDatabase(join(dir.path, 'device.db'));
+    new Outbox(db);
+  } finally {
+    Database.prototype.prepare = prepare;
+  }
+  try {
+    // the intake's INSERT, and the UPDATEs of a success, a failure, a redeliver and a release
+    const writes = [...sources].filter((s) => /^\s*(INSERT INTO|UPDATE) deliveries\b/.test(s) && !/RETURNING/.test(s));
+    assert.equal(writes.length, 5, writes.join('\n---\n'));
+    for (const source of writes) {
+      assert.ok(
+        !opcodesOf(db, source).includes('OpenEphemeral'),
+        `builds a temporary b-tree each time it runs:\n${source}`,
+      );
+    }
   } finally {
     db.close();
     dir.remove();

@@ -14,3 +14,11 @@ export function planOf(db: Database.Database, sql: string): string[] {
     .all(...nullParameters(sql))
     .map((row) => row.detail);
 }
+
+/** The VDBE opcodes SQLite compiles `sql` to (EXPLAIN), in program order. */
+export function opcodesOf(db: Database.Database, sql: string): string[] {
+  return db
+    .prepare<unknown[], { opcode: string }>(`EXPLAIN ${sql}`)
+    .all(...nullParameters(sql))
+    .map((row) => row.opcode);
+}

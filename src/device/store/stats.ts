@@ -7,12 +7,13 @@ type DeliveryWindowParams = WindowParams & { createdFrom: number; lateFrom: numb
 
 /**
  * A delivery that took longer than this from creation to its end is indexed by when it finished
- * (`deliveries_finished_late`, device migration 0016, whose condition repeats this number: SQLite
- * uses a partial index only for a query that states its condition). Any other delivery that
+ * (`deliveries_finished_late`, device migration 0018, whose condition FINISHED_LATE repeats word for
+ * word: SQLite uses a partial index only for a query that states its condition). Any other delivery that
  * finished in a window was created at most this long before the window, in a range of seq.
  */
 const LATE_FINISH_MS = 600_000;
-const FINISHED = `state IN ('succeeded', 'failed', 'cancelled')`;
+/** succeeded, failed or cancelled; not a list of three, which SQLite would build a b-tree of (migration 0018) */
+const FINISHED = `state NOT IN ('pending', 'sending')`;
 const FINISHED_LATE = `${FINISHED} AND updated_at - created_at > ${LATE_FINISH_MS}`;
 
 /**
