@@ -182,11 +182,13 @@ export class Outbox {
            FROM deliveries WHERE id = :id AND state = 'succeeded' AND success_started_at IS NOT NULL`,
       ),
       // One in flight is cancelled too: its result then finds the row no longer pending and is dropped.
+      // A walk of the pending deliveries' index, which holds each one's webhook (device migration
+      // 0019): no index by webhook is kept up on every delivery for this rare call.
       cancelForWebhook: db.prepare<
         { source: WebhookSource; webhookId: string; now: number; reason: string },
         { id: string }
       >(
-        `UPDATE deliveries SET state = 'cancelled', updated_at = :now, last_error = :reason
+        `UPDATE deliveries INDEXED BY deliveries_pending SET state = 'cancelled', updated_at = :now, last_error = :reason
           WHERE webhook_id = :webhookId AND webhook_source = :source AND state = 'pending'
           RETURNING id`,
       ),
