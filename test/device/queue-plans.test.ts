@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
-import { opcodesOf, planOf } from '../helpers/query-plan.ts';
+import { opcodesOf, planOf, sourcesPreparedDuring } from '../helpers/query-plan.ts';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
@@ -25,22 +25,11 @@ const EXPECTED: [RegExp, RegExp][] = [
   [/priority DESC, created_at ASC, rowid ASC LIMIT 1/, /^SCAN messages USING INDEX messages_queue_fifo$/],
 ];
 
-test('the queue and the link read waiting and unreported messages through their partial indexes', () => {
+test('the queue and the link read waiting and unreported messages through their partial indexes', async () => {
   const dir = tempDir();
-  const sources = new Set<string>();
-  const prepare = Database.prototype.prepare;
-  Database.prototype.prepare = function (this: Database.Database, source: string) {
-    sources.add(source);
-    return prepare.call(this, source);
-  } as typeof prepare;
-  let db: ReturnType<typeof openDatabase> | undefined;
+  const db = openDatabase(join(dir.path, 'device.db'));
   try {
-    db = openDatabase(join(dir.path, 'device.db'));
-    new MessageStore(db);
-  } finally {
-    Database.prototype.prepare = prepare;
-  }
-  try {
+    const sources = await sourcesPreparedDuring(() => new MessageStore(db));
     for (const [statement, plan] of EXPECTED) {
       const source = [...sources].find((s) => statement.test(s));
       assert.ok(source, `no prepared statement matches ${statement}`);
@@ -88,22 +77,11 @@ test('acknowledging a state report of 50 messages is one commit: a few WAL frame
   }
 });
 
-test('writing a delivery or recording its result builds no temporary b-tree: no IN list of three or more in a CHECK or a partial index', () => {
+test('writing a delivery or recording its result builds no temporary b-tree: no IN list of three or more in a CHECK or a partial index', async () => {
   const dir = tempDir();
-  const sources = new Set<string>();
-  const prepare = Database.prototype.prepare;
-  Database.prototype.prepare = function (this: Database.Database, source: string) {
-    sources.add(source);
-    return prepare.call(this, source);
-  } as typeof prepare;
-  let db: ReturnType<typeof openDatabase> | undefined;
+  const db = openDatabase(join(dir.path, 'device.db'));
   try {
-    db = openDatabase(join(dir.path, 'device.db'));
-    new Outbox(db);
-  } finally {
-    Database.prototype.prepare = prepare;
-  }
-  try {
+    const sources = await sourcesPreparedDuring(() => new Outbox(db));
     // the intake's INSERT, and the UPDATEs of a success, a failure, a redeliver and a release
     const writes = [...sources].filter((s) => /^\s*(INSERT INTO|UPDATE) deliveries\b/.test(s) && !/RETURNING/.test(s));
     assert.equal(writes.length, 5, writes.join('\n---\n'));

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 
 /** Bind parameters for EXPLAIN: NULL for each `?` and each `:name` (EXPLAIN does not read them). */
 function nullParameters(sql: string): unknown[] {
@@ -21,4 +21,20 @@ export function opcodesOf(db: Database.Database, sql: string): string[] {
     .prepare<unknown[], { opcode: string }>(`EXPLAIN ${sql}`)
     .all(...nullParameters(sql))
     .map((row) => row.opcode);
+}
+
+/** The SQL of every statement prepared, on any connection, while `during` runs (awaited if async). */
+export async function sourcesPreparedDuring(during: () => unknown): Promise<Set<string>> {
+  const sources = new Set<string>();
+  const prepare = Database.prototype.prepare;
+  Database.prototype.prepare = function (this: Database.Database, source: string) {
+    sources.add(source);
+    return prepare.call(this, source);
+  } as typeof prepare;
+  try {
+    await during();
+  } finally {
+    Database.prototype.prepare = prepare;
+  }
+  return sources;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
-import { planOf } from '../helpers/query-plan.ts';
+import { planOf, sourcesPreparedDuring } from '../helpers/query-plan.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
 
 /**
@@ -26,13 +26,7 @@ const WHOLE_TABLE_READS: Record<string, RegExp> = {
 
 /** Every statement the store prepares: at open, and those of list filters once used. */
 async function preparedStatements(file: string): Promise<string[]> {
-  const sources = new Set<string>();
-  const prepare = Database.prototype.prepare;
-  Database.prototype.prepare = function (this: Database.Database, source: string) {
-    sources.add(source);
-    return prepare.call(this, source);
-  } as typeof prepare;
-  try {
+  const sources = await sourcesPreparedDuring(async () => {
     const store = openSqliteStore(file);
     try {
       await store.messages.listUserMessages('u', {}, { limit: 1, offset: 0 });
@@ -54,9 +48,7 @@ async function preparedStatements(file: string): Promise<string[]> {
     } finally {
       await store.close();
     }
-  } finally {
-    Database.prototype.prepare = prepare;
-  }
+  });
   return [...sources].filter((sql) => /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql));
 }
 
