@@ -107,11 +107,11 @@ export class MessageStore {
       ),
       // A message the carrier was handed (Processed) is finished first: it already passed the queue's
       // gates (at most one: the queue sends one at a time). Then the highest priority; then the oldest
-      // (FIFO) or the newest (LIFO), each read by walking an index in that order (messages_queue_fifo,
-      // messages_queue backwards), never by sorting the queue. A scheduled message waits for its time.
+      // (FIFO) or the newest (LIFO), each read by walking an index in that order (messages_processed,
+      // messages_queue_fifo, messages_queue backwards), never by sorting the queue. A scheduled message waits for its time.
       nextProcessed: db.prepare<[number], { id: string; seq: number }>(
         `SELECT id, rowid AS seq FROM messages
-          WHERE state IN ('Pending', 'Processed', 'Sent') AND state = 'Processed' AND (schedule_at IS NULL OR schedule_at <= ?)
+          WHERE state = 'Processed' AND (schedule_at IS NULL OR schedule_at <= ?)
           ORDER BY priority DESC, created_at, rowid LIMIT 1`,
       ),
       nextFifo: db.prepare<[number], { id: string; seq: number }>(
