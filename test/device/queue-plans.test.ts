@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
 import { jumpingClock } from '../helpers/clock.ts';
-import { opcodesOf, planOf, sourcesPreparedDuring } from '../helpers/query-plan.ts';
+import { opcodesOf, planOf, sourcesPreparedDuring, tablesBuildingTreesPerRow } from '../helpers/query-plan.ts';
 import { openDatabase } from '../../src/device/store/database.ts';
 import { MessageStore } from '../../src/device/store/messages.ts';
 import { DeviceStats } from '../../src/device/store/stats.ts';
@@ -123,6 +123,17 @@ test('no write the device makes as it works builds a temporary b-tree: messages,
     }
     const ephemeral = writes.filter((source) => opcodesOf(db, source).includes('OpenEphemeral'));
     assert.deepEqual(ephemeral, [], 'these build a temporary b-tree each time they run');
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test("no table of the device's schema has a CHECK or a partial index that builds a temporary b-tree for each row written", () => {
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'device.db'));
+  try {
+    assert.deepEqual(tablesBuildingTreesPerRow(db), []);
   } finally {
     db.close();
     dir.remove();

@@ -23,6 +23,28 @@ export function opcodesOf(db: Database.Database, sql: string): string[] {
     .map((row) => row.opcode);
 }
 
+/**
+ * The tables of `db` whose row, inserted with every column, compiles to a program that builds a
+ * temporary b-tree (OpenEphemeral). An INSERT evaluates every CHECK and every partial index's WHERE
+ * of its table, so this finds a list of three constants or more in any of them, which SQLite turns
+ * into such a tree each time a row is written or its indexed state changes.
+ */
+export function tablesBuildingTreesPerRow(db: Database.Database): string[] {
+  const tables = db
+    .prepare<[], string>(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+    .pluck()
+    .all();
+  return tables.filter((table) => {
+    const columns = db
+      .prepare<[string], string>('SELECT name FROM pragma_table_info(?)')
+      .pluck()
+      .all(table)
+      .map((column) => `"${column}"`);
+    const insert = `INSERT INTO "${table}" (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+    return opcodesOf(db, insert).includes('OpenEphemeral');
+  });
+}
+
 /** The SQL of every statement prepared, on any connection, while `during` runs (awaited if async). */
 export async function sourcesPreparedDuring(during: () => unknown): Promise<Set<string>> {
   const sources = new Set<string>();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/common.ts';
-import { planOf, sourcesPreparedDuring } from '../helpers/query-plan.ts';
+import { planOf, sourcesPreparedDuring, tablesBuildingTreesPerRow } from '../helpers/query-plan.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
 
 /**
@@ -76,6 +76,11 @@ describe('query plans of the SQLite server store', () => {
       }
     }
     assert.deepEqual(wholeTableReads, []);
+  });
+
+  test('no table has a CHECK or a partial index that builds a temporary b-tree for each row written', () => {
+    // an activity report's every delivery paid one for device_deliveries_finished_by_update (server migration 0013)
+    assert.deepEqual(tablesBuildingTreesPerRow(db), []);
   });
 
   test("a device's state report finds its message through messages_by_device, not by reading every message", () => {

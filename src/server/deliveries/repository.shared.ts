@@ -168,7 +168,8 @@ export const STATS_SQL = {
     'stats.messages',
     messageBucketsSql('message_states', "user_id = :userId AND state IN ('Sent', 'Delivered', 'Failed')"),
   ),
-  // a delivery enters the queue when created on its device and leaves it when it finishes
+  // a delivery enters the queue when created on its device and leaves it when it finishes (any
+  // state but pending: the server never stores `sending`); server migration 0013's index says the same
   queueMoves: sql<StatsParams, QueueMoveRow>(
     'stats.queue-moves',
     `WITH moves AS (
@@ -177,7 +178,7 @@ export const STATS_SQL = {
        UNION ALL
        SELECT updated_at - updated_at % :bucketMs, 0, 1
          FROM device_deliveries
-        WHERE user_id = :userId AND state IN ('succeeded', 'failed', 'cancelled')
+        WHERE user_id = :userId AND state <> 'pending'
           AND updated_at >= :since AND updated_at <= :until
      )
      SELECT bucket, SUM(entered) AS entered, SUM(finished) AS finished FROM moves GROUP BY bucket ORDER BY bucket`,
