@@ -86,3 +86,21 @@ test('a message is frozen for its readers, and gone once purged', () => {
     assert.equal(store.get('m3'), undefined);
   });
 });
+
+test('the message the carrier has is finished before any other is taken, the higher priority first', () => {
+  withStore((store) => {
+    store.insert({ ...newMessage('low-old', 1), priority: 0 });
+    store.insert({ ...newMessage('high-new', 3), priority: 100 });
+    store.insert({ ...newMessage('high-old', 2), priority: 100 });
+    // two were handed to the carrier (a crash between them)
+    store.markProcessed('low-old', 10);
+    store.markProcessed('high-new', 10);
+    assert.equal(store.nextToSend('FIFO', 10)?.id, 'high-new');
+    store.advanceRecipient('high-new', 0, 'Sent', null, 20);
+    store.advanceRecipient('high-new', 1, 'Sent', null, 20);
+    assert.equal(store.nextToSend('FIFO', 20)?.id, 'low-old', 'a Sent message is no longer the carrier’s');
+    store.advanceRecipient('low-old', 0, 'Sent', null, 30);
+    store.advanceRecipient('low-old', 1, 'Sent', null, 30);
+    assert.equal(store.nextToSend('FIFO', 30)?.id, 'high-old', 'then the queue, by priority');
+  });
+});

@@ -82,26 +82,6 @@ test('acknowledging a state report of 50 messages is one commit: a few WAL frame
   }
 });
 
-test('writing a delivery or recording its result builds no temporary b-tree: no IN list of three or more in a CHECK or a partial index', async () => {
-  const dir = tempDir();
-  const db = openDatabase(join(dir.path, 'device.db'));
-  try {
-    const sources = await sourcesPreparedDuring(() => new Outbox(db));
-    // the intake's INSERT, and the UPDATEs of a success, a failure, a redeliver and a release
-    const writes = [...sources].filter((s) => /^\s*(INSERT INTO|UPDATE) deliveries\b/.test(s) && !/RETURNING/.test(s));
-    assert.equal(writes.length, 5, writes.join('\n---\n'));
-    for (const source of writes) {
-      assert.ok(
-        !opcodesOf(db, source).includes('OpenEphemeral'),
-        `builds a temporary b-tree each time it runs:\n${source}`,
-      );
-    }
-  } finally {
-    db.close();
-    dir.remove();
-  }
-});
-
 test('no write the device makes as it works builds a temporary b-tree: messages, the inbox and the log as well as deliveries', async () => {
   const dir = tempDir();
   const db = openDatabase(join(dir.path, 'device.db'));
@@ -115,6 +95,9 @@ test('no write the device makes as it works builds a temporary b-tree: messages,
     // RETURNING gathers its rows in a temporary table by design; those statements (deleting a
     // webhook, claiming a batch) run once per call, not once per row
     const writes = [...sources].filter((s) => /^\s*(INSERT|UPDATE|DELETE)\b/.test(s) && !/RETURNING/.test(s));
+    // of deliveries: the intake's INSERT, and the UPDATEs of a success, a failure, a redeliver and a release
+    const deliveryWrites = writes.filter((s) => /^\s*(INSERT INTO|UPDATE) deliveries\b/.test(s));
+    assert.equal(deliveryWrites.length, 5, deliveryWrites.join('\n---\n'));
     for (const table of ['deliveries', 'messages', 'message_recipients', 'inbox', 'log_entries']) {
       assert.ok(
         writes.some((s) => new RegExp(`^\\s*(INSERT INTO|UPDATE|DELETE FROM) ${table}\\b`).test(s)),

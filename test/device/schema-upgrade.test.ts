@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { MIGRATIONS, openDatabase } from '../../src/device/store/database.ts';
 import { openMigratedSqlite } from '../../src/shared/sqlite.ts';
-import { MessageStore } from '../../src/device/store/messages.ts';
 import { tempDir } from '../helpers/device.ts';
 
 test('the upgrade that rewrites the inbox and log CHECKs keeps every received message, attachment and log line, and the CHECKs still hold', () => {
@@ -75,48 +74,6 @@ test('the upgrade that rewrites the inbox and log CHECKs keeps every received me
         .prepare(`INSERT INTO log_entries (created_at, priority, module, message) VALUES (4, 'DEBUG', 'm', 'four')`)
         .run();
       assert.equal(next.lastInsertRowid, 4, 'the log goes on after the highest id it ever gave, removed or not');
-    } finally {
-      db.close();
-    }
-  } finally {
-    dir.remove();
-  }
-});
-
-test('after the upgrade, the message the carrier has is still the one finished first', () => {
-  const dir = tempDir();
-  try {
-    const file = join(dir.path, 'device.db');
-    const old = openMigratedSqlite(file, MIGRATIONS.slice(0, 19), 'device');
-    old.close();
-    const db = openDatabase(file);
-    try {
-      const messages = new MessageStore(db);
-      for (const [id, priority, createdAt] of [
-        ['low-old', 0, 1],
-        ['high-new', 100, 3],
-        ['high-old', 100, 2],
-      ] as const) {
-        messages.insert({
-          id,
-          source: 'Local',
-          text: id,
-          dataPort: null,
-          simNumber: null,
-          withDeliveryReport: true,
-          validUntil: null,
-          scheduleAt: null,
-          priority,
-          isEncrypted: false,
-          createdAt,
-          phoneNumbers: ['+15550102000'],
-        });
-      }
-      // two were handed to the carrier (a crash between them); the queue finishes the higher one first
-      db.prepare(`UPDATE messages SET state = 'Processed' WHERE id IN ('low-old', 'high-new')`).run();
-      assert.equal(messages.nextToSend('FIFO', 10)?.id, 'high-new');
-      db.prepare(`UPDATE messages SET state = 'Sent' WHERE id = 'high-new'`).run();
-      assert.equal(messages.nextToSend('FIFO', 10)?.id, 'low-old', 'a Sent message is no longer the carrier’s');
     } finally {
       db.close();
     }
